@@ -1,0 +1,18 @@
+from django.apps import AppConfig
+from django.db.models.signals import post_migrate
+
+
+def _ensure_roles(sender, **kwargs) -> None:
+    from dnoctl.roles import roles_ensure
+
+    roles_ensure()
+
+
+class CurtailmentConfig(AppConfig):
+    name = "curtailment"
+    default_auto_field = "django.db.models.BigAutoField"
+
+    def ready(self) -> None:
+        # Roles need the permissions, which exist only after migrate; curtailment is the
+        # last app, so its post_migrate runs when all permissions are there.
+        post_migrate.connect(_ensure_roles, sender=self, dispatch_uid="dnoctl.roles")

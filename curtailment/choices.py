@@ -1,0 +1,65 @@
+"""Choices of the curtailment app."""
+
+from django.db import models
+
+
+class EventTrigger(models.TextChoices):
+    AUTOMATIC = "automatic", "Automatic (feeder alert)"
+    MANUAL = "manual", "Manual (operator)"
+    EXTERNAL = "external", "External alert (SCADA)"
+
+
+class EventStatus(models.TextChoices):
+    """``active`` and ``releasing`` are the open states: at most one open event per feeder."""
+
+    ACTIVE = "active", "Active"
+    RELEASING = "releasing", "Releasing"
+    ENDED = "ended", "Ended"
+
+
+class EventEndReason(models.TextChoices):
+    DURATION = "duration", "Planned duration elapsed"
+    EARLY_RELEASE = "early_release", "Released early (load below clear level)"
+    CANCELLED = "cancelled", "Cancelled by an operator"
+    NOTHING_TO_CURTAIL = "nothing_to_curtail", "No eligible chargers"
+
+
+class ActionStatus(models.TextChoices):
+    """Lifecycle of one charger's curtailment within an event."""
+
+    PLANNED = "planned", "Planned"
+    BOOST_SETUP = "boost_setup", "Adding to boost button (7.9)"
+    SENT = "sent", "7.6 sent"
+    ACKNOWLEDGED = "acknowledged", "Acknowledged by the DCC"
+    CONFIRMED = "confirmed", "Confirmed by the device"
+    LATE = "late", "No device confirmation in time"
+    FAILED = "failed", "Failed"
+    RELEASING = "releasing", "Reset sent (7.8)"
+    ENDED = "ended", "Ended"
+
+
+class ActionEndReason(models.TextChoices):
+    DURATION = "duration", "Duration elapsed on the device"
+    OVERRIDE = "override", "Customer pressed the boost button"
+    RELEASED = "released", "Released early (7.8)"
+    CANCELLED = "cancelled", "Event cancelled (7.8)"
+    ROTATED = "rotated", "Rotated out (fairness)"
+    FAILED = "failed", "Command failed"
+    LATE = "late", "Replaced after no confirmation"
+
+
+class ServiceRequestState(models.TextChoices):
+    """The DCC conversation of one RequestID."""
+
+    BUILT = "built", "Built and stored, not yet sent"
+    SENT = "sent", "Sent, awaiting acknowledgement"
+    ACKNOWLEDGED = "acknowledged", "Acknowledged (I0)"
+    REJECTED = "rejected", "Rejected by the DCC"
+    RESPONDED = "responded", "Device responded"
+    FAILED = "failed", "Failed"
+    TIMED_OUT = "timed_out", "No device response in time"
+
+
+class AspCallOffStatus(models.TextChoices):
+    CALLED = "called", "Called off"
+    RELEASED = "released", "Released"

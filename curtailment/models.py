@@ -1,0 +1,263 @@
+"""Curtailment events, per-charger actions, the DCC service-request log, ASP contracts and
+the append-only audit trail."""
+
+from __future__ import annotations
+
+from django.core.exceptions import ValidationError
+from django.db import models
+from django.db.models import Q
+
+from consent.models import AppendOnlyModel
+from curtailment.choices import (
+    ActionEndReason,
+    ActionStatus,
+    AspCallOffStatus,
+    EventEndReason,
+    EventStatus,
+    EventTrigger,
+    ServiceRequestState,
+)
+
+OPEN_EVENT_STATES = [EventStatus.ACTIVE, EventStatus.RELEASING]
+# Actions whose charger is (or may be) switched off right now.
+LIVE_ACTION_STATES = [
+    ActionStatus.PLANNED,
+    ActionStatus.BOOST_SETUP,
+    ActionStatus.SENT,
+    ActionStatus.ACKNOWLEDGED,
+    ActionStatus.CONFIRMED,
+    ActionStatus.LATE,
+    ActionStatus.RELEASING,
+]
+
+
+class CurtailmentEvent(models.Model):
+    """One load-limiting event on a feeder: why it started, what was needed, how it ended.
+
+    At most one open (active or releasing) event per feeder, enforced by a partial unique
+    index so two workers reacting to the same alert cannot both open one.
+    """
+
+    feeder = models.ForeignKey("feeders.Feeder", on_delete=models.PROTECT, related_name="events")
+    alert = models.ForeignKey("feeders.FeederAlert", null=True, blank=True, on_delete=models.SET_NULL)
+    trigger = models.CharField(max_length=12, choices=EventTrigger.choices)
+    status = models.CharField(max_length=12, choices=EventStatus.choices, default=EventStatus.ACTIVE)
+    started_at = models.DateTimeField()
+    planned_end_at = models.DateTimeField()
+    ended_at = models.DateTimeField(null=True, blank=True)
+    end_reason = models.CharField(max_length=20, choices=EventEndReason.choices, blank=True)
+    required_reduction_kw = models.FloatField()
+    asp_calloff_kw = models.FloatField(default=0)
+    requested_by = models.ForeignKey("auth.User", null=True, blank=True, on_delete=models.PROTECT)
+    reason = models.TextField(blank=True)
+    decision = models.JSONField(default=dict, blank=True, help_text="Inputs of the opening decision")
+
+    class Meta:
+        ordering = ["-started_at"]
+        permissions = [
+            ("control_curtailment", "Can curtail, cancel and acknowledge"),
+            ("export_reports", "Can download Ofgem reports and audit exports"),
+        ]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["feeder"], condition=Q(status__in=["active", "releasing"]), name="event_one_open_per_feeder"
+            ),
+            models.CheckConstraint(
+                condition=Q(planned_end_at__gt=models.F("started_at")), name="event_end_after_start"
+            ),
+            models.CheckConstraint(condition=Q(required_reduction_kw__gte=0), name="event_reduction_non_negative"),
+        ]
+        indexes = [models.Index(fields=["started_at"], name="event_started_at")]
+
+    def __str__(self) -> str:
+        return f"Event {self.pk} on {self.feeder_id}"
+
+    @property
+    def is_open(self) -> bool:
+        return self.status in OPEN_EVENT_STATES
+
+
+class CurtailmentAction(models.Model):
+    """One charger (HCALCS) switched off within one event.
+
+    Usage limits (NF11/NF12) count the interval ``started_at`` .. ``ended_at`` (or
+    ``expected_end_at`` while the action is live): planned minutes count from dispatch.
+    """
+
+    event = models.ForeignKey(CurtailmentEvent, on_delete=models.PROTECT, related_name="actions")
+    hcalcs = models.ForeignKey("consent.HCALCS", on_delete=models.PROTECT, related_name="actions")
+    mpan = models.ForeignKey("consent.MPAN", null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    status = models.CharField(max_length=14, choices=ActionStatus.choices, default=ActionStatus.PLANNED)
+    planned_minutes = models.PositiveSmallIntegerField()
+    expected_kw = models.FloatField()
+    use_local_delivery = models.BooleanField(default=False)
+    started_at = models.DateTimeField(help_text="Dispatch time: minutes count from here")
+    expected_end_at = models.DateTimeField()
+    confirmed_at = models.DateTimeField(null=True, blank=True)
+    ended_at = models.DateTimeField(null=True, blank=True)
+    end_reason = models.CharField(max_length=12, choices=ActionEndReason.choices, blank=True)
+    selection = models.JSONField(default=dict, blank=True, help_text="Why this charger was picked")
+
+    class Meta:
+        ordering = ["event_id", "started_at", "id"]
+        constraints = [
+            models.UniqueConstraint(fields=["event", "hcalcs"], name="action_one_per_hcalcs_per_event"),
+            models.CheckConstraint(
+                condition=Q(planned_minutes__gte=1, planned_minutes__lte=120), name="action_minutes_1_to_120"
+            ),
+            models.CheckConstraint(
+                condition=Q(expected_end_at__gt=models.F("started_at")), name="action_end_after_start"
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["hcalcs", "started_at"], name="action_hcalcs_started"),
+            models.Index(fields=["status"], name="action_status"),
+        ]
+
+    def __str__(self) -> str:
+        return f"Action {self.pk} ({self.hcalcs_id} in event {self.event_id})"
+
+
+class ServiceRequest(models.Model):
+    """The DCC log: one row per RequestID, with every document sent and received.
+
+    A row is written (state ``built``) before anything leaves the building, so a crash
+    between send and acknowledgement is visible and a retry reuses the same RequestID.
+    """
+
+    request_id = models.CharField(max_length=80, unique=True)
+    srv = models.CharField("SRV", max_length=8)
+    command_variant = models.PositiveSmallIntegerField()
+    originator_eui64 = models.CharField(max_length=23)
+    target_eui64 = models.CharField(max_length=23)
+    counter = models.BigIntegerField()
+    action = models.ForeignKey(
+        CurtailmentAction, null=True, blank=True, on_delete=models.PROTECT, related_name="service_requests"
+    )
+    hcalcs = models.ForeignKey(
+        "consent.HCALCS", null=True, blank=True, on_delete=models.PROTECT, related_name="service_requests"
+    )
+    parent = models.ForeignKey(
+        "self",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="children",
+        help_text="The CV 4 transform request this signed pre-command came from",
+    )
+    state = models.CharField(max_length=14, choices=ServiceRequestState.choices, default=ServiceRequestState.BUILT)
+    ack_code = models.CharField(max_length=8, blank=True)
+    response_code = models.CharField(max_length=8, blank=True)
+    request_document = models.TextField()
+    ack_document = models.TextField(blank=True)
+    response_document = models.TextField(blank=True)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    error = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    sent_at = models.DateTimeField(null=True, blank=True)
+    acknowledged_at = models.DateTimeField(null=True, blank=True)
+    responded_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        constraints = [
+            models.UniqueConstraint(fields=["originator_eui64", "counter"], name="servicerequest_unique_counter"),
+            models.CheckConstraint(
+                condition=Q(command_variant__gte=1, command_variant__lte=8), name="servicerequest_cv_1_to_8"
+            ),
+        ]
+        indexes = [models.Index(fields=["target_eui64", "created_at"], name="servicerequest_target")]
+
+    def __str__(self) -> str:
+        return f"{self.srv} {self.request_id} ({self.state})"
+
+
+class ServiceRequestTransition(AppendOnlyModel):
+    """State history of a service request (append-only)."""
+
+    service_request = models.ForeignKey(ServiceRequest, on_delete=models.PROTECT, related_name="transitions")
+    at = models.DateTimeField()
+    from_state = models.CharField(max_length=14, choices=ServiceRequestState.choices, blank=True)
+    to_state = models.CharField(max_length=14, choices=ServiceRequestState.choices)
+    detail = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["service_request_id", "at", "id"]
+
+
+class DccRequestCounter(models.Model):
+    """The anti-replay counter per originator EUI-64, persisted so it survives restarts and
+    is shared by every worker. Advanced with one atomic ``UPDATE ... RETURNING``."""
+
+    originator_eui64 = models.CharField(max_length=23, unique=True)
+    value = models.BigIntegerField(default=0)
+
+    def __str__(self) -> str:
+        return f"{self.originator_eui64}: {self.value}"
+
+
+class AspContract(models.Model):
+    """A flexibility contract with an Ancillary Services Provider covering feeders (NF14):
+    called off first, before any customer's charger."""
+
+    provider = models.CharField(max_length=200)
+    reference = models.CharField(max_length=64, unique=True)
+    feeders = models.ManyToManyField("feeders.Feeder", related_name="asp_contracts")
+    starts_at = models.DateTimeField()
+    ends_at = models.DateTimeField()
+    available_kw = models.FloatField()
+    active = models.BooleanField(default=True)
+
+    class Meta:
+        ordering = ["reference"]
+        permissions = [("manage_asp_contracts", "Can manage ASP contracts")]
+        constraints = [
+            models.CheckConstraint(condition=Q(ends_at__gt=models.F("starts_at")), name="asp_end_after_start"),
+            models.CheckConstraint(condition=Q(available_kw__gt=0), name="asp_kw_positive"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.reference} ({self.provider})"
+
+    def clean(self) -> None:
+        if self.starts_at and self.ends_at and self.ends_at <= self.starts_at:
+            raise ValidationError({"ends_at": "must be after starts_at"})
+
+
+class AspCallOff(models.Model):
+    """A call-off of an ASP contract for an event, and the kW it provides."""
+
+    contract = models.ForeignKey(AspContract, on_delete=models.PROTECT, related_name="calloffs")
+    event = models.ForeignKey(CurtailmentEvent, on_delete=models.PROTECT, related_name="asp_calloffs")
+    kw = models.FloatField()
+    called_at = models.DateTimeField()
+    released_at = models.DateTimeField(null=True, blank=True)
+    status = models.CharField(max_length=10, choices=AspCallOffStatus.choices, default=AspCallOffStatus.CALLED)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["contract", "event"], name="asp_calloff_once_per_event")]
+
+    def __str__(self) -> str:
+        return f"{self.contract_id} for event {self.event_id}: {self.kw} kW"
+
+
+class AuditEntry(AppendOnlyModel):
+    """Append-only audit trail (invariant 6): who or what did what, when, why, with which
+    inputs. Holds MPANs and device ids at most, never names or contact details."""
+
+    at = models.DateTimeField(db_index=True)
+    actor_user = models.ForeignKey("auth.User", null=True, blank=True, on_delete=models.PROTECT)
+    actor = models.CharField(max_length=100, help_text="User name, or 'rule:<name>' for automatic decisions")
+    action = models.CharField(max_length=64, db_index=True)
+    target_type = models.CharField(max_length=64, blank=True)
+    target_id = models.CharField(max_length=64, blank=True)
+    reason = models.TextField(blank=True)
+    inputs = models.JSONField(default=dict, blank=True)
+
+    class Meta:
+        ordering = ["-at", "-id"]
+        verbose_name_plural = "audit entries"
+        indexes = [models.Index(fields=["target_type", "target_id"], name="audit_target")]
+
+    def __str__(self) -> str:
+        return f"{self.at:%Y-%m-%d %H:%M:%S} {self.actor} {self.action}"

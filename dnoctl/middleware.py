@@ -1,0 +1,18 @@
+"""Login required on every page and API, with the few exceptions marked explicitly."""
+
+from django.contrib.auth.middleware import LoginRequiredMiddleware
+from django.http import JsonResponse
+
+
+class LoginRequiredEverywhereMiddleware(LoginRequiredMiddleware):
+    """Django's ``LoginRequiredMiddleware``: views opt out only with ``@login_not_required``
+    (telemetry ingest authenticates by monitor token, the DCC callback by signature).
+
+    API clients get a JSON 401 instead of a redirect to the HTML login page, which a
+    machine client would otherwise follow and misread as success.
+    """
+
+    def handle_no_permission(self, request, view_func):
+        if request.path.startswith("/api/"):
+            return JsonResponse({"error": "authentication required"}, status=401)
+        return super().handle_no_permission(request, view_func)

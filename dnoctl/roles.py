@@ -1,0 +1,60 @@
+"""Roles as Django groups, and the permissions each one carries.
+
+* viewer: sees everything but personal data; no controls.
+* operator: curtails, cancels, acknowledges alerts; sees customers' contact details.
+* engineer: feeders, thresholds, automatic mode, ASP contracts, imports; everything an
+  operator can do.
+"""
+
+from __future__ import annotations
+
+VIEWER = "viewer"
+OPERATOR = "operator"
+ENGINEER = "engineer"
+
+# Permission codenames as "app_label.codename".
+CONTROL_CURTAILMENT = "curtailment.control_curtailment"
+CONFIGURE_FEEDERS = "feeders.configure_feeders"
+MANAGE_ASP_CONTRACTS = "curtailment.manage_asp_contracts"
+MANAGE_CONSENT = "consent.manage_consent"
+VIEW_PERSONAL_DATA = "consent.view_personal_data"
+IMPORT_PREMISES = "consent.import_premises"
+EXPORT_REPORTS = "curtailment.export_reports"
+
+GROUP_PERMISSIONS: dict[str, list[str]] = {
+    VIEWER: [EXPORT_REPORTS],
+    OPERATOR: [EXPORT_REPORTS, CONTROL_CURTAILMENT, MANAGE_CONSENT, VIEW_PERSONAL_DATA],
+    ENGINEER: [
+        EXPORT_REPORTS,
+        CONTROL_CURTAILMENT,
+        MANAGE_CONSENT,
+        VIEW_PERSONAL_DATA,
+        CONFIGURE_FEEDERS,
+        MANAGE_ASP_CONTRACTS,
+        IMPORT_PREMISES,
+    ],
+}
+
+
+def roles_ensure() -> None:
+    """Create the three groups with their permissions (idempotent; run after migrate)."""
+    from django.contrib.auth.models import Group, Permission
+
+    for group_name, perms in GROUP_PERMISSIONS.items():
+        group, _ = Group.objects.get_or_create(name=group_name)
+        wanted = []
+        for dotted in perms:
+            app_label, codename = dotted.split(".")
+            wanted.append(Permission.objects.get(content_type__app_label=app_label, codename=codename))
+        group.permissions.set(wanted)
+
+
+def user_roles(user) -> dict[str, bool]:
+    """Flags the templates use to decide which controls to render."""
+    if user is None or not user.is_authenticated:
+        return {"can_control": False, "can_configure": False, "can_view_personal_data": False}
+    return {
+        "can_control": user.has_perm(CONTROL_CURTAILMENT),
+        "can_configure": user.has_perm(CONFIGURE_FEEDERS),
+        "can_view_personal_data": user.has_perm(VIEW_PERSONAL_DATA),
+    }

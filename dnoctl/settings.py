@@ -1,0 +1,306 @@
+"""dnoctl settings: one module, typed environment readers, two ways to run.
+
+* **embedded** (nothing set in the environment): SQLite in WAL mode, an in-process Celery
+  worker on kombu's in-memory broker, the in-memory channel layer and a local-memory cache.
+  No server to install; ``manage.py run_embedded`` starts everything in one process.
+* **production** (``DATABASE_URL`` and/or ``REDIS_URL`` set): PostgreSQL through psycopg 3,
+  Redis as Celery broker, channel layer and cache; separate web / worker / beat processes.
+  Secrets must come from the environment or ``ImproperlyConfigured`` is raised.
+
+Every knob is read here, once, through the typed readers below, so a wrong value fails at
+start-up with a message naming the variable instead of deep inside a request.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import dj_database_url
+import plotly
+from django.core.exceptions import ImproperlyConfigured
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+
+
+# --- typed environment readers ---------------------------------------------------------
+
+
+def env_str(name: str, default: str | None = None) -> str | None:
+    """The variable's value, or ``default`` when it is unset or empty."""
+    value = os.environ.get(name, "").strip()
+    return value if value else default
+
+
+def env_bool(name: str, default: bool) -> bool:
+    """``true/false, 1/0, yes/no, on/off``; anything else is a configuration error."""
+    value = env_str(name)
+    if value is None:
+        return default
+    lowered = value.lower()
+    if lowered in {"1", "true", "yes", "on"}:
+        return True
+    if lowered in {"0", "false", "no", "off"}:
+        return False
+    raise ImproperlyConfigured(f"{name} must be a boolean (true/false), got {value!r}")
+
+
+def env_int(name: str, default: int) -> int:
+    """An integer; a non-integer value is a configuration error naming the variable."""
+    value = env_str(name)
+    if value is None:
+        return default
+    try:
+        return int(value)
+    except ValueError:
+        raise ImproperlyConfigured(f"{name} must be an integer, got {value!r}") from None
+
+
+def env_float(name: str, default: float) -> float:
+    """A number; a non-numeric value is a configuration error naming the variable."""
+    value = env_str(name)
+    if value is None:
+        return default
+    try:
+        return float(value)
+    except ValueError:
+        raise ImproperlyConfigured(f"{name} must be a number, got {value!r}") from None
+
+
+def env_list(name: str, default: list[str]) -> list[str]:
+    """A comma-separated list."""
+    value = env_str(name)
+    if value is None:
+        return default
+    return [item.strip() for item in value.split(",") if item.strip()]
+
+
+# --- mode --------------------------------------------------------------------------------
+
+DATABASE_URL = env_str("DATABASE_URL")
+REDIS_URL = env_str("REDIS_URL")
+PRODUCTION = bool(DATABASE_URL or REDIS_URL)
+RUN_MODE = "production" if PRODUCTION else "embedded"
+
+if PRODUCTION:
+    SECRET_KEY = env_str("DJANGO_SECRET_KEY")
+    if not SECRET_KEY:
+        raise ImproperlyConfigured("DJANGO_SECRET_KEY must be set when DATABASE_URL/REDIS_URL are set")
+    if not (DATABASE_URL and REDIS_URL):
+        raise ImproperlyConfigured("production mode needs both DATABASE_URL and REDIS_URL")
+    DEBUG = env_bool("DJANGO_DEBUG", False)
+else:
+    # The embedded demo runs on a laptop with no secrets to protect; a fixed key keeps
+    # sessions valid across restarts of the demo.
+    SECRET_KEY = env_str("DJANGO_SECRET_KEY", "embedded-demo-only-not-secret-" + "x" * 40)
+    DEBUG = env_bool("DJANGO_DEBUG", True)
+
+ALLOWED_HOSTS = env_list("DJANGO_ALLOWED_HOSTS", ["localhost", "127.0.0.1", "[::1]", "testserver"])
+CSRF_TRUSTED_ORIGINS = env_list("DJANGO_CSRF_TRUSTED_ORIGINS", [])
+
+# HTTPS hardening: on in production unless explicitly switched off (the test harness does,
+# because it talks plain HTTP on loopback; a TLS-terminating proxy sets the forwarded proto).
+HTTPS = env_bool("DNOCTL_HTTPS", PRODUCTION)
+SECURE_SSL_REDIRECT = HTTPS
+SESSION_COOKIE_SECURE = HTTPS
+CSRF_COOKIE_SECURE = HTTPS
+SECURE_HSTS_SECONDS = env_int("DNOCTL_HSTS_SECONDS", 31536000 if HTTPS else 0)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = HTTPS
+SECURE_HSTS_PRELOAD = HTTPS
+SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+SECURE_CONTENT_TYPE_NOSNIFF = True
+SECURE_REFERRER_POLICY = "same-origin"
+X_FRAME_OPTIONS = "DENY"
+SESSION_COOKIE_HTTPONLY = True
+
+# --- applications ------------------------------------------------------------------------
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "whitenoise.runserver_nostatic",
+    "django.contrib.staticfiles",
+    "django.contrib.postgres",
+    "channels",
+    "feeders",
+    "consent",
+    "curtailment",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "dnoctl.middleware.LoginRequiredEverywhereMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+ROOT_URLCONF = "dnoctl.urls"
+ASGI_APPLICATION = "dnoctl.asgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+                "dnoctl.context_processors.roles",
+            ],
+        },
+    },
+]
+
+# --- stores ------------------------------------------------------------------------------
+
+if DATABASE_URL:
+    DATABASES = {"default": dj_database_url.parse(DATABASE_URL, conn_max_age=env_int("DB_CONN_MAX_AGE", 60))}
+    if not DATABASES["default"]["ENGINE"].endswith("postgresql"):
+        raise ImproperlyConfigured("DATABASE_URL must point at PostgreSQL (postgres://...)")
+    DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+else:
+    DATABASES = {
+        "default": {
+            "ENGINE": "django.db.backends.sqlite3",
+            "NAME": Path(env_str("DNOCTL_SQLITE_PATH", str(BASE_DIR / "var" / "dnoctl.sqlite3"))),
+            "OPTIONS": {
+                # WAL lets the web threads read while the in-process worker writes;
+                # IMMEDIATE transactions take the write lock up front instead of failing
+                # with "database is locked" half-way through.
+                "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA busy_timeout=15000;",
+                "transaction_mode": "IMMEDIATE",
+                "timeout": 15,
+            },
+        }
+    }
+
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+if REDIS_URL:
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}}
+    CHANNEL_LAYERS = {
+        "default": {
+            "BACKEND": "channels_redis.core.RedisChannelLayer",
+            "CONFIG": {"hosts": [REDIS_URL], "capacity": 1000, "expiry": 30},
+        }
+    }
+else:
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+    CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
+
+# --- Celery ------------------------------------------------------------------------------
+
+CELERY_BROKER_URL = REDIS_URL or "memory://"
+CELERY_RESULT_BACKEND = None  # results are written to the database by the services
+CELERY_TASK_IGNORE_RESULT = True
+CELERY_TASK_ACKS_LATE = True  # a worker killed mid-task leaves the message for another
+CELERY_TASK_REJECT_ON_WORKER_LOST = True
+CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+CELERY_TASK_SERIALIZER = "json"
+CELERY_ACCEPT_CONTENT = ["json"]
+CELERY_TIMEZONE = "UTC"
+CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 300} if REDIS_URL else {}
+CELERY_BEAT_SCHEDULE: dict = {}  # filled by each app's tasks module through dnoctl.celery
+
+# --- auth --------------------------------------------------------------------------------
+
+LOGIN_URL = "login"
+LOGIN_REDIRECT_URL = "overview"
+LOGOUT_REDIRECT_URL = "login"
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+
+# --- time and language -------------------------------------------------------------------
+
+LANGUAGE_CODE = "en-gb"
+USE_I18N = False
+USE_TZ = True  # stored in UTC
+TIME_ZONE = "Europe/London"  # shown in the control room's wall-clock time
+
+# --- static files ------------------------------------------------------------------------
+
+STATIC_URL = "/static/"
+STATIC_ROOT = BASE_DIR / "var" / "static"
+# Plotly.js comes from the installed plotly package, never a CDN: control rooms are often
+# offline.
+STATICFILES_DIRS = [
+    BASE_DIR / "static",
+    ("vendor/plotly", Path(plotly.__file__).resolve().parent / "package_data"),
+]
+WHITENOISE_USE_FINDERS = True  # serve straight from the finders: no collectstatic step
+
+# --- email -------------------------------------------------------------------------------
+
+EMAIL_BACKEND = env_str(
+    "DJANGO_EMAIL_BACKEND",
+    "django.core.mail.backends.smtp.EmailBackend" if PRODUCTION else "django.core.mail.backends.locmem.EmailBackend",
+)
+EMAIL_HOST = env_str("EMAIL_HOST", "localhost")
+EMAIL_PORT = env_int("EMAIL_PORT", 25)
+DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "network-operations@dno.example")
+
+# --- domain ------------------------------------------------------------------------------
+
+DNOCTL = {
+    # NF11 / NF12: at most 120 curtailed minutes in any rolling 24 h, 480 in any 30 days.
+    "LIMIT_24H_MINUTES": 120,
+    "LIMIT_30D_MINUTES": 480,
+    # A charger whose remaining allowance is below this is skipped: a 2-minute switch-off
+    # costs a DCC round trip and helps nobody.
+    "MIN_USEFUL_MINUTES": env_int("DNOCTL_MIN_USEFUL_MINUTES", 10),
+    # Seconds a device has to confirm a 7.6 before the action is marked late (NF13: 30 s).
+    "CONFIRMATION_TIMEOUT_S": env_int("DNOCTL_CONFIRMATION_TIMEOUT_S", 30),
+    # Minutes without a reading before a feeder is shown offline rather than healthy.
+    "OFFLINE_AFTER_MINUTES": env_int("DNOCTL_OFFLINE_AFTER_MINUTES", 5),
+    # Readings older than this do not raise new alerts (backfill).
+    "BACKFILL_AFTER_MINUTES": env_int("DNOCTL_BACKFILL_AFTER_MINUTES", 5),
+    # Hysteresis: how long a feeder must stay below its clear level before the alert clears.
+    "CLEAR_HOLD_MINUTES": env_int("DNOCTL_CLEAR_HOLD_MINUTES", 5),
+    # Margin added to the required reduction (fraction of the excess load).
+    "REDUCTION_MARGIN": env_float("DNOCTL_REDUCTION_MARGIN", 0.1),
+    "DEFAULT_EVENT_MINUTES": env_int("DNOCTL_DEFAULT_EVENT_MINUTES", 60),
+}
+
+# The DCC connection. In embedded mode and in tests it points at the in-process simulator.
+DCC = {
+    "BASE_URL": env_str("DCC_BASE_URL", "http://127.0.0.1:8079"),
+    "ORIGINATOR_EUI64": env_str("DCC_ORIGINATOR_EUI64", "90-B3-D5-1F-30-01-00-00"),
+    "USER_ROLE": env_str("DCC_USER_ROLE", "ED"),
+    "KEY_DIR": Path(env_str("DCC_KEY_DIR", str(BASE_DIR / "var" / "keys"))),
+    "USER_KEY_PATH": env_str("DCC_USER_KEY_PATH"),
+    "USER_CERT_PATH": env_str("DCC_USER_CERT_PATH"),
+    "DCC_CERT_PATH": env_str("DCC_CERT_PATH"),
+    "TLS_CLIENT_CERT_PATH": env_str("DCC_TLS_CLIENT_CERT_PATH"),
+    "TLS_CLIENT_KEY_PATH": env_str("DCC_TLS_CLIENT_KEY_PATH"),
+    "TLS_CA_PATH": env_str("DCC_TLS_CA_PATH"),
+    "TIMEOUT_S": env_float("DCC_TIMEOUT_S", 5.0),
+    "CALLBACK_URL": env_str("DCC_CALLBACK_URL", "http://127.0.0.1:8000/dcc/responses/"),
+    # Optional runtime check of every emitted document against the DUIS 5.4 XSD. The
+    # schema is the DCC's and is not shipped in this repository.
+    "SCHEMA_PATH": env_str("DCC_SCHEMA_PATH"),
+}
+
+# --- logging -----------------------------------------------------------------------------
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "root": {"handlers": ["console"], "level": env_str("DNOCTL_LOG_LEVEL", "INFO")},
+    "loggers": {"django.db.backends": {"level": "WARNING"}},
+}

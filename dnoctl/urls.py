@@ -1,0 +1,24 @@
+"""Top-level URLs. Each area owns its own URL module; every view requires login
+(``LoginRequiredEverywhereMiddleware``) except the few that authenticate otherwise."""
+
+from django.contrib import admin
+from django.contrib.auth import views as auth_views
+from django.urls import include, path
+
+from dnoctl import views
+
+urlpatterns = [
+    path("", views.overview, name="overview"),
+    path("healthz", views.healthz, name="healthz"),
+    path("accounts/login/", auth_views.LoginView.as_view(), name="login"),
+    path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("admin/", admin.site.urls),
+    path("api/v1/", include("feeders.api_urls")),
+    path("api/v1/consent/", include("consent.api_urls")),
+    path("api/v1/reports/", include("curtailment.report_api_urls")),
+    path("dcc/", include("curtailment.dcc_urls")),
+    path("feeders/", include("feeders.urls")),
+    path("curtailment/", include("curtailment.urls")),
+    path("reports/", include("curtailment.report_urls")),
+    path("consent/", include("consent.urls")),
+]
