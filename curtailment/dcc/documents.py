@@ -21,7 +21,7 @@ import base64
 import binascii
 import datetime as dt
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from lxml import etree
 
@@ -245,6 +245,7 @@ class DuisResponse:
     pre_command: bytes | None = None
     local_command: bytes | None = None
     alert_code: str | None = None
+    raw: bytes = field(default=b"", repr=False, compare=False)  # the signed document as received
 
 
 def _b64(element: etree._Element | None, what: str) -> bytes | None:

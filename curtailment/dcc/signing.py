@@ -130,7 +130,9 @@ class DuisSigner:
 
     def sign_gbcs(self, payload: bytes) -> bytes:
         """Append a GBCS-style signature (0x40 + r||s over SHA-256) to ``payload``."""
-        der = self.key.sign(payload, ec.ECDSA(hashes.SHA256()))
+        # Deterministic ECDSA (RFC 6979): re-signing the same pre-command on a retry gives
+        # the same bytes, so the DCC sees an identical retransmission, not a new request.
+        der = self.key.sign(payload, ec.ECDSA(hashes.SHA256(), deterministic_signing=True))
         r, s = decode_dss_signature(der)
         return payload + b"\x40" + r.to_bytes(32, "big") + s.to_bytes(32, "big")
 

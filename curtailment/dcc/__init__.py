@@ -1,0 +1,49 @@
+"""DUIS client for the DCC, free of Django so it (and the simulator) can be lifted out.
+
+Public API:
+- :class:`~curtailment.dcc.client.DccClient` sends SRV 7.6/7.7/7.8/7.9/7.10/7.11 (and 8.13).
+- :class:`~curtailment.dcc.signing.DuisSigner` / :class:`~curtailment.dcc.signing.DuisVerifier`.
+- :class:`~curtailment.dcc.identifiers.RequestId`, :func:`~curtailment.dcc.identifiers.parse_eui64`.
+- :class:`~curtailment.dcc.counters.CounterSource` (implemented on PostgreSQL by the Django side).
+- Errors in :mod:`curtailment.dcc.errors`; the simulator in :mod:`curtailment.dcc.simulator`.
+"""
+
+from .client import DccClient, LocalDeliveryInterface, SendOutcome
+from .counters import CounterSource, InMemoryCounterSource
+from .documents import DuisResponse
+from .errors import (
+    DccArgumentError,
+    DccDocumentError,
+    DccError,
+    DccPermanentError,
+    DccResponseError,
+    DccSignatureError,
+    DccTransientError,
+)
+from .identifiers import DCC_EUI64, RequestId, parse_eui64
+from .schema import SchemaValidator, default_schema_path
+from .signing import DuisSigner, DuisVerifier, generate_identity
+
+__all__ = [
+    "DCC_EUI64",
+    "CounterSource",
+    "DccArgumentError",
+    "DccClient",
+    "DccDocumentError",
+    "DccError",
+    "DccPermanentError",
+    "DccResponseError",
+    "DccSignatureError",
+    "DccTransientError",
+    "DuisResponse",
+    "DuisSigner",
+    "DuisVerifier",
+    "InMemoryCounterSource",
+    "LocalDeliveryInterface",
+    "RequestId",
+    "SchemaValidator",
+    "SendOutcome",
+    "default_schema_path",
+    "generate_identity",
+    "parse_eui64",
+]

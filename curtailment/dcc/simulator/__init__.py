@@ -1,0 +1,20 @@
+"""A DCC simulator for development, the embedded demo and tests (no Django imports).
+
+See :mod:`curtailment.dcc.simulator.server` for the endpoints and behaviour.
+"""
+
+from .devices import WAN_OK, WAN_POOR, SimulatedDevice
+from .rules import check_eligibility
+from .server import BOOST_ALERT_CODE, REPLAY_RESPONSE_CODE, DccSimulator, FaultConfig, HttpLocalDelivery
+
+__all__ = [
+    "BOOST_ALERT_CODE",
+    "REPLAY_RESPONSE_CODE",
+    "WAN_OK",
+    "WAN_POOR",
+    "DccSimulator",
+    "FaultConfig",
+    "HttpLocalDelivery",
+    "SimulatedDevice",
+    "check_eligibility",
+]

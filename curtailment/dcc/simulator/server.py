@@ -1,0 +1,568 @@
+"""The DCC simulator: DUIS web services, device models and asynchronous callbacks.
+
+Serves, on loopback:
+- ``POST /api/v1/serviceT`` (Transform, CV 4), ``/api/v1/serviceS`` (Send Command, CV 1/3/5/7),
+  ``/api/v1/serviceD`` (Non-Device, CV 2/6/8). Each request is verified against the user's
+  certificate, schema-checked (when a schema is configured), checked for replay and for
+  role eligibility, and answered synchronously with a signed acknowledgement (``I0`` or an
+  E-code). Device responses and alerts are POSTed later, signed, to the callback URL.
+- Admin JSON for tests and demos: ``GET/POST /sim/devices``, ``GET /sim/devices/<eui>``,
+  ``POST /sim/devices/<eui>/boost``, ``POST /sim/faults``, ``POST /sim/rules``,
+  ``POST /sim/clock`` ({"advance_s": n}), and ``POST /sim/local/<eui>`` which plays a
+  PPMID/HHT handing a command to the device and returns the device's response.
+
+Replays: the counter in each RequestID must exceed every counter seen from that
+originator, except the CV 5/6/7 that carries the pre-command of an earlier CV 4 (same
+RequestID). A byte-for-byte retransmission of a document already answered (same
+RequestID, CV and signed content) gets the same acknowledgement again and is not executed
+twice; anything else reusing a counter is refused with ``REPLAY_RESPONSE_CODE``.
+"""
+
+from __future__ import annotations
+
+import base64
+import datetime as dt
+import hashlib
+import heapq
+import hmac
+import itertools
+import json
+import logging
+import os
+import random
+import threading
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import asdict, dataclass, fields
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+import requests
+from lxml import etree
+
+from .. import documents, gbcs
+from ..errors import DccArgumentError, DccDocumentError, DccError, DccSignatureError
+from ..identifiers import DCC_EUI64, RequestId, parse_eui64
+from ..schema import SchemaValidator
+from ..signing import DuisSigner, DuisVerifier
+from .devices import WAN_OK, DeviceRegistry, SimulatedDevice
+from .rules import ELECTRICITY_DISTRIBUTOR, check_eligibility
+
+logger = logging.getLogger(__name__)
+
+# The DUIS list has specific codes for these; the numbers below are this simulator's
+# choice (any E-code is a permanent failure for the client).
+REPLAY_RESPONSE_CODE = "E42"
+PRE_COMMAND_MISMATCH_CODE = "E43"
+UNKNOWN_USER_CODE = "E1"
+WRONG_URL_CODE = "E13"
+WRONG_CV_CODE = "E12"
+NO_DEVICE_CODE = "E19"
+# Device alert code the simulated HCALCS raises when the customer presses boost.
+BOOST_ALERT_CODE = "8F3E"
+
+_SERVICE_BY_PATH = {"/api/v1/serviceD": "D", "/api/v1/serviceS": "S", "/api/v1/serviceT": "T"}
+_CV_SERVICE = {1: "S", 3: "S", 5: "S", 7: "S", 2: "D", 6: "D", 8: "D", 4: "T"}
+_BODY_FOR_SRV = {
+    "7.6": "DeactivateAuxiliaryLoad",
+    "7.7": "ReadALCSData",
+    "7.8": "ResetAuxiliaryLoad",
+    "7.9": "AddAuxiliaryLoadToBoostButton",
+    "7.10": "RemoveAuxiliaryLoadFromBoostButton",
+    "7.11": "ReadBoostButtonDetails",
+    "8.13": "ReturnLocalCommandResponse",
+}
+_SR = f"{{{documents.SR_NS}}}"
+
+
+@dataclass
+class FaultConfig:
+    """Failure injection. Probabilities are 0..1; ``http_503`` counts the next N requests."""
+
+    drop: float = 0.0  # device response lost on its way to the callback (device still acted)
+    duplicate: float = 0.0  # device response delivered twice
+    reorder: bool = False  # every other response is held back so the next one overtakes it
+    delay_s: float = 0.0  # extra latency on every device response
+    http_503: int = 0  # next N DUIS POSTs answered 503 without being processed
+    force_code: str | None = None  # answer every eligible request with this E-code
+    force_code_srv: str | None = None  # ... only for this SRV when set
+
+    def update(self, data: dict[str, Any]) -> None:
+        names = {f.name for f in fields(self)}
+        for key, value in data.items():
+            if key not in names:
+                raise ValueError(f"{key}: unknown fault flag")
+            setattr(self, key, value)
+
+
+def _parse_dt(text: str | None) -> float:
+    return dt.datetime.fromisoformat((text or "").replace("Z", "+00:00")).timestamp()
+
+
+def _command_body(srv: str, body: etree._Element) -> dict[str, Any]:
+    """The parts of a request body a device needs, as plain data."""
+    if srv == "7.6":
+        switch = body.find(_SR + "DeactivateALCSHCALCS")
+        return {"index": int(switch.get("index")), "duration_minutes": int(switch.findtext(_SR + "Duration"))}
+    if srv == "7.8":
+        return {"index": int(body.find(_SR + "ResetALCSHCALCS").get("index"))}
+    if srv in ("7.9", "7.10"):
+        return {"indexes": sorted(int(e.get("index")) for e in body if (e.text or "").strip() in ("true", "1"))}
+    if srv == "7.11":
+        period = body.find(_SR + "ReadLogPeriod")
+        return {"start": _parse_dt(period.findtext(_SR + "StartDateTime")), "end": _parse_dt(period.findtext(_SR + "EndDateTime"))}
+    return {}
+
+
+class DccSimulator:
+    """An in-process or standalone DCC. ``start()`` it, use ``url``, ``stop()`` it."""
+
+    def __init__(
+        self,
+        *,
+        dcc_signer: DuisSigner,
+        user_verifier: DuisVerifier,
+        user_eui64: str,
+        user_role: str = ELECTRICITY_DISTRIBUTOR,
+        rules: str = "secmp0046",
+        callback_url: str | None = None,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        latency_s: tuple[float, float] = (0.01, 0.05),
+        devices: Iterable[SimulatedDevice] = (),
+        schema: SchemaValidator | None = None,
+        seed: int | None = None,
+        clock: Callable[[], float] = time.time,
+        callback_timeout_s: float = 5.0,
+    ) -> None:
+        self.dcc_signer = dcc_signer
+        self.user_verifier = user_verifier
+        self.user_eui64 = parse_eui64(user_eui64, argument="user_eui64")
+        self.user_role = user_role
+        check_eligibility(rules=rules, role=user_role, srv="7.7", device_has_eno_firmware=None)  # validates rules
+        self.rules = rules
+        self.callback_url = callback_url
+        self.latency_s = latency_s
+        self.schema = schema or SchemaValidator(None)
+        self.faults = FaultConfig()
+        self.devices = DeviceRegistry()
+        for device in devices:
+            self.devices.add(device)
+        self.dcc_verifier = DuisVerifier(cert=dcc_signer.cert)
+        self.callback_timeout_s = callback_timeout_s
+        self._clock = clock
+        self._offset = 0.0
+        self._random = random.Random(seed)
+        self._device_key = os.urandom(32)  # stands in for each device's own GBCS keys
+        self._lock = threading.RLock()
+        self._highest: dict[str, int] = {}
+        self._pending: dict[str, bytes] = {}  # RequestID -> pre-command issued, not yet sent
+        self._answered: dict[tuple[str, int], tuple[str, bytes]] = {}  # (RequestID, CV) -> (digest, ack)
+        self._alert_counter = itertools.count(1)
+        self._reorder_toggle = False
+        self.received: list[tuple[str, int, str]] = []  # (RequestID, CV, response code) per DUIS request
+        self.deliveries: list[tuple[int | str | None, bytes]] = []  # (HTTP status or error, document)
+        self._outbox: list[tuple[float, int, Callable[[], None]]] = []
+        self._outbox_seq = itertools.count()
+        self._outbox_cv = threading.Condition()
+        self._stopping = False
+        self._httpd = ThreadingHTTPServer((host, port), _Handler)
+        self._httpd.daemon_threads = True
+        self._httpd.simulator = self  # type: ignore[attr-defined]
+        self._threads: list[threading.Thread] = []
+        self._session = requests.Session()
+
+    # ------------------------------------------------------------------ lifecycle
+
+    @property
+    def url(self) -> str:
+        host, port = self._httpd.server_address[:2]
+        return f"http://{host}:{port}"
+
+    def start(self) -> DccSimulator:
+        for target, name in ((self._httpd.serve_forever, "dcc-sim-http"), (self._deliver_loop, "dcc-sim-callbacks")):
+            thread = threading.Thread(target=target, name=name, daemon=True)
+            thread.start()
+            self._threads.append(thread)
+        return self
+
+    def stop(self) -> None:
+        self._httpd.shutdown()
+        self._httpd.server_close()
+        with self._outbox_cv:
+            self._stopping = True
+            self._outbox_cv.notify_all()
+        for thread in self._threads:
+            thread.join(timeout=5)
+
+    def __enter__(self) -> DccSimulator:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    # ------------------------------------------------------------------ clock & admin
+
+    def now(self) -> float:
+        return self._clock() + self._offset
+
+    def advance(self, seconds: float) -> None:
+        """Move the simulated clock forward (device durations expire against it)."""
+        with self._lock:
+            self._offset += seconds
+
+    def add_device(self, device: SimulatedDevice) -> None:
+        self.devices.add(device)
+
+    def device_state(self, eui64: str) -> dict[str, Any] | None:
+        device = self.devices.get(parse_eui64(eui64))
+        with self.devices.lock:
+            return None if device is None else device.to_json(self.now())
+
+    def set_rules(self, rules: str) -> None:
+        check_eligibility(rules=rules, role=self.user_role, srv="7.7", device_has_eno_firmware=None)
+        self.rules = rules
+
+    def press_boost(self, eui64: str) -> list[int]:
+        """Inject a boost-button press: restores boosted switches and raises an alert."""
+        device = self.devices.get(parse_eui64(eui64))
+        if device is None:
+            raise KeyError(eui64)
+        with self.devices.lock:
+            now = self.now()
+            restored = device.press_boost(now)
+        payload = self._device_payload(
+            {"kind": "alert", "target": device.eui64, "alert_code": BOOST_ALERT_CODE, "detail": {"restored": restored, "pressed_at": now}}
+        )
+        response_id = f"{device.eui64}:{self.user_eui64}:{next(self._alert_counter)}"
+        alert = documents.build_response(
+            request_id=None, response_id=response_id, response_code="I0", alert_code=BOOST_ALERT_CODE, gbcs_payload=payload
+        )
+        self._schedule(self._latency(), lambda: self._post(self._sign(alert)))
+        return restored
+
+    # ------------------------------------------------------------------ DUIS requests
+
+    def handle_duis(self, path: str, document: bytes) -> tuple[int, bytes, str]:
+        """Process one DUIS POST; returns (HTTP status, body, content type)."""
+        with self._lock:
+            if self.faults.http_503 > 0:
+                self.faults.http_503 -= 1
+                return 503, b"service temporarily unavailable", "text/plain"
+        try:
+            root = self.user_verifier.verify(document)
+            self.schema.validate(root)
+            request = documents.parse_request(root)
+        except DccSignatureError as exc:
+            logger.warning("simulator refused a request: %s", exc)
+            return 403, str(exc).encode(), "text/plain"
+        except DccDocumentError as exc:
+            logger.warning("simulator refused a request: %s", exc)
+            return 400, str(exc).encode(), "text/plain"
+        digest = hashlib.sha256(etree.tostring(root, method="c14n", exclusive=True)).hexdigest()
+        with self._lock:
+            key = (str(request.request_id), request.command_variant)
+            if key in self._answered and self._answered[key][0] == digest:
+                return 200, self._answered[key][1], "application/xml"
+            code, ack = self._process(_SERVICE_BY_PATH[path], request)
+            self._answered[key] = (digest, ack)
+            self.received.append((str(request.request_id), request.command_variant, code))
+        return 200, ack, "application/xml"
+
+    def _ack(self, request: documents.DuisRequest, code: str, **payload: bytes) -> tuple[str, bytes]:
+        rid = request.request_id
+        srv = request.srv if request.srv in _BODY_FOR_SRV else "7.7"
+        root = documents.build_response(request_id=str(rid), response_id=rid.response_id(), response_code=code, srv=srv, **payload)
+        return code, self._sign(root)
+
+    def _process(self, service: str, request: documents.DuisRequest) -> tuple[str, bytes]:
+        rid, cv, srv = request.request_id, request.command_variant, request.srv
+        if rid.originator != self.user_eui64:
+            return self._ack(request, UNKNOWN_USER_CODE)
+        is_pre_command_send = cv in (5, 6, 7) and str(rid) in self._pending
+        if rid.counter <= self._highest.get(rid.originator, -1) and not is_pre_command_send:
+            return self._ack(request, REPLAY_RESPONSE_CODE)
+        self._highest[rid.originator] = max(rid.counter, self._highest.get(rid.originator, -1))
+        if _CV_SERVICE.get(cv) != service:
+            return self._ack(request, WRONG_URL_CODE)
+        if not self._cv_fits(srv, cv, request.body):
+            return self._ack(request, WRONG_CV_CODE)
+        device = None
+        if srv != "8.13":
+            device = self.devices.get(rid.target)
+            if device is None:
+                return self._ack(request, NO_DEVICE_CODE)
+        decision = check_eligibility(
+            rules=self.rules, role=self.user_role, srv=srv, device_has_eno_firmware=None if device is None else device.eno_firmware
+        )
+        if decision.code:
+            logger.info("simulator rejected %s: %s", rid, decision.reason)
+            return self._ack(request, decision.code)
+        if self.faults.force_code and self.faults.force_code_srv in (None, srv):
+            return self._ack(request, self.faults.force_code)
+        if cv == 4:
+            return self._transform(request)
+        if cv in (5, 6, 7):
+            return self._send_pre_command(request, device)
+        if cv == 8:
+            return self._return_local_response(request)
+        return self._send_non_critical(request, device)
+
+    def _cv_fits(self, srv: str, cv: int, body: etree._Element) -> bool:
+        tag = etree.QName(body).localname
+        if srv in documents.CRITICAL_SRVS:
+            return (cv == 4 and tag == _BODY_FOR_SRV[srv]) or (cv in (5, 6, 7) and tag == "SignedPreCommand")
+        if srv in documents.NON_CRITICAL_SRVS:
+            return cv in (1, 2, 3) and tag == _BODY_FOR_SRV[srv]
+        return srv == "8.13" and cv == 8 and tag == _BODY_FOR_SRV[srv]
+
+    def _transform(self, request: documents.DuisRequest) -> tuple[str, bytes]:
+        rid = request.request_id
+        pre_command = gbcs.encode(
+            {
+                "kind": "pre-command",
+                "request_id": str(rid),
+                "srv": request.srv,
+                "target": rid.target,
+                "body": _command_body(request.srv, request.body),
+                "nonce": self._random.getrandbits(64),
+            }
+        )
+        self._pending[str(rid)] = pre_command
+        return self._ack(request, "I0", pre_command=pre_command)
+
+    def _send_pre_command(self, request: documents.DuisRequest, device: SimulatedDevice) -> tuple[str, bytes]:
+        rid = request.request_id
+        signed = base64.b64decode(request.body.findtext(_SR + "GBCSPayload") or "")
+        try:
+            payload = self.user_verifier.verify_gbcs(signed)
+        except DccSignatureError:
+            return self._ack(request, PRE_COMMAND_MISMATCH_CODE)
+        if payload != self._pending.get(str(rid)):
+            return self._ack(request, PRE_COMMAND_MISMATCH_CODE)
+        del self._pending[str(rid)]
+        message = gbcs.decode(payload)
+        return self._dispatch(request, device, message["body"], local_command=signed)
+
+    def _send_non_critical(self, request: documents.DuisRequest, device: SimulatedDevice) -> tuple[str, bytes]:
+        body = _command_body(request.srv, request.body)
+        command = gbcs.encode({"kind": "command", "request_id": str(request.request_id), "srv": request.srv, "target": device.eui64, "body": body})
+        return self._dispatch(request, device, body, local_command=self.dcc_signer.sign_gbcs(command))
+
+    def _dispatch(self, request: documents.DuisRequest, device: SimulatedDevice, body: dict[str, Any], *, local_command: bytes) -> tuple[str, bytes]:
+        cv = request.command_variant
+        if cv in (1, 3, 5, 7) and device.wan == WAN_OK:
+            # Poor-WAN comms hubs never answer over the WAN: no response is ever posted.
+            rid, srv = request.request_id, request.srv
+            self._schedule(self._latency(response=True), lambda: self._execute_and_respond(device, rid, srv, body))
+        if cv in (2, 3, 6, 7):
+            return self._ack(request, "I0", local_command=local_command)
+        return self._ack(request, "I0")
+
+    def _return_local_response(self, request: documents.DuisRequest) -> tuple[str, bytes]:
+        original = RequestId.parse(request.body.findtext(_SR + "OriginalRequestID"))
+        device_response = base64.b64decode(request.body.findtext(_SR + "DeviceGBCSResponse") or "")
+        message = self._check_device_payload(device_response)
+        if message is None or message.get("request_id") != str(original) or original.originator != self.user_eui64:
+            return self._ack(request, PRE_COMMAND_MISMATCH_CODE)
+        # Like the DCC's own post-processing, forward the device's response for the original
+        # request to the user's endpoint, so every outcome arrives the same way.
+        response = documents.build_response(
+            request_id=str(original), response_id=original.response_id(), response_code="I0", srv=message["srv"], gbcs_payload=device_response
+        )
+        self._schedule(self._latency(response=True), lambda: self._post_with_faults(self._sign(response)))
+        return self._ack(request, "I0", gbcs_payload=device_response)
+
+    # ------------------------------------------------------------------ devices
+
+    def _device_payload(self, message: dict[str, Any]) -> bytes:
+        mac = hmac.new(self._device_key, gbcs.encode(message), hashlib.sha256).hexdigest()
+        return gbcs.encode({**message, "mac": mac})
+
+    def _check_device_payload(self, payload: bytes) -> dict[str, Any] | None:
+        try:
+            message = gbcs.decode(payload)
+        except DccDocumentError:
+            return None
+        mac = message.pop("mac", "")
+        expected = hmac.new(self._device_key, gbcs.encode(message), hashlib.sha256).hexdigest()
+        return message if hmac.compare_digest(str(mac), expected) else None
+
+    def _run_on_device(self, device: SimulatedDevice, rid: RequestId, srv: str, body: dict[str, Any]) -> bytes:
+        with self.devices.lock:
+            result = device.execute(request_id=str(rid), srv=srv, body=body, now=self.now())
+        return self._device_payload({"kind": "response", "request_id": str(rid), "srv": srv, "target": device.eui64, **result})
+
+    def _execute_and_respond(self, device: SimulatedDevice, rid: RequestId, srv: str, body: dict[str, Any]) -> None:
+        payload = self._run_on_device(device, rid, srv, body)
+        response = documents.build_response(
+            request_id=str(rid), response_id=rid.response_id(), response_code="I0", srv=srv, gbcs_payload=payload
+        )
+        self._post_with_faults(self._sign(response))
+
+    def local_deliver(self, eui64: str, command: bytes) -> bytes:
+        """What a PPMID/HHT achieves on the HAN: the device checks and runs the command."""
+        device = self.devices.get(parse_eui64(eui64))
+        if device is None:
+            raise KeyError(eui64)
+        if len(command) < 65:
+            raise DccSignatureError("local command is not signed")
+        message = gbcs.decode(command[:-65])
+        # A critical command must carry the user's signature; others the DCC's.
+        verifier = self.user_verifier if message.get("kind") == "pre-command" else self.dcc_verifier
+        verifier.verify_gbcs(command)
+        if message.get("target") != device.eui64:
+            raise DccArgumentError("target", "command is for another device")
+        return self._run_on_device(device, RequestId.parse(message["request_id"]), message["srv"], message["body"])
+
+    # ------------------------------------------------------------------ callbacks
+
+    def _latency(self, *, response: bool = False) -> float:
+        low, high = self.latency_s
+        delay = self._random.uniform(low, high)
+        if response:
+            delay += self.faults.delay_s
+            if self.faults.reorder:
+                self._reorder_toggle = not self._reorder_toggle
+                delay += 0.3 if self._reorder_toggle else 0.0
+        return delay
+
+    def _sign(self, root: etree._Element) -> bytes:
+        self.schema.validate(root)
+        return self.dcc_signer.sign(root)
+
+    def _schedule(self, delay: float, job: Callable[[], None]) -> None:
+        with self._outbox_cv:
+            heapq.heappush(self._outbox, (time.monotonic() + delay, next(self._outbox_seq), job))
+            self._outbox_cv.notify()
+
+    def _deliver_loop(self) -> None:
+        while True:
+            with self._outbox_cv:
+                while not self._stopping and (not self._outbox or self._outbox[0][0] > time.monotonic()):
+                    timeout = None if not self._outbox else max(0.0, self._outbox[0][0] - time.monotonic())
+                    self._outbox_cv.wait(timeout)
+                if self._stopping:
+                    return
+                _, _, job = heapq.heappop(self._outbox)
+            try:
+                job()
+            except Exception:  # a bad callback must not stop the simulator
+                logger.exception("simulator callback job failed")
+
+    def _post_with_faults(self, document: bytes) -> None:
+        if self._random.random() < self.faults.drop:
+            self.deliveries.append(("dropped", document))
+            return
+        self._post(document)
+        if self._random.random() < self.faults.duplicate:
+            self._post(document)
+
+    def _post(self, document: bytes) -> None:
+        if not self.callback_url:
+            self.deliveries.append((None, document))
+            return
+        outcome: int | str = "not sent"
+        for attempt in range(3):
+            try:
+                reply = self._session.post(
+                    self.callback_url, data=document, headers={"Content-Type": "application/xml"}, timeout=self.callback_timeout_s
+                )
+                outcome = reply.status_code
+                if reply.status_code < 500:
+                    break
+            except requests.RequestException as exc:
+                outcome = f"error: {exc}"
+            time.sleep(0.1 * (attempt + 1))
+        self.deliveries.append((outcome, document))
+
+
+class _Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    server_version = "dnoctl-dcc-simulator"
+
+    @property
+    def sim(self) -> DccSimulator:
+        return self.server.simulator  # type: ignore[attr-defined]
+
+    def log_message(self, format: str, *args: Any) -> None:
+        logger.debug("%s " + format, self.address_string(), *args)
+
+    def _send(self, status: int, body: bytes, content_type: str = "application/json") -> None:
+        self.send_response(status)
+        self.send_header("Content-Type", content_type)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def _json(self, status: int, data: Any) -> None:
+        self._send(status, json.dumps(data).encode())
+
+    def _body(self) -> bytes:
+        length = int(self.headers.get("Content-Length") or 0)
+        return self.rfile.read(length) if length else b""
+
+    def do_GET(self) -> None:
+        parts = self.path.strip("/").split("/")
+        if parts[:2] == ["sim", "devices"] and len(parts) == 2:
+            with self.sim.devices.lock:
+                return self._json(200, [d.to_json(self.sim.now()) for d in self.sim.devices.all()])
+        if parts[:2] == ["sim", "devices"] and len(parts) == 3:
+            try:
+                state = self.sim.device_state(parts[2])
+            except DccArgumentError as exc:
+                return self._json(400, {"error": str(exc)})
+            return self._json(200, state) if state else self._json(404, {"error": "unknown device"})
+        if parts == ["sim", "state"]:
+            return self._json(200, {"rules": self.sim.rules, "faults": asdict(self.sim.faults), "received": self.sim.received[-100:]})
+        self._json(404, {"error": "not found"})
+
+    def do_POST(self) -> None:
+        body = self._body()
+        if self.path in _SERVICE_BY_PATH:
+            status, reply, content_type = self.sim.handle_duis(self.path, body)
+            return self._send(status, reply, content_type)
+        parts = self.path.strip("/").split("/")
+        try:
+            if parts[:2] == ["sim", "local"] and len(parts) == 3:
+                return self._send(200, self.sim.local_deliver(parts[2], body), "application/octet-stream")
+            data = json.loads(body or b"{}")
+            if parts == ["sim", "devices"]:
+                for item in data if isinstance(data, list) else [data]:
+                    self.sim.add_device(SimulatedDevice.from_json(item))
+                return self._json(201, {"ok": True})
+            if parts[:2] == ["sim", "devices"] and len(parts) == 4 and parts[3] == "boost":
+                return self._json(200, {"restored": self.sim.press_boost(parts[2])})
+            if parts == ["sim", "faults"]:
+                with self.sim._lock:
+                    self.sim.faults.update(data)
+                return self._json(200, asdict(self.sim.faults))
+            if parts == ["sim", "rules"]:
+                self.sim.set_rules(data.get("rules"))
+                return self._json(200, {"rules": self.sim.rules})
+            if parts == ["sim", "clock"]:
+                self.sim.advance(float(data.get("advance_s", 0)))
+                return self._json(200, {"now": self.sim.now()})
+        except KeyError as exc:
+            return self._json(404, {"error": f"unknown device {exc}"})
+        except (ValueError, TypeError, DccError) as exc:
+            return self._json(400, {"error": str(exc)})
+        self._json(404, {"error": "not found"})
+
+
+class HttpLocalDelivery:
+    """A :class:`~curtailment.dcc.client.LocalDeliveryInterface` that reaches simulated
+    devices through the simulator's ``/sim/local/<eui>`` endpoint (a stand-in PPMID/HHT)."""
+
+    def __init__(self, simulator_url: str, *, timeout: float = 5.0) -> None:
+        self.simulator_url = simulator_url.rstrip("/")
+        self.timeout = timeout
+        self.session = requests.Session()
+
+    def deliver(self, *, target: str, command: bytes) -> bytes:
+        reply = self.session.post(f"{self.simulator_url}/sim/local/{target}", data=command, timeout=self.timeout)
+        reply.raise_for_status()
+        return reply.content
+
+
+__all__ = ["BOOST_ALERT_CODE", "DCC_EUI64", "REPLAY_RESPONSE_CODE", "DccSimulator", "FaultConfig", "HttpLocalDelivery"]
