@@ -144,7 +144,9 @@ class DccClient:
     def new_request_id(self, target: str) -> RequestId:
         """Allocate the next RequestID for ``target`` from the counter source."""
         target = parse_eui64(target, argument="target")
-        return RequestId.build(originator=self.originator, target=target, counter=self.counters.next_counter(self.originator))
+        return RequestId.build(
+            originator=self.originator, target=target, counter=self.counters.next_counter(self.originator)
+        )
 
     def _request_id(self, target: str, request_id: RequestId | None) -> RequestId:
         target = parse_eui64(target, argument="target")
@@ -191,10 +193,17 @@ class DccClient:
         self._check_critical_cv(command_variant)
         rid = self._request_id(target, request_id)
         request = documents.reset_auxiliary_load(request_id=rid, index=index)
-        return self.send_critical(request, command_variant=command_variant, expected_body={"index": index}, recorder=recorder)
+        return self.send_critical(
+            request, command_variant=command_variant, expected_body={"index": index}, recorder=recorder
+        )
 
     def read_auxiliary_load_switch_data(
-        self, *, target: str, command_variant: int = 1, request_id: RequestId | None = None, recorder: DocumentRecorder | None = None
+        self,
+        *,
+        target: str,
+        command_variant: int = 1,
+        request_id: RequestId | None = None,
+        recorder: DocumentRecorder | None = None,
     ) -> SendOutcome:
         """SRV 7.7: read the switches' configuration and state."""
         self._check_non_critical_cv(command_variant)
@@ -217,7 +226,9 @@ class DccClient:
         # Validate the arguments before a counter is spent on them.
         documents.add_auxiliary_load_to_boost_button(request_id=_PROBE_ID, indexes=indexes)
         rid = self._request_id(target, request_id)
-        request = documents.add_auxiliary_load_to_boost_button(request_id=rid, indexes=indexes, command_variant=command_variant)
+        request = documents.add_auxiliary_load_to_boost_button(
+            request_id=rid, indexes=indexes, command_variant=command_variant
+        )
         return self.send_non_critical(request, recorder=recorder)
 
     def remove_auxiliary_load_from_boost_button(
@@ -234,7 +245,9 @@ class DccClient:
         self._check_non_critical_cv(command_variant)
         documents.remove_auxiliary_load_from_boost_button(request_id=_PROBE_ID, indexes=indexes)
         rid = self._request_id(target, request_id)
-        request = documents.remove_auxiliary_load_from_boost_button(request_id=rid, indexes=indexes, command_variant=command_variant)
+        request = documents.remove_auxiliary_load_from_boost_button(
+            request_id=rid, indexes=indexes, command_variant=command_variant
+        )
         return self.send_non_critical(request, recorder=recorder)
 
     def read_boost_button_details(
@@ -251,7 +264,9 @@ class DccClient:
         self._check_non_critical_cv(command_variant)
         documents.read_boost_button_details(request_id=_PROBE_ID, start=start, end=end)
         rid = self._request_id(target, request_id)
-        request = documents.read_boost_button_details(request_id=rid, start=start, end=end, command_variant=command_variant)
+        request = documents.read_boost_button_details(
+            request_id=rid, start=start, end=end, command_variant=command_variant
+        )
         return self.send_non_critical(request, recorder=recorder)
 
     def return_local_command_response(
@@ -269,12 +284,16 @@ class DccClient:
 
     def _check_critical_cv(self, command_variant: int) -> None:
         if command_variant not in documents.CRITICAL_SEND_CVS:
-            raise DccArgumentError("command_variant", f"must be 5, 6 or 7 for a critical request, got {command_variant!r}")
+            raise DccArgumentError(
+                "command_variant", f"must be 5, 6 or 7 for a critical request, got {command_variant!r}"
+            )
         self._check_local_delivery(command_variant)
 
     def _check_non_critical_cv(self, command_variant: int) -> None:
         if command_variant not in documents.NON_CRITICAL_CVS:
-            raise DccArgumentError("command_variant", f"must be 1, 2 or 3 for a non-critical request, got {command_variant!r}")
+            raise DccArgumentError(
+                "command_variant", f"must be 1, 2 or 3 for a non-critical request, got {command_variant!r}"
+            )
         self._check_local_delivery(command_variant)
 
     def _check_local_delivery(self, command_variant: int) -> None:
@@ -294,7 +313,9 @@ class DccClient:
         parsed = documents.parse_request(request)
         transform_ack = self._send_and_accept(request, recorder=recorder, stage="transform")
         if transform_ack.pre_command is None:
-            raise DccPermanentError("transform acknowledgement carries no pre-command", request_id=str(parsed.request_id))
+            raise DccPermanentError(
+                "transform acknowledgement carries no pre-command", request_id=str(parsed.request_id)
+            )
         self._check_pre_command(transform_ack.pre_command, parsed, expected_body)
         signed_command = self.signer.sign_gbcs(transform_ack.pre_command)
         send = documents.signed_pre_command(
@@ -315,7 +336,9 @@ class DccClient:
         parsed = documents.parse_request(request)
         self._check_non_critical_cv(parsed.command_variant)
         ack = self._send_and_accept(request, recorder=recorder)
-        outcome = SendOutcome(request_id=parsed.request_id, srv=parsed.srv, command_variant=parsed.command_variant, acknowledgement=ack)
+        outcome = SendOutcome(
+            request_id=parsed.request_id, srv=parsed.srv, command_variant=parsed.command_variant, acknowledgement=ack
+        )
         return self._deliver_locally(outcome, recorder=recorder)
 
     def _check_pre_command(self, pre_command: bytes, parsed: documents.DuisRequest, expected_body: dict | None) -> None:
@@ -330,7 +353,8 @@ class DccClient:
             problems.append("body")
         if problems:
             raise DccPermanentError(
-                f"pre-command does not match the request ({', '.join(problems)}); not signed", request_id=str(parsed.request_id)
+                f"pre-command does not match the request ({', '.join(problems)}); not signed",
+                request_id=str(parsed.request_id),
             )
 
     def _deliver_locally(self, outcome: SendOutcome, *, recorder: DocumentRecorder | None) -> SendOutcome:
@@ -340,7 +364,9 @@ class DccClient:
         wan_too = outcome.command_variant in {3, 7}
         try:
             if command is None:
-                raise DccPermanentError("acknowledgement carries no command for local delivery", request_id=str(outcome.request_id))
+                raise DccPermanentError(
+                    "acknowledgement carries no command for local delivery", request_id=str(outcome.request_id)
+                )
             assert self.local_delivery is not None  # checked before sending
             device_response = self.local_delivery.deliver(target=outcome.request_id.target, command=command)
             local_rid, local_ack = self.return_local_command_response(
@@ -370,7 +396,9 @@ class DccClient:
         self.schema.validate(root)
         return replace(documents.parse_response(root), raw=document)
 
-    def _send_and_accept(self, request: etree._Element, *, recorder: DocumentRecorder | None, stage: str = "request") -> DuisResponse:
+    def _send_and_accept(
+        self, request: etree._Element, *, recorder: DocumentRecorder | None, stage: str = "request"
+    ) -> DuisResponse:
         parsed = documents.parse_request(request)
         document = self.sign(request)
         if recorder:

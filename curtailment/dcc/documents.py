@@ -71,7 +71,9 @@ def _envelope(*, request_id: RequestId, command_variant: int, srv: str) -> tuple
 def _check_cv(command_variant: object, allowed: Iterable[int], srv: str) -> int:
     allowed = frozenset(allowed)
     if isinstance(command_variant, bool) or command_variant not in allowed:
-        raise DccArgumentError("command_variant", f"must be one of {sorted(allowed)} for SRV {srv}, got {command_variant!r}")
+        raise DccArgumentError(
+            "command_variant", f"must be one of {sorted(allowed)} for SRV {srv}, got {command_variant!r}"
+        )
     return int(command_variant)  # type: ignore[arg-type]
 
 
@@ -110,7 +112,9 @@ def read_auxiliary_load_switch_data(*, request_id: RequestId, command_variant: i
     return root
 
 
-def _boost_membership(*, request_id: RequestId, indexes: Iterable[int], command_variant: int, srv: str) -> etree._Element:
+def _boost_membership(
+    *, request_id: RequestId, indexes: Iterable[int], command_variant: int, srv: str
+) -> etree._Element:
     request_id = _check_request_id(request_id)
     command_variant = _check_cv(command_variant, NON_CRITICAL_CVS, srv)
     if isinstance(indexes, str | bytes) or not isinstance(indexes, Iterable):
@@ -131,7 +135,9 @@ def _boost_membership(*, request_id: RequestId, indexes: Iterable[int], command_
     return root
 
 
-def add_auxiliary_load_to_boost_button(*, request_id: RequestId, indexes: Iterable[int], command_variant: int = 1) -> etree._Element:
+def add_auxiliary_load_to_boost_button(
+    *, request_id: RequestId, indexes: Iterable[int], command_variant: int = 1
+) -> etree._Element:
     """SRV 7.9: the customer's boost button will override curtailment of these switches."""
     return _boost_membership(request_id=request_id, indexes=indexes, command_variant=command_variant, srv="7.9")
 
@@ -295,7 +301,9 @@ def parse_response(root: etree._Element) -> DuisResponse:
             **common,
         )
     if message.tag == _sr("DCCAlertMessage"):
-        return DuisResponse(kind="dcc_alert", alert_code=(message.findtext(_sr("DCCAlertCode")) or "").strip(), **common)
+        return DuisResponse(
+            kind="dcc_alert", alert_code=(message.findtext(_sr("DCCAlertCode")) or "").strip(), **common
+        )
     raise DccDocumentError(f"unsupported response body {message.tag}")
 
 

@@ -72,7 +72,10 @@ def generate_identity(common_name: str, org_unit: str = "07", *, valid_days: int
     """A development P-256 key and self-signed certificate, as ``(key_pem, cert_pem)``."""
     key = ec.generate_private_key(ec.SECP256R1())
     name = x509.Name(
-        [x509.NameAttribute(NameOID.COMMON_NAME, common_name), x509.NameAttribute(NameOID.ORGANIZATIONAL_UNIT_NAME, org_unit)]
+        [
+            x509.NameAttribute(NameOID.COMMON_NAME, common_name),
+            x509.NameAttribute(NameOID.ORGANIZATIONAL_UNIT_NAME, org_unit),
+        ]
     )
     now = dt.datetime.now(dt.UTC)
     cert = (
@@ -86,7 +89,9 @@ def generate_identity(common_name: str, org_unit: str = "07", *, valid_days: int
         .add_extension(x509.KeyUsage(True, False, False, False, False, False, False, False, False), critical=True)
         .sign(key, hashes.SHA256())
     )
-    key_pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+    key_pem = key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    )
     return key_pem, cert.public_bytes(serialization.Encoding.PEM)
 
 
@@ -168,7 +173,9 @@ class DuisVerifier:
             raise DccSignatureError("signature does not name its signer by X509IssuerSerial")
         expected_issuer, expected_serial = _issuer_serial(self.cert)
         if serial.strip() != expected_serial or x509.Name.from_rfc4514_string(issuer.strip()) != self.cert.issuer:
-            raise DccSignatureError(f"document is signed by {issuer} #{serial}, expected {expected_issuer} #{expected_serial}")
+            raise DccSignatureError(
+                f"document is signed by {issuer} #{serial}, expected {expected_issuer} #{expected_serial}"
+            )
         try:
             result = XMLVerifier().verify(root, x509_cert=self.cert, expect_config=_EXPECTED)
         except InvalidInput as exc:

@@ -64,7 +64,10 @@ class SimulatedDevice:
             "wan": self.wan,
             "switch_indexes": list(self.switch_indexes),
             "switches": {
-                str(i): {"state": self.switch_state(i, now), "off_until": _iso(self.off_until.get(i)) if self.switch_state(i, now) == "off" else None}
+                str(i): {
+                    "state": self.switch_state(i, now),
+                    "off_until": _iso(self.off_until.get(i)) if self.switch_state(i, now) == "off" else None,
+                }
                 for i in self.switch_indexes
             },
             "boost_button": sorted(self.boost_button),
@@ -88,12 +91,18 @@ class SimulatedDevice:
             return {"status": "failure", "detail": {"reason": f"no switch {index}"}}
         if srv == "7.6":
             self.off_until[index] = now + 60 * int(body["duration_minutes"])
-            return {"status": "success", "detail": {"index": index, "state": "off", "off_until": _iso(self.off_until[index])}}
+            return {
+                "status": "success",
+                "detail": {"index": index, "state": "off", "off_until": _iso(self.off_until[index])},
+            }
         if srv == "7.8":
             self.off_until.pop(index, None)
             return {"status": "success", "detail": {"index": index, "state": "on"}}
         if srv == "7.7":
-            return {"status": "success", "detail": {"switches": {str(i): self.switch_state(i, now) for i in self.switch_indexes}}}
+            return {
+                "status": "success",
+                "detail": {"switches": {str(i): self.switch_state(i, now) for i in self.switch_indexes}},
+            }
         if srv == "7.9":
             self.boost_button |= set(body["indexes"]) & set(self.switch_indexes)
             return {"status": "success", "detail": {"boost_button": sorted(self.boost_button)}}

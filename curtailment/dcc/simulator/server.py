@@ -110,7 +110,10 @@ def _command_body(srv: str, body: etree._Element) -> dict[str, Any]:
         return {"indexes": sorted(int(e.get("index")) for e in body if (e.text or "").strip() in ("true", "1"))}
     if srv == "7.11":
         period = body.find(_SR + "ReadLogPeriod")
-        return {"start": _parse_dt(period.findtext(_SR + "StartDateTime")), "end": _parse_dt(period.findtext(_SR + "EndDateTime"))}
+        return {
+            "start": _parse_dt(period.findtext(_SR + "StartDateTime")),
+            "end": _parse_dt(period.findtext(_SR + "EndDateTime")),
+        }
     return {}
 
 
@@ -232,11 +235,20 @@ class DccSimulator:
             now = self.now()
             restored = device.press_boost(now)
         payload = self._device_payload(
-            {"kind": "alert", "target": device.eui64, "alert_code": BOOST_ALERT_CODE, "detail": {"restored": restored, "pressed_at": now}}
+            {
+                "kind": "alert",
+                "target": device.eui64,
+                "alert_code": BOOST_ALERT_CODE,
+                "detail": {"restored": restored, "pressed_at": now},
+            }
         )
         response_id = f"{device.eui64}:{self.user_eui64}:{next(self._alert_counter)}"
         alert = documents.build_response(
-            request_id=None, response_id=response_id, response_code="I0", alert_code=BOOST_ALERT_CODE, gbcs_payload=payload
+            request_id=None,
+            response_id=response_id,
+            response_code="I0",
+            alert_code=BOOST_ALERT_CODE,
+            gbcs_payload=payload,
         )
         self._schedule(self._latency(), lambda: self._post(self._sign(alert)))
         return restored
@@ -272,7 +284,9 @@ class DccSimulator:
     def _ack(self, request: documents.DuisRequest, code: str, **payload: bytes) -> tuple[str, bytes]:
         rid = request.request_id
         srv = request.srv if request.srv in _BODY_FOR_SRV else "7.7"
-        root = documents.build_response(request_id=str(rid), response_id=rid.response_id(), response_code=code, srv=srv, **payload)
+        root = documents.build_response(
+            request_id=str(rid), response_id=rid.response_id(), response_code=code, srv=srv, **payload
+        )
         return code, self._sign(root)
 
     def _process(self, service: str, request: documents.DuisRequest) -> tuple[str, bytes]:
@@ -293,7 +307,10 @@ class DccSimulator:
             if device is None:
                 return self._ack(request, NO_DEVICE_CODE)
         decision = check_eligibility(
-            rules=self.rules, role=self.user_role, srv=srv, device_has_eno_firmware=None if device is None else device.eno_firmware
+            rules=self.rules,
+            role=self.user_role,
+            srv=srv,
+            device_has_eno_firmware=None if device is None else device.eno_firmware,
         )
         if decision.code:
             logger.info("simulator rejected %s: %s", rid, decision.reason)
@@ -346,10 +363,20 @@ class DccSimulator:
 
     def _send_non_critical(self, request: documents.DuisRequest, device: SimulatedDevice) -> tuple[str, bytes]:
         body = _command_body(request.srv, request.body)
-        command = gbcs.encode({"kind": "command", "request_id": str(request.request_id), "srv": request.srv, "target": device.eui64, "body": body})
+        command = gbcs.encode(
+            {
+                "kind": "command",
+                "request_id": str(request.request_id),
+                "srv": request.srv,
+                "target": device.eui64,
+                "body": body,
+            }
+        )
         return self._dispatch(request, device, body, local_command=self.dcc_signer.sign_gbcs(command))
 
-    def _dispatch(self, request: documents.DuisRequest, device: SimulatedDevice, body: dict[str, Any], *, local_command: bytes) -> tuple[str, bytes]:
+    def _dispatch(
+        self, request: documents.DuisRequest, device: SimulatedDevice, body: dict[str, Any], *, local_command: bytes
+    ) -> tuple[str, bytes]:
         cv = request.command_variant
         if cv in (1, 3, 5, 7) and device.wan == WAN_OK:
             # Poor-WAN comms hubs never answer over the WAN: no response is ever posted.
@@ -368,7 +395,11 @@ class DccSimulator:
         # Like the DCC's own post-processing, forward the device's response for the original
         # request to the user's endpoint, so every outcome arrives the same way.
         response = documents.build_response(
-            request_id=str(original), response_id=original.response_id(), response_code="I0", srv=message["srv"], gbcs_payload=device_response
+            request_id=str(original),
+            response_id=original.response_id(),
+            response_code="I0",
+            srv=message["srv"],
+            gbcs_payload=device_response,
         )
         self._schedule(self._latency(response=True), lambda: self._post_with_faults(self._sign(response)))
         return self._ack(request, "I0", gbcs_payload=device_response)
@@ -391,7 +422,9 @@ class DccSimulator:
     def _run_on_device(self, device: SimulatedDevice, rid: RequestId, srv: str, body: dict[str, Any]) -> bytes:
         with self.devices.lock:
             result = device.execute(request_id=str(rid), srv=srv, body=body, now=self.now())
-        return self._device_payload({"kind": "response", "request_id": str(rid), "srv": srv, "target": device.eui64, **result})
+        return self._device_payload(
+            {"kind": "response", "request_id": str(rid), "srv": srv, "target": device.eui64, **result}
+        )
 
     def _execute_and_respond(self, device: SimulatedDevice, rid: RequestId, srv: str, body: dict[str, Any]) -> None:
         payload = self._run_on_device(device, rid, srv, body)
@@ -466,7 +499,10 @@ class DccSimulator:
         for attempt in range(3):
             try:
                 reply = self._session.post(
-                    self.callback_url, data=document, headers={"Content-Type": "application/xml"}, timeout=self.callback_timeout_s
+                    self.callback_url,
+                    data=document,
+                    headers={"Content-Type": "application/xml"},
+                    timeout=self.callback_timeout_s,
                 )
                 outcome = reply.status_code
                 if reply.status_code < 500:
@@ -514,7 +550,9 @@ class _Handler(BaseHTTPRequestHandler):
                 return self._json(400, {"error": str(exc)})
             return self._json(200, state) if state else self._json(404, {"error": "unknown device"})
         if parts == ["sim", "state"]:
-            return self._json(200, {"rules": self.sim.rules, "faults": asdict(self.sim.faults), "received": self.sim.received[-100:]})
+            return self._json(
+                200, {"rules": self.sim.rules, "faults": asdict(self.sim.faults), "received": self.sim.received[-100:]}
+            )
         self._json(404, {"error": "not found"})
 
     def do_POST(self) -> None:
