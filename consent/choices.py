@@ -63,6 +63,9 @@ class NotificationStatus(models.TextChoices):
     SENT = "sent", "Sent"
     FAILED = "failed", "Failed (will retry)"
     GAVE_UP = "gave_up", "Failed (retries exhausted)"
+    # An event notice for a digest/statement customer: never sent on its own, it is one
+    # item of the digest row it points at (``Notification.digest``).
+    BATCHED = "batched", "Collected into a digest"
 
 
 class NotificationKind(models.TextChoices):

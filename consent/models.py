@@ -267,6 +267,14 @@ class Notification(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
     due_at = models.DateTimeField(help_text="When to send (digests and statements are batched)")
     sent_at = models.DateTimeField(null=True, blank=True)
+    digest = models.ForeignKey(
+        "self",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="digest_items",
+        help_text="For a batched event notice: the daily digest or monthly statement that carries it",
+    )
 
     class Meta:
         ordering = ["-created_at"]
@@ -274,6 +282,27 @@ class Notification(models.Model):
 
     def __str__(self) -> str:
         return f"{self.kind} to customer {self.customer_id} ({self.status})"
+
+
+class ApiToken(models.Model):
+    """A bearer token for one of the DNO's customer systems calling the consent API.
+
+    The token acts as ``user`` (a service account), so the API checks the same permissions
+    as the screens and the consent history names who did what. Only the SHA-256 of the
+    token is stored; a revoked token stops working at once.
+    """
+
+    name = models.CharField(max_length=100, unique=True)
+    user = models.ForeignKey("auth.User", on_delete=models.PROTECT, related_name="consent_api_tokens")
+    token_sha256 = models.CharField(max_length=64, unique=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        verbose_name = "API token"
+
+    def __str__(self) -> str:
+        return self.name
 
 
 class HalfHourlyConsumption(models.Model):
