@@ -183,7 +183,9 @@ class DccSimulator:
         return f"http://{host}:{port}"
 
     def start(self) -> DccSimulator:
-        for target, name in ((self._httpd.serve_forever, "dcc-sim-http"), (self._deliver_loop, "dcc-sim-callbacks")):
+        # A short poll interval keeps stop() quick (shutdown waits for the next poll).
+        serve = lambda: self._httpd.serve_forever(poll_interval=0.05)  # noqa: E731
+        for target, name in ((serve, "dcc-sim-http"), (self._deliver_loop, "dcc-sim-callbacks")):
             thread = threading.Thread(target=target, name=name, daemon=True)
             thread.start()
             self._threads.append(thread)
