@@ -5,6 +5,8 @@ from django.contrib.auth.models import Group, User
 
 from dnoctl.roles import ENGINEER, OPERATOR, VIEWER, roles_ensure
 
+pytest_plugins = ["tests.processes"]
+
 
 def _user_in(group_name: str, username: str) -> User:
     roles_ensure()

@@ -1,0 +1,278 @@
+"""Real processes for end-to-end and browser tests: a uvicorn web server and a Celery worker
+(with beat) as subprocesses against the test database and the harness's Redis, and the DCC
+simulator on loopback HTTP.
+
+Use the function fixture ``live_stack`` in a ``@pytest.mark.django_db(transaction=True)``
+test: data the test writes is committed, so the web server and the worker see it.
+
+* ``live_stack.web_url``: the uvicorn server (HTTP + WebSocket); the DCC simulator posts
+  its asynchronous device responses and alerts to ``<web_url>/dcc/responses/``.
+* ``live_stack.simulator``: the :class:`~curtailment.dcc.simulator.DccSimulator`, running
+  in this test process (its ``received`` list and ``device_state()`` are the DCC's view).
+* ``live_stack.register_meters()``: tells the simulator about every meter in the database.
+  DUIS addresses 7.6/7.8/7.9/7.10/7.11 to the **ESME** (``Meter.esme_eui64``) with the
+  HCALCS's ``switch_index``, so the simulated device is the meter with its switch indexes.
+* ``live_stack.kill_worker()`` / ``start_worker()``: SIGKILL and restart the worker.
+
+The processes are started once per session; each test gets a purged task queue and a
+simulator with no devices and no faults.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from urllib.parse import quote
+
+import pytest
+import requests
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def wait_for_http(url: str, proc: subprocess.Popen, log: Path, timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"{url}: process exited ({proc.returncode}); log:\n{log.read_text()[-4000:]}")
+        try:
+            if requests.get(url, timeout=1).status_code == 200:
+                return
+        except requests.RequestException:
+            pass
+        time.sleep(0.1)
+    raise RuntimeError(f"{url} not up within {timeout} s; log:\n{log.read_text()[-4000:]}")
+
+
+def wait_for_log_line(log: Path, needle: str, proc: subprocess.Popen, timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"process exited ({proc.returncode}); log:\n{log.read_text()[-4000:]}")
+        if log.exists() and needle in log.read_text(errors="replace"):
+            return
+        time.sleep(0.1)
+    raise RuntimeError(f"{needle!r} not in {log} within {timeout} s:\n{log.read_text()[-4000:]}")
+
+
+@dataclass
+class ManagedProcess:
+    """A subprocess with its log file."""
+
+    name: str
+    argv: list[str]
+    env: dict[str, str]
+    log: Path
+    proc: subprocess.Popen | None = None
+
+    def start(self) -> None:
+        handle = self.log.open("a")
+        self.proc = subprocess.Popen(
+            self.argv, cwd=ROOT, env=self.env, stdout=handle, stderr=subprocess.STDOUT, start_new_session=True
+        )
+        handle.close()
+
+    def stop(self, sig: int = signal.SIGTERM, timeout: float = 20) -> None:
+        if self.proc is None or self.proc.poll() is not None:
+            return
+        os.killpg(self.proc.pid, sig)
+        try:
+            self.proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            os.killpg(self.proc.pid, signal.SIGKILL)
+            self.proc.wait()
+
+
+@dataclass
+class LiveStack:
+    """The running web server, worker and DCC simulator (see the module docstring)."""
+
+    web_url: str
+    simulator: object
+    env: dict[str, str]
+    dcc_settings: dict
+    web: ManagedProcess
+    worker: ManagedProcess
+    workdir: Path
+    extra: dict = field(default_factory=dict)
+
+    def register_meters(self, meters: Iterable | None = None, *, poor_wan: Iterable[str] = ()) -> int:
+        """Add every meter (or the given ones) to the simulator as a device with its HCALCS
+        switch indexes; ``poor_wan`` lists ESME EUI-64s whose WAN never answers."""
+        from consent.models import Meter
+        from curtailment.dcc.simulator import WAN_OK, WAN_POOR, SimulatedDevice
+
+        poor = set(poor_wan)
+        meters = Meter.objects.prefetch_related("hcalcs") if meters is None else meters
+        count = 0
+        for meter in meters:
+            indexes = tuple(h.switch_index for h in meter.hcalcs.all()) or (1,)
+            self.simulator.add_device(
+                SimulatedDevice(
+                    eui64=meter.esme_eui64,
+                    eno_firmware=meter.supports_eno_use_cases,
+                    wan=WAN_POOR if meter.esme_eui64 in poor else WAN_OK,
+                    switch_indexes=indexes,
+                )
+            )
+            count += 1
+        return count
+
+    def kill_worker(self) -> None:
+        """SIGKILL the worker (and its pool): a crash, not a shutdown."""
+        self.worker.stop(signal.SIGKILL)
+
+    def start_worker(self) -> None:
+        self.worker.start()
+        wait_for_log_line(self.worker.log, "ready.", self.worker.proc)
+
+
+def _database_url(settings_dict: dict) -> str:
+    user = quote(settings_dict.get("USER") or "")
+    password = settings_dict.get("PASSWORD") or ""
+    auth = f"{user}:{quote(password)}@" if password else f"{user}@"
+    host = settings_dict.get("HOST") or "127.0.0.1"
+    port = settings_dict.get("PORT") or 5432
+    return f"postgres://{auth}{host}:{port}/{settings_dict['NAME']}"
+
+
+@pytest.fixture(scope="session")
+def dcc_identities(tmp_path_factory) -> dict[str, Path]:
+    """Development key pairs and certificates for us (the ENO user) and the simulated DCC."""
+    from curtailment.dcc.signing import generate_identity
+
+    keydir = tmp_path_factory.mktemp("keys")
+    paths = {}
+    for who, common_name in (("user", "dnoctl-eno-test"), ("dcc", "dcc-simulator-test")):
+        key_pem, cert_pem = generate_identity(common_name)
+        paths[f"{who}_key"] = keydir / f"{who}.key.pem"
+        paths[f"{who}_cert"] = keydir / f"{who}.cert.pem"
+        paths[f"{who}_key"].write_bytes(key_pem)
+        paths[f"{who}_cert"].write_bytes(cert_pem)
+    paths["dir"] = keydir
+    return paths
+
+
+@pytest.fixture(scope="session")
+def live_processes(django_db_setup, django_db_blocker, dcc_identities, tmp_path_factory):
+    """Start the simulator, web server and worker once for the session."""
+    from django.conf import settings
+    from django.db import connection
+
+    from curtailment.dcc.signing import DuisSigner, DuisVerifier
+    from curtailment.dcc.simulator import DccSimulator
+
+    workdir = tmp_path_factory.mktemp("live")
+    web_port = free_port()
+    web_url = f"http://127.0.0.1:{web_port}"
+    simulator = DccSimulator(
+        dcc_signer=DuisSigner.from_files(dcc_identities["dcc_key"], dcc_identities["dcc_cert"]),
+        user_verifier=DuisVerifier.from_file(dcc_identities["user_cert"]),
+        user_eui64=settings.DCC["ORIGINATOR_EUI64"],
+        callback_url=f"{web_url}/dcc/responses/",
+        latency_s=(0.01, 0.05),
+    ).start()
+
+    dcc_settings = {
+        **settings.DCC,
+        "BASE_URL": simulator.url,
+        "CALLBACK_URL": f"{web_url}/dcc/responses/",
+        "KEY_DIR": dcc_identities["dir"],
+        "USER_KEY_PATH": str(dcc_identities["user_key"]),
+        "USER_CERT_PATH": str(dcc_identities["user_cert"]),
+        "DCC_CERT_PATH": str(dcc_identities["dcc_cert"]),
+    }
+    env = dict(os.environ)
+    env.update(
+        DATABASE_URL=_database_url(connection.settings_dict),
+        DB_CONN_MAX_AGE="0",
+        DCC_BASE_URL=simulator.url,
+        DCC_CALLBACK_URL=dcc_settings["CALLBACK_URL"],
+        DCC_KEY_DIR=str(dcc_identities["dir"]),
+        DCC_USER_KEY_PATH=dcc_settings["USER_KEY_PATH"],
+        DCC_USER_CERT_PATH=dcc_settings["USER_CERT_PATH"],
+        DCC_CERT_PATH=dcc_settings["DCC_CERT_PATH"],
+        PYTHONUNBUFFERED="1",
+    )
+    web = ManagedProcess(
+        "web",
+        [
+            sys.executable,
+            "-m",
+            "uvicorn",
+            "dnoctl.asgi:application",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(web_port),
+            "--log-level",
+            "warning",
+        ],
+        env,
+        workdir / "web.log",
+    )
+    worker = ManagedProcess(
+        "worker",
+        [
+            sys.executable,
+            "-m",
+            "celery",
+            "-A",
+            "dnoctl",
+            "worker",
+            "--beat",
+            "--schedule",
+            str(workdir / "beat"),
+            "--pool",
+            "threads",
+            "--concurrency",
+            "8",
+            "--loglevel",
+            "INFO",
+            "--without-gossip",
+            "--without-mingle",
+        ],
+        env,
+        workdir / "worker.log",
+    )
+    stack = LiveStack(web_url, simulator, env, dcc_settings, web, worker, workdir)
+    try:
+        web.start()
+        wait_for_http(f"{web_url}/healthz", web.proc, web.log)
+        stack.start_worker()
+        yield stack
+    finally:
+        worker.stop()
+        web.stop()
+        simulator.stop()
+
+
+@pytest.fixture
+def live_stack(live_processes, transactional_db, settings):
+    """A clean view of the session's processes for one test (see the module docstring)."""
+    from dnoctl.celery import app as celery_app
+
+    settings.DCC = live_processes.dcc_settings
+    if live_processes.worker.proc is None or live_processes.worker.proc.poll() is not None:
+        live_processes.start_worker()
+    celery_app.control.purge()
+    simulator = live_processes.simulator
+    simulator.devices = type(simulator.devices)()
+    simulator.faults = type(simulator.faults)()
+    simulator.received.clear()
+    simulator.deliveries.clear()
+    yield live_processes
+    celery_app.control.purge()
