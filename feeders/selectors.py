@@ -1,0 +1,288 @@
+"""Reads of the feeders app: current load, trend, readings for charts, monitor tokens.
+
+Load is always judged on the most loaded phase: a fuse blows on one phase, whatever the
+other two carry. ``load_percent`` = max phase amps / ``rating_amps`` x 100.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from django.conf import settings
+from django.db import connection
+from django.db.models import QuerySet
+from django.utils import timezone
+
+from feeders.models import Feeder, FeederAlert, FeederReading, MonitorToken
+
+# The trend looks at up to this many minutes of readings and needs at least
+# TREND_MIN_SPAN_MINUTES of them, so a couple of noisy points cannot raise an alert.
+TREND_WINDOW_MINUTES = 10
+TREND_MIN_SPAN_MINUTES = 5
+TREND_MIN_POINTS = 3
+# How far ahead the trend must say the rating will be exceeded (issue 4: 10 minutes).
+TREND_HORIZON_MINUTES = 10
+
+
+@dataclass(frozen=True)
+class LoadSnapshot:
+    """A feeder's latest reading as the engine needs it.
+
+    ``stale`` is true when there is no reading, or the latest is older than
+    ``DNOCTL["OFFLINE_AFTER_MINUTES"]``: a stale load must not be trusted as "fine".
+    """
+
+    feeder_id: int
+    measured_at: datetime | None
+    load_percent: float | None
+    amps: list[float]
+    kw: float | None
+    stale: bool
+
+    @property
+    def load_kw(self) -> float | None:
+        return self.kw
+
+
+@dataclass(frozen=True)
+class Trend:
+    """Least-squares fit of the max-phase load (% of rating) against time.
+
+    ``forecast_percent`` is the fitted load ``horizon_minutes`` after ``until``;
+    ``minutes_to_rating`` is when the fit reaches 100 % (None when it is not rising).
+    ``sufficient`` is false when the window holds too few points or spans too little time
+    for the fit to be trusted; callers must then ignore the slope.
+    """
+
+    feeder_id: int
+    until: datetime | None
+    points: int
+    span_minutes: float
+    slope_percent_per_minute: float
+    current_percent: float | None
+    forecast_percent: float | None
+    horizon_minutes: float
+    minutes_to_rating: float | None
+    sufficient: bool
+
+    @property
+    def will_exceed_rating(self) -> bool:
+        """True when a trustworthy, rising trend reaches the rating within the horizon."""
+        return (
+            self.sufficient
+            and self.slope_percent_per_minute > 0
+            and self.forecast_percent is not None
+            and self.forecast_percent >= 100.0
+        )
+
+    def as_inputs(self) -> dict:
+        """JSON-ready summary for audit inputs and alert ``forecast``."""
+        return {
+            "points": self.points,
+            "span_minutes": round(self.span_minutes, 2),
+            "slope_percent_per_minute": round(self.slope_percent_per_minute, 3),
+            "current_percent": None if self.current_percent is None else round(self.current_percent, 2),
+            "forecast_percent": None if self.forecast_percent is None else round(self.forecast_percent, 2),
+            "horizon_minutes": self.horizon_minutes,
+            "minutes_to_rating": None if self.minutes_to_rating is None else round(self.minutes_to_rating, 2),
+            "until": self.until.isoformat() if self.until else None,
+        }
+
+
+def load_percent_of(*, amps: list[float], rating_amps: float) -> float:
+    """Max-phase load as a percentage of the per-phase rating."""
+    return max(amps) / rating_amps * 100.0
+
+
+def feeder_load_now(*, feeder: Feeder, now: datetime | None = None) -> LoadSnapshot:
+    """The feeder's latest reading (by ``measured_at``), with its max-phase % and staleness."""
+    now = now or timezone.now()
+    reading = FeederReading.objects.filter(feeder_id=feeder.pk).order_by("-measured_at").first()
+    if reading is None:
+        return LoadSnapshot(feeder.pk, None, None, [], None, stale=True)
+    offline_after = timedelta(minutes=settings.DNOCTL["OFFLINE_AFTER_MINUTES"])
+    return LoadSnapshot(
+        feeder_id=feeder.pk,
+        measured_at=reading.measured_at,
+        load_percent=load_percent_of(amps=reading.phase_amps, rating_amps=feeder.rating_amps),
+        amps=reading.phase_amps,
+        kw=reading.kw,
+        stale=now - reading.measured_at > offline_after,
+    )
+
+
+def trend_fit(
+    *,
+    feeder_id: int,
+    samples: list[tuple[datetime, float]],
+    until: datetime | None,
+    horizon_minutes: float = TREND_HORIZON_MINUTES,
+) -> Trend:
+    """Least-squares line through ``(time, load %)`` samples; the forecast is taken at
+    ``until + horizon``. Pure function: the detection and the selector share it."""
+    points = len(samples)
+    if points == 0:
+        return Trend(feeder_id, until, 0, 0.0, 0.0, None, None, horizon_minutes, None, False)
+    samples = sorted(samples)
+    t0 = samples[0][0]
+    xs = [(moment - t0).total_seconds() / 60.0 for moment, _ in samples]
+    ys = [load for _, load in samples]
+    span = xs[-1] - xs[0]
+    until = until or samples[-1][0]
+    x_until = (until - t0).total_seconds() / 60.0
+    mean_x = sum(xs) / points
+    mean_y = sum(ys) / points
+    sxx = sum((x - mean_x) ** 2 for x in xs)
+    if sxx == 0:
+        return Trend(feeder_id, until, points, span, 0.0, ys[-1], None, horizon_minutes, None, False)
+    slope = sum((x - mean_x) * (y - mean_y) for x, y in zip(xs, ys, strict=True)) / sxx
+    intercept = mean_y - slope * mean_x
+    current = intercept + slope * x_until
+    return _trend_from_line(feeder_id, until, points, span, slope, current, horizon_minutes)
+
+
+def _trend_from_line(
+    feeder_id: int, until: datetime, points: int, span: float, slope: float, current: float, horizon: float
+) -> Trend:
+    forecast = current + slope * horizon
+    minutes_to_rating = None
+    if slope > 0:
+        minutes_to_rating = max(0.0, (100.0 - current) / slope)
+    sufficient = points >= TREND_MIN_POINTS and span >= TREND_MIN_SPAN_MINUTES - 1e-9
+    return Trend(feeder_id, until, points, span, slope, current, forecast, horizon, minutes_to_rating, sufficient)
+
+
+def feeder_trend(
+    *,
+    feeder: Feeder,
+    minutes: float = TREND_WINDOW_MINUTES,
+    until: datetime | None = None,
+    horizon_minutes: float = TREND_HORIZON_MINUTES,
+) -> Trend:
+    """Trend of the feeder's max-phase load over the ``minutes`` before ``until`` (default:
+    its latest reading), and the forecast ``horizon_minutes`` ahead."""
+    if until is None:
+        until = (
+            FeederReading.objects.filter(feeder_id=feeder.pk)
+            .order_by("-measured_at")
+            .values_list("measured_at", flat=True)
+            .first()
+        )
+        if until is None:
+            return trend_fit(feeder_id=feeder.pk, samples=[], until=None, horizon_minutes=horizon_minutes)
+    return feeder_trends(feeders=[(feeder, until)], minutes=minutes, horizon_minutes=horizon_minutes)[feeder.pk]
+
+
+def feeder_trends(
+    *,
+    feeders: list[tuple[Feeder, datetime]] | list[tuple[int, float, datetime]],
+    minutes: float = TREND_WINDOW_MINUTES,
+    horizon_minutes: float = TREND_HORIZON_MINUTES,
+) -> dict[int, Trend]:
+    """Trends of many feeders at once, each ending at its own time.
+
+    ``feeders`` holds ``(feeder, until)`` or ``(feeder_id, rating_amps, until)``. On
+    PostgreSQL the fit is one aggregate query (``regr_slope``/``regr_intercept``), so a
+    500-feeder ingest batch costs one round trip instead of shipping thousands of rows to
+    Python; elsewhere (the embedded SQLite demo) the rows are fetched and fitted here.
+    """
+    specs: list[tuple[int, float, datetime]] = []
+    for spec in feeders:
+        if len(spec) == 2:
+            feeder, until = spec
+            specs.append((feeder.pk, feeder.rating_amps, until))
+        else:
+            specs.append(spec)
+    if not specs:
+        return {}
+    window = timedelta(minutes=minutes)
+    if connection.vendor == "postgresql":
+        return _trends_postgresql(specs, window, horizon_minutes)
+    return _trends_python(specs, window, horizon_minutes)
+
+
+_TREND_SQL = """
+    WITH spec AS (
+        SELECT * FROM unnest(%s::bigint[], %s::float8[], %s::timestamptz[]) AS s(feeder_id, rating, until)
+    )
+    SELECT spec.feeder_id, count(r.id), min(r.measured_at), max(r.measured_at),
+           regr_slope(m.load, m.minutes), regr_intercept(m.load, m.minutes)
+    FROM spec
+    JOIN feeders_feederreading r
+      ON r.feeder_id = spec.feeder_id AND r.measured_at > spec.until - %s AND r.measured_at <= spec.until
+    CROSS JOIN LATERAL (
+        SELECT GREATEST(r.amps_l1, COALESCE(r.amps_l2, 0), COALESCE(r.amps_l3, 0)) / spec.rating * 100.0 AS load,
+               EXTRACT(EPOCH FROM (r.measured_at - spec.until)) / 60.0 AS minutes
+    ) m
+    GROUP BY spec.feeder_id
+"""
+
+
+def _trends_postgresql(specs: list[tuple[int, float, datetime]], window: timedelta, horizon: float) -> dict[int, Trend]:
+    until_by_id = {feeder_id: until for feeder_id, _, until in specs}
+    trends = {
+        feeder_id: trend_fit(feeder_id=feeder_id, samples=[], until=until, horizon_minutes=horizon)
+        for feeder_id, until in until_by_id.items()
+    }
+    with connection.cursor() as cursor:
+        cursor.execute(
+            _TREND_SQL,
+            [[s[0] for s in specs], [float(s[1]) for s in specs], [s[2] for s in specs], window],
+        )
+        for feeder_id, points, first, last, slope, intercept in cursor.fetchall():
+            until = until_by_id[feeder_id]
+            span = (last - first).total_seconds() / 60.0
+            if slope is None:  # one point, or all at the same time: no line to fit
+                trends[feeder_id] = Trend(feeder_id, until, points, span, 0.0, None, None, horizon, None, False)
+                continue
+            # x is minutes relative to ``until``, so the intercept is the fitted load now.
+            trends[feeder_id] = _trend_from_line(feeder_id, until, points, span, slope, intercept, horizon)
+    return trends
+
+
+def _trends_python(specs: list[tuple[int, float, datetime]], window: timedelta, horizon: float) -> dict[int, Trend]:
+    trends = {}
+    for feeder_id, rating, until in specs:
+        rows = FeederReading.objects.filter(
+            feeder_id=feeder_id, measured_at__gt=until - window, measured_at__lte=until
+        ).values_list("measured_at", "amps_l1", "amps_l2", "amps_l3")
+        samples = [
+            (measured_at, max(a for a in (l1, l2, l3) if a is not None) / rating * 100.0)
+            for measured_at, l1, l2, l3 in rows
+        ]
+        trends[feeder_id] = trend_fit(feeder_id=feeder_id, samples=samples, until=until, horizon_minutes=horizon)
+    return trends
+
+
+def feeder_readings_between(*, feeder: Feeder, start: datetime, end: datetime) -> QuerySet[FeederReading]:
+    """The feeder's readings with ``start <= measured_at < end``, oldest first (charts)."""
+    return FeederReading.objects.filter(feeder_id=feeder.pk, measured_at__gte=start, measured_at__lt=end).order_by(
+        "measured_at"
+    )
+
+
+def feeder_alert_open(*, feeder: Feeder) -> FeederAlert | None:
+    """The feeder's open alert, if any (there is at most one)."""
+    return FeederAlert.objects.filter(feeder_id=feeder.pk, cleared_at__isnull=True).first()
+
+
+def token_sha256(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def monitor_token_authenticate(*, token: str) -> MonitorToken | None:
+    """The active token matching ``token``, or None.
+
+    Looked up by its SHA-256 (the plaintext is never stored), then compared in constant
+    time so the response time says nothing about how much of a guess was right.
+    """
+    if not token:
+        return None
+    digest = token_sha256(token)
+    candidate = MonitorToken.objects.filter(token_sha256=digest, active=True).first()
+    if candidate is None or not hmac.compare_digest(candidate.token_sha256, digest):
+        return None
+    return candidate
