@@ -1,0 +1,243 @@
+"""Curtailment reads: eligible chargers, reachability, open events, feeder load, NF10 dates."""
+
+from __future__ import annotations
+
+import calendar
+import datetime as dt
+from dataclasses import dataclass
+
+from django.db.models import Case, Count, Exists, F, OuterRef, Q, QuerySet, Subquery, Value, When
+
+from consent.choices import ConsentStatus, LoadLabel, MpanRole
+from consent.models import HCALCS, MPAN, Consent, HalfHourlyConsumption
+from curtailment.choices import ServiceRequestState
+from curtailment.models import (
+    LIVE_ACTION_STATES,
+    OPEN_EVENT_STATES,
+    CurtailmentAction,
+    CurtailmentEvent,
+    ServiceRequest,
+)
+from feeders.models import FeederReading
+
+# How far back the DCC log is read to judge a device's reachability.
+REACHABILITY_LOOKBACK = dt.timedelta(days=7)
+# A half-hour of consumption this recent says what the home draws now.
+CONSUMPTION_FRESHNESS = dt.timedelta(hours=1)
+
+
+def _current_consent(at: dt.datetime) -> QuerySet[Consent]:
+    """The granted consent of the premise's current tenancy (open, already started)."""
+    return Consent.objects.filter(
+        tenancy__premise_id=OuterRef("meter__premise_id"),
+        tenancy__end__isnull=True,
+        tenancy__start__lte=at,
+        status=ConsentStatus.GRANTED,
+    )
+
+
+def hcalcs_eligible_for_curtailment(*, feeder, at: dt.datetime) -> QuerySet[HCALCS]:
+    """Every HCALCS on ``feeder`` that passes invariant 1 at ``at``: domestic premise, the
+    current tenancy's consent granted, labelled EV charger, meter firmware with the ENO use
+    cases. One query; annotated with what selection and notification need."""
+    consent = _current_consent(at)
+    # The import primary MPAN names the premise in reports; any MPAN of the meter otherwise.
+    import_mpan = (
+        MPAN.objects.filter(meter_id=OuterRef("meter_id"))
+        .annotate(primary=Case(When(role=MpanRole.IMPORT_PRIMARY, then=Value(0)), default=Value(1)))
+        .order_by("primary", "core")
+    )
+    return (
+        HCALCS.objects.filter(
+            meter__premise__feeder=feeder,
+            meter__premise__domestic=True,
+            meter__supports_eno_use_cases=True,
+            label=LoadLabel.EV_CHARGER,
+        )
+        .filter(Exists(consent))
+        .annotate(
+            consent_id=Subquery(consent.values("pk")[:1]),
+            override_allowed=Subquery(consent.values("override_allowed")[:1]),
+            customer_id=Subquery(consent.values("tenancy__customer_id")[:1]),
+            premise_id=F("meter__premise_id"),
+            mpan_id=Subquery(import_mpan.values("pk")[:1]),
+            meter_eui64=F("meter__esme_eui64"),
+            comms_hub_type=F("meter__comms_hub_type"),
+        )
+        .order_by("pk")
+    )
+
+
+def hcalcs_ineligibility(*, feeder, at: dt.datetime, exclude_ids) -> dict[int, str]:
+    """Why each other HCALCS on ``feeder`` fails invariant 1 (for the audit trail)."""
+    consent = _current_consent(at)
+    rows = (
+        HCALCS.objects.filter(meter__premise__feeder=feeder)
+        .exclude(pk__in=list(exclude_ids))
+        .annotate(
+            has_consent=Exists(consent),
+            has_tenancy=Exists(
+                Consent.objects.filter(tenancy__premise_id=OuterRef("meter__premise_id"), tenancy__end__isnull=True)
+            ),
+            domestic=F("meter__premise__domestic"),
+            eno_firmware=F("meter__supports_eno_use_cases"),
+        )
+        .values("pk", "label", "has_consent", "has_tenancy", "domestic", "eno_firmware")
+    )
+    reasons = {}
+    for row in rows:
+        problems = []
+        if not row["domestic"]:
+            problems.append("premise not domestic (NF1)")
+        if row["label"] != LoadLabel.EV_CHARGER:
+            problems.append(f"labelled {row['label']}, not ev_charger (D1)")
+        if not row["eno_firmware"]:
+            problems.append("firmware lacks the ENO use cases (D1)")
+        if not row["has_consent"]:
+            problems.append(
+                "current tenancy has not granted consent" if row["has_tenancy"] else "no current tenancy (NF3)"
+            )
+        reasons[row["pk"]] = "; ".join(problems) or "not eligible"
+    return reasons
+
+
+@dataclass(frozen=True)
+class Reachability:
+    """What the DCC log says about reaching a device over the WAN."""
+
+    score: int  # 2 = answered recently, 1 = unknown, 0 = poor WAN
+    acknowledged: int
+    responded: int
+    failed: int
+
+    @property
+    def poor_wan(self) -> bool:
+        return self.score == 0
+
+
+def hcalcs_reachability(*, hcalcs_ids, at: dt.datetime) -> dict[int, Reachability]:
+    """Reachability per HCALCS from its recent ServiceRequest records (one query).
+
+    Answered over the WAN recently: good. More timeouts/failures than responses: poor WAN,
+    and the command goes with local delivery too (seed 004, CV 7).
+    """
+    ids = list(hcalcs_ids)
+    since = at - REACHABILITY_LOOKBACK
+    rows = (
+        ServiceRequest.objects.filter(hcalcs_id__in=ids, created_at__gte=since)
+        .values("hcalcs_id")
+        .annotate(
+            acknowledged=Count("pk", filter=Q(acknowledged_at__isnull=False)),
+            responded=Count("pk", filter=Q(state=ServiceRequestState.RESPONDED)),
+            failed=Count("pk", filter=Q(state__in=[ServiceRequestState.TIMED_OUT, ServiceRequestState.FAILED])),
+        )
+    )
+    result = {hcalcs_id: Reachability(1, 0, 0, 0) for hcalcs_id in ids}
+    for row in rows:
+        if row["failed"] > row["responded"]:
+            score = 0
+        elif row["responded"]:
+            score = 2
+        else:
+            score = 1
+        result[row["hcalcs_id"]] = Reachability(score, row["acknowledged"], row["responded"], row["failed"])
+    return result
+
+
+def mpan_recent_kw(*, mpan_ids, at: dt.datetime) -> dict[int, float]:
+    """The home's mean import power over its latest half hour, if that is recent (one query).
+
+    A home drawing less than the charger's rating cannot be charging at full power, so
+    switching it off frees at most that much.
+    """
+    latest = (
+        HalfHourlyConsumption.objects.filter(
+            mpan_id__in=[m for m in mpan_ids if m], period_start__gte=at - CONSUMPTION_FRESHNESS, period_start__lte=at
+        )
+        .order_by("mpan_id", "-period_start")
+        .distinct("mpan_id")
+        .values("mpan_id", "kwh")
+    )
+    return {row["mpan_id"]: row["kwh"] * 2.0 for row in latest}
+
+
+# --- events -----------------------------------------------------------------------------
+
+
+def event_open_for_feeder(*, feeder_id: int) -> CurtailmentEvent | None:
+    return CurtailmentEvent.objects.filter(feeder_id=feeder_id, status__in=OPEN_EVENT_STATES).first()
+
+
+def events_open() -> QuerySet[CurtailmentEvent]:
+    return CurtailmentEvent.objects.filter(status__in=OPEN_EVENT_STATES).order_by("pk")
+
+
+def event_live_actions(*, event_id: int) -> QuerySet[CurtailmentAction]:
+    return CurtailmentAction.objects.filter(event_id=event_id, status__in=LIVE_ACTION_STATES)
+
+
+# --- feeder load (read from the readings the telemetry side stores) --------------------
+
+
+@dataclass(frozen=True)
+class FeederLoad:
+    measured_at: dt.datetime
+    kw: float
+    load_percent: float
+
+
+def reading_load_percent(reading: FeederReading, feeder) -> float:
+    """The worst phase's current as a percentage of the per-phase rating."""
+    return max(reading.phase_amps) / feeder.rating_amps * 100.0
+
+
+def feeder_load_latest(*, feeder) -> FeederLoad | None:
+    reading = FeederReading.objects.filter(feeder=feeder).order_by("-measured_at").first()
+    if reading is None:
+        return None
+    return FeederLoad(reading.measured_at, reading.kw, reading_load_percent(reading, feeder))
+
+
+def feeder_below_clear_for(*, feeder, minutes: int, at: dt.datetime) -> bool:
+    """True when every reading of the last ``minutes`` is below the clear level and the
+    readings span that long (no readings is not "below": offline is never healthy)."""
+    since = at - dt.timedelta(minutes=minutes)
+    readings = list(FeederReading.objects.filter(feeder=feeder, measured_at__gte=since - dt.timedelta(minutes=1)))
+    inside = [r for r in readings if r.measured_at >= since]
+    before = [r for r in readings if r.measured_at < since]
+    if not inside or not before:
+        return False
+    return all(reading_load_percent(r, feeder) < feeder.clear_percent for r in inside + before[-1:])
+
+
+# --- NF10 -------------------------------------------------------------------------------
+
+
+def _add_months(day: dt.date, months: int) -> dt.date:
+    month_index = day.month - 1 + months
+    year, month = day.year + month_index // 12, month_index % 12 + 1
+    return dt.date(year, month, min(day.day, calendar.monthrange(year, month)[1]))
+
+
+@dataclass(frozen=True)
+class ManagedFeeder:
+    """NF10: a feeder managed in consecutive months must have a market solution found within
+    6 months and implemented within 18 (6 + 12)."""
+
+    managed_since: dt.date
+    months_managed: int
+    market_solution_due: dt.date
+    implementation_due: dt.date
+
+
+def feeder_managed_dates(*, feeder, today: dt.date | None = None) -> ManagedFeeder | None:
+    if feeder.managed_since is None:
+        return None
+    today = today or dt.date.today()
+    months = (today.year - feeder.managed_since.year) * 12 + today.month - feeder.managed_since.month + 1
+    return ManagedFeeder(
+        managed_since=feeder.managed_since,
+        months_managed=max(1, months),
+        market_solution_due=_add_months(feeder.managed_since, 6),
+        implementation_due=_add_months(feeder.managed_since, 18),
+    )

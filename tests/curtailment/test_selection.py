@@ -1,0 +1,115 @@
+"""Selection policy: invariant 1 filters, fairness order, usage limits."""
+
+import datetime as dt
+
+import pytest
+from django.utils import timezone
+
+from consent.choices import ConsentStatus, LoadLabel
+from curtailment.models import CurtailmentAction, CurtailmentEvent
+from curtailment.selection import selection_candidates, selection_plan
+from curtailment.selectors import feeder_managed_dates, hcalcs_eligible_for_curtailment
+from tests.consent.factories import ConsentFactory, TenancyFactory, eligible_charger
+from tests.feeders.factories import FeederFactory
+
+
+def _past_action(*, hcalcs, feeder, minutes, ago):
+    start = timezone.now() - ago
+    event = CurtailmentEvent.objects.create(
+        feeder=feeder,
+        trigger="manual",
+        status="ended",
+        started_at=start,
+        planned_end_at=start + dt.timedelta(minutes=minutes),
+        ended_at=start + dt.timedelta(minutes=minutes),
+        required_reduction_kw=5,
+    )
+    return CurtailmentAction.objects.create(
+        event=event,
+        hcalcs=hcalcs,
+        planned_minutes=minutes,
+        expected_kw=7,
+        status="ended",
+        started_at=start,
+        expected_end_at=start + dt.timedelta(minutes=minutes),
+        ended_at=start + dt.timedelta(minutes=minutes),
+    )
+
+
+@pytest.mark.django_db
+def test_eligible_chargers_skip_declined_lapsed_non_domestic_unlabelled_and_old_firmware():
+    feeder = FeederFactory()
+    good = eligible_charger(feeder=feeder)
+    declined = eligible_charger(feeder=feeder)
+    declined.meter.premise.tenancies.get().consent.__class__.objects.filter(
+        tenancy__premise=declined.meter.premise
+    ).update(status=ConsentStatus.DECLINED)
+    lapsed = eligible_charger(feeder=feeder)
+    old_tenancy = lapsed.meter.premise.tenancies.get()
+    old_tenancy.end = timezone.now() - dt.timedelta(days=1)
+    old_tenancy.save()
+    # The new occupant has not consented yet (NF3).
+    ConsentFactory(
+        tenancy=TenancyFactory(premise=lapsed.meter.premise, start=timezone.now() - dt.timedelta(hours=12)),
+        status=ConsentStatus.PENDING,
+    )
+    non_domestic = eligible_charger(feeder=feeder)
+    non_domestic.meter.premise.domestic = False
+    non_domestic.meter.premise.save()
+    unlabelled = eligible_charger(feeder=feeder, label=LoadLabel.UNLABELLED)
+    old_firmware = eligible_charger(feeder=feeder)
+    old_firmware.meter.supports_eno_use_cases = False
+    old_firmware.meter.save()
+    elsewhere = eligible_charger(feeder=FeederFactory())
+
+    eligible = list(hcalcs_eligible_for_curtailment(feeder=feeder, at=timezone.now()))
+    assert [h.pk for h in eligible] == [good.pk]
+    candidates, ineligible = selection_candidates(feeder=feeder, at=timezone.now())
+    assert [c.hcalcs_id for c in candidates] == [good.pk]
+    assert set(ineligible) == {declined.pk, lapsed.pk, non_domestic.pk, unlabelled.pk, old_firmware.pk}
+    assert elsewhere.pk not in ineligible
+    assert "not domestic" in ineligible[non_domestic.pk]
+    assert "ev_charger" in ineligible[unlabelled.pk]
+    assert "firmware" in ineligible[old_firmware.pk]
+    assert "consent" in ineligible[lapsed.pk]
+
+
+@pytest.mark.django_db
+def test_plan_picks_least_curtailed_first_until_covered():
+    feeder = FeederFactory()
+    heavy = eligible_charger(feeder=feeder)
+    light = eligible_charger(feeder=feeder)
+    fresh = eligible_charger(feeder=feeder)
+    _past_action(hcalcs=heavy, feeder=feeder, minutes=100, ago=dt.timedelta(days=3))
+    _past_action(hcalcs=light, feeder=feeder, minutes=20, ago=dt.timedelta(days=2))
+    candidates, _ = selection_candidates(feeder=feeder, at=timezone.now())
+    plan = selection_plan(candidates=candidates, required_kw=10.0, event_minutes=30)
+    assert [c.hcalcs_id for c, _ in plan.picks] == [fresh.pk, light.pk]
+    assert plan.covered_kw == 14.0
+    skipped = {d.hcalcs_id: d.reason for d in plan.decisions if not d.picked}
+    assert skipped == {heavy.pk: "required reduction already covered"}
+
+
+@pytest.mark.django_db
+def test_plan_shortens_to_allowance_and_skips_below_useful_minimum():
+    feeder = FeederFactory()
+    nearly_full = eligible_charger(feeder=feeder)
+    partly = eligible_charger(feeder=feeder)
+    _past_action(hcalcs=nearly_full, feeder=feeder, minutes=115, ago=dt.timedelta(hours=3))
+    _past_action(hcalcs=partly, feeder=feeder, minutes=90, ago=dt.timedelta(hours=5))
+    candidates, _ = selection_candidates(feeder=feeder, at=timezone.now())
+    plan = selection_plan(candidates=candidates, required_kw=50.0, event_minutes=60)
+    assert [(c.hcalcs_id, minutes) for c, minutes in plan.picks] == [(partly.pk, 30)]
+    skipped = {d.hcalcs_id: d.reason for d in plan.decisions if not d.picked}
+    assert skipped[nearly_full.pk].startswith("allowance 5 min below 10")
+    assert plan.shortfall_kw == 43.0
+
+
+@pytest.mark.django_db
+def test_managed_feeder_dates_are_6_and_18_months_on():
+    feeder = FeederFactory(managed_since=dt.date(2026, 8, 31))
+    managed = feeder_managed_dates(feeder=feeder, today=dt.date(2026, 11, 25))
+    assert managed.months_managed == 4
+    assert managed.market_solution_due == dt.date(2027, 2, 28)
+    assert managed.implementation_due == dt.date(2028, 2, 29)
+    assert feeder_managed_dates(feeder=FeederFactory()) is None
