@@ -311,6 +311,8 @@ class DccClient:
         """CV 4 -> check and sign the pre-command -> CV 5/6/7 with the same RequestID."""
         self._check_critical_cv(command_variant)
         parsed = documents.parse_request(request)
+        if expected_body is None:
+            expected_body = documents.request_parameters(parsed.srv, parsed.body)
         transform_ack = self._send_and_accept(request, recorder=recorder, stage="transform")
         if transform_ack.pre_command is None:
             raise DccPermanentError(

@@ -204,6 +204,35 @@ def return_local_command_response(
 # --------------------------------------------------------------------------- reading
 
 
+def _parse_datetime(text: str | None) -> float:
+    return dt.datetime.fromisoformat((text or "").strip().replace("Z", "+00:00")).timestamp()
+
+
+def request_parameters(srv: str, body: etree._Element) -> dict:
+    """The parameters of a request body as plain data (what a device needs to act).
+
+    7.6 -> {index, duration_minutes}; 7.8 -> {index}; 7.9/7.10 -> {indexes}; 7.11 -> {start,
+    end} as POSIX seconds; others -> {}.
+    """
+    try:
+        if srv == "7.6":
+            switch = body.find(_sr("DeactivateALCSHCALCS"))
+            return {"index": int(switch.get("index")), "duration_minutes": int(switch.findtext(_sr("Duration")))}
+        if srv == "7.8":
+            return {"index": int(body.find(_sr("ResetALCSHCALCS")).get("index"))}
+        if srv in ("7.9", "7.10"):
+            return {"indexes": sorted(int(e.get("index")) for e in body if (e.text or "").strip() in ("true", "1"))}
+        if srv == "7.11":
+            period = body.find(_sr("ReadLogPeriod"))
+            return {
+                "start": _parse_datetime(period.findtext(_sr("StartDateTime"))),
+                "end": _parse_datetime(period.findtext(_sr("EndDateTime"))),
+            }
+    except (AttributeError, TypeError, ValueError) as exc:
+        raise DccDocumentError(f"body of {srv} request is not readable: {exc}") from exc
+    return {}
+
+
 @dataclass(frozen=True)
 class DuisRequest:
     """What the simulator needs from a (verified) ``sr:Request``."""

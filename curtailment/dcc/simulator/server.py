@@ -21,7 +21,6 @@ twice; anything else reusing a counter is refused with ``REPLAY_RESPONSE_CODE``.
 from __future__ import annotations
 
 import base64
-import datetime as dt
 import hashlib
 import heapq
 import hmac
@@ -93,28 +92,6 @@ class FaultConfig:
             if key not in names:
                 raise ValueError(f"{key}: unknown fault flag")
             setattr(self, key, value)
-
-
-def _parse_dt(text: str | None) -> float:
-    return dt.datetime.fromisoformat((text or "").replace("Z", "+00:00")).timestamp()
-
-
-def _command_body(srv: str, body: etree._Element) -> dict[str, Any]:
-    """The parts of a request body a device needs, as plain data."""
-    if srv == "7.6":
-        switch = body.find(_SR + "DeactivateALCSHCALCS")
-        return {"index": int(switch.get("index")), "duration_minutes": int(switch.findtext(_SR + "Duration"))}
-    if srv == "7.8":
-        return {"index": int(body.find(_SR + "ResetALCSHCALCS").get("index"))}
-    if srv in ("7.9", "7.10"):
-        return {"indexes": sorted(int(e.get("index")) for e in body if (e.text or "").strip() in ("true", "1"))}
-    if srv == "7.11":
-        period = body.find(_SR + "ReadLogPeriod")
-        return {
-            "start": _parse_dt(period.findtext(_SR + "StartDateTime")),
-            "end": _parse_dt(period.findtext(_SR + "EndDateTime")),
-        }
-    return {}
 
 
 class DccSimulator:
@@ -278,7 +255,11 @@ class DccSimulator:
             key = (str(request.request_id), request.command_variant)
             if key in self._answered and self._answered[key][0] == digest:
                 return 200, self._answered[key][1], "application/xml"
-            code, ack = self._process(_SERVICE_BY_PATH[path], request)
+            try:
+                code, ack = self._process(_SERVICE_BY_PATH[path], request)
+            except DccError as exc:  # e.g. a body the schema would have refused
+                logger.warning("simulator refused %s: %s", request.request_id, exc)
+                return 400, str(exc).encode(), "text/plain"
             self._answered[key] = (digest, ack)
             self.received.append((str(request.request_id), request.command_variant, code))
         return 200, ack, "application/xml"
@@ -343,7 +324,7 @@ class DccSimulator:
                 "request_id": str(rid),
                 "srv": request.srv,
                 "target": rid.target,
-                "body": _command_body(request.srv, request.body),
+                "body": documents.request_parameters(request.srv, request.body),
                 "nonce": self._random.getrandbits(64),
             }
         )
@@ -364,7 +345,7 @@ class DccSimulator:
         return self._dispatch(request, device, message["body"], local_command=signed)
 
     def _send_non_critical(self, request: documents.DuisRequest, device: SimulatedDevice) -> tuple[str, bytes]:
-        body = _command_body(request.srv, request.body)
+        body = documents.request_parameters(request.srv, request.body)
         command = gbcs.encode(
             {
                 "kind": "command",

@@ -1,0 +1,39 @@
+"""The endpoint the DCC (or its simulator) POSTs device responses and alerts to.
+
+No session, no CSRF token: the DCC authenticates each document with its XML signature,
+which :func:`~curtailment.service_requests.service_request_apply_response` verifies
+before reading anything. Answers: 200 applied / duplicate / alert; 400 malformed or
+hostile XML; 403 unsigned or forged; 404 unknown RequestID. Refusals are logged and
+change nothing.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from django.http import HttpRequest, HttpResponse
+from django.views.decorators.csrf import csrf_exempt
+from django.views.decorators.http import require_POST
+
+from curtailment.dcc import DccDocumentError, DccSignatureError
+from curtailment.service_requests import UnknownServiceRequest, service_request_apply_response
+
+logger = logging.getLogger(__name__)
+
+
+@csrf_exempt  # authenticated by the DCC's signature on the document, not by a session
+@require_POST
+def dcc_responses(request: HttpRequest) -> HttpResponse:
+    """Receive one signed ``sr:Response`` (device response or alert)."""
+    try:
+        outcome = service_request_apply_response(document=request.body)
+    except DccSignatureError as exc:
+        logger.warning("DCC document refused (signature) from %s: %s", request.META.get("REMOTE_ADDR"), exc)
+        return HttpResponse(f"refused: {exc}\n", status=403, content_type="text/plain")
+    except DccDocumentError as exc:
+        logger.warning("DCC document refused (malformed) from %s: %s", request.META.get("REMOTE_ADDR"), exc)
+        return HttpResponse(f"refused: {exc}\n", status=400, content_type="text/plain")
+    except UnknownServiceRequest as exc:
+        logger.warning("DCC document refused (unknown request): %s", exc)
+        return HttpResponse(f"refused: {exc}\n", status=404, content_type="text/plain")
+    return HttpResponse(f"{outcome.status}\n", status=200, content_type="text/plain")

@@ -1,0 +1,73 @@
+"""``manage.py dcc_simulator --port 8079 --callback URL --rules secmp0046|today``
+
+Runs the DCC simulator standalone on loopback until interrupted. Devices come from
+``--devices FILE`` (JSON list of {eui64, eno_firmware, wan, switch_indexes}), from
+``--from-db`` (every meter in the database with its HCALCS switch indexes), or later
+through ``POST /sim/devices``.
+"""
+
+from __future__ import annotations
+
+import json
+import signal
+import threading
+from pathlib import Path
+
+from django.core.management.base import BaseCommand
+
+from curtailment import dcc_config
+from curtailment.dcc.simulator import SimulatedDevice
+
+
+class Command(BaseCommand):
+    help = "Run the DCC simulator on loopback."
+
+    def add_arguments(self, parser):
+        parser.add_argument("--host", default="127.0.0.1")
+        parser.add_argument("--port", type=int, default=8079)
+        parser.add_argument("--callback", help="URL for device responses (default settings.DCC['CALLBACK_URL'])")
+        parser.add_argument("--rules", choices=["secmp0046", "today"], default="secmp0046")
+        parser.add_argument("--latency", type=float, nargs=2, default=(0.05, 0.5), metavar=("MIN_S", "MAX_S"))
+        parser.add_argument("--devices", type=Path, help="JSON file with a list of devices")
+        parser.add_argument("--from-db", action="store_true", help="register every meter in the database")
+
+    def handle(self, *args, **options):
+        dcc_config.ensure_dev_keys()
+        devices = (
+            [SimulatedDevice.from_json(item) for item in json.loads(options["devices"].read_text())]
+            if options["devices"]
+            else []
+        )
+        if options["from_db"]:
+            devices += self._devices_from_db()
+        simulator = dcc_config.build_simulator(
+            host=options["host"],
+            port=options["port"],
+            callback_url=options["callback"],
+            rules=options["rules"],
+            devices=devices,
+            latency_s=tuple(options["latency"]),
+        ).start()
+        self.stdout.write(
+            f"DCC simulator on {simulator.url} ({options['rules']} rules, {len(devices)} devices); Ctrl-C stops it"
+        )
+        stop = threading.Event()
+        signal.signal(signal.SIGTERM, lambda *_: stop.set())
+        try:
+            stop.wait()
+        except KeyboardInterrupt:
+            pass
+        finally:
+            simulator.stop()
+
+    def _devices_from_db(self) -> list[SimulatedDevice]:
+        from consent.models import Meter
+
+        return [
+            SimulatedDevice(
+                eui64=meter.esme_eui64,
+                eno_firmware=meter.supports_eno_use_cases,
+                switch_indexes=tuple(h.switch_index for h in meter.hcalcs.all()) or (1,),
+            )
+            for meter in Meter.objects.prefetch_related("hcalcs")
+        ]

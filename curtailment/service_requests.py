@@ -1,0 +1,429 @@
+"""DCC service requests: persisted counters, sending, and applying device responses.
+
+Services (keyword-only):
+- :func:`service_request_create` validates the arguments, allocates the RequestID from the
+  database counter and stores the ``ServiceRequest`` (state ``built``) with the logical
+  request document. Nothing has left the building yet.
+- :func:`service_request_dispatch` sends a stored request through the DCC client. It is
+  safe to call again (a Celery retry): only ``built``/``sent`` rows are sent, always with
+  the stored RequestID; once acknowledged a request is never sent again.
+- :func:`service_request_send` = create + dispatch, for callers that need no task hop.
+- :func:`service_request_apply_response` verifies a document the DCC POSTed to us,
+  correlates it by RequestID and applies it once (row lock + state check): duplicates and
+  out-of-order deliveries change nothing.
+
+How the curtailment engine learns about outcomes (Django signals, sent on commit):
+- ``device_response_received(sender=ServiceRequest, service_request, response, result)``:
+  a device answered ``service_request`` (``srv`` 7.6/7.7/7.8/7.9/7.10/7.11; ``action`` is
+  the ``CurtailmentAction`` given at creation). ``result`` is the decoded device payload,
+  ``{"status": "success"|"failure", "detail": {...}}``; the row's state is ``responded``
+  on success, ``failed`` otherwise. Sent once per request.
+- ``device_alert_received(sender=ServiceRequest, target_eui64, alert_code, response_id,
+  detail, response)``: an unsolicited device alert, e.g. a boost-button press
+  (``alert_code == BOOST_ALERT_CODE``, ``detail["restored"]`` = switch indexes switched
+  back on). Alerts are not stored here; the DCC may deliver one twice, so receivers
+  de-duplicate on ``response_id``.
+
+Connect with ``device_response_received.connect(handler)`` in an ``AppConfig.ready()``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import time
+from dataclasses import dataclass, replace
+from typing import Any
+
+from django.db import connection, transaction
+from django.dispatch import Signal
+from django.utils import timezone
+from lxml import etree
+
+from curtailment import dcc_config
+from curtailment.choices import ServiceRequestState as State
+from curtailment.dcc import (
+    DccArgumentError,
+    DccClient,
+    DccDocumentError,
+    DccError,
+    DccResponseError,
+    DccTransientError,
+    DuisResponse,
+    RequestId,
+    documents,
+    gbcs,
+)
+from curtailment.dcc.errors import is_accepted
+from curtailment.dcc.simulator import BOOST_ALERT_CODE
+from curtailment.dcc.xmlsafe import parse_xml
+from curtailment.models import DccRequestCounter, ServiceRequest, ServiceRequestTransition
+
+logger = logging.getLogger(__name__)
+
+device_response_received = Signal()
+device_alert_received = Signal()
+
+__all__ = [
+    "BOOST_ALERT_CODE",
+    "DbCounterSource",
+    "UnknownServiceRequest",
+    "device_alert_received",
+    "device_response_received",
+    "service_request_apply_response",
+    "service_request_create",
+    "service_request_dispatch",
+    "service_request_send",
+]
+
+SUPPORTED_SRVS = ("7.6", "7.7", "7.8", "7.9", "7.10", "7.11")
+# States from which a request may still be (re)sent: never after an acknowledgement.
+SENDABLE_STATES = (State.BUILT, State.SENT)
+# States in which a device response is still news.
+AWAITING_RESPONSE_STATES = (State.BUILT, State.SENT, State.ACKNOWLEDGED, State.TIMED_OUT)
+_PROBE_ID = RequestId(originator="00-00-00-00-00-00-00-00", target="00-00-00-00-00-00-00-00", counter=0)
+
+
+class UnknownServiceRequest(DccError):
+    """A DCC document names a RequestID we never sent."""
+
+
+class DbCounterSource:
+    """RequestID counters in ``DccRequestCounter``, advanced by one atomic
+    ``UPDATE ... RETURNING`` so concurrent threads and processes never share or reuse a value.
+
+    A new originator starts at the current millisecond clock (as the DCC's own tool does),
+    so even a wiped database moves on past counters the DCC has already seen. Call it
+    outside long transactions: the counter row stays locked until the caller commits.
+    """
+
+    def next_counter(self, originator: str) -> int:
+        table = connection.ops.quote_name(DccRequestCounter._meta.db_table)
+        advance = f"UPDATE {table} SET value = value + 1 WHERE originator_eui64 = %s RETURNING value"  # noqa: S608 - table name from model meta
+        with connection.cursor() as cursor:
+            cursor.execute(advance, [originator])
+            row = cursor.fetchone()
+            if row is None:
+                cursor.execute(
+                    f"INSERT INTO {table} (originator_eui64, value) VALUES (%s, %s) ON CONFLICT (originator_eui64) DO NOTHING",  # noqa: S608
+                    [originator, int(time.time() * 1000)],
+                )
+                cursor.execute(advance, [originator])
+                row = cursor.fetchone()
+        return int(row[0])
+
+
+# --------------------------------------------------------------------------- creating
+
+
+def _default_command_variant(srv: str, action: Any) -> int:
+    local = bool(getattr(action, "use_local_delivery", False))
+    if srv in documents.CRITICAL_SRVS:
+        return 7 if local else 5
+    return 3 if local else 1
+
+
+def _build(srv: str, request_id: RequestId, command_variant: int, params: dict[str, Any]) -> etree._Element:
+    """The logical request: CV 4 for critical SRVs (the client turns it into CV 5/6/7)."""
+    if srv == "7.6":
+        return documents.deactivate_auxiliary_load(
+            request_id=request_id, index=params.get("index"), duration_minutes=params.get("duration_minutes")
+        )
+    if srv == "7.8":
+        return documents.reset_auxiliary_load(request_id=request_id, index=params.get("index"))
+    if srv == "7.7":
+        return documents.read_auxiliary_load_switch_data(request_id=request_id, command_variant=command_variant)
+    if srv == "7.9":
+        return documents.add_auxiliary_load_to_boost_button(
+            request_id=request_id, indexes=params.get("indexes") or (), command_variant=command_variant
+        )
+    if srv == "7.10":
+        return documents.remove_auxiliary_load_from_boost_button(
+            request_id=request_id, indexes=params.get("indexes") or (), command_variant=command_variant
+        )
+    return documents.read_boost_button_details(
+        request_id=request_id, start=params.get("start"), end=params.get("end"), command_variant=command_variant
+    )
+
+
+def _note(service_request_id: int, *, from_state: str, to_state: str, detail: str = "") -> None:
+    ServiceRequestTransition.objects.create(
+        service_request_id=service_request_id,
+        at=timezone.now(),
+        from_state=from_state,
+        to_state=to_state,
+        detail=detail,
+    )
+
+
+def service_request_create(
+    *,
+    srv: str,
+    target: str,
+    command_variant: int | None = None,
+    index: int | None = None,
+    duration_minutes: int | None = None,
+    indexes: list[int] | tuple[int, ...] | None = None,
+    start: dt.datetime | None = None,
+    end: dt.datetime | None = None,
+    action: Any = None,
+    hcalcs: Any = None,
+    client: DccClient | None = None,
+) -> ServiceRequest:
+    """Validate, allocate a RequestID and store the request (state ``built``).
+
+    ``target`` is the device's EUI-64 (the ESME that controls the HCALCS); ``index`` the
+    HCALCS switch index. ``command_variant`` defaults to 5 (7 when ``action`` wants local
+    delivery) for 7.6/7.8 and 1 (3) for the rest. Raises ``DccArgumentError`` naming the
+    bad argument before any counter is spent.
+    """
+    if srv not in SUPPORTED_SRVS:
+        raise DccArgumentError("srv", f"must be one of {', '.join(SUPPORTED_SRVS)}, got {srv!r}")
+    command_variant = command_variant or _default_command_variant(srv, action)
+    allowed = documents.CRITICAL_SEND_CVS if srv in documents.CRITICAL_SRVS else documents.NON_CRITICAL_CVS
+    if command_variant not in allowed:
+        raise DccArgumentError(
+            "command_variant", f"must be one of {sorted(allowed)} for {srv}, got {command_variant!r}"
+        )
+    params = {"index": index, "duration_minutes": duration_minutes, "indexes": indexes, "start": start, "end": end}
+    client = client or dcc_config.build_client()
+    _build(srv, _PROBE_ID, command_variant, params)  # argument errors before a counter is spent
+    request_id = client.new_request_id(target)  # outside the transaction: see DbCounterSource
+    request = _build(srv, request_id, command_variant, params)
+    with transaction.atomic():
+        service_request = ServiceRequest.objects.create(
+            request_id=str(request_id),
+            srv=srv,
+            command_variant=command_variant,
+            originator_eui64=request_id.originator,
+            target_eui64=request_id.target,
+            counter=request_id.counter,
+            action=action,
+            hcalcs=hcalcs,
+            state=State.BUILT,
+            request_document=etree.tostring(request, encoding="unicode"),
+        )
+        _note(service_request.pk, from_state="", to_state=State.BUILT, detail=f"CV {command_variant}")
+    return service_request
+
+
+# --------------------------------------------------------------------------- sending
+
+
+def _move(
+    service_request_id: int, *, from_states: tuple[str, ...], to_state: str, detail: str = "", **fields: Any
+) -> bool:
+    """Compare-and-set the state under a row lock; False when the row was elsewhere."""
+    with transaction.atomic():
+        row = ServiceRequest.objects.select_for_update().get(pk=service_request_id)
+        if row.state not in from_states:
+            return False
+        ServiceRequest.objects.filter(pk=row.pk).update(state=to_state, **fields)
+        _note(row.pk, from_state=row.state, to_state=to_state, detail=detail)
+        return True
+
+
+def _request_id_of(document: bytes) -> str:
+    root = parse_xml(document)
+    return (root.findtext(f"{{{documents.SR_NS}}}Header/{{{documents.SR_NS}}}RequestID") or "").strip()
+
+
+class _Recorder:
+    """Keeps every document sent and received in the state history, and stores the 8.13
+    that returns a locally delivered command's response as a child row before it is sent."""
+
+    def __init__(self, service_request: ServiceRequest) -> None:
+        self.service_request = service_request
+        self.children: dict[str, ServiceRequest] = {}
+
+    def __call__(self, stage: str, document: bytes) -> None:
+        request_id = _request_id_of(document)
+        row = self.service_request
+        if request_id != row.request_id:
+            row = self.children.get(request_id) or self._child(request_id, document)
+        state = ServiceRequest.objects.values_list("state", flat=True).get(pk=row.pk)
+        _note(row.pk, from_state=state, to_state=state, detail=f"{stage}\n{document.decode()}")
+
+    def _child(self, request_id: str, document: bytes) -> ServiceRequest:
+        rid = RequestId.parse(request_id)
+        child = ServiceRequest.objects.create(
+            request_id=request_id,
+            srv="8.13",
+            command_variant=8,
+            originator_eui64=rid.originator,
+            target_eui64=rid.target,
+            counter=rid.counter,
+            parent=self.service_request,
+            action=self.service_request.action,
+            state=State.SENT,
+            request_document=document.decode(),
+            attempts=1,
+            sent_at=timezone.now(),
+        )
+        _note(child.pk, from_state="", to_state=State.SENT, detail="return local command response")
+        self.children[request_id] = child
+        return child
+
+
+def service_request_dispatch(*, service_request_id: int, client: DccClient | None = None) -> ServiceRequest:
+    """Send a stored request (or resend it after a transport failure) and record the outcome.
+
+    Returns the updated row: ``acknowledged`` (I0), ``rejected`` (E-code, or a transient
+    code the DCC acknowledged), ``failed`` (bad signature/document), or untouched when it
+    was already acknowledged. Raises :class:`DccTransientError` after recording it when the
+    DCC could not be reached, so a Celery task can retry with backoff; the retry resends
+    the same RequestID.
+    """
+    service_request = ServiceRequest.objects.get(pk=service_request_id)
+    if service_request.state not in SENDABLE_STATES:
+        return service_request
+    client = client or dcc_config.build_client()
+    moved = _move(
+        service_request.pk,
+        from_states=SENDABLE_STATES,
+        to_state=State.SENT,
+        detail="sending",
+        attempts=service_request.attempts + 1,
+        sent_at=timezone.now(),
+    )
+    if not moved:
+        return ServiceRequest.objects.get(pk=service_request.pk)
+    recorder = _Recorder(service_request)
+    try:
+        request = parse_xml(service_request.request_document.encode())
+        if service_request.srv in documents.CRITICAL_SRVS:
+            outcome = client.send_critical(request, command_variant=service_request.command_variant, recorder=recorder)
+        else:
+            outcome = client.send_non_critical(request, recorder=recorder)
+    except DccTransientError as exc:
+        if exc.acknowledged:
+            _reject(service_request.pk, exc)
+        else:
+            ServiceRequest.objects.filter(pk=service_request.pk).update(error=str(exc))
+            _note(service_request.pk, from_state=State.SENT, to_state=State.SENT, detail=f"transient: {exc}")
+            raise
+    except DccResponseError as exc:
+        _reject(service_request.pk, exc)
+    except DccError as exc:
+        _move(service_request.pk, from_states=(State.SENT,), to_state=State.FAILED, detail=str(exc), error=str(exc))
+    else:
+        _acknowledge(service_request.pk, outcome.acknowledgement)
+        for child in recorder.children.values():
+            if outcome.local_response_ack is not None and child.request_id == str(outcome.local_request_id):
+                _acknowledge(child.pk, outcome.local_response_ack)
+        if outcome.local_response_ack is not None and outcome.local_response_ack.gbcs_payload:
+            # The 8.13 answer carries the device's response: apply it now; the DCC's own
+            # forwarded copy will then be a harmless duplicate.
+            _apply_device_response(service_request.pk, outcome.local_response_ack, outcome.local_response_ack.raw)
+    return ServiceRequest.objects.get(pk=service_request.pk)
+
+
+def _reject(service_request_id: int, exc: DccResponseError) -> None:
+    code = exc.response_code or ""
+    _move(
+        service_request_id,
+        from_states=(State.SENT,),
+        to_state=State.REJECTED,
+        detail=str(exc),
+        ack_code=code,
+        error=str(exc),
+    )
+
+
+def _acknowledge(service_request_id: int, ack: DuisResponse) -> None:
+    fields = {"ack_code": ack.response_code, "ack_document": ack.raw.decode(), "acknowledged_at": timezone.now()}
+    if not _move(
+        service_request_id, from_states=(State.SENT,), to_state=State.ACKNOWLEDGED, detail="acknowledged", **fields
+    ):
+        # The device's response overtook the acknowledgement: keep the later state.
+        ServiceRequest.objects.filter(pk=service_request_id).update(**fields)
+
+
+def service_request_send(**kwargs: Any) -> ServiceRequest:
+    """:func:`service_request_create` then :func:`service_request_dispatch` (same arguments as create)."""
+    client = kwargs.get("client") or dcc_config.build_client()
+    service_request = service_request_create(**{**kwargs, "client": client})
+    return service_request_dispatch(service_request_id=service_request.pk, client=client)
+
+
+# --------------------------------------------------------------------------- responses
+
+
+@dataclass(frozen=True)
+class ApplyOutcome:
+    """What :func:`service_request_apply_response` did: ``applied``, ``duplicate``,
+    ``ignored`` (request no longer awaiting a response) or ``alert``."""
+
+    status: str
+    service_request_id: int | None = None
+
+
+def _device_result(response: DuisResponse) -> dict[str, Any]:
+    if not response.gbcs_payload:
+        return {}
+    try:
+        message = gbcs.decode(response.gbcs_payload)
+    except DccDocumentError:
+        return {"status": "unreadable"}
+    message.pop("mac", None)
+    return message
+
+
+def service_request_apply_response(*, document: bytes) -> ApplyOutcome:
+    """Verify, correlate and apply one document the DCC POSTed to ``/dcc/responses/``.
+
+    Raises ``DccSignatureError`` (unsigned or forged), ``DccDocumentError`` (malformed,
+    hostile, schema-invalid) or :class:`UnknownServiceRequest`; nothing is written then.
+    """
+    root = dcc_config.get_dcc_verifier().verify(document)
+    dcc_config.get_schema().validate(root)
+    response = documents.parse_response(root)
+    response = replace(response, raw=document)
+    if response.kind == "device_alert":
+        detail = _device_result(response)
+        target = (response.response_id or "").split(":")[0]
+        logger.info("device alert %s from %s", response.alert_code, target)
+        transaction.on_commit(
+            lambda: device_alert_received.send(
+                sender=ServiceRequest,
+                target_eui64=target,
+                alert_code=response.alert_code,
+                response_id=response.response_id,
+                detail=detail.get("detail", {}),
+                response=response,
+            )
+        )
+        return ApplyOutcome("alert")
+    if response.kind != "response" or not response.request_id:
+        raise DccDocumentError(f"unexpected {response.kind} document without a RequestID")
+    service_request = ServiceRequest.objects.filter(request_id=response.request_id).first()
+    if service_request is None:
+        raise UnknownServiceRequest(f"no service request {response.request_id}")
+    return _apply_device_response(service_request.pk, response, document)
+
+
+def _apply_device_response(service_request_id: int, response: DuisResponse, document: bytes) -> ApplyOutcome:
+    result = _device_result(response)
+    succeeded = is_accepted(response.response_code) and result.get("status", "success") == "success"
+    with transaction.atomic():
+        row = ServiceRequest.objects.select_for_update().get(pk=service_request_id)
+        if row.responded_at is not None:
+            return ApplyOutcome("duplicate", row.pk)
+        if row.state not in AWAITING_RESPONSE_STATES:
+            logger.warning("response for %s in state %s ignored", row.request_id, row.state)
+            return ApplyOutcome("ignored", row.pk)
+        to_state = State.RESPONDED if succeeded else State.FAILED
+        ServiceRequest.objects.filter(pk=row.pk).update(
+            state=to_state,
+            response_code=response.response_code,
+            response_document=document.decode(),
+            responded_at=timezone.now(),
+        )
+        _note(row.pk, from_state=row.state, to_state=to_state, detail=f"device response {response.response_code}")
+        row.refresh_from_db()
+        transaction.on_commit(
+            lambda: device_response_received.send(
+                sender=ServiceRequest, service_request=row, response=response, result=result
+            )
+        )
+    return ApplyOutcome("applied", row.pk)
