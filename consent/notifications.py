@@ -1,0 +1,363 @@
+"""Customer notifications (NF2/NF4): what to tell whom, when, and through which channel.
+
+Entry points:
+
+* ``notification_event_queue(*, event, hcalcs_ids) -> list[Notification]`` — for the
+  ENGINE: call it (inside the transaction that dispatched the actions, or after) with the
+  HCALCS curtailed in ``event``. One notice per affected customer (the current tenant with
+  granted consent), by their consent's frequency:
+
+  - ``each_event``: a row due now, sent by ``consent.tasks.notification_send`` on commit;
+  - ``daily_digest``: a ``batched`` item row that points at the customer's pending daily
+    digest for that Europe/London day (created on first use), sent at 07:00 the next day;
+  - ``monthly_statement``: the same, collected per calendar month, sent at 07:00 on the 1st.
+
+  Calling it twice for the same event and customer queues nothing new (idempotent).
+* ``notification_consent_request_queue(*, consent)`` — the consent request to a new occupant
+  through their default channel (change of tenancy).
+* ``notification_send(*, notification_id)`` — one delivery attempt (used by the task, which
+  retries transient failures with backoff and marks ``gave_up`` when retries run out).
+
+Channels: email through Django's mail framework; SMS and letter through a ``Sender``
+(``SENDERS``); until a gateway is contracted, ``RecordingSender`` keeps what it would have
+sent in ``outbox`` and the log. Every notice has a ``Notification`` row; failures are
+visible on the failed-notifications page.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import smtplib
+import zoneinfo
+from dataclasses import dataclass
+from typing import Protocol
+
+from django.conf import settings
+from django.core.mail import EmailMessage
+from django.db import transaction
+from django.template.loader import render_to_string
+from django.utils import timezone
+
+from consent.choices import (
+    ConsentStatus,
+    NotificationChannel,
+    NotificationFrequency,
+    NotificationKind,
+    NotificationStatus,
+)
+from consent.models import HCALCS, Consent, Customer, Notification, Premise
+
+logger = logging.getLogger(__name__)
+
+LONDON = zoneinfo.ZoneInfo("Europe/London")
+DIGEST_SEND_HOUR = 7  # local time: digests and statements go out at 07:00 Europe/London
+
+
+class NotificationSendError(Exception):
+    """A transient delivery failure (mail server down, gateway timeout): retry later."""
+
+
+class NotificationUndeliverable(Exception):
+    """No way to deliver (no address for the channel): retrying will not help."""
+
+
+class Sender(Protocol):
+    """Delivers one rendered notice to one address; raises ``NotificationSendError`` on a
+    transient failure."""
+
+    def send(self, *, channel: str, address: str, subject: str, body: str) -> None: ...
+
+
+class EmailSender:
+    """Email through Django's mail framework (``EMAIL_BACKEND``)."""
+
+    def send(self, *, channel: str, address: str, subject: str, body: str) -> None:
+        message = EmailMessage(subject=subject, body=body, from_email=settings.DEFAULT_FROM_EMAIL, to=[address])
+        try:
+            message.send(fail_silently=False)
+        except (smtplib.SMTPException, OSError) as exc:
+            raise NotificationSendError(f"email to {address.split('@')[-1]} failed: {exc}") from exc
+
+
+@dataclass(frozen=True)
+class SentMessage:
+    channel: str
+    address: str
+    subject: str
+    body: str
+    at: dt.datetime
+
+
+class RecordingSender:
+    """SMS and letters: records what was sent (``outbox``) until a gateway is plugged in."""
+
+    def __init__(self) -> None:
+        self.outbox: list[SentMessage] = []
+
+    def send(self, *, channel: str, address: str, subject: str, body: str) -> None:
+        self.outbox.append(SentMessage(channel, address, subject, body, timezone.now()))
+        logger.info("%s notice recorded (%d chars)", channel, len(body))
+
+
+SENDERS: dict[str, Sender] = {
+    NotificationChannel.EMAIL: EmailSender(),
+    NotificationChannel.SMS: RecordingSender(),
+    NotificationChannel.LETTER: RecordingSender(),
+}
+
+
+def address_for(*, customer: Customer, channel: str, premise: Premise | None) -> str:
+    """Where to send: email address, phone number, or postal address (the premise's by default)."""
+    if channel == NotificationChannel.EMAIL:
+        address = customer.email
+    elif channel == NotificationChannel.SMS:
+        address = customer.phone
+    else:
+        address = customer.postal_address or (f"{premise.address}, {premise.postcode}" if premise else "")
+    if not address:
+        raise NotificationUndeliverable(f"customer {customer.pk} has no {channel} address")
+    return address
+
+
+# --- periods -----------------------------------------------------------------------------
+
+
+def digest_due_at(*, frequency: str, at: dt.datetime) -> dt.datetime:
+    """When the digest or statement carrying an event at ``at`` is sent (UTC)."""
+    local = at.astimezone(LONDON)
+    if frequency == NotificationFrequency.DAILY_DIGEST:
+        next_day = local.date() + dt.timedelta(days=1)
+    else:
+        next_day = (local.date().replace(day=1) + dt.timedelta(days=32)).replace(day=1)
+    return dt.datetime.combine(next_day, dt.time(DIGEST_SEND_HOUR), tzinfo=LONDON).astimezone(dt.UTC)
+
+
+# --- queueing ----------------------------------------------------------------------------
+
+
+def _send_on_commit(notification_id: int) -> None:
+    from consent import tasks
+
+    transaction.on_commit(lambda: tasks.notification_send.delay(notification_id))
+
+
+def notification_consent_request_queue(*, consent: Consent) -> Notification:
+    """The consent request to a new occupant, through their default channel, due now."""
+    tenancy = consent.tenancy
+    context = {"premise": tenancy.premise, "customer": tenancy.customer, "consent": consent}
+    notification = Notification.objects.create(
+        customer=tenancy.customer,
+        premise=tenancy.premise,
+        kind=NotificationKind.CONSENT_REQUEST,
+        channel=consent.notification_channel,
+        subject=_render_subject(NotificationKind.CONSENT_REQUEST, context),
+        body=_render_body(NotificationKind.CONSENT_REQUEST, consent.notification_channel, context),
+        due_at=timezone.now(),
+    )
+    _send_on_commit(notification.pk)
+    return notification
+
+
+def notification_event_queue(*, event, hcalcs_ids: list[int]) -> list[Notification]:
+    """Queue the load-limiting notice of ``event`` for each customer whose charger is among
+    ``hcalcs_ids`` (see the module docstring for the frequency rules). Idempotent per
+    (event, customer)."""
+    now = timezone.now()
+    chargers = (
+        HCALCS.objects.filter(
+            pk__in=hcalcs_ids,
+            meter__premise__tenancies__end__isnull=True,
+            meter__premise__tenancies__consent__status=ConsentStatus.GRANTED,
+        )
+        .select_related("meter__premise")
+        .order_by("pk")
+    )
+    created: list[Notification] = []
+    seen: set[int] = set()
+    with transaction.atomic():
+        for hcalcs in chargers:
+            premise = hcalcs.meter.premise
+            consent = Consent.objects.select_related("tenancy__customer").get(
+                tenancy__premise=premise, tenancy__end__isnull=True
+            )
+            customer = consent.tenancy.customer
+            if (
+                customer.pk in seen
+                or Notification.objects.filter(event=event, customer=customer, kind=NotificationKind.EVENT).exists()
+            ):
+                continue
+            seen.add(customer.pk)
+            created.append(_event_notice(event=event, premise=premise, consent=consent, now=now))
+    return created
+
+
+def _event_notice(*, event, premise: Premise, consent: Consent, now: dt.datetime) -> Notification:
+    customer = consent.tenancy.customer
+    context = {"event": event, "premise": premise, "customer": customer, "consent": consent}
+    subject = _render_subject(NotificationKind.EVENT, context)
+    body = _render_body(NotificationKind.EVENT, consent.notification_channel, context)
+    if consent.notification_frequency == NotificationFrequency.EACH_EVENT:
+        notice = Notification.objects.create(
+            customer=customer,
+            premise=premise,
+            event=event,
+            kind=NotificationKind.EVENT,
+            channel=consent.notification_channel,
+            subject=subject,
+            body=body,
+            due_at=now,
+        )
+        _send_on_commit(notice.pk)
+        return notice
+    digest = _digest_for(customer=customer, premise=premise, consent=consent, at=event.started_at)
+    return Notification.objects.create(
+        customer=customer,
+        premise=premise,
+        event=event,
+        kind=NotificationKind.EVENT,
+        channel=consent.notification_channel,
+        subject=subject,
+        body=body,
+        due_at=digest.due_at,
+        status=NotificationStatus.BATCHED,
+        digest=digest,
+    )
+
+
+def _digest_for(*, customer: Customer, premise: Premise, consent: Consent, at: dt.datetime) -> Notification:
+    """The customer's pending digest (or statement) for the period holding ``at``; created
+    on first use. Its body is rendered when it is sent, from the items it collected."""
+    frequency = consent.notification_frequency
+    kind = (
+        NotificationKind.DAILY_DIGEST
+        if frequency == NotificationFrequency.DAILY_DIGEST
+        else NotificationKind.MONTHLY_STATEMENT
+    )
+    due_at = digest_due_at(frequency=frequency, at=at)
+    digest = (
+        Notification.objects.select_for_update()
+        .filter(customer=customer, kind=kind, due_at=due_at, status=NotificationStatus.PENDING)
+        .first()
+    )
+    if digest is None:
+        digest = Notification.objects.create(
+            customer=customer,
+            premise=premise,
+            kind=kind,
+            channel=consent.notification_channel,
+            subject=NotificationKind(kind).label,
+            body="(collecting events; rendered when sent)",
+            due_at=due_at,
+        )
+    return digest
+
+
+# --- rendering ---------------------------------------------------------------------------
+
+
+def _render_subject(kind: str, context: dict) -> str:
+    return " ".join(render_to_string(f"consent/notifications/{kind}_subject.txt", context).split())[:200]
+
+
+def _render_body(kind: str, channel: str, context: dict) -> str:
+    return render_to_string(f"consent/notifications/{kind}.txt", {**context, "channel": channel}).strip()
+
+
+def _digest_render(digest: Notification) -> tuple[str, str]:
+    items = list(digest.digest_items.select_related("event", "premise").order_by("event__started_at", "pk"))
+    context = {"customer": digest.customer, "premise": digest.premise, "items": items, "digest": digest}
+    local_due = digest.due_at.astimezone(LONDON)
+    context["period"] = (
+        (local_due - dt.timedelta(days=1)).date()
+        if digest.kind == NotificationKind.DAILY_DIGEST
+        else (local_due.date() - dt.timedelta(days=1)).replace(day=1)
+    )
+    return _render_subject(digest.kind, context), _render_body(digest.kind, digest.channel, context)
+
+
+# --- sending -----------------------------------------------------------------------------
+
+SENDABLE = (NotificationStatus.PENDING, NotificationStatus.FAILED)
+
+
+def notification_send(*, notification_id: int) -> str:
+    """One delivery attempt. Returns the resulting status.
+
+    The row is locked (``skip_locked``) for the attempt, so two workers never deliver the
+    same notice; a sent, batched or given-up row is left alone. Raises
+    ``NotificationSendError`` after recording a transient failure, for the task to retry.
+    """
+    with transaction.atomic():
+        notice = (
+            Notification.objects.select_for_update(skip_locked=True, of=("self",))
+            .select_related("customer", "premise")
+            .filter(pk=notification_id, status__in=SENDABLE)
+            .first()
+        )
+        if notice is None:
+            return "skipped"
+        if notice.kind in (NotificationKind.DAILY_DIGEST, NotificationKind.MONTHLY_STATEMENT):
+            notice.subject, notice.body = _digest_render(notice)
+        notice.attempts += 1
+        try:
+            address = address_for(customer=notice.customer, channel=notice.channel, premise=notice.premise)
+            SENDERS[notice.channel].send(
+                channel=notice.channel, address=address, subject=notice.subject, body=notice.body
+            )
+        except NotificationUndeliverable as exc:
+            notice.status, notice.last_error = NotificationStatus.GAVE_UP, str(exc)
+        except NotificationSendError as exc:
+            notice.status, notice.last_error = NotificationStatus.FAILED, str(exc)
+            notice.save(update_fields=["status", "last_error", "attempts", "subject", "body"])
+            failure = exc
+        else:
+            notice.status, notice.sent_at, notice.last_error = NotificationStatus.SENT, timezone.now(), ""
+        if notice.status != NotificationStatus.FAILED:
+            notice.save(update_fields=["status", "last_error", "attempts", "subject", "body", "sent_at"])
+            if notice.status == NotificationStatus.SENT:
+                notice.digest_items.update(sent_at=notice.sent_at)
+            return notice.status
+    raise failure
+
+
+def notification_give_up(*, notification_id: int, error: str) -> bool:
+    """Retries ran out: mark the notice ``gave_up`` so it shows on the failed page."""
+    return bool(
+        Notification.objects.filter(pk=notification_id, status__in=SENDABLE).update(
+            status=NotificationStatus.GAVE_UP, last_error=error[:2000]
+        )
+    )
+
+
+def notification_retry(*, notification_id: int, by) -> bool:
+    """An operator asks for another try of a given-up notice (from the failed page)."""
+    from curtailment.audit import audit_record
+
+    with transaction.atomic():
+        moved = Notification.objects.filter(pk=notification_id, status=NotificationStatus.GAVE_UP).update(
+            status=NotificationStatus.PENDING, due_at=timezone.now()
+        )
+        if moved:
+            audit_record(
+                action="notification.retry",
+                actor_user=by,
+                target=Notification.objects.get(pk=notification_id),
+                reason="operator asked to retry a failed notice",
+            )
+            _send_on_commit(notification_id)
+    return bool(moved)
+
+
+def notification_due_ids(*, now: dt.datetime, grace: dt.timedelta = dt.timedelta(minutes=2)) -> list[int]:
+    """Pending notices whose time has come: digests and statements at their due time, and
+    single notices whose on-commit send was lost (worker down) after a grace period."""
+    from django.db.models import Q
+
+    digest_kinds = [NotificationKind.DAILY_DIGEST, NotificationKind.MONTHLY_STATEMENT]
+    return list(
+        Notification.objects.filter(status=NotificationStatus.PENDING)
+        .filter(Q(kind__in=digest_kinds, due_at__lte=now) | (~Q(kind__in=digest_kinds) & Q(due_at__lte=now - grace)))
+        .order_by("due_at")
+        .values_list("pk", flat=True)[:1000]
+    )

@@ -1,0 +1,103 @@
+"""Celery tasks of the consent app: notification delivery, digests, half-hourly profile
+retention, premises import and boost-button removal (SRV 7.10).
+
+Tasks take ids, re-read the rows and call a service; each docstring says how it stays
+idempotent. The beat schedule below is registered on import (the worker and beat both
+import this module through ``autodiscover_tasks``).
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+
+from celery import shared_task
+from django.utils import timezone
+
+from dnoctl.celery import app
+
+logger = logging.getLogger(__name__)
+
+NOTIFICATION_MAX_RETRIES = 5
+NOTIFICATION_BACKOFF_S = 60  # 1, 2, 4, 8, 16 minutes (plus jitter)
+BOOST_MAX_RETRIES = 5
+
+
+def backoff_seconds(retries: int, base: int) -> int:
+    """Exponential backoff with jitter, capped at an hour."""
+    return min(3600, base * 2**retries) + random.randint(0, base)
+
+
+@shared_task(bind=True, max_retries=NOTIFICATION_MAX_RETRIES, acks_late=True)
+def notification_send(self, notification_id: int) -> str:
+    """Deliver one notice. Idempotent: a notice already sent (or being sent by another
+    worker) is skipped. A transient failure is retried with backoff and jitter; when
+    retries run out the notice is marked ``gave_up`` and shows on the failed page."""
+    from consent.notifications import NotificationSendError, notification_give_up
+    from consent.notifications import notification_send as send
+
+    try:
+        return send(notification_id=notification_id)
+    except NotificationSendError as exc:
+        if self.request.retries >= self.max_retries:
+            notification_give_up(notification_id=notification_id, error=str(exc))
+            logger.warning("notification %s gave up after %s attempts", notification_id, self.request.retries + 1)
+            return "gave_up"
+        raise self.retry(exc=exc, countdown=backoff_seconds(self.request.retries, NOTIFICATION_BACKOFF_S)) from exc
+
+
+@shared_task(expires=240)
+def notifications_send_due() -> int:
+    """Beat: queue every notice whose time has come (digests, statements, and single notices
+    whose on-commit send was lost). Idempotent: ``notification_send`` skips sent rows."""
+    from consent.notifications import notification_due_ids
+
+    due = notification_due_ids(now=timezone.now())
+    for notification_id in due:
+        notification_send.delay(notification_id)
+    return len(due)
+
+
+@shared_task(expires=3000)
+def halfhour_prune() -> int:
+    """Beat: delete half-hourly profile data older than three months (the meter's own log
+    keeps no more). Idempotent: deleting what is already gone deletes nothing."""
+    from consent.profiles import halfhour_prune as prune
+
+    return prune(now=timezone.now())
+
+
+@shared_task(bind=True, acks_late=True)
+def premises_import(self, *, job_id: str, path: str, dry_run: bool, user_id: int | None) -> dict:
+    """Import an uploaded premises register (all-or-nothing), reporting progress in the
+    cache under ``job_id``. Idempotent: a re-run of the same file changes nothing."""
+    from consent.importer import import_job_run
+
+    return import_job_run(job_id=job_id, path=path, dry_run=dry_run, user_id=user_id)
+
+
+@shared_task(bind=True, max_retries=BOOST_MAX_RETRIES, acks_late=True)
+def boost_button_remove(self, hcalcs_id: int) -> str:
+    """Send SRV 7.10 (remove from the boost button) for an HCALCS whose customer no longer
+    allows overriding. Idempotent: an HCALCS already off the boost button, or whose
+    consent allows override again, is skipped; a retry reuses the stored request."""
+    from consent.boost import BoostTransientError, boost_button_removal_send
+
+    try:
+        return boost_button_removal_send(hcalcs_id=hcalcs_id)
+    except BoostTransientError as exc:
+        raise self.retry(exc=exc, countdown=backoff_seconds(self.request.retries, 30)) from exc
+
+
+app.conf.beat_schedule.update(
+    {
+        "consent.notifications_send_due": {
+            "task": "consent.tasks.notifications_send_due",
+            "schedule": 300.0,
+        },
+        "consent.halfhour_prune": {
+            "task": "consent.tasks.halfhour_prune",
+            "schedule": 3600.0,
+        },
+    }
+)
