@@ -166,7 +166,11 @@ def consent_grant(
     }
     if override_allowed is not None:
         changes["override_allowed"] = override_allowed
-    evidence = {"channel": evidence_channel, "date": evidence_date.isoformat() if evidence_date else None, "reference": evidence_reference}
+    evidence = {
+        "channel": evidence_channel,
+        "date": evidence_date.isoformat() if evidence_date else None,
+        "reference": evidence_reference,
+    }
     return _consent_move(
         consent=consent,
         allowed_from=GRANTABLE_FROM,
