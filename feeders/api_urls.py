@@ -1,3 +1,10 @@
-"""URL routes (filled in by the feature that owns them)."""
+"""Machine APIs under ``/api/v1/`` (token-authenticated, see ``feeders.api``)."""
 
-urlpatterns: list = []
+from django.urls import path
+
+from feeders import api
+
+urlpatterns = [
+    path("telemetry/", api.telemetry, name="api-telemetry"),
+    path("alerts/", api.alerts, name="api-alerts"),
+]

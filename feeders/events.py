@@ -15,10 +15,18 @@ Times are ISO 8601 in UTC (``...+00:00``); the page converts them to Europe/Lond
 
 from __future__ import annotations
 
+import asyncio
+import logging
 from datetime import UTC, datetime
 from typing import TypedDict
 
+from asgiref.sync import async_to_sync
+from channels.layers import get_channel_layer
+from django.db import transaction
+
 from dnoctl.push import FEEDERS_ALL, feeder_group, push_on_commit
+
+logger = logging.getLogger(__name__)
 
 READING = "feeder.reading"
 STATUS = "feeder.status"
@@ -77,3 +85,36 @@ def status_pushed(payload: FeederStatusPayload) -> None:
 def alert_pushed(payload: FeederAlertPayload) -> None:
     """Queue a ``feeder.alert`` push for when the transaction commits."""
     push_on_commit(feeder_groups(payload["feeder_id"]), ALERT, payload)
+
+
+def pushes_on_commit(messages: list[tuple[list[str], str, dict]]) -> None:
+    """Queue many pushes as one on-commit callback that sends them concurrently.
+
+    An ingest batch can touch hundreds of feeders; one ``async_to_sync`` hop per message
+    would cost more than the database work, so they all go out in one event-loop turn.
+    Failures are logged, never raised: the database is the truth (see ``dnoctl.push``).
+    """
+    if messages:
+        transaction.on_commit(lambda: _send_all(messages))
+
+
+def _send_all(messages: list[tuple[list[str], str, dict]]) -> None:
+    layer = get_channel_layer()
+    if layer is None:
+        return
+
+    async def send() -> None:
+        sends = [
+            layer.group_send(group, {"type": message_type, "payload": payload})
+            for groups, message_type, payload in messages
+            for group in groups
+        ]
+        results = await asyncio.gather(*sends, return_exceptions=True)
+        failures = [result for result in results if isinstance(result, BaseException)]
+        if failures:
+            logger.error("%d of %d feeder pushes failed: %r", len(failures), len(results), failures[0])
+
+    try:
+        async_to_sync(send)()
+    except Exception:  # a lost Redis must not fail the request that stored the data
+        logger.exception("feeder pushes failed")

@@ -1,0 +1,173 @@
+"""Machine APIs of the feeders app: telemetry ingest for LV monitors, external alerts
+for the DNO's SCADA.
+
+Both authenticate per monitor/system with ``Authorization: Bearer <token>`` (a
+``MonitorToken``), not a login session, so they opt out of the login middleware and of
+CSRF (no cookie is involved, so there is nothing for a forged request to ride on).
+Errors are JSON: ``{"errors": [{"row": i, "field": ..., "reason": ...}, ...]}``.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from typing import Any
+
+from django.contrib.auth.decorators import login_not_required
+from django.http import HttpRequest, JsonResponse
+from django.utils import timezone
+from django.views.decorators.csrf import csrf_exempt
+from django.views.decorators.http import require_POST
+
+from feeders.models import Feeder, MonitorToken
+from feeders.selectors import monitor_token_authenticate
+from feeders.services import (
+    FUTURE_SKEW,
+    TelemetryRejected,
+    feeder_alert_raise_external,
+    telemetry_ingest,
+)
+
+# 5,000 rows of ~120 bytes each, with room for pretty-printing; anything bigger is refused
+# before it is read into memory.
+MAX_BODY_BYTES = 2 * 1024 * 1024
+
+
+def _error(status: int, reason: str, field: str | None = None) -> JsonResponse:
+    return JsonResponse({"errors": [{"row": None, "field": field, "reason": reason}]}, status=status)
+
+
+def _authenticate(request: HttpRequest) -> MonitorToken | JsonResponse:
+    header = request.headers.get("Authorization", "")
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        response = _error(401, "missing bearer token: send Authorization: Bearer <token>")
+    else:
+        found = monitor_token_authenticate(token=token.strip())
+        if found is not None:
+            return found
+        response = _error(401, "unknown or revoked token")
+    response["WWW-Authenticate"] = 'Bearer realm="dnoctl"'
+    return response
+
+
+def _json_body(request: HttpRequest) -> Any | JsonResponse:
+    try:
+        length = int(request.headers.get("Content-Length") or 0)
+    except ValueError:
+        return _error(400, "bad Content-Length")
+    if length > MAX_BODY_BYTES:
+        return _error(413, f"request body of {length} bytes exceeds {MAX_BODY_BYTES}")
+    body = request.read(MAX_BODY_BYTES + 1)
+    if len(body) > MAX_BODY_BYTES:
+        return _error(413, f"request body exceeds {MAX_BODY_BYTES} bytes")
+    try:
+        return json.loads(body)
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        return _error(400, f"malformed JSON: {exc}")
+
+
+@csrf_exempt
+@login_not_required
+@require_POST
+def telemetry(request: HttpRequest) -> JsonResponse:
+    """``POST /api/v1/telemetry/``: a batch of readings (see ``telemetry_ingest``).
+
+    202 ``{"accepted": n, "duplicates": d}``; 400 listing each bad row (nothing stored);
+    401 bad token; 403 a bound token naming another feeder; 413 too big.
+    """
+    token = _authenticate(request)
+    if isinstance(token, JsonResponse):
+        return token
+    body = _json_body(request)
+    if isinstance(body, JsonResponse):
+        return body
+    if not isinstance(body, dict) or "readings" not in body:
+        return _error(400, 'expected an object {"readings": [...]}', field="readings")
+    unknown = sorted(set(body) - {"readings"})
+    if unknown:
+        return _error(400, f"unknown top-level field(s): {', '.join(unknown)}", field=unknown[0])
+    try:
+        result = telemetry_ingest(token=token, readings=body["readings"])
+    except TelemetryRejected as rejected:
+        return JsonResponse({"errors": rejected.errors}, status=rejected.status)
+    return JsonResponse({"accepted": result.accepted, "duplicates": result.duplicates}, status=202)
+
+
+ALERT_FIELDS = {"feeder", "raised_at", "reason", "load_percent"}
+
+
+def _alert_errors(body: Any) -> tuple[list[dict], datetime | None]:
+    errors: list[dict] = []
+
+    def bad(field: str | None, reason: str) -> None:
+        errors.append({"row": None, "field": field, "reason": reason})
+
+    if not isinstance(body, dict):
+        bad(None, "expected a JSON object")
+        return errors, None
+    for unknown in sorted(set(body) - ALERT_FIELDS):
+        bad(unknown, "unknown field")
+    if not isinstance(body.get("feeder"), str) or not body.get("feeder"):
+        bad("feeder", "required: the feeder code")
+    reason = body.get("reason")
+    if not isinstance(reason, str) or not reason.strip() or len(reason) > 1000:
+        bad("reason", "required: a non-empty string of at most 1000 characters")
+    load = body.get("load_percent")
+    if load is not None and (
+        isinstance(load, bool) or not isinstance(load, int | float) or not 0 <= load <= 1000 or load != load
+    ):
+        bad("load_percent", "must be a number from 0 to 1000 (percent of rating)")
+    raised_at = None
+    raw = body.get("raised_at")
+    if not isinstance(raw, str):
+        bad("raised_at", "required: an ISO 8601 string with a UTC offset")
+    else:
+        try:
+            parsed = datetime.fromisoformat(raw)
+        except ValueError:
+            bad("raised_at", f"not an ISO 8601 date-time: {raw[:40]!r}")
+        else:
+            if parsed.tzinfo is None or parsed.utcoffset() is None:
+                bad("raised_at", "no UTC offset")
+            elif parsed > timezone.now() + FUTURE_SKEW:
+                bad("raised_at", "in the future")
+            else:
+                raised_at = parsed.astimezone(UTC)
+    return errors, raised_at
+
+
+@csrf_exempt
+@login_not_required
+@require_POST
+def alerts(request: HttpRequest) -> JsonResponse:
+    """``POST /api/v1/alerts/``: the DNO's SCADA raises an alert on a feeder.
+
+    Body ``{"feeder": code, "raised_at": ISO 8601, "reason": str, "load_percent": float?}``.
+    201 with the new alert; 200 with the already-open alert (state change only).
+    """
+    token = _authenticate(request)
+    if isinstance(token, JsonResponse):
+        return token
+    body = _json_body(request)
+    if isinstance(body, JsonResponse):
+        return body
+    errors, raised_at = _alert_errors(body)
+    if errors:
+        return JsonResponse({"errors": errors}, status=400)
+    feeder = Feeder.objects.filter(code=body["feeder"]).first()
+    if feeder is None:
+        return _error(400, f"unknown feeder code {body['feeder']!r}", field="feeder")
+    if token.monitor_device_id and feeder.monitor_device_id != token.monitor_device_id:
+        return _error(403, f"this token may not raise alerts for feeder {feeder.code}", field="feeder")
+    result = feeder_alert_raise_external(
+        feeder=feeder,
+        raised_at=raised_at,
+        reason=body["reason"].strip(),
+        source=f"external:{token.name}",
+        load_percent=body.get("load_percent"),
+    )
+    return JsonResponse(
+        {"alert_id": result.alert.pk, "created": result.created, "kind": result.alert.kind},
+        status=201 if result.created else 200,
+    )
