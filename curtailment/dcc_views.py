@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 
+from django.contrib.auth.decorators import login_not_required
 from django.http import HttpRequest, HttpResponse
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
@@ -21,7 +22,8 @@ from curtailment.service_requests import UnknownServiceRequest, service_request_
 logger = logging.getLogger(__name__)
 
 
-@csrf_exempt  # authenticated by the DCC's signature on the document, not by a session
+@login_not_required  # authenticated by the DCC's signature on the document, not by a session
+@csrf_exempt
 @require_POST
 def dcc_responses(request: HttpRequest) -> HttpResponse:
     """Receive one signed ``sr:Response`` (device response or alert)."""

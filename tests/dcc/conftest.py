@@ -128,7 +128,7 @@ def simulator(user_signer, dcc_signer, receiver, schema) -> Iterator[DccSimulato
 
 
 @pytest.fixture
-def client(simulator, user_signer, dcc_signer, schema) -> DccClient:
+def dcc_client(simulator, user_signer, dcc_signer, schema) -> DccClient:
     return DccClient(
         simulator.url,
         user_signer,

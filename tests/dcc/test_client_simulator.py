@@ -1,4 +1,4 @@
-"""The DUIS client against the DCC simulator over real HTTP on loopback."""
+"""The DUIS dcc_client against the DCC simulator over real HTTP on loopback."""
 
 from __future__ import annotations
 
@@ -24,11 +24,11 @@ from curtailment.dcc.simulator import BOOST_ALERT_CODE, REPLAY_RESPONSE_CODE
 from .conftest import HCALCS, OLD_FIRMWARE, ORIGINATOR, POOR_WAN, wait_until
 
 
-def _responses_for(client, receiver, request_id):
+def _responses_for(dcc_client, receiver, request_id):
     """Verified documents the simulator posted to our callback for ``request_id``."""
     found = []
     for document in list(receiver.documents):
-        response = client.read_document(document)
+        response = dcc_client.read_document(document)
         if response.request_id == str(request_id):
             found.append(response)
     return found
@@ -38,8 +38,8 @@ def _device_result(response) -> dict:
     return gbcs.decode(response.gbcs_payload)
 
 
-def test_deactivate_via_transform_and_send_ends_with_confirmed_device_response(client, simulator, receiver):
-    outcome = client.deactivate_auxiliary_load(target=HCALCS, index=3, duration_minutes=30)
+def test_deactivate_via_transform_and_send_ends_with_confirmed_device_response(dcc_client, simulator, receiver):
+    outcome = dcc_client.deactivate_auxiliary_load(target=HCALCS, index=3, duration_minutes=30)
 
     assert outcome.acknowledgement.response_code == "I0"
     assert gbcs.decode(outcome.pre_command)["body"] == {"index": 3, "duration_minutes": 30}
@@ -47,7 +47,7 @@ def test_deactivate_via_transform_and_send_ends_with_confirmed_device_response(c
         (4, "I0"),
         (5, "I0"),
     ]
-    [response] = wait_until(lambda: _responses_for(client, receiver, outcome.request_id))
+    [response] = wait_until(lambda: _responses_for(dcc_client, receiver, outcome.request_id))
     assert response.response_code == "I0"
     assert response.response_id == outcome.request_id.response_id()
     result = _device_result(response)
@@ -57,38 +57,38 @@ def test_deactivate_via_transform_and_send_ends_with_confirmed_device_response(c
     assert simulator.device_state(HCALCS)["switches"]["1"]["state"] == "on"
 
 
-def test_reset_switches_the_load_back_on_early(client, simulator, receiver):
-    off = client.deactivate_auxiliary_load(target=HCALCS, index=2, duration_minutes=60)
-    wait_until(lambda: _responses_for(client, receiver, off.request_id))
+def test_reset_switches_the_load_back_on_early(dcc_client, simulator, receiver):
+    off = dcc_client.deactivate_auxiliary_load(target=HCALCS, index=2, duration_minutes=60)
+    wait_until(lambda: _responses_for(dcc_client, receiver, off.request_id))
     assert simulator.device_state(HCALCS)["switches"]["2"]["state"] == "off"
 
-    reset = client.reset_auxiliary_load(target=HCALCS, index=2)
+    reset = dcc_client.reset_auxiliary_load(target=HCALCS, index=2)
 
-    [response] = wait_until(lambda: _responses_for(client, receiver, reset.request_id))
+    [response] = wait_until(lambda: _responses_for(dcc_client, receiver, reset.request_id))
     assert _device_result(response)["detail"] == {"index": 2, "state": "on"}
     assert simulator.device_state(HCALCS)["switches"]["2"]["state"] == "on"
     assert reset.request_id.counter > off.request_id.counter
 
 
-def test_device_reverts_by_itself_when_the_duration_ends(client, simulator, receiver):
-    outcome = client.deactivate_auxiliary_load(target=HCALCS, index=1, duration_minutes=10)
-    wait_until(lambda: _responses_for(client, receiver, outcome.request_id))
+def test_device_reverts_by_itself_when_the_duration_ends(dcc_client, simulator, receiver):
+    outcome = dcc_client.deactivate_auxiliary_load(target=HCALCS, index=1, duration_minutes=10)
+    wait_until(lambda: _responses_for(dcc_client, receiver, outcome.request_id))
     simulator.advance(9 * 60)
     assert simulator.device_state(HCALCS)["switches"]["1"]["state"] == "off"
     simulator.advance(61)
     assert simulator.device_state(HCALCS)["switches"]["1"]["state"] == "on"
 
 
-def test_replayed_request_id_is_rejected(client, simulator, receiver):
-    first = client.deactivate_auxiliary_load(target=HCALCS, index=1, duration_minutes=30)
-    wait_until(lambda: _responses_for(client, receiver, first.request_id))
+def test_replayed_request_id_is_rejected(dcc_client, simulator, receiver):
+    first = dcc_client.deactivate_auxiliary_load(target=HCALCS, index=1, duration_minutes=30)
+    wait_until(lambda: _responses_for(dcc_client, receiver, first.request_id))
     executed = simulator.device_state(HCALCS)["commands_executed"]
 
     with pytest.raises(DccPermanentError) as same_id:
-        client.reset_auxiliary_load(target=HCALCS, index=1, request_id=first.request_id)
+        dcc_client.reset_auxiliary_load(target=HCALCS, index=1, request_id=first.request_id)
     older = RequestId.build(originator=ORIGINATOR, target=HCALCS, counter=first.request_id.counter - 1)
     with pytest.raises(DccPermanentError) as older_id:
-        client.reset_auxiliary_load(target=HCALCS, index=1, request_id=older)
+        dcc_client.reset_auxiliary_load(target=HCALCS, index=1, request_id=older)
 
     assert same_id.value.response_code == REPLAY_RESPONSE_CODE
     assert older_id.value.response_code == REPLAY_RESPONSE_CODE
@@ -96,50 +96,50 @@ def test_replayed_request_id_is_rejected(client, simulator, receiver):
     assert simulator.device_state(HCALCS)["switches"]["1"]["state"] == "off"
 
 
-def test_identical_retransmission_gets_the_same_answer_and_acts_once(client, simulator, receiver):
-    request_id = client.new_request_id(HCALCS)
-    document = client.sign(documents.read_auxiliary_load_switch_data(request_id=request_id))
+def test_identical_retransmission_gets_the_same_answer_and_acts_once(dcc_client, simulator, receiver):
+    request_id = dcc_client.new_request_id(HCALCS)
+    document = dcc_client.sign(documents.read_auxiliary_load_switch_data(request_id=request_id))
 
-    first = client.submit(document, command_variant=1, request_id=str(request_id))
-    second = client.submit(document, command_variant=1, request_id=str(request_id))
+    first = dcc_client.submit(document, command_variant=1, request_id=str(request_id))
+    second = dcc_client.submit(document, command_variant=1, request_id=str(request_id))
 
     assert first.raw == second.raw
-    wait_until(lambda: _responses_for(client, receiver, request_id))
+    wait_until(lambda: _responses_for(dcc_client, receiver, request_id))
     assert simulator.device_state(HCALCS)["commands_executed"] == 1
     assert [r for r in simulator.received if r[0] == str(request_id)] == [(str(request_id), 1, "I0")]
 
 
-def test_electricity_distributor_needs_secmp0046_rules(client, simulator):
+def test_electricity_distributor_needs_secmp0046_rules(dcc_client, simulator):
     simulator.set_rules("today")
     with pytest.raises(DccPermanentError) as today:
-        client.deactivate_auxiliary_load(target=HCALCS, index=1, duration_minutes=5)
+        dcc_client.deactivate_auxiliary_load(target=HCALCS, index=1, duration_minutes=5)
     with pytest.raises(DccPermanentError):
-        client.add_auxiliary_load_to_boost_button(target=HCALCS, indexes=[1])
+        dcc_client.add_auxiliary_load_to_boost_button(target=HCALCS, indexes=[1])
     assert today.value.response_code == "E2"
-    assert client.read_auxiliary_load_switch_data(target=HCALCS).acknowledgement.response_code == "I0"
+    assert dcc_client.read_auxiliary_load_switch_data(target=HCALCS).acknowledgement.response_code == "I0"
 
     simulator.set_rules("secmp0046")
     assert (
-        client.deactivate_auxiliary_load(target=HCALCS, index=1, duration_minutes=5).acknowledgement.response_code
+        dcc_client.deactivate_auxiliary_load(target=HCALCS, index=1, duration_minutes=5).acknowledgement.response_code
         == "I0"
     )
 
 
-def test_device_without_the_new_firmware_is_rejected(client, simulator):
+def test_device_without_the_new_firmware_is_rejected(dcc_client, simulator):
     with pytest.raises(DccPermanentError) as excinfo:
-        client.deactivate_auxiliary_load(target=OLD_FIRMWARE, index=1, duration_minutes=5)
+        dcc_client.deactivate_auxiliary_load(target=OLD_FIRMWARE, index=1, duration_minutes=5)
     assert excinfo.value.response_code == "E11"
     assert simulator.device_state(OLD_FIRMWARE)["commands_executed"] == 0
 
 
-def test_unknown_device_is_rejected(client):
+def test_unknown_device_is_rejected(dcc_client):
     with pytest.raises(DccPermanentError) as excinfo:
-        client.deactivate_auxiliary_load(target="00-DB-00-00-00-00-00-01", index=1, duration_minutes=5)
+        dcc_client.deactivate_auxiliary_load(target="00-DB-00-00-00-00-00-01", index=1, duration_minutes=5)
     assert excinfo.value.response_code == "E19"
 
 
-def test_poor_wan_device_is_reached_by_local_delivery_and_8_13(client, simulator, receiver):
-    outcome = client.deactivate_auxiliary_load(target=POOR_WAN, index=1, duration_minutes=20, command_variant=7)
+def test_poor_wan_device_is_reached_by_local_delivery_and_8_13(dcc_client, simulator, receiver):
+    outcome = dcc_client.deactivate_auxiliary_load(target=POOR_WAN, index=1, duration_minutes=20, command_variant=7)
 
     assert outcome.acknowledgement.local_command is not None
     assert outcome.local_error is None
@@ -149,84 +149,84 @@ def test_poor_wan_device_is_reached_by_local_delivery_and_8_13(client, simulator
     assert _device_result(outcome.local_response_ack)["request_id"] == str(outcome.request_id)
     assert simulator.device_state(POOR_WAN)["switches"]["1"]["state"] == "off"
     # The DCC forwards the device's response for the original request to our endpoint too.
-    [response] = wait_until(lambda: _responses_for(client, receiver, outcome.request_id))
+    [response] = wait_until(lambda: _responses_for(dcc_client, receiver, outcome.request_id))
     assert _device_result(response)["status"] == "success"
 
 
-def test_poor_wan_device_never_acts_on_a_wan_only_command_but_local_only_works(client, simulator):
-    wan_only = client.deactivate_auxiliary_load(target=POOR_WAN, index=1, duration_minutes=20, command_variant=5)
+def test_poor_wan_device_never_acts_on_a_wan_only_command_but_local_only_works(dcc_client, simulator):
+    wan_only = dcc_client.deactivate_auxiliary_load(target=POOR_WAN, index=1, duration_minutes=20, command_variant=5)
     assert wan_only.acknowledgement.response_code == "I0"
-    local_only = client.reset_auxiliary_load(target=POOR_WAN, index=1, command_variant=6)
+    local_only = dcc_client.reset_auxiliary_load(target=POOR_WAN, index=1, command_variant=6)
     assert local_only.local_response_ack.response_code == "I0"
     state = simulator.device_state(POOR_WAN)
     assert state["commands_executed"] == 1  # only the locally delivered 7.8 ran
     assert state["switches"]["1"]["state"] == "on"
 
 
-def test_local_delivery_needs_an_interface(client):
-    client.local_delivery = None
+def test_local_delivery_needs_an_interface(dcc_client):
+    dcc_client.local_delivery = None
     with pytest.raises(DccArgumentError, match=r"^command_variant: "):
-        client.deactivate_auxiliary_load(target=POOR_WAN, index=1, duration_minutes=20, command_variant=6)
+        dcc_client.deactivate_auxiliary_load(target=POOR_WAN, index=1, duration_minutes=20, command_variant=6)
 
 
-def test_boost_button_membership_press_alert_and_log(client, simulator, receiver):
-    add = client.add_auxiliary_load_to_boost_button(target=HCALCS, indexes=[1])
-    wait_until(lambda: _responses_for(client, receiver, add.request_id))
-    off = client.deactivate_auxiliary_load(target=HCALCS, index=1, duration_minutes=60)
-    wait_until(lambda: _responses_for(client, receiver, off.request_id))
+def test_boost_button_membership_press_alert_and_log(dcc_client, simulator, receiver):
+    add = dcc_client.add_auxiliary_load_to_boost_button(target=HCALCS, indexes=[1])
+    wait_until(lambda: _responses_for(dcc_client, receiver, add.request_id))
+    off = dcc_client.deactivate_auxiliary_load(target=HCALCS, index=1, duration_minutes=60)
+    wait_until(lambda: _responses_for(dcc_client, receiver, off.request_id))
 
     reply = requests.post(f"{simulator.url}/sim/devices/{HCALCS}/boost", timeout=5)
 
     assert reply.status_code == 200 and reply.json() == {"restored": [1]}
     alerts = wait_until(
-        lambda: [r for r in map(client.read_document, list(receiver.documents)) if r.kind == "device_alert"]
+        lambda: [r for r in map(dcc_client.read_document, list(receiver.documents)) if r.kind == "device_alert"]
     )
     assert alerts[0].alert_code == BOOST_ALERT_CODE
     assert gbcs.decode(alerts[0].gbcs_payload)["target"] == HCALCS
     assert simulator.device_state(HCALCS)["switches"]["1"]["state"] == "on"
 
     now = dt.datetime.now(dt.UTC)
-    details = client.read_boost_button_details(
+    details = dcc_client.read_boost_button_details(
         target=HCALCS, start=now - dt.timedelta(hours=1), end=now + dt.timedelta(hours=1)
     )
-    [response] = wait_until(lambda: _responses_for(client, receiver, details.request_id))
+    [response] = wait_until(lambda: _responses_for(dcc_client, receiver, details.request_id))
     assert len(_device_result(response)["detail"]["presses"]) == 1
 
-    remove = client.remove_auxiliary_load_from_boost_button(target=HCALCS, indexes=[1])
-    wait_until(lambda: _responses_for(client, receiver, remove.request_id))
+    remove = dcc_client.remove_auxiliary_load_from_boost_button(target=HCALCS, indexes=[1])
+    wait_until(lambda: _responses_for(dcc_client, receiver, remove.request_id))
     assert simulator.device_state(HCALCS)["boost_button"] == []
 
 
-def test_transient_503s_are_retried_with_the_same_request(client, simulator):
+def test_transient_503s_are_retried_with_the_same_request(dcc_client, simulator):
     simulator.faults.http_503 = 2
-    outcome = client.read_auxiliary_load_switch_data(target=HCALCS)
+    outcome = dcc_client.read_auxiliary_load_switch_data(target=HCALCS)
     assert outcome.acknowledgement.response_code == "I0"
     assert simulator.faults.http_503 == 0
     assert [r for r in simulator.received if r[0] == str(outcome.request_id)] == [(str(outcome.request_id), 1, "I0")]
 
 
-def test_persistent_503s_raise_a_transient_error_not_acknowledged(client, simulator):
+def test_persistent_503s_raise_a_transient_error_not_acknowledged(dcc_client, simulator):
     simulator.faults.http_503 = 10
     with pytest.raises(DccTransientError) as excinfo:
-        client.read_auxiliary_load_switch_data(target=HCALCS)
+        dcc_client.read_auxiliary_load_switch_data(target=HCALCS)
     assert excinfo.value.acknowledged is False
 
 
 @pytest.mark.parametrize(
     ("code", "error"), [("E20", DccTransientError), ("E5", DccPermanentError), ("E62", DccPermanentError)]
 )
-def test_error_codes_map_to_typed_errors(client, simulator, code, error):
+def test_error_codes_map_to_typed_errors(dcc_client, simulator, code, error):
     simulator.faults.force_code = code
     with pytest.raises(error) as excinfo:
-        client.deactivate_auxiliary_load(target=HCALCS, index=1, duration_minutes=5)
+        dcc_client.deactivate_auxiliary_load(target=HCALCS, index=1, duration_minutes=5)
     assert excinfo.value.response_code == code
     assert simulator.device_state(HCALCS)["commands_executed"] == 0
 
 
-def test_answer_signed_by_someone_else_is_refused(client, simulator, user_signer):
-    client.dcc_verifier = DuisVerifier(cert=user_signer.cert)
+def test_answer_signed_by_someone_else_is_refused(dcc_client, simulator, user_signer):
+    dcc_client.dcc_verifier = DuisVerifier(cert=user_signer.cert)
     with pytest.raises(DccSignatureError):
-        client.read_auxiliary_load_switch_data(target=HCALCS)
+        dcc_client.read_auxiliary_load_switch_data(target=HCALCS)
 
 
 def test_simulator_refuses_unsigned_forged_and_hostile_requests(simulator, dcc_signer):
@@ -242,43 +242,43 @@ def test_simulator_refuses_unsigned_forged_and_hostile_requests(simulator, dcc_s
     assert simulator.received == []
 
 
-def test_pre_command_other_than_the_one_issued_is_refused(client, simulator):
-    rid = client.new_request_id(HCALCS)
-    transform = client.sign(documents.deactivate_auxiliary_load(request_id=rid, index=1, duration_minutes=5))
-    ack = client.submit(transform, command_variant=4, request_id=str(rid))
+def test_pre_command_other_than_the_one_issued_is_refused(dcc_client, simulator):
+    rid = dcc_client.new_request_id(HCALCS)
+    transform = dcc_client.sign(documents.deactivate_auxiliary_load(request_id=rid, index=1, duration_minutes=5))
+    ack = dcc_client.submit(transform, command_variant=4, request_id=str(rid))
     altered = ack.pre_command.replace(b'"duration_minutes":5', b'"duration_minutes":500')
     send = documents.signed_pre_command(
-        request_id=rid, srv="7.6", command_variant=5, gbcs_payload=client.signer.sign_gbcs(altered)
+        request_id=rid, srv="7.6", command_variant=5, gbcs_payload=dcc_client.signer.sign_gbcs(altered)
     )
-    answer = client.submit(client.sign(send), command_variant=5, request_id=str(rid))
+    answer = dcc_client.submit(dcc_client.sign(send), command_variant=5, request_id=str(rid))
     assert answer.response_code.startswith("E")
     assert simulator.device_state(HCALCS)["commands_executed"] == 0
 
 
-def test_request_to_the_wrong_service_is_refused(client):
-    rid = client.new_request_id(HCALCS)
-    document = client.sign(documents.deactivate_auxiliary_load(request_id=rid, index=1, duration_minutes=5))
+def test_request_to_the_wrong_service_is_refused(dcc_client):
+    rid = dcc_client.new_request_id(HCALCS)
+    document = dcc_client.sign(documents.deactivate_auxiliary_load(request_id=rid, index=1, duration_minutes=5))
     # CV 4 belongs to the transform service; post it to send-command instead.
-    reply = requests.post(f"{client.base_url}/api/v1/serviceS", data=document, timeout=5)
-    assert client.read_document(reply.content).response_code == "E13"
+    reply = requests.post(f"{dcc_client.base_url}/api/v1/serviceS", data=document, timeout=5)
+    assert dcc_client.read_document(reply.content).response_code == "E13"
 
 
-def test_duplicated_and_dropped_responses(client, simulator, receiver):
+def test_duplicated_and_dropped_responses(dcc_client, simulator, receiver):
     simulator.faults.duplicate = 1.0
-    duplicated = client.read_auxiliary_load_switch_data(target=HCALCS)
+    duplicated = dcc_client.read_auxiliary_load_switch_data(target=HCALCS)
     responses = wait_until(
         lambda: (
-            len(_responses_for(client, receiver, duplicated.request_id)) == 2
-            and _responses_for(client, receiver, duplicated.request_id)
+            len(_responses_for(dcc_client, receiver, duplicated.request_id)) == 2
+            and _responses_for(dcc_client, receiver, duplicated.request_id)
         )
     )
     assert responses[0].raw == responses[1].raw
 
     simulator.faults.duplicate = 0.0
     simulator.faults.drop = 1.0
-    dropped = client.deactivate_auxiliary_load(target=HCALCS, index=1, duration_minutes=5)
+    dropped = dcc_client.deactivate_auxiliary_load(target=HCALCS, index=1, duration_minutes=5)
     wait_until(lambda: any(status == "dropped" for status, _ in simulator.deliveries))
-    assert _responses_for(client, receiver, dropped.request_id) == []
+    assert _responses_for(dcc_client, receiver, dropped.request_id) == []
     assert simulator.device_state(HCALCS)["switches"]["1"]["state"] == "off"  # the device acted; the answer was lost
 
 

@@ -1,0 +1,321 @@
+"""Django side of the DCC conversation against the real database (PostgreSQL under
+``make test``): persisted counters, send/retry, and the ``/dcc/responses/`` endpoint."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import threading
+from pathlib import Path
+from urllib.parse import quote
+
+import pytest
+from cryptography.hazmat.primitives import serialization
+from django.db import connection
+
+from curtailment.choices import ServiceRequestState as State
+from curtailment.dcc import DccArgumentError, DccTransientError, RequestId, default_schema_path, documents, gbcs
+from curtailment.dcc.simulator import BOOST_ALERT_CODE
+from curtailment.models import ServiceRequest, ServiceRequestTransition
+from curtailment.service_requests import (
+    DbCounterSource,
+    device_alert_received,
+    device_response_received,
+    service_request_create,
+    service_request_dispatch,
+    service_request_send,
+)
+
+from .conftest import HCALCS, OLD_FIRMWARE, ORIGINATOR, POOR_WAN, wait_until
+from .test_xmlsafe import BILLION_LAUGHS, XXE
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture
+def dcc_settings(settings, tmp_path, simulator, user_signer, dcc_signer):
+    """Point ``settings.DCC`` at the simulator and at key files holding the test identities."""
+
+    def write(name: str, data: bytes) -> str:
+        path = tmp_path / name
+        path.write_bytes(data)
+        return str(path)
+
+    pem = serialization.Encoding.PEM
+    settings.DCC = {
+        **settings.DCC,
+        "BASE_URL": simulator.url,
+        "ORIGINATOR_EUI64": ORIGINATOR,
+        "USER_KEY_PATH": write(
+            "user.key.pem",
+            user_signer.key.private_bytes(pem, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()),
+        ),
+        "USER_CERT_PATH": write("user.cert.pem", user_signer.cert.public_bytes(pem)),
+        "DCC_CERT_PATH": write("dcc.cert.pem", dcc_signer.cert.public_bytes(pem)),
+        "SCHEMA_PATH": str(default_schema_path()),
+        "TIMEOUT_S": 5.0,
+    }
+    return settings.DCC
+
+
+def _snapshot() -> list[tuple]:
+    rows = ServiceRequest.objects.order_by("pk").values_list("pk", "state", "ack_code", "response_code", "responded_at")
+    return [*rows, ServiceRequestTransition.objects.count()]
+
+
+def _post(client, document: bytes):
+    return client.post("/dcc/responses/", data=document, content_type="application/xml")
+
+
+def _forwarded(receiver, request_id: str) -> list[bytes]:
+    return [d for d in list(receiver.documents) if f"<sr:RequestID>{request_id}</sr:RequestID>".encode() in d]
+
+
+# --------------------------------------------------------------------------- counters
+
+
+@pytest.mark.django_db(transaction=True)
+def test_counters_from_many_threads_never_repeat_or_go_back():
+    per_thread: list[list[int]] = []
+    lock = threading.Lock()
+
+    def take() -> None:
+        try:
+            values = [DbCounterSource().next_counter(ORIGINATOR) for _ in range(40)]
+            with lock:
+                per_thread.append(values)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=take) for _ in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    everything = [v for values in per_thread for v in values]
+    assert len(per_thread) == 8
+    assert len(set(everything)) == len(everything) == 320
+    assert all(values == sorted(values) and len(set(values)) == len(values) for values in per_thread)
+    assert DbCounterSource().next_counter(ORIGINATOR) > max(everything)
+
+
+def _database_url() -> str:
+    s = connection.settings_dict
+    auth = quote(s.get("USER") or "") + (f":{quote(s['PASSWORD'])}" if s.get("PASSWORD") else "")
+    return f"postgres://{auth}@{s.get('HOST') or '127.0.0.1'}:{s.get('PORT') or 5432}/{s['NAME']}"
+
+
+@pytest.mark.django_db(transaction=True)
+def test_counters_from_many_processes_never_repeat_or_go_back():
+    assert connection.vendor == "postgresql", "run through make test (PostgreSQL)"
+    script = (
+        "import django; django.setup()\n"
+        "from curtailment.service_requests import DbCounterSource\n"
+        f"print(' '.join(str(DbCounterSource().next_counter({ORIGINATOR!r})) for _ in range(30)))\n"
+    )
+    env = {
+        **os.environ,
+        "DATABASE_URL": _database_url(),
+        "DJANGO_SETTINGS_MODULE": "dnoctl.settings",
+        "DB_CONN_MAX_AGE": "0",
+    }
+    processes = [
+        subprocess.Popen(
+            [sys.executable, "-c", script],
+            cwd=REPO_ROOT,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for _ in range(4)
+    ]
+    outputs = [p.communicate(timeout=120) for p in processes]
+    assert all(p.returncode == 0 for p in processes), [err for _, err in outputs]
+    per_process = [[int(v) for v in out.split()] for out, _ in outputs]
+    everything = [v for values in per_process for v in values]
+    assert len(set(everything)) == len(everything) == 120
+    assert all(values == sorted(values) for values in per_process)
+    assert DbCounterSource().next_counter(ORIGINATOR) > max(everything)
+
+
+# --------------------------------------------------------------------------- sending
+
+
+@pytest.mark.django_db
+def test_send_deactivate_stores_history_and_applies_the_device_response_once(
+    dcc_settings, simulator, receiver, client, django_capture_on_commit_callbacks
+):
+    heard: list[dict] = []
+
+    def listener(sender, service_request, response, result, **kwargs):
+        heard.append({"request_id": service_request.request_id, "state": service_request.state, "result": result})
+
+    device_response_received.connect(listener)
+    try:
+        service_request = service_request_send(srv="7.6", target=HCALCS, index=3, duration_minutes=30)
+        assert service_request.state == State.ACKNOWLEDGED
+        assert service_request.ack_code == "I0"
+        assert service_request.command_variant == 5
+        assert (service_request.originator_eui64, service_request.target_eui64) == (ORIGINATOR, HCALCS)
+        stages = [t.detail.split("\n")[0] for t in service_request.transitions.order_by("at", "id")]
+        assert stages == ["CV 5", "sending", "transform", "transform-ack", "request", "request-ack", "acknowledged"]
+        assert [r[:2] for r in simulator.received] == [(service_request.request_id, 4), (service_request.request_id, 5)]
+
+        [document] = wait_until(lambda: _forwarded(receiver, service_request.request_id))
+        with django_capture_on_commit_callbacks(execute=True):
+            first = _post(client, document)
+        assert (first.status_code, first.content) == (200, b"applied\n")
+        service_request.refresh_from_db()
+        assert service_request.state == State.RESPONDED
+        assert service_request.response_code == "I0"
+        assert heard == [
+            {"request_id": service_request.request_id, "state": State.RESPONDED, "result": heard[0]["result"]}
+        ]
+        assert heard[0]["result"]["detail"]["state"] == "off"
+
+        before = _snapshot()
+        with django_capture_on_commit_callbacks(execute=True):
+            again = _post(client, document)
+        assert (again.status_code, again.content) == (200, b"duplicate\n")
+        assert _snapshot() == before
+        assert len(heard) == 1
+    finally:
+        device_response_received.disconnect(listener)
+
+
+@pytest.mark.django_db
+def test_retry_after_transport_failure_reuses_the_request_id_and_never_resends_after_ack(dcc_settings, simulator):
+    simulator.faults.http_503 = 100
+    with pytest.raises(DccTransientError):
+        service_request_send(srv="7.8", target=HCALCS, index=1)
+    stored = ServiceRequest.objects.get()
+    assert stored.state == State.SENT and stored.attempts == 1 and "503" in stored.error
+    assert simulator.received == []
+
+    simulator.faults.http_503 = 0
+    retried = service_request_dispatch(service_request_id=stored.pk)
+    assert retried.request_id == stored.request_id
+    assert retried.state == State.ACKNOWLEDGED and retried.attempts == 2
+    seen = list(simulator.received)
+
+    again = service_request_dispatch(service_request_id=stored.pk)
+    assert again.state == State.ACKNOWLEDGED and again.attempts == 2
+    assert simulator.received == seen  # nothing sent after the acknowledgement
+    assert ServiceRequest.objects.count() == 1
+
+
+@pytest.mark.django_db
+def test_eligibility_rejection_is_recorded(dcc_settings):
+    rejected = service_request_send(srv="7.6", target=OLD_FIRMWARE, index=1, duration_minutes=10)
+    assert rejected.state == State.REJECTED
+    assert rejected.ack_code == "E11"
+
+
+@pytest.mark.django_db
+def test_bad_arguments_spend_no_counter(dcc_settings):
+    with pytest.raises(DccArgumentError, match=r"^index: "):
+        service_request_create(srv="7.6", target=HCALCS, index=6, duration_minutes=10)
+    with pytest.raises(DccArgumentError, match=r"^srv: "):
+        service_request_create(srv="7.13", target=HCALCS)
+    assert not ServiceRequest.objects.exists()
+
+
+@pytest.mark.django_db
+def test_local_delivery_applies_the_device_response_and_logs_the_8_13(dcc_settings, simulator):
+    service_request = service_request_send(srv="7.6", target=POOR_WAN, index=1, duration_minutes=15, command_variant=7)
+    assert service_request.state == State.RESPONDED
+    [child] = service_request.children.all()
+    assert (child.srv, child.command_variant, child.state, child.ack_code) == ("8.13", 8, State.ACKNOWLEDGED, "I0")
+    assert child.counter > service_request.counter
+    assert simulator.device_state(POOR_WAN)["switches"]["1"]["state"] == "off"
+
+
+# --------------------------------------------------------------------------- responses
+
+
+def _device_response_document(dcc_signer, request_id: str, srv: str, status: str = "success") -> bytes:
+    rid = RequestId.parse(request_id)
+    payload = gbcs.encode({"kind": "response", "request_id": request_id, "srv": srv, "status": status, "detail": {}})
+    root = documents.build_response(
+        request_id=request_id, response_id=rid.response_id(), response_code="I0", srv=srv, gbcs_payload=payload
+    )
+    return dcc_signer.sign(root)
+
+
+@pytest.mark.django_db
+def test_response_overtaking_the_acknowledgement_and_out_of_order_responses(dcc_settings, dcc_signer, client):
+    off = service_request_create(srv="7.6", target=HCALCS, index=1, duration_minutes=20)
+    on = service_request_create(srv="7.8", target=HCALCS, index=1)
+    # The 7.8's response arrives first, and the 7.6's arrives before the 7.6 was even marked sent.
+    assert _post(client, _device_response_document(dcc_signer, on.request_id, "7.8")).status_code == 200
+    assert _post(client, _device_response_document(dcc_signer, off.request_id, "7.6")).status_code == 200
+    off.refresh_from_db()
+    on.refresh_from_db()
+    assert off.state == on.state == State.RESPONDED
+
+
+@pytest.mark.django_db
+def test_device_failure_response_marks_the_request_failed(dcc_settings, dcc_signer, client):
+    request = service_request_create(srv="7.6", target=HCALCS, index=1, duration_minutes=20)
+    assert (
+        _post(client, _device_response_document(dcc_signer, request.request_id, "7.6", status="failure")).status_code
+        == 200
+    )
+    request.refresh_from_db()
+    assert request.state == State.FAILED
+
+
+@pytest.mark.django_db
+def test_bad_documents_are_refused_and_change_nothing(dcc_settings, dcc_signer, user_signer, client):
+    request = service_request_create(srv="7.6", target=HCALCS, index=2, duration_minutes=20)
+    genuine = _device_response_document(dcc_signer, request.request_id, "7.6")
+    forged = _device_response_document(user_signer, request.request_id, "7.6")  # right shape, wrong key
+    tampered = genuine.replace(b"<sr:ResponseCode>I0<", b"<sr:ResponseCode>E2<")
+    unsigned = genuine[: genuine.index(b"<ds:Signature")] + b"</sr:Response>"
+    unknown = _device_response_document(dcc_signer, f"{ORIGINATOR}:{HCALCS}:1", "7.6")
+    before = _snapshot()
+    cases = {
+        "unsigned": (unsigned, 403),
+        "forged": (forged, 403),
+        "tampered": (tampered, 403),
+        "xxe": (XXE, 400),
+        "billion-laughs": (BILLION_LAUGHS, 400),
+        "malformed": (b"<sr:Response", 400),
+        "empty": (b"", 400),
+        "unknown": (unknown, 404),
+    }
+    statuses = {name: _post(client, document).status_code for name, (document, _) in cases.items()}
+    assert statuses == {name: status for name, (_, status) in cases.items()}
+    assert _snapshot() == before
+    assert client.get("/dcc/responses/").status_code == 405
+
+
+@pytest.mark.django_db
+def test_boost_alert_reaches_the_alert_hook(dcc_settings, dcc_signer, client, django_capture_on_commit_callbacks):
+    heard: list[tuple] = []
+
+    def listener(sender, target_eui64, alert_code, response_id, detail, **kwargs):
+        heard.append((target_eui64, alert_code, response_id, detail))
+
+    payload = gbcs.encode(
+        {"kind": "alert", "target": HCALCS, "alert_code": BOOST_ALERT_CODE, "detail": {"restored": [1]}}
+    )
+    alert = dcc_signer.sign(
+        documents.build_response(
+            request_id=None,
+            response_id=f"{HCALCS}:{ORIGINATOR}:1",
+            response_code="I0",
+            alert_code=BOOST_ALERT_CODE,
+            gbcs_payload=payload,
+        )
+    )
+    device_alert_received.connect(listener)
+    try:
+        with django_capture_on_commit_callbacks(execute=True):
+            reply = _post(client, alert)
+    finally:
+        device_alert_received.disconnect(listener)
+    assert (reply.status_code, reply.content) == (200, b"alert\n")
+    assert heard == [(HCALCS, BOOST_ALERT_CODE, f"{HCALCS}:{ORIGINATOR}:1", {"restored": [1]})]
