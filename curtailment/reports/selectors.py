@@ -1,0 +1,501 @@
+# ruff: noqa: S608 - SQL is built only from the constant table names in T; values are bound parameters.
+"""The report's reads: SQL aggregation in PostgreSQL, streamed through server-side cursors.
+
+``report_snapshot`` materialises the period's events and their curtailed intervals into two
+temporary tables (dropped at commit) inside one transaction, so every table of one report
+is computed from the same rows and each further aggregate reads a narrow table instead of
+re-joining the history. Python only ever holds one chunk of rows at a time.
+
+The counting rules (documented in docs/ofgem-report.md):
+
+* An event is in the period when ``[started_at, COALESCE(ended_at, planned_end_at))``
+  overlaps ``[start_utc, end_utc)``.
+* A curtailment (action) covers ``[started_at, COALESCE(ended_at, expected_end_at))``, the
+  same interval the usage limits count; its minutes are clipped to the period. An action
+  whose command failed (status or end reason ``failed``) switched nothing off and counts no
+  minutes and no MPAN.
+* The MPAN of an action is ``action.mpan``, else the ``import_primary`` MPAN of the meter
+  that controls the HCALCS.
+* An MPAN is affected by an event when it has a non-failed action with minutes inside the
+  period; it is counted once per event and once in the summary.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+
+from django.conf import settings
+from django.db import connection
+
+from consent.models import HCALCS, MPAN, Notification
+from curtailment.models import AspCallOff, CurtailmentAction, CurtailmentEvent
+from curtailment.reports.columns import DURATION_BUCKET_BOUNDS, SUMMARY_METRICS, bucket_label
+from curtailment.reports.periods import ReportPeriod, add_months, iso_utc, london_midnight_utc
+from feeders.models import Feeder, Substation
+
+CHUNK_ROWS = 2000
+
+EVENTS_TABLE = "ofgem_report_events"
+ACTIONS_TABLE = "ofgem_report_actions"
+
+T = {
+    "event": CurtailmentEvent._meta.db_table,
+    "action": CurtailmentAction._meta.db_table,
+    "calloff": AspCallOff._meta.db_table,
+    "notification": Notification._meta.db_table,
+    "hcalcs": HCALCS._meta.db_table,
+    "mpan": MPAN._meta.db_table,
+    "feeder": Feeder._meta.db_table,
+    "substation": Substation._meta.db_table,
+    "ev": EVENTS_TABLE,
+    "act": ACTIONS_TABLE,
+}
+
+
+class ReportUnavailable(RuntimeError):
+    """The report needs PostgreSQL (window functions with time ranges, temporary tables)."""
+
+
+def _require_postgresql() -> None:
+    if connection.vendor != "postgresql":
+        raise ReportUnavailable(
+            "Ofgem reports need PostgreSQL: run dnoctl in production mode (DATABASE_URL) to generate them"
+        )
+
+
+def _late_after() -> dt.timedelta:
+    return dt.timedelta(seconds=int(settings.DNOCTL["CONFIRMATION_TIMEOUT_S"]))
+
+
+def _minutes(value) -> float:
+    return round(float(value or 0), 2)
+
+
+# --- the snapshot -------------------------------------------------------------------------
+
+_CREATE_EVENTS = """
+CREATE TEMPORARY TABLE {ev} ON COMMIT DROP AS
+SELECT e.id, e.feeder_id, e.trigger, e.status, e.end_reason, e.started_at, e.ended_at,
+       COALESCE(e.ended_at, e.planned_end_at) AS end_at, e.asp_calloff_kw,
+       GREATEST(0, EXTRACT(EPOCH FROM LEAST(COALESCE(e.ended_at, e.planned_end_at), %(end)s)
+                                    - GREATEST(e.started_at, %(start)s))) AS secs_in_period
+FROM {event} e
+WHERE e.started_at < %(end)s AND COALESCE(e.ended_at, e.planned_end_at) > %(start)s
+"""
+
+_CREATE_ACTIONS = """
+CREATE TEMPORARY TABLE {act} ON COMMIT DROP AS
+SELECT a.event_id, a.hcalcs_id, COALESCE(a.mpan_id, mp.id) AS mpan_id, a.started_at,
+       (a.status = 'failed' OR a.end_reason = 'failed') AS failed,
+       (a.status = 'late' OR a.end_reason = 'late' OR a.confirmed_at > a.started_at + %(late_after)s) AS late,
+       (a.end_reason = 'override') AS override,
+       GREATEST(0, EXTRACT(EPOCH FROM LEAST(COALESCE(a.ended_at, a.expected_end_at), %(end)s)
+                                    - GREATEST(a.started_at, %(start)s))) AS secs
+FROM {action} a
+JOIN {ev} ev ON ev.id = a.event_id
+JOIN {hcalcs} h ON h.id = a.hcalcs_id
+LEFT JOIN {mpan} mp ON mp.meter_id = h.meter_id AND mp.role = 'import_primary'
+"""
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    period: ReportPeriod
+    params: dict
+
+
+@contextmanager
+def report_snapshot(*, period: ReportPeriod):
+    """Materialise the period's events and curtailments; use inside ``transaction.atomic``."""
+    _require_postgresql()
+    if not connection.in_atomic_block:
+        raise RuntimeError("report_snapshot must run inside transaction.atomic()")
+    params = {"start": period.start_utc, "end": period.end_utc, "late_after": _late_after()}
+    with connection.cursor() as cursor:
+        cursor.execute(f"DROP TABLE IF EXISTS {ACTIONS_TABLE}, {EVENTS_TABLE}")
+        cursor.execute(_CREATE_EVENTS.format(**T), params)
+        cursor.execute(_CREATE_ACTIONS.format(**T), params)
+        cursor.execute(f"CREATE INDEX ON {ACTIONS_TABLE} (event_id)")
+        cursor.execute(f"ANALYZE {EVENTS_TABLE}")
+        cursor.execute(f"ANALYZE {ACTIONS_TABLE}")
+    yield Snapshot(period=period, params=params)
+
+
+def _stream(sql: str, params: dict | list | None = None, chunk_rows: int = CHUNK_ROWS) -> Iterator[tuple]:
+    """Rows of ``sql`` through a server-side (named) cursor, ``chunk_rows`` at a time."""
+    with connection.chunked_cursor() as cursor:
+        cursor.execute(sql, params)
+        while True:
+            rows = cursor.fetchmany(chunk_rows)
+            if not rows:
+                return
+            yield from rows
+
+
+def _one(sql: str, params: dict | list | None = None) -> tuple:
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return cursor.fetchone()
+
+
+# --- per event ----------------------------------------------------------------------------
+
+_EVENT_ROWS = """
+WITH agg AS (
+    SELECT event_id,
+           COUNT(*) AS actions,
+           COUNT(DISTINCT mpan_id) FILTER (WHERE NOT failed AND secs > 0) AS mpans,
+           COALESCE(SUM(secs) FILTER (WHERE NOT failed), 0) AS secs,
+           COUNT(*) FILTER (WHERE override) AS overrides,
+           COUNT(*) FILTER (WHERE failed) AS failed,
+           COUNT(*) FILTER (WHERE late AND NOT failed) AS late
+    FROM {act} GROUP BY event_id
+),
+asp AS (
+    SELECT c.event_id, SUM(c.kw) AS kw FROM {calloff} c JOIN {ev} ev ON ev.id = c.event_id GROUP BY c.event_id
+),
+notified AS (
+    SELECT n.event_id, COUNT(*) AS sent
+    FROM {notification} n
+    JOIN {ev} ev ON ev.id = n.event_id
+    LEFT JOIN {notification} digest ON digest.id = n.digest_id
+    WHERE n.status = 'sent' OR (n.status = 'batched' AND digest.status = 'sent')
+    GROUP BY n.event_id
+)
+SELECT ev.id, f.code, s.code, s.licence_area, ev.trigger, ev.status, ev.end_reason, ev.started_at, ev.ended_at,
+       EXTRACT(EPOCH FROM ev.end_at - ev.started_at) / 60, ev.secs_in_period / 60,
+       COALESCE(agg.mpans, 0), COALESCE(agg.actions, 0), COALESCE(agg.secs, 0) / 60,
+       COALESCE(agg.overrides, 0), COALESCE(agg.failed, 0), COALESCE(agg.late, 0),
+       COALESCE(asp.kw, ev.asp_calloff_kw), COALESCE(notified.sent, 0)
+FROM {ev} ev
+JOIN {feeder} f ON f.id = ev.feeder_id
+JOIN {substation} s ON s.id = f.substation_id
+LEFT JOIN agg ON agg.event_id = ev.id
+LEFT JOIN asp ON asp.event_id = ev.id
+LEFT JOIN notified ON notified.event_id = ev.id
+"""
+
+
+def event_rows(snapshot: Snapshot) -> Iterator[list]:
+    """One row per event (columns of ``columns.EVENTS``), oldest first, streamed."""
+    sql = _EVENT_ROWS.format(**T) + " ORDER BY ev.started_at, ev.id"
+    for row in _stream(sql):
+        yield [
+            row[0],
+            row[1],
+            row[2],
+            row[3],
+            row[4],
+            row[5],
+            row[6],
+            iso_utc(row[7]),
+            iso_utc(row[8]) or None,
+            _minutes(row[9]),
+            _minutes(row[10]),
+            row[11],
+            row[12],
+            _minutes(row[13]),
+            row[14],
+            row[15],
+            row[16],
+            round(float(row[17] or 0), 3),
+            row[18],
+        ]
+
+
+# --- summary -----------------------------------------------------------------------------
+
+
+def summary(snapshot: Snapshot, *, generated_at: dt.datetime, breaches: int) -> dict:
+    """The summary metrics (``columns.SUMMARY_METRICS``), typed."""
+    period = snapshot.period
+    events = _one(
+        f"""
+        SELECT COUNT(*),
+               COUNT(*) FILTER (WHERE trigger = 'automatic'),
+               COUNT(*) FILTER (WHERE trigger = 'manual'),
+               COUNT(*) FILTER (WHERE trigger = 'external'),
+               COALESCE(SUM(secs_in_period), 0) / 60,
+               COALESCE(MAX(secs_in_period), 0) / 60,
+               COUNT(DISTINCT feeder_id)
+        FROM {EVENTS_TABLE}
+        """
+    )
+    actions = _one(
+        f"""
+        SELECT COUNT(*),
+               COUNT(DISTINCT mpan_id) FILTER (WHERE NOT failed AND secs > 0),
+               COALESCE(SUM(secs) FILTER (WHERE NOT failed), 0) / 60,
+               COUNT(*) FILTER (WHERE override),
+               COUNT(*) FILTER (WHERE failed),
+               COUNT(*) FILTER (WHERE late AND NOT failed)
+        FROM {ACTIONS_TABLE}
+        """
+    )
+    # Once per event: distinct (event, MPAN) pairs.
+    mpan_events = _one(
+        f"SELECT COUNT(*) FROM (SELECT DISTINCT event_id, mpan_id FROM {ACTIONS_TABLE}"
+        " WHERE NOT failed AND secs > 0 AND mpan_id IS NOT NULL) pairs"
+    )[0]
+    extras = _one(
+        """
+        SELECT (SELECT COALESCE(SUM(COALESCE(asp.kw, ev.asp_calloff_kw)), 0)
+                  FROM {ev} ev
+                  LEFT JOIN (SELECT event_id, SUM(kw) AS kw FROM {calloff} GROUP BY event_id) asp
+                         ON asp.event_id = ev.id),
+               (SELECT COUNT(*) FROM {notification} n
+                  JOIN {ev} ev ON ev.id = n.event_id
+                  LEFT JOIN {notification} digest ON digest.id = n.digest_id
+                 WHERE n.status = 'sent' OR (n.status = 'batched' AND digest.status = 'sent'))
+        """.format(**T)
+    )
+    nf10 = _one(
+        f"""
+        SELECT COUNT(*) FILTER (WHERE (managed_since + interval '6 months')::date <= %(last)s),
+               COUNT(*) FILTER (WHERE (managed_since + interval '18 months')::date <= %(last)s)
+        FROM {T["feeder"]} WHERE managed_since IS NOT NULL AND managed_since <= %(last)s
+        """,
+        {"last": period.last_day},
+    )
+    count = events[0]
+    values = {
+        "period_label": period.label,
+        "period_first_day": period.first_day.isoformat(),
+        "period_last_day": period.last_day.isoformat(),
+        "period_start_utc": iso_utc(period.start_utc),
+        "period_end_utc": iso_utc(period.end_utc),
+        "generated_at": iso_utc(generated_at),
+        "events": count,
+        "events_automatic": events[1],
+        "events_manual": events[2],
+        "events_external": events[3],
+        "mpans_affected": actions[1],
+        "mpan_events": mpan_events,
+        "charger_actions": actions[0],
+        "charger_minutes": _minutes(actions[2]),
+        "event_minutes_total": _minutes(events[4]),
+        "event_minutes_mean": _minutes(float(events[4]) / count) if count else 0.0,
+        "event_minutes_max": _minutes(events[5]),
+        "overrides": actions[3],
+        "failed_commands": actions[4],
+        "late_commands": actions[5],
+        "notifications_sent": extras[1],
+        "asp_calloff_kw": round(float(extras[0]), 3),
+        "feeders_with_events": events[6],
+        "feeders_past_market_solution_date": nf10[0],
+        "feeders_past_implementation_date": nf10[1],
+        "limit_breaches": breaches,
+    }
+    assert list(values) == [metric.name for metric in SUMMARY_METRICS]
+    return values
+
+
+def duration_bucket_rows(snapshot: Snapshot) -> list[list]:
+    """Events by minutes inside the period (a handful of rows)."""
+    filters = []
+    for low, high in DURATION_BUCKET_BOUNDS:
+        cond = f"secs_in_period >= {float(low) * 60}"
+        if high is not None:
+            cond += f" AND secs_in_period < {float(high) * 60}"
+        filters.append(f"COUNT(*) FILTER (WHERE {cond})")
+    counts = _one(f"SELECT {', '.join(filters)} FROM {EVENTS_TABLE}")
+    return [
+        [bucket_label(low, high), float(low), None if high is None else float(high), counts[i]]
+        for i, (low, high) in enumerate(DURATION_BUCKET_BOUNDS)
+    ]
+
+
+def managed_month_rows(snapshot: Snapshot) -> list[list]:
+    """Per London month touched by the period: feeders with an event in it, and events."""
+    period = snapshot.period
+    values, params = [], []
+    for month in period.months():
+        start = max(london_midnight_utc(month), period.start_utc)
+        end = min(london_midnight_utc(add_months(month, 1)), period.end_utc)
+        values.append("(%s, %s::timestamptz, %s::timestamptz)")
+        params += [month.strftime("%Y-%m"), start, end]
+    sql = f"""
+        SELECT mo.month, COUNT(DISTINCT ev.feeder_id), COUNT(ev.id)
+        FROM (VALUES {", ".join(values)}) AS mo(month, starts, ends)
+        LEFT JOIN {EVENTS_TABLE} ev ON ev.started_at < mo.ends AND ev.end_at > mo.starts
+        GROUP BY mo.month ORDER BY mo.month
+    """
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return [list(row) for row in cursor.fetchall()]
+
+
+def nf10_feeder_rows(snapshot: Snapshot) -> Iterator[list]:
+    """Feeders under management by the period's last day, with their NF10 dates (streamed)."""
+    sql = f"""
+        SELECT f.code, s.code, s.licence_area, f.managed_since,
+               (f.managed_since + interval '6 months')::date AS market_due,
+               (f.managed_since + interval '18 months')::date AS implementation_due,
+               (SELECT COUNT(*) FROM {EVENTS_TABLE} ev WHERE ev.feeder_id = f.id)
+        FROM {T["feeder"]} f JOIN {T["substation"]} s ON s.id = f.substation_id
+        WHERE f.managed_since IS NOT NULL AND f.managed_since <= %(last)s
+        ORDER BY f.managed_since, f.code
+    """
+    last = snapshot.period.last_day
+    for code, substation, area, since, market_due, implementation_due, events in _stream(sql, {"last": last}):
+        if implementation_due <= last:
+            status = "past_implementation_date"
+        elif market_due <= last:
+            status = "past_market_solution_date"
+        else:
+            status = "within_market_solution_window"
+        yield [
+            code,
+            substation,
+            area,
+            since.isoformat(),
+            market_due.isoformat(),
+            implementation_due.isoformat(),
+            status,
+            events,
+        ]
+
+
+# --- worst-served customers ----------------------------------------------------------------
+
+_PER_MPAN = """
+    SELECT mpan_id, SUM(secs) AS secs, MAX(secs) AS longest, COUNT(DISTINCT event_id) AS events
+    FROM {act} WHERE NOT failed AND secs > 0 AND mpan_id IS NOT NULL GROUP BY mpan_id
+"""
+
+
+def worst_by_total_rows(snapshot: Snapshot, *, top_n: int) -> list[list]:
+    sql = f"""
+        WITH per AS ({_PER_MPAN.format(**T)})
+        SELECT m.core, per.secs / 60, per.events, per.longest / 60
+        FROM per JOIN {T["mpan"]} m ON m.id = per.mpan_id
+        ORDER BY per.secs DESC, m.core LIMIT %(top)s
+    """
+    with connection.cursor() as cursor:
+        cursor.execute(sql, {"top": top_n})
+        return [
+            [rank, core, _minutes(secs), events, _minutes(longest)]
+            for rank, (core, secs, events, longest) in enumerate(cursor.fetchall(), start=1)
+        ]
+
+
+def worst_by_longest_rows(snapshot: Snapshot, *, top_n: int) -> list[list]:
+    sql = f"""
+        WITH per AS ({_PER_MPAN.format(**T)}),
+        top AS (SELECT per.* FROM per JOIN {T["mpan"]} m ON m.id = per.mpan_id
+                ORDER BY per.longest DESC, m.core LIMIT %(top)s)
+        SELECT m.core, top.longest / 60, longest.event_id, longest.started_at, top.secs / 60, top.events
+        FROM top
+        JOIN {T["mpan"]} m ON m.id = top.mpan_id
+        CROSS JOIN LATERAL (
+            SELECT a.event_id, a.started_at FROM {ACTIONS_TABLE} a
+            WHERE a.mpan_id = top.mpan_id AND NOT a.failed AND a.secs = top.longest
+            ORDER BY a.started_at LIMIT 1
+        ) longest
+        ORDER BY top.longest DESC, m.core
+    """
+    with connection.cursor() as cursor:
+        cursor.execute(sql, {"top": top_n})
+        return [
+            [rank, core, _minutes(longest), event_id, iso_utc(started), _minutes(secs), events]
+            for rank, (core, longest, event_id, started, secs, events) in enumerate(cursor.fetchall(), start=1)
+        ]
+
+
+# --- usage-limit breaches -------------------------------------------------------------------
+
+# Curtailed intervals of every charger near the period (30 days either side plus the
+# longest action), failed commands excluded: the limits are about chargers switched off.
+_INTERVALS = """
+    SELECT a.hcalcs_id, a.started_at AS s, COALESCE(a.ended_at, a.expected_end_at) AS e
+    FROM {action} a
+    WHERE NOT (a.status = 'failed' OR a.end_reason = 'failed')
+      AND a.started_at < %(end)s + %(window_30d)s
+      AND COALESCE(a.ended_at, a.expected_end_at) > %(start)s - %(window_30d)s
+      AND COALESCE(a.ended_at, a.expected_end_at) > a.started_at
+"""
+
+# A cheap exact pre-filter: every window [t - W, t] is overlapped only by intervals that
+# start in [s_i, s_i + W + longest) where i is the earliest of them, so if no running sum
+# over that frame exceeds the limit no window can. Only chargers that fail it get the
+# exact candidate-window check below.
+_FLAGGED = """
+    WITH iv AS ({intervals}),
+    running AS (
+        SELECT hcalcs_id,
+               SUM(EXTRACT(EPOCH FROM e - s)) OVER (
+                   PARTITION BY hcalcs_id ORDER BY s
+                   RANGE BETWEEN CURRENT ROW AND %(frame_24h)s FOLLOWING) / 60 AS m24,
+               SUM(EXTRACT(EPOCH FROM e - s)) OVER (
+                   PARTITION BY hcalcs_id ORDER BY s
+                   RANGE BETWEEN CURRENT ROW AND %(frame_30d)s FOLLOWING) / 60 AS m30
+        FROM iv
+    )
+    SELECT DISTINCT hcalcs_id FROM running WHERE m24 > %(limit_24h)s OR m30 > %(limit_30d)s
+"""
+
+# The curtailed minutes in a rolling window are piecewise linear in the window's position
+# and peak where the window ends at some interval's end or starts at some interval's start,
+# so checking those candidate windows is exact.
+_EXACT = """
+    WITH iv AS ({intervals} AND a.hcalcs_id = ANY(%(flagged)s)),
+    limits(kind, win, lim) AS (VALUES ('24h', %(window_24h)s::interval, %(limit_24h)s),
+                                      ('30d', %(window_30d)s::interval, %(limit_30d)s)),
+    candidates AS (
+        SELECT DISTINCT iv.hcalcs_id, limits.kind, limits.win, limits.lim, c.ws
+        FROM iv CROSS JOIN limits CROSS JOIN LATERAL (VALUES (iv.e - limits.win), (iv.s)) AS c(ws)
+    ),
+    sums AS (
+        SELECT c.hcalcs_id, c.kind, c.lim, c.ws, c.ws + c.win AS we,
+               SUM(EXTRACT(EPOCH FROM LEAST(j.e, c.ws + c.win) - GREATEST(j.s, c.ws))) / 60 AS minutes
+        FROM candidates c JOIN iv j ON j.hcalcs_id = c.hcalcs_id AND j.s < c.ws + c.win AND j.e > c.ws
+        GROUP BY c.hcalcs_id, c.kind, c.lim, c.ws, c.win
+    ),
+    over AS (
+        SELECT *, COUNT(*) OVER (PARTITION BY hcalcs_id, kind) AS windows,
+               ROW_NUMBER() OVER (PARTITION BY hcalcs_id, kind ORDER BY minutes DESC, ws) AS worst
+        FROM sums
+        WHERE minutes > lim + 1e-6 AND ws < %(end)s AND we > %(start)s
+    )
+    SELECT mp.core, h.eui64, over.kind, over.lim, over.ws, over.we, over.minutes, over.windows
+    FROM over
+    JOIN {hcalcs} h ON h.id = over.hcalcs_id
+    LEFT JOIN {mpan} mp ON mp.meter_id = h.meter_id AND mp.role = 'import_primary'
+    WHERE over.worst = 1
+    ORDER BY over.minutes - over.lim DESC, h.eui64, over.kind
+"""
+
+
+def breach_rows(snapshot: Snapshot) -> list[list]:
+    """The worst window per charger and limit that breaches NF11/NF12 (expected none)."""
+    limit_24h = int(settings.DNOCTL["LIMIT_24H_MINUTES"])
+    limit_30d = int(settings.DNOCTL["LIMIT_30D_MINUTES"])
+    window_24h, window_30d = dt.timedelta(hours=24), dt.timedelta(days=30)
+    params = {
+        "start": snapshot.period.start_utc,
+        "end": snapshot.period.end_utc,
+        "window_24h": window_24h,
+        "window_30d": window_30d,
+        "limit_24h": limit_24h,
+        "limit_30d": limit_30d,
+    }
+    intervals = _INTERVALS.format(**T)
+    longest = _one(f"SELECT MAX(e - s) FROM ({intervals}) iv", params)[0]
+    if longest is None:
+        return []
+    params["frame_24h"] = window_24h + longest
+    params["frame_30d"] = window_30d + longest
+    with connection.cursor() as cursor:
+        cursor.execute(_FLAGGED.format(intervals=intervals), params)
+        flagged = [row[0] for row in cursor.fetchall()]
+        if not flagged:
+            return []
+        params["flagged"] = flagged
+        cursor.execute(_EXACT.format(intervals=intervals, **T), params)
+        return [
+            [core, eui64, kind, lim, iso_utc(ws), iso_utc(we), _minutes(minutes), windows]
+            for core, eui64, kind, lim, ws, we, minutes, windows in cursor.fetchall()
+        ]

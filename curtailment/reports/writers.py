@@ -1,0 +1,163 @@
+"""Writers of one report into a file: a zip of CSV files, an XLSX workbook, a JSON document.
+
+Each writer takes the tables in ``columns.TABLES`` order, rows as iterables, and writes
+them as they come: the zip streams each CSV member, the workbook is openpyxl's write-only
+mode (rows go to a temporary file, not a tree in memory), the JSON is written row by row.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import zipfile
+from collections.abc import Iterable
+from pathlib import Path
+
+from openpyxl import Workbook
+from openpyxl.chart import BarChart, Reference
+
+from curtailment.reports.columns import DURATION_BUCKETS, MANAGED_MONTHS, SUMMARY, SUMMARY_METRICS, TABLES, Table
+
+FORMATS = ("csv", "xlsx", "json")
+EXTENSIONS = {"csv": "zip", "xlsx": "xlsx", "json": "json"}
+CONTENT_TYPES = {
+    "csv": "application/zip",
+    "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+    "json": "application/json",
+}
+JSON_FORMAT_NAME = "dnoctl-ofgem-curtailment-report"
+JSON_FORMAT_VERSION = 1
+
+
+def summary_as_rows(summary: dict) -> list[list]:
+    return [[metric.name, summary[metric.name]] for metric in SUMMARY_METRICS]
+
+
+def _text(value) -> str:
+    return "" if value is None else str(value)
+
+
+class CsvZipWriter:
+    """One ``<table>.csv`` per table in a zip (UTF-8, comma separated, header row)."""
+
+    def __init__(self, path: Path) -> None:
+        self._zip = zipfile.ZipFile(path, "w", compression=zipfile.ZIP_DEFLATED)
+
+    def table(self, table: Table, rows: Iterable[list]) -> int:
+        count = 0
+        # force_zip64: the member's size is unknown while it streams and may pass 2 GiB.
+        with self._zip.open(f"{table.name}.csv", "w", force_zip64=True) as raw:
+            text = io.TextIOWrapper(raw, encoding="utf-8", newline="")
+            writer = csv.writer(text)
+            writer.writerow(table.header)
+            for row in rows:
+                writer.writerow([_text(value) for value in row])
+                count += 1
+            text.flush()
+            text.detach()
+        return count
+
+    def close(self) -> None:
+        self._zip.close()
+
+
+class XlsxWriter:
+    """A sheet per table; the summary sheet also carries the duration buckets and the
+    feeders managed per month, with a bar chart of the durations."""
+
+    def __init__(self, path: Path) -> None:
+        self._path = path
+        self._book = Workbook(write_only=True)
+        self._summary_extra: dict[str, list[list]] = {}
+
+    def summary_tables(self, *, buckets: list[list], months: list[list]) -> None:
+        """Small tables shown again on the summary sheet (give before ``table(SUMMARY)``)."""
+        self._summary_extra = {DURATION_BUCKETS.name: buckets, MANAGED_MONTHS.name: months}
+
+    def table(self, table: Table, rows: Iterable[list]) -> int:
+        sheet = self._book.create_sheet(title=table.title[:31])
+        sheet.append(table.header)
+        count = 0
+        for row in rows:
+            sheet.append(row)
+            count += 1
+        if table is SUMMARY and self._summary_extra:
+            self._append_summary_extras(sheet, first_row=count + 2)
+        return count
+
+    def _append_summary_extras(self, sheet, *, first_row: int) -> None:
+        # Rows so far: header + metrics; a blank row, then the buckets and months tables.
+        buckets = self._summary_extra[DURATION_BUCKETS.name]
+        months = self._summary_extra[MANAGED_MONTHS.name]
+        sheet.append([])
+        bucket_header_row = first_row + 1
+        sheet.append([DURATION_BUCKETS.title, "events"])
+        for bucket in buckets:
+            sheet.append([bucket[0], bucket[3]])
+        sheet.append([])
+        sheet.append([MANAGED_MONTHS.title, "feeders_managed", "events"])
+        for month in months:
+            sheet.append(month)
+        chart = BarChart()
+        chart.title = "Events by minutes in the period"
+        chart.y_axis.title = "events"
+        chart.x_axis.title = "minutes"
+        data = Reference(sheet, min_col=2, min_row=bucket_header_row, max_row=bucket_header_row + len(buckets))
+        categories = Reference(
+            sheet, min_col=1, min_row=bucket_header_row + 1, max_row=bucket_header_row + len(buckets)
+        )
+        chart.add_data(data, titles_from_data=True)
+        chart.set_categories(categories)
+        sheet.add_chart(chart, "D2")
+
+    def close(self) -> None:
+        self._book.save(self._path)
+
+
+class JsonWriter:
+    """``{"format", "version", "period", "summary", "tables": {name: [row objects]}}``,
+    written row by row (see ``curtailment/reports/schema.json``)."""
+
+    def __init__(self, path: Path) -> None:
+        self._file = open(path, "w", encoding="utf-8")  # noqa: SIM115 - closed in close()
+        self._tables_open = False
+
+    def start(self, *, period: dict, summary: dict) -> None:
+        head = {"format": JSON_FORMAT_NAME, "version": JSON_FORMAT_VERSION, "period": period, "summary": summary}
+        self._file.write(json.dumps(head)[:-1])
+        self._file.write(', "tables": {')
+
+    def table(self, table: Table, rows: Iterable[list]) -> int:
+        if table is SUMMARY:
+            return 0  # the summary is the top-level object, typed
+        if self._tables_open:
+            self._file.write(", ")
+        self._tables_open = True
+        self._file.write(json.dumps(table.name) + ": [")
+        header = table.header
+        count = 0
+        for row in rows:
+            if count:
+                self._file.write(", ")
+            self._file.write(json.dumps(dict(zip(header, row, strict=True))))
+            count += 1
+        self._file.write("]")
+        return count
+
+    def close(self) -> None:
+        self._file.write("}}\n")
+        self._file.close()
+
+
+def writer_open(fmt: str, path: Path):
+    if fmt == "csv":
+        return CsvZipWriter(path)
+    if fmt == "xlsx":
+        return XlsxWriter(path)
+    if fmt == "json":
+        return JsonWriter(path)
+    raise ValueError(f"format must be one of {', '.join(FORMATS)}, got {fmt!r}")
+
+
+__all__ = ["CONTENT_TYPES", "EXTENSIONS", "FORMATS", "TABLES", "summary_as_rows", "writer_open"]
