@@ -1,0 +1,171 @@
+"""The embedded stack: everything ``make demo`` runs, in one process, with no servers.
+
+* the database: SQLite (WAL), migrated and seeded with the demo area;
+* the DCC simulator on loopback HTTP, knowing every meter of the demo area;
+* a Celery worker thread on kombu's in-memory broker, and beat in another thread, so
+  countdowns, ETAs, retries and periodic tasks behave as in production;
+* the telemetry simulator posting to the real ingest API with a monitor token;
+* uvicorn serving the ASGI app (HTTP + WebSocket, in-memory channel layer) in the main
+  thread until Ctrl-C.
+
+Each part is started by a small function so a test can start the same entry point
+(``manage.py run_embedded``) and stop it with SIGINT/SIGTERM.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import socket
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+from django.conf import settings
+from django.contrib.auth.models import Group, User
+from django.core.management import call_command
+
+from dnoctl.roles import ENGINEER, OPERATOR, VIEWER, roles_ensure
+
+logger = logging.getLogger(__name__)
+
+# Demo logins, printed at start-up. The embedded mode is a laptop demo with synthetic data;
+# production mode has no such users.
+DEMO_USERS = {
+    "operator": (OPERATOR, "operator-demo"),
+    "viewer": (VIEWER, "viewer-demo"),
+    "engineer": (ENGINEER, "engineer-demo"),
+}
+
+
+@dataclass
+class EmbeddedOptions:
+    host: str = "127.0.0.1"
+    port: int = 8000
+    dcc_port: int = 0
+    premises: int = 10_000
+    feeders: int = 200
+    substations: int = 20
+    speed: float = 60.0
+    telemetry: bool = True
+
+
+def demo_users_ensure() -> None:
+    """Create the demo users in their groups (idempotent)."""
+    roles_ensure()
+    for username, (group, password) in DEMO_USERS.items():
+        user, created = User.objects.get_or_create(username=username)
+        if created:
+            user.set_password(password)
+            user.save()
+        user.groups.add(Group.objects.get(name=group))
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def prepare_database(options: EmbeddedOptions, stdout) -> None:
+    """Migrate, seed the demo area and create the demo users."""
+    call_command("migrate", interactive=False, verbosity=0)
+    call_command(
+        "seed_demo",
+        premises=options.premises,
+        feeders=options.feeders,
+        substations=options.substations,
+        stdout=stdout,
+    )
+    demo_users_ensure()
+
+
+@contextlib.contextmanager
+def dcc_simulator_running(options: EmbeddedOptions, web_url: str) -> Iterator[object]:
+    """The DCC simulator on loopback, with every demo meter registered as a device."""
+    from consent.models import Meter
+    from curtailment.dcc.simulator import SimulatedDevice
+    from curtailment.dcc_config import build_simulator, ensure_dev_keys
+
+    ensure_dev_keys()
+    callback = f"{web_url}/dcc/responses/"
+    port = options.dcc_port or free_port()
+    # settings.DCC is read on every use, so pointing it at the simulator here is enough
+    # for the web views and the worker thread of this process.
+    settings.DCC.update(BASE_URL=f"http://127.0.0.1:{port}", CALLBACK_URL=callback)
+    devices = [
+        SimulatedDevice(
+            eui64=meter.esme_eui64,
+            eno_firmware=meter.supports_eno_use_cases,
+            switch_indexes=tuple(h.switch_index for h in meter.hcalcs.all()),
+        )
+        for meter in Meter.objects.filter(hcalcs__isnull=False).distinct().prefetch_related("hcalcs")
+    ]
+    simulator = build_simulator(port=port, callback_url=callback, devices=devices, latency_s=(0.2, 1.5)).start()
+    try:
+        yield simulator
+    finally:
+        simulator.stop()
+
+
+@contextlib.contextmanager
+def celery_running() -> Iterator[None]:
+    """A Celery worker thread (threads pool) and beat thread on the in-memory broker."""
+    from celery.beat import EmbeddedService
+    from celery.contrib.testing.worker import start_worker
+
+    from dnoctl.celery import app
+
+    schedule = settings.BASE_DIR / "var" / "celerybeat-schedule"
+    schedule.parent.mkdir(parents=True, exist_ok=True)
+    beat = EmbeddedService(app, thread=True, schedule_filename=str(schedule))
+    with start_worker(app, pool="threads", concurrency=4, perform_ping_check=False, loglevel="WARNING"):
+        beat.start()
+        try:
+            yield
+        finally:
+            beat.stop()
+
+
+@contextlib.contextmanager
+def telemetry_running(options: EmbeddedOptions, web_url: str) -> Iterator[None]:
+    """The demo's LV monitors: synthetic load shapes posted to the real ingest API."""
+    if not options.telemetry:
+        yield
+        return
+    from feeders.telemetry_simulator import TelemetrySimulator
+
+    from feeders.services import monitor_token_issue
+
+    token = monitor_token_issue(name=f"embedded-demo-{threading.get_ident()}-{free_port()}")
+    simulator = TelemetrySimulator(base_url=web_url, token=token, speed=options.speed)
+    simulator.start()
+    try:
+        yield
+    finally:
+        simulator.stop()
+
+
+def run(options: EmbeddedOptions, stdout) -> None:
+    """Start everything and serve until interrupted."""
+    import uvicorn
+
+    from dnoctl.asgi import application
+
+    prepare_database(options, stdout)
+    web_url = f"http://{options.host}:{options.port}"
+    with dcc_simulator_running(options, web_url), celery_running(), telemetry_running(options, web_url):
+        stdout.write(
+            f"\ndnoctl embedded demo: {web_url}/\n"
+            f"  operator login: operator / {DEMO_USERS['operator'][1]}\n"
+            f"  viewer login:   viewer / {DEMO_USERS['viewer'][1]}\n"
+            f"  engineer login: engineer / {DEMO_USERS['engineer'][1]}\n"
+            "  Ctrl-C stops it.\n"
+        )
+        stdout.flush()
+        config = uvicorn.Config(application, host=options.host, port=options.port, log_level="warning", lifespan="off")
+        # uvicorn handles SIGINT/SIGTERM itself, shuts down gracefully, then re-raises the
+        # interrupt; by then the stack is stopping on purpose, so it is a clean exit.
+        with contextlib.suppress(KeyboardInterrupt):
+            uvicorn.Server(config).run()
+        stdout.write("dnoctl embedded demo stopped.\n")

@@ -1,0 +1,78 @@
+"""The embedded demo boots from the same entry point ``make demo`` uses, serves the
+dashboard to a logged-in operator and shuts down cleanly."""
+
+import os
+import signal
+import subprocess
+import sys
+
+import pytest
+import requests
+
+from tests.processes import ROOT, free_port, wait_for_http
+from tests.test_processes import login
+
+EMBEDDED_ENV_DROPS = {"DATABASE_URL", "REDIS_URL", "DJANGO_SECRET_KEY", "DNOCTL_HTTPS"}
+
+
+@pytest.fixture
+def embedded_demo(tmp_path):
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if k not in EMBEDDED_ENV_DROPS}
+    env.update(
+        DNOCTL_SQLITE_PATH=str(tmp_path / "demo.sqlite3"),
+        DCC_KEY_DIR=str(tmp_path / "keys"),
+        PYTHONUNBUFFERED="1",
+    )
+    log = tmp_path / "demo.log"
+    with log.open("w") as handle:
+        proc = subprocess.Popen(
+            [
+                sys.executable,
+                "manage.py",
+                "run_embedded",
+                "--port",
+                str(port),
+                "--premises",
+                "400",
+                "--feeders",
+                "12",
+                "--substations",
+                "3",
+                "--no-telemetry",
+            ],
+            cwd=ROOT,
+            env=env,
+            stdout=handle,
+            stderr=subprocess.STDOUT,
+        )
+    try:
+        wait_for_http(f"http://127.0.0.1:{port}/healthz", proc, log, timeout=120)
+        yield f"http://127.0.0.1:{port}", proc, log
+    finally:
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGINT)
+            try:
+                proc.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+
+
+def test_embedded_demo_serves_the_dashboard_to_the_demo_operator(embedded_demo):
+    url, proc, log = embedded_demo
+    assert "operator login: operator / operator-demo" in log.read_text()
+    anonymous = requests.get(f"{url}/", timeout=10, allow_redirects=False)
+    assert anonymous.status_code == 302 and "/accounts/login/" in anonymous.headers["Location"]
+    session = login(url, "operator", "operator-demo")
+    page = session.get(f"{url}/", timeout=10)
+    assert page.status_code == 200
+    assert "SS000-F0000" in page.text  # a seeded feeder is listed
+    proc.send_signal(signal.SIGINT)
+    assert proc.wait(timeout=60) == 0, log.read_text()[-3000:]
+
+
+def test_seeded_demo_uses_sqlite_not_the_test_servers(embedded_demo, tmp_path):
+    url, _, _ = embedded_demo
+    assert (tmp_path / "demo.sqlite3").exists()
+    assert requests.get(f"{url}/healthz", timeout=10).json() == {"status": "ok"}
