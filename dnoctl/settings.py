@@ -209,7 +209,9 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_TIMEZONE = "UTC"
-CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 300} if REDIS_URL else {}
+# Redis: a task whose worker died is redelivered after the visibility timeout. Memory: poll
+# often, the in-process queue is cheap to look at and the demo should feel live.
+CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 300} if REDIS_URL else {"polling_interval": 0.05}
 CELERY_BEAT_SCHEDULE: dict = {}  # filled by each app's tasks module through dnoctl.celery
 
 # --- auth --------------------------------------------------------------------------------
