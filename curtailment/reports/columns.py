@@ -9,6 +9,7 @@ calendar day, ``YYYY-MM-DD``).
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 
 
 @dataclass(frozen=True)
@@ -211,3 +212,80 @@ DURATION_BUCKET_BOUNDS: tuple[tuple[float, float | None], ...] = (
 
 def bucket_label(low: float, high: float | None) -> str:
     return f"{low:g}-{high:g} min" if high is not None else f">= {low:g} min"
+
+
+_JSON_TYPES = {
+    "integer": {"type": "integer"},
+    "number": {"type": "number"},
+    "string": {"type": "string"},
+    "datetime": {"type": "string", "pattern": r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z$"},
+    "date": {"type": "string", "pattern": r"^\d{4}-\d{2}-\d{2}$"},
+}
+
+
+def _json_type(column: Column) -> dict:
+    schema = dict(_JSON_TYPES[column.type])
+    if column.nullable:
+        schema["type"] = [schema["type"], "null"]
+    schema["description"] = column.description
+    return schema
+
+
+def _row_schema(table: Table) -> dict:
+    return {
+        "type": "object",
+        "description": table.description,
+        "properties": {column.name: _json_type(column) for column in table.columns},
+        "required": table.header,
+        "additionalProperties": False,
+    }
+
+
+def json_schema() -> dict:
+    """The JSON Schema of the JSON export (``curtailment/reports/schema.json`` is this,
+    written out; a test keeps the two equal)."""
+    return {
+        "$schema": "https://json-schema.org/draft/2020-12/schema",
+        "$id": "https://dnoctl.example/schemas/ofgem-curtailment-report-v1.json",
+        "title": "dnoctl Ofgem curtailment report",
+        "type": "object",
+        "required": ["format", "version", "period", "summary", "tables"],
+        "additionalProperties": False,
+        "properties": {
+            "format": {"const": "dnoctl-ofgem-curtailment-report"},
+            "version": {"const": 1},
+            "period": {
+                "type": "object",
+                "required": ["kind", "label", "first_day", "last_day", "start_utc", "end_utc", "timezone"],
+                "additionalProperties": False,
+                "properties": {
+                    "kind": {"enum": ["regulatory_year", "quarter", "month", "custom"]},
+                    "label": {"type": "string"},
+                    "first_day": _JSON_TYPES["date"],
+                    "last_day": _JSON_TYPES["date"],
+                    "start_utc": _JSON_TYPES["datetime"],
+                    "end_utc": _JSON_TYPES["datetime"],
+                    "timezone": {"const": "Europe/London"},
+                },
+            },
+            "summary": {
+                "type": "object",
+                "properties": {metric.name: _json_type(metric) for metric in SUMMARY_METRICS},
+                "required": [metric.name for metric in SUMMARY_METRICS],
+                "additionalProperties": False,
+            },
+            "tables": {
+                "type": "object",
+                "required": [table.name for table in TABLES if table is not SUMMARY],
+                "additionalProperties": False,
+                "properties": {
+                    table.name: {"type": "array", "items": _row_schema(table)}
+                    for table in TABLES
+                    if table is not SUMMARY
+                },
+            },
+        },
+    }
+
+
+SCHEMA_PATH = Path(__file__).with_name("schema.json")

@@ -8,6 +8,7 @@ never sees half a report. Every export is audited.
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 import os
 import uuid
@@ -69,6 +70,7 @@ def report_generate(
     path: Path,
     top_n: int = DEFAULT_TOP_N,
     on_progress: ProgressCallback | None = None,
+    generated_at: dt.datetime | None = None,
 ) -> ReportResult:
     """Write the report for ``period`` in ``fmt`` (csv, xlsx or json) to ``path``.
 
@@ -81,7 +83,7 @@ def report_generate(
     if not 1 <= top_n <= MAX_TOP_N:
         raise ValueError(f"top_n must be between 1 and {MAX_TOP_N}, got {top_n}")
     progress = on_progress or _noop_progress
-    generated_at = timezone.now()
+    generated_at = generated_at or timezone.now()
     rows: dict[str, int] = {}
     progress(0.0, "selecting events")
     with transaction.atomic(), selectors.report_snapshot(period=period) as snapshot:
