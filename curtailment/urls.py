@@ -1,3 +1,17 @@
-"""URL routes (filled in by the feature that owns them)."""
+"""Curtailment dashboard pages (mounted at ``/curtailment/``)."""
 
-urlpatterns: list = []
+from django.urls import path
+
+from curtailment import views
+
+app_name = "curtailment"
+
+urlpatterns = [
+    path("events/", views.event_list, name="event_list"),
+    path("events/<int:event_id>/", views.event_detail, name="event_detail"),
+    path("events/<int:event_id>/live.json", views.event_live, name="event_live"),
+    path("compliance/", views.compliance, name="compliance"),
+    path("compliance/live.json", views.compliance_live, name="compliance_live"),
+    path("audit/", views.audit_list, name="audit"),
+    path("audit.csv", views.audit_csv, name="audit_csv"),
+]

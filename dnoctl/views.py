@@ -1,17 +1,118 @@
 """Project-level views: the overview (landing page) and a health check."""
 
+from __future__ import annotations
+
+from typing import Any
+
 from django.contrib.auth.decorators import login_not_required
+from django.core.paginator import Paginator
 from django.db import connection
+from django.db.models import Case, Count, F, IntegerField, Max, QuerySet, Value, When
 from django.http import JsonResponse
 from django.shortcuts import render
 
-from feeders.models import Feeder
+from curtailment.models import LIVE_ACTION_STATES, OPEN_EVENT_STATES, CurtailmentAction, CurtailmentEvent
+from dnoctl.charts import STATUS_SEVERITY, london_label, substation_map_figure
+from feeders.choices import FeederStatus, LicenceArea
+from feeders.models import Feeder, FeederAlert, Substation
+
+FEEDERS_PER_PAGE = 50
+
+# Riskiest first: at risk, then curtailing, then offline (unknown is a risk), then normal.
+RISK_RANK = Case(
+    *[When(status=status, then=Value(rank)) for rank, status in enumerate(STATUS_SEVERITY)],
+    default=Value(len(STATUS_SEVERITY)),
+    output_field=IntegerField(),
+)
+
+
+def overview_filters(params) -> dict[str, Any]:
+    """The overview's filters from the query string, validated against the known values
+    (an unknown value is ignored rather than matching nothing silently)."""
+    status = params.get("status", "")
+    area = params.get("area", "")
+    return {
+        "substation": params.get("substation", "").strip(),
+        "area": area if area in LicenceArea.values else "",
+        "status": status if status in FeederStatus.values else "",
+        "high_risk": params.get("high_risk") == "1",
+    }
+
+
+def feeders_filtered(filters: dict[str, Any]) -> QuerySet[Feeder]:
+    feeders = Feeder.objects.select_related("substation")
+    if filters["substation"]:
+        feeders = feeders.filter(substation__code=filters["substation"])
+    if filters["area"]:
+        feeders = feeders.filter(substation__licence_area=filters["area"])
+    if filters["status"]:
+        feeders = feeders.filter(status=filters["status"])
+    if filters["high_risk"]:
+        feeders = feeders.filter(high_risk=True)
+    return feeders
+
+
+def overview_counters() -> dict[str, int]:
+    """The header counters: what needs attention right now."""
+    return {
+        "open_alerts": FeederAlert.objects.filter(cleared_at__isnull=True).count(),
+        "active_events": CurtailmentEvent.objects.filter(status__in=OPEN_EVENT_STATES).count(),
+        "chargers_curtailed": CurtailmentAction.objects.filter(
+            status__in=LIVE_ACTION_STATES, event__status__in=OPEN_EVENT_STATES
+        ).count(),
+        "feeders_offline": Feeder.objects.filter(status=FeederStatus.OFFLINE).count(),
+    }
+
+
+def substation_summaries(feeders: QuerySet[Feeder]) -> list[dict[str, Any]]:
+    """One row per substation for the map: its worst status, feeder count and worst load,
+    from one grouped query (5,000 feeders are a few hundred substations)."""
+    rows = feeders.order_by().values("substation_id", "status").annotate(n=Count("id"), worst=Max("last_load_percent"))
+    by_substation: dict[int, dict[str, Any]] = {}
+    for row in rows:
+        entry = by_substation.setdefault(row["substation_id"], {"feeders": 0, "statuses": set(), "worst_load": None})
+        entry["feeders"] += row["n"]
+        entry["statuses"].add(row["status"])
+        if row["worst"] is not None and (entry["worst_load"] is None or row["worst"] > entry["worst_load"]):
+            entry["worst_load"] = row["worst"]
+    substations = Substation.objects.filter(pk__in=by_substation).values("id", "code", "name", "latitude", "longitude")
+    summaries = []
+    for sub in substations:
+        entry = by_substation[sub["id"]]
+        worst = next((s for s in STATUS_SEVERITY if s in entry["statuses"]), FeederStatus.NORMAL.value)
+        summaries.append({**sub, "status": worst, "feeders": entry["feeders"], "worst_load": entry["worst_load"]})
+    return summaries
 
 
 def overview(request):
-    """Every feeder with its live load and status, riskiest first."""
-    feeders = Feeder.objects.select_related("substation").order_by("-last_load_percent", "code")[:500]
-    return render(request, "overview.html", {"feeders": feeders})
+    """Every feeder with its live load and status, riskiest first, filtered and paginated,
+    with the header counters and a schematic map of substations."""
+    filters = overview_filters(request.GET)
+    feeders = feeders_filtered(filters)
+    ordered = feeders.annotate(risk=RISK_RANK).order_by("risk", F("last_load_percent").desc(nulls_last=True), "code")
+    page = Paginator(ordered, FEEDERS_PER_PAGE).get_page(request.GET.get("page"))
+    rows = [
+        {"feeder": feeder, "last_reading_label": london_label(feeder.last_reading_at)} for feeder in page.object_list
+    ]
+    query = request.GET.copy()
+    query.pop("page", None)
+    context = {
+        "page": page,
+        "rows": rows,
+        "filters": filters,
+        "filter_query": query.urlencode(),
+        "counters": overview_counters(),
+        "map_figure": substation_map_figure(substation_summaries(feeders)),
+        "substations": Substation.objects.order_by("code").values_list("code", flat=True),
+        "areas": LicenceArea.choices,
+        "statuses": FeederStatus.choices,
+    }
+    return render(request, "overview.html", context)
+
+
+def overview_counters_json(request):
+    """The header counters, fetched by the overview page when a status or alert changes."""
+    return JsonResponse(overview_counters())
 
 
 @login_not_required

@@ -1,3 +1,17 @@
-"""URL routes (filled in by the feature that owns them)."""
+"""Feeder pages and their operator controls (mounted at ``/feeders/``)."""
 
-urlpatterns: list = []
+from django.urls import path
+
+from dnoctl.views import overview_counters_json
+from feeders import views
+
+app_name = "feeders"
+
+urlpatterns = [
+    path("counters.json", overview_counters_json, name="counters"),
+    path("<int:feeder_id>/", views.feeder_detail, name="feeder_detail"),
+    path("<int:feeder_id>/chart.json", views.feeder_chart_json, name="feeder_chart"),
+    path("<int:feeder_id>/curtail/", views.feeder_curtail, name="feeder_curtail"),
+    path("<int:feeder_id>/cancel/", views.feeder_cancel_event, name="feeder_cancel"),
+    path("<int:feeder_id>/automatic/", views.feeder_automatic, name="feeder_automatic"),
+]

@@ -1,0 +1,313 @@
+"""Dashboard pages of the curtailment app: one event's full timeline, usage-limit
+compliance, and the audit trail (filterable, paginated, CSV export streamed).
+
+Each live page has a ``.../live.json`` twin returning the figure and the table as rendered
+HTML, which the page fetches when a WebSocket message says something changed: one place
+renders the rows, whether at page load or live.
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+from collections.abc import Iterator
+from typing import Any
+
+from django.contrib.auth.decorators import permission_required
+from django.core.paginator import Paginator
+from django.db.models import Prefetch, Q, QuerySet
+from django.http import HttpRequest, HttpResponse, JsonResponse, StreamingHttpResponse
+from django.shortcuts import get_object_or_404, render
+from django.template.loader import render_to_string
+from django.utils import timezone
+
+from consent.choices import LoadLabel
+from consent.models import HCALCS, Notification
+from curtailment import usage
+from curtailment.choices import ActionEndReason, EventEndReason
+from curtailment.models import AspCallOff, AuditEntry, CurtailmentAction, CurtailmentEvent, ServiceRequest
+from dnoctl.charts import LONDON, event_timeline_figure, london_label, usage_distribution_figure
+from dnoctl.roles import EXPORT_REPORTS
+from feeders.models import Feeder
+
+AUDIT_PER_PAGE = 100
+NEAREST_LIMIT_ROWS = 25
+
+# --- event ---------------------------------------------------------------------------------
+
+
+def _event_with_related(event_id: int) -> CurtailmentEvent:
+    requests = ServiceRequest.objects.order_by("created_at", "id")
+    actions = CurtailmentAction.objects.select_related("hcalcs", "mpan").prefetch_related(
+        Prefetch("service_requests", queryset=requests)
+    )
+    return get_object_or_404(
+        CurtailmentEvent.objects.select_related("feeder", "alert", "requested_by").prefetch_related(
+            Prefetch("actions", queryset=actions)
+        ),
+        pk=event_id,
+    )
+
+
+def event_milestones(event: CurtailmentEvent, actions: list[CurtailmentAction]) -> list[dict[str, Any]]:
+    """Points on the event's timeline: alert, decision, ASP call-offs, overrides, end."""
+    points: list[dict[str, Any]] = []
+    if event.alert is not None:
+        points.append({"at": event.alert.raised_at, "label": f"Alert ({event.alert.get_kind_display()})"})
+    points.append({"at": event.started_at, "label": f"Start ({event.get_trigger_display()})"})
+    for calloff in AspCallOff.objects.filter(event=event).select_related("contract"):
+        points.append({"at": calloff.called_at, "label": f"ASP {calloff.contract.reference} {calloff.kw:.0f} kW"})
+    for action in actions:
+        if action.end_reason == ActionEndReason.OVERRIDE and action.ended_at:
+            points.append({"at": action.ended_at, "label": f"Override {action.hcalcs.eui64}"})
+    if event.ended_at:
+        points.append({"at": event.ended_at, "label": f"End ({event.get_end_reason_display() or 'ended'})"})
+    return points
+
+
+def _event_tables(event: CurtailmentEvent, actions: list[CurtailmentAction]) -> dict[str, Any]:
+    requests = [sr for action in actions for sr in action.service_requests.all()]
+    return {
+        "event": event,
+        "actions": actions,
+        "service_requests": requests,
+        "notifications": Notification.objects.filter(event=event).order_by("created_at")[:500],
+        "audit": AuditEntry.objects.filter(target_type="curtailment.curtailmentevent", target_id=str(event.pk))[:100],
+        "calloffs": AspCallOff.objects.filter(event=event).select_related("contract"),
+        "overrides": [a for a in actions if a.end_reason == ActionEndReason.OVERRIDE],
+        "early_release": event.end_reason == EventEndReason.EARLY_RELEASE,
+        "confirmed_count": sum(1 for a in actions if a.confirmed_at),
+    }
+
+
+def event_detail(request: HttpRequest, event_id: int) -> HttpResponse:
+    """An event's whole story: a Plotly timeline and the table behind it."""
+    event = _event_with_related(event_id)
+    actions = list(event.actions.all())
+    context = _event_tables(event, actions)
+    context["figure"] = event_timeline_figure(event=event, actions=actions, milestones=event_milestones(event, actions))
+    return render(request, "curtailment/event_detail.html", context)
+
+
+def event_live(request: HttpRequest, event_id: int) -> JsonResponse:
+    """The event's figure and tables, re-rendered for the live page."""
+    event = _event_with_related(event_id)
+    actions = list(event.actions.all())
+    context = _event_tables(event, actions)
+    return JsonResponse(
+        {
+            "status": event.status,
+            "figure": event_timeline_figure(event=event, actions=actions, milestones=event_milestones(event, actions)),
+            "tables_html": render_to_string("curtailment/_event_tables.html", context, request=request),
+            "summary_html": render_to_string("curtailment/_event_summary.html", context, request=request),
+        }
+    )
+
+
+def event_list(request: HttpRequest) -> HttpResponse:
+    """Recent events, newest first (paginated)."""
+    events = CurtailmentEvent.objects.select_related("feeder", "requested_by")
+    page = Paginator(events, 50).get_page(request.GET.get("page"))
+    return render(request, "curtailment/event_list.html", {"page": page})
+
+
+# --- compliance ------------------------------------------------------------------------------
+
+
+def _months_between(start: dt.date, end: dt.date) -> int:
+    return (end.year - start.year) * 12 + (end.month - start.month)
+
+
+def _add_months(day: dt.date, months: int) -> dt.date:
+    month_index = day.month - 1 + months
+    year, month = day.year + month_index // 12, month_index % 12 + 1
+    return dt.date(year, month, min(day.day, 28))
+
+
+def compliance_context(now: dt.datetime) -> dict[str, Any]:
+    """Minutes used per EV charger in the rolling 24 h and 30 days (NF11/NF12) and, per
+    managed feeder, its months managed and NF10 dates (6 months to find a market solution,
+    then 12 to implement it)."""
+    chargers = list(
+        HCALCS.objects.filter(label=LoadLabel.EV_CHARGER)
+        .select_related("meter__premise__feeder")
+        .only("id", "eui64", "meter__premise__feeder__code", "meter__premise__feeder__id")
+    )
+    ids = [c.pk for c in chargers]
+    used_24h = usage.hcalcs_minutes_used(hcalcs_ids=ids, window_end=now, window=usage.WINDOW_24H)
+    used_30d = usage.hcalcs_minutes_used(hcalcs_ids=ids, window_end=now, window=usage.WINDOW_30D)
+    limit_24h, limit_30d = usage.limit_24h_minutes(), usage.limit_30d_minutes()
+    live = set(
+        CurtailmentAction.objects.filter(hcalcs_id__in=ids, ended_at__isnull=True, expected_end_at__gt=now).values_list(
+            "hcalcs_id", flat=True
+        )
+    )
+    rows = []
+    for charger in chargers:
+        u24, u30 = used_24h[charger.pk], used_30d[charger.pk]
+        feeder = charger.meter.premise.feeder
+        rows.append(
+            {
+                "eui64": charger.eui64,
+                "feeder": feeder,
+                "used_24h": u24,
+                "used_30d": u30,
+                "pct_24h": 100.0 * u24 / limit_24h,
+                "pct_30d": 100.0 * u30 / limit_30d,
+                "nearest": max(u24 / limit_24h, u30 / limit_30d),
+                "curtailed_now": charger.pk in live,
+            }
+        )
+    rows.sort(key=lambda r: (-r["nearest"], r["eui64"]))
+    today = now.astimezone(LONDON).date()
+    feeders = []
+    for feeder in Feeder.objects.filter(managed_since__isnull=False).order_by("managed_since", "code"):
+        feeders.append(
+            {
+                "feeder": feeder,
+                "months": _months_between(feeder.managed_since, today) + 1,
+                "market_solution_by": _add_months(feeder.managed_since, 6),
+                "implemented_by": _add_months(feeder.managed_since, 18),
+            }
+        )
+    return {
+        "now_label": london_label(now),
+        "limit_24h": limit_24h,
+        "limit_30d": limit_30d,
+        "chargers": len(rows),
+        "curtailed_now": len(live),
+        "total_24h": sum(r["used_24h"] for r in rows),
+        "total_30d": sum(r["used_30d"] for r in rows),
+        "at_limit": sum(1 for r in rows if r["nearest"] >= 1),
+        "nearest": rows[:NEAREST_LIMIT_ROWS],
+        "feeders": feeders,
+        "today": today,
+        "figure": usage_distribution_figure(
+            minutes_24h=[r["used_24h"] for r in rows],
+            minutes_30d=[r["used_30d"] for r in rows],
+            limit_24h=limit_24h,
+            limit_30d=limit_30d,
+        ),
+    }
+
+
+def compliance(request: HttpRequest) -> HttpResponse:
+    """Usage-limit compliance (NF11, NF12) and feeder management dates (NF10)."""
+    return render(request, "curtailment/compliance.html", compliance_context(timezone.now()))
+
+
+def compliance_live(request: HttpRequest) -> JsonResponse:
+    context = compliance_context(timezone.now())
+    return JsonResponse(
+        {
+            "figure": context.pop("figure"),
+            "tables_html": render_to_string("curtailment/_compliance_tables.html", context, request=request),
+        }
+    )
+
+
+# --- audit ---------------------------------------------------------------------------------
+
+
+def _london_day(value: str) -> dt.date | None:
+    try:
+        return dt.date.fromisoformat(value)
+    except ValueError:
+        return None
+
+
+def audit_filters(params) -> dict[str, Any]:
+    return {
+        "actor": params.get("actor", "").strip(),
+        "action": params.get("action", "").strip(),
+        "target": params.get("target", "").strip(),
+        "q": params.get("q", "").strip(),
+        "since": _london_day(params.get("since", "")),
+        "until": _london_day(params.get("until", "")),
+    }
+
+
+def audit_entries(filters: dict[str, Any]) -> QuerySet[AuditEntry]:
+    """Audit entries matching the filters; dates are Europe/London days (a 23 h or 25 h day
+    on a clock change is still one day)."""
+    entries = AuditEntry.objects.all()
+    if filters["actor"]:
+        entries = entries.filter(actor__icontains=filters["actor"])
+    if filters["action"]:
+        entries = entries.filter(action__startswith=filters["action"])
+    if filters["target"]:
+        kind, _, target_id = filters["target"].partition(":")
+        entries = entries.filter(target_type__icontains=kind)
+        if target_id:
+            entries = entries.filter(target_id=target_id)
+    if filters["q"]:
+        entries = entries.filter(Q(reason__icontains=filters["q"]) | Q(action__icontains=filters["q"]))
+    if filters["since"]:
+        entries = entries.filter(at__gte=dt.datetime.combine(filters["since"], dt.time(), tzinfo=LONDON))
+    if filters["until"]:
+        next_day = filters["until"] + dt.timedelta(days=1)
+        entries = entries.filter(at__lt=dt.datetime.combine(next_day, dt.time(), tzinfo=LONDON))
+    return entries
+
+
+def audit_list(request: HttpRequest) -> HttpResponse:
+    """Who or what did what, when, why: filterable and paginated."""
+    filters = audit_filters(request.GET)
+    page = Paginator(audit_entries(filters), AUDIT_PER_PAGE).get_page(request.GET.get("page"))
+    query = request.GET.copy()
+    query.pop("page", None)
+    rows = [{"entry": e, "at_label": london_label(e.at)} for e in page.object_list]
+    actions = AuditEntry.objects.order_by("action").values_list("action", flat=True).distinct()[:200]
+    return render(
+        request,
+        "curtailment/audit.html",
+        {"page": page, "rows": rows, "filters": filters, "filter_query": query.urlencode(), "actions": actions},
+    )
+
+
+class _Echo:
+    """A file-like object whose write returns the line: csv.writer into a stream."""
+
+    def write(self, value: str) -> str:
+        return value
+
+
+def _audit_csv_rows(entries: QuerySet[AuditEntry]) -> Iterator[str]:
+    writer = csv.writer(_Echo())
+    yield writer.writerow(
+        ["at_utc", "at_europe_london", "actor", "action", "target_type", "target_id", "reason", "inputs"]
+    )
+    for entry in entries.iterator(chunk_size=2000):
+        yield writer.writerow(
+            [
+                entry.at.isoformat(),
+                london_label(entry.at),
+                entry.actor,
+                entry.action,
+                entry.target_type,
+                entry.target_id,
+                _csv_safe(entry.reason),
+                _csv_safe(_json(entry.inputs)),
+            ]
+        )
+
+
+def _json(value: Any) -> str:
+    import json
+
+    return json.dumps(value, sort_keys=True, default=str)
+
+
+def _csv_safe(text: str) -> str:
+    # A cell starting with = + - @ is run as a formula by spreadsheets (CSV injection).
+    return "'" + text if text[:1] in ("=", "+", "-", "@") else text
+
+
+@permission_required(EXPORT_REPORTS, raise_exception=True)
+def audit_csv(request: HttpRequest) -> StreamingHttpResponse:
+    """The filtered audit trail as CSV, streamed so a year of entries never sits in memory."""
+    entries = audit_entries(audit_filters(request.GET))
+    stamp = timezone.now().astimezone(LONDON).strftime("%Y%m%d-%H%M")
+    response = StreamingHttpResponse(_audit_csv_rows(entries), content_type="text/csv; charset=utf-8")
+    response["Content-Disposition"] = f'attachment; filename="dnoctl-audit-{stamp}.csv"'
+    return response

@@ -1,0 +1,389 @@
+"""Plotly figure specs built on the server, and the one Europe/London wall-clock helper.
+
+Plotly.js ignores UTC offsets in date strings: ``2026-03-29T01:30:00+01:00`` is drawn at
+01:30 whatever the offset. So every time the browser plots is sent as a naive
+Europe/London wall-clock string from :func:`london_wallclock`, and the server never hands
+Plotly an aware ISO string. On the 25-hour day in October the repeated hour is drawn twice
+on the same axis position, which is what a wall clock shows; the hover text carries the
+zone abbreviation (GMT/BST) so the two 01:30s can be told apart.
+
+The figures are plain dicts (``{"data": [...], "layout": {...}}``) so the views can embed
+them with ``json_script`` and the page only calls ``Plotly.newPlot`` on them.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable, Sequence
+from typing import Any
+from zoneinfo import ZoneInfo
+
+LONDON = ZoneInfo("Europe/London")
+
+# Okabe-Ito: distinguishable with the common colour-vision deficiencies; the pages always
+# pair the colour with a text label and a marker shape.
+STATUS_COLOURS = {
+    "normal": "#56b4e9",
+    "at_risk": "#e69f00",
+    "curtailing": "#cc79a7",
+    "offline": "#bbbbbb",
+}
+STATUS_SYMBOLS = {"normal": "circle", "at_risk": "triangle-up", "curtailing": "square", "offline": "x"}
+STATUS_LABELS = {"normal": "Normal", "at_risk": "At risk", "curtailing": "Curtailing", "offline": "Offline"}
+# Worst first: a substation on the map takes the colour of its worst feeder.
+STATUS_SEVERITY = ["at_risk", "curtailing", "offline", "normal"]
+PHASE_COLOURS = ["#56b4e9", "#f0e442", "#009e73"]
+PHASE_DASHES = ["solid", "dot", "dashdot"]
+
+WALLCLOCK_FORMAT = "%Y-%m-%d %H:%M:%S"
+
+
+def london_wallclock(moment: dt.datetime | None) -> str | None:
+    """The Europe/London wall-clock time of an aware datetime, as Plotly wants it
+    (``"YYYY-MM-DD HH:MM:SS"``, no offset). ``None`` stays ``None``.
+
+    Naive datetimes are refused: storage is UTC and a naive value is a bug upstream, not
+    something to guess about.
+    """
+    if moment is None:
+        return None
+    if moment.tzinfo is None or moment.utcoffset() is None:
+        raise ValueError("london_wallclock needs an aware datetime (storage is UTC)")
+    return moment.astimezone(LONDON).strftime(WALLCLOCK_FORMAT)
+
+
+def london_label(moment: dt.datetime | None) -> str:
+    """Wall-clock time with its zone abbreviation for tables and hover text: ``01:30:00 BST``."""
+    if moment is None:
+        return ""
+    local = moment.astimezone(LONDON)
+    return f"{local:%Y-%m-%d %H:%M:%S} {local.tzname()}"
+
+
+def _dark_layout(**overrides: Any) -> dict[str, Any]:
+    layout: dict[str, Any] = {
+        "paper_bgcolor": "#182028",
+        "plot_bgcolor": "#0f1419",
+        "font": {"color": "#e6edf3", "family": "DejaVu Sans, sans-serif", "size": 13},
+        "margin": {"l": 60, "r": 20, "t": 30, "b": 45},
+        "legend": {"orientation": "h", "y": -0.18},
+        "xaxis": {"gridcolor": "#2b3640", "zerolinecolor": "#2b3640"},
+        "yaxis": {"gridcolor": "#2b3640", "zerolinecolor": "#2b3640"},
+        "hovermode": "x unified",
+    }
+    layout.update(overrides)
+    return layout
+
+
+def feeder_load_figure(
+    *,
+    readings: Sequence[Any],
+    phases: int,
+    rating_amps: float,
+    at_risk_percent: float,
+    since: dt.datetime,
+    until: dt.datetime,
+    forecast: Sequence[tuple[dt.datetime, float]] = (),
+    events: Iterable[Any] = (),
+) -> dict[str, Any]:
+    """Load per phase (amps) against the rating and the at-risk threshold.
+
+    Traces 0..phases-1 are the phases, in that order, so the page can ``extendTraces`` a
+    live reading onto them by index. The rating and threshold are horizontal lines (shapes)
+    so they span whatever range the operator picks. Events are shaded bands.
+    """
+    x = [london_wallclock(r.measured_at) for r in readings]
+    data: list[dict[str, Any]] = []
+    for index in range(phases):
+        field = f"amps_l{index + 1}"
+        data.append(
+            {
+                "type": "scatter",
+                "mode": "lines",
+                "name": f"L{index + 1}",
+                "x": x,
+                "y": [getattr(r, field) for r in readings],
+                "line": {"color": PHASE_COLOURS[index], "dash": PHASE_DASHES[index], "width": 2},
+                "hovertemplate": "%{y:.0f} A",
+            }
+        )
+    threshold = rating_amps * at_risk_percent / 100.0
+    data.append(
+        {
+            "type": "scatter",
+            "mode": "lines",
+            "name": "Trend forecast",
+            "x": [london_wallclock(t) for t, _ in forecast],
+            "y": [amps for _, amps in forecast],
+            "line": {"color": "#e69f00", "dash": "dash", "width": 2},
+            "hovertemplate": "forecast %{y:.0f} A",
+        }
+    )
+    shapes = [
+        _hline(rating_amps, "#d55e00", "solid"),
+        _hline(threshold, "#e69f00", "dash"),
+    ]
+    for event in events:
+        end = event.ended_at or event.planned_end_at
+        shapes.append(
+            {
+                "type": "rect",
+                "xref": "x",
+                "yref": "paper",
+                "x0": london_wallclock(event.started_at),
+                "x1": london_wallclock(end),
+                "y0": 0,
+                "y1": 1,
+                "fillcolor": "#cc79a7",
+                "opacity": 0.15,
+                "line": {"width": 0},
+                "layer": "below",
+            }
+        )
+    annotations = [
+        _hlabel(rating_amps, f"Rating {rating_amps:.0f} A", "#d55e00"),
+        _hlabel(threshold, f"At risk {at_risk_percent:.0f}% ({threshold:.0f} A)", "#e69f00"),
+    ]
+    top = max([rating_amps * 1.1, *[max(r.phase_amps, default=0) * 1.05 for r in readings]])
+    return {
+        "data": data,
+        "layout": _dark_layout(
+            shapes=shapes,
+            annotations=annotations,
+            xaxis={
+                "type": "date",
+                "range": [london_wallclock(since), london_wallclock(until)],
+                "gridcolor": "#2b3640",
+                "title": {"text": "Europe/London"},
+            },
+            yaxis={"title": {"text": "Amps per phase"}, "range": [0, top], "gridcolor": "#2b3640"},
+            uirevision="feeder-load",
+        ),
+    }
+
+
+def _hline(y: float, colour: str, dash: str) -> dict[str, Any]:
+    return {
+        "type": "line",
+        "xref": "paper",
+        "x0": 0,
+        "x1": 1,
+        "y0": y,
+        "y1": y,
+        "line": {"color": colour, "width": 2, "dash": dash},
+    }
+
+
+def _hlabel(y: float, text: str, colour: str) -> dict[str, Any]:
+    return {
+        "xref": "paper",
+        "x": 0.01,
+        "y": y,
+        "yanchor": "bottom",
+        "xanchor": "left",
+        "text": text,
+        "showarrow": False,
+        "font": {"color": colour},
+    }
+
+
+def linear_trend_forecast(
+    readings: Sequence[Any], *, phases: int, horizon_minutes: int = 10, window_minutes: int = 15
+) -> list[tuple[dt.datetime, float]]:
+    """A least-squares line through the worst phase over the last ``window_minutes``,
+    projected ``horizon_minutes`` ahead: the same kind of trend the at-risk detection uses,
+    drawn so the operator sees where the load is heading. Empty with fewer than 3 points.
+    """
+    if not readings:
+        return []
+    latest = readings[-1].measured_at
+    recent = [r for r in readings if r.measured_at >= latest - dt.timedelta(minutes=window_minutes)]
+    if len(recent) < 3:
+        return []
+    xs = [(r.measured_at - latest).total_seconds() for r in recent]
+    ys = [max(r.phase_amps[:phases], default=0.0) for r in recent]
+    mean_x, mean_y = sum(xs) / len(xs), sum(ys) / len(ys)
+    var_x = sum((x - mean_x) ** 2 for x in xs)
+    if var_x == 0:
+        return []
+    slope = sum((x - mean_x) * (y - mean_y) for x, y in zip(xs, ys, strict=True)) / var_x
+    intercept = mean_y - slope * mean_x
+    horizon = horizon_minutes * 60
+    return [(latest, intercept), (latest + dt.timedelta(seconds=horizon), max(0.0, intercept + slope * horizon))]
+
+
+def substation_map_figure(substations: Sequence[dict[str, Any]]) -> dict[str, Any]:
+    """A schematic map: substations on longitude/latitude (no tiles: control rooms are often
+    offline), one trace per status so the legend doubles as a key. Each substation takes
+    its worst feeder's status; marker size grows with its feeder count.
+
+    ``substations``: dicts with ``code``, ``name``, ``latitude``, ``longitude``,
+    ``status``, ``feeders`` (count) and ``worst_load`` (percent or None).
+    """
+    data = []
+    for status in STATUS_SEVERITY:
+        group = [s for s in substations if s["status"] == status]
+        data.append(
+            {
+                "type": "scattergl" if len(substations) > 1000 else "scatter",
+                "mode": "markers",
+                "name": STATUS_LABELS[status],
+                "x": [float(s["longitude"]) for s in group],
+                "y": [float(s["latitude"]) for s in group],
+                "text": [
+                    f"{s['code']} {s['name']}<br>{s['feeders']} feeders · worst "
+                    f"{'n/a' if s['worst_load'] is None else format(s['worst_load'], '.0f') + '%'}"
+                    for s in group
+                ],
+                "customdata": [s["code"] for s in group],
+                "hovertemplate": "%{text}<extra>" + STATUS_LABELS[status] + "</extra>",
+                "marker": {
+                    "color": STATUS_COLOURS[status],
+                    "symbol": STATUS_SYMBOLS[status],
+                    "size": [min(8 + 2 * s["feeders"], 22) for s in group],
+                    "line": {"color": "#0f1419", "width": 1},
+                },
+            }
+        )
+    return {
+        "data": data,
+        "layout": _dark_layout(
+            margin={"l": 40, "r": 10, "t": 10, "b": 30},
+            xaxis={"title": {"text": "Longitude"}, "gridcolor": "#2b3640", "zeroline": False},
+            # Roughly equal-area at GB latitudes: a degree of longitude is ~0.6 of latitude.
+            yaxis={
+                "title": {"text": "Latitude"},
+                "gridcolor": "#2b3640",
+                "scaleanchor": "x",
+                "scaleratio": 1.6,
+                "zeroline": False,
+            },
+            hovermode="closest",
+            legend={"orientation": "h", "y": 1.08},
+            uirevision="map",
+        ),
+    }
+
+
+ACTION_COLOURS = {
+    "planned": "#bbbbbb",
+    "boost_setup": "#bbbbbb",
+    "sent": "#f0e442",
+    "acknowledged": "#56b4e9",
+    "confirmed": "#cc79a7",
+    "late": "#e69f00",
+    "failed": "#d55e00",
+    "releasing": "#009e73",
+    "ended": "#7f8c99",
+}
+
+
+def event_timeline_figure(
+    *, event: Any, actions: Sequence[Any], milestones: Sequence[dict[str, Any]]
+) -> dict[str, Any]:
+    """A Gantt-like timeline: one bar per charger action from dispatch to its end (or its
+    expected end while live), coloured by action status, plus point markers for milestones
+    (alert, decision, service requests, overrides, notifications, release).
+
+    Bars are horizontal ``bar`` traces with ``base`` at the start; on a date axis Plotly
+    wants the length in milliseconds.
+    """
+    data: list[dict[str, Any]] = []
+    for status, colour in ACTION_COLOURS.items():
+        group = [a for a in actions if a.status == status]
+        if not group:
+            continue
+        data.append(
+            {
+                "type": "bar",
+                "orientation": "h",
+                "name": status.replace("_", " "),
+                "y": [f"{a.hcalcs.eui64}" for a in group],
+                "base": [london_wallclock(a.started_at) for a in group],
+                "x": [((a.ended_at or a.expected_end_at) - a.started_at).total_seconds() * 1000 for a in group],
+                "marker": {"color": colour},
+                "customdata": [a.pk for a in group],
+                "hovertemplate": "%{y}<br>" + status + "<extra></extra>",
+            }
+        )
+    data.append(
+        {
+            "type": "scatter",
+            "mode": "markers+text",
+            "name": "Milestones",
+            "y": ["Event"] * len(milestones),
+            "x": [london_wallclock(m["at"]) for m in milestones],
+            "text": [m["label"] for m in milestones],
+            "textposition": "top center",
+            "marker": {"symbol": "diamond", "size": 11, "color": "#f0e442"},
+            "hovertemplate": "%{text}<extra></extra>",
+        }
+    )
+    end = event.ended_at or event.planned_end_at
+    return {
+        "data": data,
+        "layout": _dark_layout(
+            barmode="overlay",
+            xaxis={
+                "type": "date",
+                "gridcolor": "#2b3640",
+                "title": {"text": "Europe/London"},
+                "range": [
+                    london_wallclock(event.started_at - dt.timedelta(minutes=2)),
+                    london_wallclock(end + dt.timedelta(minutes=2)),
+                ],
+            },
+            yaxis={"automargin": True, "gridcolor": "#2b3640", "categoryorder": "trace"},
+            hovermode="closest",
+            height=max(260, 60 + 28 * (len(actions) + 1)),
+            uirevision="event",
+        ),
+    }
+
+
+def usage_distribution_figure(
+    *, minutes_24h: Sequence[float], minutes_30d: Sequence[float], limit_24h: int, limit_30d: int
+) -> dict[str, Any]:
+    """Histograms of minutes used per charger as a percentage of each limit, side by side,
+    with the 100% line marked, so chargers close to a limit stand out."""
+    pct_24h = [100.0 * m / limit_24h for m in minutes_24h]
+    pct_30d = [100.0 * m / limit_30d for m in minutes_30d]
+    bins = {"start": 0, "end": 100.0001, "size": 10}
+    return {
+        "data": [
+            {
+                "type": "histogram",
+                "name": f"Rolling 24 h (of {limit_24h} min)",
+                "x": pct_24h,
+                "xbins": bins,
+                "marker": {"color": "#56b4e9"},
+                "opacity": 0.8,
+            },
+            {
+                "type": "histogram",
+                "name": f"Rolling 30 days (of {limit_30d} min)",
+                "x": pct_30d,
+                "xbins": bins,
+                "marker": {"color": "#e69f00", "pattern": {"shape": "/"}},
+                "opacity": 0.8,
+            },
+        ],
+        "layout": _dark_layout(
+            barmode="group",
+            xaxis={"title": {"text": "% of limit used"}, "range": [0, 105], "gridcolor": "#2b3640"},
+            yaxis={"title": {"text": "Chargers"}, "gridcolor": "#2b3640"},
+            shapes=[
+                {
+                    "type": "line",
+                    "x0": 100,
+                    "x1": 100,
+                    "yref": "paper",
+                    "y0": 0,
+                    "y1": 1,
+                    "line": {"color": "#d55e00", "width": 2},
+                }
+            ],
+            hovermode="closest",
+            uirevision="usage",
+        ),
+    }

@@ -1,0 +1,161 @@
+"""WebSocket consumers of the live dashboard.
+
+One thin async consumer per page kind, with one handler per message type (the
+``type`` ``feeder.reading`` reaches ``feeder_reading``). Consumers authenticate in
+``connect()``, only read (a permission check, an existence check) and never write to the
+database. What they forward is the pushed payload plus Europe/London wall-clock copies of
+its timestamps, made by the same helper the server-built charts use.
+
+Close codes: 4401 anonymous, 4403 no permission, 4404 no such object.
+
+Control messages (type ``control.*``: who toggled automatic mode, who asked for an event,
+with their reasons) go only to sockets whose user may control curtailment; a viewer's
+socket drops them.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from typing import Any
+
+from channels.db import database_sync_to_async
+from channels.generic.websocket import AsyncJsonWebsocketConsumer
+
+from dnoctl.charts import london_label, london_wallclock
+from dnoctl.push import FEEDERS_ALL, feeder_group
+from dnoctl.roles import CONTROL_CURTAILMENT
+
+logger = logging.getLogger(__name__)
+
+CLOSE_ANONYMOUS = 4401
+CLOSE_FORBIDDEN = 4403
+CLOSE_NOT_FOUND = 4404
+
+
+def with_wallclock(payload: dict[str, Any]) -> dict[str, Any]:
+    """Add ``<key>_london`` (for Plotly) and ``<key>_label`` (for text) next to every
+    ``*_at`` ISO timestamp: the browser never converts time zones itself."""
+    enriched = dict(payload)
+    for key, value in payload.items():
+        if not key.endswith("_at") or not isinstance(value, str):
+            continue
+        try:
+            moment = dt.datetime.fromisoformat(value)
+        except ValueError:
+            continue
+        if moment.tzinfo is None:
+            continue
+        enriched[f"{key}_london"] = london_wallclock(moment)
+        enriched[f"{key}_label"] = london_label(moment)
+    return enriched
+
+
+class LiveConsumer(AsyncJsonWebsocketConsumer):
+    """Base: authenticate, join the page's groups, forward messages by type.
+
+    Subclasses say which groups to join in :meth:`live_groups` (returning ``None`` closes
+    with 4404) and list the message types they forward.
+    """
+
+    can_control: bool = False
+    joined: list[str]
+
+    async def connect(self) -> None:
+        self.joined = []
+        user = self.scope.get("user")
+        if user is None or not user.is_authenticated:
+            await self.close(code=CLOSE_ANONYMOUS)
+            return
+        if not user.is_active:
+            await self.close(code=CLOSE_FORBIDDEN)
+            return
+        self.can_control = await database_sync_to_async(user.has_perm)(CONTROL_CURTAILMENT)
+        groups = await self.live_groups()
+        if groups is None:
+            await self.close(code=CLOSE_NOT_FOUND)
+            return
+        for group in groups:
+            await self.channel_layer.group_add(group, self.channel_name)
+        self.joined = groups
+        await self.accept()
+
+    async def disconnect(self, code: int) -> None:
+        for group in self.joined:
+            await self.channel_layer.group_discard(group, self.channel_name)
+
+    async def live_groups(self) -> list[str] | None:
+        raise NotImplementedError
+
+    async def receive_json(self, content: Any, **kwargs: Any) -> None:
+        # Pages only listen; a ping keeps proxies from closing an idle socket.
+        if isinstance(content, dict) and content.get("type") == "ping":
+            await self.send_json({"type": "pong"})
+
+    async def dispatch(self, message: dict[str, Any]) -> None:
+        # A message type this page does not show (a new one another app started pushing)
+        # is dropped, not allowed to kill the socket with "No handler for message type".
+        handler_name = message["type"].replace(".", "_")
+        if not message["type"].startswith("websocket.") and not hasattr(self, handler_name):
+            logger.debug("%s ignores %s", type(self).__name__, message["type"])
+            return
+        await super().dispatch(message)
+
+    async def forward(self, message: dict[str, Any]) -> None:
+        await self.send_json({"type": message["type"], "payload": with_wallclock(message.get("payload") or {})})
+
+    async def forward_control(self, message: dict[str, Any]) -> None:
+        """Control messages carry operator names and reasons: operators only."""
+        if self.can_control:
+            await self.forward(message)
+
+    # One handler per message type.
+    async def feeder_reading(self, message: dict[str, Any]) -> None:
+        await self.forward(message)
+
+    async def feeder_status(self, message: dict[str, Any]) -> None:
+        await self.forward(message)
+
+    async def feeder_alert(self, message: dict[str, Any]) -> None:
+        await self.forward(message)
+
+    async def control_feeder_configured(self, message: dict[str, Any]) -> None:
+        await self.forward_control(message)
+
+
+class FeedersOverviewConsumer(LiveConsumer):
+    """``ws/feeders/``: every feeder's readings and status changes (overview, compliance)."""
+
+    async def live_groups(self) -> list[str] | None:
+        return [FEEDERS_ALL]
+
+
+class FeederConsumer(LiveConsumer):
+    """``ws/feeders/<id>/``: one feeder's readings, alerts, events, actions and the
+    operator controls' outcomes."""
+
+    async def live_groups(self) -> list[str] | None:
+        feeder_id = int(self.scope["url_route"]["kwargs"]["feeder_id"])
+        exists = await database_sync_to_async(_feeder_exists)(feeder_id)
+        return [feeder_group(feeder_id)] if exists else None
+
+    async def event_updated(self, message: dict[str, Any]) -> None:
+        await self.forward(message)
+
+    async def action_updated(self, message: dict[str, Any]) -> None:
+        await self.forward(message)
+
+    async def service_request_updated(self, message: dict[str, Any]) -> None:
+        await self.forward(message)
+
+    async def control_event_requested(self, message: dict[str, Any]) -> None:
+        await self.forward_control(message)
+
+    async def control_event_cancelled(self, message: dict[str, Any]) -> None:
+        await self.forward_control(message)
+
+
+def _feeder_exists(feeder_id: int) -> bool:
+    from feeders.models import Feeder
+
+    return Feeder.objects.filter(pk=feeder_id).exists()

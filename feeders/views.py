@@ -1,0 +1,252 @@
+"""The feeder page (load per phase against rating, trend, events) and its operator controls.
+
+Controls are POST-only, CSRF-protected and checked server-side: curtail now and cancel need
+``curtailment.control_curtailment`` (operators), automatic mode needs
+``feeders.configure_feeders`` (engineers). A viewer's forged POST gets 403. Curtail and
+cancel are audited by the curtailment services they call; automatic mode is audited here.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from django import forms
+from django.contrib import messages
+from django.contrib.auth.decorators import permission_required
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.utils import timezone
+from django.views.decorators.http import require_POST
+
+from curtailment.audit import audit_record
+from curtailment.choices import EventTrigger
+from curtailment.models import OPEN_EVENT_STATES, CurtailmentEvent
+from dnoctl.charts import feeder_load_figure, linear_trend_forecast, london_label
+from dnoctl.push import feeder_group, push_on_commit
+from dnoctl.roles import CONFIGURE_FEEDERS, CONTROL_CURTAILMENT
+from feeders.models import Feeder, FeederAlert, FeederReading
+
+RANGES_HOURS = [1, 6, 24, 72, 168]
+DEFAULT_RANGE_HOURS = 24
+# Enough points to see the shape at 1920 px; beyond that the browser only slows down.
+MAX_CHART_POINTS = 4000
+MAX_EVENT_MINUTES = 120  # a charger may be off at most 120 min in any 24 h (NF11)
+
+
+class ReasonConfirmForm(forms.Form):
+    reason = forms.CharField(min_length=5, max_length=500, widget=forms.Textarea(attrs={"rows": 2}))
+    confirm = forms.BooleanField(required=True, label="I confirm this action")
+
+
+class CurtailForm(ReasonConfirmForm):
+    reduction_kw = forms.FloatField(min_value=0.1, label="Reduction (kW)")
+    duration_minutes = forms.IntegerField(min_value=1, max_value=MAX_EVENT_MINUTES, label="Duration (minutes)")
+    field_order = ["reduction_kw", "duration_minutes", "reason", "confirm"]
+
+    def __init__(self, *args: Any, feeder: Feeder, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.feeder = feeder
+        self.fields["reduction_kw"].widget.attrs.update({"max": f"{feeder.rating_kw:.1f}", "step": "0.1"})
+        self.fields["duration_minutes"].initial = 30
+
+    def clean_reduction_kw(self) -> float:
+        value = self.cleaned_data["reduction_kw"]
+        if value > self.feeder.rating_kw:
+            raise ValidationError(f"cannot exceed the feeder's rating of {self.feeder.rating_kw:.1f} kW")
+        return value
+
+
+class AutomaticForm(ReasonConfirmForm):
+    enabled = forms.TypedChoiceField(choices=[("1", "On"), ("0", "Off")], coerce=lambda v: v == "1")
+    field_order = ["enabled", "reason", "confirm"]
+
+
+def _range_hours(request: HttpRequest) -> int:
+    try:
+        hours = int(request.GET.get("hours", DEFAULT_RANGE_HOURS))
+    except ValueError:
+        return DEFAULT_RANGE_HOURS
+    return hours if hours in RANGES_HOURS else DEFAULT_RANGE_HOURS
+
+
+def feeder_chart(feeder: Feeder, *, hours: int, now: dt.datetime) -> dict[str, Any]:
+    """The load figure for the last ``hours``: readings (thinned evenly past
+    ``MAX_CHART_POINTS``), the trend forecast and the events shaded."""
+    since = now - dt.timedelta(hours=hours)
+    readings = list(
+        FeederReading.objects.filter(feeder=feeder, measured_at__gte=since)
+        .order_by("measured_at")
+        .only("measured_at", "amps_l1", "amps_l2", "amps_l3", "kw")
+    )
+    forecast = linear_trend_forecast(readings, phases=feeder.phases)
+    if len(readings) > MAX_CHART_POINTS:
+        step = -(-len(readings) // MAX_CHART_POINTS)
+        readings = readings[::step] + ([readings[-1]] if (len(readings) - 1) % step else [])
+    events = CurtailmentEvent.objects.filter(feeder=feeder, started_at__lt=now).exclude(ended_at__lt=since)
+    return feeder_load_figure(
+        readings=readings,
+        phases=feeder.phases,
+        rating_amps=feeder.rating_amps,
+        at_risk_percent=feeder.at_risk_percent,
+        since=since,
+        until=now + dt.timedelta(minutes=10),
+        forecast=forecast,
+        events=events,
+    )
+
+
+def _feeder_context(request: HttpRequest, feeder: Feeder, **forms_by_name: Any) -> dict[str, Any]:
+    now = timezone.now()
+    hours = _range_hours(request)
+    events = list(CurtailmentEvent.objects.filter(feeder=feeder).select_related("requested_by")[:20])
+    open_event = next((e for e in events if e.status in OPEN_EVENT_STATES), None)
+    alerts = list(FeederAlert.objects.filter(feeder=feeder)[:10])
+    timeline = sorted(
+        [{"at": e.started_at, "kind": "event", "item": e, "label": london_label(e.started_at)} for e in events]
+        + [{"at": a.raised_at, "kind": "alert", "item": a, "label": london_label(a.raised_at)} for a in alerts],
+        key=lambda row: row["at"],
+        reverse=True,
+    )
+    return {
+        "feeder": feeder,
+        "hours": hours,
+        "ranges": RANGES_HOURS,
+        "figure": feeder_chart(feeder, hours=hours, now=now),
+        "open_event": open_event,
+        "timeline": timeline,
+        "last_reading_label": london_label(feeder.last_reading_at),
+        "curtail_form": forms_by_name.get("curtail_form") or CurtailForm(feeder=feeder),
+        "cancel_form": forms_by_name.get("cancel_form") or ReasonConfirmForm(prefix="cancel"),
+        "automatic_form": forms_by_name.get("automatic_form")
+        or AutomaticForm(prefix="auto", initial={"enabled": "0" if feeder.automatic_curtailment else "1"}),
+        "error": forms_by_name.get("error", ""),
+    }
+
+
+def feeder_detail(request: HttpRequest, feeder_id: int) -> HttpResponse:
+    """One feeder: its load chart (range selectable), trend, events and, for operators, the controls."""
+    feeder = get_object_or_404(Feeder.objects.select_related("substation"), pk=feeder_id)
+    return render(request, "feeders/feeder_detail.html", _feeder_context(request, feeder))
+
+
+def feeder_chart_json(request: HttpRequest, feeder_id: int) -> JsonResponse:
+    """The load figure for another range, for ``Plotly.react`` without a page reload."""
+    feeder = get_object_or_404(Feeder, pk=feeder_id)
+    return JsonResponse(feeder_chart(feeder, hours=_range_hours(request), now=timezone.now()))
+
+
+def _rejected(request: HttpRequest, feeder: Feeder, status: int, **forms_by_name: Any) -> HttpResponse:
+    return render(
+        request, "feeders/feeder_detail.html", _feeder_context(request, feeder, **forms_by_name), status=status
+    )
+
+
+@require_POST
+@permission_required(CONTROL_CURTAILMENT, raise_exception=True)
+def feeder_curtail(request: HttpRequest, feeder_id: int) -> HttpResponse:
+    """Curtail now: open a manual event for the reduction and duration the operator asked for."""
+    from curtailment.services import curtailment_event_start
+
+    feeder = get_object_or_404(Feeder, pk=feeder_id)
+    form = CurtailForm(request.POST, feeder=feeder)
+    if not form.is_valid():
+        return _rejected(request, feeder, 400, curtail_form=form)
+    data = form.cleaned_data
+    try:
+        with transaction.atomic():
+            event = curtailment_event_start(
+                feeder=feeder,
+                reduction_kw=data["reduction_kw"],
+                duration_minutes=data["duration_minutes"],
+                reason=data["reason"],
+                requested_by=request.user,
+                trigger=EventTrigger.MANUAL,
+            )
+            push_on_commit(
+                [feeder_group(feeder.pk)],
+                "control.event_requested",
+                {
+                    "feeder_id": feeder.pk,
+                    "event_id": event.pk,
+                    "actor": request.user.get_username(),
+                    "reason": data["reason"],
+                },
+            )
+    except ValidationError as exc:
+        status = 409 if type(exc).__name__ == "EventAlreadyOpen" else 400
+        return _rejected(request, feeder, status, curtail_form=form, error="; ".join(exc.messages))
+    messages.success(request, f"Curtailment event {event.pk} started on {feeder.code}.")
+    return redirect("curtailment:event_detail", event_id=event.pk)
+
+
+@require_POST
+@permission_required(CONTROL_CURTAILMENT, raise_exception=True)
+def feeder_cancel_event(request: HttpRequest, feeder_id: int) -> HttpResponse:
+    """Cancel the feeder's open event: every live charger gets a reset (7.8)."""
+    from curtailment.services import curtailment_event_cancel
+
+    feeder = get_object_or_404(Feeder, pk=feeder_id)
+    form = ReasonConfirmForm(request.POST, prefix="cancel")
+    if not form.is_valid():
+        return _rejected(request, feeder, 400, cancel_form=form)
+    event = CurtailmentEvent.objects.filter(feeder=feeder, status__in=OPEN_EVENT_STATES).first()
+    if event is None:
+        return _rejected(request, feeder, 409, cancel_form=form, error=f"{feeder.code} has no open event to cancel")
+    with transaction.atomic():
+        curtailment_event_cancel(event=event, reason=form.cleaned_data["reason"], cancelled_by=request.user)
+        push_on_commit(
+            [feeder_group(feeder.pk)],
+            "control.event_cancelled",
+            {
+                "feeder_id": feeder.pk,
+                "event_id": event.pk,
+                "actor": request.user.get_username(),
+                "reason": form.cleaned_data["reason"],
+            },
+        )
+    messages.success(request, f"Event {event.pk} on {feeder.code} cancelled; chargers are being released.")
+    return redirect("feeders:feeder_detail", feeder_id=feeder.pk)
+
+
+@require_POST
+@permission_required(CONFIGURE_FEEDERS, raise_exception=True)
+def feeder_automatic(request: HttpRequest, feeder_id: int) -> HttpResponse:
+    """Turn automatic curtailment on or off (engineers). Compare-and-set, so a second click
+    that finds the feeder already in the wanted mode changes and audits nothing."""
+    feeder = get_object_or_404(Feeder, pk=feeder_id)
+    form = AutomaticForm(request.POST, prefix="auto")
+    if not form.is_valid():
+        return _rejected(request, feeder, 400, automatic_form=form)
+    enabled = form.cleaned_data["enabled"]
+    reason = form.cleaned_data["reason"]
+    with transaction.atomic():
+        changed = Feeder.objects.filter(pk=feeder.pk, automatic_curtailment=not enabled).update(
+            automatic_curtailment=enabled
+        )
+        if changed:
+            audit_record(
+                action="feeder.automatic_on" if enabled else "feeder.automatic_off",
+                actor_user=request.user,
+                target=feeder,
+                reason=reason,
+                inputs={"feeder": feeder.code, "automatic_curtailment": enabled},
+            )
+            push_on_commit(
+                [feeder_group(feeder.pk)],
+                "control.feeder_configured",
+                {
+                    "feeder_id": feeder.pk,
+                    "automatic_curtailment": enabled,
+                    "actor": request.user.get_username(),
+                    "reason": reason,
+                },
+            )
+    state = "on" if enabled else "off"
+    if changed:
+        messages.success(request, f"Automatic curtailment on {feeder.code} is now {state}.")
+    else:
+        messages.info(request, f"Automatic curtailment on {feeder.code} was already {state}.")
+    return redirect("feeders:feeder_detail", feeder_id=feeder.pk)

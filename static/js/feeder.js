@@ -1,0 +1,94 @@
+// Feeder page: the load chart extended live by readings, range switching without reload,
+// status and control outcomes as they happen.
+import { connectLive, debounce, fetchJson, figureFrom, PLOT_CONFIG } from "./live.js";
+
+const head = document.getElementById("feeder-head");
+const feederId = head.dataset.feederId;
+const phases = Number(head.dataset.phases);
+const chart = document.getElementById("load-chart");
+const STATUS_TEXT = { normal: "Normal", at_risk: "At risk", curtailing: "Curtailing", offline: "Offline" };
+let hours = Number(new URLSearchParams(window.location.search).get("hours") || 24);
+
+const initial = figureFrom("load-figure");
+window.Plotly.newPlot(chart, initial.data, initial.layout, PLOT_CONFIG);
+
+async function reloadChart() {
+  const figure = await fetchJson(`${head.dataset.chartUrl}?hours=${hours}`);
+  window.Plotly.react(chart, figure.data, figure.layout, PLOT_CONFIG);
+}
+
+document.querySelectorAll(".ranges a").forEach((link) => {
+  link.addEventListener("click", (event) => {
+    event.preventDefault();
+    hours = Number(link.dataset.hours);
+    document.querySelectorAll(".ranges a").forEach((a) => a.classList.toggle("active", a === link));
+    window.history.replaceState(null, "", `?hours=${hours}`);
+    reloadChart();
+  });
+});
+
+function setStatus(status) {
+  const badge = document.getElementById("feeder-status");
+  if (!status || !STATUS_TEXT[status]) return;
+  badge.className = `badge status-${status}`;
+  badge.querySelector(".status").textContent = STATUS_TEXT[status];
+}
+
+// Events change what is shaded and what controls make sense: reload the page's data.
+const reloadSoon = debounce(() => window.location.reload(), 1500);
+
+connectLive(
+  `/ws/feeders/${feederId}/`,
+  {
+    "feeder.reading": (p) => {
+      const amps = p.amps || [];
+      const x = [];
+      const y = [];
+      const indices = [];
+      for (let i = 0; i < phases; i += 1) {
+        if (amps[i] === null || amps[i] === undefined) continue;
+        indices.push(i);
+        x.push([p.measured_at_london]);
+        y.push([amps[i]]);
+      }
+      // Keep at most a day of 10 s readings per trace in the browser.
+      if (indices.length) window.Plotly.extendTraces(chart, { x, y }, indices, 9000);
+      if (p.load_percent !== undefined && p.load_percent !== null) {
+        document.getElementById("feeder-load").textContent = Number(p.load_percent).toFixed(1);
+      }
+      if (p.measured_at_label) document.getElementById("feeder-last-reading").textContent = p.measured_at_label;
+      setStatus(p.status);
+    },
+    "feeder.status": (p) => setStatus(p.status),
+    "feeder.alert": () => reloadSoon(),
+    "event.updated": (p) => {
+      if (p.status === "ended" || !document.getElementById("open-event")) reloadSoon();
+    },
+    "control.feeder_configured": (p) => {
+      document.getElementById("feeder-automatic").textContent = p.automatic_curtailment ? "on" : "off";
+      const log = document.getElementById("control-log");
+      if (log) log.textContent = `${p.actor} turned automatic curtailment ${p.automatic_curtailment ? "on" : "off"}: ${p.reason}`;
+    },
+    "control.event_requested": (p) => {
+      const log = document.getElementById("control-log");
+      if (log) log.textContent = `${p.actor} started event ${p.event_id}: ${p.reason}`;
+      reloadSoon();
+    },
+    "control.event_cancelled": (p) => {
+      const log = document.getElementById("control-log");
+      if (log) log.textContent = `${p.actor} cancelled event ${p.event_id}: ${p.reason}`;
+      reloadSoon();
+    },
+  },
+  { onReconnect: reloadChart },
+);
+
+// Controls: a last confirmation naming what will happen, on top of the server-checked box.
+document.querySelectorAll("#controls form").forEach((form) => {
+  form.addEventListener("submit", (event) => {
+    const summary = form.closest("details").querySelector("summary").textContent.trim();
+    if (!window.confirm(`${summary} on this feeder?\n\nThis is recorded in the audit trail with your reason.`)) {
+      event.preventDefault();
+    }
+  });
+});

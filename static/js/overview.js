@@ -1,0 +1,78 @@
+// Overview: live load and status per feeder row, header counters, and the map.
+import { connectLive, debounce, fetchJson, figureFrom, PLOT_CONFIG } from "./live.js";
+
+const STATUS_TEXT = { normal: "Normal", at_risk: "At risk", curtailing: "Curtailing", offline: "Offline" };
+const table = document.getElementById("feeder-table");
+const mapNode = document.getElementById("feeder-map");
+
+if (mapNode && window.Plotly) {
+  const figure = figureFrom("map-figure");
+  window.Plotly.newPlot(mapNode, figure.data, figure.layout, PLOT_CONFIG);
+  // Clicking a substation filters the list to it.
+  mapNode.on("plotly_click", (event) => {
+    const code = event.points[0] && event.points[0].customdata;
+    if (code) window.location.search = `?substation=${encodeURIComponent(code)}`;
+  });
+}
+
+function row(feederId) {
+  return table ? table.querySelector(`tr[data-feeder-id="${feederId}"]`) : null;
+}
+
+function setStatus(tr, status) {
+  if (!status || !STATUS_TEXT[status]) return;
+  tr.className = tr.className.replace(/\bstatus-\S+/g, "").trim() + ` status-${status}`;
+  tr.querySelector(".status").textContent = STATUS_TEXT[status];
+}
+
+function setLoad(tr, percent) {
+  if (percent === null || percent === undefined) return;
+  const value = Number(percent);
+  tr.querySelector(".load-value").textContent = value.toFixed(1);
+  const bar = tr.querySelector(".load-bar > span");
+  if (bar) bar.style.width = `${Math.min(value, 120) / 1.2}%`;
+  tr.dataset.load = value;
+  tr.classList.toggle("over-threshold", value >= Number(tr.dataset.atRisk));
+}
+
+function flash(tr) {
+  tr.classList.remove("flash");
+  void tr.offsetWidth; // restart the animation
+  tr.classList.add("flash");
+}
+
+const refreshCounters = debounce(async () => {
+  try {
+    const counters = await fetchJson(table.dataset.countersUrl);
+    for (const [name, value] of Object.entries(counters)) {
+      const node = document.querySelector(`[data-counter="${name}"]`);
+      if (node) node.textContent = value;
+    }
+  } catch (error) {
+    console.warn(error);
+  }
+}, 400);
+
+connectLive(
+  "/ws/feeders/",
+  {
+    "feeder.reading": (p) => {
+      const tr = row(p.feeder_id);
+      if (!tr) return;
+      setLoad(tr, p.load_percent);
+      setStatus(tr, p.status);
+      const last = tr.querySelector(".last-reading");
+      if (last && p.measured_at_label) last.textContent = p.measured_at_label;
+      flash(tr);
+    },
+    "feeder.status": (p) => {
+      const tr = row(p.feeder_id);
+      if (tr) setStatus(tr, p.status);
+      refreshCounters();
+    },
+    "feeder.alert": () => refreshCounters(),
+  },
+  { onReconnect: refreshCounters },
+);
+// Events and actions are not on feeders.all; counters also refresh on a slow timer.
+setInterval(refreshCounters, 15000);
