@@ -12,8 +12,9 @@ Serves, on loopback:
   PPMID/HHT handing a command to the device and returns the device's response.
 
 Replays: the counter in each RequestID must exceed every counter seen from that
-originator, except the CV 5/6/7 that carries the pre-command of an earlier CV 4 (same
-RequestID). A byte-for-byte retransmission of a document already answered (same
+originator for that target (the GBCS anti-replay check a device makes per remote party;
+requests from several workers to different devices may arrive in any order), except the
+CV 5/6/7 that carries the pre-command of an earlier CV 4 (same RequestID). A byte-for-byte retransmission of a document already answered (same
 RequestID, CV and signed content) gets the same acknowledgement again and is not executed
 twice; anything else reusing a counter is refused with ``REPLAY_RESPONSE_CODE``.
 """
@@ -135,7 +136,7 @@ class DccSimulator:
         self._random = random.Random(seed)
         self._device_key = os.urandom(32)  # stands in for each device's own GBCS keys
         self._lock = threading.RLock()
-        self._highest: dict[str, int] = {}
+        self._highest: dict[tuple[str, str], int] = {}  # (originator, target) -> counter
         self._pending: dict[str, bytes] = {}  # RequestID -> pre-command issued, not yet sent
         self._answered: dict[tuple[str, int], tuple[str, bytes]] = {}  # (RequestID, CV) -> (digest, ack)
         self._alert_counter = itertools.count(1)
@@ -277,9 +278,10 @@ class DccSimulator:
         if rid.originator != self.user_eui64:
             return self._ack(request, UNKNOWN_USER_CODE)
         is_pre_command_send = cv in (5, 6, 7) and str(rid) in self._pending
-        if rid.counter <= self._highest.get(rid.originator, -1) and not is_pre_command_send:
+        pair = (rid.originator, rid.target)
+        if rid.counter <= self._highest.get(pair, -1) and not is_pre_command_send:
             return self._ack(request, REPLAY_RESPONSE_CODE)
-        self._highest[rid.originator] = max(rid.counter, self._highest.get(rid.originator, -1))
+        self._highest[pair] = max(rid.counter, self._highest.get(pair, -1))
         if _CV_SERVICE.get(cv) != service:
             return self._ack(request, WRONG_URL_CODE)
         if not self._cv_fits(srv, cv, request.body):
@@ -498,6 +500,9 @@ class DccSimulator:
 
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
+    # Headers and body go out in separate writes; without TCP_NODELAY, Nagle plus delayed
+    # ACKs add ~40 ms to every keep-alive exchange.
+    disable_nagle_algorithm = True
     server_version = "dnoctl-dcc-simulator"
 
     @property
