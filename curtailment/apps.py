@@ -16,3 +16,8 @@ class CurtailmentConfig(AppConfig):
         # Roles need the permissions, which exist only after migrate; curtailment is the
         # last app, so its post_migrate runs when all permissions are there.
         post_migrate.connect(_ensure_roles, sender=self, dispatch_uid="dnoctl.roles")
+        # The engine moves actions when the DCC integration applies a device response or
+        # alert, in whichever process receives it (web or worker).
+        from curtailment.services import receivers
+
+        receivers.connect()

@@ -1,0 +1,139 @@
+"""What the curtailment engine pushes to Channels groups (``dnoctl.push``), as typed payloads.
+
+Message types and their consumer handlers:
+
+* ``event.updated`` -> ``event_updated``: an event opened, changed state or coverage, or
+  ended; to ``feeders.all``, ``feeders.feeder-<id>`` and ``curtailment.event-<id>``.
+* ``action.updated`` -> ``action_updated``: one charger's action changed state; to the
+  feeder's and the event's groups.
+* ``service_request.updated`` -> ``service_request_updated``: a DCC request of an action
+  was sent, acknowledged, rejected or answered; to the feeder's and the event's groups.
+
+Payloads carry ids, device EUI-64s, kW and times (ISO 8601 UTC), never names or contact
+details. Every push is queued on commit, so a rolled-back change is never shown.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import TypedDict
+
+from dnoctl.push import FEEDERS_ALL, event_group, feeder_group, push_on_commit
+
+EVENT_UPDATED = "event.updated"
+ACTION_UPDATED = "action.updated"
+SERVICE_REQUEST_UPDATED = "service_request.updated"
+
+
+class EventPayload(TypedDict):
+    event_id: int
+    feeder_id: int
+    status: str
+    trigger: str
+    started_at: str
+    planned_end_at: str
+    ended_at: str | None
+    end_reason: str
+    required_reduction_kw: float
+    asp_calloff_kw: float
+    live_actions: int
+    live_kw: float
+
+
+class ActionPayload(TypedDict):
+    action_id: int
+    event_id: int
+    feeder_id: int
+    hcalcs_id: int
+    hcalcs_eui64: str
+    status: str
+    planned_minutes: int
+    expected_kw: float
+    use_local_delivery: bool
+    started_at: str
+    expected_end_at: str
+    confirmed_at: str | None
+    ended_at: str | None
+    end_reason: str
+
+
+class ServiceRequestPayload(TypedDict):
+    service_request_id: int
+    request_id: str
+    srv: str
+    command_variant: int
+    state: str
+    ack_code: str
+    response_code: str
+    action_id: int | None
+    event_id: int
+    feeder_id: int
+
+
+def iso_utc(moment: datetime | None) -> str | None:
+    return moment.astimezone(UTC).isoformat() if moment is not None else None
+
+
+def event_payload(event, *, live_actions: int, live_kw: float) -> EventPayload:
+    return EventPayload(
+        event_id=event.pk,
+        feeder_id=event.feeder_id,
+        status=event.status,
+        trigger=event.trigger,
+        started_at=iso_utc(event.started_at),
+        planned_end_at=iso_utc(event.planned_end_at),
+        ended_at=iso_utc(event.ended_at),
+        end_reason=event.end_reason,
+        required_reduction_kw=event.required_reduction_kw,
+        asp_calloff_kw=event.asp_calloff_kw,
+        live_actions=live_actions,
+        live_kw=round(live_kw, 3),
+    )
+
+
+def action_payload(action, *, feeder_id: int, hcalcs_eui64: str) -> ActionPayload:
+    return ActionPayload(
+        action_id=action.pk,
+        event_id=action.event_id,
+        feeder_id=feeder_id,
+        hcalcs_id=action.hcalcs_id,
+        hcalcs_eui64=hcalcs_eui64,
+        status=action.status,
+        planned_minutes=action.planned_minutes,
+        expected_kw=action.expected_kw,
+        use_local_delivery=action.use_local_delivery,
+        started_at=iso_utc(action.started_at),
+        expected_end_at=iso_utc(action.expected_end_at),
+        confirmed_at=iso_utc(action.confirmed_at),
+        ended_at=iso_utc(action.ended_at),
+        end_reason=action.end_reason,
+    )
+
+
+def service_request_payload(service_request, *, event_id: int, feeder_id: int) -> ServiceRequestPayload:
+    return ServiceRequestPayload(
+        service_request_id=service_request.pk,
+        request_id=service_request.request_id,
+        srv=service_request.srv,
+        command_variant=service_request.command_variant,
+        state=service_request.state,
+        ack_code=service_request.ack_code,
+        response_code=service_request.response_code,
+        action_id=service_request.action_id,
+        event_id=event_id,
+        feeder_id=feeder_id,
+    )
+
+
+def event_pushed(payload: EventPayload) -> None:
+    groups = [FEEDERS_ALL, feeder_group(payload["feeder_id"]), event_group(payload["event_id"])]
+    push_on_commit(groups, EVENT_UPDATED, payload)
+
+
+def action_pushed(payload: ActionPayload) -> None:
+    push_on_commit([feeder_group(payload["feeder_id"]), event_group(payload["event_id"])], ACTION_UPDATED, payload)
+
+
+def service_request_pushed(payload: ServiceRequestPayload) -> None:
+    groups = [feeder_group(payload["feeder_id"]), event_group(payload["event_id"])]
+    push_on_commit(groups, SERVICE_REQUEST_UPDATED, payload)

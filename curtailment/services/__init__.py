@@ -1,0 +1,53 @@
+"""Curtailment writes (the engine). Import the services from here.
+
+* ``curtailment_event_start`` / ``curtailment_event_cancel``: open and cancel events (the
+  dashboard's "curtail now" and "cancel", and the automatic path through
+  ``event_open_for_alert``).
+* ``event_recheck``: the minute-by-minute look at an open event (beat).
+* ``action_dispatch`` / ``action_release`` / ``action_late``: one charger's steps (tasks).
+* ``hcalcs_boost_pressed`` / ``service_request_outcome``: what the DCC tells us.
+"""
+
+from curtailment.services.action import (
+    action_confirmed,
+    action_dispatch,
+    action_failed,
+    action_late,
+    action_release,
+    action_released,
+    hcalcs_boost_pressed,
+    service_request_outcome,
+)
+from curtailment.services.event import (
+    EventAlreadyOpen,
+    curtailment_event_cancel,
+    curtailment_event_start,
+    event_close_if_done,
+    event_open_for_alert,
+    event_recheck,
+    event_release,
+    event_top_up,
+    feeder_managed_mark,
+    required_reduction_kw,
+)
+
+__all__ = [
+    "EventAlreadyOpen",
+    "action_confirmed",
+    "action_dispatch",
+    "action_failed",
+    "action_late",
+    "action_release",
+    "action_released",
+    "curtailment_event_cancel",
+    "curtailment_event_start",
+    "event_close_if_done",
+    "event_open_for_alert",
+    "event_recheck",
+    "event_release",
+    "event_top_up",
+    "feeder_managed_mark",
+    "hcalcs_boost_pressed",
+    "required_reduction_kw",
+    "service_request_outcome",
+]

@@ -1,0 +1,320 @@
+"""One charger's curtailment: boost-button setup (7.9), switch-off (7.6), confirmation,
+lateness, failure, customer override and reset (7.8).
+
+Every step is a compare-and-set on the action's status, and every DCC request is stored
+(``curtailment.service_requests``) before it is sent and looked up by (action, SRV) before
+a new one is made, so a step run twice — a Celery retry, a task queued again after a
+worker died — never sends a second request: a resend reuses the stored RequestID.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+
+from django.db import transaction
+from django.utils import timezone
+
+from curtailment.audit import audit_record
+from curtailment.choices import ActionEndReason, ActionStatus, EventStatus, ServiceRequestState
+from curtailment.models import LIVE_ACTION_STATES, CurtailmentAction, ServiceRequest
+from curtailment.services.common import action_end, action_move, logger, push_event, push_service_request
+from curtailment.services.event import AUTO_RULE, event_close_if_done, event_top_up, knob
+
+FAILED_REQUEST_STATES = (ServiceRequestState.REJECTED, ServiceRequestState.FAILED)
+SENT_REQUEST_STATES = (ServiceRequestState.ACKNOWLEDGED, ServiceRequestState.RESPONDED, ServiceRequestState.TIMED_OUT)
+
+
+def _action(action_id: int, *, lock: bool = False) -> CurtailmentAction | None:
+    query = CurtailmentAction.objects.select_related("event__feeder", "hcalcs__meter")
+    if lock:
+        query = query.select_for_update(of=("self",))
+    return query.filter(pk=action_id).first()
+
+
+def _request_for(action: CurtailmentAction, srv: str, *, client=None, **arguments) -> ServiceRequest:
+    """The action's stored request for ``srv``, made (state ``built``) on first use.
+
+    DUIS addresses the command to the ESME (the meter) with the HCALCS switch index.
+    """
+    from curtailment.service_requests import service_request_create
+
+    existing = ServiceRequest.objects.filter(action=action, srv=srv).order_by("pk").first()
+    if existing is not None:
+        return existing
+    return service_request_create(
+        srv=srv,
+        target=action.hcalcs.meter.esme_eui64,
+        action=action,
+        hcalcs=action.hcalcs,
+        client=client,
+        **arguments,
+    )
+
+
+def _send(service_request: ServiceRequest, action: CurtailmentAction, *, client=None) -> ServiceRequest:
+    """Send (or resend after a transport failure) a stored request. Raises the DCC client's
+    ``DccTransientError`` for the task to retry; the retry reuses the same RequestID."""
+    from curtailment.service_requests import service_request_dispatch
+
+    if service_request.state in ServiceRequestState.values and service_request.state not in (
+        ServiceRequestState.BUILT,
+        ServiceRequestState.SENT,
+    ):
+        return service_request
+    sent = service_request_dispatch(service_request_id=service_request.pk, client=client)
+    with transaction.atomic():
+        push_service_request(sent, action)
+    return sent
+
+
+def action_dispatch(*, action_id: int, client=None) -> str:
+    """Switch one charger off: 7.9 first when the customer may override and the load is not
+    yet on the boost button, then 7.6 for the minutes left of the action (never past its
+    planned end, so the usage limits hold even when dispatch was delayed)."""
+    action = _action(action_id)
+    if action is None:
+        return "gone"
+    if action.status not in (ActionStatus.PLANNED, ActionStatus.BOOST_SETUP, ActionStatus.SENT):
+        return f"nothing to do ({action.status})"
+    if action.event.status != EventStatus.ACTIVE:
+        with transaction.atomic():
+            action_end(action, reason=ActionEndReason.CANCELLED, from_states=[ActionStatus.PLANNED])
+        return "event no longer active"
+    wants_boost = bool(action.selection.get("override_allowed")) and not action.hcalcs.on_boost_button
+    if action.status in (ActionStatus.PLANNED, ActionStatus.BOOST_SETUP) and wants_boost:
+        with transaction.atomic():
+            action_move(action, from_states=[ActionStatus.PLANNED], to_state=ActionStatus.BOOST_SETUP)
+        boost = _send(
+            _request_for(action, "7.9", indexes=[action.hcalcs.switch_index], client=client), action, client=client
+        )
+        if boost.state in FAILED_REQUEST_STATES:
+            # The feeder comes first: curtail anyway, and say the customer could not override.
+            audit_record(
+                action="action.boost_setup_failed",
+                rule=AUTO_RULE,
+                target=action,
+                reason=f"7.9 {boost.state}: {boost.error[:200]}",
+                inputs={"request_id": boost.request_id, "hcalcs_eui64": action.hcalcs.eui64},
+            )
+    with transaction.atomic():
+        locked = _action(action_id, lock=True)
+        if locked is None:
+            return "gone"
+        if locked.status in (ActionStatus.PLANNED, ActionStatus.BOOST_SETUP):
+            action_move(locked, from_states=[locked.status], to_state=ActionStatus.SENT)
+        if locked.status != ActionStatus.SENT:
+            return f"moved on ({locked.status})"
+        request = ServiceRequest.objects.filter(action=locked, srv="7.6").first()
+        if request is None:
+            minutes = math.floor((locked.expected_end_at - timezone.now()).total_seconds() / 60)
+            if minutes < 1:
+                action_end(locked, reason=ActionEndReason.LATE, from_states=[ActionStatus.SENT])
+                return "too late to send"
+            request = _request_for(
+                locked, "7.6", index=locked.hcalcs.switch_index, duration_minutes=minutes, client=client
+            )
+    action = locked
+    sent = _send(request, action, client=client)
+    _confirmation_check_queue(action.pk)
+    return _after_send(action, sent)
+
+
+def _after_send(action: CurtailmentAction, sent: ServiceRequest) -> str:
+    if sent.state in FAILED_REQUEST_STATES:
+        action_failed(action_id=action.pk, reason=f"7.6 {sent.state}: {sent.ack_code or ''} {sent.error[:200]}")
+        return "failed"
+    if sent.state == ServiceRequestState.ACKNOWLEDGED:
+        with transaction.atomic():
+            action_move(action, from_states=[ActionStatus.SENT], to_state=ActionStatus.ACKNOWLEDGED)
+    return sent.state
+
+
+def _confirmation_check_queue(action_id: int) -> None:
+    from curtailment import tasks
+
+    tasks.action_confirmation_check.apply_async((action_id,), countdown=int(knob("CONFIRMATION_TIMEOUT_S")))
+
+
+def action_confirmed(*, action_id: int, at: dt.datetime | None = None) -> bool:
+    """The device confirmed the 7.6: the charger is off."""
+    action = _action(action_id)
+    if action is None:
+        return False
+    with transaction.atomic():
+        return action_move(
+            action,
+            from_states=[ActionStatus.SENT, ActionStatus.ACKNOWLEDGED, ActionStatus.LATE, ActionStatus.BOOST_SETUP],
+            to_state=ActionStatus.CONFIRMED,
+            confirmed_at=at or timezone.now(),
+        )
+
+
+def action_late(*, action_id: int) -> bool:
+    """No device confirmation within ``CONFIRMATION_TIMEOUT_S``: mark the action late and
+    pick a replacement. The late action stays live (the device may still act on it, and
+    its minutes count); a confirmation arriving later still moves it to confirmed."""
+    action = _action(action_id)
+    if action is None:
+        return False
+    timeout = dt.timedelta(seconds=int(knob("CONFIRMATION_TIMEOUT_S")))
+    if timezone.now() - action.started_at < timeout:
+        return False
+    with transaction.atomic():
+        moved = action_move(
+            action,
+            from_states=[ActionStatus.PLANNED, ActionStatus.BOOST_SETUP, ActionStatus.SENT, ActionStatus.ACKNOWLEDGED],
+            to_state=ActionStatus.LATE,
+        )
+        if moved:
+            audit_record(
+                action="action.late",
+                rule=AUTO_RULE,
+                target=action,
+                reason=f"no device confirmation within {timeout.seconds} s",
+                inputs={"hcalcs_eui64": action.hcalcs.eui64, "event_id": action.event_id},
+            )
+    if moved:
+        event_top_up(event_id=action.event_id, reason=f"replace late action {action.pk}")
+    return moved
+
+
+def action_failed(*, action_id: int, reason: str) -> bool:
+    """The DCC or the device refused the 7.6: end the action (no minutes beyond now) and
+    pick a replacement."""
+    action = _action(action_id)
+    if action is None:
+        return False
+    with transaction.atomic():
+        moved = action_move(
+            action,
+            from_states=[s for s in LIVE_ACTION_STATES if s != ActionStatus.RELEASING],
+            to_state=ActionStatus.FAILED,
+            ended_at=max(timezone.now(), action.started_at),
+            end_reason=ActionEndReason.FAILED,
+        )
+        if moved:
+            audit_record(
+                action="action.failed",
+                rule=AUTO_RULE,
+                target=action,
+                reason=reason,
+                inputs={"hcalcs_eui64": action.hcalcs.eui64, "event_id": action.event_id},
+            )
+    if moved:
+        event_top_up(event_id=action.event_id, reason=f"replace failed action {action.pk}")
+        event_close_if_done(event=action.event)
+    return moved
+
+
+def action_release(*, action_id: int, client=None) -> str:
+    """Send the 7.8 reset of a releasing action (cancel or early release). The action ends
+    when the device confirms; if the DCC refuses the reset, the device still reverts at the
+    end of the 7.6 duration, so the action ends then, counting every minute."""
+    with transaction.atomic():
+        action = _action(action_id, lock=True)
+        if action is None or action.status != ActionStatus.RELEASING:
+            return "nothing to do"
+        deactivate = ServiceRequest.objects.filter(action=action, srv="7.6").first()
+        if deactivate is None or deactivate.state in FAILED_REQUEST_STATES:
+            # No 7.6 ever reached the DCC: nothing to reset.
+            action_end(action, reason=action.end_reason, from_states=[ActionStatus.RELEASING])
+            push_event(action.event)
+            transaction.on_commit(lambda: event_close_if_done(event=action.event))
+            return "ended without reset"
+        reset = _request_for(action, "7.8", index=action.hcalcs.switch_index, client=client)
+    sent = _send(reset, action, client=client)
+    if sent.state in FAILED_REQUEST_STATES:
+        with transaction.atomic():
+            action_end(
+                action, reason=action.end_reason, ended_at=action.expected_end_at, from_states=[ActionStatus.RELEASING]
+            )
+            audit_record(
+                action="action.reset_failed",
+                rule=AUTO_RULE,
+                target=action,
+                reason=f"7.8 {sent.state}; the device reverts at {action.expected_end_at.isoformat()}",
+                inputs={"request_id": sent.request_id},
+            )
+        event_close_if_done(event=action.event)
+    return sent.state
+
+
+def action_released(*, action_id: int, succeeded: bool) -> bool:
+    """The device answered the 7.8."""
+    action = _action(action_id)
+    if action is None or action.status != ActionStatus.RELEASING:
+        return False
+    with transaction.atomic():
+        ended_at = timezone.now() if succeeded else action.expected_end_at
+        moved = action_end(action, reason=action.end_reason, ended_at=ended_at, from_states=[ActionStatus.RELEASING])
+        push_event(action.event)
+    if moved:
+        event_close_if_done(event=action.event)
+    return moved
+
+
+def hcalcs_boost_pressed(
+    *, esme_eui64: str, switch_indexes: list[int] | None, pressed_at: dt.datetime, source: str
+) -> list[int]:
+    """The customer pressed boost (device alert, or a press found by 7.11): the live actions
+    of those switches end with reason ``override`` at the press time, their actual minutes
+    count, and each event picks a replacement if it still needs the kW. Idempotent: a
+    second report of the same press finds no live action."""
+    actions = CurtailmentAction.objects.select_related("event__feeder", "hcalcs__meter").filter(
+        hcalcs__meter__esme_eui64=esme_eui64,
+        status__in=[s for s in LIVE_ACTION_STATES if s != ActionStatus.RELEASING],
+        started_at__lte=pressed_at,
+    )
+    if switch_indexes is not None:
+        actions = actions.filter(hcalcs__switch_index__in=switch_indexes)
+    ended = []
+    for action in actions:
+        with transaction.atomic():
+            if action_end(action, reason=ActionEndReason.OVERRIDE, ended_at=pressed_at):
+                audit_record(
+                    action="action.override",
+                    rule="boost-button",
+                    target=action,
+                    reason=f"customer pressed boost ({source})",
+                    inputs={"hcalcs_eui64": action.hcalcs.eui64, "pressed_at": pressed_at.isoformat()},
+                )
+                push_event(action.event)
+                ended.append(action)
+    for action in ended:
+        event_top_up(event_id=action.event_id, reason=f"replace overridden action {action.pk}")
+        event_close_if_done(event=action.event)
+    return [action.pk for action in ended]
+
+
+def service_request_outcome(*, service_request: ServiceRequest, result: dict) -> None:
+    """A device answered one of an action's requests (called from the DCC hook)."""
+    action = _action(service_request.action_id) if service_request.action_id else None
+    if action is None:
+        return
+    with transaction.atomic():
+        push_service_request(service_request, action)
+    succeeded = service_request.state == ServiceRequestState.RESPONDED
+    if service_request.srv == "7.6":
+        if succeeded:
+            action_confirmed(action_id=action.pk, at=service_request.responded_at)
+        else:
+            action_failed(action_id=action.pk, reason=f"device refused 7.6: {result.get('detail', {})}")
+    elif service_request.srv == "7.8":
+        action_released(action_id=action.pk, succeeded=succeeded)
+    elif service_request.srv == "7.9" and succeeded:
+        from consent.models import HCALCS
+
+        HCALCS.objects.filter(pk=action.hcalcs_id).update(on_boost_button=True)
+    elif service_request.srv == "7.11" and succeeded:
+        presses = (result.get("detail") or {}).get("presses") or []
+        for press in presses:
+            pressed_at = dt.datetime.fromisoformat(press)
+            hcalcs_boost_pressed(
+                esme_eui64=service_request.target_eui64,
+                switch_indexes=None,
+                pressed_at=pressed_at,
+                source=f"7.11 {service_request.request_id}",
+            )
+    else:
+        logger.info("%s %s: %s", service_request.srv, service_request.request_id, service_request.state)

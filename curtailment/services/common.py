@@ -1,0 +1,105 @@
+"""Helpers shared by the curtailment services: state moves, pushes, feeder status."""
+
+from __future__ import annotations
+
+import logging
+
+from django.db.models import Sum
+from django.utils import timezone
+
+from curtailment.choices import ActionStatus
+from curtailment.events import (
+    action_payload,
+    action_pushed,
+    event_payload,
+    event_pushed,
+    service_request_payload,
+    service_request_pushed,
+)
+from curtailment.models import LIVE_ACTION_STATES, CurtailmentAction, CurtailmentEvent, ServiceRequest
+
+logger = logging.getLogger("curtailment")
+
+# Actions whose kW the event can count on: dispatched or about to be, not late or failed.
+COUNTING_ACTION_STATES = [
+    ActionStatus.PLANNED,
+    ActionStatus.BOOST_SETUP,
+    ActionStatus.SENT,
+    ActionStatus.ACKNOWLEDGED,
+    ActionStatus.CONFIRMED,
+]
+# Actions still waiting for the device to confirm the 7.6.
+UNCONFIRMED_ACTION_STATES = [
+    ActionStatus.PLANNED,
+    ActionStatus.BOOST_SETUP,
+    ActionStatus.SENT,
+    ActionStatus.ACKNOWLEDGED,
+]
+
+
+def action_move(action: CurtailmentAction, *, from_states, to_state: str, **fields) -> bool:
+    """Compare-and-set an action's status: False when another worker moved it first."""
+    moved = CurtailmentAction.objects.filter(pk=action.pk, status__in=list(from_states)).update(
+        status=to_state, **fields
+    )
+    if moved:
+        action.status = to_state
+        for name, value in fields.items():
+            setattr(action, name, value)
+        push_action(action)
+    return bool(moved)
+
+
+def action_end(action: CurtailmentAction, *, reason: str, ended_at=None, from_states=None) -> bool:
+    """End a live action (compare-and-set). ``ended_at`` never precedes the start."""
+    ended_at = ended_at or timezone.now()
+    ended_at = max(ended_at, action.started_at)
+    return action_move(
+        action,
+        from_states=from_states or LIVE_ACTION_STATES,
+        to_state=ActionStatus.ENDED,
+        ended_at=ended_at,
+        end_reason=action.end_reason or reason,
+    )
+
+
+def live_kw(event_id: int) -> tuple[int, float]:
+    rows = CurtailmentAction.objects.filter(event_id=event_id, status__in=COUNTING_ACTION_STATES).aggregate(
+        kw=Sum("expected_kw")
+    )
+    count = CurtailmentAction.objects.filter(event_id=event_id, status__in=LIVE_ACTION_STATES).count()
+    return count, rows["kw"] or 0.0
+
+
+def push_event(event: CurtailmentEvent) -> None:
+    count, kw = live_kw(event.pk)
+    event_pushed(event_payload(event, live_actions=count, live_kw=kw))
+
+
+def push_action(action: CurtailmentAction) -> None:
+    hcalcs = action.hcalcs  # cached by select_related in the services
+    feeder_id = action.event.feeder_id
+    action_pushed(action_payload(action, feeder_id=feeder_id, hcalcs_eui64=hcalcs.eui64))
+
+
+def push_service_request(service_request: ServiceRequest, action: CurtailmentAction) -> None:
+    service_request_pushed(
+        service_request_payload(service_request, event_id=action.event_id, feeder_id=action.event.feeder_id)
+    )
+
+
+def feeder_status_after_event(feeder) -> None:
+    """Put the feeder back to the status its data says (at risk, normal or offline)."""
+    from feeders.services import feeder_status_refresh
+
+    try:
+        feeder_status_refresh(feeder=feeder)
+    except Exception:  # status is a summary; the event's own state is the truth
+        logger.exception("could not refresh the status of feeder %s", feeder.pk)
+
+
+def feeder_status_curtailing(feeder) -> None:
+    from feeders.choices import FeederStatus
+    from feeders.services import feeder_status_set
+
+    feeder_status_set(feeder=feeder, status=FeederStatus.CURTAILING)

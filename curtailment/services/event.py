@@ -1,0 +1,593 @@
+"""Opening, topping up, re-checking, releasing and closing curtailment events.
+
+One service opens every event, whatever triggered it (a feeder alert, an operator, an
+external system): :func:`curtailment_event_start`. Two workers reacting to the same alert
+cannot both open one: the database allows one open event per feeder and the loser gets
+:class:`EventAlreadyOpen`.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.db import IntegrityError, transaction
+from django.db.models import Max, Sum
+from django.utils import timezone
+
+from curtailment.audit import audit_record
+from curtailment.choices import (
+    ActionEndReason,
+    ActionStatus,
+    AspCallOffStatus,
+    EventEndReason,
+    EventStatus,
+    EventTrigger,
+)
+from curtailment.models import (
+    LIVE_ACTION_STATES,
+    OPEN_EVENT_STATES,
+    AspCallOff,
+    AspContract,
+    CurtailmentAction,
+    CurtailmentEvent,
+)
+from curtailment.selection import Plan, plan_audit_inputs, selection_candidates, selection_plan
+from curtailment.selectors import feeder_below_clear_for
+from curtailment.services.common import (
+    COUNTING_ACTION_STATES,
+    UNCONFIRMED_ACTION_STATES,
+    action_end,
+    action_move,
+    feeder_status_after_event,
+    feeder_status_curtailing,
+    live_kw,
+    logger,
+    push_event,
+)
+from curtailment.services.notify import customers_notify
+
+AUTO_RULE = "auto-curtail"
+# Seconds after the latest confirmation before a feeder still above its at-risk level gets
+# more chargers (issue 4: "still above threshold a minute after confirmation").
+TOP_UP_AFTER_CONFIRMATION_S = 60
+# An action stuck before acknowledgement this long had its task lost (a worker died):
+# the re-check queues it again; the stored RequestID makes the resend safe.
+STUCK_AFTER_S = 15
+
+
+class EventAlreadyOpen(ValidationError):
+    """The feeder already has an open event (one open event per feeder)."""
+
+
+def knob(name: str):
+    return settings.DNOCTL[name]
+
+
+def required_reduction_kw(*, feeder, kw: float, load_percent: float) -> float:
+    """kW above the feeder's clear level, plus ``REDUCTION_MARGIN`` of it.
+
+    Load is judged on the worst phase, so the clear level in kW is scaled from the same
+    reading: at ``load_percent`` the feeder carries ``kw``, at the clear level
+    ``kw * clear / load_percent``.
+    """
+    if kw is None or load_percent is None or load_percent <= feeder.clear_percent or load_percent <= 0:
+        return 0.0
+    excess = kw * (load_percent - feeder.clear_percent) / load_percent
+    return excess * (1.0 + float(knob("REDUCTION_MARGIN")))
+
+
+def _actor(requested_by) -> dict:
+    return {"actor_user": requested_by} if requested_by is not None else {"rule": AUTO_RULE}
+
+
+# --- opening -------------------------------------------------------------------------------
+
+
+def curtailment_event_start(
+    *,
+    feeder,
+    reduction_kw: float,
+    duration_minutes: int,
+    reason: str,
+    requested_by=None,
+    trigger: str = EventTrigger.MANUAL,
+    alert=None,
+    inputs: dict | None = None,
+) -> CurtailmentEvent:
+    """Open a curtailment event on ``feeder`` for ``reduction_kw`` over ``duration_minutes``.
+
+    Calls off any ASP contract covering the feeder first (NF14), then picks chargers for the
+    remainder (see ``curtailment.selection``), records the decision in the audit trail,
+    marks the feeder curtailing, queues one dispatch task per charger and the customers'
+    notices, all on commit. Raises :class:`EventAlreadyOpen` if the feeder already has an
+    open event and ``ValidationError`` naming the bad argument otherwise.
+    """
+    if trigger not in EventTrigger.values:
+        raise ValidationError({"trigger": f"must be one of {', '.join(EventTrigger.values)}"})
+    try:
+        reduction_kw = float(reduction_kw)
+    except (TypeError, ValueError):
+        raise ValidationError({"reduction_kw": "must be a number of kW"}) from None
+    if not math.isfinite(reduction_kw) or reduction_kw <= 0:
+        raise ValidationError({"reduction_kw": "must be a positive number of kW"})
+    if isinstance(duration_minutes, bool) or not isinstance(duration_minutes, int) or not 1 <= duration_minutes <= 1440:
+        raise ValidationError({"duration_minutes": "must be a whole number of minutes from 1 to 1440"})
+    if trigger == EventTrigger.MANUAL and requested_by is None:
+        raise ValidationError({"requested_by": "a manual event needs the operator who asked for it"})
+    now = timezone.now()
+    with transaction.atomic():
+        try:
+            with transaction.atomic():
+                event = CurtailmentEvent.objects.create(
+                    feeder=feeder,
+                    alert=alert,
+                    trigger=trigger,
+                    started_at=now,
+                    planned_end_at=now + dt.timedelta(minutes=duration_minutes),
+                    required_reduction_kw=reduction_kw,
+                    requested_by=requested_by,
+                    reason=reason,
+                )
+        except IntegrityError as exc:
+            raise EventAlreadyOpen(f"feeder {feeder.code} already has an open curtailment event") from exc
+        asp_kw, calloffs = _asp_call_off(event=event, at=now)
+        remainder = max(0.0, reduction_kw - asp_kw)
+        plan, ineligible = _plan(event=event, required_kw=remainder, at=now, exclude=())
+        actions = _actions_create(event=event, plan=plan, at=now)
+        decision = {
+            **(inputs or {}),
+            "feeder": feeder.code,
+            "reduction_kw": round(reduction_kw, 3),
+            "duration_minutes": duration_minutes,
+            "asp_calloffs": calloffs,
+            "asp_kw": round(asp_kw, 3),
+            **plan_audit_inputs(plan, ineligible),
+        }
+        event.asp_calloff_kw = asp_kw
+        event.decision = decision
+        event.save(update_fields=["asp_calloff_kw", "decision"])
+        audit_record(action="event.start", target=event, reason=reason, inputs=decision, **_actor(requested_by))
+        if not actions and asp_kw <= 0:
+            # Nothing can be switched off: say so at once rather than show a silent event.
+            event.status, event.ended_at = EventStatus.ENDED, now
+            event.end_reason = EventEndReason.NOTHING_TO_CURTAIL
+            event.save(update_fields=["status", "ended_at", "end_reason"])
+            audit_record(
+                action="event.end",
+                rule=AUTO_RULE,
+                target=event,
+                reason="no eligible charger with allowance left and no ASP contract",
+                inputs={"shortfall_kw": round(plan.shortfall_kw, 3)},
+            )
+            push_event(event)
+            return event
+        feeder_status_curtailing(feeder)
+        feeder_managed_mark(feeder=feeder, at=now)
+        _actions_launch(event=event, actions=actions)
+        push_event(event)
+    return event
+
+
+def _asp_call_off(*, event: CurtailmentEvent, at: dt.datetime) -> tuple[float, list[dict]]:
+    """NF14: call off every active ASP contract covering the feeder now, up to the need."""
+    needed = event.required_reduction_kw
+    called: list[dict] = []
+    total = 0.0
+    contracts = AspContract.objects.filter(
+        active=True, starts_at__lte=at, ends_at__gt=at, feeders=event.feeder_id
+    ).order_by("reference")
+    for contract in contracts.select_for_update():
+        if total >= needed:
+            break
+        in_use = contract.calloffs.filter(status=AspCallOffStatus.CALLED).aggregate(kw=Sum("kw"))["kw"] or 0.0
+        available = contract.available_kw - in_use
+        if available <= 0:
+            continue
+        kw = min(available, needed - total)
+        AspCallOff.objects.create(contract=contract, event=event, kw=kw, called_at=at)
+        total += kw
+        called.append({"contract": contract.reference, "kw": round(kw, 3), "available_kw": contract.available_kw})
+    return total, called
+
+
+def _plan(*, event: CurtailmentEvent, required_kw: float, at: dt.datetime, exclude) -> tuple[Plan, dict[int, str]]:
+    minutes_left = int((event.planned_end_at - at).total_seconds() // 60)
+    if required_kw <= 0 or minutes_left < 1:
+        return Plan(picks=[], decisions=[], covered_kw=0.0, required_kw=max(required_kw, 0.0)), {}
+    candidates, ineligible = selection_candidates(feeder=event.feeder, at=at, exclude_hcalcs_ids=exclude)
+    return selection_plan(candidates=candidates, required_kw=required_kw, event_minutes=minutes_left), ineligible
+
+
+def _actions_create(*, event: CurtailmentEvent, plan: Plan, at: dt.datetime) -> list[CurtailmentAction]:
+    actions = [
+        CurtailmentAction(
+            event=event,
+            hcalcs_id=candidate.hcalcs_id,
+            mpan_id=candidate.mpan_id,
+            status=ActionStatus.PLANNED,
+            planned_minutes=minutes,
+            expected_kw=candidate.expected_kw,
+            use_local_delivery=candidate.poor_wan,
+            started_at=at,
+            expected_end_at=at + dt.timedelta(minutes=minutes),
+            selection={
+                "used_24h": candidate.used_24h,
+                "used_30d": candidate.used_30d,
+                "allowance": candidate.allowance,
+                "reachability": candidate.reachability,
+                "override_allowed": candidate.override_allowed,
+                "on_boost_button": candidate.on_boost_button,
+                "customer_id": candidate.customer_id,
+            },
+        )
+        for candidate, minutes in plan.picks
+    ]
+    return CurtailmentAction.objects.bulk_create(actions)
+
+
+def _actions_launch(*, event: CurtailmentEvent, actions: list[CurtailmentAction]) -> None:
+    """Queue one dispatch task per action and the customers' notices, on commit."""
+    if not actions:
+        return
+    from curtailment import tasks
+
+    ids = [action.pk for action in actions]
+    transaction.on_commit(lambda: tasks.actions_dispatch_queue(ids))
+    customers_notify(event=event, hcalcs_ids=[action.hcalcs_id for action in actions])
+
+
+def feeder_managed_mark(*, feeder, at: dt.datetime) -> None:
+    """NF10: keep ``managed_since`` as the first month of the current run of consecutive
+    managed months (months in UTC; an event on 31 Oct and 1 Dec breaks the run)."""
+    month = at.date().replace(day=1)
+    previous = CurtailmentEvent.objects.filter(
+        feeder_id=feeder.pk, started_at__lt=at.replace(day=1, hour=0, minute=0)
+    ).aggregate(last=Max("started_at"))["last"]
+    prior_month = (month - dt.timedelta(days=1)).replace(day=1)
+    consecutive = previous is not None and previous.date().replace(day=1) == prior_month
+    this_month = CurtailmentEvent.objects.filter(
+        feeder_id=feeder.pk, started_at__gte=dt.datetime.combine(month, dt.time(), tzinfo=dt.UTC), started_at__lt=at
+    ).exists()
+    if feeder.managed_since is not None and (consecutive or this_month):
+        return
+    since = feeder.managed_since if (consecutive and feeder.managed_since) else month
+    type(feeder).objects.filter(pk=feeder.pk).update(managed_since=since)
+    feeder.managed_since = since
+
+
+def event_open_for_alert(*, alert_id: int) -> CurtailmentEvent | None:
+    """An at-risk alert arrived: open an automatic event if the feeder is high-risk with
+    automatic curtailment on and its load needs a reduction. Every outcome is audited;
+    a second call for the same alert finds the open event and changes nothing."""
+    from feeders.choices import AlertKind
+    from feeders.models import FeederAlert
+    from feeders.selectors import feeder_load_now
+
+    alert = FeederAlert.objects.select_related("feeder").filter(pk=alert_id).first()
+    if alert is None:
+        logger.warning("alert %s is gone", alert_id)
+        return None
+    feeder = alert.feeder
+    existing = CurtailmentEvent.objects.filter(feeder=feeder, status__in=OPEN_EVENT_STATES).first()
+    if existing is not None:
+        return existing
+    if alert.cleared_at is not None:
+        return None
+    if CurtailmentEvent.objects.filter(alert=alert).exists():
+        return None  # this alert already had its event (ended since)
+    load = feeder_load_now(feeder=feeder)
+    percent = load.load_percent if load.load_percent is not None else alert.load_percent
+    forecast = (alert.forecast or {}).get("forecast_percent")
+    judged = max(p for p in (percent, forecast if alert.kind == AlertKind.TREND else None, 0.0) if p is not None)
+    kw = load.kw
+    if kw is not None and percent and judged > percent:
+        kw = kw * judged / percent  # a trend alert: size the cut for the forecast load
+    inputs = {
+        "alert_id": alert.pk,
+        "alert_kind": alert.kind,
+        "load_kw": kw,
+        "load_percent": percent,
+        "judged_percent": judged,
+        "at_risk_percent": feeder.at_risk_percent,
+        "clear_percent": feeder.clear_percent,
+        "rating_kw": round(feeder.rating_kw, 3),
+        "margin": knob("REDUCTION_MARGIN"),
+        "reading_at": load.measured_at.isoformat() if load.measured_at else None,
+        "stale": load.stale,
+    }
+    if not (feeder.high_risk and feeder.automatic_curtailment):
+        audit_record(
+            action="event.not_started",
+            rule=AUTO_RULE,
+            target=alert,
+            reason="feeder is not high-risk with automatic curtailment on",
+            inputs={**inputs, "high_risk": feeder.high_risk, "automatic": feeder.automatic_curtailment},
+        )
+        return None
+    reduction = required_reduction_kw(feeder=feeder, kw=kw, load_percent=judged)
+    if reduction <= 0:
+        audit_record(
+            action="event.not_started",
+            rule=AUTO_RULE,
+            target=alert,
+            reason="no load to shed: no fresh reading above the clear level",
+            inputs=inputs,
+        )
+        return None
+    trigger = EventTrigger.EXTERNAL if alert.kind == AlertKind.EXTERNAL else EventTrigger.AUTOMATIC
+    try:
+        return curtailment_event_start(
+            feeder=feeder,
+            reduction_kw=reduction,
+            duration_minutes=int(knob("DEFAULT_EVENT_MINUTES")),
+            reason=f"{alert.get_kind_display()} at {judged:.1f}% of rating",
+            trigger=trigger,
+            alert=alert,
+            inputs=inputs,
+        )
+    except EventAlreadyOpen:
+        return CurtailmentEvent.objects.filter(feeder=feeder, status__in=OPEN_EVENT_STATES).first()
+
+
+# --- topping up ----------------------------------------------------------------------------
+
+
+def event_top_up(*, event_id: int, reason: str, extra_kw: float = 0.0, inputs: dict | None = None) -> list[int]:
+    """Add chargers when the event's live kW fall short of what it needs: after a late,
+    failed or overridden action, after actions end by rotation, or (``extra_kw``) when the
+    feeder is still above its at-risk level. Serialised per event by a row lock; returns the
+    new action ids."""
+    now = timezone.now()
+    with transaction.atomic():
+        event = CurtailmentEvent.objects.select_for_update().select_related("feeder").get(pk=event_id)
+        if event.status != EventStatus.ACTIVE:
+            return []
+        if extra_kw > 0:
+            event.required_reduction_kw += extra_kw
+            event.save(update_fields=["required_reduction_kw"])
+        _count, counting_kw = live_kw(event.pk)
+        needed = event.required_reduction_kw - event.asp_calloff_kw - counting_kw
+        if needed <= 0.01:
+            if extra_kw > 0:
+                push_event(event)
+            return []
+        used = set(event.actions.values_list("hcalcs_id", flat=True))
+        plan, ineligible = _plan(event=event, required_kw=needed, at=now, exclude=used)
+        actions = _actions_create(event=event, plan=plan, at=now)
+        audit_record(
+            action="event.top_up",
+            rule=AUTO_RULE,
+            target=event,
+            reason=reason,
+            inputs={
+                **(inputs or {}),
+                "extra_kw": round(extra_kw, 3),
+                "counting_kw": round(counting_kw, 3),
+                "already_in_event": sorted(used),
+                **plan_audit_inputs(plan, ineligible),
+            },
+        )
+        _actions_launch(event=event, actions=actions)
+        push_event(event)
+    return [action.pk for action in actions]
+
+
+# --- releasing and closing -----------------------------------------------------------------
+
+
+def curtailment_event_cancel(*, event: CurtailmentEvent, reason: str, cancelled_by=None) -> CurtailmentEvent:
+    """Cancel an open event (an operator's decision): every live charger gets a 7.8 reset.
+    Idempotent: cancelling an event that is already releasing or ended changes nothing."""
+    if not (reason or "").strip():
+        raise ValidationError({"reason": "say why the event is cancelled"})
+    event_release(
+        event_id=event.pk,
+        end_reason=EventEndReason.CANCELLED,
+        action_reason=ActionEndReason.CANCELLED,
+        reason=reason,
+        **_actor(cancelled_by),
+    )
+    event.refresh_from_db()
+    return event
+
+
+def event_release(
+    *,
+    event_id: int,
+    end_reason: str,
+    action_reason: str,
+    reason: str,
+    actor_user=None,
+    rule: str | None = None,
+    inputs: dict | None = None,
+) -> bool:
+    """Move an active event to releasing: chargers not yet commanded end at once, the rest
+    get a 7.8 (queued on commit), ASP call-offs are released. Compare-and-set on the event:
+    False when it was no longer active."""
+    from curtailment import tasks
+
+    now = timezone.now()
+    with transaction.atomic():
+        moved = CurtailmentEvent.objects.filter(pk=event_id, status=EventStatus.ACTIVE).update(
+            status=EventStatus.RELEASING, end_reason=end_reason
+        )
+        if not moved:
+            return False
+        event = CurtailmentEvent.objects.select_related("feeder").get(pk=event_id)
+        to_reset = []
+        for action in event.actions.select_related("hcalcs", "event").filter(status__in=LIVE_ACTION_STATES):
+            if action.status == ActionStatus.PLANNED:
+                action_end(action, reason=action_reason, ended_at=now, from_states=[ActionStatus.PLANNED])
+            elif action_move(
+                action,
+                from_states=[s for s in LIVE_ACTION_STATES if s not in (ActionStatus.PLANNED, ActionStatus.RELEASING)],
+                to_state=ActionStatus.RELEASING,
+                end_reason=action_reason,
+            ):
+                to_reset.append(action.pk)
+        AspCallOff.objects.filter(event_id=event_id, status=AspCallOffStatus.CALLED).update(
+            status=AspCallOffStatus.RELEASED, released_at=now
+        )
+        audit_record(
+            action="event.release",
+            target=event,
+            reason=reason,
+            inputs={**(inputs or {}), "end_reason": end_reason, "reset_actions": to_reset},
+            actor_user=actor_user,
+            rule=rule if actor_user is None else None,
+        )
+        transaction.on_commit(lambda: [tasks.action_release.delay(action_id) for action_id in to_reset])
+        push_event(event)
+        event_close_if_done(event=event, at=now)
+    return True
+
+
+def event_close_if_done(*, event: CurtailmentEvent, at: dt.datetime | None = None) -> bool:
+    """End the event once no charger is live: a releasing event at once, an active one once
+    its planned end has passed. Compare-and-set; the feeder's status follows."""
+    at = at or timezone.now()
+    if event.actions.filter(status__in=LIVE_ACTION_STATES).exists():
+        return False
+    with transaction.atomic():
+        releasing = CurtailmentEvent.objects.filter(pk=event.pk, status=EventStatus.RELEASING).update(
+            status=EventStatus.ENDED, ended_at=at
+        )
+        finished = 0
+        if not releasing and at >= event.planned_end_at:
+            finished = CurtailmentEvent.objects.filter(pk=event.pk, status=EventStatus.ACTIVE).update(
+                status=EventStatus.ENDED, ended_at=at, end_reason=EventEndReason.DURATION
+            )
+        if not (releasing or finished):
+            return False
+        AspCallOff.objects.filter(event_id=event.pk, status=AspCallOffStatus.CALLED).update(
+            status=AspCallOffStatus.RELEASED, released_at=at
+        )
+        event.refresh_from_db()
+        audit_record(
+            action="event.end",
+            rule=AUTO_RULE,
+            target=event,
+            reason=event.get_end_reason_display() or "ended",
+            inputs={"end_reason": event.end_reason, "actions": event.actions.count()},
+        )
+        push_event(event)
+        transaction.on_commit(lambda: feeder_status_after_event(event.feeder))
+    return True
+
+
+# --- the minute-by-minute re-check -----------------------------------------------------------
+
+
+def event_recheck(*, event_id: int, now: dt.datetime | None = None) -> str:
+    """One look at an open event (beat, every minute). Idempotent, and safe after a worker
+    died: everything is re-derived from the database.
+
+    1. Actions whose duration has elapsed ended on the device by themselves: record it.
+    2. Actions stuck before the DCC acknowledged them lost their task: queue it again;
+       actions unconfirmed after ``CONFIRMATION_TIMEOUT_S`` are marked late (replaced).
+    3. A releasing event closes once no charger is live; an active one at its planned end.
+    4. Automatic events below the clear level for ``CLEAR_HOLD_MINUTES`` release early.
+    5. Still above the at-risk level a minute after the latest confirmation: more chargers;
+       otherwise top up to the required kW (rotation: actions last at most the rotation
+       slot, so long events move on to other homes).
+    """
+    from curtailment.services.action import action_late
+
+    now = now or timezone.now()
+    event = CurtailmentEvent.objects.select_related("feeder").filter(pk=event_id).first()
+    if event is None or event.status not in OPEN_EVENT_STATES:
+        return "closed"
+    actions_reconcile(event=event, now=now)
+    _actions_resume(event=event, now=now)
+    timeout = dt.timedelta(seconds=int(knob("CONFIRMATION_TIMEOUT_S")))
+    for action in event.actions.select_related("hcalcs", "event").filter(
+        status__in=UNCONFIRMED_ACTION_STATES, started_at__lte=now - timeout
+    ):
+        action_late(action_id=action.pk)
+    event.refresh_from_db()
+    if event.status == EventStatus.RELEASING or now >= event.planned_end_at:
+        return "closed" if event_close_if_done(event=event, at=now) else "winding down"
+    feeder = event.feeder
+    hold = int(knob("CLEAR_HOLD_MINUTES"))
+    if event.trigger != EventTrigger.MANUAL and feeder_below_clear_for(feeder=feeder, minutes=hold, at=now):
+        event_release(
+            event_id=event.pk,
+            end_reason=EventEndReason.EARLY_RELEASE,
+            action_reason=ActionEndReason.RELEASED,
+            reason=f"below the clear level {feeder.clear_percent}% for {hold} minutes",
+            rule=AUTO_RULE,
+            inputs={"clear_percent": feeder.clear_percent, "hold_minutes": hold},
+        )
+        return "released"
+    extra, inputs = _extra_needed(event=event, now=now)
+    added = event_top_up(
+        event_id=event.pk,
+        reason="feeder still above its at-risk level after confirmation" if extra else "keep the required kW covered",
+        extra_kw=extra,
+        inputs=inputs,
+    )
+    return f"added {len(added)}" if added else "steady"
+
+
+def _extra_needed(*, event: CurtailmentEvent, now: dt.datetime) -> tuple[float, dict]:
+    from feeders.selectors import feeder_load_now
+
+    feeder = event.feeder
+    if event.actions.filter(status__in=UNCONFIRMED_ACTION_STATES).exists():
+        return 0.0, {}
+    last_confirmed = event.actions.aggregate(at=Max("confirmed_at"))["at"]
+    if last_confirmed is None or now - last_confirmed < dt.timedelta(seconds=TOP_UP_AFTER_CONFIRMATION_S):
+        return 0.0, {}
+    load = feeder_load_now(feeder=feeder, now=now)
+    if load.stale or load.load_percent is None or load.measured_at <= last_confirmed:
+        return 0.0, {}
+    if load.load_percent < feeder.at_risk_percent:
+        return 0.0, {}
+    extra = required_reduction_kw(feeder=feeder, kw=load.kw, load_percent=load.load_percent)
+    return extra, {
+        "load_kw": load.kw,
+        "load_percent": load.load_percent,
+        "at_risk_percent": feeder.at_risk_percent,
+        "clear_percent": feeder.clear_percent,
+        "last_confirmed_at": last_confirmed.isoformat(),
+    }
+
+
+def actions_reconcile(*, event: CurtailmentEvent, now: dt.datetime) -> int:
+    """Actions whose planned end has passed ended on the device (the 7.6 duration): record
+    it with ``ended_at`` = the planned end, so the usage limits count the real interval."""
+    ended = 0
+    for action in event.actions.select_related("hcalcs", "event").filter(
+        status__in=LIVE_ACTION_STATES, expected_end_at__lte=now
+    ):
+        ended += action_end(action, reason=ActionEndReason.DURATION, ended_at=action.expected_end_at)
+    return ended
+
+
+def _actions_resume(*, event: CurtailmentEvent, now: dt.datetime) -> None:
+    """Queue again the tasks a dead worker was running (the services are idempotent)."""
+    from curtailment import tasks
+
+    stuck_before = now - dt.timedelta(seconds=STUCK_AFTER_S)
+    dispatch = list(
+        event.actions.filter(
+            status__in=[ActionStatus.PLANNED, ActionStatus.BOOST_SETUP, ActionStatus.SENT],
+            started_at__lte=stuck_before,
+        ).values_list("pk", flat=True)
+    )
+    release = list(
+        event.actions.filter(status=ActionStatus.RELEASING)
+        .exclude(service_requests__srv="7.8", service_requests__state__in=["acknowledged", "responded"])
+        .values_list("pk", flat=True)
+    )
+    if dispatch or release:
+        logger.info("event %s: resuming dispatch of %s and release of %s", event.pk, dispatch, release)
+        transaction.on_commit(lambda: tasks.actions_dispatch_queue(dispatch))
+        transaction.on_commit(lambda: [tasks.action_release.delay(action_id) for action_id in release])
+
+
+def _counting_states() -> list[str]:
+    return list(COUNTING_ACTION_STATES)

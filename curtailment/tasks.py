@@ -1,0 +1,116 @@
+"""Celery tasks of the curtailment engine, and its beat schedule.
+
+Each task takes ids, re-reads its rows and calls a service; each is idempotent because the
+services move state by compare-and-set and look up a stored ``ServiceRequest`` before
+making a new one (see ``curtailment.services.action``). Retries happen only on the DCC
+client's ``DccTransientError`` (the DCC could not be reached), with exponential backoff,
+jitter and a cap; the stored request keeps its RequestID, so a retry resends the same one.
+When retries run out the action is marked failed through its service and replaced.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+
+from celery import shared_task
+
+from curtailment.dcc.errors import DccTransientError
+from dnoctl.celery import app
+
+logger = logging.getLogger(__name__)
+
+RECHECK_SECONDS = 60.0
+MAX_RETRIES = 5
+BACKOFF_BASE_S = 1.0
+BACKOFF_CAP_S = 20.0
+
+
+def _backoff(retries: int) -> float:
+    """Exponential backoff with full jitter, capped: 1, 2, 4 ... 20 s, each times 0.5-1.5."""
+    return min(BACKOFF_CAP_S, BACKOFF_BASE_S * 2**retries) * (0.5 + random.random())
+
+
+def actions_dispatch_queue(action_ids: list[int]) -> None:
+    """Queue one dispatch task per action (called on commit by the services)."""
+    for action_id in action_ids:
+        action_dispatch.delay(action_id)
+
+
+@shared_task(bind=True, name="curtailment.tasks.event_open_for_alert", max_retries=3)
+def event_open_for_alert(self, alert_id: int) -> int | None:
+    """An at-risk alert was raised: open an automatic event if the feeder's settings and
+    load call for one. Idempotent: the one-open-event-per-feeder constraint and the
+    alert's link to its event make a second run find the existing event."""
+    from curtailment.services import event_open_for_alert as open_for_alert
+
+    event = open_for_alert(alert_id=alert_id)
+    return event.pk if event is not None else None
+
+
+@shared_task(bind=True, name="curtailment.tasks.action_dispatch", max_retries=MAX_RETRIES, acks_late=True)
+def action_dispatch(self, action_id: int) -> str:
+    """7.9 (when the customer may override) then 7.6 for one action. Idempotent: each step
+    is a compare-and-set, each request is stored before it is sent and found again on a
+    rerun, and the DCC integration never resends a request it has seen acknowledged."""
+    from curtailment.services import action_dispatch as dispatch
+    from curtailment.services import action_failed
+
+    try:
+        return dispatch(action_id=action_id)
+    except DccTransientError as exc:
+        if self.request.retries >= self.max_retries:
+            action_failed(action_id=action_id, reason=f"DCC unreachable after {self.request.retries + 1} tries: {exc}")
+            return "failed"
+        raise self.retry(exc=exc, countdown=_backoff(self.request.retries)) from exc
+
+
+@shared_task(bind=True, name="curtailment.tasks.action_release", max_retries=MAX_RETRIES, acks_late=True)
+def action_release(self, action_id: int) -> str:
+    """7.8 for one releasing action. Idempotent as :func:`action_dispatch`. When retries run
+    out the device still reverts at the end of its 7.6 duration; the re-check ends it."""
+    from curtailment.services import action_release as release
+
+    try:
+        return release(action_id=action_id)
+    except DccTransientError as exc:
+        if self.request.retries >= self.max_retries:
+            logger.error("7.8 for action %s gave up: %s; the device reverts by its duration", action_id, exc)
+            return "gave up"
+        raise self.retry(exc=exc, countdown=_backoff(self.request.retries)) from exc
+
+
+@shared_task(name="curtailment.tasks.action_confirmation_check")
+def action_confirmation_check(action_id: int) -> bool:
+    """Countdown task: no device confirmation in time -> late, and a replacement is picked.
+    Idempotent: only an unconfirmed action moves, once."""
+    from curtailment.services import action_late
+
+    return action_late(action_id=action_id)
+
+
+@shared_task(name="curtailment.tasks.event_recheck", expires=RECHECK_SECONDS)
+def event_recheck(event_id: int) -> str:
+    """One minute's look at an open event (see ``services.event_recheck``). Idempotent: it
+    re-derives everything from the database, so a rerun or an overlap does no harm."""
+    from curtailment.services import event_recheck as recheck
+
+    return recheck(event_id=event_id)
+
+
+@shared_task(name="curtailment.tasks.events_recheck", expires=RECHECK_SECONDS)
+def events_recheck() -> int:
+    """Beat, every minute: fan out one re-check per open event. Expires before the next run
+    so a backlog never piles up. This is also what ends events whose worker died."""
+    from curtailment.selectors import events_open
+
+    ids = list(events_open().values_list("pk", flat=True))
+    for event_id in ids:
+        event_recheck.delay(event_id)
+    return len(ids)
+
+
+# Registered here rather than in settings so the schedule lives next to its task.
+app.conf.beat_schedule.update(
+    {"curtailment-events-recheck": {"task": "curtailment.tasks.events_recheck", "schedule": RECHECK_SECONDS}}
+)

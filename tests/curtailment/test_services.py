@@ -1,0 +1,203 @@
+"""Opening, cancelling and re-checking events (database only; the DCC side is in test_e2e)."""
+
+import datetime as dt
+
+import pytest
+from django.core.exceptions import ValidationError
+from django.utils import timezone
+
+from curtailment.choices import ActionStatus, AspCallOffStatus, EventStatus, EventTrigger
+from curtailment.models import AspCallOff, AspContract, AuditEntry, CurtailmentAction, CurtailmentEvent
+from curtailment.services import (
+    EventAlreadyOpen,
+    curtailment_event_cancel,
+    curtailment_event_start,
+    event_open_for_alert,
+    event_recheck,
+    hcalcs_boost_pressed,
+    required_reduction_kw,
+)
+from feeders.models import FeederAlert, FeederReading
+from tests.consent.factories import eligible_charger
+from tests.feeders.factories import FeederFactory
+
+
+def _reading(feeder, *, amps, at=None, kw=None):
+    at = at or timezone.now()
+    return FeederReading.objects.create(
+        feeder=feeder,
+        measured_at=at,
+        received_at=at,
+        amps_l1=amps,
+        amps_l2=amps,
+        amps_l3=amps,
+        kw=kw if kw is not None else amps * 3 * 230 / 1000,
+    )
+
+
+@pytest.mark.django_db
+def test_manual_event_picks_chargers_audits_and_refuses_a_second_open_event(
+    operator, django_capture_on_commit_callbacks
+):
+    feeder = FeederFactory()
+    chargers = [eligible_charger(feeder=feeder) for _ in range(4)]
+    event = curtailment_event_start(
+        feeder=feeder,
+        reduction_kw=20,
+        duration_minutes=30,
+        reason="test",
+        requested_by=operator,
+        trigger=EventTrigger.MANUAL,
+    )
+    actions = list(event.actions.order_by("pk"))
+    assert len(actions) == 3  # 3 x 7 kW covers 20 kW
+    assert {a.hcalcs_id for a in actions} <= {c.pk for c in chargers}
+    assert all(a.planned_minutes == 30 and a.status == ActionStatus.PLANNED for a in actions)
+    entry = AuditEntry.objects.get(action="event.start", target_id=str(event.pk))
+    assert entry.actor == operator.username
+    assert entry.inputs["covered_kw"] == 21.0
+    assert len(entry.inputs["candidates"]) == 4
+    feeder.refresh_from_db()
+    assert feeder.status == "curtailing"
+    assert feeder.managed_since == timezone.now().date().replace(day=1)
+    with pytest.raises(EventAlreadyOpen):
+        curtailment_event_start(
+            feeder=feeder, reduction_kw=5, duration_minutes=10, reason="again", requested_by=operator
+        )
+
+
+@pytest.mark.django_db
+def test_event_start_rejects_bad_arguments_naming_them(operator):
+    feeder = FeederFactory()
+    for kwargs, field in (
+        ({"reduction_kw": -1, "duration_minutes": 10}, "reduction_kw"),
+        ({"reduction_kw": "lots", "duration_minutes": 10}, "reduction_kw"),
+        ({"reduction_kw": 5, "duration_minutes": 0}, "duration_minutes"),
+        ({"reduction_kw": 5, "duration_minutes": 2000}, "duration_minutes"),
+    ):
+        with pytest.raises(ValidationError) as error:
+            curtailment_event_start(feeder=feeder, reason="x", requested_by=operator, **kwargs)
+        assert field in error.value.message_dict
+    assert not CurtailmentEvent.objects.exists()
+
+
+@pytest.mark.django_db
+def test_asp_contract_is_called_off_first_and_chargers_cover_only_the_remainder(operator):
+    feeder = FeederFactory()
+    for _ in range(5):
+        eligible_charger(feeder=feeder)
+    contract = AspContract.objects.create(
+        provider="Flex Ltd",
+        reference="ASP-1",
+        starts_at=timezone.now() - dt.timedelta(days=1),
+        ends_at=timezone.now() + dt.timedelta(days=1),
+        available_kw=15,
+    )
+    contract.feeders.add(feeder)
+    event = curtailment_event_start(
+        feeder=feeder, reduction_kw=20, duration_minutes=30, reason="t", requested_by=operator
+    )
+    calloff = AspCallOff.objects.get(event=event)
+    assert calloff.kw == 15 and event.asp_calloff_kw == 15
+    assert event.actions.count() == 1  # 5 kW left: one 7 kW charger
+    curtailment_event_cancel(event=event, reason="done", cancelled_by=operator)
+    calloff.refresh_from_db()
+    assert calloff.status == AspCallOffStatus.RELEASED
+
+
+@pytest.mark.django_db
+def test_no_eligible_charger_ends_the_event_at_once(operator):
+    feeder = FeederFactory()
+    event = curtailment_event_start(
+        feeder=feeder, reduction_kw=20, duration_minutes=30, reason="t", requested_by=operator
+    )
+    assert event.status == EventStatus.ENDED and event.end_reason == "nothing_to_curtail"
+    assert AuditEntry.objects.filter(action="event.end", target_id=str(event.pk)).exists()
+
+
+@pytest.mark.django_db
+def test_alert_on_high_risk_automatic_feeder_opens_event_sized_from_load():
+    feeder = FeederFactory(rating_amps=100, at_risk_percent=90, clear_percent=80)
+    for _ in range(6):
+        eligible_charger(feeder=feeder)
+    _reading(feeder, amps=95, kw=60.0)
+    alert = FeederAlert.objects.create(feeder=feeder, kind="threshold", raised_at=timezone.now(), load_percent=95)
+    event = event_open_for_alert(alert_id=alert.pk)
+    expected = 60.0 * (95 - 80) / 95 * 1.1
+    assert event.trigger == EventTrigger.AUTOMATIC
+    assert event.required_reduction_kw == pytest.approx(expected)
+    assert required_reduction_kw(feeder=feeder, kw=60.0, load_percent=95) == pytest.approx(expected)
+    assert event.actions.count() == 2  # 10.4 kW needs two 7 kW chargers
+    assert AuditEntry.objects.get(action="event.start").actor == "rule:auto-curtail"
+    # The same alert again changes nothing.
+    assert event_open_for_alert(alert_id=alert.pk).pk == event.pk
+    assert CurtailmentEvent.objects.count() == 1
+
+
+@pytest.mark.django_db
+def test_alert_on_feeder_without_automatic_curtailment_is_audited_not_acted_on():
+    feeder = FeederFactory(automatic_curtailment=False)
+    eligible_charger(feeder=feeder)
+    _reading(feeder, amps=395)
+    alert = FeederAlert.objects.create(feeder=feeder, kind="threshold", raised_at=timezone.now(), load_percent=98.75)
+    assert event_open_for_alert(alert_id=alert.pk) is None
+    assert not CurtailmentEvent.objects.exists()
+    assert AuditEntry.objects.filter(action="event.not_started").exists()
+
+
+@pytest.mark.django_db
+def test_cancel_ends_unsent_actions_and_closes_the_event(operator):
+    feeder = FeederFactory()
+    for _ in range(2):
+        eligible_charger(feeder=feeder)
+    event = curtailment_event_start(
+        feeder=feeder, reduction_kw=10, duration_minutes=30, reason="t", requested_by=operator
+    )
+    event = curtailment_event_cancel(event=event, reason="operator says so", cancelled_by=operator)
+    assert event.status == EventStatus.ENDED and event.end_reason == "cancelled"
+    assert set(event.actions.values_list("status", "end_reason")) == {("ended", "cancelled")}
+    with pytest.raises(ValidationError):
+        curtailment_event_cancel(event=event, reason=" ", cancelled_by=operator)
+
+
+@pytest.mark.django_db
+def test_boost_press_ends_action_with_override_and_picks_a_replacement(operator):
+    feeder = FeederFactory()
+    chargers = [eligible_charger(feeder=feeder) for _ in range(3)]
+    event = curtailment_event_start(
+        feeder=feeder, reduction_kw=7, duration_minutes=30, reason="t", requested_by=operator
+    )
+    action = event.actions.get()
+    CurtailmentAction.objects.filter(pk=action.pk).update(status=ActionStatus.CONFIRMED, confirmed_at=timezone.now())
+    pressed_at = timezone.now()
+    ended = hcalcs_boost_pressed(
+        esme_eui64=action.hcalcs.meter.esme_eui64, switch_indexes=[1], pressed_at=pressed_at, source="test"
+    )
+    action.refresh_from_db()
+    assert ended == [action.pk]
+    assert (action.status, action.end_reason, action.ended_at) == ("ended", "override", pressed_at)
+    replacement = event.actions.exclude(pk=action.pk).get()
+    assert replacement.hcalcs_id in {c.pk for c in chargers} - {action.hcalcs_id}
+    # The same press reported again ends nothing more.
+    assert (
+        hcalcs_boost_pressed(
+            esme_eui64=action.hcalcs.meter.esme_eui64, switch_indexes=[1], pressed_at=pressed_at, source="test"
+        )
+        == []
+    )
+
+
+@pytest.mark.django_db
+def test_recheck_reconciles_elapsed_actions_and_closes_the_event_after_a_dead_worker(operator):
+    feeder = FeederFactory()
+    eligible_charger(feeder=feeder)
+    event = curtailment_event_start(
+        feeder=feeder, reduction_kw=7, duration_minutes=20, reason="t", requested_by=operator
+    )
+    CurtailmentAction.objects.filter(event=event).update(status=ActionStatus.CONFIRMED, confirmed_at=timezone.now())
+    later = event.planned_end_at + dt.timedelta(minutes=1)
+    assert event_recheck(event_id=event.pk, now=later) == "closed"
+    event.refresh_from_db()
+    action = event.actions.get()
+    assert (event.status, event.end_reason) == ("ended", "duration")
+    assert (action.status, action.end_reason, action.ended_at) == ("ended", "duration", action.expected_end_at)
