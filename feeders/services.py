@@ -236,7 +236,9 @@ def _row_structure_errors(index: int, row: Any, now: datetime) -> tuple[list[dic
     return errors, measured_at
 
 
-def _feeder_errors(index: int, row: dict, feeder: _FeederRow | None, token: MonitorToken) -> tuple[list, list]:
+def _feeder_errors(
+    index: int, row: dict, feeder: _FeederRow | None, token: MonitorToken, *, well_formed: bool
+) -> tuple[list, list]:
     """Checks against the feeder: existence, phases, plausibility. Returns (400s, 403s)."""
     key = "feeder" if "feeder" in row else "monitor"
     if feeder is None:
@@ -244,6 +246,8 @@ def _feeder_errors(index: int, row: dict, feeder: _FeederRow | None, token: Moni
         return [{"row": index, "field": key, "reason": f"unknown {what} {row[key]!r}"}], []
     if token.monitor_device_id and feeder.monitor_device_id != token.monitor_device_id:
         return [], [{"row": index, "field": key, "reason": f"this token may not post for feeder {feeder.code}"}]
+    if not well_formed:  # the numbers are already reported as malformed
+        return [], []
     errors = []
     amps = row["amps"]
     if len(amps) != feeder.phases:
@@ -327,10 +331,12 @@ def telemetry_ingest(*, token: MonitorToken, readings: Any, now: datetime | None
         raise _reject(413, [{"row": None, "field": "readings", "reason": reason}])
     errors: list[dict] = []
     times: list[datetime | None] = []
+    well_formed: list[bool] = []
     for index, row in enumerate(readings):
         row_errors, measured_at = _row_structure_errors(index, row, now)
         errors.extend(row_errors)
         times.append(measured_at)
+        well_formed.append(not row_errors)
     with transaction.atomic():
         by_code, by_monitor = _feeders_lock([row for row in readings if isinstance(row, dict)])
         forbidden: list[dict] = []
@@ -343,10 +349,10 @@ def telemetry_ingest(*, token: MonitorToken, readings: Any, now: datetime | None
             if not isinstance(ident, str):
                 continue
             feeder = by_code.get(ident) if "feeder" in row else by_monitor.get(ident)
-            feeder_errors, feeder_forbidden = _feeder_errors(index, row, feeder, token)
+            feeder_errors, feeder_forbidden = _feeder_errors(index, row, feeder, token, well_formed=well_formed[index])
             errors.extend(feeder_errors)
             forbidden.extend(feeder_forbidden)
-            if feeder is not None and times[index] is not None and not feeder_errors:
+            if feeder is not None and well_formed[index] and not feeder_errors:
                 feeders[feeder.id] = feeder
                 valid.append(ReadingIn(index, feeder.id, times[index], tuple(row["amps"]), row["kw"]))
         if forbidden:

@@ -66,3 +66,54 @@ def post_telemetry(client: Client) -> Callable:
         return client.post(TELEMETRY_URL, data=payload, content_type="application/json", **headers)
 
     return post
+
+
+@pytest.fixture
+def feeder_pushes():
+    """Subscribe a fresh channel to ``feeders.all``; call the result to drain what arrived."""
+    import asyncio
+
+    from asgiref.sync import async_to_sync
+    from channels.layers import get_channel_layer
+
+    from dnoctl.push import FEEDERS_ALL
+
+    layer = get_channel_layer()
+    channel = async_to_sync(layer.new_channel)()
+    async_to_sync(layer.group_add)(FEEDERS_ALL, channel)
+
+    async def drain() -> list[dict]:
+        messages = []
+        while True:
+            try:
+                messages.append(await asyncio.wait_for(layer.receive(channel), timeout=0.3))
+            except TimeoutError:
+                return messages
+
+    yield lambda: async_to_sync(drain)()
+    async_to_sync(layer.group_discard)(FEEDERS_ALL, channel)
+
+
+@pytest.fixture
+def queued_tasks():
+    """The Celery messages waiting on the harness Redis broker: call for ``[(task, kwargs)]``.
+
+    Reads the broker's queue (a process boundary), so the hand-over is checked for real."""
+    import base64
+
+    import redis
+    from django.conf import settings
+
+    broker = redis.Redis.from_url(settings.CELERY_BROKER_URL)
+    broker.delete("celery")
+
+    def read() -> list[tuple[str, dict]]:
+        found = []
+        for raw in broker.lrange("celery", 0, -1):
+            message = json.loads(raw)
+            body = json.loads(base64.b64decode(message["body"]))
+            found.append((message["headers"]["task"], body[1]))
+        return found
+
+    yield read
+    broker.delete("celery")
