@@ -339,10 +339,35 @@ def _acknowledge(service_request_id: int, ack: DuisResponse) -> None:
         ServiceRequest.objects.filter(pk=service_request_id).update(**fields)
 
 
-def service_request_send(**kwargs: Any) -> ServiceRequest:
-    """:func:`service_request_create` then :func:`service_request_dispatch` (same arguments as create)."""
-    client = kwargs.get("client") or dcc_config.build_client()
-    service_request = service_request_create(**{**kwargs, "client": client})
+def service_request_send(
+    *,
+    srv: str,
+    target: str,
+    command_variant: int | None = None,
+    index: int | None = None,
+    duration_minutes: int | None = None,
+    indexes: list[int] | tuple[int, ...] | None = None,
+    start: dt.datetime | None = None,
+    end: dt.datetime | None = None,
+    action: Any = None,
+    hcalcs: Any = None,
+    client: DccClient | None = None,
+) -> ServiceRequest:
+    """:func:`service_request_create` then :func:`service_request_dispatch`, same arguments."""
+    client = client or dcc_config.build_client()
+    service_request = service_request_create(
+        srv=srv,
+        target=target,
+        command_variant=command_variant,
+        index=index,
+        duration_minutes=duration_minutes,
+        indexes=indexes,
+        start=start,
+        end=end,
+        action=action,
+        hcalcs=hcalcs,
+        client=client,
+    )
     return service_request_dispatch(service_request_id=service_request.pk, client=client)
 
 

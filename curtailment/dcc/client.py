@@ -38,6 +38,7 @@ from .documents import DuisResponse
 from .errors import (
     DccArgumentError,
     DccDocumentError,
+    DccError,
     DccPermanentError,
     DccSignatureError,
     DccTransientError,
@@ -376,7 +377,12 @@ class DccClient:
             )
         except Exception as exc:
             if not wan_too:
-                raise
+                if isinstance(exc, DccError):
+                    raise
+                # The DCC acknowledged the request, so resending it would be a replay.
+                raise DccTransientError(
+                    f"local delivery failed: {exc}", request_id=str(outcome.request_id), acknowledged=True
+                ) from exc
             # CV 3/7 also went over the WAN, which may still reach the device.
             logger.warning("local delivery of %s failed: %s", outcome.request_id, exc)
             return replace(outcome, local_error=str(exc))

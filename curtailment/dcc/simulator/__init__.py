@@ -4,8 +4,10 @@ See :mod:`curtailment.dcc.simulator.server` for the endpoints and behaviour.
 """
 
 from .devices import WAN_OK, WAN_POOR, SimulatedDevice
+from .faults import FaultConfig
+from .local import HttpLocalDelivery
 from .rules import check_eligibility
-from .server import BOOST_ALERT_CODE, REPLAY_RESPONSE_CODE, DccSimulator, FaultConfig, HttpLocalDelivery
+from .server import BOOST_ALERT_CODE, REPLAY_RESPONSE_CODE, DccSimulator
 
 __all__ = [
     "BOOST_ALERT_CODE",

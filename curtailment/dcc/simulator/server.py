@@ -14,9 +14,10 @@ Serves, on loopback:
 Replays: the counter in each RequestID must exceed every counter seen from that
 originator for that target (the GBCS anti-replay check a device makes per remote party;
 requests from several workers to different devices may arrive in any order), except the
-CV 5/6/7 that carries the pre-command of an earlier CV 4 (same RequestID). A byte-for-byte retransmission of a document already answered (same
-RequestID, CV and signed content) gets the same acknowledgement again and is not executed
-twice; anything else reusing a counter is refused with ``REPLAY_RESPONSE_CODE``.
+CV 5/6/7 that carries the pre-command of an earlier CV 4 (same RequestID). A
+retransmission of a document already answered (same RequestID, CV and signed content, even
+if signed again) gets the same acknowledgement again and is not executed twice; anything
+else reusing a counter is refused with ``REPLAY_RESPONSE_CODE``.
 """
 
 from __future__ import annotations
@@ -26,15 +27,13 @@ import hashlib
 import heapq
 import hmac
 import itertools
-import json
 import logging
 import os
 import random
 import threading
 import time
 from collections.abc import Callable, Iterable
-from dataclasses import asdict, dataclass, fields
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import ThreadingHTTPServer
 from typing import Any
 
 import requests
@@ -42,10 +41,12 @@ from lxml import etree
 
 from .. import documents, gbcs
 from ..errors import DccArgumentError, DccDocumentError, DccError, DccSignatureError
-from ..identifiers import DCC_EUI64, RequestId, parse_eui64
+from ..identifiers import RequestId, parse_eui64
 from ..schema import SchemaValidator
 from ..signing import DuisSigner, DuisVerifier
 from .devices import WAN_OK, DeviceRegistry, SimulatedDevice
+from .faults import FaultConfig
+from .handler import SERVICE_BY_PATH, SimulatorHandler
 from .rules import ELECTRICITY_DISTRIBUTOR, check_eligibility
 
 logger = logging.getLogger(__name__)
@@ -61,7 +62,6 @@ NO_DEVICE_CODE = "E19"
 # Device alert code the simulated HCALCS raises when the customer presses boost.
 BOOST_ALERT_CODE = "8F3E"
 
-_SERVICE_BY_PATH = {"/api/v1/serviceD": "D", "/api/v1/serviceS": "S", "/api/v1/serviceT": "T"}
 _CV_SERVICE = {1: "S", 3: "S", 5: "S", 7: "S", 2: "D", 6: "D", 8: "D", 4: "T"}
 _BODY_FOR_SRV = {
     "7.6": "DeactivateAuxiliaryLoad",
@@ -73,26 +73,6 @@ _BODY_FOR_SRV = {
     "8.13": "ReturnLocalCommandResponse",
 }
 _SR = f"{{{documents.SR_NS}}}"
-
-
-@dataclass
-class FaultConfig:
-    """Failure injection. Probabilities are 0..1; ``http_503`` counts the next N requests."""
-
-    drop: float = 0.0  # device response lost on its way to the callback (device still acted)
-    duplicate: float = 0.0  # device response delivered twice
-    reorder: bool = False  # every other response is held back so the next one overtakes it
-    delay_s: float = 0.0  # extra latency on every device response
-    http_503: int = 0  # next N DUIS POSTs answered 503 without being processed
-    force_code: str | None = None  # answer every eligible request with this E-code
-    force_code_srv: str | None = None  # ... only for this SRV when set
-
-    def update(self, data: dict[str, Any]) -> None:
-        names = {f.name for f in fields(self)}
-        for key, value in data.items():
-            if key not in names:
-                raise ValueError(f"{key}: unknown fault flag")
-            setattr(self, key, value)
 
 
 class DccSimulator:
@@ -147,7 +127,7 @@ class DccSimulator:
         self._outbox_seq = itertools.count()
         self._outbox_cv = threading.Condition()
         self._stopping = False
-        self._httpd = ThreadingHTTPServer((host, port), _Handler)
+        self._httpd = ThreadingHTTPServer((host, port), SimulatorHandler)
         self._httpd.daemon_threads = True
         self._httpd.simulator = self  # type: ignore[attr-defined]
         self._threads: list[threading.Thread] = []
@@ -257,7 +237,7 @@ class DccSimulator:
             if key in self._answered and self._answered[key][0] == digest:
                 return 200, self._answered[key][1], "application/xml"
             try:
-                code, ack = self._process(_SERVICE_BY_PATH[path], request)
+                code, ack = self._process(SERVICE_BY_PATH[path], request)
             except DccError as exc:  # e.g. a body the schema would have refused
                 logger.warning("simulator refused %s: %s", request.request_id, exc)
                 return 400, str(exc).encode(), "text/plain"
@@ -496,99 +476,3 @@ class DccSimulator:
                 outcome = f"error: {exc}"
             time.sleep(0.1 * (attempt + 1))
         self.deliveries.append((outcome, document))
-
-
-class _Handler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
-    # Headers and body go out in separate writes; without TCP_NODELAY, Nagle plus delayed
-    # ACKs add ~40 ms to every keep-alive exchange.
-    disable_nagle_algorithm = True
-    server_version = "dnoctl-dcc-simulator"
-
-    @property
-    def sim(self) -> DccSimulator:
-        return self.server.simulator  # type: ignore[attr-defined]
-
-    def log_message(self, format: str, *args: Any) -> None:
-        logger.debug("%s " + format, self.address_string(), *args)
-
-    def _send(self, status: int, body: bytes, content_type: str = "application/json") -> None:
-        self.send_response(status)
-        self.send_header("Content-Type", content_type)
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-    def _json(self, status: int, data: Any) -> None:
-        self._send(status, json.dumps(data).encode())
-
-    def _body(self) -> bytes:
-        length = int(self.headers.get("Content-Length") or 0)
-        return self.rfile.read(length) if length else b""
-
-    def do_GET(self) -> None:
-        parts = self.path.strip("/").split("/")
-        if parts[:2] == ["sim", "devices"] and len(parts) == 2:
-            with self.sim.devices.lock:
-                return self._json(200, [d.to_json(self.sim.now()) for d in self.sim.devices.all()])
-        if parts[:2] == ["sim", "devices"] and len(parts) == 3:
-            try:
-                state = self.sim.device_state(parts[2])
-            except DccArgumentError as exc:
-                return self._json(400, {"error": str(exc)})
-            return self._json(200, state) if state else self._json(404, {"error": "unknown device"})
-        if parts == ["sim", "state"]:
-            return self._json(
-                200, {"rules": self.sim.rules, "faults": asdict(self.sim.faults), "received": self.sim.received[-100:]}
-            )
-        self._json(404, {"error": "not found"})
-
-    def do_POST(self) -> None:
-        body = self._body()
-        if self.path in _SERVICE_BY_PATH:
-            status, reply, content_type = self.sim.handle_duis(self.path, body)
-            return self._send(status, reply, content_type)
-        parts = self.path.strip("/").split("/")
-        try:
-            if parts[:2] == ["sim", "local"] and len(parts) == 3:
-                return self._send(200, self.sim.local_deliver(parts[2], body), "application/octet-stream")
-            data = json.loads(body or b"{}")
-            if parts == ["sim", "devices"]:
-                for item in data if isinstance(data, list) else [data]:
-                    self.sim.add_device(SimulatedDevice.from_json(item))
-                return self._json(201, {"ok": True})
-            if parts[:2] == ["sim", "devices"] and len(parts) == 4 and parts[3] == "boost":
-                return self._json(200, {"restored": self.sim.press_boost(parts[2])})
-            if parts == ["sim", "faults"]:
-                with self.sim._lock:
-                    self.sim.faults.update(data)
-                return self._json(200, asdict(self.sim.faults))
-            if parts == ["sim", "rules"]:
-                self.sim.set_rules(data.get("rules"))
-                return self._json(200, {"rules": self.sim.rules})
-            if parts == ["sim", "clock"]:
-                self.sim.advance(float(data.get("advance_s", 0)))
-                return self._json(200, {"now": self.sim.now()})
-        except KeyError as exc:
-            return self._json(404, {"error": f"unknown device {exc}"})
-        except (ValueError, TypeError, DccError) as exc:
-            return self._json(400, {"error": str(exc)})
-        self._json(404, {"error": "not found"})
-
-
-class HttpLocalDelivery:
-    """A :class:`~curtailment.dcc.client.LocalDeliveryInterface` that reaches simulated
-    devices through the simulator's ``/sim/local/<eui>`` endpoint (a stand-in PPMID/HHT)."""
-
-    def __init__(self, simulator_url: str, *, timeout: float = 5.0) -> None:
-        self.simulator_url = simulator_url.rstrip("/")
-        self.timeout = timeout
-        self.session = requests.Session()
-
-    def deliver(self, *, target: str, command: bytes) -> bytes:
-        reply = self.session.post(f"{self.simulator_url}/sim/local/{target}", data=command, timeout=self.timeout)
-        reply.raise_for_status()
-        return reply.content
-
-
-__all__ = ["BOOST_ALERT_CODE", "DCC_EUI64", "REPLAY_RESPONSE_CODE", "DccSimulator", "FaultConfig", "HttpLocalDelivery"]

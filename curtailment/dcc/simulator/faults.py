@@ -1,0 +1,26 @@
+"""Failure injection for the DCC simulator."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, fields
+from typing import Any
+
+
+@dataclass
+class FaultConfig:
+    """Failure injection. Probabilities are 0..1; ``http_503`` counts the next N requests."""
+
+    drop: float = 0.0  # device response lost on its way to the callback (device still acted)
+    duplicate: float = 0.0  # device response delivered twice
+    reorder: bool = False  # every other response is held back so the next one overtakes it
+    delay_s: float = 0.0  # extra latency on every device response
+    http_503: int = 0  # next N DUIS POSTs answered 503 without being processed
+    force_code: str | None = None  # answer every eligible request with this E-code
+    force_code_srv: str | None = None  # ... only for this SRV when set
+
+    def update(self, data: dict[str, Any]) -> None:
+        names = {f.name for f in fields(self)}
+        for key, value in data.items():
+            if key not in names:
+                raise ValueError(f"{key}: unknown fault flag")
+            setattr(self, key, value)
