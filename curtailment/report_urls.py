@@ -1,3 +1,12 @@
-"""URL routes (filled in by the feature that owns them)."""
+"""The Reports page (at ``/reports/``)."""
 
-urlpatterns: list = []
+from django.urls import path
+
+from curtailment import report_views
+
+app_name = "reports"
+
+urlpatterns = [
+    path("", report_views.reports_page, name="page"),
+    path("exports/", report_views.export_create_page, name="export_create"),
+]

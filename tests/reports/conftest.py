@@ -17,3 +17,20 @@ def json_report(db, tmp_path):
         return json.loads(path.read_text())
 
     return generate
+
+
+@pytest.fixture(autouse=True)
+def _fresh_cache():
+    """The overview and export jobs live in the cache, which outlives each test's rollback."""
+    from django.core.cache import cache
+
+    cache.clear()
+    yield
+    cache.clear()
+
+
+@pytest.fixture
+def reports_dir(settings, tmp_path):
+    """Exports written under a temporary directory instead of var/reports/."""
+    settings.DNOCTL_REPORTS_DIR = tmp_path / "reports"
+    return settings.DNOCTL_REPORTS_DIR
