@@ -1,0 +1,144 @@
+"""Customer notifications (NF2/NF4): frequency rules, delivery, retries."""
+
+import datetime as dt
+
+import pytest
+from django.core import mail
+from django.test import override_settings
+from django.utils import timezone
+
+from consent import notifications, tasks
+from consent.choices import NotificationChannel, NotificationFrequency, NotificationKind, NotificationStatus
+from consent.models import Consent, Notification
+from curtailment.models import CurtailmentEvent
+from tests.consent.factories import eligible_charger
+from tests.consent.mailbackends import FlakyBackend
+
+pytestmark = pytest.mark.django_db
+
+
+def _event(feeder, started_at):
+    return CurtailmentEvent.objects.create(
+        feeder=feeder,
+        trigger="automatic",
+        status="ended",
+        started_at=started_at,
+        planned_end_at=started_at + dt.timedelta(minutes=45),
+        ended_at=started_at + dt.timedelta(minutes=45),
+        required_reduction_kw=20,
+    )
+
+
+def _charger(frequency, channel=NotificationChannel.EMAIL):
+    charger = eligible_charger()
+    Consent.objects.filter(tenancy__premise=charger.meter.premise).update(
+        notification_frequency=frequency, notification_channel=channel
+    )
+    return charger
+
+
+def test_each_event_notice_is_sent_on_commit(celery_eager, django_capture_on_commit_callbacks):
+    charger = _charger(NotificationFrequency.EACH_EVENT)
+    event = _event(charger.meter.premise.feeder, timezone.now())
+    with django_capture_on_commit_callbacks(execute=True):
+        [notice] = notifications.notification_event_queue(event=event, hcalcs_ids=[charger.pk])
+    notice.refresh_from_db()
+    assert (notice.kind, notice.status, notice.attempts) == (NotificationKind.EVENT, NotificationStatus.SENT, 1)
+    assert len(mail.outbox) == 1
+    assert mail.outbox[0].to == [notice.customer.email]
+    assert "paused" in mail.outbox[0].body
+
+
+def test_queueing_the_same_event_twice_notifies_once():
+    charger = _charger(NotificationFrequency.EACH_EVENT)
+    event = _event(charger.meter.premise.feeder, timezone.now())
+    notifications.notification_event_queue(event=event, hcalcs_ids=[charger.pk])
+    assert notifications.notification_event_queue(event=event, hcalcs_ids=[charger.pk]) == []
+    assert Notification.objects.filter(event=event).count() == 1
+
+
+def test_customer_without_granted_consent_is_not_notified():
+    charger = _charger(NotificationFrequency.EACH_EVENT)
+    Consent.objects.filter(tenancy__premise=charger.meter.premise).update(status="withdrawn")
+    event = _event(charger.meter.premise.feeder, timezone.now())
+    assert notifications.notification_event_queue(event=event, hcalcs_ids=[charger.pk]) == []
+
+
+def test_daily_digest_collects_the_days_events_into_one_notice(celery_eager):
+    charger = _charger(NotificationFrequency.DAILY_DIGEST)
+    feeder = charger.meter.premise.feeder
+    day = (timezone.now() - dt.timedelta(days=3)).astimezone(notifications.LONDON)
+    morning = day.replace(hour=8, minute=0, second=0, microsecond=0)
+    evening = day.replace(hour=18, minute=30, second=0, microsecond=0)
+    for started in (morning, evening):
+        notifications.notification_event_queue(event=_event(feeder, started), hcalcs_ids=[charger.pk])
+
+    digest = Notification.objects.get(kind=NotificationKind.DAILY_DIGEST)
+    items = Notification.objects.filter(kind=NotificationKind.EVENT)
+    assert {item.status for item in items} == {NotificationStatus.BATCHED}
+    assert {item.digest_id for item in items} == {digest.pk}
+    assert digest.due_at == dt.datetime.combine(day.date() + dt.timedelta(days=1), dt.time(7), notifications.LONDON)
+    assert mail.outbox == []  # nothing goes out before the digest is due
+
+    assert tasks.notifications_send_due.delay().get() == 1
+    digest.refresh_from_db()
+    assert digest.status == NotificationStatus.SENT
+    assert len(mail.outbox) == 1
+    body = mail.outbox[0].body
+    assert "2 times" in body
+    assert "08:00 to 08:45" in body and "18:30 to 19:15" in body  # Europe/London wall clock
+
+
+def test_monthly_statement_is_due_on_the_first_of_next_month():
+    at = dt.datetime(2026, 10, 25, 23, 30, tzinfo=dt.UTC)  # clock-change day, still October locally
+    due = notifications.digest_due_at(frequency=NotificationFrequency.MONTHLY_STATEMENT, at=at)
+    assert due == dt.datetime(2026, 11, 1, 7, 0, tzinfo=dt.UTC)  # 07:00 GMT
+
+
+def test_sms_goes_through_the_recording_sender(celery_eager, django_capture_on_commit_callbacks):
+    charger = _charger(NotificationFrequency.EACH_EVENT, channel=NotificationChannel.SMS)
+    customer = Consent.objects.get(tenancy__premise=charger.meter.premise).tenancy.customer
+    customer.phone = "+447700900123"
+    customer.save()
+    sender = notifications.SENDERS[NotificationChannel.SMS]
+    before = len(sender.outbox)
+    with django_capture_on_commit_callbacks(execute=True):
+        notifications.notification_event_queue(
+            event=_event(charger.meter.premise.feeder, timezone.now()), hcalcs_ids=[charger.pk]
+        )
+    assert len(sender.outbox) == before + 1
+    assert sender.outbox[-1].address == "+447700900123"
+    assert mail.outbox == []
+
+
+@override_settings(EMAIL_BACKEND="tests.consent.mailbackends.FlakyBackend")
+def test_a_failed_send_is_retried_until_it_goes_through(celery_eager, django_capture_on_commit_callbacks):
+    FlakyBackend.failures_left = 2
+    charger = _charger(NotificationFrequency.EACH_EVENT)
+    with django_capture_on_commit_callbacks(execute=True):
+        [notice] = notifications.notification_event_queue(
+            event=_event(charger.meter.premise.feeder, timezone.now()), hcalcs_ids=[charger.pk]
+        )
+    notice.refresh_from_db()
+    assert (notice.status, notice.attempts, notice.last_error) == (NotificationStatus.SENT, 3, "")
+    assert len(mail.outbox) == 1
+
+
+@override_settings(EMAIL_BACKEND="tests.consent.mailbackends.FlakyBackend")
+def test_retries_run_out_and_the_notice_shows_as_failed(
+    celery_eager, django_capture_on_commit_callbacks, operator_client
+):
+    FlakyBackend.failures_left = 100
+    charger = _charger(NotificationFrequency.EACH_EVENT)
+    try:
+        with django_capture_on_commit_callbacks(execute=True):
+            [notice] = notifications.notification_event_queue(
+                event=_event(charger.meter.premise.feeder, timezone.now()), hcalcs_ids=[charger.pk]
+            )
+    finally:
+        FlakyBackend.failures_left = 0
+    notice.refresh_from_db()
+    assert notice.status == NotificationStatus.GAVE_UP
+    assert notice.attempts == tasks.NOTIFICATION_MAX_RETRIES + 1
+    assert "connection unexpectedly closed" in notice.last_error
+    assert mail.outbox == []
