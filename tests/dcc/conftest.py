@@ -13,6 +13,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
+from cryptography.hazmat.primitives import serialization
 
 from curtailment.dcc import (
     DccClient,
@@ -142,3 +143,29 @@ def dcc_client(simulator, user_signer, dcc_signer, schema) -> DccClient:
         local_delivery=HttpLocalDelivery(simulator.url),
         backoff_s=0.01,
     )
+
+
+@pytest.fixture
+def dcc_settings(settings, tmp_path, simulator, user_signer, dcc_signer):
+    """Point ``settings.DCC`` at the simulator and at key files holding the test identities."""
+
+    def write(name: str, data: bytes) -> str:
+        path = tmp_path / name
+        path.write_bytes(data)
+        return str(path)
+
+    pem = serialization.Encoding.PEM
+    settings.DCC = {
+        **settings.DCC,
+        "BASE_URL": simulator.url,
+        "ORIGINATOR_EUI64": ORIGINATOR,
+        "USER_KEY_PATH": write(
+            "user.key.pem",
+            user_signer.key.private_bytes(pem, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()),
+        ),
+        "USER_CERT_PATH": write("user.cert.pem", user_signer.cert.public_bytes(pem)),
+        "DCC_CERT_PATH": write("dcc.cert.pem", dcc_signer.cert.public_bytes(pem)),
+        "SCHEMA_PATH": str(default_schema_path()),
+        "TIMEOUT_S": 5.0,
+    }
+    return settings.DCC

@@ -11,11 +11,10 @@ from pathlib import Path
 from urllib.parse import quote
 
 import pytest
-from cryptography.hazmat.primitives import serialization
 from django.db import connection
 
 from curtailment.choices import ServiceRequestState as State
-from curtailment.dcc import DccArgumentError, DccTransientError, RequestId, default_schema_path, documents, gbcs
+from curtailment.dcc import DccArgumentError, DccTransientError, RequestId, documents, gbcs
 from curtailment.dcc.simulator import BOOST_ALERT_CODE
 from curtailment.models import ServiceRequest, ServiceRequestTransition
 from curtailment.service_requests import (
@@ -31,32 +30,6 @@ from .conftest import HCALCS, OLD_FIRMWARE, ORIGINATOR, POOR_WAN, wait_until
 from .test_xmlsafe import BILLION_LAUGHS, XXE
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
-
-
-@pytest.fixture
-def dcc_settings(settings, tmp_path, simulator, user_signer, dcc_signer):
-    """Point ``settings.DCC`` at the simulator and at key files holding the test identities."""
-
-    def write(name: str, data: bytes) -> str:
-        path = tmp_path / name
-        path.write_bytes(data)
-        return str(path)
-
-    pem = serialization.Encoding.PEM
-    settings.DCC = {
-        **settings.DCC,
-        "BASE_URL": simulator.url,
-        "ORIGINATOR_EUI64": ORIGINATOR,
-        "USER_KEY_PATH": write(
-            "user.key.pem",
-            user_signer.key.private_bytes(pem, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()),
-        ),
-        "USER_CERT_PATH": write("user.cert.pem", user_signer.cert.public_bytes(pem)),
-        "DCC_CERT_PATH": write("dcc.cert.pem", dcc_signer.cert.public_bytes(pem)),
-        "SCHEMA_PATH": str(default_schema_path()),
-        "TIMEOUT_S": 5.0,
-    }
-    return settings.DCC
 
 
 def _snapshot() -> list[tuple]:

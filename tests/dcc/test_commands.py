@@ -1,0 +1,127 @@
+"""``manage.py dcc_keys``, ``dcc_request`` and ``dcc_simulator``."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import urllib.request
+from io import StringIO
+from pathlib import Path
+
+import pytest
+from django.core.management import CommandError, call_command
+
+from curtailment.dcc import DuisVerifier, documents
+from curtailment.dcc.xmlsafe import parse_xml
+from curtailment.models import ServiceRequest
+
+from .conftest import HCALCS
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_dcc_keys_writes_both_identities_once(tmp_path):
+    call_command("dcc_keys", "--dir", str(tmp_path), stdout=StringIO())
+    first = {p.name: p.read_bytes() for p in tmp_path.iterdir()}
+    call_command("dcc_keys", "--dir", str(tmp_path), stdout=StringIO())
+    assert set(first) == {"user.key.pem", "user.cert.pem", "dcc.key.pem", "dcc.cert.pem"}
+    assert {p.name: p.read_bytes() for p in tmp_path.iterdir()} == first  # idempotent: kept, not regenerated
+    assert oct((tmp_path / "user.key.pem").stat().st_mode & 0o777) == "0o600"
+
+
+@pytest.mark.django_db
+def test_dcc_request_print_signs_without_sending(dcc_settings, simulator, user_signer, schema):
+    out = StringIO()
+    call_command(
+        "dcc_request",
+        "--srv",
+        "7.6",
+        "--target",
+        HCALCS,
+        "--index",
+        "2",
+        "--duration",
+        "45",
+        "--cv",
+        "4",
+        "--counter",
+        "77",
+        "--print",
+        stdout=out,
+    )
+    document = out.getvalue().strip().encode()
+    schema.validate(parse_xml(document))
+    request = documents.parse_request(DuisVerifier(cert=user_signer.cert).verify(document))
+    assert (str(request.request_id), request.command_variant, request.srv) == (
+        f"{dcc_settings['ORIGINATOR_EUI64']}:{HCALCS}:77",
+        4,
+        "7.6",
+    )
+    assert documents.request_parameters("7.6", request.body) == {"index": 2, "duration_minutes": 45}
+    assert simulator.received == []
+    assert not ServiceRequest.objects.exists()
+
+
+@pytest.mark.django_db
+def test_dcc_request_refuses_bad_arguments_by_name(dcc_settings):
+    with pytest.raises(CommandError, match=r"^index: must be 1\.\.5, got 9$"):
+        call_command(
+            "dcc_request",
+            "--srv",
+            "7.6",
+            "--target",
+            HCALCS,
+            "--index",
+            "9",
+            "--duration",
+            "5",
+            "--print",
+            stdout=StringIO(),
+        )
+    with pytest.raises(CommandError, match=r"^target: "):
+        call_command("dcc_request", "--srv", "7.8", "--target", "nope", "--index", "1", "--print", stdout=StringIO())
+
+
+@pytest.mark.django_db
+def test_dcc_request_sends_through_the_configured_dcc(dcc_settings, simulator):
+    out = StringIO()
+    call_command("dcc_request", "--srv", "7.6", "--target", HCALCS, "--index", "1", "--duration", "15", stdout=out)
+    stored = ServiceRequest.objects.get()
+    assert out.getvalue().startswith(f"{stored.request_id} 7.6 CV 5: acknowledged ack=I0")
+    assert [cv for rid, cv, _ in simulator.received if rid == stored.request_id] == [4, 5]
+
+
+def test_dcc_simulator_command_serves_until_terminated(tmp_path):
+    devices = tmp_path / "devices.json"
+    devices.write_text(json.dumps([{"eui64": HCALCS, "switch_indexes": [1, 2]}]))
+    env = {**os.environ, "DCC_KEY_DIR": str(tmp_path / "keys"), "PYTHONUNBUFFERED": "1"}
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "manage.py",
+            "dcc_simulator",
+            "--port",
+            "0",
+            "--devices",
+            str(devices),
+            "--callback",
+            "http://127.0.0.1:9/",
+        ],
+        cwd=REPO_ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        line = process.stdout.readline()
+        assert line.startswith("DCC simulator on http://127.0.0.1:"), line
+        url = line.split()[3]
+        with urllib.request.urlopen(f"{url}/sim/devices/{HCALCS}", timeout=5) as reply:
+            state = json.load(reply)
+        assert set(state["switches"]) == {"1", "2"}
+        assert (tmp_path / "keys" / "dcc.cert.pem").exists()
+    finally:
+        process.terminate()
+        assert process.wait(timeout=20) == 0
