@@ -1,0 +1,47 @@
+"""Boost-button setup through the DCC: 7.10 when override permission is withdrawn."""
+
+import time
+
+import pytest
+
+from consent import services
+from consent.models import HCALCS, Consent
+from curtailment.models import ServiceRequest
+from curtailment.service_requests import service_request_send
+from tests.consent.factories import eligible_charger
+
+
+def wait_until(condition, *, timeout: float = 30.0):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = condition()
+        if value:
+            return value
+        time.sleep(0.05)
+    raise AssertionError("condition not met in time")
+
+
+@pytest.mark.processes
+@pytest.mark.django_db(transaction=True)
+def test_withdrawing_override_permission_sends_7_10_through_the_simulator(live_stack, operator):
+    """GIVEN a charger on the meter's boost button (7.9 sent, device confirmed)
+    WHEN the customer's override permission is withdrawn
+    THEN the worker sends 7.10 to the simulated meter over HTTP, the device takes the switch
+    off its boost button, and on its confirmation ``on_boost_button`` turns False."""
+    charger = eligible_charger(switch_index=2)
+    meter = charger.meter
+    live_stack.register_meters()
+    service_request_send(srv="7.9", target=meter.esme_eui64, indexes=[2], hcalcs=charger)
+    wait_until(lambda: live_stack.simulator.device_state(meter.esme_eui64)["boost_button"] == [2])
+    HCALCS.objects.filter(pk=charger.pk).update(on_boost_button=True)  # what the engine does on 7.9's answer
+
+    consent = Consent.objects.get(tenancy__premise=meter.premise)
+    services.consent_override_set(consent=consent, override_allowed=False, set_by=operator, reason="customer asked")
+
+    removal = wait_until(lambda: ServiceRequest.objects.filter(hcalcs=charger, srv="7.10").first())
+    assert removal.target_eui64 == meter.esme_eui64
+    wait_until(lambda: not HCALCS.objects.get(pk=charger.pk).on_boost_button)
+    assert live_stack.simulator.device_state(meter.esme_eui64)["boost_button"] == []
+    assert any(request_id == removal.request_id for request_id, _, _ in live_stack.simulator.received)
+    removal.refresh_from_db()
+    assert removal.state == "responded"
