@@ -1,0 +1,323 @@
+"""A telemetry simulator for the demo: synthetic LV monitors posting to the real ingest API.
+
+Each feeder gets a deterministic daily load shape: a domestic base (a small morning bump,
+a big evening peak around 18:30) plus an EV cluster that plugs in after work. A share of
+the high-risk feeders are "hot": their evening peak is set above the rating, so the demo
+shows threshold and trend alerts. Time is compressed: with ``speed=60`` a simulated hour
+passes per real minute, starting at 16:30 London time, so the first feeders approach and
+cross their rating within two or three minutes of starting the demo.
+
+Readings are stamped with the real time (the ingest API refuses the future and ignores
+old readings for detection) and POSTed as ``{"readings": [...]}`` batches of at most 500
+to ``/api/v1/telemetry/`` with a monitor token: the same path a real monitor uses.
+
+Curtailment lowers the simulated load. How many chargers are off is read from the
+database (``CurtailmentAction`` rows confirmed by the device and not ended), not from the
+DCC simulator: it is one cheap query, works in the embedded demo and against PostgreSQL
+alike, and reflects exactly what the engine believes is switched off. A switched-off
+charger removes its rated kW times the cluster's current charging share.
+
+The module imports nothing from Django at import time: the feeder list and the
+"chargers off" figure come from two callables, by default small database queries
+(:func:`django_feeder_specs`, :func:`django_chargers_off_kw`); anything else can be
+injected (tests, or a stand-alone run against a remote server).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import math
+import random
+import threading
+import urllib.error
+import urllib.request
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from zoneinfo import ZoneInfo
+
+logger = logging.getLogger(__name__)
+
+LONDON = ZoneInfo("Europe/London")
+BATCH_ROWS = 500
+# Where the simulated day starts: late afternoon, just before the evening ramp.
+DEFAULT_START_LOCAL = "16:30"
+# Share of high-risk feeders whose evening peak exceeds the rating.
+HOT_SHARE = 0.4
+
+
+@dataclass(frozen=True)
+class FeederSpec:
+    """What the simulator needs to know about a feeder."""
+
+    code: str
+    rating_amps: float
+    phases: int = 3
+    nominal_voltage: float = 230.0
+    high_risk: bool = False
+    ev_capacity_kw: float = 0.0  # sum of the rated kW of its EV chargers
+
+    @property
+    def rating_kw(self) -> float:
+        return self.rating_amps * self.nominal_voltage * self.phases / 1000.0
+
+
+def _gauss(hour: float, centre: float, width: float) -> float:
+    # Distance on the 24-hour circle, so the shape wraps smoothly past midnight.
+    distance = min(abs(hour - centre), 24 - abs(hour - centre))
+    return math.exp(-0.5 * (distance / width) ** 2)
+
+
+def domestic_shape(hour: float) -> float:
+    """Diversified domestic demand through the day, 1.0 at the evening peak (~18:30)."""
+    return 0.28 + 0.22 * _gauss(hour, 7.8, 1.3) + 0.72 * _gauss(hour, 18.5, 1.6)
+
+
+def ev_charging_share(hour: float) -> float:
+    """Share of a cluster's chargers drawing power: plug-in after work, tailing off by 01:00."""
+    if 17.0 <= hour < 19.0:
+        return (hour - 17.0) / 2.0
+    if 19.0 <= hour < 22.0:
+        return 1.0
+    if hour >= 22.0:
+        return 1.0 - (hour - 22.0) / 3.0 * 0.9
+    if hour < 1.0:
+        return 0.4 - hour * 0.3
+    return 0.1 if hour < 6.0 else 0.05
+
+
+@dataclass
+class FeederModel:
+    """One feeder's synthetic load: ``base_peak_kw x domestic_shape + EV cluster``."""
+
+    spec: FeederSpec
+    base_peak_kw: float
+    ev_peak_kw: float
+    phase_split: tuple[float, ...]
+    hot: bool
+    rng: random.Random
+    noise: float = 0.0
+
+    @classmethod
+    def build(cls, spec: FeederSpec, seed: int = 0) -> FeederModel:
+        digest = hashlib.sha256(f"{seed}:{spec.code}".encode()).digest()
+        rng = random.Random(int.from_bytes(digest[:8], "big"))
+        rating = spec.rating_kw
+        hot = spec.high_risk and rng.random() < HOT_SHARE
+        # EV clusters of the demo: the feeder's real chargers, but at least a few, since a
+        # feeder without chargers would be dull to watch.
+        ev_capacity = max(spec.ev_capacity_kw, rating * 0.12)
+        coincidence = rng.uniform(0.75, 0.95) if hot else rng.uniform(0.35, 0.6)
+        ev_peak = ev_capacity * coincidence
+        target_peak = rating * (rng.uniform(1.03, 1.15) if hot else rng.uniform(0.45, 0.82))
+        # The base stays well under the clear level on hot feeders, so switching the EV
+        # cluster off actually brings the feeder back (the demo's point).
+        base_peak = max(rating * 0.25, target_peak - ev_peak)
+        if hot:
+            base_peak = min(base_peak, rating * 0.62)
+            ev_peak = max(ev_peak, target_peak - base_peak)
+        split = [rng.uniform(0.92, 1.08) for _ in range(spec.phases)]
+        mean = sum(split) / len(split)
+        return cls(spec, base_peak, ev_peak, tuple(s / mean for s in split), hot, rng)
+
+    def load_kw(self, local_hour: float, chargers_off_kw: float = 0.0) -> tuple[float, float]:
+        """(total kW, EV kW) at this simulated hour, with ``chargers_off_kw`` switched off."""
+        self.noise = max(-0.04, min(0.04, self.noise + self.rng.gauss(0, 0.006)))
+        base = self.base_peak_kw * domestic_shape(local_hour) * (1 + self.noise)
+        share = ev_charging_share(local_hour)
+        ev = self.ev_peak_kw * share
+        # Only chargers that are drawing power can be turned off: their rated kW times the
+        # cluster's current charging share.
+        reduced = min(ev, chargers_off_kw * share)
+        return max(0.0, base + ev - reduced), ev - reduced
+
+    def reading(self, measured_at: datetime, local_hour: float, chargers_off_kw: float = 0.0) -> dict:
+        kw, _ = self.load_kw(local_hour, chargers_off_kw)
+        per_phase = kw * 1000.0 / (self.spec.nominal_voltage * self.spec.phases)
+        amps = [round(per_phase * share, 1) for share in self.phase_split]
+        return {
+            "feeder": self.spec.code,
+            "measured_at": measured_at.isoformat(),
+            "amps": amps,
+            "kw": round(kw, 2),
+        }
+
+
+class SimulatedClock:
+    """Simulated London wall-clock time, ``speed`` times faster than real time."""
+
+    def __init__(self, *, speed: float, start_local: str = DEFAULT_START_LOCAL, real_start: datetime | None = None):
+        self.speed = speed
+        self.real_start = real_start or datetime.now(UTC)
+        hours, minutes = (int(part) for part in start_local.split(":"))
+        today = self.real_start.astimezone(LONDON)
+        self.sim_start = today.replace(hour=hours, minute=minutes, second=0, microsecond=0)
+
+    def local_hour(self, real_now: datetime) -> float:
+        # In UTC: aware arithmetic in a named zone would add wall-clock time, and be an hour
+        # out across a clock change.
+        simulated = self.sim_start.astimezone(UTC) + (real_now - self.real_start) * self.speed
+        # Wall-clock hour in London (clock-change days simply show their 23 or 25 hours).
+        local = simulated.astimezone(LONDON)
+        return local.hour + local.minute / 60.0 + local.second / 3600.0
+
+
+def django_feeder_specs() -> list[FeederSpec]:
+    """Every feeder with a monitor, with the rated kW of its EV chargers (one query each)."""
+    from django.db.models import Sum
+
+    from consent.choices import LoadLabel
+    from consent.models import HCALCS
+    from feeders.models import Feeder
+
+    ev_kw = dict(
+        HCALCS.objects.filter(label=LoadLabel.EV_CHARGER, meter__premise__feeder__isnull=False)
+        .values("meter__premise__feeder_id")
+        .annotate(total=Sum("rated_kw"))
+        .values_list("meter__premise__feeder_id", "total")
+    )
+    return [
+        FeederSpec(code, rating, phases, voltage, high_risk, float(ev_kw.get(feeder_id) or 0.0))
+        for feeder_id, code, rating, phases, voltage, high_risk in Feeder.objects.order_by("code").values_list(
+            "id", "code", "rating_amps", "phases", "nominal_voltage", "high_risk"
+        )
+    ]
+
+
+def django_chargers_off_kw() -> dict[str, float]:
+    """Rated kW of chargers switched off right now, per feeder code: actions the device
+    confirmed and that have not ended (the engine's own view of what is off)."""
+    from django.db.models import Sum
+
+    from curtailment.choices import ActionStatus
+    from curtailment.models import CurtailmentAction
+
+    rows = (
+        CurtailmentAction.objects.filter(status=ActionStatus.CONFIRMED, ended_at__isnull=True)
+        .values("hcalcs__meter__premise__feeder__code")
+        .annotate(total=Sum("hcalcs__rated_kw"))
+        .values_list("hcalcs__meter__premise__feeder__code", "total")
+    )
+    return {code: float(total) for code, total in rows if code}
+
+
+class TelemetrySimulator:
+    """Posts a reading per feeder every ``interval_s`` real seconds, in a thread.
+
+    ``start()`` / ``stop()`` for in-process use (``run_embedded``); ``run()`` blocks (the
+    management command). ``tick()`` posts once and returns the server's answers.
+    """
+
+    def __init__(
+        self,
+        *,
+        base_url: str,
+        token: str,
+        speed: float = 60.0,
+        interval_s: float = 5.0,
+        start_local: str = DEFAULT_START_LOCAL,
+        seed: int = 0,
+        feeder_specs: Callable[[], list[FeederSpec]] | None = None,
+        chargers_off_kw: Callable[[], dict[str, float]] | None = None,
+        timeout_s: float = 10.0,
+    ):
+        self.url = base_url.rstrip("/") + "/api/v1/telemetry/"
+        self.token = token
+        self.interval_s = interval_s
+        self.clock = SimulatedClock(speed=speed, start_local=start_local)
+        self.seed = seed
+        self._feeder_specs = feeder_specs or django_feeder_specs
+        self._chargers_off_kw = chargers_off_kw or django_chargers_off_kw
+        self.timeout_s = timeout_s
+        self.models: dict[str, FeederModel] = {}
+        self.posted = 0
+        self.failures = 0
+        self._uses_django = feeder_specs is None or chargers_off_kw is None
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    # --- lifecycle --------------------------------------------------------------------
+
+    def start(self) -> TelemetrySimulator:
+        self._stop.clear()
+        self._thread = threading.Thread(target=self.run, name="telemetry-simulator", daemon=True)
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=self.timeout_s + 5)
+            self._thread = None
+
+    def run(self) -> None:
+        """Tick until stopped; a failed tick (server not up yet, a 4xx) is logged and the
+        next one tries again, so the simulator may start before the web server."""
+        try:
+            while not self._stop.is_set():
+                try:
+                    self.tick()
+                except Exception:
+                    self.failures += 1
+                    logger.exception("telemetry simulator tick failed")
+                self._django_housekeeping(final=False)
+                self._stop.wait(self.interval_s)
+        finally:
+            self._django_housekeeping(final=True)
+
+    def _django_housekeeping(self, *, final: bool) -> None:
+        """This thread's database connection: recycled like a request's between ticks,
+        closed when the thread ends (only when the default database providers are used)."""
+        if not self._uses_django:
+            return
+        from django.db import close_old_connections, connection
+
+        if final:
+            connection.close()
+        else:
+            close_old_connections()
+
+    # --- one round --------------------------------------------------------------------
+
+    def _ensure_models(self) -> None:
+        if not self.models:
+            self.models = {spec.code: FeederModel.build(spec, self.seed) for spec in self._feeder_specs()}
+
+    def batches(self, real_now: datetime | None = None) -> list[list[dict]]:
+        """This round's readings for every feeder, in batches of at most ``BATCH_ROWS``."""
+        self._ensure_models()
+        real_now = (real_now or datetime.now(UTC)).replace(microsecond=0)
+        hour = self.clock.local_hour(real_now)
+        off = self._chargers_off_kw()
+        rows = [model.reading(real_now, hour, off.get(code, 0.0)) for code, model in self.models.items()]
+        return [rows[i : i + BATCH_ROWS] for i in range(0, len(rows), BATCH_ROWS)]
+
+    def tick(self, real_now: datetime | None = None) -> list[dict]:
+        answers = []
+        for batch in self.batches(real_now):
+            answers.append(self._post(batch))
+        return answers
+
+    def _post(self, rows: list[dict]) -> dict:
+        body = json.dumps({"readings": rows}).encode()
+        request = urllib.request.Request(  # noqa: S310 - the URL is our own ingest endpoint
+            self.url,
+            data=body,
+            method="POST",
+            headers={"Content-Type": "application/json", "Authorization": f"Bearer {self.token}"},
+        )
+        try:
+            with urllib.request.urlopen(request, timeout=self.timeout_s) as response:  # noqa: S310
+                answer = json.loads(response.read() or b"{}")
+        except urllib.error.HTTPError as error:
+            detail = error.read()[:2000].decode(errors="replace")
+            raise RuntimeError(f"ingest answered {error.code}: {detail}") from None
+        self.posted += len(rows)
+        return answer
+
+
+def hot_feeders(models: dict[str, FeederModel]) -> list[str]:
+    """Codes of the feeders whose evening peak is above their rating (for the demo text)."""
+    return sorted(code for code, model in models.items() if model.hot)

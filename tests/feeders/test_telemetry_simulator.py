@@ -1,0 +1,145 @@
+"""The demo's telemetry simulator: load shapes, time compression, curtailment feedback,
+and posting through the real ingest API over HTTP."""
+
+from __future__ import annotations
+
+import time
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from django.utils import timezone
+
+from curtailment.choices import ActionStatus
+from curtailment.models import CurtailmentAction, CurtailmentEvent
+from feeders.models import FeederReading
+from feeders.services import monitor_token_issue
+from feeders.telemetry_simulator import (
+    FeederModel,
+    FeederSpec,
+    SimulatedClock,
+    TelemetrySimulator,
+    django_chargers_off_kw,
+    django_feeder_specs,
+    hot_feeders,
+)
+from tests.consent.factories import eligible_charger
+from tests.feeders.factories import FeederFactory
+
+
+def models(count: int = 40) -> dict[str, FeederModel]:
+    specs = [FeederSpec(f"F{i:03d}", rating_amps=300.0, high_risk=True, ev_capacity_kw=84.0) for i in range(count)]
+    return {spec.code: FeederModel.build(spec) for spec in specs}
+
+
+def peak_percent(model: FeederModel, chargers_off_kw: float = 0.0) -> float:
+    return max(model.load_kw(hour / 4, chargers_off_kw)[0] for hour in range(96)) / model.spec.rating_kw * 100
+
+
+def test_hot_feeders_cross_their_rating_in_the_evening_and_others_do_not():
+    built = models()
+    hot = hot_feeders(built)
+
+    assert 0 < len(hot) < len(built)
+    for code, model in built.items():
+        if code in hot:
+            assert peak_percent(model) > 100
+            assert model.load_kw(3.0)[0] < model.spec.rating_kw * 0.6  # quiet at night
+        else:
+            assert peak_percent(model) < 90
+
+
+def test_switching_chargers_off_lowers_the_load_by_at_most_what_is_charging():
+    built = models()
+    model = built[hot_feeders(built)[0]]
+    before, ev_before = model.load_kw(20.0)
+    model.noise = 0.0
+    after, ev_after = model.load_kw(20.0, chargers_off_kw=42.0)
+
+    assert after < before - 30
+    assert ev_after == pytest.approx(ev_before - 42.0 * 1.0)
+    everything_off, ev_left = model.load_kw(20.0, chargers_off_kw=10_000.0)
+    assert ev_left == 0 and everything_off > 0
+
+
+def test_the_simulated_clock_runs_speed_times_faster_from_the_start_time():
+    real_start = datetime(2026, 7, 1, 12, 0, tzinfo=UTC)
+    clock = SimulatedClock(speed=60, start_local="16:30", real_start=real_start)
+
+    assert clock.local_hour(real_start) == pytest.approx(16.5)
+    assert clock.local_hour(real_start + timedelta(minutes=2)) == pytest.approx(18.5)
+    assert clock.local_hour(real_start + timedelta(minutes=10)) == pytest.approx(2.5)
+
+
+def test_the_simulated_clock_follows_london_across_the_spring_clock_change():
+    real_start = datetime(2026, 3, 29, 0, 0, tzinfo=UTC)  # midnight GMT on the Sunday
+    clock = SimulatedClock(speed=1, start_local="00:30", real_start=real_start)
+
+    assert clock.local_hour(clock.real_start) == pytest.approx(0.5)
+    assert clock.local_hour(clock.real_start + timedelta(hours=1)) == pytest.approx(2.5)  # 01:30 GMT = 02:30 BST
+
+
+@pytest.mark.django_db
+def test_chargers_off_counts_confirmed_actions_that_have_not_ended():
+    feeder = FeederFactory(code="FDR-SIM")
+    chargers = [eligible_charger(feeder=feeder, rated_kw=7.0) for _ in range(3)]
+    now = timezone.now()
+    event = CurtailmentEvent.objects.create(
+        feeder=feeder,
+        trigger="manual",
+        started_at=now,
+        planned_end_at=now + timedelta(hours=1),
+        required_reduction_kw=20,
+    )
+    for hcalcs, status, ended in [
+        (chargers[0], ActionStatus.CONFIRMED, None),
+        (chargers[1], ActionStatus.SENT, None),  # not yet off
+        (chargers[2], ActionStatus.CONFIRMED, now),  # ended: back on
+    ]:
+        CurtailmentAction.objects.create(
+            event=event,
+            hcalcs=hcalcs,
+            status=status,
+            planned_minutes=60,
+            expected_kw=7.0,
+            started_at=now,
+            expected_end_at=now + timedelta(hours=1),
+            ended_at=ended,
+        )
+
+    assert django_chargers_off_kw() == {"FDR-SIM": 7.0}
+    assert [(s.code, s.ev_capacity_kw) for s in django_feeder_specs()] == [("FDR-SIM", 21.0)]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_simulator_posts_every_feeder_through_the_ingest_api(live_server):
+    for i in range(3):
+        FeederFactory(code=f"FDR-S{i}", rating_amps=300.0)
+    token = monitor_token_issue(name="demo-sim")
+    simulator = TelemetrySimulator(base_url=live_server.url, token=token, speed=60, chargers_off_kw=dict)
+
+    answers = simulator.tick()
+    simulator.tick(datetime.now(UTC) + timedelta(seconds=5))
+
+    assert answers == [{"accepted": 3, "duplicates": 0}]
+    assert FeederReading.objects.count() == 6
+    assert set(FeederReading.objects.values_list("feeder__code", flat=True)) == {"FDR-S0", "FDR-S1", "FDR-S2"}
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_simulator_thread_survives_a_server_that_is_not_up_and_stops():
+    FeederFactory(code="FDR-T0")
+    token = monitor_token_issue(name="demo-sim-thread")
+    simulator = TelemetrySimulator(
+        base_url="http://127.0.0.1:9", token=token, interval_s=0.05, feeder_specs=django_feeder_specs
+    )
+
+    simulator.start()
+    try:
+        deadline = datetime.now(UTC) + timedelta(seconds=10)
+        while simulator.failures == 0 and datetime.now(UTC) < deadline:
+            time.sleep(0.02)
+    finally:
+        simulator.stop()
+
+    assert simulator.failures >= 1 and simulator.posted == 0
+    assert simulator._thread is None
