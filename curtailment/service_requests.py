@@ -265,29 +265,43 @@ class _Recorder:
         return child
 
 
+def _claim(service_request_id: int, *, lease: dt.timedelta) -> ServiceRequest | None:
+    """Compare-and-set ``built``/``sent`` -> ``sent`` for this dispatcher, or None.
+
+    A ``sent`` row is claimable only when no send is in flight: its last attempt ended in a
+    transport failure (``sent_at`` cleared) or started longer ago than ``lease`` (that
+    worker died mid-send). So two workers handed the same request never both send it.
+    """
+    now = timezone.now()
+    with transaction.atomic():
+        row = ServiceRequest.objects.select_for_update().get(pk=service_request_id)
+        idle = row.state == State.BUILT or (
+            row.state == State.SENT and (row.sent_at is None or row.sent_at < now - lease)
+        )
+        if not idle:
+            return None
+        ServiceRequest.objects.filter(pk=row.pk).update(state=State.SENT, attempts=row.attempts + 1, sent_at=now)
+        _note(row.pk, from_state=row.state, to_state=State.SENT, detail=f"sending (attempt {row.attempts + 1})")
+        row.refresh_from_db()
+        return row
+
+
 def service_request_dispatch(*, service_request_id: int, client: DccClient | None = None) -> ServiceRequest:
     """Send a stored request (or resend it after a transport failure) and record the outcome.
 
     Returns the updated row: ``acknowledged`` (I0), ``rejected`` (E-code, or a transient
-    code the DCC acknowledged), ``failed`` (bad signature/document), or untouched when it
-    was already acknowledged. Raises :class:`DccTransientError` after recording it when the
-    DCC could not be reached, so a Celery task can retry with backoff; the retry resends
-    the same RequestID.
+    code the DCC acknowledged), ``failed`` (bad signature/document), or unchanged when it
+    was already acknowledged or another worker is sending it right now. Raises
+    :class:`DccTransientError` after recording it when the DCC could not be reached, so a
+    Celery task can retry with backoff; the retry resends the same RequestID. Call it
+    outside a transaction: counters (for an 8.13) must commit at once.
     """
-    service_request = ServiceRequest.objects.get(pk=service_request_id)
-    if service_request.state not in SENDABLE_STATES:
-        return service_request
     client = client or dcc_config.build_client()
-    moved = _move(
-        service_request.pk,
-        from_states=SENDABLE_STATES,
-        to_state=State.SENT,
-        detail="sending",
-        attempts=service_request.attempts + 1,
-        sent_at=timezone.now(),
-    )
-    if not moved:
-        return ServiceRequest.objects.get(pk=service_request.pk)
+    # Longest a live send can take: every attempt timing out, plus backoff and margin.
+    lease = dt.timedelta(seconds=client.timeout * (client.max_attempts + 1) + 5)
+    service_request = _claim(service_request_id, lease=lease)
+    if service_request is None:
+        return ServiceRequest.objects.get(pk=service_request_id)
     recorder = _Recorder(service_request)
     try:
         request = parse_xml(service_request.request_document.encode())
@@ -299,7 +313,8 @@ def service_request_dispatch(*, service_request_id: int, client: DccClient | Non
         if exc.acknowledged:
             _reject(service_request.pk, exc)
         else:
-            ServiceRequest.objects.filter(pk=service_request.pk).update(error=str(exc))
+            # Nothing in flight any more: a retry may claim the row at once.
+            ServiceRequest.objects.filter(pk=service_request.pk).update(error=str(exc), sent_at=None)
             _note(service_request.pk, from_state=State.SENT, to_state=State.SENT, detail=f"transient: {exc}")
             raise
     except DccResponseError as exc:

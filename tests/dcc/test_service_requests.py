@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 import subprocess
 import sys
@@ -12,6 +13,7 @@ from urllib.parse import quote
 
 import pytest
 from django.db import connection
+from django.utils import timezone
 
 from curtailment.choices import ServiceRequestState as State
 from curtailment.dcc import DccArgumentError, DccTransientError, RequestId, documents, gbcs
@@ -133,7 +135,7 @@ def test_send_deactivate_stores_history_and_applies_the_device_response_once(
         assert service_request.command_variant == 5
         assert (service_request.originator_eui64, service_request.target_eui64) == (ORIGINATOR, HCALCS)
         stages = [t.detail.split("\n")[0] for t in service_request.transitions.order_by("at", "id")]
-        assert stages == ["CV 5", "sending", "transform", "transform-ack", "request", "request-ack", "acknowledged"]
+        assert stages == ["CV 5", "sending (attempt 1)", "transform", "transform-ack", "request", "request-ack", "acknowledged"]
         assert [r[:2] for r in simulator.received] == [(service_request.request_id, 4), (service_request.request_id, 5)]
 
         [document] = wait_until(lambda: _forwarded(receiver, service_request.request_id))
@@ -177,6 +179,41 @@ def test_retry_after_transport_failure_reuses_the_request_id_and_never_resends_a
     assert again.state == State.ACKNOWLEDGED and again.attempts == 2
     assert simulator.received == seen  # nothing sent after the acknowledgement
     assert ServiceRequest.objects.count() == 1
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_same_request_dispatched_by_many_workers_at_once_is_sent_once(dcc_settings, simulator):
+    stored = service_request_create(srv="7.6", target=HCALCS, index=2, duration_minutes=10)
+    results: list[str] = []
+
+    def dispatch() -> None:
+        try:
+            results.append(service_request_dispatch(service_request_id=stored.pk).state)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=dispatch) for _ in range(6)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert [cv for rid, cv, _ in simulator.received if rid == stored.request_id] == [4, 5]
+    stored.refresh_from_db()
+    assert stored.state == State.ACKNOWLEDGED and stored.attempts == 1
+    assert len(results) == 6
+
+
+@pytest.mark.django_db
+def test_a_request_in_flight_elsewhere_is_not_sent_again(dcc_settings, simulator):
+    stored = service_request_create(srv="7.8", target=HCALCS, index=1)
+    ServiceRequest.objects.filter(pk=stored.pk).update(state=State.SENT, sent_at=timezone.now(), attempts=1)
+    assert service_request_dispatch(service_request_id=stored.pk).state == State.SENT
+    assert simulator.received == []
+    # Once the other worker's lease has run out (it died mid-send), a retry may resend.
+    ServiceRequest.objects.filter(pk=stored.pk).update(sent_at=timezone.now() - dt.timedelta(minutes=5))
+    resent = service_request_dispatch(service_request_id=stored.pk)
+    assert resent.state == State.ACKNOWLEDGED and resent.attempts == 2
+    assert resent.request_id == stored.request_id
 
 
 @pytest.mark.django_db
