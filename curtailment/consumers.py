@@ -22,9 +22,6 @@ class EventConsumer(LiveConsumer):
         exists = await database_sync_to_async(_event_exists)(event_id)
         return [event_group(event_id)] if exists else None
 
-    async def event_updated(self, message: dict[str, Any]) -> None:
-        await self.forward(message)
-
     async def action_updated(self, message: dict[str, Any]) -> None:
         await self.forward(message)
 

@@ -125,7 +125,7 @@ def _add_months(day: dt.date, months: int) -> dt.date:
 
 
 def compliance_context(now: dt.datetime) -> dict[str, Any]:
-    """Minutes used per EV charger in the rolling 24 h and 30 days (NF11/NF12) and, per
+    """Minutes used (and planned) per EV charger in the rolling 24 h and 30 days (NF11/NF12) and, per
     managed feeder, its months managed and NF10 dates (6 months to find a market solution,
     then 12 to implement it)."""
     chargers = list(
@@ -134,8 +134,9 @@ def compliance_context(now: dt.datetime) -> dict[str, Any]:
         .only("id", "eui64", "meter__premise__feeder__code", "meter__premise__feeder__id")
     )
     ids = [c.pk for c in chargers]
-    used_24h = usage.hcalcs_minutes_used(hcalcs_ids=ids, window_end=now, window=usage.WINDOW_24H)
-    used_30d = usage.hcalcs_minutes_used(hcalcs_ids=ids, window_end=now, window=usage.WINDOW_30D)
+    # Minutes used so far plus minutes already planned by live actions: what selection
+    # counts (invariant 2), so the page and the engine agree on who is near a limit.
+    allowances = usage.hcalcs_allowance(hcalcs_ids=ids, at=now)
     limit_24h, limit_30d = usage.limit_24h_minutes(), usage.limit_30d_minutes()
     live = set(
         CurtailmentAction.objects.filter(hcalcs_id__in=ids, ended_at__isnull=True, expected_end_at__gt=now).values_list(
@@ -144,7 +145,7 @@ def compliance_context(now: dt.datetime) -> dict[str, Any]:
     )
     rows = []
     for charger in chargers:
-        u24, u30 = used_24h[charger.pk], used_30d[charger.pk]
+        u24, u30 = allowances[charger.pk].used_24h, allowances[charger.pk].used_30d
         feeder = charger.meter.premise.feeder
         rows.append(
             {

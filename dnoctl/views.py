@@ -18,10 +18,12 @@ from feeders.models import Feeder, FeederAlert, Substation
 
 FEEDERS_PER_PAGE = 50
 
-# Riskiest first: at risk, then curtailing, then offline (unknown is a risk), then normal.
+# Riskiest first: at risk, then curtailing, then the live feeders by load; offline feeders
+# (no load to rank by) last, and counted in the header so they are not forgotten.
+RISK_ORDER = [FeederStatus.AT_RISK, FeederStatus.CURTAILING, FeederStatus.NORMAL, FeederStatus.OFFLINE]
 RISK_RANK = Case(
-    *[When(status=status, then=Value(rank)) for rank, status in enumerate(STATUS_SEVERITY)],
-    default=Value(len(STATUS_SEVERITY)),
+    *[When(status=status, then=Value(rank)) for rank, status in enumerate(RISK_ORDER)],
+    default=Value(len(RISK_ORDER)),
     output_field=IntegerField(),
 )
 

@@ -119,12 +119,16 @@ class LiveConsumer(AsyncJsonWebsocketConsumer):
     async def feeder_alert(self, message: dict[str, Any]) -> None:
         await self.forward(message)
 
+    async def event_updated(self, message: dict[str, Any]) -> None:
+        await self.forward(message)
+
     async def control_feeder_configured(self, message: dict[str, Any]) -> None:
         await self.forward_control(message)
 
 
 class FeedersOverviewConsumer(LiveConsumer):
-    """``ws/feeders/``: every feeder's readings and status changes (overview, compliance)."""
+    """``ws/feeders/``: every feeder's readings, status changes, alerts and event changes
+    (overview, compliance)."""
 
     async def live_groups(self) -> list[str] | None:
         return [FEEDERS_ALL]
@@ -138,9 +142,6 @@ class FeederConsumer(LiveConsumer):
         feeder_id = int(self.scope["url_route"]["kwargs"]["feeder_id"])
         exists = await database_sync_to_async(_feeder_exists)(feeder_id)
         return [feeder_group(feeder_id)] if exists else None
-
-    async def event_updated(self, message: dict[str, Any]) -> None:
-        await self.forward(message)
 
     async def action_updated(self, message: dict[str, Any]) -> None:
         await self.forward(message)

@@ -25,7 +25,7 @@ const refresh = debounce(async () => {
 
 connectLive(
   "/ws/feeders/",
-  { "feeder.status": refresh, "feeder.alert": refresh },
+  { "feeder.status": refresh, "event.updated": refresh },
   { onReconnect: refresh },
 );
 setInterval(refresh, 15000);

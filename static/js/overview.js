@@ -71,8 +71,9 @@ connectLive(
       refreshCounters();
     },
     "feeder.alert": () => refreshCounters(),
+    "event.updated": () => refreshCounters(),
   },
   { onReconnect: refreshCounters },
 );
-// Events and actions are not on feeders.all; counters also refresh on a slow timer.
+// Actions are not pushed to feeders.all; the charger counter also refreshes on a slow timer.
 setInterval(refreshCounters, 15000);
