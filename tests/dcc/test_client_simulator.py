@@ -11,15 +11,18 @@ from lxml import etree
 from curtailment.dcc import (
     DCC_EUI64,
     DccArgumentError,
+    DccClient,
     DccPermanentError,
     DccSignatureError,
     DccTransientError,
     DuisVerifier,
+    InMemoryCounterSource,
     RequestId,
     documents,
     gbcs,
 )
-from curtailment.dcc.simulator import BOOST_ALERT_CODE, REPLAY_RESPONSE_CODE
+from curtailment.dcc.simulator import BOOST_ALERT_CODE, REPLAY_RESPONSE_CODE, DccSimulator, SimulatedDevice
+from curtailment.dcc.xmlsafe import parse_xml
 
 from .conftest import HCALCS, OLD_FIRMWARE, ORIGINATOR, POOR_WAN, wait_until
 
@@ -298,3 +301,69 @@ def test_admin_endpoints_register_and_inspect_devices(simulator):
     assert requests.post(f"{simulator.url}/sim/faults", json={"explode": True}, timeout=5).status_code == 400
     assert requests.post(f"{simulator.url}/sim/rules", json={"rules": "today"}, timeout=5).json() == {"rules": "today"}
     assert simulator.rules == "today"
+
+
+def test_reordered_responses_arrive_in_swapped_order(dcc_client, simulator, receiver):
+    simulator.faults.reorder = True
+    first = dcc_client.read_auxiliary_load_switch_data(target=HCALCS)
+    second = dcc_client.read_auxiliary_load_switch_data(target=HCALCS)
+    wait_until(lambda: len(receiver.documents) == 2)
+    arrived = [dcc_client.read_document(d).request_id for d in receiver.documents]
+    assert arrived == [str(second.request_id), str(first.request_id)]
+
+
+def test_latency_can_be_any_distribution(user_signer, dcc_signer, receiver, schema):
+    drawn: list[float] = []
+
+    def latency(rng) -> float:
+        drawn.append(rng.expovariate(100.0))
+        return drawn[-1]
+
+    sim = DccSimulator(
+        dcc_signer=dcc_signer,
+        user_verifier=DuisVerifier(cert=user_signer.cert),
+        user_eui64=ORIGINATOR,
+        callback_url=receiver.url,
+        devices=[SimulatedDevice(eui64=HCALCS)],
+        schema=schema,
+        latency_s=latency,
+    ).start()
+    try:
+        client = DccClient(
+            sim.url,
+            user_signer,
+            DuisVerifier(cert=dcc_signer.cert),
+            originator=ORIGINATOR,
+            counters=InMemoryCounterSource(),
+            schema=schema,
+        )
+        outcome = client.read_auxiliary_load_switch_data(target=HCALCS)
+        wait_until(lambda: _responses_for(client, receiver, outcome.request_id))
+    finally:
+        sim.stop()
+    assert len(drawn) == 1
+
+
+def test_everything_both_sides_emit_validates_against_the_duis_schema(dcc_client, simulator, receiver, schema):
+    sent: list[bytes] = []
+
+    def recorder(stage: str, document: bytes) -> None:
+        sent.append(document)
+
+    now = dt.datetime.now(dt.UTC)
+    dcc_client.deactivate_auxiliary_load(target=HCALCS, index=1, duration_minutes=5, recorder=recorder)
+    dcc_client.reset_auxiliary_load(target=POOR_WAN, index=1, command_variant=7, recorder=recorder)
+    dcc_client.read_auxiliary_load_switch_data(target=HCALCS, command_variant=3, recorder=recorder)
+    dcc_client.add_auxiliary_load_to_boost_button(target=HCALCS, indexes=[1, 2], recorder=recorder)
+    dcc_client.remove_auxiliary_load_from_boost_button(target=HCALCS, indexes=[2], command_variant=2, recorder=recorder)
+    dcc_client.read_boost_button_details(target=HCALCS, start=now - dt.timedelta(days=1), end=now, recorder=recorder)
+    with pytest.raises(DccPermanentError):
+        dcc_client.deactivate_auxiliary_load(target=OLD_FIRMWARE, index=1, duration_minutes=5, recorder=recorder)
+    simulator.press_boost(HCALCS)
+    wait_until(lambda: len(receiver.documents) >= 7)
+    documents_seen = sent + list(receiver.documents)
+    kinds = {etree.QName(parse_xml(d)).localname for d in documents_seen}
+    assert kinds == {"Request", "Response"}
+    assert len(sent) >= 20  # requests and acknowledgements, every stage
+    for document in documents_seen:
+        schema.validate(parse_xml(document))

@@ -135,7 +135,15 @@ def test_send_deactivate_stores_history_and_applies_the_device_response_once(
         assert service_request.command_variant == 5
         assert (service_request.originator_eui64, service_request.target_eui64) == (ORIGINATOR, HCALCS)
         stages = [t.detail.split("\n")[0] for t in service_request.transitions.order_by("at", "id")]
-        assert stages == ["CV 5", "sending (attempt 1)", "transform", "transform-ack", "request", "request-ack", "acknowledged"]
+        assert stages == [
+            "CV 5",
+            "sending (attempt 1)",
+            "transform",
+            "transform-ack",
+            "request",
+            "request-ack",
+            "acknowledged",
+        ]
         assert [r[:2] for r in simulator.received] == [(service_request.request_id, 4), (service_request.request_id, 5)]
 
         [document] = wait_until(lambda: _forwarded(receiver, service_request.request_id))

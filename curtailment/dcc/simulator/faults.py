@@ -12,7 +12,7 @@ class FaultConfig:
 
     drop: float = 0.0  # device response lost on its way to the callback (device still acted)
     duplicate: float = 0.0  # device response delivered twice
-    reorder: bool = False  # every other response is held back so the next one overtakes it
+    reorder: bool = False  # each response waits for the next one, which overtakes it
     delay_s: float = 0.0  # extra latency on every device response
     http_503: int = 0  # next N DUIS POSTs answered 503 without being processed
     force_code: str | None = None  # answer every eligible request with this E-code

@@ -59,6 +59,7 @@ UNKNOWN_USER_CODE = "E1"
 WRONG_URL_CODE = "E13"
 WRONG_CV_CODE = "E12"
 NO_DEVICE_CODE = "E19"
+REORDER_HOLD_S = 2.0
 # Device alert code the simulated HCALCS raises when the customer presses boost.
 BOOST_ALERT_CODE = "8F3E"
 
@@ -76,7 +77,14 @@ _SR = f"{{{documents.SR_NS}}}"
 
 
 class DccSimulator:
-    """An in-process or standalone DCC. ``start()`` it, use ``url``, ``stop()`` it."""
+    """An in-process or standalone DCC. ``start()`` it, use ``url``, ``stop()`` it.
+
+    ``latency_s`` is the delay before a device response or alert is posted: a (min, max)
+    uniform range, or any function of a ``random.Random`` (e.g. ``lambda r:
+    r.lognormvariate(-1, 0.5)``). ``callback_url`` None keeps posted documents in
+    ``deliveries`` only. ``schema`` (a validator with a path) checks every document the
+    simulator receives and emits.
+    """
 
     def __init__(
         self,
@@ -89,7 +97,7 @@ class DccSimulator:
         callback_url: str | None = None,
         host: str = "127.0.0.1",
         port: int = 0,
-        latency_s: tuple[float, float] = (0.01, 0.05),
+        latency_s: tuple[float, float] | Callable[[random.Random], float] = (0.01, 0.05),
         devices: Iterable[SimulatedDevice] = (),
         schema: SchemaValidator | None = None,
         seed: int | None = None,
@@ -120,7 +128,7 @@ class DccSimulator:
         self._pending: dict[str, bytes] = {}  # RequestID -> pre-command issued, not yet sent
         self._answered: dict[tuple[str, int], tuple[str, bytes]] = {}  # (RequestID, CV) -> (digest, ack)
         self._alert_counter = itertools.count(1)
-        self._reorder_toggle = False
+        self._held: bytes | None = None  # response held back by the reorder fault
         self.received: list[tuple[str, int, str]] = []  # (RequestID, CV, response code) per DUIS request
         self.deliveries: list[tuple[int | str | None, bytes]] = []  # (HTTP status or error, document)
         self._outbox: list[tuple[float, int, Callable[[], None]]] = []
@@ -416,14 +424,12 @@ class DccSimulator:
     # ------------------------------------------------------------------ callbacks
 
     def _latency(self, *, response: bool = False) -> float:
-        low, high = self.latency_s
-        delay = self._random.uniform(low, high)
-        if response:
-            delay += self.faults.delay_s
-            if self.faults.reorder:
-                self._reorder_toggle = not self._reorder_toggle
-                delay += 0.3 if self._reorder_toggle else 0.0
-        return delay
+        if callable(self.latency_s):
+            delay = float(self.latency_s(self._random))
+        else:
+            low, high = self.latency_s
+            delay = self._random.uniform(low, high)
+        return delay + (self.faults.delay_s if response else 0.0)
 
     def _sign(self, root: etree._Element) -> bytes:
         self.schema.validate(root)
@@ -452,9 +458,26 @@ class DccSimulator:
         if self._random.random() < self.faults.drop:
             self.deliveries.append(("dropped", document))
             return
+        if self.faults.reorder:
+            # Hold this response until the next one has gone out, so the next overtakes it;
+            # a response left alone is released after REORDER_HOLD_S so none is lost.
+            with self._lock:
+                held, self._held = self._held, (None if self._held else document)
+            if held is None:
+                self._schedule(REORDER_HOLD_S, lambda: self._release_held(document))
+                return
+            self._post(document)
+            document = held
         self._post(document)
         if self._random.random() < self.faults.duplicate:
             self._post(document)
+
+    def _release_held(self, document: bytes) -> None:
+        with self._lock:
+            if self._held is not document:
+                return
+            self._held = None
+        self._post(document)
 
     def _post(self, document: bytes) -> None:
         if not self.callback_url:
