@@ -1,0 +1,391 @@
+"""JSON API for the DNO's customer systems (``/api/v1/consent/``), documented in
+``docs/consent-api.md``.
+
+Authentication: ``Authorization: Bearer <token>`` with a token from
+``manage.py consent_api_token`` (an ``ApiToken`` acting as a service-account user), or a
+logged-in browser session. Only token requests are exempt from CSRF (a bearer token is not
+sent by the browser on its own, so it cannot be forged cross-site); session requests that
+change something must carry the CSRF token. Every endpoint checks the same permissions as
+the screens: ``consent.manage_consent`` to change consent or tenancy; personal data only
+with ``consent.view_personal_data``.
+
+Errors are JSON ``{"error": ..., "fields"|"errors": ...}`` with 400 (bad input, nothing
+written), 401, 403, 404, 405, 409 (consent not in a state that allows the change) or 413.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import io
+import json
+from collections.abc import Callable
+from functools import wraps
+from typing import Any
+
+from django.contrib.auth.decorators import login_not_required
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.http import HttpRequest, JsonResponse
+from django.middleware.csrf import CsrfViewMiddleware
+from django.shortcuts import get_object_or_404
+from django.utils import timezone
+from django.utils.dateparse import parse_date, parse_datetime
+from django.views.decorators.csrf import csrf_exempt
+
+from consent import profiles, selectors, services
+from consent.choices import NotificationChannel, NotificationFrequency
+from consent.importer import import_progress_get
+from consent.models import ApiToken, Consent, Premise
+from consent.tenancy_feed import tenancy_feed_apply
+from dnoctl.roles import IMPORT_PREMISES, MANAGE_CONSENT, VIEW_PERSONAL_DATA
+
+SAFE_METHODS = ("GET", "HEAD", "OPTIONS")
+MAX_BODY_BYTES = 20 * 1024 * 1024
+
+
+def token_hash(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def api_token_user(token: str):
+    """The service-account user of a live token, or None."""
+    if not token:
+        return None
+    found = ApiToken.objects.select_related("user").filter(token_sha256=token_hash(token), revoked_at__isnull=True)
+    found = found.first()
+    return found.user if found is not None and found.user.is_active else None
+
+
+def _error(status: int, message: str, **extra: Any) -> JsonResponse:
+    return JsonResponse({"error": message, **extra}, status=status)
+
+
+def _csrf_failure(request: HttpRequest) -> JsonResponse | None:
+    reply = CsrfViewMiddleware(lambda r: None).process_view(request, None, (), {})
+    return _error(403, "CSRF token missing or incorrect (session requests must send X-CSRFToken)") if reply else None
+
+
+def api_endpoint(*, methods: tuple[str, ...], permission: str | None = None) -> Callable:
+    """Authenticate (bearer token or session), enforce CSRF for sessions, check the method
+    and the permission."""
+
+    def decorate(view: Callable) -> Callable:
+        @csrf_exempt
+        @login_not_required
+        @wraps(view)
+        def wrapper(request: HttpRequest, *args, **kwargs):
+            header = request.headers.get("Authorization", "")
+            if header.startswith("Bearer "):
+                user = api_token_user(header.removeprefix("Bearer ").strip())
+                if user is None:
+                    return _error(401, "invalid or revoked API token")
+                request.user = user
+            elif not request.user.is_authenticated:
+                return _error(401, "authentication required (Authorization: Bearer <token>)")
+            elif request.method not in SAFE_METHODS and (failure := _csrf_failure(request)) is not None:
+                return failure
+            if request.method not in methods:
+                return _error(405, f"method {request.method} not allowed; use {', '.join(methods)}")
+            if permission and not request.user.has_perm(permission):
+                return _error(403, f"permission {permission} required")
+            try:
+                return view(request, *args, **kwargs)
+            except ValidationError as exc:
+                return _error(400, "invalid input; nothing was changed", fields=_fields(exc))
+            except services.ConsentConflict as exc:
+                return _error(409, str(exc))
+
+        return wrapper
+
+    return decorate
+
+
+def _fields(exc: ValidationError) -> dict[str, list[str]]:
+    return exc.message_dict if hasattr(exc, "error_dict") else {"__all__": exc.messages}
+
+
+def _json_body(request: HttpRequest) -> dict:
+    if len(request.body) > MAX_BODY_BYTES:
+        raise ValidationError("request body too large")
+    try:
+        body = json.loads(request.body or b"{}")
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise ValidationError(f"the body is not JSON: {exc}") from None
+    if not isinstance(body, dict):
+        raise ValidationError("the body must be a JSON object")
+    return body
+
+
+def _required(body: dict, name: str) -> Any:
+    value = body.get(name)
+    if value in (None, ""):
+        raise ValidationError({name: "required"})
+    return value
+
+
+def _bool(body: dict, name: str) -> bool | None:
+    value = body.get(name)
+    if value is None or isinstance(value, bool):
+        return value
+    raise ValidationError({name: "must be true or false"})
+
+
+def _date(body: dict, name: str) -> dt.date:
+    raw = _required(body, name)
+    parsed = parse_date(str(raw)) if isinstance(raw, str) else None
+    if parsed is None:
+        raise ValidationError({name: f"not a date (YYYY-MM-DD): {raw!r}"})
+    return parsed
+
+
+def _datetime(body: dict, name: str, default: dt.datetime | None = None) -> dt.datetime:
+    raw = body.get(name)
+    if raw in (None, "") and default is not None:
+        return default
+    parsed = parse_datetime(str(raw)) if isinstance(raw, str) else None
+    if parsed is None or timezone.is_naive(parsed):
+        raise ValidationError({name: f"not an ISO 8601 date-time with its offset: {raw!r}"})
+    return parsed
+
+
+def _choice(body: dict, name: str, choices, default: str) -> str:
+    value = body.get(name) or default
+    if value not in choices.values:
+        raise ValidationError({name: f"one of {', '.join(choices.values)}"})
+    return value
+
+
+# --- representation -----------------------------------------------------------------------
+
+
+def consent_json(consent: Consent | None, *, personal: bool) -> dict | None:
+    if consent is None:
+        return None
+    customer = consent.tenancy.customer
+    data = {
+        "id": consent.pk,
+        "status": consent.status,
+        "override_allowed": consent.override_allowed,
+        "notification_channel": consent.notification_channel,
+        "notification_frequency": consent.notification_frequency,
+        "evidence": {
+            "channel": consent.evidence_channel,
+            "date": consent.evidence_date.isoformat() if consent.evidence_date else None,
+            "reference": consent.evidence_reference,
+        },
+        "tenancy": {"id": consent.tenancy_id, "start": consent.tenancy.start.isoformat()},
+        "customer": {"reference": selectors.customer_masked_reference(customer)},
+    }
+    if personal:
+        data["customer"] = {
+            "reference": customer.external_ref,
+            "name": customer.name,
+            "email": customer.email,
+            "phone": customer.phone,
+            "postal_address": customer.postal_address,
+        }
+    return data
+
+
+def premise_json(premise: Premise, *, personal: bool) -> dict:
+    return {
+        "reference": premise.reference,
+        "postcode": premise.postcode,
+        "domestic": premise.domestic,
+        "feeder": premise.feeder.code if premise.feeder else None,
+        "meters": [
+            {
+                "esme_eui64": meter.esme_eui64,
+                "mpans": [{"core": m.core, "role": m.role} for m in meter.mpans.all()],
+                "hcalcs": [
+                    {"eui64": h.eui64, "index": h.switch_index, "label": h.label, "on_boost_button": h.on_boost_button}
+                    for h in meter.hcalcs.all()
+                ],
+            }
+            for meter in premise.meters.all()
+        ],
+        "consent": consent_json(selectors.premise_current_consent(premise=premise), personal=personal),
+    }
+
+
+def _premise(reference: str) -> Premise:
+    return get_object_or_404(Premise.objects.prefetch_related("meters__mpans", "meters__hcalcs"), reference=reference)
+
+
+def _current_consent(premise: Premise) -> Consent:
+    consent = selectors.premise_current_consent(premise=premise)
+    if consent is None:
+        raise services.ConsentConflict(f"premise {premise.reference} has no current tenancy")
+    return consent
+
+
+def _premise_reply(request: HttpRequest, premise: Premise, status: int = 200) -> JsonResponse:
+    return JsonResponse(premise_json(premise, personal=request.user.has_perm(VIEW_PERSONAL_DATA)), status=status)
+
+
+# --- endpoints -----------------------------------------------------------------------------
+
+
+@api_endpoint(methods=("GET",))
+def premise_detail(request: HttpRequest, reference: str) -> JsonResponse:
+    """The premise, its devices and its current consent."""
+    return _premise_reply(request, _premise(reference))
+
+
+@api_endpoint(methods=("GET",))
+def awaiting_consent(request: HttpRequest) -> JsonResponse:
+    """New occupants awaiting consent, oldest first (premise references only)."""
+    queue = selectors.consent_awaiting_queue()[:1000]
+    return JsonResponse(
+        {
+            "awaiting": [
+                {"premise": c.tenancy.premise.reference, "consent_id": c.pk, "since": c.tenancy.start.isoformat()}
+                for c in queue
+            ]
+        }
+    )
+
+
+@api_endpoint(methods=("POST",), permission=MANAGE_CONSENT)
+def consent_grant(request: HttpRequest, reference: str) -> JsonResponse:
+    body = _json_body(request)
+    premise = _premise(reference)
+    services.consent_grant(
+        consent=_current_consent(premise),
+        evidence_channel=str(_required(body, "evidence_channel")),
+        evidence_date=_date(body, "evidence_date"),
+        evidence_reference=str(body.get("evidence_reference") or ""),
+        override_allowed=_bool(body, "override_allowed"),
+        granted_by=request.user,
+        reason=str(_required(body, "reason")),
+    )
+    return _premise_reply(request, premise)
+
+
+@api_endpoint(methods=("POST",), permission=MANAGE_CONSENT)
+def consent_decline(request: HttpRequest, reference: str) -> JsonResponse:
+    body = _json_body(request)
+    premise = _premise(reference)
+    services.consent_decline(
+        consent=_current_consent(premise),
+        declined_by=request.user,
+        reason=str(_required(body, "reason")),
+        evidence_channel=str(body.get("evidence_channel") or ""),
+        evidence_reference=str(body.get("evidence_reference") or ""),
+    )
+    return _premise_reply(request, premise)
+
+
+@api_endpoint(methods=("POST",), permission=MANAGE_CONSENT)
+def consent_withdraw(request: HttpRequest, reference: str) -> JsonResponse:
+    body = _json_body(request)
+    premise = _premise(reference)
+    services.consent_withdraw(
+        consent=_current_consent(premise), withdrawn_by=request.user, reason=str(_required(body, "reason"))
+    )
+    return _premise_reply(request, premise)
+
+
+@api_endpoint(methods=("POST",), permission=MANAGE_CONSENT)
+def consent_override(request: HttpRequest, reference: str) -> JsonResponse:
+    body = _json_body(request)
+    premise = _premise(reference)
+    allowed = _bool(body, "override_allowed")
+    if allowed is None:
+        raise ValidationError({"override_allowed": "required: true or false"})
+    services.consent_override_set(
+        consent=_current_consent(premise),
+        override_allowed=allowed,
+        set_by=request.user,
+        reason=str(_required(body, "reason")),
+    )
+    return _premise_reply(request, premise)
+
+
+@api_endpoint(methods=("POST",), permission=MANAGE_CONSENT)
+def consent_preferences(request: HttpRequest, reference: str) -> JsonResponse:
+    body = _json_body(request)
+    premise = _premise(reference)
+    consent = _current_consent(premise)
+    services.consent_preferences_set(
+        consent=consent,
+        notification_channel=_choice(body, "notification_channel", NotificationChannel, consent.notification_channel),
+        notification_frequency=_choice(
+            body, "notification_frequency", NotificationFrequency, consent.notification_frequency
+        ),
+        set_by=request.user,
+        reason=str(_required(body, "reason")),
+    )
+    return _premise_reply(request, premise)
+
+
+@api_endpoint(methods=("POST",), permission=MANAGE_CONSENT)
+def tenancy_change(request: HttpRequest, reference: str) -> JsonResponse:
+    """Change of tenancy: ``{"customer": {...}, "at": ..., "reason": ...}``."""
+    body = _json_body(request)
+    premise = _premise(reference)
+    customer = body.get("customer")
+    if not isinstance(customer, dict):
+        raise ValidationError({"customer": "required: an object with name and contact details"})
+    with transaction.atomic():
+        new_customer = services.customer_upsert(
+            external_ref=str(customer.get("reference") or "") or None,
+            name=str(_required(customer, "name")),
+            email=str(customer.get("email") or ""),
+            phone=str(customer.get("phone") or ""),
+            postal_address=str(customer.get("postal_address") or ""),
+        )
+        services.tenancy_change_record(
+            premise=premise,
+            new_customer=new_customer,
+            at=_datetime(body, "at", default=timezone.now()),
+            recorded_by=request.user,
+            reason=str(_required(body, "reason")),
+            notification_channel=_choice(body, "notification_channel", NotificationChannel, NotificationChannel.EMAIL),
+            notification_frequency=_choice(
+                body, "notification_frequency", NotificationFrequency, NotificationFrequency.EACH_EVENT
+            ),
+        )
+    return _premise_reply(request, premise, status=201)
+
+
+@api_endpoint(methods=("POST",), permission=MANAGE_CONSENT)
+def tenancy_feed(request: HttpRequest) -> JsonResponse:
+    """A CSV feed of changes of tenancy (``text/csv`` body), all or nothing."""
+    result = tenancy_feed_apply(raw=io.BytesIO(request.body), recorded_by=request.user)
+    if not result.ok:
+        return _error(400, "the feed has errors; nothing was changed", errors=result.errors)
+    return JsonResponse({"ok": True, "changes": result.applied})
+
+
+@api_endpoint(methods=("POST",), permission=MANAGE_CONSENT)
+def half_hours(request: HttpRequest) -> JsonResponse:
+    """Half-hourly kWh: JSON ``{"readings": [{"mpan", "period_start", "kwh"}]}`` or a CSV
+    body (``Content-Type: text/csv``, header ``mpan,period_start,kwh``). All or nothing."""
+    if len(request.body) > MAX_BODY_BYTES:
+        return _error(413, f"body larger than {MAX_BODY_BYTES} bytes: split the readings")
+    if request.content_type == "text/csv":
+        try:
+            readings = list(profiles.halfhour_csv_readings(io.BytesIO(request.body)))
+        except (ValueError, UnicodeDecodeError) as exc:
+            raise ValidationError(str(exc)) from None
+    else:
+        body = _json_body(request)
+        items = body.get("readings")
+        if not isinstance(items, list):
+            raise ValidationError({"readings": "required: a list of {mpan, period_start, kwh}"})
+        if not all(isinstance(item, dict) for item in items):
+            raise ValidationError({"readings": "each reading is an object {mpan, period_start, kwh}"})
+        readings = [profiles.HalfHourReading(i.get("mpan") or "", i.get("period_start"), i.get("kwh")) for i in items]
+    result = profiles.halfhour_ingest(readings=readings)
+    return JsonResponse(result.as_dict(), status=200 if result.ok else 400)
+
+
+@api_endpoint(methods=("GET",), permission=IMPORT_PREMISES)
+def import_progress(request: HttpRequest, job_id: str) -> JsonResponse:
+    """Progress of a background premises import (polled by the upload page)."""
+    state = import_progress_get(job_id)
+    if state is None:
+        return _error(404, "no such import job (or it finished more than a day ago)")
+    return JsonResponse(state)
