@@ -304,6 +304,7 @@ def test_admin_endpoints_register_and_inspect_devices(simulator):
 
 
 def test_reordered_responses_arrive_in_swapped_order(dcc_client, simulator, receiver):
+    simulator.latency_s = (0.0, 0.0)  # responses produced in request order, then swapped by the fault
     simulator.faults.reorder = True
     first = dcc_client.read_auxiliary_load_switch_data(target=HCALCS)
     second = dcc_client.read_auxiliary_load_switch_data(target=HCALCS)
