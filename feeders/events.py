@@ -88,14 +88,41 @@ def alert_pushed(payload: FeederAlertPayload) -> None:
 
 
 def pushes_on_commit(messages: list[tuple[list[str], str, dict]]) -> None:
-    """Queue many pushes as one on-commit callback that sends them concurrently.
+    """Queue many pushes as one on-commit callback.
 
-    An ingest batch can touch hundreds of feeders; one ``async_to_sync`` hop per message
-    would cost more than the database work, so they all go out in one event-loop turn.
-    Failures are logged, never raised: the database is the truth (see ``dnoctl.push``).
+    An ingest batch touches hundreds of feeders, but only the few feeders someone has open
+    have a subscribed socket. So the callback first asks Redis, in one pipelined round
+    trip, which of the groups have members, and sends only to those, a bounded number at
+    a time. Failures are logged, never raised: the database is the truth (``dnoctl.push``).
     """
     if messages:
         transaction.on_commit(lambda: _send_all(messages))
+
+
+# How many group sends may be in flight at once (channels_redis' pool is finite).
+SEND_CONCURRENCY = 16
+
+
+async def _groups_with_members(layer, groups: set[str]) -> set[str]:
+    """The groups that have at least one subscribed channel.
+
+    channels_redis keeps a group as a sorted set of channel names; counting them for all
+    groups in one pipeline per Redis host costs one round trip. Other layers (the
+    in-memory one of the embedded demo) are cheap to send to, so all groups count.
+    """
+    if not hasattr(layer, "_group_key") or not hasattr(layer, "consistent_hash"):
+        return groups
+    by_host: dict[int, list[str]] = {}
+    for group in groups:
+        by_host.setdefault(layer.consistent_hash(group), []).append(group)
+    found: set[str] = set()
+    for index, host_groups in by_host.items():
+        pipe = layer.connection(index).pipeline(transaction=False)
+        for group in host_groups:
+            pipe.zcard(layer._group_key(group))
+        counts = await pipe.execute()
+        found.update(group for group, count in zip(host_groups, counts, strict=True) if count)
+    return found
 
 
 def _send_all(messages: list[tuple[list[str], str, dict]]) -> None:
@@ -104,12 +131,23 @@ def _send_all(messages: list[tuple[list[str], str, dict]]) -> None:
         return
 
     async def send() -> None:
-        sends = [
-            layer.group_send(group, {"type": message_type, "payload": payload})
-            for groups, message_type, payload in messages
-            for group in groups
-        ]
-        results = await asyncio.gather(*sends, return_exceptions=True)
+        groups = {group for message_groups, _, _ in messages for group in message_groups}
+        listened = await _groups_with_members(layer, groups)
+        limit = asyncio.Semaphore(SEND_CONCURRENCY)
+
+        async def one(group: str, message_type: str, payload: dict) -> None:
+            async with limit:
+                await layer.group_send(group, {"type": message_type, "payload": payload})
+
+        results = await asyncio.gather(
+            *(
+                one(group, message_type, payload)
+                for message_groups, message_type, payload in messages
+                for group in message_groups
+                if group in listened
+            ),
+            return_exceptions=True,
+        )
         failures = [result for result in results if isinstance(result, BaseException)]
         if failures:
             logger.error("%d of %d feeder pushes failed: %r", len(failures), len(results), failures[0])

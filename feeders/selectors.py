@@ -221,25 +221,67 @@ _TREND_SQL = """
 """
 
 
+def pg_array(values: list) -> str:
+    """A PostgreSQL array literal (text) for ``values`` (ints, floats, str, datetimes,
+    None), to be cast in SQL (``%s::float8[]``).
+
+    Rendering the literal with ``str.join`` is several times faster than psycopg's
+    per-element list dumper, which showed up as the largest Python cost of an ingest batch.
+    """
+    items = []
+    for value in values:
+        if value is None:
+            items.append("NULL")
+        elif isinstance(value, bool):
+            items.append("t" if value else "f")
+        elif isinstance(value, int | float):
+            items.append(repr(value))
+        elif isinstance(value, datetime):
+            items.append(value.isoformat())
+        else:
+            items.append('"' + str(value).replace("\\", "\\\\").replace('"', '\\"') + '"')
+    return "{" + ",".join(items) + "}"
+
+
+def pg_rows(sql: str, params: list) -> list[tuple]:
+    """Run ``sql`` on Django's PostgreSQL connection (inside its current transaction) with
+    server-side parameter binding, returning the rows (empty when it returns none).
+
+    Django's psycopg cursors bind on the client, i.e. they render every parameter into
+    the SQL text; for the 500-element arrays of an ingest batch that rendering cost more
+    than the query. A plain psycopg cursor sends the arrays as parameters instead.
+    """
+    import psycopg
+
+    connection.ensure_connection()
+    with psycopg.Cursor(connection.connection) as cursor:
+        cursor.execute(sql, params)
+        return cursor.fetchall() if cursor.description else []
+
+
 def _trends_postgresql(specs: list[tuple[int, float, datetime]], window: timedelta, horizon: float) -> dict[int, Trend]:
     until_by_id = {feeder_id: until for feeder_id, _, until in specs}
     trends = {
         feeder_id: trend_fit(feeder_id=feeder_id, samples=[], until=until, horizon_minutes=horizon)
         for feeder_id, until in until_by_id.items()
     }
-    with connection.cursor() as cursor:
-        cursor.execute(
-            _TREND_SQL,
-            [[s[0] for s in specs], [float(s[1]) for s in specs], [s[2] for s in specs], window],
-        )
-        for feeder_id, points, first, last, slope, intercept in cursor.fetchall():
-            until = until_by_id[feeder_id]
-            span = (last - first).total_seconds() / 60.0
-            if slope is None:  # one point, or all at the same time: no line to fit
-                trends[feeder_id] = Trend(feeder_id, until, points, span, 0.0, None, None, horizon, None, False)
-                continue
-            # x is minutes relative to ``until``, so the intercept is the fitted load now.
-            trends[feeder_id] = _trend_from_line(feeder_id, until, points, span, slope, intercept, horizon)
+    rows = pg_rows(
+        _TREND_SQL,
+        [
+            pg_array([s[0] for s in specs]),
+            pg_array([float(s[1]) for s in specs]),
+            pg_array([s[2] for s in specs]),
+            window,
+        ],
+    )
+    for feeder_id, points, first, last, slope, intercept in rows:
+        until = until_by_id[feeder_id]
+        span = (last - first).total_seconds() / 60.0
+        if slope is None:  # one point, or all at the same time: no line to fit
+            trends[feeder_id] = Trend(feeder_id, until, points, span, 0.0, None, None, horizon, None, False)
+            continue
+        # x is minutes relative to ``until``, so the intercept is the fitted load now.
+        trends[feeder_id] = _trend_from_line(feeder_id, until, points, span, slope, intercept, horizon)
     return trends
 
 

@@ -31,7 +31,7 @@ from feeders.events import (
     status_pushed,
 )
 from feeders.models import Feeder, FeederAlert, FeederReading, MonitorToken
-from feeders.selectors import Trend, feeder_trends, load_percent_of, token_sha256
+from feeders.selectors import Trend, feeder_trends, load_percent_of, pg_array, pg_rows, token_sha256
 
 logger = logging.getLogger(__name__)
 
@@ -282,7 +282,30 @@ def _feeders_lock(rows: list[dict]) -> tuple[dict[str, _FeederRow], dict[str, _F
     """
     codes = {row["feeder"] for row in rows if isinstance(row.get("feeder"), str)}
     monitors = {row["monitor"] for row in rows if isinstance(row.get("monitor"), str)}
-    found = (
+    if connection.vendor == "postgresql":
+        found = pg_rows(_LOCK_SQL, [pg_array(list(codes)), pg_array(list(monitors))])
+    else:
+        found = _feeders_lock_orm(codes, monitors)
+    by_code, by_monitor = {}, {}
+    for values in found:
+        feeder = _FeederRow(*values)
+        by_code[feeder.code] = feeder
+        if feeder.monitor_device_id:
+            by_monitor[feeder.monitor_device_id] = feeder
+    return by_code, by_monitor
+
+
+_LOCK_SQL = """
+    SELECT id, code, monitor_device_id, phases, rating_amps, at_risk_percent, clear_percent, status, last_reading_at
+    FROM feeders_feeder
+    WHERE code = ANY(%s::varchar[]) OR monitor_device_id = ANY(%s::varchar[])
+    ORDER BY id
+    FOR UPDATE
+"""
+
+
+def _feeders_lock_orm(codes: set[str], monitors: set[str]) -> list[tuple]:
+    return list(
         Feeder.objects.filter(Q(code__in=codes) | Q(monitor_device_id__in=monitors))
         .order_by("id")
         .select_for_update()
@@ -298,13 +321,6 @@ def _feeders_lock(rows: list[dict]) -> tuple[dict[str, _FeederRow], dict[str, _F
             "last_reading_at",
         )
     )
-    by_code, by_monitor = {}, {}
-    for values in found:
-        feeder = _FeederRow(*values)
-        by_code[feeder.code] = feeder
-        if feeder.monitor_device_id:
-            by_monitor[feeder.monitor_device_id] = feeder
-    return by_code, by_monitor
 
 
 def _reject(status: int, errors: list[dict]) -> TelemetryRejected:
@@ -393,9 +409,7 @@ def _readings_insert(valid: list[ReadingIn], *, received_at: datetime) -> list[R
             columns[3].append(float(amps[1]) if len(amps) > 1 else None)
             columns[4].append(float(amps[2]) if len(amps) > 2 else None)
             columns[5].append(float(reading.kw))
-        with connection.cursor() as cursor:
-            cursor.execute(_INSERT_SQL, [received_at, *columns])
-            stored = set(cursor.fetchall())
+        stored = set(pg_rows(_INSERT_SQL, [received_at, *(pg_array(column) for column in columns)]))
         seen: set[tuple[int, datetime]] = set()
         inserted = []
         for reading in valid:
@@ -704,16 +718,15 @@ def _summaries_update(
         )
         messages.append((feeder_groups(feeder_id), READING, dict(reading_payload)))
     if connection.vendor == "postgresql":
-        with connection.cursor() as cursor:
-            cursor.execute(
-                """
-                UPDATE feeders_feeder AS f
-                SET last_reading_at = v.at, last_load_percent = v.load, status = v.status
-                FROM unnest(%s::bigint[], %s::timestamptz[], %s::float8[], %s::varchar[]) AS v(id, at, load, status)
-                WHERE f.id = v.id
-                """,
-                [list(column) for column in zip(*updates, strict=True)],
-            )
+        pg_rows(
+            """
+            UPDATE feeders_feeder AS f
+            SET last_reading_at = v.at, last_load_percent = v.load, status = v.status
+            FROM unnest(%s::bigint[], %s::timestamptz[], %s::float8[], %s::varchar[]) AS v(id, at, load, status)
+            WHERE f.id = v.id
+            """,
+            [pg_array(list(column)) for column in zip(*updates, strict=True)],
+        )
         return
     for feeder_id, measured_at, load, status in updates:
         Feeder.objects.filter(pk=feeder_id).update(last_reading_at=measured_at, last_load_percent=load, status=status)
