@@ -439,6 +439,9 @@ def service_request_apply_response(*, document: bytes) -> ApplyOutcome:
     service_request = ServiceRequest.objects.filter(request_id=response.request_id).first()
     if service_request is None:
         raise UnknownServiceRequest(f"no service request {response.request_id}")
+    responder = (response.response_id or "").split(":")[0]
+    if responder and responder != service_request.target_eui64:
+        raise DccDocumentError(f"response from {responder} for a request to {service_request.target_eui64}")
     return _apply_device_response(service_request.pk, response, document)
 
 

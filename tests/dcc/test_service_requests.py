@@ -293,6 +293,16 @@ def test_bad_documents_are_refused_and_change_nothing(dcc_settings, dcc_signer, 
     tampered = genuine.replace(b"<sr:ResponseCode>I0<", b"<sr:ResponseCode>E2<")
     unsigned = genuine[: genuine.index(b"<ds:Signature")] + b"</sr:Response>"
     unknown = _device_response_document(dcc_signer, f"{ORIGINATOR}:{HCALCS}:1", "7.6")
+    rid = RequestId.parse(request.request_id)
+    wrong_device = dcc_signer.sign(
+        documents.build_response(
+            request_id=request.request_id,
+            response_id=f"{OLD_FIRMWARE}:{ORIGINATOR}:{rid.counter}",
+            response_code="I0",
+            srv="7.6",
+            gbcs_payload=gbcs.encode({"kind": "response", "status": "success"}),
+        )
+    )
     before = _snapshot()
     cases = {
         "unsigned": (unsigned, 403),
@@ -303,6 +313,7 @@ def test_bad_documents_are_refused_and_change_nothing(dcc_settings, dcc_signer, 
         "malformed": (b"<sr:Response", 400),
         "empty": (b"", 400),
         "unknown": (unknown, 404),
+        "wrong-device": (wrong_device, 400),
     }
     statuses = {name: _post(client, document).status_code for name, (document, _) in cases.items()}
     assert statuses == {name: status for name, (_, status) in cases.items()}
