@@ -91,9 +91,10 @@ def boost_details_request(*, hcalcs: HCALCS, requested_by, days: int = 30) -> Se
     request = service_request_send(
         srv="7.11", target=hcalcs.meter.esme_eui64, start=end - dt.timedelta(days=days), end=end, hcalcs=hcalcs
     )
+    who = {"actor_user": requested_by} if requested_by is not None else {"rule": "boost-button"}
     audit_record(
         action="hcalcs.boost_details_read",
-        actor_user=requested_by,
+        **who,
         target=hcalcs,
         reason="operator asked for the boost-button details",
         inputs={"hcalcs_eui64": hcalcs.eui64, "request_id": request.request_id, "days": days},

@@ -89,6 +89,26 @@ def boost_button_remove(self, hcalcs_id: int) -> str:
         raise self.retry(exc=exc, countdown=backoff_seconds(self.request.retries, 30)) from exc
 
 
+@shared_task(bind=True, max_retries=BOOST_MAX_RETRIES, acks_late=True)
+def boost_details_read(self, hcalcs_id: int, user_id: int | None) -> str:
+    """Send SRV 7.11 (read boost-button details) for the premise page. A read, so a
+    repeat is harmless; the device's answer is cached by ``consent.boost.on_device_response``."""
+    from django.contrib.auth.models import User
+
+    from consent.boost import boost_details_request
+    from consent.models import HCALCS
+    from curtailment.dcc import DccTransientError
+
+    hcalcs = HCALCS.objects.select_related("meter").filter(pk=hcalcs_id).first()
+    if hcalcs is None:
+        return "gone"
+    user = User.objects.filter(pk=user_id).first() if user_id else None
+    try:
+        return boost_details_request(hcalcs=hcalcs, requested_by=user).state
+    except DccTransientError as exc:
+        raise self.retry(exc=exc, countdown=backoff_seconds(self.request.retries, 10)) from exc
+
+
 app.conf.beat_schedule.update(
     {
         "consent.notifications_send_due": {
