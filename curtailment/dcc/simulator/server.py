@@ -30,6 +30,7 @@ import itertools
 import logging
 import os
 import random
+import ssl
 import threading
 import time
 from collections.abc import Callable, Iterable
@@ -83,7 +84,8 @@ class DccSimulator:
     uniform range, or any function of a ``random.Random`` (e.g. ``lambda r:
     r.lognormvariate(-1, 0.5)``). ``callback_url`` None keeps posted documents in
     ``deliveries`` only. ``schema`` (a validator with a path) checks every document the
-    simulator receives and emits.
+    simulator receives and emits. ``tls`` serves HTTPS with that server context (set
+    ``verify_mode = CERT_REQUIRED`` and load a CA to require client certificates).
     """
 
     def __init__(
@@ -103,6 +105,7 @@ class DccSimulator:
         seed: int | None = None,
         clock: Callable[[], float] = time.time,
         callback_timeout_s: float = 5.0,
+        tls: ssl.SSLContext | None = None,
     ) -> None:
         self.dcc_signer = dcc_signer
         self.user_verifier = user_verifier
@@ -137,6 +140,12 @@ class DccSimulator:
         self._stopping = False
         self._httpd = ThreadingHTTPServer((host, port), SimulatorHandler)
         self._httpd.daemon_threads = True
+        self._scheme = "http"
+        if tls is not None:
+            # HTTPS (with client certificates when the context requires them), as the DCC
+            # serves its DUIS interface; the handshake happens in each handler thread.
+            self._httpd.socket = tls.wrap_socket(self._httpd.socket, server_side=True, do_handshake_on_connect=False)
+            self._scheme = "https"
         self._httpd.simulator = self  # type: ignore[attr-defined]
         self._threads: list[threading.Thread] = []
         self._session = requests.Session()
@@ -146,7 +155,7 @@ class DccSimulator:
     @property
     def url(self) -> str:
         host, port = self._httpd.server_address[:2]
-        return f"http://{host}:{port}"
+        return f"{self._scheme}://{host}:{port}"
 
     def start(self) -> DccSimulator:
         # A short poll interval keeps stop() quick (shutdown waits for the next poll).
