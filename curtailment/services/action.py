@@ -18,7 +18,7 @@ from django.utils import timezone
 from curtailment.audit import audit_record
 from curtailment.choices import ActionEndReason, ActionStatus, EventStatus, ServiceRequestState
 from curtailment.models import LIVE_ACTION_STATES, CurtailmentAction, ServiceRequest
-from curtailment.services.common import action_end, action_move, logger, push_event, push_service_request
+from curtailment.services.common import action_end, action_move, clamp_end, logger, push_event, push_service_request
 from curtailment.services.event import AUTO_RULE, event_close_if_done, event_top_up, knob
 
 FAILED_REQUEST_STATES = (ServiceRequestState.REJECTED, ServiceRequestState.FAILED)
@@ -150,15 +150,16 @@ def action_confirmed(*, action_id: int, at: dt.datetime | None = None) -> bool:
         )
 
 
-def action_late(*, action_id: int) -> bool:
+def action_late(*, action_id: int, now: dt.datetime | None = None) -> bool:
     """No device confirmation within ``CONFIRMATION_TIMEOUT_S``: mark the action late and
     pick a replacement. The late action stays live (the device may still act on it, and
     its minutes count); a confirmation arriving later still moves it to confirmed."""
     action = _action(action_id)
     if action is None:
         return False
+    now = now or timezone.now()
     timeout = dt.timedelta(seconds=int(knob("CONFIRMATION_TIMEOUT_S")))
-    if timezone.now() - action.started_at < timeout:
+    if now - action.started_at < timeout:
         return False
     with transaction.atomic():
         moved = action_move(
@@ -175,7 +176,7 @@ def action_late(*, action_id: int) -> bool:
                 inputs={"hcalcs_eui64": action.hcalcs.eui64, "event_id": action.event_id},
             )
     if moved:
-        event_top_up(event_id=action.event_id, reason=f"replace late action {action.pk}")
+        event_top_up(event_id=action.event_id, reason=f"replace late action {action.pk}", at=now)
     return moved
 
 
@@ -190,7 +191,7 @@ def action_failed(*, action_id: int, reason: str) -> bool:
             action,
             from_states=[s for s in LIVE_ACTION_STATES if s != ActionStatus.RELEASING],
             to_state=ActionStatus.FAILED,
-            ended_at=max(timezone.now(), action.started_at),
+            ended_at=clamp_end(action, timezone.now()),
             end_reason=ActionEndReason.FAILED,
         )
         if moved:
@@ -255,7 +256,12 @@ def action_released(*, action_id: int, succeeded: bool) -> bool:
 
 
 def hcalcs_boost_pressed(
-    *, esme_eui64: str, switch_indexes: list[int] | None, pressed_at: dt.datetime, source: str
+    *,
+    esme_eui64: str,
+    switch_indexes: list[int] | None,
+    pressed_at: dt.datetime,
+    source: str,
+    now: dt.datetime | None = None,
 ) -> list[int]:
     """The customer pressed boost (device alert, or a press found by 7.11): the live actions
     of those switches end with reason ``override`` at the press time, their actual minutes
@@ -281,9 +287,10 @@ def hcalcs_boost_pressed(
                 )
                 push_event(action.event)
                 ended.append(action)
+    now = now or timezone.now()
     for action in ended:
-        event_top_up(event_id=action.event_id, reason=f"replace overridden action {action.pk}")
-        event_close_if_done(event=action.event)
+        event_top_up(event_id=action.event_id, reason=f"replace overridden action {action.pk}", at=now)
+        event_close_if_done(event=action.event, at=now)
     return [action.pk for action in ended]
 
 

@@ -7,7 +7,7 @@ import logging
 from django.db.models import Sum
 from django.utils import timezone
 
-from curtailment.choices import ActionStatus
+from curtailment.choices import ActionEndReason, ActionStatus
 from curtailment.events import (
     action_payload,
     action_pushed,
@@ -51,9 +51,15 @@ def action_move(action: CurtailmentAction, *, from_states, to_state: str, **fiel
 
 
 def action_end(action: CurtailmentAction, *, reason: str, ended_at=None, from_states=None) -> bool:
-    """End a live action (compare-and-set). ``ended_at`` never precedes the start."""
-    ended_at = ended_at or timezone.now()
-    ended_at = max(ended_at, action.started_at)
+    """End a live action (compare-and-set).
+
+    ``ended_at`` is clamped to the action's interval: the device reverts by itself at the
+    end of the 7.6 duration, so a press or reset reported after that changes nothing and
+    the action ended by its duration.
+    """
+    ended_at = clamp_end(action, ended_at or timezone.now())
+    if ended_at >= action.expected_end_at:
+        reason = ActionEndReason.DURATION
     return action_move(
         action,
         from_states=from_states or LIVE_ACTION_STATES,
@@ -61,6 +67,10 @@ def action_end(action: CurtailmentAction, *, reason: str, ended_at=None, from_st
         ended_at=ended_at,
         end_reason=action.end_reason or reason,
     )
+
+
+def clamp_end(action: CurtailmentAction, moment):
+    return min(max(moment, action.started_at), action.expected_end_at)
 
 
 def live_kw(event_id: int) -> tuple[int, float]:

@@ -96,6 +96,7 @@ def curtailment_event_start(
     trigger: str = EventTrigger.MANUAL,
     alert=None,
     inputs: dict | None = None,
+    at: dt.datetime | None = None,
 ) -> CurtailmentEvent:
     """Open a curtailment event on ``feeder`` for ``reduction_kw`` over ``duration_minutes``.
 
@@ -117,7 +118,7 @@ def curtailment_event_start(
         raise ValidationError({"duration_minutes": "must be a whole number of minutes from 1 to 1440"})
     if trigger == EventTrigger.MANUAL and requested_by is None:
         raise ValidationError({"requested_by": "a manual event needs the operator who asked for it"})
-    now = timezone.now()
+    now = at or timezone.now()
     with transaction.atomic():
         try:
             with transaction.atomic():
@@ -335,12 +336,14 @@ def event_open_for_alert(*, alert_id: int) -> CurtailmentEvent | None:
 # --- topping up ----------------------------------------------------------------------------
 
 
-def event_top_up(*, event_id: int, reason: str, extra_kw: float = 0.0, inputs: dict | None = None) -> list[int]:
+def event_top_up(
+    *, event_id: int, reason: str, extra_kw: float = 0.0, inputs: dict | None = None, at: dt.datetime | None = None
+) -> list[int]:
     """Add chargers when the event's live kW fall short of what it needs: after a late,
     failed or overridden action, after actions end by rotation, or (``extra_kw``) when the
     feeder is still above its at-risk level. Serialised per event by a row lock; returns the
     new action ids."""
-    now = timezone.now()
+    now = at or timezone.now()
     with transaction.atomic():
         event = CurtailmentEvent.objects.select_for_update().select_related("feeder").get(pk=event_id)
         if event.status != EventStatus.ACTIVE:
@@ -506,7 +509,7 @@ def event_recheck(*, event_id: int, now: dt.datetime | None = None) -> str:
     for action in event.actions.select_related("hcalcs", "event").filter(
         status__in=UNCONFIRMED_ACTION_STATES, started_at__lte=now - timeout
     ):
-        action_late(action_id=action.pk)
+        action_late(action_id=action.pk, now=now)
     event.refresh_from_db()
     if event.status == EventStatus.RELEASING or now >= event.planned_end_at:
         return "closed" if event_close_if_done(event=event, at=now) else "winding down"
@@ -528,6 +531,7 @@ def event_recheck(*, event_id: int, now: dt.datetime | None = None) -> str:
         reason="feeder still above its at-risk level after confirmation" if extra else "keep the required kW covered",
         extra_kw=extra,
         inputs=inputs,
+        at=now,
     )
     return f"added {len(added)}" if added else "steady"
 

@@ -1,0 +1,185 @@
+"""Property-based tests (hypothesis, against PostgreSQL) of invariants 1 and 2.
+
+For random sets of chargers (some of them not eligible) and random sequences of events
+driven through the real services (start, customer overrides, minute re-checks that rotate
+and top up), no charger is ever curtailed more than 120 minutes in any rolling 24 hours or
+480 in any rolling 30 days, and no charger failing invariant 1 is ever picked. The
+sequences start on the evening before the October 2026 clock change, so the 25-hour day is
+crossed.
+"""
+
+import datetime as dt
+
+import pytest
+from django.contrib.auth.models import User
+from django.db import transaction
+from hypothesis import HealthCheck, Phase, given, settings
+from hypothesis import strategies as st
+
+from consent.choices import ConsentStatus, LoadLabel
+from consent.models import Consent
+from curtailment.models import CurtailmentAction, CurtailmentEvent
+from curtailment.services import curtailment_event_start, event_recheck, hcalcs_boost_pressed
+from curtailment.usage import (
+    WINDOW_24H,
+    WINDOW_30D,
+    Interval,
+    hcalcs_minutes_used,
+    intervals_max_rolling_minutes,
+    intervals_minutes_used,
+)
+from tests.consent.factories import eligible_charger
+from tests.feeders.factories import FeederFactory
+
+UTC = dt.UTC
+# No shrink phase: a failing sequence is printed as generated; shrinking database-backed
+# sequences can take many minutes of CI time.
+PHASES = [Phase.explicit, Phase.reuse, Phase.generate]
+# 24 Oct 2026 20:00 UTC: the night of 25 Oct (BST -> GMT) is the 25-hour day.
+BASE = dt.datetime(2026, 10, 24, 20, 0, tzinfo=UTC)
+FLAWS = ["declined", "lapsed", "non_domestic", "unlabelled", "old_firmware"]
+
+charger_strategy = st.tuples(
+    st.sampled_from([None, None, None, None, *FLAWS]), st.sampled_from([3.6, 7.0, 7.4, 11.0, 22.0])
+)
+event_strategy = st.fixed_dictionaries(
+    {
+        "gap_minutes": st.integers(min_value=0, max_value=3 * 24 * 60),
+        "reduction_kw": st.floats(min_value=1, max_value=60),
+        "duration_minutes": st.integers(min_value=10, max_value=300),
+        "overrides": st.lists(
+            st.tuples(st.integers(min_value=0, max_value=5), st.integers(min_value=1, max_value=90)), max_size=2
+        ),
+    }
+)
+
+
+def _charger_with_flaw(feeder, flaw, rated_kw):
+    charger = eligible_charger(feeder=feeder, rated_kw=rated_kw)
+    premise, meter = charger.meter.premise, charger.meter
+    if flaw == "declined":
+        Consent.objects.filter(tenancy__premise=premise).update(status=ConsentStatus.DECLINED)
+    elif flaw == "lapsed":
+        tenancy = premise.tenancies.get()
+        tenancy.end = BASE - dt.timedelta(days=10)
+        tenancy.save()
+        Consent.objects.filter(tenancy=tenancy).update(status=ConsentStatus.LAPSED)
+    elif flaw == "non_domestic":
+        premise.domestic = False
+        premise.save()
+    elif flaw == "unlabelled":
+        charger.label = LoadLabel.UNLABELLED
+        charger.save()
+    elif flaw == "old_firmware":
+        meter.supports_eno_use_cases = False
+        meter.save()
+    return charger
+
+
+def _run_events(feeder, operator, events):
+    at = BASE
+    for spec in events:
+        at += dt.timedelta(minutes=spec["gap_minutes"])
+        open_event = CurtailmentEvent.objects.filter(feeder=feeder, status__in=["active", "releasing"]).first()
+        if open_event is not None:
+            # Let the open event run to its end, re-checked every 30 minutes (rotation).
+            step = max(at, open_event.planned_end_at)
+            t = open_event.started_at
+            while t < step:
+                t += dt.timedelta(minutes=30)
+                event_recheck(event_id=open_event.pk, now=min(t, step))
+            event_recheck(event_id=open_event.pk, now=step + dt.timedelta(minutes=1))
+            at = step + dt.timedelta(minutes=1)
+        event = curtailment_event_start(
+            feeder=feeder,
+            reduction_kw=spec["reduction_kw"],
+            duration_minutes=spec["duration_minutes"],
+            reason="property",
+            requested_by=operator,
+            at=at,
+        )
+        actions = list(event.actions.select_related("hcalcs__meter").order_by("pk"))
+        for index, offset in spec["overrides"]:
+            if index < len(actions):
+                action = actions[index]
+                pressed = action.started_at + dt.timedelta(minutes=offset)
+                hcalcs_boost_pressed(
+                    esme_eui64=action.hcalcs.meter.esme_eui64,
+                    switch_indexes=[action.hcalcs.switch_index],
+                    pressed_at=pressed,
+                    source="property",
+                    now=pressed,
+                )
+        # Re-check half-way: actions ended by rotation or override get replacements.
+        event_recheck(event_id=event.pk, now=at + dt.timedelta(minutes=spec["duration_minutes"] // 2))
+
+
+@pytest.mark.django_db
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture], phases=PHASES)
+@given(
+    chargers=st.lists(charger_strategy, min_size=1, max_size=6), events=st.lists(event_strategy, min_size=1, max_size=8)
+)
+def test_no_charger_exceeds_the_usage_limits_and_only_eligible_chargers_are_picked(chargers, events):
+    with transaction.atomic():
+        operator = User.objects.create_user(username="prop.operator")
+        feeder = FeederFactory()
+        made = [_charger_with_flaw(feeder, flaw, kw) for flaw, kw in chargers]
+        eligible_ids = {charger.pk for charger, (flaw, _) in zip(made, chargers, strict=True) if flaw is None}
+        _run_events(feeder, operator, events)
+        rows = list(CurtailmentAction.objects.filter(event__feeder=feeder))
+        assert {row.hcalcs_id for row in rows} <= eligible_ids
+        intervals = [Interval(row.hcalcs_id, row.started_at, row.ended_at or row.expected_end_at) for row in rows]
+        for hcalcs_id in {row.hcalcs_id for row in rows}:
+            assert intervals_max_rolling_minutes(intervals=intervals, hcalcs_id=hcalcs_id, window=WINDOW_24H) <= 120
+            assert intervals_max_rolling_minutes(intervals=intervals, hcalcs_id=hcalcs_id, window=WINDOW_30D) <= 480
+        transaction.set_rollback(True)
+
+
+@pytest.mark.django_db
+@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture], phases=PHASES)
+@given(
+    spans=st.lists(
+        st.tuples(
+            st.integers(min_value=0, max_value=40 * 24 * 60),
+            st.integers(min_value=1, max_value=120),
+            st.one_of(st.none(), st.integers(min_value=0, max_value=120)),
+        ),
+        max_size=12,
+    ),
+    end_offset=st.integers(min_value=0, max_value=42 * 24 * 60),
+)
+def test_sql_minutes_used_matches_the_python_twin(spans, end_offset):
+    with transaction.atomic():
+        feeder = FeederFactory()
+        charger = eligible_charger(feeder=feeder)
+        intervals = []
+        for start_minute, planned, ended_after in spans:
+            start = BASE + dt.timedelta(minutes=start_minute)
+            event = CurtailmentEvent.objects.create(
+                feeder=feeder,
+                trigger="manual",
+                status="ended",
+                started_at=start,
+                planned_end_at=start + dt.timedelta(minutes=planned),
+                required_reduction_kw=1,
+            )
+            ended = None if ended_after is None else start + dt.timedelta(minutes=min(planned, ended_after))
+            CurtailmentAction.objects.create(
+                event=event,
+                hcalcs=charger,
+                planned_minutes=planned,
+                expected_kw=7,
+                started_at=start,
+                expected_end_at=start + dt.timedelta(minutes=planned),
+                ended_at=ended,
+                status="ended" if ended else "confirmed",
+            )
+            intervals.append(Interval(charger.pk, start, ended or start + dt.timedelta(minutes=planned)))
+        window_end = BASE + dt.timedelta(minutes=end_offset)
+        for window in (WINDOW_24H, WINDOW_30D):
+            sql = hcalcs_minutes_used(hcalcs_ids=[charger.pk], window_end=window_end, window=window)[charger.pk]
+            twin = intervals_minutes_used(
+                intervals=intervals, hcalcs_id=charger.pk, window_end=window_end, window=window
+            )
+            assert sql == twin
+        transaction.set_rollback(True)
