@@ -142,3 +142,30 @@ def test_likely_drawing_from_recent_profiles_at_this_time_of_day():
     likely = hcalcs_likely_drawing(hcalcs_ids=[charger.pk, quiet.pk], at=at)
     assert likely[charger.pk] == pytest.approx(7 / 28)
     assert likely[quiet.pk] == 0.5
+
+
+def test_half_hours_command_is_all_or_nothing(tmp_path, capsys):
+    from django.core.management import call_command
+    from django.core.management.base import CommandError
+
+    mpan = MpanFactory()
+    start = (timezone.now() - dt.timedelta(hours=2)).replace(minute=0, second=0, microsecond=0)
+    good = f"{mpan.core},{start.isoformat()},0.8"
+    path = tmp_path / "hh.csv"
+    path.write_text(f"mpan,period_start,kwh\n{good}\n{mpan.core},{start.isoformat()},-1\n")
+    with pytest.raises(CommandError, match="nothing was stored"):
+        call_command("import_half_hours", str(path))
+    assert "row 3 kwh" in capsys.readouterr().err
+    assert not HalfHourlyConsumption.objects.exists()
+    path.write_text(f"mpan,period_start,kwh\n{good}\n{good}\n")
+    call_command("import_half_hours", str(path))
+    assert "1 created" in capsys.readouterr().out
+    assert HalfHourlyConsumption.objects.count() == 1
+
+
+def test_beat_runs_the_prune_and_the_due_notices():
+    from dnoctl.celery import app
+
+    app.loader.import_default_modules()  # what the worker and beat do at start (autodiscovery)
+    tasks = {entry["task"] for entry in app.conf.beat_schedule.values()}
+    assert {"consent.tasks.halfhour_prune", "consent.tasks.notifications_send_due"} <= tasks
