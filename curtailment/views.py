@@ -65,10 +65,26 @@ def event_milestones(event: CurtailmentEvent, actions: list[CurtailmentAction]) 
     return points
 
 
+def decision_rows(decision: dict[str, Any]) -> list[dict[str, Any]]:
+    """The opening decision's inputs as rows; a list of records (the candidate chargers)
+    becomes a small table instead of a Python repr."""
+    rows = []
+    for key, value in decision.items():
+        if isinstance(value, list) and value and all(isinstance(item, dict) for item in value):
+            columns = list(dict.fromkeys(column for item in value for column in item))
+            rows.append(
+                {"key": key, "columns": columns, "records": [[item.get(c, "") for c in columns] for item in value]}
+            )
+        else:
+            rows.append({"key": key, "value": value})
+    return rows
+
+
 def _event_tables(event: CurtailmentEvent, actions: list[CurtailmentAction]) -> dict[str, Any]:
     requests = [sr for action in actions for sr in action.service_requests.all()]
     return {
         "event": event,
+        "decision_rows": decision_rows(event.decision or {}),
         "actions": actions,
         "service_requests": requests,
         "notifications": Notification.objects.filter(event=event).order_by("created_at")[:500],

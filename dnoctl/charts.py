@@ -324,6 +324,7 @@ def event_timeline_figure(
         "data": data,
         "layout": _dark_layout(
             barmode="overlay",
+            margin={"l": 60, "r": 20, "t": 45, "b": 45},
             xaxis={
                 "type": "date",
                 "gridcolor": "#2b3640",
@@ -370,6 +371,8 @@ def usage_distribution_figure(
         ],
         "layout": _dark_layout(
             barmode="group",
+            legend={"orientation": "h", "y": 1.12},
+            margin={"l": 60, "r": 20, "t": 40, "b": 45},
             xaxis={"title": {"text": "% of limit used"}, "range": [0, 105], "gridcolor": "#2b3640"},
             yaxis={"title": {"text": "Chargers"}, "gridcolor": "#2b3640"},
             shapes=[

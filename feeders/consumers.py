@@ -21,6 +21,7 @@ from typing import Any
 
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
+from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from dnoctl.charts import london_label, london_wallclock
 from dnoctl.push import FEEDERS_ALL, feeder_group
@@ -60,6 +61,26 @@ class LiveConsumer(AsyncJsonWebsocketConsumer):
 
     can_control: bool = False
     joined: list[str]
+
+    # Channels assigns ``self.channel_receive`` (the channel layer's receive for this
+    # socket) before dispatching. redis-py 8 gives every connection a 5 s socket timeout,
+    # the same as channels_redis's blocking-pop timeout, so an idle socket's wait can time
+    # out on the client side and would close the socket every few seconds. Nothing is lost
+    # by waiting again (the message stays in Redis), so the wait is retried.
+    @property
+    def channel_receive(self):
+        return self._channel_receive
+
+    @channel_receive.setter
+    def channel_receive(self, receive) -> None:
+        async def receive_tolerating_idle_timeouts():
+            while True:
+                try:
+                    return await receive()
+                except RedisTimeoutError:
+                    logger.debug("channel layer receive timed out while idle; waiting again")
+
+        self._channel_receive = receive_tolerating_idle_timeouts
 
     async def connect(self) -> None:
         self.joined = []
