@@ -20,6 +20,7 @@ The columns are documented in ``docs/premises-import.md``; ``COLUMNS`` below is 
 from __future__ import annotations
 
 import csv
+import functools
 import hashlib
 import io
 import logging
@@ -145,12 +146,18 @@ def _bool(value: str, default: bool) -> bool:
     raise ValidationError(f"expected yes/no (or true/false, 1/0), got {value!r}")
 
 
+@functools.cache
+def _values(choices: type) -> frozenset[str]:
+    """``TextChoices.values`` builds a new list on every call: far too slow per cell."""
+    return frozenset(choices.values)
+
+
 def _choice(value: str, choices: type, default: str, aliases: dict | None = None) -> str:
     lowered = value.strip().lower()
     if not lowered:
         return default
     lowered = (aliases or {}).get(lowered, lowered)
-    if lowered not in choices.values:
+    if lowered not in _values(choices):
         raise ValidationError(f"expected one of {', '.join(choices.values)}, got {value!r}")
     return lowered
 
