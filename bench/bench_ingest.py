@@ -95,6 +95,10 @@ def setup_database(feeder_count: int) -> tuple[list[tuple[int, str, float]], str
         ],
         batch_size=5000,
     )
+    from django.db import connection
+
+    with connection.cursor() as cursor:  # as autovacuum would have, on a table in service
+        cursor.execute("ANALYZE feeders_feeder")
     feeders = list(
         Feeder.objects.filter(code__startswith="BENCH-").order_by("code").values_list("id", "code", "rating_amps")
     )

@@ -489,10 +489,7 @@ def _readings_apply(inserted: list[ReadingIn], feeders: dict[int, _FeederRow], *
     }
     live = {feeder_id: readings for feeder_id, readings in live.items() if readings}
     open_alerts = {
-        feeder_id: _AlertState(alert_id, below, below)
-        for alert_id, feeder_id, below in FeederAlert.objects.filter(
-            feeder_id__in=list(advancing), cleared_at__isnull=True
-        ).values_list("id", "feeder_id", "below_clear_since")
+        feeder_id: _AlertState(alert_id, below, below) for alert_id, feeder_id, below in _open_alerts(list(advancing))
     }
     raised: list[int] = []
     cleared: list[int] = []
@@ -523,6 +520,21 @@ def _readings_apply(inserted: list[ReadingIn], feeders: dict[int, _FeederRow], *
     _summaries_update(advancing, feeders, open_alerts, offline_cutoff=offline_cutoff, messages=messages)
     pushes_on_commit(messages)
     return raised, cleared
+
+
+def _open_alerts(feeder_ids: list[int]) -> list[tuple[int, int, datetime | None]]:
+    """(alert id, feeder id, below_clear_since) of the feeders' open alerts."""
+    if connection.vendor == "postgresql":
+        return pg_rows(
+            "SELECT id, feeder_id, below_clear_since FROM feeders_feederalert"
+            " WHERE feeder_id = ANY(%s::bigint[]) AND cleared_at IS NULL",
+            [pg_array(feeder_ids)],
+        )
+    return list(
+        FeederAlert.objects.filter(feeder_id__in=feeder_ids, cleared_at__isnull=True).values_list(
+            "id", "feeder_id", "below_clear_since"
+        )
+    )
 
 
 def _load(feeder: _FeederRow, reading: ReadingIn) -> float:
