@@ -1,10 +1,11 @@
 # ruff: noqa: S608 - SQL is built only from the constant table names in T; values are bound parameters.
 """The report's reads: SQL aggregation in PostgreSQL, streamed through server-side cursors.
 
-``report_snapshot`` materialises the period's events and their curtailed intervals into two
-temporary tables (dropped at commit) inside one transaction, so every table of one report
-is computed from the same rows and each further aggregate reads a narrow table instead of
-re-joining the history. Python only ever holds one chunk of rows at a time.
+``report_snapshot`` materialises, inside one transaction, the period's events and one pass
+over their actions (narrow rows), then totals per event and per MPAN, into temporary
+tables dropped at commit: every table of one report comes from the same rows, and
+each further aggregate reads a small table instead of re-joining the history. Python only
+ever holds one chunk of rows at a time.
 
 The counting rules (documented in docs/ofgem-report.md):
 
@@ -40,6 +41,10 @@ CHUNK_ROWS = 2000
 
 EVENTS_TABLE = "ofgem_report_events"
 ACTIONS_TABLE = "ofgem_report_actions"
+EVENT_AGG_TABLE = "ofgem_report_event_totals"
+MPAN_AGG_TABLE = "ofgem_report_mpan_totals"
+# Sorts and hash aggregates over a year's actions fit in memory instead of spilling.
+REPORT_WORK_MEM = "128MB"
 
 T = {
     "event": CurtailmentEvent._meta.db_table,
@@ -52,6 +57,8 @@ T = {
     "substation": Substation._meta.db_table,
     "ev": EVENTS_TABLE,
     "act": ACTIONS_TABLE,
+    "ev_agg": EVENT_AGG_TABLE,
+    "mpan_agg": MPAN_AGG_TABLE,
 }
 
 
@@ -86,18 +93,46 @@ FROM {event} e
 WHERE e.started_at < %(end)s AND COALESCE(e.ended_at, e.planned_end_at) > %(start)s
 """
 
+# Curtailed seconds of one action inside the period, and its flags (shared by the snapshot
+# and the worst-served lookup).
+_ACTION_FACTS = """
+    (a.status = 'failed' OR a.end_reason = 'failed') AS failed,
+    (a.status = 'late' OR a.end_reason = 'late' OR a.confirmed_at > a.started_at + %(late_after)s) AS late,
+    (a.end_reason = 'override') AS override,
+    GREATEST(0, EXTRACT(EPOCH FROM LEAST(COALESCE(a.ended_at, a.expected_end_at), %(end)s)
+                                 - GREATEST(a.started_at, %(start)s))) AS secs
+"""
+
+# One pass over the period's actions into a narrow table: what the report needs of each.
+# Failed commands count as actions but curtail nothing.
 _CREATE_ACTIONS = """
 CREATE TEMPORARY TABLE {act} ON COMMIT DROP AS
-SELECT a.event_id, a.hcalcs_id, COALESCE(a.mpan_id, mp.id) AS mpan_id, a.started_at,
-       (a.status = 'failed' OR a.end_reason = 'failed') AS failed,
-       (a.status = 'late' OR a.end_reason = 'late' OR a.confirmed_at > a.started_at + %(late_after)s) AS late,
-       (a.end_reason = 'override') AS override,
-       GREATEST(0, EXTRACT(EPOCH FROM LEAST(COALESCE(a.ended_at, a.expected_end_at), %(end)s)
-                                    - GREATEST(a.started_at, %(start)s))) AS secs
+SELECT a.event_id, COALESCE(a.mpan_id, mp.id) AS mpan_id, x.failed, x.late, x.override, x.secs::float8 AS secs
 FROM {action} a
 JOIN {ev} ev ON ev.id = a.event_id
 JOIN {hcalcs} h ON h.id = a.hcalcs_id
 LEFT JOIN {mpan} mp ON mp.meter_id = h.meter_id AND mp.role = 'import_primary'
+CROSS JOIN LATERAL (SELECT {facts}) x
+"""
+
+# An MPAN is affected by an event when it was curtailed inside the period: counted once
+# per event (DISTINCT), and once per MPAN in the MPAN totals.
+_CREATE_EVENT_AGG = """
+CREATE TEMPORARY TABLE {ev_agg} ON COMMIT DROP AS
+SELECT event_id,
+       COUNT(*) AS actions,
+       COUNT(DISTINCT mpan_id) FILTER (WHERE NOT failed AND secs > 0) AS mpans,
+       COALESCE(SUM(secs) FILTER (WHERE NOT failed), 0) AS secs,
+       COUNT(*) FILTER (WHERE override) AS overrides,
+       COUNT(*) FILTER (WHERE failed) AS failed,
+       COUNT(*) FILTER (WHERE late AND NOT failed) AS late
+FROM {act} GROUP BY event_id
+"""
+
+_CREATE_MPAN_AGG = """
+CREATE TEMPORARY TABLE {mpan_agg} ON COMMIT DROP AS
+SELECT mpan_id, SUM(secs) AS secs, MAX(secs) AS longest, COUNT(DISTINCT event_id) AS events
+FROM {act} WHERE NOT failed AND secs > 0 AND mpan_id IS NOT NULL GROUP BY mpan_id
 """
 
 
@@ -114,13 +149,18 @@ def report_snapshot(*, period: ReportPeriod):
     if not connection.in_atomic_block:
         raise RuntimeError("report_snapshot must run inside transaction.atomic()")
     params = {"start": period.start_utc, "end": period.end_utc, "late_after": _late_after()}
+    temporary = (EVENTS_TABLE, ACTIONS_TABLE, EVENT_AGG_TABLE, MPAN_AGG_TABLE)
     with connection.cursor() as cursor:
-        cursor.execute(f"DROP TABLE IF EXISTS {ACTIONS_TABLE}, {EVENTS_TABLE}")
+        cursor.execute(f"SET LOCAL work_mem = '{REPORT_WORK_MEM}'")
+        cursor.execute(f"DROP TABLE IF EXISTS {', '.join(temporary)}")
         cursor.execute(_CREATE_EVENTS.format(**T), params)
-        cursor.execute(_CREATE_ACTIONS.format(**T), params)
-        cursor.execute(f"CREATE INDEX ON {ACTIONS_TABLE} (event_id)")
         cursor.execute(f"ANALYZE {EVENTS_TABLE}")
+        cursor.execute(_CREATE_ACTIONS.format(facts=_ACTION_FACTS, **T), params)
         cursor.execute(f"ANALYZE {ACTIONS_TABLE}")
+        cursor.execute(_CREATE_EVENT_AGG.format(**T))
+        cursor.execute(_CREATE_MPAN_AGG.format(**T))
+        cursor.execute(f"ANALYZE {EVENT_AGG_TABLE}")
+        cursor.execute(f"ANALYZE {MPAN_AGG_TABLE}")
     yield Snapshot(period=period, params=params)
 
 
@@ -144,17 +184,7 @@ def _one(sql: str, params: dict | list | None = None) -> tuple:
 # --- per event ----------------------------------------------------------------------------
 
 _EVENT_ROWS = """
-WITH agg AS (
-    SELECT event_id,
-           COUNT(*) AS actions,
-           COUNT(DISTINCT mpan_id) FILTER (WHERE NOT failed AND secs > 0) AS mpans,
-           COALESCE(SUM(secs) FILTER (WHERE NOT failed), 0) AS secs,
-           COUNT(*) FILTER (WHERE override) AS overrides,
-           COUNT(*) FILTER (WHERE failed) AS failed,
-           COUNT(*) FILTER (WHERE late AND NOT failed) AS late
-    FROM {act} GROUP BY event_id
-),
-asp AS (
+WITH asp AS (
     SELECT c.event_id, SUM(c.kw) AS kw FROM {calloff} c JOIN {ev} ev ON ev.id = c.event_id GROUP BY c.event_id
 ),
 notified AS (
@@ -173,7 +203,7 @@ SELECT ev.id, f.code, s.code, s.licence_area, ev.trigger, ev.status, ev.end_reas
 FROM {ev} ev
 JOIN {feeder} f ON f.id = ev.feeder_id
 JOIN {substation} s ON s.id = f.substation_id
-LEFT JOIN agg ON agg.event_id = ev.id
+LEFT JOIN {ev_agg} agg ON agg.event_id = ev.id
 LEFT JOIN asp ON asp.event_id = ev.id
 LEFT JOIN notified ON notified.event_id = ev.id
 """
@@ -195,14 +225,14 @@ def event_rows(snapshot: Snapshot) -> Iterator[list]:
             iso_utc(row[8]) or None,
             _minutes(row[9]),
             _minutes(row[10]),
-            row[11],
-            row[12],
+            int(row[11]),
+            int(row[12]),
             _minutes(row[13]),
-            row[14],
-            row[15],
-            row[16],
+            int(row[14]),
+            int(row[15]),
+            int(row[16]),
             round(float(row[17] or 0), 3),
-            row[18],
+            int(row[18]),
         ]
 
 
@@ -226,20 +256,12 @@ def summary(snapshot: Snapshot, *, generated_at: dt.datetime, breaches: int) -> 
     )
     actions = _one(
         f"""
-        SELECT COUNT(*),
-               COUNT(DISTINCT mpan_id) FILTER (WHERE NOT failed AND secs > 0),
-               COALESCE(SUM(secs) FILTER (WHERE NOT failed), 0) / 60,
-               COUNT(*) FILTER (WHERE override),
-               COUNT(*) FILTER (WHERE failed),
-               COUNT(*) FILTER (WHERE late AND NOT failed)
-        FROM {ACTIONS_TABLE}
+        SELECT COALESCE(SUM(actions), 0), COALESCE(SUM(secs), 0) / 60, COALESCE(SUM(overrides), 0),
+               COALESCE(SUM(failed), 0), COALESCE(SUM(late), 0), COALESCE(SUM(mpans), 0)
+        FROM {EVENT_AGG_TABLE}
         """
     )
-    # Once per event: distinct (event, MPAN) pairs.
-    mpan_events = _one(
-        f"SELECT COUNT(*) FROM (SELECT DISTINCT event_id, mpan_id FROM {ACTIONS_TABLE}"
-        " WHERE NOT failed AND secs > 0 AND mpan_id IS NOT NULL) pairs"
-    )[0]
+    mpans_affected = _one(f"SELECT COUNT(*) FROM {MPAN_AGG_TABLE}")[0]
     extras = _one(
         """
         SELECT (SELECT COALESCE(SUM(COALESCE(asp.kw, ev.asp_calloff_kw)), 0)
@@ -272,16 +294,16 @@ def summary(snapshot: Snapshot, *, generated_at: dt.datetime, breaches: int) -> 
         "events_automatic": events[1],
         "events_manual": events[2],
         "events_external": events[3],
-        "mpans_affected": actions[1],
-        "mpan_events": mpan_events,
-        "charger_actions": actions[0],
-        "charger_minutes": _minutes(actions[2]),
+        "mpans_affected": mpans_affected,
+        "mpan_events": int(actions[5]),
+        "charger_actions": int(actions[0]),
+        "charger_minutes": _minutes(actions[1]),
         "event_minutes_total": _minutes(events[4]),
         "event_minutes_mean": _minutes(float(events[4]) / count) if count else 0.0,
         "event_minutes_max": _minutes(events[5]),
-        "overrides": actions[3],
-        "failed_commands": actions[4],
-        "late_commands": actions[5],
+        "overrides": int(actions[2]),
+        "failed_commands": int(actions[3]),
+        "late_commands": int(actions[4]),
         "notifications_sent": extras[1],
         "asp_calloff_kw": round(float(extras[0]), 3),
         "feeders_with_events": events[6],
@@ -361,48 +383,64 @@ def nf10_feeder_rows(snapshot: Snapshot) -> Iterator[list]:
 
 # --- worst-served customers ----------------------------------------------------------------
 
-_PER_MPAN = """
-    SELECT mpan_id, SUM(secs) AS secs, MAX(secs) AS longest, COUNT(DISTINCT event_id) AS events
-    FROM {act} WHERE NOT failed AND secs > 0 AND mpan_id IS NOT NULL GROUP BY mpan_id
-"""
-
 
 def worst_by_total_rows(snapshot: Snapshot, *, top_n: int) -> list[list]:
     sql = f"""
-        WITH per AS ({_PER_MPAN.format(**T)})
         SELECT m.core, per.secs / 60, per.events, per.longest / 60
-        FROM per JOIN {T["mpan"]} m ON m.id = per.mpan_id
-        ORDER BY per.secs DESC, m.core LIMIT %(top)s
+        FROM (SELECT * FROM {MPAN_AGG_TABLE} ORDER BY secs DESC, mpan_id LIMIT %(top)s) per
+        JOIN {T["mpan"]} m ON m.id = per.mpan_id
+        ORDER BY per.secs DESC, m.core
     """
     with connection.cursor() as cursor:
         cursor.execute(sql, {"top": top_n})
         return [
-            [rank, core, _minutes(secs), events, _minutes(longest)]
+            [rank, core, _minutes(secs), int(events), _minutes(longest)]
             for rank, (core, secs, events, longest) in enumerate(cursor.fetchall(), start=1)
         ]
 
 
+# The longest action of each of a few MPANs: through the MPAN's meter's switches and the
+# (hcalcs, started_at) index, or an action's own MPAN, never a scan of the whole period.
+_LONGEST_ACTIONS = """
+    SELECT DISTINCT ON (x.mpan_id) x.mpan_id, x.event_id, x.started_at
+    FROM (
+        SELECT COALESCE(a.mpan_id, mp.id) AS mpan_id, a.event_id, a.started_at, f.secs
+        FROM {action} a
+        JOIN {ev} ev ON ev.id = a.event_id
+        JOIN {hcalcs} h ON h.id = a.hcalcs_id
+        LEFT JOIN {mpan} mp ON mp.meter_id = h.meter_id AND mp.role = 'import_primary'
+        CROSS JOIN LATERAL (SELECT {facts}) f
+        WHERE NOT f.failed
+          AND (a.mpan_id = ANY(%(mpans)s)
+               OR a.hcalcs_id IN (SELECT h2.id FROM {hcalcs} h2 JOIN {mpan} m2 ON m2.meter_id = h2.meter_id
+                                  WHERE m2.id = ANY(%(mpans)s) AND m2.role = 'import_primary'))
+    ) x
+    WHERE x.mpan_id = ANY(%(mpans)s)
+    ORDER BY x.mpan_id, x.secs DESC, x.started_at
+"""
+
+
 def worst_by_longest_rows(snapshot: Snapshot, *, top_n: int) -> list[list]:
     sql = f"""
-        WITH per AS ({_PER_MPAN.format(**T)}),
-        top AS (SELECT per.* FROM per JOIN {T["mpan"]} m ON m.id = per.mpan_id
-                ORDER BY per.longest DESC, m.core LIMIT %(top)s)
-        SELECT m.core, top.longest / 60, longest.event_id, longest.started_at, top.secs / 60, top.events
-        FROM top
-        JOIN {T["mpan"]} m ON m.id = top.mpan_id
-        CROSS JOIN LATERAL (
-            SELECT a.event_id, a.started_at FROM {ACTIONS_TABLE} a
-            WHERE a.mpan_id = top.mpan_id AND NOT a.failed AND a.secs = top.longest
-            ORDER BY a.started_at LIMIT 1
-        ) longest
-        ORDER BY top.longest DESC, m.core
+        SELECT per.mpan_id, m.core, per.longest / 60, per.secs / 60, per.events
+        FROM (SELECT * FROM {MPAN_AGG_TABLE} ORDER BY longest DESC, mpan_id LIMIT %(top)s) per
+        JOIN {T["mpan"]} m ON m.id = per.mpan_id
+        ORDER BY per.longest DESC, m.core
     """
     with connection.cursor() as cursor:
         cursor.execute(sql, {"top": top_n})
-        return [
-            [rank, core, _minutes(longest), event_id, iso_utc(started), _minutes(secs), events]
-            for rank, (core, longest, event_id, started, secs, events) in enumerate(cursor.fetchall(), start=1)
-        ]
+        top = cursor.fetchall()
+        if not top:
+            return []
+        cursor.execute(
+            _LONGEST_ACTIONS.format(facts=_ACTION_FACTS, **T), {**snapshot.params, "mpans": [row[0] for row in top]}
+        )
+        longest = {mpan_id: (event_id, started) for mpan_id, event_id, started in cursor.fetchall()}
+    rows = []
+    for rank, (mpan_id, core, longest_secs, secs, events) in enumerate(top, start=1):
+        event_id, started_at = longest[mpan_id]
+        rows.append([rank, core, _minutes(longest_secs), event_id, iso_utc(started_at), _minutes(secs), int(events)])
+    return rows
 
 
 # --- usage-limit breaches -------------------------------------------------------------------
@@ -418,23 +456,25 @@ _INTERVALS = """
       AND COALESCE(a.ended_at, a.expected_end_at) > a.started_at
 """
 
-# A cheap exact pre-filter: every window [t - W, t] is overlapped only by intervals that
+# A cheap pre-filter that never misses a breach: every window [t - W, t] is overlapped only by intervals that
 # start in [s_i, s_i + W + longest) where i is the earliest of them, so if no running sum
-# over that frame exceeds the limit no window can. Only chargers that fail it get the
+# over that frame exceeds the limit no window can. Whole seconds (starts rounded down,
+# durations up, a second of slack on the frame) keep it an upper bound and let PostgreSQL
+# use integer frame arithmetic, much cheaper than timestamp + interval. Only chargers that fail it get the
 # exact candidate-window check below.
 _FLAGGED = """
     WITH iv AS ({intervals}),
     running AS (
         SELECT hcalcs_id,
-               SUM(EXTRACT(EPOCH FROM e - s)) OVER (
-                   PARTITION BY hcalcs_id ORDER BY s
-                   RANGE BETWEEN CURRENT ROW AND %(frame_24h)s FOLLOWING) / 60 AS m24,
-               SUM(EXTRACT(EPOCH FROM e - s)) OVER (
-                   PARTITION BY hcalcs_id ORDER BY s
-                   RANGE BETWEEN CURRENT ROW AND %(frame_30d)s FOLLOWING) / 60 AS m30
-        FROM iv
+               SUM(secs) OVER (PARTITION BY hcalcs_id ORDER BY s_epoch
+                               RANGE BETWEEN CURRENT ROW AND %(frame_24h_s)s FOLLOWING) AS s24,
+               SUM(secs) OVER (PARTITION BY hcalcs_id ORDER BY s_epoch
+                               RANGE BETWEEN CURRENT ROW AND %(frame_30d_s)s FOLLOWING) AS s30
+        FROM (SELECT hcalcs_id, FLOOR(EXTRACT(EPOCH FROM s))::bigint AS s_epoch,
+                     CEIL(EXTRACT(EPOCH FROM e - s))::integer AS secs
+              FROM iv) whole_seconds
     )
-    SELECT DISTINCT hcalcs_id FROM running WHERE m24 > %(limit_24h)s OR m30 > %(limit_30d)s
+    SELECT DISTINCT hcalcs_id FROM running WHERE s24 > %(limit_24h)s * 60 OR s30 > %(limit_30d)s * 60
 """
 
 # The curtailed minutes in a rolling window are piecewise linear in the window's position
@@ -486,8 +526,8 @@ def breach_rows(snapshot: Snapshot) -> list[list]:
     longest = _one(f"SELECT MAX(e - s) FROM ({intervals}) iv", params)[0]
     if longest is None:
         return []
-    params["frame_24h"] = window_24h + longest
-    params["frame_30d"] = window_30d + longest
+    params["frame_24h_s"] = int((window_24h + longest).total_seconds()) + 2
+    params["frame_30d_s"] = int((window_30d + longest).total_seconds()) + 2
     with connection.cursor() as cursor:
         cursor.execute(_FLAGGED.format(intervals=intervals), params)
         flagged = [row[0] for row in cursor.fetchall()]
