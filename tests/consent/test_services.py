@@ -1,16 +1,18 @@
 """Consent lifecycle and change of tenancy (R4, NF2, NF3)."""
 
 import datetime as dt
+import threading
 
 import pytest
 from django.core.exceptions import ValidationError
+from django.db import connection
 from django.utils import timezone
 
 from consent import services
 from consent.choices import ConsentStatus, NotificationChannel, NotificationKind
 from consent.models import Consent, ConsentChange, Notification, Tenancy
 from consent.selectors import consent_awaiting_queue, hcalcs_consented
-from curtailment.models import AuditEntry
+from curtailment.models import AuditEntry, CurtailmentAction, CurtailmentEvent
 from curtailment.selectors import hcalcs_eligible_for_curtailment
 from tests.consent.factories import ConsentFactory, CustomerFactory, HcalcsFactory, eligible_charger
 
@@ -96,6 +98,7 @@ def test_change_of_tenancy_makes_charger_ineligible_and_queues_consent_request(
     old_tenancy = Tenancy.objects.get(premise=premise)
     now = timezone.now()
     assert list(hcalcs_eligible_for_curtailment(feeder=feeder, at=now)) == [charger]
+    running = _live_action(charger, now)
 
     newcomer = CustomerFactory(email="new.tenant@example.org")
     with django_capture_on_commit_callbacks() as callbacks:
@@ -112,6 +115,9 @@ def test_change_of_tenancy_makes_charger_ineligible_and_queues_consent_request(
     at = now + dt.timedelta(seconds=1)
     assert list(hcalcs_eligible_for_curtailment(feeder=feeder, at=at)) == []
     assert charger not in hcalcs_consented()
+    # The action already running at the premise runs to its end on the device, untouched.
+    running_after = CurtailmentAction.objects.get(pk=running.pk)
+    assert (running_after.status, running_after.expected_end_at) == (running.status, running.expected_end_at)
     # The newcomer waits in the queue and was asked through the default channel.
     assert [c.tenancy for c in consent_awaiting_queue()] == [new_tenancy]
     request = Notification.objects.get(customer=newcomer)
@@ -128,6 +134,58 @@ def test_change_of_tenancy_makes_charger_ineligible_and_queues_consent_request(
     )
     assert list(hcalcs_eligible_for_curtailment(feeder=feeder, at=at)) == [charger]
     assert list(consent_awaiting_queue()) == []
+
+
+def _live_action(charger, now):
+    event = CurtailmentEvent.objects.create(
+        feeder=charger.meter.premise.feeder,
+        trigger="automatic",
+        started_at=now - dt.timedelta(minutes=10),
+        planned_end_at=now + dt.timedelta(minutes=50),
+        required_reduction_kw=10,
+    )
+    return CurtailmentAction.objects.create(
+        event=event,
+        hcalcs=charger,
+        status="confirmed",
+        planned_minutes=60,
+        expected_kw=7,
+        started_at=event.started_at,
+        expected_end_at=event.planned_end_at,
+    )
+
+
+@pytest.mark.django_db(transaction=True)
+def test_two_simultaneous_grants_one_wins_the_other_conflicts(operator):
+    """Compare-and-set under a row lock: two operators granting the same pending consent at
+    once give one granted consent, one history row and one clear conflict."""
+    consent = _pending_consent()
+    barrier = threading.Barrier(2)
+    outcomes: list[str] = []
+
+    def grant(name: str) -> None:
+        try:
+            barrier.wait()
+            services.consent_grant(
+                consent=consent,
+                evidence_channel="phone",
+                evidence_date=dt.date(2026, 11, 1),
+                granted_by=operator,
+                reason=name,
+            )
+            outcomes.append("granted")
+        except services.ConsentConflict:
+            outcomes.append("conflict")
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=grant, args=(f"operator {n}",)) for n in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sorted(outcomes) == ["conflict", "granted"]
+    assert ConsentChange.objects.filter(consent=consent, to_status=ConsentStatus.GRANTED).count() == 1
 
 
 def test_change_of_tenancy_before_the_current_one_started_is_refused(operator):
