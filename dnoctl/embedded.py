@@ -18,6 +18,7 @@ import contextlib
 import logging
 import socket
 import threading
+import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass
 
@@ -139,10 +140,27 @@ def telemetry_running(options: EmbeddedOptions, web_url: str) -> Iterator[None]:
 
     token = monitor_token_issue(name=f"embedded-demo-{threading.get_ident()}-{free_port()}")
     simulator = TelemetrySimulator(base_url=web_url, token=token, speed=options.speed)
-    simulator.start()
+    stopping = threading.Event()
+
+    def start_when_web_is_up() -> None:
+        # The web server starts after this context is entered; posting before it listens
+        # would only log connection errors.
+        while not stopping.is_set():
+            try:
+                with urllib.request.urlopen(f"{web_url}/healthz", timeout=2):  # noqa: S310 - loopback URL
+                    break
+            except OSError:
+                stopping.wait(0.2)
+        if not stopping.is_set():
+            simulator.start()
+
+    starter = threading.Thread(target=start_when_web_is_up, name="telemetry-starter", daemon=True)
+    starter.start()
     try:
         yield
     finally:
+        stopping.set()
+        starter.join(timeout=5)
         simulator.stop()
 
 
