@@ -241,6 +241,9 @@ class _Recorder:
         row = self.service_request
         if request_id != row.request_id:
             row = self.children.get(request_id) or self._child(request_id, document)
+        elif not stage.endswith("-ack"):
+            # Heartbeat: each POST renews the claim, so the lease need only cover one POST.
+            ServiceRequest.objects.filter(pk=row.pk, state=State.SENT).update(sent_at=timezone.now())
         state = ServiceRequest.objects.values_list("state", flat=True).get(pk=row.pk)
         _note(row.pk, from_state=state, to_state=state, detail=f"{stage}\n{document.decode()}")
 
@@ -269,8 +272,8 @@ def _claim(service_request_id: int, *, lease: dt.timedelta) -> ServiceRequest | 
     """Compare-and-set ``built``/``sent`` -> ``sent`` for this dispatcher, or None.
 
     A ``sent`` row is claimable only when no send is in flight: its last attempt ended in a
-    transport failure (``sent_at`` cleared) or started longer ago than ``lease`` (that
-    worker died mid-send). So two workers handed the same request never both send it.
+    transport failure (``sent_at`` cleared) or its last POST started longer ago than
+    ``lease`` (that worker died mid-send). So two workers handed the same request never both send it.
     """
     now = timezone.now()
     with transaction.atomic():
@@ -297,8 +300,9 @@ def service_request_dispatch(*, service_request_id: int, client: DccClient | Non
     outside a transaction: counters (for an 8.13) must commit at once.
     """
     client = client or dcc_config.build_client()
-    # Longest a live send can take: every attempt timing out, plus backoff and margin.
-    lease = dt.timedelta(seconds=client.timeout * (client.max_attempts + 1) + 5)
+    # Longest one POST of a live send can take (each renews the claim): every attempt
+    # timing out, plus backoff and a margin.
+    lease = dt.timedelta(seconds=client.max_attempts * client.timeout + client.backoff_s * 2**client.max_attempts + 5)
     service_request = _claim(service_request_id, lease=lease)
     if service_request is None:
         return ServiceRequest.objects.get(pk=service_request_id)

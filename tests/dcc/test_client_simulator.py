@@ -368,3 +368,27 @@ def test_everything_both_sides_emit_validates_against_the_duis_schema(dcc_client
     assert len(sent) >= 20  # requests and acknowledgements, every stage
     for document in documents_seen:
         schema.validate(parse_xml(document))
+
+
+def test_retry_after_the_send_failed_mid_flow_reuses_the_request_and_acts_once(dcc_client, simulator, receiver):
+    """GIVEN the transform was acknowledged WHEN the CV 5 cannot get through THEN a retry of the
+    same logical request (same RequestID) completes, and the device acts once."""
+
+    def fail_the_send(stage: str, document: bytes) -> None:
+        if stage == "request":  # about to POST the CV 5
+            simulator.faults.http_503 = 100
+
+    request_id = dcc_client.new_request_id(HCALCS)
+    with pytest.raises(DccTransientError) as excinfo:
+        dcc_client.deactivate_auxiliary_load(
+            target=HCALCS, index=3, duration_minutes=10, request_id=request_id, recorder=fail_the_send
+        )
+    assert excinfo.value.acknowledged is False
+    simulator.faults.http_503 = 0
+
+    outcome = dcc_client.deactivate_auxiliary_load(target=HCALCS, index=3, duration_minutes=10, request_id=request_id)
+
+    assert outcome.request_id == request_id
+    assert [(cv, code) for rid, cv, code in simulator.received if rid == str(request_id)] == [(4, "I0"), (5, "I0")]
+    wait_until(lambda: _responses_for(dcc_client, receiver, request_id))
+    assert simulator.device_state(HCALCS)["commands_executed"] == 1

@@ -77,6 +77,20 @@ _BODY_FOR_SRV = {
 _SR = f"{{{documents.SR_NS}}}"
 
 
+MAX_REMEMBERED = 20_000  # answered requests / log entries kept (a long-running demo stays bounded)
+
+
+def _trim(collection: list | dict) -> None:
+    """Forget the oldest half of ``collection`` once it passes ``MAX_REMEMBERED``."""
+    if len(collection) <= MAX_REMEMBERED:
+        return
+    if isinstance(collection, dict):
+        for key in list(collection)[: MAX_REMEMBERED // 2]:
+            del collection[key]
+    else:
+        del collection[: MAX_REMEMBERED // 2]
+
+
 class DccSimulator:
     """An in-process or standalone DCC. ``start()`` it, use ``url``, ``stop()`` it.
 
@@ -259,7 +273,9 @@ class DccSimulator:
                 logger.warning("simulator refused %s: %s", request.request_id, exc)
                 return 400, str(exc).encode(), "text/plain"
             self._answered[key] = (digest, ack)
+            _trim(self._answered)
             self.received.append((str(request.request_id), request.command_variant, code))
+            _trim(self.received)
         return 200, ack, "application/xml"
 
     def _ack(self, request: documents.DuisRequest, code: str, **payload: bytes) -> tuple[str, bytes]:
@@ -508,3 +524,4 @@ class DccSimulator:
                 outcome = f"error: {exc}"
             time.sleep(0.1 * (attempt + 1))
         self.deliveries.append((outcome, document))
+        _trim(self.deliveries)
