@@ -1,0 +1,435 @@
+"""At-risk detection (R1): threshold, trend and hysteresis on new live readings; alerts,
+their audit, pushes and the hand-over to the curtailment engine; external (SCADA) alerts."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from celery import current_app
+from django.conf import settings
+from django.db import IntegrityError, connection, transaction
+
+from curtailment.audit import audit_record
+from feeders.choices import AlertKind, FeederStatus
+from feeders.events import (
+    ALERT,
+    READING,
+    STATUS,
+    FeederAlertPayload,
+    FeederReadingPayload,
+    FeederStatusPayload,
+    feeder_groups,
+    iso_utc,
+    pushes_on_commit,
+)
+from feeders.models import Feeder, FeederAlert
+from feeders.selectors import Trend, feeder_trends, load_percent_of, pg_array, pg_rows
+from feeders.services.feeder import feeder_status_set
+
+logger = logging.getLogger(__name__)
+
+# Never compute a trend below this load: from half load a feeder would have to double in
+# ten minutes to overload, and a jump that big is caught by the threshold on its own. It
+# keeps the trend query off the vast majority of feeders, which sit well below it.
+TREND_FLOOR_PERCENT = 50.0
+
+
+@dataclass(frozen=True)
+class ReadingIn:
+    """One validated reading, in UTC."""
+
+    row: int
+    feeder_id: int
+    measured_at: datetime
+    amps: tuple[float, ...]
+    kw: float
+
+
+@dataclass(frozen=True)
+class FeederRow:
+    id: int
+    code: str
+    monitor_device_id: str | None
+    phases: int
+    rating_amps: float
+    at_risk_percent: float
+    clear_percent: float
+    status: str
+    last_reading_at: datetime | None
+
+
+# --- at-risk detection -------------------------------------------------------------------
+
+
+@dataclass
+class _AlertState:
+    """An open alert as detection tracks it through a batch."""
+
+    id: int
+    below_clear_since: datetime | None
+    original_below_clear_since: datetime | None
+
+
+def readings_apply(inserted: list[ReadingIn], feeders: dict[int, FeederRow], *, now: datetime) -> tuple[list, list]:
+    """Move each feeder's summary forward and run detection on its new, live readings.
+
+    "New" means newer than the feeder's latest reading: a late reading that arrives after
+    a newer one is stored but judges nothing, because the newer one already did. "Live"
+    means not older than ``BACKFILL_AFTER_MINUTES``: a monitor replaying its buffer after
+    an outage must not raise alerts about the past (openwisp-monitoring does the same).
+    The caller holds the feeders' row locks.
+    """
+    knobs = settings.DNOCTL
+    backfill_cutoff = now - timedelta(minutes=knobs["BACKFILL_AFTER_MINUTES"])
+    offline_cutoff = now - timedelta(minutes=knobs["OFFLINE_AFTER_MINUTES"])
+    advancing: dict[int, list[ReadingIn]] = {}
+    for reading in inserted:
+        last = feeders[reading.feeder_id].last_reading_at
+        if last is None or reading.measured_at > last:
+            advancing.setdefault(reading.feeder_id, []).append(reading)
+    if not advancing:
+        return [], []
+    for readings in advancing.values():
+        readings.sort(key=lambda reading: reading.measured_at)
+    live = {
+        feeder_id: [r for r in readings if r.measured_at >= backfill_cutoff]
+        for feeder_id, readings in advancing.items()
+    }
+    live = {feeder_id: readings for feeder_id, readings in live.items() if readings}
+    open_alerts = {
+        feeder_id: _AlertState(alert_id, below, below) for alert_id, feeder_id, below in _open_alerts(list(advancing))
+    }
+    raised: list[int] = []
+    cleared: list[int] = []
+    messages: list[tuple[list[str], str, dict]] = []
+    trend_wanted: list[tuple[int, float, datetime]] = []
+    for feeder_id, readings in live.items():
+        feeder = feeders[feeder_id]
+        state = open_alerts.get(feeder_id)
+        for reading in readings:
+            state = _detect_step(feeder, state, reading, now=now, raised=raised, cleared=cleared, messages=messages)
+        open_alerts[feeder_id] = state
+        latest = readings[-1]
+        if state is None and _load(feeder, latest) >= TREND_FLOOR_PERCENT:
+            trend_wanted.append((feeder_id, feeder.rating_amps, latest.measured_at))
+    for feeder_id, trend in feeder_trends(feeders=trend_wanted).items():
+        if trend.will_exceed_rating:
+            feeder = feeders[feeder_id]
+            latest = live[feeder_id][-1]
+            alert_id = _alert_raise(feeder, latest, AlertKind.TREND, trend, now=now, messages=messages)
+            if alert_id is not None:
+                raised.append(alert_id)
+                open_alerts[feeder_id] = _AlertState(alert_id, None, None)
+    for state in open_alerts.values():
+        if state is not None and state.below_clear_since != state.original_below_clear_since:
+            FeederAlert.objects.filter(pk=state.id, cleared_at__isnull=True).update(
+                below_clear_since=state.below_clear_since
+            )
+    _summaries_update(advancing, feeders, open_alerts, offline_cutoff=offline_cutoff, messages=messages)
+    pushes_on_commit(messages)
+    return raised, cleared
+
+
+def _open_alerts(feeder_ids: list[int]) -> list[tuple[int, int, datetime | None]]:
+    """(alert id, feeder id, below_clear_since) of the feeders' open alerts."""
+    if connection.vendor == "postgresql":
+        return pg_rows(
+            "SELECT id, feeder_id, below_clear_since FROM feeders_feederalert"
+            " WHERE feeder_id = ANY(%s::bigint[]) AND cleared_at IS NULL",
+            [pg_array(feeder_ids)],
+        )
+    return list(
+        FeederAlert.objects.filter(feeder_id__in=feeder_ids, cleared_at__isnull=True).values_list(
+            "id", "feeder_id", "below_clear_since"
+        )
+    )
+
+
+def _load(feeder: FeederRow, reading: ReadingIn) -> float:
+    return load_percent_of(amps=list(reading.amps), rating_amps=feeder.rating_amps)
+
+
+def _detect_step(
+    feeder: FeederRow,
+    state: _AlertState | None,
+    reading: ReadingIn,
+    *,
+    now: datetime,
+    raised: list[int],
+    cleared: list[int],
+    messages: list,
+) -> _AlertState | None:
+    """One live reading through the alert state machine; returns the open alert or None.
+
+    Raise on a state change only (load at or above the at-risk level with no open alert);
+    clear only after every reading for ``CLEAR_HOLD_MINUTES`` stayed below the clear
+    level, so a load hovering at the threshold cannot make the alert flap.
+    """
+    load = _load(feeder, reading)
+    if state is None:
+        if load < feeder.at_risk_percent:
+            return None
+        alert_id = _alert_raise(feeder, reading, AlertKind.THRESHOLD, None, now=now, messages=messages)
+        if alert_id is None:
+            return None
+        raised.append(alert_id)
+        return _AlertState(alert_id, None, None)
+    if load >= feeder.clear_percent:
+        state.below_clear_since = None
+        return state
+    if state.below_clear_since is None:
+        state.below_clear_since = reading.measured_at
+        return state
+    hold = timedelta(minutes=settings.DNOCTL["CLEAR_HOLD_MINUTES"])
+    if reading.measured_at - state.below_clear_since < hold:
+        return state
+    if _alert_clear(feeder, state, reading, load, now=now, messages=messages):
+        cleared.append(state.id)
+    return None
+
+
+def _alert_inputs(feeder: FeederRow, reading: ReadingIn | None, trend: Trend | None) -> dict[str, Any]:
+    inputs: dict[str, Any] = {
+        "feeder": feeder.code,
+        "rating_amps": feeder.rating_amps,
+        "at_risk_percent": feeder.at_risk_percent,
+        "clear_percent": feeder.clear_percent,
+        "clear_hold_minutes": settings.DNOCTL["CLEAR_HOLD_MINUTES"],
+    }
+    if reading is not None:
+        inputs.update(
+            measured_at=iso_utc(reading.measured_at),
+            amps=list(reading.amps),
+            kw=reading.kw,
+            load_percent=round(_load(feeder, reading), 2),
+        )
+    if trend is not None:
+        inputs["trend"] = trend.as_inputs()
+    return inputs
+
+
+def _alert_raise(
+    feeder: FeederRow, reading: ReadingIn, kind: str, trend: Trend | None, *, now: datetime, messages: list
+) -> int | None:
+    """Open an alert under the one-open-per-feeder constraint; None if one is already open."""
+    inputs = _alert_inputs(feeder, reading, trend)
+    try:
+        with transaction.atomic():  # a savepoint: losing the race must not abort the batch
+            alert = FeederAlert.objects.create(
+                feeder_id=feeder.id,
+                kind=kind,
+                source="detection",
+                raised_at=now,
+                measured_at=reading.measured_at,
+                load_percent=inputs["load_percent"],
+                forecast=trend.as_inputs() if trend is not None else {},
+            )
+    except IntegrityError:
+        return None
+    why = (
+        f"max phase at {inputs['load_percent']}% of rating, at or above the at-risk level {feeder.at_risk_percent}%"
+        if kind == AlertKind.THRESHOLD
+        else f"trend {trend.slope_percent_per_minute:+.2f}%/min forecasts {trend.forecast_percent:.1f}% of rating "
+        f"within {trend.horizon_minutes:g} minutes"
+    )
+    audit_record(action="alert_raised", rule="detection", target=alert, reason=why, inputs=inputs)
+    messages.append(_alert_message(feeder.id, feeder.code, alert, "raised"))
+    _engine_hand_over(alert.pk)
+    return alert.pk
+
+
+def _alert_clear(
+    feeder: FeederRow, state: _AlertState, reading: ReadingIn, load: float, *, now: datetime, messages: list
+) -> bool:
+    changed = FeederAlert.objects.filter(pk=state.id, cleared_at__isnull=True).update(
+        cleared_at=now, below_clear_since=state.below_clear_since
+    )
+    if not changed:
+        return False
+    alert = FeederAlert.objects.get(pk=state.id)
+    inputs = _alert_inputs(feeder, reading, None)
+    inputs["below_clear_since"] = iso_utc(state.below_clear_since)
+    hold = settings.DNOCTL["CLEAR_HOLD_MINUTES"]
+    reason = f"below the clear level {feeder.clear_percent}% for {hold} minutes (now {load:.1f}%)"
+    audit_record(action="alert_cleared", rule="detection", target=alert, reason=reason, inputs=inputs)
+    messages.append(_alert_message(feeder.id, feeder.code, alert, "cleared"))
+    return True
+
+
+def _alert_message(feeder_id: int, code: str, alert: FeederAlert, state: str) -> tuple[list[str], str, dict]:
+    payload = FeederAlertPayload(
+        feeder_id=feeder_id,
+        code=code,
+        alert_id=alert.pk,
+        kind=alert.kind,
+        state=state,
+        raised_at=iso_utc(alert.raised_at),
+        cleared_at=iso_utc(alert.cleared_at),
+        load_percent=alert.load_percent,
+    )
+    return feeder_groups(feeder_id), ALERT, dict(payload)
+
+
+ENGINE_TASK = "curtailment.tasks.event_open_for_alert"
+
+
+def _engine_hand_over(alert_id: int) -> None:
+    """Queue the engine's task on commit, by name: the engine decides whether the feeder is
+    high-risk with automatic curtailment on. By name so this app never imports theirs."""
+
+    def send() -> None:
+        try:
+            current_app.send_task(ENGINE_TASK, kwargs={"alert_id": alert_id})
+        except Exception:  # the broker may be down; the alert row is stored and visible
+            logger.exception("could not queue %s for alert %s", ENGINE_TASK, alert_id)
+
+    transaction.on_commit(send)
+
+
+def _summaries_update(
+    advancing: dict[int, list[ReadingIn]],
+    feeders: dict[int, FeederRow],
+    open_alerts: dict[int, _AlertState | None],
+    *,
+    offline_cutoff: datetime,
+    messages: list,
+) -> None:
+    """Write each feeder's ``last_reading_at``/``last_load_percent``/``status`` (one
+    statement on PostgreSQL) and queue its ``feeder.reading`` and status pushes."""
+    back_online = [
+        feeder_id
+        for feeder_id, readings in advancing.items()
+        if feeders[feeder_id].status == FeederStatus.OFFLINE and readings[-1].measured_at >= offline_cutoff
+    ]
+    curtailing = set()
+    if back_online:
+        from curtailment.models import OPEN_EVENT_STATES, CurtailmentEvent
+
+        curtailing = set(
+            CurtailmentEvent.objects.filter(feeder_id__in=back_online, status__in=OPEN_EVENT_STATES).values_list(
+                "feeder_id", flat=True
+            )
+        )
+    updates: list[tuple[int, datetime, float, str]] = []
+    for feeder_id, readings in advancing.items():
+        feeder = feeders[feeder_id]
+        latest = readings[-1]
+        load = round(_load(feeder, latest), 2)
+        status = _status_after(feeder, open_alerts.get(feeder_id), feeder_id in curtailing, latest, offline_cutoff)
+        updates.append((feeder_id, latest.measured_at, load, status))
+        if status != feeder.status:
+            status_payload = FeederStatusPayload(
+                feeder_id=feeder_id,
+                code=feeder.code,
+                status=status,
+                previous_status=feeder.status,
+                last_reading_at=iso_utc(latest.measured_at),
+                load_percent=load,
+            )
+            messages.append((feeder_groups(feeder_id), STATUS, dict(status_payload)))
+        reading_payload = FeederReadingPayload(
+            feeder_id=feeder_id,
+            code=feeder.code,
+            measured_at=iso_utc(latest.measured_at),
+            amps=list(latest.amps),
+            kw=latest.kw,
+            load_percent=load,
+            status=status,
+        )
+        messages.append((feeder_groups(feeder_id), READING, dict(reading_payload)))
+    if connection.vendor == "postgresql":
+        pg_rows(
+            """
+            UPDATE feeders_feeder AS f
+            SET last_reading_at = v.at, last_load_percent = v.load, status = v.status
+            FROM unnest(%s::bigint[], %s::timestamptz[], %s::float8[], %s::varchar[]) AS v(id, at, load, status)
+            WHERE f.id = v.id
+            """,
+            [pg_array(list(column)) for column in zip(*updates, strict=True)],
+        )
+        return
+    for feeder_id, measured_at, load, status in updates:
+        Feeder.objects.filter(pk=feeder_id).update(last_reading_at=measured_at, last_load_percent=load, status=status)
+
+
+def _status_after(
+    feeder: FeederRow, alert: _AlertState | None, curtailing: bool, latest: ReadingIn, offline_cutoff: datetime
+) -> str:
+    """The status after a batch. ``curtailing`` belongs to the engine and is left alone; a
+    feeder whose newest reading is still too old stays offline."""
+    status = feeder.status
+    if status == FeederStatus.OFFLINE:
+        if latest.measured_at < offline_cutoff:
+            return status
+        if curtailing:
+            return FeederStatus.CURTAILING
+        return FeederStatus.AT_RISK if alert is not None else FeederStatus.NORMAL
+    if status == FeederStatus.CURTAILING:
+        return status
+    return FeederStatus.AT_RISK if alert is not None else FeederStatus.NORMAL
+
+
+# --- external alerts (SCADA) ---------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ExternalAlertResult:
+    alert: FeederAlert
+    created: bool
+
+
+def feeder_alert_raise_external(
+    *,
+    feeder: Feeder,
+    raised_at: datetime,
+    reason: str,
+    source: str,
+    load_percent: float | None = None,
+) -> ExternalAlertResult:
+    """Open an external alert (the DNO's SCADA says the feeder is at risk) and hand over
+    to the engine, exactly like a detected one.
+
+    State change only: when the feeder already has an open alert (of any kind) that
+    alert is returned with ``created=False`` and nothing else happens.
+    """
+    with transaction.atomic():
+        locked = Feeder.objects.select_for_update().get(pk=feeder.pk)
+        existing = FeederAlert.objects.filter(feeder_id=locked.pk, cleared_at__isnull=True).first()
+        if existing is not None:
+            return ExternalAlertResult(existing, False)
+        try:
+            with transaction.atomic():
+                alert = FeederAlert.objects.create(
+                    feeder=locked,
+                    kind=AlertKind.EXTERNAL,
+                    source=source[:100],
+                    raised_at=raised_at,
+                    load_percent=load_percent,
+                    forecast={"reason": reason},
+                )
+        except IntegrityError:  # raced by a path that did not lock the feeder
+            return ExternalAlertResult(FeederAlert.objects.get(feeder_id=locked.pk, cleared_at__isnull=True), False)
+        audit_record(
+            action="alert_raised",
+            rule="detection",
+            target=alert,
+            reason=f"external alert from {source}: {reason}",
+            inputs={
+                "feeder": locked.code,
+                "source": source,
+                "raised_at": iso_utc(raised_at),
+                "load_percent": load_percent,
+                "rating_amps": locked.rating_amps,
+                "at_risk_percent": locked.at_risk_percent,
+                "clear_percent": locked.clear_percent,
+            },
+        )
+        messages = [_alert_message(locked.pk, locked.code, alert, "raised")]
+        pushes_on_commit(messages)
+        if locked.status in (FeederStatus.NORMAL, FeederStatus.OFFLINE):
+            feeder_status_set(feeder=locked, status=FeederStatus.AT_RISK)
+        _engine_hand_over(alert.pk)
+    return ExternalAlertResult(alert, True)

@@ -1,0 +1,123 @@
+"""Feeder services: monitor tokens, feeder status (set, re-derive, offline sweep)."""
+
+from __future__ import annotations
+
+import logging
+import secrets
+from datetime import datetime, timedelta
+
+from django.conf import settings
+from django.db import transaction
+from django.db.models import Q
+from django.utils import timezone
+
+from feeders.choices import FeederStatus
+from feeders.events import (
+    FeederStatusPayload,
+    iso_utc,
+    status_pushed,
+)
+from feeders.models import Feeder, FeederAlert, MonitorToken
+from feeders.selectors import token_sha256
+
+logger = logging.getLogger(__name__)
+
+
+def monitor_token_issue(*, name: str, monitor_device_id: str | None = None) -> str:
+    """Create a monitor token and return its plaintext, once: only its SHA-256 is stored.
+
+    A token with ``monitor_device_id`` may post only for the feeder carrying that id; one
+    without it (a monitoring head-end) may post for any feeder.
+    """
+    token = secrets.token_urlsafe(32)
+    record = MonitorToken(name=name, token_sha256=token_sha256(token), monitor_device_id=monitor_device_id or None)
+    record.full_clean()
+    record.save()
+    return token
+
+
+def feeder_status_set(*, feeder: Feeder, status: str) -> bool:
+    """Set the feeder's status and push ``feeder.status`` on commit.
+
+    Compare-and-set on the status read now: returns False (and pushes nothing) when the
+    status already had that value, so repeated calls are harmless.
+    """
+    if status not in FeederStatus.values:
+        raise ValueError(f"unknown feeder status {status!r}")
+    with transaction.atomic():
+        current = Feeder.objects.select_for_update().filter(pk=feeder.pk).values_list("status", flat=True).first()
+        if current is None or current == status:
+            return False
+        Feeder.objects.filter(pk=feeder.pk, status=current).update(status=status)
+        feeder.status = status
+        fresh = Feeder.objects.filter(pk=feeder.pk).values("code", "last_reading_at", "last_load_percent").get()
+        status_pushed(
+            FeederStatusPayload(
+                feeder_id=feeder.pk,
+                code=fresh["code"],
+                status=status,
+                previous_status=current,
+                last_reading_at=iso_utc(fresh["last_reading_at"]),
+                load_percent=fresh["last_load_percent"],
+            )
+        )
+    return True
+
+
+def feeders_offline_sweep(*, now: datetime | None = None) -> list[int]:
+    """Mark offline every feeder whose latest reading is older than
+    ``DNOCTL["OFFLINE_AFTER_MINUTES"]`` (or that never reported), pushing ``feeder.status``.
+
+    A silent monitor must never leave a feeder looking healthy. Compare-and-set per feeder
+    on its old status and reading time, so a reading arriving during the sweep wins.
+    Returns the ids marked offline.
+    """
+    now = now or timezone.now()
+    cutoff = now - timedelta(minutes=settings.DNOCTL["OFFLINE_AFTER_MINUTES"])
+    candidates = Feeder.objects.exclude(status=FeederStatus.OFFLINE).filter(
+        Q(last_reading_at__lt=cutoff) | Q(last_reading_at__isnull=True)
+    )
+    marked = []
+    for feeder_id, code, old_status, last_reading_at, load in candidates.values_list(
+        "id", "code", "status", "last_reading_at", "last_load_percent"
+    ):
+        with transaction.atomic():
+            changed = Feeder.objects.filter(pk=feeder_id, status=old_status, last_reading_at=last_reading_at).update(
+                status=FeederStatus.OFFLINE
+            )
+            if not changed:
+                continue
+            marked.append(feeder_id)
+            status_pushed(
+                FeederStatusPayload(
+                    feeder_id=feeder_id,
+                    code=code,
+                    status=FeederStatus.OFFLINE,
+                    previous_status=old_status,
+                    last_reading_at=iso_utc(last_reading_at),
+                    load_percent=load,
+                )
+            )
+    return marked
+
+
+def feeder_status_refresh(*, feeder: Feeder, now: datetime | None = None) -> str:
+    """Re-derive the feeder's status from the database and set it (pushing on a change):
+    offline when its latest reading is too old, else curtailing while an event is open,
+    else at risk while an alert is open, else normal. For the engine to call when an
+    event ends, so the feeder drops back to the right state."""
+    from curtailment.models import OPEN_EVENT_STATES, CurtailmentEvent
+
+    now = now or timezone.now()
+    fresh = Feeder.objects.get(pk=feeder.pk)
+    offline_after = timedelta(minutes=settings.DNOCTL["OFFLINE_AFTER_MINUTES"])
+    if fresh.last_reading_at is None or now - fresh.last_reading_at > offline_after:
+        status = FeederStatus.OFFLINE
+    elif CurtailmentEvent.objects.filter(feeder_id=fresh.pk, status__in=OPEN_EVENT_STATES).exists():
+        status = FeederStatus.CURTAILING
+    elif FeederAlert.objects.filter(feeder_id=fresh.pk, cleared_at__isnull=True).exists():
+        status = FeederStatus.AT_RISK
+    else:
+        status = FeederStatus.NORMAL
+    feeder_status_set(feeder=feeder, status=status)
+    return status
