@@ -93,8 +93,10 @@ class DbCounterSource:
     ``UPDATE ... RETURNING`` so concurrent threads and processes never share or reuse a value.
 
     A new originator starts at the current millisecond clock (as the DCC's own tool does),
-    so even a wiped database moves on past counters the DCC has already seen. Call it
-    outside long transactions: the counter row stays locked until the caller commits.
+    so even a wiped database moves on past counters the DCC has already seen. Inside a
+    caller's transaction the counter row stays locked until it commits, and a rollback
+    hands the value out again: harmless only because nothing is ever *sent* inside one
+    (``service_request_dispatch`` runs in autocommit).
     """
 
     def next_counter(self, originator: str) -> int:
