@@ -629,8 +629,11 @@ def import_job_run(*, job_id: str, path: str, dry_run: bool, user_id: int | None
 
     from curtailment.audit import audit_record
 
+    source = (import_progress_get(job_id) or {}).get("source", "")
+
     def progress(phase: str, fraction: float) -> None:
-        import_progress_set(job_id, {"phase": phase, "percent": _percent(phase, fraction), "report": None})
+        state = {"phase": phase, "percent": _percent(phase, fraction), "report": None, "source": source}
+        import_progress_set(job_id, state)
 
     file_path = Path(path)
     try:
@@ -638,9 +641,10 @@ def import_job_run(*, job_id: str, path: str, dry_run: bool, user_id: int | None
     finally:
         file_path.unlink(missing_ok=True)
     user = User.objects.filter(pk=user_id).first() if user_id else None
-    premises_import_audit(report=report, source=file_path.name, user=user, audit=audit_record)
+    premises_import_audit(report=report, source=source or file_path.name, user=user, audit=audit_record)
     result = report.as_dict()
-    import_progress_set(job_id, {"phase": "done" if report.ok else "failed", "percent": 100, "report": result})
+    final = {"phase": "done" if report.ok else "failed", "percent": 100, "report": result, "source": source}
+    import_progress_set(job_id, final)
     return {"ok": report.ok, "rows": report.rows}
 
 
