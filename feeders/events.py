@@ -18,6 +18,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import TypedDict
 
@@ -88,8 +89,9 @@ def alert_pushed(payload: FeederAlertPayload) -> None:
     push_on_commit(feeder_groups(payload["feeder_id"]), ALERT, payload)
 
 
-def pushes_on_commit(messages: list[tuple[list[str], str, dict]]) -> None:
-    """Queue many pushes as one on-commit callback.
+def pushes_on_commit(messages: list[tuple[list[str], str, dict | Callable[[], dict]]]) -> None:
+    """Queue many pushes as one on-commit callback. A payload may be a zero-argument
+    callable, called only if the message is actually sent.
 
     An ingest batch touches hundreds of feeders, but only the few feeders someone has open
     have a subscribed socket: the callback sends only to groups with subscribers (see
@@ -144,7 +146,7 @@ def _tracks_groups(layer) -> bool:
     return all(hasattr(layer, name) for name in ("prefix", "ring_size", "connection"))
 
 
-def _send_all(messages: list[tuple[list[str], str, dict]]) -> None:
+def _send_all(messages: list[tuple[list[str], str, dict | Callable[[], dict]]]) -> None:
     layer = get_channel_layer()
     if layer is None:
         return
@@ -161,9 +163,10 @@ def _send_all(messages: list[tuple[list[str], str, dict]]) -> None:
             await _listened.refresh(layer)
         limit = asyncio.Semaphore(SEND_CONCURRENCY)
 
-        async def one(group: str, message_type: str, payload: dict) -> None:
+        async def one(group: str, message_type: str, payload: dict | Callable[[], dict]) -> None:
             async with limit:
-                await layer.group_send(group, {"type": message_type, "payload": payload})
+                body = payload() if callable(payload) else payload
+                await layer.group_send(group, {"type": message_type, "payload": body})
 
         results = await asyncio.gather(
             *(

@@ -222,25 +222,24 @@ _TREND_SQL = """
 
 
 def pg_array(values: list) -> str:
-    """A PostgreSQL array literal (text) for ``values`` (ints, floats, str, datetimes,
-    None), to be cast in SQL (``%s::float8[]``).
+    """A PostgreSQL array literal (text) for ``values`` of one type (int, float, str,
+    datetime; None allowed), to be cast in SQL (``%s::float8[]``).
 
     Rendering the literal with ``str.join`` is several times faster than psycopg's
     per-element list dumper, which showed up as the largest Python cost of an ingest batch.
     """
-    items = []
-    for value in values:
-        if value is None:
-            items.append("NULL")
-        elif isinstance(value, bool):
-            items.append("t" if value else "f")
-        elif isinstance(value, int | float):
-            items.append(repr(value))
-        elif isinstance(value, datetime):
-            items.append(value.isoformat())
-        else:
-            items.append('"' + str(value).replace("\\", "\\\\").replace('"', '\\"') + '"')
-    return "{" + ",".join(items) + "}"
+    sample = next((value for value in values if value is not None), None)
+    if isinstance(sample, datetime):
+        render = datetime.isoformat
+    elif isinstance(sample, int | float) and not isinstance(sample, bool):
+        render = repr
+    else:
+        render = _pg_quoted
+    return "{" + ",".join("NULL" if value is None else render(value) for value in values) + "}"
+
+
+def _pg_quoted(value: object) -> str:
+    return '"' + str(value).replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
 def pg_rows(sql: str, params: list) -> list[tuple]:

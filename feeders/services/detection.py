@@ -6,6 +6,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import partial
 from typing import Any
 
 from celery import current_app
@@ -329,17 +330,10 @@ def _summaries_update(
                 last_reading_at=iso_utc(latest.measured_at),
                 load_percent=load,
             )
-            messages.append((feeder_groups(feeder_id), STATUS, dict(status_payload)))
-        reading_payload = FeederReadingPayload(
-            feeder_id=feeder_id,
-            code=feeder.code,
-            measured_at=iso_utc(latest.measured_at),
-            amps=list(latest.amps),
-            kw=latest.kw,
-            load_percent=load,
-            status=status,
-        )
-        messages.append((feeder_groups(feeder_id), READING, dict(reading_payload)))
+            messages.append((feeder_groups(feeder_id), STATUS, status_payload))
+        # Built only if someone watches this feeder (see ``feeders.events.pushes_on_commit``).
+        builder = partial(_reading_payload, feeder_id, feeder.code, latest, load, status)
+        messages.append((feeder_groups(feeder_id), READING, builder))
     if connection.vendor == "postgresql":
         pg_rows(
             """
@@ -353,6 +347,18 @@ def _summaries_update(
         return
     for feeder_id, measured_at, load, status in updates:
         Feeder.objects.filter(pk=feeder_id).update(last_reading_at=measured_at, last_load_percent=load, status=status)
+
+
+def _reading_payload(feeder_id: int, code: str, latest: ReadingIn, load: float, status: str) -> FeederReadingPayload:
+    return FeederReadingPayload(
+        feeder_id=feeder_id,
+        code=code,
+        measured_at=iso_utc(latest.measured_at),
+        amps=list(latest.amps),
+        kw=latest.kw,
+        load_percent=load,
+        status=status,
+    )
 
 
 def _status_after(
