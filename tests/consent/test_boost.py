@@ -4,7 +4,7 @@ import time
 
 import pytest
 
-from consent import services
+from consent import boost, services
 from consent.models import HCALCS, Consent
 from curtailment.models import ServiceRequest
 from curtailment.service_requests import service_request_send
@@ -45,3 +45,25 @@ def test_withdrawing_override_permission_sends_7_10_through_the_simulator(live_s
     assert any(request_id == removal.request_id for request_id, _, _ in live_stack.simulator.received)
     removal.refresh_from_db()
     assert removal.state == "responded"
+
+
+@pytest.mark.processes
+@pytest.mark.django_db(transaction=True)
+def test_reading_boost_details_on_demand_sends_7_11_and_shows_the_answer(live_stack, operator, client):
+    """The operator's button queues SRV 7.11; the worker sends it to the simulated meter and
+    the device's answer (the boost presses) appears on the premise page."""
+    charger = eligible_charger(on_boost_button=True)
+    meter = charger.meter
+    live_stack.register_meters()
+    live_stack.simulator.press_boost(meter.esme_eui64)
+    client.force_login(operator)
+
+    reply = client.post(f"/consent/hcalcs/{charger.pk}/boost-details/")
+    assert reply.status_code == 302
+
+    wait_until(lambda: boost.boost_details_get(hcalcs_id=charger.pk))
+    details = boost.boost_details_get(hcalcs_id=charger.pk)
+    assert details["ok"] and len(details["detail"]["presses"]) == 1
+    request = ServiceRequest.objects.get(hcalcs=charger, srv="7.11")
+    assert request.target_eui64 == meter.esme_eui64
+    assert "1 press in 30 days" in client.get(f"/consent/premises/{meter.premise_id}/").content.decode()
