@@ -199,3 +199,41 @@ def test_100k_row_file_imports_in_bounded_memory(tmp_path):
     growth_mib = (result["after_kib"] - result["before_kib"]) / 1024
     assert growth_mib < 64, f"peak RSS grew by {growth_mib:.0f} MiB"
     assert HCALCS.objects.count() == 100_000
+
+
+@pytest.mark.django_db
+def test_replacing_a_device_with_curtailment_history_is_refused_whole(tmp_path, feeder):
+    import datetime as dt
+
+    from django.utils import timezone
+
+    from curtailment.models import CurtailmentAction, CurtailmentEvent
+
+    path = register_write(tmp_path / "register.csv", register_rows(3))
+    assert premises_import_path(path=path).ok
+    charger = HCALCS.objects.get(eui64=register_row(0)["hcalcs_eui64"])
+    now = timezone.now()
+    event = CurtailmentEvent.objects.create(
+        feeder=feeder,
+        trigger="manual",
+        started_at=now,
+        planned_end_at=now + dt.timedelta(hours=1),
+        required_reduction_kw=5,
+    )
+    CurtailmentAction.objects.create(
+        event=event,
+        hcalcs=charger,
+        planned_minutes=30,
+        expected_kw=7,
+        started_at=now,
+        expected_end_at=now + dt.timedelta(minutes=30),
+    )
+    rows = list(register_rows(3))
+    rows[0]["hcalcs_eui64"] = "00-DB-FF-FF-FF-FF-FF-01"  # a new switch at the same index of meter 0
+    rows[2]["firmware_version"] = "9.9.9"
+    report = premises_import_path(path=register_write(tmp_path / "replace.csv", rows))
+    assert not report.ok and not report.written
+    assert "curtailment history" in report.errors[0].reason
+    assert HCALCS.objects.filter(pk=charger.pk).exists()
+    assert not HCALCS.objects.filter(eui64="00-DB-FF-FF-FF-FF-FF-01").exists()
+    assert not Meter.objects.filter(firmware_version="9.9.9").exists()  # nothing of the file was kept
