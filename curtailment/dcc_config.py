@@ -3,7 +3,8 @@
 Keys used (see ``dnoctl/settings.py``): ``BASE_URL``, ``ORIGINATOR_EUI64``, ``USER_ROLE``,
 ``KEY_DIR``, ``USER_KEY_PATH``, ``USER_CERT_PATH``, ``DCC_CERT_PATH``,
 ``TLS_CLIENT_CERT_PATH``/``TLS_CLIENT_KEY_PATH``/``TLS_CA_PATH`` (mutual TLS to the real DCC),
-``TIMEOUT_S``, ``CALLBACK_URL``, ``SCHEMA_PATH``.
+``TIMEOUT_S``, ``CALLBACK_URL``, ``SCHEMA_PATH``, and optionally ``DCC_KEY_PATH`` (the
+simulator's signing key; defaults to ``KEY_DIR/dcc.key.pem``).
 
 Key paths left unset default to the development files ``manage.py dcc_keys`` writes into
 ``KEY_DIR``: ``user.key.pem``/``user.cert.pem`` (us) and ``dcc.key.pem``/``dcc.cert.pem``
@@ -25,6 +26,7 @@ from curtailment.dcc import (
     DccClient,
     DuisSigner,
     DuisVerifier,
+    LocalDeliveryInterface,
     SchemaValidator,
     default_schema_path,
     generate_identity,
@@ -106,7 +108,7 @@ def _is_loopback(url: str) -> bool:
         return False
 
 
-def build_client(*, local_delivery=None) -> DccClient:
+def build_client(*, local_delivery: LocalDeliveryInterface | None = None) -> DccClient:
     """A client for ``settings.DCC``. Against a simulator on loopback, local delivery goes
     through the simulator's stand-in PPMID unless ``local_delivery`` is given."""
     config = dcc_settings()
