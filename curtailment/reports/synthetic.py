@@ -74,7 +74,9 @@ def synthetic_history_insert(history: SyntheticHistory) -> None:
     p = history.prefix
     F, C, E, A = history.feeders, history.chargers_per_feeder, history.events_per_feeder, history.actions_per_event
     start = dt.datetime.combine(history.first_day, dt.time(16, 0), tzinfo=dt.UTC)
-    spacing_s = history.days * 86400 // E
+    # Events are spread over the first ``days - 1`` days (each feeder staggered by up to 7 h)
+    # so every one starts inside the year that begins on ``first_day``.
+    spacing_s = (history.days - 1) * 86400 // E
     with transaction.atomic(), connection.cursor() as cursor:
         bases = {name: _base(table) for name, table in tables.items() if name != "action"}
         params = {
@@ -139,7 +141,7 @@ def synthetic_history_insert(history: SyntheticHistory) -> None:
                    (ARRAY['automatic', 'automatic', 'automatic', 'manual', 'external'])[1 + (f + k) %% 5], 'ended',
                    st, st + interval '75 minutes', st + interval '75 minutes', 'duration', 50, 0, '', '{{}}'
             FROM generate_series(0, %(F)s - 1) f, generate_series(0, %(E)s - 1) k,
-                 LATERAL (SELECT %(start)s::timestamptz + k * %(spacing)s + f * interval '7 minutes' AS st) t""",
+                 LATERAL (SELECT %(start)s::timestamptz + k * %(spacing)s + (f %% 60) * interval '7 minutes' AS st) t""",
             params,
         )
         # Minutes 15-60; every 37th action overridden at half time, every 53rd late, every
@@ -163,7 +165,7 @@ def synthetic_history_insert(history: SyntheticHistory) -> None:
             FROM generate_series(0, %(F)s - 1) f, generate_series(0, %(E)s - 1) k, generate_series(0, %(A)s - 1) j,
                  LATERAL (SELECT (f * %(E)s + k) * %(A)s + j AS n,
                                  15 + (k * 7 + j * 13 + f) %% 46 AS m,
-                                 %(start)s::timestamptz + k * %(spacing)s + f * interval '7 minutes'
+                                 %(start)s::timestamptz + k * %(spacing)s + (f %% 60) * interval '7 minutes'
                                      + (j %% 5) * interval '1 minute' AS st) t""",
             params,
         )
