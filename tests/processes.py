@@ -14,8 +14,9 @@ test: data the test writes is committed, so the web server and the worker see it
   HCALCS's ``switch_index``, so the simulated device is the meter with its switch indexes.
 * ``live_stack.kill_worker()`` / ``start_worker()``: SIGKILL and restart the worker.
 
-The processes are started once per session; each test gets a purged task queue and a
-simulator with no devices and no faults.
+The web server and simulator start once per session. Each test gets a purged task queue,
+a simulator with no devices and no faults, and a freshly started worker, which is stopped
+when the test ends so nothing writes while pytest-django empties the tables.
 """
 
 from __future__ import annotations
@@ -136,6 +137,10 @@ class LiveStack:
         self.worker.stop(signal.SIGKILL)
 
     def start_worker(self) -> None:
+        """Start the worker unless it is running; wait until it consumes tasks."""
+        if self.worker.proc is not None and self.worker.proc.poll() is None:
+            return
+        self.worker.log.write_text("")  # "ready." must come from this start
         self.worker.start()
         wait_for_log_line(self.worker.log, "ready.", self.worker.proc)
 
@@ -252,8 +257,7 @@ def live_processes(django_db_setup, django_db_blocker, dcc_identities, tmp_path_
     try:
         web.start()
         wait_for_http(f"{web_url}/healthz", web.proc, web.log)
-        stack.start_worker()
-        yield stack
+        yield stack  # the worker is started per test by ``live_stack``
     finally:
         worker.stop()
         web.stop()
@@ -266,13 +270,18 @@ def live_stack(live_processes, transactional_db, settings):
     from dnoctl.celery import app as celery_app
 
     settings.DCC = live_processes.dcc_settings
-    if live_processes.worker.proc is None or live_processes.worker.proc.poll() is not None:
-        live_processes.start_worker()
     celery_app.control.purge()
     simulator = live_processes.simulator
     simulator.devices = type(simulator.devices)()
     simulator.faults = type(simulator.faults)()
     simulator.received.clear()
     simulator.deliveries.clear()
+    live_processes.start_worker()
     yield live_processes
+    # Quiesce before pytest-django truncates the tables: a worker (or its beat) still
+    # writing while TRUNCATE takes its locks deadlocks the flush. So the worker runs only
+    # during live tests, and callbacks the simulator has not delivered yet are dropped.
+    live_processes.worker.stop()
+    with simulator._outbox_cv:
+        simulator._outbox.clear()
     celery_app.control.purge()

@@ -76,7 +76,9 @@ def test_bad_boolean_names_the_variable():
 
 
 def test_check_deploy_passes_with_production_settings():
-    env = {k: v for k, v in os.environ.items() if k != "DNOCTL_HTTPS"}
+    # A deployment sets neither of these: the harness's plain-HTTP switch, nor the async
+    # guard the browser tests lift for their own thread.
+    env = {k: v for k, v in os.environ.items() if k not in {"DNOCTL_HTTPS", "DJANGO_ALLOW_ASYNC_UNSAFE"}}
     env.update(
         DATABASE_URL=os.environ.get("DATABASE_URL", "postgres://u:p@127.0.0.1:1/dnoctl"),
         REDIS_URL=os.environ.get("REDIS_URL", "redis://127.0.0.1:1/0"),
