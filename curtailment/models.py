@@ -143,7 +143,7 @@ class ServiceRequest(models.Model):
         blank=True,
         on_delete=models.PROTECT,
         related_name="children",
-        help_text="The CV 4 transform request this signed pre-command came from",
+        help_text="The request this one completes (an 8.13 returning a locally delivered command's response)",
     )
     state = models.CharField(max_length=14, choices=ServiceRequestState.choices, default=ServiceRequestState.BUILT)
     ack_code = models.CharField(max_length=8, blank=True)
