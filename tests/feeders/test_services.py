@@ -181,3 +181,47 @@ def test_readings_between_is_half_open_and_ordered(feeder, head_end_token, post_
     )
 
     assert got == [minutes_ago(4, now), minutes_ago(3, now), minutes_ago(2, now)]
+
+
+def test_monitor_token_command_issues_and_revokes(feeder):
+    from io import StringIO
+
+    from django.core.management import call_command
+    from django.core.management.base import CommandError
+
+    out = StringIO()
+    call_command("monitor_token", name="pole-9", monitor_device_id="MON-A", stdout=out)
+    token = out.getvalue().strip()
+    assert monitor_token_authenticate(token=token).monitor_device_id == "MON-A"
+
+    call_command("monitor_token", revoke="pole-9", stdout=StringIO())
+
+    assert monitor_token_authenticate(token=token) is None
+    with pytest.raises(CommandError, match="already exists"):
+        call_command("monitor_token", name="pole-9", stdout=StringIO())
+
+
+def test_reading_push_carries_the_newest_reading_in_utc(
+    feeder, head_end_token, post_telemetry, django_capture_on_commit_callbacks, feeder_pushes
+):
+    now = timezone.now()
+    rows = [
+        reading("FDR-A", minutes_ago(2, now), [100.0, 120.0, 80.0], kw=69.0),
+        reading("FDR-A", minutes_ago(3, now), 5),
+    ]
+
+    with django_capture_on_commit_callbacks(execute=True):
+        post_telemetry(head_end_token, rows)
+
+    pushed = [m["payload"] for m in feeder_pushes() if m["type"] == "feeder.reading"]
+    assert pushed == [
+        {
+            "feeder_id": feeder.pk,
+            "code": "FDR-A",
+            "measured_at": minutes_ago(2, now).isoformat(),
+            "amps": [100.0, 120.0, 80.0],
+            "kw": 69.0,
+            "load_percent": 30.0,
+            "status": "normal",
+        }
+    ]
