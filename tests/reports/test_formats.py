@@ -5,6 +5,7 @@ import datetime as dt
 import io
 import json
 import zipfile
+from pathlib import Path
 
 import jsonschema
 import openpyxl
@@ -129,3 +130,12 @@ def test_unknown_format_is_refused(history, tmp_path):
     with pytest.raises(ValueError, match="format must be one of csv, xlsx, json"):
         report_generate(period=history, fmt="pdf", path=tmp_path / "x.pdf")
     assert not (tmp_path / "x.pdf").exists()
+
+
+def test_every_column_is_documented():
+    doc = (Path(__file__).resolve().parents[2] / "docs" / "ofgem-report.md").read_text()
+
+    for table in TABLES:
+        assert f"### `{table.name}`" in doc
+        for column in SUMMARY_METRICS if table.name == "summary" else table.columns:
+            assert f"| `{column.name}` |" in doc, f"{table.name}.{column.name} missing from docs/ofgem-report.md"
