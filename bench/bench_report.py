@@ -58,6 +58,21 @@ print(f"{time.perf_counter() - started:.3f} {size}")
 """
 
 
+TRACED_CHILD = r"""
+import os, sys, tracemalloc
+from pathlib import Path
+sys.path.insert(0, os.getcwd())
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "dnoctl.settings")
+import django
+django.setup()
+from curtailment.reports.periods import period_regulatory_year
+from curtailment.reports.services import report_generate
+tracemalloc.start()
+report_generate(period=period_regulatory_year(int(sys.argv[1])), fmt=sys.argv[2], path=Path(sys.argv[3]))
+print(tracemalloc.get_traced_memory()[1])
+"""
+
+
 def run_child(args: list[str]) -> tuple[float, float, str]:
     """(seconds, peak RSS in MiB, stdout) of a child process."""
     with tempfile.TemporaryFile() as out:
@@ -153,18 +168,26 @@ def main() -> int:
             results.append((fmt, *best))
             print(f"report {fmt}: {best[0]:.2f} s, peak RSS {best[1]:.0f} MiB, {best[2] / 1e6:.1f} MB", flush=True)
 
+        # Python heap during the generation alone (tracemalloc; slower, so not timed).
+        traced = {}
+        for fmt in options.formats.split(","):
+            _, _, out = run_child([python, "-c", TRACED_CHILD, str(year), fmt, str(Path(tmp) / f"traced.{fmt}")])
+            traced[fmt] = int(out.split()[-1]) / 2**20
+            print(f"report {fmt}: peak Python heap during generation {traced[fmt]:.1f} MiB", flush=True)
+
     print()
     print(f"Machine: nproc={os.cpu_count()}, CPU {cpu_model()!r}, Python {platform.python_version()}")
     print(f"{history.actions:,} actions, {history.events:,} events, {feeders * 100:,} chargers, regulatory year {year}")
     print()
     print(
-        "| format | report wall s | COPY baseline wall s | time ratio | report peak RSS MiB | COPY child peak RSS MiB | file MB |"
+        "| format | report wall s | COPY baseline wall s | time ratio | report peak RSS MiB | COPY child peak RSS MiB "
+        "| report Python heap peak MiB | file MB |"
     )
-    print("|---|---|---|---|---|---|---|")
+    print("|---|---|---|---|---|---|---|---|")
     for fmt, wall, rss, size in results:
         print(
             f"| {fmt} | {wall:.2f} | {copy_best[1]:.2f} | {wall / copy_best[1]:.2f} | {rss:.0f} | {copy_best[2]:.0f} "
-            f"| {size / 1e6:.1f} |"
+            f"| {traced[fmt]:.1f} | {size / 1e6:.1f} |"
         )
     return 0
 
