@@ -235,6 +235,8 @@ def pg_array(values: list) -> str:
         render = repr
     else:
         render = _pg_quoted
+    if None not in values:
+        return "{" + ",".join(map(render, values)) + "}"
     return "{" + ",".join("NULL" if value is None else render(value) for value in values) + "}"
 
 
@@ -254,7 +256,9 @@ def pg_rows(sql: str, params: list) -> list[tuple]:
 
     connection.ensure_connection()
     with psycopg.Cursor(connection.connection) as cursor:
-        cursor.execute(sql, params)
+        # Binary results: Django swaps psycopg's C timestamptz text loader for a Python
+        # one; the binary loader is untouched and several times faster per value.
+        cursor.execute(sql, params, binary=True)
         return cursor.fetchall() if cursor.description else []
 
 

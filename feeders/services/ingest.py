@@ -54,6 +54,43 @@ def _is_number(value: Any) -> bool:
     return isinstance(value, int | float) and not isinstance(value, bool)
 
 
+_FEEDER_KEYS = frozenset({"feeder", "measured_at", "amps", "kw"})
+_MONITOR_KEYS = frozenset({"monitor", "measured_at", "amps", "kw"})
+_INFINITY = float("inf")
+
+
+def _row_well_formed(row: Any, latest: datetime) -> datetime | None:
+    """The UTC time of a row that passes every structural check, or None when any check
+    might fail (the caller then runs :func:`_row_structure_errors` for the reasons).
+
+    The common case, timed: a full check with error bookkeeping per row was the largest
+    Python cost of a 500-row batch after JSON parsing.
+    """
+    if type(row) is not dict:
+        return None
+    keys = row.keys()
+    if keys != _FEEDER_KEYS and keys != _MONITOR_KEYS:
+        return None
+    ident = row.get("feeder") or row.get("monitor")
+    amps, kw, raw_time = row["amps"], row["kw"], row["measured_at"]
+    if type(ident) is not str or len(ident) > 64 or type(amps) is not list or not 1 <= len(amps) <= 3:
+        return None
+    for value in amps:  # NaN fails 0 <= value; infinity fails value < inf
+        if (type(value) is not float and type(value) is not int) or not 0 <= value < _INFINITY:
+            return None
+    if (type(kw) is not float and type(kw) is not int) or not -_INFINITY < kw < _INFINITY:
+        return None
+    if type(raw_time) is not str:
+        return None
+    try:
+        parsed = datetime.fromisoformat(raw_time)
+    except ValueError:
+        return None
+    if parsed.tzinfo is None or parsed.utcoffset() is None or not EARLIEST_READING <= parsed <= latest:
+        return None
+    return parsed.astimezone(UTC)
+
+
 def _row_structure_errors(index: int, row: Any, now: datetime) -> tuple[list[dict], datetime | None]:
     """Checks that need no database: shape, types, timestamp, numbers."""
     errors: list[dict] = []
@@ -136,7 +173,7 @@ def _feeder_errors(
             }
         )
     ceiling = feeder.rating_amps * ABSURD_RATING_MULTIPLE
-    if any(a > ceiling for a in amps):
+    if max(amps) > ceiling:
         errors.append(
             {
                 "row": index,
@@ -225,7 +262,13 @@ def telemetry_ingest(*, token: MonitorToken, readings: Any, now: datetime | None
     errors: list[dict] = []
     times: list[datetime | None] = []
     well_formed: list[bool] = []
+    latest = now + FUTURE_SKEW
     for index, row in enumerate(readings):
+        measured_at = _row_well_formed(row, latest)
+        if measured_at is not None:
+            times.append(measured_at)
+            well_formed.append(True)
+            continue
         row_errors, measured_at = _row_structure_errors(index, row, now)
         errors.extend(row_errors)
         times.append(measured_at)
