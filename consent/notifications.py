@@ -30,6 +30,7 @@ import datetime as dt
 import logging
 import smtplib
 import zoneinfo
+from collections import deque
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -92,8 +93,10 @@ class SentMessage:
 class RecordingSender:
     """SMS and letters: records what was sent (``outbox``) until a gateway is plugged in."""
 
-    def __init__(self) -> None:
-        self.outbox: list[SentMessage] = []
+    def __init__(self, keep: int = 1000) -> None:
+        # Bounded: a long-running worker must not grow without limit; the Notification
+        # rows are the lasting record of what was sent.
+        self.outbox: deque[SentMessage] = deque(maxlen=keep)
 
     def send(self, *, channel: str, address: str, subject: str, body: str) -> None:
         self.outbox.append(SentMessage(channel, address, subject, body, timezone.now()))
