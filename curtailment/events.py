@@ -11,14 +11,31 @@ Message types and their consumer handlers:
 
 Payloads carry ids, device EUI-64s, kW and times (ISO 8601 UTC), never names or contact
 details. Every push is queued on commit, so a rolled-back change is never shown.
+
+Sending: a dispatch of 100 chargers makes about a thousand pushes. ``async_to_sync`` per
+push starts a thread and an event loop each time, which cost a third of the engine's time
+per charger. With the Redis layer the pushes go instead, in order, through one background
+thread per process that owns one event loop and its own layer instance; a failed send is
+logged, never raised (the database is the truth, the page reloads from it). The in-memory
+layer (embedded mode) is bound to the web server's loop, so there they go synchronously.
 """
 
 from __future__ import annotations
 
+import asyncio
+import logging
+import os
+import queue
+import threading
 from datetime import UTC, datetime
-from typing import TypedDict
+from typing import Any, TypedDict
 
-from dnoctl.push import FEEDERS_ALL, event_group, feeder_group, push_on_commit
+from channels.layers import DEFAULT_CHANNEL_LAYER, channel_layers, get_channel_layer
+from django.db import transaction
+
+from dnoctl.push import FEEDERS_ALL, event_group, feeder_group, push_now
+
+logger = logging.getLogger(__name__)
 
 EVENT_UPDATED = "event.updated"
 ACTION_UPDATED = "action.updated"
@@ -123,6 +140,57 @@ def service_request_payload(service_request, *, event_id: int, feeder_id: int) -
         event_id=event_id,
         feeder_id=feeder_id,
     )
+
+
+class _Pusher:
+    """One background sender per process (re-created after a fork)."""
+
+    def __init__(self) -> None:
+        self.pid = os.getpid()
+        self.queue: queue.SimpleQueue = queue.SimpleQueue()
+        self.thread = threading.Thread(target=self._run, name="curtailment-pusher", daemon=True)
+        self.thread.start()
+
+    def _run(self) -> None:
+        # A plain daemon thread with its own loop: nothing here may keep the process alive
+        # at exit (a worker being stopped), so no executor threads.
+        loop = asyncio.new_event_loop()
+        layer = channel_layers.make_backend(DEFAULT_CHANNEL_LAYER)
+        while True:
+            groups, message_type, payload = self.queue.get()
+            message = {"type": message_type, "payload": payload}
+            for group in groups:
+                try:
+                    loop.run_until_complete(layer.group_send(group, message))
+                except Exception:  # a lost Redis must not stop the engine
+                    logger.exception("push of %s to %s failed", message_type, group)
+
+    def send(self, groups: list[str], message_type: str, payload: dict[str, Any]) -> None:
+        self.queue.put((groups, message_type, payload))
+
+
+_pusher: _Pusher | None = None
+_pusher_lock = threading.Lock()
+
+
+def _send(groups: list[str], message_type: str, payload: dict[str, Any]) -> None:
+    global _pusher
+    layer = get_channel_layer()
+    if layer is None:
+        return
+    if type(layer).__name__ == "InMemoryChannelLayer":
+        push_now(groups, message_type, payload)
+        return
+    with _pusher_lock:
+        if _pusher is None or _pusher.pid != os.getpid():
+            _pusher = _Pusher()
+    _pusher.send(groups, message_type, payload)
+
+
+def push_on_commit(groups: list[str], message_type: str, payload) -> None:
+    """Queue the push for when the current transaction commits (now, if there is none)."""
+    payload = dict(payload)
+    transaction.on_commit(lambda: _send(groups, message_type, payload))
 
 
 def event_pushed(payload: EventPayload) -> None:

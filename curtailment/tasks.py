@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 import random
+import threading
 
 from celery import shared_task
 
@@ -29,6 +30,23 @@ BACKOFF_CAP_S = 20.0
 def _backoff(retries: int) -> float:
     """Exponential backoff with full jitter, capped: 1, 2, 4 ... 20 s, each times 0.5-1.5."""
     return min(BACKOFF_CAP_S, BACKOFF_BASE_S * 2**retries) * (0.5 + random.random())
+
+
+_local = threading.local()
+
+
+def dcc_client():
+    """One DUIS client per worker thread, kept between tasks: its HTTP session keeps the
+    connection to the DCC open, and building a client loads keys."""
+    from django.conf import settings
+
+    from curtailment import dcc_config
+
+    key = (settings.DCC.get("BASE_URL"), settings.DCC.get("USER_CERT_PATH"), settings.DCC.get("DCC_CERT_PATH"))
+    cached = getattr(_local, "client", None)
+    if cached is None or cached[0] != key:
+        cached = _local.client = (key, dcc_config.build_client())
+    return cached[1]
 
 
 def actions_dispatch_queue(action_ids: list[int]) -> None:
@@ -57,7 +75,7 @@ def action_dispatch(self, action_id: int) -> str:
     from curtailment.services import action_failed
 
     try:
-        return dispatch(action_id=action_id)
+        return dispatch(action_id=action_id, client=dcc_client())
     except DccTransientError as exc:
         if self.request.retries >= self.max_retries:
             action_failed(action_id=action_id, reason=f"DCC unreachable after {self.request.retries + 1} tries: {exc}")
@@ -72,7 +90,7 @@ def action_release(self, action_id: int) -> str:
     from curtailment.services import action_release as release
 
     try:
-        return release(action_id=action_id)
+        return release(action_id=action_id, client=dcc_client())
     except DccTransientError as exc:
         if self.request.retries >= self.max_retries:
             logger.error("7.8 for action %s gave up: %s; the device reverts by its duration", action_id, exc)
@@ -80,13 +98,30 @@ def action_release(self, action_id: int) -> str:
         raise self.retry(exc=exc, countdown=_backoff(self.request.retries)) from exc
 
 
-@shared_task(name="curtailment.tasks.action_confirmation_check")
-def action_confirmation_check(action_id: int) -> bool:
-    """Countdown task: no device confirmation in time -> late, and a replacement is picked.
-    Idempotent: only an unconfirmed action moves, once."""
-    from curtailment.services import action_late
+@shared_task(name="curtailment.tasks.event_customers_notify")
+def event_customers_notify(event_id: int, hcalcs_ids: list[int]) -> int:
+    """NF2/NF4: queue the load-limiting notices of an event's newly curtailed chargers
+    (the consent app picks each customer's channel and frequency). Idempotent: the consent
+    app queues at most one notice per (event, customer)."""
+    from curtailment.models import CurtailmentEvent
+    from curtailment.services.notify import customers_notify
 
-    return action_late(action_id=action_id)
+    event = CurtailmentEvent.objects.filter(pk=event_id).first()
+    if event is None:
+        logger.info("event %s is gone; no notices", event_id)
+        return 0
+    customers_notify(event=event, hcalcs_ids=hcalcs_ids)
+    return len(hcalcs_ids)
+
+
+@shared_task(name="curtailment.tasks.event_confirmation_check")
+def event_confirmation_check(event_id: int) -> int:
+    """Countdown task queued with each batch of dispatches: actions with no device
+    confirmation in time become late and are replaced. Idempotent: only unconfirmed
+    actions move, once."""
+    from curtailment.services.event import event_confirmations_check
+
+    return event_confirmations_check(event_id=event_id)
 
 
 @shared_task(name="curtailment.tasks.event_recheck", expires=RECHECK_SECONDS)

@@ -116,7 +116,6 @@ def action_dispatch(*, action_id: int, client=None) -> str:
             )
     action = locked
     sent = _send(request, action, client=client)
-    _confirmation_check_queue(action.pk)
     return _after_send(action, sent)
 
 
@@ -128,12 +127,6 @@ def _after_send(action: CurtailmentAction, sent: ServiceRequest) -> str:
         with transaction.atomic():
             action_move(action, from_states=[ActionStatus.SENT], to_state=ActionStatus.ACKNOWLEDGED)
     return sent.state
-
-
-def _confirmation_check_queue(action_id: int) -> None:
-    from curtailment import tasks
-
-    tasks.action_confirmation_check.apply_async((action_id,), countdown=int(knob("CONFIRMATION_TIMEOUT_S")))
 
 
 def action_confirmed(*, action_id: int, at: dt.datetime | None = None) -> bool:

@@ -47,7 +47,6 @@ from curtailment.services.common import (
     logger,
     push_event,
 )
-from curtailment.services.notify import customers_notify
 
 AUTO_RULE = "auto-curtail"
 # Seconds after the latest confirmation before a feeder still above its at-risk level gets
@@ -236,8 +235,18 @@ def _actions_launch(*, event: CurtailmentEvent, actions: list[CurtailmentAction]
     from curtailment import tasks
 
     ids = [action.pk for action in actions]
+    hcalcs_ids = [action.hcalcs_id for action in actions]
     transaction.on_commit(lambda: tasks.actions_dispatch_queue(ids))
-    customers_notify(event=event, hcalcs_ids=[action.hcalcs_id for action in actions])
+    # One countdown per batch, not per charger: it marks late every action of the event
+    # still unconfirmed after CONFIRMATION_TIMEOUT_S (the minute re-check does the same).
+    transaction.on_commit(
+        lambda: tasks.event_confirmation_check.apply_async(
+            (event.pk,), countdown=int(knob("CONFIRMATION_TIMEOUT_S")) + 1
+        )
+    )
+    # Notices are queued after the switch-offs, in their own task: writing a hundred
+    # customers' notices must not delay the commands that protect the feeder.
+    transaction.on_commit(lambda: tasks.event_customers_notify.delay(event.pk, hcalcs_ids))
 
 
 def feeder_managed_mark(*, feeder, at: dt.datetime) -> None:
@@ -497,19 +506,13 @@ def event_recheck(*, event_id: int, now: dt.datetime | None = None) -> str:
        otherwise top up to the required kW (rotation: actions last at most the rotation
        slot, so long events move on to other homes).
     """
-    from curtailment.services.action import action_late
-
     now = now or timezone.now()
     event = CurtailmentEvent.objects.select_related("feeder").filter(pk=event_id).first()
     if event is None or event.status not in OPEN_EVENT_STATES:
         return "closed"
     actions_reconcile(event=event, now=now)
     _actions_resume(event=event, now=now)
-    timeout = dt.timedelta(seconds=int(knob("CONFIRMATION_TIMEOUT_S")))
-    for action in event.actions.select_related("hcalcs", "event").filter(
-        status__in=UNCONFIRMED_ACTION_STATES, started_at__lte=now - timeout
-    ):
-        action_late(action_id=action.pk, now=now)
+    event_confirmations_check(event_id=event.pk, now=now)
     event.refresh_from_db()
     if event.status == EventStatus.RELEASING or now >= event.planned_end_at:
         return "closed" if event_close_if_done(event=event, at=now) else "winding down"
@@ -534,6 +537,19 @@ def event_recheck(*, event_id: int, now: dt.datetime | None = None) -> str:
         at=now,
     )
     return f"added {len(added)}" if added else "steady"
+
+
+def event_confirmations_check(*, event_id: int, now: dt.datetime | None = None) -> int:
+    """Mark late (and replace) every action of the event still unconfirmed after
+    ``CONFIRMATION_TIMEOUT_S``. Idempotent: only unconfirmed actions move, once."""
+    from curtailment.services.action import action_late
+
+    now = now or timezone.now()
+    timeout = dt.timedelta(seconds=int(knob("CONFIRMATION_TIMEOUT_S")))
+    late = CurtailmentAction.objects.filter(
+        event_id=event_id, status__in=UNCONFIRMED_ACTION_STATES, started_at__lte=now - timeout
+    ).values_list("pk", flat=True)
+    return sum(action_late(action_id=action_id, now=now) for action_id in list(late))
 
 
 def _extra_needed(*, event: CurtailmentEvent, now: dt.datetime) -> tuple[float, dict]:

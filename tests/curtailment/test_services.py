@@ -17,6 +17,7 @@ from curtailment.services import (
     hcalcs_boost_pressed,
     required_reduction_kw,
 )
+from curtailment.services.event import event_confirmations_check
 from feeders.models import FeederAlert, FeederReading
 from tests.consent.factories import eligible_charger
 from tests.feeders.factories import FeederFactory
@@ -201,3 +202,23 @@ def test_recheck_reconciles_elapsed_actions_and_closes_the_event_after_a_dead_wo
     action = event.actions.get()
     assert (event.status, event.end_reason) == ("ended", "duration")
     assert (action.status, action.end_reason, action.ended_at) == ("ended", "duration", action.expected_end_at)
+
+
+@pytest.mark.django_db
+def test_unconfirmed_actions_become_late_and_are_replaced(operator):
+    feeder = FeederFactory()
+    for _ in range(4):
+        eligible_charger(feeder=feeder)
+    event = curtailment_event_start(
+        feeder=feeder, reduction_kw=10, duration_minutes=30, reason="t", requested_by=operator
+    )
+    first = set(event.actions.values_list("pk", flat=True))
+    CurtailmentAction.objects.filter(event=event).update(status=ActionStatus.ACKNOWLEDGED)
+    assert event_confirmations_check(event_id=event.pk, now=timezone.now()) == 0  # not yet 30 s
+    later = timezone.now() + dt.timedelta(seconds=31)
+    assert event_confirmations_check(event_id=event.pk, now=later) == 2
+    assert set(event.actions.filter(pk__in=first).values_list("status", flat=True)) == {"late"}
+    replacements = event.actions.exclude(pk__in=first)
+    assert replacements.count() == 2 and set(replacements.values_list("status", flat=True)) == {"planned"}
+    assert AuditEntry.objects.filter(action="action.late").count() == 2
+    assert AuditEntry.objects.filter(action="event.top_up").exists()

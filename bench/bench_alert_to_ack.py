@@ -1,0 +1,287 @@
+"""Alert to the last 7.6 acknowledged, for a feeder with 100 eligible chargers.
+
+    .venv/bin/python scripts/with_services.py -- .venv/bin/python bench/bench_alert_to_ack.py
+
+Needs ``DATABASE_URL``/``REDIS_URL`` (the harness provides both). It migrates the throwaway
+database, makes one high-risk feeder with ``--chargers`` eligible EV chargers (override
+allowed, so each gets 7.9 then 7.6), starts the DCC simulator on loopback in this process
+with zero latency (device responses are not needed: the figure stops at the DCC's
+synchronous acknowledgement), and a real Celery worker process against the same database
+and Redis. Each run:
+
+1. stores a reading at 100 % of rating and an open ``FeederAlert`` (what detection does);
+2. t0: queues ``curtailment.tasks.event_open_for_alert`` exactly as detection does;
+3. the worker opens the event (selection of all chargers, audit, ASP check), queues one
+   dispatch task per charger; each sends 7.9 (CV 1) then 7.6 (CV 4 -> sign -> CV 5);
+4. t1: the latest ``acknowledged_at`` of the event's 7.6 requests.
+
+Between runs the event is closed and its actions moved 31 days back, so every run has the
+same 100 chargers with a full allowance. The first run is a warm-up and not counted.
+
+Baseline, same run: the same number of 7.9 + 7.6 sent by one ``DccClient`` in a loop in
+this process, with no database, no Celery and no selection (the bare DUIS cost).
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "dnoctl.settings")
+
+NF13_SECONDS = 30.0
+DCC_TARGET_SECONDS = 5.0
+AIM_SECONDS = 0.5
+
+
+def parse_args() -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--chargers", type=int, default=100)
+    parser.add_argument("--runs", type=int, default=20)
+    parser.add_argument("--pool", default="threads", choices=["threads", "prefork"])
+    parser.add_argument("--concurrency", type=int, default=8)
+    parser.add_argument("--no-results", action="store_true", help="do not append to bench/RESULTS.md")
+    return parser.parse_args()
+
+
+def machine() -> str:
+    model = "unknown CPU"
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                model = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    return f"nproc={os.cpu_count()}, {model}, Python {platform.python_version()}"
+
+
+def percentile(values: list[float], fraction: float) -> float:
+    """Nearest-rank percentile (with 20 runs, p99 is the slowest run)."""
+    ordered = sorted(values)
+    rank = max(1, min(len(ordered), round(fraction * len(ordered) + 0.5)))
+    return ordered[rank - 1]
+
+
+def identities(directory: Path) -> dict[str, str]:
+    from curtailment.dcc.signing import generate_identity
+
+    paths = {}
+    for who, name in (("user", "dnoctl-eno-bench"), ("dcc", "dcc-simulator-bench")):
+        key_pem, cert_pem = generate_identity(name)
+        (directory / f"{who}.key.pem").write_bytes(key_pem)
+        (directory / f"{who}.cert.pem").write_bytes(cert_pem)
+        paths[f"{who}_key"] = str(directory / f"{who}.key.pem")
+        paths[f"{who}_cert"] = str(directory / f"{who}.cert.pem")
+    return paths
+
+
+def setup_feeder(chargers: int):
+    from decimal import Decimal
+
+    from consent.models import HCALCS
+    from feeders.models import Feeder, Substation
+    from tests.consent.factories import eligible_charger
+
+    substation, _ = Substation.objects.get_or_create(
+        code="BENCH-SS",
+        defaults={"name": "Bench", "latitude": Decimal("52.5"), "longitude": Decimal("-1.9"), "licence_area": "london"},
+    )
+    feeder = Feeder.objects.create(
+        code=f"BENCH-A2A-{int(time.time())}",
+        substation=substation,
+        rating_amps=2900,
+        at_risk_percent=90,
+        clear_percent=60,
+        high_risk=True,
+        automatic_curtailment=True,
+        status="normal",
+    )
+    for _ in range(chargers):
+        eligible_charger(feeder=feeder)
+    return feeder, list(HCALCS.objects.filter(meter__premise__feeder=feeder).select_related("meter"))
+
+
+def start_worker(env: dict[str, str], pool: str, concurrency: int, log: Path) -> subprocess.Popen:
+    argv = [
+        sys.executable, "-m", "celery", "-A", "dnoctl", "worker", "--pool", pool, "--concurrency", str(concurrency),
+        "--loglevel", "WARNING", "--without-gossip", "--without-mingle", "--without-heartbeat",
+    ]  # fmt: skip
+    proc = subprocess.Popen(argv, cwd=ROOT, env=env, stdout=log.open("w"), stderr=subprocess.STDOUT)
+    from dnoctl.celery import app
+
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"worker exited:\n{log.read_text()[-3000:]}")
+        try:
+            if app.control.ping(timeout=0.5):
+                return proc
+        except Exception as exc:  # the broker connection may still be coming up
+            print(f"waiting for the worker: {exc}", file=sys.stderr)
+        time.sleep(0.2)
+    raise RuntimeError("worker did not answer a ping within 60 s")
+
+
+def one_run(feeder, chargers: int) -> tuple[float, float, int]:
+    from django.utils import timezone
+
+    from curtailment.models import CurtailmentEvent, ServiceRequest
+    from dnoctl.celery import app
+    from feeders.models import FeederAlert, FeederReading
+
+    now = timezone.now()
+    FeederReading.objects.create(
+        feeder=feeder, measured_at=now, received_at=now, amps_l1=2900, amps_l2=2900, amps_l3=2900, kw=2000.0
+    )
+    alert = FeederAlert.objects.create(
+        feeder=feeder, kind="threshold", raised_at=now, measured_at=now, load_percent=100
+    )
+    t0 = time.time()
+    app.send_task("curtailment.tasks.event_open_for_alert", kwargs={"alert_id": alert.pk})
+    deadline = time.monotonic() + 120
+    event = None
+    while time.monotonic() < deadline:
+        event = event or CurtailmentEvent.objects.filter(alert=alert).first()
+        if event is not None:
+            acked = ServiceRequest.objects.filter(action__event=event, srv="7.6", acknowledged_at__isnull=False)
+            if acked.count() >= chargers:
+                last = max(acked.values_list("acknowledged_at", flat=True))
+                opened = event.started_at.timestamp() - t0
+                return last.timestamp() - t0, opened, acked.count()
+        time.sleep(0.005)
+    raise RuntimeError(f"run did not finish: event {event and event.pk}")
+
+
+def reset(feeder) -> None:
+    """Close the event and move its actions a month back so the next run starts afresh."""
+    from django.db.models import F
+    from django.utils import timezone
+
+    from curtailment.models import CurtailmentAction, CurtailmentEvent
+    from feeders.models import FeederAlert
+
+    month = dt.timedelta(days=31)
+    CurtailmentEvent.objects.filter(feeder=feeder, status__in=["active", "releasing"]).update(
+        status="ended", ended_at=timezone.now(), end_reason="cancelled"
+    )
+    CurtailmentAction.objects.filter(event__feeder=feeder).update(
+        status="ended",
+        started_at=F("started_at") - month,
+        expected_end_at=F("expected_end_at") - month,
+        ended_at=F("expected_end_at") - month,
+    )
+    FeederAlert.objects.filter(feeder=feeder, cleared_at__isnull=True).update(cleared_at=timezone.now())
+
+
+def baseline(simulator, paths: dict[str, str], hcalcs: list) -> float:
+    """The same 7.9 + 7.6 per charger through one bare DccClient, no database."""
+    from django.conf import settings
+
+    from curtailment.dcc import DccClient, DuisSigner, DuisVerifier, InMemoryCounterSource
+    from curtailment.dcc_config import get_schema
+
+    client = DccClient(
+        simulator.url,
+        DuisSigner.from_files(paths["user_key"], paths["user_cert"]),
+        DuisVerifier.from_file(paths["dcc_cert"]),
+        originator=settings.DCC["ORIGINATOR_EUI64"],
+        counters=InMemoryCounterSource(start=int(time.time() * 1000) + 10**9),
+        schema=get_schema(),
+    )
+    start = time.perf_counter()
+    for charger in hcalcs:
+        client.add_auxiliary_load_to_boost_button(target=charger.meter.esme_eui64, indexes=[charger.switch_index])
+        client.deactivate_auxiliary_load(
+            target=charger.meter.esme_eui64, index=charger.switch_index, duration_minutes=30
+        )
+    return time.perf_counter() - start
+
+
+def main() -> None:
+    args = parse_args()
+    if not os.environ.get("DATABASE_URL") or not os.environ.get("REDIS_URL"):
+        sys.exit("run under scripts/with_services.py: DATABASE_URL and REDIS_URL are needed")
+    workdir = Path(tempfile.mkdtemp(prefix="bench-a2a-"))
+    paths = identities(workdir)
+    os.environ.update(
+        DCC_USER_KEY_PATH=paths["user_key"],
+        DCC_USER_CERT_PATH=paths["user_cert"],
+        DCC_CERT_PATH=paths["dcc_cert"],
+        DCC_KEY_DIR=str(workdir),
+    )
+    import django
+
+    django.setup()
+    from django.conf import settings
+    from django.core.management import call_command
+
+    from curtailment.dcc import DuisSigner, DuisVerifier
+    from curtailment.dcc.simulator import DccSimulator, SimulatedDevice
+    from dnoctl.celery import app
+
+    call_command("migrate", interactive=False, verbosity=0)
+    simulator = DccSimulator(
+        dcc_signer=DuisSigner.from_files(paths["dcc_key"], paths["dcc_cert"]),
+        user_verifier=DuisVerifier.from_file(paths["user_cert"]),
+        user_eui64=settings.DCC["ORIGINATOR_EUI64"],
+        callback_url=None,
+        latency_s=(0.0, 0.0),
+    ).start()
+    feeder, hcalcs = setup_feeder(args.chargers)
+    for charger in hcalcs:
+        simulator.add_device(
+            SimulatedDevice(eui64=charger.meter.esme_eui64, eno_firmware=True, switch_indexes=(charger.switch_index,))
+        )
+    env = dict(os.environ, DCC_BASE_URL=simulator.url, DB_CONN_MAX_AGE="60", PYTHONUNBUFFERED="1")
+    app.control.purge()
+    worker = start_worker(env, args.pool, args.concurrency, workdir / "worker.log")
+    latencies, opens = [], []
+    try:
+        for run in range(args.runs + 1):
+            latency, opened, acked = one_run(feeder, args.chargers)
+            reset(feeder)
+            if run == 0:
+                print(f"warm-up: {latency:.3f} s ({acked} x 7.6 acknowledged)")
+                continue
+            latencies.append(latency)
+            opens.append(opened)
+            print(f"run {run:2d}: alert -> last 7.6 acknowledged {latency:.3f} s (event open after {opened:.3f} s)")
+        bare = baseline(simulator, paths, hcalcs)
+    finally:
+        worker.terminate()
+        worker.wait(timeout=30)
+        simulator.stop()
+    p50, p99 = percentile(latencies, 0.50), percentile(latencies, 0.99)
+    lines = [
+        f"chargers {args.chargers}, runs {args.runs}, worker --pool {args.pool} --concurrency {args.concurrency}",
+        f"alert -> last 7.6 acknowledged: p50 {p50:.3f} s, p99 {p99:.3f} s, mean {statistics.mean(latencies):.3f} s",
+        f"  alert -> event open (selection + audit), p50: {percentile(opens, 0.5):.3f} s",
+        f"  vs NF13 30 s rule: p50 {p50 / NF13_SECONDS:.4f}, p99 {p99 / NF13_SECONDS:.4f} of the budget",
+        f"  vs DCC 5 s target: p50 {p50 / DCC_TARGET_SECONDS:.3f}, p99 {p99 / DCC_TARGET_SECONDS:.3f}",
+        f"  vs aim 0.5 s: p50 {p50 / AIM_SECONDS:.2f}x",
+        f"baseline (same run): {args.chargers} x (7.9 + 7.6) by one bare DccClient, no DB/Celery: {bare:.3f} s;"
+        f" engine p50 / baseline = {p50 / bare:.2f}",
+        f"machine: {machine()}",
+    ]
+    print("\n".join(lines))
+    if not args.no_results:
+        with (ROOT / "bench" / "RESULTS.md").open("a") as results:
+            results.write(
+                f"\n## ENGINE: alert -> last 7.6 acknowledged (`bench/bench_alert_to_ack.py`), {dt.date.today()}\n\n"
+            )
+            results.write("```\n" + "\n".join(lines) + "\n```\n")
+
+
+if __name__ == "__main__":
+    main()
