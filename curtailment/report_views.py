@@ -8,6 +8,7 @@ status and shows its progress. Every export is audited (requested, generated, do
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 from typing import Any
 from urllib.parse import urlencode
@@ -39,6 +40,7 @@ from curtailment.reports.services import (
     report_overview,
 )
 from curtailment.reports.writers import CONTENT_TYPES, FORMATS
+from dnoctl.charts import london_label
 from dnoctl.roles import EXPORT_REPORTS
 
 PERIOD_KINDS = ("regulatory_year", "quarter", "month", "custom")
@@ -191,6 +193,21 @@ def _owned_job(request: HttpRequest, export_id: str) -> dict | None:
 # --- page -------------------------------------------------------------------------------
 
 
+def _breach_on_screen(row: list) -> dict:
+    """A breaches row for the page: window times in London wall-clock with GMT/BST."""
+    mpan, hcalcs, limit, limit_minutes, window_start, window_end, minutes, windows = row
+    return {
+        "mpan": mpan,
+        "hcalcs": hcalcs,
+        "limit": limit,
+        "limit_minutes": limit_minutes,
+        "window_start": london_label(dt.datetime.fromisoformat(window_start)),
+        "window_end": london_label(dt.datetime.fromisoformat(window_end)),
+        "minutes": minutes,
+        "windows": windows,
+    }
+
+
 @require_GET
 def reports_page(request: HttpRequest) -> HttpResponse:
     """Choose a period, see its summary with charts, request a download."""
@@ -221,7 +238,11 @@ def reports_page(request: HttpRequest) -> HttpResponse:
         status = 503
     else:
         context.update(
-            period=period, overview=overview, summary=overview["summary"], figures=overview_figures(overview)
+            period=period,
+            overview=overview,
+            summary=overview["summary"],
+            figures=overview_figures(overview),
+            breaches=[_breach_on_screen(row) for row in overview["breaches"]],
         )
     return render(request, "reports/reports.html", context, status=status)
 

@@ -13,6 +13,7 @@ function showKindInputs() {
   for (const label of document.querySelectorAll("#period-form [data-kind]")) {
     const active = label.dataset.kind === kind.value;
     label.hidden = !active;
+    label.style.display = active ? "" : "none"; // .filters label sets display, which beats [hidden]
     for (const input of label.querySelectorAll("input")) input.disabled = !active;
   }
 }

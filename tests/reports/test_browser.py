@@ -26,9 +26,9 @@ def test_reports_page_shows_charts_and_downloads_a_polled_export(browser_as, liv
 
     page.goto(f"{live_stack.web_url}/reports/")
     page.select_option("#period-kind", "month")
-    expect(page.locator("input[name=month]")).to_be_visible()
-    expect(page.locator("input[name=start]")).to_be_hidden()
-    page.fill("input[name=month]", "2026-06")
+    expect(page.locator("#period-form input[name=month]")).to_be_visible()
+    expect(page.locator("#period-form input[name=start]")).to_be_hidden()
+    page.fill("#period-form input[name=month]", "2026-06")
     page.click("#period-form button[type=submit]")
 
     expect(page.locator("#summary-events")).to_have_text("2")

@@ -209,3 +209,19 @@ def test_page_download_button_queues_an_export_and_shows_its_progress(
     report_export_run(export_id=export_id)
     report = json.loads(b"".join(viewer_client.get(f"/api/v1/reports/exports/{export_id}/download").streaming_content))
     assert report["summary"]["events"] == 2
+
+
+def test_reports_page_lists_breaches_in_london_time(viewer_client, db):
+    charger = eligible_charger()
+    feeder = charger.meter.premise.feeder
+    # 29 March 2026: 00:30 GMT, then (after 01:00 GMT -> 02:00 BST) 10:00 and 20:00 UTC.
+    for hour in (0, 10, 20):
+        curtail(event_with(feeder=feeder, start=utc(2026, 3, 29, hour, 30), minutes=50), charger, minutes=50)
+
+    response = viewer_client.get("/reports/", {"kind": "month", "month": "2026-03"})
+
+    (breach,) = response.context["breaches"]
+    assert breach["limit"] == "24h"
+    assert breach["minutes"] == 150
+    assert breach["window_start"].endswith(("GMT", "BST"))
+    assert breach["window_start"] in response.content.decode()
