@@ -162,6 +162,25 @@ def notification_consent_request_queue(*, consent: Consent) -> Notification:
     return notification
 
 
+def notification_consent_request_resend(*, consent: Consent, by) -> Notification:
+    """Ask a new occupant again (the first request went unanswered or undelivered)."""
+    from consent.choices import ConsentStatus as Status
+    from curtailment.audit import audit_record
+
+    if consent.status != Status.PENDING or consent.tenancy.end is not None:
+        raise ValueError(f"consent {consent.pk} is {consent.status}: only a pending consent is asked again")
+    with transaction.atomic():
+        notice = notification_consent_request_queue(consent=consent)
+        audit_record(
+            action="consent.request_resend",
+            actor_user=by,
+            target=consent,
+            reason="operator sent the consent request again",
+            inputs={"premise_id": consent.tenancy.premise_id, "notification_id": notice.pk, "channel": notice.channel},
+        )
+    return notice
+
+
 def notification_event_queue(*, event, hcalcs_ids: list[int]) -> list[Notification]:
     """Queue the load-limiting notice of ``event`` for each customer whose charger is among
     ``hcalcs_ids`` (see the module docstring for the frequency rules). Idempotent per

@@ -14,6 +14,7 @@ urlpatterns = [
     path("premises/<int:premise_id>/tenancy/", views.tenancy_change, name="tenancy_change"),
     path("hcalcs/<int:hcalcs_id>/boost-details/", views.boost_details, name="boost_details"),
     path("awaiting/", views.awaiting_consent, name="awaiting"),
+    path("consents/<int:consent_id>/resend-request/", views.consent_request_resend, name="consent_request_resend"),
     path("notifications/failed/", views.notifications_failed, name="notifications_failed"),
     path("notifications/<int:notification_id>/retry/", views.notification_retry, name="notification_retry"),
     path("import/", views.import_upload, name="import_upload"),

@@ -37,7 +37,7 @@ from consent.forms import (
     TenancyChangeForm,
 )
 from consent.importer import import_progress_get, import_progress_set, premises_import_audit, premises_import_path
-from consent.models import HCALCS, Premise
+from consent.models import HCALCS, Consent, Premise
 from consent.tenancy_feed import tenancy_feed_apply
 from dnoctl.charts import london_label, london_wallclock
 from dnoctl.roles import IMPORT_PREMISES, MANAGE_CONSENT, VIEW_PERSONAL_DATA
@@ -82,6 +82,23 @@ def notifications_failed(request: HttpRequest) -> HttpResponse:
     """Notices that failed (being retried) or gave up, so someone can act on them."""
     page = _page(request, selectors.notifications_failed())
     return render(request, "consent/notifications_failed.html", {"page": page})
+
+
+@require_POST
+@permission_required(MANAGE_CONSENT, raise_exception=True)
+def consent_request_resend(request: HttpRequest, consent_id: int) -> HttpResponse:
+    """Send the consent request to a new occupant again (from the awaiting queue)."""
+    consent = get_object_or_404(Consent.objects.select_related("tenancy__premise", "tenancy__customer"), pk=consent_id)
+    try:
+        notice = notifications.notification_consent_request_resend(consent=consent, by=request.user)
+    except ValueError as exc:
+        messages.error(request, f"Not sent: {exc}")
+    else:
+        messages.success(
+            request,
+            f"Consent request for {consent.tenancy.premise.reference} sent again ({notice.get_channel_display()}).",
+        )
+    return redirect("consent:awaiting")
 
 
 @require_POST

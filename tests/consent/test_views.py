@@ -194,3 +194,16 @@ def test_tenancy_feed_upload_reports_errors(operator_client):
     assert reply.status_code == 400
     assert "no premise &#x27;NOPE&#x27;" in reply.content.decode()
     assert Tenancy.objects.filter(premise=premise).count() == 1
+
+
+def test_operator_sends_the_consent_request_again_from_the_queue(operator_client, viewer):
+    consent = ConsentFactory(status=ConsentStatus.PENDING, evidence_channel="", evidence_date=None)
+    viewer_client = Client()
+    viewer_client.force_login(viewer)
+    assert viewer_client.post(f"/consent/consents/{consent.pk}/resend-request/").status_code == 403
+    reply = operator_client.post(f"/consent/consents/{consent.pk}/resend-request/")
+    assert reply.status_code == 302
+    assert Notification.objects.filter(customer=consent.tenancy.customer, kind="consent_request").count() == 1
+    granted = ConsentFactory()
+    operator_client.post(f"/consent/consents/{granted.pk}/resend-request/")
+    assert not Notification.objects.filter(customer=granted.tenancy.customer).exists()
