@@ -22,6 +22,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from curtailment.reports.columns import TABLES_BY_NAME
 from curtailment.reports.periods import (
     PeriodError,
     ReportPeriod,
@@ -273,7 +274,8 @@ def export_create_page(request: HttpRequest) -> HttpResponse:
 @require_GET
 def api_summary(request: HttpRequest) -> JsonResponse:
     """``GET /api/v1/reports/summary?month=2026-10`` (or ``regulatory_year``, ``quarter``,
-    ``start`` + ``end``; ``top_n``): the report without the per-event rows."""
+    ``start`` + ``end``; ``top_n``): the report without the per-event rows and the NF10
+    feeder list, each table as a list of objects with the export's column names."""
     try:
         period = _period_from_api(request.GET)
         overview = _overview_cached(period, _top_n(request.GET, PAGE_TOP_N))
@@ -281,7 +283,11 @@ def api_summary(request: HttpRequest) -> JsonResponse:
         return _json_error(str(exc), 400)
     except ReportUnavailable as exc:
         return _json_error(str(exc), 503)
-    return JsonResponse(overview)
+    body = {"period": overview["period"], "summary": overview["summary"]}
+    for name in ("duration_buckets", "managed_months", "worst_by_total", "worst_by_longest", "breaches"):
+        header = TABLES_BY_NAME[name].header
+        body[name] = [dict(zip(header, row, strict=True)) for row in overview[name]]
+    return JsonResponse(body)
 
 
 @require_http_methods(["POST"])

@@ -15,6 +15,7 @@ from collections.abc import Iterable
 from pathlib import Path
 
 from openpyxl import Workbook
+from openpyxl.cell import WriteOnlyCell
 from openpyxl.chart import BarChart, Reference
 
 from curtailment.reports.columns import DURATION_BUCKETS, MANAGED_MONTHS, SUMMARY, SUMMARY_METRICS, TABLES, Table
@@ -34,8 +35,30 @@ def summary_as_rows(summary: dict) -> list[list]:
     return [[metric.name, summary[metric.name]] for metric in SUMMARY_METRICS]
 
 
+# A cell starting with one of these is a formula to Excel and LibreOffice (CSV injection);
+# feeder and substation codes are free text, so such values are written as plain text.
+FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
+
+
 def _text(value) -> str:
-    return "" if value is None else str(value)
+    if value is None:
+        return ""
+    if isinstance(value, str) and value.startswith(FORMULA_PREFIXES):
+        return "'" + value
+    return str(value)
+
+
+def _xlsx_row(sheet, row: list) -> list:
+    """openpyxl stores a string starting with ``=`` as a formula: force those to text."""
+    if not any(isinstance(value, str) and value.startswith("=") for value in row):
+        return row
+    cells = []
+    for value in row:
+        cell = WriteOnlyCell(sheet, value=value)
+        if isinstance(value, str) and value.startswith("="):
+            cell.data_type = "s"
+        cells.append(cell)
+    return cells
 
 
 class CsvZipWriter:
@@ -80,7 +103,7 @@ class XlsxWriter:
         sheet.append(table.header)
         count = 0
         for row in rows:
-            sheet.append(row)
+            sheet.append(_xlsx_row(sheet, row))
             count += 1
         if table is SUMMARY and self._summary_extra:
             self._append_summary_extras(sheet, first_row=count + 2)

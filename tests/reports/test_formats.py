@@ -139,3 +139,18 @@ def test_every_column_is_documented():
         assert f"### `{table.name}`" in doc
         for column in SUMMARY_METRICS if table.name == "summary" else table.columns:
             assert f"| `{column.name}` |" in doc, f"{table.name}.{column.name} missing from docs/ofgem-report.md"
+
+
+def test_formula_like_codes_are_written_as_text(db, tmp_path):
+    feeder = FeederFactory(code='=HYPERLINK("http://x")')
+    charger = eligible_charger(feeder=feeder)
+    curtail(event_with(feeder=feeder, start=utc(2026, 10, 5, 17, 0)), charger)
+    period = period_month(2026, 10)
+
+    events_csv = csv_tables(generate(period, "csv", tmp_path))["events"]
+    book = openpyxl.load_workbook(generate(period, "xlsx", tmp_path))
+
+    assert events_csv[1][1] == '\'=HYPERLINK("http://x")'
+    cell = book["Events"]["B2"]
+    assert cell.data_type == "s"
+    assert cell.value == '=HYPERLINK("http://x")'

@@ -71,7 +71,14 @@ def test_api_summary_returns_the_report_without_event_rows(viewer_client, june_h
     assert response.status_code == 200
     body = response.json()
     assert body["summary"]["charger_minutes"] == 75
-    assert body["worst_by_total"][0][1] == june_history
+    assert body["worst_by_total"][0]["mpan"] == june_history
+    assert body["worst_by_total"][0]["curtailed_minutes"] == 75
+    assert body["duration_buckets"][3] == {
+        "bucket": "60-120 min",
+        "min_minutes": 60.0,
+        "max_minutes": 120.0,
+        "events": 2,
+    }
     assert body["period"]["start_utc"] == "2026-05-31T23:00:00Z"
 
 
