@@ -169,3 +169,26 @@ def test_beat_runs_the_prune_and_the_due_notices():
     app.loader.import_default_modules()  # what the worker and beat do at start (autodiscovery)
     tasks = {entry["task"] for entry in app.conf.beat_schedule.values()}
     assert {"consent.tasks.halfhour_prune", "consent.tasks.notifications_send_due"} <= tasks
+
+
+def test_likely_drawing_skips_the_half_hour_that_does_not_exist_on_the_spring_change():
+    at = dt.datetime(2026, 3, 30, 0, 30, tzinfo=dt.UTC)  # 01:30 BST on the Monday after the change
+    starts = same_half_hour_on_previous_days(at=at, days=2)
+    # Sunday 29 March had no 01:30 (clocks went 01:00 GMT -> 02:00 BST): only Saturday's counts.
+    assert starts == [dt.datetime(2026, 3, 28, 1, 30, tzinfo=dt.UTC)]
+
+
+def test_premise_chart_keeps_both_repeated_hours_of_the_autumn_change():
+    from consent.views import _profile_figure
+
+    first = dt.datetime(2026, 10, 25, 0, 0, tzinfo=dt.UTC)  # 01:00 BST
+    periods = [first + dt.timedelta(minutes=30 * n) for n in range(4)]  # 01:00, 01:30 BST, 01:00, 01:30 GMT
+    figure = _profile_figure({"import_primary": [(p, 0.5 + n) for n, p in enumerate(periods)]})
+    [trace] = figure["data"]
+    assert trace["x"] == [
+        "2026-10-25 01:00:00",
+        "2026-10-25 01:30:00",
+        "2026-10-25 01:00:00",
+        "2026-10-25 01:30:00",
+    ]
+    assert trace["y"] == [1.0, 3.0, 5.0, 7.0]  # nothing dropped or merged
