@@ -14,8 +14,10 @@ to ``/api/v1/telemetry/`` with a monitor token: the same path a real monitor use
 Curtailment lowers the simulated load. How many chargers are off is read from the
 database (``CurtailmentAction`` rows confirmed by the device and not ended), not from the
 DCC simulator: it is one cheap query, works in the embedded demo and against PostgreSQL
-alike, and reflects exactly what the engine believes is switched off. A switched-off
-charger removes its rated kW times the cluster's current charging share.
+alike, and reflects exactly what the engine believes is switched off. The synthetic EV
+cluster stands for the feeder's real chargers: switching off chargers worth X % of their
+rated kW removes X % of the cluster's current load (the seeded area has fewer chargers
+per feeder than the hot feeders' evening peaks need, so the cluster is scaled up).
 
 The module imports nothing from Django at import time: the feeder list and the
 "chargers off" figure come from two callables, by default small database queries
@@ -98,6 +100,7 @@ class FeederModel:
     phase_split: tuple[float, ...]
     hot: bool
     rng: random.Random
+    controllable_kw: float = 0.0  # rated kW of the feeder's real chargers
     noise: float = 0.0
 
     @classmethod
@@ -120,7 +123,7 @@ class FeederModel:
             ev_peak = max(ev_peak, target_peak - base_peak)
         split = [rng.uniform(0.92, 1.08) for _ in range(spec.phases)]
         mean = sum(split) / len(split)
-        return cls(spec, base_peak, ev_peak, tuple(s / mean for s in split), hot, rng)
+        return cls(spec, base_peak, ev_peak, tuple(s / mean for s in split), hot, rng, spec.ev_capacity_kw)
 
     def load_kw(self, local_hour: float, chargers_off_kw: float = 0.0) -> tuple[float, float]:
         """(total kW, EV kW) at this simulated hour, with ``chargers_off_kw`` switched off."""
@@ -128,9 +131,10 @@ class FeederModel:
         base = self.base_peak_kw * domestic_shape(local_hour) * (1 + self.noise)
         share = ev_charging_share(local_hour)
         ev = self.ev_peak_kw * share
-        # Only chargers that are drawing power can be turned off: their rated kW times the
-        # cluster's current charging share.
-        reduced = min(ev, chargers_off_kw * share)
+        # The cluster stands for the feeder's real chargers: the share of their rated kW
+        # that is switched off takes the same share of the cluster's load.
+        fraction_off = min(1.0, chargers_off_kw / self.controllable_kw) if self.controllable_kw > 0 else 0.0
+        reduced = ev * fraction_off
         return max(0.0, base + ev - reduced), ev - reduced
 
     def reading(self, measured_at: datetime, local_hour: float, chargers_off_kw: float = 0.0) -> dict:

@@ -48,17 +48,20 @@ def test_hot_feeders_cross_their_rating_in_the_evening_and_others_do_not():
             assert peak_percent(model) < 90
 
 
-def test_switching_chargers_off_lowers_the_load_by_at_most_what_is_charging():
+def test_switching_chargers_off_takes_their_share_of_the_ev_load():
     built = models()
-    model = built[hot_feeders(built)[0]]
+    model = built[hot_feeders(built)[0]]  # 84 kW of real chargers
+    model.noise = 0.0
     before, ev_before = model.load_kw(20.0)
     model.noise = 0.0
     after, ev_after = model.load_kw(20.0, chargers_off_kw=42.0)
 
-    assert after < before - 30
-    assert ev_after == pytest.approx(ev_before - 42.0 * 1.0)
-    everything_off, ev_left = model.load_kw(20.0, chargers_off_kw=10_000.0)
-    assert ev_left == 0 and everything_off > 0
+    assert ev_after == pytest.approx(ev_before / 2)
+    assert after < before
+    model.noise = 0.0
+    everything_off, ev_left = model.load_kw(20.0, chargers_off_kw=84.0)
+    assert ev_left == 0
+    assert everything_off < model.spec.rating_kw * 0.8  # a hot feeder comes back below its clear level
 
 
 def test_the_simulated_clock_runs_speed_times_faster_from_the_start_time():
