@@ -70,3 +70,38 @@ def test_command_bad_arguments_name_the_problem_and_write_nothing(db, tmp_path, 
 
     assert not output.exists()
     assert not AuditEntry.objects.exists()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_command_queue_follows_the_export_job_to_its_file(tmp_path, engineer, reports_dir):
+    from dnoctl.celery import app as celery_app
+
+    charger = eligible_charger()
+    curtail(event_with(feeder=charger.meter.premise.feeder, start=utc(2026, 10, 5, 17, 0)), charger, minutes=40)
+    output = tmp_path / "queued.json"
+    # The worker is a process boundary: run the queued task in this process instead.
+    celery_app.conf.task_always_eager = True
+    try:
+        _, err = run(
+            "--month",
+            "2026-10",
+            "--format",
+            "json",
+            "--output",
+            str(output),
+            "--queue",
+            "--user",
+            engineer.username,
+            "--timeout",
+            "30",
+        )
+    finally:
+        celery_app.conf.task_always_eager = False
+
+    assert "queued export" in err
+    assert "100.0%  done" in err
+    assert json.loads(output.read_text())["summary"]["charger_minutes"] == 40
+    assert list(AuditEntry.objects.order_by("id").values_list("action", flat=True)) == [
+        "report.export_requested",
+        "report.export_generated",
+    ]
