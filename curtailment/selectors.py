@@ -150,15 +150,17 @@ def mpan_recent_kw(*, mpan_ids, at: dt.datetime) -> dict[int, float]:
     A home drawing less than the charger's rating cannot be charging at full power, so
     switching it off frees at most that much.
     """
-    latest = (
+    rows = (
         HalfHourlyConsumption.objects.filter(
             mpan_id__in=[m for m in mpan_ids if m], period_start__gte=at - CONSUMPTION_FRESHNESS, period_start__lte=at
         )
         .order_by("mpan_id", "-period_start")
-        .distinct("mpan_id")
-        .values("mpan_id", "kwh")
+        .values_list("mpan_id", "kwh")
     )
-    return {row["mpan_id"]: row["kwh"] * 2.0 for row in latest}
+    latest: dict[int, float] = {}
+    for mpan_id, kwh in rows:  # at most two half hours per MPAN: the newest comes first
+        latest.setdefault(mpan_id, kwh * 2.0)
+    return latest
 
 
 # --- events -----------------------------------------------------------------------------

@@ -88,9 +88,13 @@ def action_release(self, action_id: int) -> str:
     """7.8 for one releasing action. Idempotent as :func:`action_dispatch`. When retries run
     out the device still reverts at the end of its 7.6 duration; the re-check ends it."""
     from curtailment.services import action_release as release
+    from curtailment.services.action import ActionBusy
 
     try:
         return release(action_id=action_id, client=dcc_client())
+    except ActionBusy as exc:
+        # Not a DCC failure: wait for the dispatch to finish, without using up retries.
+        raise self.retry(exc=exc, countdown=1.0 + random.random(), max_retries=self.max_retries + 60) from exc
     except DccTransientError as exc:
         if self.request.retries >= self.max_retries:
             logger.error("7.8 for action %s gave up: %s; the device reverts by its duration", action_id, exc)

@@ -18,7 +18,15 @@ from django.utils import timezone
 from curtailment.audit import audit_record
 from curtailment.choices import ActionEndReason, ActionStatus, EventStatus, ServiceRequestState
 from curtailment.models import LIVE_ACTION_STATES, CurtailmentAction, ServiceRequest
-from curtailment.services.common import action_end, action_move, clamp_end, logger, push_event, push_service_request
+from curtailment.services.common import (
+    action_end,
+    action_lease,
+    action_move,
+    clamp_end,
+    logger,
+    push_event,
+    push_service_request,
+)
 from curtailment.services.event import AUTO_RULE, event_close_if_done, event_top_up, knob
 
 FAILED_REQUEST_STATES = (ServiceRequestState.REJECTED, ServiceRequestState.FAILED)
@@ -68,10 +76,25 @@ def _send(service_request: ServiceRequest, action: CurtailmentAction, *, client=
     return sent
 
 
+class ActionBusy(Exception):
+    """Another task holds the action's lease (see ``action_lease``)."""
+
+
 def action_dispatch(*, action_id: int, client=None) -> str:
     """Switch one charger off: 7.9 first when the customer may override and the load is not
     yet on the boost button, then 7.6 for the minutes left of the action (never past its
-    planned end, so the usage limits hold even when dispatch was delayed)."""
+    planned end, so the usage limits hold even when dispatch was delayed).
+
+    Runs under the action's lease: a second dispatch of the same action while one is
+    running returns "busy" at once and sends nothing.
+    """
+    with action_lease(action_id) as acquired:
+        if not acquired:
+            return "busy"
+        return _dispatch(action_id=action_id, client=client)
+
+
+def _dispatch(*, action_id: int, client=None) -> str:
     action = _action(action_id)
     if action is None:
         return "gone"
@@ -204,7 +227,18 @@ def action_failed(*, action_id: int, reason: str) -> bool:
 def action_release(*, action_id: int, client=None) -> str:
     """Send the 7.8 reset of a releasing action (cancel or early release). The action ends
     when the device confirms; if the DCC refuses the reset, the device still reverts at the
-    end of the 7.6 duration, so the action ends then, counting every minute."""
+    end of the 7.6 duration, so the action ends then, counting every minute.
+
+    Raises :class:`ActionBusy` while a dispatch of the same action is still running (the
+    task retries shortly): the reset must follow the switch-off, not race it.
+    """
+    with action_lease(action_id) as acquired:
+        if not acquired:
+            raise ActionBusy(f"action {action_id} is being dispatched")
+        return _release(action_id=action_id, client=client)
+
+
+def _release(*, action_id: int, client=None) -> str:
     with transaction.atomic():
         action = _action(action_id, lock=True)
         if action is None or action.status != ActionStatus.RELEASING:

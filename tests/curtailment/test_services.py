@@ -1,15 +1,19 @@
 """Opening, cancelling and re-checking events (database only; the DCC side is in test_e2e)."""
 
 import datetime as dt
+import threading
 
 import pytest
 from django.core.exceptions import ValidationError
+from django.db import connections
 from django.utils import timezone
 
 from curtailment.choices import ActionStatus, AspCallOffStatus, EventStatus, EventTrigger
-from curtailment.models import AspCallOff, AspContract, AuditEntry, CurtailmentAction, CurtailmentEvent
+from curtailment.models import AspCallOff, AspContract, AuditEntry, CurtailmentAction, CurtailmentEvent, ServiceRequest
 from curtailment.services import (
     EventAlreadyOpen,
+    action_dispatch,
+    action_release,
     curtailment_event_cancel,
     curtailment_event_start,
     event_open_for_alert,
@@ -17,6 +21,8 @@ from curtailment.services import (
     hcalcs_boost_pressed,
     required_reduction_kw,
 )
+from curtailment.services.action import ActionBusy
+from curtailment.services.common import action_lease
 from curtailment.services.event import event_confirmations_check
 from feeders.models import FeederAlert, FeederReading
 from tests.consent.factories import eligible_charger
@@ -222,3 +228,34 @@ def test_unconfirmed_actions_become_late_and_are_replaced(operator):
     assert replacements.count() == 2 and set(replacements.values_list("status", flat=True)) == {"planned"}
     assert AuditEntry.objects.filter(action="action.late").count() == 2
     assert AuditEntry.objects.filter(action="event.top_up").exists()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_second_dispatch_of_the_same_action_sends_nothing_while_the_first_holds_it(operator):
+    feeder = FeederFactory()
+    eligible_charger(feeder=feeder)
+    event = curtailment_event_start(
+        feeder=feeder, reduction_kw=5, duration_minutes=30, reason="t", requested_by=operator
+    )
+    action = event.actions.get()
+    outcome = {}
+
+    def second_worker():
+        try:
+            outcome["dispatch"] = action_dispatch(action_id=action.pk)
+            try:
+                action_release(action_id=action.pk)
+            except ActionBusy:
+                outcome["release"] = "busy"
+        finally:
+            connections.close_all()
+
+    with action_lease(action.pk) as held:
+        assert held
+        thread = threading.Thread(target=second_worker)
+        thread.start()
+        thread.join(timeout=30)
+    assert outcome == {"dispatch": "busy", "release": "busy"}
+    assert not ServiceRequest.objects.filter(action=action).exists()
+    action.refresh_from_db()
+    assert action.status == ActionStatus.PLANNED
