@@ -77,7 +77,7 @@ def _late_after() -> dt.timedelta:
     return dt.timedelta(seconds=int(settings.DNOCTL["CONFIRMATION_TIMEOUT_S"]))
 
 
-def _minutes(value) -> float:
+def round_minutes(value) -> float:
     return round(float(value or 0), 2)
 
 
@@ -175,7 +175,7 @@ def _stream(sql: str, params: dict | list | None = None, chunk_rows: int = CHUNK
             yield from rows
 
 
-def _one(sql: str, params: dict | list | None = None) -> tuple:
+def one_row(sql: str, params: dict | list | None = None) -> tuple:
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
         return cursor.fetchone()
@@ -223,11 +223,11 @@ def event_rows(snapshot: Snapshot) -> Iterator[list]:
             row[6],
             iso_utc(row[7]),
             iso_utc(row[8]) or None,
-            _minutes(row[9]),
-            _minutes(row[10]),
+            round_minutes(row[9]),
+            round_minutes(row[10]),
             int(row[11]),
             int(row[12]),
-            _minutes(row[13]),
+            round_minutes(row[13]),
             int(row[14]),
             int(row[15]),
             int(row[16]),
@@ -242,7 +242,7 @@ def event_rows(snapshot: Snapshot) -> Iterator[list]:
 def summary(snapshot: Snapshot, *, generated_at: dt.datetime, breaches: int) -> dict:
     """The summary metrics (``columns.SUMMARY_METRICS``), typed."""
     period = snapshot.period
-    events = _one(
+    events = one_row(
         f"""
         SELECT COUNT(*),
                COUNT(*) FILTER (WHERE trigger = 'automatic'),
@@ -254,15 +254,15 @@ def summary(snapshot: Snapshot, *, generated_at: dt.datetime, breaches: int) -> 
         FROM {EVENTS_TABLE}
         """
     )
-    actions = _one(
+    actions = one_row(
         f"""
         SELECT COALESCE(SUM(actions), 0), COALESCE(SUM(secs), 0) / 60, COALESCE(SUM(overrides), 0),
                COALESCE(SUM(failed), 0), COALESCE(SUM(late), 0), COALESCE(SUM(mpans), 0)
         FROM {EVENT_AGG_TABLE}
         """
     )
-    mpans_affected = _one(f"SELECT COUNT(*) FROM {MPAN_AGG_TABLE}")[0]
-    extras = _one(
+    mpans_affected = one_row(f"SELECT COUNT(*) FROM {MPAN_AGG_TABLE}")[0]
+    extras = one_row(
         """
         SELECT (SELECT COALESCE(SUM(COALESCE(asp.kw, ev.asp_calloff_kw)), 0)
                   FROM {ev} ev
@@ -274,7 +274,7 @@ def summary(snapshot: Snapshot, *, generated_at: dt.datetime, breaches: int) -> 
                  WHERE n.status = 'sent' OR (n.status = 'batched' AND digest.status = 'sent'))
         """.format(**T)
     )
-    nf10 = _one(
+    nf10 = one_row(
         f"""
         SELECT COUNT(*) FILTER (WHERE (managed_since + interval '6 months')::date <= %(last)s),
                COUNT(*) FILTER (WHERE (managed_since + interval '18 months')::date <= %(last)s)
@@ -297,10 +297,10 @@ def summary(snapshot: Snapshot, *, generated_at: dt.datetime, breaches: int) -> 
         "mpans_affected": mpans_affected,
         "mpan_events": int(actions[5]),
         "charger_actions": int(actions[0]),
-        "charger_minutes": _minutes(actions[1]),
-        "event_minutes_total": _minutes(events[4]),
-        "event_minutes_mean": _minutes(float(events[4]) / count) if count else 0.0,
-        "event_minutes_max": _minutes(events[5]),
+        "charger_minutes": round_minutes(actions[1]),
+        "event_minutes_total": round_minutes(events[4]),
+        "event_minutes_mean": round_minutes(float(events[4]) / count) if count else 0.0,
+        "event_minutes_max": round_minutes(events[5]),
         "overrides": int(actions[2]),
         "failed_commands": int(actions[3]),
         "late_commands": int(actions[4]),
@@ -323,7 +323,7 @@ def duration_bucket_rows(snapshot: Snapshot) -> list[list]:
         if high is not None:
             cond += f" AND secs_in_period < {float(high) * 60}"
         filters.append(f"COUNT(*) FILTER (WHERE {cond})")
-    counts = _one(f"SELECT {', '.join(filters)} FROM {EVENTS_TABLE}")
+    counts = one_row(f"SELECT {', '.join(filters)} FROM {EVENTS_TABLE}")
     return [
         [bucket_label(low, high), float(low), None if high is None else float(high), counts[i]]
         for i, (low, high) in enumerate(DURATION_BUCKET_BOUNDS)
@@ -394,7 +394,7 @@ def worst_by_total_rows(snapshot: Snapshot, *, top_n: int) -> list[list]:
     with connection.cursor() as cursor:
         cursor.execute(sql, {"top": top_n})
         return [
-            [rank, core, _minutes(secs), int(events), _minutes(longest)]
+            [rank, core, round_minutes(secs), int(events), round_minutes(longest)]
             for rank, (core, secs, events, longest) in enumerate(cursor.fetchall(), start=1)
         ]
 
@@ -439,103 +439,7 @@ def worst_by_longest_rows(snapshot: Snapshot, *, top_n: int) -> list[list]:
     rows = []
     for rank, (mpan_id, core, longest_secs, secs, events) in enumerate(top, start=1):
         event_id, started_at = longest[mpan_id]
-        rows.append([rank, core, _minutes(longest_secs), event_id, iso_utc(started_at), _minutes(secs), int(events)])
+        rows.append(
+            [rank, core, round_minutes(longest_secs), event_id, iso_utc(started_at), round_minutes(secs), int(events)]
+        )
     return rows
-
-
-# --- usage-limit breaches -------------------------------------------------------------------
-
-# Curtailed intervals of every charger near the period (30 days either side plus the
-# longest action), failed commands excluded: the limits are about chargers switched off.
-_INTERVALS = """
-    SELECT a.hcalcs_id, a.started_at AS s, COALESCE(a.ended_at, a.expected_end_at) AS e
-    FROM {action} a
-    WHERE NOT (a.status = 'failed' OR a.end_reason = 'failed')
-      AND a.started_at < %(end)s + %(window_30d)s
-      AND COALESCE(a.ended_at, a.expected_end_at) > %(start)s - %(window_30d)s
-      AND COALESCE(a.ended_at, a.expected_end_at) > a.started_at
-"""
-
-# A cheap pre-filter that never misses a breach: every window [t - W, t] is overlapped only by intervals that
-# start in [s_i, s_i + W + longest) where i is the earliest of them, so if no running sum
-# over that frame exceeds the limit no window can. Whole seconds (starts rounded down,
-# durations up, a second of slack on the frame) keep it an upper bound and let PostgreSQL
-# use integer frame arithmetic, much cheaper than timestamp + interval. Only chargers that fail it get the
-# exact candidate-window check below.
-_FLAGGED = """
-    WITH iv AS ({intervals}),
-    running AS (
-        SELECT hcalcs_id,
-               SUM(secs) OVER (PARTITION BY hcalcs_id ORDER BY s_epoch
-                               RANGE BETWEEN CURRENT ROW AND %(frame_24h_s)s FOLLOWING) AS s24,
-               SUM(secs) OVER (PARTITION BY hcalcs_id ORDER BY s_epoch
-                               RANGE BETWEEN CURRENT ROW AND %(frame_30d_s)s FOLLOWING) AS s30
-        FROM (SELECT hcalcs_id, FLOOR(EXTRACT(EPOCH FROM s))::bigint AS s_epoch,
-                     CEIL(EXTRACT(EPOCH FROM e - s))::integer AS secs
-              FROM iv) whole_seconds
-    )
-    SELECT DISTINCT hcalcs_id FROM running WHERE s24 > %(limit_24h)s * 60 OR s30 > %(limit_30d)s * 60
-"""
-
-# The curtailed minutes in a rolling window are piecewise linear in the window's position
-# and peak where the window ends at some interval's end or starts at some interval's start,
-# so checking those candidate windows is exact.
-_EXACT = """
-    WITH iv AS ({intervals} AND a.hcalcs_id = ANY(%(flagged)s)),
-    limits(kind, win, lim) AS (VALUES ('24h', %(window_24h)s::interval, %(limit_24h)s),
-                                      ('30d', %(window_30d)s::interval, %(limit_30d)s)),
-    candidates AS (
-        SELECT DISTINCT iv.hcalcs_id, limits.kind, limits.win, limits.lim, c.ws
-        FROM iv CROSS JOIN limits CROSS JOIN LATERAL (VALUES (iv.e - limits.win), (iv.s)) AS c(ws)
-    ),
-    sums AS (
-        SELECT c.hcalcs_id, c.kind, c.lim, c.ws, c.ws + c.win AS we,
-               SUM(EXTRACT(EPOCH FROM LEAST(j.e, c.ws + c.win) - GREATEST(j.s, c.ws))) / 60 AS minutes
-        FROM candidates c JOIN iv j ON j.hcalcs_id = c.hcalcs_id AND j.s < c.ws + c.win AND j.e > c.ws
-        GROUP BY c.hcalcs_id, c.kind, c.lim, c.ws, c.win
-    ),
-    over AS (
-        SELECT *, COUNT(*) OVER (PARTITION BY hcalcs_id, kind) AS windows,
-               ROW_NUMBER() OVER (PARTITION BY hcalcs_id, kind ORDER BY minutes DESC, ws) AS worst
-        FROM sums
-        WHERE minutes > lim + 1e-6 AND ws < %(end)s AND we > %(start)s
-    )
-    SELECT mp.core, h.eui64, over.kind, over.lim, over.ws, over.we, over.minutes, over.windows
-    FROM over
-    JOIN {hcalcs} h ON h.id = over.hcalcs_id
-    LEFT JOIN {mpan} mp ON mp.meter_id = h.meter_id AND mp.role = 'import_primary'
-    WHERE over.worst = 1
-    ORDER BY over.minutes - over.lim DESC, h.eui64, over.kind
-"""
-
-
-def breach_rows(snapshot: Snapshot) -> list[list]:
-    """The worst window per charger and limit that breaches NF11/NF12 (expected none)."""
-    limit_24h = int(settings.DNOCTL["LIMIT_24H_MINUTES"])
-    limit_30d = int(settings.DNOCTL["LIMIT_30D_MINUTES"])
-    window_24h, window_30d = dt.timedelta(hours=24), dt.timedelta(days=30)
-    params = {
-        "start": snapshot.period.start_utc,
-        "end": snapshot.period.end_utc,
-        "window_24h": window_24h,
-        "window_30d": window_30d,
-        "limit_24h": limit_24h,
-        "limit_30d": limit_30d,
-    }
-    intervals = _INTERVALS.format(**T)
-    longest = _one(f"SELECT MAX(e - s) FROM ({intervals}) iv", params)[0]
-    if longest is None:
-        return []
-    params["frame_24h_s"] = int((window_24h + longest).total_seconds()) + 2
-    params["frame_30d_s"] = int((window_30d + longest).total_seconds()) + 2
-    with connection.cursor() as cursor:
-        cursor.execute(_FLAGGED.format(intervals=intervals), params)
-        flagged = [row[0] for row in cursor.fetchall()]
-        if not flagged:
-            return []
-        params["flagged"] = flagged
-        cursor.execute(_EXACT.format(intervals=intervals, **T), params)
-        return [
-            [core, eui64, kind, lim, iso_utc(ws), iso_utc(we), _minutes(minutes), windows]
-            for core, eui64, kind, lim, ws, we, minutes, windows in cursor.fetchall()
-        ]

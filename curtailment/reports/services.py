@@ -23,6 +23,7 @@ from django.utils import timezone
 
 from curtailment.audit import audit_record
 from curtailment.reports import selectors
+from curtailment.reports.breaches import breach_rows
 from curtailment.reports.columns import (
     BREACHES,
     DURATION_BUCKETS,
@@ -88,7 +89,7 @@ def report_generate(
     progress(0.0, "selecting events")
     with transaction.atomic(), selectors.report_snapshot(period=period) as snapshot:
         progress(0.2, "checking usage limits")
-        breaches = selectors.breach_rows(snapshot)
+        breaches = breach_rows(snapshot)
         progress(0.3, "summarising")
         summary = selectors.summary(snapshot, generated_at=generated_at, breaches=len(breaches))
         buckets = selectors.duration_bucket_rows(snapshot)
@@ -131,7 +132,7 @@ def report_overview(*, period: ReportPeriod, top_n: int = 10) -> dict:
     """What the Reports page shows: summary, duration buckets, months, worst served and
     breaches (no per-event rows), from one snapshot."""
     with transaction.atomic(), selectors.report_snapshot(period=period) as snapshot:
-        breaches = selectors.breach_rows(snapshot)
+        breaches = breach_rows(snapshot)
         return {
             "period": period.as_dict(),
             "summary": selectors.summary(snapshot, generated_at=timezone.now(), breaches=len(breaches)),

@@ -8,6 +8,7 @@ from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
 from curtailment.reports import selectors
+from curtailment.reports.breaches import breach_rows
 from curtailment.reports.periods import period_month
 from curtailment.usage import Interval, intervals_max_rolling_minutes
 from tests.consent.factories import eligible_charger
@@ -37,7 +38,7 @@ def test_breach_check_agrees_with_the_usage_twin(db, history):
             intervals.append(Interval(charger.pk, start, start + dt.timedelta(minutes=minutes)))
 
         with selectors.report_snapshot(period=period_month(2026, 6)) as snapshot:
-            breaches = {row[2]: row for row in selectors.breach_rows(snapshot)}
+            breaches = {row[2]: row for row in breach_rows(snapshot)}
         transaction.set_rollback(True)
 
     for kind, window, limit in (("24h", dt.timedelta(hours=24), 120), ("30d", dt.timedelta(days=30), 480)):
