@@ -301,15 +301,34 @@ def _digest_render(digest: Notification) -> tuple[str, str]:
 # --- sending -----------------------------------------------------------------------------
 
 SENDABLE = (NotificationStatus.PENDING, NotificationStatus.FAILED)
+MAX_ATTEMPTS = 6  # the first try and five retries
+RETRY_BASE_S = 60  # next try after 1, 2, 4, 8, 16 minutes
+
+
+def retry_delay_s(attempts: int) -> int:
+    """Seconds before the next try after ``attempts`` failed ones (exponential, capped)."""
+    return min(3600, RETRY_BASE_S * 2 ** max(0, attempts - 1))
+
+
+class NotificationRetry(NotificationSendError):
+    """A transient failure was recorded; the next try is due in ``delay_s`` seconds."""
+
+    def __init__(self, message: str, delay_s: int) -> None:
+        super().__init__(message)
+        self.delay_s = delay_s
 
 
 def notification_send(*, notification_id: int) -> str:
     """One delivery attempt. Returns the resulting status.
 
     The row is locked (``skip_locked``) for the attempt, so two workers never deliver the
-    same notice; a sent, batched or given-up row is left alone. Raises
-    ``NotificationSendError`` after recording a transient failure, for the task to retry.
+    same notice; a sent, batched or given-up row is left alone. A transient failure is
+    recorded in the row (status ``failed``, ``attempts``, ``last_error`` and the time of the
+    next try in ``due_at``) and raised as ``NotificationRetry`` for the task to retry; after
+    ``MAX_ATTEMPTS`` the notice is ``gave_up``. Because the row holds the schedule, a retry
+    lost with a crashed worker is picked up by the beat task (``notification_due_ids``).
     """
+    now = timezone.now()
     with transaction.atomic():
         notice = (
             Notification.objects.select_for_update(skip_locked=True, of=("self",))
@@ -322,6 +341,7 @@ def notification_send(*, notification_id: int) -> str:
         if notice.kind in (NotificationKind.DAILY_DIGEST, NotificationKind.MONTHLY_STATEMENT):
             notice.subject, notice.body = _digest_render(notice)
         notice.attempts += 1
+        failure: NotificationRetry | None = None
         try:
             address = address_for(customer=notice.customer, channel=notice.channel, premise=notice.premise)
             SENDERS[notice.channel].send(
@@ -330,26 +350,22 @@ def notification_send(*, notification_id: int) -> str:
         except NotificationUndeliverable as exc:
             notice.status, notice.last_error = NotificationStatus.GAVE_UP, str(exc)
         except NotificationSendError as exc:
-            notice.status, notice.last_error = NotificationStatus.FAILED, str(exc)
-            notice.save(update_fields=["status", "last_error", "attempts", "subject", "body"])
-            failure = exc
+            notice.last_error = str(exc)[:2000]
+            if notice.attempts >= MAX_ATTEMPTS:
+                notice.status = NotificationStatus.GAVE_UP
+                logger.warning("notice %s gave up after %s attempts", notice.pk, notice.attempts)
+            else:
+                delay = retry_delay_s(notice.attempts)
+                notice.status, notice.due_at = NotificationStatus.FAILED, now + dt.timedelta(seconds=delay)
+                failure = NotificationRetry(str(exc), delay)
         else:
             notice.status, notice.sent_at, notice.last_error = NotificationStatus.SENT, timezone.now(), ""
-        if notice.status != NotificationStatus.FAILED:
-            notice.save(update_fields=["status", "last_error", "attempts", "subject", "body", "sent_at"])
-            if notice.status == NotificationStatus.SENT:
-                notice.digest_items.update(sent_at=notice.sent_at)
-            return notice.status
-    raise failure
-
-
-def notification_give_up(*, notification_id: int, error: str) -> bool:
-    """Retries ran out: mark the notice ``gave_up`` so it shows on the failed page."""
-    return bool(
-        Notification.objects.filter(pk=notification_id, status__in=SENDABLE).update(
-            status=NotificationStatus.GAVE_UP, last_error=error[:2000]
-        )
-    )
+        notice.save(update_fields=["status", "last_error", "attempts", "subject", "body", "sent_at", "due_at"])
+        if notice.status == NotificationStatus.SENT:
+            notice.digest_items.update(sent_at=notice.sent_at)
+    if failure is not None:
+        raise failure
+    return notice.status
 
 
 def notification_retry(*, notification_id: int, by) -> bool:
@@ -372,14 +388,19 @@ def notification_retry(*, notification_id: int, by) -> bool:
 
 
 def notification_due_ids(*, now: dt.datetime, grace: dt.timedelta = dt.timedelta(minutes=2)) -> list[int]:
-    """Pending notices whose time has come: digests and statements at their due time, and
-    single notices whose on-commit send was lost (worker down) after a grace period."""
+    """Notices whose time has come: digests and statements at their due time; single
+    notices whose on-commit send was lost (worker down), and failed notices whose retry is
+    overdue (the retry message was lost), each after a grace period that leaves the normal
+    path its chance first."""
     from django.db.models import Q
 
     digest_kinds = [NotificationKind.DAILY_DIGEST, NotificationKind.MONTHLY_STATEMENT]
+    pending = Q(status=NotificationStatus.PENDING)
+    digests_due = pending & Q(kind__in=digest_kinds, due_at__lte=now)
+    singles_lost = pending & ~Q(kind__in=digest_kinds) & Q(due_at__lte=now - grace)
+    retries_lost = Q(status=NotificationStatus.FAILED, due_at__lte=now - grace)
     return list(
-        Notification.objects.filter(status=NotificationStatus.PENDING)
-        .filter(Q(kind__in=digest_kinds, due_at__lte=now) | (~Q(kind__in=digest_kinds) & Q(due_at__lte=now - grace)))
+        Notification.objects.filter(digests_due | singles_lost | retries_lost)
         .order_by("due_at")
         .values_list("pk", flat=True)[:1000]
     )

@@ -18,8 +18,6 @@ from dnoctl.celery import app
 
 logger = logging.getLogger(__name__)
 
-NOTIFICATION_MAX_RETRIES = 5
-NOTIFICATION_BACKOFF_S = 60  # 1, 2, 4, 8, 16 minutes (plus jitter)
 BOOST_MAX_RETRIES = 5
 
 
@@ -28,22 +26,20 @@ def backoff_seconds(retries: int, base: int) -> int:
     return min(3600, base * 2**retries) + random.randint(0, base)
 
 
-@shared_task(bind=True, max_retries=NOTIFICATION_MAX_RETRIES, acks_late=True)
+@shared_task(bind=True, max_retries=None, acks_late=True)
 def notification_send(self, notification_id: int) -> str:
     """Deliver one notice. Idempotent: a notice already sent (or being sent by another
-    worker) is skipped. A transient failure is retried with backoff and jitter; when
-    retries run out the notice is marked ``gave_up`` and shows on the failed page."""
-    from consent.notifications import NotificationSendError, notification_give_up
+    worker) is skipped. A transient failure is retried after the delay the service recorded
+    in the row (exponential backoff) plus jitter; the row counts the attempts and marks the
+    notice ``gave_up`` after ``consent.notifications.MAX_ATTEMPTS``, so the cap holds even
+    when the beat task re-queues a retry that a crashed worker lost."""
+    from consent.notifications import NotificationRetry
     from consent.notifications import notification_send as send
 
     try:
         return send(notification_id=notification_id)
-    except NotificationSendError as exc:
-        if self.request.retries >= self.max_retries:
-            notification_give_up(notification_id=notification_id, error=str(exc))
-            logger.warning("notification %s gave up after %s attempts", notification_id, self.request.retries + 1)
-            return "gave_up"
-        raise self.retry(exc=exc, countdown=backoff_seconds(self.request.retries, NOTIFICATION_BACKOFF_S)) from exc
+    except NotificationRetry as exc:
+        raise self.retry(exc=exc, countdown=exc.delay_s + random.randint(0, 30)) from exc
 
 
 @shared_task(expires=240)

@@ -139,6 +139,29 @@ def test_retries_run_out_and_the_notice_shows_as_failed(
         FlakyBackend.failures_left = 0
     notice.refresh_from_db()
     assert notice.status == NotificationStatus.GAVE_UP
-    assert notice.attempts == tasks.NOTIFICATION_MAX_RETRIES + 1
+    assert notice.attempts == notifications.MAX_ATTEMPTS
     assert "connection unexpectedly closed" in notice.last_error
     assert mail.outbox == []
+
+
+@override_settings(EMAIL_BACKEND="tests.consent.mailbackends.FlakyBackend")
+def test_a_retry_lost_with_a_crashed_worker_is_picked_up_by_beat(celery_eager):
+    """GIVEN a notice whose first send failed (the retry message then lost with the worker)
+    WHEN the beat task runs after the recorded retry time THEN the notice is sent."""
+    FlakyBackend.failures_left = 1
+    charger = _charger(NotificationFrequency.EACH_EVENT)
+    [notice] = notifications.notification_event_queue(
+        event=_event(charger.meter.premise.feeder, timezone.now()), hcalcs_ids=[charger.pk]
+    )
+    with pytest.raises(notifications.NotificationRetry):
+        notifications.notification_send(notification_id=notice.pk)
+    notice.refresh_from_db()
+    assert (notice.status, notice.attempts) == (NotificationStatus.FAILED, 1)
+    assert notifications.notification_due_ids(now=timezone.now()) == []  # its retry is not due yet
+    later = notice.due_at + dt.timedelta(minutes=3)
+    assert notifications.notification_due_ids(now=later) == [notice.pk]
+    Notification.objects.filter(pk=notice.pk).update(due_at=timezone.now() - dt.timedelta(minutes=3))
+    assert tasks.notifications_send_due.delay().get() == 1
+    notice.refresh_from_db()
+    assert (notice.status, notice.attempts) == (NotificationStatus.SENT, 2)
+    assert len(mail.outbox) == 1
