@@ -16,6 +16,7 @@ import datetime as dt
 import logging
 
 from django.core.cache import cache
+from django.db.models import Exists, OuterRef
 from django.utils import timezone
 
 from consent.models import HCALCS, Consent
@@ -27,6 +28,8 @@ logger = logging.getLogger(__name__)
 
 BOOST_DETAILS_TTL_S = 24 * 3600
 IN_FLIGHT = (ServiceRequestState.BUILT, ServiceRequestState.SENT)
+# An accepted 7.10 whose device has not answered in this long is sent again (a new request).
+AWAIT_DEVICE = dt.timedelta(hours=1)
 
 
 class BoostTransientError(Exception):
@@ -42,7 +45,8 @@ def boost_button_removal_send(*, hcalcs_id: int) -> str:
     """Send SRV 7.10 for one HCALCS (or resend the stored one after a transport failure).
 
     Idempotent: skips an HCALCS that is gone, already off the boost button, whose consent
-    allows override again, or that already has a 7.10 acknowledged since its last 7.9.
+    allows override again, or that has a 7.10 accepted by the DCC (since its last 7.9) and
+    still awaiting the device; a failed, rejected or long-unanswered 7.10 is sent anew.
     """
     from curtailment.dcc import DccTransientError
     from curtailment.service_requests import service_request_dispatch, service_request_send
@@ -62,11 +66,12 @@ def boost_button_removal_send(*, hcalcs_id: int) -> str:
     try:
         if previous is not None and previous.state in IN_FLIGHT:
             request = service_request_dispatch(service_request_id=previous.pk)
-        elif previous is not None and previous.state in (
-            ServiceRequestState.ACKNOWLEDGED,
-            ServiceRequestState.RESPONDED,
+        elif (
+            previous is not None
+            and previous.state == ServiceRequestState.ACKNOWLEDGED
+            and previous.created_at > timezone.now() - AWAIT_DEVICE
         ):
-            return "already_sent"
+            return "already_sent"  # accepted by the DCC; the device's answer is on its way
         else:
             request = service_request_send(
                 srv="7.10", target=hcalcs.meter.esme_eui64, indexes=[hcalcs.switch_index], hcalcs=hcalcs
@@ -81,6 +86,15 @@ def boost_button_removal_send(*, hcalcs_id: int) -> str:
         inputs={"hcalcs_eui64": hcalcs.eui64, "esme_eui64": hcalcs.meter.esme_eui64, "request_id": request.request_id},
     )
     return request.state
+
+
+def hcalcs_awaiting_boost_removal_ids() -> list[int]:
+    """HCALCS still on the boost button although the current consent forbids override (a
+    7.10 that failed, was rejected or was never sent): the beat task sends them again."""
+    forbidden = Consent.objects.filter(
+        tenancy__premise_id=OuterRef("meter__premise_id"), tenancy__end__isnull=True, override_allowed=False
+    )
+    return list(HCALCS.objects.filter(on_boost_button=True).filter(Exists(forbidden)).values_list("pk", flat=True))
 
 
 def boost_details_request(*, hcalcs: HCALCS, requested_by, days: int = 30) -> ServiceRequest:

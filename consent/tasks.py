@@ -105,8 +105,25 @@ def boost_details_read(self, hcalcs_id: int, user_id: int | None) -> str:
         raise self.retry(exc=exc, countdown=backoff_seconds(self.request.retries, 10)) from exc
 
 
+@shared_task(expires=3000)
+def boost_button_reconcile() -> int:
+    """Beat: queue 7.10 again for every HCALCS still on the boost button although its
+    customer forbids override (the earlier 7.10 failed or was rejected). Idempotent:
+    ``boost_button_remove`` skips an HCALCS with a 7.10 already accepted."""
+    from consent.boost import hcalcs_awaiting_boost_removal_ids
+
+    ids = hcalcs_awaiting_boost_removal_ids()
+    for hcalcs_id in ids:
+        boost_button_remove.delay(hcalcs_id)
+    return len(ids)
+
+
 app.conf.beat_schedule.update(
     {
+        "consent.boost_button_reconcile": {
+            "task": "consent.tasks.boost_button_reconcile",
+            "schedule": 3600.0,
+        },
         "consent.notifications_send_due": {
             "task": "consent.tasks.notifications_send_due",
             "schedule": 300.0,

@@ -67,3 +67,12 @@ def test_reading_boost_details_on_demand_sends_7_11_and_shows_the_answer(live_st
     request = ServiceRequest.objects.get(hcalcs=charger, srv="7.11")
     assert request.target_eui64 == meter.esme_eui64
     assert "1 press in 30 days" in client.get(f"/consent/premises/{meter.premise_id}/").content.decode()
+
+
+@pytest.mark.django_db
+def test_reconcile_finds_chargers_left_on_the_boost_button_against_consent():
+    forbidden = eligible_charger(on_boost_button=True)
+    Consent.objects.filter(tenancy__premise=forbidden.meter.premise).update(override_allowed=False)
+    eligible_charger(on_boost_button=True)  # override still allowed: stays on
+    eligible_charger(on_boost_button=False)
+    assert boost.hcalcs_awaiting_boost_removal_ids() == [forbidden.pk]
