@@ -289,10 +289,14 @@ def event_open_for_alert(*, alert_id: int) -> CurtailmentEvent | None:
     if CurtailmentEvent.objects.filter(alert=alert).exists():
         return None  # this alert already had its event (ended since)
     load = feeder_load_now(feeder=feeder)
-    percent = load.load_percent if load.load_percent is not None else alert.load_percent
+    fresh = load.load_percent is not None and not load.stale
+    percent = load.load_percent if fresh else alert.load_percent
     forecast = (alert.forecast or {}).get("forecast_percent")
     judged = max(p for p in (percent, forecast if alert.kind == AlertKind.TREND else None, 0.0) if p is not None)
-    kw = load.kw
+    kw = load.kw if not load.stale else None
+    if kw is None and percent:
+        # No fresh reading (an external alert from SCADA): estimate from the alert's load.
+        kw = feeder.rating_kw * percent / 100.0
     if kw is not None and percent and judged > percent:
         kw = kw * judged / percent  # a trend alert: size the cut for the forecast load
     inputs = {

@@ -206,3 +206,40 @@ def test_worker_killed_mid_event_restarts_and_ends_the_event_without_sending_twi
         per_srv = Counter(action.service_requests.values_list("srv", flat=True))
         assert all(n == 1 for n in per_srv.values()), per_srv
     assert_each_request_processed_once(live_stack)
+
+
+def test_boost_press_overrides_then_operator_cancel_resets_every_live_charger(live_stack, operator):
+    """GIVEN a manual event whose charger is on the boost button and switched off
+    WHEN the customer presses boost (the simulated meter raises its alert to our endpoint)
+    THEN that action ends with reason override and a replacement is switched off; and
+    WHEN the operator cancels the event THEN the replacement gets a 7.8 and the event ends."""
+    from curtailment.services import curtailment_event_cancel, curtailment_event_start
+
+    feeder, _chargers, _token = setup_feeder(live_stack, chargers=3)
+    event = curtailment_event_start(
+        feeder=feeder, reduction_kw=5, duration_minutes=30, reason="e2e boost", requested_by=operator
+    )
+    first = wait_until(lambda: event.actions.filter(status="confirmed").first())
+    meter = first.hcalcs.meter
+    wait_until(
+        lambda: live_stack.simulator.device_state(meter.esme_eui64)["boost_button"] == [first.hcalcs.switch_index]
+    )
+    assert live_stack.simulator.press_boost(meter.esme_eui64) == [first.hcalcs.switch_index]
+
+    replacement = wait_until(lambda: event.actions.exclude(pk=first.pk).filter(status="confirmed").first())
+    first.refresh_from_db()
+    assert (first.status, first.end_reason) == ("ended", "override")
+    assert first.ended_at < first.expected_end_at
+    assert AuditEntry.objects.filter(action="action.override", target_id=str(first.pk)).exists()
+
+    curtailment_event_cancel(event=event, reason="operator cancels", cancelled_by=operator)
+    wait_until(lambda: CurtailmentEvent.objects.get(pk=event.pk).status == "ended")
+    replacement.refresh_from_db()
+    assert (replacement.status, replacement.end_reason) == ("ended", "cancelled")
+    assert replacement.service_requests.get(srv="7.8").state == "responded"
+    assert not first.service_requests.filter(srv="7.8").exists()  # already back on: no reset
+    device = live_stack.simulator.device_state(replacement.hcalcs.meter.esme_eui64)
+    assert device["switches"][str(replacement.hcalcs.switch_index)]["state"] == "on"
+    event.refresh_from_db()
+    assert event.end_reason == "cancelled"
+    assert_each_request_processed_once(live_stack)

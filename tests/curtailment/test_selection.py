@@ -6,9 +6,11 @@ import pytest
 from django.utils import timezone
 
 from consent.choices import ConsentStatus, LoadLabel
-from curtailment.models import CurtailmentAction, CurtailmentEvent
+from consent.models import HalfHourlyConsumption
+from curtailment.models import CurtailmentAction, CurtailmentEvent, ServiceRequest
 from curtailment.selection import selection_candidates, selection_plan
 from curtailment.selectors import feeder_managed_dates, hcalcs_eligible_for_curtailment
+from curtailment.services import curtailment_event_start
 from tests.consent.factories import ConsentFactory, TenancyFactory, eligible_charger
 from tests.feeders.factories import FeederFactory
 
@@ -113,3 +115,44 @@ def test_managed_feeder_dates_are_6_and_18_months_on():
     assert managed.market_solution_due == dt.date(2027, 2, 28)
     assert managed.implementation_due == dt.date(2028, 2, 29)
     assert feeder_managed_dates(feeder=FeederFactory()) is None
+
+
+@pytest.mark.django_db
+def test_poor_wan_chargers_come_after_reachable_ones_and_get_local_delivery(operator):
+    feeder = FeederFactory()
+    poor = eligible_charger(feeder=feeder)
+    good = eligible_charger(feeder=feeder)
+    for n, (charger, state) in enumerate([(poor, "timed_out"), (poor, "timed_out"), (good, "responded")]):
+        ServiceRequest.objects.create(
+            request_id=f"90-B3-D5-1F-30-01-00-00:{charger.meter.esme_eui64}:{n + 1}",
+            srv="7.6",
+            command_variant=5,
+            originator_eui64="90-B3-D5-1F-30-01-00-00",
+            target_eui64=charger.meter.esme_eui64,
+            counter=n + 1,
+            hcalcs=charger,
+            state=state,
+            request_document="<x/>",
+        )
+    candidates, _ = selection_candidates(feeder=feeder, at=timezone.now())
+    plan = selection_plan(candidates=candidates, required_kw=14.0, event_minutes=30)
+    assert [c.hcalcs_id for c, _ in plan.picks] == [good.pk, poor.pk]
+    assert [c.poor_wan for c, _ in plan.picks] == [False, True]
+    event = curtailment_event_start(
+        feeder=feeder, reduction_kw=14, duration_minutes=30, reason="t", requested_by=operator
+    )
+    assert dict(event.actions.values_list("hcalcs_id", "use_local_delivery")) == {good.pk: False, poor.pk: True}
+
+
+@pytest.mark.django_db
+def test_expected_kw_is_lowered_when_the_home_draws_less_than_the_charger_rating():
+    feeder = FeederFactory()
+    idle = eligible_charger(feeder=feeder, rated_kw=7.0)
+    busy = eligible_charger(feeder=feeder, rated_kw=7.0)
+    now = timezone.now()
+    half_hour = now.replace(minute=0 if now.minute < 30 else 30, second=0, microsecond=0)
+    HalfHourlyConsumption.objects.create(mpan=idle.meter.mpans.get(), period_start=half_hour, kwh=0.4)
+    HalfHourlyConsumption.objects.create(mpan=busy.meter.mpans.get(), period_start=half_hour, kwh=4.5)
+    candidates = {c.hcalcs_id: c for c in selection_candidates(feeder=feeder, at=now)[0]}
+    assert candidates[idle.pk].expected_kw == pytest.approx(0.8)
+    assert candidates[busy.pk].expected_kw == 7.0

@@ -259,3 +259,17 @@ def test_a_second_dispatch_of_the_same_action_sends_nothing_while_the_first_hold
     assert not ServiceRequest.objects.filter(action=action).exists()
     action.refresh_from_db()
     assert action.status == ActionStatus.PLANNED
+
+
+@pytest.mark.django_db
+def test_external_alert_without_a_fresh_reading_is_sized_from_the_alert_load():
+    feeder = FeederFactory(rating_amps=100, at_risk_percent=90, clear_percent=80)
+    for _ in range(3):
+        eligible_charger(feeder=feeder)
+    alert = FeederAlert.objects.create(
+        feeder=feeder, kind="external", source="scada", raised_at=timezone.now(), load_percent=96
+    )
+    event = event_open_for_alert(alert_id=alert.pk)
+    assert event.trigger == EventTrigger.EXTERNAL
+    assert event.required_reduction_kw == pytest.approx(feeder.rating_kw * 0.96 * (96 - 80) / 96 * 1.1)
+    assert event.decision["load_percent"] == 96
