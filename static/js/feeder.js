@@ -34,8 +34,18 @@ function setStatus(status) {
   badge.querySelector(".status").textContent = STATUS_TEXT[status];
 }
 
-// Events change what is shaded and what controls make sense: reload the page's data.
-const reloadSoon = debounce(() => window.location.reload(), 1500);
+// Alerts and events change what is shaded and which controls make sense: reload the
+// page, unless the operator is in the middle of a control form (an alert is exactly when
+// they are typing a reason); then say so and let them reload when done.
+const reloadSoon = debounce(() => {
+  const busy = document.querySelector("#controls details[open]");
+  if (!busy) {
+    window.location.reload();
+    return;
+  }
+  const note = document.getElementById("page-outdated");
+  if (note) note.hidden = false;
+}, 1500);
 
 connectLive(
   `/ws/feeders/${feederId}/`,

@@ -13,7 +13,9 @@ from dnoctl.push import FEEDERS_ALL, event_group, feeder_group
 from tests.dashboard.helpers import open_event
 from tests.feeders.factories import FeederFactory
 
-pytestmark = pytest.mark.django_db
+# Committed data: a consumer's database_sync_to_async reads may run on another thread
+# (another connection) than the test's, so rows must not hide in the test's transaction.
+pytestmark = pytest.mark.django_db(transaction=True)
 
 
 def run(coro_fn, *args):
@@ -63,6 +65,7 @@ def test_anonymous_is_refused_on_every_route():
         for path in ("/ws/feeders/", f"/ws/feeders/{feeder.pk}/"):
             communicator = _communicator(path, AnonymousUser())
             codes.append(await communicator.connect())
+            await communicator.disconnect()
         return codes
 
     assert run(scenario) == [(False, 4401), (False, 4401)]
@@ -74,6 +77,7 @@ def test_unknown_feeder_or_event_closes_with_4404(viewer):
         for path in ("/ws/feeders/999999/", "/ws/events/999999/"):
             communicator = _communicator(path, viewer)
             codes.append(await communicator.connect())
+            await communicator.disconnect()
         return codes
 
     assert run(scenario) == [(False, 4404), (False, 4404)]
@@ -175,3 +179,23 @@ def test_event_socket_forwards_action_updates(viewer):
         return frame
 
     assert run(scenario) == {"type": "action.updated", "payload": {"action_id": 1, "status": "confirmed"}}
+
+
+def test_idle_socket_survives_the_redis_read_timeout_and_still_receives(viewer):
+    """redis-py 8 times a read out after 5 s, channels_redis blocks for 5 s: an idle socket
+    used to die every few seconds. It must stay open and deliver the next message."""
+
+    async def scenario():
+        socket = _communicator("/ws/feeders/", viewer)
+        assert (await socket.connect())[0]
+        idle = await socket.receive_nothing(timeout=6.5, interval=0.5)
+        await get_channel_layer().group_send(
+            FEEDERS_ALL, {"type": "feeder.status", "payload": {"feeder_id": 1, "status": "offline"}}
+        )
+        frame = await socket.receive_json_from(timeout=10)
+        await socket.disconnect()
+        return idle, frame
+
+    idle, frame = run(scenario)
+    assert idle is True
+    assert frame["payload"]["status"] == "offline"
