@@ -138,6 +138,8 @@ def _premise_context(request: HttpRequest, premise: Premise, days: int, **forms)
     for charger in chargers:
         charger.used_24h, charger.used_30d = used_24h[charger.pk], used_30d[charger.pk]
         charger.boost_details = boost.boost_details_get(hcalcs_id=charger.pk)
+        if charger.boost_details:
+            charger.boost_details["at_label"] = london_label(dt.datetime.fromisoformat(charger.boost_details["at"]))
     consent = selectors.premise_current_consent(premise=premise)
     tenancies = selectors.premise_tenancies(premise=premise)
     personal = request.user.has_perm(VIEW_PERSONAL_DATA)

@@ -7,6 +7,7 @@ function draw() {
   const figure = JSON.parse(spec.textContent);
   if (!figure.data.length) {
     holder.textContent = "No half-hourly data for this period.";
+    holder.style.minHeight = "0";
     return;
   }
   window.Plotly.newPlot(holder, figure.data, figure.layout, { responsive: true, displaylogo: false });
