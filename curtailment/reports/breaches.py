@@ -5,7 +5,8 @@ Every charger's curtailed intervals within 30 days either side of the period are
 with the same interval the limits count (``[started_at, COALESCE(ended_at,
 expected_end_at))``, failed commands excluded): a cheap window-function pre-filter finds the
 chargers that could breach, and an exact check of the candidate windows of those chargers
-finds the worst window per charger and limit.
+finds the worst window per charger and limit. Times are epoch seconds throughout, so the
+same SQL runs on PostgreSQL and SQLite.
 """
 
 from __future__ import annotations
@@ -16,99 +17,125 @@ from django.conf import settings
 from django.db import connection
 
 from curtailment.reports.periods import iso_utc
-from curtailment.reports.selectors import Snapshot, T, one_row, round_minutes
+from curtailment.reports.selectors import Dialect, Snapshot, T, from_epoch, round_minutes, ts_param
 
-# Curtailed intervals of every charger near the period (30 days either side plus the
-# longest action), failed commands excluded: the limits are about chargers switched off.
-_INTERVALS = """
-    SELECT a.hcalcs_id, a.started_at AS s, COALESCE(a.ended_at, a.expected_end_at) AS e
-    FROM {action} a
+FLAGGED_TABLE = "ofgem_report_flagged_chargers"
+# Minutes over a limit by less than this are rounding noise of the epoch arithmetic.
+TOLERANCE_MINUTES = 1e-4
+
+
+def _intervals(d: Dialect, *, flagged_only: bool = False) -> str:
+    """Curtailed intervals of every charger near the period (30 days either side), failed
+    commands excluded: the limits are about chargers switched off."""
+    end = "COALESCE(a.ended_at, a.expected_end_at)"
+    flagged = f" AND a.hcalcs_id IN (SELECT hcalcs_id FROM {FLAGGED_TABLE})" if flagged_only else ""
+    return f"""
+    SELECT a.hcalcs_id, {d.epoch("a.started_at")} AS s, {d.epoch(end)} AS e
+    FROM {T["action"]} a
     WHERE NOT (a.status = 'failed' OR a.end_reason = 'failed')
-      AND a.started_at < %(end)s + %(window_30d)s
-      AND COALESCE(a.ended_at, a.expected_end_at) > %(start)s - %(window_30d)s
-      AND COALESCE(a.ended_at, a.expected_end_at) > a.started_at
+      AND a.started_at < %(scan_end)s AND {end} > %(scan_start)s AND {end} > a.started_at{flagged}
 """
 
-# A cheap pre-filter that never misses a breach: every window [t - W, t] is overlapped only by intervals that
-# start in [s_i, s_i + W + longest) where i is the earliest of them, so if no running sum
-# over that frame exceeds the limit no window can. Whole seconds (starts rounded down,
-# durations up, a second of slack on the frame) keep it an upper bound and let PostgreSQL
-# use integer frame arithmetic, much cheaper than timestamp + interval. Only chargers that fail it get the
-# exact candidate-window check below.
-_FLAGGED = """
-    WITH iv AS ({intervals}),
+
+# A cheap pre-filter that never misses a breach: every window [t - W, t] is overlapped only
+# by intervals that start in [s_i, s_i + W + longest) where i is the earliest of them, so if
+# no running sum over that frame exceeds the limit no window can. Whole seconds (starts
+# truncated, durations plus one second, two seconds of slack on the frame) keep it an upper
+# bound and let the database use integer frame arithmetic. Only chargers that fail it get
+# the exact candidate-window check below.
+def _flagged(d: Dialect) -> str:
+    return f"""
+    WITH iv AS ({_intervals(d)}),
     running AS (
         SELECT hcalcs_id,
-               SUM(secs) OVER (PARTITION BY hcalcs_id ORDER BY s_epoch
+               SUM(secs) OVER (PARTITION BY hcalcs_id ORDER BY s_whole
                                RANGE BETWEEN CURRENT ROW AND %(frame_24h_s)s FOLLOWING) AS s24,
-               SUM(secs) OVER (PARTITION BY hcalcs_id ORDER BY s_epoch
+               SUM(secs) OVER (PARTITION BY hcalcs_id ORDER BY s_whole
                                RANGE BETWEEN CURRENT ROW AND %(frame_30d_s)s FOLLOWING) AS s30
-        FROM (SELECT hcalcs_id, FLOOR(EXTRACT(EPOCH FROM s))::bigint AS s_epoch,
-                     CEIL(EXTRACT(EPOCH FROM e - s))::integer AS secs
-              FROM iv) whole_seconds
+        FROM (SELECT hcalcs_id, CAST(s AS bigint) AS s_whole, CAST(e - s AS integer) + 1 AS secs FROM iv) whole
     )
     SELECT DISTINCT hcalcs_id FROM running WHERE s24 > %(limit_24h)s * 60 OR s30 > %(limit_30d)s * 60
 """
 
+
 # The curtailed minutes in a rolling window are piecewise linear in the window's position
 # and peak where the window ends at some interval's end or starts at some interval's start,
 # so checking those candidate windows is exact.
-_EXACT = """
-    WITH iv AS ({intervals} AND a.hcalcs_id = ANY(%(flagged)s)),
-    limits(kind, win, lim) AS (VALUES ('24h', %(window_24h)s::interval, %(limit_24h)s),
-                                      ('30d', %(window_30d)s::interval, %(limit_30d)s)),
+def _exact(d: Dialect) -> str:
+    return f"""
+    WITH iv AS ({_intervals(d, flagged_only=True)}),
+    limits AS (SELECT '24h' AS kind, %(window_24h_s)s AS win, %(limit_24h)s AS lim
+               UNION ALL SELECT '30d', %(window_30d_s)s, %(limit_30d)s),
     candidates AS (
-        SELECT DISTINCT iv.hcalcs_id, limits.kind, limits.win, limits.lim, c.ws
-        FROM iv CROSS JOIN limits CROSS JOIN LATERAL (VALUES (iv.e - limits.win), (iv.s)) AS c(ws)
+        SELECT DISTINCT hcalcs_id, kind, win, lim, ws FROM (
+            SELECT iv.hcalcs_id, limits.kind, limits.win, limits.lim, iv.e - limits.win AS ws FROM iv CROSS JOIN limits
+            UNION ALL
+            SELECT iv.hcalcs_id, limits.kind, limits.win, limits.lim, iv.s FROM iv CROSS JOIN limits
+        ) anchored
     ),
     sums AS (
         SELECT c.hcalcs_id, c.kind, c.lim, c.ws, c.ws + c.win AS we,
-               SUM(EXTRACT(EPOCH FROM LEAST(j.e, c.ws + c.win) - GREATEST(j.s, c.ws))) / 60 AS minutes
+               SUM({d.least}(j.e, c.ws + c.win) - {d.greatest}(j.s, c.ws)) / 60 AS minutes
         FROM candidates c JOIN iv j ON j.hcalcs_id = c.hcalcs_id AND j.s < c.ws + c.win AND j.e > c.ws
         GROUP BY c.hcalcs_id, c.kind, c.lim, c.ws, c.win
     ),
-    over AS (
-        SELECT *, COUNT(*) OVER (PARTITION BY hcalcs_id, kind) AS windows,
+    over_limit AS (
+        SELECT sums.*, COUNT(*) OVER (PARTITION BY hcalcs_id, kind) AS windows,
                ROW_NUMBER() OVER (PARTITION BY hcalcs_id, kind ORDER BY minutes DESC, ws) AS worst
         FROM sums
-        WHERE minutes > lim + 1e-6 AND ws < %(end)s AND we > %(start)s
+        WHERE minutes > lim + {TOLERANCE_MINUTES} AND ws < %(end_s)s AND we > %(start_s)s
     )
-    SELECT mp.core, h.eui64, over.kind, over.lim, over.ws, over.we, over.minutes, over.windows
-    FROM over
-    JOIN {hcalcs} h ON h.id = over.hcalcs_id
-    LEFT JOIN {mpan} mp ON mp.meter_id = h.meter_id AND mp.role = 'import_primary'
-    WHERE over.worst = 1
-    ORDER BY over.minutes - over.lim DESC, h.eui64, over.kind
+    SELECT mp.core, h.eui64, o.kind, o.lim, o.ws, o.we, o.minutes, o.windows
+    FROM over_limit o
+    JOIN {T["hcalcs"]} h ON h.id = o.hcalcs_id
+    LEFT JOIN {T["mpan"]} mp ON mp.meter_id = h.meter_id AND mp.role = 'import_primary'
+    WHERE o.worst = 1
+    ORDER BY o.minutes - o.lim DESC, h.eui64, o.kind
 """
 
 
 def breach_rows(snapshot: Snapshot) -> list[list]:
     """The worst window per charger and limit that breaches NF11/NF12 (expected none)."""
-    limit_24h = int(settings.DNOCTL["LIMIT_24H_MINUTES"])
-    limit_30d = int(settings.DNOCTL["LIMIT_30D_MINUTES"])
+    d = snapshot.dialect
     window_24h, window_30d = dt.timedelta(hours=24), dt.timedelta(days=30)
+    period = snapshot.period
     params = {
-        "start": snapshot.period.start_utc,
-        "end": snapshot.period.end_utc,
-        "window_24h": window_24h,
-        "window_30d": window_30d,
-        "limit_24h": limit_24h,
-        "limit_30d": limit_30d,
+        "scan_start": ts_param(period.start_utc - window_30d),
+        "scan_end": ts_param(period.end_utc + window_30d),
+        "start_s": period.start_utc.timestamp(),
+        "end_s": period.end_utc.timestamp(),
+        "window_24h_s": window_24h.total_seconds(),
+        "window_30d_s": window_30d.total_seconds(),
+        "limit_24h": int(settings.DNOCTL["LIMIT_24H_MINUTES"]),
+        "limit_30d": int(settings.DNOCTL["LIMIT_30D_MINUTES"]),
     }
-    intervals = _INTERVALS.format(**T)
-    longest = one_row(f"SELECT MAX(e - s) FROM ({intervals}) iv", params)[0]
-    if longest is None:
-        return []
-    params["frame_24h_s"] = int((window_24h + longest).total_seconds()) + 2
-    params["frame_30d_s"] = int((window_30d + longest).total_seconds()) + 2
     with connection.cursor() as cursor:
-        cursor.execute(_FLAGGED.format(intervals=intervals), params)
-        flagged = [row[0] for row in cursor.fetchall()]
-        if not flagged:
+        cursor.execute(f"SELECT MAX(e - s) FROM ({_intervals(d)}) iv", params)
+        longest_s = cursor.fetchone()[0]
+        if longest_s is None:
             return []
-        params["flagged"] = flagged
-        cursor.execute(_EXACT.format(intervals=intervals, **T), params)
-        return [
-            [core, eui64, kind, lim, iso_utc(ws), iso_utc(we), round_minutes(minutes), windows]
-            for core, eui64, kind, lim, ws, we, minutes, windows in cursor.fetchall()
-        ]
+        params["frame_24h_s"] = int(params["window_24h_s"] + float(longest_s)) + 2
+        params["frame_30d_s"] = int(params["window_30d_s"] + float(longest_s)) + 2
+        cursor.execute(f"DROP TABLE IF EXISTS {FLAGGED_TABLE}")
+        cursor.execute(f"CREATE {d.temp_table(FLAGGED_TABLE)} AS {_flagged(d)}", params)
+        try:
+            cursor.execute(f"SELECT COUNT(*) FROM {FLAGGED_TABLE}")
+            if cursor.fetchone()[0] == 0:
+                return []
+            cursor.execute(_exact(d), params)
+            return [
+                [
+                    core,
+                    eui64,
+                    kind,
+                    int(lim),
+                    iso_utc(from_epoch(ws)),
+                    iso_utc(from_epoch(we)),
+                    round_minutes(minutes),
+                    int(windows),
+                ]
+                for core, eui64, kind, lim, ws, we, minutes, windows in cursor.fetchall()
+            ]
+        finally:
+            if not d.postgresql:
+                cursor.execute(f"DROP TABLE IF EXISTS {FLAGGED_TABLE}")

@@ -45,6 +45,9 @@ EVENT_AGG_TABLE = "ofgem_report_event_totals"
 MPAN_AGG_TABLE = "ofgem_report_mpan_totals"
 # Sorts and hash aggregates over a year's actions fit in memory instead of spilling.
 REPORT_WORK_MEM = "128MB"
+# NF10: 6 months to find a market solution, then 12 months to implement it.
+NF10_MARKET_SOLUTION_MONTHS = 6
+NF10_IMPLEMENTATION_MONTHS = 12
 
 T = {
     "event": CurtailmentEvent._meta.db_table,
@@ -63,14 +66,59 @@ T = {
 
 
 class ReportUnavailable(RuntimeError):
-    """The report needs PostgreSQL (window functions with time ranges, temporary tables)."""
+    """The database cannot run the report's SQL (only PostgreSQL and SQLite can)."""
 
 
-def _require_postgresql() -> None:
-    if connection.vendor != "postgresql":
-        raise ReportUnavailable(
-            "Ofgem reports need PostgreSQL: run dnoctl in production mode (DATABASE_URL) to generate them"
-        )
+@dataclass(frozen=True)
+class Dialect:
+    """The few SQL spellings that differ between PostgreSQL (production) and SQLite (the
+    embedded demo). Everything else in the report's SQL is common to both."""
+
+    vendor: str
+
+    @property
+    def postgresql(self) -> bool:
+        return self.vendor == "postgresql"
+
+    def epoch(self, expr: str) -> str:
+        """Seconds since 1970 of a stored timestamp (SQLite keeps UTC text)."""
+        if self.postgresql:
+            # date_part is double precision; EXTRACT is numeric (slower to sum) since PG 14.
+            return f"date_part('epoch', {expr})"
+        # julianday() carries ~20 us of float noise: round to the millisecond so an interval
+        # ending exactly at a period boundary leaves 0 seconds, not 0.00001.
+        return f"ROUND((julianday({expr}) - 2440587.5) * 86400.0, 3)"
+
+    @property
+    def greatest(self) -> str:
+        return "GREATEST" if self.postgresql else "MAX"
+
+    @property
+    def least(self) -> str:
+        return "LEAST" if self.postgresql else "MIN"
+
+    def temp_table(self, name: str) -> str:
+        # PostgreSQL drops it at commit; SQLite's lives with the connection and is dropped
+        # explicitly when the snapshot closes.
+        return f"TEMPORARY TABLE {name} ON COMMIT DROP" if self.postgresql else f"TEMP TABLE {name}"
+
+
+def dialect() -> Dialect:
+    if connection.vendor not in ("postgresql", "sqlite"):
+        raise ReportUnavailable(f"Ofgem reports run on PostgreSQL or SQLite, not {connection.vendor}")
+    return Dialect(connection.vendor)
+
+
+def ts_param(value: dt.datetime):
+    """A timestamp as the database stores it, so columns compare with it natively (SQLite:
+    the same UTC text Django writes, which orders correctly as text)."""
+    return connection.ops.adapt_datetimefield_value(value)
+
+
+def from_epoch(seconds) -> dt.datetime | None:
+    if seconds is None:
+        return None
+    return dt.datetime.fromtimestamp(round(float(seconds), 3), tz=dt.UTC)
 
 
 def _late_after() -> dt.timedelta:
@@ -83,42 +131,53 @@ def round_minutes(value) -> float:
 
 # --- the snapshot -------------------------------------------------------------------------
 
-_CREATE_EVENTS = """
-CREATE TEMPORARY TABLE {ev} ON COMMIT DROP AS
-SELECT e.id, e.feeder_id, e.trigger, e.status, e.end_reason, e.started_at, e.ended_at,
-       COALESCE(e.ended_at, e.planned_end_at) AS end_at, e.asp_calloff_kw,
-       GREATEST(0, EXTRACT(EPOCH FROM LEAST(COALESCE(e.ended_at, e.planned_end_at), %(end)s)
-                                    - GREATEST(e.started_at, %(start)s))) AS secs_in_period
-FROM {event} e
-WHERE e.started_at < %(end)s AND COALESCE(e.ended_at, e.planned_end_at) > %(start)s
+
+def _create_events(d: Dialect) -> str:
+    end_at = "COALESCE(e.ended_at, e.planned_end_at)"
+    return f"""
+CREATE {d.temp_table(EVENTS_TABLE)} AS
+SELECT e.id, e.feeder_id, e.trigger, e.status, e.end_reason, e.started_at, e.asp_calloff_kw,
+       {d.epoch("e.started_at")} AS start_s,
+       {d.epoch(end_at)} AS end_s,
+       {d.epoch("e.ended_at")} AS ended_s,
+       {d.greatest}(0, {d.least}({d.epoch(end_at)}, %(end_s)s) - {d.greatest}({d.epoch("e.started_at")}, %(start_s)s))
+           AS secs_in_period
+FROM {T["event"]} e
+WHERE e.started_at < %(end)s AND {end_at} > %(start)s
 """
 
-# Curtailed seconds of one action inside the period, and its flags (shared by the snapshot
-# and the worst-served lookup).
-_ACTION_FACTS = """
+
+def action_facts(d: Dialect) -> str:
+    """Curtailed seconds of one action (alias ``a``) inside the period, and its flags."""
+    action_end = "COALESCE(a.ended_at, a.expected_end_at)"
+    return f"""
     (a.status = 'failed' OR a.end_reason = 'failed') AS failed,
-    (a.status = 'late' OR a.end_reason = 'late' OR a.confirmed_at > a.started_at + %(late_after)s) AS late,
+    (a.status = 'late' OR a.end_reason = 'late'
+     OR {d.epoch("a.confirmed_at")} > {d.epoch("a.started_at")} + %(late_after_s)s) AS late,
     (a.end_reason = 'override') AS override,
-    GREATEST(0, EXTRACT(EPOCH FROM LEAST(COALESCE(a.ended_at, a.expected_end_at), %(end)s)
-                                 - GREATEST(a.started_at, %(start)s))) AS secs
+    {d.greatest}(0, {d.least}({d.epoch(action_end)}, %(end_s)s) - {d.greatest}({d.epoch("a.started_at")}, %(start_s)s))
+        AS secs
 """
+
 
 # One pass over the period's actions into a narrow table: what the report needs of each.
 # Failed commands count as actions but curtail nothing.
-_CREATE_ACTIONS = """
-CREATE TEMPORARY TABLE {act} ON COMMIT DROP AS
-SELECT a.event_id, COALESCE(a.mpan_id, mp.id) AS mpan_id, x.failed, x.late, x.override, x.secs::float8 AS secs
-FROM {action} a
-JOIN {ev} ev ON ev.id = a.event_id
-JOIN {hcalcs} h ON h.id = a.hcalcs_id
-LEFT JOIN {mpan} mp ON mp.meter_id = h.meter_id AND mp.role = 'import_primary'
-CROSS JOIN LATERAL (SELECT {facts}) x
+def _create_actions(d: Dialect) -> str:
+    return f"""
+CREATE {d.temp_table(ACTIONS_TABLE)} AS
+SELECT a.event_id, COALESCE(a.mpan_id, mp.id) AS mpan_id, {action_facts(d)}
+FROM {T["action"]} a
+JOIN {EVENTS_TABLE} ev ON ev.id = a.event_id
+JOIN {T["hcalcs"]} h ON h.id = a.hcalcs_id
+LEFT JOIN {T["mpan"]} mp ON mp.meter_id = h.meter_id AND mp.role = 'import_primary'
 """
+
 
 # An MPAN is affected by an event when it was curtailed inside the period: counted once
 # per event (DISTINCT), and once per MPAN in the MPAN totals.
-_CREATE_EVENT_AGG = """
-CREATE TEMPORARY TABLE {ev_agg} ON COMMIT DROP AS
+def _create_event_agg(d: Dialect) -> str:
+    return f"""
+CREATE {d.temp_table(EVENT_AGG_TABLE)} AS
 SELECT event_id,
        COUNT(*) AS actions,
        COUNT(DISTINCT mpan_id) FILTER (WHERE NOT failed AND secs > 0) AS mpans,
@@ -126,13 +185,15 @@ SELECT event_id,
        COUNT(*) FILTER (WHERE override) AS overrides,
        COUNT(*) FILTER (WHERE failed) AS failed,
        COUNT(*) FILTER (WHERE late AND NOT failed) AS late
-FROM {act} GROUP BY event_id
+FROM {ACTIONS_TABLE} GROUP BY event_id
 """
 
-_CREATE_MPAN_AGG = """
-CREATE TEMPORARY TABLE {mpan_agg} ON COMMIT DROP AS
+
+def _create_mpan_agg(d: Dialect) -> str:
+    return f"""
+CREATE {d.temp_table(MPAN_AGG_TABLE)} AS
 SELECT mpan_id, SUM(secs) AS secs, MAX(secs) AS longest, COUNT(DISTINCT event_id) AS events
-FROM {act} WHERE NOT failed AND secs > 0 AND mpan_id IS NOT NULL GROUP BY mpan_id
+FROM {ACTIONS_TABLE} WHERE NOT failed AND secs > 0 AND mpan_id IS NOT NULL GROUP BY mpan_id
 """
 
 
@@ -140,28 +201,43 @@ FROM {act} WHERE NOT failed AND secs > 0 AND mpan_id IS NOT NULL GROUP BY mpan_i
 class Snapshot:
     period: ReportPeriod
     params: dict
+    dialect: Dialect
+
+
+TEMPORARY_TABLES = (EVENTS_TABLE, ACTIONS_TABLE, EVENT_AGG_TABLE, MPAN_AGG_TABLE)
 
 
 @contextmanager
 def report_snapshot(*, period: ReportPeriod):
     """Materialise the period's events and curtailments; use inside ``transaction.atomic``."""
-    _require_postgresql()
+    d = dialect()
     if not connection.in_atomic_block:
         raise RuntimeError("report_snapshot must run inside transaction.atomic()")
-    params = {"start": period.start_utc, "end": period.end_utc, "late_after": _late_after()}
-    temporary = (EVENTS_TABLE, ACTIONS_TABLE, EVENT_AGG_TABLE, MPAN_AGG_TABLE)
+    params = {
+        "start": ts_param(period.start_utc),
+        "end": ts_param(period.end_utc),
+        "start_s": period.start_utc.timestamp(),
+        "end_s": period.end_utc.timestamp(),
+        "late_after_s": _late_after().total_seconds(),
+    }
     with connection.cursor() as cursor:
-        cursor.execute(f"SET LOCAL work_mem = '{REPORT_WORK_MEM}'")
-        cursor.execute(f"DROP TABLE IF EXISTS {', '.join(temporary)}")
-        cursor.execute(_CREATE_EVENTS.format(**T), params)
-        cursor.execute(f"ANALYZE {EVENTS_TABLE}")
-        cursor.execute(_CREATE_ACTIONS.format(facts=_ACTION_FACTS, **T), params)
-        cursor.execute(f"ANALYZE {ACTIONS_TABLE}")
-        cursor.execute(_CREATE_EVENT_AGG.format(**T))
-        cursor.execute(_CREATE_MPAN_AGG.format(**T))
-        cursor.execute(f"ANALYZE {EVENT_AGG_TABLE}")
-        cursor.execute(f"ANALYZE {MPAN_AGG_TABLE}")
-    yield Snapshot(period=period, params=params)
+        if d.postgresql:
+            cursor.execute(f"SET LOCAL work_mem = '{REPORT_WORK_MEM}'")
+        for table in TEMPORARY_TABLES:
+            cursor.execute(f"DROP TABLE IF EXISTS {table}")
+        cursor.execute(_create_events(d), params)
+        cursor.execute(_create_actions(d), params)
+        cursor.execute(_create_event_agg(d))
+        cursor.execute(_create_mpan_agg(d))
+        for table in TEMPORARY_TABLES:
+            cursor.execute(f"ANALYZE {table}")
+    try:
+        yield Snapshot(period=period, params=params, dialect=d)
+    finally:
+        if not d.postgresql:
+            with connection.cursor() as cursor:
+                for table in TEMPORARY_TABLES:
+                    cursor.execute(f"DROP TABLE IF EXISTS {table}")
 
 
 def _stream(sql: str, params: dict | list | None = None, chunk_rows: int = CHUNK_ROWS) -> Iterator[tuple]:
@@ -195,8 +271,8 @@ notified AS (
     WHERE n.status = 'sent' OR (n.status = 'batched' AND digest.status = 'sent')
     GROUP BY n.event_id
 )
-SELECT ev.id, f.code, s.code, s.licence_area, ev.trigger, ev.status, ev.end_reason, ev.started_at, ev.ended_at,
-       EXTRACT(EPOCH FROM ev.end_at - ev.started_at) / 60, ev.secs_in_period / 60,
+SELECT ev.id, f.code, s.code, s.licence_area, ev.trigger, ev.status, ev.end_reason, ev.start_s, ev.ended_s,
+       (ev.end_s - ev.start_s) / 60, ev.secs_in_period / 60,
        COALESCE(agg.mpans, 0), COALESCE(agg.actions, 0), COALESCE(agg.secs, 0) / 60,
        COALESCE(agg.overrides, 0), COALESCE(agg.failed, 0), COALESCE(agg.late, 0),
        COALESCE(asp.kw, ev.asp_calloff_kw), COALESCE(notified.sent, 0)
@@ -221,8 +297,8 @@ def event_rows(snapshot: Snapshot) -> Iterator[list]:
             row[4],
             row[5],
             row[6],
-            iso_utc(row[7]),
-            iso_utc(row[8]) or None,
+            iso_utc(from_epoch(row[7])),
+            iso_utc(from_epoch(row[8])) or None,
             round_minutes(row[9]),
             round_minutes(row[10]),
             int(row[11]),
@@ -274,14 +350,13 @@ def summary(snapshot: Snapshot, *, generated_at: dt.datetime, breaches: int) -> 
                  WHERE n.status = 'sent' OR (n.status = 'batched' AND digest.status = 'sent'))
         """.format(**T)
     )
-    nf10 = one_row(
-        f"""
-        SELECT COUNT(*) FILTER (WHERE (managed_since + interval '6 months')::date <= %(last)s),
-               COUNT(*) FILTER (WHERE (managed_since + interval '18 months')::date <= %(last)s)
-        FROM {T["feeder"]} WHERE managed_since IS NOT NULL AND managed_since <= %(last)s
-        """,
-        {"last": period.last_day},
-    )
+    nf10 = {"past_market_solution_date": 0, "past_implementation_date": 0}
+    for row in nf10_feeder_rows(snapshot):
+        if row[6] == "past_implementation_date":
+            nf10["past_implementation_date"] += 1
+            nf10["past_market_solution_date"] += 1
+        elif row[6] == "past_market_solution_date":
+            nf10["past_market_solution_date"] += 1
     count = events[0]
     values = {
         "period_label": period.label,
@@ -290,11 +365,11 @@ def summary(snapshot: Snapshot, *, generated_at: dt.datetime, breaches: int) -> 
         "period_start_utc": iso_utc(period.start_utc),
         "period_end_utc": iso_utc(period.end_utc),
         "generated_at": iso_utc(generated_at),
-        "events": count,
-        "events_automatic": events[1],
-        "events_manual": events[2],
-        "events_external": events[3],
-        "mpans_affected": mpans_affected,
+        "events": int(count),
+        "events_automatic": int(events[1]),
+        "events_manual": int(events[2]),
+        "events_external": int(events[3]),
+        "mpans_affected": int(mpans_affected),
         "mpan_events": int(actions[5]),
         "charger_actions": int(actions[0]),
         "charger_minutes": round_minutes(actions[1]),
@@ -304,11 +379,11 @@ def summary(snapshot: Snapshot, *, generated_at: dt.datetime, breaches: int) -> 
         "overrides": int(actions[2]),
         "failed_commands": int(actions[3]),
         "late_commands": int(actions[4]),
-        "notifications_sent": extras[1],
+        "notifications_sent": int(extras[1]),
         "asp_calloff_kw": round(float(extras[0]), 3),
-        "feeders_with_events": events[6],
-        "feeders_past_market_solution_date": nf10[0],
-        "feeders_past_implementation_date": nf10[1],
+        "feeders_with_events": int(events[6]),
+        "feeders_past_market_solution_date": nf10["past_market_solution_date"],
+        "feeders_past_implementation_date": nf10["past_implementation_date"],
         "limit_breaches": breaches,
     }
     assert list(values) == [metric.name for metric in SUMMARY_METRICS]
@@ -325,7 +400,7 @@ def duration_bucket_rows(snapshot: Snapshot) -> list[list]:
         filters.append(f"COUNT(*) FILTER (WHERE {cond})")
     counts = one_row(f"SELECT {', '.join(filters)} FROM {EVENTS_TABLE}")
     return [
-        [bucket_label(low, high), float(low), None if high is None else float(high), counts[i]]
+        [bucket_label(low, high), float(low), None if high is None else float(high), int(counts[i])]
         for i, (low, high) in enumerate(DURATION_BUCKET_BOUNDS)
     ]
 
@@ -337,32 +412,38 @@ def managed_month_rows(snapshot: Snapshot) -> list[list]:
     for month in period.months():
         start = max(london_midnight_utc(month), period.start_utc)
         end = min(london_midnight_utc(add_months(month, 1)), period.end_utc)
-        values.append("(%s, %s::timestamptz, %s::timestamptz)")
-        params += [month.strftime("%Y-%m"), start, end]
+        values.append("SELECT %s AS month, %s AS starts, %s AS ends")
+        params += [month.strftime("%Y-%m"), start.timestamp(), end.timestamp()]
     sql = f"""
         SELECT mo.month, COUNT(DISTINCT ev.feeder_id), COUNT(ev.id)
-        FROM (VALUES {", ".join(values)}) AS mo(month, starts, ends)
-        LEFT JOIN {EVENTS_TABLE} ev ON ev.started_at < mo.ends AND ev.end_at > mo.starts
+        FROM ({" UNION ALL ".join(values)}) mo
+        LEFT JOIN {EVENTS_TABLE} ev ON ev.start_s < mo.ends AND ev.end_s > mo.starts
         GROUP BY mo.month ORDER BY mo.month
     """
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
-        return [list(row) for row in cursor.fetchall()]
+        return [[month, int(feeders), int(events)] for month, feeders, events in cursor.fetchall()]
+
+
+def _as_date(value) -> dt.date:
+    return value if isinstance(value, dt.date) else dt.date.fromisoformat(str(value)[:10])
 
 
 def nf10_feeder_rows(snapshot: Snapshot) -> Iterator[list]:
-    """Feeders under management by the period's last day, with their NF10 dates (streamed)."""
+    """Feeders under management by the period's last day, with their NF10 dates (streamed).
+    Months are added as PostgreSQL does (clamped to the month's end)."""
     sql = f"""
         SELECT f.code, s.code, s.licence_area, f.managed_since,
-               (f.managed_since + interval '6 months')::date AS market_due,
-               (f.managed_since + interval '18 months')::date AS implementation_due,
                (SELECT COUNT(*) FROM {EVENTS_TABLE} ev WHERE ev.feeder_id = f.id)
         FROM {T["feeder"]} f JOIN {T["substation"]} s ON s.id = f.substation_id
         WHERE f.managed_since IS NOT NULL AND f.managed_since <= %(last)s
         ORDER BY f.managed_since, f.code
     """
     last = snapshot.period.last_day
-    for code, substation, area, since, market_due, implementation_due, events in _stream(sql, {"last": last}):
+    for code, substation, area, since, events in _stream(sql, {"last": last.isoformat()}):
+        since = _as_date(since)
+        market_due = add_months(since, NF10_MARKET_SOLUTION_MONTHS)
+        implementation_due = add_months(market_due, NF10_IMPLEMENTATION_MONTHS)
         if implementation_due <= last:
             status = "past_implementation_date"
         elif market_due <= last:
@@ -377,7 +458,7 @@ def nf10_feeder_rows(snapshot: Snapshot) -> Iterator[list]:
             market_due.isoformat(),
             implementation_due.isoformat(),
             status,
-            events,
+            int(events),
         ]
 
 
@@ -401,22 +482,27 @@ def worst_by_total_rows(snapshot: Snapshot, *, top_n: int) -> list[list]:
 
 # The longest action of each of a few MPANs: through the MPAN's meter's switches and the
 # (hcalcs, started_at) index, or an action's own MPAN, never a scan of the whole period.
-_LONGEST_ACTIONS = """
-    SELECT DISTINCT ON (x.mpan_id) x.mpan_id, x.event_id, x.started_at
-    FROM (
-        SELECT COALESCE(a.mpan_id, mp.id) AS mpan_id, a.event_id, a.started_at, f.secs
-        FROM {action} a
-        JOIN {ev} ev ON ev.id = a.event_id
-        JOIN {hcalcs} h ON h.id = a.hcalcs_id
-        LEFT JOIN {mpan} mp ON mp.meter_id = h.meter_id AND mp.role = 'import_primary'
-        CROSS JOIN LATERAL (SELECT {facts}) f
-        WHERE NOT f.failed
-          AND (a.mpan_id = ANY(%(mpans)s)
-               OR a.hcalcs_id IN (SELECT h2.id FROM {hcalcs} h2 JOIN {mpan} m2 ON m2.meter_id = h2.meter_id
-                                  WHERE m2.id = ANY(%(mpans)s) AND m2.role = 'import_primary'))
-    ) x
-    WHERE x.mpan_id = ANY(%(mpans)s)
-    ORDER BY x.mpan_id, x.secs DESC, x.started_at
+def _longest_actions(d: Dialect, count: int) -> str:
+    mpans = ", ".join(["%s"] * count)
+    return f"""
+    SELECT mpan_id, event_id, start_s FROM (
+        SELECT x.*, ROW_NUMBER() OVER (PARTITION BY x.mpan_id ORDER BY x.secs DESC, x.start_s) AS nth
+        FROM (
+            SELECT COALESCE(a.mpan_id, mp.id) AS mpan_id, a.event_id, {d.epoch("a.started_at")} AS start_s,
+                   (a.status = 'failed' OR a.end_reason = 'failed') AS failed,
+                   {d.greatest}(0, {d.least}({d.epoch("COALESCE(a.ended_at, a.expected_end_at)")}, %s)
+                                   - {d.greatest}({d.epoch("a.started_at")}, %s)) AS secs
+            FROM {T["action"]} a
+            JOIN {EVENTS_TABLE} ev ON ev.id = a.event_id
+            JOIN {T["hcalcs"]} h ON h.id = a.hcalcs_id
+            LEFT JOIN {T["mpan"]} mp ON mp.meter_id = h.meter_id AND mp.role = 'import_primary'
+            WHERE a.mpan_id IN ({mpans})
+               OR a.hcalcs_id IN (SELECT h2.id FROM {T["hcalcs"]} h2 JOIN {T["mpan"]} m2 ON m2.meter_id = h2.meter_id
+                                  WHERE m2.id IN ({mpans}) AND m2.role = 'import_primary')
+        ) x
+        WHERE NOT x.failed AND x.mpan_id IN ({mpans})
+    ) ranked
+    WHERE nth = 1
 """
 
 
@@ -432,10 +518,12 @@ def worst_by_longest_rows(snapshot: Snapshot, *, top_n: int) -> list[list]:
         top = cursor.fetchall()
         if not top:
             return []
+        ids = [row[0] for row in top]
         cursor.execute(
-            _LONGEST_ACTIONS.format(facts=_ACTION_FACTS, **T), {**snapshot.params, "mpans": [row[0] for row in top]}
+            _longest_actions(snapshot.dialect, len(ids)),
+            [snapshot.params["end_s"], snapshot.params["start_s"], *ids, *ids, *ids],
         )
-        longest = {mpan_id: (event_id, started) for mpan_id, event_id, started in cursor.fetchall()}
+        longest = {mpan_id: (event_id, from_epoch(start_s)) for mpan_id, event_id, start_s in cursor.fetchall()}
     rows = []
     for rank, (mpan_id, core, longest_secs, secs, events) in enumerate(top, start=1):
         event_id, started_at = longest[mpan_id]

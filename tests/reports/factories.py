@@ -113,3 +113,30 @@ def event_notification(event: CurtailmentEvent, *, status: str = NotificationSta
         due_at=event.started_at,
         digest=digest,
     )
+
+
+def known_history() -> None:
+    """A small history exercising every counting rule (used to compare PostgreSQL with the
+    embedded SQLite): two MPANs (one with two switches), an override cut short, a failed and
+    a late command, an event across the June/July boundary, an ASP call-off, notifications,
+    a 24 h breach, and a managed feeder."""
+    from tests.consent.factories import HcalcsFactory
+
+    feeder = FeederFactory(managed_since=dt.date(2025, 11, 1))
+    first = eligible_charger(feeder=feeder)
+    second_switch = HcalcsFactory(meter=first.meter, switch_index=2)
+    other = eligible_charger(feeder=feeder)
+    failing = eligible_charger(feeder=feeder)
+    one = event_with(feeder=feeder, start=utc(2026, 6, 10, 10, 0), minutes=90)
+    curtail(one, first, minutes=30)
+    curtail(one, second_switch, minutes=30)
+    curtail(one, other, minutes=60, ended_after=25, end_reason=ActionEndReason.OVERRIDE)
+    curtail(one, failing, minutes=30, status=ActionStatus.FAILED, end_reason=ActionEndReason.FAILED)
+    asp_calloff(one, kw=12.5)
+    event_notification(one)
+    two = event_with(feeder=feeder, start=utc(2026, 6, 10, 16, 0), trigger=EventTrigger.MANUAL)
+    curtail(two, first, minutes=50, confirmed_at=two.started_at + dt.timedelta(seconds=40))
+    three = event_with(feeder=feeder, start=utc(2026, 6, 10, 20, 0), trigger=EventTrigger.EXTERNAL)
+    curtail(three, first, minutes=60)
+    boundary = event_with(feeder=feeder, start=utc(2026, 6, 30, 22, 30), minutes=60)
+    curtail(boundary, other, minutes=60)
