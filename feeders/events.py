@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import time
 from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import TypedDict
@@ -95,7 +94,7 @@ def pushes_on_commit(messages: list[tuple[list[str], str, dict | Callable[[], di
 
     An ingest batch touches hundreds of feeders, but only the few feeders someone has open
     have a subscribed socket: the callback sends only to groups with subscribers (see
-    ``_ListenedGroups``), a bounded number at a time. Failures are logged, never raised:
+    ``_groups_with_members``), a bounded number at a time. Failures are logged, never raised:
     the database is the truth (``dnoctl.push``).
     """
     if messages:
@@ -104,63 +103,45 @@ def pushes_on_commit(messages: list[tuple[list[str], str, dict | Callable[[], di
 
 # How many group sends may be in flight at once (channels_redis' pool is finite).
 SEND_CONCURRENCY = 16
-# How long the set of listened groups is trusted. A page opened within this time may miss
-# a second of live readings; it drew its initial figure from the database anyway.
-LISTENED_TTL_S = 1.0
-
-
-class _ListenedGroups:
-    """Which groups have subscribers, as last seen in Redis (per process).
-
-    channels_redis keeps each group as a sorted set ``<prefix>:group:<name>`` that exists
-    only while it has members, and only the few feeders someone has open have one. One
-    ``SCAN`` a second finds them all, so an ingest batch for feeders nobody watches costs
-    no Redis round trip at all. Other layers (the in-memory one of the embedded demo) are
-    cheap to send to, so for them every group counts as listened.
-    """
-
-    def __init__(self) -> None:
-        self.groups: set[str] = set()
-        self.seen_at = float("-inf")
-
-    def forget(self) -> None:
-        """Look again on the next push (tests subscribe and expect the very next push)."""
-        self.seen_at = float("-inf")
-
-    def fresh(self) -> bool:
-        return time.monotonic() - self.seen_at < LISTENED_TTL_S
-
-    async def refresh(self, layer) -> None:
-        prefix = f"{layer.prefix}:group:"
-        found: set[str] = set()
-        for index in range(layer.ring_size):
-            async for key in layer.connection(index).scan_iter(match=f"{prefix}*", count=1000):
-                found.add(key.decode()[len(prefix) :])
-        self.groups, self.seen_at = found, time.monotonic()
-
-
-_listened = _ListenedGroups()
 
 
 def _tracks_groups(layer) -> bool:
-    return all(hasattr(layer, name) for name in ("prefix", "ring_size", "connection"))
+    return all(hasattr(layer, name) for name in ("_group_key", "consistent_hash", "connection"))
+
+
+async def _groups_with_members(layer, groups: set[str]) -> set[str]:
+    """The groups that have at least one subscribed channel, asked of Redis now.
+
+    channels_redis keeps a group as a sorted set of channel names, and only the few
+    feeders someone has open have one: counting the members of all the batch's groups is
+    one pipelined round trip per Redis host, far cheaper than a ``group_send`` (several
+    round trips) to each of hundreds of empty groups. Other layers (the in-memory one of
+    the embedded demo) are cheap to send to, so for them every group counts.
+    """
+    if not _tracks_groups(layer):
+        return groups
+    by_host: dict[int, list[str]] = {}
+    for group in groups:
+        by_host.setdefault(layer.consistent_hash(group), []).append(group)
+    found: set[str] = set()
+    for index, host_groups in by_host.items():
+        pipe = layer.connection(index).pipeline(transaction=False)
+        for group in host_groups:
+            pipe.zcard(layer._group_key(group))
+        counts = await pipe.execute()
+        found.update(group for group, count in zip(host_groups, counts, strict=True) if count)
+    return found
 
 
 def _send_all(messages: list[tuple[list[str], str, dict | Callable[[], dict]]]) -> None:
     layer = get_channel_layer()
     if layer is None:
         return
-    tracks = _tracks_groups(layer)
-    if tracks and _listened.fresh():
-        messages = [
-            (groups, kind, payload) for groups, kind, payload in messages if _listened.groups.intersection(groups)
-        ]
-        if not messages:
-            return
 
     async def send() -> None:
-        if tracks and not _listened.fresh():
-            await _listened.refresh(layer)
+        listened = await _groups_with_members(layer, {group for groups, _, _ in messages for group in groups})
+        if not listened:
+            return
         limit = asyncio.Semaphore(SEND_CONCURRENCY)
 
         async def one(group: str, message_type: str, payload: dict | Callable[[], dict]) -> None:
@@ -173,7 +154,7 @@ def _send_all(messages: list[tuple[list[str], str, dict | Callable[[], dict]]]) 
                 one(group, message_type, payload)
                 for message_groups, message_type, payload in messages
                 for group in message_groups
-                if not tracks or group in _listened.groups
+                if group in listened
             ),
             return_exceptions=True,
         )

@@ -81,9 +81,6 @@ def feeder_pushes():
     layer = get_channel_layer()
     channel = async_to_sync(layer.new_channel)()
     async_to_sync(layer.group_add)(FEEDERS_ALL, channel)
-    from feeders.events import _listened
-
-    _listened.forget()
 
     async def drain() -> list[dict]:
         messages = []

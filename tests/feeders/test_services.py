@@ -225,3 +225,34 @@ def test_reading_push_carries_the_newest_reading_in_utc(
             "status": "normal",
         }
     ]
+
+
+def test_a_feeder_page_gets_its_own_feeders_readings_only(
+    feeder, other_feeder, head_end_token, post_telemetry, django_capture_on_commit_callbacks
+):
+    import asyncio
+
+    from asgiref.sync import async_to_sync
+    from channels.layers import get_channel_layer
+
+    from dnoctl.push import feeder_group
+
+    layer = get_channel_layer()
+    channel = async_to_sync(layer.new_channel)()
+    async_to_sync(layer.group_add)(feeder_group(other_feeder.pk), channel)
+    at = minutes_ago(1)
+
+    with django_capture_on_commit_callbacks(execute=True):
+        post_telemetry(head_end_token, [reading("FDR-A", at, 10.0), reading("FDR-B", at, 20.0)])
+
+    async def drain() -> list[dict]:
+        got = []
+        while True:
+            try:
+                got.append(await asyncio.wait_for(layer.receive(channel), timeout=0.3))
+            except TimeoutError:
+                return got
+
+    received = async_to_sync(drain)()
+    async_to_sync(layer.group_discard)(feeder_group(other_feeder.pk), channel)
+    assert [(m["type"], m["payload"]["code"]) for m in received] == [("feeder.reading", "FDR-B")]
