@@ -135,7 +135,7 @@ def feeder_load_figure(
                 "y0": 0,
                 "y1": 1,
                 "fillcolor": "#cc79a7",
-                "opacity": 0.15,
+                "opacity": 0.25,
                 "line": {"width": 0},
                 "layer": "below",
             }
@@ -221,13 +221,16 @@ def substation_map_figure(substations: Sequence[dict[str, Any]]) -> dict[str, An
     ``status``, ``feeders`` (count) and ``worst_load`` (percent or None).
     """
     data = []
-    for status in STATUS_SEVERITY:
+    # Drawn least severe first so an at-risk marker is never hidden under a normal one;
+    # the legend still lists the worst first.
+    for rank, status in reversed(list(enumerate(STATUS_SEVERITY))):
         group = [s for s in substations if s["status"] == status]
         data.append(
             {
                 "type": "scattergl" if len(substations) > 1000 else "scatter",
                 "mode": "markers",
                 "name": STATUS_LABELS[status],
+                "legendrank": rank + 1,
                 "x": [float(s["longitude"]) for s in group],
                 "y": [float(s["latitude"]) for s in group],
                 "text": [
@@ -314,7 +317,9 @@ def event_timeline_figure(
             "y": ["Event"] * len(milestones),
             "x": [london_wallclock(m["at"]) for m in milestones],
             "text": [m["label"] for m in milestones],
-            "textposition": "top center",
+            "textposition": "top right",
+            "cliponaxis": False,
+            "textfont": {"size": 12},
             "marker": {"symbol": "diamond", "size": 11, "color": "#f0e442"},
             "hovertemplate": "%{text}<extra></extra>",
         }
@@ -324,7 +329,7 @@ def event_timeline_figure(
         "data": data,
         "layout": _dark_layout(
             barmode="overlay",
-            margin={"l": 60, "r": 20, "t": 45, "b": 45},
+            margin={"l": 60, "r": 20, "t": 45, "b": 60},
             xaxis={
                 "type": "date",
                 "gridcolor": "#2b3640",

@@ -7,9 +7,10 @@ from typing import Any
 from django.contrib.auth.decorators import login_not_required
 from django.core.paginator import Paginator
 from django.db import connection
-from django.db.models import Case, Count, F, IntegerField, Max, QuerySet, Value, When
+from django.db.models import Case, Count, F, IntegerField, Max, Q, QuerySet, Value, When
 from django.http import JsonResponse
 from django.shortcuts import render
+from django.template.loader import render_to_string
 
 from curtailment.models import LIVE_ACTION_STATES, OPEN_EVENT_STATES, CurtailmentAction, CurtailmentEvent
 from dnoctl.charts import STATUS_SEVERITY, london_label, substation_map_figure
@@ -66,6 +67,21 @@ def overview_counters() -> dict[str, int]:
     }
 
 
+def needs_attention() -> dict[str, Any]:
+    """Open alerts and open events, newest first, for the panel beside the map."""
+    alerts = FeederAlert.objects.filter(cleared_at__isnull=True).select_related("feeder").order_by("-raised_at")[:10]
+    events = (
+        CurtailmentEvent.objects.filter(status__in=OPEN_EVENT_STATES)
+        .select_related("feeder")
+        .annotate(live=Count("actions", filter=Q(actions__status__in=LIVE_ACTION_STATES)))
+        .order_by("-started_at")[:10]
+    )
+    return {
+        "alerts": [{"alert": a, "label": london_label(a.raised_at)} for a in alerts],
+        "events": [{"event": e, "label": london_label(e.started_at)} for e in events],
+    }
+
+
 def substation_summaries(feeders: QuerySet[Feeder]) -> list[dict[str, Any]]:
     """One row per substation for the map: its worst status, feeder count and worst load,
     from one grouped query (5,000 feeders are a few hundred substations)."""
@@ -104,6 +120,7 @@ def overview(request):
         "filters": filters,
         "filter_query": query.urlencode(),
         "counters": overview_counters(),
+        "attention": needs_attention(),
         "map_figure": substation_map_figure(substation_summaries(feeders)),
         "substations": Substation.objects.order_by("code").values_list("code", flat=True),
         "areas": LicenceArea.choices,
@@ -113,8 +130,10 @@ def overview(request):
 
 
 def overview_counters_json(request):
-    """The header counters, fetched by the overview page when a status or alert changes."""
-    return JsonResponse(overview_counters())
+    """The header counters and the attention panel, fetched by the overview page when a
+    status, an alert or an event changes."""
+    attention_html = render_to_string("dashboard/_attention.html", {"attention": needs_attention()}, request=request)
+    return JsonResponse({**overview_counters(), "attention_html": attention_html})
 
 
 @login_not_required

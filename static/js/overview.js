@@ -44,6 +44,8 @@ function flash(tr) {
 const refreshCounters = debounce(async () => {
   try {
     const counters = await fetchJson(table.dataset.countersUrl);
+    const attention = document.getElementById("attention");
+    if (attention && counters.attention_html !== undefined) attention.innerHTML = counters.attention_html;
     for (const [name, value] of Object.entries(counters)) {
       const node = document.querySelector(`[data-counter="${name}"]`);
       if (node) node.textContent = value;
