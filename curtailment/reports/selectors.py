@@ -1,5 +1,6 @@
 # ruff: noqa: S608 - SQL is built only from the constant table names in T; values are bound parameters.
-"""The report's reads: SQL aggregation in PostgreSQL, streamed through server-side cursors.
+"""The report's reads: SQL aggregation, streamed through server-side cursors (PostgreSQL;
+the same SQL runs on the embedded demo's SQLite through ``Dialect``).
 
 ``report_snapshot`` materialises, inside one transaction, the period's events and one pass
 over their actions (narrow rows), then totals per event and per MPAN, into temporary
