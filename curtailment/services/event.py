@@ -468,6 +468,11 @@ def event_close_if_done(*, event: CurtailmentEvent, at: dt.datetime | None = Non
     if event.actions.filter(status__in=LIVE_ACTION_STATES).exists():
         return False
     with transaction.atomic():
+        # Under the event's row lock (as top-ups take it), look again: no charger may be
+        # added between the check and the close.
+        CurtailmentEvent.objects.select_for_update().filter(pk=event.pk).first()
+        if event.actions.filter(status__in=LIVE_ACTION_STATES).exists():
+            return False
         releasing = CurtailmentEvent.objects.filter(pk=event.pk, status=EventStatus.RELEASING).update(
             status=EventStatus.ENDED, ended_at=at
         )
