@@ -18,7 +18,8 @@ OFFLINE_SWEEP_SECONDS = 30.0
 def feeders_offline_sweep_task() -> int:
     """Mark feeders with no recent reading offline.
 
-    Idempotent: the service compare-and-sets each feeder, so overlapping runs (or a run
+    One task for all feeders rather than one per feeder: the work is one indexed query
+    plus a compare-and-set update for the few feeders that went silent. Idempotent: the service compare-and-sets each feeder, so overlapping runs (or a run
     repeated after a worker crash) mark each feeder once. Expires before its next run so a
     backlog never piles up sweeps.
     """

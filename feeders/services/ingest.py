@@ -44,6 +44,8 @@ class TelemetryRejected(Exception):
 
 @dataclass(frozen=True)
 class IngestResult:
+    """What a stored batch did: rows inserted, rows already stored, alerts raised/cleared."""
+
     accepted: int
     duplicates: int
     alerts_raised: list[int]
