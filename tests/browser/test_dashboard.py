@@ -130,6 +130,29 @@ def test_viewer_sees_no_controls_and_a_forged_post_is_refused(browser_as, live_s
     expect(page.locator("#load-chart .main-svg").first).to_be_visible()
     expect(page.locator("#controls")).to_have_count(0)
     expect(page.locator("form[action$='/curtail/']")).to_have_count(0)
+
+    # The load chart is extended live by a new reading (no reload).
+    points = "document.getElementById('load-chart').data[0].x.length"
+    before = page.evaluate(points)
+    token = monitor_token_issue(name="browser-test-viewer-feed")
+    reply = requests.post(
+        f"{live_stack.web_url}/api/v1/telemetry/",
+        json={
+            "readings": [
+                {
+                    "feeder": feeder.code,
+                    "measured_at": dt.datetime.now(dt.UTC).isoformat(),
+                    "amps": [120.0, 110.0, 100.0],
+                    "kw": 76.0,
+                }
+            ]
+        },
+        headers={"Authorization": f"Bearer {token}"},
+        timeout=10,
+    )
+    assert reply.status_code == 202, reply.text
+    page.wait_for_function(f"{points} === {before + 1}")
+    expect(page.locator("#feeder-load")).to_have_text("30.0")
     screenshot(page, "4-viewer-no-controls")
 
     csrf = page.locator("form.logout input[name=csrfmiddlewaretoken]").get_attribute("value")

@@ -339,3 +339,69 @@ def test_automatic_mode_is_for_engineers_and_audited(operator, engineer):
     # A second identical request changes and audits nothing.
     engineer_client.post(url, AUTO_OFF)
     assert AuditEntry.objects.filter(action="feeder.automatic_off").count() == 1
+
+
+def test_curtail_when_an_event_is_already_open_is_409(operator_client):
+    feeder = FeederFactory()
+    open_event(feeder=feeder)
+    response = operator_client.post(reverse("feeders:feeder_curtail", args=[feeder.pk]), CURTAIL)
+    assert response.status_code == 409
+    assert b"already has an open" in response.content
+    assert CurtailmentEvent.objects.filter(feeder=feeder).count() == 1
+
+
+def test_every_dashboard_page_and_json_needs_login(client):
+    feeder = FeederFactory()
+    event = open_event(feeder=feeder)
+    urls = [
+        "/",
+        reverse("feeders:counters"),
+        reverse("feeders:feeder_detail", args=[feeder.pk]),
+        reverse("feeders:feeder_chart", args=[feeder.pk]),
+        reverse("curtailment:event_list"),
+        reverse("curtailment:event_detail", args=[event.pk]),
+        reverse("curtailment:event_live", args=[event.pk]),
+        reverse("curtailment:compliance"),
+        reverse("curtailment:compliance_live"),
+        reverse("curtailment:audit"),
+        reverse("curtailment:audit_csv"),
+    ]
+    for url in urls:
+        response = client.get(url)
+        assert response.status_code == 302, url
+        assert response.url.startswith(reverse("login")), url
+
+
+def test_every_page_renders_for_every_role(viewer, operator, engineer):
+    feeder = FeederFactory()
+    event = open_event(feeder=feeder)
+    pages = [
+        "/",
+        reverse("feeders:feeder_detail", args=[feeder.pk]),
+        reverse("curtailment:event_list"),
+        reverse("curtailment:event_detail", args=[event.pk]),
+        reverse("curtailment:compliance"),
+        reverse("curtailment:audit"),
+    ]
+    for user in (viewer, operator, engineer):
+        client = Client()
+        client.force_login(user)
+        for url in pages:
+            response = client.get(url)
+            assert response.status_code == 200, (user.username, url)
+            assert b'href="/consent/"' in response.content
+            assert b'id="stale-banner"' in response.content
+
+
+def test_audit_csv_needs_the_export_permission(db):
+    from django.contrib.auth.models import User
+
+    nobody = User.objects.create_user(username="no-role", password="correct-horse-battery")
+    client = Client()
+    client.force_login(nobody)
+    assert client.get(reverse("curtailment:audit_csv")).status_code == 403
+
+
+def test_unknown_feeder_or_event_is_404(viewer_client):
+    assert viewer_client.get(reverse("feeders:feeder_detail", args=[999999])).status_code == 404
+    assert viewer_client.get(reverse("curtailment:event_detail", args=[999999])).status_code == 404
