@@ -263,6 +263,7 @@ def substation_map_figure(substations: Sequence[dict[str, Any]]) -> dict[str, An
             },
             hovermode="closest",
             legend={"orientation": "h", "y": 1.08},
+            showlegend=True,
             uirevision="map",
         ),
     }

@@ -169,3 +169,28 @@ def test_viewer_sees_no_controls_and_a_forged_post_is_refused(browser_as, live_s
     )
     assert forged.status == 403
     assert not CurtailmentEvent.objects.filter(feeder=feeder).exists()
+
+
+def test_stale_banner_while_the_server_is_down_and_recovery_without_reload(browser_as, live_stack, viewer):
+    from tests.processes import wait_for_http
+
+    FeederFactory()
+    page = browser_as(viewer)
+    page.goto(f"{live_stack.web_url}/")
+    _live(page)
+    banner = page.locator("#stale-banner")
+    expect(banner).to_be_hidden()
+    page.evaluate("window.__notReloaded = true")
+
+    live_stack.web.stop()
+    try:
+        expect(banner).to_be_visible(timeout=15_000)
+        expect(page.locator("body")).to_have_attribute("data-live", "stale")
+        screenshot(page, "5-stale-banner")
+    finally:
+        live_stack.web.start()
+        wait_for_http(f"{live_stack.web_url}/healthz", live_stack.web.proc, live_stack.web.log)
+    # Backoff is capped at 15 s; the socket comes back by itself and the banner goes.
+    expect(banner).to_be_hidden(timeout=30_000)
+    _live(page)
+    assert page.evaluate("window.__notReloaded") is True
