@@ -170,6 +170,9 @@ class FeederConsumer(LiveConsumer):
     async def service_request_updated(self, message: dict[str, Any]) -> None:
         await self.forward(message)
 
+    async def control_alert_acknowledged(self, message: dict[str, Any]) -> None:
+        await self.forward_control(message)
+
     async def control_event_requested(self, message: dict[str, Any]) -> None:
         await self.forward_control(message)
 

@@ -14,4 +14,5 @@ urlpatterns = [
     path("<int:feeder_id>/curtail/", views.feeder_curtail, name="feeder_curtail"),
     path("<int:feeder_id>/cancel/", views.feeder_cancel_event, name="feeder_cancel"),
     path("<int:feeder_id>/automatic/", views.feeder_automatic, name="feeder_automatic"),
+    path("<int:feeder_id>/acknowledge/", views.feeder_alert_acknowledge, name="feeder_acknowledge"),
 ]

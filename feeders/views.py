@@ -1,9 +1,11 @@
 """The feeder page (load per phase against rating, trend, events) and its operator controls.
 
-Controls are POST-only, CSRF-protected and checked server-side: curtail now and cancel need
-``curtailment.control_curtailment`` (operators), automatic mode needs
+Controls are POST-only, CSRF-protected and checked server-side: curtail now, cancel and
+acknowledging an alert need ``curtailment.control_curtailment`` (operators), automatic mode needs
 ``feeders.configure_feeders`` (engineers). A viewer's forged POST gets 403. Curtail and
-cancel are audited by the curtailment services they call; automatic mode is audited here.
+cancel are audited by the curtailment services they call; automatic mode and alert
+acknowledgement are audited here (no service of the feeders app covers them yet; both are a
+single compare-and-set update).
 """
 
 from __future__ import annotations
@@ -59,6 +61,10 @@ class CurtailForm(ReasonConfirmForm):
         return value
 
 
+class AcknowledgeForm(forms.Form):
+    note = forms.CharField(max_length=500, required=False, label="Note (optional)")
+
+
 class AutomaticForm(ReasonConfirmForm):
     enabled = forms.TypedChoiceField(choices=[("1", "On"), ("0", "Off")], coerce=lambda v: v == "1")
     field_order = ["enabled", "reason", "confirm"]
@@ -103,7 +109,8 @@ def _feeder_context(request: HttpRequest, feeder: Feeder, **forms_by_name: Any) 
     hours = _range_hours(request)
     events = list(CurtailmentEvent.objects.filter(feeder=feeder).select_related("requested_by")[:20])
     open_event = next((e for e in events if e.status in OPEN_EVENT_STATES), None)
-    alerts = list(FeederAlert.objects.filter(feeder=feeder)[:10])
+    alerts = list(FeederAlert.objects.filter(feeder=feeder).select_related("acknowledged_by")[:10])
+    open_alert = next((a for a in alerts if a.cleared_at is None), None)
     timeline = sorted(
         [{"at": e.started_at, "kind": "event", "item": e, "label": london_label(e.started_at)} for e in events]
         + [{"at": a.raised_at, "kind": "alert", "item": a, "label": london_label(a.raised_at)} for a in alerts],
@@ -116,10 +123,13 @@ def _feeder_context(request: HttpRequest, feeder: Feeder, **forms_by_name: Any) 
         "ranges": RANGES_HOURS,
         "figure": feeder_chart(feeder, hours=hours, now=now),
         "open_event": open_event,
+        "open_alert": open_alert,
+        "open_alert_label": london_label(open_alert.raised_at) if open_alert else "",
         "timeline": timeline,
         "last_reading_label": london_label(feeder.last_reading_at),
         "curtail_form": forms_by_name.get("curtail_form") or CurtailForm(feeder=feeder),
         "cancel_form": forms_by_name.get("cancel_form") or ReasonConfirmForm(prefix="cancel"),
+        "acknowledge_form": forms_by_name.get("acknowledge_form") or AcknowledgeForm(prefix="ack"),
         "automatic_form": forms_by_name.get("automatic_form")
         or AutomaticForm(prefix="auto", initial={"enabled": "0" if feeder.automatic_curtailment else "1"}),
         "error": forms_by_name.get("error", ""),
@@ -249,4 +259,41 @@ def feeder_automatic(request: HttpRequest, feeder_id: int) -> HttpResponse:
         messages.success(request, f"Automatic curtailment on {feeder.code} is now {state}.")
     else:
         messages.info(request, f"Automatic curtailment on {feeder.code} was already {state}.")
+    return redirect("feeders:feeder_detail", feeder_id=feeder.pk)
+
+
+@require_POST
+@permission_required(CONTROL_CURTAILMENT, raise_exception=True)
+def feeder_alert_acknowledge(request: HttpRequest, feeder_id: int) -> HttpResponse:
+    """Acknowledge the feeder's open alert: the control room has seen it. Compare-and-set,
+    so two operators clicking at once record one acknowledgement."""
+    feeder = get_object_or_404(Feeder, pk=feeder_id)
+    form = AcknowledgeForm(request.POST, prefix="ack")
+    if not form.is_valid():
+        return _rejected(request, feeder, 400, acknowledge_form=form)
+    alert = FeederAlert.objects.filter(feeder=feeder, cleared_at__isnull=True).first()
+    if alert is None:
+        return _rejected(request, feeder, 409, acknowledge_form=form, error=f"{feeder.code} has no open alert")
+    now = timezone.now()
+    with transaction.atomic():
+        changed = FeederAlert.objects.filter(pk=alert.pk, acknowledged_at__isnull=True).update(
+            acknowledged_at=now, acknowledged_by=request.user
+        )
+        if changed:
+            audit_record(
+                action="alert.acknowledge",
+                actor_user=request.user,
+                target=alert,
+                reason=form.cleaned_data["note"],
+                inputs={"feeder": feeder.code, "alert_id": alert.pk, "kind": alert.kind},
+            )
+            push_on_commit(
+                [feeder_group(feeder.pk)],
+                "control.alert_acknowledged",
+                {"feeder_id": feeder.pk, "alert_id": alert.pk, "actor": request.user.get_username()},
+            )
+    if changed:
+        messages.success(request, f"Alert on {feeder.code} acknowledged.")
+    else:
+        messages.info(request, f"The alert on {feeder.code} was already acknowledged.")
     return redirect("feeders:feeder_detail", feeder_id=feeder.pk)

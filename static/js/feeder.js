@@ -63,6 +63,10 @@ connectLive(
       }
       // Keep at most a day of 10 s readings per trace in the browser.
       if (indices.length) window.Plotly.extendTraces(chart, { x, y }, indices, 9000);
+      // The server set the x range to end 10 minutes ahead; past that, let it rebuild the
+      // figure (range, forecast, events) rather than do wall-clock arithmetic here.
+      const range = chart.layout.xaxis.range;
+      if (range && p.measured_at_london && p.measured_at_london > String(range[1])) reloadChart();
       if (p.load_percent !== undefined && p.load_percent !== null) {
         document.getElementById("feeder-load").textContent = Number(p.load_percent).toFixed(1);
       }
@@ -78,6 +82,12 @@ connectLive(
       document.getElementById("feeder-automatic").textContent = p.automatic_curtailment ? "on" : "off";
       const log = document.getElementById("control-log");
       if (log) log.textContent = `${p.actor} turned automatic curtailment ${p.automatic_curtailment ? "on" : "off"}: ${p.reason}`;
+    },
+    "control.alert_acknowledged": (p) => {
+      const ack = document.getElementById("alert-ack");
+      if (ack) ack.textContent = `Acknowledged by ${p.actor}`;
+      const form = document.getElementById("acknowledge-form");
+      if (form) form.remove();
     },
     "control.event_requested": (p) => {
       const log = document.getElementById("control-log");

@@ -28,6 +28,7 @@ def _control_urls(feeder):
         (reverse("feeders:feeder_curtail", args=[feeder.pk]), CURTAIL),
         (reverse("feeders:feeder_cancel", args=[feeder.pk]), CANCEL),
         (reverse("feeders:feeder_automatic", args=[feeder.pk]), AUTO_OFF),
+        (reverse("feeders:feeder_acknowledge", args=[feeder.pk]), {"ack-note": "seen"}),
     ]
 
 
@@ -405,3 +406,28 @@ def test_audit_csv_needs_the_export_permission(db):
 def test_unknown_feeder_or_event_is_404(viewer_client):
     assert viewer_client.get(reverse("feeders:feeder_detail", args=[999999])).status_code == 404
     assert viewer_client.get(reverse("curtailment:event_detail", args=[999999])).status_code == 404
+
+
+def test_operator_acknowledges_the_open_alert_once_and_it_is_audited(operator_client, operator):
+    feeder = FeederFactory()
+    alert = FeederAlert.objects.create(feeder=feeder, kind="threshold", raised_at=timezone.now(), load_percent=93)
+    url = reverse("feeders:feeder_acknowledge", args=[feeder.pk])
+    assert operator_client.post(url, {"ack-note": "watching it"}).status_code == 302
+    assert operator_client.post(url, {"ack-note": "again"}).status_code == 302
+    alert.refresh_from_db()
+    assert alert.acknowledged_by == operator
+    entry = AuditEntry.objects.get(action="alert.acknowledge")
+    assert (entry.reason, entry.target_id) == ("watching it", str(alert.pk))
+
+
+def test_viewer_cannot_acknowledge_and_no_alert_is_409(viewer, operator):
+    feeder = FeederFactory()
+    url = reverse("feeders:feeder_acknowledge", args=[feeder.pk])
+    operator_client, viewer_client = Client(), Client()
+    operator_client.force_login(operator)
+    viewer_client.force_login(viewer)
+    assert operator_client.post(url, {}).status_code == 409
+    FeederAlert.objects.create(feeder=feeder, kind="threshold", raised_at=timezone.now())
+    assert viewer_client.post(url, {}).status_code == 403
+    assert FeederAlert.objects.get(feeder=feeder).acknowledged_at is None
+    assert not AuditEntry.objects.exists()
