@@ -14,7 +14,7 @@ import math
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
-from django.db.models import Max, Sum
+from django.db.models import Exists, Max, OuterRef, Sum
 from django.utils import timezone
 
 from curtailment.audit import audit_record
@@ -25,6 +25,7 @@ from curtailment.choices import (
     EventEndReason,
     EventStatus,
     EventTrigger,
+    ServiceRequestState,
 )
 from curtailment.models import (
     LIVE_ACTION_STATES,
@@ -33,6 +34,7 @@ from curtailment.models import (
     AspContract,
     CurtailmentAction,
     CurtailmentEvent,
+    ServiceRequest,
 )
 from curtailment.selection import Plan, plan_audit_inputs, selection_candidates, selection_plan
 from curtailment.selectors import feeder_below_clear_for
@@ -55,6 +57,9 @@ TOP_UP_AFTER_CONFIRMATION_S = 60
 # An action stuck before acknowledgement this long had its task lost (a worker died):
 # the re-check queues it again; the stored RequestID makes the resend safe.
 STUCK_AFTER_S = 15
+# Customers are told of an event this many seconds after its chargers were picked (NF2/NF4
+# ask for a notice, not an instant one), so the worker's queue serves the DCC commands first.
+NOTIFY_AFTER_S = 10
 
 
 class EventAlreadyOpen(ValidationError):
@@ -244,9 +249,11 @@ def _actions_launch(*, event: CurtailmentEvent, actions: list[CurtailmentAction]
             (event.pk,), countdown=int(knob("CONFIRMATION_TIMEOUT_S")) + 1
         )
     )
-    # Notices are queued after the switch-offs, in their own task: writing a hundred
-    # customers' notices must not delay the commands that protect the feeder.
-    transaction.on_commit(lambda: tasks.event_customers_notify.delay(event.pk, hcalcs_ids))
+    # Notices are queued in their own task, a little later: writing (and sending) a hundred
+    # customers' notices must not queue ahead of the commands that protect the feeder.
+    transaction.on_commit(
+        lambda: tasks.event_customers_notify.apply_async((event.pk, hcalcs_ids), countdown=NOTIFY_AFTER_S)
+    )
 
 
 def feeder_managed_mark(*, feeder, at: dt.datetime) -> None:
@@ -607,10 +614,13 @@ def _actions_resume(*, event: CurtailmentEvent, now: dt.datetime) -> None:
             started_at__lte=stuck_before,
         ).values_list("pk", flat=True)
     )
+    reset_answered = ServiceRequest.objects.filter(
+        action_id=OuterRef("pk"),
+        srv="7.8",
+        state__in=[ServiceRequestState.ACKNOWLEDGED, ServiceRequestState.RESPONDED],
+    )
     release = list(
-        event.actions.filter(status=ActionStatus.RELEASING)
-        .exclude(service_requests__srv="7.8", service_requests__state__in=["acknowledged", "responded"])
-        .values_list("pk", flat=True)
+        event.actions.filter(status=ActionStatus.RELEASING).exclude(Exists(reset_answered)).values_list("pk", flat=True)
     )
     if dispatch or release:
         logger.info("event %s: resuming dispatch of %s and release of %s", event.pk, dispatch, release)

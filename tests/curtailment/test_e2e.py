@@ -167,7 +167,7 @@ def test_alert_to_curtailment_to_early_release_through_real_processes(live_stack
     )
     assert {"event.start", "event.release", "event.end"} <= audit
     # NF2/NF4: each curtailed customer has a notice for this event.
-    wait_until(lambda: Notification.objects.filter(event=event, kind="event").count() == 2, timeout=15)
+    wait_until(lambda: Notification.objects.filter(event=event, kind="event").count() == 2, timeout=45)
     start = AuditEntry.objects.get(action="event.start", target_id=str(event.pk))
     assert start.actor == "rule:auto-curtail" and len(start.inputs["candidates"]) == 4
     wait_until(lambda: listener.types()["event.updated"] >= 3, listener=listener, timeout=10)
