@@ -16,6 +16,7 @@ socket drops them.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import logging
 from typing import Any
 
@@ -34,6 +35,19 @@ CLOSE_FORBIDDEN = 4403
 CLOSE_NOT_FOUND = 4404
 
 
+@functools.lru_cache(maxsize=4096)
+def _wallclock_pair(value: str) -> tuple[str, str] | None:
+    # Every socket in this process gets the same timestamp strings for one push (200
+    # sockets on the overview): convert each once.
+    try:
+        moment = dt.datetime.fromisoformat(value)
+    except ValueError:
+        return None
+    if moment.tzinfo is None:
+        return None
+    return london_wallclock(moment), london_label(moment)
+
+
 def with_wallclock(payload: dict[str, Any]) -> dict[str, Any]:
     """Add ``<key>_london`` (for Plotly) and ``<key>_label`` (for text) next to every
     ``*_at`` ISO timestamp: the browser never converts time zones itself."""
@@ -41,14 +55,9 @@ def with_wallclock(payload: dict[str, Any]) -> dict[str, Any]:
     for key, value in payload.items():
         if not key.endswith("_at") or not isinstance(value, str):
             continue
-        try:
-            moment = dt.datetime.fromisoformat(value)
-        except ValueError:
-            continue
-        if moment.tzinfo is None:
-            continue
-        enriched[f"{key}_london"] = london_wallclock(moment)
-        enriched[f"{key}_label"] = london_label(moment)
+        pair = _wallclock_pair(value)
+        if pair is not None:
+            enriched[f"{key}_london"], enriched[f"{key}_label"] = pair
     return enriched
 
 
