@@ -264,10 +264,7 @@ def pg_rows(sql: str, params: list) -> list[tuple]:
 
 def _trends_postgresql(specs: list[tuple[int, float, datetime]], window: timedelta, horizon: float) -> dict[int, Trend]:
     until_by_id = {feeder_id: until for feeder_id, _, until in specs}
-    trends = {
-        feeder_id: trend_fit(feeder_id=feeder_id, samples=[], until=until, horizon_minutes=horizon)
-        for feeder_id, until in until_by_id.items()
-    }
+    trends: dict[int, Trend] = {}
     rows = pg_rows(
         _TREND_SQL,
         [
@@ -285,6 +282,9 @@ def _trends_postgresql(specs: list[tuple[int, float, datetime]], window: timedel
             continue
         # x is minutes relative to ``until``, so the intercept is the fitted load now.
         trends[feeder_id] = _trend_from_line(feeder_id, until, points, span, slope, intercept, horizon)
+    for feeder_id, until in until_by_id.items():
+        if feeder_id not in trends:  # no reading in the window
+            trends[feeder_id] = trend_fit(feeder_id=feeder_id, samples=[], until=until, horizon_minutes=horizon)
     return trends
 
 
