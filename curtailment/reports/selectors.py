@@ -434,9 +434,11 @@ def nf10_feeder_rows(snapshot: Snapshot) -> Iterator[list]:
     """Feeders under management by the period's last day, with their NF10 dates (streamed).
     Months are added as PostgreSQL does (clamped to the month's end)."""
     sql = f"""
-        SELECT f.code, s.code, s.licence_area, f.managed_since,
-               (SELECT COUNT(*) FROM {EVENTS_TABLE} ev WHERE ev.feeder_id = f.id)
-        FROM {T["feeder"]} f JOIN {T["substation"]} s ON s.id = f.substation_id
+        SELECT f.code, s.code, s.licence_area, f.managed_since, COALESCE(per_feeder.events, 0)
+        FROM {T["feeder"]} f
+        JOIN {T["substation"]} s ON s.id = f.substation_id
+        LEFT JOIN (SELECT feeder_id, COUNT(*) AS events FROM {EVENTS_TABLE} GROUP BY feeder_id) per_feeder
+               ON per_feeder.feeder_id = f.id
         WHERE f.managed_since IS NOT NULL AND f.managed_since <= %(last)s
         ORDER BY f.managed_since, f.code
     """
