@@ -48,8 +48,10 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--feeders", type=int, default=20_000)
     parser.add_argument("--rounds", type=int, default=10, help="readings per feeder, 10 s apart")
     parser.add_argument("--batch", type=int, default=500)
-    parser.add_argument("--clients", type=int, default=4)
-    parser.add_argument("--workers", type=int, default=2, help="uvicorn worker processes")
+    parser.add_argument("--clients", type=int, default=3)
+    parser.add_argument(
+        "--workers", type=int, default=1, help="uvicorn worker processes (2 cores: PostgreSQL needs one)"
+    )
     parser.add_argument("--no-results", action="store_true", help="do not append to bench/RESULTS.md")
     return parser.parse_args()
 
