@@ -204,12 +204,12 @@ def feeder_below_clear_for(*, feeder, minutes: int, at: dt.datetime) -> bool:
     """True when every reading of the last ``minutes`` is below the clear level and the
     readings span that long (no readings is not "below": offline is never healthy)."""
     since = at - dt.timedelta(minutes=minutes)
-    readings = list(FeederReading.objects.filter(feeder=feeder, measured_at__gte=since - dt.timedelta(minutes=1)))
-    inside = [r for r in readings if r.measured_at >= since]
-    before = [r for r in readings if r.measured_at < since]
-    if not inside or not before:
+    inside = list(FeederReading.objects.filter(feeder=feeder, measured_at__gte=since, measured_at__lte=at))
+    # The reading just before the window says where the load stood when the window opened.
+    before = FeederReading.objects.filter(feeder=feeder, measured_at__lt=since).order_by("-measured_at").first()
+    if not inside or before is None:
         return False
-    return all(reading_load_percent(r, feeder) < feeder.clear_percent for r in inside + before[-1:])
+    return all(reading_load_percent(r, feeder) < feeder.clear_percent for r in [before, *inside])
 
 
 # --- NF10 -------------------------------------------------------------------------------

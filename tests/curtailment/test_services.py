@@ -273,3 +273,86 @@ def test_external_alert_without_a_fresh_reading_is_sized_from_the_alert_load():
     assert event.trigger == EventTrigger.EXTERNAL
     assert event.required_reduction_kw == pytest.approx(feeder.rating_kw * 0.96 * (96 - 80) / 96 * 1.1)
     assert event.decision["load_percent"] == 96
+
+
+@pytest.mark.django_db
+def test_long_event_rotates_to_other_homes_after_the_rotation_slot(operator):
+    feeder = FeederFactory()
+    for _ in range(4):
+        eligible_charger(feeder=feeder)
+    event = curtailment_event_start(
+        feeder=feeder, reduction_kw=14, duration_minutes=180, reason="t", requested_by=operator
+    )
+    first = list(event.actions.all())
+    assert len(first) == 2 and {a.planned_minutes for a in first} == {60}
+    CurtailmentAction.objects.filter(event=event).update(status=ActionStatus.CONFIRMED, confirmed_at=event.started_at)
+    assert event_recheck(event_id=event.pk, now=event.started_at + dt.timedelta(minutes=61)) == "added 2"
+    second = event.actions.exclude(pk__in=[a.pk for a in first])
+    assert not ({a.hcalcs_id for a in second} & {a.hcalcs_id for a in first})
+    assert set(event.actions.filter(pk__in=[a.pk for a in first]).values_list("end_reason", flat=True)) == {"duration"}
+
+
+@pytest.mark.django_db
+def test_still_above_at_risk_a_minute_after_confirmation_adds_chargers():
+    feeder = FeederFactory(rating_amps=100, at_risk_percent=90, clear_percent=80)
+    for _ in range(5):
+        eligible_charger(feeder=feeder)
+    now = timezone.now()
+    _reading(feeder, amps=95, kw=60.0, at=now - dt.timedelta(minutes=2))
+    alert = FeederAlert.objects.create(feeder=feeder, kind="threshold", raised_at=now, load_percent=95)
+    event = event_open_for_alert(alert_id=alert.pk)
+    assert event.actions.count() == 2
+    confirmed_at = now + dt.timedelta(seconds=5)
+    CurtailmentAction.objects.filter(event=event).update(status=ActionStatus.CONFIRMED, confirmed_at=confirmed_at)
+    # 30 s after confirmation the load is still high: too early to judge.
+    _reading(feeder, amps=94, kw=59.4, at=confirmed_at + dt.timedelta(seconds=30))
+    assert event_recheck(event_id=event.pk, now=confirmed_at + dt.timedelta(seconds=31)) == "steady"
+    _reading(feeder, amps=93, kw=58.8, at=confirmed_at + dt.timedelta(seconds=70))
+    assert event_recheck(event_id=event.pk, now=confirmed_at + dt.timedelta(seconds=71)).startswith("added")
+    event.refresh_from_db()
+    assert event.required_reduction_kw > 60 * 15 / 95 * 1.1
+    top_up = AuditEntry.objects.get(action="event.top_up")
+    assert top_up.inputs["load_percent"] == pytest.approx(93.0)
+
+
+@pytest.mark.django_db
+def test_below_clear_level_for_the_hold_time_releases_an_automatic_event_early():
+    feeder = FeederFactory(rating_amps=100, at_risk_percent=90, clear_percent=80)
+    for _ in range(3):
+        eligible_charger(feeder=feeder)
+    now = timezone.now()
+    _reading(feeder, amps=95, kw=60.0, at=now - dt.timedelta(minutes=7))
+    alert = FeederAlert.objects.create(feeder=feeder, kind="threshold", raised_at=now, load_percent=95)
+    event = event_open_for_alert(alert_id=alert.pk)
+    CurtailmentAction.objects.filter(event=event).update(status=ActionStatus.CONFIRMED, confirmed_at=now)
+    for minutes in (4, 2, 0):
+        _reading(feeder, amps=70, kw=44.0, at=now + dt.timedelta(minutes=minutes))
+    # Below clear for 4 minutes only (the 7-minute-old reading was above): not yet.
+    assert event_recheck(event_id=event.pk, now=now + dt.timedelta(minutes=4, seconds=30)) in ("steady", "added 0")
+    for minutes in (6, 8, 10):
+        _reading(feeder, amps=70, kw=44.0, at=now + dt.timedelta(minutes=minutes))
+    assert event_recheck(event_id=event.pk, now=now + dt.timedelta(minutes=10, seconds=10)) == "released"
+    event.refresh_from_db()
+    assert (event.status, event.end_reason) == ("releasing", "early_release")
+    assert set(event.actions.values_list("status", "end_reason")) == {("releasing", "released")}
+
+
+@pytest.mark.django_db
+def test_feeder_managed_since_runs_over_consecutive_months_and_restarts_after_a_gap(operator):
+    feeder = FeederFactory()
+    eligible_charger(feeder=feeder)
+
+    def event_at(when):
+        event = curtailment_event_start(
+            feeder=feeder, reduction_kw=5, duration_minutes=10, reason="t", requested_by=operator, at=when
+        )
+        CurtailmentEvent.objects.filter(pk=event.pk).update(status="ended", ended_at=when + dt.timedelta(minutes=10))
+        CurtailmentAction.objects.filter(event=event).update(status="ended", ended_at=when + dt.timedelta(minutes=10))
+        feeder.refresh_from_db()
+        return feeder.managed_since
+
+    assert event_at(dt.datetime(2026, 1, 20, 18, tzinfo=dt.UTC)) == dt.date(2026, 1, 1)
+    assert event_at(dt.datetime(2026, 2, 3, 18, tzinfo=dt.UTC)) == dt.date(2026, 1, 1)
+    assert event_at(dt.datetime(2026, 2, 25, 18, tzinfo=dt.UTC)) == dt.date(2026, 1, 1)
+    assert event_at(dt.datetime(2026, 3, 2, 18, tzinfo=dt.UTC)) == dt.date(2026, 1, 1)
+    assert event_at(dt.datetime(2026, 5, 2, 18, tzinfo=dt.UTC)) == dt.date(2026, 5, 1)  # April missed
