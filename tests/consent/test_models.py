@@ -110,7 +110,10 @@ def test_overlapping_closed_tenancies_are_refused_by_postgresql(django_db_blocke
     TenancyFactory(premise=premise, start=now - dt.timedelta(days=100), end=now - dt.timedelta(days=10))
     with pytest.raises(IntegrityError), transaction.atomic():
         Tenancy.objects.create(
-            premise=premise, customer=CustomerFactory(), start=now - dt.timedelta(days=50), end=now - dt.timedelta(days=1)
+            premise=premise,
+            customer=CustomerFactory(),
+            start=now - dt.timedelta(days=50),
+            end=now - dt.timedelta(days=1),
         )
 
 
