@@ -233,9 +233,21 @@ class ManagedFeeder:
 
 
 def feeder_managed_dates(*, feeder, today: dt.date | None = None) -> ManagedFeeder | None:
+    """NF10 flag of one feeder: None unless it is managed now, i.e. ``managed_since`` is set
+    and it had an event this month or last month (a month without one ends the run)."""
     if feeder.managed_since is None:
         return None
     today = today or dt.date.today()
+    last = (
+        CurtailmentEvent.objects.filter(feeder_id=feeder.pk)
+        .order_by("-started_at")
+        .values_list("started_at", flat=True)
+        .first()
+    )
+    this_month = today.replace(day=1)
+    last_month = _add_months(this_month, -1)
+    if last is None or last.date().replace(day=1) < last_month:
+        return None
     months = (today.year - feeder.managed_since.year) * 12 + today.month - feeder.managed_since.month + 1
     return ManagedFeeder(
         managed_since=feeder.managed_since,
@@ -243,3 +255,15 @@ def feeder_managed_dates(*, feeder, today: dt.date | None = None) -> ManagedFeed
         market_solution_due=_add_months(feeder.managed_since, 6),
         implementation_due=_add_months(feeder.managed_since, 18),
     )
+
+
+def feeders_managed(*, today: dt.date | None = None) -> list[tuple[object, ManagedFeeder]]:
+    """Every feeder managed now (NF10), oldest run first, with its 6- and 18-month dates."""
+    from feeders.models import Feeder
+
+    flagged = []
+    for feeder in Feeder.objects.filter(managed_since__isnull=False).order_by("managed_since", "code"):
+        dates = feeder_managed_dates(feeder=feeder, today=today)
+        if dates is not None:
+            flagged.append((feeder, dates))
+    return flagged

@@ -9,7 +9,7 @@ from consent.choices import ConsentStatus, LoadLabel
 from consent.models import HalfHourlyConsumption
 from curtailment.models import CurtailmentAction, CurtailmentEvent, ServiceRequest
 from curtailment.selection import selection_candidates, selection_plan
-from curtailment.selectors import feeder_managed_dates, hcalcs_eligible_for_curtailment
+from curtailment.selectors import feeder_managed_dates, feeders_managed, hcalcs_eligible_for_curtailment
 from curtailment.services import curtailment_event_start
 from tests.consent.factories import ConsentFactory, TenancyFactory, eligible_charger
 from tests.feeders.factories import FeederFactory
@@ -108,13 +108,29 @@ def test_plan_shortens_to_allowance_and_skips_below_useful_minimum():
 
 
 @pytest.mark.django_db
-def test_managed_feeder_dates_are_6_and_18_months_on():
+def test_managed_feeder_dates_are_6_and_18_months_on_while_events_continue():
     feeder = FeederFactory(managed_since=dt.date(2026, 8, 31))
+    quiet = FeederFactory(managed_since=dt.date(2026, 5, 1))
+    for which, when in (
+        (feeder, dt.datetime(2026, 10, 30, 18, tzinfo=dt.UTC)),
+        (quiet, dt.datetime(2026, 9, 1, tzinfo=dt.UTC)),
+    ):
+        CurtailmentEvent.objects.create(
+            feeder=which,
+            trigger="manual",
+            status="ended",
+            started_at=when,
+            planned_end_at=when + dt.timedelta(minutes=30),
+            required_reduction_kw=5,
+        )
     managed = feeder_managed_dates(feeder=feeder, today=dt.date(2026, 11, 25))
     assert managed.months_managed == 4
     assert managed.market_solution_due == dt.date(2027, 2, 28)
     assert managed.implementation_due == dt.date(2028, 2, 29)
+    # No event in October or November: the quiet feeder's run has ended.
+    assert feeder_managed_dates(feeder=quiet, today=dt.date(2026, 11, 25)) is None
     assert feeder_managed_dates(feeder=FeederFactory()) is None
+    assert [f.pk for f, _ in feeders_managed(today=dt.date(2026, 11, 25))] == [feeder.pk]
 
 
 @pytest.mark.django_db
