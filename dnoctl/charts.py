@@ -187,31 +187,6 @@ def _hlabel(y: float, text: str, colour: str) -> dict[str, Any]:
     }
 
 
-def linear_trend_forecast(
-    readings: Sequence[Any], *, phases: int, horizon_minutes: int = 10, window_minutes: int = 15
-) -> list[tuple[dt.datetime, float]]:
-    """A least-squares line through the worst phase over the last ``window_minutes``,
-    projected ``horizon_minutes`` ahead: the same kind of trend the at-risk detection uses,
-    drawn so the operator sees where the load is heading. Empty with fewer than 3 points.
-    """
-    if not readings:
-        return []
-    latest = readings[-1].measured_at
-    recent = [r for r in readings if r.measured_at >= latest - dt.timedelta(minutes=window_minutes)]
-    if len(recent) < 3:
-        return []
-    xs = [(r.measured_at - latest).total_seconds() for r in recent]
-    ys = [max(r.phase_amps[:phases], default=0.0) for r in recent]
-    mean_x, mean_y = sum(xs) / len(xs), sum(ys) / len(ys)
-    var_x = sum((x - mean_x) ** 2 for x in xs)
-    if var_x == 0:
-        return []
-    slope = sum((x - mean_x) * (y - mean_y) for x, y in zip(xs, ys, strict=True)) / var_x
-    intercept = mean_y - slope * mean_x
-    horizon = horizon_minutes * 60
-    return [(latest, intercept), (latest + dt.timedelta(seconds=horizon), max(0.0, intercept + slope * horizon))]
-
-
 def substation_map_figure(substations: Sequence[dict[str, Any]]) -> dict[str, Any]:
     """A schematic map: substations on longitude/latitude (no tiles: control rooms are often
     offline), one trace per status so the legend doubles as a key. Each substation takes

@@ -26,10 +26,11 @@ from django.views.decorators.http import require_POST
 from curtailment.audit import audit_record
 from curtailment.choices import EventTrigger
 from curtailment.models import OPEN_EVENT_STATES, CurtailmentEvent
-from dnoctl.charts import feeder_load_figure, linear_trend_forecast, london_label
+from dnoctl.charts import feeder_load_figure, london_label
 from dnoctl.push import feeder_group, push_on_commit
 from dnoctl.roles import CONFIGURE_FEEDERS, CONTROL_CURTAILMENT
 from feeders.models import Feeder, FeederAlert, FeederReading
+from feeders.selectors import Trend, feeder_trend
 
 RANGES_HOURS = [1, 6, 24, 72, 168]
 DEFAULT_RANGE_HOURS = 24
@@ -78,16 +79,28 @@ def _range_hours(request: HttpRequest) -> int:
     return hours if hours in RANGES_HOURS else DEFAULT_RANGE_HOURS
 
 
+def trend_forecast_amps(trend: Trend, *, rating_amps: float) -> list[tuple[dt.datetime, float]]:
+    """The at-risk detection's own trend (max phase, % of rating) as a line in amps from
+    the latest reading to the forecast horizon; nothing when the fit is not trustworthy."""
+    if not trend.sufficient or trend.until is None or trend.forecast_percent is None:
+        return []
+    end = trend.until + dt.timedelta(minutes=trend.horizon_minutes)
+    return [
+        (trend.until, (trend.current_percent or 0.0) * rating_amps / 100.0),
+        (end, max(0.0, trend.forecast_percent) * rating_amps / 100.0),
+    ]
+
+
 def feeder_chart(feeder: Feeder, *, hours: int, now: dt.datetime) -> dict[str, Any]:
     """The load figure for the last ``hours``: readings (thinned evenly past
-    ``MAX_CHART_POINTS``), the trend forecast and the events shaded."""
+    ``MAX_CHART_POINTS``), the detection's trend forecast and the events shaded."""
     since = now - dt.timedelta(hours=hours)
     readings = list(
         FeederReading.objects.filter(feeder=feeder, measured_at__gte=since)
         .order_by("measured_at")
         .only("measured_at", "amps_l1", "amps_l2", "amps_l3", "kw")
     )
-    forecast = linear_trend_forecast(readings, phases=feeder.phases)
+    forecast = trend_forecast_amps(feeder_trend(feeder=feeder), rating_amps=feeder.rating_amps)
     if len(readings) > MAX_CHART_POINTS:
         step = -(-len(readings) // MAX_CHART_POINTS)
         readings = readings[::step] + ([readings[-1]] if (len(readings) - 1) % step else [])
@@ -124,6 +137,7 @@ def _feeder_context(request: HttpRequest, feeder: Feeder, **forms_by_name: Any) 
         "figure": feeder_chart(feeder, hours=hours, now=now),
         "open_event": open_event,
         "open_alert": open_alert,
+        "trend": feeder_trend(feeder=feeder),
         "open_alert_label": london_label(open_alert.raised_at) if open_alert else "",
         "timeline": timeline,
         "last_reading_label": london_label(feeder.last_reading_at),

@@ -7,7 +7,6 @@ import pytest
 
 from dnoctl.charts import (
     feeder_load_figure,
-    linear_trend_forecast,
     london_label,
     london_wallclock,
     substation_map_figure,
@@ -65,7 +64,7 @@ def test_feeder_figure_sends_wallclock_x_and_a_trace_per_phase_then_the_forecast
         at_risk_percent=90,
         since=readings[0].measured_at,
         until=readings[-1].measured_at,
-        forecast=linear_trend_forecast(readings, phases=2, window_minutes=120),
+        forecast=[(readings[-1].measured_at, 180.0), (readings[-1].measured_at + dt.timedelta(minutes=10), 200.0)],
     )
     names = [trace["name"] for trace in figure["data"]]
     assert names == ["L1", "L2", "Trend forecast"]
@@ -78,16 +77,8 @@ def test_feeder_figure_sends_wallclock_x_and_a_trace_per_phase_then_the_forecast
     ]
     assert figure["data"][1]["y"] == [90, 120, 150, 180]
     assert [shape["y0"] for shape in figure["layout"]["shapes"][:2]] == [400, 360]
-
-
-def test_trend_forecast_projects_a_rising_load_ahead():
-    readings = [_reading(m, 200 + 10 * m) for m in range(6)]
-    forecast = linear_trend_forecast(readings, phases=1, horizon_minutes=10)
-    (start, start_amps), (end, end_amps) = forecast
-    assert end - start == dt.timedelta(minutes=10)
-    assert start_amps == pytest.approx(250)
-    assert end_amps == pytest.approx(350)
-    assert linear_trend_forecast(readings[:2], phases=1) == []
+    # The forecast is drawn in wall-clock time too: 01:30 GMT and 10 minutes on.
+    assert figure["data"][2]["x"] == ["2026-10-25 01:30:00", "2026-10-25 01:40:00"]
 
 
 def test_map_figure_has_one_trace_per_status_with_shapes():

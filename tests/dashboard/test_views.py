@@ -431,3 +431,25 @@ def test_viewer_cannot_acknowledge_and_no_alert_is_409(viewer, operator):
     assert viewer_client.post(url, {}).status_code == 403
     assert FeederAlert.objects.get(feeder=feeder).acknowledged_at is None
     assert not AuditEntry.objects.exists()
+
+
+def test_feeder_page_draws_the_detection_trend_of_a_rising_load(viewer_client):
+    feeder = FeederFactory(rating_amps=400)
+    now = timezone.now()
+    for minute in range(11):
+        amps = 200 + 15 * minute  # 50% rising 3.75 %/min to 87.5%
+        FeederReading.objects.create(
+            feeder=feeder,
+            measured_at=now - dt.timedelta(minutes=10 - minute),
+            received_at=now,
+            amps_l1=amps,
+            amps_l2=amps - 5,
+            amps_l3=amps - 10,
+            kw=amps * 0.69,
+        )
+    page = viewer_client.get(reverse("feeders:feeder_detail", args=[feeder.pk]))
+    forecast = page.context["figure"]["data"][3]
+    assert forecast["name"] == "Trend forecast"
+    assert len(forecast["x"]) == 2
+    assert forecast["y"][1] > forecast["y"][0] > 300
+    assert b"reaches rating in" in page.content
