@@ -28,6 +28,7 @@ if (status) {
   const stage = document.getElementById("export-stage");
   const link = document.getElementById("export-link");
   let delay = 1000;
+  const startedPolling = Date.now();
   async function poll() {
     let job;
     try {
@@ -44,6 +45,10 @@ if (status) {
     }
     bar.value = job.progress;
     stage.textContent = job.state === "failed" ? `failed: ${job.error}` : `${Math.round(job.progress * 100)}% ${job.stage}`;
+    // A job nobody picks up means no Celery worker serves report exports: say so.
+    if (job.state === "queued" && Date.now() - startedPolling > 30000) {
+      stage.textContent = "still queued after 30 s: is a Celery worker running (with curtailment.reports.tasks)?";
+    }
     if (job.state === "done") {
       link.href = job.download_url;
       link.textContent = `Download ${job.filename}`;
