@@ -68,15 +68,19 @@ class PushListener:
 
 
 def wait_until(condition, *, timeout: float = 45.0, listener: PushListener | None = None, every=None):
+    """Poll ``condition``; call ``every`` (e.g. queue a re-check, as beat would) at most
+    every 2 seconds meanwhile."""
     deadline = time.monotonic() + timeout
+    last_every = 0.0
     while time.monotonic() < deadline:
         value = condition()
         if value:
             return value
         if listener is not None:
             listener.drain()
-        if every is not None:
+        if every is not None and time.monotonic() - last_every >= 2.0:
             every()
+            last_every = time.monotonic()
         time.sleep(0.2)
     raise AssertionError("condition not met in time")
 
