@@ -13,3 +13,6 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "dnoctl.settings")
 app = Celery("dnoctl")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
+# Task modules outside an app's own ``tasks.py`` must be named, or a worker never loads them
+# and their messages arrive as "unregistered task".
+app.autodiscover_tasks(["curtailment.reports"])
