@@ -52,6 +52,11 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument(
         "--workers", type=int, default=1, help="uvicorn worker processes (2 cores: PostgreSQL needs one)"
     )
+    parser.add_argument(
+        "--watch-overview",
+        action="store_true",
+        help="subscribe a channel to feeders.all, as an open overview page does (every reading is then pushed)",
+    )
     parser.add_argument("--no-results", action="store_true", help="do not append to bench/RESULTS.md")
     return parser.parse_args()
 
@@ -255,6 +260,12 @@ def main() -> int:
     copy_rate = total / copy_seconds
     print(f"raw COPY:  {copy_rate:12,.0f} readings/s ({copy_seconds:.2f} s)")
 
+    if args.watch_overview:
+        from asgiref.sync import async_to_sync
+        from channels.layers import get_channel_layer
+
+        layer = get_channel_layer()
+        async_to_sync(layer.group_add)("feeders.all", async_to_sync(layer.new_channel)())
     proc, url = start_server(args.workers)
     try:
         api_seconds, accepted, errors = post_all(url, token, bodies)
@@ -276,7 +287,8 @@ def main() -> int:
         load = os.getloadavg()[0]
         line = (
             f"| {datetime.now(UTC):%Y-%m-%d %H:%M} | `--feeders {args.feeders} --rounds {args.rounds} --batch "
-            f"{args.batch} --clients {args.clients} --workers {args.workers}` | {api_rate:,.0f} | {copy_rate:,.0f} "
+            f"{args.batch} --clients {args.clients} --workers {args.workers}"
+            f"{' --watch-overview' if args.watch_overview else ''}` | {api_rate:,.0f} | {copy_rate:,.0f} "
             f"| {ratio:.2f} | {load:.1f} |\n"
         )
         results = ROOT / "bench" / "RESULTS.md"

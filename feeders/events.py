@@ -6,6 +6,12 @@ Message types and their consumer handlers:
   and ``feeders.feeder-<id>``. Sent once per feeder per ingest batch (its newest new
   reading), not once per row: a screen needs the latest value, and a head-end backlog of
   thousands of rows must not flood the channel layer.
+* ``feeder.readings`` -> ``feeder_readings``: ``{"readings": [<feeder.reading payload>, ...]}``
+  to ``feeders.all`` only, instead of one ``feeder.reading`` per feeder, when one ingest
+  batch moves more than ``FEEDERS_ALL_SINGLE_LIMIT`` feeders (a head-end). Each
+  ``group_send`` costs several Redis round trips, so 500 single messages per batch cut
+  ingest to a quarter while an overview page was open; one list costs one send. The
+  feeder groups still get their single ``feeder.reading``.
 * ``feeder.status`` -> ``feeder_status``: a status change (normal, at_risk, curtailing,
   offline), to the same two groups.
 * ``feeder.alert`` -> ``feeder_alert``: an alert raised or cleared, to the same two groups.
@@ -30,6 +36,9 @@ from dnoctl.push import FEEDERS_ALL, feeder_group, push_on_commit
 logger = logging.getLogger(__name__)
 
 READING = "feeder.reading"
+READINGS = "feeder.readings"
+# Batches moving more feeders than this send ``feeders.all`` one ``feeder.readings`` list.
+FEEDERS_ALL_SINGLE_LIMIT = 50
 STATUS = "feeder.status"
 ALERT = "feeder.alert"
 
@@ -42,6 +51,10 @@ class FeederReadingPayload(TypedDict):
     kw: float
     load_percent: float
     status: str
+
+
+class FeederReadingsPayload(TypedDict):
+    readings: list[FeederReadingPayload]
 
 
 class FeederStatusPayload(TypedDict):

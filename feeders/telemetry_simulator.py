@@ -8,7 +8,7 @@ passes per real minute, starting at 16:30 London time, so the first feeders appr
 cross their rating within two or three minutes of starting the demo.
 
 Readings are stamped with the real time (the ingest API refuses the future and ignores
-old readings for detection) and POSTed as ``{"readings": [...]}`` batches of at most 500
+old readings for detection) and POSTed as ``{"readings": [...]}`` batches of at most 50
 to ``/api/v1/telemetry/`` with a monitor token: the same path a real monitor uses.
 
 Curtailment lowers the simulated load. How many chargers are off is read from the
@@ -43,7 +43,9 @@ from zoneinfo import ZoneInfo
 logger = logging.getLogger(__name__)
 
 LONDON = ZoneInfo("Europe/London")
-BATCH_ROWS = 500
+# Small batches, as a pole-top monitor fleet sends them: the overview page then gets one
+# ``feeder.reading`` per feeder (bigger batches send it one ``feeder.readings`` list).
+BATCH_ROWS = 50
 # Where the simulated day starts: late afternoon, just before the evening ramp.
 DEFAULT_START_LOCAL = "16:30"
 # Share of high-risk feeders whose evening peak exceeds the rating.

@@ -14,13 +14,17 @@ from django.conf import settings
 from django.db import IntegrityError, connection, transaction
 
 from curtailment.audit import audit_record
+from dnoctl.push import FEEDERS_ALL, feeder_group
 from feeders.choices import AlertKind, FeederStatus
 from feeders.events import (
     ALERT,
+    FEEDERS_ALL_SINGLE_LIMIT,
     READING,
+    READINGS,
     STATUS,
     FeederAlertPayload,
     FeederReadingPayload,
+    FeederReadingsPayload,
     FeederStatusPayload,
     feeder_groups,
     iso_utc,
@@ -315,6 +319,7 @@ def _summaries_update(
             )
         )
     updates: list[tuple[int, datetime, float, str]] = []
+    builders: list[partial] = []
     for feeder_id, readings in advancing.items():
         feeder = feeders[feeder_id]
         latest = readings[-1]
@@ -332,8 +337,12 @@ def _summaries_update(
             )
             messages.append((feeder_groups(feeder_id), STATUS, status_payload))
         # Built only if someone watches this feeder (see ``feeders.events.pushes_on_commit``).
-        builder = partial(_reading_payload, feeder_id, feeder.code, latest, load, status)
-        messages.append((feeder_groups(feeder_id), READING, builder))
+        builders.append(partial(_reading_payload, feeder_id, feeder.code, latest, load, status))
+    if len(builders) <= FEEDERS_ALL_SINGLE_LIMIT:
+        messages.extend((feeder_groups(build.args[0]), READING, build) for build in builders)
+    else:
+        messages.extend(([feeder_group(build.args[0])], READING, build) for build in builders)
+        messages.append(([FEEDERS_ALL], READINGS, partial(_readings_payload, builders)))
     if connection.vendor == "postgresql":
         pg_rows(
             """
@@ -359,6 +368,10 @@ def _reading_payload(feeder_id: int, code: str, latest: ReadingIn, load: float, 
         load_percent=load,
         status=status,
     )
+
+
+def _readings_payload(builders: list[partial]) -> FeederReadingsPayload:
+    return FeederReadingsPayload(readings=[build() for build in builders])
 
 
 def _status_after(

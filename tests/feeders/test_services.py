@@ -256,3 +256,22 @@ def test_a_feeder_page_gets_its_own_feeders_readings_only(
     received = async_to_sync(drain)()
     async_to_sync(layer.group_discard)(feeder_group(other_feeder.pk), channel)
     assert [(m["type"], m["payload"]["code"]) for m in received] == [("feeder.reading", "FDR-B")]
+
+
+def test_a_head_end_batch_sends_the_overview_one_list(
+    head_end_token, post_telemetry, django_capture_on_commit_callbacks, feeder_pushes
+):
+    from feeders.events import FEEDERS_ALL_SINGLE_LIMIT
+
+    codes = [FeederFactory(code=f"FDR-H{i:03d}").code for i in range(FEEDERS_ALL_SINGLE_LIMIT + 1)]
+    at = minutes_ago(1)
+
+    with django_capture_on_commit_callbacks(execute=True):
+        post_telemetry(head_end_token, [reading(code, at, 40.0) for code in codes])
+
+    pushed = feeder_pushes()
+    assert [m["type"] for m in pushed] == ["feeder.readings"]
+    assert sorted(r["code"] for r in pushed[0]["payload"]["readings"]) == codes
+    assert all(
+        r["load_percent"] == 10.0 and r["measured_at"] == at.isoformat() for r in pushed[0]["payload"]["readings"]
+    )
