@@ -453,3 +453,15 @@ def test_feeder_page_draws_the_detection_trend_of_a_rising_load(viewer_client):
     assert len(forecast["x"]) == 2
     assert forecast["y"][1] > forecast["y"][0] > 300
     assert b"reaches rating in" in page.content
+
+
+def test_audit_page_paginates_by_100(viewer_client, operator):
+    from curtailment.audit import audit_record
+
+    for n in range(105):
+        audit_record(action="x.bulk", actor_user=operator, reason=f"entry {n}")
+    first = viewer_client.get(reverse("curtailment:audit") + "?action=x.bulk")
+    second = viewer_client.get(reverse("curtailment:audit") + "?action=x.bulk&page=2")
+    assert len(first.context["rows"]) == 100
+    assert len(second.context["rows"]) == 5
+    assert b"action=x.bulk&amp;page=2" in first.content
