@@ -191,7 +191,9 @@ if REDIS_URL:
     CHANNEL_LAYERS = {
         "default": {
             "BACKEND": "channels_redis.core.RedisChannelLayer",
-            "CONFIG": {"hosts": [REDIS_URL], "capacity": 1000, "expiry": 30},
+            # The layer waits on Redis with a blocking pop of up to 5 s; redis-py's default
+            # 5 s socket timeout would cut that wait and close idle WebSockets.
+            "CONFIG": {"hosts": [{"address": REDIS_URL, "socket_timeout": 30}], "capacity": 1000, "expiry": 30},
         }
     }
 else:
