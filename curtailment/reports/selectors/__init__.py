@@ -1,0 +1,88 @@
+"""The report's reads: SQL aggregation, streamed through server-side cursors (PostgreSQL;
+the same SQL runs on the embedded demo's SQLite through ``Dialect``).
+
+``report_snapshot`` materialises, inside one transaction, the period's events and one pass
+over their actions (narrow rows), then totals per event and per MPAN, into temporary
+tables dropped at commit: every table of one report comes from the same rows, and
+each further aggregate reads a small table instead of re-joining the history. Python only
+ever holds one chunk of rows at a time.
+
+The counting rules (documented in docs/ofgem-report.md):
+
+* An event is in the period when ``[started_at, COALESCE(ended_at, planned_end_at))``
+  overlaps ``[start_utc, end_utc)``.
+* A curtailment (action) covers ``[started_at, COALESCE(ended_at, expected_end_at))``, the
+  same interval the usage limits count; its minutes are clipped to the period. An action
+  whose command failed (status or end reason ``failed``) switched nothing off and counts no
+  minutes and no MPAN.
+* The MPAN of an action is ``action.mpan``, else the ``import_primary`` MPAN of the meter
+  that controls the HCALCS.
+* An MPAN is affected by an event when it has a non-failed action with minutes inside the
+  period; it is counted once per event and once in the summary.
+
+The modules: ``sql`` (table names, the dialect, running a query), ``snapshot`` (the
+temporary tables), then one per table of the report: ``per_event``, ``summary`` (with the
+duration buckets), ``managed`` (managed feeders per month, NF10 dates), ``worst_served``.
+"""
+
+from curtailment.reports.selectors.managed import (
+    NF10_IMPLEMENTATION_MONTHS,
+    NF10_MARKET_SOLUTION_MONTHS,
+    managed_month_rows,
+    nf10_feeder_rows,
+)
+from curtailment.reports.selectors.per_event import event_rows
+from curtailment.reports.selectors.snapshot import (
+    REPORT_WORK_MEM,
+    TEMPORARY_TABLES,
+    Snapshot,
+    action_facts,
+    report_snapshot,
+)
+from curtailment.reports.selectors.sql import (
+    ACTIONS_TABLE,
+    CHUNK_ROWS,
+    EVENT_AGG_TABLE,
+    EVENTS_TABLE,
+    MPAN_AGG_TABLE,
+    Dialect,
+    ReportUnavailable,
+    T,
+    dialect,
+    from_epoch,
+    one_row,
+    round_minutes,
+    ts_param,
+)
+from curtailment.reports.selectors.summary import duration_bucket_rows, summary
+from curtailment.reports.selectors.worst_served import worst_by_longest_rows, worst_by_total_rows
+
+__all__ = [
+    "ACTIONS_TABLE",
+    "CHUNK_ROWS",
+    "EVENTS_TABLE",
+    "EVENT_AGG_TABLE",
+    "MPAN_AGG_TABLE",
+    "NF10_IMPLEMENTATION_MONTHS",
+    "NF10_MARKET_SOLUTION_MONTHS",
+    "REPORT_WORK_MEM",
+    "TEMPORARY_TABLES",
+    "Dialect",
+    "ReportUnavailable",
+    "Snapshot",
+    "T",
+    "action_facts",
+    "dialect",
+    "duration_bucket_rows",
+    "event_rows",
+    "from_epoch",
+    "managed_month_rows",
+    "nf10_feeder_rows",
+    "one_row",
+    "report_snapshot",
+    "round_minutes",
+    "summary",
+    "ts_param",
+    "worst_by_longest_rows",
+    "worst_by_total_rows",
+]

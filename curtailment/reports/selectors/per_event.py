@@ -1,0 +1,61 @@
+"""The per-event table: one row per event of the period."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from curtailment.reports.periods import iso_utc
+from curtailment.reports.selectors.snapshot import Snapshot
+from curtailment.reports.selectors.sql import T, from_epoch, round_minutes, stream
+
+_EVENT_ROWS = """
+WITH asp AS (
+    SELECT c.event_id, SUM(c.kw) AS kw FROM {calloff} c JOIN {ev} ev ON ev.id = c.event_id GROUP BY c.event_id
+),
+notified AS (
+    SELECT n.event_id, COUNT(*) AS sent
+    FROM {notification} n
+    JOIN {ev} ev ON ev.id = n.event_id
+    LEFT JOIN {notification} digest ON digest.id = n.digest_id
+    WHERE n.status = 'sent' OR (n.status = 'batched' AND digest.status = 'sent')
+    GROUP BY n.event_id
+)
+SELECT ev.id, f.code, s.code, s.licence_area, ev.trigger, ev.status, ev.end_reason, ev.start_s, ev.ended_s,
+       (ev.end_s - ev.start_s) / 60, ev.secs_in_period / 60,
+       COALESCE(agg.mpans, 0), COALESCE(agg.actions, 0), COALESCE(agg.secs, 0) / 60,
+       COALESCE(agg.overrides, 0), COALESCE(agg.failed, 0), COALESCE(agg.late, 0),
+       COALESCE(asp.kw, ev.asp_calloff_kw), COALESCE(notified.sent, 0)
+FROM {ev} ev
+JOIN {feeder} f ON f.id = ev.feeder_id
+JOIN {substation} s ON s.id = f.substation_id
+LEFT JOIN {ev_agg} agg ON agg.event_id = ev.id
+LEFT JOIN asp ON asp.event_id = ev.id
+LEFT JOIN notified ON notified.event_id = ev.id
+"""
+
+
+def event_rows(snapshot: Snapshot) -> Iterator[list]:
+    """One row per event (columns of ``columns.EVENTS``), oldest first, streamed."""
+    sql = _EVENT_ROWS.format(**T) + " ORDER BY ev.started_at, ev.id"
+    for row in stream(sql):
+        yield [
+            row[0],
+            row[1],
+            row[2],
+            row[3],
+            row[4],
+            row[5],
+            row[6],
+            iso_utc(from_epoch(row[7])),
+            iso_utc(from_epoch(row[8])) or None,
+            round_minutes(row[9]),
+            round_minutes(row[10]),
+            int(row[11]),
+            int(row[12]),
+            round_minutes(row[13]),
+            int(row[14]),
+            int(row[15]),
+            int(row[16]),
+            round(float(row[17] or 0), 3),
+            int(row[18]),
+        ]
