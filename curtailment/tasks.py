@@ -22,7 +22,8 @@ from dnoctl.celery import app
 logger = logging.getLogger(__name__)
 
 RECHECK_SECONDS = 60.0
-MAX_RETRIES = 5
+MAX_RETRIES = 5  # DCC unreachable: then the action fails and is replaced
+MAX_WAITS = 60  # waiting for another sender's claim (about two minutes)
 BACKOFF_BASE_S = 1.0
 BACKOFF_CAP_S = 20.0
 
@@ -66,25 +67,32 @@ def event_open_for_alert(self, alert_id: int) -> int | None:
     return event.pk if event is not None else None
 
 
-@shared_task(bind=True, name="curtailment.tasks.action_dispatch", max_retries=MAX_RETRIES, acks_late=True)
-def action_dispatch(self, action_id: int) -> str:
+@shared_task(bind=True, name="curtailment.tasks.action_dispatch", acks_late=True)
+def action_dispatch(self, action_id: int, transient_tries: int = 0) -> str:
     """7.9 (when the customer may override) then 7.6 for one action. Idempotent: each step
     is a compare-and-set, each request is stored before it is sent and found again on a
-    rerun, and the DCC integration never resends a request it has seen acknowledged."""
+    rerun, the DCC integration never resends a request it has seen acknowledged, and the
+    action's lease keeps two runs from sending side by side."""
     from curtailment.services import action_dispatch as dispatch
     from curtailment.services import action_failed
+    from curtailment.services.action import ActionBusy
 
     try:
         return dispatch(action_id=action_id, client=dcc_client())
+    except ActionBusy as exc:
+        # A request of this action is claimed by another sender (maybe a dead one, whose
+        # claim lapses after the DCC client's longest send): wait, without using up the
+        # retries meant for DCC failures.
+        raise _retry(self, exc, action_id, transient_tries, countdown=2.0 + random.random()) from exc
     except DccTransientError as exc:
-        if self.request.retries >= self.max_retries:
-            action_failed(action_id=action_id, reason=f"DCC unreachable after {self.request.retries + 1} tries: {exc}")
+        if transient_tries >= MAX_RETRIES:
+            action_failed(action_id=action_id, reason=f"DCC unreachable after {transient_tries + 1} tries: {exc}")
             return "failed"
-        raise self.retry(exc=exc, countdown=_backoff(self.request.retries)) from exc
+        raise _retry(self, exc, action_id, transient_tries + 1, countdown=_backoff(transient_tries)) from exc
 
 
-@shared_task(bind=True, name="curtailment.tasks.action_release", max_retries=MAX_RETRIES, acks_late=True)
-def action_release(self, action_id: int) -> str:
+@shared_task(bind=True, name="curtailment.tasks.action_release", acks_late=True)
+def action_release(self, action_id: int, transient_tries: int = 0) -> str:
     """7.8 for one releasing action. Idempotent as :func:`action_dispatch`. When retries run
     out the device still reverts at the end of its 7.6 duration; the re-check ends it."""
     from curtailment.services import action_release as release
@@ -93,13 +101,25 @@ def action_release(self, action_id: int) -> str:
     try:
         return release(action_id=action_id, client=dcc_client())
     except ActionBusy as exc:
-        # Not a DCC failure: wait for the dispatch to finish, without using up retries.
-        raise self.retry(exc=exc, countdown=1.0 + random.random(), max_retries=self.max_retries + 60) from exc
+        # Not a DCC failure: wait for the dispatch (or an in-flight send) to finish.
+        raise _retry(self, exc, action_id, transient_tries, countdown=1.0 + random.random()) from exc
     except DccTransientError as exc:
-        if self.request.retries >= self.max_retries:
+        if transient_tries >= MAX_RETRIES:
             logger.error("7.8 for action %s gave up: %s; the device reverts by its duration", action_id, exc)
             return "gave up"
-        raise self.retry(exc=exc, countdown=_backoff(self.request.retries)) from exc
+        raise _retry(self, exc, action_id, transient_tries + 1, countdown=_backoff(transient_tries)) from exc
+
+
+def _retry(task, exc: Exception, action_id: int, transient_tries: int, *, countdown: float):
+    """Re-queue the task with the same action id. Waiting for a busy action is bounded by
+    ``MAX_WAITS``; DCC failures by ``MAX_RETRIES`` (counted in ``transient_tries``)."""
+    return task.retry(
+        exc=exc,
+        args=(action_id,),
+        kwargs={"transient_tries": transient_tries},
+        countdown=countdown,
+        max_retries=MAX_WAITS + MAX_RETRIES,
+    )
 
 
 @shared_task(name="curtailment.tasks.event_customers_notify")

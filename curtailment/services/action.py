@@ -77,7 +77,22 @@ def _send(service_request: ServiceRequest, action: CurtailmentAction, *, client=
 
 
 class ActionBusy(Exception):
-    """Another task holds the action's lease (see ``action_lease``)."""
+    """Another task holds the action's lease (see ``action_lease``): try again shortly."""
+
+
+class RequestInFlight(ActionBusy):
+    """A request of the action is still claimed by another sender (the DCC integration's
+    in-flight lease, e.g. a worker that died mid-send): the next step must wait for it, so
+    a 7.6 never overtakes its 7.9 and a 7.8 never overtakes its 7.6."""
+
+
+IN_FLIGHT_STATES = (ServiceRequestState.BUILT, ServiceRequestState.SENT)
+
+
+def _sent_or_wait(service_request: ServiceRequest) -> ServiceRequest:
+    if service_request.state in IN_FLIGHT_STATES:
+        raise RequestInFlight(f"{service_request.srv} {service_request.request_id} is still being sent")
+    return service_request
 
 
 def action_dispatch(*, action_id: int, client=None) -> str:
@@ -98,6 +113,12 @@ def _dispatch(*, action_id: int, client=None) -> str:
     action = _action(action_id)
     if action is None:
         return "gone"
+    if action.status == ActionStatus.LATE and not ServiceRequest.objects.filter(action=action, srv="7.6").exists():
+        # Replaced while its dispatch waited (a backlog, a dead worker): it never switched
+        # the charger off, so end it now rather than count minutes the customer never lost.
+        with transaction.atomic():
+            action_end(action, reason=ActionEndReason.LATE, from_states=[ActionStatus.LATE])
+        return "late: ended unsent"
     if action.status not in (ActionStatus.PLANNED, ActionStatus.BOOST_SETUP, ActionStatus.SENT):
         return f"nothing to do ({action.status})"
     if action.event.status != EventStatus.ACTIVE:
@@ -108,8 +129,10 @@ def _dispatch(*, action_id: int, client=None) -> str:
     if action.status in (ActionStatus.PLANNED, ActionStatus.BOOST_SETUP) and wants_boost:
         with transaction.atomic():
             action_move(action, from_states=[ActionStatus.PLANNED], to_state=ActionStatus.BOOST_SETUP)
-        boost = _send(
-            _request_for(action, "7.9", indexes=[action.hcalcs.switch_index], client=client), action, client=client
+        boost = _sent_or_wait(
+            _send(
+                _request_for(action, "7.9", indexes=[action.hcalcs.switch_index], client=client), action, client=client
+            )
         )
         if boost.state in FAILED_REQUEST_STATES:
             # The feeder comes first: curtail anyway, and say the customer could not override.
@@ -138,7 +161,7 @@ def _dispatch(*, action_id: int, client=None) -> str:
                 locked, "7.6", index=locked.hcalcs.switch_index, duration_minutes=minutes, client=client
             )
     action = locked
-    sent = _send(request, action, client=client)
+    sent = _sent_or_wait(_send(request, action, client=client))
     return _after_send(action, sent)
 
 
@@ -251,7 +274,7 @@ def _release(*, action_id: int, client=None) -> str:
             transaction.on_commit(lambda: event_close_if_done(event=action.event))
             return "ended without reset"
         reset = _request_for(action, "7.8", index=action.hcalcs.switch_index, client=client)
-    sent = _send(reset, action, client=client)
+    sent = _sent_or_wait(_send(reset, action, client=client))
     if sent.state in FAILED_REQUEST_STATES:
         with transaction.atomic():
             action_end(
