@@ -101,6 +101,24 @@ class Writer:
         ids.update(Meter.objects.filter(esme_eui64__in=missing).values_list("esme_eui64", "pk"))
         return ids
 
+    @staticmethod
+    def _delete_replaced(model, key_field: str, slot_field: str, wanted: dict[str, dict]) -> None:
+        """Delete the rows whose (meter, slot) the file gives to a different key.
+
+        The register is the truth for a meter's MPANs (slot: role) and HCALCS (slot: switch
+        index): a different key in the same (meter, slot) is replaced, or the unique
+        (meter, slot) index would refuse the new row.
+        """
+        slots = {(values["meter_id"], values[slot_field]) for values in wanted.values()}
+        stale = [
+            pk
+            for pk, key, meter_id, slot in model.objects.filter(meter_id__in={m for m, _ in slots}).values_list(
+                "pk", key_field, "meter_id", slot_field
+            )
+            if (meter_id, slot) in slots and key not in wanted
+        ]
+        model.objects.filter(pk__in=stale).delete()
+
     def _mpans(self, chunk: list[ParsedRow], meter_ids: dict[str, int]) -> None:
         wanted = {}
         for row in chunk:
@@ -108,17 +126,7 @@ class Writer:
                 continue
             for role, core in row.mpans:
                 wanted[core] = {"meter_id": meter_ids[row.meter[0]], "role": role}
-        # The register is the truth for a meter's MPANs: a different core in the same
-        # (meter, role) is replaced, or the unique (meter, role) index would refuse it.
-        slots = {(values["meter_id"], values["role"]) for values in wanted.values()}
-        stale = [
-            pk
-            for pk, core, meter_id, role in MPAN.objects.filter(meter_id__in={m for m, _ in slots}).values_list(
-                "pk", "core", "meter_id", "role"
-            )
-            if (meter_id, role) in slots and core not in wanted
-        ]
-        MPAN.objects.filter(pk__in=stale).delete()
+        self._delete_replaced(MPAN, "core", "role", wanted)
         self._upsert(MPAN, "core", wanted, self.report.mpans, ["meter", "role"])
 
     def _hcalcs(self, chunk: list[ParsedRow], meter_ids: dict[str, int]) -> None:
@@ -133,13 +141,5 @@ class Writer:
                 "label": label,
                 "rated_kw": rated,
             }
-        slots = {(values["meter_id"], values["switch_index"]) for values in wanted.values()}
-        stale = [
-            pk
-            for pk, eui, meter_id, index in HCALCS.objects.filter(meter_id__in={m for m, _ in slots}).values_list(
-                "pk", "eui64", "meter_id", "switch_index"
-            )
-            if (meter_id, index) in slots and eui not in wanted
-        ]
-        HCALCS.objects.filter(pk__in=stale).delete()
+        self._delete_replaced(HCALCS, "eui64", "switch_index", wanted)
         self._upsert(HCALCS, "eui64", wanted, self.report.hcalcs, ["meter", "switch_index", "label", "rated_kw"])
