@@ -219,32 +219,21 @@ def _event_notice(*, event, premise: Premise, consent: Consent, now: dt.datetime
     context = {"event": event, "premise": premise, "customer": customer, "consent": consent}
     subject = _render_subject(NotificationKind.EVENT, context)
     body = _render_body(NotificationKind.EVENT, consent.notification_channel, context)
+    fields = {
+        "customer": customer,
+        "premise": premise,
+        "event": event,
+        "kind": NotificationKind.EVENT,
+        "channel": consent.notification_channel,
+        "subject": subject,
+        "body": body,
+    }
     if consent.notification_frequency == NotificationFrequency.EACH_EVENT:
-        notice = Notification.objects.create(
-            customer=customer,
-            premise=premise,
-            event=event,
-            kind=NotificationKind.EVENT,
-            channel=consent.notification_channel,
-            subject=subject,
-            body=body,
-            due_at=now,
-        )
+        notice = Notification.objects.create(**fields, due_at=now)
         _send_on_commit(notice.pk)
         return notice
     digest = _digest_for(customer=customer, premise=premise, consent=consent, at=event.started_at)
-    return Notification.objects.create(
-        customer=customer,
-        premise=premise,
-        event=event,
-        kind=NotificationKind.EVENT,
-        channel=consent.notification_channel,
-        subject=subject,
-        body=body,
-        due_at=digest.due_at,
-        status=NotificationStatus.BATCHED,
-        digest=digest,
-    )
+    return Notification.objects.create(**fields, due_at=digest.due_at, status=NotificationStatus.BATCHED, digest=digest)
 
 
 def _digest_for(*, customer: Customer, premise: Premise, consent: Consent, at: dt.datetime) -> Notification:
