@@ -143,7 +143,7 @@ def event_confirmation_check(event_id: int) -> int:
     """Countdown task queued with each batch of dispatches: actions with no device
     confirmation in time become late and are replaced. Idempotent: only unconfirmed
     actions move, once."""
-    from curtailment.services.event import event_confirmations_check
+    from curtailment.services import event_confirmations_check
 
     return event_confirmations_check(event_id=event_id)
 

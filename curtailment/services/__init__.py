@@ -24,12 +24,12 @@ from curtailment.services.event import (
     curtailment_event_start,
     event_close_if_done,
     event_open_for_alert,
-    event_recheck,
     event_release,
     event_top_up,
     feeder_managed_mark,
     required_reduction_kw,
 )
+from curtailment.services.recheck import event_confirmations_check, event_recheck
 
 __all__ = [
     "EventAlreadyOpen",
@@ -42,6 +42,7 @@ __all__ = [
     "curtailment_event_cancel",
     "curtailment_event_start",
     "event_close_if_done",
+    "event_confirmations_check",
     "event_open_for_alert",
     "event_recheck",
     "event_release",

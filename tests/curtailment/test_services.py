@@ -16,6 +16,7 @@ from curtailment.services import (
     action_release,
     curtailment_event_cancel,
     curtailment_event_start,
+    event_confirmations_check,
     event_open_for_alert,
     event_recheck,
     hcalcs_boost_pressed,
@@ -23,7 +24,6 @@ from curtailment.services import (
 )
 from curtailment.services.action import ActionBusy
 from curtailment.services.common import action_lease
-from curtailment.services.event import event_confirmations_check
 from feeders.models import FeederAlert, FeederReading
 from tests.consent.factories import eligible_charger
 from tests.feeders.factories import FeederFactory

@@ -1,0 +1,166 @@
+"""The minute-by-minute re-check of open events (beat): reconcile, resume, top up, release.
+
+Everything is re-derived from the database on each run, so a re-check after a worker died
+finishes what that worker left: actions that ended by their duration are recorded, lost
+dispatches and resets are queued again, events close.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from django.db import transaction
+from django.db.models import Exists, Max, OuterRef
+from django.utils import timezone
+
+from curtailment.choices import (
+    ActionEndReason,
+    ActionStatus,
+    EventEndReason,
+    EventStatus,
+    EventTrigger,
+    ServiceRequestState,
+)
+from curtailment.models import (
+    LIVE_ACTION_STATES,
+    OPEN_EVENT_STATES,
+    CurtailmentAction,
+    CurtailmentEvent,
+    ServiceRequest,
+)
+from curtailment.selectors import feeder_below_clear_for
+from curtailment.services.common import UNCONFIRMED_ACTION_STATES, action_end, logger
+from curtailment.services.event import (
+    AUTO_RULE,
+    event_close_if_done,
+    event_release,
+    event_top_up,
+    knob,
+    required_reduction_kw,
+)
+
+# Seconds after the latest confirmation before a feeder still above its at-risk level gets
+# more chargers (issue 4: "still above threshold a minute after confirmation").
+TOP_UP_AFTER_CONFIRMATION_S = 60
+# An action stuck before acknowledgement this long had its task lost (a worker died):
+# the re-check queues it again; the stored RequestID makes the resend safe.
+STUCK_AFTER_S = 15
+
+
+def event_recheck(*, event_id: int, now: dt.datetime | None = None) -> str:
+    """One look at an open event (beat, every minute). Idempotent, and safe after a worker
+    died: everything is re-derived from the database.
+
+    1. Actions whose duration has elapsed ended on the device by themselves: record it.
+    2. Actions stuck before the DCC acknowledged them lost their task: queue it again;
+       actions unconfirmed after ``CONFIRMATION_TIMEOUT_S`` are marked late (replaced).
+    3. A releasing event closes once no charger is live; an active one at its planned end.
+    4. Automatic events below the clear level for ``CLEAR_HOLD_MINUTES`` release early.
+    5. Still above the at-risk level a minute after the latest confirmation: more chargers;
+       otherwise top up to the required kW (rotation: actions last at most the rotation
+       slot, so long events move on to other homes).
+    """
+    now = now or timezone.now()
+    event = CurtailmentEvent.objects.select_related("feeder").filter(pk=event_id).first()
+    if event is None or event.status not in OPEN_EVENT_STATES:
+        return "closed"
+    actions_reconcile(event=event, now=now)
+    _actions_resume(event=event, now=now)
+    event_confirmations_check(event_id=event.pk, now=now)
+    event.refresh_from_db()
+    if event.status == EventStatus.RELEASING or now >= event.planned_end_at:
+        return "closed" if event_close_if_done(event=event, at=now) else "winding down"
+    feeder = event.feeder
+    hold = int(knob("CLEAR_HOLD_MINUTES"))
+    if event.trigger != EventTrigger.MANUAL and feeder_below_clear_for(feeder=feeder, minutes=hold, at=now):
+        event_release(
+            event_id=event.pk,
+            end_reason=EventEndReason.EARLY_RELEASE,
+            action_reason=ActionEndReason.RELEASED,
+            reason=f"below the clear level {feeder.clear_percent}% for {hold} minutes",
+            rule=AUTO_RULE,
+            inputs={"clear_percent": feeder.clear_percent, "hold_minutes": hold},
+        )
+        return "released"
+    extra, inputs = _extra_needed(event=event, now=now)
+    added = event_top_up(
+        event_id=event.pk,
+        reason="feeder still above its at-risk level after confirmation" if extra else "keep the required kW covered",
+        extra_kw=extra,
+        inputs=inputs,
+        at=now,
+    )
+    return f"added {len(added)}" if added else "steady"
+
+
+def event_confirmations_check(*, event_id: int, now: dt.datetime | None = None) -> int:
+    """Mark late (and replace) every action of the event still unconfirmed after
+    ``CONFIRMATION_TIMEOUT_S``. Idempotent: only unconfirmed actions move, once."""
+    from curtailment.services.action import action_late
+
+    now = now or timezone.now()
+    timeout = dt.timedelta(seconds=int(knob("CONFIRMATION_TIMEOUT_S")))
+    late = CurtailmentAction.objects.filter(
+        event_id=event_id, status__in=UNCONFIRMED_ACTION_STATES, started_at__lte=now - timeout
+    ).values_list("pk", flat=True)
+    return sum(action_late(action_id=action_id, now=now) for action_id in list(late))
+
+
+def _extra_needed(*, event: CurtailmentEvent, now: dt.datetime) -> tuple[float, dict]:
+    from feeders.selectors import feeder_load_now
+
+    feeder = event.feeder
+    if event.actions.filter(status__in=UNCONFIRMED_ACTION_STATES).exists():
+        return 0.0, {}
+    last_confirmed = event.actions.aggregate(at=Max("confirmed_at"))["at"]
+    if last_confirmed is None or now - last_confirmed < dt.timedelta(seconds=TOP_UP_AFTER_CONFIRMATION_S):
+        return 0.0, {}
+    load = feeder_load_now(feeder=feeder, now=now)
+    if load.stale or load.load_percent is None or load.measured_at <= last_confirmed:
+        return 0.0, {}
+    if load.load_percent < feeder.at_risk_percent:
+        return 0.0, {}
+    extra = required_reduction_kw(feeder=feeder, kw=load.kw, load_percent=load.load_percent)
+    return extra, {
+        "load_kw": load.kw,
+        "load_percent": load.load_percent,
+        "at_risk_percent": feeder.at_risk_percent,
+        "clear_percent": feeder.clear_percent,
+        "last_confirmed_at": last_confirmed.isoformat(),
+    }
+
+
+def actions_reconcile(*, event: CurtailmentEvent, now: dt.datetime) -> int:
+    """Actions whose planned end has passed ended on the device (the 7.6 duration): record
+    it with ``ended_at`` = the planned end, so the usage limits count the real interval."""
+    ended = 0
+    for action in event.actions.select_related("hcalcs", "event").filter(
+        status__in=LIVE_ACTION_STATES, expected_end_at__lte=now
+    ):
+        ended += action_end(action, reason=ActionEndReason.DURATION, ended_at=action.expected_end_at)
+    return ended
+
+
+def _actions_resume(*, event: CurtailmentEvent, now: dt.datetime) -> None:
+    """Queue again the tasks a dead worker was running (the services are idempotent)."""
+    from curtailment import tasks
+
+    stuck_before = now - dt.timedelta(seconds=STUCK_AFTER_S)
+    dispatch = list(
+        event.actions.filter(
+            status__in=[ActionStatus.PLANNED, ActionStatus.BOOST_SETUP, ActionStatus.SENT],
+            started_at__lte=stuck_before,
+        ).values_list("pk", flat=True)
+    )
+    reset_answered = ServiceRequest.objects.filter(
+        action_id=OuterRef("pk"),
+        srv="7.8",
+        state__in=[ServiceRequestState.ACKNOWLEDGED, ServiceRequestState.RESPONDED],
+    )
+    release = list(
+        event.actions.filter(status=ActionStatus.RELEASING).exclude(Exists(reset_answered)).values_list("pk", flat=True)
+    )
+    if dispatch or release:
+        logger.info("event %s: resuming dispatch of %s and release of %s", event.pk, dispatch, release)
+        transaction.on_commit(lambda: tasks.actions_dispatch_queue(dispatch))
+        transaction.on_commit(lambda: [tasks.action_release.delay(action_id) for action_id in release])
