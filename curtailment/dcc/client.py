@@ -223,14 +223,14 @@ class DccClient:
     ) -> SendOutcome:
         """SRV 7.9: let the customer's boost button override curtailment of ``indexes``."""
         indexes = list(indexes) if not isinstance(indexes, str | bytes) else indexes
-        self._check_non_critical_cv(command_variant)
-        # Validate the arguments before a counter is spent on them.
-        documents.add_auxiliary_load_to_boost_button(request_id=_PROBE_ID, indexes=indexes)
-        rid = self._request_id(target, request_id)
-        request = documents.add_auxiliary_load_to_boost_button(
-            request_id=rid, indexes=indexes, command_variant=command_variant
+        return self._send_non_critical_checked(
+            documents.add_auxiliary_load_to_boost_button,
+            target=target,
+            command_variant=command_variant,
+            request_id=request_id,
+            recorder=recorder,
+            indexes=indexes,
         )
-        return self.send_non_critical(request, recorder=recorder)
 
     def remove_auxiliary_load_from_boost_button(
         self,
@@ -243,13 +243,14 @@ class DccClient:
     ) -> SendOutcome:
         """SRV 7.10: take ``indexes`` off the boost button."""
         indexes = list(indexes) if not isinstance(indexes, str | bytes) else indexes
-        self._check_non_critical_cv(command_variant)
-        documents.remove_auxiliary_load_from_boost_button(request_id=_PROBE_ID, indexes=indexes)
-        rid = self._request_id(target, request_id)
-        request = documents.remove_auxiliary_load_from_boost_button(
-            request_id=rid, indexes=indexes, command_variant=command_variant
+        return self._send_non_critical_checked(
+            documents.remove_auxiliary_load_from_boost_button,
+            target=target,
+            command_variant=command_variant,
+            request_id=request_id,
+            recorder=recorder,
+            indexes=indexes,
         )
-        return self.send_non_critical(request, recorder=recorder)
 
     def read_boost_button_details(
         self,
@@ -262,12 +263,33 @@ class DccClient:
         recorder: DocumentRecorder | None = None,
     ) -> SendOutcome:
         """SRV 7.11: boost-button presses logged between ``start`` and ``end``."""
-        self._check_non_critical_cv(command_variant)
-        documents.read_boost_button_details(request_id=_PROBE_ID, start=start, end=end)
-        rid = self._request_id(target, request_id)
-        request = documents.read_boost_button_details(
-            request_id=rid, start=start, end=end, command_variant=command_variant
+        return self._send_non_critical_checked(
+            documents.read_boost_button_details,
+            target=target,
+            command_variant=command_variant,
+            request_id=request_id,
+            recorder=recorder,
+            start=start,
+            end=end,
         )
+
+    def _send_non_critical_checked(
+        self,
+        build: Callable[..., etree._Element],
+        *,
+        target: str,
+        command_variant: int,
+        request_id: RequestId | None,
+        recorder: DocumentRecorder | None,
+        **arguments: object,
+    ) -> SendOutcome:
+        """Build a non-critical request with ``build(request_id=..., command_variant=...,
+        **arguments)`` and send it."""
+        self._check_non_critical_cv(command_variant)
+        # Validate the arguments (a throwaway build) before a counter is spent on them.
+        build(request_id=_PROBE_ID, **arguments)
+        rid = self._request_id(target, request_id)
+        request = build(request_id=rid, command_variant=command_variant, **arguments)
         return self.send_non_critical(request, recorder=recorder)
 
     def return_local_command_response(
