@@ -90,6 +90,15 @@ class CallbackReceiver:
         self.server.server_close()
 
 
+def run_in_threads(target: Callable[[], None], count: int) -> None:
+    """Run ``target`` in ``count`` threads at once and wait for all of them."""
+    threads = [threading.Thread(target=target) for _ in range(count)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+
 def wait_until(condition: Callable[[], object], *, timeout: float = 10.0) -> object:
     """Poll ``condition`` until it is truthy (asynchronous deliveries); fail after ``timeout``."""
     deadline = time.monotonic() + timeout

@@ -9,6 +9,8 @@ import pytest
 from curtailment.dcc import DccArgumentError, InMemoryCounterSource, RequestId, parse_eui64
 from curtailment.dcc.identifiers import validate_duration_minutes, validate_index
 
+from .conftest import run_in_threads
+
 
 def test_eui64_is_normalised_from_either_form():
     assert parse_eui64("00-db-12-34-56-78-90-a0") == "00-DB-12-34-56-78-90-A0"
@@ -64,10 +66,6 @@ def test_in_memory_counter_never_repeats_under_threads():
         with lock:
             seen.extend(mine)
 
-    threads = [threading.Thread(target=take) for _ in range(8)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    run_in_threads(take, 8)
     assert sorted(seen) == list(range(1, 4001))
     assert counters.next_counter("90-B3-D5-1F-30-01-00-01") == 1  # per originator

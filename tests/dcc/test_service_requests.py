@@ -28,7 +28,7 @@ from curtailment.service_requests import (
     service_request_send,
 )
 
-from .conftest import HCALCS, OLD_FIRMWARE, ORIGINATOR, POOR_WAN, wait_until
+from .conftest import HCALCS, OLD_FIRMWARE, ORIGINATOR, POOR_WAN, run_in_threads, wait_until
 from .test_xmlsafe import BILLION_LAUGHS, XXE
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -63,11 +63,7 @@ def test_counters_from_many_threads_never_repeat_or_go_back():
         finally:
             connection.close()
 
-    threads = [threading.Thread(target=take) for _ in range(8)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    run_in_threads(take, 8)
     everything = [v for values in per_thread for v in values]
     assert len(per_thread) == 8
     assert len(set(everything)) == len(everything) == 320
@@ -200,11 +196,7 @@ def test_the_same_request_dispatched_by_many_workers_at_once_is_sent_once(dcc_se
         finally:
             connection.close()
 
-    threads = [threading.Thread(target=dispatch) for _ in range(6)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    run_in_threads(dispatch, 6)
     assert [cv for rid, cv, _ in simulator.received if rid == stored.request_id] == [4, 5]
     stored.refresh_from_db()
     assert stored.state == State.ACKNOWLEDGED and stored.attempts == 1
