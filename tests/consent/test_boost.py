@@ -1,7 +1,5 @@
 """Boost-button setup through the DCC: 7.10 when override permission is withdrawn."""
 
-import time
-
 import pytest
 
 from consent import boost, services
@@ -9,16 +7,12 @@ from consent.models import HCALCS, Consent
 from curtailment.models import ServiceRequest
 from curtailment.service_requests import service_request_send
 from tests.consent.factories import eligible_charger
+from tests.dcc.conftest import wait_until as dcc_wait_until
 
 
-def wait_until(condition, *, timeout: float = 30.0):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = condition()
-        if value:
-            return value
-        time.sleep(0.05)
-    raise AssertionError("condition not met in time")
+def wait_until(condition):
+    """The worker and the simulator answer through processes: a longer wait, polled less often."""
+    return dcc_wait_until(condition, timeout=30.0, poll_s=0.05)
 
 
 @pytest.mark.processes

@@ -99,14 +99,14 @@ def run_in_threads(target: Callable[[], None], count: int) -> None:
         thread.join()
 
 
-def wait_until(condition: Callable[[], object], *, timeout: float = 10.0) -> object:
+def wait_until(condition: Callable[[], object], *, timeout: float = 10.0, poll_s: float = 0.01) -> object:
     """Poll ``condition`` until it is truthy (asynchronous deliveries); fail after ``timeout``."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         value = condition()
         if value:
             return value
-        time.sleep(0.01)
+        time.sleep(poll_s)
     raise AssertionError("condition not met in time")
 
 
