@@ -139,13 +139,19 @@ def simulator(user_signer, dcc_signer, receiver, schema) -> Iterator[DccSimulato
     sim.stop()
 
 
+def client_for(url: str, user_signer: DuisSigner, dcc_signer: DuisSigner, **options) -> DccClient:
+    """A client of ``ORIGINATOR`` for the simulator at ``url`` (fresh in-memory counters
+    unless ``options`` say otherwise; the rest of ``options`` as ``DccClient`` takes them)."""
+    options.setdefault("counters", InMemoryCounterSource())
+    return DccClient(url, user_signer, DuisVerifier(cert=dcc_signer.cert), originator=ORIGINATOR, **options)
+
+
 @pytest.fixture
 def dcc_client(simulator, user_signer, dcc_signer, schema) -> DccClient:
-    return DccClient(
+    return client_for(
         simulator.url,
         user_signer,
-        DuisVerifier(cert=dcc_signer.cert),
-        originator=ORIGINATOR,
+        dcc_signer,
         counters=InMemoryCounterSource(start=5000),
         timeout=5.0,
         schema=schema,

@@ -11,12 +11,10 @@ from lxml import etree
 from curtailment.dcc import (
     DCC_EUI64,
     DccArgumentError,
-    DccClient,
     DccPermanentError,
     DccSignatureError,
     DccTransientError,
     DuisVerifier,
-    InMemoryCounterSource,
     RequestId,
     documents,
     gbcs,
@@ -24,7 +22,7 @@ from curtailment.dcc import (
 from curtailment.dcc.simulator import BOOST_ALERT_CODE, REPLAY_RESPONSE_CODE, DccSimulator, SimulatedDevice
 from curtailment.dcc.xmlsafe import parse_xml
 
-from .conftest import HCALCS, OLD_FIRMWARE, ORIGINATOR, POOR_WAN, wait_until
+from .conftest import HCALCS, OLD_FIRMWARE, ORIGINATOR, POOR_WAN, client_for, wait_until
 
 
 def _responses_for(dcc_client, receiver, request_id):
@@ -330,14 +328,7 @@ def test_latency_can_be_any_distribution(user_signer, dcc_signer, receiver, sche
         latency_s=latency,
     ).start()
     try:
-        client = DccClient(
-            sim.url,
-            user_signer,
-            DuisVerifier(cert=dcc_signer.cert),
-            originator=ORIGINATOR,
-            counters=InMemoryCounterSource(),
-            schema=schema,
-        )
+        client = client_for(sim.url, user_signer, dcc_signer, schema=schema)
         outcome = client.read_auxiliary_load_switch_data(target=HCALCS)
         wait_until(lambda: _responses_for(client, receiver, outcome.request_id))
     finally:

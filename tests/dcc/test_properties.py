@@ -9,10 +9,10 @@ from collections import Counter
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from curtailment.dcc import DccClient, DccError, DuisVerifier, InMemoryCounterSource, RequestId
+from curtailment.dcc import DccError, DuisVerifier, RequestId
 from curtailment.dcc.simulator import DccSimulator, SimulatedDevice
 
-from .conftest import ORIGINATOR
+from .conftest import ORIGINATOR, client_for
 
 DEVICES = ["00-DB-12-34-56-78-91-01", "00-DB-12-34-56-78-91-02"]
 
@@ -34,15 +34,7 @@ def test_requests_are_processed_at_most_once_and_counters_never_go_back(operatio
         devices=[SimulatedDevice(eui64=d, switch_indexes=(1, 2, 3)) for d in DEVICES],
         latency_s=(0.0, 0.0),
     ).start()
-    client = DccClient(
-        sim.url,
-        user_signer,
-        DuisVerifier(cert=dcc_signer.cert),
-        originator=ORIGINATOR,
-        counters=InMemoryCounterSource(),
-        max_attempts=2,
-        backoff_s=0.0,
-    )
+    client = client_for(sim.url, user_signer, dcc_signer, max_attempts=2, backoff_s=0.0)
     issued: list[RequestId] = []
     try:
         for op in operations:

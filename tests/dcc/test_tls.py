@@ -12,10 +12,10 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
-from curtailment.dcc import DccClient, DccTransientError, DuisVerifier, InMemoryCounterSource
+from curtailment.dcc import DccClient, DccTransientError, DuisVerifier
 from curtailment.dcc.simulator import DccSimulator, SimulatedDevice
 
-from .conftest import HCALCS, ORIGINATOR
+from .conftest import HCALCS, ORIGINATOR, client_for
 
 
 def _issue(name: str, *, issuer_key=None, issuer_name=None, ca: bool = False, server: bool = False):
@@ -74,15 +74,7 @@ def tls_simulator(tmp_path, user_signer, dcc_signer, schema):
 
 
 def _client(sim, user_signer, dcc_signer, **tls) -> DccClient:
-    return DccClient(
-        sim.url,
-        user_signer,
-        DuisVerifier(cert=dcc_signer.cert),
-        originator=ORIGINATOR,
-        counters=InMemoryCounterSource(),
-        backoff_s=0.01,
-        **tls,
-    )
+    return client_for(sim.url, user_signer, dcc_signer, backoff_s=0.01, **tls)
 
 
 def test_client_certificate_over_https(tls_simulator, user_signer, dcc_signer):
