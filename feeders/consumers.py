@@ -143,7 +143,17 @@ class LiveConsumer(AsyncJsonWebsocketConsumer):
     async def feeder_reading(self, message: dict[str, Any]) -> None:
         await self.forward(message)
 
+    async def feeder_readings(self, message: dict[str, Any]) -> None:
+        """A head-end batch's newest reading per feeder as one list (``feeders.all`` only):
+        each reading gets the same wall-clock copies as a single ``feeder.reading``."""
+        payload = message.get("payload") or {}
+        readings = [with_wallclock(reading) for reading in payload.get("readings") or [] if isinstance(reading, dict)]
+        await self.send_json({"type": message["type"], "payload": {**payload, "readings": readings}})
+
     async def feeder_status(self, message: dict[str, Any]) -> None:
+        await self.forward(message)
+
+    async def feeder_updated(self, message: dict[str, Any]) -> None:
         await self.forward(message)
 
     async def feeder_alert(self, message: dict[str, Any]) -> None:

@@ -55,18 +55,22 @@ const refreshCounters = debounce(async () => {
   }
 }, 400);
 
+function applyReading(p) {
+  const tr = row(p.feeder_id);
+  if (!tr) return;
+  setLoad(tr, p.load_percent);
+  setStatus(tr, p.status);
+  const last = tr.querySelector(".last-reading");
+  if (last && p.measured_at_label) last.textContent = p.measured_at_label;
+  flash(tr);
+}
+
 connectLive(
   "/ws/feeders/",
   {
-    "feeder.reading": (p) => {
-      const tr = row(p.feeder_id);
-      if (!tr) return;
-      setLoad(tr, p.load_percent);
-      setStatus(tr, p.status);
-      const last = tr.querySelector(".last-reading");
-      if (last && p.measured_at_label) last.textContent = p.measured_at_label;
-      flash(tr);
-    },
+    "feeder.reading": applyReading,
+    // A head-end batch moving many feeders arrives as one list (feeders/events.py).
+    "feeder.readings": (p) => (p.readings || []).forEach(applyReading),
     "feeder.status": (p) => {
       const tr = row(p.feeder_id);
       if (tr) setStatus(tr, p.status);
