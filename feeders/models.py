@@ -68,7 +68,10 @@ class Feeder(models.Model):
                 condition=Q(clear_percent__lt=models.F("at_risk_percent")), name="feeder_clear_below_at_risk"
             ),
         ]
-        indexes = [models.Index(fields=["status", "-last_load_percent"], name="feeder_status_load")]
+        # Deliberately no index on status / last_load_percent / last_reading_at: ingest
+        # rewrites them for every batch, and with none of them indexed PostgreSQL updates the
+        # row in place (HOT), without touching any index. Sorting a few thousand feeders for
+        # the overview needs no index.
 
     def __str__(self) -> str:
         return self.code
