@@ -158,6 +158,22 @@ def _note(service_request_id: int, *, from_state: str, to_state: str, detail: st
     )
 
 
+def _note_document(service_request_id: int, *, detail: str) -> None:
+    """A document row in the history, stamped with the request's state at that moment.
+
+    One ``INSERT ... SELECT`` reads the state and writes the row in a single statement
+    (it runs for every DUIS document, so a separate read would double its cost).
+    """
+    history = connection.ops.quote_name(ServiceRequestTransition._meta.db_table)
+    requests_table = connection.ops.quote_name(ServiceRequest._meta.db_table)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"INSERT INTO {history} (service_request_id, at, from_state, to_state, detail) "  # noqa: S608 - table names from model meta
+            f"SELECT id, %s, state, state, %s FROM {requests_table} WHERE id = %s",
+            [connection.ops.adapt_datetimefield_value(timezone.now()), detail, service_request_id],
+        )
+
+
 def service_request_create(
     *,
     srv: str,
@@ -217,6 +233,15 @@ def _move(
 ) -> bool:
     """Compare-and-set the state under a row lock; False when the row was elsewhere."""
     with transaction.atomic():
+        if len(from_states) == 1:
+            # One possible origin: a conditional UPDATE is the whole compare-and-set (no
+            # read, no row lock held across a round trip); the history row joins it.
+            if not ServiceRequest.objects.filter(pk=service_request_id, state=from_states[0]).update(
+                state=to_state, **fields
+            ):
+                return False
+            _note(service_request_id, from_state=from_states[0], to_state=to_state, detail=detail)
+            return True
         row = ServiceRequest.objects.select_for_update().get(pk=service_request_id)
         if row.state not in from_states:
             return False
@@ -237,6 +262,8 @@ class _Recorder:
     def __init__(self, service_request: ServiceRequest) -> None:
         self.service_request = service_request
         self.children: dict[str, ServiceRequest] = {}
+        # The claim itself set ``sent_at`` just now: the first POST needs no heartbeat.
+        self.claim_fresh = True
 
     def __call__(self, stage: str, document: bytes) -> None:
         request_id = _request_id_of(document)
@@ -244,10 +271,11 @@ class _Recorder:
         if request_id != row.request_id:
             row = self.children.get(request_id) or self._child(request_id, document)
         elif not stage.endswith("-ack"):
-            # Heartbeat: each POST renews the claim, so the lease need only cover one POST.
-            ServiceRequest.objects.filter(pk=row.pk, state=State.SENT).update(sent_at=timezone.now())
-        state = ServiceRequest.objects.values_list("state", flat=True).get(pk=row.pk)
-        _note(row.pk, from_state=state, to_state=state, detail=f"{stage}\n{document.decode()}")
+            if not self.claim_fresh:
+                # Heartbeat: each POST renews the claim, so the lease need only cover one POST.
+                ServiceRequest.objects.filter(pk=row.pk, state=State.SENT).update(sent_at=timezone.now())
+            self.claim_fresh = False
+        _note_document(row.pk, detail=f"{stage}\n{document.decode()}")
 
     def _child(self, request_id: str, document: bytes) -> ServiceRequest:
         rid = RequestId.parse(request_id)
@@ -287,7 +315,8 @@ def _claim(service_request_id: int, *, lease: dt.timedelta) -> ServiceRequest | 
             return None
         ServiceRequest.objects.filter(pk=row.pk).update(state=State.SENT, attempts=row.attempts + 1, sent_at=now)
         _note(row.pk, from_state=row.state, to_state=State.SENT, detail=f"sending (attempt {row.attempts + 1})")
-        row.refresh_from_db()
+        # The row is locked: these are exactly the values just written (no re-read).
+        row.state, row.attempts, row.sent_at = State.SENT, row.attempts + 1, now
         return row
 
 

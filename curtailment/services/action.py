@@ -40,16 +40,21 @@ def _action(action_id: int, *, lock: bool = False) -> CurtailmentAction | None:
     return query.filter(pk=action_id).first()
 
 
-def _request_for(action: CurtailmentAction, srv: str, *, client=None, **arguments) -> ServiceRequest:
+def _request_for(
+    action: CurtailmentAction, srv: str, *, client=None, looked_up: bool = False, **arguments
+) -> ServiceRequest:
     """The action's stored request for ``srv``, made (state ``built``) on first use.
 
-    DUIS addresses the command to the ESME (the meter) with the HCALCS switch index.
+    ``looked_up`` says the caller has just found none (in the same transaction, under the
+    action's row lock), so the lookup is not repeated. DUIS addresses the command to the
+    ESME (the meter) with the HCALCS switch index.
     """
     from curtailment.service_requests import service_request_create
 
-    existing = ServiceRequest.objects.filter(action=action, srv=srv).order_by("pk").first()
-    if existing is not None:
-        return existing
+    if not looked_up:
+        existing = ServiceRequest.objects.filter(action=action, srv=srv).order_by("pk").first()
+        if existing is not None:
+            return existing
     return service_request_create(
         srv=srv,
         target=action.hcalcs.meter.esme_eui64,
@@ -127,8 +132,8 @@ def _dispatch(*, action_id: int, client=None) -> str:
         return "event no longer active"
     wants_boost = bool(action.selection.get("override_allowed")) and not action.hcalcs.on_boost_button
     if action.status in (ActionStatus.PLANNED, ActionStatus.BOOST_SETUP) and wants_boost:
-        with transaction.atomic():
-            action_move(action, from_states=[ActionStatus.PLANNED], to_state=ActionStatus.BOOST_SETUP)
+        # One conditional UPDATE (autocommit): its push goes out once it has committed.
+        action_move(action, from_states=[ActionStatus.PLANNED], to_state=ActionStatus.BOOST_SETUP)
         boost = _sent_or_wait(
             _send(
                 _request_for(action, "7.9", indexes=[action.hcalcs.switch_index], client=client), action, client=client
@@ -151,14 +156,19 @@ def _dispatch(*, action_id: int, client=None) -> str:
             action_move(locked, from_states=[locked.status], to_state=ActionStatus.SENT)
         if locked.status != ActionStatus.SENT:
             return f"moved on ({locked.status})"
-        request = ServiceRequest.objects.filter(action=locked, srv="7.6").first()
+        request = ServiceRequest.objects.filter(action=locked, srv="7.6").order_by("pk").first()
         if request is None:
             minutes = math.floor((locked.expected_end_at - timezone.now()).total_seconds() / 60)
             if minutes < 1:
                 action_end(locked, reason=ActionEndReason.LATE, from_states=[ActionStatus.SENT])
                 return "too late to send"
             request = _request_for(
-                locked, "7.6", index=locked.hcalcs.switch_index, duration_minutes=minutes, client=client
+                locked,
+                "7.6",
+                index=locked.hcalcs.switch_index,
+                duration_minutes=minutes,
+                client=client,
+                looked_up=True,
             )
     action = locked
     sent = _sent_or_wait(_send(request, action, client=client))
@@ -170,8 +180,8 @@ def _after_send(action: CurtailmentAction, sent: ServiceRequest) -> str:
         action_failed(action_id=action.pk, reason=f"7.6 {sent.state}: {sent.ack_code or ''} {sent.error[:200]}")
         return "failed"
     if sent.state == ServiceRequestState.ACKNOWLEDGED:
-        with transaction.atomic():
-            action_move(action, from_states=[ActionStatus.SENT], to_state=ActionStatus.ACKNOWLEDGED)
+        # One conditional UPDATE (autocommit): its push goes out once it has committed.
+        action_move(action, from_states=[ActionStatus.SENT], to_state=ActionStatus.ACKNOWLEDGED)
     return sent.state
 
 
