@@ -15,6 +15,10 @@ Message types and their consumer handlers:
 * ``feeder.status`` -> ``feeder_status``: a status change (normal, at_risk, curtailing,
   offline), to the same two groups.
 * ``feeder.alert`` -> ``feeder_alert``: an alert raised or cleared, to the same two groups.
+* ``feeder.updated`` -> ``feeder_updated``: an operator changed the feeder (automatic
+  curtailment switched, its alert acknowledged), to the same two groups. No names or
+  reasons: those go only to operators, in ``control.feeder_configured`` and
+  ``control.alert_acknowledged`` on the feeder's group.
 
 Times are ISO 8601 in UTC (``...+00:00``); the page converts them to Europe/London.
 """
@@ -41,6 +45,7 @@ READINGS = "feeder.readings"
 FEEDERS_ALL_SINGLE_LIMIT = 50
 STATUS = "feeder.status"
 ALERT = "feeder.alert"
+UPDATED = "feeder.updated"
 
 
 class FeederReadingPayload(TypedDict):
@@ -77,6 +82,15 @@ class FeederAlertPayload(TypedDict):
     load_percent: float | None
 
 
+class FeederUpdatedPayload(TypedDict):
+    feeder_id: int
+    code: str
+    change: str  # "automatic_curtailment" or "alert_acknowledged"
+    automatic_curtailment: bool
+    alert_id: int | None
+    acknowledged_at: str | None
+
+
 def iso_utc(moment: datetime | None) -> str | None:
     """ISO 8601 in UTC, or None."""
     return moment.astimezone(UTC).isoformat() if moment is not None else None
@@ -99,6 +113,11 @@ def status_pushed(payload: FeederStatusPayload) -> None:
 def alert_pushed(payload: FeederAlertPayload) -> None:
     """Queue a ``feeder.alert`` push for when the transaction commits."""
     push_on_commit(feeder_groups(payload["feeder_id"]), ALERT, payload)
+
+
+def updated_pushed(payload: FeederUpdatedPayload) -> None:
+    """Queue a ``feeder.updated`` push for when the transaction commits."""
+    push_on_commit(feeder_groups(payload["feeder_id"]), UPDATED, payload)
 
 
 def pushes_on_commit(messages: list[tuple[list[str], str, dict | Callable[[], dict]]]) -> None:

@@ -2,10 +2,10 @@
 
 Controls are POST-only, CSRF-protected and checked server-side: curtail now, cancel and
 acknowledging an alert need ``curtailment.control_curtailment`` (operators), automatic mode needs
-``feeders.configure_feeders`` (engineers). A viewer's forged POST gets 403. Curtail and
-cancel are audited by the curtailment services they call; automatic mode and alert
-acknowledgement are audited here (no service of the feeders app covers them yet; both are a
-single compare-and-set update).
+``feeders.configure_feeders`` (engineers). A viewer's forged POST gets 403. Every control
+calls a service that writes, audits and pushes: curtail and cancel the curtailment
+services, automatic mode and alert acknowledgement ``feeders.services``
+(``feeder_automatic_set``, ``alert_acknowledge``).
 """
 
 from __future__ import annotations
@@ -23,7 +23,6 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_POST
 
-from curtailment.audit import audit_record
 from curtailment.choices import EventTrigger
 from curtailment.models import OPEN_EVENT_STATES, CurtailmentEvent
 from dnoctl.charts import feeder_load_figure, london_label
@@ -31,6 +30,7 @@ from dnoctl.push import feeder_group, push_on_commit
 from dnoctl.roles import CONFIGURE_FEEDERS, CONTROL_CURTAILMENT
 from feeders.models import Feeder, FeederAlert, FeederReading
 from feeders.selectors import Trend, feeder_trend
+from feeders.services import alert_acknowledge, feeder_automatic_set
 
 RANGES_HOURS = [1, 6, 24, 72, 168]
 DEFAULT_RANGE_HOURS = 24
@@ -238,36 +238,16 @@ def feeder_cancel_event(request: HttpRequest, feeder_id: int) -> HttpResponse:
 @require_POST
 @permission_required(CONFIGURE_FEEDERS, raise_exception=True)
 def feeder_automatic(request: HttpRequest, feeder_id: int) -> HttpResponse:
-    """Turn automatic curtailment on or off (engineers). Compare-and-set, so a second click
-    that finds the feeder already in the wanted mode changes and audits nothing."""
+    """Turn automatic curtailment on or off (engineers). A second click that finds the
+    feeder already in the wanted mode changes and audits nothing (see the service)."""
     feeder = get_object_or_404(Feeder, pk=feeder_id)
     form = AutomaticForm(request.POST, prefix="auto")
     if not form.is_valid():
         return _rejected(request, feeder, 400, automatic_form=form)
     enabled = form.cleaned_data["enabled"]
-    reason = form.cleaned_data["reason"]
-    with transaction.atomic():
-        changed = Feeder.objects.filter(pk=feeder.pk, automatic_curtailment=not enabled).update(
-            automatic_curtailment=enabled
-        )
-        if changed:
-            audit_record(
-                action="feeder.automatic_on" if enabled else "feeder.automatic_off",
-                actor_user=request.user,
-                target=feeder,
-                reason=reason,
-                inputs={"feeder": feeder.code, "automatic_curtailment": enabled},
-            )
-            push_on_commit(
-                [feeder_group(feeder.pk)],
-                "control.feeder_configured",
-                {
-                    "feeder_id": feeder.pk,
-                    "automatic_curtailment": enabled,
-                    "actor": request.user.get_username(),
-                    "reason": reason,
-                },
-            )
+    changed = feeder_automatic_set(
+        feeder=feeder, enabled=enabled, reason=form.cleaned_data["reason"], changed_by=request.user
+    )
     state = "on" if enabled else "off"
     if changed:
         messages.success(request, f"Automatic curtailment on {feeder.code} is now {state}.")
@@ -279,8 +259,8 @@ def feeder_automatic(request: HttpRequest, feeder_id: int) -> HttpResponse:
 @require_POST
 @permission_required(CONTROL_CURTAILMENT, raise_exception=True)
 def feeder_alert_acknowledge(request: HttpRequest, feeder_id: int) -> HttpResponse:
-    """Acknowledge the feeder's open alert: the control room has seen it. Compare-and-set,
-    so two operators clicking at once record one acknowledgement."""
+    """Acknowledge the feeder's open alert: the control room has seen it. Two operators
+    clicking at once record one acknowledgement (see the service)."""
     feeder = get_object_or_404(Feeder, pk=feeder_id)
     form = AcknowledgeForm(request.POST, prefix="ack")
     if not form.is_valid():
@@ -288,24 +268,7 @@ def feeder_alert_acknowledge(request: HttpRequest, feeder_id: int) -> HttpRespon
     alert = FeederAlert.objects.filter(feeder=feeder, cleared_at__isnull=True).first()
     if alert is None:
         return _rejected(request, feeder, 409, acknowledge_form=form, error=f"{feeder.code} has no open alert")
-    now = timezone.now()
-    with transaction.atomic():
-        changed = FeederAlert.objects.filter(pk=alert.pk, acknowledged_at__isnull=True).update(
-            acknowledged_at=now, acknowledged_by=request.user
-        )
-        if changed:
-            audit_record(
-                action="alert.acknowledge",
-                actor_user=request.user,
-                target=alert,
-                reason=form.cleaned_data["note"],
-                inputs={"feeder": feeder.code, "alert_id": alert.pk, "kind": alert.kind},
-            )
-            push_on_commit(
-                [feeder_group(feeder.pk)],
-                "control.alert_acknowledged",
-                {"feeder_id": feeder.pk, "alert_id": alert.pk, "actor": request.user.get_username()},
-            )
+    changed = alert_acknowledge(alert=alert, reason=form.cleaned_data["note"], acknowledged_by=request.user)
     if changed:
         messages.success(request, f"Alert on {feeder.code} acknowledged.")
     else:

@@ -1,6 +1,7 @@
 """Writes of the feeders app (a package: the module outgrew 500 lines).
 
-* :mod:`feeders.services.feeder`: monitor tokens, feeder status, the offline sweep;
+* :mod:`feeders.services.feeder`: monitor tokens, feeder status, the offline sweep, the
+  operator's changes (automatic curtailment, alert acknowledgement);
 * :mod:`feeders.services.ingest`: telemetry ingest (validation, idempotent bulk insert);
 * :mod:`feeders.services.detection`: at-risk detection, alerts, the engine hand-over.
 
@@ -14,6 +15,8 @@ from feeders.services.detection import (
     feeder_alert_raise_external,
 )
 from feeders.services.feeder import (
+    alert_acknowledge,
+    feeder_automatic_set,
     feeder_status_refresh,
     feeder_status_set,
     feeders_offline_sweep,
@@ -35,7 +38,9 @@ __all__ = [
     "ExternalAlertResult",
     "IngestResult",
     "TelemetryRejected",
+    "alert_acknowledge",
     "feeder_alert_raise_external",
+    "feeder_automatic_set",
     "feeder_status_refresh",
     "feeder_status_set",
     "feeders_offline_sweep",

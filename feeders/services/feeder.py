@@ -1,4 +1,5 @@
-"""Feeder services: monitor tokens, feeder status (set, re-derive, offline sweep)."""
+"""Feeder services: monitor tokens, feeder status (set, re-derive, offline sweep), and the
+operator's changes (automatic curtailment on/off, alert acknowledgement)."""
 
 from __future__ import annotations
 
@@ -11,11 +12,15 @@ from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
+from curtailment.audit import audit_record
+from dnoctl.push import feeder_group, push_on_commit
 from feeders.choices import FeederStatus
 from feeders.events import (
     FeederStatusPayload,
+    FeederUpdatedPayload,
     iso_utc,
     status_pushed,
+    updated_pushed,
 )
 from feeders.models import Feeder, FeederAlert, MonitorToken
 from feeders.selectors import token_sha256
@@ -121,3 +126,92 @@ def feeder_status_refresh(*, feeder: Feeder, now: datetime | None = None) -> str
         status = FeederStatus.NORMAL
     feeder_status_set(feeder=feeder, status=status)
     return status
+
+
+# --- operator changes ----------------------------------------------------------------------
+
+
+def feeder_automatic_set(*, feeder: Feeder, enabled: bool, reason: str, changed_by) -> bool:
+    """Turn the feeder's automatic curtailment on or off, audited, pushing ``feeder.updated``
+    (everyone) and ``control.feeder_configured`` (operators: who and why) on commit.
+
+    Compare-and-set on the opposite value: returns False, and audits and pushes nothing,
+    when the feeder is already in the wanted mode (a second click, two engineers at once).
+    """
+    with transaction.atomic():
+        changed = Feeder.objects.filter(pk=feeder.pk, automatic_curtailment=not enabled).update(
+            automatic_curtailment=enabled
+        )
+        if not changed:
+            return False
+        feeder.automatic_curtailment = enabled
+        audit_record(
+            action="feeder.automatic_on" if enabled else "feeder.automatic_off",
+            actor_user=changed_by,
+            target=feeder,
+            reason=reason,
+            inputs={"feeder": feeder.code, "automatic_curtailment": enabled},
+        )
+        updated_pushed(
+            FeederUpdatedPayload(
+                feeder_id=feeder.pk,
+                code=feeder.code,
+                change="automatic_curtailment",
+                automatic_curtailment=enabled,
+                alert_id=None,
+                acknowledged_at=None,
+            )
+        )
+        push_on_commit(
+            [feeder_group(feeder.pk)],
+            "control.feeder_configured",
+            {
+                "feeder_id": feeder.pk,
+                "automatic_curtailment": enabled,
+                "actor": changed_by.get_username(),
+                "reason": reason,
+            },
+        )
+    return True
+
+
+def alert_acknowledge(*, alert: FeederAlert, reason: str, acknowledged_by, now: datetime | None = None) -> bool:
+    """Record that the control room has seen the alert, audited, pushing ``feeder.updated``
+    (everyone) and ``control.alert_acknowledged`` (operators: who) on commit.
+
+    Compare-and-set on "not yet acknowledged": two operators clicking at once record one
+    acknowledgement; the second call returns False and audits and pushes nothing. ``reason``
+    is the operator's optional note (may be empty).
+    """
+    now = now or timezone.now()
+    with transaction.atomic():
+        changed = FeederAlert.objects.filter(pk=alert.pk, acknowledged_at__isnull=True).update(
+            acknowledged_at=now, acknowledged_by=acknowledged_by
+        )
+        if not changed:
+            return False
+        alert.acknowledged_at, alert.acknowledged_by = now, acknowledged_by
+        feeder = Feeder.objects.only("code", "automatic_curtailment").get(pk=alert.feeder_id)
+        audit_record(
+            action="alert.acknowledge",
+            actor_user=acknowledged_by,
+            target=alert,
+            reason=reason,
+            inputs={"feeder": feeder.code, "alert_id": alert.pk, "kind": alert.kind},
+        )
+        updated_pushed(
+            FeederUpdatedPayload(
+                feeder_id=alert.feeder_id,
+                code=feeder.code,
+                change="alert_acknowledged",
+                automatic_curtailment=feeder.automatic_curtailment,
+                alert_id=alert.pk,
+                acknowledged_at=iso_utc(now),
+            )
+        )
+        push_on_commit(
+            [feeder_group(alert.feeder_id)],
+            "control.alert_acknowledged",
+            {"feeder_id": alert.feeder_id, "alert_id": alert.pk, "actor": acknowledged_by.get_username()},
+        )
+    return True

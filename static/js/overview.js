@@ -77,6 +77,8 @@ connectLive(
       refreshCounters();
     },
     "feeder.alert": () => refreshCounters(),
+    // An acknowledgement changes the attention panel.
+    "feeder.updated": () => refreshCounters(),
     "event.updated": () => refreshCounters(),
   },
   { onReconnect: refreshCounters },
