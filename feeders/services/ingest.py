@@ -75,7 +75,13 @@ def _row_well_formed(row: Any, latest: datetime) -> datetime | None:
         return None
     ident = row.get("feeder") or row.get("monitor")
     amps, kw, raw_time = row["amps"], row["kw"], row["measured_at"]
-    if type(ident) is not str or len(ident) > 64 or type(amps) is not list or not 1 <= len(amps) <= 3:
+    if (
+        type(ident) is not str
+        or len(ident) > 64
+        or "\x00" in ident
+        or type(amps) is not list
+        or not 1 <= len(amps) <= 3
+    ):
         return None
     for value in amps:  # NaN fails 0 <= value; infinity fails value < inf
         if (type(value) is not float and type(value) is not int) or not 0 <= value < _INFINITY:
@@ -113,6 +119,9 @@ def _row_structure_errors(index: int, row: Any, now: datetime) -> tuple[list[dic
         ident = row[key]
         if not isinstance(ident, str) or not ident or len(ident) > 64:
             bad(key, "must be a non-empty string of at most 64 characters")
+        elif "\x00" in ident:
+            # PostgreSQL text cannot hold NUL; no feeder code or device id contains one.
+            bad(key, "must not contain NUL characters")
     measured_at = None
     raw_time = row.get("measured_at")
     if not isinstance(raw_time, str):
@@ -189,6 +198,11 @@ def _feeder_errors(
     return errors, []
 
 
+def _usable_id(value: Any) -> bool:
+    """A string the database can be asked about (no NUL, which PostgreSQL text refuses)."""
+    return isinstance(value, str) and "\x00" not in value
+
+
 def _feeders_lock(rows: list[dict]) -> tuple[dict[str, FeederRow], dict[str, FeederRow]]:
     """One query: the feeders the batch names, locked in id order.
 
@@ -196,8 +210,8 @@ def _feeders_lock(rows: list[dict]) -> tuple[dict[str, FeederRow], dict[str, Fee
     consistent alert state and two requests can never both raise an alert; id order
     means two batches naming the same feeders cannot deadlock.
     """
-    codes = {row["feeder"] for row in rows if isinstance(row.get("feeder"), str)}
-    monitors = {row["monitor"] for row in rows if isinstance(row.get("monitor"), str)}
+    codes = {row["feeder"] for row in rows if _usable_id(row.get("feeder"))}
+    monitors = {row["monitor"] for row in rows if _usable_id(row.get("monitor"))}
     if connection.vendor == "postgresql":
         found = pg_rows(_LOCK_SQL, [pg_array(list(codes)), pg_array(list(monitors))])
     else:
