@@ -17,7 +17,16 @@ from django.conf import settings
 from django.db import connection
 
 from curtailment.reports.periods import iso_utc
-from curtailment.reports.selectors import Dialect, Snapshot, T, from_epoch, round_minutes, ts_param
+from curtailment.reports.selectors import (
+    ACTION_END,
+    ACTION_FAILED,
+    Dialect,
+    Snapshot,
+    T,
+    from_epoch,
+    round_minutes,
+    ts_param,
+)
 
 FLAGGED_TABLE = "ofgem_report_flagged_chargers"
 # Minutes over a limit by less than this are rounding noise of the epoch arithmetic.
@@ -27,12 +36,12 @@ TOLERANCE_MINUTES = 1e-4
 def _intervals(d: Dialect, *, flagged_only: bool = False) -> str:
     """Curtailed intervals of every charger near the period (30 days either side), failed
     commands excluded: the limits are about chargers switched off."""
-    end = "COALESCE(a.ended_at, a.expected_end_at)"
+    end = ACTION_END
     flagged = f" AND a.hcalcs_id IN (SELECT hcalcs_id FROM {FLAGGED_TABLE})" if flagged_only else ""
     return f"""
     SELECT a.hcalcs_id, {d.epoch("a.started_at")} AS s, {d.epoch(end)} AS e
     FROM {T["action"]} a
-    WHERE NOT (a.status = 'failed' OR a.end_reason = 'failed')
+    WHERE NOT {ACTION_FAILED}
       AND a.started_at < %(scan_end)s AND {end} > %(scan_start)s AND {end} > a.started_at{flagged}
 """
 

@@ -40,6 +40,8 @@ from curtailment.reports.selectors.snapshot import (
     report_snapshot,
 )
 from curtailment.reports.selectors.sql import (
+    ACTION_END,
+    ACTION_FAILED,
     ACTIONS_TABLE,
     CHUNK_ROWS,
     EVENT_AGG_TABLE,
@@ -59,6 +61,8 @@ from curtailment.reports.selectors.worst_served import worst_by_longest_rows, wo
 
 __all__ = [
     "ACTIONS_TABLE",
+    "ACTION_END",
+    "ACTION_FAILED",
     "CHUNK_ROWS",
     "EVENTS_TABLE",
     "EVENT_AGG_TABLE",

@@ -11,6 +11,8 @@ from django.db import connection
 
 from curtailment.reports.periods import ReportPeriod
 from curtailment.reports.selectors.sql import (
+    ACTION_END,
+    ACTION_FAILED,
     ACTIONS_TABLE,
     EVENT_AGG_TABLE,
     EVENTS_TABLE,
@@ -34,8 +36,7 @@ SELECT e.id, e.feeder_id, e.trigger, e.status, e.end_reason, e.started_at, e.asp
        {d.epoch("e.started_at")} AS start_s,
        {d.epoch(end_at)} AS end_s,
        {d.epoch("e.ended_at")} AS ended_s,
-       {d.greatest}(0, {d.least}({d.epoch(end_at)}, %(end_s)s) - {d.greatest}({d.epoch("e.started_at")}, %(start_s)s))
-           AS secs_in_period
+       {d.seconds_in_period("e.started_at", end_at)} AS secs_in_period
 FROM {T["event"]} e
 WHERE e.started_at < %(end)s AND {end_at} > %(start)s
 """
@@ -43,14 +44,12 @@ WHERE e.started_at < %(end)s AND {end_at} > %(start)s
 
 def action_facts(d: Dialect) -> str:
     """Curtailed seconds of one action (alias ``a``) inside the period, and its flags."""
-    action_end = "COALESCE(a.ended_at, a.expected_end_at)"
     return f"""
-    (a.status = 'failed' OR a.end_reason = 'failed') AS failed,
+    {ACTION_FAILED} AS failed,
     (a.status = 'late' OR a.end_reason = 'late'
      OR {d.epoch("a.confirmed_at")} > {d.epoch("a.started_at")} + %(late_after_s)s) AS late,
     (a.end_reason = 'override') AS override,
-    {d.greatest}(0, {d.least}({d.epoch(action_end)}, %(end_s)s) - {d.greatest}({d.epoch("a.started_at")}, %(start_s)s))
-        AS secs
+    {d.seconds_in_period("a.started_at", ACTION_END)} AS secs
 """
 
 

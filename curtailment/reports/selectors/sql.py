@@ -21,6 +21,10 @@ ACTIONS_TABLE = "ofgem_report_actions"
 EVENT_AGG_TABLE = "ofgem_report_event_totals"
 MPAN_AGG_TABLE = "ofgem_report_mpan_totals"
 
+# An action (alias ``a``) covers [started_at, ACTION_END); a failed command switched nothing off.
+ACTION_END = "COALESCE(a.ended_at, a.expected_end_at)"
+ACTION_FAILED = "(a.status = 'failed' OR a.end_reason = 'failed')"
+
 T = {
     "event": CurtailmentEvent._meta.db_table,
     "action": CurtailmentAction._meta.db_table,
@@ -68,6 +72,16 @@ class Dialect:
     @property
     def least(self) -> str:
         return "LEAST" if self.postgresql else "MIN"
+
+    def seconds_in_period(
+        self, start: str, end: str, *, period_start: str = "%(start_s)s", period_end: str = "%(end_s)s"
+    ) -> str:
+        """Seconds of ``[start, end)`` (stored timestamps) inside the period (epoch-second
+        parameters): the clipping every table of the report counts by."""
+        return (
+            f"{self.greatest}(0, {self.least}({self.epoch(end)}, {period_end})"
+            f" - {self.greatest}({self.epoch(start)}, {period_start}))"
+        )
 
     def temp_table(self, name: str) -> str:
         # PostgreSQL drops it at commit; SQLite's lives with the connection and is dropped

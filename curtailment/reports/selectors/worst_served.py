@@ -7,7 +7,16 @@ from django.db import connection
 
 from curtailment.reports.periods import iso_utc
 from curtailment.reports.selectors.snapshot import Snapshot
-from curtailment.reports.selectors.sql import EVENTS_TABLE, MPAN_AGG_TABLE, Dialect, T, from_epoch, round_minutes
+from curtailment.reports.selectors.sql import (
+    ACTION_END,
+    ACTION_FAILED,
+    EVENTS_TABLE,
+    MPAN_AGG_TABLE,
+    Dialect,
+    T,
+    from_epoch,
+    round_minutes,
+)
 
 
 def worst_by_total_rows(snapshot: Snapshot, *, top_n: int) -> list[list]:
@@ -34,9 +43,8 @@ def _longest_actions(d: Dialect, count: int) -> str:
         SELECT x.*, ROW_NUMBER() OVER (PARTITION BY x.mpan_id ORDER BY x.secs DESC, x.start_s) AS nth
         FROM (
             SELECT COALESCE(a.mpan_id, mp.id) AS mpan_id, a.event_id, {d.epoch("a.started_at")} AS start_s,
-                   (a.status = 'failed' OR a.end_reason = 'failed') AS failed,
-                   {d.greatest}(0, {d.least}({d.epoch("COALESCE(a.ended_at, a.expected_end_at)")}, %s)
-                                   - {d.greatest}({d.epoch("a.started_at")}, %s)) AS secs
+                   {ACTION_FAILED} AS failed,
+                   {d.seconds_in_period("a.started_at", ACTION_END, period_start="%s", period_end="%s")} AS secs
             FROM {T["action"]} a
             JOIN {EVENTS_TABLE} ev ON ev.id = a.event_id
             JOIN {T["hcalcs"]} h ON h.id = a.hcalcs_id
