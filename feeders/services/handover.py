@@ -1,0 +1,95 @@
+"""Never lose an alert: re-send the engine hand-over of alerts that got no event.
+
+Detection queues ``curtailment.tasks.event_open_for_alert`` when the alert commits (see
+:func:`feeders.services.detection._engine_hand_over`). If the broker is down at that
+moment the message is lost and a high-risk feeder with automatic curtailment on would
+stay overloaded with nobody curtailing it. This sweep finds such alerts and queues the
+hand-over again. Re-sending is safe: the engine's service finds an open event on the
+feeder, or an event of the alert, and changes nothing (one open event per feeder is a
+database constraint).
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime, timedelta
+
+from celery import current_app
+from django.db.models import CharField, Exists, OuterRef
+from django.db.models.functions import Cast
+from django.utils import timezone
+
+from curtailment.audit import audit_record
+from feeders.events import iso_utc
+from feeders.models import FeederAlert
+from feeders.services.detection import ENGINE_TASK
+
+logger = logging.getLogger(__name__)
+
+HANDOVER_RULE = "alert-handover-sweep"
+# The engine normally opens the event within a second or two; an alert older than this
+# with no event and no engine decision lost its hand-over.
+HANDOVER_GRACE = timedelta(seconds=30)
+# After a re-send, wait this long before the next one for the same alert: a slow or
+# stopped worker must not get a fresh duplicate every sweep (the queued one will run).
+RESEND_EVERY = timedelta(minutes=2)
+# The engine audits its decision on the alert under this rule (curtailment.services.event).
+ENGINE_ACTOR = "rule:auto-curtail"
+
+
+def alerts_lost_handover(*, now: datetime) -> list[FeederAlert]:
+    """Open alerts on high-risk feeders with automatic curtailment on, raised more than
+    ``HANDOVER_GRACE`` ago, with no open event on the feeder, no event of the alert, no
+    decision of the engine on the alert and no re-send within ``RESEND_EVERY``."""
+    from curtailment.models import OPEN_EVENT_STATES, AuditEntry, CurtailmentEvent
+
+    alert_key = Cast(OuterRef("pk"), output_field=CharField())
+    audits_of_alert = AuditEntry.objects.filter(target_type=FeederAlert._meta.label_lower, target_id=alert_key)
+    return list(
+        FeederAlert.objects.filter(
+            cleared_at__isnull=True,
+            raised_at__lt=now - HANDOVER_GRACE,
+            feeder__high_risk=True,
+            feeder__automatic_curtailment=True,
+        )
+        .exclude(Exists(CurtailmentEvent.objects.filter(feeder_id=OuterRef("feeder_id"), status__in=OPEN_EVENT_STATES)))
+        .exclude(Exists(CurtailmentEvent.objects.filter(alert_id=OuterRef("pk"))))
+        .exclude(Exists(audits_of_alert.filter(actor=ENGINE_ACTOR)))
+        .exclude(Exists(audits_of_alert.filter(actor=f"rule:{HANDOVER_RULE}", at__gte=now - RESEND_EVERY)))
+        .select_related("feeder")
+        .order_by("raised_at")
+    )
+
+
+def alerts_handover_sweep(*, now: datetime | None = None) -> list[int]:
+    """Re-send the engine hand-over of every alert that lost it (see
+    :func:`alerts_lost_handover`), auditing each re-send. Returns the alert ids re-sent.
+
+    Stops at the first send that fails (the broker is still down): the next sweep tries
+    again, and nothing is audited for a send that did not happen.
+    """
+    now = now or timezone.now()
+    resent: list[int] = []
+    for alert in alerts_lost_handover(now=now):
+        try:
+            current_app.send_task(ENGINE_TASK, kwargs={"alert_id": alert.pk})
+        except Exception:  # the broker is still down: the next sweep tries again
+            logger.exception("could not re-send %s for alert %s", ENGINE_TASK, alert.pk)
+            break
+        waited = (now - alert.raised_at).total_seconds()
+        audit_record(
+            action="alert.handover_resent",
+            rule=HANDOVER_RULE,
+            target=alert,
+            reason=f"no curtailment event {waited:.0f} s after the alert on a high-risk feeder with automatic "
+            "curtailment on: the engine hand-over was re-sent",
+            inputs={
+                "feeder": alert.feeder.code,
+                "alert_id": alert.pk,
+                "kind": alert.kind,
+                "raised_at": iso_utc(alert.raised_at),
+                "grace_seconds": HANDOVER_GRACE.total_seconds(),
+            },
+        )
+        resent.append(alert.pk)
+    return resent
