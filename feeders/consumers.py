@@ -168,7 +168,24 @@ class LiveConsumer(AsyncJsonWebsocketConsumer):
 
 class FeedersOverviewConsumer(LiveConsumer):
     """``ws/feeders/``: every feeder's readings, status changes, alerts and event changes
-    (overview, compliance)."""
+    (overview, compliance).
+
+    The overview page (``static/js/overview.js``) applies readings to its rows itself
+    (``feeder.reading``, or ``feeder.readings`` for a head-end batch) and refetches its
+    header counters (``feeders:counters``) on the messages that can move them:
+
+    * ``feeder.alert`` -> open alerts (and the attention panel);
+    * ``feeder.status`` -> feeders offline, and active events (a feeder turns curtailing);
+    * ``event.updated`` -> active events and chargers curtailed now: the engine pushes it to
+      ``feeders.all`` with the event's ``live_actions`` when an event opens, is topped up,
+      releases its chargers, loses one to a boost override, or ends;
+    * ``feeder.updated`` -> the attention panel (an alert acknowledged).
+
+    ``action.updated`` goes only to the feeder and event groups (one per charger would
+    flood every overview), so an action ending on its own without an event push (its 7.6
+    duration run out, a late or failed action with nothing to top up) shows at the page's
+    slow refetch timer or on reconnect.
+    """
 
     async def live_groups(self) -> list[str] | None:
         return [FEEDERS_ALL]

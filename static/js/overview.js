@@ -83,5 +83,7 @@ connectLive(
   },
   { onReconnect: refreshCounters },
 );
-// Actions are not pushed to feeders.all; the charger counter also refreshes on a slow timer.
+// Counters follow event.updated/feeder.status/feeder.alert (see FeedersOverviewConsumer);
+// action.updated is not pushed to feeders.all, so a slow timer catches an action that ends
+// on its own without an event push.
 setInterval(refreshCounters, 15000);

@@ -68,3 +68,51 @@ def test_sixty_feeder_batch_reaches_the_overview_as_one_list_with_every_feeder(v
     assert all(r["measured_at_label"].endswith(("GMT", "BST")) for r in readings)
     assert all("measured_at_london" in r for r in readings)
     assert more is True  # one message, not sixty
+
+
+def test_curtailing_chargers_reach_the_overview_as_event_updated_and_the_counter_counts_them(
+    viewer, viewer_client, operator
+):
+    """The overview gets no ``action.updated``: its "chargers curtailed now" counter is
+    refetched on ``event.updated`` (and ``feeder.status``), which the engine pushes to
+    ``feeders.all`` with the event's live actions whenever they change."""
+    import redis
+    from django.conf import settings
+    from django.urls import reverse
+
+    from curtailment.services import curtailment_event_start
+    from tests.consent.factories import eligible_charger
+
+    feeder = FeederFactory()
+    eligible_charger(feeder=feeder)
+    assert viewer_client.get(reverse("feeders:counters")).json()["chargers_curtailed"] == 0
+
+    def start():
+        return curtailment_event_start(
+            feeder=feeder,
+            reduction_kw=5.0,
+            duration_minutes=30,
+            reason="overload on the test feeder",
+            requested_by=operator,
+        )
+
+    async def scenario():
+        socket = _overview(viewer)
+        assert (await socket.connect())[0]
+        event = await sync_to_async(start)()
+        frames = []
+        while not any(f["type"] == "event.updated" for f in frames):
+            frames.append(await socket.receive_json_from(timeout=10))
+        await socket.disconnect()
+        return event, frames
+
+    try:
+        event, frames = async_to_sync(scenario)()
+    finally:
+        # The dispatch tasks the event queued: no worker here, so drop them.
+        redis.Redis.from_url(settings.CELERY_BROKER_URL).delete("celery")
+
+    update = next(f["payload"] for f in frames if f["type"] == "event.updated")
+    assert (update["event_id"], update["live_actions"]) == (event.pk, 1)
+    counters = viewer_client.get(reverse("feeders:counters")).json()
+    assert (counters["chargers_curtailed"], counters["active_events"]) == (1, 1)
