@@ -53,6 +53,9 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--pool", default="threads", choices=["threads", "prefork"])
     parser.add_argument("--concurrency", type=int, default=8)
     parser.add_argument(
+        "--workers", type=int, default=1, help="worker processes (each --concurrency threads): one GIL each"
+    )
+    parser.add_argument(
         "--boost-set",
         action="store_true",
         help="chargers already on the boost button (steady state after a first event): 7.6 only",
@@ -120,10 +123,13 @@ def setup_feeder(chargers: int):
     return feeder, list(HCALCS.objects.filter(meter__premise__feeder=feeder).select_related("meter"))
 
 
-def start_worker(env: dict[str, str], pool: str, concurrency: int, log: Path) -> subprocess.Popen:
+def start_worker(
+    env: dict[str, str], pool: str, concurrency: int, log: Path, *, index: int = 0, expect: int = 1
+) -> subprocess.Popen:
     argv = [
         sys.executable, "-m", "celery", "-A", "dnoctl", "worker", "--pool", pool, "--concurrency", str(concurrency),
         "--loglevel", "WARNING", "--without-gossip", "--without-mingle", "--without-heartbeat",
+        "--hostname", f"bench{index}@%h",
     ]  # fmt: skip
     proc = subprocess.Popen(argv, cwd=ROOT, env=env, stdout=log.open("w"), stderr=subprocess.STDOUT)
     from dnoctl.celery import app
@@ -133,7 +139,7 @@ def start_worker(env: dict[str, str], pool: str, concurrency: int, log: Path) ->
         if proc.poll() is not None:
             raise RuntimeError(f"worker exited:\n{log.read_text()[-3000:]}")
         try:
-            if app.control.ping(timeout=0.5):
+            if len(app.control.ping(timeout=0.5)) >= expect:
                 return proc
         except Exception as exc:  # the broker connection may still be coming up
             print(f"waiting for the worker: {exc}", file=sys.stderr)
@@ -292,8 +298,11 @@ def main() -> None:
         )
     env = dict(os.environ, DCC_BASE_URL=simulator.url, DB_CONN_MAX_AGE="60", PYTHONUNBUFFERED="1")
     app.control.purge()
-    worker = start_worker(env, args.pool, args.concurrency, workdir / "worker.log")
-    latencies, opens = [], []
+    workers = [
+        start_worker(env, args.pool, args.concurrency, workdir / f"worker{i}.log", index=i, expect=i + 1)
+        for i in range(args.workers)
+    ]
+    latencies, opens, loads = [], [], []
     try:
         for run in range(args.runs + 1):
             latency, opened, acked, event_id = one_run(feeder, args.chargers)
@@ -304,15 +313,19 @@ def main() -> None:
                 continue
             latencies.append(latency)
             opens.append(opened)
+            loads.append(os.getloadavg()[0])
             print(f"run {run:2d}: alert -> last 7.6 acknowledged {latency:.3f} s (event open after {opened:.3f} s)")
         bare = baseline(simulator, paths, hcalcs, boost=not args.boost_set)
     finally:
-        worker.terminate()
-        worker.wait(timeout=30)
+        for worker in workers:
+            worker.terminate()
+        for worker in workers:
+            worker.wait(timeout=30)
         simulator.stop()
     p50, p99 = percentile(latencies, 0.50), percentile(latencies, 0.99)
     lines = [
-        f"chargers {args.chargers}, runs {args.runs}, worker --pool {args.pool} --concurrency {args.concurrency}"
+        f"chargers {args.chargers}, runs {args.runs}, {args.workers} x worker --pool {args.pool}"
+        f" --concurrency {args.concurrency}"
         + (", already on the boost button (7.6 only)" if args.boost_set else ", 7.9 then 7.6 each"),
         f"alert -> last 7.6 acknowledged: p50 {p50:.3f} s, p99 {p99:.3f} s, mean {statistics.mean(latencies):.3f} s",
         f"  alert -> event open (selection + audit), p50: {percentile(opens, 0.5):.3f} s",
@@ -322,7 +335,8 @@ def main() -> None:
         f"baseline (same run): {args.chargers} x ({'7.6' if args.boost_set else '7.9 + 7.6'}) by one bare DccClient,"
         f" no DB/Celery: {bare:.3f} s;"
         f" engine p50 / baseline = {p50 / bare:.2f}",
-        f"machine: {machine()}",
+        f"machine: {machine()}; 1-min load average at the end of each run: median"
+        f" {statistics.median(loads):.1f}, max {max(loads):.1f}",
     ]
     print("\n".join(lines))
     if not args.no_results:

@@ -357,7 +357,7 @@ def service_request_dispatch(*, service_request_id: int, client: DccClient | Non
     except DccError as exc:
         _move(service_request.pk, from_states=(State.SENT,), to_state=State.FAILED, detail=str(exc), error=str(exc))
     else:
-        _acknowledge(service_request.pk, outcome.acknowledgement)
+        acknowledged = _acknowledge(service_request.pk, outcome.acknowledgement)
         for child in recorder.children.values():
             if outcome.local_response_ack is not None and child.request_id == str(outcome.local_request_id):
                 _acknowledge(child.pk, outcome.local_response_ack)
@@ -365,6 +365,12 @@ def service_request_dispatch(*, service_request_id: int, client: DccClient | Non
             # The 8.13 answer carries the device's response: apply it now; the DCC's own
             # forwarded copy will then be a harmless duplicate.
             _apply_device_response(service_request.pk, outcome.local_response_ack, outcome.local_response_ack.raw)
+        elif acknowledged is not None:
+            # Our compare-and-set wrote these values: the row as of that commit, no re-read.
+            # (A device response landing later is the response hook's news, not ours.)
+            for name, value in acknowledged.items():
+                setattr(service_request, name, value)
+            return service_request
     return ServiceRequest.objects.get(pk=service_request.pk)
 
 
@@ -380,13 +386,17 @@ def _reject(service_request_id: int, exc: DccResponseError) -> None:
     )
 
 
-def _acknowledge(service_request_id: int, ack: DuisResponse) -> None:
+def _acknowledge(service_request_id: int, ack: DuisResponse) -> dict[str, Any] | None:
+    """Record the acknowledgement; the fields written with state ``acknowledged``, or None
+    when the row had moved on (then only the acknowledgement fields are added)."""
     fields = {"ack_code": ack.response_code, "ack_document": ack.raw.decode(), "acknowledged_at": timezone.now()}
     if not _move(
         service_request_id, from_states=(State.SENT,), to_state=State.ACKNOWLEDGED, detail="acknowledged", **fields
     ):
         # The device's response overtook the acknowledgement: keep the later state.
         ServiceRequest.objects.filter(pk=service_request_id).update(**fields)
+        return None
+    return {"state": State.ACKNOWLEDGED, **fields}
 
 
 def service_request_send(

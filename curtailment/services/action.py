@@ -76,8 +76,7 @@ def _send(service_request: ServiceRequest, action: CurtailmentAction, *, client=
     ):
         return service_request
     sent = service_request_dispatch(service_request_id=service_request.pk, client=client)
-    with transaction.atomic():
-        push_service_request(sent, action)
+    push_service_request(sent, action)  # called in autocommit: pushed at once
     return sent
 
 
