@@ -5,7 +5,7 @@ from django.contrib.auth.models import Group, User
 
 from dnoctl.roles import ENGINEER, OPERATOR, VIEWER, roles_ensure
 
-pytest_plugins = ["tests.processes"]
+pytest_plugins = ["tests.processes", "tests.browser_support"]
 
 
 def _user_in(group_name: str, username: str) -> User:

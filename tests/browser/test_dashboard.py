@@ -61,6 +61,36 @@ def test_overview_shows_a_new_reading_without_reload(browser_as, live_stack, vie
     screenshot(page, "1-overview-live-reading")
 
 
+def test_overview_applies_a_head_end_batch_of_sixty_feeders_sent_as_one_list(browser_as, live_stack, viewer):
+    """Past 50 feeders a batch reaches feeders.all as one feeder.readings list."""
+    feeders = [FeederFactory(code=f"HE{n:03d}", rating_amps=400, last_load_percent=None) for n in range(60)]
+    token = monitor_token_issue(name="browser-test-big-headend")
+    page = browser_as(viewer)
+    page.goto(f"{live_stack.web_url}/")
+    _live(page)
+    shown = page.locator("tr[data-feeder-id]")
+    rows_on_page = shown.count()
+    assert rows_on_page >= 50
+    page.evaluate("window.__notReloaded = true")
+
+    measured = dt.datetime.now(dt.UTC).replace(microsecond=0)
+    reply = requests.post(
+        f"{live_stack.web_url}/api/v1/telemetry/",
+        json={
+            "readings": [
+                {"feeder": f.code, "measured_at": measured.isoformat(), "amps": [100.0, 90.0, 80.0], "kw": 62.1}
+                for f in feeders
+            ]
+        },
+        headers={"Authorization": f"Bearer {token}"},
+        timeout=10,
+    )
+    assert reply.status_code == 202, reply.text
+
+    expect(page.locator('tr[data-feeder-id] .load-value:text-is("25.0")')).to_have_count(rows_on_page)
+    assert page.evaluate("window.__notReloaded") is True
+
+
 def _curtail_in_browser(page, live_stack, feeder, *, kw: str, minutes: str) -> None:
     """Curtail now, as an operator does it: open the form, give a reason, confirm twice."""
     page.goto(f"{live_stack.web_url}/feeders/{feeder.pk}/")

@@ -34,8 +34,3 @@ def reports_dir(settings, tmp_path):
     """Exports written under a temporary directory instead of var/reports/."""
     settings.DNOCTL_REPORTS_DIR = tmp_path / "reports"
     return settings.DNOCTL_REPORTS_DIR
-
-
-# The browser fixtures of tests/browser (Debian's chromium against the live stack), for the
-# Reports page's browser test.
-from tests.browser.conftest import browser_as, chromium  # noqa: E402, F401
