@@ -159,18 +159,30 @@ def _note(service_request_id: int, *, from_state: str, to_state: str, detail: st
 
 
 def _note_document(service_request_id: int, *, detail: str) -> None:
-    """A document row in the history, stamped with the request's state at that moment.
+    """A document row in the history, stamped with the request's state at that moment."""
+    _note_documents([(service_request_id, timezone.now(), detail)])
 
-    One ``INSERT ... SELECT`` reads the state and writes the row in a single statement
-    (it runs for every DUIS document, so a separate read would double its cost).
+
+def _note_documents(notes: list[tuple[int, dt.datetime, str]]) -> None:
+    """Document rows in the history, each stamped with its request's current state.
+
+    One ``INSERT ... SELECT`` reads the state and writes all the rows in a single statement
+    (this runs for every DUIS document, so a separate read and insert per row would
+    double or triple its cost).
     """
+    if not notes:
+        return
     history = connection.ops.quote_name(ServiceRequestTransition._meta.db_table)
     requests_table = connection.ops.quote_name(ServiceRequest._meta.db_table)
+    one = f"SELECT id, %s, state, state, %s FROM {requests_table} WHERE id = %s"  # noqa: S608 - table name from model meta
+    params: list[Any] = []
+    for service_request_id, at, detail in notes:
+        params += [connection.ops.adapt_datetimefield_value(at), detail, service_request_id]
     with connection.cursor() as cursor:
         cursor.execute(
-            f"INSERT INTO {history} (service_request_id, at, from_state, to_state, detail) "  # noqa: S608 - table names from model meta
-            f"SELECT id, %s, state, state, %s FROM {requests_table} WHERE id = %s",
-            [connection.ops.adapt_datetimefield_value(timezone.now()), detail, service_request_id],
+            f"INSERT INTO {history} (service_request_id, at, from_state, to_state, detail) "
+            + " UNION ALL ".join([one] * len(notes)),
+            params,
         )
 
 
@@ -208,7 +220,8 @@ def service_request_create(
     _build(srv, _PROBE_ID, command_variant, params)  # argument errors before a counter is spent
     request_id = client.new_request_id(target)  # outside the transaction: see DbCounterSource
     request = _build(srv, request_id, command_variant, params)
-    with transaction.atomic():
+    # No savepoint inside a caller's transaction: an error here rolls the caller back too.
+    with transaction.atomic(savepoint=False):
         service_request = ServiceRequest.objects.create(
             request_id=str(request_id),
             srv=srv,
@@ -229,19 +242,48 @@ def service_request_create(
 
 
 def _move(
-    service_request_id: int, *, from_states: tuple[str, ...], to_state: str, detail: str = "", **fields: Any
+    service_request_id: int,
+    *,
+    from_states: tuple[str, ...],
+    to_state: str,
+    detail: str = "",
+    documents_first: list[tuple[int, dt.datetime, str]] | None = None,
+    **fields: Any,
 ) -> bool:
-    """Compare-and-set the state under a row lock; False when the row was elsewhere."""
+    """Compare-and-set the state under a row lock; False when the row was elsewhere.
+
+    ``documents_first``: document notes (see ``_Recorder``) not yet written, which belong
+    in the history before this move; they are written in the same transaction either way.
+    """
+    documents_first = documents_first or []
     with transaction.atomic():
         if len(from_states) == 1:
             # One possible origin: a conditional UPDATE is the whole compare-and-set (no
-            # read, no row lock held across a round trip); the history row joins it.
+            # read, no row lock held across a round trip); the history rows join it.
             if not ServiceRequest.objects.filter(pk=service_request_id, state=from_states[0]).update(
                 state=to_state, **fields
             ):
+                _note_documents(documents_first)
                 return False
-            _note(service_request_id, from_state=from_states[0], to_state=to_state, detail=detail)
+            # The update matched, so the documents were received in ``from_states[0]``.
+            rows = [
+                ServiceRequestTransition(
+                    service_request_id=pk, at=at, from_state=from_states[0], to_state=from_states[0], detail=text
+                )
+                for pk, at, text in documents_first
+            ]
+            rows.append(
+                ServiceRequestTransition(
+                    service_request_id=service_request_id,
+                    at=timezone.now(),
+                    from_state=from_states[0],
+                    to_state=to_state,
+                    detail=detail,
+                )
+            )
+            ServiceRequestTransition.objects.bulk_create(rows)
             return True
+        _note_documents(documents_first)
         row = ServiceRequest.objects.select_for_update().get(pk=service_request_id)
         if row.state not in from_states:
             return False
@@ -264,18 +306,35 @@ class _Recorder:
         self.children: dict[str, ServiceRequest] = {}
         # The claim itself set ``sent_at`` just now: the first POST needs no heartbeat.
         self.claim_fresh = True
+        # Acknowledgements of this request not yet written: each joins the next write (the
+        # next document before it is POSTed, or the state move that ends the dispatch).
+        self.pending: list[tuple[int, dt.datetime, str]] = []
 
     def __call__(self, stage: str, document: bytes) -> None:
         request_id = _request_id_of(document)
         row = self.service_request
+        note = (row.pk, timezone.now(), f"{stage}\n{document.decode()}")
         if request_id != row.request_id:
             row = self.children.get(request_id) or self._child(request_id, document)
-        elif not stage.endswith("-ack"):
-            if not self.claim_fresh:
-                # Heartbeat: each POST renews the claim, so the lease need only cover one POST.
-                ServiceRequest.objects.filter(pk=row.pk, state=State.SENT).update(sent_at=timezone.now())
-            self.claim_fresh = False
-        _note_document(row.pk, detail=f"{stage}\n{document.decode()}")
+            self.flush()
+            _note_document(row.pk, detail=note[2])
+            return
+        if stage.endswith("-ack"):
+            self.pending.append(note)
+            return
+        if not self.claim_fresh:
+            # Heartbeat: each POST renews the claim, so the lease need only cover one POST.
+            ServiceRequest.objects.filter(pk=row.pk, state=State.SENT).update(sent_at=timezone.now())
+        self.claim_fresh = False
+        # Written before the document is POSTed: a crash after the POST still leaves it.
+        _note_documents([*self.take_pending(), note])
+
+    def take_pending(self) -> list[tuple[int, dt.datetime, str]]:
+        pending, self.pending = self.pending, []
+        return pending
+
+    def flush(self) -> None:
+        _note_documents(self.take_pending())
 
     def _child(self, request_id: str, document: bytes) -> ServiceRequest:
         rid = RequestId.parse(request_id)
@@ -345,6 +404,7 @@ def service_request_dispatch(*, service_request_id: int, client: DccClient | Non
         else:
             outcome = client.send_non_critical(request, recorder=recorder)
     except DccTransientError as exc:
+        recorder.flush()
         if exc.acknowledged:
             _reject(service_request.pk, exc)
         else:
@@ -353,14 +413,19 @@ def service_request_dispatch(*, service_request_id: int, client: DccClient | Non
             _note(service_request.pk, from_state=State.SENT, to_state=State.SENT, detail=f"transient: {exc}")
             raise
     except DccResponseError as exc:
+        recorder.flush()
         _reject(service_request.pk, exc)
     except DccError as exc:
+        recorder.flush()
         _move(service_request.pk, from_states=(State.SENT,), to_state=State.FAILED, detail=str(exc), error=str(exc))
+    except Exception:
+        recorder.flush()  # whatever went wrong, the documents exchanged stay in the history
+        raise
     else:
-        acknowledged = _acknowledge(service_request.pk, outcome.acknowledgement)
+        acknowledged = _acknowledge(service_request.pk, outcome.acknowledgement, recorder.take_pending())
         for child in recorder.children.values():
             if outcome.local_response_ack is not None and child.request_id == str(outcome.local_request_id):
-                _acknowledge(child.pk, outcome.local_response_ack)
+                _acknowledge(child.pk, outcome.local_response_ack, [])
         if outcome.local_response_ack is not None and outcome.local_response_ack.gbcs_payload:
             # The 8.13 answer carries the device's response: apply it now; the DCC's own
             # forwarded copy will then be a harmless duplicate.
@@ -386,12 +451,19 @@ def _reject(service_request_id: int, exc: DccResponseError) -> None:
     )
 
 
-def _acknowledge(service_request_id: int, ack: DuisResponse) -> dict[str, Any] | None:
+def _acknowledge(
+    service_request_id: int, ack: DuisResponse, documents_first: list[tuple[int, dt.datetime, str]]
+) -> dict[str, Any] | None:
     """Record the acknowledgement; the fields written with state ``acknowledged``, or None
     when the row had moved on (then only the acknowledgement fields are added)."""
     fields = {"ack_code": ack.response_code, "ack_document": ack.raw.decode(), "acknowledged_at": timezone.now()}
     if not _move(
-        service_request_id, from_states=(State.SENT,), to_state=State.ACKNOWLEDGED, detail="acknowledged", **fields
+        service_request_id,
+        from_states=(State.SENT,),
+        to_state=State.ACKNOWLEDGED,
+        detail="acknowledged",
+        documents_first=documents_first,
+        **fields,
     ):
         # The device's response overtook the acknowledgement: keep the later state.
         ServiceRequest.objects.filter(pk=service_request_id).update(**fields)
