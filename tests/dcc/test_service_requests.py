@@ -221,6 +221,12 @@ def test_eligibility_rejection_is_recorded(dcc_settings):
     rejected = service_request_send(srv="7.6", target=OLD_FIRMWARE, index=1, duration_minutes=10)
     assert rejected.state == State.REJECTED
     assert rejected.ack_code == "E11"
+    history = list(rejected.transitions.order_by("at", "id"))
+    # The refusing acknowledgement is in the history (before the move it caused), not lost.
+    [ack] = [t for t in history if t.detail.startswith("transform-ack\n")]
+    assert "E11" in ack.detail and (ack.from_state, ack.to_state) == (State.SENT, State.SENT)
+    assert history[-1].to_state == State.REJECTED
+    assert history.index(ack) == len(history) - 2
 
 
 @pytest.mark.django_db
@@ -238,6 +244,10 @@ def test_local_delivery_applies_the_device_response_and_logs_the_8_13(dcc_settin
     assert service_request.state == State.RESPONDED
     [child] = service_request.children.all()
     assert (child.srv, child.command_variant, child.state, child.ack_code) == ("8.13", 8, State.ACKNOWLEDGED, "I0")
+    stages = [t.detail.split("\n")[0] for t in service_request.transitions.order_by("at", "id")]
+    assert stages[:6] == ["CV 7", "sending (attempt 1)", "transform", "transform-ack", "request", "request-ack"]
+    child_stages = [t.detail.split("\n")[0] for t in child.transitions.order_by("at", "id")]
+    assert child_stages[:3] == ["return local command response", "request", "request-ack"]
     assert child.counter > service_request.counter
     assert simulator.device_state(POOR_WAN)["switches"]["1"]["state"] == "off"
 
