@@ -256,6 +256,18 @@ def _move(
     in the history before this move; they are written in the same transaction either way.
     """
     documents_first = documents_first or []
+    if len(from_states) == 1 and connection.vendor == "postgresql" and not connection.in_atomic_block:
+        if _move_pg(
+            service_request_id,
+            from_state=from_states[0],
+            to_state=to_state,
+            detail=detail,
+            documents_first=documents_first,
+            fields=fields,
+        ):
+            return True
+        _note_documents(documents_first)  # not moved: the documents still go in, as they are
+        return False
     with transaction.atomic():
         if len(from_states) == 1:
             # One possible origin: a conditional UPDATE is the whole compare-and-set (no
@@ -365,6 +377,12 @@ def _claim(service_request_id: int, *, lease: dt.timedelta) -> ServiceRequest | 
     ``lease`` (that worker died mid-send). So two workers handed the same request never both send it.
     """
     now = timezone.now()
+    if connection.vendor == "postgresql":
+        # First send (the usual case): claim, history row and the row's content in one
+        # statement, atomic by itself (no BEGIN/row lock/COMMIT round trips).
+        claimed = _claim_built_pg(service_request_id, now=now)
+        if claimed is not None:
+            return claimed
     with transaction.atomic():
         row = ServiceRequest.objects.select_for_update().get(pk=service_request_id)
         idle = row.state == State.BUILT or (
@@ -377,6 +395,65 @@ def _claim(service_request_id: int, *, lease: dt.timedelta) -> ServiceRequest | 
         # The row is locked: these are exactly the values just written (no re-read).
         row.state, row.attempts, row.sent_at = State.SENT, row.attempts + 1, now
         return row
+
+
+def _tables() -> tuple[str, str]:
+    quote = connection.ops.quote_name
+    return quote(ServiceRequest._meta.db_table), quote(ServiceRequestTransition._meta.db_table)
+
+
+_HISTORY_COLUMNS = "(service_request_id, at, from_state, to_state, detail)"
+
+
+def _claim_built_pg(service_request_id: int, *, now: dt.datetime) -> ServiceRequest | None:
+    """PostgreSQL: compare-and-set ``built`` -> ``sent`` with its history row, in one
+    data-modifying statement; the claimed row, or None when it was not ``built``."""
+    requests_table, history = _tables()
+    at = connection.ops.adapt_datetimefield_value(now)
+    sql = (
+        f"WITH claimed AS (UPDATE {requests_table} SET state = %s, attempts = attempts + 1, sent_at = %s"  # noqa: S608 - table names from model meta
+        f" WHERE id = %s AND state = %s RETURNING *),"
+        f" noted AS (INSERT INTO {history} {_HISTORY_COLUMNS}"
+        f" SELECT id, %s, %s, %s, 'sending (attempt ' || attempts || ')' FROM claimed)"
+        f" SELECT * FROM claimed"
+    )
+    params = [State.SENT, at, service_request_id, State.BUILT, at, State.BUILT, State.SENT]
+    rows = list(ServiceRequest.objects.raw(sql, params))
+    return rows[0] if rows else None
+
+
+def _move_pg(
+    service_request_id: int,
+    *,
+    from_state: str,
+    to_state: str,
+    detail: str,
+    documents_first: list[tuple[int, dt.datetime, str]],
+    fields: dict[str, Any],
+) -> bool:
+    """PostgreSQL: compare-and-set from one state with its history rows (the documents
+    first, then the move) in one data-modifying statement, atomic by itself."""
+    requests_table, history = _tables()
+    quote = connection.ops.quote_name
+    assignments, values = ["state = %s"], [to_state]
+    for name, value in fields.items():
+        field = ServiceRequest._meta.get_field(name)
+        assignments.append(f"{quote(field.column)} = %s")
+        values.append(field.get_db_prep_save(value, connection))
+    rows = [(at, from_state, from_state, text) for _pk, at, text in documents_first]
+    rows.append((timezone.now(), from_state, to_state, detail))
+    selects = " UNION ALL ".join(["SELECT id, %s, %s, %s, %s FROM moved"] * len(rows))
+    sql = (
+        f"WITH moved AS (UPDATE {requests_table} SET {', '.join(assignments)}"  # noqa: S608 - names from model meta
+        f" WHERE id = %s AND state = %s RETURNING id)"
+        f" INSERT INTO {history} {_HISTORY_COLUMNS} {selects}"
+    )
+    params = [*values, service_request_id, from_state]
+    for at, old, new, text in rows:
+        params += [connection.ops.adapt_datetimefield_value(at), old, new, text]
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return cursor.rowcount > 0
 
 
 def service_request_dispatch(*, service_request_id: int, client: DccClient | None = None) -> ServiceRequest:
