@@ -27,7 +27,6 @@ import http.client
 import io
 import json
 import os
-import platform
 import random
 import socket
 import subprocess
@@ -40,6 +39,9 @@ from urllib.parse import urlparse
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+
+from bench.common import machine  # noqa: E402 - needs ROOT on sys.path
+
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "dnoctl.settings")
 
 
@@ -59,18 +61,6 @@ def parse_args() -> argparse.Namespace:
     )
     parser.add_argument("--no-results", action="store_true", help="do not append to bench/RESULTS.md")
     return parser.parse_args()
-
-
-def machine() -> str:
-    model = "unknown CPU"
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                model = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    return f"nproc={os.cpu_count()}, {model}, Python {platform.python_version()}"
 
 
 def setup_database(feeder_count: int) -> tuple[list[tuple[int, str, float]], str]:

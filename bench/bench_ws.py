@@ -31,7 +31,6 @@ import asyncio
 import http.client
 import json
 import os
-import platform
 import socket
 import statistics
 import subprocess
@@ -42,6 +41,9 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+
+from bench.common import machine  # noqa: E402 - needs ROOT on sys.path
+
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "dnoctl.settings")
 
 
@@ -54,18 +56,6 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--page-requests", type=int, default=20)
     parser.add_argument("--no-results", action="store_true", help="do not append to bench/RESULTS.md")
     return parser.parse_args()
-
-
-def machine() -> str:
-    model = "unknown CPU"
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                model = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    return f"nproc={os.cpu_count()}, {model}, Python {platform.python_version()}"
 
 
 def percentile(values: list[float], pct: float) -> float:
