@@ -5,15 +5,21 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('curtailment', '0002_postgresql_guards'),
+        ("curtailment", "0002_postgresql_guards"),
     ]
 
     operations = [
         migrations.AlterField(
-            model_name='servicerequest',
-            name='parent',
-            field=models.ForeignKey(blank=True, help_text="The request this one completes (an 8.13 returning a locally delivered command's response)", null=True, on_delete=django.db.models.deletion.PROTECT, related_name='children', to='curtailment.servicerequest'),
+            model_name="servicerequest",
+            name="parent",
+            field=models.ForeignKey(
+                blank=True,
+                help_text="The request this one completes (an 8.13 returning a locally delivered command's response)",
+                null=True,
+                on_delete=django.db.models.deletion.PROTECT,
+                related_name="children",
+                to="curtailment.servicerequest",
+            ),
         ),
     ]
