@@ -272,16 +272,12 @@ def live_stack(live_processes, transactional_db, settings):
     settings.DCC = live_processes.dcc_settings
     celery_app.control.purge()
     simulator = live_processes.simulator
-    simulator.devices = type(simulator.devices)()
-    simulator.faults = type(simulator.faults)()
-    simulator.received.clear()
-    simulator.deliveries.clear()
+    simulator.reset()
     live_processes.start_worker()
     yield live_processes
     # Quiesce before pytest-django truncates the tables: a worker (or its beat) still
     # writing while TRUNCATE takes its locks deadlocks the flush. So the worker runs only
     # during live tests, and callbacks the simulator has not delivered yet are dropped.
     live_processes.worker.stop()
-    with simulator._outbox_cv:
-        simulator._outbox.clear()
+    simulator.discard_pending_callbacks()
     celery_app.control.purge()

@@ -205,6 +205,24 @@ class DccSimulator:
         with self._lock:
             self._offset += seconds
 
+    def discard_pending_callbacks(self) -> int:
+        """Drop device responses and alerts not yet posted; returns how many were dropped
+        (a test harness quiescing before it empties the database)."""
+        with self._outbox_cv:
+            dropped = len(self._outbox)
+            self._outbox.clear()
+        return dropped
+
+    def reset(self) -> None:
+        """Forget devices, faults and the request/delivery logs (a fresh DCC for the next
+        test). Anti-replay counters are kept: a real DCC never forgets them."""
+        with self._lock:
+            self.devices = DeviceRegistry()
+            self.faults = FaultConfig()
+            self.received.clear()
+            self.deliveries.clear()
+        self.discard_pending_callbacks()
+
     def add_device(self, device: SimulatedDevice) -> None:
         self.devices.add(device)
 
