@@ -215,6 +215,11 @@ CELERY_TIMEZONE = "UTC"
 # often, the in-process queue is cheap to look at and the demo should feel live.
 CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 300} if REDIS_URL else {"polling_interval": 0.05}
 CELERY_BEAT_SCHEDULE: dict = {}  # filled by each app's tasks module through dnoctl.celery
+# Celery's Django fix-up closes every database connection before and after each task unless
+# this is set, so each task paid for a new PostgreSQL backend (connection set-up on both
+# sides; a dispatch of 100 chargers opened 100). Connections are kept, and Django's own
+# rules (CONN_MAX_AGE, CONN_HEALTH_CHECKS) tidy them around each task: see dnoctl.celery.
+CELERY_DB_REUSE_MAX = 1000
 
 # --- auth --------------------------------------------------------------------------------
 
