@@ -51,3 +51,31 @@ def push_now(groups: list[str], message_type: str, payload: Mapping[str, Any]) -
 def push_on_commit(groups: list[str], message_type: str, payload: Mapping[str, Any]) -> None:
     """Queue the push for when the current transaction commits (now, if there is none)."""
     transaction.on_commit(lambda: push_now(groups, message_type, payload))
+
+
+def _tracks_groups(layer) -> bool:
+    return all(hasattr(layer, name) for name in ("_group_key", "consistent_hash", "connection"))
+
+
+async def groups_with_members(layer, groups: set[str]) -> set[str]:
+    """The groups that have at least one subscribed channel, asked of Redis now.
+
+    channels_redis keeps a group as a sorted set of channel names, and only the few
+    feeders someone has open have one: counting the members of all the batch's groups is
+    one pipelined round trip per Redis host, far cheaper than a ``group_send`` (several
+    round trips) to each of hundreds of empty groups. Other layers (the in-memory one of
+    the embedded demo) are cheap to send to, so for them every group counts.
+    """
+    if not _tracks_groups(layer):
+        return groups
+    by_host: dict[int, list[str]] = {}
+    for group in groups:
+        by_host.setdefault(layer.consistent_hash(group), []).append(group)
+    found: set[str] = set()
+    for index, host_groups in by_host.items():
+        pipe = layer.connection(index).pipeline(transaction=False)
+        for group in host_groups:
+            pipe.zcard(layer._group_key(group))
+        counts = await pipe.execute()
+        found.update(group for group, count in zip(host_groups, counts, strict=True) if count)
+    return found

@@ -35,7 +35,7 @@ from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
 from django.db import transaction
 
-from dnoctl.push import FEEDERS_ALL, feeder_group, push_on_commit
+from dnoctl.push import FEEDERS_ALL, feeder_group, groups_with_members, push_on_commit
 
 logger = logging.getLogger(__name__)
 
@@ -126,7 +126,7 @@ def pushes_on_commit(messages: list[tuple[list[str], str, dict | Callable[[], di
 
     An ingest batch touches hundreds of feeders, but only the few feeders someone has open
     have a subscribed socket: the callback sends only to groups with subscribers (see
-    ``_groups_with_members``), a bounded number at a time. Failures are logged, never raised:
+    ``groups_with_members``), a bounded number at a time. Failures are logged, never raised:
     the database is the truth (``dnoctl.push``).
     """
     if messages:
@@ -137,41 +137,13 @@ def pushes_on_commit(messages: list[tuple[list[str], str, dict | Callable[[], di
 SEND_CONCURRENCY = 16
 
 
-def _tracks_groups(layer) -> bool:
-    return all(hasattr(layer, name) for name in ("_group_key", "consistent_hash", "connection"))
-
-
-async def _groups_with_members(layer, groups: set[str]) -> set[str]:
-    """The groups that have at least one subscribed channel, asked of Redis now.
-
-    channels_redis keeps a group as a sorted set of channel names, and only the few
-    feeders someone has open have one: counting the members of all the batch's groups is
-    one pipelined round trip per Redis host, far cheaper than a ``group_send`` (several
-    round trips) to each of hundreds of empty groups. Other layers (the in-memory one of
-    the embedded demo) are cheap to send to, so for them every group counts.
-    """
-    if not _tracks_groups(layer):
-        return groups
-    by_host: dict[int, list[str]] = {}
-    for group in groups:
-        by_host.setdefault(layer.consistent_hash(group), []).append(group)
-    found: set[str] = set()
-    for index, host_groups in by_host.items():
-        pipe = layer.connection(index).pipeline(transaction=False)
-        for group in host_groups:
-            pipe.zcard(layer._group_key(group))
-        counts = await pipe.execute()
-        found.update(group for group, count in zip(host_groups, counts, strict=True) if count)
-    return found
-
-
 def _send_all(messages: list[tuple[list[str], str, dict | Callable[[], dict]]]) -> None:
     layer = get_channel_layer()
     if layer is None:
         return
 
     async def send() -> None:
-        listened = await _groups_with_members(layer, {group for groups, _, _ in messages for group in groups})
+        listened = await groups_with_members(layer, {group for groups, _, _ in messages for group in groups})
         if not listened:
             return
         limit = asyncio.Semaphore(SEND_CONCURRENCY)
