@@ -34,10 +34,19 @@ SENT_REQUEST_STATES = (ServiceRequestState.ACKNOWLEDGED, ServiceRequestState.RES
 
 
 def _action(action_id: int, *, lock: bool = False) -> CurtailmentAction | None:
-    query = CurtailmentAction.objects.select_related("event__feeder", "hcalcs__meter")
+    query = CurtailmentAction.objects.select_related("event__feeder", "hcalcs__meter").filter(pk=action_id)
     if lock:
         query = query.select_for_update(of=("self",))
-    return query.filter(pk=action_id).first()
+    # Not .first(): its ORDER BY costs a compile step a primary-key lookup does not need.
+    return next(iter(query), None)
+
+
+def _requests_by_srv(action: CurtailmentAction) -> dict[str, ServiceRequest]:
+    """The action's stored requests, the first of each SRV (one query for every step)."""
+    found: dict[str, ServiceRequest] = {}
+    for request in ServiceRequest.objects.filter(action=action).order_by("pk"):
+        found.setdefault(request.srv, request)
+    return found
 
 
 def _request_for(
@@ -114,10 +123,15 @@ def action_dispatch(*, action_id: int, client=None) -> str:
 
 
 def _dispatch(*, action_id: int, client=None) -> str:
+    # Under the action's lease no other task sends for this action, so one read is enough:
+    # every status change below is a compare-and-set, and a cancel or late check that moves
+    # the action meanwhile makes the move fail (or, for a 7.6 already stored, waits for the
+    # lease and then resets or counts it).
     action = _action(action_id)
     if action is None:
         return "gone"
-    if action.status == ActionStatus.LATE and not ServiceRequest.objects.filter(action=action, srv="7.6").exists():
+    stored = _requests_by_srv(action)
+    if action.status == ActionStatus.LATE and "7.6" not in stored:
         # Replaced while its dispatch waited (a backlog, a dead worker): it never switched
         # the charger off, so end it now rather than count minutes the customer never lost.
         with transaction.atomic():
@@ -133,11 +147,10 @@ def _dispatch(*, action_id: int, client=None) -> str:
     if action.status in (ActionStatus.PLANNED, ActionStatus.BOOST_SETUP) and wants_boost:
         # One conditional UPDATE (autocommit): its push goes out once it has committed.
         action_move(action, from_states=[ActionStatus.PLANNED], to_state=ActionStatus.BOOST_SETUP)
-        boost = _sent_or_wait(
-            _send(
-                _request_for(action, "7.9", indexes=[action.hcalcs.switch_index], client=client), action, client=client
-            )
+        boost = stored.get("7.9") or _request_for(
+            action, "7.9", indexes=[action.hcalcs.switch_index], client=client, looked_up=True
         )
+        boost = _sent_or_wait(_send(boost, action, client=client))
         if boost.state in FAILED_REQUEST_STATES:
             # The feeder comes first: curtail anyway, and say the customer could not override.
             audit_record(
@@ -147,29 +160,20 @@ def _dispatch(*, action_id: int, client=None) -> str:
                 reason=f"7.9 {boost.state}: {boost.error[:200]}",
                 inputs={"request_id": boost.request_id, "hcalcs_eui64": action.hcalcs.eui64},
             )
-    with transaction.atomic():
-        locked = _action(action_id, lock=True)
-        if locked is None:
-            return "gone"
-        if locked.status in (ActionStatus.PLANNED, ActionStatus.BOOST_SETUP):
-            action_move(locked, from_states=[locked.status], to_state=ActionStatus.SENT)
-        if locked.status != ActionStatus.SENT:
-            return f"moved on ({locked.status})"
-        request = ServiceRequest.objects.filter(action=locked, srv="7.6").order_by("pk").first()
-        if request is None:
-            minutes = math.floor((locked.expected_end_at - timezone.now()).total_seconds() / 60)
-            if minutes < 1:
-                action_end(locked, reason=ActionEndReason.LATE, from_states=[ActionStatus.SENT])
-                return "too late to send"
-            request = _request_for(
-                locked,
-                "7.6",
-                index=locked.hcalcs.switch_index,
-                duration_minutes=minutes,
-                client=client,
-                looked_up=True,
-            )
-    action = locked
+    if action.status in (ActionStatus.PLANNED, ActionStatus.BOOST_SETUP) and not action_move(
+        action, from_states=[action.status], to_state=ActionStatus.SENT
+    ):
+        return "moved on"  # cancelled, released or marked late meanwhile: nothing to send
+    request = stored.get("7.6")
+    if request is None:
+        minutes = math.floor((action.expected_end_at - timezone.now()).total_seconds() / 60)
+        if minutes < 1:
+            with transaction.atomic():
+                action_end(action, reason=ActionEndReason.LATE, from_states=[ActionStatus.SENT])
+            return "too late to send"
+        request = _request_for(
+            action, "7.6", index=action.hcalcs.switch_index, duration_minutes=minutes, client=client, looked_up=True
+        )
     sent = _sent_or_wait(_send(request, action, client=client))
     return _after_send(action, sent)
 
