@@ -41,6 +41,8 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "dnoctl.settings")
 
+from bench.common import cpu_difference, cpu_seconds_by_role  # noqa: E402 - needs ROOT on sys.path
+
 NF13_SECONDS = 30.0
 DCC_TARGET_SECONDS = 5.0
 AIM_SECONDS = 0.5
@@ -147,7 +149,7 @@ def start_worker(
     raise RuntimeError("worker did not answer a ping within 60 s")
 
 
-def one_run(feeder, chargers: int) -> tuple[float, float, int, int]:
+def one_run(feeder, chargers: int, workers: list | None = None) -> tuple[float, float, int, int]:
     from django.utils import timezone
 
     from curtailment.models import CurtailmentEvent, ServiceRequest
@@ -161,6 +163,8 @@ def one_run(feeder, chargers: int) -> tuple[float, float, int, int]:
     alert = FeederAlert.objects.create(
         feeder=feeder, kind="threshold", raised_at=now, measured_at=now, load_percent=100
     )
+    roles = {"worker": {w.pid for w in workers or []}, "bench+simulator": {os.getpid()}}
+    cpu_before = cpu_seconds_by_role(roles)
     t0 = time.time()
     app.send_task("curtailment.tasks.event_open_for_alert", kwargs={"alert_id": alert.pk})
     deadline = time.monotonic() + 120
@@ -174,6 +178,7 @@ def one_run(feeder, chargers: int) -> tuple[float, float, int, int]:
                 opened = event.started_at.timestamp() - t0
                 if os.environ.get("BENCH_TIMELINE"):
                     timeline(event, t0)
+                    print(f"  CPU during the run: {cpu_difference(cpu_before, cpu_seconds_by_role(roles))}")
                 return last.timestamp() - t0, opened, acked.count(), event.pk
         time.sleep(0.005)
     raise RuntimeError(f"run did not finish: event {event and event.pk}")
@@ -296,7 +301,15 @@ def main() -> None:
         simulator.add_device(
             SimulatedDevice(eui64=charger.meter.esme_eui64, eno_firmware=True, switch_indexes=(charger.switch_index,))
         )
-    env = dict(os.environ, DCC_BASE_URL=simulator.url, DB_CONN_MAX_AGE="60", PYTHONUNBUFFERED="1")
+    # Customers' notices go to an in-memory mailbox: with no SMTP server on the machine each
+    # one would retry for minutes and load the worker between runs.
+    env = dict(
+        os.environ,
+        DCC_BASE_URL=simulator.url,
+        DB_CONN_MAX_AGE="60",
+        PYTHONUNBUFFERED="1",
+        DJANGO_EMAIL_BACKEND="django.core.mail.backends.locmem.EmailBackend",
+    )
     app.control.purge()
     workers = [
         start_worker(env, args.pool, args.concurrency, workdir / f"worker{i}.log", index=i, expect=i + 1)
@@ -305,7 +318,7 @@ def main() -> None:
     latencies, opens, loads = [], [], []
     try:
         for run in range(args.runs + 1):
-            latency, opened, acked, event_id = one_run(feeder, args.chargers)
+            latency, opened, acked, event_id = one_run(feeder, args.chargers, workers)
             reset(feeder)
             wait_quiet(event_id, args.chargers)
             if run == 0:

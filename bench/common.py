@@ -21,3 +21,36 @@ def cpu_model() -> str:
 def machine() -> str:
     """One line for bench/RESULTS.md: cores, CPU model, Python version."""
     return f"nproc={os.cpu_count()}, {cpu_model()}, Python {platform.python_version()}"
+
+
+def cpu_seconds_by_role(roles: dict[str, set[int]]) -> dict[str, float]:
+    """CPU seconds (user + system) used so far, summed per role.
+
+    ``roles`` maps a role name to process ids; every other process is counted under its
+    command name (``postgres``, ``redis-server``...), so a benchmark can say which side of
+    a flow the CPU went to. Differences of two calls give a run's share.
+    """
+    ticks = os.sysconf("SC_CLK_TCK")
+    by_pid = {pid: role for role, pids in roles.items() for pid in pids}
+    totals: dict[str, float] = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+        except OSError:  # the process ended while we looked
+            continue
+        # The command name is in parentheses and may contain spaces: split after it.
+        name = stat[stat.index("(") + 1 : stat.rindex(")")]
+        fields = stat[stat.rindex(")") + 2 :].split()
+        used = (int(fields[11]) + int(fields[12])) / ticks
+        role = by_pid.get(int(entry.name), name)
+        totals[role] = totals.get(role, 0.0) + used
+    return totals
+
+
+def cpu_difference(before: dict[str, float], after: dict[str, float], *, at_least: float = 0.05) -> str:
+    """``role 1.23 s, role 0.45 s`` for the roles that used at least ``at_least`` seconds."""
+    used = {role: after[role] - before.get(role, 0.0) for role in after}
+    shown = sorted(((s, r) for r, s in used.items() if s >= at_least), reverse=True)
+    return ", ".join(f"{role} {seconds:.2f} s" for seconds, role in shown)
