@@ -235,6 +235,9 @@ def pg_array(values: list) -> str:
         render = repr
     else:
         render = _pg_quoted
+        plain = _pg_quoted_plain(values)
+        if plain is not None:
+            return plain
     if None not in values:
         return "{" + ",".join(map(render, values)) + "}"
     return "{" + ",".join("NULL" if value is None else render(value) for value in values) + "}"
@@ -242,6 +245,19 @@ def pg_array(values: list) -> str:
 
 def _pg_quoted(value: object) -> str:
     return '"' + str(value).replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def _pg_quoted_plain(values: list) -> str | None:
+    """The literal of a list of strings none of which needs escaping, quoted by two joins
+    in C instead of :func:`_pg_quoted` per element (a batch's 500 feeder codes and 500
+    statuses); None when the list holds anything else."""
+    try:
+        joined = "".join(values)
+    except TypeError:  # a None, or not a string
+        return None
+    if '"' in joined or "\\" in joined:
+        return None
+    return '{"' + '","'.join(values) + '"}' if values else "{}"
 
 
 def pg_rows(sql: str, params: list) -> list[tuple]:

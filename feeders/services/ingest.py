@@ -13,7 +13,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from feeders.models import Feeder, FeederReading, MonitorToken
-from feeders.selectors import pg_array, pg_rows
+from feeders.selectors import load_percent_of, pg_array, pg_rows
 from feeders.services.detection import FeederRow, ReadingIn, readings_apply
 
 logger = logging.getLogger(__name__)
@@ -198,6 +198,18 @@ def _feeder_errors(
     return errors, []
 
 
+def _plausible_load(row: dict, feeder: FeederRow) -> float | None:
+    """The max-phase load (% of rating) of a well-formed row that passes every check of
+    :func:`_feeder_errors` (phase count, amps and kW ceilings), else None: the common case
+    without building error lists, as :func:`_row_well_formed` does for the structure."""
+    amps = row["amps"]
+    peak = max(amps)
+    ceiling = feeder.rating_amps * ABSURD_RATING_MULTIPLE
+    if len(amps) != feeder.phases or peak > ceiling or abs(row["kw"]) > ceiling * 0.4 * feeder.phases:
+        return None
+    return load_percent_of(amps=amps, rating_amps=feeder.rating_amps)
+
+
 def _usable_id(value: Any) -> bool:
     """A string the database can be asked about (no NUL, which PostgreSQL text refuses)."""
     return isinstance(value, str) and "\x00" not in value
@@ -294,6 +306,7 @@ def telemetry_ingest(*, token: MonitorToken, readings: Any, now: datetime | None
         forbidden: list[dict] = []
         valid: list[ReadingIn] = []
         feeders: dict[int, FeederRow] = {}
+        bound_to = token.monitor_device_id
         for index, row in enumerate(readings):
             if not isinstance(row, dict) or ("feeder" in row) == ("monitor" in row):
                 continue
@@ -301,12 +314,20 @@ def telemetry_ingest(*, token: MonitorToken, readings: Any, now: datetime | None
             if not isinstance(ident, str):
                 continue
             feeder = by_code.get(ident) if "feeder" in row else by_monitor.get(ident)
-            feeder_errors, feeder_forbidden = _feeder_errors(index, row, feeder, token, well_formed=well_formed[index])
-            errors.extend(feeder_errors)
-            forbidden.extend(feeder_forbidden)
-            if feeder is not None and well_formed[index] and not feeder_errors:
-                feeders[feeder.id] = feeder
-                valid.append(ReadingIn(index, feeder.id, times[index], tuple(row["amps"]), row["kw"]))
+            if (
+                feeder is None
+                or (bound_to and feeder.monitor_device_id != bound_to)
+                or not well_formed[index]
+                or (load := _plausible_load(row, feeder)) is None
+            ):
+                feeder_errors, feeder_forbidden = _feeder_errors(
+                    index, row, feeder, token, well_formed=well_formed[index]
+                )
+                errors.extend(feeder_errors)
+                forbidden.extend(feeder_forbidden)
+                continue
+            feeders[feeder.id] = feeder
+            valid.append(ReadingIn(index, feeder.id, times[index], tuple(row["amps"]), row["kw"], load))
         if forbidden:
             raise _reject(403, forbidden)
         if errors:
@@ -336,15 +357,15 @@ def _readings_insert(valid: list[ReadingIn], *, received_at: datetime) -> list[R
     keys exist, then ``bulk_create`` the rest; its writes are serialised anyway.
     """
     if connection.vendor == "postgresql":
-        columns = [[], [], [], [], [], []]
-        for reading in valid:
-            amps = reading.amps
-            columns[0].append(reading.feeder_id)
-            columns[1].append(reading.measured_at)
-            columns[2].append(float(amps[0]))
-            columns[3].append(float(amps[1]) if len(amps) > 1 else None)
-            columns[4].append(float(amps[2]) if len(amps) > 2 else None)
-            columns[5].append(float(reading.kw))
+        # Whole columns by comprehension (JSON integers go in as they are: float8 parses them).
+        columns = [
+            [reading.feeder_id for reading in valid],
+            [reading.measured_at for reading in valid],
+            [reading.amps[0] for reading in valid],
+            [reading.amps[1] if len(reading.amps) > 1 else None for reading in valid],
+            [reading.amps[2] if len(reading.amps) > 2 else None for reading in valid],
+            [reading.kw for reading in valid],
+        ]
         stored = set(pg_rows(_INSERT_SQL, [received_at, *(pg_array(column) for column in columns)]))
         seen: set[tuple[int, datetime]] = set()
         inserted = []

@@ -43,6 +43,8 @@ def good_rows(count: int = 2) -> list[dict]:
         ({"amps": [-1.0, 1, 1]}, "amps", "negative"),
         ({"amps": [1e9, 1, 1]}, "amps", "plausible"),
         ({"amps": [10.0]}, "amps", "1 phase(s) given, feeder FDR-A has 3"),
+        ({"kw": 1e9}, "kw", "plausible"),
+        ({"kw": -1e9}, "kw", "plausible"),
         ({"amps": []}, "amps", "list"),
         ({"kw": "7"}, "kw", "number"),
         ({"kw": None}, "kw", "number"),

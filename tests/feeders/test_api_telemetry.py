@@ -10,6 +10,7 @@ from django.utils import timezone
 from feeders.choices import FeederStatus
 from feeders.models import Feeder, FeederReading
 from tests.feeders.conftest import minutes_ago, reading
+from tests.feeders.factories import FeederFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -138,3 +139,22 @@ def test_an_old_reading_does_not_bring_an_offline_feeder_back(feeder, head_end_t
     feeder.refresh_from_db()
     assert feeder.status == FeederStatus.OFFLINE
     assert feeder.last_reading_at is not None
+
+
+@pytest.mark.parametrize("code", ['FDR "Q"', "FDR\\7", "FDR {1,2}", "FDR é"])
+def test_feeder_codes_with_quotes_braces_or_backslashes_are_found(head_end_token, post_telemetry, code):
+    """The codes reach PostgreSQL as one array literal: quotes and backslashes must be
+    escaped, braces and commas quoted, whichever way the literal is built."""
+    special = FeederFactory(code=code, monitor_device_id=f"MON {code}")
+    plain = FeederFactory(code="FDR-PLAIN")
+    now = timezone.now()
+
+    response = post_telemetry(
+        head_end_token, [reading(code, minutes_ago(1, now), 100.0), reading("FDR-PLAIN", minutes_ago(1, now), 80.0)]
+    )
+
+    assert response.status_code == 202, response.content
+    assert FeederReading.objects.filter(feeder=special).count() == 1
+    assert FeederReading.objects.filter(feeder=plain).count() == 1
+    special.refresh_from_db()
+    assert special.last_load_percent == 25.0
