@@ -1,7 +1,11 @@
 """Boost-button setup (R4) through the DCC engineer's service-request services.
 
-* SRV 7.9 (add to the boost button) is sent by the engine before an HCALCS's first
-  curtailment when the consent allows override.
+* SRV 7.9 (add to the boost button) is sent ahead of any event to every charger that may be
+  curtailed and whose customer may override: when the consent is granted or override is
+  allowed again (``consent.tasks.boost_button_setup``), and by the hourly reconcile for the
+  rest (imported registers, a 7.9 that failed). An alert then needs one command per charger
+  (7.6), not two in a row; the engine still sends 7.9 first to a charger not yet prepared.
+  ``HCALCS.on_boost_button`` turns True only when the device confirms.
 * SRV 7.10 (remove) is sent here when that permission is withdrawn: ``consent_override_set``
   queues ``consent.tasks.boost_button_remove``, which calls ``boost_button_removal_send``.
   ``HCALCS.on_boost_button`` turns False only when the device confirms
@@ -16,9 +20,10 @@ import datetime as dt
 import logging
 
 from django.core.cache import cache
-from django.db.models import Exists, OuterRef
+from django.db.models import Exists, OuterRef, QuerySet
 from django.utils import timezone
 
+from consent.choices import ConsentStatus, LoadLabel
 from consent.models import HCALCS, Consent
 from curtailment.audit import audit_record
 from curtailment.choices import ServiceRequestState
@@ -28,8 +33,11 @@ logger = logging.getLogger(__name__)
 
 BOOST_DETAILS_TTL_S = 24 * 3600
 IN_FLIGHT = (ServiceRequestState.BUILT, ServiceRequestState.SENT)
-# An accepted 7.10 whose device has not answered in this long is sent again (a new request).
+# An accepted 7.9/7.10 whose device has not answered in this long is sent again (a new request).
 AWAIT_DEVICE = dt.timedelta(hours=1)
+# 7.9s the hourly reconcile queues at most: a newly imported register of thousands of
+# chargers is prepared over a few hours instead of flooding the DCC in one go.
+SETUP_BATCH = 2000
 
 
 class BoostTransientError(Exception):
@@ -88,6 +96,85 @@ def boost_button_removal_send(*, hcalcs_id: int) -> str:
     return request.state
 
 
+def _override_granted_now() -> QuerySet[Consent]:
+    """The current tenancy's consent, granted, with override allowed (for ``OuterRef``)."""
+    return Consent.objects.filter(
+        tenancy__premise_id=OuterRef("meter__premise_id"),
+        tenancy__end__isnull=True,
+        tenancy__start__lte=timezone.now(),
+        status=ConsentStatus.GRANTED,
+        override_allowed=True,
+    )
+
+
+def _awaiting_setup() -> QuerySet[HCALCS]:
+    """Chargers that pass invariant 1 (domestic, consent granted, labelled EV charger, ENO
+    firmware), whose customer may override, and that are not on the boost button."""
+    return HCALCS.objects.filter(
+        on_boost_button=False,
+        label=LoadLabel.EV_CHARGER,
+        meter__premise__domestic=True,
+        meter__supports_eno_use_cases=True,
+    ).filter(Exists(_override_granted_now()))
+
+
+def _recent_setup() -> QuerySet[ServiceRequest]:
+    """A 7.9 for the HCALCS (``OuterRef``) still on its way or waiting for the device."""
+    return ServiceRequest.objects.filter(
+        hcalcs_id=OuterRef("pk"),
+        srv="7.9",
+        created_at__gt=timezone.now() - AWAIT_DEVICE,
+        state__in=[*IN_FLIGHT, ServiceRequestState.ACKNOWLEDGED],
+    )
+
+
+def hcalcs_awaiting_boost_setup_ids(*, limit: int = SETUP_BATCH) -> list[int]:
+    """Chargers to add to the boost button ahead of any event (see the module docstring),
+    leaving out those with a 7.9 sent within the last ``AWAIT_DEVICE``; at most ``limit``."""
+    awaiting = _awaiting_setup().exclude(Exists(_recent_setup())).order_by("pk")
+    return list(awaiting.values_list("pk", flat=True)[:limit])
+
+
+def boost_button_setup_send(*, hcalcs_id: int) -> str:
+    """Send SRV 7.9 for one HCALCS ahead of any event (or resend the stored one after a
+    transport failure).
+
+    Idempotent: skips an HCALCS that is gone, already on the boost button, no longer
+    eligible or whose customer may not override, or that has a 7.9 accepted by the DCC
+    within ``AWAIT_DEVICE`` and still awaiting the device.
+    """
+    from curtailment.dcc import DccTransientError
+    from curtailment.service_requests import service_request_dispatch, service_request_send
+
+    hcalcs = _awaiting_setup().select_related("meter").filter(pk=hcalcs_id).first()
+    if hcalcs is None:
+        return "not_awaiting_setup"
+    previous = (
+        ServiceRequest.objects.filter(hcalcs=hcalcs, srv="7.9", created_at__gt=timezone.now() - AWAIT_DEVICE)
+        .order_by("-created_at")
+        .first()
+    )
+    try:
+        if previous is not None and previous.state in IN_FLIGHT:
+            request = service_request_dispatch(service_request_id=previous.pk)
+        elif previous is not None and previous.state == ServiceRequestState.ACKNOWLEDGED:
+            return "already_sent"  # accepted by the DCC; the device's answer is on its way
+        else:
+            request = service_request_send(
+                srv="7.9", target=hcalcs.meter.esme_eui64, indexes=[hcalcs.switch_index], hcalcs=hcalcs
+            )
+    except DccTransientError as exc:
+        raise BoostTransientError(str(exc)) from exc
+    audit_record(
+        action="hcalcs.boost_button_setup",
+        rule="boost-button",
+        target=hcalcs,
+        reason="prepare the charger before any event: its customer may override with the boost button",
+        inputs={"hcalcs_eui64": hcalcs.eui64, "esme_eui64": hcalcs.meter.esme_eui64, "request_id": request.request_id},
+    )
+    return request.state
+
+
 def hcalcs_awaiting_boost_removal_ids() -> list[int]:
     """HCALCS still on the boost button although the current consent forbids override (a
     7.10 that failed, was rejected or was never sent): the beat task sends them again."""
@@ -127,12 +214,14 @@ def boost_details_get(*, hcalcs_id: int) -> dict | None:
 
 def on_device_response(sender, service_request: ServiceRequest, response, result: dict, **kwargs) -> None:
     """Apply device answers that concern the boost button (signal receiver)."""
-    from consent.services import hcalcs_boost_button_removed
+    from consent.services import hcalcs_boost_button_added, hcalcs_boost_button_removed
 
     if service_request.hcalcs_id is None:
         return
     succeeded = service_request.state == ServiceRequestState.RESPONDED
-    if service_request.srv == "7.10" and succeeded:
+    if service_request.srv == "7.9" and succeeded:
+        hcalcs_boost_button_added(hcalcs_id=service_request.hcalcs_id, request_id=service_request.request_id)
+    elif service_request.srv == "7.10" and succeeded:
         hcalcs_boost_button_removed(hcalcs_id=service_request.hcalcs_id)
     elif service_request.srv == "7.11":
         cache.set(

@@ -2,7 +2,7 @@
 
 Every service is keyword-only, validates with ``full_clean()``, writes in one transaction,
 appends a ``ConsentChange`` (who and why) for every consent change and an audit entry for
-every action, and queues tasks (notifications, boost-button removal) with
+every action, and queues tasks (notifications, boost-button setup and removal) with
 ``transaction.on_commit``.
 
 Consent state moves by compare-and-set (``filter(pk=.., status=old).update(..)``) under a
@@ -131,7 +131,21 @@ def _consent_move(
         )
         if override_before and not current.override_allowed:
             _boost_removal_queue(premise_id=current.tenancy.premise_id)
+        overridable_now = current.status == ConsentStatus.GRANTED and current.override_allowed
+        if overridable_now and not (from_status == ConsentStatus.GRANTED and override_before):
+            _boost_setup_queue(premise_id=current.tenancy.premise_id)
     return current
+
+
+def _boost_setup_queue(*, premise_id: int) -> None:
+    """Queue SRV 7.9 for every HCALCS of the premise not yet on the boost button: done now,
+    an alert later needs one command per charger instead of two (``consent.boost``)."""
+    from consent import tasks
+
+    for hcalcs_id in HCALCS.objects.filter(meter__premise_id=premise_id, on_boost_button=False).values_list(
+        "id", flat=True
+    ):
+        transaction.on_commit(lambda hid=hcalcs_id: tasks.boost_button_setup.delay(hid))
 
 
 def _boost_removal_queue(*, premise_id: int) -> None:
@@ -224,8 +238,7 @@ def consent_override_set(*, consent: Consent, override_allowed: bool, set_by: Us
     """Allow or forbid overriding each event with the boost button.
 
     Forbidding it queues SRV 7.10 (remove from the boost button) for the premise's HCALCS
-    that are on it; allowing it needs nothing now: the engine adds the HCALCS (7.9) before
-    its first curtailment.
+    that are on it; allowing it (on a granted consent) queues SRV 7.9 for those not on it.
     """
     open_states = (ConsentStatus.PENDING, ConsentStatus.GRANTED, ConsentStatus.DECLINED, ConsentStatus.WITHDRAWN)
     return _consent_move(
@@ -369,6 +382,26 @@ def _consent_lapse(*, tenancy: Tenancy, by: User | None, rule: str) -> None:
         reason="change of tenancy",
         inputs={"premise_id": tenancy.premise_id, "tenancy_id": tenancy.pk, "from_status": from_status},
     )
+
+
+def hcalcs_boost_button_added(*, hcalcs_id: int, request_id: str = "") -> bool:
+    """The device confirmed SRV 7.9: the HCALCS is on the boost button, so its customer can
+    override an event, and the engine sends it 7.6 alone.
+
+    Compare-and-set: returns False when it was already on (a repeated confirmation).
+    """
+    with transaction.atomic():
+        changed = HCALCS.objects.filter(pk=hcalcs_id, on_boost_button=False).update(on_boost_button=True)
+        if changed:
+            hcalcs = HCALCS.objects.get(pk=hcalcs_id)
+            audit_record(
+                action="hcalcs.boost_button_added",
+                rule="boost-button",
+                target=hcalcs,
+                reason="device confirmed SRV 7.9",
+                inputs={"hcalcs_eui64": hcalcs.eui64, "request_id": request_id},
+            )
+    return bool(changed)
 
 
 def hcalcs_boost_button_removed(*, hcalcs_id: int) -> bool:

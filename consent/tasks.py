@@ -1,5 +1,5 @@
 """Celery tasks of the consent app: notification delivery, digests, half-hourly profile
-retention, premises import and boost-button removal (SRV 7.10).
+retention, premises import and boost-button setup and removal (SRV 7.9, 7.10).
 
 Tasks take ids, re-read the rows and call a service; each docstring says how it stays
 idempotent. The beat schedule below is registered on import (the worker and beat both
@@ -86,6 +86,19 @@ def boost_button_remove(self, hcalcs_id: int) -> str:
 
 
 @shared_task(bind=True, max_retries=BOOST_MAX_RETRIES, acks_late=True)
+def boost_button_setup(self, hcalcs_id: int) -> str:
+    """Send SRV 7.9 (add to the boost button) to a charger ahead of any event. Idempotent:
+    a charger already on the boost button, no longer eligible, or with a 7.9 accepted and
+    awaiting the device is skipped; a retry reuses the stored request."""
+    from consent.boost import BoostTransientError, boost_button_setup_send
+
+    try:
+        return boost_button_setup_send(hcalcs_id=hcalcs_id)
+    except BoostTransientError as exc:
+        raise self.retry(exc=exc, countdown=backoff_seconds(self.request.retries, 30)) from exc
+
+
+@shared_task(bind=True, max_retries=BOOST_MAX_RETRIES, acks_late=True)
 def boost_details_read(self, hcalcs_id: int, user_id: int | None) -> str:
     """Send SRV 7.11 (read boost-button details) for the premise page. A read, so a
     repeat is harmless; the device's answer is cached by ``consent.boost.on_device_response``."""
@@ -108,14 +121,18 @@ def boost_details_read(self, hcalcs_id: int, user_id: int | None) -> str:
 @shared_task(expires=3000)
 def boost_button_reconcile() -> int:
     """Beat: queue 7.10 again for every HCALCS still on the boost button although its
-    customer forbids override (the earlier 7.10 failed or was rejected). Idempotent:
-    ``boost_button_remove`` skips an HCALCS with a 7.10 already accepted."""
-    from consent.boost import hcalcs_awaiting_boost_removal_ids
+    customer forbids override (the earlier 7.10 failed or was rejected), and 7.9 for
+    chargers whose customer may override that are not on it yet (a bounded batch per run).
+    Idempotent: both tasks skip an HCALCS whose request is already accepted."""
+    from consent.boost import hcalcs_awaiting_boost_removal_ids, hcalcs_awaiting_boost_setup_ids
 
-    ids = hcalcs_awaiting_boost_removal_ids()
-    for hcalcs_id in ids:
+    removals = hcalcs_awaiting_boost_removal_ids()
+    for hcalcs_id in removals:
         boost_button_remove.delay(hcalcs_id)
-    return len(ids)
+    setups = hcalcs_awaiting_boost_setup_ids()
+    for hcalcs_id in setups:
+        boost_button_setup.delay(hcalcs_id)
+    return len(removals) + len(setups)
 
 
 app.conf.beat_schedule.update(

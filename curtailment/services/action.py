@@ -373,9 +373,7 @@ def service_request_outcome(*, service_request: ServiceRequest, result: dict) ->
     elif service_request.srv == "7.8":
         action_released(action_id=action.pk, succeeded=succeeded)
     elif service_request.srv == "7.9" and succeeded:
-        from consent.models import HCALCS
-
-        HCALCS.objects.filter(pk=action.hcalcs_id).update(on_boost_button=True)
+        pass  # the consent app records the charger on the boost button (consent.boost)
     elif service_request.srv == "7.11" and succeeded:
         presses = (result.get("detail") or {}).get("presses") or []
         for press in presses:
