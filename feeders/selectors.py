@@ -204,6 +204,9 @@ def feeder_trends(
     return _trends_python(specs, window, horizon_minutes)
 
 
+# ``date_part`` (float8), not ``EXTRACT`` (numeric since PostgreSQL 14): the fit is in
+# float8 anyway, and numeric arithmetic on every row made the query ~25 % slower (measured:
+# 4.9 -> 3.7 ms for 300 feeders with 10 readings each).
 _TREND_SQL = """
     WITH spec AS (
         SELECT * FROM unnest(%s::bigint[], %s::float8[], %s::timestamptz[]) AS s(feeder_id, rating, until)
@@ -215,7 +218,7 @@ _TREND_SQL = """
       ON r.feeder_id = spec.feeder_id AND r.measured_at > spec.until - %s AND r.measured_at <= spec.until
     CROSS JOIN LATERAL (
         SELECT GREATEST(r.amps_l1, COALESCE(r.amps_l2, 0), COALESCE(r.amps_l3, 0)) / spec.rating * 100.0 AS load,
-               EXTRACT(EPOCH FROM (r.measured_at - spec.until)) / 60.0 AS minutes
+               date_part('epoch', r.measured_at - spec.until) / 60.0 AS minutes
     ) m
     GROUP BY spec.feeder_id
 """
