@@ -34,7 +34,13 @@ SENT_REQUEST_STATES = (ServiceRequestState.ACKNOWLEDGED, ServiceRequestState.RES
 
 
 def _action(action_id: int, *, lock: bool = False) -> CurtailmentAction | None:
-    query = CurtailmentAction.objects.select_related("event__feeder", "hcalcs__meter").filter(pk=action_id)
+    query = (
+        CurtailmentAction.objects.select_related("event__feeder", "hcalcs__meter")
+        # The event's decision record lists every candidate of the feeder: decoding it for
+        # each of an event's hundred dispatches was a tenth of a worker's CPU.
+        .defer("event__decision")
+        .filter(pk=action_id)
+    )
     if lock:
         query = query.select_for_update(of=("self",))
     # Not .first(): its ORDER BY costs a compile step a primary-key lookup does not need.
@@ -135,13 +141,15 @@ def _dispatch(*, action_id: int, client=None) -> str:
         # Replaced while its dispatch waited (a backlog, a dead worker): it never switched
         # the charger off, so end it now rather than count minutes the customer never lost.
         with transaction.atomic():
-            action_end(action, reason=ActionEndReason.LATE, from_states=[ActionStatus.LATE])
+            if action_end(action, reason=ActionEndReason.LATE, from_states=[ActionStatus.LATE]):
+                push_event(action.event)
         return "late: ended unsent"
     if action.status not in (ActionStatus.PLANNED, ActionStatus.BOOST_SETUP, ActionStatus.SENT):
         return f"nothing to do ({action.status})"
     if action.event.status != EventStatus.ACTIVE:
         with transaction.atomic():
-            action_end(action, reason=ActionEndReason.CANCELLED, from_states=[ActionStatus.PLANNED])
+            if action_end(action, reason=ActionEndReason.CANCELLED, from_states=[ActionStatus.PLANNED]):
+                push_event(action.event)
         return "event no longer active"
     wants_boost = bool(action.selection.get("override_allowed")) and not action.hcalcs.on_boost_button
     if action.status in (ActionStatus.PLANNED, ActionStatus.BOOST_SETUP) and wants_boost:
@@ -169,7 +177,8 @@ def _dispatch(*, action_id: int, client=None) -> str:
         minutes = math.floor((action.expected_end_at - timezone.now()).total_seconds() / 60)
         if minutes < 1:
             with transaction.atomic():
-                action_end(action, reason=ActionEndReason.LATE, from_states=[ActionStatus.SENT])
+                if action_end(action, reason=ActionEndReason.LATE, from_states=[ActionStatus.SENT]):
+                    push_event(action.event)
             return "too late to send"
         request = _request_for(
             action, "7.6", index=action.hcalcs.switch_index, duration_minutes=minutes, client=client, looked_up=True
@@ -220,6 +229,7 @@ def action_late(*, action_id: int, now: dt.datetime | None = None) -> bool:
             to_state=ActionStatus.LATE,
         )
         if moved:
+            push_event(action.event)  # late actions no longer count towards the event's kW
             audit_record(
                 action="action.late",
                 rule=AUTO_RULE,
@@ -247,6 +257,7 @@ def action_failed(*, action_id: int, reason: str) -> bool:
             end_reason=ActionEndReason.FAILED,
         )
         if moved:
+            push_event(action.event)
             audit_record(
                 action="action.failed",
                 rule=AUTO_RULE,
