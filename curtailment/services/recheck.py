@@ -29,7 +29,7 @@ from curtailment.models import (
     ServiceRequest,
 )
 from curtailment.selectors import feeder_below_clear_for
-from curtailment.services.common import UNCONFIRMED_ACTION_STATES, action_end, logger
+from curtailment.services.common import UNCONFIRMED_ACTION_STATES, action_end, logger, push_event
 from curtailment.services.event import (
     AUTO_RULE,
     event_close_if_done,
@@ -138,6 +138,8 @@ def actions_reconcile(*, event: CurtailmentEvent, now: dt.datetime) -> int:
         status__in=LIVE_ACTION_STATES, expected_end_at__lte=now
     ):
         ended += action_end(action, reason=ActionEndReason.DURATION, ended_at=action.expected_end_at)
+    if ended:
+        push_event(event)  # the overview's live counts drop at once, not on its next poll
     return ended
 
 

@@ -5,6 +5,7 @@ burst have no subscriber (those are skipped)."""
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 
 import pytest
 from asgiref.sync import async_to_sync
@@ -54,3 +55,76 @@ def test_groups_with_members_names_only_groups_someone_subscribed_to():
     finally:
         async_to_sync(layer.group_discard)(event_group(910_003), channel)
     assert found == {event_group(910_003)}
+
+
+class _EventListener:
+    """A channel in one event's group on the real Redis layer."""
+
+    def __init__(self, event_id: int) -> None:
+        self.layer = channel_layers.make_backend(DEFAULT_CHANNEL_LAYER)
+        self.group = event_group(event_id)
+        self.channel = async_to_sync(self.layer.new_channel)()
+        async_to_sync(self.layer.group_add)(self.group, self.channel)
+
+    def event_updates(self, *, at_least: int = 1) -> list[dict]:
+        """The ``event.updated`` payloads received, waiting for ``at_least`` of them."""
+        updates: list[dict] = []
+
+        async def read() -> None:
+            while len(updates) < at_least:
+                message = await asyncio.wait_for(self.layer.receive(self.channel), 10)
+                if message["type"] == "event.updated":
+                    updates.append(message["payload"])
+
+        async_to_sync(read)()
+        return updates
+
+    def close(self) -> None:
+        async_to_sync(self.layer.group_discard)(self.group, self.channel)
+
+
+def _event_with_one_charger(operator):
+    from curtailment.services import curtailment_event_start
+    from tests.consent.factories import eligible_charger
+    from tests.feeders.factories import FeederFactory
+
+    feeder = FeederFactory()
+    eligible_charger(feeder=feeder)
+    return curtailment_event_start(
+        feeder=feeder, reduction_kw=7, duration_minutes=30, reason="t", requested_by=operator
+    )
+
+
+def test_an_action_ending_by_its_duration_in_the_recheck_pushes_the_event_counts(operator):
+    from curtailment.choices import ActionStatus
+    from curtailment.models import CurtailmentAction
+    from curtailment.services.recheck import actions_reconcile
+
+    event = _event_with_one_charger(operator)
+    action = event.actions.get()
+    CurtailmentAction.objects.filter(pk=action.pk).update(status=ActionStatus.CONFIRMED)
+    listener = _EventListener(event.pk)
+    try:
+        assert actions_reconcile(event=event, now=action.expected_end_at + dt.timedelta(seconds=1)) == 1
+        update = listener.event_updates()[-1]
+    finally:
+        listener.close()
+    assert (update["event_id"], update["live_actions"], update["live_kw"]) == (event.pk, 0, 0.0)
+
+
+def test_an_action_marked_late_with_no_replacement_pushes_the_event_counts(operator):
+    from curtailment.choices import ActionStatus
+    from curtailment.models import CurtailmentAction
+    from curtailment.services import action_late
+
+    event = _event_with_one_charger(operator)
+    action = event.actions.get()
+    CurtailmentAction.objects.filter(pk=action.pk).update(status=ActionStatus.ACKNOWLEDGED)
+    listener = _EventListener(event.pk)
+    try:
+        assert action_late(action_id=action.pk, now=action.started_at + dt.timedelta(seconds=31))
+        update = listener.event_updates()[-1]
+    finally:
+        listener.close()
+    # Still live (the device may act on it late), but its kW no longer count.
+    assert (update["live_actions"], update["live_kw"]) == (1, 0.0)
