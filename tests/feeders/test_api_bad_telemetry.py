@@ -185,6 +185,8 @@ def test_a_body_over_the_size_limit_is_refused(head_end_token, post_telemetry):
         (b'{"readings": []}', "empty batch"),
         (b'{"readings": {"feeder": "FDR-A"}}', "must be a list"),
         (b'{"readings": [1, "two"]}', "must be an object"),
+        (b'{"readings": [1,]}', "malformed JSON: Expecting value: line 1 column 17"),
+        (b'{"readings": "\xff"}', "malformed JSON"),
     ],
 )
 def test_malformed_bodies_are_400_with_a_reason(head_end_token, post_telemetry, raw, reason_part):
@@ -235,3 +237,14 @@ def test_external_alert_needs_a_valid_token(client, feeder):
 
     assert post_alert(client, "wrong", body).status_code == 401
     assert FeederAlert.objects.count() == 0
+
+
+@pytest.mark.usefixtures("nothing_stored")
+def test_an_integer_too_big_for_a_double_is_a_bad_row_not_a_crash(head_end_token, post_telemetry):
+    at = minutes_ago(1).isoformat()
+    raw = f'{{"readings": [{{"feeder": "FDR-A", "measured_at": "{at}", "amps": [{10**30}, 1, 1], "kw": 1}}]}}'
+
+    response = post_telemetry(head_end_token, None, raw=raw.encode())
+
+    assert response.status_code == 400
+    assert errors_of(response) == [(0, "amps")]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -158,3 +159,14 @@ def test_feeder_codes_with_quotes_braces_or_backslashes_are_found(head_end_token
     assert FeederReading.objects.filter(feeder=plain).count() == 1
     special.refresh_from_db()
     assert special.last_load_percent == 25.0
+
+
+def test_a_body_only_the_lenient_parser_reads_is_still_accepted(feeder, head_end_token, post_telemetry):
+    """Bodies go through orjson first; a UTF-8 byte order mark, which it refuses and
+    ``json`` skips, must not turn a good batch into a 400."""
+    body = json.dumps({"readings": [reading("FDR-A", minutes_ago(1), 100.0)]}).encode()
+
+    response = post_telemetry(head_end_token, None, raw=b"\xef\xbb\xbf" + body)
+
+    assert response.status_code == 202, response.content
+    assert FeederReading.objects.filter(feeder=feeder).count() == 1
