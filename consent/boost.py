@@ -56,9 +56,6 @@ def boost_button_removal_send(*, hcalcs_id: int) -> str:
     allows override again, or that has a 7.10 accepted by the DCC (since its last 7.9) and
     still awaiting the device; a failed, rejected or long-unanswered 7.10 is sent anew.
     """
-    from curtailment.dcc import DccTransientError
-    from curtailment.service_requests import service_request_dispatch, service_request_send
-
     hcalcs = HCALCS.objects.select_related("meter").filter(pk=hcalcs_id).first()
     if hcalcs is None:
         return "gone"
@@ -70,7 +67,22 @@ def boost_button_removal_send(*, hcalcs_id: int) -> str:
     previous = ServiceRequest.objects.filter(hcalcs=hcalcs, srv="7.10").order_by("-created_at")
     if last_add is not None:
         previous = previous.filter(created_at__gt=last_add.created_at)
-    previous = previous.first()
+    return _boost_request_send(
+        hcalcs=hcalcs,
+        srv="7.10",
+        previous=previous.first(),
+        action="hcalcs.boost_button_remove",
+        reason="the customer's consent no longer allows overriding events with the boost button",
+    )
+
+
+def _boost_request_send(*, hcalcs: HCALCS, srv: str, previous: ServiceRequest | None, action: str, reason: str) -> str:
+    """Send ``srv`` (7.9 or 7.10, the meter's boost-button list) for ``hcalcs`` and audit it:
+    resend ``previous`` when its send was cut short, skip when the DCC accepted it within
+    ``AWAIT_DEVICE`` (the device's answer is on its way), otherwise a new request."""
+    from curtailment.dcc import DccTransientError
+    from curtailment.service_requests import service_request_dispatch, service_request_send
+
     try:
         if previous is not None and previous.state in IN_FLIGHT:
             request = service_request_dispatch(service_request_id=previous.pk)
@@ -79,18 +91,18 @@ def boost_button_removal_send(*, hcalcs_id: int) -> str:
             and previous.state == ServiceRequestState.ACKNOWLEDGED
             and previous.created_at > timezone.now() - AWAIT_DEVICE
         ):
-            return "already_sent"  # accepted by the DCC; the device's answer is on its way
+            return "already_sent"
         else:
             request = service_request_send(
-                srv="7.10", target=hcalcs.meter.esme_eui64, indexes=[hcalcs.switch_index], hcalcs=hcalcs
+                srv=srv, target=hcalcs.meter.esme_eui64, indexes=[hcalcs.switch_index], hcalcs=hcalcs
             )
     except DccTransientError as exc:
         raise BoostTransientError(str(exc)) from exc
     audit_record(
-        action="hcalcs.boost_button_remove",
+        action=action,
         rule="boost-button",
         target=hcalcs,
-        reason="the customer's consent no longer allows overriding events with the boost button",
+        reason=reason,
         inputs={"hcalcs_eui64": hcalcs.eui64, "esme_eui64": hcalcs.meter.esme_eui64, "request_id": request.request_id},
     )
     return request.state
@@ -143,36 +155,19 @@ def boost_button_setup_send(*, hcalcs_id: int) -> str:
     eligible or whose customer may not override, or that has a 7.9 accepted by the DCC
     within ``AWAIT_DEVICE`` and still awaiting the device.
     """
-    from curtailment.dcc import DccTransientError
-    from curtailment.service_requests import service_request_dispatch, service_request_send
-
     hcalcs = _awaiting_setup().select_related("meter").filter(pk=hcalcs_id).first()
     if hcalcs is None:
         return "not_awaiting_setup"
-    previous = (
-        ServiceRequest.objects.filter(hcalcs=hcalcs, srv="7.9", created_at__gt=timezone.now() - AWAIT_DEVICE)
-        .order_by("-created_at")
-        .first()
-    )
-    try:
-        if previous is not None and previous.state in IN_FLIGHT:
-            request = service_request_dispatch(service_request_id=previous.pk)
-        elif previous is not None and previous.state == ServiceRequestState.ACKNOWLEDGED:
-            return "already_sent"  # accepted by the DCC; the device's answer is on its way
-        else:
-            request = service_request_send(
-                srv="7.9", target=hcalcs.meter.esme_eui64, indexes=[hcalcs.switch_index], hcalcs=hcalcs
-            )
-    except DccTransientError as exc:
-        raise BoostTransientError(str(exc)) from exc
-    audit_record(
+    previous = ServiceRequest.objects.filter(hcalcs=hcalcs, srv="7.9").order_by("-created_at").first()
+    if previous is not None and previous.action_id is not None and previous.state in IN_FLIGHT:
+        return "engine_sending"  # an event's dispatch is sending its own 7.9 right now
+    return _boost_request_send(
+        hcalcs=hcalcs,
+        srv="7.9",
+        previous=previous,
         action="hcalcs.boost_button_setup",
-        rule="boost-button",
-        target=hcalcs,
         reason="prepare the charger before any event: its customer may override with the boost button",
-        inputs={"hcalcs_eui64": hcalcs.eui64, "esme_eui64": hcalcs.meter.esme_eui64, "request_id": request.request_id},
     )
-    return request.state
 
 
 def hcalcs_awaiting_boost_removal_ids() -> list[int]:

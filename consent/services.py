@@ -390,18 +390,13 @@ def hcalcs_boost_button_added(*, hcalcs_id: int, request_id: str = "") -> bool:
 
     Compare-and-set: returns False when it was already on (a repeated confirmation).
     """
-    with transaction.atomic():
-        changed = HCALCS.objects.filter(pk=hcalcs_id, on_boost_button=False).update(on_boost_button=True)
-        if changed:
-            hcalcs = HCALCS.objects.get(pk=hcalcs_id)
-            audit_record(
-                action="hcalcs.boost_button_added",
-                rule="boost-button",
-                target=hcalcs,
-                reason="device confirmed SRV 7.9",
-                inputs={"hcalcs_eui64": hcalcs.eui64, "request_id": request_id},
-            )
-    return bool(changed)
+    return _boost_button_flag_set(
+        hcalcs_id=hcalcs_id,
+        on=True,
+        action="hcalcs.boost_button_added",
+        reason="device confirmed SRV 7.9",
+        inputs={"request_id": request_id},
+    )
 
 
 def hcalcs_boost_button_removed(*, hcalcs_id: int) -> bool:
@@ -409,15 +404,24 @@ def hcalcs_boost_button_removed(*, hcalcs_id: int) -> bool:
 
     Compare-and-set: returns False when it was already off (a repeated confirmation).
     """
+    return _boost_button_flag_set(
+        hcalcs_id=hcalcs_id,
+        on=False,
+        action="hcalcs.boost_button_removed",
+        reason="device confirmed SRV 7.10 after override permission was withdrawn",
+    )
+
+
+def _boost_button_flag_set(*, hcalcs_id: int, on: bool, action: str, reason: str, inputs: dict | None = None) -> bool:
     with transaction.atomic():
-        changed = HCALCS.objects.filter(pk=hcalcs_id, on_boost_button=True).update(on_boost_button=False)
+        changed = HCALCS.objects.filter(pk=hcalcs_id, on_boost_button=not on).update(on_boost_button=on)
         if changed:
             hcalcs = HCALCS.objects.get(pk=hcalcs_id)
             audit_record(
-                action="hcalcs.boost_button_removed",
+                action=action,
                 rule="boost-button",
                 target=hcalcs,
-                reason="device confirmed SRV 7.10 after override permission was withdrawn",
-                inputs={"hcalcs_eui64": hcalcs.eui64},
+                reason=reason,
+                inputs={"hcalcs_eui64": hcalcs.eui64, **(inputs or {})},
             )
     return bool(changed)
