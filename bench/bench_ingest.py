@@ -233,6 +233,29 @@ def post_all(url: str, token: str, bodies: list[list[bytes]]) -> tuple[float, in
     return time.perf_counter() - started, sum(accepted), errors
 
 
+RESULTS_HEADING = "## Telemetry ingest: POST /api/v1/telemetry/ vs raw COPY (`bench/bench_ingest.py`)"
+
+
+def _results_row_append(row: str, results: Path) -> None:
+    """Add ``row`` to the last table of this benchmark's section in RESULTS.md, wherever
+    the section is (other benchmarks append sections after it); start the section at the
+    end of the file if there is none yet."""
+    lines = results.read_text().splitlines(keepends=True) if results.exists() else []
+    if RESULTS_HEADING + "\n" not in lines:
+        lines.append(
+            f"\n{RESULTS_HEADING}\n\nMachine: {machine()}. Harness PostgreSQL (fsync off) and Redis on loopback; "
+            "real uvicorn; clients in one process (threads, keep-alive, TCP_NODELAY, pre-serialised bodies).\n\n"
+            "| when (UTC) | run | API readings/s | raw COPY readings/s | ratio | load avg |\n|---|---|---|---|---|---|\n"
+        )
+        results.write_text("".join(lines) + row)
+        return
+    start = lines.index(RESULTS_HEADING + "\n")
+    end = next((i for i in range(start + 1, len(lines)) if lines[i].startswith("## ")), len(lines))
+    last_row = max(i for i in range(start, end) if lines[i].startswith("| "))
+    lines.insert(last_row + 1, row)
+    results.write_text("".join(lines))
+
+
 def main() -> int:
     args = parse_args()
     if not os.environ.get("DATABASE_URL"):
@@ -281,26 +304,7 @@ def main() -> int:
             f"{' --watch-overview' if args.watch_overview else ''}` | {api_rate:,.0f} | {copy_rate:,.0f} "
             f"| {ratio:.2f} | {load:.1f} |\n"
         )
-        results = ROOT / "bench" / "RESULTS.md"
-        text = results.read_text() if results.exists() else ""
-        heading = "## Telemetry ingest: POST /api/v1/telemetry/ vs raw COPY (`bench/bench_ingest.py`)"
-        sections = [line for line in text.splitlines() if line.startswith("## ")]
-        if not sections or sections[-1] != heading:
-            text_add = (
-                f"\n{heading}\n\nMachine: {machine()}. Harness PostgreSQL (fsync off) and Redis on loopback; "
-                "real uvicorn; clients in one process (threads, keep-alive, TCP_NODELAY, pre-serialised bodies). "
-                "Each batch: token check, JSON parse, per-row validation, one locking feeder query, one "
-                "`INSERT ... SELECT FROM unnest(...) ON CONFLICT DO NOTHING RETURNING`, detection (open alerts, "
-                "one `regr_slope` trend query for feeders above 50 %), one feeder-summary `UPDATE`, pushes only "
-                "to watched groups. The 2 cores are shared with other engineers' test runs: the load average "
-                "column says how busy the machine was; COPY and API run one after the other in the same "
-                "process, so the ratio is the steadier figure.\n\n"
-                "| when (UTC) | run | API readings/s | raw COPY readings/s | ratio | load avg |\n|---|---|---|---|---|---|\n"
-            )
-            with results.open("a") as handle:
-                handle.write(text_add)
-        with results.open("a") as handle:
-            handle.write(line)
+        _results_row_append(line, ROOT / "bench" / "RESULTS.md")
     return 0
 
 
