@@ -151,6 +151,7 @@ def _dispatch(*, action_id: int, client=None) -> str:
             if action_end(action, reason=ActionEndReason.CANCELLED, from_states=[ActionStatus.PLANNED]):
                 push_event(action.event)
         return "event no longer active"
+    rerun = action.status == ActionStatus.SENT  # an earlier dispatch moved it, then stopped
     wants_boost = bool(action.selection.get("override_allowed")) and not action.hcalcs.on_boost_button
     if action.status in (ActionStatus.PLANNED, ActionStatus.BOOST_SETUP) and wants_boost:
         # One conditional UPDATE (autocommit): its push goes out once it has committed.
@@ -173,6 +174,14 @@ def _dispatch(*, action_id: int, client=None) -> str:
     ):
         return "moved on"  # cancelled, released or marked late meanwhile: nothing to send
     request = stored.get("7.6")
+    if (
+        request is None
+        and rerun
+        and not CurtailmentAction.objects.filter(pk=action.pk, status=ActionStatus.SENT).exists()
+    ):
+        # A rerun found the action sent but no 7.6 stored (its worker died in between), and
+        # meanwhile it was marked late or released: its replacement covers the kW.
+        return "moved on"
     if request is None:
         minutes = math.floor((action.expected_end_at - timezone.now()).total_seconds() / 60)
         if minutes < 1:
