@@ -251,7 +251,7 @@ def _results_row_append(row: str, results: Path) -> None:
         return
     start = lines.index(RESULTS_HEADING + "\n")
     end = next((i for i in range(start + 1, len(lines)) if lines[i].startswith("## ")), len(lines))
-    last_row = max(i for i in range(start, end) if lines[i].startswith("| "))
+    last_row = max(i for i in range(start, end) if lines[i].startswith("|"))
     lines.insert(last_row + 1, row)
     results.write_text("".join(lines))
 
