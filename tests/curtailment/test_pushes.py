@@ -49,12 +49,17 @@ def test_a_burst_of_pushes_reaches_the_listened_group_whole_and_in_order_among_u
 def test_groups_with_members_names_only_groups_someone_subscribed_to():
     layer = channel_layers.make_backend(DEFAULT_CHANNEL_LAYER)
     channel = async_to_sync(layer.new_channel)()
-    async_to_sync(layer.group_add)(event_group(910_003), channel)
+    listened = {event_group(910_100 + n) for n in (3, 17, 250)}
+    for group in listened:
+        async_to_sync(layer.group_add)(group, channel)
     try:
-        found = async_to_sync(groups_with_members)(layer, {event_group(910_003), event_group(910_004)})
+        asked = listened | {event_group(910_100 + n) for n in range(300)}  # 297 empty groups besides
+        found = async_to_sync(groups_with_members)(layer, asked)
+        assert async_to_sync(groups_with_members)(layer, {event_group(910_099)}) == set()
     finally:
-        async_to_sync(layer.group_discard)(event_group(910_003), channel)
-    assert found == {event_group(910_003)}
+        for group in listened:
+            async_to_sync(layer.group_discard)(group, channel)
+    assert found == listened
 
 
 class _EventListener:
