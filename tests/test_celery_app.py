@@ -50,6 +50,7 @@ def test_a_worker_keeps_its_database_connection_from_one_task_to_the_next():
 
     fixup = DjangoWorkerFixup(app)
     from curtailment.tasks import event_recheck as task
+
     for _ in range(3):
         _around_task(fixup, task, "prerun")
         with connection.cursor() as cursor:
@@ -73,6 +74,7 @@ def test_a_worker_drops_a_database_connection_older_than_conn_max_age_after_a_ta
 
     fixup = DjangoWorkerFixup(app)
     from curtailment.tasks import event_recheck as task
+
     connection.ensure_connection()
     connection.close_at = time.monotonic() - 1  # CONN_MAX_AGE has passed
     _around_task(fixup, task, "postrun")
