@@ -23,7 +23,6 @@ from django.core.cache import cache
 from django.db.models import Exists, OuterRef, QuerySet
 from django.utils import timezone
 
-from consent.choices import ConsentStatus, LoadLabel
 from consent.models import HCALCS, Consent
 from curtailment.audit import audit_record
 from curtailment.choices import ServiceRequestState
@@ -108,26 +107,12 @@ def _boost_request_send(*, hcalcs: HCALCS, srv: str, previous: ServiceRequest | 
     return request.state
 
 
-def _override_granted_now() -> QuerySet[Consent]:
-    """The current tenancy's consent, granted, with override allowed (for ``OuterRef``)."""
-    return Consent.objects.filter(
-        tenancy__premise_id=OuterRef("meter__premise_id"),
-        tenancy__end__isnull=True,
-        tenancy__start__lte=timezone.now(),
-        status=ConsentStatus.GRANTED,
-        override_allowed=True,
-    )
-
-
 def _awaiting_setup() -> QuerySet[HCALCS]:
-    """Chargers that pass invariant 1 (domestic, consent granted, labelled EV charger, ENO
-    firmware), whose customer may override, and that are not on the boost button."""
-    return HCALCS.objects.filter(
-        on_boost_button=False,
-        label=LoadLabel.EV_CHARGER,
-        meter__premise__domestic=True,
-        meter__supports_eno_use_cases=True,
-    ).filter(Exists(_override_granted_now()))
+    """Chargers that pass invariant 1, whose customer may override, and that are not on the
+    boost button."""
+    from curtailment.selectors import hcalcs_passing_invariant_1
+
+    return hcalcs_passing_invariant_1(at=timezone.now(), override_allowed=True).filter(on_boost_button=False)
 
 
 def _recent_setup() -> QuerySet[ServiceRequest]:

@@ -36,10 +36,24 @@ def _current_consent(at: dt.datetime) -> QuerySet[Consent]:
     )
 
 
+def hcalcs_passing_invariant_1(*, at: dt.datetime, override_allowed: bool | None = None) -> QuerySet[HCALCS]:
+    """Every HCALCS that passes invariant 1 at ``at``: domestic premise, the current
+    tenancy's consent granted, labelled EV charger, meter firmware with the ENO use cases.
+    ``override_allowed``: also require that consent to allow (or forbid) the boost button."""
+    consent = _current_consent(at)
+    if override_allowed is not None:
+        consent = consent.filter(override_allowed=override_allowed)
+    return HCALCS.objects.filter(
+        meter__premise__domestic=True,
+        meter__supports_eno_use_cases=True,
+        label=LoadLabel.EV_CHARGER,
+    ).filter(Exists(consent))
+
+
 def hcalcs_eligible_for_curtailment(*, feeder, at: dt.datetime) -> QuerySet[HCALCS]:
-    """Every HCALCS on ``feeder`` that passes invariant 1 at ``at``: domestic premise, the
-    current tenancy's consent granted, labelled EV charger, meter firmware with the ENO use
-    cases. One query; annotated with what selection and notification need."""
+    """Every HCALCS on ``feeder`` that passes invariant 1 at ``at`` (see
+    :func:`hcalcs_passing_invariant_1`). One query; annotated with what selection and
+    notification need."""
     consent = _current_consent(at)
     # The import primary MPAN names the premise in reports; any MPAN of the meter otherwise.
     import_mpan = (
@@ -48,13 +62,8 @@ def hcalcs_eligible_for_curtailment(*, feeder, at: dt.datetime) -> QuerySet[HCAL
         .order_by("primary", "core")
     )
     return (
-        HCALCS.objects.filter(
-            meter__premise__feeder=feeder,
-            meter__premise__domestic=True,
-            meter__supports_eno_use_cases=True,
-            label=LoadLabel.EV_CHARGER,
-        )
-        .filter(Exists(consent))
+        hcalcs_passing_invariant_1(at=at)
+        .filter(meter__premise__feeder=feeder)
         .annotate(
             consent_id=Subquery(consent.values("pk")[:1]),
             override_allowed=Subquery(consent.values("override_allowed")[:1]),
