@@ -33,7 +33,6 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import os
-import platform
 import statistics
 import subprocess
 import sys
@@ -45,7 +44,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "dnoctl.settings")
 
-from bench.common import cpu_difference, cpu_seconds_by_role  # noqa: E402 - needs ROOT on sys.path
+from bench.common import cpu_difference, cpu_seconds_by_role, machine  # noqa: E402 - needs ROOT on sys.path
 
 NF13_SECONDS = 30.0
 DCC_TARGET_SECONDS = 5.0
@@ -72,19 +71,6 @@ def parse_args() -> argparse.Namespace:
     )
     parser.add_argument("--no-results", action="store_true", help="do not append to bench/RESULTS.md")
     return parser.parse_args()
-
-
-def machine() -> str:
-    model = "unknown CPU"
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                model = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
-    return f"nproc={os.cpu_count()}, {model}, Python {platform.python_version()}, load average {load}"
 
 
 def percentile(values: list[float], fraction: float) -> float:
@@ -358,7 +344,8 @@ def main() -> None:
         f"baseline (same run): {args.chargers} x ({'7.6' if args.boost_set else '7.9 + 7.6'}) by one bare DccClient,"
         f" no DB/Celery: {bare:.3f} s;"
         f" engine p50 / baseline = {p50 / bare:.2f}",
-        f"machine: {machine()}; 1-min load average at the end of each run: median"
+        f"machine: {machine()}, load average {' '.join(f'{x:.1f}' for x in os.getloadavg())};"
+        f" 1-min load average at the end of each run: median"
         f" {statistics.median(loads):.1f}, max {max(loads):.1f}",
     ]
     print("\n".join(lines))

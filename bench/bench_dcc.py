@@ -16,8 +16,6 @@ flow's time is the unavoidable XML-signature work.
 from __future__ import annotations
 
 import argparse
-import os
-import platform
 import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -25,6 +23,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from bench.common import machine
 from curtailment.dcc import (
     DccClient,
     DuisSigner,
@@ -39,16 +38,6 @@ from curtailment.dcc import (
 from curtailment.dcc.simulator import DccSimulator, SimulatedDevice
 
 ORIGINATOR = "90-B3-D5-1F-30-01-00-00"
-
-
-def cpu_model() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown"
 
 
 def raw_baseline(user: DuisSigner, dcc: DuisSigner, count: int) -> float:
@@ -124,7 +113,7 @@ def main() -> None:
     before = raw_baseline(user, dcc, args.requests // 2)
     rate = flow(user, dcc, args.requests, args.concurrency, schema)
     baseline = (before + raw_baseline(user, dcc, args.requests // 2)) / 2
-    print(f"machine: nproc={os.cpu_count()} cpu={cpu_model()} python={platform.python_version()}")
+    print(f"machine: {machine()}")
     print(
         f"7.6 via CV4->CV5 acknowledged: {rate:.1f}/s (concurrency {args.concurrency}, schema {'on' if args.schema else 'off'})"
     )

@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import platform
 import resource
 import sys
 import tempfile
@@ -27,14 +26,10 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from bench.common import machine
+
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "dnoctl.settings")
-
-
-def cpu_model() -> str:
-    for line in Path("/proc/cpuinfo").read_text().splitlines():
-        if line.startswith("model name"):
-            return line.split(":", 1)[1].strip()
-    return platform.processor() or "unknown"
 
 
 def rss_mib() -> float:
@@ -91,7 +86,7 @@ def main() -> int:
             cursor.execute("DROP TABLE bench_register_copy")
         assert HCALCS.objects.count() == rows
 
-    print(f"machine: nproc={os.cpu_count()} cpu={cpu_model()!r} python={platform.python_version()}")
+    print(f"machine: {machine()}")
     print(f"file: {rows} rows, {size_mib:.1f} MiB ({args.premises} premises, 2 HCALCS each)")
     print(f"import:    {rows / import_s:10.0f} rows/s ({import_s:.1f} s), peak RSS growth {rss_growth:.0f} MiB")
     print(f"re-import: {rows / reimport_s:10.0f} rows/s ({reimport_s:.1f} s), nothing written")

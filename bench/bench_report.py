@@ -19,7 +19,6 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import os
-import platform
 import statistics
 import subprocess
 import sys
@@ -29,6 +28,9 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+
+from bench.common import machine  # noqa: E402 - needs the repository on sys.path
+
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "dnoctl.settings")
 
 COPY_CHILD = r"""
@@ -89,13 +91,6 @@ def run_child(args: list[str]) -> tuple[float, float, str]:
     if proc.returncode != 0:
         raise SystemExit(f"{args} failed with {proc.returncode}: {text}")
     return elapsed, usage.ru_maxrss / 1024, text
-
-
-def cpu_model() -> str:
-    for line in Path("/proc/cpuinfo").read_text().splitlines():
-        if line.startswith("model name"):
-            return line.split(":", 1)[1].strip()
-    return platform.processor() or "unknown"
 
 
 def main() -> int:
@@ -170,7 +165,7 @@ def main() -> int:
             print(f"report {fmt}: peak Python heap during generation {traced[fmt]:.1f} MiB", flush=True)
 
     print()
-    print(f"Machine: nproc={os.cpu_count()}, CPU {cpu_model()!r}, Python {platform.python_version()}")
+    print(f"machine: {machine()}")
     print(f"{history.actions:,} actions, {history.events:,} events, {feeders * 100:,} chargers, regulatory year {year}")
     print()
     print(
