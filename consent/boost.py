@@ -125,10 +125,13 @@ def _recent_setup() -> QuerySet[ServiceRequest]:
     )
 
 
-def hcalcs_awaiting_boost_setup_ids(*, limit: int = SETUP_BATCH) -> list[int]:
+def hcalcs_awaiting_boost_setup_ids(*, limit: int = SETUP_BATCH, premise_id: int | None = None) -> list[int]:
     """Chargers to add to the boost button ahead of any event (see the module docstring),
-    leaving out those with a 7.9 sent within the last ``AWAIT_DEVICE``; at most ``limit``."""
+    leaving out those with a 7.9 sent within the last ``AWAIT_DEVICE``; at most ``limit``,
+    of one premise when ``premise_id`` is given."""
     awaiting = _awaiting_setup().exclude(Exists(_recent_setup())).order_by("pk")
+    if premise_id is not None:
+        awaiting = awaiting.filter(meter__premise_id=premise_id)
     return list(awaiting.values_list("pk", flat=True)[:limit])
 
 

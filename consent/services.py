@@ -138,13 +138,13 @@ def _consent_move(
 
 
 def _boost_setup_queue(*, premise_id: int) -> None:
-    """Queue SRV 7.9 for every HCALCS of the premise not yet on the boost button: done now,
-    an alert later needs one command per charger instead of two (``consent.boost``)."""
+    """Queue SRV 7.9 for the premise's chargers awaiting it: done now, an alert later needs
+    one command per charger instead of two (``consent.boost``)."""
     from consent import tasks
+    from consent.boost import hcalcs_awaiting_boost_setup_ids
 
-    for hcalcs_id in HCALCS.objects.filter(meter__premise_id=premise_id, on_boost_button=False).values_list(
-        "id", flat=True
-    ):
+    # Only chargers that need it (an EV charger on ENO firmware, not yet on the button).
+    for hcalcs_id in hcalcs_awaiting_boost_setup_ids(premise_id=premise_id):
         transaction.on_commit(lambda hid=hcalcs_id: tasks.boost_button_setup.delay(hid))
 
 

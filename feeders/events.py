@@ -100,19 +100,9 @@ def feeder_groups(feeder_id: int) -> list[str]:
     return [FEEDERS_ALL, feeder_group(feeder_id)]
 
 
-def reading_pushed(payload: FeederReadingPayload) -> None:
-    """Queue a ``feeder.reading`` push for when the transaction commits."""
-    push_on_commit(feeder_groups(payload["feeder_id"]), READING, payload)
-
-
 def status_pushed(payload: FeederStatusPayload) -> None:
     """Queue a ``feeder.status`` push for when the transaction commits."""
     push_on_commit(feeder_groups(payload["feeder_id"]), STATUS, payload)
-
-
-def alert_pushed(payload: FeederAlertPayload) -> None:
-    """Queue a ``feeder.alert`` push for when the transaction commits."""
-    push_on_commit(feeder_groups(payload["feeder_id"]), ALERT, payload)
 
 
 def updated_pushed(payload: FeederUpdatedPayload) -> None:

@@ -33,8 +33,6 @@ HANDOVER_GRACE = timedelta(seconds=30)
 # After a re-send, wait this long before the next one for the same alert: a slow or
 # stopped worker must not get a fresh duplicate every sweep (the queued one will run).
 RESEND_EVERY = timedelta(minutes=2)
-# The engine audits its decision on the alert under this rule (curtailment.services.event).
-ENGINE_ACTOR = "rule:auto-curtail"
 
 
 def alerts_lost_handover(*, now: datetime) -> list[FeederAlert]:
@@ -42,6 +40,7 @@ def alerts_lost_handover(*, now: datetime) -> list[FeederAlert]:
     ``HANDOVER_GRACE`` ago, with no open event on the feeder, no event of the alert, no
     decision of the engine on the alert and no re-send within ``RESEND_EVERY``."""
     from curtailment.models import OPEN_EVENT_STATES, AuditEntry, CurtailmentEvent
+    from curtailment.services.event import AUTO_RULE  # the engine audits its decision under it
 
     alert_key = Cast(OuterRef("pk"), output_field=CharField())
     audits_of_alert = AuditEntry.objects.filter(target_type=FeederAlert._meta.label_lower, target_id=alert_key)
@@ -54,7 +53,7 @@ def alerts_lost_handover(*, now: datetime) -> list[FeederAlert]:
         )
         .exclude(Exists(CurtailmentEvent.objects.filter(feeder_id=OuterRef("feeder_id"), status__in=OPEN_EVENT_STATES)))
         .exclude(Exists(CurtailmentEvent.objects.filter(alert_id=OuterRef("pk"))))
-        .exclude(Exists(audits_of_alert.filter(actor=ENGINE_ACTOR)))
+        .exclude(Exists(audits_of_alert.filter(actor=f"rule:{AUTO_RULE}")))
         .exclude(Exists(audits_of_alert.filter(actor=f"rule:{HANDOVER_RULE}", at__gte=now - RESEND_EVERY)))
         .select_related("feeder")
         .order_by("raised_at")

@@ -115,6 +115,7 @@ def test_chargers_awaiting_setup_are_those_that_may_be_curtailed_and_overridden_
 
     assert boost.hcalcs_awaiting_boost_setup_ids() == sorted([ready.pk, refused.pk, unanswered.pk])
     assert boost.hcalcs_awaiting_boost_setup_ids(limit=1) == [ready.pk]
+    assert boost.hcalcs_awaiting_boost_setup_ids(premise_id=refused.meter.premise_id) == [refused.pk]
 
 
 @pytest.mark.django_db
