@@ -225,9 +225,17 @@ def action_late(*, action_id: int, now: dt.datetime | None = None) -> bool:
     pick a replacement. The late action stays live (the device may still act on it, and
     its minutes count); a confirmation arriving later still moves it to confirmed."""
     action = _action(action_id)
-    if action is None:
-        return False
     now = now or timezone.now()
+    if action is None or not action_mark_late(action=action, now=now):
+        return False
+    push_event(action.event)  # late actions no longer count towards the event's kW
+    event_top_up(event_id=action.event_id, reason=f"replace late action {action.pk}", at=now)
+    return True
+
+
+def action_mark_late(*, action: CurtailmentAction, now: dt.datetime) -> bool:
+    """Move an unconfirmed action to late and audit it (compare-and-set); the caller pushes
+    the event and picks replacements, once for however many actions it marked."""
     timeout = dt.timedelta(seconds=int(knob("CONFIRMATION_TIMEOUT_S")))
     if now - action.started_at < timeout:
         return False
@@ -238,7 +246,6 @@ def action_late(*, action_id: int, now: dt.datetime | None = None) -> bool:
             to_state=ActionStatus.LATE,
         )
         if moved:
-            push_event(action.event)  # late actions no longer count towards the event's kW
             audit_record(
                 action="action.late",
                 rule=AUTO_RULE,
@@ -246,8 +253,6 @@ def action_late(*, action_id: int, now: dt.datetime | None = None) -> bool:
                 reason=f"no device confirmation within {timeout.seconds} s",
                 inputs={"hcalcs_eui64": action.hcalcs.eui64, "event_id": action.event_id},
             )
-    if moved:
-        event_top_up(event_id=action.event_id, reason=f"replace late action {action.pk}", at=now)
     return moved
 
 

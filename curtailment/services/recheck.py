@@ -94,16 +94,21 @@ def event_recheck(*, event_id: int, now: dt.datetime | None = None) -> str:
 
 
 def event_confirmations_check(*, event_id: int, now: dt.datetime | None = None) -> int:
-    """Mark late (and replace) every action of the event still unconfirmed after
-    ``CONFIRMATION_TIMEOUT_S``. Idempotent: only unconfirmed actions move, once."""
-    from curtailment.services.action import action_late
+    """Mark late every action of the event still unconfirmed after
+    ``CONFIRMATION_TIMEOUT_S``, then push the event and pick replacements once for all of
+    them (one selection, one audited top-up). Idempotent: only unconfirmed actions move, once."""
+    from curtailment.services.action import action_mark_late
 
     now = now or timezone.now()
     timeout = dt.timedelta(seconds=int(knob("CONFIRMATION_TIMEOUT_S")))
-    late = CurtailmentAction.objects.filter(
+    unconfirmed = CurtailmentAction.objects.select_related("event", "hcalcs").filter(
         event_id=event_id, status__in=UNCONFIRMED_ACTION_STATES, started_at__lte=now - timeout
-    ).values_list("pk", flat=True)
-    return sum(action_late(action_id=action_id, now=now) for action_id in list(late))
+    )
+    late = [action.pk for action in unconfirmed if action_mark_late(action=action, now=now)]
+    if late:
+        push_event(CurtailmentEvent.objects.get(pk=event_id))
+        event_top_up(event_id=event_id, reason=f"replace late actions {late}", at=now)
+    return len(late)
 
 
 def _extra_needed(*, event: CurtailmentEvent, now: dt.datetime) -> tuple[float, dict]:
