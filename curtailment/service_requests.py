@@ -176,8 +176,7 @@ def _note_documents(notes: list[tuple[int, dt.datetime, str]], *, heartbeat_id: 
         heartbeat_id = None
     if not notes:
         return
-    history = connection.ops.quote_name(ServiceRequestTransition._meta.db_table)
-    requests_table = connection.ops.quote_name(ServiceRequest._meta.db_table)
+    requests_table, history = _tables()
     one = f"SELECT id, %s, state, state, %s FROM {requests_table} WHERE id = %s"  # noqa: S608 - table name from model meta
     prefix, params = "", []
     if heartbeat_id is not None:
@@ -187,8 +186,7 @@ def _note_documents(notes: list[tuple[int, dt.datetime, str]], *, heartbeat_id: 
         params += [connection.ops.adapt_datetimefield_value(at), detail, service_request_id]
     with connection.cursor() as cursor:
         cursor.execute(
-            f"{prefix}INSERT INTO {history} (service_request_id, at, from_state, to_state, detail) "
-            + " UNION ALL ".join([one] * len(notes)),
+            f"{prefix}INSERT INTO {history} {_HISTORY_COLUMNS} " + " UNION ALL ".join([one] * len(notes)),
             params,
         )
 

@@ -55,21 +55,12 @@ def _requests_by_srv(action: CurtailmentAction) -> dict[str, ServiceRequest]:
     return found
 
 
-def _request_for(
-    action: CurtailmentAction, srv: str, *, client=None, looked_up: bool = False, **arguments
-) -> ServiceRequest:
-    """The action's stored request for ``srv``, made (state ``built``) on first use.
-
-    ``looked_up`` says the caller has just found none (in the same transaction, under the
-    action's row lock), so the lookup is not repeated. DUIS addresses the command to the
-    ESME (the meter) with the HCALCS switch index.
-    """
+def _request_create(action: CurtailmentAction, srv: str, *, client=None, **arguments) -> ServiceRequest:
+    """Store (state ``built``) the action's request for ``srv``; callers look for a stored
+    one first (:func:`_requests_by_srv`). DUIS addresses the command to the ESME (the
+    meter) with the HCALCS switch index."""
     from curtailment.service_requests import service_request_create
 
-    if not looked_up:
-        existing = ServiceRequest.objects.filter(action=action, srv=srv).order_by("pk").first()
-        if existing is not None:
-            return existing
     return service_request_create(
         srv=srv,
         target=action.hcalcs.meter.esme_eui64,
@@ -156,9 +147,7 @@ def _dispatch(*, action_id: int, client=None) -> str:
     if action.status in (ActionStatus.PLANNED, ActionStatus.BOOST_SETUP) and wants_boost:
         # One conditional UPDATE (autocommit): its push goes out once it has committed.
         action_move(action, from_states=[ActionStatus.PLANNED], to_state=ActionStatus.BOOST_SETUP)
-        boost = stored.get("7.9") or _request_for(
-            action, "7.9", indexes=[action.hcalcs.switch_index], client=client, looked_up=True
-        )
+        boost = stored.get("7.9") or _request_create(action, "7.9", indexes=[action.hcalcs.switch_index], client=client)
         boost = _sent_or_wait(_send(boost, action, client=client))
         if boost.state in FAILED_REQUEST_STATES:
             # The feeder comes first: curtail anyway, and say the customer could not override.
@@ -189,8 +178,8 @@ def _dispatch(*, action_id: int, client=None) -> str:
                 if action_end(action, reason=ActionEndReason.LATE, from_states=[ActionStatus.SENT]):
                     push_event(action.event)
             return "too late to send"
-        request = _request_for(
-            action, "7.6", index=action.hcalcs.switch_index, duration_minutes=minutes, client=client, looked_up=True
+        request = _request_create(
+            action, "7.6", index=action.hcalcs.switch_index, duration_minutes=minutes, client=client
         )
     sent = _sent_or_wait(_send(request, action, client=client))
     return _after_send(action, sent)
@@ -304,14 +293,15 @@ def _release(*, action_id: int, client=None) -> str:
         action = _action(action_id, lock=True)
         if action is None or action.status != ActionStatus.RELEASING:
             return "nothing to do"
-        deactivate = ServiceRequest.objects.filter(action=action, srv="7.6").first()
+        stored = _requests_by_srv(action)
+        deactivate = stored.get("7.6")
         if deactivate is None or deactivate.state in FAILED_REQUEST_STATES:
             # No 7.6 ever reached the DCC: nothing to reset.
             action_end(action, reason=action.end_reason, from_states=[ActionStatus.RELEASING])
             push_event(action.event)
             transaction.on_commit(lambda: event_close_if_done(event=action.event))
             return "ended without reset"
-        reset = _request_for(action, "7.8", index=action.hcalcs.switch_index, client=client)
+        reset = stored.get("7.8") or _request_create(action, "7.8", index=action.hcalcs.switch_index, client=client)
     sent = _sent_or_wait(_send(reset, action, client=client))
     if sent.state in FAILED_REQUEST_STATES:
         with transaction.atomic():
