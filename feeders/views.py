@@ -91,16 +91,19 @@ def trend_forecast_amps(trend: Trend, *, rating_amps: float) -> list[tuple[dt.da
     ]
 
 
-def feeder_chart(feeder: Feeder, *, hours: int, now: dt.datetime) -> dict[str, Any]:
+def feeder_chart(feeder: Feeder, *, hours: int, now: dt.datetime, trend: Trend | None = None) -> dict[str, Any]:
     """The load figure for the last ``hours``: readings (thinned evenly past
-    ``MAX_CHART_POINTS``), the detection's trend forecast and the events shaded."""
+    ``MAX_CHART_POINTS``), the detection's trend forecast (``trend`` when the caller has it
+    already) and the events shaded."""
     since = now - dt.timedelta(hours=hours)
     readings = list(
         FeederReading.objects.filter(feeder=feeder, measured_at__gte=since)
         .order_by("measured_at")
         .only("measured_at", "amps_l1", "amps_l2", "amps_l3", "kw")
     )
-    forecast = trend_forecast_amps(feeder_trend(feeder=feeder), rating_amps=feeder.rating_amps)
+    if trend is None:
+        trend = feeder_trend(feeder=feeder)
+    forecast = trend_forecast_amps(trend, rating_amps=feeder.rating_amps)
     if len(readings) > MAX_CHART_POINTS:
         step = -(-len(readings) // MAX_CHART_POINTS)
         readings = readings[::step] + ([readings[-1]] if (len(readings) - 1) % step else [])
@@ -119,6 +122,7 @@ def feeder_chart(feeder: Feeder, *, hours: int, now: dt.datetime) -> dict[str, A
 
 def _feeder_context(request: HttpRequest, feeder: Feeder, **forms_by_name: Any) -> dict[str, Any]:
     now = timezone.now()
+    trend = feeder_trend(feeder=feeder)  # the chart and the trend panel both show it
     hours = _range_hours(request)
     events = list(CurtailmentEvent.objects.filter(feeder=feeder).select_related("requested_by")[:20])
     open_event = next((e for e in events if e.status in OPEN_EVENT_STATES), None)
@@ -134,10 +138,10 @@ def _feeder_context(request: HttpRequest, feeder: Feeder, **forms_by_name: Any) 
         "feeder": feeder,
         "hours": hours,
         "ranges": RANGES_HOURS,
-        "figure": feeder_chart(feeder, hours=hours, now=now),
+        "figure": feeder_chart(feeder, hours=hours, now=now, trend=trend),
         "open_event": open_event,
         "open_alert": open_alert,
-        "trend": feeder_trend(feeder=feeder),
+        "trend": trend,
         "open_alert_label": london_label(open_alert.raised_at) if open_alert else "",
         "timeline": timeline,
         "last_reading_label": london_label(feeder.last_reading_at),
