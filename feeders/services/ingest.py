@@ -183,7 +183,7 @@ def _feeder_errors(
                 "reason": f"{len(amps)} phase(s) given, feeder {feeder.code} has {feeder.phases}",
             }
         )
-    ceiling = feeder.rating_amps * ABSURD_RATING_MULTIPLE
+    ceiling, kw_ceiling = _ceilings(feeder)
     if max(amps) > ceiling:
         errors.append(
             {
@@ -192,10 +192,15 @@ def _feeder_errors(
                 "reason": f"above {ceiling:g} A ({ABSURD_RATING_MULTIPLE:g}x the rating): not a plausible reading",
             }
         )
-    kw_ceiling = ceiling * 0.4 * feeder.phases  # 400 V class * amps, generous at any voltage
     if abs(row["kw"]) > kw_ceiling:
         errors.append({"row": index, "field": "kw", "reason": f"beyond +/-{kw_ceiling:g} kW: not a plausible reading"})
     return errors, []
+
+
+def _ceilings(feeder: FeederRow) -> tuple[float, float]:
+    """The largest plausible phase current (A) and absolute power (kW) of a reading."""
+    amps = feeder.rating_amps * ABSURD_RATING_MULTIPLE
+    return amps, amps * 0.4 * feeder.phases  # 400 V class * amps, generous at any voltage
 
 
 def _plausible_load(row: dict, feeder: FeederRow) -> float | None:
@@ -204,8 +209,8 @@ def _plausible_load(row: dict, feeder: FeederRow) -> float | None:
     without building error lists, as :func:`_row_well_formed` does for the structure."""
     amps = row["amps"]
     peak = max(amps)
-    ceiling = feeder.rating_amps * ABSURD_RATING_MULTIPLE
-    if len(amps) != feeder.phases or peak > ceiling or abs(row["kw"]) > ceiling * 0.4 * feeder.phases:
+    ceiling, kw_ceiling = _ceilings(feeder)
+    if len(amps) != feeder.phases or peak > ceiling or abs(row["kw"]) > kw_ceiling:
         return None
     return load_percent_of(amps=amps, rating_amps=feeder.rating_amps)
 
