@@ -164,10 +164,9 @@ def notification_consent_request_queue(*, consent: Consent) -> Notification:
 
 def notification_consent_request_resend(*, consent: Consent, by) -> Notification:
     """Ask a new occupant again (the first request went unanswered or undelivered)."""
-    from consent.choices import ConsentStatus as Status
     from curtailment.audit import audit_record
 
-    if consent.status != Status.PENDING or consent.tenancy.end is not None:
+    if consent.status != ConsentStatus.PENDING or consent.tenancy.end is not None:
         raise ValueError(f"consent {consent.pk} is {consent.status}: only a pending consent is asked again")
     with transaction.atomic():
         notice = notification_consent_request_queue(consent=consent)

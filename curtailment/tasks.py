@@ -43,7 +43,8 @@ def dcc_client():
 
     from curtailment import dcc_config
 
-    key = (settings.DCC.get("BASE_URL"), settings.DCC.get("USER_CERT_PATH"), settings.DCC.get("DCC_CERT_PATH"))
+    # Every DCC setting shapes the client (keys, TLS, originator, timeouts): rebuild on any change.
+    key = tuple(sorted((name, repr(value)) for name, value in settings.DCC.items()))
     cached = getattr(_local, "client", None)
     if cached is None or cached[0] != key:
         cached = _local.client = (key, _environment_resolved(dcc_config.build_client()))
