@@ -81,7 +81,7 @@ def percentile(values: list[float], fraction: float) -> float:
 
 
 def identities(directory: Path) -> dict[str, str]:
-    from curtailment.dcc.signing import generate_identity
+    from dcc.duis.signing import generate_identity
 
     paths = {}
     for who, name in (("user", "dnoctl-eno-bench"), ("dcc", "dcc-simulator-bench")):
@@ -146,7 +146,8 @@ def start_worker(
 def one_run(feeder, chargers: int, workers: list | None = None) -> tuple[float, float, int, int]:
     from django.utils import timezone
 
-    from curtailment.models import CurtailmentEvent, ServiceRequest
+    from curtailment.models import CurtailmentEvent
+    from dcc.models import ServiceRequest
     from dnoctl.celery import app
     from feeders.models import FeederAlert, FeederReading
 
@@ -183,7 +184,7 @@ def one_run(feeder, chargers: int, workers: list | None = None) -> tuple[float, 
 def timeline(event, t0: float) -> None:
     """Where the time of one run went (set BENCH_TIMELINE=1): per 7.6, when it was made,
     sent and acknowledged, relative to the alert."""
-    from curtailment.models import ServiceRequest
+    from dcc.models import ServiceRequest
 
     rows = ServiceRequest.objects.filter(action__event=event, srv="7.6").values_list(
         "created_at", "sent_at", "acknowledged_at"
@@ -237,8 +238,8 @@ def baseline(simulator, paths: dict[str, str], hcalcs: list, *, boost: bool = Tr
     bare DccClient, no database."""
     from django.conf import settings
 
-    from curtailment.dcc import DccClient, DuisSigner, DuisVerifier, InMemoryCounterSource
-    from curtailment.dcc_config import get_schema
+    from dcc.config import get_schema
+    from dcc.duis import DccClient, DuisSigner, DuisVerifier, InMemoryCounterSource
 
     client = DccClient(
         simulator.url,
@@ -276,8 +277,8 @@ def main() -> None:
     from django.conf import settings
     from django.core.management import call_command
 
-    from curtailment.dcc import DuisSigner, DuisVerifier
-    from curtailment.dcc.simulator import DccSimulator, SimulatedDevice
+    from dcc.duis import DuisSigner, DuisVerifier
+    from dcc.simulator import DccSimulator, SimulatedDevice
     from dnoctl.celery import app
 
     call_command("migrate", interactive=False, verbosity=0)

@@ -24,7 +24,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench.common import machine
-from curtailment.dcc import (
+from dcc.duis import (
     DccClient,
     DuisSigner,
     DuisVerifier,
@@ -35,7 +35,7 @@ from curtailment.dcc import (
     documents,
     generate_identity,
 )
-from curtailment.dcc.simulator import DccSimulator, SimulatedDevice
+from dcc.simulator import DccSimulator, SimulatedDevice
 
 ORIGINATOR = "90-B3-D5-1F-30-01-00-00"
 

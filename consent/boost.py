@@ -9,7 +9,7 @@
 * SRV 7.10 (remove) is sent here when that permission is withdrawn: ``consent_override_set``
   queues ``consent.tasks.boost_button_remove``, which calls ``boost_button_removal_send``.
   ``HCALCS.on_boost_button`` turns False only when the device confirms
-  (``on_device_response``, connected to ``device_response_received`` in ``ConsentConfig.ready``).
+  (``boost_device_answered``, in the DCC handler table ``curtailment.dcc_handlers``).
 * SRV 7.11 (read the boost details) on demand from the premise page: the device's answer is
   kept in the cache for the page (``boost_details_get``); the request itself is in the DCC log.
 """
@@ -25,8 +25,8 @@ from django.utils import timezone
 
 from consent.models import HCALCS, Consent
 from curtailment.audit import audit_record
-from curtailment.choices import ServiceRequestState
-from curtailment.models import ServiceRequest
+from dcc.choices import ServiceRequestState
+from dcc.models import ServiceRequest
 
 logger = logging.getLogger(__name__)
 
@@ -79,8 +79,8 @@ def _boost_request_send(*, hcalcs: HCALCS, srv: str, previous: ServiceRequest | 
     """Send ``srv`` (7.9 or 7.10, the meter's boost-button list) for ``hcalcs`` and audit it:
     resend ``previous`` when its send was cut short, skip when the DCC accepted it within
     ``AWAIT_DEVICE`` (the device's answer is on its way), otherwise a new request."""
-    from curtailment.dcc import DccTransientError
-    from curtailment.service_requests import service_request_dispatch, service_request_send
+    from dcc.duis import DccTransientError
+    from dcc.services import service_request_dispatch, service_request_send
 
     try:
         if previous is not None and previous.state in IN_FLIGHT:
@@ -169,7 +169,7 @@ def hcalcs_awaiting_boost_removal_ids() -> list[int]:
 
 def boost_details_request(*, hcalcs: HCALCS, requested_by, days: int = 30) -> ServiceRequest:
     """SRV 7.11: ask the meter for its boost-button log of the last ``days`` days."""
-    from curtailment.service_requests import service_request_send
+    from dcc.services import service_request_send
 
     end = timezone.now()
     request = service_request_send(
@@ -195,8 +195,8 @@ def boost_details_get(*, hcalcs_id: int) -> dict | None:
     return cache.get(_details_key(hcalcs_id))
 
 
-def on_device_response(sender, service_request: ServiceRequest, response, result: dict, **kwargs) -> None:
-    """Apply device answers that concern the boost button (signal receiver)."""
+def boost_device_answered(*, service_request: ServiceRequest, result: dict) -> None:
+    """Apply a device's answer to 7.9, 7.10 or 7.11 to the boost-button state of its HCALCS."""
     from consent.services import hcalcs_boost_button_added, hcalcs_boost_button_removed
 
     if service_request.hcalcs_id is None:

@@ -106,7 +106,7 @@ def boost_details_read(self, hcalcs_id: int, user_id: int | None) -> str:
 
     from consent.boost import boost_details_request
     from consent.models import HCALCS
-    from curtailment.dcc import DccTransientError
+    from dcc.duis import DccTransientError
 
     hcalcs = HCALCS.objects.select_related("meter").filter(pk=hcalcs_id).first()
     if hcalcs is None:

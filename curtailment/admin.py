@@ -1,16 +1,7 @@
 from django.contrib import admin
 
 from consent.admin import ReadOnlyAdmin
-from curtailment.models import (
-    AspCallOff,
-    AspContract,
-    AuditEntry,
-    CurtailmentAction,
-    CurtailmentEvent,
-    DccRequestCounter,
-    ServiceRequest,
-    ServiceRequestTransition,
-)
+from curtailment.models import AspCallOff, AspContract, AuditEntry, CurtailmentAction, CurtailmentEvent
 
 
 @admin.register(CurtailmentEvent)
@@ -25,23 +16,6 @@ class CurtailmentActionAdmin(admin.ModelAdmin):
     list_display = ["id", "event", "hcalcs", "status", "planned_minutes", "started_at", "ended_at", "end_reason"]
     list_filter = ["status", "end_reason"]
     raw_id_fields = ["event", "hcalcs", "mpan"]
-
-
-@admin.register(ServiceRequest)
-class ServiceRequestAdmin(ReadOnlyAdmin):
-    list_display = ["request_id", "srv", "command_variant", "state", "ack_code", "response_code", "created_at"]
-    list_filter = ["srv", "state"]
-    search_fields = ["request_id", "target_eui64"]
-
-
-@admin.register(ServiceRequestTransition)
-class ServiceRequestTransitionAdmin(ReadOnlyAdmin):
-    list_display = ["service_request", "at", "from_state", "to_state"]
-
-
-@admin.register(DccRequestCounter)
-class DccRequestCounterAdmin(ReadOnlyAdmin):
-    list_display = ["originator_eui64", "value"]
 
 
 @admin.register(AspContract)

@@ -18,6 +18,7 @@ class CurtailmentConfig(AppConfig):
         post_migrate.connect(_ensure_roles, sender=self, dispatch_uid="dnoctl.roles")
         # The engine moves actions when the DCC integration applies a device response or
         # alert, in whichever process receives it (web or worker).
-        from curtailment.services import receivers
+        from curtailment.dcc_handlers import ALERT_HANDLERS, RESPONSE_HANDLERS
+        from dcc.services import handlers_install
 
-        receivers.connect()
+        handlers_install(responses=RESPONSE_HANDLERS, alerts=ALERT_HANDLERS)

@@ -1,5 +1,4 @@
-"""Curtailment events, per-charger actions, the DCC service-request log, ASP contracts and
-the append-only audit trail."""
+"""Curtailment events, per-charger actions, ASP contracts and the append-only audit trail."""
 
 from __future__ import annotations
 
@@ -15,7 +14,6 @@ from curtailment.choices import (
     EventEndReason,
     EventStatus,
     EventTrigger,
-    ServiceRequestState,
 )
 
 OPEN_EVENT_STATES = [EventStatus.ACTIVE, EventStatus.RELEASING]
@@ -116,84 +114,6 @@ class CurtailmentAction(models.Model):
 
     def __str__(self) -> str:
         return f"Action {self.pk} ({self.hcalcs_id} in event {self.event_id})"
-
-
-class ServiceRequest(models.Model):
-    """The DCC log: one row per RequestID, with every document sent and received.
-
-    A row is written (state ``built``) before anything leaves the building, so a crash
-    between send and acknowledgement is visible and a retry reuses the same RequestID.
-    """
-
-    request_id = models.CharField(max_length=80, unique=True)
-    srv = models.CharField("SRV", max_length=8)
-    command_variant = models.PositiveSmallIntegerField()
-    originator_eui64 = models.CharField(max_length=23)
-    target_eui64 = models.CharField(max_length=23)
-    counter = models.BigIntegerField()
-    action = models.ForeignKey(
-        CurtailmentAction, null=True, blank=True, on_delete=models.PROTECT, related_name="service_requests"
-    )
-    hcalcs = models.ForeignKey(
-        "consent.HCALCS", null=True, blank=True, on_delete=models.PROTECT, related_name="service_requests"
-    )
-    parent = models.ForeignKey(
-        "self",
-        null=True,
-        blank=True,
-        on_delete=models.PROTECT,
-        related_name="children",
-        help_text="The request this one completes (an 8.13 returning a locally delivered command's response)",
-    )
-    state = models.CharField(max_length=14, choices=ServiceRequestState.choices, default=ServiceRequestState.BUILT)
-    ack_code = models.CharField(max_length=8, blank=True)
-    response_code = models.CharField(max_length=8, blank=True)
-    request_document = models.TextField()
-    ack_document = models.TextField(blank=True)
-    response_document = models.TextField(blank=True)
-    attempts = models.PositiveSmallIntegerField(default=0)
-    error = models.TextField(blank=True)
-    created_at = models.DateTimeField(auto_now_add=True)
-    sent_at = models.DateTimeField(null=True, blank=True)
-    acknowledged_at = models.DateTimeField(null=True, blank=True)
-    responded_at = models.DateTimeField(null=True, blank=True)
-
-    class Meta:
-        ordering = ["-created_at"]
-        constraints = [
-            models.UniqueConstraint(fields=["originator_eui64", "counter"], name="servicerequest_unique_counter"),
-            models.CheckConstraint(
-                condition=Q(command_variant__gte=1, command_variant__lte=8), name="servicerequest_cv_1_to_8"
-            ),
-        ]
-        indexes = [models.Index(fields=["target_eui64", "created_at"], name="servicerequest_target")]
-
-    def __str__(self) -> str:
-        return f"{self.srv} {self.request_id} ({self.state})"
-
-
-class ServiceRequestTransition(AppendOnlyModel):
-    """State history of a service request (append-only)."""
-
-    service_request = models.ForeignKey(ServiceRequest, on_delete=models.PROTECT, related_name="transitions")
-    at = models.DateTimeField()
-    from_state = models.CharField(max_length=14, choices=ServiceRequestState.choices, blank=True)
-    to_state = models.CharField(max_length=14, choices=ServiceRequestState.choices)
-    detail = models.TextField(blank=True)
-
-    class Meta:
-        ordering = ["service_request_id", "at", "id"]
-
-
-class DccRequestCounter(models.Model):
-    """The anti-replay counter per originator EUI-64, persisted so it survives restarts and
-    is shared by every worker. Advanced with one atomic ``UPDATE ... RETURNING``."""
-
-    originator_eui64 = models.CharField(max_length=23, unique=True)
-    value = models.BigIntegerField(default=0)
-
-    def __str__(self) -> str:
-        return f"{self.originator_eui64}: {self.value}"
 
 
 class AspContract(models.Model):

@@ -10,14 +10,9 @@ from django.db.models import Case, Count, Exists, F, OuterRef, Q, QuerySet, Subq
 
 from consent.choices import ConsentStatus, LoadLabel, MpanRole
 from consent.models import HCALCS, MPAN, Consent, HalfHourlyConsumption
-from curtailment.choices import ServiceRequestState
-from curtailment.models import (
-    LIVE_ACTION_STATES,
-    OPEN_EVENT_STATES,
-    CurtailmentAction,
-    CurtailmentEvent,
-    ServiceRequest,
-)
+from curtailment.models import LIVE_ACTION_STATES, OPEN_EVENT_STATES, CurtailmentAction, CurtailmentEvent
+from dcc.choices import ServiceRequestState
+from dcc.models import ServiceRequest
 from feeders.models import FeederReading
 
 # How far back the DCC log is read to judge a device's reachability.

@@ -12,11 +12,11 @@ from __future__ import annotations
 
 import logging
 import random
-import threading
 
 from celery import shared_task
 
-from curtailment.dcc.errors import DccTransientError
+from dcc import config as dcc_config
+from dcc.duis.errors import DccTransientError
 from dnoctl.celery import app
 
 logger = logging.getLogger(__name__)
@@ -31,44 +31,6 @@ BACKOFF_CAP_S = 20.0
 def _backoff(retries: int) -> float:
     """Exponential backoff with full jitter, capped: 1, 2, 4 ... 20 s, each times 0.5-1.5."""
     return min(BACKOFF_CAP_S, BACKOFF_BASE_S * 2**retries) * (0.5 + random.random())
-
-
-_local = threading.local()
-
-
-def dcc_client():
-    """One DUIS client per worker thread, kept between tasks: its HTTP session keeps the
-    connection to the DCC open, and building a client loads keys."""
-    from django.conf import settings
-
-    from curtailment import dcc_config
-
-    # Every DCC setting shapes the client (keys, TLS, originator, timeouts): rebuild on any change.
-    key = tuple(sorted((name, repr(value)) for name, value in settings.DCC.items()))
-    cached = getattr(_local, "client", None)
-    if cached is None or cached[0] != key:
-        cached = _local.client = (key, _environment_resolved(dcc_config.build_client()))
-    return cached[1]
-
-
-def _environment_resolved(client):
-    """Read the proxy and CA-bundle environment once for this kept client, not on every POST.
-
-    ``requests`` re-reads every environment variable per request when ``trust_env`` is on
-    (about a millisecond of CPU per DUIS document in a worker); the values cannot change
-    under a running worker, so they are resolved here and the per-request lookup is off.
-    """
-    import os
-
-    from requests.utils import get_environ_proxies
-
-    session = client.session
-    session.proxies.update(get_environ_proxies(client.base_url))
-    bundle = os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE")
-    if bundle and client.verify_tls is True:
-        client.verify_tls = bundle
-    session.trust_env = False
-    return client
 
 
 def actions_dispatch_queue(action_ids: list[int]) -> None:
@@ -99,7 +61,7 @@ def action_dispatch(self, action_id: int, transient_tries: int = 0) -> str:
     from curtailment.services.action import ActionBusy
 
     try:
-        return dispatch(action_id=action_id, client=dcc_client())
+        return dispatch(action_id=action_id, client=dcc_config.client_for_this_thread())
     except ActionBusy as exc:
         # A request of this action is claimed by another sender (maybe a dead one, whose
         # claim lapses after the DCC client's longest send): wait, without using up the
@@ -120,7 +82,7 @@ def action_release(self, action_id: int, transient_tries: int = 0) -> str:
     from curtailment.services.action import ActionBusy
 
     try:
-        return release(action_id=action_id, client=dcc_client())
+        return release(action_id=action_id, client=dcc_config.client_for_this_thread())
     except ActionBusy as exc:
         # Not a DCC failure: wait for the dispatch (or an in-flight send) to finish.
         raise _retry(self, exc, action_id, transient_tries, countdown=1.0 + random.random()) from exc

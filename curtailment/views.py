@@ -25,7 +25,8 @@ from consent.choices import LoadLabel
 from consent.models import HCALCS, Notification
 from curtailment import usage
 from curtailment.choices import ActionEndReason, EventEndReason
-from curtailment.models import AspCallOff, AuditEntry, CurtailmentAction, CurtailmentEvent, ServiceRequest
+from curtailment.models import AspCallOff, AuditEntry, CurtailmentAction, CurtailmentEvent
+from dcc.models import ServiceRequest
 from dnoctl.charts import LONDON, event_timeline_figure, london_label, usage_distribution_figure
 from dnoctl.roles import EXPORT_REPORTS
 from feeders.models import Feeder

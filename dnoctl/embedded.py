@@ -85,8 +85,8 @@ def prepare_database(options: EmbeddedOptions, stdout) -> None:
 def dcc_simulator_running(options: EmbeddedOptions, web_url: str) -> Iterator[object]:
     """The DCC simulator on loopback, with every demo meter registered as a device."""
     from consent.models import Meter
-    from curtailment.dcc.simulator import SimulatedDevice
-    from curtailment.dcc_config import build_simulator, ensure_dev_keys
+    from dcc.config import build_simulator, ensure_dev_keys
+    from dcc.simulator import SimulatedDevice
 
     ensure_dev_keys()
     callback = f"{web_url}/dcc/responses/"

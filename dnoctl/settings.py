@@ -126,6 +126,7 @@ INSTALLED_APPS = [
     "django.contrib.postgres",
     "channels",
     "feeders",
+    "dcc",
     "consent",
     "curtailment",
 ]

@@ -16,7 +16,7 @@ urlpatterns = [
     path("api/v1/", include("feeders.api_urls")),
     path("api/v1/consent/", include("consent.api_urls")),
     path("api/v1/reports/", include("curtailment.report_api_urls")),
-    path("dcc/", include("curtailment.dcc_urls")),
+    path("dcc/", include("dcc.urls")),
     path("feeders/", include("feeders.urls")),
     path("curtailment/", include("curtailment.urls")),
     path("reports/", include("curtailment.report_urls")),

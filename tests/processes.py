@@ -7,7 +7,7 @@ test: data the test writes is committed, so the web server and the worker see it
 
 * ``live_stack.web_url``: the uvicorn server (HTTP + WebSocket); the DCC simulator posts
   its asynchronous device responses and alerts to ``<web_url>/dcc/responses/``.
-* ``live_stack.simulator``: the :class:`~curtailment.dcc.simulator.DccSimulator`, running
+* ``live_stack.simulator``: the :class:`~dcc.simulator.DccSimulator`, running
   in this test process (its ``received`` list and ``device_state()`` are the DCC's view).
 * ``live_stack.register_meters()``: tells the simulator about every meter in the database.
   DUIS addresses 7.6/7.8/7.9/7.10/7.11 to the **ESME** (``Meter.esme_eui64``) with the
@@ -114,7 +114,7 @@ class LiveStack:
         """Add every meter (or the given ones) to the simulator as a device with its HCALCS
         switch indexes; ``poor_wan`` lists ESME EUI-64s whose WAN never answers."""
         from consent.models import Meter
-        from curtailment.dcc.simulator import WAN_OK, WAN_POOR, SimulatedDevice
+        from dcc.simulator import WAN_OK, WAN_POOR, SimulatedDevice
 
         poor = set(poor_wan)
         meters = Meter.objects.prefetch_related("hcalcs") if meters is None else meters
@@ -157,7 +157,7 @@ def _database_url(settings_dict: dict) -> str:
 @pytest.fixture(scope="session")
 def dcc_identities(tmp_path_factory) -> dict[str, Path]:
     """Development key pairs and certificates for us (the ENO user) and the simulated DCC."""
-    from curtailment.dcc.signing import generate_identity
+    from dcc.duis.signing import generate_identity
 
     keydir = tmp_path_factory.mktemp("keys")
     paths = {}
@@ -177,8 +177,8 @@ def live_processes(django_db_setup, django_db_blocker, dcc_identities, tmp_path_
     from django.conf import settings
     from django.db import connection
 
-    from curtailment.dcc.signing import DuisSigner, DuisVerifier
-    from curtailment.dcc.simulator import DccSimulator
+    from dcc.duis.signing import DuisSigner, DuisVerifier
+    from dcc.simulator import DccSimulator
 
     workdir = tmp_path_factory.mktemp("live")
     web_port = free_port()

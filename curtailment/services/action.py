@@ -2,7 +2,7 @@
 lateness, failure, customer override and reset (7.8).
 
 Every step is a compare-and-set on the action's status, and every DCC request is stored
-(``curtailment.service_requests``) before it is sent and looked up by (action, SRV) before
+(``dcc.services``) before it is sent and looked up by (action, SRV) before
 a new one is made, so a step run twice — a Celery retry, a task queued again after a
 worker died — never sends a second request: a resend reuses the stored RequestID.
 """
@@ -16,8 +16,8 @@ from django.db import transaction
 from django.utils import timezone
 
 from curtailment.audit import audit_record
-from curtailment.choices import ActionEndReason, ActionStatus, EventStatus, ServiceRequestState
-from curtailment.models import LIVE_ACTION_STATES, CurtailmentAction, ServiceRequest
+from curtailment.choices import ActionEndReason, ActionStatus, EventStatus
+from curtailment.models import LIVE_ACTION_STATES, CurtailmentAction
 from curtailment.services.common import (
     action_end,
     action_lease,
@@ -28,6 +28,8 @@ from curtailment.services.common import (
     push_service_request,
 )
 from curtailment.services.event import AUTO_RULE, event_close_if_done, event_top_up, knob
+from dcc.choices import ServiceRequestState
+from dcc.models import ServiceRequest
 
 FAILED_REQUEST_STATES = (ServiceRequestState.REJECTED, ServiceRequestState.FAILED)
 SENT_REQUEST_STATES = (ServiceRequestState.ACKNOWLEDGED, ServiceRequestState.RESPONDED, ServiceRequestState.TIMED_OUT)
@@ -59,7 +61,7 @@ def _request_create(action: CurtailmentAction, srv: str, *, client=None, **argum
     """Store (state ``built``) the action's request for ``srv``; callers look for a stored
     one first (:func:`_requests_by_srv`). DUIS addresses the command to the ESME (the
     meter) with the HCALCS switch index."""
-    from curtailment.service_requests import service_request_create
+    from dcc.services import service_request_create
 
     return service_request_create(
         srv=srv,
@@ -74,7 +76,7 @@ def _request_create(action: CurtailmentAction, srv: str, *, client=None, **argum
 def _send(service_request: ServiceRequest, action: CurtailmentAction, *, client=None) -> ServiceRequest:
     """Send (or resend after a transport failure) a stored request. Raises the DCC client's
     ``DccTransientError`` for the task to retry; the retry reuses the same RequestID."""
-    from curtailment.service_requests import service_request_dispatch
+    from dcc.services import service_request_dispatch
 
     if service_request.state in ServiceRequestState.values and service_request.state not in (
         ServiceRequestState.BUILT,

@@ -20,7 +20,8 @@ from curtailment.events import (
     service_request_payload,
     service_request_pushed,
 )
-from curtailment.models import LIVE_ACTION_STATES, CurtailmentAction, CurtailmentEvent, ServiceRequest
+from curtailment.models import LIVE_ACTION_STATES, CurtailmentAction, CurtailmentEvent
+from dcc.models import ServiceRequest
 
 logger = logging.getLogger("curtailment")
 

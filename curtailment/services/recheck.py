@@ -13,21 +13,8 @@ from django.db import transaction
 from django.db.models import Exists, Max, OuterRef
 from django.utils import timezone
 
-from curtailment.choices import (
-    ActionEndReason,
-    ActionStatus,
-    EventEndReason,
-    EventStatus,
-    EventTrigger,
-    ServiceRequestState,
-)
-from curtailment.models import (
-    LIVE_ACTION_STATES,
-    OPEN_EVENT_STATES,
-    CurtailmentAction,
-    CurtailmentEvent,
-    ServiceRequest,
-)
+from curtailment.choices import ActionEndReason, ActionStatus, EventEndReason, EventStatus, EventTrigger
+from curtailment.models import LIVE_ACTION_STATES, OPEN_EVENT_STATES, CurtailmentAction, CurtailmentEvent
 from curtailment.selectors import feeder_below_clear_for
 from curtailment.services.common import UNCONFIRMED_ACTION_STATES, action_end, logger, push_event
 from curtailment.services.event import (
@@ -38,6 +25,8 @@ from curtailment.services.event import (
     knob,
     required_reduction_kw,
 )
+from dcc.choices import ServiceRequestState
+from dcc.models import ServiceRequest
 
 # Seconds after the latest confirmation before a feeder still above its at-risk level gets
 # more chargers (issue 4: "still above threshold a minute after confirmation").

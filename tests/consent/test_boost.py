@@ -9,8 +9,9 @@ from django.utils import timezone
 from consent import boost, services
 from consent.choices import ConsentStatus, LoadLabel
 from consent.models import HCALCS, Consent
-from curtailment.models import AuditEntry, ServiceRequest
-from curtailment.service_requests import service_request_send
+from curtailment.models import AuditEntry
+from dcc.models import ServiceRequest
+from dcc.services import service_request_send
 from tests.consent.factories import eligible_charger
 from tests.dcc.conftest import wait_until as dcc_wait_until
 

@@ -21,7 +21,8 @@ from django.db.models import F
 from django.utils import timezone
 
 from consent.models import Notification
-from curtailment.models import AuditEntry, CurtailmentAction, CurtailmentEvent, ServiceRequest
+from curtailment.models import AuditEntry, CurtailmentAction, CurtailmentEvent
+from dcc.models import ServiceRequest
 from dnoctl.celery import app as celery_app
 from dnoctl.push import feeder_group
 from feeders.models import FeederReading

@@ -7,10 +7,11 @@ from django.utils import timezone
 
 from consent.choices import ConsentStatus, LoadLabel
 from consent.models import HalfHourlyConsumption
-from curtailment.models import CurtailmentAction, CurtailmentEvent, ServiceRequest
+from curtailment.models import CurtailmentAction, CurtailmentEvent
 from curtailment.selection import selection_candidates, selection_plan
 from curtailment.selectors import feeder_managed_dates, feeders_managed, hcalcs_eligible_for_curtailment
 from curtailment.services import curtailment_event_start
+from dcc.models import ServiceRequest
 from tests.consent.factories import ConsentFactory, TenancyFactory, eligible_charger
 from tests.feeders.factories import FeederFactory
 

@@ -9,7 +9,7 @@ from django.db import connections
 from django.utils import timezone
 
 from curtailment.choices import ActionStatus, AspCallOffStatus, EventStatus, EventTrigger
-from curtailment.models import AspCallOff, AspContract, AuditEntry, CurtailmentAction, CurtailmentEvent, ServiceRequest
+from curtailment.models import AspCallOff, AspContract, AuditEntry, CurtailmentAction, CurtailmentEvent
 from curtailment.services import (
     EventAlreadyOpen,
     action_dispatch,
@@ -24,6 +24,7 @@ from curtailment.services import (
 )
 from curtailment.services.action import ActionBusy
 from curtailment.services.common import action_lease
+from dcc.models import ServiceRequest
 from feeders.models import FeederAlert, FeederReading
 from tests.consent.factories import eligible_charger
 from tests.feeders.factories import FeederFactory

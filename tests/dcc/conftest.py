@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 from cryptography.hazmat.primitives import serialization
 
-from curtailment.dcc import (
+from dcc.duis import (
     DccClient,
     DuisSigner,
     DuisVerifier,
@@ -24,7 +24,7 @@ from curtailment.dcc import (
     default_schema_path,
     generate_identity,
 )
-from curtailment.dcc.simulator import WAN_POOR, DccSimulator, HttpLocalDelivery, SimulatedDevice
+from dcc.simulator import WAN_POOR, DccSimulator, HttpLocalDelivery, SimulatedDevice
 
 REFERENCE_DIR = Path(__file__).resolve().parents[2] / ".." / "shared" / "reference" / "duis"
 ORIGINATOR = "90-B3-D5-1F-30-01-00-00"

@@ -8,7 +8,7 @@ import pytest
 import requests
 from lxml import etree
 
-from curtailment.dcc import (
+from dcc.duis import (
     DCC_EUI64,
     DccArgumentError,
     DccPermanentError,
@@ -19,8 +19,8 @@ from curtailment.dcc import (
     documents,
     gbcs,
 )
-from curtailment.dcc.simulator import BOOST_ALERT_CODE, REPLAY_RESPONSE_CODE, DccSimulator, SimulatedDevice
-from curtailment.dcc.xmlsafe import parse_xml
+from dcc.duis.xmlsafe import parse_xml
+from dcc.simulator import BOOST_ALERT_CODE, REPLAY_RESPONSE_CODE, DccSimulator, SimulatedDevice
 
 from .conftest import HCALCS, OLD_FIRMWARE, ORIGINATOR, POOR_WAN, client_for, wait_until
 

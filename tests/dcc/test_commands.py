@@ -13,9 +13,9 @@ from pathlib import Path
 import pytest
 from django.core.management import CommandError, call_command
 
-from curtailment.dcc import DuisVerifier, documents
-from curtailment.dcc.xmlsafe import parse_xml
-from curtailment.models import ServiceRequest
+from dcc.duis import DuisVerifier, documents
+from dcc.duis.xmlsafe import parse_xml
+from dcc.models import ServiceRequest
 
 from .conftest import HCALCS
 

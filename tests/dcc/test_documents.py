@@ -7,9 +7,9 @@ import datetime as dt
 import pytest
 from lxml import etree
 
-from curtailment.dcc import DccArgumentError, DccSignatureError, DuisVerifier, RequestId, documents
-from curtailment.dcc.errors import DccDocumentError
-from curtailment.dcc.xmlsafe import parse_xml
+from dcc.duis import DccArgumentError, DccSignatureError, DuisVerifier, RequestId, documents
+from dcc.duis.errors import DccDocumentError
+from dcc.duis.xmlsafe import parse_xml
 
 from .conftest import ORIGINATOR, reference_path
 from .structure import assert_same_structure

@@ -6,8 +6,8 @@ import threading
 
 import pytest
 
-from curtailment.dcc import DccArgumentError, InMemoryCounterSource, RequestId, parse_eui64
-from curtailment.dcc.identifiers import validate_duration_minutes, validate_index
+from dcc.duis import DccArgumentError, InMemoryCounterSource, RequestId, parse_eui64
+from dcc.duis.identifiers import validate_duration_minutes, validate_index
 
 from .conftest import run_in_threads
 

@@ -9,8 +9,8 @@ from collections import Counter
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from curtailment.dcc import DccError, DuisVerifier, RequestId
-from curtailment.dcc.simulator import DccSimulator, SimulatedDevice
+from dcc.duis import DccError, DuisVerifier, RequestId
+from dcc.simulator import DccSimulator, SimulatedDevice
 
 from .conftest import ORIGINATOR, client_for
 

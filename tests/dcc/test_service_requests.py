@@ -15,14 +15,13 @@ import pytest
 from django.db import connection
 from django.utils import timezone
 
-from curtailment.choices import ServiceRequestState as State
-from curtailment.dcc import DccArgumentError, DccTransientError, RequestId, documents, gbcs
-from curtailment.dcc.simulator import BOOST_ALERT_CODE
-from curtailment.models import ServiceRequest, ServiceRequestTransition
-from curtailment.service_requests import (
+from dcc.choices import ServiceRequestState as State
+from dcc.duis import DccArgumentError, DccTransientError, RequestId, documents, gbcs
+from dcc.duis.alert_codes import BOOST_ALERT_CODE
+from dcc.models import ServiceRequest, ServiceRequestTransition
+from dcc.services import (
     DbCounterSource,
-    device_alert_received,
-    device_response_received,
+    handlers_replaced,
     service_request_create,
     service_request_dispatch,
     service_request_send,
@@ -82,7 +81,7 @@ def test_counters_from_many_processes_never_repeat_or_go_back():
     assert connection.vendor == "postgresql", "run through make test (PostgreSQL)"
     script = (
         "import django; django.setup()\n"
-        "from curtailment.service_requests import DbCounterSource\n"
+        "from dcc.services import DbCounterSource\n"
         f"print(' '.join(str(DbCounterSource().next_counter({ORIGINATOR!r})) for _ in range(30)))\n"
     )
     env = {
@@ -120,11 +119,10 @@ def test_send_deactivate_stores_history_and_applies_the_device_response_once(
 ):
     heard: list[dict] = []
 
-    def listener(sender, service_request, response, result, **kwargs):
+    def listener(service_request, result):
         heard.append({"request_id": service_request.request_id, "state": service_request.state, "result": result})
 
-    device_response_received.connect(listener)
-    try:
+    with handlers_replaced(responses={"7.6": listener}):
         service_request = service_request_send(srv="7.6", target=HCALCS, index=3, duration_minutes=30)
         assert service_request.state == State.ACKNOWLEDGED
         assert service_request.ack_code == "I0"
@@ -160,8 +158,6 @@ def test_send_deactivate_stores_history_and_applies_the_device_response_once(
         assert (again.status_code, again.content) == (200, b"duplicate\n")
         assert _snapshot() == before
         assert len(heard) == 1
-    finally:
-        device_response_received.disconnect(listener)
 
 
 @pytest.mark.django_db
@@ -327,8 +323,8 @@ def test_bad_documents_are_refused_and_change_nothing(dcc_settings, dcc_signer, 
 def test_boost_alert_reaches_the_alert_hook(dcc_settings, dcc_signer, client, django_capture_on_commit_callbacks):
     heard: list[tuple] = []
 
-    def listener(sender, target_eui64, alert_code, response_id, detail, **kwargs):
-        heard.append((target_eui64, alert_code, response_id, detail))
+    def listener(alert):
+        heard.append((alert.target_eui64, alert.alert_code, alert.response_id, alert.detail))
 
     payload = gbcs.encode(
         {"kind": "alert", "target": HCALCS, "alert_code": BOOST_ALERT_CODE, "detail": {"restored": [1]}}
@@ -342,11 +338,7 @@ def test_boost_alert_reaches_the_alert_hook(dcc_settings, dcc_signer, client, dj
             gbcs_payload=payload,
         )
     )
-    device_alert_received.connect(listener)
-    try:
-        with django_capture_on_commit_callbacks(execute=True):
-            reply = _post(client, alert)
-    finally:
-        device_alert_received.disconnect(listener)
+    with handlers_replaced(alerts={BOOST_ALERT_CODE: listener}), django_capture_on_commit_callbacks(execute=True):
+        reply = _post(client, alert)
     assert (reply.status_code, reply.content) == (200, b"alert\n")
     assert heard == [(HCALCS, BOOST_ALERT_CODE, f"{HCALCS}:{ORIGINATOR}:1", {"restored": [1]})]

@@ -12,8 +12,8 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
-from curtailment.dcc import DccClient, DccTransientError, DuisVerifier
-from curtailment.dcc.simulator import DccSimulator, SimulatedDevice
+from dcc.duis import DccClient, DccTransientError, DuisVerifier
+from dcc.simulator import DccSimulator, SimulatedDevice
 
 from .conftest import HCALCS, ORIGINATOR, client_for
 

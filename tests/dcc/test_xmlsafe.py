@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from curtailment.dcc import DccDocumentError, DuisVerifier
-from curtailment.dcc.xmlsafe import parse_xml
+from dcc.duis import DccDocumentError, DuisVerifier
+from dcc.duis.xmlsafe import parse_xml
 
 XXE = b"""<?xml version="1.0"?>
 <!DOCTYPE r [<!ENTITY xxe SYSTEM "file:///etc/passwd">]>

@@ -15,8 +15,8 @@ from pathlib import Path
 
 from django.core.management.base import BaseCommand
 
-from curtailment import dcc_config
-from curtailment.dcc.simulator import SimulatedDevice
+from dcc import config as dcc_config
+from dcc.simulator import SimulatedDevice
 
 
 class Command(BaseCommand):

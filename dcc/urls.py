@@ -2,10 +2,10 @@
 
 from django.urls import path
 
-from curtailment import dcc_views
+from dcc import views
 
 app_name = "dcc"
 
 urlpatterns = [
-    path("responses/", dcc_views.dcc_responses, name="responses"),
+    path("responses/", views.dcc_responses, name="responses"),
 ]

@@ -2,7 +2,7 @@
 
 A RequestID is ``originator EUI-64 : target EUI-64 : counter``. The counter must strictly
 increase per originator (the DCC's anti-replay check), which is why counters come from a
-:class:`~curtailment.dcc.counters.CounterSource` persisted in the database, not from here.
+:class:`~dcc.duis.counters.CounterSource` persisted in the database, not from here.
 """
 
 from __future__ import annotations

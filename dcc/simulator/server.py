@@ -40,11 +40,13 @@ from typing import Any
 import requests
 from lxml import etree
 
-from .. import documents, gbcs
-from ..errors import DccArgumentError, DccDocumentError, DccError, DccSignatureError
-from ..identifiers import RequestId, parse_eui64
-from ..schema import SchemaValidator
-from ..signing import DuisSigner, DuisVerifier
+from dcc.duis import documents, gbcs
+from dcc.duis.alert_codes import BOOST_ALERT_CODE
+from dcc.duis.errors import DccArgumentError, DccDocumentError, DccError, DccSignatureError
+from dcc.duis.identifiers import RequestId, parse_eui64
+from dcc.duis.schema import SchemaValidator
+from dcc.duis.signing import DuisSigner, DuisVerifier
+
 from .devices import WAN_OK, DeviceRegistry, SimulatedDevice
 from .faults import FaultConfig
 from .handler import SERVICE_BY_PATH, SimulatorHandler
@@ -61,8 +63,6 @@ WRONG_URL_CODE = "E13"
 WRONG_CV_CODE = "E12"
 NO_DEVICE_CODE = "E19"
 REORDER_HOLD_S = 2.0
-# Device alert code the simulated HCALCS raises when the customer presses boost.
-BOOST_ALERT_CODE = "8F3E"
 
 _CV_SERVICE = {1: "S", 3: "S", 5: "S", 7: "S", 2: "D", 6: "D", 8: "D", 4: "T"}
 _BODY_FOR_SRV = {

@@ -13,9 +13,9 @@ import datetime as dt
 
 from django.core.management.base import BaseCommand, CommandError
 
-from curtailment import dcc_config
-from curtailment.dcc import DccError, RequestId, documents
-from curtailment.service_requests import SUPPORTED_SRVS, _build, service_request_send
+from dcc import config as dcc_config
+from dcc.duis import DccError, RequestId, documents
+from dcc.services import SUPPORTED_SRVS, _build, service_request_send
 
 
 def _aware(text: str) -> dt.datetime:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 
 class DccError(Exception):
-    """Base class of every error raised by ``curtailment.dcc``."""
+    """Base class of every error raised by ``dcc.duis``."""
 
 
 class DccArgumentError(DccError, ValueError):

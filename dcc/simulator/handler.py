@@ -1,6 +1,6 @@
 """HTTP front of the DCC simulator: the three DUIS services and the JSON admin API.
 
-See :mod:`curtailment.dcc.simulator.server` for what each endpoint does.
+See :mod:`dcc.simulator.server` for what each endpoint does.
 """
 
 from __future__ import annotations
@@ -11,7 +11,8 @@ from dataclasses import asdict
 from http.server import BaseHTTPRequestHandler
 from typing import TYPE_CHECKING, Any
 
-from ..errors import DccArgumentError, DccError
+from dcc.duis.errors import DccArgumentError, DccError
+
 from .devices import SimulatedDevice
 
 if TYPE_CHECKING:

@@ -6,7 +6,7 @@ import requests
 
 
 class HttpLocalDelivery:
-    """A :class:`~curtailment.dcc.client.LocalDeliveryInterface` that reaches simulated
+    """A :class:`~dcc.duis.client.LocalDeliveryInterface` that reaches simulated
     devices through the simulator's ``/sim/local/<eui>`` endpoint (a stand-in PPMID/HHT)."""
 
     def __init__(self, simulator_url: str, *, timeout: float = 5.0) -> None:

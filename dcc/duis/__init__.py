@@ -1,11 +1,11 @@
 """DUIS client for the DCC, free of Django so it (and the simulator) can be lifted out.
 
 Public API:
-- :class:`~curtailment.dcc.client.DccClient` sends SRV 7.6/7.7/7.8/7.9/7.10/7.11 (and 8.13).
-- :class:`~curtailment.dcc.signing.DuisSigner` / :class:`~curtailment.dcc.signing.DuisVerifier`.
-- :class:`~curtailment.dcc.identifiers.RequestId`, :func:`~curtailment.dcc.identifiers.parse_eui64`.
-- :class:`~curtailment.dcc.counters.CounterSource` (implemented on PostgreSQL by the Django side).
-- Errors in :mod:`curtailment.dcc.errors`; the simulator in :mod:`curtailment.dcc.simulator`.
+- :class:`~dcc.duis.client.DccClient` sends SRV 7.6/7.7/7.8/7.9/7.10/7.11 (and 8.13).
+- :class:`~dcc.duis.signing.DuisSigner` / :class:`~dcc.duis.signing.DuisVerifier`.
+- :class:`~dcc.duis.identifiers.RequestId`, :func:`~dcc.duis.identifiers.parse_eui64`.
+- :class:`~dcc.duis.counters.CounterSource` (implemented on PostgreSQL by the Django side).
+- Errors in :mod:`dcc.duis.errors`; the simulator in :mod:`dcc.simulator`.
 """
 
 from .client import DccClient, LocalDeliveryInterface, SendOutcome

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from django.core.management.base import BaseCommand
 
-from curtailment import dcc_config
+from dcc import config as dcc_config
 
 
 class Command(BaseCommand):

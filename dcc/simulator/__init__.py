@@ -1,13 +1,15 @@
 """A DCC simulator for development, the embedded demo and tests (no Django imports).
 
-See :mod:`curtailment.dcc.simulator.server` for the endpoints and behaviour.
+See :mod:`dcc.simulator.server` for the endpoints and behaviour.
 """
+
+from dcc.duis.alert_codes import BOOST_ALERT_CODE
 
 from .devices import WAN_OK, WAN_POOR, SimulatedDevice
 from .faults import FaultConfig
 from .local import HttpLocalDelivery
 from .rules import check_eligibility
-from .server import BOOST_ALERT_CODE, REPLAY_RESPONSE_CODE, DccSimulator
+from .server import REPLAY_RESPONSE_CODE, DccSimulator
 
 __all__ = [
     "BOOST_ALERT_CODE",

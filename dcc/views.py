@@ -1,7 +1,7 @@
 """The endpoint the DCC (or its simulator) POSTs device responses and alerts to.
 
 No session, no CSRF token: the DCC authenticates each document with its XML signature,
-which :func:`~curtailment.service_requests.service_request_apply_response` verifies
+which :func:`~dcc.services.service_request_apply_response` verifies
 before reading anything. Answers: 200 applied / duplicate / alert; 400 malformed or
 hostile XML; 403 unsigned or forged; 404 unknown RequestID. Refusals are logged and
 change nothing.
@@ -16,8 +16,8 @@ from django.http import HttpRequest, HttpResponse
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
-from curtailment.dcc import DccDocumentError, DccSignatureError
-from curtailment.service_requests import UnknownServiceRequest, service_request_apply_response
+from dcc.duis import DccDocumentError, DccSignatureError
+from dcc.services import UnknownServiceRequest, service_request_apply_response
 
 logger = logging.getLogger(__name__)
 

@@ -14,7 +14,7 @@ import threading
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..identifiers import parse_eui64, validate_index
+from dcc.duis.identifiers import parse_eui64, validate_index
 
 WAN_OK = "ok"
 WAN_POOR = "poor"  # the comms hub never answers over the WAN; local delivery still works

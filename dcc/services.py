@@ -12,37 +12,29 @@ Services (keyword-only):
   correlates it by RequestID and applies it once (row lock + state check): duplicates and
   out-of-order deliveries change nothing.
 
-How the curtailment engine learns about outcomes (Django signals, sent on commit):
-- ``device_response_received(sender=ServiceRequest, service_request, response, result)``:
-  a device answered ``service_request`` (``srv`` 7.6/7.7/7.8/7.9/7.10/7.11; ``action`` is
-  the ``CurtailmentAction`` given at creation). ``result`` is the decoded device payload,
-  ``{"status": "success"|"failure", "detail": {...}}``; the row's state is ``responded``
-  on success, ``failed`` otherwise. Sent once per request.
-- ``device_alert_received(sender=ServiceRequest, target_eui64, alert_code, response_id,
-  detail, response)``: an unsolicited device alert, e.g. a boost-button press
-  (``alert_code == BOOST_ALERT_CODE``, ``detail["restored"]`` = switch indexes switched
-  back on). Alerts are not stored here; the DCC may deliver one twice, so receivers
-  de-duplicate on ``response_id``.
-
-Connect with ``device_response_received.connect(handler)`` in an ``AppConfig.ready()``.
+Who acts on a device's answer: an explicit table of SRV -> handler, and of device alert
+code -> handler, installed once by the app that owns the engine (``curtailment.apps``; this
+app must not import the apps above it). Handlers run after the response is committed; one
+that fails is logged, and the minute re-check reconciles what it would have done.
 """
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import logging
 import time
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, replace
 from typing import Any
 
 from django.db import connection, transaction
-from django.dispatch import Signal
 from django.utils import timezone
 from lxml import etree
 
-from curtailment import dcc_config
-from curtailment.choices import ServiceRequestState as State
-from curtailment.dcc import (
+from dcc import config as dcc_config
+from dcc.choices import ServiceRequestState as State
+from dcc.duis import (
     DccArgumentError,
     DccClient,
     DccDocumentError,
@@ -54,22 +46,89 @@ from curtailment.dcc import (
     documents,
     gbcs,
 )
-from curtailment.dcc.errors import is_accepted
-from curtailment.dcc.simulator import BOOST_ALERT_CODE
-from curtailment.dcc.xmlsafe import parse_xml
-from curtailment.models import DccRequestCounter, ServiceRequest, ServiceRequestTransition
+from dcc.duis.alert_codes import BOOST_ALERT_CODE
+from dcc.duis.errors import is_accepted
+from dcc.duis.xmlsafe import parse_xml
+from dcc.models import DccRequestCounter, ServiceRequest, ServiceRequestTransition
 
 logger = logging.getLogger(__name__)
 
-device_response_received = Signal()
-device_alert_received = Signal()
+
+@dataclass(frozen=True)
+class DeviceAlert:
+    """An unsolicited device alert the DCC forwarded (e.g. a boost-button press). Not tied
+    to a request; the DCC may deliver one twice, so handlers de-duplicate on ``response_id``."""
+
+    target_eui64: str
+    alert_code: str
+    response_id: str | None
+    detail: dict
+    response: DuisResponse
+
+
+# service_request (state already moved), decoded device result
+ResponseHandler = Callable[[ServiceRequest, dict], None]
+AlertHandler = Callable[[DeviceAlert], None]
+
+
+@dataclass
+class _Handlers:
+    responses: Mapping[str, ResponseHandler]
+    alerts: Mapping[str, AlertHandler]
+
+
+_handlers = _Handlers(responses={}, alerts={})
+
+
+def handlers_install(*, responses: Mapping[str, ResponseHandler], alerts: Mapping[str, AlertHandler]) -> None:
+    """Install the tables of who acts on device responses (by SRV) and alerts (by code)."""
+    _handlers.responses = dict(responses)
+    _handlers.alerts = dict(alerts)
+
+
+@contextlib.contextmanager
+def handlers_replaced(
+    *, responses: Mapping[str, ResponseHandler] | None = None, alerts: Mapping[str, AlertHandler] | None = None
+) -> Iterator[None]:
+    """Use other handler tables for a while (tests), then put the installed ones back."""
+    saved = _Handlers(_handlers.responses, _handlers.alerts)
+    _handlers.responses = dict(responses or {})
+    _handlers.alerts = dict(alerts or {})
+    try:
+        yield
+    finally:
+        _handlers.responses, _handlers.alerts = saved.responses, saved.alerts
+
+
+def _run_response_handler(service_request: ServiceRequest, result: dict) -> None:
+    handler = _handlers.responses.get(service_request.srv)
+    if handler is None:
+        logger.info("%s %s: %s (no handler)", service_request.srv, service_request.request_id, service_request.state)
+        return
+    try:
+        handler(service_request, result)
+    except Exception:  # the response is stored; the minute re-check reconciles the rest
+        logger.exception("applying the device response to %s failed", service_request.request_id)
+
+
+def _run_alert_handler(alert: DeviceAlert) -> None:
+    handler = _handlers.alerts.get(alert.alert_code)
+    if handler is None:
+        logger.info("device alert %s from %s: no handler, logged only", alert.alert_code, alert.target_eui64)
+        return
+    try:
+        handler(alert)
+    except Exception:
+        logger.exception("applying the device alert %s from %s failed", alert.response_id, alert.target_eui64)
+
 
 __all__ = [
     "BOOST_ALERT_CODE",
     "DbCounterSource",
+    "DeviceAlert",
     "UnknownServiceRequest",
-    "device_alert_received",
-    "device_response_received",
+    "handlers_install",
+    "handlers_replaced",
     "service_request_apply_response",
     "service_request_create",
     "service_request_dispatch",
@@ -646,16 +705,14 @@ def service_request_apply_response(*, document: bytes) -> ApplyOutcome:
         detail = _device_result(response)
         target = (response.response_id or "").split(":")[0]
         logger.info("device alert %s from %s", response.alert_code, target)
-        transaction.on_commit(
-            lambda: device_alert_received.send(
-                sender=ServiceRequest,
-                target_eui64=target,
-                alert_code=response.alert_code,
-                response_id=response.response_id,
-                detail=detail.get("detail", {}),
-                response=response,
-            )
+        alert = DeviceAlert(
+            target_eui64=target,
+            alert_code=response.alert_code,
+            response_id=response.response_id,
+            detail=detail.get("detail", {}),
+            response=response,
         )
+        transaction.on_commit(lambda: _run_alert_handler(alert))
         return ApplyOutcome("alert")
     if response.kind != "response" or not response.request_id:
         raise DccDocumentError(f"unexpected {response.kind} document without a RequestID")
@@ -687,9 +744,5 @@ def _apply_device_response(service_request_id: int, response: DuisResponse, docu
         )
         _note(row.pk, from_state=row.state, to_state=to_state, detail=f"device response {response.response_code}")
         row.refresh_from_db()
-        transaction.on_commit(
-            lambda: device_response_received.send(
-                sender=ServiceRequest, service_request=row, response=response, result=result
-            )
-        )
+        transaction.on_commit(lambda: _run_response_handler(row, result))
     return ApplyOutcome("applied", row.pk)

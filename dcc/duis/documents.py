@@ -3,7 +3,7 @@
 Element names, namespaces and attributes follow the DCC's reference documents and the
 DUIS 5.4 schema exactly. Every builder validates its arguments *before* building, with
 errors naming the argument, and returns an unsigned lxml element; signing is
-:mod:`curtailment.dcc.signing`'s job.
+:mod:`dcc.duis.signing`'s job.
 
 SRVs built here (body element in brackets):
 - 7.6 Deactivate Auxiliary Load [DeactivateAuxiliaryLoad/DeactivateALCSHCALCS@index/Duration]

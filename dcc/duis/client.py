@@ -10,7 +10,7 @@ Flows (DUIS command variants):
   response, which goes back to the DCC with SRV 8.13 (CV 8).
 
 The client owns no state that must survive: RequestID counters come from a
-:class:`~curtailment.dcc.counters.CounterSource` and callers may pass an existing
+:class:`~dcc.duis.counters.CounterSource` and callers may pass an existing
 ``request_id`` to retry a logical request. Transport failures (connection errors,
 timeouts, HTTP 5xx) are retried with the *same* document, with backoff and jitter; once the
 DCC has acknowledged a document it is never sent again by this client.

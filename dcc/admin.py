@@ -1,0 +1,21 @@
+from django.contrib import admin
+
+from consent.admin import ReadOnlyAdmin
+from dcc.models import DccRequestCounter, ServiceRequest, ServiceRequestTransition
+
+
+@admin.register(ServiceRequest)
+class ServiceRequestAdmin(ReadOnlyAdmin):
+    list_display = ["request_id", "srv", "command_variant", "state", "ack_code", "response_code", "created_at"]
+    list_filter = ["srv", "state"]
+    search_fields = ["request_id", "target_eui64"]
+
+
+@admin.register(ServiceRequestTransition)
+class ServiceRequestTransitionAdmin(ReadOnlyAdmin):
+    list_display = ["service_request", "at", "from_state", "to_state"]
+
+
+@admin.register(DccRequestCounter)
+class DccRequestCounterAdmin(ReadOnlyAdmin):
+    list_display = ["originator_eui64", "value"]
