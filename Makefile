@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: demo test lint format bench venv clean
+.PHONY: demo test lint format bench venv judges clean
 
 venv: $(VENV)/.installed
 
@@ -17,9 +17,17 @@ $(VENV)/.installed: requirements.txt
 demo: venv
 	$(BIN)/python manage.py run_embedded
 
+## The DCC's own tools (npm), which the tests use as judges of what dnoctl signs and sends.
+judges: tests/judges/node_modules/.installed
+
+tests/judges/node_modules/.installed: tests/judges/package.json tests/judges/package-lock.json
+	cd tests/judges && npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
 ## Whole test suite against throwaway PostgreSQL and Redis on loopback.
 test: venv
 	bash scripts/ensure_system_packages.sh
+	$(MAKE) --no-print-directory judges
 	$(BIN)/python scripts/with_services.py -- $(BIN)/pytest
 
 lint: venv
@@ -36,4 +44,4 @@ bench: venv
 	$(BIN)/python scripts/with_services.py -- $(BIN)/python bench/run_all.py
 
 clean:
-	rm -rf $(VENV) var/ test-artefacts/
+	rm -rf $(VENV) var/ test-artefacts/ tests/judges/node_modules/

@@ -80,19 +80,6 @@ def percentile(values: list[float], fraction: float) -> float:
     return ordered[rank - 1]
 
 
-def identities(directory: Path) -> dict[str, str]:
-    from dcc.duis.signing import generate_identity
-
-    paths = {}
-    for who, name in (("user", "dnoctl-eno-bench"), ("dcc", "dcc-simulator-bench")):
-        key_pem, cert_pem = generate_identity(name)
-        (directory / f"{who}.key.pem").write_bytes(key_pem)
-        (directory / f"{who}.cert.pem").write_bytes(cert_pem)
-        paths[f"{who}_key"] = str(directory / f"{who}.key.pem")
-        paths[f"{who}_cert"] = str(directory / f"{who}.cert.pem")
-    return paths
-
-
 def setup_feeder(chargers: int):
     from decimal import Decimal
 
@@ -239,12 +226,13 @@ def baseline(simulator, paths: dict[str, str], hcalcs: list, *, boost: bool = Tr
     from django.conf import settings
 
     from dcc.config import get_schema
-    from dcc.duis import DccClient, DuisSigner, DuisVerifier, InMemoryCounterSource
+    from dcc.duis import DccClient, DuisSigner, DuisVerifier, GbcsSigner, InMemoryCounterSource
 
     client = DccClient(
         simulator.url,
-        DuisSigner.from_files(paths["user_key"], paths["user_cert"]),
-        DuisVerifier.from_file(paths["dcc_cert"]),
+        DuisSigner.from_files(paths["XML_KEY_PATH"], paths["XML_CERT_PATH"]),
+        DuisVerifier.from_files(paths["SIMULATOR_CERT_PATH"]),
+        gbcs_signer=GbcsSigner.from_files(paths["GBCS_KEY_PATH"], paths["GBCS_CERT_PATH"]),
         originator=settings.DCC["ORIGINATOR_EUI64"],
         counters=InMemoryCounterSource(start=int(time.time() * 1000) + 10**9),
         schema=get_schema(),
@@ -264,28 +252,29 @@ def main() -> None:
     if not os.environ.get("DATABASE_URL") or not os.environ.get("REDIS_URL"):
         sys.exit("run under scripts/with_services.py: DATABASE_URL and REDIS_URL are needed")
     workdir = Path(tempfile.mkdtemp(prefix="bench-a2a-"))
-    paths = identities(workdir)
-    os.environ.update(
-        DCC_USER_KEY_PATH=paths["user_key"],
-        DCC_USER_CERT_PATH=paths["user_cert"],
-        DCC_CERT_PATH=paths["dcc_cert"],
-        DCC_KEY_DIR=str(workdir),
-    )
+    os.environ.update(DCC_KEY_DIR=str(workdir))  # development identities, written below
     import django
 
     django.setup()
     from django.conf import settings
     from django.core.management import call_command
 
-    from dcc.duis import DuisSigner, DuisVerifier
-    from dcc.simulator import DccSimulator, SimulatedDevice
+    from dcc.config import ensure_dev_keys
+    from dcc.duis import DuisSigner
+    from dcc.duis.signing import load_certificate
+    from dcc.simulator import DccSimulator, SimulatedDevice, SimulatedUser
     from dnoctl.celery import app
 
+    paths = {name: str(path) for name, path in ensure_dev_keys(workdir).items()}
     call_command("migrate", interactive=False, verbosity=0)
+    us = SimulatedUser(
+        eui64=settings.DCC["ORIGINATOR_EUI64"],
+        xml_certs=(load_certificate(Path(paths["XML_CERT_PATH"]).read_bytes()),),
+        gbcs_cert=load_certificate(Path(paths["GBCS_CERT_PATH"]).read_bytes()),
+    )
     simulator = DccSimulator(
-        dcc_signer=DuisSigner.from_files(paths["dcc_key"], paths["dcc_cert"]),
-        user_verifier=DuisVerifier.from_file(paths["user_cert"]),
-        user_eui64=settings.DCC["ORIGINATOR_EUI64"],
+        dcc_signer=DuisSigner.from_files(paths["SIMULATOR_KEY_PATH"], paths["SIMULATOR_CERT_PATH"]),
+        users=[us],
         callback_url=None,
         latency_s=(0.0, 0.0),
     ).start()

@@ -1,7 +1,7 @@
 from django.contrib import admin
 
 from consent.admin import ReadOnlyAdmin
-from dcc.models import DccRequestCounter, ServiceRequest, ServiceRequestTransition
+from dcc.models import DccRequestCounter, InboundDocument, ServiceRequest, ServiceRequestTransition
 
 
 @admin.register(ServiceRequest)
@@ -19,3 +19,10 @@ class ServiceRequestTransitionAdmin(ReadOnlyAdmin):
 @admin.register(DccRequestCounter)
 class DccRequestCounterAdmin(ReadOnlyAdmin):
     list_display = ["originator_eui64", "value"]
+
+
+@admin.register(InboundDocument)
+class InboundDocumentAdmin(ReadOnlyAdmin):
+    list_display = ["received_at", "kind", "code", "outcome", "request_id", "detail"]
+    list_filter = ["kind", "outcome"]
+    search_fields = ["request_id", "response_id"]

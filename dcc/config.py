@@ -1,100 +1,153 @@
-"""Build the DCC client, verifier and simulator from ``settings.DCC``.
+"""Build the DCC client, verifiers and simulator from ``settings.DCC``.
 
-Keys used (see ``dnoctl/settings.py``): ``BASE_URL``, ``ORIGINATOR_EUI64``, ``USER_ROLE``,
-``KEY_DIR``, ``USER_KEY_PATH``, ``USER_CERT_PATH``, ``DCC_CERT_PATH``,
-``TLS_CLIENT_CERT_PATH``/``TLS_CLIENT_KEY_PATH``/``TLS_CA_PATH`` (mutual TLS to the real DCC),
-``TIMEOUT_S``, ``CALLBACK_URL``, ``SCHEMA_PATH``, and optionally ``DCC_KEY_PATH`` (the
-simulator's signing key; defaults to ``KEY_DIR/dcc.key.pem``).
+A DCC user holds two identities, configured separately (``dnoctl/settings.py``):
+- the XML-signing key and certificate that sign DUIS documents (``XML_KEY_PATH``,
+  ``XML_CERT_PATH``);
+- the GBCS digital-signing key and certificate that sign pre-commands (``GBCS_KEY_PATH``,
+  ``GBCS_CERT_PATH``).
+It trusts a *set* of DCC certificates (``DCC_CERT_PATHS``), because the DCC's keys roll over.
+Keys may be PEM or DER PKCS#8, as DCC Boxed ships them.
 
-Key paths left unset default to the development files ``manage.py dcc_keys`` writes into
-``KEY_DIR``: ``user.key.pem``/``user.cert.pem`` (us) and ``dcc.key.pem``/``dcc.cert.pem``
-(the simulator standing in for the DCC). Settings are read on every call (tests swap
-``settings.DCC``); the expensive parts (keys, HTTP session) are cached per settings value.
+A path left unset means the development identity ``manage.py dcc_keys`` (or the embedded
+demo) writes into ``KEY_DIR``, with the simulator standing in for the DCC. A configured path
+is used as it is and never written: a missing or unreadable file is a configuration error
+naming its setting. Settings are read on every call (tests swap ``settings.DCC``); the
+expensive parts (keys, HTTP session) are cached per settings value.
 """
 
 from __future__ import annotations
 
 import functools
-import ipaddress
 import os
 import threading
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlparse
 
 from django.conf import settings
+from django.core.exceptions import ImproperlyConfigured
 from requests.utils import get_environ_proxies
 
 from dcc.duis import (
     DccClient,
+    DccSignatureError,
     DuisSigner,
     DuisVerifier,
+    GbcsSigner,
     LocalDeliveryInterface,
     SchemaValidator,
     generate_identity,
 )
-from dcc.simulator import DccSimulator, HttpLocalDelivery, SimulatedDevice
+from dcc.duis.signing import load_certificate, load_private_key
+from dcc.simulator import DccSimulator, HttpLocalDelivery, SimulatedDevice, SimulatedUser
 
-IDENTITIES = {"user": "dnoctl-eno-dev", "dcc": "dcc-simulator-dev"}
+# settings.DCC key -> (environment variable, development file in KEY_DIR)
+KEY_FILES = {
+    "XML_KEY_PATH": ("DCC_USER_XML_KEY_PATH", "user-xml.key.pem"),
+    "XML_CERT_PATH": ("DCC_USER_XML_CERT_PATH", "user-xml.cert.pem"),
+    "GBCS_KEY_PATH": ("DCC_USER_GBCS_KEY_PATH", "user-gbcs.key.pem"),
+    "GBCS_CERT_PATH": ("DCC_USER_GBCS_CERT_PATH", "user-gbcs.cert.pem"),
+    "SIMULATOR_KEY_PATH": ("DCC_SIMULATOR_KEY_PATH", "dcc.key.pem"),
+    "SIMULATOR_CERT_PATH": ("DCC_SIMULATOR_CERT_PATH", "dcc.cert.pem"),
+}
+# Development identities: (key setting, certificate setting, common name).
+DEV_IDENTITIES = (
+    ("XML_KEY_PATH", "XML_CERT_PATH", "dnoctl-eno-xml-dev"),
+    ("GBCS_KEY_PATH", "GBCS_CERT_PATH", "dnoctl-eno-gbcs-dev"),
+    ("SIMULATOR_KEY_PATH", "SIMULATOR_CERT_PATH", "dcc-simulator-dev"),
+)
+LOCAL_DELIVERY_CHANNELS = ("", "simulator")
 
 
 def dcc_settings() -> dict[str, Any]:
     return settings.DCC
 
 
-def key_paths(config: dict[str, Any] | None = None) -> dict[str, Path]:
-    """Paths of our key and certificate, and of the DCC's (simulator's) key and certificate."""
-    config = config or dcc_settings()
-    key_dir = Path(config.get("KEY_DIR") or "var/keys")
-    return {
-        "user_key": Path(config.get("USER_KEY_PATH") or key_dir / "user.key.pem"),
-        "user_cert": Path(config.get("USER_CERT_PATH") or key_dir / "user.cert.pem"),
-        "dcc_key": Path(config.get("DCC_KEY_PATH") or key_dir / "dcc.key.pem"),
-        "dcc_cert": Path(config.get("DCC_CERT_PATH") or key_dir / "dcc.cert.pem"),
-    }
+def key_path(name: str, config: dict[str, Any] | None = None) -> Path:
+    """The configured path of one key or certificate, or its development file in KEY_DIR."""
+    config = config if config is not None else dcc_settings()
+    configured = config.get(name)
+    if configured:
+        return Path(configured)
+    return Path(config.get("KEY_DIR") or "var/keys") / KEY_FILES[name][1]
+
+
+def dcc_cert_paths(config: dict[str, Any] | None = None) -> list[Path]:
+    """The DCC certificates we trust; by default the simulator's development certificate."""
+    config = config if config is not None else dcc_settings()
+    return [Path(path) for path in config.get("DCC_CERT_PATHS") or []] or [key_path("SIMULATOR_CERT_PATH", config)]
 
 
 def ensure_dev_keys(key_dir: Path | str | None = None) -> dict[str, Path]:
-    """Write development key pairs and self-signed certificates once; keep existing ones.
+    """Write the development identities whose paths are not configured, once.
 
-    Idempotent: a pair whose key and certificate both exist is left alone, so restarting
-    the demo does not invalidate documents signed earlier.
+    Idempotent: a pair whose key and certificate both exist is left alone, so restarting the
+    demo does not invalidate documents signed earlier. A configured path is never written,
+    whether or not its file exists.
     """
     config = dict(dcc_settings())
     if key_dir is not None:
         config = {"KEY_DIR": key_dir}
-    paths = key_paths(config)
-    for who, common_name in IDENTITIES.items():
-        key_path, cert_path = paths[f"{who}_key"], paths[f"{who}_cert"]
-        if key_path.exists() and cert_path.exists():
+    for key_name, cert_name, common_name in DEV_IDENTITIES:
+        if config.get(key_name) or config.get(cert_name):
+            continue  # configured: somebody else's key, never ours to write
+        key_file, cert_file = key_path(key_name, config), key_path(cert_name, config)
+        if key_file.exists() and cert_file.exists():
             continue
         key_pem, cert_pem = generate_identity(common_name)
-        key_path.parent.mkdir(parents=True, exist_ok=True)
-        key_path.touch(mode=0o600)
-        key_path.write_bytes(key_pem)
-        cert_path.write_bytes(cert_pem)
-    return paths
+        key_file.parent.mkdir(parents=True, exist_ok=True)
+        key_file.touch(mode=0o600)
+        key_file.write_bytes(key_pem)
+        cert_file.write_bytes(cert_pem)
+    return {name: key_path(name, config) for name in KEY_FILES}
 
 
-@functools.lru_cache(maxsize=8)
-def _signer(key_path: str, cert_path: str) -> DuisSigner:
-    return DuisSigner.from_files(key_path, cert_path)
+def _read(name: str, path: Path) -> bytes:
+    try:
+        return path.read_bytes()
+    except OSError as exc:
+        variable = KEY_FILES[name][0] if name in KEY_FILES else "DCC_TRUSTED_CERT_PATHS"
+        raise ImproperlyConfigured(f"{variable}: cannot read {path}: {exc.strerror or exc}") from exc
 
 
-@functools.lru_cache(maxsize=8)
-def _verifier(cert_path: str) -> DuisVerifier:
-    return DuisVerifier.from_file(cert_path)
+@functools.lru_cache(maxsize=16)
+def _load_pair(key_name: str, key_file: str, cert_name: str, cert_file: str) -> tuple[Any, Any]:
+    try:
+        key = load_private_key(_read(key_name, Path(key_file)))
+        cert = load_certificate(_read(cert_name, Path(cert_file)))
+    except DccSignatureError as exc:
+        raise ImproperlyConfigured(f"{KEY_FILES[key_name][0]} / {KEY_FILES[cert_name][0]}: {exc}") from exc
+    if key.public_key().public_numbers() != cert.public_key().public_numbers():
+        raise ImproperlyConfigured(f"{key_file} is not the key of the certificate {cert_file}")
+    return key, cert
+
+
+def _pair(key_name: str, cert_name: str) -> tuple[Any, Any]:
+    return _load_pair(key_name, str(key_path(key_name)), cert_name, str(key_path(cert_name)))
 
 
 def get_signer() -> DuisSigner:
-    """Our signing identity."""
-    paths = key_paths()
-    return _signer(str(paths["user_key"]), str(paths["user_cert"]))
+    """Our XML-signing identity (DUIS documents)."""
+    key, cert = _pair("XML_KEY_PATH", "XML_CERT_PATH")
+    return DuisSigner(key=key, cert=cert)
+
+
+def get_gbcs_signer() -> GbcsSigner:
+    """Our GBCS digital-signing identity (pre-commands of critical requests)."""
+    key, cert = _pair("GBCS_KEY_PATH", "GBCS_CERT_PATH")
+    return GbcsSigner(key=key, cert=cert)
+
+
+@functools.lru_cache(maxsize=8)
+def _verifier(cert_files: tuple[str, ...]) -> DuisVerifier:
+    try:
+        return DuisVerifier(certs=tuple(load_certificate(_read("", Path(path))) for path in cert_files))
+    except DccSignatureError as exc:
+        raise ImproperlyConfigured(f"DCC_TRUSTED_CERT_PATHS: {exc}") from exc
 
 
 def get_dcc_verifier() -> DuisVerifier:
-    """Verifier for documents the DCC (or the simulator) signs."""
-    return _verifier(str(key_paths()["dcc_cert"]))
+    """Verifier for documents the DCC (or the simulator) signs: any trusted DCC certificate."""
+    return _verifier(tuple(str(path) for path in dcc_cert_paths()))
 
 
 def get_schema() -> SchemaValidator:
@@ -104,20 +157,21 @@ def get_schema() -> SchemaValidator:
     return SchemaValidator(dcc_settings().get("SCHEMA_PATH") or None)
 
 
-def _is_loopback(url: str) -> bool:
-    host = urlparse(url).hostname or ""
-    try:
-        return host == "localhost" or ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
+def local_delivery_channel() -> str:
+    """The configured local delivery path (seed 004): ``""`` none, or ``"simulator"`` (the
+    simulator's stand-in PPMID). Without one, dnoctl uses the WAN only (CV 1/5)."""
+    channel = dcc_settings().get("LOCAL_DELIVERY") or ""
+    if channel not in LOCAL_DELIVERY_CHANNELS:
+        raise ImproperlyConfigured(f"DCC_LOCAL_DELIVERY must be one of {LOCAL_DELIVERY_CHANNELS}, got {channel!r}")
+    return channel
 
 
 def build_client(*, local_delivery: LocalDeliveryInterface | None = None) -> DccClient:
-    """A client for ``settings.DCC``. Against a simulator on loopback, local delivery goes
-    through the simulator's stand-in PPMID unless ``local_delivery`` is given."""
+    """A client for ``settings.DCC``; local delivery only through the configured channel
+    (or ``local_delivery`` when given)."""
     config = dcc_settings()
     base_url = config["BASE_URL"]
-    if local_delivery is None and _is_loopback(base_url):
+    if local_delivery is None and local_delivery_channel() == "simulator":
         local_delivery = HttpLocalDelivery(base_url, timeout=float(config.get("TIMEOUT_S") or 5.0))
     client_cert = None
     if config.get("TLS_CLIENT_CERT_PATH"):
@@ -132,6 +186,7 @@ def build_client(*, local_delivery: LocalDeliveryInterface | None = None) -> Dcc
         base_url,
         get_signer(),
         get_dcc_verifier(),
+        gbcs_signer=get_gbcs_signer(),
         originator=config["ORIGINATOR_EUI64"],
         counters=DbCounterSource(),
         timeout=float(config.get("TIMEOUT_S") or 5.0),
@@ -150,15 +205,21 @@ def build_simulator(
     rules: str = "secmp0046",
     devices: list[SimulatedDevice] | tuple[SimulatedDevice, ...] = (),
     latency_s: tuple[float, float] = (0.05, 0.5),
+    extra_users: tuple[SimulatedUser, ...] = (),
 ) -> DccSimulator:
-    """A simulator that signs as the development DCC identity and trusts our certificate."""
+    """A simulator that signs with the simulator's key (``SIMULATOR_KEY_PATH``: a DCC Boxed
+    DSP key works) and serves us (our two certificates) and any ``extra_users``."""
     config = dcc_settings()
-    paths = key_paths()
+    key, cert = _pair("SIMULATOR_KEY_PATH", "SIMULATOR_CERT_PATH")
+    us = SimulatedUser(
+        eui64=config["ORIGINATOR_EUI64"],
+        role=config.get("USER_ROLE") or "ED",
+        xml_certs=(get_signer().cert,),
+        gbcs_cert=get_gbcs_signer().cert,
+    )
     return DccSimulator(
-        dcc_signer=_signer(str(paths["dcc_key"]), str(paths["dcc_cert"])),
-        user_verifier=_verifier(str(paths["user_cert"])),
-        user_eui64=config["ORIGINATOR_EUI64"],
-        user_role=config.get("USER_ROLE") or "ED",
+        dcc_signer=DuisSigner(key=key, cert=cert),
+        users=[us, *extra_users],
         rules=rules,
         callback_url=callback_url or config.get("CALLBACK_URL"),
         host=host,

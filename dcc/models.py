@@ -90,3 +90,40 @@ class DccRequestCounter(models.Model):
 
     def __str__(self) -> str:
         return f"{self.originator_eui64}: {self.value}"
+
+
+class InboundDocument(AppendOnlyModel):
+    """Every document the DCC posted to ``/dcc/responses/`` that verified, as received, with
+    what was done with it: device responses, device alerts, DCC alerts, and responses for
+    requests we do not know. Nothing verified is thrown away, whether or not it was acted on."""
+
+    class Kind(models.TextChoices):
+        RESPONSE = "response", "Device response"
+        DEVICE_ALERT = "device_alert", "Device alert"
+        DCC_ALERT = "dcc_alert", "DCC alert"
+
+    class Outcome(models.TextChoices):
+        APPLIED = "applied", "Applied to its service request"
+        DUPLICATE = "duplicate", "Duplicate of one already applied"
+        IGNORED = "ignored", "Its request no longer awaited a response"
+        UNKNOWN_REQUEST = "unknown_request", "Names a RequestID we never sent: logged"
+        ALERT = "alert", "Alert passed to its handler"
+        LOGGED = "logged", "Logged; nothing to act on"
+
+    received_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    kind = models.CharField(max_length=12, choices=Kind.choices)
+    outcome = models.CharField(max_length=16, choices=Outcome.choices)
+    code = models.CharField(max_length=8, help_text="ResponseCode, device AlertCode or DCCAlertCode")
+    request_id = models.CharField(max_length=80, blank=True, db_index=True)
+    response_id = models.CharField(max_length=80, blank=True)
+    detail = models.CharField(max_length=200, blank=True, help_text="What the alert is about, in a few words")
+    service_request = models.ForeignKey(
+        ServiceRequest, null=True, blank=True, on_delete=models.PROTECT, related_name="inbound_documents"
+    )
+    document = models.TextField()
+
+    class Meta:
+        ordering = ["-received_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"{self.kind} {self.code} {self.request_id or self.response_id} ({self.outcome})"

@@ -49,7 +49,7 @@ from dcc.duis import (
 from dcc.duis.alert_codes import BOOST_ALERT_CODE
 from dcc.duis.errors import is_accepted
 from dcc.duis.xmlsafe import parse_xml
-from dcc.models import DccRequestCounter, ServiceRequest, ServiceRequestTransition
+from dcc.models import DccRequestCounter, InboundDocument, ServiceRequest, ServiceRequestTransition
 
 logger = logging.getLogger(__name__)
 
@@ -126,7 +126,6 @@ __all__ = [
     "BOOST_ALERT_CODE",
     "DbCounterSource",
     "DeviceAlert",
-    "UnknownServiceRequest",
     "handlers_install",
     "handlers_replaced",
     "service_request_apply_response",
@@ -143,42 +142,48 @@ AWAITING_RESPONSE_STATES = (State.BUILT, State.SENT, State.ACKNOWLEDGED, State.T
 _PROBE_ID = RequestId(originator="00-00-00-00-00-00-00-00", target="00-00-00-00-00-00-00-00", counter=0)
 
 
-class UnknownServiceRequest(DccError):
-    """A DCC document names a RequestID we never sent."""
-
-
 class DbCounterSource:
-    """RequestID counters in ``DccRequestCounter``, advanced by one atomic
-    ``UPDATE ... RETURNING`` so concurrent threads and processes never share or reuse a value.
+    """RequestID counters in ``DccRequestCounter``: each is max(last + 1, the millisecond
+    clock), advanced by one atomic ``UPDATE ... RETURNING`` so concurrent threads and
+    processes never share or reuse a value.
 
-    A new originator starts at the current millisecond clock (as the DCC's own tool does),
-    so even a wiped database moves on past counters the DCC has already seen. Inside a
-    caller's transaction the counter row stays locked until it commits, and a rollback
-    hands the value out again: harmless only because nothing is ever *sent* inside one
+    Why the clock: the DCC's own tools number requests by the millisecond clock. A counter
+    that only added 1 would fall behind any other signer for the same originator (an
+    engineer with DCC Boxed's tool), and the DCC would then refuse ours as replays; it also
+    moves on past everything the DCC has seen after a wiped database. Inside a caller's
+    transaction the counter row stays locked until it commits, and a rollback hands the value
+    out again: harmless only because nothing is ever *sent* inside one
     (``service_request_dispatch`` runs in autocommit).
     """
 
     def next_counter(self, originator: str) -> int:
         table = connection.ops.quote_name(DccRequestCounter._meta.db_table)
-        advance = f"UPDATE {table} SET value = value + 1 WHERE originator_eui64 = %s RETURNING value"  # noqa: S608 - table name from model meta
+        larger = "GREATEST" if connection.vendor == "postgresql" else "MAX"  # SQLite's two-argument MAX
+        advance = f"UPDATE {table} SET value = {larger}(value + 1, %s) WHERE originator_eui64 = %s RETURNING value"  # noqa: S608 - names from model meta
         with connection.cursor() as cursor:
-            cursor.execute(advance, [originator])
+            cursor.execute(advance, [_now_ms(), originator])
             row = cursor.fetchone()
             if row is None:
                 cursor.execute(
                     f"INSERT INTO {table} (originator_eui64, value) VALUES (%s, %s) ON CONFLICT (originator_eui64) DO NOTHING",  # noqa: S608
-                    [originator, int(time.time() * 1000)],
+                    [originator, 0],
                 )
-                cursor.execute(advance, [originator])
+                cursor.execute(advance, [_now_ms(), originator])
                 row = cursor.fetchone()
         return int(row[0])
+
+
+def _now_ms() -> int:
+    return int(time.time() * 1000)
 
 
 # --------------------------------------------------------------------------- creating
 
 
 def _default_command_variant(srv: str, action: Any) -> int:
-    local = bool(getattr(action, "use_local_delivery", False))
+    """WAN (CV 5 / 1), plus local delivery (CV 7 / 3) for a poor-WAN charger, but only when a
+    local delivery channel is configured: without one a CV 7 could never be delivered."""
+    local = bool(getattr(action, "use_local_delivery", False)) and bool(dcc_config.local_delivery_channel())
     if srv in documents.CRITICAL_SRVS:
         return 7 if local else 5
     return 3 if local else 1
@@ -673,8 +678,7 @@ def service_request_send(
 
 @dataclass(frozen=True)
 class ApplyOutcome:
-    """What :func:`service_request_apply_response` did: ``applied``, ``duplicate``,
-    ``ignored`` (request no longer awaiting a response) or ``alert``."""
+    """What :func:`service_request_apply_response` did: an ``InboundDocument.Outcome`` value."""
 
     status: str
     service_request_id: int | None = None
@@ -691,58 +695,128 @@ def _device_result(response: DuisResponse) -> dict[str, Any]:
     return message
 
 
-def service_request_apply_response(*, document: bytes) -> ApplyOutcome:
-    """Verify, correlate and apply one document the DCC POSTed to ``/dcc/responses/``.
+def _keep(response: DuisResponse, outcome: str, *, service_request_id: int | None = None, detail: str = "") -> None:
+    """Store a verified inbound document with what was done with it (in the caller's transaction)."""
+    InboundDocument.objects.create(
+        kind=response.kind,
+        outcome=outcome,
+        code=(response.alert_code if response.kind != "response" else response.response_code) or "",
+        request_id=response.request_id or response.dcc_alert_request_id or "",
+        response_id=response.response_id or "",
+        detail=detail[:200],
+        service_request_id=service_request_id,
+        document=response.raw.decode("utf-8", errors="replace"),
+    )
 
-    Raises ``DccSignatureError`` (unsigned or forged), ``DccDocumentError`` (malformed,
-    hostile, schema-invalid) or :class:`UnknownServiceRequest`; nothing is written then.
+
+def service_request_apply_response(*, document: bytes) -> ApplyOutcome:
+    """Verify, store and apply one document the DCC POSTed to ``/dcc/responses/``.
+
+    Raises ``DccSignatureError`` (unsigned or forged) or ``DccDocumentError`` (malformed,
+    hostile, schema-invalid); nothing is written then. Everything that verifies is stored as
+    an ``InboundDocument`` and answered: a device response is applied to its request once; a
+    device alert goes to its handler; a DCC alert that says a command failed fails that
+    request; a response for a RequestID we never sent is logged (the DCC would retry a refusal).
     """
     root = dcc_config.get_dcc_verifier().verify(document)
     dcc_config.get_schema().validate(root)
-    response = documents.parse_response(root)
-    response = replace(response, raw=document)
+    response = replace(documents.parse_response(root), raw=document)
     if response.kind == "device_alert":
-        detail = _device_result(response)
-        target = (response.response_id or "").split(":")[0]
-        logger.info("device alert %s from %s", response.alert_code, target)
-        alert = DeviceAlert(
-            target_eui64=target,
-            alert_code=response.alert_code,
-            response_id=response.response_id,
-            detail=detail.get("detail", {}),
-            response=response,
-        )
-        transaction.on_commit(lambda: _run_alert_handler(alert))
-        return ApplyOutcome("alert")
-    if response.kind != "response" or not response.request_id:
-        raise DccDocumentError(f"unexpected {response.kind} document without a RequestID")
+        return _apply_device_alert(response)
+    if response.kind == "dcc_alert":
+        return _apply_dcc_alert(response)
+    if not response.request_id:
+        raise DccDocumentError("device response without a RequestID")
     service_request = ServiceRequest.objects.filter(request_id=response.request_id).first()
     if service_request is None:
-        raise UnknownServiceRequest(f"no service request {response.request_id}")
+        logger.warning("DCC response %s for unknown request %s logged", response.response_code, response.request_id)
+        _keep(response, InboundDocument.Outcome.UNKNOWN_REQUEST)
+        return ApplyOutcome(InboundDocument.Outcome.UNKNOWN_REQUEST)
     responder = (response.response_id or "").split(":")[0]
     if responder and responder != service_request.target_eui64:
         raise DccDocumentError(f"response from {responder} for a request to {service_request.target_eui64}")
     return _apply_device_response(service_request.pk, response, document)
 
 
+def _apply_device_alert(response: DuisResponse) -> ApplyOutcome:
+    detail = _device_result(response)
+    target = (response.response_id or "").split(":")[0]
+    logger.info("device alert %s from %s", response.alert_code, target)
+    alert = DeviceAlert(
+        target_eui64=target,
+        alert_code=response.alert_code or "",
+        response_id=response.response_id,
+        detail=detail.get("detail", {}),
+        response=response,
+    )
+    with transaction.atomic():
+        handled = alert.alert_code in _handlers.alerts
+        _keep(
+            response,
+            InboundDocument.Outcome.ALERT if handled else InboundDocument.Outcome.LOGGED,
+            detail=f"device alert from {target}",
+        )
+        transaction.on_commit(lambda: _run_alert_handler(alert))
+    return ApplyOutcome(InboundDocument.Outcome.ALERT)
+
+
+def _apply_dcc_alert(response: DuisResponse) -> ApplyOutcome:
+    """A DCC alert (N-code). One that says a command of ours could not be delivered fails
+    that request, so the engine replaces the charger; every other one is logged."""
+    about = response.dcc_alert_type or "unknown alert"
+    failed = None
+    if response.dcc_alert_type == "CommandFailure" and response.dcc_alert_request_id:
+        failed = ServiceRequest.objects.filter(request_id=response.dcc_alert_request_id).first()
+    if failed is None:
+        logger.warning("DCC alert %s (%s) logged", response.alert_code, about)
+        with transaction.atomic():
+            _keep(response, InboundDocument.Outcome.LOGGED, detail=about)
+        return ApplyOutcome(InboundDocument.Outcome.LOGGED)
+    reason = f"DCC alert {response.alert_code}: command could not be delivered"
+    outcome = _apply_failure(failed.pk, response, reason=reason)
+    return outcome
+
+
 def _apply_device_response(service_request_id: int, response: DuisResponse, document: bytes) -> ApplyOutcome:
     result = _device_result(response)
     succeeded = is_accepted(response.response_code) and result.get("status", "success") == "success"
+    return _apply_answer(
+        service_request_id,
+        response,
+        to_state=State.RESPONDED if succeeded else State.FAILED,
+        result=result,
+        note=f"device response {response.response_code}",
+    )
+
+
+def _apply_failure(service_request_id: int, response: DuisResponse, *, reason: str) -> ApplyOutcome:
+    result = {"status": "failure", "detail": {"reason": reason}}
+    return _apply_answer(service_request_id, response, to_state=State.FAILED, result=result, note=reason)
+
+
+def _apply_answer(
+    service_request_id: int, response: DuisResponse, *, to_state: str, result: dict, note: str
+) -> ApplyOutcome:
+    """Move a request to its final state once, store the document, and hand it to the
+    handler table after commit; a duplicate or late answer is stored and changes nothing."""
     with transaction.atomic():
         row = ServiceRequest.objects.select_for_update().get(pk=service_request_id)
         if row.responded_at is not None:
-            return ApplyOutcome("duplicate", row.pk)
+            _keep(response, InboundDocument.Outcome.DUPLICATE, service_request_id=row.pk)
+            return ApplyOutcome(InboundDocument.Outcome.DUPLICATE, row.pk)
         if row.state not in AWAITING_RESPONSE_STATES:
             logger.warning("response for %s in state %s ignored", row.request_id, row.state)
-            return ApplyOutcome("ignored", row.pk)
-        to_state = State.RESPONDED if succeeded else State.FAILED
+            _keep(response, InboundDocument.Outcome.IGNORED, service_request_id=row.pk)
+            return ApplyOutcome(InboundDocument.Outcome.IGNORED, row.pk)
         ServiceRequest.objects.filter(pk=row.pk).update(
             state=to_state,
-            response_code=response.response_code,
-            response_document=document.decode(),
+            response_code=response.response_code if response.kind == "response" else (response.alert_code or ""),
+            response_document=response.raw.decode(),
             responded_at=timezone.now(),
+            **({"error": note} if to_state == State.FAILED and response.kind != "response" else {}),
         )
-        _note(row.pk, from_state=row.state, to_state=to_state, detail=f"device response {response.response_code}")
+        _note(row.pk, from_state=row.state, to_state=to_state, detail=note)
+        _keep(response, InboundDocument.Outcome.APPLIED, service_request_id=row.pk)
         row.refresh_from_db()
         transaction.on_commit(lambda: _run_response_handler(row, result))
-    return ApplyOutcome("applied", row.pk)
+    return ApplyOutcome(InboundDocument.Outcome.APPLIED, row.pk)

@@ -1,9 +1,10 @@
 """The endpoint the DCC (or its simulator) POSTs device responses and alerts to.
 
 No session, no CSRF token: the DCC authenticates each document with its XML signature,
-which :func:`~dcc.services.service_request_apply_response` verifies
-before reading anything. Answers: 200 applied / duplicate / alert; 400 malformed or
-hostile XML; 403 unsigned or forged; 404 unknown RequestID. Refusals are logged and
+which :func:`~dcc.services.service_request_apply_response` verifies before reading
+anything. Every document that verifies is stored and answered 200 with what was done
+(applied, duplicate, ignored, alert, logged, unknown_request): a refusal would only make the
+DCC retry. 400 malformed or hostile XML; 403 unsigned or forged. Refusals are logged and
 change nothing.
 """
 
@@ -17,7 +18,7 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
 from dcc.duis import DccDocumentError, DccSignatureError
-from dcc.services import UnknownServiceRequest, service_request_apply_response
+from dcc.services import service_request_apply_response
 
 logger = logging.getLogger(__name__)
 
@@ -35,7 +36,4 @@ def dcc_responses(request: HttpRequest) -> HttpResponse:
     except DccDocumentError as exc:
         logger.warning("DCC document refused (malformed) from %s: %s", request.META.get("REMOTE_ADDR"), exc)
         return HttpResponse(f"refused: {exc}\n", status=400, content_type="text/plain")
-    except UnknownServiceRequest as exc:
-        logger.warning("DCC document refused (unknown request): %s", exc)
-        return HttpResponse(f"refused: {exc}\n", status=404, content_type="text/plain")
     return HttpResponse(f"{outcome.status}\n", status=200, content_type="text/plain")

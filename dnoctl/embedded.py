@@ -93,7 +93,8 @@ def dcc_simulator_running(options: EmbeddedOptions, web_url: str) -> Iterator[ob
     port = options.dcc_port or free_port()
     # settings.DCC is read on every use, so pointing it at the simulator here is enough
     # for the web views and the worker thread of this process.
-    settings.DCC.update(BASE_URL=f"http://127.0.0.1:{port}", CALLBACK_URL=callback)
+    # The simulator's stand-in PPMID is the demo's local delivery channel for poor-WAN meters.
+    settings.DCC.update(BASE_URL=f"http://127.0.0.1:{port}", CALLBACK_URL=callback, LOCAL_DELIVERY="simulator")
     devices = [
         SimulatedDevice(
             eui64=meter.esme_eui64,

@@ -286,14 +286,32 @@ DNOCTL = {
 }
 
 # The DCC connection. In embedded mode and in tests it points at the in-process simulator.
+# A DCC user has two keys: one signs DUIS XML, the other (GBCS) signs pre-commands. Unset key
+# paths mean the development identities in DCC_KEY_DIR (see dcc/config.py, docs/dcc-boxed.md).
+for _renamed, _instead in {
+    "DCC_USER_KEY_PATH": "DCC_USER_XML_KEY_PATH and DCC_USER_GBCS_KEY_PATH",
+    "DCC_USER_CERT_PATH": "DCC_USER_XML_CERT_PATH and DCC_USER_GBCS_CERT_PATH",
+    "DCC_CERT_PATH": "DCC_TRUSTED_CERT_PATHS (a comma-separated list)",
+}.items():
+    if env_str(_renamed):
+        raise ImproperlyConfigured(f"{_renamed} is no longer read: set {_instead}")
+
 DCC = {
     "BASE_URL": env_str("DCC_BASE_URL", "http://127.0.0.1:8079"),
-    "ORIGINATOR_EUI64": env_str("DCC_ORIGINATOR_EUI64", "90-B3-D5-1F-30-01-00-00"),
+    # DCC Boxed's network operator (an Electricity Distributor) unless told otherwise.
+    "ORIGINATOR_EUI64": env_str("DCC_ORIGINATOR_EUI64", "90-B3-D5-1F-30-02-00-00"),
     "USER_ROLE": env_str("DCC_USER_ROLE", "ED"),
     "KEY_DIR": Path(env_str("DCC_KEY_DIR", str(BASE_DIR / "var" / "keys"))),
-    "USER_KEY_PATH": env_str("DCC_USER_KEY_PATH"),
-    "USER_CERT_PATH": env_str("DCC_USER_CERT_PATH"),
-    "DCC_CERT_PATH": env_str("DCC_CERT_PATH"),
+    "XML_KEY_PATH": env_str("DCC_USER_XML_KEY_PATH"),
+    "XML_CERT_PATH": env_str("DCC_USER_XML_CERT_PATH"),
+    "GBCS_KEY_PATH": env_str("DCC_USER_GBCS_KEY_PATH"),
+    "GBCS_CERT_PATH": env_str("DCC_USER_GBCS_CERT_PATH"),
+    "DCC_CERT_PATHS": env_list("DCC_TRUSTED_CERT_PATHS", []),
+    # The simulator's own signing identity (development and tests only).
+    "SIMULATOR_KEY_PATH": env_str("DCC_SIMULATOR_KEY_PATH"),
+    "SIMULATOR_CERT_PATH": env_str("DCC_SIMULATOR_CERT_PATH"),
+    # Local delivery (PPMID/HHT, seed 004): "" none (WAN only), "simulator" (its stand-in PPMID).
+    "LOCAL_DELIVERY": env_str("DCC_LOCAL_DELIVERY", ""),
     "TLS_CLIENT_CERT_PATH": env_str("DCC_TLS_CLIENT_CERT_PATH"),
     "TLS_CLIENT_KEY_PATH": env_str("DCC_TLS_CLIENT_KEY_PATH"),
     "TLS_CA_PATH": env_str("DCC_TLS_CA_PATH"),

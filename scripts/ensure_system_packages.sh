@@ -1,13 +1,15 @@
 #!/usr/bin/env bash
 # Make sure the Debian packages the test suite needs are present: PostgreSQL server
-# binaries, redis-server, and chromium for the browser tests. Installs them when running as
-# root; otherwise says what to install.
+# binaries, redis-server, chromium for the browser tests, and Java and Node.js for the DCC's
+# own tools (tests/judges). Installs them when running as root; otherwise says what to install.
 set -euo pipefail
 
 missing=()
 compgen -G "/usr/lib/postgresql/*/bin/initdb" >/dev/null || missing+=(postgresql)
 command -v redis-server >/dev/null || missing+=(redis-server)
 [[ -x /usr/bin/chromium ]] || missing+=(chromium)
+command -v java >/dev/null || missing+=(default-jre-headless)
+command -v npm >/dev/null || missing+=(nodejs npm)
 
 if ((${#missing[@]} == 0)); then
   exit 0

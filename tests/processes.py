@@ -156,19 +156,12 @@ def _database_url(settings_dict: dict) -> str:
 
 @pytest.fixture(scope="session")
 def dcc_identities(tmp_path_factory) -> dict[str, Path]:
-    """Development key pairs and certificates for us (the ENO user) and the simulated DCC."""
-    from dcc.duis.signing import generate_identity
+    """Development identities in a fresh key directory: our XML-signing and GBCS keys, and
+    the simulated DCC's key (``dcc.config.KEY_FILES`` names them)."""
+    from dcc.config import ensure_dev_keys
 
     keydir = tmp_path_factory.mktemp("keys")
-    paths = {}
-    for who, common_name in (("user", "dnoctl-eno-test"), ("dcc", "dcc-simulator-test")):
-        key_pem, cert_pem = generate_identity(common_name)
-        paths[f"{who}_key"] = keydir / f"{who}.key.pem"
-        paths[f"{who}_cert"] = keydir / f"{who}.cert.pem"
-        paths[f"{who}_key"].write_bytes(key_pem)
-        paths[f"{who}_cert"].write_bytes(cert_pem)
-    paths["dir"] = keydir
-    return paths
+    return {**ensure_dev_keys(keydir), "dir": keydir}
 
 
 @pytest.fixture(scope="session")
@@ -177,16 +170,20 @@ def live_processes(django_db_setup, django_db_blocker, dcc_identities, tmp_path_
     from django.conf import settings
     from django.db import connection
 
-    from dcc.duis.signing import DuisSigner, DuisVerifier
-    from dcc.simulator import DccSimulator
+    from dcc.duis.signing import DuisSigner, load_certificate
+    from dcc.simulator import DccSimulator, SimulatedUser
 
     workdir = tmp_path_factory.mktemp("live")
     web_port = free_port()
     web_url = f"http://127.0.0.1:{web_port}"
+    us = SimulatedUser(
+        eui64=settings.DCC["ORIGINATOR_EUI64"],
+        xml_certs=(load_certificate(dcc_identities["XML_CERT_PATH"].read_bytes()),),
+        gbcs_cert=load_certificate(dcc_identities["GBCS_CERT_PATH"].read_bytes()),
+    )
     simulator = DccSimulator(
-        dcc_signer=DuisSigner.from_files(dcc_identities["dcc_key"], dcc_identities["dcc_cert"]),
-        user_verifier=DuisVerifier.from_file(dcc_identities["user_cert"]),
-        user_eui64=settings.DCC["ORIGINATOR_EUI64"],
+        dcc_signer=DuisSigner.from_files(dcc_identities["SIMULATOR_KEY_PATH"], dcc_identities["SIMULATOR_CERT_PATH"]),
+        users=[us],
         callback_url=f"{web_url}/dcc/responses/",
         latency_s=(0.01, 0.05),
     ).start()
@@ -196,9 +193,7 @@ def live_processes(django_db_setup, django_db_blocker, dcc_identities, tmp_path_
         "BASE_URL": simulator.url,
         "CALLBACK_URL": f"{web_url}/dcc/responses/",
         "KEY_DIR": dcc_identities["dir"],
-        "USER_KEY_PATH": str(dcc_identities["user_key"]),
-        "USER_CERT_PATH": str(dcc_identities["user_cert"]),
-        "DCC_CERT_PATH": str(dcc_identities["dcc_cert"]),
+        "LOCAL_DELIVERY": "simulator",  # the simulator's stand-in PPMID reaches poor-WAN meters
     }
     env = dict(os.environ)
     env.update(
@@ -207,9 +202,7 @@ def live_processes(django_db_setup, django_db_blocker, dcc_identities, tmp_path_
         DCC_BASE_URL=simulator.url,
         DCC_CALLBACK_URL=dcc_settings["CALLBACK_URL"],
         DCC_KEY_DIR=str(dcc_identities["dir"]),
-        DCC_USER_KEY_PATH=dcc_settings["USER_KEY_PATH"],
-        DCC_USER_CERT_PATH=dcc_settings["USER_CERT_PATH"],
-        DCC_CERT_PATH=dcc_settings["DCC_CERT_PATH"],
+        DCC_LOCAL_DELIVERY=dcc_settings["LOCAL_DELIVERY"],
         PYTHONUNBUFFERED="1",
     )
     web = ManagedProcess(

@@ -21,8 +21,8 @@ from .errors import (
     DccTransientError,
 )
 from .identifiers import DCC_EUI64, RequestId, parse_eui64
-from .schema import SchemaValidator, default_schema_path
-from .signing import DuisSigner, DuisVerifier, generate_identity
+from .schema import SchemaValidator
+from .signing import DuisSigner, DuisVerifier, GbcsSigner, GbcsVerifier, generate_identity
 
 __all__ = [
     "DCC_EUI64",
@@ -38,12 +38,13 @@ __all__ = [
     "DuisResponse",
     "DuisSigner",
     "DuisVerifier",
+    "GbcsSigner",
+    "GbcsVerifier",
     "InMemoryCounterSource",
     "LocalDeliveryInterface",
     "RequestId",
     "SchemaValidator",
     "SendOutcome",
-    "default_schema_path",
     "generate_identity",
     "parse_eui64",
 ]

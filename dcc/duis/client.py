@@ -47,7 +47,7 @@ from .errors import (
 )
 from .identifiers import DCC_EUI64, RequestId, parse_eui64, validate_duration_minutes, validate_index
 from .schema import SchemaValidator
-from .signing import DuisSigner, DuisVerifier
+from .signing import DuisSigner, DuisVerifier, GbcsSigner
 from .xmlsafe import parse_xml
 
 logger = logging.getLogger(__name__)
@@ -103,8 +103,10 @@ class SendOutcome:
 class DccClient:
     """Sends signed DUIS requests to one DCC endpoint.
 
-    ``signer`` is our key and certificate; ``dcc_verifier`` holds the DCC's certificate
-    and checks every document the DCC sends before it is read. ``client_cert`` is passed
+    ``signer`` is our XML-signing key and certificate; ``gbcs_signer`` our GBCS
+    digital-signing key, which signs the pre-commands of critical requests (a DCC user has
+    the two as different keys); ``dcc_verifier`` holds the DCC certificates we trust and
+    checks every document the DCC sends before it is read. ``client_cert`` is passed
     to ``requests`` for mutual TLS (a path or (cert, key) pair); ``verify_tls`` may be a
     CA bundle path. Plain ``http://`` is for the simulator on loopback only.
     """
@@ -115,6 +117,7 @@ class DccClient:
         signer: DuisSigner,
         dcc_verifier: DuisVerifier,
         *,
+        gbcs_signer: GbcsSigner,
         originator: str,
         counters: CounterSource,
         timeout: float = 10.0,
@@ -128,6 +131,7 @@ class DccClient:
     ) -> None:
         self.base_url = base_url.rstrip("/")
         self.signer = signer
+        self.gbcs_signer = gbcs_signer
         self.dcc_verifier = dcc_verifier
         self.originator = parse_eui64(originator, argument="originator")
         self.counters = counters
@@ -342,7 +346,7 @@ class DccClient:
                 "transform acknowledgement carries no pre-command", request_id=str(parsed.request_id)
             )
         self._check_pre_command(transform_ack.pre_command, parsed, expected_body)
-        signed_command = self.signer.sign_gbcs(transform_ack.pre_command)
+        signed_command = self.gbcs_signer.sign(transform_ack.pre_command)
         send = documents.signed_pre_command(
             request_id=parsed.request_id, srv=parsed.srv, command_variant=command_variant, gbcs_payload=signed_command
         )

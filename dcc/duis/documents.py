@@ -280,6 +280,9 @@ class DuisResponse:
     pre_command: bytes | None = None
     local_command: bytes | None = None
     alert_code: str | None = None
+    # DCC alerts: which DCCAlert it is (e.g. "CommandFailure") and the request it names, if any.
+    dcc_alert_type: str | None = None
+    dcc_alert_request_id: str | None = None
     raw: bytes = field(default=b"", repr=False, compare=False)  # the signed document as received
 
 
@@ -330,10 +333,36 @@ def parse_response(root: etree._Element) -> DuisResponse:
             **common,
         )
     if message.tag == _sr("DCCAlertMessage"):
+        alert = message.find(_sr("DCCAlert"))
+        detail = alert[0] if alert is not None and len(alert) else None
+        named = None
+        if detail is not None:
+            # CommandFailure names the failed request as CommandRequestID; others as RequestID.
+            named = detail.findtext(f".//{_sr('CommandRequestID')}") or detail.findtext(f".//{_sr('RequestID')}")
         return DuisResponse(
-            kind="dcc_alert", alert_code=(message.findtext(_sr("DCCAlertCode")) or "").strip(), **common
+            kind="dcc_alert",
+            alert_code=(message.findtext(_sr("DCCAlertCode")) or "").strip(),
+            dcc_alert_type=etree.QName(detail).localname if detail is not None else None,
+            dcc_alert_request_id=(named or "").strip() or None,
+            **common,
         )
     raise DccDocumentError(f"unsupported response body {message.tag}")
+
+
+def build_dcc_alert(
+    *, alert_code: str, failed_request_id: str, device: str, when: dt.datetime | None = None
+) -> etree._Element:
+    """An unsigned DCC alert saying a command could not be delivered (``CommandFailure``)."""
+    root = etree.Element(_sr("Response"), nsmap={"sr": SR_NS, "ds": DS_NS}, schemaVersion=SCHEMA_VERSION)
+    header = _sub(root, "Header")
+    _sub(header, "ResponseCode", "I0")
+    _sub(header, "ResponseDateTime", format_datetime(when or dt.datetime.now(dt.UTC)))
+    message = _sub(_sub(root, "Body"), "DCCAlertMessage")
+    _sub(message, "DCCAlertCode", alert_code)
+    failure = _sub(_sub(message, "DCCAlert"), "CommandFailure")
+    _sub(failure, "CommandRequestID", failed_request_id)
+    _sub(failure, "DeviceID", device)
+    return root
 
 
 def build_response(

@@ -1,9 +1,8 @@
-"""Optional validation against the DCC's DUIS 5.4 XML schema.
+"""Optional validation against the DCC's DUIS XML schema.
 
 The XSD is the DCC's and is not shipped in this repository; its path is configuration
-(``settings.DCC["SCHEMA_PATH"]``). :func:`default_schema_path` finds the shared reference
-copy beside the repository when it exists. Compiling the schema takes about a second, so
-compiled schemas are cached per path.
+(``settings.DCC["SCHEMA_PATH"]``, from ``DCC_SCHEMA_PATH``). Compiling the schema takes
+about a second, so compiled schemas are cached per path.
 """
 
 from __future__ import annotations
@@ -16,17 +15,8 @@ from lxml import etree
 
 from .errors import DccDocumentError
 
-_REPO_ROOT = Path(__file__).resolve().parents[2]
-_RELATIVE_DEFAULT = Path("../shared/reference/duis/schema/DUIS_Schema_V5.4.xsd")
-
 # lxml's XMLSchema objects may not be used from several threads at once.
 _validate_lock = threading.Lock()
-
-
-def default_schema_path() -> Path | None:
-    """The shared DUIS 5.4 XSD next to the repository, if it is there."""
-    candidate = (_REPO_ROOT / _RELATIVE_DEFAULT).resolve()
-    return candidate if candidate.is_file() else None
 
 
 @functools.lru_cache(maxsize=4)

@@ -1,14 +1,16 @@
 """Enveloped XML signatures as DUIS wants them, plus the GBCS pre-command signature.
 
-XML: ECDSA P-256 / SHA-256, exclusive c14n, ``Reference URI=""`` with only the
-enveloped-signature transform, signer named by ``X509IssuerSerial`` (no certificate in
-the document). Because KeyInfo names the signer only by issuer and serial, the verifier
-is given the expected peer certificate explicitly and also checks that the document
-names that certificate.
+XML: ECDSA P-256 / SHA-256, ``SignedInfo`` in exclusive c14n, ``Reference URI=""`` with only
+the enveloped-signature transform, signer named by ``X509IssuerSerial`` (no certificate in
+the document). The reference lists no c14n transform, so XMLDSig digests the document with
+its default, inclusive C14N 1.0 (which keeps namespace declarations nothing uses, as on the
+DCC's own responses): the DCC's signing tool does exactly this. Because KeyInfo names the
+signer only by issuer and serial, the verifier holds the certificates it trusts and picks
+the one the document names.
 
-Pre-commands (CV 4 -> 5/6/7) carry a GBCS-level signature: the user signs the pre-command
-bytes with its digital-signing key and appends the signature (length byte 0x40 then the
-64-byte r||s), as GBCS does for commands.
+Pre-commands (CV 4 -> 5/6/7) carry a GBCS-level signature made with a *different* key, the
+user's GBCS digital-signing key (:class:`GbcsSigner`): the signature is appended as a length
+byte 0x40 then the 64-byte r||s, as GBCS does for commands.
 """
 
 from __future__ import annotations
@@ -32,6 +34,7 @@ from signxml import (
     DigestAlgorithm,
     SignatureConfiguration,
     SignatureMethod,
+    SignatureReference,
     XMLSigner,
     XMLVerifier,
 )
@@ -49,23 +52,45 @@ _EXPECTED = SignatureConfiguration(
     signature_methods=frozenset({SignatureMethod.ECDSA_SHA256}),
     digest_algorithms=frozenset({DigestAlgorithm.SHA256}),
     expect_references=1,
-    # DUIS References list only the enveloped-signature transform; the DCC canonicalises
-    # the referenced document with exclusive c14n too (signxml's default would be inclusive).
-    default_reference_c14n_method=CanonicalizationMethod.EXCLUSIVE_XML_CANONICALIZATION_1_0,
+    # DUIS References list only the enveloped-signature transform, so the digest is over
+    # XMLDSig's default canonicalisation, inclusive C14N 1.0 (signxml's default is 1.1).
+    default_reference_c14n_method=CanonicalizationMethod.CANONICAL_XML_1_0,
 )
 
 
-def load_private_key(pem: bytes) -> ec.EllipticCurvePrivateKey:
-    """Load a PEM P-256 private key (unencrypted)."""
-    key = serialization.load_pem_private_key(pem, password=None)
+class _WholeDocumentSigner(XMLSigner):
+    """An enveloped signer whose one reference (``URI=""``, the whole document) has its own
+    canonicalisation. signxml 5.2 rewrites an explicit ``URI=""`` to ``"#"``, which resolves to
+    nothing, so the whole-document reference is resolved here as XMLDSig defines it."""
+
+    def _get_c14n_inputs_from_references(self, doc_root, references):
+        if [reference.URI for reference in references] == [""]:
+            return [self.get_root(doc_root)], list(references)
+        return super()._get_c14n_inputs_from_references(doc_root, references)
+
+
+def load_private_key(data: bytes) -> ec.EllipticCurvePrivateKey:
+    """Load an unencrypted P-256 private key, PEM or DER PKCS#8 (as DCC Boxed ships its keys)."""
+    try:
+        if data.lstrip().startswith(b"-----"):
+            key = serialization.load_pem_private_key(data, password=None)
+        else:
+            key = serialization.load_der_private_key(data, password=None)
+    except (ValueError, TypeError) as exc:
+        raise DccSignatureError(f"not a readable unencrypted private key (PEM or DER PKCS#8): {exc}") from exc
     if not isinstance(key, ec.EllipticCurvePrivateKey) or key.curve.name != "secp256r1":
-        raise DccSignatureError("DUIS signing keys must be ECDSA P-256")
+        raise DccSignatureError("DCC keys must be ECDSA P-256")
     return key
 
 
-def load_certificate(pem: bytes) -> x509.Certificate:
-    """Load a PEM certificate."""
-    return x509.load_pem_x509_certificate(pem)
+def load_certificate(data: bytes) -> x509.Certificate:
+    """Load a certificate, PEM or DER."""
+    try:
+        if data.lstrip().startswith(b"-----"):
+            return x509.load_pem_x509_certificate(data)
+        return x509.load_der_x509_certificate(data)
+    except ValueError as exc:
+        raise DccSignatureError(f"not a readable X.509 certificate (PEM or DER): {exc}") from exc
 
 
 def generate_identity(common_name: str, org_unit: str = "07", *, valid_days: int = 3650) -> tuple[bytes, bytes]:
@@ -101,13 +126,14 @@ def _issuer_serial(cert: x509.Certificate) -> tuple[str, str]:
 
 @dataclass(frozen=True)
 class DuisSigner:
-    """Signs DUIS documents (and GBCS pre-commands) with one key and certificate."""
+    """Signs DUIS documents with a user's XML-signing key and certificate."""
 
     key: ec.EllipticCurvePrivateKey
     cert: x509.Certificate
 
     @classmethod
     def from_pem(cls, key_pem: bytes, cert_pem: bytes) -> DuisSigner:
+        """From key and certificate bytes (PEM or DER, despite the name)."""
         return cls(key=load_private_key(key_pem), cert=load_certificate(cert_pem))
 
     @classmethod
@@ -124,40 +150,63 @@ class DuisSigner:
 
     def sign(self, root: etree._Element) -> bytes:
         """Return the signed document (UTF-8 with XML declaration); ``root`` is not changed."""
-        signer = XMLSigner(
+        signer = _WholeDocumentSigner(
             signature_algorithm=SignatureMethod.ECDSA_SHA256,
             digest_algorithm=DigestAlgorithm.SHA256,
             c14n_algorithm=CanonicalizationMethod.EXCLUSIVE_XML_CANONICALIZATION_1_0,
         )
-        # The reference documents list only the enveloped-signature transform.
-        signed = signer.sign(root, key=self.key, key_info=self._key_info(), exclude_c14n_transform_element=True)
+        # The reference lists only the enveloped-signature transform (as the DCC's do), so its
+        # digest must be over XMLDSig's default for that case: inclusive C14N 1.0.
+        whole_document = SignatureReference(URI="", c14n_method=CanonicalizationMethod.CANONICAL_XML_1_0)
+        signed = signer.sign(
+            root,
+            key=self.key,
+            key_info=self._key_info(),
+            reference_uri=[whole_document],
+            exclude_c14n_transform_element=True,
+        )
         return etree.tostring(signed, xml_declaration=True, encoding="UTF-8")
-
-    def sign_gbcs(self, payload: bytes) -> bytes:
-        """Append a GBCS-style signature (0x40 + r||s over SHA-256) to ``payload``."""
-        # Deterministic ECDSA (RFC 6979): re-signing the same pre-command on a retry gives
-        # the same bytes, so the DCC sees an identical retransmission, not a new request.
-        der = self.key.sign(payload, ec.ECDSA(hashes.SHA256(), deterministic_signing=True))
-        r, s = decode_dss_signature(der)
-        return payload + b"\x40" + r.to_bytes(32, "big") + s.to_bytes(32, "big")
 
 
 @dataclass(frozen=True)
 class DuisVerifier:
-    """Verifies documents signed by one peer (the DCC for us; us for the simulator)."""
+    """Verifies documents signed by any of a set of trusted certificates (the DCC's, which
+    roll over, for us; the users' for the simulator). The document names its signer by
+    issuer and serial; a signer not in the set is refused."""
 
-    cert: x509.Certificate
+    certs: tuple[x509.Certificate, ...]
+
+    def __post_init__(self) -> None:
+        if not self.certs:
+            raise DccSignatureError("a verifier needs at least one trusted certificate")
 
     @classmethod
-    def from_pem(cls, cert_pem: bytes) -> DuisVerifier:
-        return cls(cert=load_certificate(cert_pem))
+    def trusting(cls, *certs: x509.Certificate) -> DuisVerifier:
+        return cls(certs=tuple(certs))
 
     @classmethod
-    def from_file(cls, cert_path: str | Path) -> DuisVerifier:
-        return cls.from_pem(Path(cert_path).read_bytes())
+    def from_files(cls, *cert_paths: str | Path) -> DuisVerifier:
+        return cls(certs=tuple(load_certificate(Path(path).read_bytes()) for path in cert_paths))
+
+    def _signer_named(self, issuer: str, serial: str) -> x509.Certificate:
+        try:
+            issuer_name = x509.Name.from_rfc4514_string(issuer.strip())
+        except ValueError as exc:
+            raise DccSignatureError(f"signature names an unreadable issuer {issuer!r}") from exc
+        for cert in self.certs:
+            if str(cert.serial_number) == serial.strip() and cert.issuer == issuer_name:
+                return cert
+        trusted = ", ".join(f"{name} #{number}" for name, number in map(_issuer_serial, self.certs))
+        raise DccSignatureError(f"document is signed by {issuer} #{serial}, which is not trusted (trusted: {trusted})")
 
     def verify(self, document: bytes) -> etree._Element:
-        """Return the root of the *signed* content of ``document`` or raise.
+        """Return the root of the *signed* content of ``document`` or raise (see
+        :meth:`verify_with_signer`)."""
+        return self.verify_with_signer(document)[0]
+
+    def verify_with_signer(self, document: bytes) -> tuple[etree._Element, x509.Certificate]:
+        """Return the root of the *signed* content of ``document`` and the certificate that
+        signed it, or raise.
 
         Raises :class:`DccDocumentError` for unsafe/malformed XML and
         :class:`DccSignatureError` for missing, foreign or broken signatures. Callers read
@@ -171,23 +220,51 @@ class DuisVerifier:
         serial = signature.findtext(f"{_DS}KeyInfo/{_DS}X509Data/{_DS}X509IssuerSerial/{_DS}X509SerialNumber")
         if issuer is None or serial is None:
             raise DccSignatureError("signature does not name its signer by X509IssuerSerial")
-        expected_issuer, expected_serial = _issuer_serial(self.cert)
-        if serial.strip() != expected_serial or x509.Name.from_rfc4514_string(issuer.strip()) != self.cert.issuer:
-            raise DccSignatureError(
-                f"document is signed by {issuer} #{serial}, expected {expected_issuer} #{expected_serial}"
-            )
+        cert = self._signer_named(issuer, serial)
         try:
-            result = XMLVerifier().verify(root, x509_cert=self.cert, expect_config=_EXPECTED)
+            result = XMLVerifier().verify(root, x509_cert=cert, expect_config=_EXPECTED)
         except InvalidInput as exc:
             raise DccSignatureError(f"signature not acceptable: {exc}") from exc
         except SignXMLException as exc:
             raise DccSignatureError(f"signature does not verify: {exc}") from exc
         except etree.LxmlError as exc:  # pragma: no cover - defensive
             raise DccDocumentError(f"cannot process signature: {exc}") from exc
-        return result.signed_xml
+        return result.signed_xml, cert
 
-    def verify_gbcs(self, signed_payload: bytes) -> bytes:
-        """Check a GBCS-style signature appended by :meth:`DuisSigner.sign_gbcs`; return the payload."""
+
+@dataclass(frozen=True)
+class GbcsSigner:
+    """Signs pre-commands with a user's GBCS digital-signing key (not its XML-signing key)."""
+
+    key: ec.EllipticCurvePrivateKey
+    cert: x509.Certificate
+
+    @classmethod
+    def from_pem(cls, key_pem: bytes, cert_pem: bytes) -> GbcsSigner:
+        """From key and certificate bytes (PEM or DER, despite the name)."""
+        return cls(key=load_private_key(key_pem), cert=load_certificate(cert_pem))
+
+    @classmethod
+    def from_files(cls, key_path: str | Path, cert_path: str | Path) -> GbcsSigner:
+        return cls.from_pem(Path(key_path).read_bytes(), Path(cert_path).read_bytes())
+
+    def sign(self, payload: bytes) -> bytes:
+        """Append a GBCS-style signature (0x40 + r||s over SHA-256) to ``payload``."""
+        # Deterministic ECDSA (RFC 6979): re-signing the same pre-command on a retry gives
+        # the same bytes, so the DCC sees an identical retransmission, not a new request.
+        der = self.key.sign(payload, ec.ECDSA(hashes.SHA256(), deterministic_signing=True))
+        r, s = decode_dss_signature(der)
+        return payload + b"\x40" + r.to_bytes(32, "big") + s.to_bytes(32, "big")
+
+
+@dataclass(frozen=True)
+class GbcsVerifier:
+    """Checks GBCS-style signatures made with one party's digital-signing certificate."""
+
+    cert: x509.Certificate
+
+    def verify(self, signed_payload: bytes) -> bytes:
+        """Check the signature appended by :meth:`GbcsSigner.sign`; return the payload."""
         if len(signed_payload) < 65 or signed_payload[-65] != 0x40:
             raise DccSignatureError("GBCS payload carries no signature")
         payload, raw = signed_payload[:-65], signed_payload[-64:]

@@ -10,6 +10,7 @@ from .faults import FaultConfig
 from .local import HttpLocalDelivery
 from .rules import check_eligibility
 from .server import REPLAY_RESPONSE_CODE, DccSimulator
+from .users import SimulatedUser
 
 __all__ = [
     "BOOST_ALERT_CODE",
@@ -20,5 +21,6 @@ __all__ = [
     "FaultConfig",
     "HttpLocalDelivery",
     "SimulatedDevice",
+    "SimulatedUser",
     "check_eligibility",
 ]

@@ -45,12 +45,13 @@ from dcc.duis.alert_codes import BOOST_ALERT_CODE
 from dcc.duis.errors import DccArgumentError, DccDocumentError, DccError, DccSignatureError
 from dcc.duis.identifiers import RequestId, parse_eui64
 from dcc.duis.schema import SchemaValidator
-from dcc.duis.signing import DuisSigner, DuisVerifier
+from dcc.duis.signing import DuisSigner, DuisVerifier, GbcsSigner, GbcsVerifier, generate_identity
 
 from .devices import WAN_OK, DeviceRegistry, SimulatedDevice
 from .faults import FaultConfig
 from .handler import SERVICE_BY_PATH, SimulatorHandler
 from .rules import ELECTRICITY_DISTRIBUTOR, check_eligibility
+from .users import SimulatedUser
 
 logger = logging.getLogger(__name__)
 
@@ -106,9 +107,7 @@ class DccSimulator:
         self,
         *,
         dcc_signer: DuisSigner,
-        user_verifier: DuisVerifier,
-        user_eui64: str,
-        user_role: str = ELECTRICITY_DISTRIBUTOR,
+        users: Iterable[SimulatedUser],
         rules: str = "secmp0046",
         callback_url: str | None = None,
         host: str = "127.0.0.1",
@@ -122,10 +121,11 @@ class DccSimulator:
         tls: ssl.SSLContext | None = None,
     ) -> None:
         self.dcc_signer = dcc_signer
-        self.user_verifier = user_verifier
-        self.user_eui64 = parse_eui64(user_eui64, argument="user_eui64")
-        self.user_role = user_role
-        check_eligibility(rules=rules, role=user_role, srv="7.7", device_has_eno_firmware=None)  # validates rules
+        self.users = {user.eui64: user for user in users}
+        if not self.users:
+            raise DccArgumentError("users", "the simulator needs at least one DCC user")
+        self.user_verifier = DuisVerifier(certs=tuple(cert for user in self.users.values() for cert in user.xml_certs))
+        check_eligibility(rules=rules, role=ELECTRICITY_DISTRIBUTOR, srv="7.7", device_has_eno_firmware=None)
         self.rules = rules
         self.callback_url = callback_url
         self.latency_s = latency_s
@@ -134,7 +134,8 @@ class DccSimulator:
         self.devices = DeviceRegistry()
         for device in devices:
             self.devices.add(device)
-        self.dcc_verifier = DuisVerifier(cert=dcc_signer.cert)
+        # Stands in for the DCC's own GBCS key, which signs the non-critical commands it builds.
+        self._dcc_gbcs_signer = GbcsSigner.from_pem(*generate_identity("dcc-simulator-gbcs"))
         self.callback_timeout_s = callback_timeout_s
         self._clock = clock
         self._offset = 0.0
@@ -232,7 +233,7 @@ class DccSimulator:
             return None if device is None else device.to_json(self.now())
 
     def set_rules(self, rules: str) -> None:
-        check_eligibility(rules=rules, role=self.user_role, srv="7.7", device_has_eno_firmware=None)
+        check_eligibility(rules=rules, role=ELECTRICITY_DISTRIBUTOR, srv="7.7", device_has_eno_firmware=None)
         self.rules = rules
 
     def press_boost(self, eui64: str) -> list[int]:
@@ -251,7 +252,9 @@ class DccSimulator:
                 "detail": {"restored": restored, "pressed_at": now},
             }
         )
-        response_id = f"{device.eui64}:{self.user_eui64}:{next(self._alert_counter)}"
+        # Alerts go to every user the simulator serves (one callback URL stands in for each).
+        user = next(iter(self.users))
+        response_id = f"{device.eui64}:{user}:{next(self._alert_counter)}"
         alert = documents.build_response(
             request_id=None,
             response_id=response_id,
@@ -271,9 +274,13 @@ class DccSimulator:
                 self.faults.http_503 -= 1
                 return 503, b"service temporarily unavailable", "text/plain"
         try:
-            root = self.user_verifier.verify(document)
+            root, signer_cert = self.user_verifier.verify_with_signer(document)
             self.schema.validate(root)
             request = documents.parse_request(root)
+            user = self.users.get(request.request_id.originator)
+            if user is None or signer_cert not in user.xml_certs:
+                # The DCC checks the signer is the originator the RequestID names.
+                raise DccSignatureError(f"signed by a certificate that is not {request.request_id.originator}'s")
         except DccSignatureError as exc:
             logger.warning("simulator refused a request: %s", exc)
             return 403, str(exc).encode(), "text/plain"
@@ -306,7 +313,8 @@ class DccSimulator:
 
     def _process(self, service: str, request: documents.DuisRequest) -> tuple[str, bytes]:
         rid, cv, srv = request.request_id, request.command_variant, request.srv
-        if rid.originator != self.user_eui64:
+        user = self.users.get(rid.originator)
+        if user is None:
             return self._ack(request, UNKNOWN_USER_CODE)
         is_pre_command_send = cv in (5, 6, 7) and str(rid) in self._pending
         pair = (rid.originator, rid.target)
@@ -324,7 +332,7 @@ class DccSimulator:
                 return self._ack(request, NO_DEVICE_CODE)
         decision = check_eligibility(
             rules=self.rules,
-            role=self.user_role,
+            role=user.role,
             srv=srv,
             device_has_eno_firmware=None if device is None else device.eno_firmware,
         )
@@ -336,7 +344,7 @@ class DccSimulator:
         if cv == 4:
             return self._transform(request)
         if cv in (5, 6, 7):
-            return self._send_pre_command(request, device)
+            return self._send_pre_command(request, device, user)
         if cv == 8:
             return self._return_local_response(request)
         return self._send_non_critical(request, device)
@@ -364,11 +372,13 @@ class DccSimulator:
         self._pending[str(rid)] = pre_command
         return self._ack(request, "I0", pre_command=pre_command)
 
-    def _send_pre_command(self, request: documents.DuisRequest, device: SimulatedDevice) -> tuple[str, bytes]:
+    def _send_pre_command(
+        self, request: documents.DuisRequest, device: SimulatedDevice, user: SimulatedUser
+    ) -> tuple[str, bytes]:
         rid = request.request_id
         signed = base64.b64decode(request.body.findtext(_SR + "GBCSPayload") or "")
         try:
-            payload = self.user_verifier.verify_gbcs(signed)
+            payload = GbcsVerifier(user.gbcs_cert).verify(signed)
         except DccSignatureError:
             return self._ack(request, PRE_COMMAND_MISMATCH_CODE)
         if payload != self._pending.get(str(rid)):
@@ -388,7 +398,7 @@ class DccSimulator:
                 "body": body,
             }
         )
-        return self._dispatch(request, device, body, local_command=self.dcc_signer.sign_gbcs(command))
+        return self._dispatch(request, device, body, local_command=self._dcc_gbcs_signer.sign(command))
 
     def _dispatch(
         self, request: documents.DuisRequest, device: SimulatedDevice, body: dict[str, Any], *, local_command: bytes
@@ -406,7 +416,7 @@ class DccSimulator:
         original = RequestId.parse(request.body.findtext(_SR + "OriginalRequestID"))
         device_response = base64.b64decode(request.body.findtext(_SR + "DeviceGBCSResponse") or "")
         message = self._check_device_payload(device_response)
-        if message is None or message.get("request_id") != str(original) or original.originator != self.user_eui64:
+        if message is None or message.get("request_id") != str(original) or original.originator not in self.users:
             return self._ack(request, PRE_COMMAND_MISMATCH_CODE)
         # Like the DCC's own post-processing, forward the device's response for the original
         # request to the user's endpoint, so every outcome arrives the same way.
@@ -458,8 +468,14 @@ class DccSimulator:
             raise DccSignatureError("local command is not signed")
         message = gbcs.decode(command[:-65])
         # A critical command must carry the user's signature; others the DCC's.
-        verifier = self.user_verifier if message.get("kind") == "pre-command" else self.dcc_verifier
-        verifier.verify_gbcs(command)
+        rid = RequestId.parse(message["request_id"])
+        if message.get("kind") == "pre-command":
+            user = self.users.get(rid.originator)
+            if user is None:
+                raise DccSignatureError(f"pre-command from unknown user {rid.originator}")
+            GbcsVerifier(user.gbcs_cert).verify(command)
+        else:
+            GbcsVerifier(self._dcc_gbcs_signer.cert).verify(command)
         if message.get("target") != device.eui64:
             raise DccArgumentError("target", "command is for another device")
         return self._run_on_device(device, RequestId.parse(message["request_id"]), message["srv"], message["body"])

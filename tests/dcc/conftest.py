@@ -1,7 +1,7 @@
-"""Fixtures for the DCC client and simulator tests: keys, schema, a real callback server.
+"""Fixtures for the DCC client and simulator tests: keys, schemas, a real callback server.
 
-These tests read the DCC's reference documents and XSD from ``../shared/reference/``
-(never copied into the repository).
+Documents are schema-checked against the DUIS XSD in the DCC's signing tool (installed by
+``make test``) and, where ``../shared/reference/`` is present, against the DUIS 5.4 XSD too.
 """
 
 from __future__ import annotations
@@ -14,46 +14,72 @@ from pathlib import Path
 
 import pytest
 from cryptography.hazmat.primitives import serialization
+from lxml import etree
 
 from dcc.duis import (
     DccClient,
     DuisSigner,
     DuisVerifier,
+    GbcsSigner,
     InMemoryCounterSource,
     SchemaValidator,
-    default_schema_path,
     generate_identity,
 )
-from dcc.simulator import WAN_POOR, DccSimulator, HttpLocalDelivery, SimulatedDevice
+from dcc.simulator import WAN_POOR, DccSimulator, HttpLocalDelivery, SimulatedDevice, SimulatedUser
+from tests.judges import SHARED_REFERENCE, jar_duis_schema
 
-REFERENCE_DIR = Path(__file__).resolve().parents[2] / ".." / "shared" / "reference" / "duis"
 ORIGINATOR = "90-B3-D5-1F-30-01-00-00"
 HCALCS = "00-DB-12-34-56-78-90-A0"  # new firmware, good WAN, switches 1..3
 OLD_FIRMWARE = "00-DB-12-34-56-78-90-B0"  # no ENO use cases
 POOR_WAN = "00-DB-12-34-56-78-90-C0"  # comms hub never answers over the WAN
+DUIS_5_4_XSD = SHARED_REFERENCE / "duis" / "schema" / "DUIS_Schema_V5.4.xsd"
 
 
-def reference_path(name: str) -> Path:
-    path = (REFERENCE_DIR / name).resolve()
-    assert path.is_file(), f"reference document missing: {path}"
-    return path
+class EverySchema(SchemaValidator):
+    """Validates against several XSDs in turn (the signing tool's 5.1, and 5.4 when present)."""
+
+    def __init__(self, paths: list[Path]) -> None:
+        super().__init__(paths[0])
+        self.validators = [SchemaValidator(path) for path in paths]
+
+    def validate(self, root: etree._Element) -> None:
+        for validator in self.validators:
+            validator.validate(root)
 
 
 @pytest.fixture(scope="session")
-def schema() -> SchemaValidator:
-    path = default_schema_path()
-    assert path is not None, "the DUIS 5.4 XSD must be at ../shared/reference/duis/schema/"
-    return SchemaValidator(path)
+def duis_schema_paths(tmp_path_factory) -> list[Path]:
+    """The DCC signing tool's DUIS XSD, then the DUIS 5.4 XSD when ``../shared`` has it."""
+    paths = [jar_duis_schema(tmp_path_factory.mktemp("duis-xsd"))]
+    if DUIS_5_4_XSD.is_file():
+        paths.append(DUIS_5_4_XSD)
+    return paths
+
+
+@pytest.fixture(scope="session")
+def schema(duis_schema_paths) -> SchemaValidator:
+    return EverySchema(duis_schema_paths)
 
 
 @pytest.fixture(scope="session")
 def user_signer() -> DuisSigner:
+    """Our XML-signing identity."""
     return DuisSigner.from_pem(*generate_identity("U1"))
+
+
+@pytest.fixture(scope="session")
+def user_gbcs_signer() -> GbcsSigner:
+    """Our GBCS digital-signing identity: a different key from the XML one, as at the DCC."""
+    return GbcsSigner.from_pem(*generate_identity("U1-gbcs"))
 
 
 @pytest.fixture(scope="session")
 def dcc_signer() -> DuisSigner:
     return DuisSigner.from_pem(*generate_identity("Z1"))
+
+
+def simulated_user(user_signer: DuisSigner, user_gbcs_signer: GbcsSigner, eui64: str = ORIGINATOR) -> SimulatedUser:
+    return SimulatedUser(eui64=eui64, xml_certs=(user_signer.cert,), gbcs_cert=user_gbcs_signer.cert)
 
 
 class CallbackReceiver:
@@ -118,7 +144,7 @@ def receiver() -> Iterator[CallbackReceiver]:
 
 
 @pytest.fixture
-def simulator(user_signer, dcc_signer, receiver, schema) -> Iterator[DccSimulator]:
+def simulator(user_signer, user_gbcs_signer, dcc_signer, receiver, schema) -> Iterator[DccSimulator]:
     devices = [
         SimulatedDevice(eui64=HCALCS, switch_indexes=(1, 2, 3)),
         SimulatedDevice(eui64=OLD_FIRMWARE, eno_firmware=False),
@@ -126,8 +152,7 @@ def simulator(user_signer, dcc_signer, receiver, schema) -> Iterator[DccSimulato
     ]
     sim = DccSimulator(
         dcc_signer=dcc_signer,
-        user_verifier=DuisVerifier(cert=user_signer.cert),
-        user_eui64=ORIGINATOR,
+        users=[simulated_user(user_signer, user_gbcs_signer)],
         callback_url=receiver.url,
         devices=devices,
         schema=schema,  # the simulator checks everything it emits (and receives)
@@ -139,19 +164,29 @@ def simulator(user_signer, dcc_signer, receiver, schema) -> Iterator[DccSimulato
     sim.stop()
 
 
-def client_for(url: str, user_signer: DuisSigner, dcc_signer: DuisSigner, **options) -> DccClient:
+def client_for(
+    url: str, user_signer: DuisSigner, dcc_signer: DuisSigner, gbcs_signer: GbcsSigner, **options
+) -> DccClient:
     """A client of ``ORIGINATOR`` for the simulator at ``url`` (fresh in-memory counters
     unless ``options`` say otherwise; the rest of ``options`` as ``DccClient`` takes them)."""
     options.setdefault("counters", InMemoryCounterSource())
-    return DccClient(url, user_signer, DuisVerifier(cert=dcc_signer.cert), originator=ORIGINATOR, **options)
+    return DccClient(
+        url,
+        user_signer,
+        DuisVerifier.trusting(dcc_signer.cert),
+        gbcs_signer=gbcs_signer,
+        originator=ORIGINATOR,
+        **options,
+    )
 
 
 @pytest.fixture
-def dcc_client(simulator, user_signer, dcc_signer, schema) -> DccClient:
+def dcc_client(simulator, user_signer, user_gbcs_signer, dcc_signer, schema) -> DccClient:
     return client_for(
         simulator.url,
         user_signer,
         dcc_signer,
+        user_gbcs_signer,
         counters=InMemoryCounterSource(start=5000),
         timeout=5.0,
         schema=schema,
@@ -161,7 +196,7 @@ def dcc_client(simulator, user_signer, dcc_signer, schema) -> DccClient:
 
 
 @pytest.fixture
-def dcc_settings(settings, tmp_path, simulator, user_signer, dcc_signer):
+def dcc_settings(settings, tmp_path, simulator, user_signer, user_gbcs_signer, dcc_signer, duis_schema_paths):
     """Point ``settings.DCC`` at the simulator and at key files holding the test identities."""
 
     def write(name: str, data: bytes) -> str:
@@ -169,18 +204,21 @@ def dcc_settings(settings, tmp_path, simulator, user_signer, dcc_signer):
         path.write_bytes(data)
         return str(path)
 
+    def private(key) -> bytes:
+        return key.private_bytes(pem, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+
     pem = serialization.Encoding.PEM
     settings.DCC = {
         **settings.DCC,
         "BASE_URL": simulator.url,
         "ORIGINATOR_EUI64": ORIGINATOR,
-        "USER_KEY_PATH": write(
-            "user.key.pem",
-            user_signer.key.private_bytes(pem, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()),
-        ),
-        "USER_CERT_PATH": write("user.cert.pem", user_signer.cert.public_bytes(pem)),
-        "DCC_CERT_PATH": write("dcc.cert.pem", dcc_signer.cert.public_bytes(pem)),
-        "SCHEMA_PATH": str(default_schema_path()),
+        "XML_KEY_PATH": write("user-xml.key.pem", private(user_signer.key)),
+        "XML_CERT_PATH": write("user-xml.cert.pem", user_signer.cert.public_bytes(pem)),
+        "GBCS_KEY_PATH": write("user-gbcs.key.pem", private(user_gbcs_signer.key)),
+        "GBCS_CERT_PATH": write("user-gbcs.cert.pem", user_gbcs_signer.cert.public_bytes(pem)),
+        "DCC_CERT_PATHS": [write("dcc.cert.pem", dcc_signer.cert.public_bytes(pem))],
+        "LOCAL_DELIVERY": "simulator",
+        "SCHEMA_PATH": str(duis_schema_paths[-1]),
         "TIMEOUT_S": 5.0,
     }
     return settings.DCC

@@ -22,7 +22,7 @@ from dcc.duis import (
 from dcc.duis.xmlsafe import parse_xml
 from dcc.simulator import BOOST_ALERT_CODE, REPLAY_RESPONSE_CODE, DccSimulator, SimulatedDevice
 
-from .conftest import HCALCS, OLD_FIRMWARE, ORIGINATOR, POOR_WAN, client_for, wait_until
+from .conftest import HCALCS, OLD_FIRMWARE, ORIGINATOR, POOR_WAN, client_for, simulated_user, wait_until
 
 
 def _responses_for(dcc_client, receiver, request_id):
@@ -225,7 +225,7 @@ def test_error_codes_map_to_typed_errors(dcc_client, simulator, code, error):
 
 
 def test_answer_signed_by_someone_else_is_refused(dcc_client, simulator, user_signer):
-    dcc_client.dcc_verifier = DuisVerifier(cert=user_signer.cert)
+    dcc_client.dcc_verifier = DuisVerifier.trusting(user_signer.cert)
     with pytest.raises(DccSignatureError):
         dcc_client.read_auxiliary_load_switch_data(target=HCALCS)
 
@@ -249,7 +249,7 @@ def test_pre_command_other_than_the_one_issued_is_refused(dcc_client, simulator)
     ack = dcc_client.submit(transform, command_variant=4, request_id=str(rid))
     altered = ack.pre_command.replace(b'"duration_minutes":5', b'"duration_minutes":500')
     send = documents.signed_pre_command(
-        request_id=rid, srv="7.6", command_variant=5, gbcs_payload=dcc_client.signer.sign_gbcs(altered)
+        request_id=rid, srv="7.6", command_variant=5, gbcs_payload=dcc_client.gbcs_signer.sign(altered)
     )
     answer = dcc_client.submit(dcc_client.sign(send), command_variant=5, request_id=str(rid))
     assert answer.response_code.startswith("E")
@@ -311,7 +311,7 @@ def test_reordered_responses_arrive_in_swapped_order(dcc_client, simulator, rece
     assert arrived == [str(second.request_id), str(first.request_id)]
 
 
-def test_latency_can_be_any_distribution(user_signer, dcc_signer, receiver, schema):
+def test_latency_can_be_any_distribution(user_signer, user_gbcs_signer, dcc_signer, receiver, schema):
     drawn: list[float] = []
 
     def latency(rng) -> float:
@@ -320,15 +320,14 @@ def test_latency_can_be_any_distribution(user_signer, dcc_signer, receiver, sche
 
     sim = DccSimulator(
         dcc_signer=dcc_signer,
-        user_verifier=DuisVerifier(cert=user_signer.cert),
-        user_eui64=ORIGINATOR,
+        users=[simulated_user(user_signer, user_gbcs_signer)],
         callback_url=receiver.url,
         devices=[SimulatedDevice(eui64=HCALCS)],
         schema=schema,
         latency_s=latency,
     ).start()
     try:
-        client = client_for(sim.url, user_signer, dcc_signer, schema=schema)
+        client = client_for(sim.url, user_signer, dcc_signer, user_gbcs_signer, schema=schema)
         outcome = client.read_auxiliary_load_switch_data(target=HCALCS)
         wait_until(lambda: _responses_for(client, receiver, outcome.request_id))
     finally:

@@ -11,8 +11,10 @@ from io import StringIO
 from pathlib import Path
 
 import pytest
+from django.core.exceptions import ImproperlyConfigured
 from django.core.management import CommandError, call_command
 
+from dcc import config as dcc_config
 from dcc.duis import DuisVerifier, documents
 from dcc.duis.xmlsafe import parse_xml
 from dcc.models import ServiceRequest
@@ -22,13 +24,37 @@ from .conftest import HCALCS
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
 
-def test_dcc_keys_writes_both_identities_once(tmp_path):
+def test_dcc_keys_writes_the_three_development_identities_once(tmp_path):
     call_command("dcc_keys", "--dir", str(tmp_path), stdout=StringIO())
     first = {p.name: p.read_bytes() for p in tmp_path.iterdir()}
     call_command("dcc_keys", "--dir", str(tmp_path), stdout=StringIO())
-    assert set(first) == {"user.key.pem", "user.cert.pem", "dcc.key.pem", "dcc.cert.pem"}
+    assert set(first) == {f"{who}.{kind}.pem" for who in ("user-xml", "user-gbcs", "dcc") for kind in ("key", "cert")}
     assert {p.name: p.read_bytes() for p in tmp_path.iterdir()} == first  # idempotent: kept, not regenerated
-    assert oct((tmp_path / "user.key.pem").stat().st_mode & 0o777) == "0o600"
+    assert oct((tmp_path / "user-xml.key.pem").stat().st_mode & 0o777) == "0o600"
+    assert first["user-xml.key.pem"] != first["user-gbcs.key.pem"]  # two keys, as a DCC user has
+
+
+def test_dcc_keys_never_writes_a_configured_key_or_certificate(tmp_path, settings):
+    configured = tmp_path / "hsm-export" / "xml.key"
+    settings.DCC = {
+        **settings.DCC,
+        "KEY_DIR": tmp_path / "keys",
+        "XML_KEY_PATH": str(configured),
+        "XML_CERT_PATH": str(tmp_path / "hsm-export" / "xml.pem"),
+        "DCC_CERT_PATHS": [str(tmp_path / "dcc-certs" / "dsp.pem")],
+    }
+    call_command("dcc_keys", stdout=StringIO())
+    # The configured XML identity is somebody's real key: missing or not, it is never generated.
+    assert not (tmp_path / "hsm-export").exists()
+    assert not (tmp_path / "dcc-certs").exists()
+    assert sorted(p.name for p in (tmp_path / "keys").iterdir()) == [
+        "dcc.cert.pem",
+        "dcc.key.pem",
+        "user-gbcs.cert.pem",
+        "user-gbcs.key.pem",
+    ]
+    with pytest.raises(ImproperlyConfigured, match=r"^DCC_USER_XML_KEY_PATH: cannot read .*xml\.key"):
+        dcc_config.get_signer()
 
 
 @pytest.mark.django_db
@@ -53,7 +79,7 @@ def test_dcc_request_print_signs_without_sending(dcc_settings, simulator, user_s
     )
     document = out.getvalue().strip().encode()
     schema.validate(parse_xml(document))
-    request = documents.parse_request(DuisVerifier(cert=user_signer.cert).verify(document))
+    request = documents.parse_request(DuisVerifier.trusting(user_signer.cert).verify(document))
     assert (str(request.request_id), request.command_variant, request.srv) == (
         f"{dcc_settings['ORIGINATOR_EUI64']}:{HCALCS}:77",
         4,
@@ -125,3 +151,28 @@ def test_dcc_simulator_command_serves_until_terminated(tmp_path):
     finally:
         process.terminate()
         assert process.wait(timeout=20) == 0
+
+
+def test_the_system_check_names_a_bad_configured_key_before_anything_is_sent(tmp_path, settings, user_signer):
+    from cryptography.hazmat.primitives import serialization
+
+    from dcc.checks import dcc_keys_readable
+    from dcc.duis import generate_identity
+
+    other_key_pem, _other_cert = generate_identity("someone-else")
+    (tmp_path / "xml.key").write_bytes(other_key_pem)
+    (tmp_path / "xml.pem").write_bytes(user_signer.cert.public_bytes(serialization.Encoding.PEM))
+    settings.DCC = {
+        **settings.DCC,
+        "XML_KEY_PATH": str(tmp_path / "xml.key"),
+        "XML_CERT_PATH": str(tmp_path / "xml.pem"),
+        "GBCS_KEY_PATH": str(tmp_path / "missing-gbcs.key"),
+        "GBCS_CERT_PATH": str(tmp_path / "missing-gbcs.pem"),
+        "LOCAL_DELIVERY": "carrier-pigeon",
+    }
+    messages = [message.msg for message in dcc_keys_readable()]
+    assert messages[0].startswith("dnoctl's DUIS XML-signing identity: ")
+    assert messages[0].endswith("xml.key is not the key of the certificate " + str(tmp_path / "xml.pem"))
+    assert messages[1].startswith("dnoctl's GBCS pre-command identity: DCC_USER_GBCS_KEY_PATH: cannot read ")
+    assert messages[2] == "DCC_LOCAL_DELIVERY must be one of ('', 'simulator'), got 'carrier-pigeon'"
+    assert len(messages) == 3

@@ -1,4 +1,4 @@
-"""Built requests: schema-valid, structurally equal to the DCC reference documents, signed right."""
+"""Built requests: schema-valid, structurally equal to the DCC's own request templates, signed right."""
 
 from __future__ import annotations
 
@@ -7,11 +7,12 @@ import datetime as dt
 import pytest
 from lxml import etree
 
-from dcc.duis import DccArgumentError, DccSignatureError, DuisVerifier, RequestId, documents
+from dcc.duis import DccArgumentError, DccSignatureError, DuisVerifier, GbcsVerifier, RequestId, documents
 from dcc.duis.errors import DccDocumentError
 from dcc.duis.xmlsafe import parse_xml
+from tests.judges import duis_template, shared_reference
 
-from .conftest import ORIGINATOR, reference_path
+from .conftest import ORIGINATOR
 from .structure import assert_same_structure
 
 TARGET = "00-DB-12-34-56-78-90-A1"
@@ -56,11 +57,12 @@ def test_signed_request_matches_reference_structure_and_schema(srv, user_signer,
     signed = user_signer.sign(request)
     root = parse_xml(signed)
     schema.validate(root)
-    reference = etree.parse(str(reference_path(reference_name))).getroot()
+    reference = etree.parse(str(duis_template(reference_name))).getroot()
     schema.validate(reference)  # the comparison only means something if the reference is valid
     assert_same_structure(root, reference)
     assert root.nsmap["sr"] == documents.SR_NS
-    assert root.get("schemaVersion") == reference.get("schemaVersion")
+    # The templates are written for an earlier DUIS (5.2); ours say the version we build to.
+    assert root.get("schemaVersion") == documents.SCHEMA_VERSION == "5.4"
 
 
 def test_read_alcs_data_and_signed_pre_command_validate(user_signer, schema):
@@ -135,13 +137,13 @@ def test_bad_arguments_are_refused_naming_the_argument(build, argument):
 
 def test_signature_verifies_with_our_certificate(user_signer):
     signed = user_signer.sign(documents.deactivate_auxiliary_load(request_id=RID, index=3, duration_minutes=60))
-    verified = DuisVerifier(cert=user_signer.cert).verify(signed)
+    verified = DuisVerifier.trusting(user_signer.cert).verify(signed)
     assert documents.parse_request(verified).request_id == RID
 
 
 def test_signature_fails_after_any_byte_of_the_body_changes(user_signer):
     signed = user_signer.sign(documents.deactivate_auxiliary_load(request_id=RID, index=3, duration_minutes=60))
-    verifier = DuisVerifier(cert=user_signer.cert)
+    verifier = DuisVerifier.trusting(user_signer.cert)
     start, end = signed.index(b"<sr:Header>"), signed.index(b"</sr:Body>") + len(b"</sr:Body>")
     tried = 0
     for position in range(start, end):
@@ -159,7 +161,7 @@ def test_signature_fails_after_any_byte_of_the_body_changes(user_signer):
 def test_signature_from_another_key_is_refused(user_signer, dcc_signer):
     signed = dcc_signer.sign(documents.reset_auxiliary_load(request_id=RID, index=1))
     with pytest.raises(DccSignatureError):
-        DuisVerifier(cert=user_signer.cert).verify(signed)
+        DuisVerifier.trusting(user_signer.cert).verify(signed)
 
 
 def test_signature_naming_our_certificate_but_made_with_another_key_is_refused(user_signer, dcc_signer):
@@ -169,32 +171,37 @@ def test_signature_naming_our_certificate_but_made_with_another_key_is_refused(u
     forged = forged.replace(forger_issuer, user_signer.cert.issuer.rfc4514_string().encode())
     forged = forged.replace(str(dcc_signer.cert.serial_number).encode(), str(user_signer.cert.serial_number).encode())
     with pytest.raises(DccSignatureError):
-        DuisVerifier(cert=user_signer.cert).verify(forged)
+        DuisVerifier.trusting(user_signer.cert).verify(forged)
 
 
 def test_unsigned_document_is_refused(user_signer):
     unsigned = etree.tostring(documents.reset_auxiliary_load(request_id=RID, index=1))
     with pytest.raises(DccSignatureError):
-        DuisVerifier(cert=user_signer.cert).verify(unsigned)
+        DuisVerifier.trusting(user_signer.cert).verify(unsigned)
 
 
-def test_gbcs_pre_command_signature_round_trip_and_tamper(user_signer, dcc_signer):
-    signed = user_signer.sign_gbcs(b"pre-command bytes")
-    assert user_signer.sign_gbcs(b"pre-command bytes") == signed  # deterministic: retries resend identical bytes
-    assert DuisVerifier(cert=user_signer.cert).verify_gbcs(signed) == b"pre-command bytes"
+def test_gbcs_pre_command_signature_round_trip_and_tamper(user_gbcs_signer, user_signer):
+    signed = user_gbcs_signer.sign(b"pre-command bytes")
+    assert user_gbcs_signer.sign(b"pre-command bytes") == signed  # deterministic: retries resend identical bytes
+    assert GbcsVerifier(user_gbcs_signer.cert).verify(signed) == b"pre-command bytes"
     with pytest.raises(DccSignatureError):
-        DuisVerifier(cert=user_signer.cert).verify_gbcs(b"X" + signed[1:])
-    with pytest.raises(DccSignatureError):
-        DuisVerifier(cert=dcc_signer.cert).verify_gbcs(signed)
+        GbcsVerifier(user_gbcs_signer.cert).verify(b"X" + signed[1:])
+    with pytest.raises(DccSignatureError):  # the XML-signing key is a different key
+        GbcsVerifier(user_signer.cert).verify(signed)
 
 
 def test_reference_responses_parse():
-    ack = documents.parse_response(parse_xml(reference_path("RESPONSE_I0_example.xml").read_bytes()))
+    what = "the DCC's reference responses"
+    ack = documents.parse_response(
+        parse_xml(shared_reference("duis", "RESPONSE_I0_example.xml", what=what).read_bytes())
+    )
     assert ack.response_code == "I0"
     assert ack.request_id.endswith(":1660751141087")
     assert ack.response_id.startswith("88-73-84-57-00-2F-96-1E:")
     assert ack.gbcs_payload and ack.service_reference == "11.2"
-    error = documents.parse_response(parse_xml(reference_path("RESPONSE_ERROR_E65_example.xml").read_bytes()))
+    error = documents.parse_response(
+        parse_xml(shared_reference("duis", "RESPONSE_ERROR_E65_example.xml", what=what).read_bytes())
+    )
     assert error.response_code == "E65"
     assert error.response_id is None
 
@@ -214,5 +221,14 @@ def test_simulator_style_responses_validate(dcc_signer, schema):
     ):
         signed = dcc_signer.sign(root)
         schema.validate(parse_xml(signed))
-        parsed = documents.parse_response(DuisVerifier(cert=dcc_signer.cert).verify(signed))
+        parsed = documents.parse_response(DuisVerifier.trusting(dcc_signer.cert).verify(signed))
         assert parsed.response_code in {"I0", "E2"}
+
+
+def test_documents_are_also_checked_against_duis_5_4_where_shared_has_it(duis_schema_paths, schema):
+    path = shared_reference("duis", "schema", "DUIS_Schema_V5.4.xsd", what="the DCC's DUIS 5.4 XSD")
+    assert path in duis_schema_paths
+    bad = documents.deactivate_auxiliary_load(request_id=RID, index=1, duration_minutes=5)
+    bad.find(f".//{{{documents.SR_NS}}}Duration").text = "not-a-number"
+    with pytest.raises(DccDocumentError, match="fails the DUIS schema"):
+        schema.validate(bad)

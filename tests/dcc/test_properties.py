@@ -9,10 +9,10 @@ from collections import Counter
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from dcc.duis import DccError, DuisVerifier, RequestId
+from dcc.duis import DccError, RequestId
 from dcc.simulator import DccSimulator, SimulatedDevice
 
-from .conftest import ORIGINATOR, client_for
+from .conftest import client_for, simulated_user
 
 DEVICES = ["00-DB-12-34-56-78-91-01", "00-DB-12-34-56-78-91-02"]
 
@@ -26,15 +26,16 @@ operation = st.one_of(
 
 @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(operations=st.lists(operation, min_size=1, max_size=12))
-def test_requests_are_processed_at_most_once_and_counters_never_go_back(operations, user_signer, dcc_signer):
+def test_requests_are_processed_at_most_once_and_counters_never_go_back(
+    operations, user_signer, user_gbcs_signer, dcc_signer
+):
     sim = DccSimulator(
         dcc_signer=dcc_signer,
-        user_verifier=DuisVerifier(cert=user_signer.cert),
-        user_eui64=ORIGINATOR,
+        users=[simulated_user(user_signer, user_gbcs_signer)],
         devices=[SimulatedDevice(eui64=d, switch_indexes=(1, 2, 3)) for d in DEVICES],
         latency_s=(0.0, 0.0),
     ).start()
-    client = client_for(sim.url, user_signer, dcc_signer, max_attempts=2, backoff_s=0.0)
+    client = client_for(sim.url, user_signer, dcc_signer, user_gbcs_signer, max_attempts=2, backoff_s=0.0)
     issued: list[RequestId] = []
     try:
         for op in operations:

@@ -8,19 +8,23 @@ import os
 import subprocess
 import sys
 import threading
+import time
 from pathlib import Path
+from types import SimpleNamespace
 from urllib.parse import quote
 
 import pytest
 from django.db import connection
 from django.utils import timezone
 
+from dcc import config as dcc_config
 from dcc.choices import ServiceRequestState as State
 from dcc.duis import DccArgumentError, DccTransientError, RequestId, documents, gbcs
 from dcc.duis.alert_codes import BOOST_ALERT_CODE
-from dcc.models import ServiceRequest, ServiceRequestTransition
+from dcc.models import DccRequestCounter, InboundDocument, ServiceRequest, ServiceRequestTransition
 from dcc.services import (
     DbCounterSource,
+    _default_command_variant,
     handlers_replaced,
     service_request_create,
     service_request_dispatch,
@@ -68,6 +72,21 @@ def test_counters_from_many_threads_never_repeat_or_go_back():
     assert len(set(everything)) == len(everything) == 320
     assert all(values == sorted(values) and len(set(values)) == len(values) for values in per_thread)
     assert DbCounterSource().next_counter(ORIGINATOR) > max(everything)
+
+
+@pytest.mark.django_db
+def test_counters_keep_ahead_of_the_millisecond_clock_and_of_other_signers():
+    before_ms = int(time.time() * 1000)
+    first = DbCounterSource().next_counter(ORIGINATOR)
+    assert first >= before_ms  # a new originator starts at the clock, as the DCC's tool does
+    # Someone signed for the same originator with the DCC's tool, whose counter is the clock:
+    # a counter that only added 1 would now be behind it, and look like a replay.
+    DccRequestCounter.objects.filter(originator_eui64=ORIGINATOR).update(value=first - 5_000_000)
+    assert DbCounterSource().next_counter(ORIGINATOR) >= before_ms
+    # And a counter already ahead of the clock (clock skew, bursts) still only moves up by one.
+    ahead = int(time.time() * 1000) + 3_600_000
+    DccRequestCounter.objects.filter(originator_eui64=ORIGINATOR).update(value=ahead)
+    assert DbCounterSource().next_counter(ORIGINATOR) == ahead + 1
 
 
 def _database_url() -> str:
@@ -235,6 +254,20 @@ def test_bad_arguments_spend_no_counter(dcc_settings):
 
 
 @pytest.mark.django_db
+def test_a_poor_wan_charger_gets_local_delivery_only_where_a_channel_is_configured(dcc_settings, settings):
+    poor_wan_action = SimpleNamespace(pk=None, use_local_delivery=True)
+    good_wan_action = SimpleNamespace(pk=None, use_local_delivery=False)
+    assert _default_command_variant("7.6", good_wan_action) == 5
+    assert dcc_config.local_delivery_channel() == "simulator"
+    assert _default_command_variant("7.6", poor_wan_action) == 7
+    assert _default_command_variant("7.9", poor_wan_action) == 3
+    settings.DCC = {**settings.DCC, "LOCAL_DELIVERY": ""}
+    # No PPMID/HHT path in production: the WAN, retried, rather than a CV 7 nothing delivers.
+    assert _default_command_variant("7.6", poor_wan_action) == 5
+    assert _default_command_variant("7.9", poor_wan_action) == 1
+
+
+@pytest.mark.django_db
 def test_local_delivery_applies_the_device_response_and_logs_the_8_13(dcc_settings, simulator):
     service_request = service_request_send(srv="7.6", target=POOR_WAN, index=1, duration_minutes=15, command_variant=7)
     assert service_request.state == State.RESPONDED
@@ -290,7 +323,6 @@ def test_bad_documents_are_refused_and_change_nothing(dcc_settings, dcc_signer, 
     forged = _device_response_document(user_signer, request.request_id, "7.6")  # right shape, wrong key
     tampered = genuine.replace(b"<sr:ResponseCode>I0<", b"<sr:ResponseCode>E2<")
     unsigned = genuine[: genuine.index(b"<ds:Signature")] + b"</sr:Response>"
-    unknown = _device_response_document(dcc_signer, f"{ORIGINATOR}:{HCALCS}:1", "7.6")
     rid = RequestId.parse(request.request_id)
     wrong_device = dcc_signer.sign(
         documents.build_response(
@@ -310,13 +342,62 @@ def test_bad_documents_are_refused_and_change_nothing(dcc_settings, dcc_signer, 
         "billion-laughs": (BILLION_LAUGHS, 400),
         "malformed": (b"<sr:Response", 400),
         "empty": (b"", 400),
-        "unknown": (unknown, 404),
         "wrong-device": (wrong_device, 400),
     }
     statuses = {name: _post(client, document).status_code for name, (document, _) in cases.items()}
     assert statuses == {name: status for name, (_, status) in cases.items()}
     assert _snapshot() == before
+    assert not InboundDocument.objects.exists()  # nothing refused is kept as if it were the DCC's
     assert client.get("/dcc/responses/").status_code == 405
+
+
+@pytest.mark.django_db
+def test_a_response_for_a_request_we_never_sent_is_logged_and_answered_2xx(dcc_settings, dcc_signer, client):
+    service_request_create(srv="7.6", target=HCALCS, index=2, duration_minutes=20)
+    before = _snapshot()
+    unknown_id = f"{ORIGINATOR}:{HCALCS}:1"
+    reply = _post(client, _device_response_document(dcc_signer, unknown_id, "7.6"))
+    # A refusal would only make the DCC send it again; it is kept for a person to look at.
+    assert (reply.status_code, reply.content) == (200, b"unknown_request\n")
+    assert _snapshot() == before
+    [kept] = InboundDocument.objects.all()
+    assert (kept.kind, kept.outcome, kept.request_id, kept.code) == ("response", "unknown_request", unknown_id, "I0")
+    assert kept.service_request_id is None
+
+
+@pytest.mark.django_db
+def test_a_dcc_alert_that_a_command_failed_fails_that_request_once(
+    dcc_settings, dcc_signer, client, django_capture_on_commit_callbacks
+):
+    request = service_request_create(srv="7.6", target=HCALCS, index=2, duration_minutes=20)
+    heard: list[tuple] = []
+    alert = dcc_signer.sign(
+        documents.build_dcc_alert(alert_code="N12", failed_request_id=request.request_id, device=HCALCS)
+    )
+    with (
+        handlers_replaced(responses={"7.6": lambda sr, result: heard.append((sr.state, result))}),
+        django_capture_on_commit_callbacks(execute=True),
+    ):
+        first = _post(client, alert)
+        again = _post(client, alert)
+    assert [(r.status_code, r.content) for r in (first, again)] == [(200, b"applied\n"), (200, b"duplicate\n")]
+    request.refresh_from_db()
+    assert (request.state, request.response_code) == (State.FAILED, "N12")
+    assert "N12" in request.error
+    assert heard == [(State.FAILED, {"status": "failure", "detail": {"reason": request.error}})]
+    assert list(InboundDocument.objects.order_by("pk").values_list("kind", "outcome")) == [
+        ("dcc_alert", "applied"),
+        ("dcc_alert", "duplicate"),
+    ]
+
+
+@pytest.mark.django_db
+def test_other_dcc_alerts_are_verified_kept_and_logged_not_refused(dcc_settings, dcc_signer, client):
+    root = documents.build_dcc_alert(alert_code="N12", failed_request_id=f"{ORIGINATOR}:{HCALCS}:1", device=HCALCS)
+    reply = _post(client, dcc_signer.sign(root))
+    assert (reply.status_code, reply.content) == (200, b"logged\n")
+    [kept] = InboundDocument.objects.all()
+    assert (kept.kind, kept.code, kept.outcome, kept.detail) == ("dcc_alert", "N12", "logged", "CommandFailure")
 
 
 @pytest.mark.django_db

@@ -12,10 +12,10 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
-from dcc.duis import DccClient, DccTransientError, DuisVerifier
+from dcc.duis import DccClient, DccTransientError
 from dcc.simulator import DccSimulator, SimulatedDevice
 
-from .conftest import HCALCS, ORIGINATOR, client_for
+from .conftest import HCALCS, client_for, simulated_user
 
 
 def _issue(name: str, *, issuer_key=None, issuer_name=None, ca: bool = False, server: bool = False):
@@ -49,7 +49,7 @@ def _write(path, key, cert):
 
 
 @pytest.fixture
-def tls_simulator(tmp_path, user_signer, dcc_signer, schema):
+def tls_simulator(tmp_path, user_signer, user_gbcs_signer, dcc_signer, schema):
     ca_key, ca_cert = _issue("test CA", ca=True)
     server_key, server_cert = _issue("dcc", issuer_key=ca_key, issuer_name=ca_cert.subject, server=True)
     client_key, client_cert = _issue("dnoctl", issuer_key=ca_key, issuer_name=ca_cert.subject)
@@ -63,8 +63,7 @@ def tls_simulator(tmp_path, user_signer, dcc_signer, schema):
     context.verify_mode = ssl.CERT_REQUIRED
     sim = DccSimulator(
         dcc_signer=dcc_signer,
-        user_verifier=DuisVerifier(cert=user_signer.cert),
-        user_eui64=ORIGINATOR,
+        users=[simulated_user(user_signer, user_gbcs_signer)],
         devices=[SimulatedDevice(eui64=HCALCS)],
         schema=schema,
         tls=context,
@@ -73,27 +72,31 @@ def tls_simulator(tmp_path, user_signer, dcc_signer, schema):
     sim.stop()
 
 
-def _client(sim, user_signer, dcc_signer, **tls) -> DccClient:
-    return client_for(sim.url, user_signer, dcc_signer, backoff_s=0.01, **tls)
+def _client(sim, user_signer, dcc_signer, gbcs_signer, **tls) -> DccClient:
+    return client_for(sim.url, user_signer, dcc_signer, gbcs_signer, backoff_s=0.01, **tls)
 
 
-def test_client_certificate_over_https(tls_simulator, user_signer, dcc_signer):
+def test_client_certificate_over_https(tls_simulator, user_signer, user_gbcs_signer, dcc_signer):
     sim, ca_path, client_files = tls_simulator
     assert sim.url.startswith("https://127.0.0.1:")
-    client = _client(sim, user_signer, dcc_signer, client_cert=client_files, verify_tls=ca_path)
+    client = _client(sim, user_signer, dcc_signer, user_gbcs_signer, client_cert=client_files, verify_tls=ca_path)
     outcome = client.deactivate_auxiliary_load(target=HCALCS, index=1, duration_minutes=5)
     assert outcome.acknowledgement.response_code == "I0"
 
 
-def test_without_client_certificate_the_dcc_is_unreachable(tls_simulator, user_signer, dcc_signer):
+def test_without_client_certificate_the_dcc_is_unreachable(tls_simulator, user_signer, user_gbcs_signer, dcc_signer):
     sim, ca_path, _ = tls_simulator
     with pytest.raises(DccTransientError):
-        _client(sim, user_signer, dcc_signer, verify_tls=ca_path).read_auxiliary_load_switch_data(target=HCALCS)
+        _client(sim, user_signer, dcc_signer, user_gbcs_signer, verify_tls=ca_path).read_auxiliary_load_switch_data(
+            target=HCALCS
+        )
     assert sim.received == []
 
 
-def test_server_certificate_is_checked(tls_simulator, user_signer, dcc_signer):
+def test_server_certificate_is_checked(tls_simulator, user_signer, user_gbcs_signer, dcc_signer):
     sim, _, client_files = tls_simulator
     with pytest.raises(DccTransientError):  # default trust store does not know the test CA
-        _client(sim, user_signer, dcc_signer, client_cert=client_files).read_auxiliary_load_switch_data(target=HCALCS)
+        _client(
+            sim, user_signer, dcc_signer, user_gbcs_signer, client_cert=client_files
+        ).read_auxiliary_load_switch_data(target=HCALCS)
     assert sim.received == []

@@ -1,8 +1,9 @@
 """``manage.py dcc_keys [--dir DIR]``: development key pairs and self-signed certificates.
 
-Writes ``user.key.pem``/``user.cert.pem`` (dnoctl, the ENO user) and ``dcc.key.pem``/
-``dcc.cert.pem`` (the simulated DCC) into ``settings.DCC["KEY_DIR"]`` (default
-``var/keys/``). Idempotent: existing pairs are kept.
+Writes, into ``settings.DCC["KEY_DIR"]`` (default ``var/keys/``), the identities whose paths
+are not configured: ``user-xml.*`` (dnoctl's DUIS XML-signing key), ``user-gbcs.*`` (its GBCS
+pre-command key) and ``dcc.*`` (the simulated DCC). Idempotent: existing pairs are kept, and
+a configured key or certificate is never written.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from dcc import config as dcc_config
 
 
 class Command(BaseCommand):
-    help = "Generate development DUIS signing keys and certificates for us and the DCC simulator (idempotent)."
+    help = "Generate development DCC keys and certificates for us (XML and GBCS) and the DCC simulator (idempotent)."
 
     def add_arguments(self, parser):
         parser.add_argument("--dir", help="Directory for the PEM files (default: settings.DCC['KEY_DIR'])")

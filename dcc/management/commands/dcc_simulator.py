@@ -3,7 +3,10 @@
 Runs the DCC simulator standalone on loopback until interrupted. Devices come from
 ``--devices FILE`` (JSON list of {eui64, eno_firmware, wan, switch_indexes}), from
 ``--from-db`` (every meter in the database with its HCALCS switch indexes), or later
-through ``POST /sim/devices``.
+through ``POST /sim/devices``. It signs with ``DCC_SIMULATOR_KEY_PATH``/``_CERT_PATH`` (a
+DCC Boxed DSP key works) and serves dnoctl's own originator, plus every ``--user EUI64 ROLE
+XML_CERT GBCS_CERT`` given (for example DCC Boxed's network operator, so requests signed by the
+DCC's own tool reach it).
 """
 
 from __future__ import annotations
@@ -13,10 +16,12 @@ import signal
 import threading
 from pathlib import Path
 
-from django.core.management.base import BaseCommand
+from django.core.management.base import BaseCommand, CommandError
 
 from dcc import config as dcc_config
-from dcc.simulator import SimulatedDevice
+from dcc.duis import DccError
+from dcc.duis.signing import load_certificate
+from dcc.simulator import SimulatedDevice, SimulatedUser
 
 
 class Command(BaseCommand):
@@ -30,6 +35,14 @@ class Command(BaseCommand):
         parser.add_argument("--latency", type=float, nargs=2, default=(0.05, 0.5), metavar=("MIN_S", "MAX_S"))
         parser.add_argument("--devices", type=Path, help="JSON file with a list of devices")
         parser.add_argument("--from-db", action="store_true", help="register every meter in the database")
+        parser.add_argument(
+            "--user",
+            nargs=4,
+            action="append",
+            default=[],
+            metavar=("EUI64", "ROLE", "XML_CERT", "GBCS_CERT"),
+            help="serve another DCC user too (certificates PEM or DER)",
+        )
 
     def handle(self, *args, **options):
         dcc_config.ensure_dev_keys()
@@ -47,6 +60,7 @@ class Command(BaseCommand):
             rules=options["rules"],
             devices=devices,
             latency_s=tuple(options["latency"]),
+            extra_users=tuple(self._user(*user) for user in options["user"]),
         ).start()
         self.stdout.write(
             f"DCC simulator on {simulator.url} ({options['rules']} rules, {len(devices)} devices); Ctrl-C stops it"
@@ -59,6 +73,17 @@ class Command(BaseCommand):
             pass
         finally:
             simulator.stop()
+
+    def _user(self, eui64: str, role: str, xml_cert: str, gbcs_cert: str) -> SimulatedUser:
+        try:
+            return SimulatedUser(
+                eui64=eui64,
+                role=role,
+                xml_certs=(load_certificate(Path(xml_cert).read_bytes()),),
+                gbcs_cert=load_certificate(Path(gbcs_cert).read_bytes()),
+            )
+        except (OSError, DccError) as exc:
+            raise CommandError(f"--user {eui64}: {exc}") from exc
 
     def _devices_from_db(self) -> list[SimulatedDevice]:
         from consent.models import Meter
