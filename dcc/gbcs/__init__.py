@@ -6,7 +6,7 @@ device alerts dnoctl acts on. See README.md for the layout and what was checked 
 
 from .alerts import DeviceAlert, FirmwareTransferAlert, boost_alert_build, firmware_transfer_alert_build
 from .authentication import authenticate_alert, authenticate_response, verify_mac, verify_signed
-from .checks import check_pre_command, sign_pre_command
+from .checks import check_pre_command, sign_pre_command, signed_command_wrap
 from .codes import AlertCode, Cra, FirmwareTransferResult, MessageCode, UserInterfaceCommand
 from .crypto import certificate_entity_id
 from .dlms import AccessKind, AccessResult, Data, DataTag
@@ -93,6 +93,7 @@ __all__ = [
     "parse_response",
     "pre_command_build",
     "sign_pre_command",
+    "signed_command_wrap",
     "verify_mac",
     "verify_signed",
 ]

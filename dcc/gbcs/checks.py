@@ -12,9 +12,10 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from . import crypto
 from .codes import Cra
 from .ecs47 import Ecs47Command, Ecs47Request
-from .errors import PreCommandMismatch
-from .frames import SIGNATURE_LENGTH
+from .errors import GbcsError, PreCommandMismatch
+from .frames import SIGNATURE_LENGTH, frame_parse
 from .parsing import parse_pre_command
+from .protect import ciphering_wrap
 
 
 def check_pre_command(pre_command: bytes | Ecs47Command, expected: Ecs47Request) -> Ecs47Command:
@@ -52,3 +53,19 @@ def sign_pre_command(pre_command: bytes, *, expected: Ecs47Request, private_key:
     command = check_pre_command(pre_command, expected)
     unsigned = pre_command[:-1] if command.frame.empty_signature else pre_command
     return unsigned + bytes([SIGNATURE_LENGTH]) + crypto.sign(unsigned[1:], private_key)
+
+
+def signed_command_wrap(
+    signed_command: bytes,
+    *,
+    acb_ka_private_key: ec.EllipticCurvePrivateKey,
+    device_ka_public_key: crypto.PublicKeyLike,
+) -> bytes:
+    """What the DCC sends the device for CV 5: the user's signed command in General
+    Ciphering, MAC'd with the DCC's access-control-broker KA key (the simulator's job)."""
+    frame = frame_parse(signed_command)
+    if frame.mac is not None or frame.signature is None:
+        raise GbcsError("only a signed General Signing command can be wrapped for the device")
+    return ciphering_wrap(
+        signed_command, frame.header, private_key=acb_ka_private_key, peer_public_key=device_ka_public_key
+    )

@@ -177,7 +177,11 @@ def _value_decode(reader: Reader, field: str, tag: DataTag, depth: int) -> Data:
     if tag in (DataTag.ARRAY, DataTag.STRUCTURE):
         count = reader.length(f"{field} count")
         return Data(tag, tuple(data_decode(reader, f"{field}[{i}]", depth + 1) for i in range(count)))
+    at = reader.offset
     description = _type_description_decode(reader, f"{field} type description", depth + 1)
+    if _minimum_size(description) == 0:
+        # Elements that take no bytes would let a few bytes claim billions of them.
+        raise reader.fail(f"{field} type description", "describes elements of no size", at)
     contents = reader.sub(reader.length(f"{field} contents length"), f"{field} contents")
     elements = []
     while contents.remaining:
@@ -207,6 +211,16 @@ def _type_description_decode(reader: Reader, field: str, depth: int) -> TypeDesc
     if tag in (DataTag.NULL, DataTag.COMPACT_ARRAY):
         raise reader.fail(field, f"{tag.name} cannot be a compact array element")
     return TypeDescription(tag)
+
+
+def _minimum_size(description: TypeDescription) -> int:
+    if description.tag is DataTag.ARRAY:
+        return description.count * _minimum_size(description.elements[0])
+    if description.tag is DataTag.STRUCTURE:
+        return sum(_minimum_size(member) for member in description.elements)
+    if description.tag in _INTEGERS:
+        return _INTEGERS[description.tag][0]
+    return _FIXED_RAW.get(description.tag, 1)  # strings and bit-strings: at least their length
 
 
 def _untagged_decode(reader: Reader, field: str, description: TypeDescription, depth: int) -> Data:

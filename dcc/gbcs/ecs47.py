@@ -125,6 +125,9 @@ class Ecs47Request:
             raise ValueError(f"SRV {self.service} {'needs' if leveled else 'takes no'} level, start and end")
         if leveled and not 0 <= self.level <= 100:  # type: ignore[operator]
             raise ValueError(f"level must be 0..100, got {self.level}")
+        for moment in (self.start, self.end):
+            if moment is not None and (moment.tzinfo is None or moment.microsecond % 10_000):
+                raise ValueError("start and end must be aware datetimes to 1/100 s (GBCS date-time resolution)")
         if self.input_from_controlled_load and not leveled:
             raise ValueError(f"SRV {self.service} takes no input_from_controlled_load")
 

@@ -14,6 +14,18 @@ def signed_message(header: GroupingHeader, payload: bytes, private_key: ec.Ellip
     return general_signing_encode(header, payload, signature=crypto.sign(unsigned[1:], private_key))
 
 
+def ciphering_wrap(
+    general_signing: bytes,
+    header: GroupingHeader,
+    *,
+    private_key: ec.EllipticCurvePrivateKey,
+    peer_public_key: crypto.PublicKeyLike,
+) -> bytes:
+    """General Ciphering around a General Signing structure, MAC'd for ``header``'s parties."""
+    key = crypto.mac_key(private_key=private_key, peer_public_key=crypto.public_key(peer_public_key), header=header)
+    return general_ciphering_encode(general_signing, crypto.mac(key, header, MAC_AAD_PREFIX + general_signing))
+
+
 def maced_message(
     header: GroupingHeader,
     payload: bytes,
@@ -22,5 +34,4 @@ def maced_message(
     peer_public_key: crypto.PublicKeyLike,
 ) -> bytes:
     general_signing = general_signing_encode(header, payload, empty_signature=True)
-    key = crypto.mac_key(private_key=private_key, peer_public_key=crypto.public_key(peer_public_key), header=header)
-    return general_ciphering_encode(general_signing, crypto.mac(key, header, MAC_AAD_PREFIX + general_signing))
+    return ciphering_wrap(general_signing, header, private_key=private_key, peer_public_key=peer_public_key)
