@@ -103,10 +103,10 @@ def _user_interface_command(details: tuple[Data, ...]) -> int | None:
     if not details:
         return None
     first = details[0]
-    if first.tag is DataTag.OCTET_STRING and len(first.value) == 2:  # type: ignore[arg-type]
-        return int.from_bytes(first.value, "big")  # type: ignore[arg-type]
+    if first.tag is DataTag.OCTET_STRING and len(first.value) == 2:
+        return int.from_bytes(first.value, "big")
     if first.tag in (DataTag.LONG_UNSIGNED, DataTag.UNSIGNED, DataTag.ENUM):
-        return first.value  # type: ignore[return-value]
+        return first.value
     return None
 
 
@@ -118,14 +118,14 @@ def dlms_alert_decode(frame: Frame) -> DeviceAlert:
     code, stamp, *details = body.items
     if code.tag is not DataTag.LONG_UNSIGNED:
         raise _fail(frame, "code", f"is {code.tag.name.lower()}, expected long-unsigned")
-    if stamp.tag is not DataTag.OCTET_STRING or len(stamp.value) != DATE_TIME_LENGTH:  # type: ignore[arg-type]
+    if stamp.tag is not DataTag.OCTET_STRING or len(stamp.value) != DATE_TIME_LENGTH:
         raise _fail(frame, "timestamp", "is not a 12-byte date-time")
-    alert_code: int = code.value  # type: ignore[assignment]
+    alert_code: int = code.value
     return DeviceAlert(
         frame=frame,
         alert_code=alert_code,
         alert_name=alert_name(alert_code),
-        timestamp=datetime_decode(stamp.value, "alert timestamp", frame.payload_start),  # type: ignore[arg-type]
+        timestamp=datetime_decode(stamp.value, "alert timestamp", frame.payload_start),
         user_interface_command=_user_interface_command(tuple(details)) if alert_code in _UI_ALERTS else None,
         details=tuple(details),
         notification=notification,

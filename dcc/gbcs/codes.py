@@ -118,7 +118,7 @@ ALERT_NAMES = {
 
 
 def alert_name(alert_code: int) -> str:
-    return ALERT_NAMES.get(alert_code, f"alert 0x{alert_code:04X}")  # type: ignore[call-overload]
+    return ALERT_NAMES.get(alert_code, f"alert 0x{alert_code:04X}")
 
 
 class UserInterfaceCommand(IntEnum):
@@ -127,9 +127,6 @@ class UserInterfaceCommand(IntEnum):
     ACTIVATE_BOOST_PERIOD = 0x0001
     CANCEL_BOOST_PERIOD = 0x000A
     EXTEND_BOOST_PERIOD = 0x000F
-
-
-BOOST_COMMANDS = frozenset(UserInterfaceCommand)
 
 
 class FirmwareTransferResult(IntEnum):

@@ -65,7 +65,7 @@ def public_key(
             allowed = key_usage.digital_signature if usage == "DS" else key_usage.key_agreement
             if not allowed:
                 raise GbcsAuthenticationError(f"certificate for {entity or 'this party'} is not a {usage} certificate")
-        key = key.public_key()  # type: ignore[assignment]
+        key = key.public_key()
     if not isinstance(key, ec.EllipticCurvePublicKey) or not isinstance(key.curve, ec.SECP256R1):
         raise GbcsAuthenticationError("GBCS keys are ECDSA/ECDH P-256 keys")
     return key

@@ -105,10 +105,10 @@ class Data:
     @property
     def items(self) -> tuple[Data, ...]:
         if self.tag is DataTag.COMPACT_ARRAY:
-            return self.value.elements  # type: ignore[union-attr]
+            return self.value.elements
         if self.tag not in (DataTag.ARRAY, DataTag.STRUCTURE):
             raise TypeError(f"{self.tag.name} has no items")
-        return self.value  # type: ignore[return-value]
+        return self.value
 
 
 NULL = Data(DataTag.NULL)
@@ -251,19 +251,19 @@ def _value_encode(data: Data) -> bytes:
         return b"\xff" if value else b"\x00"  # GBCS writes TRUE as 0xFF
     if tag in _INTEGERS:
         size, signed = _INTEGERS[tag]
-        return int(value).to_bytes(size, "big", signed=signed)  # type: ignore[call-overload]
+        return int(value).to_bytes(size, "big", signed=signed)
     if tag in _FIXED_RAW:
-        if len(value) != _FIXED_RAW[tag]:  # type: ignore[arg-type]
+        if len(value) != _FIXED_RAW[tag]:
             raise ValueError(f"{tag.name} is {_FIXED_RAW[tag]} bytes")
-        return bytes(value)  # type: ignore[arg-type]
+        return bytes(value)
     if tag in _STRINGS:
-        raw = value if tag is DataTag.OCTET_STRING else value.encode("utf-8" if tag is DataTag.UTF8_STRING else "ascii")  # type: ignore[union-attr]
-        return encode_length(len(raw)) + raw  # type: ignore[arg-type]
+        raw = value if tag is DataTag.OCTET_STRING else value.encode("utf-8" if tag is DataTag.UTF8_STRING else "ascii")
+        return encode_length(len(raw)) + raw
     if tag is DataTag.BIT_STRING:
-        return encode_length(value.bit_length) + value.data  # type: ignore[union-attr]
+        return encode_length(value.bit_length) + value.data
     if tag in (DataTag.ARRAY, DataTag.STRUCTURE):
-        return encode_length(len(value)) + b"".join(data_encode(item) for item in value)  # type: ignore[arg-type]
-    compact: CompactArray = value  # type: ignore[assignment]
+        return encode_length(len(value)) + b"".join(data_encode(item) for item in value)
+    compact: CompactArray = value
     contents = b"".join(_untagged_encode(item, compact.description) for item in compact.elements)
     return _type_description_encode(compact.description) + encode_length(len(contents)) + contents
 

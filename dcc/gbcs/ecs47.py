@@ -70,7 +70,6 @@ MESSAGE_CODES = {
     "7.13": MessageCode.ECS47A,
     "7.16": MessageCode.ECS47E,
 }
-ECS47_CODES = frozenset(MESSAGE_CODES.values())
 SWITCH_INDEXES = range(1, 6)
 MAX_DURATION = 0xFFFF
 SCRIPT_TABLE = CosemReference(9, obis("0-0:10.0.103.255"), 1)  # method 1: execute
@@ -115,7 +114,7 @@ class Ecs47Request:
         leveled = self.service in _PERIOD_OBJECTS
         if timed != (self.duration_minutes is not None):
             raise ValueError(f"SRV {self.service} {'needs' if timed else 'takes no'} duration_minutes")
-        if timed and not 0 <= self.duration_minutes <= MAX_DURATION:  # type: ignore[operator]
+        if timed and not 0 <= self.duration_minutes <= MAX_DURATION:
             raise ValueError(f"duration_minutes must be 0..{MAX_DURATION}, got {self.duration_minutes}")
         if (
             leveled != (self.level is not None)
@@ -123,7 +122,7 @@ class Ecs47Request:
             or leveled != (self.end is not None)
         ):
             raise ValueError(f"SRV {self.service} {'needs' if leveled else 'takes no'} level, start and end")
-        if leveled and not 0 <= self.level <= 100:  # type: ignore[operator]
+        if leveled and not 0 <= self.level <= 100:
             raise ValueError(f"level must be 0..100, got {self.level}")
         for moment in (self.start, self.end):
             if moment is not None and (moment.tzinfo is None or moment.microsecond % 10_000):
@@ -170,13 +169,13 @@ def _fail(frame: Frame, field: str, problem: str) -> GbcsFormatError:
 def _long_unsigned(frame: Frame, data: Data, field: str) -> int:
     if data.tag is not DataTag.LONG_UNSIGNED:
         raise _fail(frame, field, f"is {data.tag.name.lower()}, expected long-unsigned")
-    return data.value  # type: ignore[return-value]
+    return data.value
 
 
 def _date_time(frame: Frame, data: Data, field: str) -> datetime:
-    if data.tag is not DataTag.OCTET_STRING or len(data.value) != DATE_TIME_LENGTH:  # type: ignore[arg-type]
+    if data.tag is not DataTag.OCTET_STRING or len(data.value) != DATE_TIME_LENGTH:
         raise _fail(frame, field, "is not a 12-byte date-time octet-string")
-    return datetime_decode(data.value, f"ECS47 {field}", frame.payload_start)  # type: ignore[arg-type]
+    return datetime_decode(data.value, f"ECS47 {field}", frame.payload_start)
 
 
 def _switch_of(frame: Frame, request: AccessRequest, position: int) -> tuple[int, int]:
@@ -283,7 +282,7 @@ def _command_apdu(request: Ecs47Request) -> AccessRequestApdu:
     if request.service in _DURATION_OBJECT:
         duration = AccessRequest(AccessKind.SET, switch_object(index, _DURATION_OBJECT[request.service]))
         selector = index << 8 | _DURATION_SCRIPT[request.service]
-        data = (long_unsigned(request.duration_minutes), long_unsigned(selector))  # type: ignore[arg-type]
+        data = (long_unsigned(request.duration_minutes), long_unsigned(selector))
         return AccessRequestApdu(invoke_id_for(request.counter), (duration, script), data)
     start_object, end_object = _PERIOD_OBJECTS[request.service]
     io = _INPUT if request.input_from_controlled_load else _OUTPUT
@@ -293,9 +292,9 @@ def _command_apdu(request: Ecs47Request) -> AccessRequestApdu:
         script,
     )
     data = (
-        octet_string(datetime_encode(request.start)),  # type: ignore[arg-type]
-        octet_string(datetime_encode(request.end)),  # type: ignore[arg-type]
-        long_unsigned(io << 12 | index << 8 | request.level),  # type: ignore[operator]
+        octet_string(datetime_encode(request.start)),
+        octet_string(datetime_encode(request.end)),
+        long_unsigned(io << 12 | index << 8 | request.level),
     )
     return AccessRequestApdu(invoke_id_for(request.counter), requests, data)
 

@@ -221,18 +221,18 @@ def ecs61a_response_decode(frame: Frame) -> Ecs61aResponse:
     devices: dict[int, str | None] = {}
     for n in SWITCHES:
         raw = _value(frame, data[4 + n], DataTag.OCTET_STRING, f"switch {n} device")
-        if raw is not None and len(raw) != 8:  # type: ignore[arg-type]
-            raise _fail(frame, f"switch {n} device", f"is {len(raw)} bytes, expected an 8-byte EUI-64")  # type: ignore[arg-type]
-        devices[n] = eui64_text(raw) if raw and any(raw) else None  # type: ignore[arg-type]
+        if raw is not None and len(raw) != 8:
+            raise _fail(frame, f"switch {n} device", f"is {len(raw)} bytes, expected an 8-byte EUI-64")
+        devices[n] = eui64_text(raw) if raw and any(raw) else None
     calendars = [None if data[i].tag is DataTag.NULL else data[i] for i in (10, 11)]
     for item, name in zip(calendars, ("special days", "schedule"), strict=True):
         if item is not None and item.tag is not DataTag.ARRAY:
             raise _fail(frame, name, f"is {item.tag.name.lower()}, expected an array")
     return Ecs61aResponse(
         frame=frame,
-        labels={n: _value(frame, data[n - 1], DataTag.VISIBLE_STRING, f"switch {n} label") for n in SWITCHES},  # type: ignore[misc]
+        labels={n: _value(frame, data[n - 1], DataTag.VISIBLE_STRING, f"switch {n} label") for n in SWITCHES},
         hcalcs_devices=devices,
-        output_states={n: _value(frame, data[11 + n], DataTag.BOOLEAN, f"switch {n} output state") for n in SWITCHES},  # type: ignore[misc]
+        output_states={n: _value(frame, data[11 + n], DataTag.BOOLEAN, f"switch {n} output state") for n in SWITCHES},
         special_days=calendars[0],
         schedule=calendars[1],
         outcome=outcome_from(apdu.results, _ECS61A_LABELS),
@@ -268,8 +268,8 @@ def ecs61c_command_decode(frame: Frame) -> Ecs61cCommand:
         raise _fail(frame, "boost log request", "is not a range read of the boost event log")
     return Ecs61cCommand(
         frame=frame,
-        start=seconds_decode(selection.items[1].value),  # type: ignore[arg-type]
-        end=seconds_decode(selection.items[2].value),  # type: ignore[arg-type]
+        start=seconds_decode(selection.items[1].value),
+        end=seconds_decode(selection.items[2].value),
         apdu=apdu,
     )
 
@@ -287,7 +287,7 @@ def _boost_periods(frame: Frame, data: Data) -> tuple[BoostPeriod, ...]:
             or any(item.tag is not DataTag.DOUBLE_LONG_UNSIGNED for item in entry.items)
         ):
             raise _fail(frame, f"boost log entry {position}", "is not (start, end) in seconds")
-        periods.append(BoostPeriod(seconds_decode(entry.items[0].value), seconds_decode(entry.items[1].value)))  # type: ignore[arg-type]
+        periods.append(BoostPeriod(seconds_decode(entry.items[0].value), seconds_decode(entry.items[1].value)))
     return tuple(periods)
 
 
@@ -299,11 +299,11 @@ def ecs61c_response_decode(frame: Frame) -> Ecs61cResponse:
     data = apdu.data
     return Ecs61cResponse(
         frame=frame,
-        boost_available=_value(frame, data[0], DataTag.BOOLEAN, "boost function available"),  # type: ignore[arg-type]
+        boost_available=_value(frame, data[0], DataTag.BOOLEAN, "boost function available"),
         boost_periods=_boost_periods(frame, data[1]),
         boost_membership={
             n: _value(frame, data[1 + n], DataTag.BOOLEAN, f"switch {n} boost association") for n in SWITCHES
-        },  # type: ignore[misc]
+        },
         outcome=outcome_from(apdu.results, _ECS61C_LABELS),
         results=apdu.results,
         apdu=apdu,
@@ -330,7 +330,7 @@ def ecs62_command_decode(frame: Frame) -> Ecs62Command:
             )
         if index in membership or value.tag is not DataTag.BOOLEAN:
             raise _fail(frame, f"request {position}", f"switch {index} repeated, or its value is not a boolean")
-        membership[index] = value.value  # type: ignore[assignment]
+        membership[index] = value.value
     return Ecs62Command(frame=frame, boost_membership=membership, apdu=apdu)
 
 

@@ -72,8 +72,8 @@ def parse_pre_command(message: bytes) -> ecs47.Ecs47Command:
 
 
 def parse_response(message: bytes) -> DeviceResponse:
-    return _of_kind(message, Cra.RESPONSE)  # type: ignore[return-value]
+    return _of_kind(message, Cra.RESPONSE)
 
 
 def parse_alert(message: bytes) -> Alert:
-    return _of_kind(message, Cra.ALERT)  # type: ignore[return-value]
+    return _of_kind(message, Cra.ALERT)

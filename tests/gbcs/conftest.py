@@ -35,7 +35,7 @@ class Reference:
 
     def private_key(self, eui: str, usage: str) -> ec.EllipticCurvePrivateKey:
         path = self.root / "keystore" / f"{eui.replace('-', '').lower()}-{usage.lower()}.key"
-        return serialization.load_pem_private_key(path.read_bytes(), password=None)  # type: ignore[return-value]
+        return serialization.load_pem_private_key(path.read_bytes(), password=None)
 
 
 @pytest.fixture(scope="session")

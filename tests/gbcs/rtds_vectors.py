@@ -30,7 +30,7 @@ def _ecs47(name: str, service: str, counter: int, index: int, **fields: object) 
     originator = SUPPLIER_7_16 if service == "7.16" else SUPPLIER
     request = Ecs47Request(
         service=service, originator=originator, device=ESME, counter=counter, switch_index=index, **fields
-    )  # type: ignore[arg-type]
+    )
     return CriticalVector(name, request, success="_SUCCESS" in name)
 
 
