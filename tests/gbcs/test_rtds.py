@@ -358,3 +358,19 @@ def test_pre_command_for_anything_else_is_never_signed(reference, vector: Critic
                 private_key=reference.private_key(request.originator, "DS"),
             )
         assert refused.value.field == field
+
+
+def test_a_ka_certificate_cannot_stand_in_for_the_ds_one(reference):
+    with pytest.raises(GbcsAuthenticationError, match="not a DS certificate"):
+        authenticate_response(
+            reference.vector("ECS47Deactivate_7.6_SUCCESS_RESPONSE"), device_ds_key=reference.certificate(ESME, "KA")
+        )
+
+
+def test_a_mac_key_from_a_party_outside_the_message_is_refused(reference):
+    with pytest.raises(GbcsAuthenticationError, match="not a party to this message"):
+        verify_mac(
+            reference.vector("ECS62Add_7.9_SUCCESS_RESPONSE"),
+            private_key=reference.private_key(SUPPLIER, "KA"),
+            peer_public_key=reference.certificate("00-DB-12-34-56-78-90-A1", "KA"),
+        )
