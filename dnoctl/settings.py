@@ -169,10 +169,14 @@ if DATABASE_URL:
         raise ImproperlyConfigured("DATABASE_URL must point at PostgreSQL (postgres://...)")
     DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 else:
+    SQLITE_PATH = Path(env_str("DNOCTL_SQLITE_PATH", str(BASE_DIR / "var" / "dnoctl.sqlite3")))
+    # SQLite creates the file but not its folder, and a fresh clone has no var/: without
+    # this, the first `manage.py migrate` fails with "unable to open database file".
+    SQLITE_PATH.parent.mkdir(parents=True, exist_ok=True)
     DATABASES = {
         "default": {
             "ENGINE": "django.db.backends.sqlite3",
-            "NAME": Path(env_str("DNOCTL_SQLITE_PATH", str(BASE_DIR / "var" / "dnoctl.sqlite3"))),
+            "NAME": SQLITE_PATH,
             "OPTIONS": {
                 # WAL lets the web threads read while the in-process worker writes;
                 # IMMEDIATE transactions take the write lock up front instead of failing
