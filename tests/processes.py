@@ -172,7 +172,7 @@ def dcc_identities(tmp_path_factory) -> dict[str, Path]:
 
 
 @pytest.fixture(scope="session")
-def live_processes(django_db_setup, django_db_blocker, dcc_identities, tmp_path_factory):
+def live_processes(django_db_setup, django_db_blocker, dcc_identities, collected_static, tmp_path_factory):
     """Start the simulator, web server and worker once for the session."""
     from django.conf import settings
     from django.db import connection
@@ -210,6 +210,7 @@ def live_processes(django_db_setup, django_db_blocker, dcc_identities, tmp_path_
         DCC_USER_KEY_PATH=dcc_settings["USER_KEY_PATH"],
         DCC_USER_CERT_PATH=dcc_settings["USER_CERT_PATH"],
         DCC_CERT_PATH=dcc_settings["DCC_CERT_PATH"],
+        DJANGO_STATIC_ROOT=str(collected_static),
         PYTHONUNBUFFERED="1",
     )
     web = ManagedProcess(
