@@ -259,7 +259,7 @@ STORAGES = {
     # Content-hashed names (css/dnoctl.1a2b3c4d5e6f.css) let WhiteNoise send static files
     # with a ten-year `immutable` max-age, and it stores brotli and gzip copies beside
     # each, so a first load transfers a fraction of the bytes and a second almost none.
-    "staticfiles": {"BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"},
+    "staticfiles": {"BACKEND": "dnoctl.staticfiles.DashboardStaticFilesStorage"},
 }
 # Pages link only the hashed names; dropping the plain copies halves what is compressed.
 WHITENOISE_KEEP_ONLY_HASHED_FILES = True
