@@ -107,12 +107,22 @@ def test_the_demo_starts_from_a_fresh_clone_and_serves_the_overview(fresh_demo):
     assert overview.status_code == 200, overview.text[:2000]
     assert "SS000-F0000" in overview.text  # the seeded area is there
 
-    # Every static file the overview links is served, under its hashed name.
+    # Every static file the overview links, and every module its scripts import, is served
+    # under its hashed name.
     linked = re.findall(r'(?:href|src)="(/static/[^"]+)"', overview.text)
     assert any(path.endswith(".css") for path in linked) and any("plotly" in path for path in linked), linked
-    for path in linked:
+    seen = set()
+    while linked:
+        path = linked.pop()
+        if path in seen:
+            continue
+        seen.add(path)
         assert re.search(r"\.[0-9a-f]{12}\.(css|js|svg)$", path), path
-        assert session.get(f"{url}{path}", timeout=30).status_code == 200, path
+        served = session.get(f"{url}{path}", timeout=30)
+        assert served.status_code == 200, path
+        if path.endswith(".js"):
+            folder = path.rsplit("/", 1)[0]
+            linked += [f"{folder}/{name}" for name in re.findall(r'from "\./([^"]+)"', served.text)]
 
     # What it made, it made inside the clone.
     assert (clone / "var" / "dnoctl.sqlite3").is_file()
