@@ -24,10 +24,10 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 from django.conf import settings
-from django.contrib.auth.models import Group, User
+from django.contrib.auth.models import User
 from django.core.management import call_command
 
-from dnoctl.roles import ENGINEER, OPERATOR, VIEWER, roles_ensure
+from dnoctl.roles import ENGINEER, OPERATOR, VIEWER, role_grant, roles_ensure
 
 logger = logging.getLogger(__name__)
 
@@ -60,7 +60,7 @@ def demo_users_ensure() -> None:
         if created:
             user.set_password(password)
             user.save()
-        user.groups.add(Group.objects.get(name=group))
+        role_grant(user=user, role=group)
 
 
 def free_port() -> int:

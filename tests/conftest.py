@@ -4,11 +4,11 @@ test clients logged in as them."""
 from pathlib import Path
 
 import pytest
-from django.contrib.auth.models import Group, User
+from django.contrib.auth.models import User
 from django.core.management import call_command
 from django.test import override_settings
 
-from dnoctl.roles import ENGINEER, OPERATOR, VIEWER, roles_ensure
+from dnoctl.roles import ENGINEER, OPERATOR, VIEWER, role_grant, roles_ensure
 
 pytest_plugins = ["tests.processes", "tests.browser_support"]
 
@@ -31,7 +31,7 @@ def collected_static(tmp_path_factory) -> Path:
 def _user_in(group_name: str, username: str) -> User:
     roles_ensure()
     user = User.objects.create_user(username=username, password="correct-horse-battery")
-    user.groups.add(Group.objects.get(name=group_name))
+    role_grant(user=user, role=group_name)
     return user
 
 
