@@ -1,6 +1,5 @@
 from django.contrib import admin
 
-from consent.admin import ReadOnlyAdmin
 from curtailment.models import (
     AspCallOff,
     AspContract,
@@ -11,6 +10,7 @@ from curtailment.models import (
     ServiceRequest,
     ServiceRequestTransition,
 )
+from dnoctl.admin import AuditedAdmin, ReadOnlyAdmin
 
 
 @admin.register(CurtailmentEvent)
@@ -45,7 +45,7 @@ class DccRequestCounterAdmin(ReadOnlyAdmin):
 
 
 @admin.register(AspContract)
-class AspContractAdmin(admin.ModelAdmin):
+class AspContractAdmin(AuditedAdmin):
     list_display = ["reference", "provider", "starts_at", "ends_at", "available_kw", "active"]
     filter_horizontal = ["feeders"]
 
