@@ -65,8 +65,9 @@ def percentile(values: list[float], pct: float) -> float:
 
 
 def setup_database(feeder_count: int) -> dict:
-    """Migrate; create ``feeder_count`` feeders over 250 substations, a viewer and a
-    head-end token; return what the clients need (session cookie, token, a feeder code)."""
+    """Migrate and collect the static files; create ``feeder_count`` feeders over 250
+    substations, a viewer and a head-end token; return what the clients need (session
+    cookie, token, a feeder code)."""
     import django
 
     django.setup()
@@ -79,6 +80,7 @@ def setup_database(feeder_count: int) -> dict:
     from feeders.services import monitor_token_issue
 
     call_command("migrate", interactive=False, verbosity=0)
+    call_command("collectstatic", interactive=False, verbosity=0)  # the overview links the manifest's names
     roles_ensure()
     Feeder.objects.filter(code__startswith="WSB-").delete()
     Substation.objects.filter(code__startswith="WSB-").delete()

@@ -12,19 +12,7 @@ from consent.models import (
     Premise,
     Tenancy,
 )
-
-
-class ReadOnlyAdmin(admin.ModelAdmin):
-    """For append-only history: visible, never editable."""
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
+from dnoctl.admin import ReadOnlyAdmin
 
 
 @admin.register(Premise)

@@ -1,7 +1,7 @@
 from django.contrib import admin
 
-from consent.admin import ReadOnlyAdmin
 from curtailment.models import AspCallOff, AspContract, AuditEntry, CurtailmentAction, CurtailmentEvent
+from dnoctl.admin import AuditedAdmin, ReadOnlyAdmin
 
 
 @admin.register(CurtailmentEvent)
@@ -19,7 +19,7 @@ class CurtailmentActionAdmin(admin.ModelAdmin):
 
 
 @admin.register(AspContract)
-class AspContractAdmin(admin.ModelAdmin):
+class AspContractAdmin(AuditedAdmin):
     list_display = ["reference", "provider", "starts_at", "ends_at", "available_kw", "active"]
     filter_horizontal = ["feeders"]
 

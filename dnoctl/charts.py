@@ -202,7 +202,9 @@ def substation_map_figure(substations: Sequence[dict[str, Any]]) -> dict[str, An
         group = [s for s in substations if s["status"] == status]
         data.append(
             {
-                "type": "scattergl" if len(substations) > 1000 else "scatter",
+                # SVG, not WebGL (scattergl): the served Plotly bundle has no WebGL traces
+                # (static/vendor/plotly/README.md), and a few hundred markers draw fine.
+                "type": "scatter",
                 "mode": "markers",
                 "name": STATUS_LABELS[status],
                 "legendrank": rank + 1,

@@ -1,5 +1,6 @@
 """The embedded stack: everything ``make demo`` runs, in one process, with no servers.
 
+* the static files, collected with hashed names and compressed copies;
 * the database: SQLite (WAL), migrated and seeded with the demo area;
 * the DCC simulator on loopback HTTP, knowing every meter of the demo area;
 * a Celery worker thread on kombu's in-memory broker, and beat in another thread, so
@@ -23,10 +24,10 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 from django.conf import settings
-from django.contrib.auth.models import Group, User
+from django.contrib.auth.models import User
 from django.core.management import call_command
 
-from dnoctl.roles import ENGINEER, OPERATOR, VIEWER, roles_ensure
+from dnoctl.roles import ENGINEER, OPERATOR, VIEWER, role_grant, roles_ensure
 
 logger = logging.getLogger(__name__)
 
@@ -59,13 +60,20 @@ def demo_users_ensure() -> None:
         if created:
             user.set_password(password)
             user.save()
-        user.groups.add(Group.objects.get(name=group))
+        role_grant(user=user, role=group)
 
 
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
+
+
+def prepare_static_files() -> None:
+    """Collect the static files with their hashed names and brotli/gzip copies (into
+    ``STATIC_ROOT``, ``var/static`` by default), which the pages link and WhiteNoise serves.
+    Repeated at every start so an updated checkout never serves yesterday's files."""
+    call_command("collectstatic", interactive=False, verbosity=0)
 
 
 def prepare_database(options: EmbeddedOptions, stdout) -> None:
@@ -168,9 +176,12 @@ def run(options: EmbeddedOptions, stdout) -> None:
     """Start everything and serve until interrupted."""
     import uvicorn
 
+    prepare_static_files()
+    prepare_database(options, stdout)
+    # Imported after collectstatic: WhiteNoise lists STATIC_ROOT once, when the
+    # application's middleware is built.
     from dnoctl.asgi import application
 
-    prepare_database(options, stdout)
     web_url = f"http://{options.host}:{options.port}"
     with dcc_simulator_running(options, web_url), celery_running(), telemetry_running(options, web_url):
         stdout.write(

@@ -3,7 +3,8 @@
 * viewer: sees everything but personal data; no controls.
 * operator: curtails, cancels, acknowledges alerts; sees customers' contact details.
 * engineer: feeders, thresholds, automatic mode, ASP contracts, imports; everything an
-  operator can do.
+  operator can do. Engineers are staff: the Django admin is where they look through every
+  table and edit the reference data the dashboard has no form for (see ``ADMIN_EDITS``).
 """
 
 from __future__ import annotations
@@ -36,17 +37,55 @@ GROUP_PERMISSIONS: dict[str, list[str]] = {
 }
 
 
+# The admin for engineers: they may view every table of these apps, and edit only the
+# reference data below (audited, see dnoctl.admin.AuditedAdmin). Everything else (consent
+# and its history, events, actions, service requests, the audit trail) changes only through
+# its services, which keep the state machines, the history and the audit trail whole.
+ADMIN_VIEW_APPS = ("feeders", "consent", "curtailment")
+ADMIN_EDITS = [
+    "feeders.add_substation",
+    "feeders.change_substation",
+    "feeders.add_feeder",
+    "feeders.change_feeder",
+    "curtailment.add_aspcontract",
+    "curtailment.change_aspcontract",
+]
+STAFF_ROLES = {ENGINEER}
+
+
+def _permissions(dotted_names: list[str]) -> list:
+    from django.contrib.auth.models import Permission
+
+    wanted = []
+    for dotted in dotted_names:
+        app_label, codename = dotted.split(".")
+        wanted.append(Permission.objects.get(content_type__app_label=app_label, codename=codename))
+    return wanted
+
+
 def roles_ensure() -> None:
     """Create the three groups with their permissions (idempotent; run after migrate)."""
     from django.contrib.auth.models import Group, Permission
 
     for group_name, perms in GROUP_PERMISSIONS.items():
         group, _ = Group.objects.get_or_create(name=group_name)
-        wanted = []
-        for dotted in perms:
-            app_label, codename = dotted.split(".")
-            wanted.append(Permission.objects.get(content_type__app_label=app_label, codename=codename))
+        wanted = _permissions(perms)
+        if group_name in STAFF_ROLES:
+            wanted += _permissions(ADMIN_EDITS)
+            wanted += Permission.objects.filter(
+                content_type__app_label__in=ADMIN_VIEW_APPS, codename__startswith="view_"
+            )
         group.permissions.set(wanted)
+
+
+def role_grant(*, user, role: str) -> None:
+    """Put ``user`` in the ``role`` group; an engineer also becomes staff (the admin)."""
+    from django.contrib.auth.models import Group
+
+    user.groups.add(Group.objects.get(name=role))
+    if role in STAFF_ROLES and not user.is_staff:
+        user.is_staff = True
+        user.save(update_fields=["is_staff"])
 
 
 def user_roles(user) -> dict[str, bool]:

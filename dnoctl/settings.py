@@ -17,7 +17,6 @@ import os
 from pathlib import Path
 
 import dj_database_url
-import plotly
 from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -93,7 +92,9 @@ else:
     # The embedded demo runs on a laptop with no secrets to protect; a fixed key keeps
     # sessions valid across restarts of the demo.
     SECRET_KEY = env_str("DJANGO_SECRET_KEY", "embedded-demo-only-not-secret-" + "x" * 40)
-    DEBUG = env_bool("DJANGO_DEBUG", True)
+    # Off by default: the demo shows what production shows (the dashboard's own error
+    # pages, hashed and cached static files), not Django's debug pages.
+    DEBUG = env_bool("DJANGO_DEBUG", False)
 
 ALLOWED_HOSTS = env_list("DJANGO_ALLOWED_HOSTS", ["localhost", "127.0.0.1", "[::1]", "testserver"])
 CSRF_TRUSTED_ORIGINS = env_list("DJANGO_CSRF_TRUSTED_ORIGINS", [])
@@ -170,10 +171,14 @@ if DATABASE_URL:
         raise ImproperlyConfigured("DATABASE_URL must point at PostgreSQL (postgres://...)")
     DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 else:
+    SQLITE_PATH = Path(env_str("DNOCTL_SQLITE_PATH", str(BASE_DIR / "var" / "dnoctl.sqlite3")))
+    # SQLite creates the file but not its folder, and a fresh clone has no var/: without
+    # this, the first `manage.py migrate` fails with "unable to open database file".
+    SQLITE_PATH.parent.mkdir(parents=True, exist_ok=True)
     DATABASES = {
         "default": {
             "ENGINE": "django.db.backends.sqlite3",
-            "NAME": Path(env_str("DNOCTL_SQLITE_PATH", str(BASE_DIR / "var" / "dnoctl.sqlite3"))),
+            "NAME": SQLITE_PATH,
             "OPTIONS": {
                 # WAL lets the web threads read while the in-process worker writes;
                 # IMMEDIATE transactions take the write lock up front instead of failing
@@ -244,14 +249,23 @@ TIME_ZONE = "Europe/London"  # shown in the control room's wall-clock time
 # --- static files ------------------------------------------------------------------------
 
 STATIC_URL = "/static/"
-STATIC_ROOT = BASE_DIR / "var" / "static"
-# Plotly.js comes from the installed plotly package, never a CDN: control rooms are often
-# offline.
-STATICFILES_DIRS = [
-    BASE_DIR / "static",
-    ("vendor/plotly", Path(plotly.__file__).resolve().parent / "package_data"),
-]
-WHITENOISE_USE_FINDERS = True  # serve straight from the finders: no collectstatic step
+# collectstatic writes here: `manage.py run_embedded` runs it at start-up, a production
+# deployment runs it once per release, the tests once per session into a temporary folder.
+STATIC_ROOT = Path(env_str("DJANGO_STATIC_ROOT", str(BASE_DIR / "var" / "static")))
+# Plotly.js is vendored under static/vendor/plotly/ (see its README), never a CDN:
+# control rooms are often offline.
+STATICFILES_DIRS = [BASE_DIR / "static"]
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    # Content-hashed names (css/dnoctl.1a2b3c4d5e6f.css) let WhiteNoise send static files
+    # with a ten-year `immutable` max-age, and it stores brotli and gzip copies beside
+    # each, so a first load transfers a fraction of the bytes and a second almost none.
+    "staticfiles": {"BACKEND": "dnoctl.staticfiles.DashboardStaticFilesStorage"},
+}
+# Pages link only the hashed names; dropping the plain copies halves what is compressed.
+WHITENOISE_KEEP_ONLY_HASHED_FILES = True
+# With DEBUG on, Django links the plain names and WhiteNoise serves them from the finders
+# (its defaults follow DEBUG), so a developer can edit static files without collectstatic.
 
 # --- email -------------------------------------------------------------------------------
 
@@ -328,7 +342,19 @@ LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "filters": {"client_errors_without_traceback": {"()": "dnoctl.log_filters.ClientErrorsWithoutTraceback"}},
+    "handlers": {
+        "console": {
+            "class": "logging.StreamHandler",
+            "formatter": "plain",
+            "filters": ["client_errors_without_traceback"],
+        }
+    },
     "root": {"handlers": ["console"], "level": env_str("DNOCTL_LOG_LEVEL", "INFO")},
-    "loggers": {"django.db.backends": {"level": "WARNING"}},
+    "loggers": {
+        # Django's own handlers (its DEBUG-only console, mail_admins with no ADMINS) are
+        # dropped: its records reach the root handler above once, through its filter.
+        "django": {"handlers": [], "level": "INFO"},
+        "django.db.backends": {"level": "WARNING"},
+    },
 }

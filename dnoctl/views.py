@@ -1,4 +1,4 @@
-"""Project-level views: the overview (landing page) and a health check."""
+"""Project-level views: the overview (landing page), a health check and the favicon."""
 
 from __future__ import annotations
 
@@ -8,9 +8,10 @@ from django.contrib.auth.decorators import login_not_required
 from django.core.paginator import Paginator
 from django.db import connection
 from django.db.models import Case, Count, F, IntegerField, Max, Q, QuerySet, Value, When
-from django.http import JsonResponse
+from django.http import HttpResponseRedirect, JsonResponse
 from django.shortcuts import render
 from django.template.loader import render_to_string
+from django.templatetags.static import static
 
 from curtailment.models import LIVE_ACTION_STATES, OPEN_EVENT_STATES, CurtailmentAction, CurtailmentEvent
 from dnoctl.charts import STATUS_SEVERITY, london_label, substation_map_figure
@@ -142,3 +143,10 @@ def healthz(request):
     with connection.cursor() as cursor:
         cursor.execute("SELECT 1")
     return JsonResponse({"status": "ok"})
+
+
+@login_not_required
+def favicon(request):
+    """Browsers and tools ask for ``/favicon.ico`` whatever a page links; send them to the
+    SVG icon. Not permanent: the icon's hashed name changes when the icon does."""
+    return HttpResponseRedirect(static("favicon.svg"))

@@ -1,17 +1,18 @@
 from django.contrib import admin
 
+from dnoctl.admin import AuditedAdmin
 from feeders.models import Feeder, FeederAlert, FeederReading, MonitorToken, Substation
 
 
 @admin.register(Substation)
-class SubstationAdmin(admin.ModelAdmin):
+class SubstationAdmin(AuditedAdmin):
     list_display = ["code", "name", "licence_area"]
     list_filter = ["licence_area"]
     search_fields = ["code", "name"]
 
 
 @admin.register(Feeder)
-class FeederAdmin(admin.ModelAdmin):
+class FeederAdmin(AuditedAdmin):
     list_display = [
         "code",
         "substation",
@@ -26,6 +27,9 @@ class FeederAdmin(admin.ModelAdmin):
     list_filter = ["high_risk", "automatic_curtailment", "status", "substation__licence_area"]
     search_fields = ["code", "monitor_device_id"]
     raw_id_fields = ["substation"]
+    # Written by ingest and detection; automatic mode is switched on the feeder's page,
+    # whose service audits the reason and tells the operators.
+    readonly_fields = ["status", "last_reading_at", "last_load_percent", "managed_since", "automatic_curtailment"]
 
 
 @admin.register(MonitorToken)

@@ -1,17 +1,37 @@
-"""Shared fixtures: users in each role, and Django test clients logged in as them."""
+"""Shared fixtures: the session's collected static files, users in each role, and Django
+test clients logged in as them."""
+
+from pathlib import Path
 
 import pytest
-from django.contrib.auth.models import Group, User
+from django.contrib.auth.models import User
+from django.core.management import call_command
+from django.test import override_settings
 
-from dnoctl.roles import ENGINEER, OPERATOR, VIEWER, roles_ensure
+from dnoctl.roles import ENGINEER, OPERATOR, VIEWER, role_grant, roles_ensure
 
 pytest_plugins = ["tests.processes", "tests.browser_support"]
+
+
+@pytest.fixture(scope="session", autouse=True)
+def collected_static(tmp_path_factory) -> Path:
+    """The static files collected once per session into a temporary ``STATIC_ROOT``, as a
+    deployment collects them (hashed names, brotli and gzip copies).
+
+    Pages link static files through collectstatic's manifest, so the tests render them as
+    production does: a template naming a missing file fails here too. The live web server
+    (``tests.processes``) serves this same folder.
+    """
+    root = tmp_path_factory.mktemp("static")
+    with override_settings(STATIC_ROOT=root):
+        call_command("collectstatic", interactive=False, verbosity=0)
+        yield root
 
 
 def _user_in(group_name: str, username: str) -> User:
     roles_ensure()
     user = User.objects.create_user(username=username, password="correct-horse-battery")
-    user.groups.add(Group.objects.get(name=group_name))
+    role_grant(user=user, role=group_name)
     return user
 
 

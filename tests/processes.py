@@ -165,7 +165,7 @@ def dcc_identities(tmp_path_factory) -> dict[str, Path]:
 
 
 @pytest.fixture(scope="session")
-def live_processes(django_db_setup, django_db_blocker, dcc_identities, tmp_path_factory):
+def live_processes(django_db_setup, django_db_blocker, dcc_identities, collected_static, tmp_path_factory):
     """Start the simulator, web server and worker once for the session."""
     from django.conf import settings
     from django.db import connection
@@ -203,6 +203,7 @@ def live_processes(django_db_setup, django_db_blocker, dcc_identities, tmp_path_
         DCC_CALLBACK_URL=dcc_settings["CALLBACK_URL"],
         DCC_KEY_DIR=str(dcc_identities["dir"]),
         DCC_LOCAL_DELIVERY=dcc_settings["LOCAL_DELIVERY"],
+        DJANGO_STATIC_ROOT=str(collected_static),
         PYTHONUNBUFFERED="1",
     )
     web = ManagedProcess(

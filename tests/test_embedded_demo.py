@@ -27,6 +27,7 @@ def embedded_demo(tmp_path):
     env.update(
         DNOCTL_SQLITE_PATH=str(tmp_path / "demo.sqlite3"),
         DCC_KEY_DIR=str(tmp_path / "keys"),
+        DJANGO_STATIC_ROOT=str(tmp_path / "static"),
         PYTHONUNBUFFERED="1",
     )
     log = tmp_path / "demo.log"

@@ -51,7 +51,7 @@ def test_overview_lists_feeders_riskiest_first_with_counters(viewer_client):
         "feeders_offline": 1,
     }
     assert b'id="map-figure"' in response.content
-    assert b"vendor/plotly/plotly.min.js" in response.content
+    assert b"vendor/plotly/plotly-cartesian.min." in response.content
 
 
 def test_overview_filters_by_substation_area_status_and_high_risk(viewer_client):

@@ -1,0 +1,71 @@
+"""Admin bases shared by the apps: read-only history, and audited edits of reference data.
+
+The admin is the engineers' tool (see ``dnoctl.roles``): they look through every table,
+and edit only reference data that has no form on the dashboard.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib import admin
+from django.db import models
+
+
+class ReadOnlyAdmin(admin.ModelAdmin):
+    """For append-only history and rows only services write: visible, never editable,
+    by anyone (superusers included)."""
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+def _plain(value: Any) -> Any:
+    """A form value as JSON for the audit entry: rows by primary key, the rest as text."""
+    if isinstance(value, models.Model):
+        return value.pk
+    if isinstance(value, (models.QuerySet, list, tuple, set)):
+        return sorted(_plain(item) for item in value)
+    if value is None or isinstance(value, (str, int, float, bool)):
+        return value
+    return str(value)
+
+
+class AuditedAdmin(admin.ModelAdmin):
+    """Every add, change and delete made in the admin goes into the audit trail
+    (invariant 6) with who made it and each changed field's value before and after."""
+
+    def save_related(self, request, form, formsets, change):
+        # After save_model and the many-to-many fields: the row is complete here.
+        super().save_related(request, form, formsets, change)
+        if change and not form.changed_data:
+            return
+        fields = {
+            name: {
+                "before": _plain(form.initial.get(name)) if change else None,
+                "after": _plain(form.cleaned_data.get(name)),
+            }
+            for name in form.changed_data
+        }
+        self._audit(request, form.instance, "admin.change" if change else "admin.add", {"fields": fields})
+
+    def delete_model(self, request, obj):
+        self._audit(request, obj, "admin.delete", {"row": str(obj)})
+        super().delete_model(request, obj)
+
+    def delete_queryset(self, request, queryset):
+        for obj in queryset:
+            self._audit(request, obj, "admin.delete", {"row": str(obj)})
+        super().delete_queryset(request, queryset)
+
+    @staticmethod
+    def _audit(request, obj: models.Model, action: str, inputs: dict[str, Any]) -> None:
+        from curtailment.audit import audit_record
+
+        audit_record(action=action, actor_user=request.user, target=obj, reason="edited in the admin", inputs=inputs)
