@@ -42,11 +42,15 @@ RESPONSE_HANDLERS = {
 
 
 def boost_pressed(alert: DeviceAlert) -> None:
-    """The customer pressed boost: end the live actions of the switches it restored."""
+    """The customer pressed boost: the meter switched every load on its boost button back on,
+    so the live actions of those switches end (the alert does not list them)."""
+    if not alert.detail.get("boost_pressed"):
+        logger.info("alert %s from %s is not a boost press: logged only", alert.alert_code, alert.target_eui64)
+        return
     pressed_at = _moment(alert.detail.get("pressed_at")) or timezone.now()
     hcalcs_boost_pressed(
         esme_eui64=alert.target_eui64,
-        switch_indexes=alert.detail.get("restored"),
+        switch_indexes=None,
         pressed_at=pressed_at,
         source=f"device alert {alert.response_id or ''}".strip(),
     )

@@ -68,6 +68,7 @@ class ServiceRequestPayload(TypedDict):
     state: str
     ack_code: str
     response_code: str
+    device_outcome: str
     action_id: int | None
     event_id: int
     feeder_id: int
@@ -122,6 +123,7 @@ def service_request_payload(service_request, *, event_id: int, feeder_id: int) -
         state=service_request.state,
         ack_code=service_request.ack_code,
         response_code=service_request.response_code,
+        device_outcome=service_request.device_outcome,
         action_id=service_request.action_id,
         event_id=event_id,
         feeder_id=feeder_id,

@@ -13,6 +13,7 @@ from dcc import config as dcc_config
 _IDENTITIES = (
     ("XML_KEY_PATH", "dnoctl's DUIS XML-signing identity", dcc_config.get_signer),
     ("GBCS_KEY_PATH", "dnoctl's GBCS pre-command identity", dcc_config.get_gbcs_signer),
+    ("GBCS_KA_KEY_PATH", "dnoctl's GBCS key-agreement identity", dcc_config.get_gbcs_key_agreement),
     ("DCC_CERT_PATHS", "the DCC certificates dnoctl trusts", dcc_config.get_dcc_verifier),
 )
 

@@ -1,10 +1,12 @@
 """Build the DCC client, verifiers and simulator from ``settings.DCC``.
 
-A DCC user holds two identities, configured separately (``dnoctl/settings.py``):
+A DCC user holds separate keys, each configured on its own (``dnoctl/settings.py``):
 - the XML-signing key and certificate that sign DUIS documents (``XML_KEY_PATH``,
   ``XML_CERT_PATH``);
 - the GBCS digital-signing key and certificate that sign pre-commands (``GBCS_KEY_PATH``,
-  ``GBCS_CERT_PATH``).
+  ``GBCS_CERT_PATH``);
+- the GBCS key-agreement key and certificate that devices' MACs are made with
+  (``GBCS_KA_KEY_PATH``, ``GBCS_KA_CERT_PATH``).
 It trusts a *set* of DCC certificates (``DCC_CERT_PATHS``), because the DCC's keys roll over.
 Keys may be PEM or DER PKCS#8, as DCC Boxed ships them.
 
@@ -38,6 +40,7 @@ from dcc.duis import (
     generate_identity,
 )
 from dcc.duis.signing import load_certificate, load_private_key
+from dcc.gbcs.certificates import identity_make as gbcs_identity_make
 from dcc.simulator import DccSimulator, HttpLocalDelivery, SimulatedDevice, SimulatedUser
 
 # settings.DCC key -> (environment variable, development file in KEY_DIR)
@@ -46,13 +49,17 @@ KEY_FILES = {
     "XML_CERT_PATH": ("DCC_USER_XML_CERT_PATH", "user-xml.cert.pem"),
     "GBCS_KEY_PATH": ("DCC_USER_GBCS_KEY_PATH", "user-gbcs.key.pem"),
     "GBCS_CERT_PATH": ("DCC_USER_GBCS_CERT_PATH", "user-gbcs.cert.pem"),
+    "GBCS_KA_KEY_PATH": ("DCC_USER_GBCS_KA_KEY_PATH", "user-gbcs-ka.key.pem"),
+    "GBCS_KA_CERT_PATH": ("DCC_USER_GBCS_KA_CERT_PATH", "user-gbcs-ka.cert.pem"),
     "SIMULATOR_KEY_PATH": ("DCC_SIMULATOR_KEY_PATH", "dcc.key.pem"),
     "SIMULATOR_CERT_PATH": ("DCC_SIMULATOR_CERT_PATH", "dcc.cert.pem"),
 }
-# Development identities: (key setting, certificate setting, common name).
+# Development identities: (key setting, certificate setting, what the certificate names).
+# GBCS certificates name the originator's EUI-64 and the key's usage, as SMKI's do.
 DEV_IDENTITIES = (
     ("XML_KEY_PATH", "XML_CERT_PATH", "dnoctl-eno-xml-dev"),
-    ("GBCS_KEY_PATH", "GBCS_CERT_PATH", "dnoctl-eno-gbcs-dev"),
+    ("GBCS_KEY_PATH", "GBCS_CERT_PATH", "DS"),
+    ("GBCS_KA_KEY_PATH", "GBCS_KA_CERT_PATH", "KA"),
     ("SIMULATOR_KEY_PATH", "SIMULATOR_CERT_PATH", "dcc-simulator-dev"),
 )
 LOCAL_DELIVERY_CHANNELS = ("", "simulator")
@@ -85,15 +92,19 @@ def ensure_dev_keys(key_dir: Path | str | None = None) -> dict[str, Path]:
     whether or not its file exists.
     """
     config = dict(dcc_settings())
+    originator = config["ORIGINATOR_EUI64"]
     if key_dir is not None:
         config = {"KEY_DIR": key_dir}
-    for key_name, cert_name, common_name in DEV_IDENTITIES:
+    for key_name, cert_name, names in DEV_IDENTITIES:
         if config.get(key_name) or config.get(cert_name):
             continue  # configured: somebody else's key, never ours to write
         key_file, cert_file = key_path(key_name, config), key_path(cert_name, config)
         if key_file.exists() and cert_file.exists():
             continue
-        key_pem, cert_pem = generate_identity(common_name)
+        if names in ("DS", "KA"):
+            key_pem, cert_pem = gbcs_identity_make(eui64=originator, usage=names, device=False)
+        else:
+            key_pem, cert_pem = generate_identity(names)
         key_file.parent.mkdir(parents=True, exist_ok=True)
         key_file.touch(mode=0o600)
         key_file.write_bytes(key_pem)
@@ -135,6 +146,11 @@ def get_gbcs_signer() -> GbcsSigner:
     """Our GBCS digital-signing identity (pre-commands of critical requests)."""
     key, cert = _pair("GBCS_KEY_PATH", "GBCS_CERT_PATH")
     return GbcsSigner(key=key, cert=cert)
+
+
+def get_gbcs_key_agreement() -> tuple[Any, Any]:
+    """Our GBCS key-agreement key and certificate: devices MAC their answers to us with it."""
+    return _pair("GBCS_KA_KEY_PATH", "GBCS_KA_CERT_PATH")
 
 
 @functools.lru_cache(maxsize=8)
@@ -216,6 +232,7 @@ def build_simulator(
         role=config.get("USER_ROLE") or "ED",
         xml_certs=(get_signer().cert,),
         gbcs_cert=get_gbcs_signer().cert,
+        gbcs_ka_cert=get_gbcs_key_agreement()[1],
     )
     return DccSimulator(
         dcc_signer=DuisSigner(key=key, cert=cert),

@@ -49,6 +49,9 @@ class ServiceRequest(models.Model):
     response_document = models.TextField(blank=True)
     attempts = models.PositiveSmallIntegerField(default=0)
     error = models.TextField(blank=True)
+    device_outcome = models.CharField(
+        max_length=200, blank=True, help_text="What the device's GBCS answer said, decoded and authenticated"
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     sent_at = models.DateTimeField(null=True, blank=True)
     acknowledged_at = models.DateTimeField(null=True, blank=True)
@@ -127,3 +130,24 @@ class InboundDocument(AppendOnlyModel):
 
     def __str__(self) -> str:
         return f"{self.kind} {self.code} {self.request_id or self.response_id} ({self.outcome})"
+
+
+class DeviceCertificate(models.Model):
+    """A device's GBCS certificate as SMKI publishes it, by EUI-64 and key usage: DS checks the
+    signature on its answers to critical commands, KA the MAC on the rest and on its alerts."""
+
+    class Usage(models.TextChoices):
+        DS = "DS", "Digital signing"
+        KA = "KA", "Key agreement"
+
+    eui64 = models.CharField("EUI-64", max_length=23)
+    usage = models.CharField(max_length=2, choices=Usage.choices)
+    certificate = models.TextField(help_text="PEM")
+    source = models.CharField(max_length=100, help_text="Where it came from (file, SMKI, simulator)")
+    added_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["eui64", "usage"], name="device_certificate_one_per_usage")]
+
+    def __str__(self) -> str:
+        return f"{self.eui64} {self.usage}"

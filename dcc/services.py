@@ -28,11 +28,15 @@ from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, replace
 from typing import Any
 
+from cryptography import x509
+from cryptography.hazmat.primitives import serialization
 from django.db import connection, transaction
+from django.db.models import Q
 from django.utils import timezone
 from lxml import etree
 
 from dcc import config as dcc_config
+from dcc import gbcs
 from dcc.choices import ServiceRequestState as State
 from dcc.duis import (
     DccArgumentError,
@@ -44,12 +48,13 @@ from dcc.duis import (
     DuisResponse,
     RequestId,
     documents,
-    gbcs,
 )
 from dcc.duis.alert_codes import BOOST_ALERT_CODE
 from dcc.duis.errors import is_accepted
+from dcc.duis.identifiers import parse_eui64
+from dcc.duis.signing import load_certificate
 from dcc.duis.xmlsafe import parse_xml
-from dcc.models import DccRequestCounter, InboundDocument, ServiceRequest, ServiceRequestTransition
+from dcc.models import DccRequestCounter, DeviceCertificate, InboundDocument, ServiceRequest, ServiceRequestTransition
 
 logger = logging.getLogger(__name__)
 
@@ -684,15 +689,109 @@ class ApplyOutcome:
     service_request_id: int | None = None
 
 
-def _device_result(response: DuisResponse) -> dict[str, Any]:
+# --------------------------------------------------------------------------- device answers
+
+
+def device_certificates_store(*, certificates: Mapping[str, Mapping[str, bytes | str]], source: str) -> int:
+    """Keep devices' GBCS certificates (``{eui64: {"DS": pem, "KA": pem}}``, PEM or DER),
+    replacing older ones, after checking each names its device and is for its usage.
+    Returns how many were stored.
+
+    Raises :class:`DccArgumentError` naming the device and the problem; nothing is stored then.
+    """
+    rows = []
+    for eui64, by_usage in certificates.items():
+        device = parse_eui64(eui64, argument="eui64")
+        for usage, data in by_usage.items():
+            if usage not in DeviceCertificate.Usage.values:
+                raise DccArgumentError("usage", f"{device}: must be DS or KA, got {usage!r}")
+            try:
+                cert = load_certificate(data.encode() if isinstance(data, str) else data)
+                gbcs.crypto.public_key(cert, entity=device, usage=usage)
+            except (DccError, gbcs.GbcsError, x509.ExtensionNotFound) as exc:
+                raise DccArgumentError("certificate", f"{device} {usage}: {exc}") from exc
+            pem = cert.public_bytes(serialization.Encoding.PEM).decode()
+            rows.append(DeviceCertificate(eui64=device, usage=usage, certificate=pem, source=source[:100]))
+    with transaction.atomic():
+        for chunk in range(0, len(rows), 500):
+            batch = rows[chunk : chunk + 500]
+            replaced = Q()
+            for row in batch:
+                replaced |= Q(eui64=row.eui64, usage=row.usage)
+            DeviceCertificate.objects.filter(replaced).delete()
+            DeviceCertificate.objects.bulk_create(batch)
+    return len(rows)
+
+
+def _device_certificates(eui64: str) -> dict[str, x509.Certificate]:
+    rows = DeviceCertificate.objects.filter(eui64=eui64).values_list("usage", "certificate")
+    return {usage: load_certificate(pem.encode()) for usage, pem in rows}
+
+
+def _device_result(response: DuisResponse, *, device: str, request: ServiceRequest | None = None) -> dict[str, Any]:
+    """The device's GBCS answer (or alert), authenticated with its certificates and our
+    key-agreement key, checked to answer ``request``, and decoded: ``status`` is ``success``,
+    ``failure``, ``unauthenticated`` or ``unreadable``, with a readable ``summary``."""
     if not response.gbcs_payload:
         return {}
+    certificates = _device_certificates(device)
+    our_ka_key, _our_ka_cert = dcc_config.get_gbcs_key_agreement()
+    keys = {
+        "device_ds_key": certificates.get("DS"),
+        "device_ka_key": certificates.get("KA"),
+        "recipient_ka_private_key": our_ka_key,
+    }
     try:
-        message = gbcs.decode(response.gbcs_payload)
-    except DccDocumentError:
-        return {"status": "unreadable"}
-    message.pop("mac", None)
-    return message
+        if response.kind == "device_alert":
+            message = gbcs.authenticate_alert(response.gbcs_payload, **keys)
+        else:
+            message = gbcs.authenticate_response(response.gbcs_payload, **keys)
+    except gbcs.GbcsAuthenticationError as exc:
+        return _unauthenticated(str(exc))
+    except gbcs.GbcsError as exc:  # (a ValueError too: caught before the next clause)
+        return {"status": "unreadable", "reason": str(exc), "summary": f"unreadable GBCS: {exc}"[:200]}
+    except ValueError:  # the protection it carries needs a certificate we do not hold
+        missing = [usage for usage in ("DS", "KA") if usage not in certificates]
+        return _unauthenticated(f"no {'/'.join(missing) or 'matching'} certificate for device {device}")
+    if message.originator != device:
+        return _unauthenticated(f"GBCS from {message.originator}, expected {device}")
+    if request is not None and (message.recipient, message.counter) != (request.originator_eui64, request.counter):
+        return _unauthenticated(
+            f"answers request {message.recipient}:{message.counter}, not {request.originator_eui64}:{request.counter}"
+        )
+    return _decoded(message)
+
+
+def _unauthenticated(reason: str) -> dict[str, Any]:
+    return {"status": "unauthenticated", "reason": reason, "summary": f"not authenticated: {reason}"[:200]}
+
+
+def _decoded(message: Any) -> dict[str, Any]:
+    if isinstance(message, gbcs.DeviceAlert):
+        detail = {
+            "alert_code": f"{message.alert_code:04X}",
+            "boost_pressed": message.boost_pressed,
+            "pressed_at": message.timestamp.isoformat(),
+        }
+        return {"status": "success", "summary": f"alert {message.alert_name}", "detail": detail}
+    if isinstance(message, gbcs.FirmwareTransferAlert):
+        return {"status": "success", "summary": f"alert {message.alert_name}", "detail": {}}
+    outcome = message.outcome
+    detail: dict[str, Any] = {}
+    if isinstance(message, gbcs.Ecs61cResponse):
+        detail = {
+            "presses": [period.start.isoformat() for period in message.boost_periods],
+            "boost_membership": {str(n): member for n, member in message.boost_membership.items()},
+        }
+    elif isinstance(message, gbcs.Ecs61aResponse):
+        detail = {"output_states": {str(n): on for n, on in message.output_states.items()}}
+    summary = f"{message.use_case}: " + ("success" if outcome.success else f"failure: {outcome.reason}")
+    return {
+        "status": "success" if outcome.success else "failure",
+        "reason": outcome.reason or "",
+        "summary": summary[:200],
+        "detail": detail,
+    }
 
 
 def _keep(response: DuisResponse, outcome: str, *, service_request_id: int | None = None, detail: str = "") -> None:
@@ -739,9 +838,14 @@ def service_request_apply_response(*, document: bytes) -> ApplyOutcome:
 
 
 def _apply_device_alert(response: DuisResponse) -> ApplyOutcome:
-    detail = _device_result(response)
     target = (response.response_id or "").split(":")[0]
-    logger.info("device alert %s from %s", response.alert_code, target)
+    detail = _device_result(response, device=target)
+    logger.info("device alert %s from %s: %s", response.alert_code, target, detail.get("summary", ""))
+    if detail.get("status") in ("unauthenticated", "unreadable"):
+        # Kept for a person to look at, never acted on: it may not be from that device.
+        with transaction.atomic():
+            _keep(response, InboundDocument.Outcome.LOGGED, detail=detail["summary"])
+        return ApplyOutcome(InboundDocument.Outcome.LOGGED)
     alert = DeviceAlert(
         target_eui64=target,
         alert_code=response.alert_code or "",
@@ -778,14 +882,17 @@ def _apply_dcc_alert(response: DuisResponse) -> ApplyOutcome:
 
 
 def _apply_device_response(service_request_id: int, response: DuisResponse, document: bytes) -> ApplyOutcome:
-    result = _device_result(response)
+    request = ServiceRequest.objects.get(pk=service_request_id)
+    result = _device_result(response, device=request.target_eui64, request=request)
     succeeded = is_accepted(response.response_code) and result.get("status", "success") == "success"
+    summary = result.get("summary", "")
     return _apply_answer(
         service_request_id,
         response,
         to_state=State.RESPONDED if succeeded else State.FAILED,
         result=result,
-        note=f"device response {response.response_code}",
+        note=f"device response {response.response_code}" + (f": {summary}" if summary else ""),
+        device_outcome=summary,
     )
 
 
@@ -795,7 +902,13 @@ def _apply_failure(service_request_id: int, response: DuisResponse, *, reason: s
 
 
 def _apply_answer(
-    service_request_id: int, response: DuisResponse, *, to_state: str, result: dict, note: str
+    service_request_id: int,
+    response: DuisResponse,
+    *,
+    to_state: str,
+    result: dict,
+    note: str,
+    device_outcome: str = "",
 ) -> ApplyOutcome:
     """Move a request to its final state once, store the document, and hand it to the
     handler table after commit; a duplicate or late answer is stored and changes nothing."""
@@ -813,6 +926,7 @@ def _apply_answer(
             response_code=response.response_code if response.kind == "response" else (response.alert_code or ""),
             response_document=response.raw.decode(),
             responded_at=timezone.now(),
+            device_outcome=device_outcome,
             **({"error": note} if to_state == State.FAILED and response.kind != "response" else {}),
         )
         _note(row.pk, from_state=row.state, to_state=to_state, detail=note)

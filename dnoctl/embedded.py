@@ -94,6 +94,7 @@ def dcc_simulator_running(options: EmbeddedOptions, web_url: str) -> Iterator[ob
     """The DCC simulator on loopback, with every demo meter registered as a device."""
     from consent.models import Meter
     from dcc.config import build_simulator, ensure_dev_keys
+    from dcc.services import device_certificates_store
     from dcc.simulator import SimulatedDevice
 
     ensure_dev_keys()
@@ -111,6 +112,10 @@ def dcc_simulator_running(options: EmbeddedOptions, web_url: str) -> Iterator[ob
         )
         for meter in Meter.objects.filter(hcalcs__isnull=False).distinct().prefetch_related("hcalcs")
     ]
+    # What SMKI would publish: dnoctl authenticates each device's GBCS answers with these.
+    device_certificates_store(
+        certificates={device.eui64: device.certificates_pem() for device in devices}, source="simulator"
+    )
     simulator = build_simulator(port=port, callback_url=callback, devices=devices, latency_s=(0.2, 1.5)).start()
     try:
         yield simulator

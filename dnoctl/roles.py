@@ -41,7 +41,7 @@ GROUP_PERMISSIONS: dict[str, list[str]] = {
 # reference data below (audited, see dnoctl.admin.AuditedAdmin). Everything else (consent
 # and its history, events, actions, service requests, the audit trail) changes only through
 # its services, which keep the state machines, the history and the audit trail whole.
-ADMIN_VIEW_APPS = ("feeders", "consent", "curtailment")
+ADMIN_VIEW_APPS = ("feeders", "dcc", "consent", "curtailment")
 ADMIN_EDITS = [
     "feeders.add_substation",
     "feeders.change_substation",

@@ -300,8 +300,9 @@ DNOCTL = {
 }
 
 # The DCC connection. In embedded mode and in tests it points at the in-process simulator.
-# A DCC user has two keys: one signs DUIS XML, the other (GBCS) signs pre-commands. Unset key
-# paths mean the development identities in DCC_KEY_DIR (see dcc/config.py, docs/dcc-boxed.md).
+# A DCC user has separate keys: one signs DUIS XML, a GBCS one signs pre-commands, and a GBCS
+# key-agreement one checks devices' MACs. Unset key paths mean the development identities in
+# DCC_KEY_DIR (see dcc/config.py, docs/dcc-boxed.md).
 for _renamed, _instead in {
     "DCC_USER_KEY_PATH": "DCC_USER_XML_KEY_PATH and DCC_USER_GBCS_KEY_PATH",
     "DCC_USER_CERT_PATH": "DCC_USER_XML_CERT_PATH and DCC_USER_GBCS_CERT_PATH",
@@ -320,6 +321,8 @@ DCC = {
     "XML_CERT_PATH": env_str("DCC_USER_XML_CERT_PATH"),
     "GBCS_KEY_PATH": env_str("DCC_USER_GBCS_KEY_PATH"),
     "GBCS_CERT_PATH": env_str("DCC_USER_GBCS_CERT_PATH"),
+    "GBCS_KA_KEY_PATH": env_str("DCC_USER_GBCS_KA_KEY_PATH"),
+    "GBCS_KA_CERT_PATH": env_str("DCC_USER_GBCS_KA_CERT_PATH"),
     "DCC_CERT_PATHS": env_list("DCC_TRUSTED_CERT_PATHS", []),
     # The simulator's own signing identity (development and tests only).
     "SIMULATOR_KEY_PATH": env_str("DCC_SIMULATOR_KEY_PATH"),

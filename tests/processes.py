@@ -114,23 +114,25 @@ class LiveStack:
         """Add every meter (or the given ones) to the simulator as a device with its HCALCS
         switch indexes; ``poor_wan`` lists ESME EUI-64s whose WAN never answers."""
         from consent.models import Meter
+        from dcc.services import device_certificates_store
         from dcc.simulator import WAN_OK, WAN_POOR, SimulatedDevice
 
         poor = set(poor_wan)
         meters = Meter.objects.prefetch_related("hcalcs") if meters is None else meters
-        count = 0
+        certificates = {}
         for meter in meters:
             indexes = tuple(h.switch_index for h in meter.hcalcs.all()) or (1,)
-            self.simulator.add_device(
-                SimulatedDevice(
-                    eui64=meter.esme_eui64,
-                    eno_firmware=meter.supports_eno_use_cases,
-                    wan=WAN_POOR if meter.esme_eui64 in poor else WAN_OK,
-                    switch_indexes=indexes,
-                )
+            device = SimulatedDevice(
+                eui64=meter.esme_eui64,
+                eno_firmware=meter.supports_eno_use_cases,
+                wan=WAN_POOR if meter.esme_eui64 in poor else WAN_OK,
+                switch_indexes=indexes,
             )
-            count += 1
-        return count
+            self.simulator.add_device(device)
+            certificates[device.eui64] = device.certificates_pem()
+        # What SMKI would publish: dnoctl authenticates each device's answers with these.
+        device_certificates_store(certificates=certificates, source="simulator")
+        return len(certificates)
 
     def kill_worker(self) -> None:
         """SIGKILL the worker (and its pool): a crash, not a shutdown."""
@@ -180,6 +182,7 @@ def live_processes(django_db_setup, django_db_blocker, dcc_identities, collected
         eui64=settings.DCC["ORIGINATOR_EUI64"],
         xml_certs=(load_certificate(dcc_identities["XML_CERT_PATH"].read_bytes()),),
         gbcs_cert=load_certificate(dcc_identities["GBCS_CERT_PATH"].read_bytes()),
+        gbcs_ka_cert=load_certificate(dcc_identities["GBCS_KA_CERT_PATH"].read_bytes()),
     )
     simulator = DccSimulator(
         dcc_signer=DuisSigner.from_files(dcc_identities["SIMULATOR_KEY_PATH"], dcc_identities["SIMULATOR_CERT_PATH"]),

@@ -20,7 +20,8 @@ BROWSED = [
     "/admin/curtailment/curtailmentevent/",
     "/admin/curtailment/auditentry/",
     "/admin/consent/consentchange/",
-    "/admin/curtailment/servicerequesttransition/",
+    "/admin/dcc/servicerequesttransition/",
+    "/admin/dcc/inbounddocument/",
 ]
 
 

@@ -335,6 +335,9 @@ def action_released(*, action_id: int, succeeded: bool) -> bool:
     return moved
 
 
+PRESS_TIME_RESOLUTION = dt.timedelta(seconds=1)
+
+
 def hcalcs_boost_pressed(
     *,
     esme_eui64: str,
@@ -344,20 +347,26 @@ def hcalcs_boost_pressed(
     now: dt.datetime | None = None,
 ) -> list[int]:
     """The customer pressed boost (device alert, or a press found by 7.11): the live actions
-    of those switches end with reason ``override`` at the press time, their actual minutes
-    count, and each event picks a replacement if it still needs the kW. Idempotent: a
-    second report of the same press finds no live action."""
+    of those switches (``None``: every switch on the meter's boost button) end with reason
+    ``override`` at the press time, their actual minutes count, and each event picks a
+    replacement if it still needs the kW. Idempotent: a second report of the same press
+    finds no live action."""
     actions = CurtailmentAction.objects.select_related("event__feeder", "hcalcs__meter").filter(
         hcalcs__meter__esme_eui64=esme_eui64,
         status__in=[s for s in LIVE_ACTION_STATES if s != ActionStatus.RELEASING],
-        started_at__lte=pressed_at,
+        # A meter may stamp its alert to the whole second only.
+        started_at__lt=pressed_at + PRESS_TIME_RESOLUTION,
     )
     if switch_indexes is not None:
         actions = actions.filter(hcalcs__switch_index__in=switch_indexes)
+    else:
+        # The meter's alert does not list the switches: a press restores the loads on its
+        # boost button, and only those.
+        actions = actions.filter(hcalcs__on_boost_button=True)
     ended = []
     for action in actions:
         with transaction.atomic():
-            if action_end(action, reason=ActionEndReason.OVERRIDE, ended_at=pressed_at):
+            if action_end(action, reason=ActionEndReason.OVERRIDE, ended_at=max(pressed_at, action.started_at)):
                 audit_record(
                     action="action.override",
                     rule="boost-button",
@@ -386,7 +395,9 @@ def service_request_outcome(*, service_request: ServiceRequest, result: dict) ->
         if succeeded:
             action_confirmed(action_id=action.pk, at=service_request.responded_at)
         else:
-            action_failed(action_id=action.pk, reason=f"device refused 7.6: {result.get('detail', {})}")
+            action_failed(
+                action_id=action.pk, reason=f"7.6 not confirmed: {result.get('summary') or service_request.state}"
+            )
     elif service_request.srv == "7.8":
         action_released(action_id=action.pk, succeeded=succeeded)
     elif service_request.srv == "7.9" and succeeded:

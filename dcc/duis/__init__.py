@@ -22,7 +22,7 @@ from .errors import (
 )
 from .identifiers import DCC_EUI64, RequestId, parse_eui64
 from .schema import SchemaValidator
-from .signing import DuisSigner, DuisVerifier, GbcsSigner, GbcsVerifier, generate_identity
+from .signing import DuisSigner, DuisVerifier, GbcsSigner, generate_identity
 
 __all__ = [
     "DCC_EUI64",
@@ -39,7 +39,6 @@ __all__ = [
     "DuisSigner",
     "DuisVerifier",
     "GbcsSigner",
-    "GbcsVerifier",
     "InMemoryCounterSource",
     "LocalDeliveryInterface",
     "RequestId",

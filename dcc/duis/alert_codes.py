@@ -1,5 +1,5 @@
-"""Device alert codes dnoctl acts on."""
+"""Device alert codes dnoctl acts on (DUIS ``DeviceAlertMessage/AlertCode``, GBCS alert codes)."""
 
-# The alert an HCALCS's meter raises when the customer presses boost. A stand-in code until
-# the GBCS codec reads the real alert (issue 13).
-BOOST_ALERT_CODE = "8F3E"
+# "User Interface Command Input and Successfully Actioned": the meter's alert for a press of
+# its boost button (the GBCS payload says which command: activate or extend boost).
+BOOST_ALERT_CODE = "8161"

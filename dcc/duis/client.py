@@ -32,7 +32,9 @@ from typing import Protocol
 import requests
 from lxml import etree
 
-from . import documents, gbcs
+from dcc import gbcs
+
+from . import documents
 from .counters import CounterSource
 from .documents import DuisResponse
 from .errors import (
@@ -345,8 +347,7 @@ class DccClient:
             raise DccPermanentError(
                 "transform acknowledgement carries no pre-command", request_id=str(parsed.request_id)
             )
-        self._check_pre_command(transform_ack.pre_command, parsed, expected_body)
-        signed_command = self.gbcs_signer.sign(transform_ack.pre_command)
+        signed_command = self._signed_pre_command(transform_ack.pre_command, parsed, expected_body)
         send = documents.signed_pre_command(
             request_id=parsed.request_id, srv=parsed.srv, command_variant=command_variant, gbcs_payload=signed_command
         )
@@ -370,21 +371,29 @@ class DccClient:
         )
         return self._deliver_locally(outcome, recorder=recorder)
 
-    def _check_pre_command(self, pre_command: bytes, parsed: documents.DuisRequest, expected_body: dict | None) -> None:
-        # DUIS users must not sign a pre-command blindly: it must be the command we asked for.
-        message = gbcs.decode(pre_command)
-        problems = []
-        if message.get("request_id") != str(parsed.request_id):
-            problems.append("request id")
-        if message.get("srv") != parsed.srv:
-            problems.append("service reference")
-        if expected_body is not None and message.get("body") != expected_body:
-            problems.append("body")
-        if problems:
+    def _signed_pre_command(self, pre_command: bytes, parsed: documents.DuisRequest, expected_body: dict) -> bytes:
+        """Sign the DCC's pre-command only if it is the command we asked for: DUIS makes the user
+        responsible for what it signs. A mismatch names the field, and nothing is signed."""
+        rid = parsed.request_id
+        expected = gbcs.Ecs47Request(
+            service=parsed.srv,
+            originator=rid.originator,
+            device=rid.target,
+            counter=rid.counter,
+            switch_index=expected_body["index"],
+            duration_minutes=expected_body.get("duration_minutes"),
+        )
+        try:
+            return self.gbcs_signer.sign_pre_command(pre_command, expected)
+        except gbcs.PreCommandMismatch as exc:
             raise DccPermanentError(
-                f"pre-command does not match the request ({', '.join(problems)}); not signed",
-                request_id=str(parsed.request_id),
-            )
+                f"pre-command does not match the request ({exc.field}: asked {exc.expected}, got {exc.found}); not signed",
+                request_id=str(rid),
+            ) from exc
+        except gbcs.GbcsError as exc:
+            raise DccPermanentError(
+                f"pre-command is not readable GBCS ({exc}); not signed", request_id=str(rid)
+            ) from exc
 
     def _deliver_locally(self, outcome: SendOutcome, *, recorder: DocumentRecorder | None) -> SendOutcome:
         if outcome.command_variant not in LOCAL_DELIVERY_CVS:

@@ -8,9 +8,8 @@ DCC's own responses): the DCC's signing tool does exactly this. Because KeyInfo 
 signer only by issuer and serial, the verifier holds the certificates it trusts and picks
 the one the document names.
 
-Pre-commands (CV 4 -> 5/6/7) carry a GBCS-level signature made with a *different* key, the
-user's GBCS digital-signing key (:class:`GbcsSigner`): the signature is appended as a length
-byte 0x40 then the 64-byte r||s, as GBCS does for commands.
+Pre-commands (CV 4 -> 5/6/7) carry a GBCS signature made with a *different* key, the user's
+GBCS digital-signing key (:class:`GbcsSigner`, which checks and signs with :mod:`dcc.gbcs`).
 """
 
 from __future__ import annotations
@@ -20,13 +19,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from cryptography import x509
-from cryptography.exceptions import InvalidSignature as _CryptoInvalidSignature
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.hazmat.primitives.asymmetric.utils import (
-    decode_dss_signature,
-    encode_dss_signature,
-)
 from cryptography.x509.oid import NameOID
 from lxml import etree
 from signxml import (
@@ -39,6 +33,8 @@ from signxml import (
     XMLVerifier,
 )
 from signxml.exceptions import InvalidInput, SignXMLException
+
+from dcc import gbcs
 
 from .errors import DccDocumentError, DccSignatureError
 from .xmlsafe import parse_xml
@@ -234,7 +230,8 @@ class DuisVerifier:
 
 @dataclass(frozen=True)
 class GbcsSigner:
-    """Signs pre-commands with a user's GBCS digital-signing key (not its XML-signing key)."""
+    """Signs pre-commands with a user's GBCS digital-signing key (not its XML-signing key),
+    and only after checking that the pre-command says what was asked (:mod:`dcc.gbcs`)."""
 
     key: ec.EllipticCurvePrivateKey
     cert: x509.Certificate
@@ -248,29 +245,7 @@ class GbcsSigner:
     def from_files(cls, key_path: str | Path, cert_path: str | Path) -> GbcsSigner:
         return cls.from_pem(Path(key_path).read_bytes(), Path(cert_path).read_bytes())
 
-    def sign(self, payload: bytes) -> bytes:
-        """Append a GBCS-style signature (0x40 + r||s over SHA-256) to ``payload``."""
-        # Deterministic ECDSA (RFC 6979): re-signing the same pre-command on a retry gives
-        # the same bytes, so the DCC sees an identical retransmission, not a new request.
-        der = self.key.sign(payload, ec.ECDSA(hashes.SHA256(), deterministic_signing=True))
-        r, s = decode_dss_signature(der)
-        return payload + b"\x40" + r.to_bytes(32, "big") + s.to_bytes(32, "big")
-
-
-@dataclass(frozen=True)
-class GbcsVerifier:
-    """Checks GBCS-style signatures made with one party's digital-signing certificate."""
-
-    cert: x509.Certificate
-
-    def verify(self, signed_payload: bytes) -> bytes:
-        """Check the signature appended by :meth:`GbcsSigner.sign`; return the payload."""
-        if len(signed_payload) < 65 or signed_payload[-65] != 0x40:
-            raise DccSignatureError("GBCS payload carries no signature")
-        payload, raw = signed_payload[:-65], signed_payload[-64:]
-        der = encode_dss_signature(int.from_bytes(raw[:32], "big"), int.from_bytes(raw[32:], "big"))
-        try:
-            self.cert.public_key().verify(der, payload, ec.ECDSA(hashes.SHA256()))
-        except _CryptoInvalidSignature as exc:
-            raise DccSignatureError("GBCS signature does not verify") from exc
-        return payload
+    def sign_pre_command(self, pre_command: bytes, expected: gbcs.Ecs47Request) -> bytes:
+        """The signed pre-command, or :class:`dcc.gbcs.PreCommandMismatch` naming the field that
+        differs from ``expected`` (nothing is signed then)."""
+        return gbcs.sign_pre_command(pre_command, expected=expected, private_key=self.key)

@@ -10,11 +10,17 @@ and locally (CV 7) acts once.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import threading
 from dataclasses import dataclass, field
 from typing import Any
 
+from cryptography import x509
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+
 from dcc.duis.identifiers import parse_eui64, validate_index
+from dcc.gbcs.certificates import certificate_make
 
 WAN_OK = "ok"
 WAN_POOR = "poor"  # the comms hub never answers over the WAN; local delivery still works
@@ -36,6 +42,10 @@ class SimulatedDevice:
     boost_button: set[int] = field(default_factory=set)
     boost_presses: list[float] = field(default_factory=list)
     executed: dict[str, dict[str, Any]] = field(default_factory=dict)
+    # The ESME's own GBCS keys: it signs critical-command answers (DS) and MACs the rest (KA).
+    ds_key: ec.EllipticCurvePrivateKey = field(default_factory=lambda: ec.generate_private_key(ec.SECP256R1()))
+    ka_key: ec.EllipticCurvePrivateKey = field(default_factory=lambda: ec.generate_private_key(ec.SECP256R1()))
+    alert_counter: int = 0
 
     def __post_init__(self) -> None:
         self.eui64 = parse_eui64(self.eui64, argument="eui64")
@@ -52,6 +62,24 @@ class SimulatedDevice:
             wan=str(data.get("wan", WAN_OK)),
             switch_indexes=tuple(data.get("switch_indexes", (1,))),
         )
+
+    @functools.cached_property
+    def certificates(self) -> dict[str, x509.Certificate]:
+        """The device's GBCS certificates as SMKI publishes them (``"DS"``, ``"KA"``)."""
+        return {
+            usage: certificate_make(eui64=self.eui64, usage=usage, key=key, device=True)
+            for usage, key in (("DS", self.ds_key), ("KA", self.ka_key))
+        }
+
+    def certificates_pem(self) -> dict[str, str]:
+        return {
+            usage: cert.public_bytes(serialization.Encoding.PEM).decode() for usage, cert in self.certificates.items()
+        }
+
+    def next_alert_counter(self, now: float) -> int:
+        """A strictly increasing originator counter for the device's own alerts."""
+        self.alert_counter = max(self.alert_counter + 1, int(now * 1000))
+        return self.alert_counter
 
     def switch_state(self, index: int, now: float) -> str:
         until = self.off_until.get(index)
@@ -111,8 +139,8 @@ class SimulatedDevice:
             return {"status": "success", "detail": {"boost_button": sorted(self.boost_button)}}
         if srv == "7.11":
             start, end = body["start"], body["end"]
-            presses = [_iso(t) for t in self.boost_presses if start <= t <= end]
-            return {"status": "success", "detail": {"presses": presses}}
+            presses = [t for t in self.boost_presses if start <= t <= end]
+            return {"status": "success", "detail": {"presses": presses, "boost_button": sorted(self.boost_button)}}
         return {"status": "failure", "detail": {"reason": f"unsupported SRV {srv}"}}
 
     def press_boost(self, now: float) -> list[int]:

@@ -17,6 +17,9 @@ class FaultConfig:
     http_503: int = 0  # next N DUIS POSTs answered 503 without being processed
     force_code: str | None = None  # answer every eligible request with this E-code
     force_code_srv: str | None = None  # ... only for this SRV when set
+    # CV 4 returns a pre-command for a minute longer than asked (a DCC gone wrong): the user
+    # must refuse to sign it.
+    stretch_pre_command: bool = False
 
     def update(self, data: dict[str, Any]) -> None:
         names = {f.name for f in fields(self)}

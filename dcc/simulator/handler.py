@@ -62,6 +62,13 @@ class SimulatorHandler(BaseHTTPRequestHandler):
             except DccArgumentError as exc:
                 return self._json(400, {"error": str(exc)})
             return self._json(200, state) if state else self._json(404, {"error": "unknown device"})
+        if parts[:2] == ["sim", "devices"] and len(parts) == 4 and parts[3] == "certificates":
+            try:
+                return self._json(200, self.sim.device_certificates(parts[2]))
+            except KeyError:
+                return self._json(404, {"error": "unknown device"})
+            except DccArgumentError as exc:
+                return self._json(400, {"error": str(exc)})
         if parts == ["sim", "state"]:
             return self._json(
                 200, {"rules": self.sim.rules, "faults": asdict(self.sim.faults), "received": self.sim.received[-100:]}

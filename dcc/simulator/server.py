@@ -25,10 +25,8 @@ from __future__ import annotations
 import base64
 import hashlib
 import heapq
-import hmac
 import itertools
 import logging
-import os
 import random
 import ssl
 import threading
@@ -38,15 +36,17 @@ from http.server import ThreadingHTTPServer
 from typing import Any
 
 import requests
+from cryptography.hazmat.primitives.asymmetric import ec
 from lxml import etree
 
-from dcc.duis import documents, gbcs
+from dcc.duis import documents
 from dcc.duis.alert_codes import BOOST_ALERT_CODE
 from dcc.duis.errors import DccArgumentError, DccDocumentError, DccError, DccSignatureError
 from dcc.duis.identifiers import RequestId, parse_eui64
 from dcc.duis.schema import SchemaValidator
-from dcc.duis.signing import DuisSigner, DuisVerifier, GbcsSigner, GbcsVerifier, generate_identity
+from dcc.duis.signing import DuisSigner, DuisVerifier
 
+from . import device_gbcs
 from .devices import WAN_OK, DeviceRegistry, SimulatedDevice
 from .faults import FaultConfig
 from .handler import SERVICE_BY_PATH, SimulatorHandler
@@ -134,16 +134,16 @@ class DccSimulator:
         self.devices = DeviceRegistry()
         for device in devices:
             self.devices.add(device)
-        # Stands in for the DCC's own GBCS key, which signs the non-critical commands it builds.
-        self._dcc_gbcs_signer = GbcsSigner.from_pem(*generate_identity("dcc-simulator-gbcs"))
+        # The DCC's access-control-broker key: it MACs every command the DCC sends a device.
+        self._acb_ka_key = ec.generate_private_key(ec.SECP256R1())
         self.callback_timeout_s = callback_timeout_s
         self._clock = clock
         self._offset = 0.0
         self._random = random.Random(seed)
-        self._device_key = os.urandom(32)  # stands in for each device's own GBCS keys
         self._lock = threading.RLock()
         self._highest: dict[tuple[str, str], int] = {}  # (originator, target) -> counter
         self._pending: dict[str, bytes] = {}  # RequestID -> pre-command issued, not yet sent
+        self._issued: dict[str, str] = {}  # RequestID -> SRV, for commands that went to a device
         self._answered: dict[tuple[str, int], tuple[str, bytes]] = {}  # (RequestID, CV) -> (digest, ack)
         self._alert_counter = itertools.count(1)
         self._held: bytes | None = None  # response held back by the reorder fault
@@ -237,24 +237,18 @@ class DccSimulator:
         self.rules = rules
 
     def press_boost(self, eui64: str) -> list[int]:
-        """Inject a boost-button press: restores boosted switches and raises an alert."""
+        """Inject a boost-button press: restores boosted switches and raises the meter's
+        alert 0x8161 (the real GBCS alert, MAC'd for the user)."""
         device = self.devices.get(parse_eui64(eui64))
         if device is None:
             raise KeyError(eui64)
+        # Alerts go to every user the simulator serves (one callback URL stands in for each).
+        user = next(iter(self.users.values()))
         with self.devices.lock:
             now = self.now()
             restored = device.press_boost(now)
-        payload = self._device_payload(
-            {
-                "kind": "alert",
-                "target": device.eui64,
-                "alert_code": BOOST_ALERT_CODE,
-                "detail": {"restored": restored, "pressed_at": now},
-            }
-        )
-        # Alerts go to every user the simulator serves (one callback URL stands in for each).
-        user = next(iter(self.users))
-        response_id = f"{device.eui64}:{user}:{next(self._alert_counter)}"
+            payload = device_gbcs.boost_alert(device=device, user=user, now=now)
+        response_id = f"{device.eui64}:{user.eui64}:{device.alert_counter}"
         alert = documents.build_response(
             request_id=None,
             response_id=response_id,
@@ -264,6 +258,13 @@ class DccSimulator:
         )
         self._schedule(self._latency(), lambda: self._post(self._sign(alert)))
         return restored
+
+    def device_certificates(self, eui64: str) -> dict[str, str]:
+        """A device's GBCS certificates (PEM, ``"DS"`` and ``"KA"``), as SMKI publishes them."""
+        device = self.devices.get(parse_eui64(eui64))
+        if device is None:
+            raise KeyError(eui64)
+        return device.certificates_pem()
 
     # ------------------------------------------------------------------ DUIS requests
 
@@ -358,18 +359,8 @@ class DccSimulator:
         return srv == "8.13" and cv == 8 and tag == _BODY_FOR_SRV[srv]
 
     def _transform(self, request: documents.DuisRequest) -> tuple[str, bytes]:
-        rid = request.request_id
-        pre_command = gbcs.encode(
-            {
-                "kind": "pre-command",
-                "request_id": str(rid),
-                "srv": request.srv,
-                "target": rid.target,
-                "body": documents.request_parameters(request.srv, request.body),
-                "nonce": self._random.getrandbits(64),
-            }
-        )
-        self._pending[str(rid)] = pre_command
+        pre_command = device_gbcs.pre_command_for(request, stretch=self.faults.stretch_pre_command)
+        self._pending[str(request.request_id)] = pre_command
         return self._ack(request, "I0", pre_command=pre_command)
 
     def _send_pre_command(
@@ -377,33 +368,42 @@ class DccSimulator:
     ) -> tuple[str, bytes]:
         rid = request.request_id
         signed = base64.b64decode(request.body.findtext(_SR + "GBCSPayload") or "")
+        issued = self._pending.get(str(rid))
         try:
-            payload = GbcsVerifier(user.gbcs_cert).verify(signed)
-        except DccSignatureError:
-            return self._ack(request, PRE_COMMAND_MISMATCH_CODE)
-        if payload != self._pending.get(str(rid)):
+            if issued is None:
+                raise DccSignatureError("no pre-command was issued for this request")
+            device_gbcs.signed_command_check(signed, issued=issued, user=user)
+        except DccSignatureError as exc:
+            logger.info("simulator refused the signed pre-command of %s: %s", rid, exc)
             return self._ack(request, PRE_COMMAND_MISMATCH_CODE)
         del self._pending[str(rid)]
-        message = gbcs.decode(payload)
-        return self._dispatch(request, device, message["body"], local_command=signed)
+        command = device_gbcs.device_command(signed, acb_ka_key=self._acb_ka_key, device=device)
+        body = documents.request_parameters(request.srv, self._transformed_body(request, issued))
+        return self._dispatch(request, device, body, local_command=command)
+
+    def _transformed_body(self, request: documents.DuisRequest, pre_command: bytes) -> etree._Element:
+        """The DUIS body a pre-command came from, rebuilt from the pre-command itself."""
+        from dcc import gbcs
+
+        command = gbcs.parse_pre_command(pre_command)
+        rid = request.request_id
+        if command.service == "7.6":
+            return documents.deactivate_auxiliary_load(
+                request_id=rid, index=command.switch_index, duration_minutes=command.duration_minutes
+            ).find(f"{_SR}Body")[0]
+        return documents.reset_auxiliary_load(request_id=rid, index=command.switch_index).find(f"{_SR}Body")[0]
 
     def _send_non_critical(self, request: documents.DuisRequest, device: SimulatedDevice) -> tuple[str, bytes]:
         body = documents.request_parameters(request.srv, request.body)
-        command = gbcs.encode(
-            {
-                "kind": "command",
-                "request_id": str(request.request_id),
-                "srv": request.srv,
-                "target": device.eui64,
-                "body": body,
-            }
-        )
-        return self._dispatch(request, device, body, local_command=self._dcc_gbcs_signer.sign(command))
+        command = device_gbcs.non_critical_command(request, acb_ka_key=self._acb_ka_key, device=device)
+        return self._dispatch(request, device, body, local_command=command)
 
     def _dispatch(
         self, request: documents.DuisRequest, device: SimulatedDevice, body: dict[str, Any], *, local_command: bytes
     ) -> tuple[str, bytes]:
         cv = request.command_variant
+        self._issued[str(request.request_id)] = request.srv
+        _trim(self._issued)
         if cv in (1, 3, 5, 7) and device.wan == WAN_OK:
             # Poor-WAN comms hubs never answer over the WAN: no response is ever posted.
             rid, srv = request.request_id, request.srv
@@ -413,10 +413,21 @@ class DccSimulator:
         return self._ack(request, "I0")
 
     def _return_local_response(self, request: documents.DuisRequest) -> tuple[str, bytes]:
+        from dcc import gbcs
+
         original = RequestId.parse(request.body.findtext(_SR + "OriginalRequestID"))
         device_response = base64.b64decode(request.body.findtext(_SR + "DeviceGBCSResponse") or "")
-        message = self._check_device_payload(device_response)
-        if message is None or message.get("request_id") != str(original) or original.originator not in self.users:
+        srv = self._issued.get(str(original))
+        try:
+            answer = gbcs.parse_response(device_response)
+        except gbcs.GbcsError:
+            answer = None
+        if (
+            srv is None
+            or answer is None
+            or (answer.originator, answer.recipient, answer.counter)
+            != (original.target, original.originator, original.counter)
+        ):
             return self._ack(request, PRE_COMMAND_MISMATCH_CODE)
         # Like the DCC's own post-processing, forward the device's response for the original
         # request to the user's endpoint, so every outcome arrives the same way.
@@ -424,7 +435,7 @@ class DccSimulator:
             request_id=str(original),
             response_id=original.response_id(),
             response_code="I0",
-            srv=message["srv"],
+            srv=srv,
             gbcs_payload=device_response,
         )
         self._schedule(self._latency(response=True), lambda: self._post_with_faults(self._sign(response)))
@@ -432,28 +443,20 @@ class DccSimulator:
 
     # ------------------------------------------------------------------ devices
 
-    def _device_payload(self, message: dict[str, Any]) -> bytes:
-        mac = hmac.new(self._device_key, gbcs.encode(message), hashlib.sha256).hexdigest()
-        return gbcs.encode({**message, "mac": mac})
-
-    def _check_device_payload(self, payload: bytes) -> dict[str, Any] | None:
-        try:
-            message = gbcs.decode(payload)
-        except DccDocumentError:
-            return None
-        mac = message.pop("mac", "")
-        expected = hmac.new(self._device_key, gbcs.encode(message), hashlib.sha256).hexdigest()
-        return message if hmac.compare_digest(str(mac), expected) else None
-
-    def _run_on_device(self, device: SimulatedDevice, rid: RequestId, srv: str, body: dict[str, Any]) -> bytes:
+    def _run_on_device(
+        self, device: SimulatedDevice, originator: str, counter: int, rid: str, srv: str, body: dict[str, Any]
+    ) -> bytes:
+        """The device runs the command (once per RequestID) and answers in GBCS."""
+        user = self.users[originator]
         with self.devices.lock:
-            result = device.execute(request_id=str(rid), srv=srv, body=body, now=self.now())
-        return self._device_payload(
-            {"kind": "response", "request_id": str(rid), "srv": srv, "target": device.eui64, **result}
-        )
+            now = self.now()
+            result = device.execute(request_id=rid, srv=srv, body=body, now=now)
+            return device_gbcs.device_response(
+                device=device, user=user, srv=srv, counter=counter, body=body, result=result, now=now
+            )
 
     def _execute_and_respond(self, device: SimulatedDevice, rid: RequestId, srv: str, body: dict[str, Any]) -> None:
-        payload = self._run_on_device(device, rid, srv, body)
+        payload = self._run_on_device(device, rid.originator, rid.counter, str(rid), srv, body)
         response = documents.build_response(
             request_id=str(rid), response_id=rid.response_id(), response_code="I0", srv=srv, gbcs_payload=payload
         )
@@ -464,21 +467,11 @@ class DccSimulator:
         device = self.devices.get(parse_eui64(eui64))
         if device is None:
             raise KeyError(eui64)
-        if len(command) < 65:
-            raise DccSignatureError("local command is not signed")
-        message = gbcs.decode(command[:-65])
-        # A critical command must carry the user's signature; others the DCC's.
-        rid = RequestId.parse(message["request_id"])
-        if message.get("kind") == "pre-command":
-            user = self.users.get(rid.originator)
-            if user is None:
-                raise DccSignatureError(f"pre-command from unknown user {rid.originator}")
-            GbcsVerifier(user.gbcs_cert).verify(command)
-        else:
-            GbcsVerifier(self._dcc_gbcs_signer.cert).verify(command)
-        if message.get("target") != device.eui64:
-            raise DccArgumentError("target", "command is for another device")
-        return self._run_on_device(device, RequestId.parse(message["request_id"]), message["srv"], message["body"])
+        read = device_gbcs.device_command_read(
+            command, device=device, acb_ka_public_key=self._acb_ka_key.public_key(), users=self.users
+        )
+        rid = f"{read.originator}:{device.eui64}:{read.counter}"
+        return self._run_on_device(device, read.originator, read.counter, rid, read.srv, read.body)
 
     # ------------------------------------------------------------------ callbacks
 

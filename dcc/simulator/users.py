@@ -14,12 +14,14 @@ from .rules import ELECTRICITY_DISTRIBUTOR
 @dataclass(frozen=True)
 class SimulatedUser:
     """A DCC user: its EUI-64 (the originator in its RequestIDs), its DUIS role, the
-    XML-signing certificates it signs requests with, and the GBCS digital-signing
-    certificate its pre-commands are signed with (a different key, as at the DCC)."""
+    XML-signing certificates it signs requests with, the GBCS digital-signing certificate its
+    pre-commands are signed with (a different key, as at the DCC) and the GBCS key-agreement
+    certificate devices MAC their answers to it with."""
 
     eui64: str
     xml_certs: tuple[x509.Certificate, ...]
     gbcs_cert: x509.Certificate
+    gbcs_ka_cert: x509.Certificate
     role: str = ELECTRICITY_DISTRIBUTOR
 
     def __post_init__(self) -> None:

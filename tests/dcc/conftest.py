@@ -25,6 +25,9 @@ from dcc.duis import (
     SchemaValidator,
     generate_identity,
 )
+from dcc.duis.signing import load_certificate
+from dcc.gbcs.certificates import identity_make as gbcs_identity_make
+from dcc.services import device_certificates_store
 from dcc.simulator import WAN_POOR, DccSimulator, HttpLocalDelivery, SimulatedDevice, SimulatedUser
 from tests.judges import SHARED_REFERENCE, jar_duis_schema
 
@@ -69,8 +72,15 @@ def user_signer() -> DuisSigner:
 
 @pytest.fixture(scope="session")
 def user_gbcs_signer() -> GbcsSigner:
-    """Our GBCS digital-signing identity: a different key from the XML one, as at the DCC."""
-    return GbcsSigner.from_pem(*generate_identity("U1-gbcs"))
+    """Our GBCS digital-signing identity: a different key from the XML one, as at the DCC, with
+    a certificate naming our EUI-64 as SMKI's do (the DCC checks it is the originator's)."""
+    return GbcsSigner.from_pem(*gbcs_identity_make(eui64=ORIGINATOR, usage="DS", device=False))
+
+
+@pytest.fixture(scope="session")
+def user_gbcs_ka() -> tuple[bytes, bytes]:
+    """Our GBCS key-agreement identity ``(key PEM, certificate PEM)``: devices MAC their answers with it."""
+    return gbcs_identity_make(eui64=ORIGINATOR, usage="KA", device=False)
 
 
 @pytest.fixture(scope="session")
@@ -78,8 +88,15 @@ def dcc_signer() -> DuisSigner:
     return DuisSigner.from_pem(*generate_identity("Z1"))
 
 
-def simulated_user(user_signer: DuisSigner, user_gbcs_signer: GbcsSigner, eui64: str = ORIGINATOR) -> SimulatedUser:
-    return SimulatedUser(eui64=eui64, xml_certs=(user_signer.cert,), gbcs_cert=user_gbcs_signer.cert)
+def simulated_user(
+    user_signer: DuisSigner, user_gbcs_signer: GbcsSigner, user_gbcs_ka: tuple[bytes, bytes], eui64: str = ORIGINATOR
+) -> SimulatedUser:
+    return SimulatedUser(
+        eui64=eui64,
+        xml_certs=(user_signer.cert,),
+        gbcs_cert=user_gbcs_signer.cert,
+        gbcs_ka_cert=load_certificate(user_gbcs_ka[1]),
+    )
 
 
 class CallbackReceiver:
@@ -144,7 +161,7 @@ def receiver() -> Iterator[CallbackReceiver]:
 
 
 @pytest.fixture
-def simulator(user_signer, user_gbcs_signer, dcc_signer, receiver, schema) -> Iterator[DccSimulator]:
+def simulator(user_signer, user_gbcs_signer, user_gbcs_ka, dcc_signer, receiver, schema) -> Iterator[DccSimulator]:
     devices = [
         SimulatedDevice(eui64=HCALCS, switch_indexes=(1, 2, 3)),
         SimulatedDevice(eui64=OLD_FIRMWARE, eno_firmware=False),
@@ -152,7 +169,7 @@ def simulator(user_signer, user_gbcs_signer, dcc_signer, receiver, schema) -> It
     ]
     sim = DccSimulator(
         dcc_signer=dcc_signer,
-        users=[simulated_user(user_signer, user_gbcs_signer)],
+        users=[simulated_user(user_signer, user_gbcs_signer, user_gbcs_ka)],
         callback_url=receiver.url,
         devices=devices,
         schema=schema,  # the simulator checks everything it emits (and receives)
@@ -196,8 +213,11 @@ def dcc_client(simulator, user_signer, user_gbcs_signer, dcc_signer, schema) -> 
 
 
 @pytest.fixture
-def dcc_settings(settings, tmp_path, simulator, user_signer, user_gbcs_signer, dcc_signer, duis_schema_paths):
-    """Point ``settings.DCC`` at the simulator and at key files holding the test identities."""
+def dcc_settings(
+    settings, tmp_path, simulator, user_signer, user_gbcs_signer, user_gbcs_ka, dcc_signer, duis_schema_paths
+):
+    """Point ``settings.DCC`` at the simulator and at key files holding the test identities, and
+    hold the simulated devices' certificates as SMKI would publish them (needs the database)."""
 
     def write(name: str, data: bytes) -> str:
         path = tmp_path / name
@@ -216,9 +236,14 @@ def dcc_settings(settings, tmp_path, simulator, user_signer, user_gbcs_signer, d
         "XML_CERT_PATH": write("user-xml.cert.pem", user_signer.cert.public_bytes(pem)),
         "GBCS_KEY_PATH": write("user-gbcs.key.pem", private(user_gbcs_signer.key)),
         "GBCS_CERT_PATH": write("user-gbcs.cert.pem", user_gbcs_signer.cert.public_bytes(pem)),
+        "GBCS_KA_KEY_PATH": write("user-gbcs-ka.key.pem", user_gbcs_ka[0]),
+        "GBCS_KA_CERT_PATH": write("user-gbcs-ka.cert.pem", user_gbcs_ka[1]),
         "DCC_CERT_PATHS": [write("dcc.cert.pem", dcc_signer.cert.public_bytes(pem))],
         "LOCAL_DELIVERY": "simulator",
         "SCHEMA_PATH": str(duis_schema_paths[-1]),
         "TIMEOUT_S": 5.0,
     }
+    device_certificates_store(
+        certificates={device.eui64: device.certificates_pem() for device in simulator.devices.all()}, source="test"
+    )
     return settings.DCC

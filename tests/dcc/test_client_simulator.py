@@ -8,6 +8,7 @@ import pytest
 import requests
 from lxml import etree
 
+from dcc import gbcs
 from dcc.duis import (
     DCC_EUI64,
     DccArgumentError,
@@ -17,8 +18,8 @@ from dcc.duis import (
     DuisVerifier,
     RequestId,
     documents,
-    gbcs,
 )
+from dcc.duis.signing import load_certificate, load_private_key
 from dcc.duis.xmlsafe import parse_xml
 from dcc.simulator import BOOST_ALERT_CODE, REPLAY_RESPONSE_CODE, DccSimulator, SimulatedDevice
 
@@ -35,15 +36,33 @@ def _responses_for(dcc_client, receiver, request_id):
     return found
 
 
-def _device_result(response) -> dict:
-    return gbcs.decode(response.gbcs_payload)
+def _device_answer(response, simulator, user_gbcs_ka, device: str = HCALCS):
+    """The device's GBCS answer, authenticated as dnoctl does: the device's own certificates
+    (as SMKI publishes them) and our key-agreement key."""
+    certificates = {
+        usage: load_certificate(pem.encode()) for usage, pem in simulator.device_certificates(device).items()
+    }
+    return gbcs.authenticate_response(
+        response.gbcs_payload,
+        device_ds_key=certificates["DS"],
+        device_ka_key=certificates["KA"],
+        recipient_ka_private_key=load_private_key(user_gbcs_ka[0]),
+    )
 
 
-def test_deactivate_via_transform_and_send_ends_with_confirmed_device_response(dcc_client, simulator, receiver):
+def test_deactivate_via_transform_and_send_ends_with_confirmed_device_response(
+    dcc_client, simulator, receiver, user_gbcs_ka
+):
     outcome = dcc_client.deactivate_auxiliary_load(target=HCALCS, index=3, duration_minutes=30)
 
     assert outcome.acknowledgement.response_code == "I0"
-    assert gbcs.decode(outcome.pre_command)["body"] == {"index": 3, "duration_minutes": 30}
+    pre_command = gbcs.parse_pre_command(outcome.pre_command)
+    assert (pre_command.service, pre_command.recipient, pre_command.counter) == (
+        "7.6",
+        HCALCS,
+        outcome.request_id.counter,
+    )
+    assert (pre_command.switch_index, pre_command.duration_minutes) == (3, 30)
     assert [(cv, code) for rid, cv, code in simulator.received if rid == str(outcome.request_id)] == [
         (4, "I0"),
         (5, "I0"),
@@ -51,14 +70,15 @@ def test_deactivate_via_transform_and_send_ends_with_confirmed_device_response(d
     [response] = wait_until(lambda: _responses_for(dcc_client, receiver, outcome.request_id))
     assert response.response_code == "I0"
     assert response.response_id == outcome.request_id.response_id()
-    result = _device_result(response)
-    assert result["status"] == "success"
-    assert result["detail"]["state"] == "off"
+    answer = _device_answer(response, simulator, user_gbcs_ka)  # signed by the ESME's DS key
+    assert isinstance(answer, gbcs.Ecs47Response)
+    assert answer.outcome.success
+    assert (answer.originator, answer.recipient, answer.counter) == (HCALCS, ORIGINATOR, outcome.request_id.counter)
     assert simulator.device_state(HCALCS)["switches"]["3"]["state"] == "off"
     assert simulator.device_state(HCALCS)["switches"]["1"]["state"] == "on"
 
 
-def test_reset_switches_the_load_back_on_early(dcc_client, simulator, receiver):
+def test_reset_switches_the_load_back_on_early(dcc_client, simulator, receiver, user_gbcs_ka):
     off = dcc_client.deactivate_auxiliary_load(target=HCALCS, index=2, duration_minutes=60)
     wait_until(lambda: _responses_for(dcc_client, receiver, off.request_id))
     assert simulator.device_state(HCALCS)["switches"]["2"]["state"] == "off"
@@ -66,7 +86,8 @@ def test_reset_switches_the_load_back_on_early(dcc_client, simulator, receiver):
     reset = dcc_client.reset_auxiliary_load(target=HCALCS, index=2)
 
     [response] = wait_until(lambda: _responses_for(dcc_client, receiver, reset.request_id))
-    assert _device_result(response)["detail"] == {"index": 2, "state": "on"}
+    answer = _device_answer(response, simulator, user_gbcs_ka)
+    assert (answer.counter, answer.outcome.success) == (reset.request_id.counter, True)
     assert simulator.device_state(HCALCS)["switches"]["2"]["state"] == "on"
     assert reset.request_id.counter > off.request_id.counter
 
@@ -139,7 +160,7 @@ def test_unknown_device_is_rejected(dcc_client):
     assert excinfo.value.response_code == "E19"
 
 
-def test_poor_wan_device_is_reached_by_local_delivery_and_8_13(dcc_client, simulator, receiver):
+def test_poor_wan_device_is_reached_by_local_delivery_and_8_13(dcc_client, simulator, receiver, user_gbcs_ka):
     outcome = dcc_client.deactivate_auxiliary_load(target=POOR_WAN, index=1, duration_minutes=20, command_variant=7)
 
     assert outcome.acknowledgement.local_command is not None
@@ -147,11 +168,12 @@ def test_poor_wan_device_is_reached_by_local_delivery_and_8_13(dcc_client, simul
     assert outcome.local_response_ack.response_code == "I0"
     assert outcome.local_request_id.target == DCC_EUI64
     assert outcome.local_request_id.counter > outcome.request_id.counter
-    assert _device_result(outcome.local_response_ack)["request_id"] == str(outcome.request_id)
+    local_answer = _device_answer(outcome.local_response_ack, simulator, user_gbcs_ka, POOR_WAN)
+    assert (local_answer.originator, local_answer.counter) == (POOR_WAN, outcome.request_id.counter)
     assert simulator.device_state(POOR_WAN)["switches"]["1"]["state"] == "off"
     # The DCC forwards the device's response for the original request to our endpoint too.
     [response] = wait_until(lambda: _responses_for(dcc_client, receiver, outcome.request_id))
-    assert _device_result(response)["status"] == "success"
+    assert _device_answer(response, simulator, user_gbcs_ka, POOR_WAN).outcome.success
 
 
 def test_poor_wan_device_never_acts_on_a_wan_only_command_but_local_only_works(dcc_client, simulator):
@@ -170,7 +192,7 @@ def test_local_delivery_needs_an_interface(dcc_client):
         dcc_client.deactivate_auxiliary_load(target=POOR_WAN, index=1, duration_minutes=20, command_variant=6)
 
 
-def test_boost_button_membership_press_alert_and_log(dcc_client, simulator, receiver):
+def test_boost_button_membership_press_alert_and_log(dcc_client, simulator, receiver, user_gbcs_ka):
     add = dcc_client.add_auxiliary_load_to_boost_button(target=HCALCS, indexes=[1])
     wait_until(lambda: _responses_for(dcc_client, receiver, add.request_id))
     off = dcc_client.deactivate_auxiliary_load(target=HCALCS, index=1, duration_minutes=60)
@@ -182,8 +204,16 @@ def test_boost_button_membership_press_alert_and_log(dcc_client, simulator, rece
     alerts = wait_until(
         lambda: [r for r in map(dcc_client.read_document, list(receiver.documents)) if r.kind == "device_alert"]
     )
-    assert alerts[0].alert_code == BOOST_ALERT_CODE
-    assert gbcs.decode(alerts[0].gbcs_payload)["target"] == HCALCS
+    assert alerts[0].alert_code == BOOST_ALERT_CODE == "8161"
+    certificates = {
+        usage: load_certificate(pem.encode()) for usage, pem in simulator.device_certificates(HCALCS).items()
+    }
+    alert = gbcs.authenticate_alert(
+        alerts[0].gbcs_payload,
+        device_ka_key=certificates["KA"],
+        recipient_ka_private_key=load_private_key(user_gbcs_ka[0]),
+    )
+    assert (alert.originator, alert.boost_pressed) == (HCALCS, True)
     assert simulator.device_state(HCALCS)["switches"]["1"]["state"] == "on"
 
     now = dt.datetime.now(dt.UTC)
@@ -191,7 +221,10 @@ def test_boost_button_membership_press_alert_and_log(dcc_client, simulator, rece
         target=HCALCS, start=now - dt.timedelta(hours=1), end=now + dt.timedelta(hours=1)
     )
     [response] = wait_until(lambda: _responses_for(dcc_client, receiver, details.request_id))
-    assert len(_device_result(response)["detail"]["presses"]) == 1
+    boost_log = _device_answer(response, simulator, user_gbcs_ka)  # MAC'd with the ESME's KA key
+    assert isinstance(boost_log, gbcs.Ecs61cResponse)
+    assert len(boost_log.boost_periods) == 1
+    assert boost_log.boost_membership[1] is True
 
     remove = dcc_client.remove_auxiliary_load_from_boost_button(target=HCALCS, indexes=[1])
     wait_until(lambda: _responses_for(dcc_client, receiver, remove.request_id))
@@ -246,13 +279,27 @@ def test_simulator_refuses_unsigned_forged_and_hostile_requests(simulator, dcc_s
 def test_pre_command_other_than_the_one_issued_is_refused(dcc_client, simulator):
     rid = dcc_client.new_request_id(HCALCS)
     transform = dcc_client.sign(documents.deactivate_auxiliary_load(request_id=rid, index=1, duration_minutes=5))
-    ack = dcc_client.submit(transform, command_variant=4, request_id=str(rid))
-    altered = ack.pre_command.replace(b'"duration_minutes":5', b'"duration_minutes":500')
-    send = documents.signed_pre_command(
-        request_id=rid, srv="7.6", command_variant=5, gbcs_payload=dcc_client.gbcs_signer.sign(altered)
+    dcc_client.submit(transform, command_variant=4, request_id=str(rid))
+    # A user signing something else than the DCC issued (a longer curtailment) under the same RequestID.
+    longer = gbcs.Ecs47Request(
+        service="7.6", originator=ORIGINATOR, device=HCALCS, counter=rid.counter, switch_index=1, duration_minutes=500
     )
+    signed = gbcs.sign_pre_command(
+        gbcs.pre_command_build(longer), expected=longer, private_key=dcc_client.gbcs_signer.key
+    )
+    send = documents.signed_pre_command(request_id=rid, srv="7.6", command_variant=5, gbcs_payload=signed)
     answer = dcc_client.submit(dcc_client.sign(send), command_variant=5, request_id=str(rid))
     assert answer.response_code.startswith("E")
+    assert simulator.device_state(HCALCS)["commands_executed"] == 0
+
+
+def test_a_pre_command_that_says_something_else_is_never_signed(dcc_client, simulator):
+    simulator.faults.stretch_pre_command = True  # the DCC returns 31 minutes for 30 asked
+    with pytest.raises(
+        DccPermanentError, match=r"pre-command does not match the request \(duration: asked 30, got 31\); not signed"
+    ):
+        dcc_client.deactivate_auxiliary_load(target=HCALCS, index=2, duration_minutes=30)
+    assert [cv for _rid, cv, _code in simulator.received] == [4]  # nothing signed went back
     assert simulator.device_state(HCALCS)["commands_executed"] == 0
 
 
@@ -311,7 +358,7 @@ def test_reordered_responses_arrive_in_swapped_order(dcc_client, simulator, rece
     assert arrived == [str(second.request_id), str(first.request_id)]
 
 
-def test_latency_can_be_any_distribution(user_signer, user_gbcs_signer, dcc_signer, receiver, schema):
+def test_latency_can_be_any_distribution(user_signer, user_gbcs_signer, user_gbcs_ka, dcc_signer, receiver, schema):
     drawn: list[float] = []
 
     def latency(rng) -> float:
@@ -320,7 +367,7 @@ def test_latency_can_be_any_distribution(user_signer, user_gbcs_signer, dcc_sign
 
     sim = DccSimulator(
         dcc_signer=dcc_signer,
-        users=[simulated_user(user_signer, user_gbcs_signer)],
+        users=[simulated_user(user_signer, user_gbcs_signer, user_gbcs_ka)],
         callback_url=receiver.url,
         devices=[SimulatedDevice(eui64=HCALCS)],
         schema=schema,
@@ -382,3 +429,14 @@ def test_retry_after_the_send_failed_mid_flow_reuses_the_request_and_acts_once(d
     assert [(cv, code) for rid, cv, code in simulator.received if rid == str(request_id)] == [(4, "I0"), (5, "I0")]
     wait_until(lambda: _responses_for(dcc_client, receiver, request_id))
     assert simulator.device_state(HCALCS)["commands_executed"] == 1
+
+
+def test_the_simulator_publishes_each_devices_gbcs_certificates(simulator):
+    reply = requests.get(f"{simulator.url}/sim/devices/{HCALCS}/certificates", timeout=5)
+    assert reply.status_code == 200
+    certificates = {usage: load_certificate(pem.encode()) for usage, pem in reply.json().items()}
+    assert set(certificates) == {"DS", "KA"}
+    assert {gbcs.certificate_entity_id(cert) for cert in certificates.values()} == {HCALCS}
+    assert (
+        requests.get(f"{simulator.url}/sim/devices/00-DB-00-00-00-00-00-09/certificates", timeout=5).status_code == 404
+    )

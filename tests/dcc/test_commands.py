@@ -24,11 +24,12 @@ from .conftest import HCALCS
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
 
-def test_dcc_keys_writes_the_three_development_identities_once(tmp_path):
+def test_dcc_keys_writes_the_four_development_identities_once(tmp_path):
     call_command("dcc_keys", "--dir", str(tmp_path), stdout=StringIO())
     first = {p.name: p.read_bytes() for p in tmp_path.iterdir()}
     call_command("dcc_keys", "--dir", str(tmp_path), stdout=StringIO())
-    assert set(first) == {f"{who}.{kind}.pem" for who in ("user-xml", "user-gbcs", "dcc") for kind in ("key", "cert")}
+    identities = ("user-xml", "user-gbcs", "user-gbcs-ka", "dcc")
+    assert set(first) == {f"{who}.{kind}.pem" for who in identities for kind in ("key", "cert")}
     assert {p.name: p.read_bytes() for p in tmp_path.iterdir()} == first  # idempotent: kept, not regenerated
     assert oct((tmp_path / "user-xml.key.pem").stat().st_mode & 0o777) == "0o600"
     assert first["user-xml.key.pem"] != first["user-gbcs.key.pem"]  # two keys, as a DCC user has
@@ -50,6 +51,8 @@ def test_dcc_keys_never_writes_a_configured_key_or_certificate(tmp_path, setting
     assert sorted(p.name for p in (tmp_path / "keys").iterdir()) == [
         "dcc.cert.pem",
         "dcc.key.pem",
+        "user-gbcs-ka.cert.pem",
+        "user-gbcs-ka.key.pem",
         "user-gbcs.cert.pem",
         "user-gbcs.key.pem",
     ]
@@ -176,3 +179,26 @@ def test_the_system_check_names_a_bad_configured_key_before_anything_is_sent(tmp
     assert messages[1].startswith("dnoctl's GBCS pre-command identity: DCC_USER_GBCS_KEY_PATH: cannot read ")
     assert messages[2] == "DCC_LOCAL_DELIVERY must be one of ('', 'simulator'), got 'carrier-pigeon'"
     assert len(messages) == 3
+
+
+@pytest.mark.django_db
+def test_dcc_device_certificates_loads_a_folder_and_one_bad_file_stores_nothing(tmp_path):
+    from dcc.models import DeviceCertificate
+    from dcc.simulator import SimulatedDevice
+
+    first, second = SimulatedDevice(eui64="00-DB-12-34-56-78-90-A0"), SimulatedDevice(eui64="00-DB-12-34-56-78-90-A1")
+    for device in (first, second):
+        for usage, pem in device.certificates_pem().items():
+            (tmp_path / f"{device.eui64.replace('-', '').lower()}-{usage.lower()}.pem").write_text(pem)
+    (tmp_path / "README.txt").write_text("ignored")
+    out = StringIO()
+    call_command("dcc_device_certificates", str(tmp_path), stdout=out)
+    assert out.getvalue().strip() == "4 certificates for 2 devices stored"
+    assert DeviceCertificate.objects.get(eui64=second.eui64, usage="KA").certificate == second.certificates_pem()["KA"]
+
+    DeviceCertificate.objects.all().delete()
+    # A KA certificate filed as the DS one: refused by name, and the good files are not kept either.
+    (tmp_path / "00db1234567890a1-ds.pem").write_text(second.certificates_pem()["KA"])
+    with pytest.raises(CommandError, match=r"00-DB-12-34-56-78-90-A1 DS: .*not a DS certificate"):
+        call_command("dcc_device_certificates", str(tmp_path), stdout=StringIO())
+    assert not DeviceCertificate.objects.exists()

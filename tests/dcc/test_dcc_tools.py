@@ -29,6 +29,7 @@ from dcc.duis import (
 )
 from dcc.duis.signing import load_certificate
 from dcc.duis.xmlsafe import parse_xml
+from dcc.gbcs.certificates import identity_make as gbcs_identity_make
 from dcc.models import InboundDocument, ServiceRequest
 from dcc.services import service_request_create
 from dcc.simulator import WAN_POOR, DccSimulator, HttpLocalDelivery, SimulatedDevice, SimulatedUser
@@ -70,9 +71,18 @@ def dsp() -> DuisSigner:
 def boxed_simulator(network_operator, dsp, receiver, schema) -> Iterator[DccSimulator]:
     """Our simulator given the DCC Boxed keys: it signs as the DSP and serves the network operator."""
     xml, gbcs = network_operator
+    # DCC Boxed ships no key-agreement key in the tool; ours stands in (MACs are not what this judges).
+    _ka_key, ka_cert = gbcs_identity_make(eui64=NETWORK_OPERATOR, usage="KA", device=False)
     simulator = DccSimulator(
         dcc_signer=dsp,
-        users=[SimulatedUser(eui64=NETWORK_OPERATOR, xml_certs=(xml.cert,), gbcs_cert=gbcs.cert)],
+        users=[
+            SimulatedUser(
+                eui64=NETWORK_OPERATOR,
+                xml_certs=(xml.cert,),
+                gbcs_cert=gbcs.cert,
+                gbcs_ka_cert=load_certificate(ka_cert),
+            )
+        ],
         callback_url=receiver.url,
         devices=[
             SimulatedDevice(eui64=HCALCS, switch_indexes=(1, 2, 3)),

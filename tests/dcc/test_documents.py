@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 
 import pytest
 from lxml import etree
 
-from dcc.duis import DccArgumentError, DccSignatureError, DuisVerifier, GbcsVerifier, RequestId, documents
+from dcc import gbcs
+from dcc.duis import DccArgumentError, DccSignatureError, DuisVerifier, RequestId, documents
 from dcc.duis.errors import DccDocumentError
 from dcc.duis.xmlsafe import parse_xml
 from tests.judges import duis_template, shared_reference
@@ -181,13 +183,22 @@ def test_unsigned_document_is_refused(user_signer):
 
 
 def test_gbcs_pre_command_signature_round_trip_and_tamper(user_gbcs_signer, user_signer):
-    signed = user_gbcs_signer.sign(b"pre-command bytes")
-    assert user_gbcs_signer.sign(b"pre-command bytes") == signed  # deterministic: retries resend identical bytes
-    assert GbcsVerifier(user_gbcs_signer.cert).verify(signed) == b"pre-command bytes"
-    with pytest.raises(DccSignatureError):
-        GbcsVerifier(user_gbcs_signer.cert).verify(b"X" + signed[1:])
-    with pytest.raises(DccSignatureError):  # the XML-signing key is a different key
-        GbcsVerifier(user_signer.cert).verify(signed)
+    asked = gbcs.Ecs47Request(
+        service="7.6", originator=ORIGINATOR, device=TARGET, counter=424242, switch_index=2, duration_minutes=30
+    )
+    pre_command = gbcs.pre_command_build(asked)
+    signed = user_gbcs_signer.sign_pre_command(pre_command, asked)
+    assert (
+        user_gbcs_signer.sign_pre_command(pre_command, asked) == signed
+    )  # deterministic: retries resend identical bytes
+    assert signed[: len(pre_command)] == pre_command and signed[len(pre_command)] == 0x40
+    gbcs.verify_signed(signed, user_gbcs_signer.cert)
+    with pytest.raises(gbcs.GbcsAuthenticationError):
+        gbcs.verify_signed(signed[:-1] + bytes([signed[-1] ^ 1]), user_gbcs_signer.cert)
+    with pytest.raises(gbcs.GbcsError):  # the XML-signing key is a different key
+        gbcs.verify_signed(signed, user_signer.cert)
+    with pytest.raises(gbcs.PreCommandMismatch, match="duration"):
+        user_gbcs_signer.sign_pre_command(pre_command, dataclasses.replace(asked, duration_minutes=31))
 
 
 def test_reference_responses_parse():

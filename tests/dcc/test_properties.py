@@ -27,11 +27,11 @@ operation = st.one_of(
 @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(operations=st.lists(operation, min_size=1, max_size=12))
 def test_requests_are_processed_at_most_once_and_counters_never_go_back(
-    operations, user_signer, user_gbcs_signer, dcc_signer
+    operations, user_signer, user_gbcs_signer, user_gbcs_ka, dcc_signer
 ):
     sim = DccSimulator(
         dcc_signer=dcc_signer,
-        users=[simulated_user(user_signer, user_gbcs_signer)],
+        users=[simulated_user(user_signer, user_gbcs_signer, user_gbcs_ka)],
         devices=[SimulatedDevice(eui64=d, switch_indexes=(1, 2, 3)) for d in DEVICES],
         latency_s=(0.0, 0.0),
     ).start()

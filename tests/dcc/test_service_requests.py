@@ -19,17 +19,25 @@ from django.utils import timezone
 
 from dcc import config as dcc_config
 from dcc.choices import ServiceRequestState as State
-from dcc.duis import DccArgumentError, DccTransientError, RequestId, documents, gbcs
+from dcc.duis import DccArgumentError, DccTransientError, RequestId, documents
 from dcc.duis.alert_codes import BOOST_ALERT_CODE
-from dcc.models import DccRequestCounter, InboundDocument, ServiceRequest, ServiceRequestTransition
+from dcc.models import (
+    DccRequestCounter,
+    DeviceCertificate,
+    InboundDocument,
+    ServiceRequest,
+    ServiceRequestTransition,
+)
 from dcc.services import (
     DbCounterSource,
     _default_command_variant,
+    device_certificates_store,
     handlers_replaced,
     service_request_create,
     service_request_dispatch,
     service_request_send,
 )
+from dcc.simulator import device_gbcs
 
 from .conftest import HCALCS, OLD_FIRMWARE, ORIGINATOR, POOR_WAN, run_in_threads, wait_until
 from .test_xmlsafe import BILLION_LAUGHS, XXE
@@ -169,7 +177,9 @@ def test_send_deactivate_stores_history_and_applies_the_device_response_once(
         assert heard == [
             {"request_id": service_request.request_id, "state": State.RESPONDED, "result": heard[0]["result"]}
         ]
-        assert heard[0]["result"]["detail"]["state"] == "off"
+        # Decoded from the ESME's signed GBCS answer, authenticated with its certificate.
+        assert heard[0]["result"]["summary"] == "ECS47: success"
+        assert service_request.device_outcome == "ECS47: success"
 
         before = _snapshot()
         with django_capture_on_commit_callbacks(execute=True):
@@ -254,7 +264,7 @@ def test_bad_arguments_spend_no_counter(dcc_settings):
 
 
 @pytest.mark.django_db
-def test_a_poor_wan_charger_gets_local_delivery_only_where_a_channel_is_configured(dcc_settings, settings):
+def test_a_poor_wan_charger_gets_local_delivery_only_where_a_channel_is_configured(dcc_settings, simulator, settings):
     poor_wan_action = SimpleNamespace(pk=None, use_local_delivery=True)
     good_wan_action = SimpleNamespace(pk=None, use_local_delivery=False)
     assert _default_command_variant("7.6", good_wan_action) == 5
@@ -284,9 +294,20 @@ def test_local_delivery_applies_the_device_response_and_logs_the_8_13(dcc_settin
 # --------------------------------------------------------------------------- responses
 
 
-def _device_response_document(dcc_signer, request_id: str, srv: str, status: str = "success") -> bytes:
+def _device_response_document(
+    simulator, dcc_signer, request_id: str, srv: str, status: str = "success", *, device: str | None = None
+) -> bytes:
+    """A DCC-signed device response carrying the device's real GBCS answer (its own keys)."""
     rid = RequestId.parse(request_id)
-    payload = gbcs.encode({"kind": "response", "request_id": request_id, "srv": srv, "status": status, "detail": {}})
+    payload = device_gbcs.device_response(
+        device=simulator.devices.get(device or rid.target),
+        user=simulator.users[rid.originator],
+        srv=srv,
+        counter=rid.counter,
+        body={"indexes": [1]},
+        result={"status": status},
+        now=time.time(),
+    )
     root = documents.build_response(
         request_id=request_id, response_id=rid.response_id(), response_code="I0", srv=srv, gbcs_payload=payload
     )
@@ -294,33 +315,106 @@ def _device_response_document(dcc_signer, request_id: str, srv: str, status: str
 
 
 @pytest.mark.django_db
-def test_response_overtaking_the_acknowledgement_and_out_of_order_responses(dcc_settings, dcc_signer, client):
+def test_response_overtaking_the_acknowledgement_and_out_of_order_responses(
+    dcc_settings, simulator, dcc_signer, client
+):
     off = service_request_create(srv="7.6", target=HCALCS, index=1, duration_minutes=20)
     on = service_request_create(srv="7.8", target=HCALCS, index=1)
     # The 7.8's response arrives first, and the 7.6's arrives before the 7.6 was even marked sent.
-    assert _post(client, _device_response_document(dcc_signer, on.request_id, "7.8")).status_code == 200
-    assert _post(client, _device_response_document(dcc_signer, off.request_id, "7.6")).status_code == 200
+    assert _post(client, _device_response_document(simulator, dcc_signer, on.request_id, "7.8")).status_code == 200
+    assert _post(client, _device_response_document(simulator, dcc_signer, off.request_id, "7.6")).status_code == 200
     off.refresh_from_db()
     on.refresh_from_db()
     assert off.state == on.state == State.RESPONDED
 
 
 @pytest.mark.django_db
-def test_device_failure_response_marks_the_request_failed(dcc_settings, dcc_signer, client):
+def test_device_failure_response_marks_the_request_failed(dcc_settings, simulator, dcc_signer, client):
     request = service_request_create(srv="7.6", target=HCALCS, index=1, duration_minutes=20)
     assert (
-        _post(client, _device_response_document(dcc_signer, request.request_id, "7.6", status="failure")).status_code
+        _post(
+            client, _device_response_document(simulator, dcc_signer, request.request_id, "7.6", status="failure")
+        ).status_code
         == 200
     )
     request.refresh_from_db()
     assert request.state == State.FAILED
+    # What the meter said, decoded from its GBCS: the DLMS result of each of the two requests.
+    assert request.device_outcome == (
+        "ECS47: failure: switch duration: object-undefined (4); switch action: object-undefined (4)"
+    )
 
 
 @pytest.mark.django_db
-def test_bad_documents_are_refused_and_change_nothing(dcc_settings, dcc_signer, user_signer, client):
+def test_a_device_answer_that_does_not_authenticate_is_never_taken_as_success(
+    dcc_settings, simulator, dcc_signer, client, django_capture_on_commit_callbacks
+):
+    request = service_request_create(srv="7.6", target=HCALCS, index=1, duration_minutes=20)
+    rid = RequestId.parse(request.request_id)
+    # A genuine DCC envelope around GBCS that another meter signed: the DCC does not check the
+    # device's signature, the user must.
+    impostor = simulator.devices.get(OLD_FIRMWARE)
+    payload = device_gbcs.device_response(
+        device=impostor,
+        user=simulator.users[ORIGINATOR],
+        srv="7.6",
+        counter=rid.counter,
+        body={},
+        result={"status": "success"},
+        now=time.time(),
+    )
+    payload = payload.replace(bytes.fromhex(OLD_FIRMWARE.replace("-", "")), bytes.fromhex(HCALCS.replace("-", "")))
+    document = dcc_signer.sign(
+        documents.build_response(
+            request_id=request.request_id,
+            response_id=rid.response_id(),
+            response_code="I0",
+            srv="7.6",
+            gbcs_payload=payload,
+        )
+    )
+    heard = []
+    with (
+        handlers_replaced(responses={"7.6": lambda sr, result: heard.append(result["status"])}),
+        django_capture_on_commit_callbacks(execute=True),
+    ):
+        assert _post(client, document).content == b"applied\n"
+    request.refresh_from_db()
+    assert request.state == State.FAILED
+    assert request.device_outcome == "not authenticated: signature does not verify"
+    assert heard == ["unauthenticated"]
+
+
+@pytest.mark.django_db
+def test_without_the_devices_certificate_its_answer_is_not_authenticated(dcc_settings, simulator, dcc_signer, client):
+    DeviceCertificate.objects.filter(eui64=HCALCS).delete()
+    request = service_request_create(srv="7.6", target=HCALCS, index=1, duration_minutes=20)
+    _post(client, _device_response_document(simulator, dcc_signer, request.request_id, "7.6"))
+    request.refresh_from_db()
+    assert (request.state, request.device_outcome) == (
+        State.FAILED,
+        f"not authenticated: no DS/KA certificate for device {HCALCS}",
+    )
+
+
+@pytest.mark.django_db
+def test_device_certificates_are_checked_before_they_are_kept(dcc_settings, simulator):
+    other = simulator.devices.get(OLD_FIRMWARE).certificates_pem()
+    with pytest.raises(DccArgumentError, match=rf"^certificate: {HCALCS} DS: certificate is for {OLD_FIRMWARE}"):
+        device_certificates_store(certificates={HCALCS: {"DS": other["DS"]}}, source="test")
+    with pytest.raises(DccArgumentError, match=rf"^certificate: {OLD_FIRMWARE} DS: .*not a DS certificate"):
+        device_certificates_store(certificates={OLD_FIRMWARE: {"DS": other["KA"]}}, source="test")
+    assert (
+        DeviceCertificate.objects.get(eui64=HCALCS, usage="DS").certificate
+        == (simulator.devices.get(HCALCS).certificates_pem()["DS"])
+    )
+
+
+@pytest.mark.django_db
+def test_bad_documents_are_refused_and_change_nothing(dcc_settings, simulator, dcc_signer, user_signer, client):
     request = service_request_create(srv="7.6", target=HCALCS, index=2, duration_minutes=20)
-    genuine = _device_response_document(dcc_signer, request.request_id, "7.6")
-    forged = _device_response_document(user_signer, request.request_id, "7.6")  # right shape, wrong key
+    genuine = _device_response_document(simulator, dcc_signer, request.request_id, "7.6")
+    forged = _device_response_document(simulator, user_signer, request.request_id, "7.6")  # right shape, wrong key
     tampered = genuine.replace(b"<sr:ResponseCode>I0<", b"<sr:ResponseCode>E2<")
     unsigned = genuine[: genuine.index(b"<ds:Signature")] + b"</sr:Response>"
     rid = RequestId.parse(request.request_id)
@@ -330,7 +424,15 @@ def test_bad_documents_are_refused_and_change_nothing(dcc_settings, dcc_signer, 
             response_id=f"{OLD_FIRMWARE}:{ORIGINATOR}:{rid.counter}",
             response_code="I0",
             srv="7.6",
-            gbcs_payload=gbcs.encode({"kind": "response", "status": "success"}),
+            gbcs_payload=device_gbcs.device_response(
+                device=simulator.devices.get(OLD_FIRMWARE),
+                user=simulator.users[ORIGINATOR],
+                srv="7.6",
+                counter=rid.counter,
+                body={},
+                result={"status": "success"},
+                now=time.time(),
+            ),
         )
     )
     before = _snapshot()
@@ -352,11 +454,11 @@ def test_bad_documents_are_refused_and_change_nothing(dcc_settings, dcc_signer, 
 
 
 @pytest.mark.django_db
-def test_a_response_for_a_request_we_never_sent_is_logged_and_answered_2xx(dcc_settings, dcc_signer, client):
+def test_a_response_for_a_request_we_never_sent_is_logged_and_answered_2xx(dcc_settings, simulator, dcc_signer, client):
     service_request_create(srv="7.6", target=HCALCS, index=2, duration_minutes=20)
     before = _snapshot()
     unknown_id = f"{ORIGINATOR}:{HCALCS}:1"
-    reply = _post(client, _device_response_document(dcc_signer, unknown_id, "7.6"))
+    reply = _post(client, _device_response_document(simulator, dcc_signer, unknown_id, "7.6"))
     # A refusal would only make the DCC send it again; it is kept for a person to look at.
     assert (reply.status_code, reply.content) == (200, b"unknown_request\n")
     assert _snapshot() == before
@@ -392,7 +494,7 @@ def test_a_dcc_alert_that_a_command_failed_fails_that_request_once(
 
 
 @pytest.mark.django_db
-def test_other_dcc_alerts_are_verified_kept_and_logged_not_refused(dcc_settings, dcc_signer, client):
+def test_other_dcc_alerts_are_verified_kept_and_logged_not_refused(dcc_settings, simulator, dcc_signer, client):
     root = documents.build_dcc_alert(alert_code="N12", failed_request_id=f"{ORIGINATOR}:{HCALCS}:1", device=HCALCS)
     reply = _post(client, dcc_signer.sign(root))
     assert (reply.status_code, reply.content) == (200, b"logged\n")
@@ -401,15 +503,17 @@ def test_other_dcc_alerts_are_verified_kept_and_logged_not_refused(dcc_settings,
 
 
 @pytest.mark.django_db
-def test_boost_alert_reaches_the_alert_hook(dcc_settings, dcc_signer, client, django_capture_on_commit_callbacks):
+def test_boost_alert_reaches_the_alert_hook(
+    dcc_settings, simulator, dcc_signer, client, django_capture_on_commit_callbacks
+):
     heard: list[tuple] = []
 
     def listener(alert):
         heard.append((alert.target_eui64, alert.alert_code, alert.response_id, alert.detail))
 
-    payload = gbcs.encode(
-        {"kind": "alert", "target": HCALCS, "alert_code": BOOST_ALERT_CODE, "detail": {"restored": [1]}}
-    )
+    device = simulator.devices.get(HCALCS)
+    pressed = time.time()
+    payload = device_gbcs.boost_alert(device=device, user=simulator.users[ORIGINATOR], now=pressed)
     alert = dcc_signer.sign(
         documents.build_response(
             request_id=None,
@@ -422,4 +526,7 @@ def test_boost_alert_reaches_the_alert_hook(dcc_settings, dcc_signer, client, dj
     with handlers_replaced(alerts={BOOST_ALERT_CODE: listener}), django_capture_on_commit_callbacks(execute=True):
         reply = _post(client, alert)
     assert (reply.status_code, reply.content) == (200, b"alert\n")
-    assert heard == [(HCALCS, BOOST_ALERT_CODE, f"{HCALCS}:{ORIGINATOR}:1", {"restored": [1]})]
+    when = dt.datetime.fromtimestamp(pressed, dt.UTC)
+    when = when.replace(microsecond=when.microsecond // 10_000 * 10_000).isoformat()  # GBCS: 1/100 s
+    detail = {"alert_code": "8161", "boost_pressed": True, "pressed_at": when}
+    assert heard == [(HCALCS, BOOST_ALERT_CODE, f"{HCALCS}:{ORIGINATOR}:1", detail)]

@@ -49,7 +49,7 @@ def _write(path, key, cert):
 
 
 @pytest.fixture
-def tls_simulator(tmp_path, user_signer, user_gbcs_signer, dcc_signer, schema):
+def tls_simulator(tmp_path, user_signer, user_gbcs_signer, user_gbcs_ka, dcc_signer, schema):
     ca_key, ca_cert = _issue("test CA", ca=True)
     server_key, server_cert = _issue("dcc", issuer_key=ca_key, issuer_name=ca_cert.subject, server=True)
     client_key, client_cert = _issue("dnoctl", issuer_key=ca_key, issuer_name=ca_cert.subject)
@@ -63,7 +63,7 @@ def tls_simulator(tmp_path, user_signer, user_gbcs_signer, dcc_signer, schema):
     context.verify_mode = ssl.CERT_REQUIRED
     sim = DccSimulator(
         dcc_signer=dcc_signer,
-        users=[simulated_user(user_signer, user_gbcs_signer)],
+        users=[simulated_user(user_signer, user_gbcs_signer, user_gbcs_ka)],
         devices=[SimulatedDevice(eui64=HCALCS)],
         schema=schema,
         tls=context,

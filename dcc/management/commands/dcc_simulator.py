@@ -5,7 +5,7 @@ Runs the DCC simulator standalone on loopback until interrupted. Devices come fr
 ``--from-db`` (every meter in the database with its HCALCS switch indexes), or later
 through ``POST /sim/devices``. It signs with ``DCC_SIMULATOR_KEY_PATH``/``_CERT_PATH`` (a
 DCC Boxed DSP key works) and serves dnoctl's own originator, plus every ``--user EUI64 ROLE
-XML_CERT GBCS_CERT`` given (for example DCC Boxed's network operator, so requests signed by the
+XML_CERT GBCS_DS_CERT GBCS_KA_CERT`` given (for example DCC Boxed's network operator, so requests signed by the
 DCC's own tool reach it).
 """
 
@@ -21,6 +21,7 @@ from django.core.management.base import BaseCommand, CommandError
 from dcc import config as dcc_config
 from dcc.duis import DccError
 from dcc.duis.signing import load_certificate
+from dcc.services import device_certificates_store
 from dcc.simulator import SimulatedDevice, SimulatedUser
 
 
@@ -37,10 +38,10 @@ class Command(BaseCommand):
         parser.add_argument("--from-db", action="store_true", help="register every meter in the database")
         parser.add_argument(
             "--user",
-            nargs=4,
+            nargs=5,
             action="append",
             default=[],
-            metavar=("EUI64", "ROLE", "XML_CERT", "GBCS_CERT"),
+            metavar=("EUI64", "ROLE", "XML_CERT", "GBCS_DS_CERT", "GBCS_KA_CERT"),
             help="serve another DCC user too (certificates PEM or DER)",
         )
 
@@ -53,6 +54,10 @@ class Command(BaseCommand):
         )
         if options["from_db"]:
             devices += self._devices_from_db()
+            # What SMKI would publish: the simulated meters' certificates, for dnoctl's checks.
+            device_certificates_store(
+                certificates={device.eui64: device.certificates_pem() for device in devices}, source="simulator"
+            )
         simulator = dcc_config.build_simulator(
             host=options["host"],
             port=options["port"],
@@ -74,13 +79,14 @@ class Command(BaseCommand):
         finally:
             simulator.stop()
 
-    def _user(self, eui64: str, role: str, xml_cert: str, gbcs_cert: str) -> SimulatedUser:
+    def _user(self, eui64: str, role: str, xml_cert: str, gbcs_cert: str, gbcs_ka_cert: str) -> SimulatedUser:
         try:
             return SimulatedUser(
                 eui64=eui64,
                 role=role,
                 xml_certs=(load_certificate(Path(xml_cert).read_bytes()),),
                 gbcs_cert=load_certificate(Path(gbcs_cert).read_bytes()),
+                gbcs_ka_cert=load_certificate(Path(gbcs_ka_cert).read_bytes()),
             )
         except (OSError, DccError) as exc:
             raise CommandError(f"--user {eui64}: {exc}") from exc

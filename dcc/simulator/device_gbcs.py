@@ -1,0 +1,183 @@
+"""The GBCS the simulated DCC and devices speak: real bytes, built and checked with
+:mod:`dcc.gbcs` (the codec checked against the DCC's RTDS vectors).
+
+- CV 4: the DCC transforms a 7.6/7.8 request into an ECS47 pre-command for the user to sign.
+- CV 5/6/7: the DCC checks the user's GBCS signature against the user's certificate and that
+  the signed command is the pre-command it issued, then wraps it for the device in General
+  Ciphering, MAC'd with its access-control-broker (ACB) key.
+- CV 1/2/3: the DCC builds the ECS61/62 command itself, MAC'd with its ACB key.
+- The device answers ECS47 signed with its DS key, ECS61/62 MAC'd with its KA key and the
+  user's KA certificate; its boost-button alert is MAC'd the same way.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from typing import Any
+
+from cryptography.hazmat.primitives.asymmetric import ec
+
+from dcc import gbcs
+from dcc.duis.documents import DuisRequest, request_parameters
+from dcc.duis.errors import DccArgumentError, DccSignatureError
+
+from .devices import SimulatedDevice
+from .users import SimulatedUser
+
+ECS47_SERVICES = ("7.6", "7.8")
+BOOST_PERIOD = dt.timedelta(minutes=30)  # how long a press lets the charger run (the meter's setting)
+# DLMS results a device answers with when it cannot act (GBCS carries them per request).
+OBJECT_UNDEFINED = 4
+RESULTS_PER_SERVICE = {"7.6": 2, "7.8": 1}
+
+
+def _moment(seconds: float) -> dt.datetime:
+    """A UTC moment to the 1/100 s GBCS date-times carry."""
+    moment = dt.datetime.fromtimestamp(seconds, dt.UTC)
+    return moment.replace(microsecond=moment.microsecond // 10_000 * 10_000)
+
+
+def pre_command_for(request: DuisRequest, *, stretch: bool = False) -> bytes:
+    """The ECS47 pre-command the DCC returns for a CV 4 7.6/7.8 (unsigned General Signing);
+    ``stretch`` makes a 7.6's duration a minute longer than asked (the fault of that name)."""
+    params = request_parameters(request.srv, request.body)
+    if stretch and params.get("duration_minutes") is not None:
+        params = {**params, "duration_minutes": params["duration_minutes"] + 1}
+    rid = request.request_id
+    return gbcs.pre_command_build(
+        gbcs.Ecs47Request(
+            service=request.srv,
+            originator=rid.originator,
+            device=rid.target,
+            counter=rid.counter,
+            switch_index=params["index"],
+            duration_minutes=params.get("duration_minutes"),
+        )
+    )
+
+
+def signed_command_check(signed: bytes, *, issued: bytes, user: SimulatedUser) -> None:
+    """What the DCC checks of a CV 5/6/7: it is the pre-command it issued, signed by the user's
+    GBCS DS key. Raises :class:`DccSignatureError` naming the problem."""
+    if not signed.startswith(issued) or len(signed) != len(issued) + 1 + gbcs.frames.SIGNATURE_LENGTH:
+        raise DccSignatureError("the signed command is not the pre-command issued for this request")
+    try:
+        gbcs.verify_signed(signed, user.gbcs_cert)
+    except (gbcs.GbcsError, ValueError) as exc:
+        raise DccSignatureError(f"pre-command signature: {exc}") from exc
+
+
+def device_command(signed: bytes, *, acb_ka_key: ec.EllipticCurvePrivateKey, device: SimulatedDevice) -> bytes:
+    """The signed command wrapped for the device (General Ciphering, the DCC's MAC)."""
+    return gbcs.signed_command_wrap(
+        signed, acb_ka_private_key=acb_ka_key, device_ka_public_key=device.ka_key.public_key()
+    )
+
+
+def non_critical_command(
+    request: DuisRequest, *, acb_ka_key: ec.EllipticCurvePrivateKey, device: SimulatedDevice
+) -> bytes:
+    """The ECS61a/61c/62 command the DCC builds for a 7.7, 7.11, 7.9 or 7.10."""
+    rid = request.request_id
+    common = {
+        "originator": rid.originator,
+        "device": device.eui64,
+        "counter": rid.counter,
+        "acb_ka_private_key": acb_ka_key,
+        "device_ka_public_key": device.ka_key.public_key(),
+    }
+    params = request_parameters(request.srv, request.body)
+    if request.srv == "7.7":
+        return gbcs.ecs61a_command_build(**common)
+    if request.srv == "7.11":
+        return gbcs.ecs61c_command_build(start=_moment(params["start"]), end=_moment(params["end"]), **common)
+    membership = {index: request.srv == "7.9" for index in params["indexes"]}
+    return gbcs.ecs62_command_build(boost_membership=membership, **common)
+
+
+@dataclass(frozen=True)
+class DeviceCommand:
+    """What a device read from a command handed to it: whose, which service, its arguments."""
+
+    originator: str
+    counter: int
+    srv: str
+    body: dict[str, Any]
+
+
+def device_command_read(
+    command: bytes, *, device: SimulatedDevice, acb_ka_public_key: ec.EllipticCurvePublicKey, users: dict
+) -> DeviceCommand:
+    """What a device does with a command a PPMID/HHT hands it: check the DCC's MAC, and for a
+    critical command the user's signature, then read it. Raises :class:`DccSignatureError`."""
+    try:
+        gbcs.verify_mac(command, private_key=device.ka_key, peer_public_key=acb_ka_public_key)
+        parsed = gbcs.parse(command)
+    except (gbcs.GbcsError, ValueError) as exc:
+        raise DccSignatureError(f"local command refused by the device: {exc}") from exc
+    if parsed.recipient != device.eui64:
+        raise DccArgumentError("target", "command is for another device")
+    user = users.get(parsed.originator)
+    if user is None:
+        raise DccSignatureError(f"command from unknown user {parsed.originator}")
+    if isinstance(parsed, gbcs.Ecs47Command):
+        try:
+            gbcs.verify_signed(command, user.gbcs_cert)
+        except (gbcs.GbcsError, ValueError) as exc:
+            raise DccSignatureError(f"critical command signature: {exc}") from exc
+        body: dict[str, Any] = {"index": parsed.switch_index}
+        if parsed.duration_minutes is not None:
+            body["duration_minutes"] = parsed.duration_minutes
+        return DeviceCommand(parsed.originator, parsed.counter, parsed.service, body)
+    if isinstance(parsed, gbcs.Ecs62Command):
+        membership = parsed.boost_membership
+        srv = "7.9" if all(membership.values()) else "7.10"
+        return DeviceCommand(parsed.originator, parsed.counter, srv, {"indexes": sorted(membership)})
+    if isinstance(parsed, gbcs.Ecs61cCommand):
+        body = {"start": parsed.start.timestamp(), "end": parsed.end.timestamp()}
+        return DeviceCommand(parsed.originator, parsed.counter, "7.11", body)
+    return DeviceCommand(parsed.originator, parsed.counter, "7.7", {})
+
+
+def device_response(
+    *,
+    device: SimulatedDevice,
+    user: SimulatedUser,
+    srv: str,
+    counter: int,
+    body: dict[str, Any],
+    result: dict[str, Any],
+    now: float,
+) -> bytes:
+    """The device's GBCS answer to a command it ran, ``result`` being its own account of it."""
+    failed = result.get("status") != "success"
+    common = {"originator": user.eui64, "device": device.eui64, "counter": counter}
+    if srv in ECS47_SERVICES:
+        results = [OBJECT_UNDEFINED] * RESULTS_PER_SERVICE[srv] if failed else None
+        return gbcs.ecs47_response_build(service=srv, device_ds_private_key=device.ds_key, results=results, **common)
+    mac = {"device_ka_private_key": device.ka_key, "recipient_ka_public_key": user.gbcs_ka_cert.public_key()}
+    membership = {index: index in device.boost_button for index in range(1, 6)}
+    if srv in ("7.9", "7.10"):
+        return gbcs.ecs62_response_build(request_count=len(body.get("indexes") or ()), **common, **mac)
+    if srv == "7.11":
+        presses = (result.get("detail") or {}).get("presses") or []
+        periods = [gbcs.BoostPeriod(start=_moment(t), end=_moment(t) + BOOST_PERIOD) for t in presses]
+        return gbcs.ecs61c_response_build(
+            boost_available=True, boost_periods=periods, boost_membership=membership, **common, **mac
+        )
+    states = {index: device.switch_state(index, now) == "on" for index in device.switch_indexes}
+    labels = {index: "EV charger" for index in device.switch_indexes}
+    return gbcs.ecs61a_response_build(labels=labels, output_states=states, **common, **mac)
+
+
+def boost_alert(*, device: SimulatedDevice, user: SimulatedUser, now: float) -> bytes:
+    """The meter's alert 0x8161 for a boost-button press (MAC'd for ``user``)."""
+    return gbcs.boost_alert_build(
+        device=device.eui64,
+        recipient=user.eui64,
+        counter=device.next_alert_counter(now),
+        timestamp=_moment(now),
+        device_ka_private_key=device.ka_key,
+        recipient_ka_public_key=user.gbcs_ka_cert.public_key(),
+    )
