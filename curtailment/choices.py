@@ -46,6 +46,7 @@ class ActionEndReason(models.TextChoices):
     ROTATED = "rotated", "Rotated out (fairness)"
     FAILED = "failed", "Command failed"
     LATE = "late", "Replaced after no confirmation"
+    UNCONFIRMED = "unconfirmed", "Never confirmed by the device"
 
 
 class AspCallOffStatus(models.TextChoices):

@@ -78,8 +78,10 @@ class CurtailmentEvent(models.Model):
 class CurtailmentAction(models.Model):
     """One charger (HCALCS) switched off within one event.
 
-    Usage limits (NF11/NF12) count the interval ``started_at`` .. ``ended_at`` (or
-    ``expected_end_at`` while the action is live): planned minutes count from dispatch.
+    Usage limits (NF11/NF12) and the Ofgem report count what the device did: ``confirmed_at``
+    .. ``ended_at``, and nothing for an action the device never confirmed. While live, its
+    planned minutes (``started_at`` .. ``expected_end_at``) are reserved. Once confirmed,
+    ``expected_end_at`` is the device's own end: confirmation + ``commanded_minutes``.
     """
 
     event = models.ForeignKey(CurtailmentEvent, on_delete=models.PROTECT, related_name="actions")
@@ -89,8 +91,11 @@ class CurtailmentAction(models.Model):
     planned_minutes = models.PositiveSmallIntegerField()
     expected_kw = models.FloatField()
     use_local_delivery = models.BooleanField(default=False)
-    started_at = models.DateTimeField(help_text="Dispatch time: minutes count from here")
-    expected_end_at = models.DateTimeField()
+    started_at = models.DateTimeField(help_text="Dispatch time: planned minutes are reserved from here")
+    expected_end_at = models.DateTimeField(help_text="Planned end; once confirmed, when the device reverts")
+    commanded_minutes = models.PositiveSmallIntegerField(
+        null=True, blank=True, help_text="The Duration the 7.6 asked the device for"
+    )
     confirmed_at = models.DateTimeField(null=True, blank=True)
     ended_at = models.DateTimeField(null=True, blank=True)
     end_reason = models.CharField(max_length=12, choices=ActionEndReason.choices, blank=True)

@@ -93,6 +93,25 @@ def action_release(self, action_id: int, transient_tries: int = 0) -> str:
         raise _retry(self, exc, action_id, transient_tries + 1, countdown=_backoff(transient_tries)) from exc
 
 
+@shared_task(bind=True, name="curtailment.tasks.action_switch_read", acks_late=True)
+def action_switch_read(self, action_id: int, transient_tries: int = 0) -> str:
+    """7.7 for a late action whose 7.6 the DCC accepted: does the device say its charger is
+    off? Idempotent as :func:`action_dispatch`; if the DCC stays unreachable, the action
+    ends unconfirmed at its planned end (the re-check), counting nothing."""
+    from curtailment.services.action import ActionBusy
+    from curtailment.services.action import action_switch_read as read
+
+    try:
+        return read(action_id=action_id, client=dcc_config.client_for_this_thread())
+    except ActionBusy as exc:
+        raise _retry(self, exc, action_id, transient_tries, countdown=1.0 + random.random()) from exc
+    except DccTransientError as exc:
+        if transient_tries >= MAX_RETRIES:
+            logger.warning("7.7 for action %s gave up: %s", action_id, exc)
+            return "gave up"
+        raise _retry(self, exc, action_id, transient_tries + 1, countdown=_backoff(transient_tries)) from exc
+
+
 def _retry(task, exc: Exception, action_id: int, transient_tries: int, *, countdown: float):
     """Re-queue the task with the same action id. Waiting for a busy action is bounded by
     ``MAX_WAITS``; DCC failures by ``MAX_RETRIES`` (counted in ``transient_tries``)."""

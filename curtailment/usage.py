@@ -1,10 +1,11 @@
 """Usage-limit arithmetic for HCALCS curtailment (NF11, NF12, invariant 2).
 
 A charger may be switched off for at most ``LIMIT_24H_MINUTES`` (120) in any rolling 24 h
-and ``LIMIT_30D_MINUTES`` (480) in any rolling 30 days. An action counts the interval
-``[started_at, ended_at)`` once it has ended and ``[started_at, expected_end_at)`` while it is
-live, so planned minutes count from dispatch: a charger that is curtailed now cannot be
-picked again by another event until its planned minutes are accounted for.
+and ``LIMIT_30D_MINUTES`` (480) in any rolling 30 days. What counts is what the device did:
+an ended action counts ``[confirmed_at, ended_at)``, from the device's confirmation to its
+release or revert, and nothing if the device never confirmed it. A live action counts
+``[started_at, expected_end_at)``: its planned minutes are reserved from dispatch, so a
+charger curtailed now cannot be picked again by another event until they are accounted for.
 
 Windows are in real (UTC) hours, never in local calendar days, so the 23 h and 25 h days of
 the clock changes need no special case: ``window_end - timedelta(hours=24)`` is always 24 h.
@@ -21,7 +22,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from django.conf import settings
-from django.db.models import DateTimeField, DurationField, ExpressionWrapper, F, Q, Sum, Value
+from django.db.models import Case, DateTimeField, DurationField, ExpressionWrapper, F, Q, Sum, Value, When
 from django.db.models.functions import Coalesce, Greatest, Least
 
 from curtailment.models import CurtailmentAction
@@ -59,24 +60,32 @@ def _minutes(seconds: float) -> int:
     return math.ceil(seconds / 60.0 - 1e-9)
 
 
+def _action_start_expression():
+    """The device's confirmation once the action has ended, its dispatch while it is live."""
+    return Case(When(ended_at__isnull=True, then=F("started_at")), default=F("confirmed_at"))
+
+
 def _action_end_expression():
     """``ended_at`` if the action has ended, else its planned end (``expected_end_at``)."""
     return Coalesce(F("ended_at"), F("expected_end_at"))
 
 
 def _overlap_sum(*, window_start: datetime, window_end: datetime) -> Sum:
-    """SQL: the summed overlap of each action's interval with one window (negative overlaps
-    are filtered out by the ``filter=`` clause, so they never subtract)."""
-    end = _action_end_expression()
+    """SQL: the summed overlap of each action's counted interval with one window (negative
+    overlaps and never-confirmed ended actions are filtered out, so they never count)."""
     overlap = ExpressionWrapper(
-        Least(end, Value(window_end, output_field=DateTimeField()))
-        - Greatest(F("started_at"), Value(window_start, output_field=DateTimeField())),
+        Least(_action_end_expression(), Value(window_end, output_field=DateTimeField()))
+        - Greatest(_action_start_expression(), Value(window_start, output_field=DateTimeField())),
         output_field=DurationField(),
     )
-    overlapping = Q(started_at__lt=window_end) & (
-        Q(ended_at__gt=window_start) | Q(ended_at__isnull=True, expected_end_at__gt=window_start)
-    )
-    return Sum(overlap, filter=overlapping)
+    live = Q(ended_at__isnull=True, started_at__lt=window_end, expected_end_at__gt=window_start)
+    done = Q(
+        ended_at__isnull=False,
+        confirmed_at__isnull=False,
+        confirmed_at__lt=window_end,
+        ended_at__gt=window_start,
+    ) & Q(ended_at__gt=F("confirmed_at"))
+    return Sum(overlap, filter=live | done)
 
 
 def _duration_minutes(total: timedelta | None) -> int:
@@ -166,6 +175,15 @@ def hcalcs_allowance(
 
 
 # --- the pure-Python twin ------------------------------------------------------------------
+
+
+def action_interval(action) -> Interval | None:
+    """The interval an action counts (see the module docstring), or None if none."""
+    if action.ended_at is None:
+        return Interval(action.hcalcs_id, action.started_at, action.expected_end_at)
+    if action.confirmed_at is None or action.ended_at <= action.confirmed_at:
+        return None
+    return Interval(action.hcalcs_id, action.confirmed_at, action.ended_at)
 
 
 def intervals_minutes_used(

@@ -151,3 +151,16 @@ class DeviceCertificate(models.Model):
 
     def __str__(self) -> str:
         return f"{self.eui64} {self.usage}"
+
+
+class InboundHandled(AppendOnlyModel):
+    """The handler (device response by SRV, alert by code) finished for an inbound document.
+    A document applied but never marked handled (a crash, a database restart between the two)
+    is handed to its handler again by ``dcc.tasks.inbound_handlers_retry``; handlers are
+    idempotent, so a second run changes nothing."""
+
+    document = models.OneToOneField(InboundDocument, on_delete=models.PROTECT, related_name="handled")
+    handled_at = models.DateTimeField(auto_now_add=True)
+
+    def __str__(self) -> str:
+        return f"document {self.document_id} handled at {self.handled_at:%H:%M:%S}"

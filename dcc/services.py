@@ -54,7 +54,14 @@ from dcc.duis.errors import is_accepted
 from dcc.duis.identifiers import parse_eui64
 from dcc.duis.signing import load_certificate
 from dcc.duis.xmlsafe import parse_xml
-from dcc.models import DccRequestCounter, DeviceCertificate, InboundDocument, ServiceRequest, ServiceRequestTransition
+from dcc.models import (
+    DccRequestCounter,
+    DeviceCertificate,
+    InboundDocument,
+    InboundHandled,
+    ServiceRequest,
+    ServiceRequestTransition,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -105,26 +112,37 @@ def handlers_replaced(
         _handlers.responses, _handlers.alerts = saved.responses, saved.alerts
 
 
-def _run_response_handler(service_request: ServiceRequest, result: dict) -> None:
+def _run_response_handler(service_request: ServiceRequest, result: dict, document_id: int | None) -> None:
     handler = _handlers.responses.get(service_request.srv)
-    if handler is None:
-        logger.info("%s %s: %s (no handler)", service_request.srv, service_request.request_id, service_request.state)
-        return
     try:
-        handler(service_request, result)
-    except Exception:  # the response is stored; the minute re-check reconciles the rest
+        if handler is None:
+            logger.info(
+                "%s %s: %s (no handler)", service_request.srv, service_request.request_id, service_request.state
+            )
+        else:
+            handler(service_request, result)
+    except Exception:  # the answer is stored: inbound_handlers_retry runs the handler again
         logger.exception("applying the device response to %s failed", service_request.request_id)
-
-
-def _run_alert_handler(alert: DeviceAlert) -> None:
-    handler = _handlers.alerts.get(alert.alert_code)
-    if handler is None:
-        logger.info("device alert %s from %s: no handler, logged only", alert.alert_code, alert.target_eui64)
         return
+    _handled(document_id)
+
+
+def _run_alert_handler(alert: DeviceAlert, document_id: int | None) -> None:
+    handler = _handlers.alerts.get(alert.alert_code)
     try:
-        handler(alert)
+        if handler is None:
+            logger.info("device alert %s from %s: no handler, logged only", alert.alert_code, alert.target_eui64)
+        else:
+            handler(alert)
     except Exception:
         logger.exception("applying the device alert %s from %s failed", alert.response_id, alert.target_eui64)
+        return
+    _handled(document_id)
+
+
+def _handled(document_id: int | None) -> None:
+    if document_id is not None:
+        InboundHandled.objects.get_or_create(document_id=document_id)
 
 
 __all__ = [
@@ -794,9 +812,11 @@ def _decoded(message: Any) -> dict[str, Any]:
     }
 
 
-def _keep(response: DuisResponse, outcome: str, *, service_request_id: int | None = None, detail: str = "") -> None:
+def _keep(
+    response: DuisResponse, outcome: str, *, service_request_id: int | None = None, detail: str = ""
+) -> InboundDocument:
     """Store a verified inbound document with what was done with it (in the caller's transaction)."""
-    InboundDocument.objects.create(
+    return InboundDocument.objects.create(
         kind=response.kind,
         outcome=outcome,
         code=(response.alert_code if response.kind != "response" else response.response_code) or "",
@@ -855,12 +875,12 @@ def _apply_device_alert(response: DuisResponse) -> ApplyOutcome:
     )
     with transaction.atomic():
         handled = alert.alert_code in _handlers.alerts
-        _keep(
+        kept = _keep(
             response,
             InboundDocument.Outcome.ALERT if handled else InboundDocument.Outcome.LOGGED,
             detail=f"device alert from {target}",
         )
-        transaction.on_commit(lambda: _run_alert_handler(alert))
+        transaction.on_commit(lambda: _run_alert_handler(alert, kept.pk))
     return ApplyOutcome(InboundDocument.Outcome.ALERT)
 
 
@@ -930,7 +950,74 @@ def _apply_answer(
             **({"error": note} if to_state == State.FAILED and response.kind != "response" else {}),
         )
         _note(row.pk, from_state=row.state, to_state=to_state, detail=note)
-        _keep(response, InboundDocument.Outcome.APPLIED, service_request_id=row.pk)
+        kept = _keep(response, InboundDocument.Outcome.APPLIED, service_request_id=row.pk)
         row.refresh_from_db()
-        transaction.on_commit(lambda: _run_response_handler(row, result))
+        transaction.on_commit(lambda: _run_response_handler(row, result, kept.pk))
     return ApplyOutcome(InboundDocument.Outcome.APPLIED, row.pk)
+
+
+# --------------------------------------------------------------------------- finishing what a crash left
+
+
+def inbound_handlers_retry(
+    *, older_than: dt.timedelta = dt.timedelta(seconds=30), now: dt.datetime | None = None
+) -> int:
+    """Hand every applied document whose handler never finished (a crash or a database
+    restart after the answer committed) to its handler again, decoded afresh from the stored
+    copy. Handlers are idempotent. Returns how many were handed over."""
+    now = now or timezone.now()
+    pending = (
+        InboundDocument.objects.filter(
+            outcome__in=[InboundDocument.Outcome.APPLIED, InboundDocument.Outcome.ALERT],
+            received_at__lte=now - older_than,
+            received_at__gte=now - dt.timedelta(days=1),
+            handled__isnull=True,
+        )
+        .select_related("service_request")
+        .order_by("received_at", "pk")[:500]
+    )
+    count = 0
+    for kept in pending:
+        response = replace(documents.parse_response(parse_xml(kept.document.encode())), raw=kept.document.encode())
+        if kept.kind == InboundDocument.Kind.DEVICE_ALERT:
+            target = (response.response_id or "").split(":")[0]
+            detail = _device_result(response, device=target)
+            alert = DeviceAlert(
+                target, response.alert_code or "", response.response_id, detail.get("detail", {}), response
+            )
+            _run_alert_handler(alert, kept.pk)
+        elif kept.service_request is not None:
+            request = kept.service_request
+            if kept.kind == InboundDocument.Kind.DCC_ALERT:
+                result = {"status": "failure", "detail": {"reason": request.error}}
+            else:
+                result = _device_result(response, device=request.target_eui64, request=request)
+            _run_response_handler(request, result, kept.pk)
+        count += 1
+    return count
+
+
+def service_requests_expire(*, now: dt.datetime | None = None) -> int:
+    """Every request reaches a final state: one never acknowledged by the DCC within
+    ``SEND_DEADLINE_S`` (and not being sent right now), or acknowledged but unanswered by the
+    device within ``RESPONSE_DEADLINE_S``, becomes ``timed_out`` with the reason. A device
+    answer arriving later is still applied. Returns how many timed out."""
+    now = now or timezone.now()
+    config = dcc_config.dcc_settings()
+    send_deadline = now - dt.timedelta(seconds=float(config.get("SEND_DEADLINE_S") or 600))
+    response_deadline = now - dt.timedelta(seconds=float(config.get("RESPONSE_DEADLINE_S") or 1800))
+    unsent = ServiceRequest.objects.filter(state__in=[State.BUILT, State.SENT], created_at__lte=send_deadline).filter(
+        Q(sent_at__isnull=True) | Q(sent_at__lte=send_deadline)
+    )
+    unanswered = ServiceRequest.objects.filter(state=State.ACKNOWLEDGED, acknowledged_at__lte=response_deadline)
+    expired = 0
+    for rows, reason in (
+        (unsent, f"not acknowledged by the DCC within {config.get('SEND_DEADLINE_S') or 600} s"),
+        (unanswered, f"no device response within {config.get('RESPONSE_DEADLINE_S') or 1800} s"),
+    ):
+        for row in rows.only("pk", "state")[:1000]:
+            if _move(row.pk, from_states=(row.state,), to_state=State.TIMED_OUT, detail=reason, error=reason):
+                expired += 1
+    if expired:
+        logger.warning("%s service requests timed out", expired)
+    return expired

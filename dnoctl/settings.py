@@ -333,6 +333,10 @@ DCC = {
     "TLS_CLIENT_KEY_PATH": env_str("DCC_TLS_CLIENT_KEY_PATH"),
     "TLS_CA_PATH": env_str("DCC_TLS_CA_PATH"),
     "TIMEOUT_S": env_float("DCC_TIMEOUT_S", 5.0),
+    # A request still unacknowledged, or acknowledged with no device answer, this long is
+    # timed out (dcc.tasks.service_requests_expire); a later answer is still applied.
+    "SEND_DEADLINE_S": env_float("DCC_SEND_DEADLINE_S", 600.0),
+    "RESPONSE_DEADLINE_S": env_float("DCC_RESPONSE_DEADLINE_S", 1800.0),
     "CALLBACK_URL": env_str("DCC_CALLBACK_URL", "http://127.0.0.1:8000/dcc/responses/"),
     # Optional runtime check of every emitted document against the DUIS 5.4 XSD. The
     # schema is the DCC's and is not shipped in this repository.

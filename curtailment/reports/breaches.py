@@ -2,8 +2,8 @@
 """NF11/NF12 usage-limit breaches over a report period (expected none; listed if not).
 
 Every charger's curtailed intervals within 30 days either side of the period are checked
-with the same interval the limits count (``[started_at, COALESCE(ended_at,
-expected_end_at))``, failed commands excluded): a cheap window-function pre-filter finds the
+with the interval the limits count once an action has ended: what the device did,
+``[confirmed_at, COALESCE(ended_at, expected_end_at))``, unconfirmed and failed commands excluded: a cheap window-function pre-filter finds the
 chargers that could breach, and an exact check of the candidate windows of those chargers
 finds the worst window per charger and limit. Times are epoch seconds throughout, so the
 same SQL runs on PostgreSQL and SQLite.
@@ -20,6 +20,7 @@ from curtailment.reports.periods import iso_utc
 from curtailment.reports.selectors import (
     ACTION_END,
     ACTION_FAILED,
+    ACTION_START,
     Dialect,
     Snapshot,
     T,
@@ -39,10 +40,10 @@ def _intervals(d: Dialect, *, flagged_only: bool = False) -> str:
     end = ACTION_END
     flagged = f" AND a.hcalcs_id IN (SELECT hcalcs_id FROM {FLAGGED_TABLE})" if flagged_only else ""
     return f"""
-    SELECT a.hcalcs_id, {d.epoch("a.started_at")} AS s, {d.epoch(end)} AS e
+    SELECT a.hcalcs_id, {d.epoch(ACTION_START)} AS s, {d.epoch(end)} AS e
     FROM {T["action"]} a
     WHERE NOT {ACTION_FAILED}
-      AND a.started_at < %(scan_end)s AND {end} > %(scan_start)s AND {end} > a.started_at{flagged}
+      AND {ACTION_START} < %(scan_end)s AND {end} > %(scan_start)s AND {end} > {ACTION_START}{flagged}
 """
 
 

@@ -174,12 +174,20 @@ def _dispatch(*, action_id: int, client=None) -> str:
         # meanwhile it was marked late or released: its replacement covers the kW.
         return "moved on"
     if request is None:
-        minutes = math.floor((action.expected_end_at - timezone.now()).total_seconds() / 60)
+        now = timezone.now()
+        minutes = math.floor((action.expected_end_at - now).total_seconds() / 60)
         if minutes < 1:
             with transaction.atomic():
                 if action_end(action, reason=ActionEndReason.LATE, from_states=[ActionStatus.SENT]):
                     push_event(action.event)
             return "too late to send"
+        # The device is asked for whole minutes (DUIS Duration), so the plan becomes exactly
+        # that: the charger is back on Duration after the device acts, not at the slot's end.
+        if not CurtailmentAction.objects.filter(pk=action.pk, status=ActionStatus.SENT).update(
+            commanded_minutes=minutes, expected_end_at=now + dt.timedelta(minutes=minutes)
+        ):
+            return "moved on"
+        action.commanded_minutes, action.expected_end_at = minutes, now + dt.timedelta(minutes=minutes)
         request = _request_create(
             action, "7.6", index=action.hcalcs.switch_index, duration_minutes=minutes, client=client
         )
@@ -197,18 +205,21 @@ def _after_send(action: CurtailmentAction, sent: ServiceRequest) -> str:
     return sent.state
 
 
+CONFIRMABLE_STATES = [ActionStatus.SENT, ActionStatus.ACKNOWLEDGED, ActionStatus.LATE, ActionStatus.BOOST_SETUP]
+
+
 def action_confirmed(*, action_id: int, at: dt.datetime | None = None) -> bool:
-    """The device confirmed the 7.6: the charger is off."""
+    """The device confirmed the 7.6: the charger is off from ``at``, and the device switches
+    it back on by itself ``commanded_minutes`` later (its own end, which the ledger uses)."""
     action = _action(action_id)
     if action is None:
         return False
+    at = at or timezone.now()
+    fields = {"confirmed_at": at}
+    if action.commanded_minutes:
+        fields["expected_end_at"] = at + dt.timedelta(minutes=action.commanded_minutes)
     with transaction.atomic():
-        return action_move(
-            action,
-            from_states=[ActionStatus.SENT, ActionStatus.ACKNOWLEDGED, ActionStatus.LATE, ActionStatus.BOOST_SETUP],
-            to_state=ActionStatus.CONFIRMED,
-            confirmed_at=at or timezone.now(),
-        )
+        return action_move(action, from_states=CONFIRMABLE_STATES, to_state=ActionStatus.CONFIRMED, **fields)
 
 
 def action_late(*, action_id: int, now: dt.datetime | None = None) -> bool:
@@ -244,7 +255,69 @@ def action_mark_late(*, action: CurtailmentAction, now: dt.datetime) -> bool:
                 reason=f"no device confirmation within {timeout.seconds} s",
                 inputs={"hcalcs_eui64": action.hcalcs.eui64, "event_id": action.event_id},
             )
+            # Whether the device acted is now unknown: ask it (7.7) rather than guess.
+            transaction.on_commit(lambda: _switch_read_queue(action.pk))
     return moved
+
+
+def _switch_read_queue(action_id: int) -> None:
+    from curtailment import tasks
+
+    tasks.action_switch_read.delay(action_id)
+
+
+def action_switch_read(*, action_id: int, client=None) -> str:
+    """Ask the device (7.7 Read Auxiliary Load Switch Data) whether a late action's charger
+    is off, when the DCC accepted its 7.6 but no confirmation came. Idempotent: the stored
+    7.7 is reused, and only a live, unconfirmed action with an accepted 7.6 is asked about."""
+    with action_lease(action_id) as acquired:
+        if not acquired:
+            raise ActionBusy(f"action {action_id} is being dispatched")
+        action = _action(action_id)
+        if action is None or action.status != ActionStatus.LATE:
+            return "nothing to ask"
+        stored = _requests_by_srv(action)
+        deactivate = stored.get("7.6")
+        if deactivate is None or deactivate.state not in SENT_REQUEST_STATES:
+            return "no accepted 7.6"
+        read = stored.get("7.7") or _request_create(action, "7.7", client=client)
+        return _send(read, action, client=client).state
+
+
+def action_switch_reported(*, action_id: int, switch_on: bool | None, reported_at: dt.datetime) -> str:
+    """The device answered the 7.7 about a late action: off means the 7.6 acted (confirmed,
+    counted from when the DCC accepted it); on means it did not (the action ends, counting
+    nothing). Audited either way; ``None`` (no answer for the switch) changes nothing."""
+    action = _action(action_id)
+    if action is None or action.status not in CONFIRMABLE_STATES or switch_on is None:
+        return "nothing to do"
+    deactivate = _requests_by_srv(action).get("7.6")
+    if not switch_on:
+        acted_at = (deactivate.acknowledged_at if deactivate else None) or reported_at
+        confirmed = action_confirmed(action_id=action.pk, at=min(acted_at, reported_at))
+        if confirmed:
+            audit_record(
+                action="action.confirmed_by_read",
+                rule=AUTO_RULE,
+                target=action,
+                reason="the device reports the charger off (7.7): its 7.6 acted",
+                inputs={"hcalcs_eui64": action.hcalcs.eui64, "reported_at": reported_at.isoformat()},
+            )
+        return "confirmed" if confirmed else "nothing to do"
+    with transaction.atomic():
+        ended = action_end(action, reason=ActionEndReason.UNCONFIRMED, ended_at=reported_at)
+        if ended:
+            audit_record(
+                action="action.unconfirmed",
+                rule=AUTO_RULE,
+                target=action,
+                reason="the device reports the charger on (7.7): its 7.6 did not act, nothing counts",
+                inputs={"hcalcs_eui64": action.hcalcs.eui64, "reported_at": reported_at.isoformat()},
+            )
+            push_event(action.event)
+    if ended:
+        event_close_if_done(event=action.event)
+    return "unconfirmed" if ended else "nothing to do"
 
 
 def action_failed(*, action_id: int, reason: str) -> bool:
@@ -400,6 +473,10 @@ def service_request_outcome(*, service_request: ServiceRequest, result: dict) ->
             )
     elif service_request.srv == "7.8":
         action_released(action_id=action.pk, succeeded=succeeded)
+    elif service_request.srv == "7.7":
+        states = (result.get("detail") or {}).get("output_states") or {}
+        switch_on = states.get(str(action.hcalcs.switch_index)) if succeeded else None
+        action_switch_reported(action_id=action.pk, switch_on=switch_on, reported_at=service_request.responded_at)
     elif service_request.srv == "7.9" and succeeded:
         pass  # the consent app records the charger on the boost button (consent.boost)
     elif service_request.srv == "7.11" and succeeded:

@@ -64,7 +64,9 @@ def action_end(action: CurtailmentAction, *, reason: str, ended_at=None, from_st
     """
     ended_at = clamp_end(action, ended_at or timezone.now())
     if ended_at >= action.expected_end_at:
-        reason = ActionEndReason.DURATION
+        # Ended by its duration on the device, if the device ever took the command: one
+        # never confirmed switched nothing off and counts nothing.
+        reason = ActionEndReason.DURATION if action.confirmed_at is not None else ActionEndReason.UNCONFIRMED
     return action_move(
         action,
         from_states=from_states or LIVE_ACTION_STATES,

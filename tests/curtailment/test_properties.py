@@ -13,6 +13,7 @@ import datetime as dt
 import pytest
 from django.contrib.auth.models import User
 from django.db import transaction
+from django.db.models import F
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 
@@ -23,7 +24,7 @@ from curtailment.services import curtailment_event_start, event_recheck, hcalcs_
 from curtailment.usage import (
     WINDOW_24H,
     WINDOW_30D,
-    Interval,
+    action_interval,
     hcalcs_minutes_used,
     intervals_max_rolling_minutes,
     intervals_minutes_used,
@@ -50,8 +51,19 @@ event_strategy = st.fixed_dictionaries(
         "overrides": st.lists(
             st.tuples(st.integers(min_value=0, max_value=5), st.integers(min_value=1, max_value=90)), max_size=2
         ),
+        # Devices confirm the actions of this event at once, or never (a lost WAN, a dead hub).
+        "devices_confirm": st.booleans(),
     }
 )
+
+
+def _devices_answer(feeder, *, confirm: bool) -> None:
+    """What the devices do with the commands the services sent: confirm them as they are
+    dispatched (the device's own clock is the dispatch time here), or stay silent."""
+    if confirm:
+        CurtailmentAction.objects.filter(event__feeder=feeder, ended_at__isnull=True, confirmed_at__isnull=True).update(
+            status="confirmed", confirmed_at=F("started_at")
+        )
 
 
 def _charger_with_flaw(feeder, flaw, rated_kw):
@@ -88,6 +100,7 @@ def _run_events(feeder, operator, events):
             while t < step:
                 t += dt.timedelta(minutes=30)
                 event_recheck(event_id=open_event.pk, now=min(t, step))
+                _devices_answer(feeder, confirm=spec["devices_confirm"])
             event_recheck(event_id=open_event.pk, now=step + dt.timedelta(minutes=1))
             at = step + dt.timedelta(minutes=1)
         event = curtailment_event_start(
@@ -98,6 +111,7 @@ def _run_events(feeder, operator, events):
             requested_by=operator,
             at=at,
         )
+        _devices_answer(feeder, confirm=spec["devices_confirm"])
         actions = list(event.actions.select_related("hcalcs__meter").order_by("pk"))
         for index, offset in spec["overrides"]:
             if index < len(actions):
@@ -112,6 +126,7 @@ def _run_events(feeder, operator, events):
                 )
         # Re-check half-way: actions ended by rotation or override get replacements.
         event_recheck(event_id=event.pk, now=at + dt.timedelta(minutes=spec["duration_minutes"] // 2))
+        _devices_answer(feeder, confirm=spec["devices_confirm"])
 
 
 @pytest.mark.django_db
@@ -128,7 +143,9 @@ def test_no_charger_exceeds_the_usage_limits_and_only_eligible_chargers_are_pick
         _run_events(feeder, operator, events)
         rows = list(CurtailmentAction.objects.filter(event__feeder=feeder))
         assert {row.hcalcs_id for row in rows} <= eligible_ids
-        intervals = [Interval(row.hcalcs_id, row.started_at, row.ended_at or row.expected_end_at) for row in rows]
+        # What the devices did (the ledger): confirmed actions, confirmation to end.
+        intervals = [interval for row in rows if (interval := action_interval(row)) is not None]
+        assert all(row.confirmed_at is not None for row in rows if row.end_reason == "duration")
         for hcalcs_id in {row.hcalcs_id for row in rows}:
             assert intervals_max_rolling_minutes(intervals=intervals, hcalcs_id=hcalcs_id, window=WINDOW_24H) <= 120
             assert intervals_max_rolling_minutes(intervals=intervals, hcalcs_id=hcalcs_id, window=WINDOW_30D) <= 480
@@ -164,17 +181,21 @@ def test_sql_minutes_used_matches_the_python_twin(spans, end_offset):
                 required_reduction_kw=1,
             )
             ended = None if ended_after is None else start + dt.timedelta(minutes=min(planned, ended_after))
-            CurtailmentAction.objects.create(
+            # Every third ended action was never confirmed by its device: it counts nothing.
+            confirmed = None if ended and start_minute % 3 == 0 else start + dt.timedelta(seconds=start_minute % 50)
+            action = CurtailmentAction.objects.create(
                 event=event,
                 hcalcs=charger,
                 planned_minutes=planned,
                 expected_kw=7,
                 started_at=start,
                 expected_end_at=start + dt.timedelta(minutes=planned),
+                confirmed_at=confirmed,
                 ended_at=ended,
                 status="ended" if ended else "confirmed",
             )
-            intervals.append(Interval(charger.pk, start, ended or start + dt.timedelta(minutes=planned)))
+            if (interval := action_interval(action)) is not None:
+                intervals.append(interval)
         window_end = BASE + dt.timedelta(minutes=end_offset)
         for window in (WINDOW_24H, WINDOW_30D):
             sql = hcalcs_minutes_used(hcalcs_ids=[charger.pk], window_end=window_end, window=window)[charger.pk]

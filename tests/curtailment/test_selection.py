@@ -35,6 +35,7 @@ def _past_action(*, hcalcs, feeder, minutes, ago):
         status="ended",
         started_at=start,
         expected_end_at=start + dt.timedelta(minutes=minutes),
+        confirmed_at=start,  # the device confirmed at once: its minutes count
         ended_at=start + dt.timedelta(minutes=minutes),
     )
 

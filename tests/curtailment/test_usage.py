@@ -8,6 +8,7 @@ from curtailment.models import CurtailmentAction, CurtailmentEvent
 from curtailment.usage import (
     WINDOW_24H,
     Interval,
+    action_interval,
     hcalcs_allowance,
     hcalcs_minutes_used,
     intervals_allowance,
@@ -27,6 +28,7 @@ def _action(*, event, hcalcs, start, minutes, ended_after=None):
         expected_kw=7,
         started_at=start,
         expected_end_at=start + dt.timedelta(minutes=minutes),
+        confirmed_at=start,  # the device confirmed at once: its minutes count
         ended_at=start + dt.timedelta(minutes=ended_after) if ended_after is not None else None,
         status="ended" if ended_after is not None else "confirmed",
     )
@@ -100,4 +102,41 @@ def test_allowance_counts_live_minutes_planned_after_now():
             window=WINDOW_24H,
         )
         == 20
+    )
+
+
+@pytest.mark.django_db
+def test_what_counts_is_what_the_device_did_from_confirmation_to_end():
+    feeder = FeederFactory()
+    charger = eligible_charger(feeder=feeder)
+    t0 = dt.datetime(2026, 11, 20, 17, 0, tzinfo=UTC)
+    event = _event(feeder, t0)
+    confirmed_late = _action(event=event, hcalcs=charger, start=t0, minutes=30, ended_after=30)
+    confirmed_late.confirmed_at = t0 + dt.timedelta(minutes=10)  # the device acted ten minutes in
+    confirmed_late.save()
+    never = _action(
+        event=_event(feeder, t0 + dt.timedelta(hours=1)),
+        hcalcs=charger,
+        start=t0 + dt.timedelta(hours=1),
+        minutes=60,
+        ended_after=60,
+    )
+    never.confirmed_at = None  # the device never confirmed: it switched nothing off
+    never.end_reason = "unconfirmed"
+    never.save()
+    live = _action(
+        event=_event(feeder, t0 + dt.timedelta(hours=3), status="active"),
+        hcalcs=charger,
+        start=t0 + dt.timedelta(hours=3),
+        minutes=40,
+    )
+    live.confirmed_at = None  # dispatched, not yet confirmed: its planned minutes are reserved
+    live.save()
+    window_end = t0 + dt.timedelta(hours=4)
+    used = hcalcs_minutes_used(hcalcs_ids=[charger.pk], window_end=window_end, window=WINDOW_24H)[charger.pk]
+    assert used == 20 + 0 + 40
+    intervals = [i for a in (confirmed_late, never, live) if (i := action_interval(a)) is not None]
+    assert (
+        intervals_minutes_used(intervals=intervals, hcalcs_id=charger.pk, window_end=window_end, window=WINDOW_24H)
+        == used
     )

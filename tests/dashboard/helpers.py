@@ -20,8 +20,12 @@ def open_event(*, feeder, minutes: int = 30, reduction_kw: float = 20.0, **field
     )
 
 
-def action(*, event, hcalcs, minutes: int = 30, started_at=None, ended_at=None, status=ActionStatus.CONFIRMED):
+def action(
+    *, event, hcalcs, minutes: int = 30, started_at=None, ended_at=None, status=ActionStatus.CONFIRMED, **fields
+):
+    """An action the device confirmed at once (``confirmed_at`` = ``started_at`` unless given)."""
     started_at = started_at or timezone.now()
+    fields.setdefault("confirmed_at", started_at)
     return CurtailmentAction.objects.create(
         event=event,
         hcalcs=hcalcs,
@@ -31,4 +35,5 @@ def action(*, event, hcalcs, minutes: int = 30, started_at=None, ended_at=None, 
         started_at=started_at,
         expected_end_at=started_at + dt.timedelta(minutes=minutes),
         ended_at=ended_at,
+        **fields,
     )

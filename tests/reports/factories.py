@@ -50,7 +50,8 @@ class ActionFactory(factory.django.DjangoModelFactory):
     expected_kw = 7.0
     started_at = factory.LazyAttribute(lambda o: o.event.started_at)
     expected_end_at = factory.LazyAttribute(lambda o: o.started_at + dt.timedelta(minutes=o.planned_minutes))
-    confirmed_at = factory.LazyAttribute(lambda o: o.started_at + dt.timedelta(seconds=5))
+    # The device confirmed at once: what it did is [confirmed_at, ended_at), the planned minutes.
+    confirmed_at = factory.LazyAttribute(lambda o: o.started_at)
     ended_at = factory.LazyAttribute(lambda o: o.expected_end_at)
     end_reason = ActionEndReason.DURATION
 

@@ -126,7 +126,10 @@ def test_failed_and_late_commands_are_counted_and_failed_ones_curtail_nobody(jso
         confirmed_at=None,
     )
     start = event.started_at
-    curtail(event, late_charger, minutes=30, confirmed_at=start + dt.timedelta(seconds=45))
+    # Confirmed 45 s after dispatch: the device is off for its 30 minutes from then.
+    acted = start + dt.timedelta(seconds=45)
+    reverted = acted + dt.timedelta(minutes=30)
+    curtail(event, late_charger, minutes=30, confirmed_at=acted, expected_end_at=reverted, ended_at=reverted)
 
     (row,) = json_report(period_month(2026, 7))["tables"]["events"]
 

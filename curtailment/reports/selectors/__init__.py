@@ -42,6 +42,7 @@ from curtailment.reports.selectors.snapshot import (
 from curtailment.reports.selectors.sql import (
     ACTION_END,
     ACTION_FAILED,
+    ACTION_START,
     ACTIONS_TABLE,
     CHUNK_ROWS,
     EVENT_AGG_TABLE,
@@ -63,6 +64,7 @@ __all__ = [
     "ACTIONS_TABLE",
     "ACTION_END",
     "ACTION_FAILED",
+    "ACTION_START",
     "CHUNK_ROWS",
     "EVENTS_TABLE",
     "EVENT_AGG_TABLE",

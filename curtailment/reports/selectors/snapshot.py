@@ -13,6 +13,7 @@ from curtailment.reports.periods import ReportPeriod
 from curtailment.reports.selectors.sql import (
     ACTION_END,
     ACTION_FAILED,
+    ACTION_START,
     ACTIONS_TABLE,
     EVENT_AGG_TABLE,
     EVENTS_TABLE,
@@ -49,7 +50,7 @@ def action_facts(d: Dialect) -> str:
     (a.status = 'late' OR a.end_reason = 'late'
      OR {d.epoch("a.confirmed_at")} > {d.epoch("a.started_at")} + %(late_after_s)s) AS late,
     (a.end_reason = 'override') AS override,
-    {d.seconds_in_period("a.started_at", ACTION_END)} AS secs
+    {d.seconds_in_period(ACTION_START, ACTION_END)} AS secs
 """
 
 

@@ -21,9 +21,13 @@ ACTIONS_TABLE = "ofgem_report_actions"
 EVENT_AGG_TABLE = "ofgem_report_event_totals"
 MPAN_AGG_TABLE = "ofgem_report_mpan_totals"
 
-# An action (alias ``a``) covers [started_at, ACTION_END); a failed command switched nothing off.
+# What the device did (the ledger): an action (alias ``a``) curtailed its charger over
+# [ACTION_START, ACTION_END), from the device's confirmation to its release or revert (its
+# planned end while running). One the device never confirmed, or whose command failed,
+# switched nothing off: ACTION_FAILED.
+ACTION_START = "a.confirmed_at"
 ACTION_END = "COALESCE(a.ended_at, a.expected_end_at)"
-ACTION_FAILED = "(a.status = 'failed' OR a.end_reason = 'failed')"
+ACTION_FAILED = "(a.confirmed_at IS NULL OR a.status = 'failed' OR a.end_reason = 'failed')"
 
 T = {
     "event": CurtailmentEvent._meta.db_table,

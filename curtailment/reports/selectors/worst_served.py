@@ -10,6 +10,7 @@ from curtailment.reports.selectors.snapshot import Snapshot
 from curtailment.reports.selectors.sql import (
     ACTION_END,
     ACTION_FAILED,
+    ACTION_START,
     EVENTS_TABLE,
     MPAN_AGG_TABLE,
     Dialect,
@@ -42,9 +43,9 @@ def _longest_actions(d: Dialect, count: int) -> str:
     SELECT mpan_id, event_id, start_s FROM (
         SELECT x.*, ROW_NUMBER() OVER (PARTITION BY x.mpan_id ORDER BY x.secs DESC, x.start_s) AS nth
         FROM (
-            SELECT COALESCE(a.mpan_id, mp.id) AS mpan_id, a.event_id, {d.epoch("a.started_at")} AS start_s,
+            SELECT COALESCE(a.mpan_id, mp.id) AS mpan_id, a.event_id, {d.epoch(ACTION_START)} AS start_s,
                    {ACTION_FAILED} AS failed,
-                   {d.seconds_in_period("a.started_at", ACTION_END, period_start="%s", period_end="%s")} AS secs
+                   {d.seconds_in_period(ACTION_START, ACTION_END, period_start="%s", period_end="%s")} AS secs
             FROM {T["action"]} a
             JOIN {EVENTS_TABLE} ev ON ev.id = a.event_id
             JOIN {T["hcalcs"]} h ON h.id = a.hcalcs_id
