@@ -21,7 +21,6 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import io
-import json
 from collections.abc import Callable
 from functools import wraps
 from typing import Any
@@ -40,7 +39,15 @@ from consent.importer import import_progress_get
 from consent.models import ApiToken, Consent, Premise
 from consent.tenancy_feed import COLUMNS as FEED_COLUMNS
 from consent.tenancy_feed import tenancy_feed_apply
-from dnoctl.api_base import ApiError, ApiRefusal, SessionAuth, documented_body
+from dnoctl.api_base import (
+    UNSTORABLE,
+    ApiError,
+    ApiRefusal,
+    SessionAuth,
+    documented_body,
+    json_parse,
+    unstorable_text,
+)
 from dnoctl.roles import IMPORT_PREMISES, MANAGE_CONSENT, VIEW_PERSONAL_DATA
 
 MAX_BODY_BYTES = 20 * 1024 * 1024
@@ -116,11 +123,14 @@ def _json_body(request: HttpRequest) -> dict:
     if len(request.body) > MAX_BODY_BYTES:
         raise ValidationError("request body too large")
     try:
-        body = json.loads(request.body or b"{}")
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        body = json_parse(request.body or b"{}")
+    except ValueError as exc:
         raise ValidationError(f"the body is not JSON: {exc}") from None
     if not isinstance(body, dict):
         raise ValidationError("the body must be a JSON object")
+    where = unstorable_text(body)
+    if where is not None:
+        raise ValidationError({where: UNSTORABLE})
     return body
 
 
@@ -140,7 +150,11 @@ def _bool(body: dict, name: str) -> bool | None:
 
 def _date(body: dict, name: str) -> dt.date:
     raw = _required(body, name)
-    parsed = parse_date(str(raw)) if isinstance(raw, str) else None
+    try:
+        # parse_date raises ValueError for a well-formed impossible date (2026-13-01)
+        parsed = parse_date(raw) if isinstance(raw, str) else None
+    except ValueError as exc:
+        raise ValidationError({name: f"not a date: {raw!r} ({exc})"}) from None
     if parsed is None:
         raise ValidationError({name: f"not a date (YYYY-MM-DD): {raw!r}"})
     return parsed
@@ -150,7 +164,11 @@ def _datetime(body: dict, name: str, default: dt.datetime | None = None) -> dt.d
     raw = body.get(name)
     if raw in (None, "") and default is not None:
         return default
-    parsed = parse_datetime(str(raw)) if isinstance(raw, str) else None
+    try:
+        # parse_datetime raises ValueError for a well-formed impossible time (2026-13-01T25:00)
+        parsed = parse_datetime(raw) if isinstance(raw, str) else None
+    except ValueError as exc:
+        raise ValidationError({name: f"not a date-time: {raw!r} ({exc})"}) from None
     if parsed is None or timezone.is_naive(parsed):
         raise ValidationError({name: f"not an ISO 8601 date-time with its offset: {raw!r}"})
     return parsed
@@ -217,7 +235,9 @@ def premise_json(premise: Premise, *, personal: bool) -> dict:
 
 
 def _premise(reference: str) -> Premise:
-    premise = Premise.objects.prefetch_related("meters__mpans", "meters__hcalcs").filter(reference=reference).first()
+    premises = Premise.objects.prefetch_related("meters__mpans", "meters__hcalcs")
+    # No reference holds text the database cannot store (so it cannot even be looked up).
+    premise = premises.filter(reference=reference).first() if unstorable_text(reference) is None else None
     if premise is None:
         raise ApiRefusal(_error(404, f"no premise with reference {reference!r}"))
     return premise

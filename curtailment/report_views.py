@@ -12,7 +12,6 @@ status and shows its progress. Every export is audited (requested, generated, do
 from __future__ import annotations
 
 import datetime as dt
-import json
 from typing import Any
 from urllib.parse import urlencode
 
@@ -46,7 +45,7 @@ from curtailment.reports.services import (
     report_overview,
 )
 from curtailment.reports.writers import CONTENT_TYPES, FORMATS
-from dnoctl.api_base import ApiError, SessionAuth, documented_body
+from dnoctl.api_base import ApiError, SessionAuth, documented_body, json_parse
 from dnoctl.charts import london_label
 from dnoctl.roles import EXPORT_REPORTS
 
@@ -329,8 +328,8 @@ def api_export_create(request: HttpRequest) -> JsonResponse:
     if not request.user.has_perm(EXPORT_REPORTS):
         return _json_error("permission curtailment.export_reports required", 403)
     try:
-        body = json.loads(request.body or b"{}")
-    except (json.JSONDecodeError, UnicodeDecodeError):
+        body = json_parse(request.body or b"{}")
+    except ValueError:
         return _json_error("the body must be a JSON object", 400)
     if not isinstance(body, dict):
         return _json_error("the body must be a JSON object", 400)

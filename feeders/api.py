@@ -11,7 +11,6 @@ here, the fast way, and described for the schema by ``feeders.schemas``.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
@@ -26,7 +25,7 @@ from django.utils import timezone
 from ninja import Router
 from ninja.security import HttpBearer
 
-from dnoctl.api_base import ApiRefusal, documented_body
+from dnoctl.api_base import UNSTORABLE, ApiRefusal, documented_body, json_parse, unstorable_text
 from feeders import schemas
 from feeders.models import Feeder, MonitorToken
 from feeders.selectors import monitor_token_authenticate
@@ -117,7 +116,7 @@ def _json_body(request: HttpRequest) -> Any | JsonResponse:
         return _error(413, f"request body exceeds {MAX_BODY_BYTES} bytes")
     try:
         return _parse_json(body)
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+    except ValueError as exc:  # syntax, encoding, nesting, digits, unstorable text: see _parse_json
         return _error(400, f"malformed JSON: {exc}")
 
 
@@ -126,11 +125,20 @@ def _parse_json(body: bytes) -> Any:
     0.61 ms (measured). orjson is strict where the stdlib is lenient (``NaN``/``Infinity``
     literals, lone surrogates, a BOM): anything it refuses goes to ``json.loads``, so such a
     body gets the stdlib's result or error exactly as before (a ``NaN`` amps value is still
-    a 400 naming its row, not "malformed JSON")."""
+    a 400 naming its row, not "malformed JSON").
+
+    Only the stdlib's result can hold an unpaired surrogate (orjson refuses them), which the
+    database cannot store, so only that result is searched for one. Every failure is a
+    ``ValueError`` naming the reason (``dnoctl.api_base.json_parse``).
+    """
     try:
         return orjson.loads(body)
     except orjson.JSONDecodeError:
-        return json.loads(body)
+        value = json_parse(body)
+    where = unstorable_text(value)
+    if where is not None:
+        raise ValueError(f"{where} {UNSTORABLE}")
+    return value
 
 
 router = Router(auth=MonitorBearer(), tags=["telemetry and alerts"])
@@ -186,6 +194,9 @@ def _alert_errors(body: Any) -> tuple[list[dict], datetime | None]:
         return errors, None
     for unknown in sorted(set(body) - ALERT_FIELDS):
         bad(unknown, "unknown field")
+    for name in sorted(ALERT_FIELDS & set(body)):
+        if unstorable_text(body[name]) is not None:
+            bad(name, UNSTORABLE)
     if not isinstance(body.get("feeder"), str) or not body.get("feeder"):
         bad("feeder", "required: the feeder code")
     reason = body.get("reason")
