@@ -141,6 +141,18 @@ def _required(body: dict, name: str) -> Any:
     return value
 
 
+def _text(body: dict, name: str, *, required: bool = True, label: str = "") -> str:
+    """A text field: a string, or (when not required) absent, null or empty for ""."""
+    value = body.get(name)
+    if value is None or value == "":
+        if required:
+            raise ValidationError({label or name: "required"})
+        return ""
+    if not isinstance(value, str):
+        raise ValidationError({label or name: f"must be a string, not {type(value).__name__}"})
+    return value
+
+
 def _bool(body: dict, name: str) -> bool | None:
     value = body.get(name)
     if value is None or isinstance(value, bool):
@@ -175,8 +187,11 @@ def _datetime(body: dict, name: str, default: dt.datetime | None = None) -> dt.d
 
 
 def _choice(body: dict, name: str, choices, default: str) -> str:
-    value = body.get(name) or default
-    if value not in choices.values:
+    """One of ``choices``; absent, null or empty means ``default``."""
+    value = body.get(name)
+    if value is None or value == "":
+        return default
+    if not isinstance(value, str) or value not in choices.values:
         raise ValidationError({name: f"one of {', '.join(choices.values)}"})
     return value
 
@@ -302,12 +317,12 @@ def consent_grant(request: HttpRequest, reference: str) -> JsonResponse:
     premise = _premise(reference)
     services.consent_grant(
         consent=_current_consent(premise),
-        evidence_channel=str(_required(body, "evidence_channel")),
+        evidence_channel=_text(body, "evidence_channel"),
         evidence_date=_date(body, "evidence_date"),
-        evidence_reference=str(body.get("evidence_reference") or ""),
+        evidence_reference=_text(body, "evidence_reference", required=False),
         override_allowed=_bool(body, "override_allowed"),
         granted_by=request.user,
-        reason=str(_required(body, "reason")),
+        reason=_text(body, "reason"),
     )
     return _premise_reply(request, premise)
 
@@ -326,9 +341,9 @@ def consent_decline(request: HttpRequest, reference: str) -> JsonResponse:
     services.consent_decline(
         consent=_current_consent(premise),
         declined_by=request.user,
-        reason=str(_required(body, "reason")),
-        evidence_channel=str(body.get("evidence_channel") or ""),
-        evidence_reference=str(body.get("evidence_reference") or ""),
+        reason=_text(body, "reason"),
+        evidence_channel=_text(body, "evidence_channel", required=False),
+        evidence_reference=_text(body, "evidence_reference", required=False),
     )
     return _premise_reply(request, premise)
 
@@ -345,7 +360,7 @@ def consent_withdraw(request: HttpRequest, reference: str) -> JsonResponse:
     body = _json_body(request)
     premise = _premise(reference)
     services.consent_withdraw(
-        consent=_current_consent(premise), withdrawn_by=request.user, reason=str(_required(body, "reason"))
+        consent=_current_consent(premise), withdrawn_by=request.user, reason=_text(body, "reason")
     )
     return _premise_reply(request, premise)
 
@@ -368,7 +383,7 @@ def consent_override(request: HttpRequest, reference: str) -> JsonResponse:
         consent=_current_consent(premise),
         override_allowed=allowed,
         set_by=request.user,
-        reason=str(_required(body, "reason")),
+        reason=_text(body, "reason"),
     )
     return _premise_reply(request, premise)
 
@@ -392,7 +407,7 @@ def consent_preferences(request: HttpRequest, reference: str) -> JsonResponse:
             body, "notification_frequency", NotificationFrequency, consent.notification_frequency
         ),
         set_by=request.user,
-        reason=str(_required(body, "reason")),
+        reason=_text(body, "reason"),
     )
     return _premise_reply(request, premise)
 
@@ -414,18 +429,18 @@ def tenancy_change(request: HttpRequest, reference: str) -> JsonResponse:
         raise ValidationError({"customer": "required: an object with name and contact details"})
     with transaction.atomic():
         new_customer = services.customer_upsert(
-            external_ref=str(customer.get("reference") or "") or None,
-            name=str(_required(customer, "name")),
-            email=str(customer.get("email") or ""),
-            phone=str(customer.get("phone") or ""),
-            postal_address=str(customer.get("postal_address") or ""),
+            external_ref=_text(customer, "reference", required=False, label="customer.reference") or None,
+            name=_text(customer, "name", label="customer.name"),
+            email=_text(customer, "email", required=False, label="customer.email"),
+            phone=_text(customer, "phone", required=False, label="customer.phone"),
+            postal_address=_text(customer, "postal_address", required=False, label="customer.postal_address"),
         )
         services.tenancy_change_record(
             premise=premise,
             new_customer=new_customer,
             at=_datetime(body, "at", default=timezone.now()),
             recorded_by=request.user,
-            reason=str(_required(body, "reason")),
+            reason=_text(body, "reason"),
             notification_channel=_choice(body, "notification_channel", NotificationChannel, NotificationChannel.EMAIL),
             notification_frequency=_choice(
                 body, "notification_frequency", NotificationFrequency, NotificationFrequency.EACH_EVENT

@@ -8,7 +8,7 @@ the screens do; these models describe them and do not validate requests (see
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any
+from typing import Any, Literal
 
 from ninja import Schema
 from pydantic import ConfigDict, Field
@@ -16,12 +16,29 @@ from pydantic import ConfigDict, Field
 from consent.choices import ConsentStatus, LoadLabel, MpanRole, NotificationChannel, NotificationFrequency
 
 REASON = Field(min_length=1, description="Why: kept in the consent history and the audit trail")
+# Empty or null leaves the default (or, for preferences, the current choice).
+Channel = NotificationChannel | Literal[""] | None
+Frequency = NotificationFrequency | Literal[""] | None
 
 
 # --- bodies --------------------------------------------------------------------------------
 
 
 class GrantIn(Schema):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "evidence_channel": "web",
+                    "evidence_date": "2026-11-20",
+                    "evidence_reference": "CRM-4471",
+                    "override_allowed": True,
+                    "reason": "consent form signed online",
+                }
+            ]
+        }
+    )
+
     evidence_channel: str = Field(min_length=1, description="How the customer consented, e.g. web, phone, letter")
     evidence_date: dt.date
     evidence_reference: str | None = None
@@ -45,8 +62,8 @@ class OverrideIn(Schema):
 
 
 class PreferencesIn(Schema):
-    notification_channel: NotificationChannel | None = Field(None, description="Default: unchanged")
-    notification_frequency: NotificationFrequency | None = Field(None, description="Default: unchanged")
+    notification_channel: Channel = Field(None, description="Empty or null: unchanged")
+    notification_frequency: Frequency = Field(None, description="Empty or null: unchanged")
     reason: str = REASON
 
 
@@ -59,11 +76,25 @@ class NewCustomerIn(Schema):
 
 
 class TenancyChangeIn(Schema):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "customer": {"reference": "CRM-991", "name": "Ada Newcomer", "email": "ada@example.org"},
+                    "at": "2026-11-24T09:00:00Z",
+                    "reason": "move-in notified by the supplier",
+                }
+            ]
+        }
+    )
+
     customer: NewCustomerIn
-    at: dt.datetime | None = Field(None, description="When the new tenancy starts (ISO 8601 with offset); default now")
+    at: dt.datetime | Literal[""] | None = Field(
+        None, description="When the new tenancy starts (ISO 8601 with offset); empty or null: now"
+    )
     reason: str = REASON
-    notification_channel: NotificationChannel | None = Field(None, description="Default: email")
-    notification_frequency: NotificationFrequency | None = Field(None, description="Default: each_event")
+    notification_channel: Channel = Field(None, description="Empty or null: email")
+    notification_frequency: Frequency = Field(None, description="Empty or null: each_event")
 
 
 class HalfHourIn(Schema):
@@ -73,6 +104,12 @@ class HalfHourIn(Schema):
 
 
 class HalfHoursIn(Schema):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [{"readings": [{"mpan": "1400000000010", "period_start": "2026-11-20T18:00:00Z", "kwh": 3.2}]}]
+        }
+    )
+
     readings: list[HalfHourIn]
 
 

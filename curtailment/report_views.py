@@ -334,6 +334,9 @@ def api_export_create(request: HttpRequest) -> JsonResponse:
     if not isinstance(body, dict):
         return _json_error("the body must be a JSON object", 400)
     body = {key: (str(value) if isinstance(value, int) else value) for key, value in body.items()}
+    for key in ("regulatory_year", "quarter", "month", "start", "end", "top_n"):
+        if body.get(key) is not None and not isinstance(body[key], str):
+            return _json_error(f"{key} must be a string or a whole number, got {type(body[key]).__name__}", 400)
     fmt = body.get("format")
     if fmt not in FORMATS:
         return _json_error(f"format must be one of {', '.join(FORMATS)}, got {fmt!r}", 400)

@@ -47,7 +47,23 @@ class TelemetryBatch(Schema):
     """A batch of readings: stored all or nothing, idempotently (a repeated reading is a
     duplicate, not an error)."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {
+                    "readings": [
+                        {
+                            "feeder": "SS001-F0001",
+                            "measured_at": "2026-11-24T17:30:00Z",
+                            "amps": [212.5, 198.0, 205.3],
+                            "kw": 141.2,
+                        }
+                    ]
+                }
+            ]
+        },
+    )
 
     readings: list[ReadingByFeeder | ReadingByMonitor] = Field(min_length=1, max_length=MAX_BATCH_ROWS)
 
@@ -72,7 +88,19 @@ class RowErrors(Schema):
 class ExternalAlert(Schema):
     """An alert the DNO's SCADA raises on a feeder."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {
+                    "feeder": "SS001-F0001",
+                    "raised_at": "2026-11-24T17:30:00Z",
+                    "reason": "LV board load above 95 %",
+                    "load_percent": 96.5,
+                }
+            ]
+        },
+    )
 
     feeder: str = Field(min_length=1, description="The feeder's code")
     raised_at: datetime = Field(description="ISO 8601 with its UTC offset, not in the future")

@@ -11,7 +11,7 @@ import datetime as dt
 from typing import Annotated, Any, Literal
 
 from ninja import Schema
-from pydantic import Field, WithJsonSchema
+from pydantic import ConfigDict, Field, WithJsonSchema
 
 from curtailment.reports.columns import json_schema
 
@@ -41,6 +41,8 @@ class ReportSummary(Schema):
 
 class ExportIn(Schema):
     """The format and exactly one way of naming the period."""
+
+    model_config = ConfigDict(json_schema_extra={"examples": [{"format": "csv", "month": "2026-10"}]})
 
     format: Literal["csv", "xlsx", "json"] = Field(description="csv is a zip of one CSV file per table")
     regulatory_year: int | str | None = Field(None, description="e.g. 2026: 1 April 2026 to 31 March 2027")

@@ -1,6 +1,7 @@
-"""Input that once answered 500 (found by the schemathesis run, or beside what it found):
-JSON nested deeper than the parser goes, integers too long to convert, text PostgreSQL
-cannot store (NUL, unpaired surrogates), impossible dates. Each is now a 4xx naming the
+"""Input the schemathesis run found mishandled (or that sits beside what it found): JSON
+nested deeper than the parser goes, integers too long to convert, text PostgreSQL cannot
+store (NUL, unpaired surrogates) and impossible dates answered 500; objects where the
+schema says text were stored as their Python spelling. Each is now a 4xx naming the
 problem, and nothing is stored."""
 
 from __future__ import annotations
@@ -117,6 +118,28 @@ def test_a_consent_change_with_an_impossible_date_or_unstorable_text_is_a_400(co
     assert not ConsentChange.objects.filter(consent=consent).exists()
 
 
+@pytest.mark.parametrize(
+    ("path", "body", "field"),
+    [
+        ("consent/grant/", {"evidence_channel": "web", "evidence_date": "2026-11-20", "reason": {}}, "reason"),
+        ("consent/grant/", {"evidence_channel": 7, "evidence_date": "2026-11-20", "reason": "x"}, "evidence_channel"),
+        ("consent/decline/", {"reason": "no", "evidence_reference": ["a"]}, "evidence_reference"),
+        ("consent/preferences/", {"reason": "x", "notification_frequency": False}, "notification_frequency"),
+        ("tenancy/", {"customer": {"name": {"first": "Ada"}}, "reason": "moved in"}, "customer.name"),
+    ],
+)
+def test_a_consent_field_of_the_wrong_type_is_a_400_naming_it(consent_token, path, body, field):
+    reference, consent = _pending_premise()
+
+    response = _post(f"/api/v1/consent/premises/{reference}/{path}", json.dumps(body).encode(), consent_token)
+
+    assert response.status_code == 400, response.content
+    assert field in response.json()["fields"]
+    consent.refresh_from_db()
+    assert consent.status == ConsentStatus.PENDING
+    assert not ConsentChange.objects.filter(consent=consent).exists()
+
+
 def test_a_consent_body_too_deep_for_the_parser_is_a_400(consent_token):
     reference, _ = _pending_premise()
     raw = b'{"reason": ' + b"[" * 100_000 + b"]" * 100_000 + b"}"
@@ -170,3 +193,12 @@ def test_an_export_request_too_deep_or_too_long_for_the_parser_is_a_400(viewer_c
 
     assert response.status_code == 400
     assert response.json() == {"error": "the body must be a JSON object"}
+
+
+def test_an_export_period_of_the_wrong_type_is_a_400_naming_it(viewer_client):
+    body = {"format": "csv", "month": "2026-10", "start": {}}
+
+    response = viewer_client.post("/api/v1/reports/exports/", body, content_type="application/json")
+
+    assert response.status_code == 400
+    assert response.json() == {"error": "start must be a string or a whole number, got dict"}
