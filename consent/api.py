@@ -76,6 +76,11 @@ class ConsentApiToken(HttpBearer):
 
     openapi_description = "A customer-system token from manage.py consent_api_token (acts as its service account)."
 
+    def __call__(self, request: HttpRequest) -> Any:
+        # Not ninja's own: with DEBUG on, it logs any other Authorization header in full.
+        scheme, _, token = request.headers.get("Authorization", "").partition(" ")
+        return self.authenticate(request, token) if scheme.lower() == "bearer" else None
+
     def authenticate(self, request: HttpRequest, token: str) -> Any:
         user = api_token_user(token.strip())
         if user is None:
