@@ -10,7 +10,10 @@ the screens: ``consent.manage_consent`` to change consent or tenancy; personal d
 with ``consent.view_personal_data``.
 
 Errors are JSON ``{"error": ..., "fields"|"errors": ...}`` with 400 (bad input, nothing
-written), 401, 403, 404, 405, 409 (consent not in a state that allows the change) or 413.
+written), 401, 403, 404, 409 (consent not in a state that allows the change) or 413; a
+wrong method is 405 with an ``Allow`` header. The endpoints are a django-ninja router
+(``dnoctl.api`` mounts it at ``/api/v1/consent/``); the bodies are parsed here and
+described for the schema by ``consent.schemas``.
 """
 
 from __future__ import annotations
@@ -18,29 +21,35 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import io
-import json
 from collections.abc import Callable
 from functools import wraps
 from typing import Any
 
-from django.contrib.auth.decorators import login_not_required
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.http import HttpRequest, JsonResponse
-from django.middleware.csrf import CsrfViewMiddleware
-from django.shortcuts import get_object_or_404
 from django.utils import timezone
 from django.utils.dateparse import parse_date, parse_datetime
-from django.views.decorators.csrf import csrf_exempt
+from ninja import Router
+from ninja.security import HttpBearer
 
-from consent import profiles, selectors, services
+from consent import profiles, schemas, selectors, services
 from consent.choices import NotificationChannel, NotificationFrequency
 from consent.importer import import_progress_get
 from consent.models import ApiToken, Consent, Premise
+from consent.tenancy_feed import COLUMNS as FEED_COLUMNS
 from consent.tenancy_feed import tenancy_feed_apply
+from dnoctl.api_base import (
+    UNSTORABLE,
+    ApiError,
+    ApiRefusal,
+    SessionAuth,
+    documented_body,
+    json_parse,
+    unstorable_text,
+)
 from dnoctl.roles import IMPORT_PREMISES, MANAGE_CONSENT, VIEW_PERSONAL_DATA
 
-SAFE_METHODS = ("GET", "HEAD", "OPTIONS")
 MAX_BODY_BYTES = 20 * 1024 * 1024
 
 
@@ -61,32 +70,42 @@ def _error(status: int, message: str, **extra: Any) -> JsonResponse:
     return JsonResponse({"error": message, **extra}, status=status)
 
 
-def _csrf_failure(request: HttpRequest) -> JsonResponse | None:
-    reply = CsrfViewMiddleware(lambda r: None).process_view(request, None, (), {})
-    return _error(403, "CSRF token missing or incorrect (session requests must send X-CSRFToken)") if reply else None
+class ConsentApiToken(HttpBearer):
+    """``Authorization: Bearer <token>`` from ``manage.py consent_api_token``: the request
+    acts as the token's service-account user. Without the header, the session is tried."""
+
+    openapi_description = "A customer-system token from manage.py consent_api_token (acts as its service account)."
+
+    def __call__(self, request: HttpRequest) -> Any:
+        # Not ninja's own: with DEBUG on, it logs any other Authorization header in full.
+        scheme, _, token = request.headers.get("Authorization", "").partition(" ")
+        return self.authenticate(request, token) if scheme.lower() == "bearer" else None
+
+    def authenticate(self, request: HttpRequest, token: str) -> Any:
+        user = api_token_user(token.strip())
+        if user is None:
+            raise ApiRefusal(_error(401, "invalid or revoked API token"))
+        request.user = user  # services and permission checks name the service account
+        return user
 
 
-def api_endpoint(*, methods: tuple[str, ...], permission: str | None = None) -> Callable:
-    """Authenticate (bearer token or session), enforce CSRF for sessions, check the method
-    and the permission."""
+router = Router(
+    auth=[ConsentApiToken(), SessionAuth(refusal="authentication required (Authorization: Bearer <token>)")],
+    tags=["consent"],
+)
+# Any endpoint: no or bad credentials; a missing permission or CSRF token.
+REFUSALS = {401: ApiError, 403: ApiError}
+# Every change of one premise's consent or tenancy.
+CHANGE_REPLIES = {200: schemas.PremiseOut, 400: schemas.FieldErrors, 404: ApiError, 409: ApiError, **REFUSALS}
+
+
+def _guarded(*, permission: str | None = None) -> Callable:
+    """Check the permission, and answer the services' refusals as JSON: bad input 400 (with
+    each field's reasons), a consent in the wrong state 409."""
 
     def decorate(view: Callable) -> Callable:
-        @csrf_exempt
-        @login_not_required
         @wraps(view)
         def wrapper(request: HttpRequest, *args, **kwargs):
-            header = request.headers.get("Authorization", "")
-            if header.startswith("Bearer "):
-                user = api_token_user(header.removeprefix("Bearer ").strip())
-                if user is None:
-                    return _error(401, "invalid or revoked API token")
-                request.user = user
-            elif not request.user.is_authenticated:
-                return _error(401, "authentication required (Authorization: Bearer <token>)")
-            elif request.method not in SAFE_METHODS and (failure := _csrf_failure(request)) is not None:
-                return failure
-            if request.method not in methods:
-                return _error(405, f"method {request.method} not allowed; use {', '.join(methods)}")
             if permission and not request.user.has_perm(permission):
                 return _error(403, f"permission {permission} required")
             try:
@@ -109,11 +128,14 @@ def _json_body(request: HttpRequest) -> dict:
     if len(request.body) > MAX_BODY_BYTES:
         raise ValidationError("request body too large")
     try:
-        body = json.loads(request.body or b"{}")
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        body = json_parse(request.body or b"{}")
+    except ValueError as exc:
         raise ValidationError(f"the body is not JSON: {exc}") from None
     if not isinstance(body, dict):
         raise ValidationError("the body must be a JSON object")
+    where = unstorable_text(body)
+    if where is not None:
+        raise ValidationError({where: UNSTORABLE})
     return body
 
 
@@ -121,6 +143,18 @@ def _required(body: dict, name: str) -> Any:
     value = body.get(name)
     if value in (None, ""):
         raise ValidationError({name: "required"})
+    return value
+
+
+def _text(body: dict, name: str, *, required: bool = True, label: str = "") -> str:
+    """A text field: a string, or (when not required) absent, null or empty for ""."""
+    value = body.get(name)
+    if value is None or value == "":
+        if required:
+            raise ValidationError({label or name: "required"})
+        return ""
+    if not isinstance(value, str):
+        raise ValidationError({label or name: f"must be a string, not {type(value).__name__}"})
     return value
 
 
@@ -133,7 +167,11 @@ def _bool(body: dict, name: str) -> bool | None:
 
 def _date(body: dict, name: str) -> dt.date:
     raw = _required(body, name)
-    parsed = parse_date(str(raw)) if isinstance(raw, str) else None
+    try:
+        # parse_date raises ValueError for a well-formed impossible date (2026-13-01)
+        parsed = parse_date(raw) if isinstance(raw, str) else None
+    except ValueError as exc:
+        raise ValidationError({name: f"not a date: {raw!r} ({exc})"}) from None
     if parsed is None:
         raise ValidationError({name: f"not a date (YYYY-MM-DD): {raw!r}"})
     return parsed
@@ -143,15 +181,22 @@ def _datetime(body: dict, name: str, default: dt.datetime | None = None) -> dt.d
     raw = body.get(name)
     if raw in (None, "") and default is not None:
         return default
-    parsed = parse_datetime(str(raw)) if isinstance(raw, str) else None
+    try:
+        # parse_datetime raises ValueError for a well-formed impossible time (2026-13-01T25:00)
+        parsed = parse_datetime(raw) if isinstance(raw, str) else None
+    except ValueError as exc:
+        raise ValidationError({name: f"not a date-time: {raw!r} ({exc})"}) from None
     if parsed is None or timezone.is_naive(parsed):
         raise ValidationError({name: f"not an ISO 8601 date-time with its offset: {raw!r}"})
     return parsed
 
 
 def _choice(body: dict, name: str, choices, default: str) -> str:
-    value = body.get(name) or default
-    if value not in choices.values:
+    """One of ``choices``; absent, null or empty means ``default``."""
+    value = body.get(name)
+    if value is None or value == "":
+        return default
+    if not isinstance(value, str) or value not in choices.values:
         raise ValidationError({name: f"one of {', '.join(choices.values)}"})
     return value
 
@@ -210,7 +255,12 @@ def premise_json(premise: Premise, *, personal: bool) -> dict:
 
 
 def _premise(reference: str) -> Premise:
-    return get_object_or_404(Premise.objects.prefetch_related("meters__mpans", "meters__hcalcs"), reference=reference)
+    premises = Premise.objects.prefetch_related("meters__mpans", "meters__hcalcs")
+    # No reference holds text the database cannot store (so it cannot even be looked up).
+    premise = premises.filter(reference=reference).first() if unstorable_text(reference) is None else None
+    if premise is None:
+        raise ApiRefusal(_error(404, f"no premise with reference {reference!r}"))
+    return premise
 
 
 def _current_consent(premise: Premise) -> Consent:
@@ -227,13 +277,25 @@ def _premise_reply(request: HttpRequest, premise: Premise, status: int = 200) ->
 # --- endpoints -----------------------------------------------------------------------------
 
 
-@api_endpoint(methods=("GET",))
+@router.get(
+    "/premises/{reference}/",
+    operation_id="premise_get",
+    summary="A premise, its devices and its current consent",
+    response={200: schemas.PremiseOut, 404: ApiError, **REFUSALS},
+)
+@_guarded()
 def premise_detail(request: HttpRequest, reference: str) -> JsonResponse:
     """The premise, its devices and its current consent."""
     return _premise_reply(request, _premise(reference))
 
 
-@api_endpoint(methods=("GET",))
+@router.get(
+    "/awaiting-consent/",
+    operation_id="consent_awaiting",
+    summary="New occupants awaiting consent",
+    response={200: schemas.AwaitingOut, **REFUSALS},
+)
+@_guarded()
 def awaiting_consent(request: HttpRequest) -> JsonResponse:
     """New occupants awaiting consent, oldest first (premise references only)."""
     queue = selectors.consent_awaiting_queue()[:1000]
@@ -247,47 +309,75 @@ def awaiting_consent(request: HttpRequest) -> JsonResponse:
     )
 
 
-@api_endpoint(methods=("POST",), permission=MANAGE_CONSENT)
+@router.post(
+    "/premises/{reference}/consent/grant/",
+    operation_id="consent_grant",
+    summary="Record the customer's consent (pending, declined or withdrawn -> granted)",
+    response=CHANGE_REPLIES,
+    openapi_extra=documented_body(schemas.GrantIn, description="The consent and its evidence."),
+)
+@_guarded(permission=MANAGE_CONSENT)
 def consent_grant(request: HttpRequest, reference: str) -> JsonResponse:
     body = _json_body(request)
     premise = _premise(reference)
     services.consent_grant(
         consent=_current_consent(premise),
-        evidence_channel=str(_required(body, "evidence_channel")),
+        evidence_channel=_text(body, "evidence_channel"),
         evidence_date=_date(body, "evidence_date"),
-        evidence_reference=str(body.get("evidence_reference") or ""),
+        evidence_reference=_text(body, "evidence_reference", required=False),
         override_allowed=_bool(body, "override_allowed"),
         granted_by=request.user,
-        reason=str(_required(body, "reason")),
+        reason=_text(body, "reason"),
     )
     return _premise_reply(request, premise)
 
 
-@api_endpoint(methods=("POST",), permission=MANAGE_CONSENT)
+@router.post(
+    "/premises/{reference}/consent/decline/",
+    operation_id="consent_decline",
+    summary="Record that the customer declined (pending -> declined)",
+    response=CHANGE_REPLIES,
+    openapi_extra=documented_body(schemas.DeclineIn, description="Why, and the evidence."),
+)
+@_guarded(permission=MANAGE_CONSENT)
 def consent_decline(request: HttpRequest, reference: str) -> JsonResponse:
     body = _json_body(request)
     premise = _premise(reference)
     services.consent_decline(
         consent=_current_consent(premise),
         declined_by=request.user,
-        reason=str(_required(body, "reason")),
-        evidence_channel=str(body.get("evidence_channel") or ""),
-        evidence_reference=str(body.get("evidence_reference") or ""),
+        reason=_text(body, "reason"),
+        evidence_channel=_text(body, "evidence_channel", required=False),
+        evidence_reference=_text(body, "evidence_reference", required=False),
     )
     return _premise_reply(request, premise)
 
 
-@api_endpoint(methods=("POST",), permission=MANAGE_CONSENT)
+@router.post(
+    "/premises/{reference}/consent/withdraw/",
+    operation_id="consent_withdraw",
+    summary="Record that the customer withdrew consent (granted -> withdrawn)",
+    response=CHANGE_REPLIES,
+    openapi_extra=documented_body(schemas.WithdrawIn, description="Why."),
+)
+@_guarded(permission=MANAGE_CONSENT)
 def consent_withdraw(request: HttpRequest, reference: str) -> JsonResponse:
     body = _json_body(request)
     premise = _premise(reference)
     services.consent_withdraw(
-        consent=_current_consent(premise), withdrawn_by=request.user, reason=str(_required(body, "reason"))
+        consent=_current_consent(premise), withdrawn_by=request.user, reason=_text(body, "reason")
     )
     return _premise_reply(request, premise)
 
 
-@api_endpoint(methods=("POST",), permission=MANAGE_CONSENT)
+@router.post(
+    "/premises/{reference}/consent/override/",
+    operation_id="consent_override",
+    summary="Allow or forbid overriding events with the boost button",
+    response=CHANGE_REPLIES,
+    openapi_extra=documented_body(schemas.OverrideIn, description="Allowed or not, and why."),
+)
+@_guarded(permission=MANAGE_CONSENT)
 def consent_override(request: HttpRequest, reference: str) -> JsonResponse:
     body = _json_body(request)
     premise = _premise(reference)
@@ -298,12 +388,19 @@ def consent_override(request: HttpRequest, reference: str) -> JsonResponse:
         consent=_current_consent(premise),
         override_allowed=allowed,
         set_by=request.user,
-        reason=str(_required(body, "reason")),
+        reason=_text(body, "reason"),
     )
     return _premise_reply(request, premise)
 
 
-@api_endpoint(methods=("POST",), permission=MANAGE_CONSENT)
+@router.post(
+    "/premises/{reference}/consent/preferences/",
+    operation_id="consent_preferences",
+    summary="How and how often the customer hears about events",
+    response=CHANGE_REPLIES,
+    openapi_extra=documented_body(schemas.PreferencesIn, description="The channel and frequency, and why."),
+)
+@_guarded(permission=MANAGE_CONSENT)
 def consent_preferences(request: HttpRequest, reference: str) -> JsonResponse:
     body = _json_body(request)
     premise = _premise(reference)
@@ -315,12 +412,19 @@ def consent_preferences(request: HttpRequest, reference: str) -> JsonResponse:
             body, "notification_frequency", NotificationFrequency, consent.notification_frequency
         ),
         set_by=request.user,
-        reason=str(_required(body, "reason")),
+        reason=_text(body, "reason"),
     )
     return _premise_reply(request, premise)
 
 
-@api_endpoint(methods=("POST",), permission=MANAGE_CONSENT)
+@router.post(
+    "/premises/{reference}/tenancy/",
+    operation_id="tenancy_change",
+    summary="Record a change of tenancy",
+    response={**CHANGE_REPLIES, 201: schemas.PremiseOut},
+    openapi_extra=documented_body(schemas.TenancyChangeIn, description="The new occupant."),
+)
+@_guarded(permission=MANAGE_CONSENT)
 def tenancy_change(request: HttpRequest, reference: str) -> JsonResponse:
     """Change of tenancy: ``{"customer": {...}, "at": ..., "reason": ...}``."""
     body = _json_body(request)
@@ -330,18 +434,18 @@ def tenancy_change(request: HttpRequest, reference: str) -> JsonResponse:
         raise ValidationError({"customer": "required: an object with name and contact details"})
     with transaction.atomic():
         new_customer = services.customer_upsert(
-            external_ref=str(customer.get("reference") or "") or None,
-            name=str(_required(customer, "name")),
-            email=str(customer.get("email") or ""),
-            phone=str(customer.get("phone") or ""),
-            postal_address=str(customer.get("postal_address") or ""),
+            external_ref=_text(customer, "reference", required=False, label="customer.reference") or None,
+            name=_text(customer, "name", label="customer.name"),
+            email=_text(customer, "email", required=False, label="customer.email"),
+            phone=_text(customer, "phone", required=False, label="customer.phone"),
+            postal_address=_text(customer, "postal_address", required=False, label="customer.postal_address"),
         )
         services.tenancy_change_record(
             premise=premise,
             new_customer=new_customer,
             at=_datetime(body, "at", default=timezone.now()),
             recorded_by=request.user,
-            reason=str(_required(body, "reason")),
+            reason=_text(body, "reason"),
             notification_channel=_choice(body, "notification_channel", NotificationChannel, NotificationChannel.EMAIL),
             notification_frequency=_choice(
                 body, "notification_frequency", NotificationFrequency, NotificationFrequency.EACH_EVENT
@@ -350,7 +454,17 @@ def tenancy_change(request: HttpRequest, reference: str) -> JsonResponse:
     return _premise_reply(request, premise, status=201)
 
 
-@api_endpoint(methods=("POST",), permission=MANAGE_CONSENT)
+@router.post(
+    "/tenancy-feed/",
+    operation_id="tenancy_feed",
+    summary="Apply a CSV feed of changes of tenancy, all or nothing",
+    response={200: schemas.FeedApplied, 400: schemas.FeedErrors | schemas.FieldErrors, **REFUSALS},
+    openapi_extra=documented_body(
+        description="CSV with a header row; premise_reference, name and reason are required.",
+        other_types={"text/csv": {"schema": {"type": "string", "description": "Columns: " + ", ".join(FEED_COLUMNS)}}},
+    ),
+)
+@_guarded(permission=MANAGE_CONSENT)
 def tenancy_feed(request: HttpRequest) -> JsonResponse:
     """A CSV feed of changes of tenancy (``text/csv`` body), all or nothing."""
     result = tenancy_feed_apply(raw=io.BytesIO(request.body), recorded_by=request.user)
@@ -359,7 +473,23 @@ def tenancy_feed(request: HttpRequest) -> JsonResponse:
     return JsonResponse({"ok": True, "changes": result.applied})
 
 
-@api_endpoint(methods=("POST",), permission=MANAGE_CONSENT)
+@router.post(
+    "/half-hours/",
+    operation_id="half_hours_load",
+    summary="Load half-hourly kWh per MPAN, all or nothing",
+    response={
+        200: schemas.HalfHoursResult,
+        400: schemas.HalfHoursResult | schemas.FieldErrors,
+        413: ApiError,
+        **REFUSALS,
+    },
+    openapi_extra=documented_body(
+        schemas.HalfHoursIn,
+        description="JSON, or CSV with the header mpan,period_start,kwh.",
+        other_types={"text/csv": {"schema": {"type": "string", "description": "Header: mpan,period_start,kwh"}}},
+    ),
+)
+@_guarded(permission=MANAGE_CONSENT)
 def half_hours(request: HttpRequest) -> JsonResponse:
     """Half-hourly kWh: JSON ``{"readings": [{"mpan", "period_start", "kwh"}]}`` or a CSV
     body (``Content-Type: text/csv``, header ``mpan,period_start,kwh``). All or nothing."""
@@ -382,7 +512,14 @@ def half_hours(request: HttpRequest) -> JsonResponse:
     return JsonResponse(result.as_dict(), status=200 if result.ok else 400)
 
 
-@api_endpoint(methods=("GET",), permission=IMPORT_PREMISES)
+@router.get(
+    "/imports/{job_id}/",
+    operation_id="premises_import_progress",
+    url_name="consent_import_progress",
+    summary="Progress of a background premises import",
+    response={200: schemas.ImportProgress, 404: ApiError, **REFUSALS},
+)
+@_guarded(permission=IMPORT_PREMISES)
 def import_progress(request: HttpRequest, job_id: str) -> JsonResponse:
     """Progress of a background premises import (polled by the upload page)."""
     state = import_progress_get(job_id)

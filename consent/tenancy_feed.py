@@ -61,7 +61,10 @@ def _check(row: dict, line: int, result: FeedResult, premises: dict[str, Premise
         result.error(line, "premise_reference", f"no premise {reference!r}" if reference else "required")
     at = timezone.now()
     if get("at"):
-        parsed = parse_datetime(get("at"))
+        try:
+            parsed = parse_datetime(get("at"))
+        except ValueError:  # well-formed but impossible, e.g. 2026-13-01T00:00:00Z
+            parsed = None
         if parsed is None or timezone.is_naive(parsed):
             result.error(line, "at", f"not an ISO 8601 date-time with its offset: {get('at')!r}")
         else:

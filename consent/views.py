@@ -391,7 +391,7 @@ def import_job(request: HttpRequest, job_id: str) -> HttpResponse:
         "job_id": job_id,
         "state": state,
         "report": state.get("report"),
-        "progress_url": reverse("consent_api:import_progress", args=[job_id]),
+        "progress_url": reverse("api:consent_import_progress", args=[job_id]),
     }
     return render(request, "consent/import_job.html", context)
 

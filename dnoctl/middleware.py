@@ -6,13 +6,15 @@ from django.http import JsonResponse
 
 class LoginRequiredEverywhereMiddleware(LoginRequiredMiddleware):
     """Django's ``LoginRequiredMiddleware``: views opt out only with ``@login_not_required``
-    (telemetry ingest authenticates by monitor token, the DCC callback by signature).
+    (telemetry ingest authenticates by monitor token, the DCC callback by signature, the
+    API operations by their own schemes: ``dnoctl.api``).
 
     API clients get a JSON 401 instead of a redirect to the HTML login page, which a
-    machine client would otherwise follow and misread as success.
+    machine client would otherwise follow and misread as success. A browser opening the
+    API docs asks for HTML first and is sent to log in, as on every page.
     """
 
     def handle_no_permission(self, request, view_func):
-        if request.path.startswith("/api/"):
+        if request.path.startswith("/api/") and not request.headers.get("Accept", "").startswith("text/html"):
             return JsonResponse({"error": "authentication required"}, status=401)
         return super().handle_no_permission(request, view_func)

@@ -126,6 +126,7 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "django.contrib.postgres",
     "channels",
+    "ninja",  # the APIs' schema and docs; Swagger UI's files are served from the package
     "feeders",
     "dcc",
     "consent",

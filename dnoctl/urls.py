@@ -6,6 +6,7 @@ from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
 from dnoctl import views
+from dnoctl.api import api_urls
 
 urlpatterns = [
     path("", views.overview, name="overview"),
@@ -14,9 +15,7 @@ urlpatterns = [
     path("accounts/login/", auth_views.LoginView.as_view(), name="login"),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("admin/", admin.site.urls),
-    path("api/v1/", include("feeders.api_urls")),
-    path("api/v1/consent/", include("consent.api_urls")),
-    path("api/v1/reports/", include("curtailment.report_api_urls")),
+    path("api/v1/", api_urls()),  # telemetry, alerts, consent and reports (django-ninja)
     path("dcc/", include("dcc.urls")),
     path("feeders/", include("feeders.urls")),
     path("curtailment/", include("curtailment.urls")),

@@ -66,3 +66,14 @@ def operator_client(client, operator):
 def engineer_client(client, engineer):
     client.force_login(engineer)
     return client
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _api_replies_match_the_schema():
+    """Every API reply any test gets through Django's test client is checked against the
+    OpenAPI schema (``tests.api.conformance``)."""
+    from django.conf import settings
+    from django.test.utils import override_settings
+
+    with override_settings(MIDDLEWARE=["tests.api.conformance.SchemaConformanceMiddleware", *settings.MIDDLEWARE]):
+        yield

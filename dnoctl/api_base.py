@@ -1,0 +1,154 @@
+"""Building blocks the machine APIs share (django-ninja): refusals that keep each API's own
+error body, session authentication with CSRF, and request bodies that an operation parses
+itself but documents with a model. The API is assembled in ``dnoctl.api``.
+
+Why operations parse their own bodies: each API names bad input its own way (a telemetry
+row and field, a consent field, a report period) and the ingest hot path parses with
+orjson in a pooled thread. Letting ninja validate bodies would answer 422 in ninja's
+shape instead, so the models below describe the bodies for the schema only; schemathesis
+and the response checks in the tests keep the descriptions and the parsers in step.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from django.conf import settings
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.middleware.csrf import CsrfViewMiddleware
+from ninja import Schema
+from ninja.openapi.schema import REF_TEMPLATE
+from ninja.schema import NinjaGenerateJsonSchema
+from ninja.security import APIKeyCookie
+
+SAFE_METHODS = ("GET", "HEAD", "OPTIONS")
+CSRF_FAILURE = "CSRF token missing or incorrect (session requests must send X-CSRFToken)"
+
+
+class ApiError(Schema):
+    """The error body of the consent and reports APIs."""
+
+    error: str
+
+
+class ApiRefusal(Exception):
+    """Stop an operation (or its authentication) with a ready response, so every API keeps
+    its own error body; ``dnoctl.api`` returns ``response`` as it is."""
+
+    def __init__(self, response: HttpResponse):
+        super().__init__(f"refused with {response.status_code}")
+        self.response = response
+
+
+def csrf_failed(request: HttpRequest) -> bool:
+    """Django's own CSRF check, for views ninja exempts from the middleware's."""
+    return CsrfViewMiddleware(lambda r: None).process_view(request, None, (), {}) is not None
+
+
+class SessionAuth(APIKeyCookie):
+    """A logged-in browser session. Requests that change something must carry the CSRF
+    token, as every form in the application does.
+
+    Not being logged in refuses at once (401 ``{"error": refusal}``) rather than letting
+    ninja try another scheme, so list it last.
+    """
+
+    param_name = settings.SESSION_COOKIE_NAME
+    openapi_description = "A logged-in session (the application's own pages); POSTs must send X-CSRFToken."
+
+    def __init__(self, *, refusal: str = "authentication required"):
+        super().__init__(csrf=True)  # tells ninja's docs page to send the CSRF token
+        self.refusal = refusal
+
+    def __call__(self, request: HttpRequest) -> Any:
+        if not request.user.is_authenticated:
+            raise ApiRefusal(JsonResponse({"error": self.refusal}, status=401))
+        if request.method not in SAFE_METHODS and csrf_failed(request):
+            raise ApiRefusal(JsonResponse({"error": CSRF_FAILURE}, status=403))
+        return request.user
+
+    def authenticate(self, request: HttpRequest, key: str | None) -> Any:  # ninja's abstract hook
+        raise NotImplementedError("__call__ does the whole check")
+
+
+# --- JSON bodies -----------------------------------------------------------------------------
+
+
+def json_parse(raw: bytes | str) -> Any:
+    """``json.loads``, with every way a body can fail it raised as a ``ValueError`` that
+    names the reason: bad syntax or encoding, nesting too deep for the parser (a
+    ``RecursionError`` otherwise), an integer too long to convert (Python's 4,300-digit
+    limit)."""
+    try:
+        return json.loads(raw)
+    except RecursionError:
+        raise ValueError("nested too deeply") from None
+
+
+def unstorable_text(value: Any) -> str | None:
+    """Where in a parsed JSON body a string (or key) holds text PostgreSQL cannot store, a
+    NUL character or an unpaired surrogate (JSON spells both, as \\u0000 and \\ud800), as
+    ``customer.name`` or ``readings[3].feeder``; None when there is none.
+
+    Iterative, not recursive: a body nested as deep as the parser allows must not overflow
+    the stack here.
+    """
+    pending: list[tuple[str, Any]] = [("", value)]
+    while pending:
+        where, item = pending.pop()
+        if isinstance(item, str):
+            if _unstorable(item):
+                return where or "body"
+        elif isinstance(item, dict):
+            for key, child in item.items():
+                child_where = f"{where}.{key}" if where else str(key)
+                if _unstorable(str(key)):
+                    return child_where
+                pending.append((child_where, child))
+        elif isinstance(item, list):
+            pending.extend((f"{where}[{index}]", child) for index, child in enumerate(item))
+    return None
+
+
+def _unstorable(text: str) -> bool:
+    if "\x00" in text:
+        return True
+    try:
+        text.encode()
+    except UnicodeEncodeError:  # an unpaired surrogate
+        return True
+    return False
+
+
+UNSTORABLE = "must not contain NUL characters or unpaired surrogates"
+
+
+# --- bodies the operations parse themselves ------------------------------------------------
+
+_body_models: dict[str, type[Schema]] = {}
+
+
+def documented_body(
+    model: type[Schema] | None = None, *, description: str, other_types: dict[str, dict] | None = None
+) -> dict[str, Any]:
+    """``openapi_extra`` describing a request body the operation reads itself: JSON as
+    ``model`` (put into the schema's components by ``dnoctl.api``), and ``other_types``
+    (media type -> schema) for bodies such as CSV."""
+    content: dict[str, dict] = {}
+    if model is not None:
+        _body_models[model.__name__] = model
+        content["application/json"] = {"schema": {"$ref": REF_TEMPLATE.format(model=model.__name__)}}
+    content.update(other_types or {})
+    return {"requestBody": {"required": True, "description": description, "content": content}}
+
+
+def documented_body_schemas() -> dict[str, dict]:
+    """The JSON Schemas of the models named by :func:`documented_body`, and of the models
+    they use, keyed as in ``#/components/schemas/``."""
+    schemas: dict[str, dict] = {}
+    for name, model in _body_models.items():
+        schema = model.model_json_schema(ref_template=REF_TEMPLATE, schema_generator=NinjaGenerateJsonSchema)
+        schemas.update(schema.pop("$defs", {}))
+        schemas[name] = schema
+    return schemas
