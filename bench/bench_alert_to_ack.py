@@ -262,6 +262,7 @@ def main() -> None:
     from dcc.config import ensure_dev_keys
     from dcc.duis import DuisSigner
     from dcc.duis.signing import load_certificate
+    from dcc.services import device_certificates_store
     from dcc.simulator import DccSimulator, SimulatedDevice, SimulatedUser
     from dnoctl.celery import app
 
@@ -271,6 +272,7 @@ def main() -> None:
         eui64=settings.DCC["ORIGINATOR_EUI64"],
         xml_certs=(load_certificate(Path(paths["XML_CERT_PATH"]).read_bytes()),),
         gbcs_cert=load_certificate(Path(paths["GBCS_CERT_PATH"]).read_bytes()),
+        gbcs_ka_cert=load_certificate(Path(paths["GBCS_KA_CERT_PATH"]).read_bytes()),
     )
     simulator = DccSimulator(
         dcc_signer=DuisSigner.from_files(paths["SIMULATOR_KEY_PATH"], paths["SIMULATOR_CERT_PATH"]),
@@ -284,9 +286,12 @@ def main() -> None:
 
         HCALCS.objects.filter(pk__in=[h.pk for h in hcalcs]).update(on_boost_button=True)
     for charger in hcalcs:
-        simulator.add_device(
-            SimulatedDevice(eui64=charger.meter.esme_eui64, eno_firmware=True, switch_indexes=(charger.switch_index,))
+        device = SimulatedDevice(
+            eui64=charger.meter.esme_eui64, eno_firmware=True, switch_indexes=(charger.switch_index,)
         )
+        simulator.add_device(device)
+        # What SMKI would publish: the engine authenticates each meter's GBCS answer with these.
+        device_certificates_store(certificates={device.eui64: device.certificates_pem()}, source="bench")
     # Customers' notices go to an in-memory mailbox: with no SMTP server on the machine each
     # one would retry for minutes and load the worker between runs.
     env = dict(
