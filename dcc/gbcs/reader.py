@@ -51,7 +51,9 @@ class Reader:
             raise self.fail(field, f"is {found.hex().upper()}, expected {value.hex().upper()}", at)
 
     def length(self, field: str) -> int:
-        """A definite length: one byte below 0x80, else 0x81..0x83 then that many bytes."""
+        """A definite length: one byte below 0x80, else 0x81..0x83 then that many bytes, in
+        its shortest form only. A longer spelling of the same length would give a second
+        encoding of a message whose outer lengths its MAC does not cover."""
         at = self._pos
         first = self.byte(field)
         if first < 0x80:
@@ -59,7 +61,10 @@ class Reader:
         size = first & 0x7F
         if not 1 <= size <= 3:
             raise self.fail(field, f"length form {first:#04x} is not supported", at)
-        return self.uint(size, field)
+        value = self.uint(size, field)
+        if len(encode_length(value)) != 1 + size:
+            raise self.fail(field, f"length {value} is not in its shortest form", at)
+        return value
 
     def sub(self, count: int, field: str) -> Reader:
         """A reader over the next ``count`` bytes; this reader moves past them."""
