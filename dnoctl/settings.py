@@ -220,6 +220,16 @@ CELERY_TIMEZONE = "UTC"
 # Redis: a task whose worker died is redelivered after the visibility timeout. Memory: poll
 # often, the in-process queue is cheap to look at and the demo should feel live.
 CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 300} if REDIS_URL else {"polling_interval": 0.05}
+# kombu's Redis transport with the fix that keeps a worker alive across a Redis restart
+# (see dnoctl/broker.py).
+CELERY_BROKER_TRANSPORT = "dnoctl.broker:Transport" if REDIS_URL else None
+# A worker waits for the broker as long as it takes, at start-up and after losing it: a
+# worker that gives up stops every dispatch, re-check and release until someone notices.
+CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+CELERY_BROKER_CONNECTION_MAX_RETRIES = None
+# Beat writes its heartbeat on every tick (dnoctl/liveness.py); it ticks at least this often.
+CELERY_BEAT_SCHEDULER = "dnoctl.liveness:HeartbeatScheduler"
+CELERY_BEAT_MAX_LOOP_INTERVAL = 10
 CELERY_BEAT_SCHEDULE: dict = {}  # filled by each app's tasks module through dnoctl.celery
 # Celery's Django fix-up closes every database connection before and after each task unless
 # this is set, so each task paid for a new PostgreSQL backend (connection set-up on both
@@ -297,6 +307,9 @@ DNOCTL = {
     # Margin added to the required reduction (fraction of the excess load).
     "REDUCTION_MARGIN": env_float("DNOCTL_REDUCTION_MARGIN", 0.1),
     "DEFAULT_EVENT_MINUTES": env_int("DNOCTL_DEFAULT_EVENT_MINUTES", 60),
+    # /healthz answers 503 when the worker or beat has not been seen for this long (each
+    # beats every 10 s while alive and connected: see dnoctl/liveness.py).
+    "HEARTBEAT_STALE_S": env_int("DNOCTL_HEARTBEAT_STALE_S", 60),
 }
 
 # The DCC connection. In embedded mode and in tests it points at the in-process simulator.
