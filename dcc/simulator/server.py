@@ -168,6 +168,7 @@ class DccSimulator:
         self._alert_counter = itertools.count(1)
         self._held: bytes | None = None  # response held back by the reorder fault
         self.received: list[tuple[str, int, str]] = []  # (RequestID, CV, response code) per DUIS request
+        self.held_requests = 0  # requests the hold_cv fault has kept waiting
         self.deliveries: list[tuple[int | str | None, bytes]] = []  # (HTTP status or error, document)
         self._outbox: list[tuple[float, int, Callable[[], None]]] = []
         self._outbox_seq = itertools.count()
@@ -269,6 +270,7 @@ class DccSimulator:
             self.faults = FaultConfig()
             self.received.clear()
             self.deliveries.clear()
+            self.held_requests = 0
         self.discard_pending_callbacks()
 
     def add_device(self, device: SimulatedDevice) -> None:
@@ -335,6 +337,7 @@ class DccSimulator:
         except DccDocumentError as exc:
             logger.warning("simulator refused a request: %s", exc)
             return 400, str(exc).encode(), "text/plain"
+        self._hold(request.command_variant)
         digest = hashlib.sha256(etree.tostring(root, method="c14n", exclusive=True)).hexdigest()
         with self._lock:
             key = (str(request.request_id), request.command_variant)
@@ -350,6 +353,15 @@ class DccSimulator:
             self.received.append((str(request.request_id), request.command_variant, code))
             _trim(self.received)
         return 200, ack, "application/xml"
+
+    def _hold(self, command_variant: int) -> None:
+        """The ``hold_cv`` fault: keep this request waiting (counted in ``held_requests``)."""
+        faults = self.faults
+        if faults.hold_cv != command_variant or faults.hold_s <= 0:
+            return
+        with self._lock:
+            self.held_requests += 1
+        time.sleep(faults.hold_s)
 
     def _ack(self, request: documents.DuisRequest, code: str, **payload: bytes) -> tuple[str, bytes]:
         rid = request.request_id
