@@ -193,13 +193,30 @@ else:
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 if REDIS_URL:
+    from redis.asyncio.retry import Retry as AsyncRedisRetry
+    from redis.backoff import ExponentialWithJitterBackoff
+
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}}
     CHANNEL_LAYERS = {
         "default": {
             "BACKEND": "channels_redis.core.RedisChannelLayer",
-            # The layer waits on Redis with a blocking pop of up to 5 s; redis-py's default
-            # 5 s socket timeout would cut that wait and close idle WebSockets.
-            "CONFIG": {"hosts": [{"address": REDIS_URL, "socket_timeout": 30}], "capacity": 1000, "expiry": 30},
+            "CONFIG": {
+                "hosts": [
+                    {
+                        "address": REDIS_URL,
+                        # The layer waits on Redis with a blocking pop of up to 5 s;
+                        # redis-py's default 5 s socket timeout would cut that wait and
+                        # close idle WebSockets.
+                        "socket_timeout": 30,
+                        # redis-py's asyncio client does not retry by default: after a Redis
+                        # restart the pool's dead connections failed the next command, and
+                        # the first WebSocket to connect got a 500. A retry reconnects.
+                        "retry": AsyncRedisRetry(ExponentialWithJitterBackoff(base=0.05, cap=1.0), 3),
+                    }
+                ],
+                "capacity": 1000,
+                "expiry": 30,
+            },
         }
     }
 else:
