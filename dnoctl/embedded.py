@@ -206,7 +206,9 @@ def celery_running() -> Iterator[None]:
 
     schedule = settings.BASE_DIR / "var" / "celerybeat-schedule"
     schedule.parent.mkdir(parents=True, exist_ok=True)
-    beat = EmbeddedService(app, thread=True, schedule_filename=str(schedule))
+    # The scheduler is named: celery's embedded service ignores CELERY_BEAT_SCHEDULER, and
+    # this one writes beat's heartbeat (dnoctl.liveness).
+    beat = EmbeddedService(app, thread=True, schedule_filename=str(schedule), scheduler_cls=app.conf.beat_scheduler)
     supervisor = WorkerSupervisor(app).start()
     supervisor.wait_until_consuming()
     beat.start()
