@@ -11,13 +11,16 @@ is back on, and the worker still consumes.
 from __future__ import annotations
 
 import contextlib
+import datetime as dt
 import re
+import threading
 import time
 from collections import Counter
 
 import pytest
 import requests
 from django.db import connections
+from django.utils import timezone
 
 from curtailment.models import CurtailmentEvent
 from dcc.models import ServiceRequest
@@ -153,3 +156,48 @@ def assert_ledger(live_stack, event) -> None:
     assert not [key for key, n in processed.items() if n > 1], processed
     event.refresh_from_db()
     assert event.status == "ended" and event.ended_at is not None
+
+
+class TelemetrySoak:
+    """An LV monitor posting one reading every 0.2 s through the real ingest API, resending
+    a batch until it is accepted (as a monitor does); counts what it had accepted."""
+
+    def __init__(self, web_url: str, token: str, feeder_code: str) -> None:
+        self.url = f"{web_url}/api/v1/telemetry/"
+        self.headers = {"Authorization": f"Bearer {token}"}
+        self.feeder_code = feeder_code
+        self.accepted = 0
+        self.refused = 0  # answers other than 202 while a fault lasted (then resent)
+        self.errors: list[str] = []  # 4xx: a reading the API refused as bad
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._start = timezone.now() - dt.timedelta(hours=1)
+
+    def __enter__(self) -> TelemetrySoak:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._stop.set()
+        self._thread.join(timeout=60)
+
+    def _run(self) -> None:
+        n = 0
+        while not self._stop.is_set():
+            at = self._start + dt.timedelta(seconds=n)
+            reading = {"feeder": self.feeder_code, "measured_at": at.isoformat(), "amps": [40, 40, 40], "kw": 27.0}
+            while not self._stop.is_set():
+                try:
+                    reply = requests.post(self.url, json={"readings": [reading]}, headers=self.headers, timeout=10)
+                except requests.RequestException:
+                    reply = None
+                if reply is not None and reply.status_code == 202:
+                    self.accepted += 1
+                    break
+                if reply is not None and 400 <= reply.status_code < 500:
+                    self.errors.append(f"{reply.status_code}: {reply.text[:300]}")  # the test's own mistake
+                    return
+                self.refused += 1
+                time.sleep(0.3)
+            n += 1
+            self._stop.wait(0.2)

@@ -8,7 +8,10 @@ import requests
 from curtailment.models import CurtailmentEvent
 from curtailment.services import curtailment_event_start
 from dcc.models import ServiceRequest
+from feeders.models import FeederReading
+from feeders.services import monitor_token_issue
 from tests.faults.conftest import (
+    TelemetrySoak,
     assert_ledger,
     assert_worker_consumes,
     chargers_on_feeder,
@@ -39,16 +42,23 @@ def test_worker_outlives_a_redis_restart_with_dispatches_in_flight(live_stack, s
     reconnects and keeps consuming, the re-check redoes the lost dispatches, and nothing is
     sent twice."""
     feeder, _chargers = chargers_on_feeder(live_stack, 3)
+    token = monitor_token_issue(name=f"faults-{feeder.code}")
     live_stack.simulator.faults.http_503 = 10_000
-    event = curtailment_event_start(
-        feeder=feeder, reduction_kw=12, duration_minutes=20, reason="fault: Redis restart", requested_by=operator
-    )
-    wait_until(
-        lambda: ServiceRequest.objects.filter(action__event=event, attempts__gte=1).exists(), what="dispatch retrying"
-    )
-
-    services.restart("redis")
-    live_stack.simulator.faults.http_503 = 0
+    with TelemetrySoak(live_stack.web_url, token, feeder.code) as soak:
+        event = curtailment_event_start(
+            feeder=feeder, reduction_kw=12, duration_minutes=20, reason="fault: Redis restart", requested_by=operator
+        )
+        wait_until(
+            lambda: ServiceRequest.objects.filter(action__event=event, attempts__gte=1).exists(),
+            what="dispatch retrying",
+        )
+        services.restart("redis")
+        live_stack.simulator.faults.http_503 = 0
+        accepted = soak.accepted
+        wait_until(lambda: soak.accepted >= accepted + 5 or soak.errors, timeout=60, what="readings after the restart")
+    assert not soak.errors
+    # Ingest does not need Redis to store a reading: every reading the monitor sent is stored.
+    assert FeederReading.objects.filter(feeder=feeder).count() == soak.accepted
 
     assert_worker_consumes(live_stack)
     wait_until(lambda: all_confirmed(event), every=recheck_now, what="every charger confirmed")
