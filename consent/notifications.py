@@ -48,6 +48,7 @@ from consent.choices import (
     NotificationStatus,
 )
 from consent.models import HCALCS, Consent, Customer, Notification, Premise
+from dnoctl.queueing import task_send_on_commit
 
 logger = logging.getLogger(__name__)
 
@@ -142,7 +143,8 @@ def digest_due_at(*, frequency: str, at: dt.datetime) -> dt.datetime:
 def _send_on_commit(notification_id: int) -> None:
     from consent import tasks
 
-    transaction.on_commit(lambda: tasks.notification_send.delay(notification_id))
+    # A broker outage is logged, not raised: notifications_send_due (beat) sends it later.
+    task_send_on_commit(tasks.notification_send, (notification_id,))
 
 
 def notification_consent_request_queue(*, consent: Consent) -> Notification:

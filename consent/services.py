@@ -30,6 +30,7 @@ from django.utils import timezone
 from consent.choices import ConsentStatus, NotificationChannel, NotificationFrequency
 from consent.models import HCALCS, Consent, ConsentChange, Customer, Premise, Tenancy
 from curtailment.audit import audit_record
+from dnoctl.queueing import task_send_on_commit
 
 # A change of tenancy is recorded once it has happened; a little clock skew between the
 # DNO's customer system and us is tolerated.
@@ -145,7 +146,8 @@ def _boost_setup_queue(*, premise_id: int) -> None:
 
     # Only chargers that need it (an EV charger on ENO firmware, not yet on the button).
     for hcalcs_id in hcalcs_awaiting_boost_setup_ids(premise_id=premise_id):
-        transaction.on_commit(lambda hid=hcalcs_id: tasks.boost_button_setup.delay(hid))
+        # A broker outage is logged, not raised: the hourly boost_button_reconcile sends it.
+        task_send_on_commit(tasks.boost_button_setup, (hcalcs_id,))
 
 
 def _boost_removal_queue(*, premise_id: int) -> None:
@@ -155,7 +157,7 @@ def _boost_removal_queue(*, premise_id: int) -> None:
     for hcalcs_id in HCALCS.objects.filter(meter__premise_id=premise_id, on_boost_button=True).values_list(
         "id", flat=True
     ):
-        transaction.on_commit(lambda hid=hcalcs_id: tasks.boost_button_remove.delay(hid))
+        task_send_on_commit(tasks.boost_button_remove, (hcalcs_id,))
 
 
 def consent_grant(

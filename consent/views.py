@@ -40,6 +40,7 @@ from consent.importer import import_progress_get, import_progress_set, premises_
 from consent.models import HCALCS, Consent, Premise
 from consent.tenancy_feed import tenancy_feed_apply
 from dnoctl.charts import london_label, london_wallclock
+from dnoctl.queueing import task_send
 from dnoctl.roles import IMPORT_PREMISES, MANAGE_CONSENT, VIEW_PERSONAL_DATA
 
 PAGE_SIZE = 50
@@ -333,9 +334,10 @@ def tenancy_change(request: HttpRequest, premise_id: int) -> HttpResponse:
 def boost_details(request: HttpRequest, hcalcs_id: int) -> HttpResponse:
     """Ask the meter for the boost-button details (SRV 7.11); the answer arrives later."""
     hcalcs = get_object_or_404(HCALCS.objects.select_related("meter"), pk=hcalcs_id)
-    user_id = request.user.pk
-    transaction.on_commit(lambda: tasks.boost_details_read.delay(hcalcs.pk, user_id))
-    messages.success(request, f"SRV 7.11 requested for {hcalcs.eui64}; reload in a few seconds for the answer.")
+    if task_send(tasks.boost_details_read, (hcalcs.pk, request.user.pk)):
+        messages.success(request, f"SRV 7.11 requested for {hcalcs.eui64}; reload in a few seconds for the answer.")
+    else:
+        messages.error(request, f"SRV 7.11 for {hcalcs.eui64} not requested: the task queue is unreachable. Try again.")
     return redirect("consent:premise_detail", premise_id=hcalcs.meter.premise_id)
 
 
@@ -371,10 +373,14 @@ def import_upload(request: HttpRequest) -> HttpResponse:
             context = {"form": ImportUploadForm(), "report": report.as_dict(), "source": upload.name}
             return render(request, "consent/import_upload.html", context, status=status)
         import_progress_set(job_id, {"phase": "queued", "percent": 0, "report": None, "source": upload.name})
-        user_id = request.user.pk
-        transaction.on_commit(
-            lambda: tasks.premises_import.delay(job_id=job_id, path=str(path), dry_run=dry_run, user_id=user_id)
+        sent = task_send(
+            tasks.premises_import,
+            kwargs={"job_id": job_id, "path": str(path), "dry_run": dry_run, "user_id": request.user.pk},
         )
+        if not sent:
+            path.unlink(missing_ok=True)
+            messages.error(request, "The import was not started: the task queue is unreachable. Upload it again.")
+            return redirect("consent:import_upload")
         return redirect("consent:import_job", job_id=job_id)
     return render(
         request, "consent/import_upload.html", {"form": form}, status=400 if request.method == "POST" else 200

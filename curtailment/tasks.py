@@ -10,6 +10,7 @@ When retries run out the action is marked failed through its service and replace
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 import random
 
@@ -18,6 +19,7 @@ from celery import shared_task
 from dcc import config as dcc_config
 from dcc.duis.errors import DccTransientError
 from dnoctl.celery import app
+from dnoctl.queueing import task_send
 
 logger = logging.getLogger(__name__)
 
@@ -34,9 +36,20 @@ def _backoff(retries: int) -> float:
 
 
 def actions_dispatch_queue(action_ids: list[int]) -> None:
-    """Queue one dispatch task per action (called on commit by the services)."""
+    """Queue one dispatch task per action (called on commit by the services). With the
+    broker down it stops at the first failure (logged, never raised: the actions are
+    stored) and the minute re-check resumes every planned action once the broker is back."""
     for action_id in action_ids:
-        action_dispatch.delay(action_id)
+        if not task_send(action_dispatch, (action_id,)):
+            return
+
+
+def actions_release_queue(action_ids: list[int]) -> None:
+    """Queue one 7.8 task per releasing action (on commit), as :func:`actions_dispatch_queue`;
+    the re-check resumes every releasing action whose reset was not answered."""
+    for action_id in action_ids:
+        if not task_send(action_release, (action_id,)):
+            return
 
 
 @shared_task(bind=True, name="curtailment.tasks.event_open_for_alert", max_retries=3)
@@ -171,7 +184,38 @@ def events_recheck() -> int:
     return len(ids)
 
 
+@shared_task(name="curtailment.tasks.events_notices_sweep", expires=RECHECK_SECONDS)
+def events_notices_sweep() -> int:
+    """Beat, every minute: queue the notices of open events' chargers picked more than a
+    minute ago, for when the notify task queued with them was lost (the broker was down).
+    Idempotent: the consent app queues at most one notice per (event, customer)."""
+    from django.utils import timezone
+
+    from curtailment.models import CurtailmentAction
+    from curtailment.selectors import events_open
+    from curtailment.services.event import NOTIFY_AFTER_S
+
+    picked_before = timezone.now() - dt.timedelta(seconds=NOTIFY_AFTER_S + RECHECK_SECONDS)
+    swept = 0
+    for event_id in events_open().values_list("pk", flat=True):
+        hcalcs_ids = list(
+            CurtailmentAction.objects.filter(event_id=event_id, started_at__lte=picked_before).values_list(
+                "hcalcs_id", flat=True
+            )
+        )
+        if hcalcs_ids:
+            event_customers_notify(event_id, hcalcs_ids)
+            swept += 1
+    return swept
+
+
 # Registered here rather than in settings so the schedule lives next to its task.
 app.conf.beat_schedule.update(
-    {"curtailment-events-recheck": {"task": "curtailment.tasks.events_recheck", "schedule": RECHECK_SECONDS}}
+    {
+        "curtailment-events-recheck": {"task": "curtailment.tasks.events_recheck", "schedule": RECHECK_SECONDS},
+        "curtailment-events-notices-sweep": {
+            "task": "curtailment.tasks.events_notices_sweep",
+            "schedule": RECHECK_SECONDS,
+        },
+    }
 )

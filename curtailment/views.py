@@ -24,10 +24,11 @@ from django.utils import timezone
 from consent.choices import LoadLabel
 from consent.models import HCALCS, Notification
 from curtailment import usage
-from curtailment.choices import ActionEndReason, EventEndReason
-from curtailment.models import AspCallOff, AuditEntry, CurtailmentAction, CurtailmentEvent
+from curtailment.choices import ActionEndReason, ActionStatus, EventEndReason
+from curtailment.models import OPEN_EVENT_STATES, AspCallOff, AuditEntry, CurtailmentAction, CurtailmentEvent
 from dcc.models import ServiceRequest
 from dnoctl.charts import LONDON, event_timeline_figure, london_label, usage_distribution_figure
+from dnoctl.queueing import broker_problem
 from dnoctl.roles import EXPORT_REPORTS
 from feeders.models import Feeder
 
@@ -94,7 +95,26 @@ def _event_tables(event: CurtailmentEvent, actions: list[CurtailmentAction]) -> 
         "overrides": [a for a in actions if a.end_reason == ActionEndReason.OVERRIDE],
         "early_release": event.end_reason == EventEndReason.EARLY_RELEASE,
         "confirmed_count": sum(1 for a in actions if a.confirmed_at),
+        "queued": commands_queued(event, actions),
     }
+
+
+def commands_queued(event: CurtailmentEvent, actions: list[CurtailmentAction]) -> dict[str, Any] | None:
+    """Chargers whose command waits for the task queue (the broker is down), with the
+    reason; None when nothing waits or the broker is up. The broker is asked only when an
+    open event has unsent commands (and at most every few seconds per process)."""
+    if event.status not in OPEN_EVENT_STATES:
+        return None
+    waiting = [
+        a
+        for a in actions
+        if a.status == ActionStatus.PLANNED
+        or (a.status == ActionStatus.RELEASING and not any(sr.srv == "7.8" for sr in a.service_requests.all()))
+    ]
+    if not waiting:
+        return None
+    reason = broker_problem()
+    return {"count": len(waiting), "reason": reason} if reason else None
 
 
 def event_detail(request: HttpRequest, event_id: int) -> HttpResponse:

@@ -222,6 +222,7 @@ def build_simulator(
     devices: list[SimulatedDevice] | tuple[SimulatedDevice, ...] = (),
     latency_s: tuple[float, float] = (0.05, 0.5),
     extra_users: tuple[SimulatedUser, ...] = (),
+    spool_dir: Path | None = None,
 ) -> DccSimulator:
     """A simulator that signs with the simulator's key (``SIMULATOR_KEY_PATH``: a DCC Boxed
     DSP key works) and serves us (our two certificates) and any ``extra_users``."""
@@ -244,6 +245,7 @@ def build_simulator(
         devices=devices,
         schema=get_schema(),
         latency_s=latency_s,
+        spool_dir=spool_dir,
     )
 
 

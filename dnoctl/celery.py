@@ -9,6 +9,8 @@ import os
 from celery import Celery
 from celery.signals import task_postrun, task_prerun
 
+from dnoctl.liveness import WorkerHeartbeat
+
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "dnoctl.settings")
 
 app = Celery("dnoctl")
@@ -17,6 +19,8 @@ app.autodiscover_tasks()
 # Task modules outside an app's own ``tasks.py`` must be named, or a worker never loads them
 # and their messages arrive as "unregistered task".
 app.autodiscover_tasks(["curtailment.reports"])
+# The worker's heartbeat, beating from the consumer's loop while it consumes (/healthz).
+app.steps["consumer"].add(WorkerHeartbeat)
 
 
 @task_prerun.connect

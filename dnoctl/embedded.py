@@ -19,6 +19,7 @@ import contextlib
 import logging
 import socket
 import threading
+import time
 import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -123,23 +124,99 @@ def dcc_simulator_running(options: EmbeddedOptions, web_url: str) -> Iterator[ob
         simulator.stop()
 
 
+class WorkerSupervisor:
+    """The embedded Celery worker, run in a thread and started again whenever it stops
+    without being asked to (an unrecoverable error ends ``WorkController.start()``): a demo
+    left running must not lose its worker silently, as a production worker is restarted
+    by systemd (``deploy/``)."""
+
+    RESTART_DELAY_S = 1.0
+
+    def __init__(self, app, *, concurrency: int = 4, loglevel: str = "WARNING") -> None:
+        self.app = app
+        self.concurrency = concurrency
+        self.loglevel = loglevel
+        self.starts = 0  # how many workers it has started (restarts + 1)
+        self.worker = None
+        self._stopping = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="embedded-celery-worker", daemon=True)
+
+    def start(self) -> WorkerSupervisor:
+        from celery.contrib.testing.worker import setup_app_for_worker
+
+        setup_app_for_worker(self.app, self.loglevel, None)
+        self._thread.start()
+        return self
+
+    def _run(self) -> None:
+        from celery.contrib.testing.worker import TestWorkController
+        from celery.utils.nodenames import anon_nodename
+
+        while not self._stopping.is_set():
+            self.worker = TestWorkController(
+                app=self.app,
+                concurrency=self.concurrency,
+                hostname=anon_nodename(),
+                pool="threads",
+                loglevel=self.loglevel,
+                ready_callback=None,
+                without_heartbeat=True,
+                without_mingle=True,
+                without_gossip=True,
+            )
+            self.starts += 1
+            try:
+                self.worker.start()
+            except BaseException:
+                logger.exception("the embedded Celery worker crashed")
+            if self._stopping.is_set():
+                return
+            logger.error("the embedded Celery worker stopped; starting a new one")
+            self._stopping.wait(self.RESTART_DELAY_S)
+
+    def wait_until_consuming(self, timeout: float = 30) -> bool:
+        """True once the current worker's consumer is ready."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            worker = self.worker
+            if worker is not None and worker._on_started.wait(0.1):
+                return True
+            time.sleep(0.05)
+        return False
+
+    def stop(self, timeout: float = 10) -> None:
+        from celery.worker import state
+
+        self._stopping.set()
+        # How celery's own embedded test worker stops: the consumer loop sees it and exits.
+        state.should_terminate = 0
+        try:
+            self._thread.join(timeout)
+        finally:
+            state.should_terminate = None
+
+
 @contextlib.contextmanager
 def celery_running() -> Iterator[None]:
-    """A Celery worker thread (threads pool) and beat thread on the in-memory broker."""
+    """A Celery worker thread (threads pool, restarted if it dies) and a beat thread on the
+    in-memory broker."""
     from celery.beat import EmbeddedService
-    from celery.contrib.testing.worker import start_worker
 
     from dnoctl.celery import app
 
     schedule = settings.BASE_DIR / "var" / "celerybeat-schedule"
     schedule.parent.mkdir(parents=True, exist_ok=True)
-    beat = EmbeddedService(app, thread=True, schedule_filename=str(schedule))
-    with start_worker(app, pool="threads", concurrency=4, perform_ping_check=False, loglevel="WARNING"):
-        beat.start()
-        try:
-            yield
-        finally:
-            beat.stop()
+    # The scheduler is named: celery's embedded service ignores CELERY_BEAT_SCHEDULER, and
+    # this one writes beat's heartbeat (dnoctl.liveness).
+    beat = EmbeddedService(app, thread=True, schedule_filename=str(schedule), scheduler_cls=app.conf.beat_scheduler)
+    supervisor = WorkerSupervisor(app).start()
+    supervisor.wait_until_consuming()
+    beat.start()
+    try:
+        yield
+    finally:
+        beat.stop()
+        supervisor.stop()
 
 
 @contextlib.contextmanager
@@ -160,7 +237,7 @@ def telemetry_running(options: EmbeddedOptions, web_url: str) -> Iterator[None]:
         # would only log connection errors.
         while not stopping.is_set():
             try:
-                with urllib.request.urlopen(f"{web_url}/healthz", timeout=2):  # noqa: S310 - loopback URL
+                with urllib.request.urlopen(f"{web_url}/healthz/web", timeout=2):  # noqa: S310 - loopback URL
                     break
             except OSError:
                 stopping.wait(0.2)

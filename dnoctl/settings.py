@@ -194,13 +194,30 @@ else:
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 if REDIS_URL:
+    from redis.asyncio.retry import Retry as AsyncRedisRetry
+    from redis.backoff import ExponentialWithJitterBackoff
+
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}}
     CHANNEL_LAYERS = {
         "default": {
             "BACKEND": "channels_redis.core.RedisChannelLayer",
-            # The layer waits on Redis with a blocking pop of up to 5 s; redis-py's default
-            # 5 s socket timeout would cut that wait and close idle WebSockets.
-            "CONFIG": {"hosts": [{"address": REDIS_URL, "socket_timeout": 30}], "capacity": 1000, "expiry": 30},
+            "CONFIG": {
+                "hosts": [
+                    {
+                        "address": REDIS_URL,
+                        # The layer waits on Redis with a blocking pop of up to 5 s;
+                        # redis-py's default 5 s socket timeout would cut that wait and
+                        # close idle WebSockets.
+                        "socket_timeout": 30,
+                        # redis-py's asyncio client does not retry by default: after a Redis
+                        # restart the pool's dead connections failed the next command, and
+                        # the first WebSocket to connect got a 500. A retry reconnects.
+                        "retry": AsyncRedisRetry(ExponentialWithJitterBackoff(base=0.05, cap=1.0), 3),
+                    }
+                ],
+                "capacity": 1000,
+                "expiry": 30,
+            },
         }
     }
 else:
@@ -221,6 +238,16 @@ CELERY_TIMEZONE = "UTC"
 # Redis: a task whose worker died is redelivered after the visibility timeout. Memory: poll
 # often, the in-process queue is cheap to look at and the demo should feel live.
 CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 300} if REDIS_URL else {"polling_interval": 0.05}
+# kombu's Redis transport with the fix that keeps a worker alive across a Redis restart
+# (see dnoctl/broker.py).
+CELERY_BROKER_TRANSPORT = "dnoctl.broker:Transport" if REDIS_URL else None
+# A worker waits for the broker as long as it takes, at start-up and after losing it: a
+# worker that gives up stops every dispatch, re-check and release until someone notices.
+CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+CELERY_BROKER_CONNECTION_MAX_RETRIES = None
+# Beat writes its heartbeat on every tick (dnoctl/liveness.py); it ticks at least this often.
+CELERY_BEAT_SCHEDULER = "dnoctl.liveness:HeartbeatScheduler"
+CELERY_BEAT_MAX_LOOP_INTERVAL = 10
 CELERY_BEAT_SCHEDULE: dict = {}  # filled by each app's tasks module through dnoctl.celery
 # Celery's Django fix-up closes every database connection before and after each task unless
 # this is set, so each task paid for a new PostgreSQL backend (connection set-up on both
@@ -298,6 +325,9 @@ DNOCTL = {
     # Margin added to the required reduction (fraction of the excess load).
     "REDUCTION_MARGIN": env_float("DNOCTL_REDUCTION_MARGIN", 0.1),
     "DEFAULT_EVENT_MINUTES": env_int("DNOCTL_DEFAULT_EVENT_MINUTES", 60),
+    # /healthz answers 503 when the worker or beat has not been seen for this long (each
+    # beats every 10 s while alive and connected: see dnoctl/liveness.py).
+    "HEARTBEAT_STALE_S": env_int("DNOCTL_HEARTBEAT_STALE_S", 60),
 }
 
 # The DCC connection. In embedded mode and in tests it points at the in-process simulator.

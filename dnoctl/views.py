@@ -6,7 +6,7 @@ from typing import Any
 
 from django.contrib.auth.decorators import login_not_required
 from django.core.paginator import Paginator
-from django.db import connection
+from django.db import DatabaseError, connection
 from django.db.models import Case, Count, F, IntegerField, Max, Q, QuerySet, Value, When
 from django.http import HttpResponseRedirect, JsonResponse
 from django.shortcuts import render
@@ -15,6 +15,7 @@ from django.templatetags.static import static
 
 from curtailment.models import LIVE_ACTION_STATES, OPEN_EVENT_STATES, CurtailmentAction, CurtailmentEvent
 from dnoctl.charts import STATUS_SEVERITY, london_label, substation_map_figure
+from dnoctl.liveness import liveness_read
 from feeders.choices import FeederStatus, LicenceArea
 from feeders.models import Feeder, FeederAlert, Substation
 
@@ -138,11 +139,35 @@ def overview_counters_json(request):
 
 
 @login_not_required
-def healthz(request):
-    """For load balancers and the demo launcher: the database answers."""
+def healthz_web(request):
+    """For load balancers and launchers: this web process and its database answer. (Not
+    the worker's health: a web process must stay in the pool while a worker restarts.)"""
     with connection.cursor() as cursor:
         cursor.execute("SELECT 1")
     return JsonResponse({"status": "ok"})
+
+
+@login_not_required
+def healthz(request):
+    """For monitoring: the database answers, and a worker and beat have been seen recently
+    (``dnoctl.liveness``). 503 naming each problem otherwise. Unauthenticated and cheap:
+    one ``SELECT 1`` and one cache read."""
+    problems: list[str] = []
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT 1")
+    except DatabaseError as exc:
+        problems.append(f"database unreachable: {exc}".strip())
+    body: dict[str, Any] = {}
+    try:
+        for kind, seen in liveness_read().items():
+            body[kind] = seen.as_json()
+            if seen.stale:
+                problems.append(seen.reason)
+    except Exception as exc:  # the cache (Redis) is down: the heartbeats cannot be read
+        problems.append(f"cache unreachable, worker and beat heartbeats unknown: {exc}")
+    body = {"status": "unhealthy" if problems else "ok", "problems": problems, **body}
+    return JsonResponse(body, status=503 if problems else 200)
 
 
 @login_not_required

@@ -27,6 +27,7 @@ from curtailment.choices import EventTrigger
 from curtailment.models import OPEN_EVENT_STATES, CurtailmentEvent
 from dnoctl.charts import feeder_load_figure, london_label
 from dnoctl.push import feeder_group, push_on_commit
+from dnoctl.queueing import queueing_failures
 from dnoctl.roles import CONFIGURE_FEEDERS, CONTROL_CURTAILMENT
 from feeders.models import Feeder, FeederAlert, FeederReading
 from feeders.selectors import Trend, feeder_trend
@@ -184,7 +185,7 @@ def feeder_curtail(request: HttpRequest, feeder_id: int) -> HttpResponse:
         return _rejected(request, feeder, 400, curtail_form=form)
     data = form.cleaned_data
     try:
-        with transaction.atomic():
+        with queueing_failures() as not_queued, transaction.atomic():
             event = curtailment_event_start(
                 feeder=feeder,
                 reduction_kw=data["reduction_kw"],
@@ -206,7 +207,16 @@ def feeder_curtail(request: HttpRequest, feeder_id: int) -> HttpResponse:
     except ValidationError as exc:
         status = 409 if type(exc).__name__ == "EventAlreadyOpen" else 400
         return _rejected(request, feeder, status, curtail_form=form, error="; ".join(exc.messages))
-    messages.success(request, f"Curtailment event {event.pk} started on {feeder.code}.")
+    if not_queued:
+        # The event and its actions are stored: they wait for the broker, and the minute
+        # re-check sends them once it is back. Say so rather than fail.
+        messages.warning(
+            request,
+            f"Curtailment event {event.pk} started on {feeder.code}; its commands are queued, not yet sent: "
+            f"{not_queued[0]}. They are sent as soon as the task queue is back.",
+        )
+    else:
+        messages.success(request, f"Curtailment event {event.pk} started on {feeder.code}.")
     return redirect("curtailment:event_detail", event_id=event.pk)
 
 
@@ -223,7 +233,7 @@ def feeder_cancel_event(request: HttpRequest, feeder_id: int) -> HttpResponse:
     event = CurtailmentEvent.objects.filter(feeder=feeder, status__in=OPEN_EVENT_STATES).first()
     if event is None:
         return _rejected(request, feeder, 409, cancel_form=form, error=f"{feeder.code} has no open event to cancel")
-    with transaction.atomic():
+    with queueing_failures() as not_queued, transaction.atomic():
         curtailment_event_cancel(event=event, reason=form.cleaned_data["reason"], cancelled_by=request.user)
         push_on_commit(
             [feeder_group(feeder.pk)],
@@ -235,7 +245,14 @@ def feeder_cancel_event(request: HttpRequest, feeder_id: int) -> HttpResponse:
                 "reason": form.cleaned_data["reason"],
             },
         )
-    messages.success(request, f"Event {event.pk} on {feeder.code} cancelled; chargers are being released.")
+    if not_queued:
+        messages.warning(
+            request,
+            f"Event {event.pk} on {feeder.code} cancelled; the resets (7.8) are queued, not yet sent: "
+            f"{not_queued[0]}. They are sent as soon as the task queue is back.",
+        )
+    else:
+        messages.success(request, f"Event {event.pk} on {feeder.code} cancelled; chargers are being released.")
     return redirect("feeders:feeder_detail", feeder_id=feeder.pk)
 
 

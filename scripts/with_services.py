@@ -8,11 +8,20 @@ Starts both in a temporary directory on free ports, exports ``DATABASE_URL``,
 afterwards whatever the command's outcome. ``initdb`` and ``postgres`` refuse to run as
 root, so as root they run as the ``postgres`` account the Debian package creates.
 Stdlib only: it runs before the virtualenv's packages matter.
+
+Fault tests stop and restart the servers on the same ports (``tests/services_control.py``).
+For them the temporary directory (``DNOCTL_SERVICES_DIR``, exported) holds
+``services.json``: for each of ``postgres`` and ``redis`` the command that starts it, its
+port, log file, the signal that stops it quickly and its current process id. Whoever
+restarts a server writes the new process id there; on exit this script stops the process
+the file names, so a server a test restarted is stopped too.
 """
 
 from __future__ import annotations
 
+import contextlib
 import glob
+import json
 import os
 import secrets
 import shutil
@@ -30,9 +39,9 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def log_file(workdir: str, name: str):
+def log_file(path: str):
     """A log file the child process inherits; it lives as long as the process."""
-    return open(os.path.join(workdir, name), "w")
+    return open(path, "a")
 
 
 def postgres_bin_dir() -> str:
@@ -79,33 +88,31 @@ def start_postgres(workdir: str) -> tuple[subprocess.Popen, int]:
     )
     port = free_port()
     # Durability off: the data is thrown away, and fsync only slows the suite down.
-    proc = subprocess.Popen(
-        as_postgres_user(
-            [
-                f"{bindir}/postgres",
-                "-D",
-                datadir,
-                "-p",
-                str(port),
-                "-k",
-                sockdir,
-                "-c",
-                "listen_addresses=127.0.0.1",
-                "-c",
-                "fsync=off",
-                "-c",
-                "synchronous_commit=off",
-                "-c",
-                "full_page_writes=off",
-                "-c",
-                "max_connections=300",
-                "-c",
-                "shared_buffers=256MB",
-            ]
-        ),
-        stdout=log_file(workdir, "postgres.log"),
-        stderr=subprocess.STDOUT,
+    argv = as_postgres_user(
+        [
+            f"{bindir}/postgres",
+            "-D",
+            datadir,
+            "-p",
+            str(port),
+            "-k",
+            sockdir,
+            "-c",
+            "listen_addresses=127.0.0.1",
+            "-c",
+            "fsync=off",
+            "-c",
+            "synchronous_commit=off",
+            "-c",
+            "full_page_writes=off",
+            "-c",
+            "max_connections=300",
+            "-c",
+            "shared_buffers=256MB",
+        ]
     )
+    log = os.path.join(workdir, "postgres.log")
+    proc = subprocess.Popen(argv, stdout=log_file(log), stderr=subprocess.STDOUT)
     wait_for_port(port, "postgres", proc)
     # Accepting TCP is not yet accepting logins; createdb retries until the server is ready.
     deadline = time.monotonic() + 60
@@ -120,6 +127,11 @@ def start_postgres(workdir: str) -> tuple[subprocess.Popen, int]:
         if time.monotonic() > deadline:
             sys.exit(f"createdb failed: {done.stderr}")
         time.sleep(0.2)
+    # The postmaster's own pid (as root, ``proc`` is runuser's): what a restart signals.
+    with open(os.path.join(datadir, "postmaster.pid")) as pidfile:
+        pid = int(pidfile.readline())
+    # SIGINT is PostgreSQL's fast shutdown.
+    record_service(workdir, "postgres", argv=argv, port=port, log=log, pid=pid, stop_signal=int(signal.SIGINT))
     return proc, port
 
 
@@ -128,13 +140,56 @@ def start_redis(workdir: str) -> tuple[subprocess.Popen, int]:
     if not server:
         sys.exit("redis-server not found: run scripts/ensure_system_packages.sh")
     port = free_port()
-    proc = subprocess.Popen(
-        [server, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--dir", workdir],
-        stdout=log_file(workdir, "redis.log"),
-        stderr=subprocess.STDOUT,
-    )
+    # No persistence: a restart loses every queued message, the worst case for the fault tests.
+    argv = [server, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--dir", workdir]
+    log = os.path.join(workdir, "redis.log")
+    proc = subprocess.Popen(argv, stdout=log_file(log), stderr=subprocess.STDOUT)
     wait_for_port(port, "redis-server", proc)
+    record_service(workdir, "redis", argv=argv, port=port, log=log, pid=proc.pid, stop_signal=int(signal.SIGTERM))
     return proc, port
+
+
+def record_service(workdir: str, name: str, **entry) -> None:
+    """Write (or replace) one server's entry in ``services.json`` (see the module docstring)."""
+    path = os.path.join(workdir, "services.json")
+    services = {}
+    if os.path.exists(path):
+        with open(path) as handle:
+            services = json.load(handle)
+    services[name] = entry
+    with open(path + ".tmp", "w") as handle:
+        json.dump(services, handle, indent=2)
+    os.replace(path + ".tmp", path)
+
+
+def stop_recorded(workdir: str) -> None:
+    """Stop the servers ``services.json`` names: a test may have restarted them, so they
+    are not necessarily the processes this script started."""
+    path = os.path.join(workdir, "services.json")
+    if not os.path.exists(path):
+        return
+    with open(path) as handle:
+        services = json.load(handle)
+    for entry in services.values():
+        try:
+            os.kill(entry["pid"], entry["stop_signal"])
+        except (ProcessLookupError, PermissionError):
+            continue
+        deadline = time.monotonic() + 20
+        while process_alive(entry["pid"]) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        if process_alive(entry["pid"]):
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(entry["pid"], signal.SIGKILL)
+
+
+def process_alive(pid: int) -> bool:
+    """True while ``pid`` runs (a zombie waiting for its parent counts as gone)."""
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            return stat.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except (FileNotFoundError, IndexError):
+        return False
 
 
 def stop(proc: subprocess.Popen, sig: int) -> None:
@@ -171,6 +226,7 @@ def main(argv: list[str]) -> int:
         print(f"with_services: PostgreSQL on {pg_port}, Redis on {redis_port}", flush=True)
         return subprocess.call(argv, env=env)
     finally:
+        stop_recorded(workdir)
         for proc, sig in reversed(procs):
             stop(proc, sig)
         shutil.rmtree(workdir, ignore_errors=True)

@@ -13,6 +13,8 @@ test: data the test writes is committed, so the web server and the worker see it
   DUIS addresses 7.6/7.8/7.9/7.10/7.11 to the **ESME** (``Meter.esme_eui64``) with the
   HCALCS's ``switch_index``, so the simulated device is the meter with its switch indexes.
 * ``live_stack.kill_worker()`` / ``start_worker()``: SIGKILL and restart the worker.
+* ``live_stack.stop_web()`` / ``start_web()``: stop and restart uvicorn on the same port
+  (the simulator keeps the device responses it could not deliver and retries them).
 
 The web server and simulator start once per session. Each test gets a purged task queue,
 a simulator with no devices and no faults, and a freshly started worker, which is stopped
@@ -138,6 +140,15 @@ class LiveStack:
         """SIGKILL the worker (and its pool): a crash, not a shutdown."""
         self.worker.stop(signal.SIGKILL)
 
+    def stop_web(self) -> None:
+        self.web.stop()
+
+    def start_web(self) -> None:
+        if self.web.proc is not None and self.web.proc.poll() is None:
+            return
+        self.web.start()
+        wait_for_http(f"{self.web_url}/healthz/web", self.web.proc, self.web.log)
+
     def start_worker(self) -> None:
         """Start the worker unless it is running; wait until it consumes tasks."""
         if self.worker.proc is not None and self.worker.proc.poll() is None:
@@ -189,6 +200,10 @@ def live_processes(django_db_setup, django_db_blocker, dcc_identities, collected
         users=[us],
         callback_url=f"{web_url}/dcc/responses/",
         latency_s=(0.01, 0.05),
+        # As the DCC does, undelivered device responses are kept (on disk, across a restart
+        # of the simulator) and retried; fault tests stop the web server or the simulator.
+        spool_dir=workdir / "dcc-spool",
+        callback_retry_cap_s=2.0,
     ).start()
 
     dcc_settings = {
@@ -253,7 +268,7 @@ def live_processes(django_db_setup, django_db_blocker, dcc_identities, collected
     stack = LiveStack(web_url, simulator, env, dcc_settings, web, worker, workdir)
     try:
         web.start()
-        wait_for_http(f"{web_url}/healthz", web.proc, web.log)
+        wait_for_http(f"{web_url}/healthz/web", web.proc, web.log)
         yield stack  # the worker is started per test by ``live_stack``
     finally:
         worker.stop()

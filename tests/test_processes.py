@@ -27,7 +27,10 @@ def login(web_url: str, username: str, password: str) -> requests.Session:
 def test_live_stack_serves_the_test_database_and_knows_the_meters(live_stack, operator):
     charger = eligible_charger()
     feeder_code = charger.meter.premise.feeder.code
-    assert requests.get(f"{live_stack.web_url}/healthz", timeout=5).json() == {"status": "ok"}
+    assert requests.get(f"{live_stack.web_url}/healthz/web", timeout=5).json() == {"status": "ok"}
+    # The worker (with its beat) started for this test has been seen by the web server.
+    health = requests.get(f"{live_stack.web_url}/healthz", timeout=5)
+    assert health.status_code == 200 and health.json()["status"] == "ok", health.text
     # The web server reads the same (test) database: the user and feeder made here show up.
     session = login(live_stack.web_url, operator.username, "correct-horse-battery")
     assert feeder_code in session.get(f"{live_stack.web_url}/", timeout=5).text

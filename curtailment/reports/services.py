@@ -36,6 +36,7 @@ from curtailment.reports.columns import (
 )
 from curtailment.reports.periods import ReportPeriod, period_parse
 from curtailment.reports.writers import EXTENSIONS, FORMATS, XlsxWriter, summary_as_rows, writer_open
+from dnoctl.queueing import task_send_on_commit
 
 logger = logging.getLogger(__name__)
 
@@ -198,7 +199,7 @@ def report_export_request(*, user, period: ReportPeriod, fmt: str, top_n: int = 
         reason=f"Ofgem report {period.label} as {fmt}",
         inputs={"export_id": export_id, "period": period.as_dict(), "format": fmt, "top_n": top_n},
     )
-    transaction.on_commit(lambda: report_export_task.delay(export_id))
+    task_send_on_commit(report_export_task, (export_id,))
     return job
 
 

@@ -44,6 +44,7 @@ from curtailment.services.common import (
     logger,
     push_event,
 )
+from dnoctl.queueing import task_send_on_commit
 
 AUTO_RULE = "auto-curtail"
 # Customers are told of an event this many seconds after its chargers were picked (NF2/NF4
@@ -230,19 +231,15 @@ def _actions_launch(*, event: CurtailmentEvent, actions: list[CurtailmentAction]
 
     ids = [action.pk for action in actions]
     hcalcs_ids = [action.hcalcs_id for action in actions]
+    # With the broker down none of these raises (dnoctl.queueing): the minute re-check
+    # resumes the dispatches and late checks, and the notices sweep sends the notices.
     transaction.on_commit(lambda: tasks.actions_dispatch_queue(ids))
     # One countdown per batch, not per charger: it marks late every action of the event
     # still unconfirmed after CONFIRMATION_TIMEOUT_S (the minute re-check does the same).
-    transaction.on_commit(
-        lambda: tasks.event_confirmation_check.apply_async(
-            (event.pk,), countdown=int(knob("CONFIRMATION_TIMEOUT_S")) + 1
-        )
-    )
+    task_send_on_commit(tasks.event_confirmation_check, (event.pk,), countdown=int(knob("CONFIRMATION_TIMEOUT_S")) + 1)
     # Notices are queued in their own task, a little later: writing (and sending) a hundred
     # customers' notices must not queue ahead of the commands that protect the feeder.
-    transaction.on_commit(
-        lambda: tasks.event_customers_notify.apply_async((event.pk, hcalcs_ids), countdown=NOTIFY_AFTER_S)
-    )
+    task_send_on_commit(tasks.event_customers_notify, (event.pk, hcalcs_ids), countdown=NOTIFY_AFTER_S)
 
 
 def feeder_managed_mark(*, feeder, at: dt.datetime) -> None:
@@ -451,7 +448,7 @@ def event_release(
             actor_user=actor_user,
             rule=rule if actor_user is None else None,
         )
-        transaction.on_commit(lambda: [tasks.action_release.delay(action_id) for action_id in to_reset])
+        transaction.on_commit(lambda: tasks.actions_release_queue(to_reset))
         push_event(event)
         event_close_if_done(event=event, at=now)
     return True

@@ -42,6 +42,9 @@ class SimulatedDevice:
     boost_button: set[int] = field(default_factory=set)
     boost_presses: list[float] = field(default_factory=list)
     executed: dict[str, dict[str, Any]] = field(default_factory=dict)
+    # Every command the device really ran, in order: (RequestID, SRV, simulator time). Fault
+    # tests compare it with dnoctl's ledger (e.g. no charger switched off twice by one action).
+    executions: list[tuple[str, str, float]] = field(default_factory=list)
     # The ESME's own GBCS keys: it signs critical-command answers (DS) and MACs the rest (KA).
     ds_key: ec.EllipticCurvePrivateKey = field(default_factory=lambda: ec.generate_private_key(ec.SECP256R1()))
     ka_key: ec.EllipticCurvePrivateKey = field(default_factory=lambda: ec.generate_private_key(ec.SECP256R1()))
@@ -111,6 +114,7 @@ class SimulatedDevice:
             return self.executed[request_id]
         result = self._run(srv, body, now)
         self.executed[request_id] = result
+        self.executions.append((request_id, srv, now))
         return result
 
     def _run(self, srv: str, body: dict[str, Any], now: float) -> dict[str, Any]:

@@ -20,6 +20,10 @@ class FaultConfig:
     # CV 4 returns a pre-command for a minute longer than asked (a DCC gone wrong): the user
     # must refuse to sign it.
     stretch_pre_command: bool = False
+    # Requests with this command variant wait ``hold_s`` before the DCC looks at them (a
+    # slow DCC; fault tests kill a worker "right after CV 4", while its CV 5 is held).
+    hold_cv: int | None = None
+    hold_s: float = 0.0
 
     def update(self, data: dict[str, Any]) -> None:
         names = {f.name for f in fields(self)}

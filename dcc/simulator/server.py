@@ -11,6 +11,13 @@ Serves, on loopback:
   ``POST /sim/clock`` ({"advance_s": n}), and ``POST /sim/local/<eui>`` which plays a
   PPMID/HHT handing a command to the device and returns the device's response.
 
+Callbacks are delivered as the DCC delivers them: a device response or alert that the
+user's endpoint does not accept (no answer, or a 5xx) is kept and POSTed again with backoff
+until it is accepted; a 4xx is a refusal, final. With ``spool_dir`` each undelivered
+document is also kept on disk, so a simulator stopped and started again (even a new
+process on the same spool) still delivers it: a test can tell dnoctl's losses from the
+simulator's. ``stop()`` then ``start()`` serves again on the same port with the same state.
+
 Replays: the counter in each RequestID must exceed every counter seen from that
 originator for that target (the GBCS anti-replay check a device makes per remote party;
 requests from several workers to different devices may arrive in any order), except the
@@ -27,12 +34,15 @@ import hashlib
 import heapq
 import itertools
 import logging
+import os
 import random
 import ssl
 import threading
 import time
+import uuid
 from collections.abc import Callable, Iterable
 from http.server import ThreadingHTTPServer
+from pathlib import Path
 from typing import Any
 
 import requests
@@ -101,6 +111,8 @@ class DccSimulator:
     ``deliveries`` only. ``schema`` (a validator with a path) checks every document the
     simulator receives and emits. ``tls`` serves HTTPS with that server context (set
     ``verify_mode = CERT_REQUIRED`` and load a CA to require client certificates).
+    ``spool_dir`` keeps undelivered callbacks on disk (see the module docstring);
+    ``callback_retry_cap_s`` caps the backoff between two tries of one callback.
     """
 
     def __init__(
@@ -119,6 +131,8 @@ class DccSimulator:
         clock: Callable[[], float] = time.time,
         callback_timeout_s: float = 5.0,
         tls: ssl.SSLContext | None = None,
+        spool_dir: str | os.PathLike | None = None,
+        callback_retry_cap_s: float = 10.0,
     ) -> None:
         self.dcc_signer = dcc_signer
         self.users = {user.eui64: user for user in users}
@@ -137,6 +151,12 @@ class DccSimulator:
         # The DCC's access-control-broker key: it MACs every command the DCC sends a device.
         self._acb_ka_key = ec.generate_private_key(ec.SECP256R1())
         self.callback_timeout_s = callback_timeout_s
+        self.callback_retry_cap_s = callback_retry_cap_s
+        self.spool_dir = Path(spool_dir) if spool_dir is not None else None
+        if self.spool_dir is not None:
+            self.spool_dir.mkdir(parents=True, exist_ok=True)
+        # Callbacks not yet accepted by the user's endpoint: name -> signed document.
+        self._undelivered: dict[str, bytes] = {}
         self._clock = clock
         self._offset = 0.0
         self._random = random.Random(seed)
@@ -148,47 +168,72 @@ class DccSimulator:
         self._alert_counter = itertools.count(1)
         self._held: bytes | None = None  # response held back by the reorder fault
         self.received: list[tuple[str, int, str]] = []  # (RequestID, CV, response code) per DUIS request
+        self.held_requests = 0  # requests the hold_cv fault has kept waiting
         self.deliveries: list[tuple[int | str | None, bytes]] = []  # (HTTP status or error, document)
         self._outbox: list[tuple[float, int, Callable[[], None]]] = []
         self._outbox_seq = itertools.count()
         self._outbox_cv = threading.Condition()
         self._stopping = False
-        self._httpd = ThreadingHTTPServer((host, port), SimulatorHandler)
-        self._httpd.daemon_threads = True
-        self._scheme = "http"
-        if tls is not None:
-            # HTTPS (with client certificates when the context requires them), as the DCC
-            # serves its DUIS interface; the handshake happens in each handler thread.
-            self._httpd.socket = tls.wrap_socket(self._httpd.socket, server_side=True, do_handshake_on_connect=False)
-            self._scheme = "https"
-        self._httpd.simulator = self  # type: ignore[attr-defined]
+        self._tls = tls
+        self._scheme = "http" if tls is None else "https"
+        self._httpd: ThreadingHTTPServer | None = None
+        self._address = self._bind(host, port)  # bound now, so ``url`` is known before start()
         self._threads: list[threading.Thread] = []
         self._session = requests.Session()
+
+    def _bind(self, host: str, port: int) -> tuple[str, int]:
+        self._httpd = ThreadingHTTPServer((host, port), SimulatorHandler)
+        self._httpd.daemon_threads = True
+        if self._tls is not None:
+            # HTTPS (with client certificates when the context requires them), as the DCC
+            # serves its DUIS interface; the handshake happens in each handler thread.
+            self._httpd.socket = self._tls.wrap_socket(
+                self._httpd.socket, server_side=True, do_handshake_on_connect=False
+            )
+        self._httpd.simulator = self  # type: ignore[attr-defined]
+        return self._httpd.server_address[:2]
 
     # ------------------------------------------------------------------ lifecycle
 
     @property
     def url(self) -> str:
-        host, port = self._httpd.server_address[:2]
+        host, port = self._address
         return f"{self._scheme}://{host}:{port}"
 
+    @property
+    def running(self) -> bool:
+        return bool(self._threads)
+
     def start(self) -> DccSimulator:
+        """Serve and deliver callbacks; after :meth:`stop`, again on the same address, with
+        the devices, counters and undelivered callbacks it had (and those in the spool)."""
+        if self._httpd is None:
+            self._bind(*self._address)
+        with self._outbox_cv:
+            self._stopping = False
+        httpd = self._httpd
         # A short poll interval keeps stop() quick (shutdown waits for the next poll).
-        serve = lambda: self._httpd.serve_forever(poll_interval=0.05)  # noqa: E731
+        serve = lambda: httpd.serve_forever(poll_interval=0.05)  # noqa: E731
         for target, name in ((serve, "dcc-sim-http"), (self._deliver_loop, "dcc-sim-callbacks")):
             thread = threading.Thread(target=target, name=name, daemon=True)
             thread.start()
             self._threads.append(thread)
+        self._spool_load()
         return self
 
     def stop(self) -> None:
-        self._httpd.shutdown()
-        self._httpd.server_close()
+        """Stop serving and delivering (a DCC outage); :meth:`start` resumes."""
+        if self._httpd is not None:
+            if self._threads:
+                self._httpd.shutdown()
+            self._httpd.server_close()
+            self._httpd = None
         with self._outbox_cv:
             self._stopping = True
             self._outbox_cv.notify_all()
         for thread in self._threads:
             thread.join(timeout=5)
+        self._threads = []
 
     def __enter__(self) -> DccSimulator:
         return self.start()
@@ -212,7 +257,10 @@ class DccSimulator:
         with self._outbox_cv:
             dropped = len(self._outbox)
             self._outbox.clear()
-        return dropped
+            names, self._undelivered = list(self._undelivered), {}
+        for name in names:
+            self._spool_remove(name)
+        return dropped + len(names)
 
     def reset(self) -> None:
         """Forget devices, faults and the request/delivery logs (a fresh DCC for the next
@@ -222,6 +270,7 @@ class DccSimulator:
             self.faults = FaultConfig()
             self.received.clear()
             self.deliveries.clear()
+            self.held_requests = 0
         self.discard_pending_callbacks()
 
     def add_device(self, device: SimulatedDevice) -> None:
@@ -288,6 +337,7 @@ class DccSimulator:
         except DccDocumentError as exc:
             logger.warning("simulator refused a request: %s", exc)
             return 400, str(exc).encode(), "text/plain"
+        self._hold(request.command_variant)
         digest = hashlib.sha256(etree.tostring(root, method="c14n", exclusive=True)).hexdigest()
         with self._lock:
             key = (str(request.request_id), request.command_variant)
@@ -303,6 +353,15 @@ class DccSimulator:
             self.received.append((str(request.request_id), request.command_variant, code))
             _trim(self.received)
         return 200, ack, "application/xml"
+
+    def _hold(self, command_variant: int) -> None:
+        """The ``hold_cv`` fault: keep this request waiting (counted in ``held_requests``)."""
+        faults = self.faults
+        if faults.hold_cv != command_variant or faults.hold_s <= 0:
+            return
+        with self._lock:
+            self.held_requests += 1
+        time.sleep(faults.hold_s)
 
     def _ack(self, request: documents.DuisRequest, code: str, **payload: bytes) -> tuple[str, bytes]:
         rid = request.request_id
@@ -532,23 +591,71 @@ class DccSimulator:
         self._post(document)
 
     def _post(self, document: bytes) -> None:
+        """Deliver a signed document to the callback URL: kept (and spooled) until the
+        endpoint accepts it, tried again with backoff while it does not answer or answers
+        5xx. A 4xx is a refusal and final, as a DCC would not resend a refused document."""
         if not self.callback_url:
             self.deliveries.append((None, document))
             return
-        outcome: int | str = "not sent"
-        for attempt in range(3):
-            try:
-                reply = self._session.post(
-                    self.callback_url,
-                    data=document,
-                    headers={"Content-Type": "application/xml"},
-                    timeout=self.callback_timeout_s,
-                )
-                outcome = reply.status_code
-                if reply.status_code < 500:
-                    break
-            except requests.RequestException as exc:
-                outcome = f"error: {exc}"
-            time.sleep(0.1 * (attempt + 1))
-        self.deliveries.append((outcome, document))
-        _trim(self.deliveries)
+        name = f"{time.time_ns():020d}-{uuid.uuid4().hex[:8]}"
+        with self._outbox_cv:
+            self._undelivered[name] = document
+        self._spool_write(name, document)
+        self._try_delivery(name, 0)
+
+    def _try_delivery(self, name: str, attempt: int) -> None:
+        with self._outbox_cv:
+            document = self._undelivered.get(name)
+        if document is None:
+            return  # discarded meanwhile
+        try:
+            reply = self._session.post(
+                self.callback_url,
+                data=document,
+                headers={"Content-Type": "application/xml"},
+                timeout=self.callback_timeout_s,
+            )
+            outcome: int | str = reply.status_code
+        except requests.RequestException as exc:
+            outcome = f"error: {exc}"
+        if isinstance(outcome, int) and outcome < 500:
+            with self._outbox_cv:
+                self._undelivered.pop(name, None)
+            self._spool_remove(name)
+            self.deliveries.append((outcome, document))
+            _trim(self.deliveries)
+            return
+        delay = min(self.callback_retry_cap_s, 0.2 * 2**attempt) * (0.5 + self._random.random())
+        logger.info("callback %s not delivered (%s); trying again in %.1f s", name, outcome, delay)
+        self._schedule(delay, lambda: self._try_delivery(name, attempt + 1))
+
+    # ------------------------------------------------------------------ spool
+
+    def _spool_write(self, name: str, document: bytes) -> None:
+        if self.spool_dir is None:
+            return
+        tmp = self.spool_dir / f".{name}.tmp"
+        tmp.write_bytes(document)
+        tmp.replace(self.spool_dir / f"{name}.xml")
+
+    def _spool_remove(self, name: str) -> None:
+        if self.spool_dir is not None:
+            (self.spool_dir / f"{name}.xml").unlink(missing_ok=True)
+
+    def _spool_load(self) -> None:
+        """Schedule every spooled document this simulator is not already delivering (those
+        a stopped simulator, or an earlier process on the same spool, left undelivered)."""
+        if self.spool_dir is None:
+            return
+        for path in sorted(self.spool_dir.glob("*.xml")):
+            name = path.stem
+            with self._outbox_cv:
+                if name in self._undelivered:
+                    continue
+                self._undelivered[name] = path.read_bytes()
+            self._schedule(0.0, lambda name=name: self._try_delivery(name, 0))
+
+    def undelivered_callbacks(self) -> int:
+        """How many device responses and alerts wait for the user's endpoint to accept them."""
+        with self._outbox_cv:
+            return len(self._undelivered)

@@ -219,7 +219,7 @@ def test_stale_banner_while_the_server_is_down_and_recovery_without_reload(brows
         screenshot(page, "5-stale-banner")
     finally:
         live_stack.web.start()
-        wait_for_http(f"{live_stack.web_url}/healthz", live_stack.web.proc, live_stack.web.log)
+        wait_for_http(f"{live_stack.web_url}/healthz/web", live_stack.web.proc, live_stack.web.log)
     # Backoff is capped at 15 s; the socket comes back by itself and the banner goes.
     expect(banner).to_be_hidden(timeout=30_000)
     _live(page)

@@ -440,3 +440,45 @@ def test_the_simulator_publishes_each_devices_gbcs_certificates(simulator):
     assert (
         requests.get(f"{simulator.url}/sim/devices/00-DB-00-00-00-00-00-09/certificates", timeout=5).status_code == 404
     )
+
+
+def test_responses_the_endpoint_refuses_are_spooled_and_delivered_by_a_restarted_simulator(
+    receiver, tmp_path, user_signer, user_gbcs_signer, user_gbcs_ka, dcc_signer, schema
+):
+    """GIVEN our endpoint answers 503 WHEN a device response falls due THEN the simulator
+    keeps it (on disk) and tries again; WHEN that simulator stops and a new one starts on the
+    same spool THEN the new one delivers it once the endpoint accepts it, as the DCC would."""
+    first = DccSimulator(
+        dcc_signer=dcc_signer,
+        users=[simulated_user(user_signer, user_gbcs_signer, user_gbcs_ka)],
+        callback_url=receiver.url,
+        devices=[SimulatedDevice(eui64=HCALCS, switch_indexes=(1,))],
+        schema=schema,
+        latency_s=(0.0, 0.02),
+        spool_dir=tmp_path / "spool",
+        callback_retry_cap_s=0.2,
+    ).start()
+    receiver.status = 503
+    client = client_for(first.url, user_signer, dcc_signer, user_gbcs_signer, schema=schema)
+    sent = client.read_auxiliary_load_switch_data(target=HCALCS)
+    wait_until(lambda: len(receiver.documents) >= 2)  # refused, then tried again
+    assert first.undelivered_callbacks() == 1
+    first.stop()
+    assert len(list((tmp_path / "spool").glob("*.xml"))) == 1
+
+    receiver.status = 200
+    refused = len(receiver.documents)
+    second = DccSimulator(
+        dcc_signer=dcc_signer,
+        users=[simulated_user(user_signer, user_gbcs_signer, user_gbcs_ka)],
+        callback_url=receiver.url,
+        schema=schema,
+        spool_dir=tmp_path / "spool",
+    ).start()
+    try:
+        wait_until(lambda: second.undelivered_callbacks() == 0 and len(receiver.documents) > refused)
+        delivered = [client.read_document(body).request_id for body in receiver.documents[refused:]]
+        assert delivered == [str(sent.request_id)]
+        assert list((tmp_path / "spool").glob("*.xml")) == []
+    finally:
+        second.stop()

@@ -6,7 +6,8 @@ Runs the DCC simulator standalone on loopback until interrupted. Devices come fr
 through ``POST /sim/devices``. It signs with ``DCC_SIMULATOR_KEY_PATH``/``_CERT_PATH`` (a
 DCC Boxed DSP key works) and serves dnoctl's own originator, plus every ``--user EUI64 ROLE
 XML_CERT GBCS_DS_CERT GBCS_KA_CERT`` given (for example DCC Boxed's network operator, so requests signed by the
-DCC's own tool reach it).
+DCC's own tool reach it). ``--spool DIR`` keeps device responses the callback URL has not
+accepted yet on disk and delivers them after a restart, as the DCC keeps retrying.
 """
 
 from __future__ import annotations
@@ -36,6 +37,7 @@ class Command(BaseCommand):
         parser.add_argument("--latency", type=float, nargs=2, default=(0.05, 0.5), metavar=("MIN_S", "MAX_S"))
         parser.add_argument("--devices", type=Path, help="JSON file with a list of devices")
         parser.add_argument("--from-db", action="store_true", help="register every meter in the database")
+        parser.add_argument("--spool", type=Path, help="folder keeping undelivered callbacks across restarts")
         parser.add_argument(
             "--user",
             nargs=5,
@@ -66,6 +68,7 @@ class Command(BaseCommand):
             devices=devices,
             latency_s=tuple(options["latency"]),
             extra_users=tuple(self._user(*user) for user in options["user"]),
+            spool_dir=options["spool"],
         ).start()
         self.stdout.write(
             f"DCC simulator on {simulator.url} ({options['rules']} rules, {len(devices)} devices); Ctrl-C stops it"
