@@ -30,6 +30,7 @@ from curtailment.services.common import (
 from curtailment.services.event import AUTO_RULE, event_close_if_done, event_top_up, knob
 from dcc.choices import ServiceRequestState
 from dcc.models import ServiceRequest
+from dnoctl.queueing import task_send_on_commit
 
 FAILED_REQUEST_STATES = (ServiceRequestState.REJECTED, ServiceRequestState.FAILED)
 SENT_REQUEST_STATES = (ServiceRequestState.ACKNOWLEDGED, ServiceRequestState.RESPONDED, ServiceRequestState.TIMED_OUT)
@@ -256,14 +257,14 @@ def action_mark_late(*, action: CurtailmentAction, now: dt.datetime) -> bool:
                 inputs={"hcalcs_eui64": action.hcalcs.eui64, "event_id": action.event_id},
             )
             # Whether the device acted is now unknown: ask it (7.7) rather than guess.
-            transaction.on_commit(lambda: _switch_read_queue(action.pk))
+            _switch_read_queue(action.pk)
     return moved
 
 
 def _switch_read_queue(action_id: int) -> None:
     from curtailment import tasks
 
-    tasks.action_switch_read.delay(action_id)
+    task_send_on_commit(tasks.action_switch_read, (action_id,))
 
 
 def action_switch_read(*, action_id: int, client=None) -> str:

@@ -27,6 +27,7 @@ from curtailment.services.event import (
 )
 from dcc.choices import ServiceRequestState
 from dcc.models import ServiceRequest
+from dnoctl.queueing import task_send_on_commit
 
 # Seconds after the latest confirmation before a feeder still above its at-risk level gets
 # more chargers (issue 4: "still above threshold a minute after confirmation").
@@ -159,4 +160,5 @@ def _actions_resume(*, event: CurtailmentEvent, now: dt.datetime) -> None:
     if dispatch or release:
         logger.info("event %s: resuming dispatch of %s and release of %s", event.pk, dispatch, release)
         transaction.on_commit(lambda: tasks.actions_dispatch_queue(dispatch))
-        transaction.on_commit(lambda: [tasks.action_release.delay(action_id) for action_id in release])
+        for action_id in release:
+            task_send_on_commit(tasks.action_release, (action_id,))
