@@ -39,3 +39,20 @@ def audit_record(
         reason=reason,
         inputs=inputs or {},
     )
+
+
+def audit_record_once(
+    *, action: str, rule: str, target: models.Model, reason: str, inputs: dict[str, Any] | None = None
+) -> AuditEntry | None:
+    """:func:`audit_record` unless the target's latest entry by this rule is the same decision
+    (same action and reason). A check repeated every few seconds (the minute re-check, the
+    protection check) records a decision when it changes, not every time it is taken again."""
+    latest = (
+        AuditEntry.objects.filter(target_type=target._meta.label_lower, target_id=str(target.pk), actor=f"rule:{rule}")
+        .order_by("-at", "-id")
+        .values_list("action", "reason")
+        .first()
+    )
+    if latest == (action, reason):
+        return None
+    return audit_record(action=action, rule=rule, target=target, reason=reason, inputs=inputs)

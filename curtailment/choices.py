@@ -47,8 +47,28 @@ class ActionEndReason(models.TextChoices):
     FAILED = "failed", "Command failed"
     LATE = "late", "Replaced after no confirmation"
     UNCONFIRMED = "unconfirmed", "Never confirmed by the device"
+    EXTENDED = "extended", "Continued by a follow-on 7.6"
 
 
 class AspCallOffStatus(models.TextChoices):
     CALLED = "called", "Called off"
     RELEASED = "released", "Released"
+
+
+class ClockState(models.TextChoices):
+    """Where an at-risk feeder's load is heading (``curtailment.clock``)."""
+
+    RISING = "rising", "Rising towards its rating"
+    OVER_RATING = "over_rating", "Over its rating"
+    STEADY = "steady", "Steady"
+    FALLING = "falling", "Falling"
+    UNKNOWN = "unknown", "No fresh reading"
+
+
+class EscalationStage(models.TextChoices):
+    """How far the engine has gone to get relief confirmed in time (in this order)."""
+
+    WAITING = "waiting", "Waiting for confirmed relief"
+    CHARGERS = "chargers", "More chargers called"
+    ASP = "asp", "ASP asked for more"
+    OPERATOR = "operator", "Operator alarm"

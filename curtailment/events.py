@@ -8,6 +8,11 @@ Message types and their consumer handlers:
   feeder's and the event's groups.
 * ``service_request.updated`` -> ``service_request_updated``: a DCC request of an action
   was sent, acknowledged, rejected or answered; to the feeder's and the event's groups.
+* ``protection.clock`` -> ``protection_clock``: an at-risk feeder's time-to-failure clock
+  and escalation (every few seconds while at risk, ``cleared`` when the risk is over); to
+  ``feeders.all``, the feeder's group and its event's group.
+* ``protection.budget`` -> ``protection_budget``: the DCC command budget (ADT) passed its
+  alarm level or its limit; to ``feeders.all``.
 
 Payloads carry ids, device EUI-64s, kW and times (ISO 8601 UTC), never names or contact
 details. Every push is queued on commit, so a rolled-back change is never shown.
@@ -24,6 +29,8 @@ from typing import TypedDict
 from dnoctl.push import FEEDERS_ALL, event_group, feeder_group, push_on_commit
 
 EVENT_UPDATED = "event.updated"
+PROTECTION_CLOCK = "protection.clock"
+PROTECTION_BUDGET = "protection.budget"
 ACTION_UPDATED = "action.updated"
 SERVICE_REQUEST_UPDATED = "service_request.updated"
 
@@ -72,6 +79,37 @@ class ServiceRequestPayload(TypedDict):
     action_id: int | None
     event_id: int
     feeder_id: int
+
+
+class ProtectionClockPayload(TypedDict):
+    feeder_id: int
+    event_id: int | None
+    cleared: bool
+    state: str
+    load_percent: float | None
+    reading_at: str | None
+    minutes_to_rating: float | None
+    minutes_to_failure: float | None
+    relief_needed_kw: float
+    relief_confirmed_kw: float
+    relieved: bool
+    stage: str
+    relief_due_at: str | None
+    exhausted: bool
+    alarm: str
+
+
+class BudgetLinePayload(TypedDict):
+    srv: str
+    period: str
+    limit: int
+    used: int
+    percent: float
+
+
+class ProtectionBudgetPayload(TypedDict):
+    alarm_percent: float
+    lines: list[BudgetLinePayload]
 
 
 def iso_utc(moment: datetime | None) -> str | None:
@@ -142,3 +180,70 @@ def action_pushed(payload: ActionPayload) -> None:
 def service_request_pushed(payload: ServiceRequestPayload) -> None:
     groups = [feeder_group(payload["feeder_id"]), event_group(payload["event_id"])]
     push_on_commit(groups, SERVICE_REQUEST_UPDATED, payload)
+
+
+def _rounded(value: float | None, digits: int = 1) -> float | None:
+    return None if value is None else round(value, digits)
+
+
+def protection_clock_payload(clock) -> ProtectionClockPayload:
+    return ProtectionClockPayload(
+        feeder_id=clock.feeder_id,
+        event_id=clock.event_id,
+        cleared=False,
+        state=clock.state,
+        load_percent=_rounded(clock.load_percent),
+        reading_at=iso_utc(clock.reading_at),
+        minutes_to_rating=_rounded(clock.minutes_to_rating),
+        minutes_to_failure=_rounded(clock.minutes_to_failure),
+        relief_needed_kw=round(clock.relief_needed_kw, 1),
+        relief_confirmed_kw=round(clock.relief_confirmed_kw, 1),
+        relieved=clock.relieved,
+        stage=clock.stage,
+        relief_due_at=iso_utc(clock.relief_due_at),
+        exhausted=clock.exhausted,
+        alarm=clock.alarm,
+    )
+
+
+def protection_clock_cleared_payload(*, feeder_id: int) -> ProtectionClockPayload:
+    return ProtectionClockPayload(
+        feeder_id=feeder_id,
+        event_id=None,
+        cleared=True,
+        state="",
+        load_percent=None,
+        reading_at=None,
+        minutes_to_rating=None,
+        minutes_to_failure=None,
+        relief_needed_kw=0.0,
+        relief_confirmed_kw=0.0,
+        relieved=True,
+        stage="",
+        relief_due_at=None,
+        exhausted=False,
+        alarm="",
+    )
+
+
+def protection_clock_pushed(payload: ProtectionClockPayload) -> None:
+    groups = [FEEDERS_ALL, feeder_group(payload["feeder_id"])]
+    if payload["event_id"] is not None:
+        groups.append(event_group(payload["event_id"]))
+    push_on_commit(groups, PROTECTION_CLOCK, payload)
+
+
+def protection_budget_payload(lines, *, alarm_percent: float) -> ProtectionBudgetPayload:
+    return ProtectionBudgetPayload(
+        alarm_percent=alarm_percent,
+        lines=[
+            BudgetLinePayload(
+                srv=line.srv, period=line.period, limit=line.limit, used=line.used, percent=round(line.percent, 1)
+            )
+            for line in lines
+        ],
+    )
+
+
+def protection_budget_pushed(payload: ProtectionBudgetPayload) -> None:
+    push_on_commit([FEEDERS_ALL], PROTECTION_BUDGET, payload)

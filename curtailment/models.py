@@ -11,6 +11,8 @@ from curtailment.choices import (
     ActionEndReason,
     ActionStatus,
     AspCallOffStatus,
+    ClockState,
+    EscalationStage,
     EventEndReason,
     EventStatus,
     EventTrigger,
@@ -49,6 +51,12 @@ class CurtailmentEvent(models.Model):
     requested_by = models.ForeignKey("auth.User", null=True, blank=True, on_delete=models.PROTECT)
     reason = models.TextField(blank=True)
     decision = models.JSONField(default=dict, blank=True, help_text="Inputs of the opening decision")
+    while_at_risk = models.BooleanField(
+        default=False,
+        db_default=False,  # rows written by raw SQL (the report's synthetic data) need no change
+        help_text="Lasts while its feeder is at risk: extended and rotated until the load stays below the clear "
+        "level (automatic events; a manual one taken over as its planned end comes while an alert is open)",
+    )
 
     class Meta:
         ordering = ["-started_at"]
@@ -100,11 +108,21 @@ class CurtailmentAction(models.Model):
     ended_at = models.DateTimeField(null=True, blank=True)
     end_reason = models.CharField(max_length=12, choices=ActionEndReason.choices, blank=True)
     selection = models.JSONField(default=dict, blank=True, help_text="Why this charger was picked")
+    extends = models.ForeignKey(
+        "self",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+        help_text="The live action of the same charger this one continues (a follow-on 7.6 sent before it ends)",
+    )
 
     class Meta:
         ordering = ["event_id", "started_at", "id"]
+        # A charger may have several actions in one long event (rotation brings it back, or a
+        # follow-on extends it), never two counting at once: the top-up, serialised by the
+        # event's row lock, only re-picks a charger whose live action is about to end.
         constraints = [
-            models.UniqueConstraint(fields=["event", "hcalcs"], name="action_one_per_hcalcs_per_event"),
             models.CheckConstraint(
                 condition=Q(planned_minutes__gte=1, planned_minutes__lte=120), name="action_minutes_1_to_120"
             ),
@@ -164,6 +182,48 @@ class AspCallOff(models.Model):
 
     def __str__(self) -> str:
         return f"{self.contract_id} for event {self.event_id}: {self.kw} kW"
+
+
+class FailureClock(models.Model):
+    """The time-to-failure clock of one at-risk feeder and how far relief has been escalated.
+
+    One row per feeder while it is at risk (an open alert or an open event), rewritten every
+    few seconds by ``curtailment.services.protection`` and deleted when the risk is over.
+    The model behind the minutes is in ``curtailment.clock``; every escalation is audited.
+    """
+
+    feeder = models.OneToOneField("feeders.Feeder", on_delete=models.CASCADE, related_name="failure_clock")
+    event = models.ForeignKey(CurtailmentEvent, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    alert = models.ForeignKey("feeders.FeederAlert", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    computed_at = models.DateTimeField()
+    reading_at = models.DateTimeField(null=True, blank=True)
+    load_percent = models.FloatField(null=True, blank=True)
+    slope_percent_per_minute = models.FloatField(null=True, blank=True, help_text="None: too few recent readings")
+    state = models.CharField(max_length=12, choices=ClockState.choices)
+    minutes_to_rating = models.FloatField(null=True, blank=True, help_text="None: not heading for its rating")
+    minutes_to_failure = models.FloatField(null=True, blank=True, help_text="When its fuse would likely blow")
+    over_rating_since = models.DateTimeField(null=True, blank=True)
+    relief_needed_kw = models.FloatField(default=0)
+    relief_confirmed_kw = models.FloatField(default=0)
+    relieved = models.BooleanField(default=False)
+    stage = models.CharField(max_length=10, choices=EscalationStage.choices, default=EscalationStage.WAITING)
+    stage_started_at = models.DateTimeField()
+    relief_due_at = models.DateTimeField(null=True, blank=True, help_text="When the current stage escalates")
+    exhausted = models.BooleanField(default=False, help_text="Every eligible charger is at its usage limit")
+    alarm = models.TextField(blank=True, help_text="What the operator must know and do; empty when nothing")
+
+    def __str__(self) -> str:
+        return f"clock of feeder {self.feeder_id} ({self.state}, {self.stage})"
+
+    @property
+    def minutes_left_sort_key(self) -> float:
+        """Minutes before relief is too late (to the rating, or to the fuse once over it);
+        infinity when the load is not heading for its rating. For ordering the dashboard."""
+        if self.state == ClockState.OVER_RATING and self.minutes_to_failure is not None:
+            return self.minutes_to_failure
+        if self.state == ClockState.RISING and self.minutes_to_rating is not None:
+            return self.minutes_to_rating
+        return float("inf")
 
 
 class AuditEntry(AppendOnlyModel):

@@ -11,6 +11,8 @@ Policy:
    the charger is skipped.
 3. Order: least curtailed over 30 days first (fairness), then DCC reachability, then
    expected kW. Pick until the required kW is covered.
+4. Within the DCC command budget (``curtailment.budget``): a charger whose commands would
+   pass the anomaly detection thresholds is deferred, with the reason, not picked.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from dataclasses import asdict, dataclass
 
 from django.conf import settings
 
+from curtailment.budget import CommandBudget, commands_needed
 from curtailment.selectors import (
     hcalcs_eligible_for_curtailment,
     hcalcs_ineligibility,
@@ -29,9 +32,6 @@ from curtailment.selectors import (
 )
 from curtailment.usage import hcalcs_allowance
 
-# The most minutes one action holds a charger off within a long event; the event re-plans
-# afterwards with other homes so no home carries the whole event.
-DEFAULT_ROTATION_MINUTES = 60
 # The DCC bounds one 7.6 duration; the model checks the same bound.
 MAX_ACTION_MINUTES = 120
 
@@ -65,6 +65,7 @@ class Decision:
     reason: str
     minutes: int = 0
     expected_kw: float = 0.0
+    deferred: bool = False  # skipped for the DCC command budget: picked again when it frees up
 
 
 @dataclass(frozen=True)
@@ -78,17 +79,27 @@ class Plan:
     def shortfall_kw(self) -> float:
         return max(0.0, self.required_kw - self.covered_kw)
 
+    @property
+    def deferred(self) -> int:
+        """Chargers skipped only because the DCC command budget is spent."""
+        return sum(1 for decision in self.decisions if decision.deferred)
+
 
 def rotation_minutes() -> int:
-    return int(settings.DNOCTL.get("ROTATION_MINUTES", DEFAULT_ROTATION_MINUTES))
+    """The most minutes one action holds a charger off within a long event; the event then
+    moves on to other homes so no home carries the whole event."""
+    return int(settings.DNOCTL["ROTATION_MINUTES"])
 
 
 def selection_order_key(candidate: Candidate) -> tuple:
     return (candidate.used_30d, -candidate.reachability, -candidate.expected_kw, candidate.hcalcs_id)
 
 
-def selection_plan(*, candidates: Iterable[Candidate], required_kw: float, event_minutes: int) -> Plan:
-    """Pick chargers, least curtailed first, until ``required_kw`` is covered."""
+def selection_plan(
+    *, candidates: Iterable[Candidate], required_kw: float, event_minutes: int, budget: CommandBudget | None = None
+) -> Plan:
+    """Pick chargers, least curtailed first, until ``required_kw`` is covered, spending
+    ``budget`` (the DCC command budget) on what each pick will send."""
     min_useful = int(settings.DNOCTL["MIN_USEFUL_MINUTES"])
     slot = min(event_minutes, rotation_minutes(), MAX_ACTION_MINUTES)
     picks: list[tuple[Candidate, int]] = []
@@ -96,35 +107,47 @@ def selection_plan(*, candidates: Iterable[Candidate], required_kw: float, event
     covered = 0.0
     for candidate in sorted(candidates, key=selection_order_key):
         minutes = min(slot, candidate.allowance)
-        if covered >= required_kw:
-            decisions.append(Decision(candidate.hcalcs_id, False, "required reduction already covered"))
-        elif candidate.allowance < min_useful:
-            decisions.append(
-                Decision(
-                    candidate.hcalcs_id,
-                    False,
-                    f"allowance {candidate.allowance} min below {min_useful} "
-                    f"(used {candidate.used_24h}/24 h, {candidate.used_30d}/30 d)",
-                )
+        skipped = _skip_reason(
+            candidate, minutes=minutes, covered=covered, required_kw=required_kw, min_useful=min_useful
+        )
+        if skipped:
+            decisions.append(Decision(candidate.hcalcs_id, False, skipped))
+            continue
+        needs = commands_needed(override_allowed=candidate.override_allowed, on_boost_button=candidate.on_boost_button)
+        refusal = budget.refusal(needs) if budget is not None else None
+        if refusal:
+            decisions.append(Decision(candidate.hcalcs_id, False, refusal, deferred=True))
+            continue
+        if budget is not None:
+            budget.take(needs)
+        covered += candidate.expected_kw
+        picks.append((candidate, minutes))
+        decisions.append(
+            Decision(
+                candidate.hcalcs_id,
+                True,
+                f"used {candidate.used_30d} min in 30 d, reachability {candidate.reachability}, "
+                f"{candidate.expected_kw:.1f} kW expected",
+                minutes,
+                candidate.expected_kw,
             )
-        elif minutes < 1:
-            decisions.append(Decision(candidate.hcalcs_id, False, "no minutes left in the event"))
-        elif candidate.expected_kw <= 0:
-            decisions.append(Decision(candidate.hcalcs_id, False, "not drawing power now"))
-        else:
-            covered += candidate.expected_kw
-            picks.append((candidate, minutes))
-            decisions.append(
-                Decision(
-                    candidate.hcalcs_id,
-                    True,
-                    f"used {candidate.used_30d} min in 30 d, reachability {candidate.reachability}, "
-                    f"{candidate.expected_kw:.1f} kW expected",
-                    minutes,
-                    candidate.expected_kw,
-                )
-            )
+        )
     return Plan(picks=picks, decisions=decisions, covered_kw=covered, required_kw=required_kw)
+
+
+def _skip_reason(candidate: Candidate, *, minutes: int, covered: float, required_kw: float, min_useful: int) -> str:
+    if covered >= required_kw:
+        return "required reduction already covered"
+    if candidate.allowance < min_useful:
+        return (
+            f"allowance {candidate.allowance} min below {min_useful} "
+            f"(used {candidate.used_24h}/24 h, {candidate.used_30d}/30 d)"
+        )
+    if minutes < 1:
+        return "no minutes left in the event"
+    if candidate.expected_kw <= 0:
+        return "not drawing power now"
+    return ""
 
 
 def selection_candidates(
@@ -171,6 +194,7 @@ def plan_audit_inputs(plan: Plan, ineligible: dict[int, str]) -> dict:
         "required_kw": round(plan.required_kw, 3),
         "covered_kw": round(plan.covered_kw, 3),
         "shortfall_kw": round(plan.shortfall_kw, 3),
+        "deferred_by_dcc_budget": plan.deferred,
         "candidates": [asdict(d) for d in plan.decisions],
         "ineligible": [{"hcalcs_id": k, "reason": v} for k, v in sorted(ineligible.items())],
     }

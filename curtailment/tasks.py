@@ -24,6 +24,9 @@ from dnoctl.queueing import task_send
 logger = logging.getLogger(__name__)
 
 RECHECK_SECONDS = 60.0
+# The time-to-failure clock and the escalation: 5-10 minutes from alert to failure leave no
+# room for a minute's granularity.
+PROTECTION_SECONDS = 15.0
 MAX_RETRIES = 5  # DCC unreachable: then the action fails and is replaced
 MAX_WAITS = 60  # waiting for another sender's claim (about two minutes)
 BACKOFF_BASE_S = 1.0
@@ -209,10 +212,39 @@ def events_notices_sweep() -> int:
     return swept
 
 
+@shared_task(name="curtailment.tasks.feeders_protection_check", expires=PROTECTION_SECONDS)
+def feeders_protection_check() -> int:
+    """Beat, every 15 s: fan out one protection check per feeder at risk (an open alert, an
+    open event, or a clock to clear), and check the DCC command budget. Expires before the
+    next run."""
+    from curtailment.services.budget import dcc_budget_check
+    from curtailment.services.protection import feeders_at_risk_ids
+
+    ids = feeders_at_risk_ids()
+    for feeder_id in ids:
+        if not task_send(feeder_protection_check, (feeder_id,), expires=PROTECTION_SECONDS):
+            break
+    dcc_budget_check()
+    return len(ids)
+
+
+@shared_task(name="curtailment.tasks.feeder_protection_check", expires=PROTECTION_SECONDS)
+def feeder_protection_check(feeder_id: int) -> str:
+    """One feeder's clock and escalation (``services.protection``). Idempotent: each stage's
+    step is taken once, under the clock's row lock, and the clock is re-derived each time."""
+    from curtailment.services import feeder_protection_check as check
+
+    return check(feeder_id=feeder_id)
+
+
 # Registered here rather than in settings so the schedule lives next to its task.
 app.conf.beat_schedule.update(
     {
         "curtailment-events-recheck": {"task": "curtailment.tasks.events_recheck", "schedule": RECHECK_SECONDS},
+        "curtailment-feeders-protection-check": {
+            "task": "curtailment.tasks.feeders_protection_check",
+            "schedule": PROTECTION_SECONDS,
+        },
         "curtailment-events-notices-sweep": {
             "task": "curtailment.tasks.events_notices_sweep",
             "schedule": RECHECK_SECONDS,

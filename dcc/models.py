@@ -65,7 +65,11 @@ class ServiceRequest(models.Model):
                 condition=Q(command_variant__gte=1, command_variant__lte=8), name="servicerequest_cv_1_to_8"
             ),
         ]
-        indexes = [models.Index(fields=["target_eui64", "created_at"], name="servicerequest_target")]
+        indexes = [
+            models.Index(fields=["target_eui64", "created_at"], name="servicerequest_target"),
+            # The DCC command budget (ADT) counts requests per SRV over the last hour and day.
+            models.Index(fields=["created_at", "srv"], name="servicerequest_created_srv"),
+        ]
 
     def __str__(self) -> str:
         return f"{self.srv} {self.request_id} ({self.state})"

@@ -74,6 +74,28 @@ def env_list(name: str, default: list[str]) -> list[str]:
     return [item.strip() for item in value.split(",") if item.strip()]
 
 
+def env_command_budget(name: str, default: dict[str, dict[str, int]]) -> dict[str, dict[str, int]]:
+    """Commands per SRV and period, e.g. ``7.6=2000/h,20000/d;7.8=2000/h`` -> ``{"7.6": {"hour":
+    2000, "day": 20000}, "7.8": {"hour": 2000}}``; a malformed value names the variable."""
+    value = env_str(name)
+    if value is None:
+        return default
+    periods = {"h": "hour", "d": "day"}
+    budget: dict[str, dict[str, int]] = {}
+    for part in filter(None, (p.strip() for p in value.split(";"))):
+        srv, _, limits = part.partition("=")
+        try:
+            entries = [limit.strip().split("/") for limit in limits.split(",")]
+            budget[srv.strip()] = {periods[period]: int(count) for count, period in entries}
+        except (KeyError, ValueError):
+            raise ImproperlyConfigured(
+                f"{name} must look like 7.6=2000/h,20000/d;7.8=2000/h (commands per hour or day), got {part!r}"
+            ) from None
+        if not srv.strip() or any(count < 1 for count in budget[srv.strip()].values()):
+            raise ImproperlyConfigured(f"{name}: every SRV needs a name and positive limits, got {part!r}")
+    return budget
+
+
 # --- mode --------------------------------------------------------------------------------
 
 DATABASE_URL = env_str("DATABASE_URL")
@@ -325,6 +347,31 @@ DNOCTL = {
     # Margin added to the required reduction (fraction of the excess load).
     "REDUCTION_MARGIN": env_float("DNOCTL_REDUCTION_MARGIN", 0.1),
     "DEFAULT_EVENT_MINUTES": env_int("DNOCTL_DEFAULT_EVENT_MINUTES", 60),
+    # The most minutes one action holds a charger off in a long event before others take over.
+    "ROTATION_MINUTES": env_int("DNOCTL_ROTATION_MINUTES", 60),
+    # Replacements are dispatched this long before an action ends (make before break: the
+    # re-check runs every minute and a device has CONFIRMATION_TIMEOUT_S to confirm).
+    "ROTATION_LEAD_S": env_int("DNOCTL_ROTATION_LEAD_S", 120),
+    # After an operator cancels an automatic event, the engine opens another for the same
+    # alert only once this long has passed and the load is at the at-risk level again.
+    "CANCEL_HOLD_OFF_MINUTES": env_int("DNOCTL_CANCEL_HOLD_OFF_MINUTES", 5),
+    # Time-to-failure clock (curtailment/clock.py): a feeder over its rating is taken to blow
+    # its fuse this many minutes later (the low end of the PIA's 5-10 minutes).
+    "FUSE_MARGIN_MINUTES": env_float("DNOCTL_FUSE_MARGIN_MINUTES", 5.0),
+    # Escalation: the longest one stage waits for confirmed relief when the clock leaves time.
+    "ESCALATION_MAX_WAIT_S": env_int("DNOCTL_ESCALATION_MAX_WAIT_S", 120),
+    # The DCC quarantines a user's commands above its anomaly detection thresholds (ADT):
+    # commands per SRV per hour and per day, planned under and alarmed at ALARM_PERCENT.
+    "DCC_BUDGET": env_command_budget(
+        "DNOCTL_DCC_BUDGET",
+        {
+            "7.6": {"hour": 2000, "day": 20000},
+            "7.8": {"hour": 2000, "day": 20000},
+            "7.9": {"hour": 2000, "day": 20000},
+            "7.7": {"hour": 1000, "day": 10000},
+        },
+    ),
+    "DCC_BUDGET_ALARM_PERCENT": env_float("DNOCTL_DCC_BUDGET_ALARM_PERCENT", 80.0),
     # /healthz answers 503 when the worker or beat has not been seen for this long (each
     # beats every 10 s while alive and connected: see dnoctl/liveness.py).
     "HEARTBEAT_STALE_S": env_int("DNOCTL_HEARTBEAT_STALE_S", 60),

@@ -162,6 +162,14 @@ class LiveConsumer(AsyncJsonWebsocketConsumer):
     async def event_updated(self, message: dict[str, Any]) -> None:
         await self.forward(message)
 
+    async def protection_clock(self, message: dict[str, Any]) -> None:
+        """An at-risk feeder's time-to-failure clock and escalation (``curtailment.events``)."""
+        await self.forward(message)
+
+    async def protection_budget(self, message: dict[str, Any]) -> None:
+        """The DCC command budget passed its alarm level (``curtailment.events``)."""
+        await self.forward(message)
+
     async def control_feeder_configured(self, message: dict[str, Any]) -> None:
         await self.forward_control(message)
 

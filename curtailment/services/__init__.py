@@ -3,7 +3,9 @@
 * ``curtailment_event_start`` / ``curtailment_event_cancel``: open and cancel events (the
   dashboard's "curtail now" and "cancel", and the automatic path through
   ``event_open_for_alert``).
-* ``event_recheck``: the minute-by-minute look at an open event (beat).
+* ``event_recheck``: the minute-by-minute look at an open event (beat); events live while
+  their feeder is at risk (``lifetime``).
+* ``feeder_protection_check``: the time-to-failure clock and the escalation (beat).
 * ``action_dispatch`` / ``action_release`` / ``action_late``: one charger's steps (tasks).
 * ``hcalcs_boost_pressed`` / ``service_request_outcome``: what the DCC tells us.
 """
@@ -23,12 +25,13 @@ from curtailment.services.event import (
     curtailment_event_cancel,
     curtailment_event_start,
     event_close_if_done,
-    event_open_for_alert,
     event_release,
     event_top_up,
     feeder_managed_mark,
     required_reduction_kw,
 )
+from curtailment.services.lifetime import event_open_for_alert
+from curtailment.services.protection import feeder_protection_check
 from curtailment.services.recheck import event_confirmations_check, event_recheck
 
 __all__ = [
@@ -48,6 +51,7 @@ __all__ = [
     "event_release",
     "event_top_up",
     "feeder_managed_mark",
+    "feeder_protection_check",
     "hcalcs_boost_pressed",
     "required_reduction_kw",
     "service_request_outcome",

@@ -220,7 +220,23 @@ def action_confirmed(*, action_id: int, at: dt.datetime | None = None) -> bool:
     if action.commanded_minutes:
         fields["expected_end_at"] = at + dt.timedelta(minutes=action.commanded_minutes)
     with transaction.atomic():
-        return action_move(action, from_states=CONFIRMABLE_STATES, to_state=ActionStatus.CONFIRMED, **fields)
+        moved = action_move(action, from_states=CONFIRMABLE_STATES, to_state=ActionStatus.CONFIRMED, **fields)
+        if moved and action.extends_id:
+            _extended_action_end(action=action, at=at)
+        return moved
+
+
+def _extended_action_end(*, action: CurtailmentAction, at: dt.datetime) -> None:
+    """A follow-on 7.6 took effect: the device now runs the new Duration, so the action it
+    extends ends here (the ledger counts the charger once, not twice over the overlap)."""
+    previous = _action(action.extends_id)
+    if previous is not None and action_end(
+        previous,
+        reason=ActionEndReason.EXTENDED,
+        ended_at=at,
+        from_states=[s for s in LIVE_ACTION_STATES if s != ActionStatus.RELEASING],
+    ):
+        push_event(previous.event)
 
 
 def action_late(*, action_id: int, now: dt.datetime | None = None) -> bool:

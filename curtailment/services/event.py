@@ -14,10 +14,11 @@ import math
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
-from django.db.models import Max, Sum
+from django.db.models import Max, Q, Sum
 from django.utils import timezone
 
-from curtailment.audit import audit_record
+from curtailment.audit import audit_record, audit_record_once
+from curtailment.budget import command_budget
 from curtailment.choices import (
     ActionEndReason,
     ActionStatus,
@@ -28,7 +29,6 @@ from curtailment.choices import (
 )
 from curtailment.models import (
     LIVE_ACTION_STATES,
-    OPEN_EVENT_STATES,
     AspCallOff,
     AspContract,
     CurtailmentAction,
@@ -36,15 +36,15 @@ from curtailment.models import (
 )
 from curtailment.selection import Plan, plan_audit_inputs, selection_candidates, selection_plan
 from curtailment.services.common import (
+    COUNTING_ACTION_STATES,
     action_end,
     action_move,
     feeder_status_after_event,
     feeder_status_curtailing,
-    live_kw,
-    logger,
     push_event,
 )
 from dnoctl.queueing import task_send_on_commit
+from feeders.choices import FeederStatus
 
 AUTO_RULE = "auto-curtail"
 # Customers are told of an event this many seconds after its chargers were picked (NF2/NF4
@@ -91,6 +91,7 @@ def curtailment_event_start(
     alert=None,
     inputs: dict | None = None,
     at: dt.datetime | None = None,
+    while_at_risk: bool = False,
 ) -> CurtailmentEvent:
     """Open a curtailment event on ``feeder`` for ``reduction_kw`` over ``duration_minutes``.
 
@@ -99,6 +100,10 @@ def curtailment_event_start(
     marks the feeder curtailing, queues one dispatch task per charger and the customers'
     notices, all on commit. Raises :class:`EventAlreadyOpen` if the feeder already has an
     open event and ``ValidationError`` naming the bad argument otherwise.
+
+    ``while_at_risk`` (automatic events): the event lasts while the feeder is at risk, its
+    planned end moved on by the re-check, and it stays open (the operator told) even when
+    no charger can be switched off yet, instead of ending at once.
     """
     if trigger not in EventTrigger.values:
         raise ValidationError({"trigger": f"must be one of {', '.join(EventTrigger.values)}"})
@@ -125,6 +130,7 @@ def curtailment_event_start(
                     required_reduction_kw=reduction_kw,
                     requested_by=requested_by,
                     reason=reason,
+                    while_at_risk=while_at_risk,
                 )
         except IntegrityError as exc:
             raise EventAlreadyOpen(f"feeder {feeder.code} already has an open curtailment event") from exc
@@ -145,7 +151,7 @@ def curtailment_event_start(
         event.decision = decision
         event.save(update_fields=["asp_calloff_kw", "decision"])
         audit_record(action="event.start", target=event, reason=reason, inputs=decision, **_actor(requested_by))
-        if not actions and asp_kw <= 0:
+        if not actions and asp_kw <= 0 and not while_at_risk:
             # Nothing can be switched off: say so at once rather than show a silent event.
             event.status, event.ended_at = EventStatus.ENDED, now
             event.end_reason = EventEndReason.NOTHING_TO_CURTAIL
@@ -159,11 +165,21 @@ def curtailment_event_start(
             )
             push_event(event)
             return event
-        feeder_status_curtailing(feeder)
+        if actions or asp_kw > 0:
+            feeder_status_curtailing(feeder)
         feeder_managed_mark(feeder=feeder, at=now)
         _actions_launch(event=event, actions=actions)
         push_event(event)
+        _protection_check_on_commit(feeder.pk)
     return event
+
+
+def _protection_check_on_commit(feeder_id: int) -> None:
+    """Work out the feeder's time-to-failure clock at once (the beat does it every few
+    seconds too): the dashboard shows it as soon as the event is."""
+    from curtailment import tasks
+
+    task_send_on_commit(tasks.feeder_protection_check, (feeder_id,))
 
 
 def _asp_call_off(*, event: CurtailmentEvent, at: dt.datetime) -> tuple[float, list[dict]]:
@@ -193,10 +209,18 @@ def _plan(*, event: CurtailmentEvent, required_kw: float, at: dt.datetime, exclu
     if required_kw <= 0 or minutes_left < 1:
         return Plan(picks=[], decisions=[], covered_kw=0.0, required_kw=max(required_kw, 0.0)), {}
     candidates, ineligible = selection_candidates(feeder=event.feeder, at=at, exclude_hcalcs_ids=exclude)
-    return selection_plan(candidates=candidates, required_kw=required_kw, event_minutes=minutes_left), ineligible
+    plan = selection_plan(
+        candidates=candidates, required_kw=required_kw, event_minutes=minutes_left, budget=command_budget(at=at)
+    )
+    return plan, ineligible
 
 
-def _actions_create(*, event: CurtailmentEvent, plan: Plan, at: dt.datetime) -> list[CurtailmentAction]:
+def _actions_create(
+    *, event: CurtailmentEvent, plan: Plan, at: dt.datetime, follows: dict[int, int] | None = None
+) -> list[CurtailmentAction]:
+    """One planned action per pick; ``follows`` maps a charger to its live action in the
+    event that ends within the rotation lead (the new one is its follow-on)."""
+    follows = follows or {}
     actions = [
         CurtailmentAction(
             event=event,
@@ -208,6 +232,7 @@ def _actions_create(*, event: CurtailmentEvent, plan: Plan, at: dt.datetime) -> 
             use_local_delivery=candidate.poor_wan,
             started_at=at,
             expected_end_at=at + dt.timedelta(minutes=minutes),
+            extends_id=follows.get(candidate.hcalcs_id),
             selection={
                 "used_24h": candidate.used_24h,
                 "used_30d": candidate.used_30d,
@@ -261,94 +286,29 @@ def feeder_managed_mark(*, feeder, at: dt.datetime) -> None:
     feeder.managed_since = since
 
 
-def event_open_for_alert(*, alert_id: int) -> CurtailmentEvent | None:
-    """An at-risk alert arrived: open an automatic event if the feeder is high-risk with
-    automatic curtailment on and its load needs a reduction. Every outcome is audited;
-    a second call for the same alert finds the open event and changes nothing."""
-    from feeders.choices import AlertKind
-    from feeders.models import FeederAlert
-    from feeders.selectors import feeder_load_now
-
-    alert = FeederAlert.objects.select_related("feeder").filter(pk=alert_id).first()
-    if alert is None:
-        logger.warning("alert %s is gone", alert_id)
-        return None
-    feeder = alert.feeder
-    existing = CurtailmentEvent.objects.filter(feeder=feeder, status__in=OPEN_EVENT_STATES).first()
-    if existing is not None:
-        return existing
-    if alert.cleared_at is not None:
-        return None
-    if CurtailmentEvent.objects.filter(alert=alert).exists():
-        return None  # this alert already had its event (ended since)
-    load = feeder_load_now(feeder=feeder)
-    fresh = load.load_percent is not None and not load.stale
-    percent = load.load_percent if fresh else alert.load_percent
-    forecast = (alert.forecast or {}).get("forecast_percent")
-    judged = max(p for p in (percent, forecast if alert.kind == AlertKind.TREND else None, 0.0) if p is not None)
-    kw = load.kw if not load.stale else None
-    if kw is None and percent:
-        # No fresh reading (an external alert from SCADA): estimate from the alert's load.
-        kw = feeder.rating_kw * percent / 100.0
-    if kw is not None and percent and judged > percent:
-        kw = kw * judged / percent  # a trend alert: size the cut for the forecast load
-    inputs = {
-        "alert_id": alert.pk,
-        "alert_kind": alert.kind,
-        "load_kw": kw,
-        "load_percent": percent,
-        "judged_percent": judged,
-        "at_risk_percent": feeder.at_risk_percent,
-        "clear_percent": feeder.clear_percent,
-        "rating_kw": round(feeder.rating_kw, 3),
-        "margin": knob("REDUCTION_MARGIN"),
-        "reading_at": load.measured_at.isoformat() if load.measured_at else None,
-        "stale": load.stale,
-    }
-    if not (feeder.high_risk and feeder.automatic_curtailment):
-        audit_record(
-            action="event.not_started",
-            rule=AUTO_RULE,
-            target=alert,
-            reason="feeder is not high-risk with automatic curtailment on",
-            inputs={**inputs, "high_risk": feeder.high_risk, "automatic": feeder.automatic_curtailment},
-        )
-        return None
-    reduction = required_reduction_kw(feeder=feeder, kw=kw, load_percent=judged)
-    if reduction <= 0:
-        audit_record(
-            action="event.not_started",
-            rule=AUTO_RULE,
-            target=alert,
-            reason="no load to shed: no fresh reading above the clear level",
-            inputs=inputs,
-        )
-        return None
-    trigger = EventTrigger.EXTERNAL if alert.kind == AlertKind.EXTERNAL else EventTrigger.AUTOMATIC
-    try:
-        return curtailment_event_start(
-            feeder=feeder,
-            reduction_kw=reduction,
-            duration_minutes=int(knob("DEFAULT_EVENT_MINUTES")),
-            reason=f"{alert.get_kind_display()} at {judged:.1f}% of rating",
-            trigger=trigger,
-            alert=alert,
-            inputs=inputs,
-        )
-    except EventAlreadyOpen:
-        return CurtailmentEvent.objects.filter(feeder=feeder, status__in=OPEN_EVENT_STATES).first()
-
-
 # --- topping up ----------------------------------------------------------------------------
 
 
 def event_top_up(
-    *, event_id: int, reason: str, extra_kw: float = 0.0, inputs: dict | None = None, at: dt.datetime | None = None
+    *,
+    event_id: int,
+    reason: str,
+    extra_kw: float = 0.0,
+    inputs: dict | None = None,
+    at: dt.datetime | None = None,
+    confirmed_only: bool = False,
 ) -> list[int]:
     """Add chargers when the event's live kW fall short of what it needs: after a late,
-    failed or overridden action, after actions end by rotation, or (``extra_kw``) when the
+    failed or overridden action, before actions end by rotation, or (``extra_kw``) when the
     feeder is still above its at-risk level. Serialised per event by a row lock; returns the
-    new action ids."""
+    new action ids.
+
+    Make before break: an action ending within ``ROTATION_LEAD_S`` (while the event goes on)
+    no longer counts, so its replacement is dispatched and confirmed before it ends; its
+    charger may be picked again (a follow-on 7.6 that extends it, within its allowance) when
+    no fresher charger is left. ``confirmed_only`` (escalation): count only what devices
+    confirmed, so chargers are added for relief that has not come in time.
+    """
     now = at or timezone.now()
     with transaction.atomic():
         event = CurtailmentEvent.objects.select_for_update().select_related("feeder").get(pk=event_id)
@@ -357,31 +317,76 @@ def event_top_up(
         if extra_kw > 0:
             event.required_reduction_kw += extra_kw
             event.save(update_fields=["required_reduction_kw"])
-        _count, counting_kw = live_kw(event.pk)
+        live = list(event.actions.filter(status__in=LIVE_ACTION_STATES))
+        ending = _ending_within_lead(event=event, live=live, at=now)
+        counted = [ActionStatus.CONFIRMED] if confirmed_only else COUNTING_ACTION_STATES
+        counting_kw = sum(a.expected_kw for a in live if a.status in counted and a.pk not in ending.values())
         needed = event.required_reduction_kw - event.asp_calloff_kw - counting_kw
         if needed <= 0.01:
             if extra_kw > 0:
                 push_event(event)
             return []
-        used = set(event.actions.values_list("hcalcs_id", flat=True))
-        plan, ineligible = _plan(event=event, required_kw=needed, at=now, exclude=used)
-        actions = _actions_create(event=event, plan=plan, at=now)
-        audit_record(
-            action="event.top_up",
-            rule=AUTO_RULE,
-            target=event,
-            reason=reason,
-            inputs={
-                **(inputs or {}),
-                "extra_kw": round(extra_kw, 3),
-                "counting_kw": round(counting_kw, 3),
-                "already_in_event": sorted(used),
-                **plan_audit_inputs(plan, ineligible),
-            },
-        )
+        exclude = {a.hcalcs_id for a in live if a.pk not in ending.values()} | chargers_not_asked_again(event)
+        plan, ineligible = _plan(event=event, required_kw=needed, at=now, exclude=exclude)
+        actions = _actions_create(event=event, plan=plan, at=now, follows=ending)
+        decision = {
+            **(inputs or {}),
+            "extra_kw": round(extra_kw, 3),
+            "counting_kw": round(counting_kw, 3),
+            "confirmed_only": confirmed_only,
+            "ending_within_lead": sorted(ending.values()),
+            "follow_ons": {a.pk: a.extends_id for a in actions if a.extends_id},
+            "not_again_in_event": sorted(exclude),
+            **plan_audit_inputs(plan, ineligible),
+        }
+        if actions:
+            audit_record(action="event.top_up", rule=AUTO_RULE, target=event, reason=reason, inputs=decision)
+            if event.feeder.status != FeederStatus.CURTAILING:  # an event that had nothing to pick at first
+                feeder_status_curtailing(event.feeder)
+        else:
+            # Re-checked every minute: record the first "nothing to pick", not each repeat.
+            audit_record_once(
+                action="event.top_up",
+                rule=AUTO_RULE,
+                target=event,
+                reason=f"{reason}: nothing to pick",
+                inputs=decision,
+            )
         _actions_launch(event=event, actions=actions)
         push_event(event)
     return [action.pk for action in actions]
+
+
+def rotation_lead() -> dt.timedelta:
+    return dt.timedelta(seconds=int(knob("ROTATION_LEAD_S")))
+
+
+def _ending_within_lead(*, event: CurtailmentEvent, live: list[CurtailmentAction], at: dt.datetime) -> dict[int, int]:
+    """Charger -> its counting action that ends within the rotation lead while the event goes
+    on past it (an action ending with the event itself needs no successor)."""
+    horizon = at + rotation_lead()
+    if event.planned_end_at <= horizon:
+        return {}
+    return {a.hcalcs_id: a.pk for a in live if a.status in COUNTING_ACTION_STATES and a.expected_end_at <= horizon}
+
+
+# Chargers that let this event down are not asked again within it: the customer overrode
+# (boost), or the command failed or was never confirmed.
+LET_DOWN_END_REASONS = [
+    ActionEndReason.OVERRIDE,
+    ActionEndReason.FAILED,
+    ActionEndReason.LATE,
+    ActionEndReason.UNCONFIRMED,
+]
+
+
+def chargers_not_asked_again(event: CurtailmentEvent) -> set[int]:
+    """Chargers of the event that let it down (see ``LET_DOWN_END_REASONS``)."""
+    return set(
+        event.actions.filter(
+            Q(end_reason__in=LET_DOWN_END_REASONS) | Q(status__in=[ActionStatus.FAILED, ActionStatus.LATE])
+        ).values_list("hcalcs_id", flat=True)
+    )
 
 
 # --- releasing and closing -----------------------------------------------------------------
@@ -456,24 +461,30 @@ def event_release(
 
 def event_close_if_done(*, event: CurtailmentEvent, at: dt.datetime | None = None) -> bool:
     """End the event once no charger is live: a releasing event at once, an active one once
-    its planned end has passed. Compare-and-set; the feeder's status follows."""
+    its planned end has passed, unless it lives while its feeder is at risk (only the
+    re-check ends that one, by the early-release rule). Compare-and-set; the feeder's status
+    follows, and the feeder's protection is checked again at once (an alert still open
+    gets its next event without waiting for the beat)."""
+    from curtailment.services.lifetime import event_lives_while_at_risk
+
     at = at or timezone.now()
     if event.actions.filter(status__in=LIVE_ACTION_STATES).exists():
         return False
     with transaction.atomic():
         # Under the event's row lock (as top-ups take it), look again: no charger may be
         # added between the check and the close.
-        CurtailmentEvent.objects.select_for_update().filter(pk=event.pk).first()
-        if event.actions.filter(status__in=LIVE_ACTION_STATES).exists():
+        locked = CurtailmentEvent.objects.select_for_update().select_related("feeder").filter(pk=event.pk).first()
+        if locked is None or event.actions.filter(status__in=LIVE_ACTION_STATES).exists():
             return False
         releasing = CurtailmentEvent.objects.filter(pk=event.pk, status=EventStatus.RELEASING).update(
             status=EventStatus.ENDED, ended_at=at
         )
         finished = 0
-        if not releasing and at >= event.planned_end_at:
-            finished = CurtailmentEvent.objects.filter(pk=event.pk, status=EventStatus.ACTIVE).update(
-                status=EventStatus.ENDED, ended_at=at, end_reason=EventEndReason.DURATION
-            )
+        if not releasing and not event_lives_while_at_risk(locked, locked.feeder):
+            # The planned end as stored now: a re-check may have moved it on.
+            finished = CurtailmentEvent.objects.filter(
+                pk=event.pk, status=EventStatus.ACTIVE, planned_end_at__lte=at
+            ).update(status=EventStatus.ENDED, ended_at=at, end_reason=EventEndReason.DURATION)
         if not (releasing or finished):
             return False
         AspCallOff.objects.filter(event_id=event.pk, status=AspCallOffStatus.CALLED).update(
@@ -489,4 +500,5 @@ def event_close_if_done(*, event: CurtailmentEvent, at: dt.datetime | None = Non
         )
         push_event(event)
         transaction.on_commit(lambda: feeder_status_after_event(event.feeder))
+        _protection_check_on_commit(event.feeder_id)
     return True

@@ -44,12 +44,18 @@ def event_recheck(*, event_id: int, now: dt.datetime | None = None) -> str:
     1. Actions whose duration has elapsed ended on the device by themselves: record it.
     2. Actions stuck before the DCC acknowledged them lost their task: queue it again;
        actions unconfirmed after ``CONFIRMATION_TIMEOUT_S`` are marked late (replaced).
-    3. A releasing event closes once no charger is live; an active one at its planned end.
-    4. Automatic events below the clear level for ``CLEAR_HOLD_MINUTES`` release early.
-    5. Still above the at-risk level a minute after the latest confirmation: more chargers;
-       otherwise top up to the required kW (rotation: actions last at most the rotation
-       slot, so long events move on to other homes).
+    3. A releasing event closes once no charger is live.
+    4. An automatic event (or one the automatic rule took over) below the clear level for
+       ``CLEAR_HOLD_MINUTES`` releases early: the risk is over.
+    5. An event living while its feeder is at risk goes on past its planned end
+       (``lifetime.event_lifetime_review``); any other closes at its planned end.
+    6. Still above the at-risk level a minute after the latest confirmation: more chargers;
+       otherwise top up to the required kW, replacing before they end the actions that end
+       within the rotation lead (rotation: an action lasts at most the rotation slot, so
+       long events move on to other homes, or follow on within a charger's allowance).
     """
+    from curtailment.services.lifetime import event_lifetime_review
+
     now = now or timezone.now()
     event = CurtailmentEvent.objects.select_related("feeder").filter(pk=event_id).first()
     if event is None or event.status not in OPEN_EVENT_STATES:
@@ -58,11 +64,12 @@ def event_recheck(*, event_id: int, now: dt.datetime | None = None) -> str:
     _actions_resume(event=event, now=now)
     event_confirmations_check(event_id=event.pk, now=now)
     event.refresh_from_db()
-    if event.status == EventStatus.RELEASING or now >= event.planned_end_at:
+    if event.status == EventStatus.RELEASING:
         return "closed" if event_close_if_done(event=event, at=now) else "winding down"
     feeder = event.feeder
     hold = int(knob("CLEAR_HOLD_MINUTES"))
-    if event.trigger != EventTrigger.MANUAL and feeder_below_clear_for(feeder=feeder, minutes=hold, at=now):
+    releasable = event.trigger != EventTrigger.MANUAL or event.while_at_risk
+    if releasable and feeder_below_clear_for(feeder=feeder, minutes=hold, at=now):
         event_release(
             event_id=event.pk,
             end_reason=EventEndReason.EARLY_RELEASE,
@@ -72,6 +79,9 @@ def event_recheck(*, event_id: int, now: dt.datetime | None = None) -> str:
             inputs={"clear_percent": feeder.clear_percent, "hold_minutes": hold},
         )
         return "released"
+    goes_on = event_lifetime_review(event=event, feeder=feeder, now=now)
+    if not goes_on and now >= event.planned_end_at:
+        return "closed" if event_close_if_done(event=event, at=now) else "winding down"
     extra, inputs = _extra_needed(event=event, now=now)
     added = event_top_up(
         event_id=event.pk,

@@ -5,8 +5,12 @@ Detection queues ``curtailment.tasks.event_open_for_alert`` when the alert commi
 moment the message is lost and a high-risk feeder with automatic curtailment on would
 stay overloaded with nobody curtailing it. This sweep finds such alerts and queues the
 hand-over again. Re-sending is safe: the engine's service finds an open event on the
-feeder, or an event of the alert, and changes nothing (one open event per feeder is a
-database constraint).
+feeder and changes nothing (one open event per feeder is a database constraint).
+
+An alert whose event has ended is handed over again too: the feeder may still be at risk
+(its load between the clear and at-risk levels raises no new alert), and the engine decides
+whether it needs another event. The engine's own protection check (beat, every 15 s) does
+the same; this sweep covers a hand-over lost on the way.
 """
 
 from __future__ import annotations
@@ -37,8 +41,8 @@ RESEND_EVERY = timedelta(minutes=2)
 
 def alerts_lost_handover(*, now: datetime) -> list[FeederAlert]:
     """Open alerts on high-risk feeders with automatic curtailment on, raised more than
-    ``HANDOVER_GRACE`` ago, with no open event on the feeder, no event of the alert, no
-    decision of the engine on the alert and no re-send within ``RESEND_EVERY``."""
+    ``HANDOVER_GRACE`` ago, with no open event on the feeder, no decision of the engine on
+    the alert and no re-send within ``RESEND_EVERY``."""
     from curtailment.models import OPEN_EVENT_STATES, AuditEntry, CurtailmentEvent
     from curtailment.services.event import AUTO_RULE  # the engine audits its decision under it
 
@@ -52,7 +56,6 @@ def alerts_lost_handover(*, now: datetime) -> list[FeederAlert]:
             feeder__automatic_curtailment=True,
         )
         .exclude(Exists(CurtailmentEvent.objects.filter(feeder_id=OuterRef("feeder_id"), status__in=OPEN_EVENT_STATES)))
-        .exclude(Exists(CurtailmentEvent.objects.filter(alert_id=OuterRef("pk"))))
         .exclude(Exists(audits_of_alert.filter(actor=f"rule:{AUTO_RULE}")))
         .exclude(Exists(audits_of_alert.filter(actor=f"rule:{HANDOVER_RULE}", at__gte=now - RESEND_EVERY)))
         .select_related("feeder")

@@ -57,11 +57,7 @@ def test_alert_without_event_is_handed_over_again_and_the_engine_opens_its_event
     assert alerts_handover_sweep(now=timezone.now() + timedelta(minutes=10)) == []
 
 
-def test_alert_with_an_event_or_an_open_event_on_its_feeder_is_left_alone(queued_tasks):
-    with_own_event = FeederFactory(high_risk=True, automatic_curtailment=True)
-    own = _alert(with_own_event)
-    ended = open_event(feeder=with_own_event, alert=own, status="ended", ended_at=timezone.now())
-    assert ended.alert_id == own.pk
+def test_alert_with_an_open_event_on_its_feeder_is_left_alone(queued_tasks):
     busy_feeder = FeederFactory(high_risk=True, automatic_curtailment=True)
     _alert(busy_feeder)
     open_event(feeder=busy_feeder)
@@ -70,6 +66,19 @@ def test_alert_with_an_event_or_an_open_event_on_its_feeder_is_left_alone(queued
 
     assert queued_tasks() == []
     assert _sweep_audits() == []
+
+
+def test_alert_still_open_after_its_event_ended_is_handed_over_again(queued_tasks):
+    """Issue 15: the load may stay between the clear and at-risk levels after the event
+    ends, raising no new alert; the engine must get to decide again."""
+    feeder = FeederFactory(high_risk=True, automatic_curtailment=True)
+    alert = _alert(feeder)
+    ended = open_event(feeder=feeder, alert=alert, status="ended", ended_at=timezone.now())
+    assert ended.alert_id == alert.pk
+
+    assert alerts_handover_sweep() == [alert.pk]
+
+    assert queued_tasks() == [(ENGINE_TASK, {"alert_id": alert.pk})]
 
 
 def test_young_cleared_manual_feeder_and_engine_decided_alerts_are_not_resent(queued_tasks):
