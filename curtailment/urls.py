@@ -10,6 +10,7 @@ urlpatterns = [
     path("events/", views.event_list, name="event_list"),
     path("events/<int:event_id>/", views.event_detail, name="event_detail"),
     path("events/<int:event_id>/live.json", views.event_live, name="event_live"),
+    path("feeders/<int:feeder_id>/protection/", views.feeder_protection, name="feeder_protection"),
     path("compliance/", views.compliance, name="compliance"),
     path("compliance/live.json", views.compliance_live, name="compliance_live"),
     path("audit/", views.audit_list, name="audit"),

@@ -25,7 +25,14 @@ from consent.choices import LoadLabel
 from consent.models import HCALCS, Notification
 from curtailment import usage
 from curtailment.choices import ActionEndReason, ActionStatus, EventEndReason
-from curtailment.models import OPEN_EVENT_STATES, AspCallOff, AuditEntry, CurtailmentAction, CurtailmentEvent
+from curtailment.models import (
+    OPEN_EVENT_STATES,
+    AspCallOff,
+    AuditEntry,
+    CurtailmentAction,
+    CurtailmentEvent,
+    FailureClock,
+)
 from dcc.models import ServiceRequest
 from dnoctl.charts import LONDON, event_timeline_figure, london_label, usage_distribution_figure
 from dnoctl.queueing import broker_problem
@@ -96,6 +103,8 @@ def _event_tables(event: CurtailmentEvent, actions: list[CurtailmentAction]) -> 
         "early_release": event.end_reason == EventEndReason.EARLY_RELEASE,
         "confirmed_count": sum(1 for a in actions if a.confirmed_at),
         "queued": commands_queued(event, actions),
+        # The feeder's time-to-failure clock while it belongs to this event.
+        "clock": FailureClock.objects.filter(feeder_id=event.feeder_id, event_id=event.pk).first(),
     }
 
 
@@ -139,6 +148,13 @@ def event_live(request: HttpRequest, event_id: int) -> JsonResponse:
             "summary_html": render_to_string("curtailment/_event_summary.html", context, request=request),
         }
     )
+
+
+def feeder_protection(request: HttpRequest, feeder_id: int) -> HttpResponse:
+    """The feeder page's time-to-failure panel, re-rendered when its clock is pushed."""
+    feeder = get_object_or_404(Feeder, pk=feeder_id)
+    clock = FailureClock.objects.filter(feeder_id=feeder.pk).first()
+    return render(request, "curtailment/_protection_panel.html", {"feeder": feeder, "clock": clock})
 
 
 def event_list(request: HttpRequest) -> HttpResponse:

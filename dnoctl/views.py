@@ -12,8 +12,10 @@ from django.http import HttpResponseRedirect, JsonResponse
 from django.shortcuts import render
 from django.template.loader import render_to_string
 from django.templatetags.static import static
+from django.utils import timezone
 
-from curtailment.models import LIVE_ACTION_STATES, OPEN_EVENT_STATES, CurtailmentAction, CurtailmentEvent
+from curtailment.budget import alarm_percent, command_budget
+from curtailment.models import LIVE_ACTION_STATES, OPEN_EVENT_STATES, CurtailmentAction, CurtailmentEvent, FailureClock
 from dnoctl.charts import STATUS_SEVERITY, london_label, substation_map_figure
 from dnoctl.liveness import liveness_read
 from feeders.choices import FeederStatus, LicenceArea
@@ -66,11 +68,13 @@ def overview_counters() -> dict[str, int]:
             status__in=LIVE_ACTION_STATES, event__status__in=OPEN_EVENT_STATES
         ).count(),
         "feeders_offline": Feeder.objects.filter(status=FeederStatus.OFFLINE).count(),
+        "protection_alarms": FailureClock.objects.exclude(alarm="").count(),
     }
 
 
 def needs_attention() -> dict[str, Any]:
-    """Open alerts and open events, newest first, for the panel beside the map."""
+    """At-risk feeders' time-to-failure clocks (alarms first, then the least time left), open
+    alerts and open events, newest first, for the panel beside the map."""
     alerts = FeederAlert.objects.filter(cleared_at__isnull=True).select_related("feeder").order_by("-raised_at")[:10]
     events = (
         CurtailmentEvent.objects.filter(status__in=OPEN_EVENT_STATES)
@@ -78,9 +82,28 @@ def needs_attention() -> dict[str, Any]:
         .annotate(live=Count("actions", filter=Q(actions__status__in=LIVE_ACTION_STATES)))
         .order_by("-started_at")[:10]
     )
+    clocks = sorted(
+        FailureClock.objects.select_related("feeder")[:50],
+        key=lambda c: (not c.alarm, c.minutes_left_sort_key, c.feeder.code),
+    )
     return {
+        "clocks": clocks[:10],
+        "alarms": sum(1 for c in clocks if c.alarm),
         "alerts": [{"alert": a, "label": london_label(a.raised_at)} for a in alerts],
         "events": [{"event": e, "label": london_label(e.started_at)} for e in events],
+    }
+
+
+def dcc_budget_rows() -> dict[str, Any]:
+    """The DCC command budget (ADT) by SRV: this hour's and today's use against the limits."""
+    by_srv: dict[str, dict[str, Any]] = {}
+    for line in command_budget(at=timezone.now()).lines:
+        by_srv.setdefault(line.srv, {"srv": line.srv})[line.period] = line
+    rows = [by_srv[srv] for srv in sorted(by_srv, key=lambda srv: [int(part) for part in srv.split(".")])]
+    return {
+        "rows": rows,
+        "alarm_percent": alarm_percent(),
+        "alarming": any(line.alarming for row in rows for key, line in row.items() if key != "srv"),
     }
 
 
@@ -123,6 +146,7 @@ def overview(request):
         "filter_query": query.urlencode(),
         "counters": overview_counters(),
         "attention": needs_attention(),
+        "budget": dcc_budget_rows(),
         "map_figure": substation_map_figure(substation_summaries(feeders)),
         "substations": Substation.objects.order_by("code").values_list("code", flat=True),
         "areas": LicenceArea.choices,
@@ -135,7 +159,8 @@ def overview_counters_json(request):
     """The header counters and the attention panel, fetched by the overview page when a
     status, an alert or an event changes."""
     attention_html = render_to_string("dashboard/_attention.html", {"attention": needs_attention()}, request=request)
-    return JsonResponse({**overview_counters(), "attention_html": attention_html})
+    budget_html = render_to_string("dashboard/_dcc_budget.html", {"budget": dcc_budget_rows()}, request=request)
+    return JsonResponse({**overview_counters(), "attention_html": attention_html, "budget_html": budget_html})
 
 
 @login_not_required

@@ -26,6 +26,7 @@ connectLive(
     "action.updated": refresh,
     "service_request.updated": refresh,
     "notification.updated": refresh,
+    "protection.clock": refresh,
   },
   { onReconnect: refresh },
 );

@@ -1,6 +1,7 @@
 // Feeder page: the load chart extended live by readings, range switching without reload,
 // status and control outcomes as they happen.
 import { connectLive, debounce, fetchJson, figureFrom, PLOT_CONFIG } from "./live.js";
+import { refreshProtection } from "./protection.js";
 
 const head = document.getElementById("feeder-head");
 const feederId = head.dataset.feederId;
@@ -74,6 +75,7 @@ connectLive(
       setStatus(p.status);
     },
     "feeder.status": (p) => setStatus(p.status),
+    "protection.clock": () => refreshProtection(),
     "feeder.alert": () => reloadSoon(),
     "event.updated": (p) => {
       if (p.status === "ended" || !document.getElementById("open-event")) reloadSoon();
@@ -100,7 +102,12 @@ connectLive(
       reloadSoon();
     },
   },
-  { onReconnect: reloadChart },
+  {
+    onReconnect: () => {
+      reloadChart();
+      refreshProtection();
+    },
+  },
 );
 
 // Controls: a last confirmation naming what will happen, on top of the server-checked box.

@@ -46,6 +46,10 @@ const refreshCounters = debounce(async () => {
     const counters = await fetchJson(table.dataset.countersUrl);
     const attention = document.getElementById("attention");
     if (attention && counters.attention_html !== undefined) attention.innerHTML = counters.attention_html;
+    const budget = document.getElementById("dcc-budget");
+    if (budget && counters.budget_html !== undefined) budget.innerHTML = counters.budget_html;
+    const alarms = document.getElementById("alarms-counter");
+    if (alarms) alarms.classList.toggle("hot", Number(counters.protection_alarms) > 0);
     for (const [name, value] of Object.entries(counters)) {
       const node = document.querySelector(`[data-counter="${name}"]`);
       if (node) node.textContent = value;
@@ -80,6 +84,9 @@ connectLive(
     // An acknowledgement changes the attention panel.
     "feeder.updated": () => refreshCounters(),
     "event.updated": () => refreshCounters(),
+    // An at-risk feeder's time-to-failure clock or escalation alarm, and the DCC budget.
+    "protection.clock": () => refreshCounters(),
+    "protection.budget": () => refreshCounters(),
   },
   { onReconnect: refreshCounters },
 );

@@ -49,6 +49,7 @@ def test_overview_lists_feeders_riskiest_first_with_counters(viewer_client):
         "active_events": 0,
         "chargers_curtailed": 0,
         "feeders_offline": 1,
+        "protection_alarms": 0,
     }
     assert b'id="map-figure"' in response.content
     assert b"vendor/plotly/plotly-cartesian.min." in response.content
