@@ -411,17 +411,18 @@ def _release(*, action_id: int, client=None) -> str:
     return sent.state
 
 
-def action_released(*, action_id: int, succeeded: bool) -> bool:
-    """The device answered the 7.8."""
+def action_released(*, action_id: int, succeeded: bool, at: dt.datetime | None = None) -> bool:
+    """The device answered the 7.8 (at ``at``, now by default)."""
     action = _action(action_id)
     if action is None or action.status != ActionStatus.RELEASING:
         return False
+    at = at or timezone.now()
     with transaction.atomic():
-        ended_at = timezone.now() if succeeded else action.expected_end_at
+        ended_at = at if succeeded else action.expected_end_at
         moved = action_end(action, reason=action.end_reason, ended_at=ended_at, from_states=[ActionStatus.RELEASING])
         push_event(action.event)
     if moved:
-        event_close_if_done(event=action.event)
+        event_close_if_done(event=action.event, at=at)
     return moved
 
 

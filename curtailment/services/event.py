@@ -417,13 +417,14 @@ def event_release(
     actor_user=None,
     rule: str | None = None,
     inputs: dict | None = None,
+    at: dt.datetime | None = None,
 ) -> bool:
     """Move an active event to releasing: chargers not yet commanded end at once, the rest
     get a 7.8 (queued on commit), ASP call-offs are released. Compare-and-set on the event:
     False when it was no longer active."""
     from curtailment import tasks
 
-    now = timezone.now()
+    now = at or timezone.now()
     with transaction.atomic():
         moved = CurtailmentEvent.objects.filter(pk=event_id, status=EventStatus.ACTIVE).update(
             status=EventStatus.RELEASING, end_reason=end_reason

@@ -38,7 +38,13 @@ from curtailment.models import OPEN_EVENT_STATES, AuditEntry, CurtailmentEvent, 
 from curtailment.selection import selection_candidates
 from curtailment.services.asp_port import asp_call_off, asp_kw_available, asp_relief_kw
 from curtailment.services.common import COUNTING_ACTION_STATES
-from curtailment.services.event import AUTO_RULE, chargers_not_asked_again, event_top_up, knob
+from curtailment.services.event import (
+    AUTO_RULE,
+    chargers_not_asked_again,
+    event_top_up,
+    knob,
+    required_reduction_kw,
+)
 from curtailment.services.lifetime import event_open_for_alert, feeder_automatic
 
 PROTECTION_RULE = "protection"
@@ -89,7 +95,7 @@ def feeder_protection_check(*, feeder_id: int, now: dt.datetime | None = None) -
             now=now,
             fuse_margin_minutes=float(knob("FUSE_MARGIN_MINUTES")),
         )
-        relief = _relief(event=event, feeder=feeder, load=load, clock=clock, now=now)
+        relief = _relief(event=event, feeder=feeder, alert=alert, load=load, clock=clock, now=now)
         stage = _escalate(row=row, feeder=feeder, event=event, alert=alert, clock=clock, relief=relief, now=now)
         for name, value in {
             "event": event,
@@ -157,7 +163,7 @@ class Relief:
     why: str
 
 
-def _relief(*, event: CurtailmentEvent | None, feeder, load, clock: Clock, now: dt.datetime) -> Relief:
+def _relief(*, event: CurtailmentEvent | None, feeder, alert, load, clock: Clock, now: dt.datetime) -> Relief:
     from feeders.selectors import TREND_HORIZON_MINUTES
 
     if event is None:
@@ -165,22 +171,32 @@ def _relief(*, event: CurtailmentEvent | None, feeder, load, clock: Clock, now: 
     needed = event.required_reduction_kw
     rows = list(event.actions.filter(status=ActionStatus.CONFIRMED).values_list("expected_kw", "confirmed_at"))
     confirmed = sum(kw for kw, _ in rows) + asp_relief_kw(event, now)
-    if event.status == EventStatus.RELEASING:
+    if event.status == EventStatus.RELEASING and alert is None:
         return Relief(needed, confirmed, True, "released: the load stayed below the clear level")
+    # Releasing while an alert is open (the load came back before the resets were answered):
+    # nothing of it counts, so the operator is alarmed until the next event takes over.
     fresh = not load.stale and load.load_percent is not None
     heading = clock.state == ClockState.RISING and (clock.minutes_to_rating or 0.0) <= TREND_HORIZON_MINUTES
     if fresh and load.load_percent < feeder.at_risk_percent and not heading:
         return Relief(needed, confirmed, True, f"load {load.load_percent:.1f}% below the at-risk level")
     last_confirmed = max((at for _, at in rows if at is not None), default=None)
-    still_over = (
+    if (
         fresh
         and last_confirmed is not None
         and load.load_percent >= feeder.at_risk_percent
         and load.measured_at - last_confirmed >= SETTLE_AFTER_CONFIRMATION
-    )
-    if confirmed >= needed - 0.01 and not still_over:
-        return Relief(needed, confirmed, True, f"{confirmed:.1f} kW confirmed of {needed:.1f} kW needed")
-    return Relief(needed, confirmed, False, f"{confirmed:.1f} kW confirmed of {needed:.1f} kW needed")
+    ):
+        # What was confirmed did not bring the load down: it needs that much more again.
+        more = required_reduction_kw(feeder=feeder, kw=load.kw, load_percent=load.load_percent)
+        return Relief(
+            max(needed, confirmed + more),
+            confirmed,
+            False,
+            f"load {load.load_percent:.1f}% still at or above the at-risk level a minute after "
+            f"{confirmed:.1f} kW were confirmed",
+        )
+    why = f"{confirmed:.1f} kW confirmed of {needed:.1f} kW needed"
+    return Relief(needed, confirmed, confirmed >= needed - 0.01, why)
 
 
 # --- escalation ---------------------------------------------------------------------------------
@@ -273,6 +289,7 @@ def _escalation_step(
         added = event_top_up(
             event_id=event.pk,
             reason=f"escalation: relief not confirmed by {due:%H:%M:%S} UTC, chargers added for the unconfirmed kW",
+            extra_kw=max(0.0, relief.needed_kw - event.required_reduction_kw),
             confirmed_only=True,
             at=now,
         )

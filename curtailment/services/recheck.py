@@ -77,6 +77,7 @@ def event_recheck(*, event_id: int, now: dt.datetime | None = None) -> str:
             reason=f"below the clear level {feeder.clear_percent}% for {hold} minutes",
             rule=AUTO_RULE,
             inputs={"clear_percent": feeder.clear_percent, "hold_minutes": hold},
+            at=now,
         )
         return "released"
     goes_on = event_lifetime_review(event=event, feeder=feeder, now=now)
