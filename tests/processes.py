@@ -15,6 +15,8 @@ test: data the test writes is committed, so the web server and the worker see it
 * ``live_stack.kill_worker()`` / ``start_worker()``: SIGKILL and restart the worker.
 * ``live_stack.stop_web()`` / ``start_web()``: stop and restart uvicorn on the same port
   (the simulator keeps the device responses it could not deliver and retries them).
+* ``live_stack_without_beat``: the same, with a worker that runs no beat, for tests that
+  play beat's part themselves at the moments they simulate.
 
 The web server and simulator start once per session. Each test gets a purged task queue,
 a simulator with no devices and no faults, and a freshly started worker, which is stopped
@@ -293,3 +295,19 @@ def live_stack(live_processes, transactional_db, settings):
     live_processes.worker.stop()
     simulator.discard_pending_callbacks()
     celery_app.control.purge()
+
+
+@pytest.fixture
+def live_stack_without_beat(live_stack):
+    """``live_stack`` with a worker that runs no beat: periodic checks run only when the test
+    runs them, so a test moving the world's clock is never raced by one."""
+    original = live_stack.worker
+    original.stop()
+    argv = list(original.argv)
+    argv.remove("--beat")
+    del argv[argv.index("--schedule") : argv.index("--schedule") + 2]
+    live_stack.worker = ManagedProcess("worker", argv, original.env, original.log.with_name("worker-no-beat.log"))
+    live_stack.start_worker()
+    yield live_stack
+    live_stack.worker.stop()
+    live_stack.worker = original

@@ -1,11 +1,13 @@
-"""Property-based tests (hypothesis, against PostgreSQL) of invariants 1 and 2.
+"""Property-based tests (hypothesis, against PostgreSQL) of invariants 1, 2 and 8.
 
 For random sets of chargers (some of them not eligible) and random sequences of events
 driven through the real services (start, customer overrides, minute re-checks that rotate
 and top up), no charger is ever curtailed more than 120 minutes in any rolling 24 hours or
 480 in any rolling 30 days, and no charger failing invariant 1 is ever picked. The
 sequences start on the evening before the October 2026 clock change, so the 25-hour day is
-crossed.
+crossed. And for random load sequences through ingest and detection, with consent
+withdrawn, tenancies changed and devices answering or silent, an open alert always has an
+open event (no gap in protection), and every charger had consent at the moment of dispatch.
 """
 
 import datetime as dt
@@ -15,6 +17,7 @@ from django.contrib.auth.models import User
 from django.db import transaction
 from django.db.models import F
 from hypothesis import HealthCheck, Phase, given, settings
+from hypothesis import event as hypothesis_event
 from hypothesis import strategies as st
 
 from consent.choices import ConsentStatus, LoadLabel
@@ -203,4 +206,134 @@ def test_sql_minutes_used_matches_the_python_twin(spans, end_offset):
                 intervals=intervals, hcalcs_id=charger.pk, window_end=window_end, window=window
             )
             assert sql == twin
+        transaction.set_rollback(True)
+
+
+# --- protection while the alert is open (issue 15) -------------------------------------------
+
+# Runs of one load level, so alerts clear (five minutes below the clear level) and come
+# back within one example; a consent change at the start of a run.
+run_strategy = st.fixed_dictionaries(
+    {
+        "load": st.sampled_from([60.0, 75.0, 82.0, 86.0, 89.0, 91.0, 95.0, 100.0, 104.0]),
+        "steps": st.integers(min_value=1, max_value=8),
+        "minutes": st.sampled_from([1, 1, 2, 5, 15]),
+        # Devices answer this run's commands (7.6 confirmed, 7.8 done) or stay silent.
+        "devices_answer": st.booleans(),
+        "consent": st.one_of(
+            st.none(), st.tuples(st.sampled_from(["withdraw", "move_out", "grant"]), st.integers(0, 5))
+        ),
+    }
+)
+steps_strategy = st.lists(run_strategy, min_size=1, max_size=10).map(
+    lambda runs: [{**run, "consent": run["consent"] if n == 0 else None} for run in runs for n in range(run["steps"])][
+        :40
+    ]
+)
+
+
+def _consent_change(chargers, change, at) -> None:
+    """A customer withdraws, moves out (consent lapses; the new occupant has not consented),
+    or the premise's current occupant grants consent."""
+    from consent.models import Tenancy
+    from tests.consent.factories import CustomerFactory
+
+    kind, index = change
+    premise = chargers[index % len(chargers)].meter.premise
+    current = premise.tenancies.filter(end__isnull=True).order_by("-start").first()
+    if current is None:
+        return
+    if kind == "withdraw":
+        Consent.objects.filter(tenancy=current, status=ConsentStatus.GRANTED).update(status=ConsentStatus.WITHDRAWN)
+    elif kind == "move_out":
+        Tenancy.objects.filter(pk=current.pk).update(end=at)
+        Consent.objects.filter(tenancy=current).update(status=ConsentStatus.LAPSED)
+        newcomer = Tenancy.objects.create(premise=premise, customer=CustomerFactory(), start=at)
+        Consent.objects.create(
+            tenancy=newcomer,
+            status=ConsentStatus.PENDING,
+            override_allowed=True,
+            evidence_channel="web",
+            evidence_date=at.date(),
+            evidence_reference=f"NEW{newcomer.pk}",
+        )
+    else:
+        Consent.objects.filter(tenancy=current).exclude(status=ConsentStatus.GRANTED).update(
+            status=ConsentStatus.GRANTED
+        )
+
+
+def _devices_act(feeder, at) -> None:
+    """Every command outstanding on the feeder is answered: 7.6s confirmed a few seconds
+    after dispatch (through the engine's service), 7.8 resets done."""
+    from curtailment.services import action_confirmed, action_released, event_close_if_done
+
+    for action in CurtailmentAction.objects.filter(
+        event__feeder=feeder, status__in=["planned", "boost_setup", "sent", "acknowledged", "late"]
+    ):
+        CurtailmentAction.objects.filter(pk=action.pk, status="planned").update(status="sent")
+        action_confirmed(action_id=action.pk, at=min(at, action.started_at + dt.timedelta(seconds=5)))
+    for action in CurtailmentAction.objects.filter(event__feeder=feeder, status="releasing"):
+        action_released(action_id=action.pk, succeeded=True, at=at)
+    for event in CurtailmentEvent.objects.filter(feeder=feeder, status__in=["active", "releasing"]):
+        event_close_if_done(event=event, at=at)
+
+
+@pytest.mark.django_db
+@settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture], phases=PHASES)
+@given(chargers=st.lists(charger_strategy, min_size=1, max_size=6), steps=steps_strategy)
+def test_an_open_alert_is_never_left_unprotected_and_every_dispatch_had_consent_and_allowance(chargers, steps):
+    """GIVEN a high-risk feeder with automatic curtailment on and chargers of every kind
+    WHEN its load moves at random (readings through ingest, so detection raises and clears
+    the alerts), customers withdraw, move out or grant consent, devices answer or stay
+    silent, and beat's checks run at each reading
+    THEN whenever an alert is open an event is open on the feeder (and an active one unless
+    the last one is still waiting for its resets), every charger was eligible (invariant 1)
+    at the moment its action was dispatched, and none is over 120 min / 24 h or 480 / 30 d."""
+    from curtailment.selectors import hcalcs_passing_invariant_1
+    from curtailment.services import feeder_protection_check
+    from feeders.models import FeederAlert, MonitorToken
+    from feeders.services import telemetry_ingest
+
+    with transaction.atomic():
+        feeder = FeederFactory(
+            rating_amps=100, at_risk_percent=90, clear_percent=80, high_risk=True, automatic_curtailment=True
+        )
+        made = [_charger_with_flaw(feeder, flaw, kw) for flaw, kw in chargers]
+        token = MonitorToken.objects.create(name="prop-protection", token_sha256="3" * 64)
+        at = BASE
+        checked: set[int] = set()
+        for step in steps:
+            at += dt.timedelta(minutes=step["minutes"])
+            if step["consent"] is not None:
+                _consent_change(made, step["consent"], at)
+            amps = step["load"]  # 100 A rating: amps are the percentage
+            reading = {"feeder": feeder.code, "measured_at": at.isoformat(), "amps": [amps] * 3, "kw": 0.69 * amps}
+            telemetry_ingest(token=token, readings=[reading], now=at)
+            feeder_protection_check(feeder_id=feeder.pk, now=at)
+            for event in CurtailmentEvent.objects.filter(feeder=feeder, status__in=["active", "releasing"]):
+                event_recheck(event_id=event.pk, now=at)
+
+            # Consent at the moment of dispatch: every new action's charger passed invariant 1 then.
+            for action in CurtailmentAction.objects.filter(event__feeder=feeder).exclude(pk__in=checked):
+                assert hcalcs_passing_invariant_1(at=action.started_at).filter(pk=action.hcalcs_id).exists(), action
+                checked.add(action.pk)
+            # No gap: an open alert has an open event (the beat's protection check opened it).
+            if FeederAlert.objects.filter(feeder=feeder, cleared_at__isnull=True).exists():
+                open_events = CurtailmentEvent.objects.filter(feeder=feeder, status__in=["active", "releasing"])
+                assert open_events.exists(), f"alert open with no event at {at}"
+
+            if step["devices_answer"]:
+                _devices_act(feeder, at)
+
+        rows = list(CurtailmentAction.objects.filter(event__feeder=feeder))
+        intervals = [interval for row in rows if (interval := action_interval(row)) is not None]
+        for hcalcs_id in {row.hcalcs_id for row in rows}:
+            assert intervals_max_rolling_minutes(intervals=intervals, hcalcs_id=hcalcs_id, window=WINDOW_24H) <= 120
+            assert intervals_max_rolling_minutes(intervals=intervals, hcalcs_id=hcalcs_id, window=WINDOW_30D) <= 480
+        # What the examples went through (shown with --hypothesis-show-statistics).
+        hypothesis_event(f"events: {min(CurtailmentEvent.objects.filter(feeder=feeder).count(), 3)}")
+        hypothesis_event(
+            f"follow-ons: {bool(CurtailmentAction.objects.filter(event__feeder=feeder, extends__isnull=False).exists())}"
+        )
         transaction.set_rollback(True)

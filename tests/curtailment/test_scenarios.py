@@ -34,7 +34,6 @@ from dcc.models import ServiceRequest
 from feeders.models import Feeder, FeederAlert, FeederReading
 from tests.curtailment.helpers import minutes_uncovered
 from tests.curtailment.test_e2e import assert_each_request_processed_once, post_readings, setup_feeder, wait_until
-from tests.processes import ManagedProcess
 
 pytestmark = [pytest.mark.processes, pytest.mark.django_db(transaction=True)]
 
@@ -53,18 +52,8 @@ IN_FLIGHT = [ActionStatus.PLANNED, ActionStatus.BOOST_SETUP, ActionStatus.SENT, 
 
 
 @pytest.fixture
-def stack(live_stack):
-    """The live stack with a worker that runs no beat (see the module docstring)."""
-    original = live_stack.worker
-    original.stop()
-    argv = list(original.argv)
-    argv.remove("--beat")
-    del argv[argv.index("--schedule") : argv.index("--schedule") + 2]
-    live_stack.worker = ManagedProcess("worker-no-beat", argv, original.env, original.log.with_name("worker-nb.log"))
-    live_stack.start_worker()
-    yield live_stack
-    live_stack.worker.stop()
-    live_stack.worker = original
+def stack(live_stack_without_beat):
+    return live_stack_without_beat
 
 
 class World:
