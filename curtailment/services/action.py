@@ -395,13 +395,13 @@ def _release(*, action_id: int, client=None) -> str:
     return sent.state
 
 
-def action_released(*, action_id: int, succeeded: bool) -> bool:
-    """The device answered the 7.8."""
+def action_released(*, action_id: int, succeeded: bool, at: dt.datetime | None = None) -> bool:
+    """The device answered the 7.8: the charger is back on from ``at`` (when it answered)."""
     action = _action(action_id)
     if action is None or action.status != ActionStatus.RELEASING:
         return False
     with transaction.atomic():
-        ended_at = timezone.now() if succeeded else action.expected_end_at
+        ended_at = (at or timezone.now()) if succeeded else action.expected_end_at
         moved = action_end(action, reason=action.end_reason, ended_at=ended_at, from_states=[ActionStatus.RELEASING])
         push_event(action.event)
     if moved:
@@ -457,6 +457,20 @@ def hcalcs_boost_pressed(
     return [action.pk for action in ended]
 
 
+def _answered_at(service_request: ServiceRequest, result: dict, action: CurtailmentAction) -> dt.datetime:
+    """When the device answered: the DCC's timestamp on its response (when it left the
+    meter), not when it reached us (a delivery held up by an outage would shift the ledger),
+    kept within the action's dispatch and the response's arrival."""
+    arrived = service_request.responded_at or timezone.now()
+    try:
+        stamped = dt.datetime.fromisoformat(str(result.get("answered_at")).replace("Z", "+00:00"))
+    except ValueError:
+        return arrived
+    if stamped.tzinfo is None:
+        return arrived
+    return min(max(stamped, action.started_at), arrived)
+
+
 def service_request_outcome(*, service_request: ServiceRequest, result: dict) -> None:
     """A device answered one of an action's requests (called from the DCC hook)."""
     action = _action(service_request.action_id) if service_request.action_id else None
@@ -465,15 +479,16 @@ def service_request_outcome(*, service_request: ServiceRequest, result: dict) ->
     with transaction.atomic():
         push_service_request(service_request, action)
     succeeded = service_request.state == ServiceRequestState.RESPONDED
+    answered_at = _answered_at(service_request, result, action)
     if service_request.srv == "7.6":
         if succeeded:
-            action_confirmed(action_id=action.pk, at=service_request.responded_at)
+            action_confirmed(action_id=action.pk, at=answered_at)
         else:
             action_failed(
                 action_id=action.pk, reason=f"7.6 not confirmed: {result.get('summary') or service_request.state}"
             )
     elif service_request.srv == "7.8":
-        action_released(action_id=action.pk, succeeded=succeeded)
+        action_released(action_id=action.pk, succeeded=succeeded, at=answered_at)
     elif service_request.srv == "7.7":
         states = (result.get("detail") or {}).get("output_states") or {}
         switch_on = states.get(str(action.hcalcs.switch_index)) if succeeded else None
