@@ -204,6 +204,7 @@ class AspCallOff(models.Model):
     confirmed_kw = models.FloatField(default=0, help_text="Delivery in the latest report (at most kw)")
     reported_at = models.DateTimeField(null=True, blank=True, help_text="When the latest report arrived")
     counted_kw = models.FloatField(default=0, help_text="kW the event counts on now")
+    settled_at = models.DateTimeField(null=True, blank=True, help_text="When delivery was judged, after confirm_by")
     fallback_at = models.DateTimeField(null=True, blank=True, help_text="First time chargers covered a shortfall")
     modified_at = models.DateTimeField(null=True, blank=True, help_text="Last change the VEN can see")
 

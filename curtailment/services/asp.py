@@ -229,7 +229,8 @@ def _calloff_add(
     calloff.confirm_by = max(calloff.confirm_by or confirm_by, confirm_by)
     calloff.counted_kw = calloff.kw
     calloff.modified_at = at
-    calloff.save(update_fields=["kw", "confirm_by", "counted_kw", "modified_at"])
+    calloff.settled_at = None  # the added kW get their own deadline
+    calloff.save(update_fields=["kw", "confirm_by", "counted_kw", "modified_at", "settled_at"])
     return calloff
 
 
@@ -355,6 +356,8 @@ def calloff_recount(*, calloff_id: int, at: dt.datetime | None = None) -> float:
     with transaction.atomic():
         calloff = AspCallOff.objects.select_for_update().select_related("contract", "event").get(pk=calloff_id)
         before, after = calloff.counted_kw, calloff_counted_kw(calloff, at)
+        if calloff.settled_at is None and calloff.status == AspCallOffStatus.CALLED and not _awaiting(calloff, at):
+            _settle(calloff, at, confirmed=after)
         if abs(after - before) < KW_EPSILON:
             return 0.0
         calloff.counted_kw = after
@@ -383,6 +386,25 @@ def calloff_recount(*, calloff_id: int, at: dt.datetime | None = None) -> float:
         added = event_top_up(event_id=event.pk, reason=f"ASP fallback: {reason}", inputs=inputs, at=at)
         logger.info("ASP call-off %s short by %.1f kW: %d chargers added", calloff_id, before - after, len(added))
     return before - after
+
+
+def _settle(calloff: AspCallOff, at: dt.datetime, *, confirmed: float) -> None:
+    """The deadline has passed: record, once, what the provider had confirmed by then."""
+    calloff.settled_at = at
+    calloff.save(update_fields=["settled_at"])
+    audit_record(
+        action="asp.deadline",
+        rule=ASP_RULE,
+        target=CurtailmentEvent(pk=calloff.event_id),
+        reason=f"{calloff.contract.reference} confirmed {confirmed:.1f} of {calloff.kw:.1f} kW by its deadline",
+        inputs={
+            "calloff": calloff.pk,
+            "asked_kw": round(calloff.kw, 3),
+            "confirmed_kw": round(confirmed, 3),
+            "confirm_by": calloff.confirm_by.isoformat() if calloff.confirm_by else None,
+            "seen_at": calloff.seen_at.isoformat() if calloff.seen_at else None,
+        },
+    )
 
 
 def _shortfall_reason(calloff: AspCallOff, at: dt.datetime, confirmed: float) -> str:
