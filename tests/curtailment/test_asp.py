@@ -254,3 +254,18 @@ def test_a_vens_report_on_another_providers_calloff_is_refused(operator):
         asp_report_record(ven=other, report=ReportIn.model_validate(body), body=body)
     assert refused.value.status == 404
     assert not AspReport.objects.exists()
+
+
+def test_the_event_page_shows_what_the_provider_confirmed_and_the_fallback(operator, viewer_client):
+    from django.urls import reverse
+
+    event, _ = _event(operator, reduction_kw=14, chargers=4)
+    calloff = AspCallOff.objects.get(event=event)
+    _report(calloff, 7, at=event.started_at + dt.timedelta(seconds=20))
+    asp_calloffs_check(at=_after_deadline(calloff))
+
+    page = viewer_client.get(reverse("curtailment:event_detail", args=[event.pk])).content.decode()
+
+    assert "14.0 kW asked" in page
+    assert "7.0 kW reported" in page and "counted 7.0 kW" in page
+    assert "chargers covered a shortfall" in page
