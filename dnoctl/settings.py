@@ -330,6 +330,20 @@ DNOCTL = {
     "HEARTBEAT_STALE_S": env_int("DNOCTL_HEARTBEAT_STALE_S", 60),
 }
 
+# ASP call-offs over OpenADR 3 (NF14): dnoctl's VTN and how long a provider has to deliver.
+# See docs/asp-openadr.md.
+OPENADR = {
+    # Seconds a provider has to report the delivery of a call-off before chargers cover it.
+    # Well inside the 5-10 minutes from alert to failure: chargers need ~30 s after it (NF13).
+    "CONFIRM_S": env_int("DNOCTL_ASP_CONFIRM_S", 90),
+    # A report older than this confirms nothing: delivery must go on being reported.
+    "REPORT_FRESH_S": env_int("DNOCTL_ASP_REPORT_FRESH_S", 120),
+    # How often the worker looks at live call-offs (deadlines passed, reports gone stale).
+    "CHECK_S": env_float("DNOCTL_ASP_CHECK_S", 10.0),
+    # Lifetime of the bearer token a VEN gets from /auth/token.
+    "TOKEN_TTL_S": env_int("DNOCTL_OPENADR_TOKEN_TTL_S", 3600),
+}
+
 # The DCC connection. In embedded mode and in tests it points at the in-process simulator.
 # A DCC user has separate keys: one signs DUIS XML, a GBCS one signs pre-commands, and a GBCS
 # key-agreement one checks devices' MACs. Unset key paths mean the development identities in

@@ -14,14 +14,13 @@ import math
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
-from django.db.models import Max, Sum
+from django.db.models import Max
 from django.utils import timezone
 
 from curtailment.audit import audit_record
 from curtailment.choices import (
     ActionEndReason,
     ActionStatus,
-    AspCallOffStatus,
     EventEndReason,
     EventStatus,
     EventTrigger,
@@ -29,12 +28,11 @@ from curtailment.choices import (
 from curtailment.models import (
     LIVE_ACTION_STATES,
     OPEN_EVENT_STATES,
-    AspCallOff,
-    AspContract,
     CurtailmentAction,
     CurtailmentEvent,
 )
 from curtailment.selection import Plan, plan_audit_inputs, selection_candidates, selection_plan
+from curtailment.services.asp import asp_call_off, asp_calloffs_audit, asp_calloffs_release
 from curtailment.services.common import (
     action_end,
     action_move,
@@ -167,25 +165,10 @@ def curtailment_event_start(
 
 
 def _asp_call_off(*, event: CurtailmentEvent, at: dt.datetime) -> tuple[float, list[dict]]:
-    """NF14: call off every active ASP contract covering the feeder now, up to the need."""
-    needed = event.required_reduction_kw
-    called: list[dict] = []
-    total = 0.0
-    contracts = AspContract.objects.filter(
-        active=True, starts_at__lte=at, ends_at__gt=at, feeders=event.feeder_id
-    ).order_by("reference")
-    for contract in contracts.select_for_update():
-        if total >= needed:
-            break
-        in_use = contract.calloffs.filter(status=AspCallOffStatus.CALLED).aggregate(kw=Sum("kw"))["kw"] or 0.0
-        available = contract.available_kw - in_use
-        if available <= 0:
-            continue
-        kw = min(available, needed - total)
-        AspCallOff.objects.create(contract=contract, event=event, kw=kw, called_at=at)
-        total += kw
-        called.append({"contract": contract.reference, "kw": round(kw, 3), "available_kw": contract.available_kw})
-    return total, called
+    """NF14: call off the ASP contracts covering the feeder first, up to the need, over
+    OpenADR 3 (``curtailment.services.asp``): the kW asked for, and the call-offs."""
+    kw = asp_call_off(event=event, kw=event.required_reduction_kw, at=at)
+    return kw, asp_calloffs_audit(event=event)
 
 
 def _plan(*, event: CurtailmentEvent, required_kw: float, at: dt.datetime, exclude) -> tuple[Plan, dict[int, str]]:
@@ -437,9 +420,7 @@ def event_release(
                 end_reason=action_reason,
             ):
                 to_reset.append(action.pk)
-        AspCallOff.objects.filter(event_id=event_id, status=AspCallOffStatus.CALLED).update(
-            status=AspCallOffStatus.RELEASED, released_at=now
-        )
+        asp_calloffs_release(event_id=event_id, at=now)
         audit_record(
             action="event.release",
             target=event,
@@ -476,9 +457,7 @@ def event_close_if_done(*, event: CurtailmentEvent, at: dt.datetime | None = Non
             )
         if not (releasing or finished):
             return False
-        AspCallOff.objects.filter(event_id=event.pk, status=AspCallOffStatus.CALLED).update(
-            status=AspCallOffStatus.RELEASED, released_at=at
-        )
+        asp_calloffs_release(event_id=event.pk, at=at)
         event.refresh_from_db()
         audit_record(
             action="event.end",
