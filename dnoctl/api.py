@@ -12,12 +12,14 @@ from __future__ import annotations
 from typing import Any
 
 from django.contrib.auth.decorators import login_not_required
+from django.core.exceptions import RequestDataTooBig
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from ninja import NinjaAPI, Swagger
 
 from consent.api import router as consent_router
 from curtailment.report_views import router as reports_router
 from dnoctl.api_base import ApiRefusal, SessionAuth, documented_body_schemas
+from dnoctl.api_errors import body_too_large
 from feeders.api import router as feeders_router
 
 
@@ -91,6 +93,11 @@ api.add_router("/reports/", reports_router)
 @api.exception_handler(ApiRefusal)
 def _refusal(request: HttpRequest, exc: ApiRefusal) -> HttpResponse:
     return exc.response
+
+
+@api.exception_handler(RequestDataTooBig)
+def _too_large(request: HttpRequest, exc: RequestDataTooBig) -> HttpResponse:
+    return body_too_large()
 
 
 @api.exception_handler(Http404)
