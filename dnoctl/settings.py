@@ -13,6 +13,7 @@ start-up with a message naming the variable instead of deep inside a request.
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 from pathlib import Path
 
@@ -127,6 +128,8 @@ INSTALLED_APPS = [
     "django.contrib.postgres",
     "channels",
     "ninja",  # the APIs' schema and docs; Swagger UI's files are served from the package
+    "axes",  # failed logins counted and locked out (accounts.lockout)
+    "accounts",
     "feeders",
     "dcc",
     "consent",
@@ -145,6 +148,8 @@ MIDDLEWARE = [
     "dnoctl.middleware.LoginRequiredEverywhereMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # Last: turns axes' lockout of a login into its locked-out page (429).
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "dnoctl.urls"
@@ -232,6 +237,28 @@ CELERY_DB_REUSE_MAX = 1000
 
 # --- auth --------------------------------------------------------------------------------
 
+# axes' backend first: it refuses a locked-out client before any password is checked.
+AUTHENTICATION_BACKENDS = ["axes.backends.AxesStandaloneBackend", "django.contrib.auth.backends.ModelBackend"]
+# Failed logins (django-axes, audited by accounts.lockout): counted per username and client
+# address together, so one person mistyping does not lock out a shared control-room
+# account elsewhere; LOGIN_FAILURE_LIMIT in a row locks that pair out for
+# LOGIN_COOLOFF_MINUTES, each further try restarts the wait, a good login resets the count.
+# An engineer unlocks from the admin (Axes > Access attempts), audited. Behind a proxy,
+# run uvicorn with --forwarded-allow-ips so REMOTE_ADDR is the client's address.
+AXES_FAILURE_LIMIT = env_int("DNOCTL_LOGIN_FAILURE_LIMIT", 5)
+AXES_COOLOFF_TIME = dt.timedelta(minutes=env_int("DNOCTL_LOGIN_COOLOFF_MINUTES", 15))
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True
+AXES_HANDLER = "accounts.lockout.AuditedAxesHandler"
+AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"
+AXES_ENABLE_ADMIN = False  # accounts.admin registers the tables with an audited unlock
+AXES_VERBOSE = False
+# Sessions by role, set at login (accounts.sessions): operators and engineers get a shift,
+# CONTROL_SESSION_HOURS from the login whatever they do; viewers' sessions end when the
+# browser closes. This is the cap for sessions without a role-set expiry (and viewers'
+# idle limit): Django's default was two weeks.
+SESSION_COOKIE_AGE = env_int("DNOCTL_SESSION_HOURS", 12) * 3600
+
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "overview"
 LOGOUT_REDIRECT_URL = "login"
@@ -300,6 +327,8 @@ DNOCTL = {
     # Margin added to the required reduction (fraction of the excess load).
     "REDUCTION_MARGIN": env_float("DNOCTL_REDUCTION_MARGIN", 0.1),
     "DEFAULT_EVENT_MINUTES": env_int("DNOCTL_DEFAULT_EVENT_MINUTES", 60),
+    # How long an operator's or engineer's login lasts, from the login (accounts.sessions).
+    "CONTROL_SESSION_HOURS": env_int("DNOCTL_CONTROL_SESSION_HOURS", 12),
 }
 
 # The DCC connection. In embedded mode and in tests it points at the in-process simulator.
@@ -366,5 +395,6 @@ LOGGING = {
         # dropped: its records reach the root handler above once, through its filter.
         "django": {"handlers": [], "level": "INFO"},
         "django.db.backends": {"level": "WARNING"},
+        "axes": {"level": "WARNING"},  # each failure and lockout, not its housekeeping
     },
 }
