@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from csp.decorators import csp_update
 from django.contrib.auth.decorators import login_not_required
 from django.core.exceptions import RequestDataTooBig
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
@@ -105,11 +106,20 @@ def _not_found(request: HttpRequest, exc: Http404) -> HttpResponse:
     return JsonResponse({"error": str(exc) or "not found"}, status=404)
 
 
+# Swagger UI's stylesheet draws its icons (arrows, copy, lock) as data: SVG images; the
+# docs page alone may load those, on top of the site's policy (dnoctl.csp). Its scripts and
+# styles are files, like the dashboard's.
+DOCS_CSP_UPDATE = {"img-src": ["data:"]}
+
+
 def api_urls() -> tuple[list, str, str]:
     """``api.urls``, with the operations exempt from the login middleware: each one
-    authenticates itself (ninja runs its ``auth``). The schema and the docs stay behind it."""
+    authenticates itself (ninja runs its ``auth``). The schema and the docs stay behind it;
+    the docs page gets its own Content-Security-Policy (``DOCS_CSP_UPDATE``)."""
     patterns, app_name, namespace = api.urls
     for pattern in patterns:
-        if pattern.name not in ("openapi-json", "openapi-view", "api-root"):
+        if pattern.name == "openapi-view":
+            pattern.callback = csp_update(DOCS_CSP_UPDATE)(pattern.callback)
+        elif pattern.name not in ("openapi-json", "api-root"):
             login_not_required(pattern.callback)
     return patterns, app_name, namespace

@@ -18,6 +18,8 @@ import os
 from pathlib import Path
 
 import dj_database_url
+from csp.constants import NONE as CSP_NONE
+from csp.constants import SELF as CSP_SELF
 from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -115,6 +117,28 @@ SECURE_REFERRER_POLICY = "same-origin"
 X_FRAME_OPTIONS = "DENY"
 SESSION_COOKIE_HTTPONLY = True
 
+# Content-Security-Policy (django-csp, dnoctl.csp): only what we serve runs, styles or is
+# fetched; no inline script or style anywhere (Plotly is served from static/vendor/, the
+# API docs' Swagger UI from django-ninja's static files, see dnoctl.api for its policy).
+# connect-src also gets the page's own ws(s)://host for the live updates.
+EMPTY_STYLE_ELEMENT = "'sha256-47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU='"  # sha256 of ""
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": [CSP_SELF],
+        "script-src": [CSP_SELF],
+        # Plotly adds its own CSS rules through the CSSOM into a <style> element it makes
+        # empty; the hash of the empty string allows that element and nothing else.
+        "style-src": [CSP_SELF, EMPTY_STYLE_ELEMENT],
+        "img-src": [CSP_SELF],
+        "font-src": [CSP_SELF],
+        "connect-src": [CSP_SELF],
+        "object-src": [CSP_NONE],
+        "base-uri": [CSP_NONE],
+        "form-action": [CSP_SELF],
+        "frame-ancestors": [CSP_NONE],
+    }
+}
+
 # --- applications ------------------------------------------------------------------------
 
 INSTALLED_APPS = [
@@ -128,6 +152,7 @@ INSTALLED_APPS = [
     "django.contrib.postgres",
     "channels",
     "ninja",  # the APIs' schema and docs; Swagger UI's files are served from the package
+    "csp",  # the Content-Security-Policy header (dnoctl.csp)
     "axes",  # failed logins counted and locked out (accounts.lockout)
     "accounts",
     "feeders",
@@ -141,6 +166,8 @@ MIDDLEWARE = [
     "dnoctl.api_errors.ApiErrorsAsJsonMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
+    # After WhiteNoise: static files need no policy, the pages and their errors do.
+    "dnoctl.csp.DashboardCSPMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
