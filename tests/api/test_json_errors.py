@@ -127,18 +127,37 @@ def test_a_bug_behind_an_api_address_is_a_json_500_and_logged_once(caplog):
 
 @pytest.mark.processes
 @pytest.mark.django_db(transaction=True)
-def test_the_live_server_answers_api_failures_in_json(live_processes, consent_token):  # noqa: F811
-    """The same through uvicorn (ASGI), where telemetry runs on the event loop."""
+def test_the_live_server_answers_api_failures_in_json(live_processes, consent_token, head_end_token):  # noqa: F811
+    """The same through uvicorn (ASGI), where telemetry runs on the event loop and its
+    parsing in a pool of threads."""
     web = live_processes.web_url
-    auth = {"Authorization": f"Bearer {consent_token}"}
+    consent = {"Authorization": f"Bearer {consent_token}", "Content-Type": "application/json"}
+    monitor = {"Authorization": f"Bearer {head_end_token}", "Content-Type": "application/json"}
+    deep = b'{"reason": ' + b"[" * 100_000 + b"]" * 100_000 + b"}"
 
     missing = requests.get(f"{web}/api/v1/nothing/", timeout=10)
     wrong_method = requests.get(f"{web}/api/v1/telemetry/", timeout=10)
     too_large = requests.post(
-        f"{web}/api/v1/consent/half-hours/", data=b"x" * (CONSENT_MAX_BODY + 1), headers=auth, timeout=60
+        f"{web}/api/v1/consent/half-hours/", data=b"x" * (CONSENT_MAX_BODY + 1), headers=consent, timeout=60
     )
+    replies = {
+        "missing": (missing, 404, "error"),
+        "wrong method": (wrong_method, 405, "error"),
+        "too large": (too_large, 413, "error"),
+        "deep telemetry": (
+            requests.post(f"{web}/api/v1/telemetry/", data=deep, headers=monitor, timeout=30),
+            400,
+            "errors",
+        ),
+        "deep alert": (requests.post(f"{web}/api/v1/alerts/", data=deep, headers=monitor, timeout=30), 400, "errors"),
+        "deep consent": (
+            requests.post(f"{web}/api/v1/consent/premises/X/consent/withdraw/", data=deep, headers=consent, timeout=30),
+            400,
+            "error",
+        ),
+    }
 
-    for response, status in ((missing, 404), (wrong_method, 405), (too_large, 413)):
-        assert response.status_code == status
-        assert response.headers["Content-Type"] == "application/json"
-        assert isinstance(response.json()["error"], str)
+    for name, (response, status, key) in replies.items():
+        assert response.status_code == status, (name, response.status_code, response.text[:200])
+        assert response.headers["Content-Type"] == "application/json", name
+        assert key in response.json(), name
