@@ -29,6 +29,7 @@ from django.utils import timezone
 
 from consent.choices import ConsentStatus, NotificationChannel, NotificationFrequency
 from consent.models import HCALCS, Consent, ConsentChange, Customer, Premise, Tenancy
+from consent.validators import validate_evidence_date
 from curtailment.audit import audit_record
 from dnoctl.queueing import task_send_on_commit
 
@@ -170,11 +171,16 @@ def consent_grant(
     granted_by: User | None,
     reason: str,
 ) -> Consent:
-    """Record the occupant's consent to load limiting of their charger, with its evidence.
+    """Record the occupant's consent to load limiting of their charger, with its evidence
+    (dated today or before: ``evidence_date`` in the future is refused, naming the field).
 
     ``override_allowed`` (may the customer override each event with the boost button)
     keeps its current value when not given.
     """
+    try:
+        validate_evidence_date(evidence_date)
+    except ValidationError as exc:
+        raise ValidationError({"evidence_date": exc.messages}) from None
     changes: dict[str, Any] = {
         "evidence_channel": evidence_channel,
         "evidence_date": evidence_date,
