@@ -149,6 +149,9 @@ class ChargerPause:
     starts_at: dt.datetime
     ends_at: dt.datetime
     boost_available: bool
+    # The customer whose consent the charger was curtailed under: after a change of tenancy
+    # the new occupant is not told of a pause that was not theirs.
+    customer_id: int | None = None
 
 
 def _send_on_commit(notification_id: int) -> None:
@@ -215,6 +218,8 @@ def notification_event_queue(*, event, pauses: list[ChargerPause]) -> list[Notif
         consent = Consent.objects.select_related("tenancy__customer").get(
             tenancy__premise=premise, tenancy__end__isnull=True
         )
+        if by_hcalcs[hcalcs.pk].customer_id not in (None, consent.tenancy.customer_id):
+            continue
         entry = per_customer.setdefault(consent.tenancy.customer_id, (premise, consent, []))
         entry[2].append(by_hcalcs[hcalcs.pk])
     created: list[Notification] = []

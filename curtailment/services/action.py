@@ -200,7 +200,10 @@ def _boost_first(action: CurtailmentAction, stored: dict[str, ServiceRequest], *
     it (then its notice says the boost button will not work). Audited either way.
     """
     # One conditional UPDATE (autocommit): its push goes out once it has committed.
-    action_move(action, from_states=[ActionStatus.PLANNED], to_state=ActionStatus.BOOST_SETUP)
+    if action.status == ActionStatus.PLANNED and not action_move(
+        action, from_states=[ActionStatus.PLANNED], to_state=ActionStatus.BOOST_SETUP
+    ):
+        return "moved on"  # released or cancelled meanwhile: no 7.9 for a charger left on
     boost = stored.get("7.9") or _request_create(action, "7.9", indexes=[action.hcalcs.switch_index], client=client)
     boost = _sent_or_wait(_send(boost, action, client=client))
     if boost.state == ServiceRequestState.RESPONDED:

@@ -78,6 +78,7 @@ def _pauses(*, event, hcalcs_ids: list[int], now: dt.datetime) -> tuple[list, li
                 starts_at=action.confirmed_at or action.started_at,
                 ends_at=action.ended_at or action.expected_end_at,
                 boost_available=boost_available(action=action),
+                customer_id=action.selection.get("customer_id"),
             )
         )
     return pauses, undecided
