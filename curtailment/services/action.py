@@ -235,14 +235,16 @@ def _boost_first(action: CurtailmentAction, stored: dict[str, ServiceRequest], *
     return "not curtailed: the 7.9 failed"
 
 
-def boost_available(*, action: CurtailmentAction) -> bool:
+def boost_available(*, action: CurtailmentAction, boost_state: str | None = None) -> bool:
     """Can the customer override this action with the boost button? Only when their consent
-    allows it and the charger is on the button (already, or by the action's own 7.9)."""
+    allows it and the charger is on the button (already, or by the action's own 7.9, whose
+    state the caller may pass as ``boost_state`` to save the query)."""
     if not action.selection.get("override_allowed"):
         return False
-    boost = action.service_requests.filter(srv="7.9").order_by("pk").first()
-    if boost is not None:
-        return boost.state == ServiceRequestState.RESPONDED
+    if boost_state is None:
+        boost_state = action.service_requests.filter(srv="7.9").order_by("pk").values_list("state", flat=True).first()
+    if boost_state is not None:
+        return boost_state == ServiceRequestState.RESPONDED
     return bool(action.selection.get("on_boost_button")) or action.hcalcs.on_boost_button
 
 

@@ -16,6 +16,7 @@ from django.utils import timezone
 
 from curtailment.choices import ActionStatus
 from curtailment.models import CurtailmentAction
+from dcc.models import ServiceRequest
 from dnoctl.queueing import task_send_on_commit
 
 logger = logging.getLogger("curtailment")
@@ -65,8 +66,17 @@ def _pauses(*, event, hcalcs_ids: list[int], now: dt.datetime) -> tuple[list, li
 
     decide_by = dt.timedelta(seconds=int(knob("CONFIRMATION_TIMEOUT_S")) + NOTIFY_RETRY_S)
     pauses, undecided = [], []
-    actions = CurtailmentAction.objects.select_related("hcalcs").filter(event=event, hcalcs_id__in=list(hcalcs_ids))
-    for action in actions.order_by("pk"):
+    actions = list(
+        CurtailmentAction.objects.select_related("hcalcs")
+        .filter(event=event, hcalcs_id__in=list(hcalcs_ids))
+        .order_by("pk")
+    )
+    boost_states: dict[int, str] = {}
+    for action_id, state in (
+        ServiceRequest.objects.filter(action__in=actions, srv="7.9").order_by("-pk").values_list("action_id", "state")
+    ):
+        boost_states[action_id] = state  # ends with each action's first 7.9
+    for action in actions:
         if action.status in UNDECIDED_STATES and now - action.started_at < decide_by:
             undecided.append(action.hcalcs_id)
             continue
@@ -77,7 +87,7 @@ def _pauses(*, event, hcalcs_ids: list[int], now: dt.datetime) -> tuple[list, li
                 hcalcs_id=action.hcalcs_id,
                 starts_at=action.confirmed_at or action.started_at,
                 ends_at=action.ended_at or action.expected_end_at,
-                boost_available=boost_available(action=action),
+                boost_available=boost_available(action=action, boost_state=boost_states.get(action.pk)),
                 customer_id=action.selection.get("customer_id"),
             )
         )
