@@ -381,6 +381,9 @@ DNOCTL = {
     # Margin added to the required reduction (fraction of the excess load).
     "REDUCTION_MARGIN": env_float("DNOCTL_REDUCTION_MARGIN", 0.1),
     "DEFAULT_EVENT_MINUTES": env_int("DNOCTL_DEFAULT_EVENT_MINUTES", 60),
+    # A charger whose customer may override but whose 7.9 (add to the boost button) failed is
+    # not curtailed (another is picked) unless this allows it; its notice then says so.
+    "CURTAIL_WITHOUT_BOOST": env_bool("DNOCTL_CURTAIL_WITHOUT_BOOST", False),
     # /healthz answers 503 when the worker or beat has not been seen for this long (each
     # beats every 10 s while alive and connected: see dnoctl/liveness.py).
     "HEARTBEAT_STALE_S": env_int("DNOCTL_HEARTBEAT_STALE_S", 60),

@@ -167,11 +167,12 @@ def test_trend_fits_the_max_phase_load(feeder, head_end_token, post_telemetry):
 
     trend = feeder_trend(feeder=feeder)
 
-    assert trend.sufficient and trend.points == 9
+    assert trend.sufficient and trend.points == 5  # the 5-minute window: older readings are left out
     assert trend.slope_percent_per_minute == pytest.approx(2.0)
     assert trend.current_percent == pytest.approx(26.0)
     assert trend.forecast_percent == pytest.approx(46.0)
     assert trend.minutes_to_rating == pytest.approx(37.0)
+    assert trend.recent_slope_percent_per_minute == pytest.approx(2.0) and trend.rising
     assert not trend.will_exceed_rating
 
 
