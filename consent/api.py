@@ -46,6 +46,7 @@ from dnoctl.api_base import (
     SessionAuth,
     documented_body,
     json_parse,
+    request_body,
     unstorable_text,
 )
 from dnoctl.roles import IMPORT_PREMISES, MANAGE_CONSENT, VIEW_PERSONAL_DATA
@@ -95,8 +96,17 @@ router = Router(
 )
 # Any endpoint: no or bad credentials; a missing permission or CSRF token.
 REFUSALS = {401: ApiError, 403: ApiError}
+# Any endpoint taking a body: more than MAX_BODY_BYTES.
+TOO_LARGE = {413: ApiError}
 # Every change of one premise's consent or tenancy.
-CHANGE_REPLIES = {200: schemas.PremiseOut, 400: schemas.FieldErrors, 404: ApiError, 409: ApiError, **REFUSALS}
+CHANGE_REPLIES = {
+    200: schemas.PremiseOut,
+    400: schemas.FieldErrors,
+    404: ApiError,
+    409: ApiError,
+    **TOO_LARGE,
+    **REFUSALS,
+}
 
 
 def _guarded(*, permission: str | None = None) -> Callable:
@@ -124,11 +134,18 @@ def _fields(exc: ValidationError) -> dict[str, list[str]]:
     return exc.message_dict if hasattr(exc, "error_dict") else {"__all__": exc.messages}
 
 
+def _body(request: HttpRequest) -> bytes:
+    """The raw body, up to ``MAX_BODY_BYTES`` (more than Django's limit for forms: a month
+    of half-hours is large); over it, a 413."""
+    body = request_body(request, limit=MAX_BODY_BYTES)
+    if body is None:
+        raise ApiRefusal(_error(413, f"request body larger than {MAX_BODY_BYTES} bytes: split it"))
+    return body
+
+
 def _json_body(request: HttpRequest) -> dict:
-    if len(request.body) > MAX_BODY_BYTES:
-        raise ValidationError("request body too large")
     try:
-        body = json_parse(request.body or b"{}")
+        body = json_parse(_body(request) or b"{}")
     except ValueError as exc:
         raise ValidationError(f"the body is not JSON: {exc}") from None
     if not isinstance(body, dict):
@@ -458,7 +475,7 @@ def tenancy_change(request: HttpRequest, reference: str) -> JsonResponse:
     "/tenancy-feed/",
     operation_id="tenancy_feed",
     summary="Apply a CSV feed of changes of tenancy, all or nothing",
-    response={200: schemas.FeedApplied, 400: schemas.FeedErrors | schemas.FieldErrors, **REFUSALS},
+    response={200: schemas.FeedApplied, 400: schemas.FeedErrors | schemas.FieldErrors, **TOO_LARGE, **REFUSALS},
     openapi_extra=documented_body(
         description="CSV with a header row; premise_reference, name and reason are required.",
         other_types={"text/csv": {"schema": {"type": "string", "description": "Columns: " + ", ".join(FEED_COLUMNS)}}},
@@ -467,7 +484,7 @@ def tenancy_change(request: HttpRequest, reference: str) -> JsonResponse:
 @_guarded(permission=MANAGE_CONSENT)
 def tenancy_feed(request: HttpRequest) -> JsonResponse:
     """A CSV feed of changes of tenancy (``text/csv`` body), all or nothing."""
-    result = tenancy_feed_apply(raw=io.BytesIO(request.body), recorded_by=request.user)
+    result = tenancy_feed_apply(raw=io.BytesIO(_body(request)), recorded_by=request.user)
     if not result.ok:
         return _error(400, "the feed has errors; nothing was changed", errors=result.errors)
     return JsonResponse({"ok": True, "changes": result.applied})
@@ -480,7 +497,7 @@ def tenancy_feed(request: HttpRequest) -> JsonResponse:
     response={
         200: schemas.HalfHoursResult,
         400: schemas.HalfHoursResult | schemas.FieldErrors,
-        413: ApiError,
+        **TOO_LARGE,
         **REFUSALS,
     },
     openapi_extra=documented_body(
@@ -493,11 +510,9 @@ def tenancy_feed(request: HttpRequest) -> JsonResponse:
 def half_hours(request: HttpRequest) -> JsonResponse:
     """Half-hourly kWh: JSON ``{"readings": [{"mpan", "period_start", "kwh"}]}`` or a CSV
     body (``Content-Type: text/csv``, header ``mpan,period_start,kwh``). All or nothing."""
-    if len(request.body) > MAX_BODY_BYTES:
-        return _error(413, f"body larger than {MAX_BODY_BYTES} bytes: split the readings")
     if request.content_type == "text/csv":
         try:
-            readings = list(profiles.halfhour_csv_readings(io.BytesIO(request.body)))
+            readings = list(profiles.halfhour_csv_readings(io.BytesIO(_body(request))))
         except (ValueError, UnicodeDecodeError) as exc:
             raise ValidationError(str(exc)) from None
     else:

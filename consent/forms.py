@@ -6,6 +6,7 @@ from django import forms
 from django.utils import timezone
 
 from consent.choices import NotificationChannel, NotificationFrequency
+from consent.validators import validate_evidence_date
 
 EVIDENCE_CHANNELS = [
     ("web", "Web form"),
@@ -24,7 +25,17 @@ class ReasonForm(forms.Form):
 
 class GrantForm(ReasonForm):
     evidence_channel = forms.ChoiceField(choices=EVIDENCE_CHANNELS)
-    evidence_date = forms.DateField(initial=timezone.localdate, widget=forms.DateInput(attrs={"type": "date"}))
+    evidence_date = forms.DateField(
+        initial=timezone.localdate,
+        validators=[validate_evidence_date],
+        widget=forms.DateInput(attrs={"type": "date"}),
+    )
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        # The browser's date picker offers no day after today (checked again on the server).
+        self.fields["evidence_date"].widget.attrs["max"] = timezone.localdate().isoformat()
+
     evidence_reference = forms.CharField(max_length=100, required=False)
     override_allowed = forms.BooleanField(
         required=False, initial=True, label="May override each event with the boost button"

@@ -267,6 +267,10 @@ class Notification(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
     due_at = models.DateTimeField(help_text="When to send (digests and statements are batched)")
     sent_at = models.DateTimeField(null=True, blank=True)
+    # An event notice names the customer's own pause (their chargers' actions), not the
+    # event's window: digests and statements render these when they are sent.
+    window_start = models.DateTimeField(null=True, blank=True, help_text="Event notice: when the pause starts")
+    window_end = models.DateTimeField(null=True, blank=True, help_text="Event notice: when it ends at the latest")
     digest = models.ForeignKey(
         "self",
         null=True,

@@ -2,10 +2,10 @@
 
 Entry points:
 
-* ``notification_event_queue(*, event, hcalcs_ids) -> list[Notification]`` — for the
-  ENGINE: call it (inside the transaction that dispatched the actions, or after) with the
-  HCALCS curtailed in ``event``. One notice per affected customer (the current tenant with
-  granted consent), by their consent's frequency:
+* ``notification_event_queue(*, event, pauses) -> list[Notification]`` — for the ENGINE:
+  call it with a ``ChargerPause`` per charger curtailed in ``event`` (its own window, and
+  whether its boost button overrides it). One notice per affected customer (the current
+  tenant with granted consent), naming their own pause, by their consent's frequency:
 
   - ``each_event``: a row due now, sent by ``consent.tasks.notification_send`` on commit;
   - ``daily_digest``: a ``batched`` item row that points at the customer's pending daily
@@ -140,6 +140,20 @@ def digest_due_at(*, frequency: str, at: dt.datetime) -> dt.datetime:
 # --- queueing ----------------------------------------------------------------------------
 
 
+@dataclass(frozen=True)
+class ChargerPause:
+    """What an event notice says about one curtailed charger: its own window (the engine's
+    action, not the whole event) and whether the customer's boost button overrides it."""
+
+    hcalcs_id: int
+    starts_at: dt.datetime
+    ends_at: dt.datetime
+    boost_available: bool
+    # The customer whose consent the charger was curtailed under: after a change of tenancy
+    # the new occupant is not told of a pause that was not theirs.
+    customer_id: int | None = None
+
+
 def _send_on_commit(notification_id: int) -> None:
     from consent import tasks
 
@@ -182,42 +196,72 @@ def notification_consent_request_resend(*, consent: Consent, by) -> Notification
     return notice
 
 
-def notification_event_queue(*, event, hcalcs_ids: list[int]) -> list[Notification]:
+def notification_event_queue(*, event, pauses: list[ChargerPause]) -> list[Notification]:
     """Queue the load-limiting notice of ``event`` for each customer whose charger is among
-    ``hcalcs_ids`` (see the module docstring for the frequency rules). Idempotent per
-    (event, customer)."""
+    ``pauses`` (see the module docstring for the frequency rules), naming that customer's
+    own window. Idempotent per (event, customer)."""
     now = timezone.now()
+    by_hcalcs = {pause.hcalcs_id: pause for pause in pauses}
     chargers = (
         HCALCS.objects.filter(
-            pk__in=hcalcs_ids,
+            pk__in=list(by_hcalcs),
             meter__premise__tenancies__end__isnull=True,
             meter__premise__tenancies__consent__status=ConsentStatus.GRANTED,
         )
         .select_related("meter__premise")
         .order_by("pk")
     )
+    # One notice per customer: their chargers' pauses, from the earliest start to the latest end.
+    per_customer: dict[int, tuple[Premise, Consent, list[ChargerPause]]] = {}
+    for hcalcs in chargers:
+        premise = hcalcs.meter.premise
+        consent = Consent.objects.select_related("tenancy__customer").get(
+            tenancy__premise=premise, tenancy__end__isnull=True
+        )
+        if by_hcalcs[hcalcs.pk].customer_id not in (None, consent.tenancy.customer_id):
+            continue
+        entry = per_customer.setdefault(consent.tenancy.customer_id, (premise, consent, []))
+        entry[2].append(by_hcalcs[hcalcs.pk])
     created: list[Notification] = []
-    seen: set[int] = set()
     with transaction.atomic():
-        for hcalcs in chargers:
-            premise = hcalcs.meter.premise
-            consent = Consent.objects.select_related("tenancy__customer").get(
-                tenancy__premise=premise, tenancy__end__isnull=True
-            )
-            customer = consent.tenancy.customer
-            if (
-                customer.pk in seen
-                or Notification.objects.filter(event=event, customer=customer, kind=NotificationKind.EVENT).exists()
-            ):
+        for customer_id, (premise, consent, customer_pauses) in per_customer.items():
+            if Notification.objects.filter(event=event, customer_id=customer_id, kind=NotificationKind.EVENT).exists():
                 continue
-            seen.add(customer.pk)
-            created.append(_event_notice(event=event, premise=premise, consent=consent, now=now))
+            created.append(
+                _event_notice(event=event, premise=premise, consent=consent, pauses=customer_pauses, now=now)
+            )
     return created
 
 
-def _event_notice(*, event, premise: Premise, consent: Consent, now: dt.datetime) -> Notification:
+def window_labels(*, starts_at: dt.datetime, ends_at: dt.datetime) -> dict[str, str]:
+    """A pause's window as the notice words it, in Europe/London wall-clock time (the end
+    gets its date when it falls on another day)."""
+    start, end = starts_at.astimezone(LONDON), ends_at.astimezone(LONDON)
+    same_day = start.date() == end.date()
+    return {
+        "window_date": f"{start:%-d %b %Y}",
+        "window_from": f"{start:%-d %b %Y %H:%M}",
+        "window_from_time": f"{start:%H:%M}",
+        "window_until": f"{end:%H:%M}" if same_day else f"{end:%-d %b %Y %H:%M}",
+        "window_until_short": f"{end:%H:%M}" if same_day else f"{end:%H:%M} on {end:%-d %b}",
+    }
+
+
+def _event_notice(*, event, premise: Premise, consent: Consent, pauses: list[ChargerPause], now: dt.datetime):
     customer = consent.tenancy.customer
-    context = {"event": event, "premise": premise, "customer": customer, "consent": consent}
+    starts_at = min(pause.starts_at for pause in pauses)
+    ends_at = max(pause.ends_at for pause in pauses)
+    context = {
+        "event": event,
+        "premise": premise,
+        "customer": customer,
+        "consent": consent,
+        **window_labels(starts_at=starts_at, ends_at=ends_at),
+        # Say "press boost" only when it works; say it will not when the customer may
+        # override but the charger could not be put on the button (CURTAIL_WITHOUT_BOOST).
+        "boost_works": consent.override_allowed and all(pause.boost_available for pause in pauses),
+        "boost_unavailable": consent.override_allowed and not all(pause.boost_available for pause in pauses),
+    }
     subject = _render_subject(NotificationKind.EVENT, context)
     body = _render_body(NotificationKind.EVENT, consent.notification_channel, context)
     fields = {
@@ -228,12 +272,14 @@ def _event_notice(*, event, premise: Premise, consent: Consent, now: dt.datetime
         "channel": consent.notification_channel,
         "subject": subject,
         "body": body,
+        "window_start": starts_at,
+        "window_end": ends_at,
     }
     if consent.notification_frequency == NotificationFrequency.EACH_EVENT:
         notice = Notification.objects.create(**fields, due_at=now)
         _send_on_commit(notice.pk)
         return notice
-    digest = _digest_for(customer=customer, premise=premise, consent=consent, at=event.started_at)
+    digest = _digest_for(customer=customer, premise=premise, consent=consent, at=starts_at)
     return Notification.objects.create(**fields, due_at=digest.due_at, status=NotificationStatus.BATCHED, digest=digest)
 
 
@@ -277,7 +323,7 @@ def _render_body(kind: str, channel: str, context: dict) -> str:
 
 
 def _digest_render(digest: Notification) -> tuple[str, str]:
-    items = list(digest.digest_items.select_related("event", "premise").order_by("event__started_at", "pk"))
+    items = list(digest.digest_items.select_related("event", "premise").order_by("window_start", "pk"))
     context = {"customer": digest.customer, "premise": digest.premise, "items": items, "digest": digest}
     local_due = digest.due_at.astimezone(LONDON)
     context["period"] = (

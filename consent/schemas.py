@@ -40,7 +40,7 @@ class GrantIn(Schema):
     )
 
     evidence_channel: str = Field(min_length=1, description="How the customer consented, e.g. web, phone, letter")
-    evidence_date: dt.date
+    evidence_date: dt.date = Field(description="The day the customer consented: today or earlier (Europe/London)")
     evidence_reference: str | None = None
     override_allowed: bool | None = Field(None, description="May the customer override events with the boost button")
     reason: str = REASON

@@ -29,6 +29,7 @@ from django.utils import timezone
 
 from consent.choices import ConsentStatus, NotificationChannel, NotificationFrequency
 from consent.models import HCALCS, Consent, ConsentChange, Customer, Premise, Tenancy
+from consent.validators import validate_evidence_date
 from curtailment.audit import audit_record
 from dnoctl.queueing import task_send_on_commit
 
@@ -130,6 +131,8 @@ def _consent_move(
                 "override_allowed": current.override_allowed,
             },
         )
+        if from_status == ConsentStatus.GRANTED and current.status != ConsentStatus.GRANTED:
+            _consent_ended(consent=current, why="consent withdrawn", by=by, rule=rule)
         if override_before and not current.override_allowed:
             _boost_removal_queue(premise_id=current.tenancy.premise_id)
         overridable_now = current.status == ConsentStatus.GRANTED and current.override_allowed
@@ -170,11 +173,16 @@ def consent_grant(
     granted_by: User | None,
     reason: str,
 ) -> Consent:
-    """Record the occupant's consent to load limiting of their charger, with its evidence.
+    """Record the occupant's consent to load limiting of their charger, with its evidence
+    (dated today or before: ``evidence_date`` in the future is refused, naming the field).
 
     ``override_allowed`` (may the customer override each event with the boost button)
     keeps its current value when not given.
     """
+    try:
+        validate_evidence_date(evidence_date)
+    except ValidationError as exc:
+        raise ValidationError({"evidence_date": exc.messages}) from None
     changes: dict[str, Any] = {
         "evidence_channel": evidence_channel,
         "evidence_date": evidence_date,
@@ -223,7 +231,8 @@ def consent_decline(
 
 
 def consent_withdraw(*, consent: Consent, withdrawn_by: User | None, reason: str) -> Consent:
-    """The occupant takes back a granted consent: no new curtailment of their charger."""
+    """The occupant takes back a granted consent: no new curtailment of their charger, and
+    one curtailed now is released at once (``consent.hooks``)."""
     return _consent_move(
         consent=consent,
         allowed_from=(ConsentStatus.GRANTED,),
@@ -306,9 +315,10 @@ def tenancy_change_record(
 
     The open tenancy (if any) ends at ``at`` and its consent lapses at once, so the charger
     drops out of selection straight away (the engine selects on current tenancy + granted
-    consent). Actions already running at the premise run to their end on the device but are
-    not renewed. The new tenancy starts with a pending consent, shows up in the "awaiting
-    consent" queue, and the consent request is sent through the default channel.
+    consent), and a charger of the premise curtailed in an event is
+    released at once (``consent.hooks``: the engine sends 7.8 and picks a replacement). The
+    new tenancy starts with a pending consent, shows up in the "awaiting consent" queue, and
+    the consent request is sent through the default channel.
     """
     from consent import notifications
 
@@ -383,6 +393,27 @@ def _consent_lapse(*, tenancy: Tenancy, by: User | None, rule: str) -> None:
         target=consent,
         reason="change of tenancy",
         inputs={"premise_id": tenancy.premise_id, "tenancy_id": tenancy.pk, "from_status": from_status},
+    )
+    if from_status == ConsentStatus.GRANTED:
+        _consent_ended(consent=consent, why="change of tenancy", by=by, rule=rule)
+
+
+def _consent_ended(*, consent: Consent, why: str, by: User | None, rule: str) -> None:
+    """A granted consent ended: tell the apps that hooked in (``consent.hooks``), inside
+    this transaction, so a charger curtailed under it is released at once."""
+    from consent.hooks import ConsentEnded, consent_ended_announce
+
+    tenancy = consent.tenancy
+    consent_ended_announce(
+        ConsentEnded(
+            premise_id=tenancy.premise_id,
+            consent_id=consent.pk,
+            customer_id=tenancy.customer_id,
+            hcalcs_ids=tuple(HCALCS.objects.filter(meter__premise_id=tenancy.premise_id).values_list("pk", flat=True)),
+            why=why,
+            actor=_actor(by, rule)["actor"],
+            at=timezone.now(),
+        )
     )
 
 

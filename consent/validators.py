@@ -1,4 +1,5 @@
-"""Validators for smart-metering identifiers: EUI-64 device ids, MPAN cores, postcodes.
+"""Validators for smart-metering identifiers (EUI-64 device ids, MPAN cores, postcodes) and
+for the date of consent evidence.
 
 Each raises ``ValidationError`` with a message naming what is wrong, so a bad import row
 or form field says why it was refused.
@@ -6,9 +7,11 @@ or form field says why it was refused.
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 
 from django.core.exceptions import ValidationError
+from django.utils import timezone
 
 EUI64_PATTERN = r"^[0-9A-F]{2}(-[0-9A-F]{2}){7}$"
 _EUI64_RE = re.compile(EUI64_PATTERN)
@@ -57,3 +60,13 @@ def postcode_normalise(value: str) -> str:
     if not _POSTCODE_RE.match(compact):
         raise ValidationError(f"not a UK postcode: {value!r}")
     return f"{compact[:-3]} {compact[-3:]}"
+
+
+def validate_evidence_date(value: dt.date) -> None:
+    """Evidence is of consent already given: its date cannot be after today (Europe/London,
+    the customers' calendar)."""
+    today = timezone.localdate()
+    if value is not None and value > today:
+        raise ValidationError(
+            f"{value.isoformat()} is in the future (today is {today.isoformat()}): give the date the customer consented"
+        )

@@ -1,6 +1,14 @@
 from django.contrib import admin
 
-from curtailment.models import AspCallOff, AspContract, AuditEntry, CurtailmentAction, CurtailmentEvent
+from curtailment.models import (
+    AspCallOff,
+    AspContract,
+    AspReport,
+    AspVen,
+    AuditEntry,
+    CurtailmentAction,
+    CurtailmentEvent,
+)
 from dnoctl.admin import AuditedAdmin, ReadOnlyAdmin
 
 
@@ -20,13 +28,34 @@ class CurtailmentActionAdmin(admin.ModelAdmin):
 
 @admin.register(AspContract)
 class AspContractAdmin(AuditedAdmin):
-    list_display = ["reference", "provider", "starts_at", "ends_at", "available_kw", "active"]
+    list_display = ["reference", "provider", "ven", "starts_at", "ends_at", "available_kw", "active"]
     filter_horizontal = ["feeders"]
+
+
+@admin.register(AspVen)
+class AspVenAdmin(AuditedAdmin):
+    """VENs are registered with ``manage.py asp_ven_register`` (which shows the secret once);
+    here they can be renamed to their provider or switched off (their tokens stop at once)."""
+
+    list_display = ["ven_name", "provider", "client_id", "active", "created_at"]
+    fields = ["ven_name", "provider", "client_id", "active"]
+    readonly_fields = ["ven_name", "client_id"]
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False
+
+
+@admin.register(AspReport)
+class AspReportAdmin(ReadOnlyAdmin):
+    list_display = ["received_at", "calloff", "ven", "delivered_kw"]
 
 
 @admin.register(AspCallOff)
 class AspCallOffAdmin(ReadOnlyAdmin):
-    list_display = ["contract", "event", "kw", "called_at", "status"]
+    list_display = ["contract", "event", "kw", "confirmed_kw", "counted_kw", "called_at", "confirm_by", "status"]
 
 
 @admin.register(AuditEntry)

@@ -22,3 +22,9 @@ class CurtailmentConfig(AppConfig):
         from dcc.services import handlers_install
 
         handlers_install(responses=RESPONSE_HANDLERS, alerts=ALERT_HANDLERS)
+        # A charger whose consent ends mid-event (withdrawal, change of tenancy) is released
+        # at once: the consent app calls this hook and never imports the engine.
+        from consent.hooks import consent_ended_handlers_install
+        from curtailment.services.consent_ended import hcalcs_consent_ended
+
+        consent_ended_handlers_install(handlers=[hcalcs_consent_ended])

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from django.core.exceptions import ValidationError
+from django.core.validators import RegexValidator
 from django.db import models
 from django.db.models import Q
 
@@ -139,9 +140,35 @@ class CurtailmentAction(models.Model):
         return f"Action {self.pk} ({self.hcalcs_id} in event {self.event_id})"
 
 
+OPENADR_NAME = RegexValidator(r"^[A-Za-z0-9_-]{1,128}$", "letters, digits, '_' and '-' only (an OpenADR 3 name)")
+
+
+class AspVen(models.Model):
+    """An aggregator's OpenADR 3 client (VEN) and its credentials on our VTN.
+
+    The VEN swaps ``client_id`` and its secret for a bearer token (``/auth/token``); only
+    the secret's SHA-256 is stored. It sees the programmes of its contracts and the call-off
+    events targeted at it, and reports on those events only.
+    """
+
+    ven_name = models.CharField(max_length=128, unique=True, validators=[OPENADR_NAME])
+    provider = models.CharField(max_length=200)
+    client_id = models.CharField(max_length=64, unique=True, validators=[OPENADR_NAME])
+    secret_sha256 = models.CharField(max_length=64)
+    active = models.BooleanField(default=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        verbose_name = "ASP VEN"
+
+    def __str__(self) -> str:
+        return f"{self.ven_name} ({self.provider})"
+
+
 class AspContract(models.Model):
     """A flexibility contract with an Ancillary Services Provider covering feeders (NF14):
-    called off first, before any customer's charger."""
+    called off first, before any customer's charger, through the provider's VEN (OpenADR 3).
+    A contract without a VEN cannot be called off."""
 
     provider = models.CharField(max_length=200)
     reference = models.CharField(max_length=64, unique=True)
@@ -150,6 +177,14 @@ class AspContract(models.Model):
     ends_at = models.DateTimeField()
     available_kw = models.FloatField()
     active = models.BooleanField(default=True)
+    ven = models.ForeignKey(
+        AspVen,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="contracts",
+        help_text="The provider's VEN that receives the call-offs (OpenADR 3)",
+    )
 
     class Meta:
         ordering = ["reference"]
@@ -168,14 +203,28 @@ class AspContract(models.Model):
 
 
 class AspCallOff(models.Model):
-    """A call-off of an ASP contract for an event, and the kW it provides."""
+    """A call-off of an ASP contract for an event: an OpenADR 3 event for the provider's VEN.
+
+    ``kw`` is what was asked for. The event counts on it (``counted_kw``) only until
+    ``confirm_by``; after that only on what the provider's reports confirm (``confirmed_kw``,
+    while fresh), and chargers cover the rest (``curtailment.services.asp``).
+    """
 
     contract = models.ForeignKey(AspContract, on_delete=models.PROTECT, related_name="calloffs")
     event = models.ForeignKey(CurtailmentEvent, on_delete=models.PROTECT, related_name="asp_calloffs")
-    kw = models.FloatField()
+    kw = models.FloatField(help_text="kW asked for")
     called_at = models.DateTimeField()
     released_at = models.DateTimeField(null=True, blank=True)
     status = models.CharField(max_length=10, choices=AspCallOffStatus.choices, default=AspCallOffStatus.CALLED)
+    ends_at = models.DateTimeField(null=True, blank=True, help_text="End of the event's interval as sent")
+    confirm_by = models.DateTimeField(null=True, blank=True, help_text="Delivery must be reported by then")
+    seen_at = models.DateTimeField(null=True, blank=True, help_text="First fetched by the provider's VEN")
+    confirmed_kw = models.FloatField(default=0, help_text="Delivery in the latest report (at most kw)")
+    reported_at = models.DateTimeField(null=True, blank=True, help_text="When the latest report arrived")
+    counted_kw = models.FloatField(default=0, help_text="kW the event counts on now")
+    settled_at = models.DateTimeField(null=True, blank=True, help_text="When delivery was judged, after confirm_by")
+    fallback_at = models.DateTimeField(null=True, blank=True, help_text="First time chargers covered a shortfall")
+    modified_at = models.DateTimeField(null=True, blank=True, help_text="Last change the VEN can see")
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["contract", "event"], name="asp_calloff_once_per_event")]
@@ -224,6 +273,24 @@ class FailureClock(models.Model):
         if self.state == ClockState.RISING and self.minutes_to_rating is not None:
             return self.minutes_to_rating
         return float("inf")
+
+
+class AspReport(AppendOnlyModel):
+    """One OpenADR 3 report from a provider's VEN on a call-off, kept as received: the
+    evidence behind every kW credited to the ASP."""
+
+    calloff = models.ForeignKey(AspCallOff, on_delete=models.PROTECT, related_name="reports")
+    ven = models.ForeignKey(AspVen, on_delete=models.PROTECT, related_name="reports")
+    received_at = models.DateTimeField(db_index=True)
+    delivered_kw = models.FloatField(help_text="Load reduction the report states (kW)")
+    report_name = models.CharField(max_length=200, blank=True)
+    body = models.JSONField(help_text="The report as received")
+
+    class Meta:
+        ordering = ["received_at", "id"]
+
+    def __str__(self) -> str:
+        return f"report {self.pk} on call-off {self.calloff_id}: {self.delivered_kw} kW"
 
 
 class AuditEntry(AppendOnlyModel):

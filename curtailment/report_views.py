@@ -319,7 +319,8 @@ def api_summary(
     "/exports/",
     operation_id="report_export_create",
     summary="Queue an export of the report as CSV (zip), XLSX or JSON",
-    response={202: schemas.ExportJob, 400: ApiError, **REFUSALS},
+    # 413: a body over Django's DATA_UPLOAD_MAX_MEMORY_SIZE (dnoctl.api answers it).
+    response={202: schemas.ExportJob, 400: ApiError, 413: ApiError, **REFUSALS},
     openapi_extra=documented_body(schemas.ExportIn, description="The format and the period."),
 )
 def api_export_create(request: HttpRequest) -> JsonResponse:

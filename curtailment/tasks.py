@@ -237,6 +237,16 @@ def feeder_protection_check(feeder_id: int) -> str:
     return check(feeder_id=feeder_id)
 
 
+@shared_task(name="curtailment.tasks.actions_without_consent_release", expires=RECHECK_SECONDS)
+def actions_without_consent_release() -> int:
+    """Beat, every minute: release chargers still curtailed although their consent ended
+    (the consent hook releases them at once; this catches one it missed). Idempotent: a
+    released action is no longer live."""
+    from curtailment.services.consent_ended import actions_without_consent_release as release
+
+    return len(release())
+
+
 # Registered here rather than in settings so the schedule lives next to its task.
 app.conf.beat_schedule.update(
     {
@@ -247,6 +257,10 @@ app.conf.beat_schedule.update(
         },
         "curtailment-events-notices-sweep": {
             "task": "curtailment.tasks.events_notices_sweep",
+            "schedule": RECHECK_SECONDS,
+        },
+        "curtailment-actions-without-consent": {
+            "task": "curtailment.tasks.actions_without_consent_release",
             "schedule": RECHECK_SECONDS,
         },
     }

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
+import json
 from collections.abc import Iterator
 from typing import Any
 
@@ -35,6 +36,7 @@ from curtailment.models import (
 )
 from dcc.models import ServiceRequest
 from dnoctl.charts import LONDON, event_timeline_figure, london_label, usage_distribution_figure
+from dnoctl.csv_safety import csv_row
 from dnoctl.queueing import broker_problem
 from dnoctl.roles import EXPORT_REPORTS
 from feeders.models import Feeder
@@ -331,30 +333,27 @@ def _audit_csv_rows(entries: QuerySet[AuditEntry]) -> Iterator[str]:
     yield writer.writerow(
         ["at_utc", "at_europe_london", "actor", "action", "target_type", "target_id", "reason", "inputs"]
     )
+    # Every cell is guarded: usernames, reasons and inputs are free text (a username may
+    # start with "@", "+" or "-").
     for entry in entries.iterator(chunk_size=2000):
         yield writer.writerow(
-            [
-                entry.at.isoformat(),
-                london_label(entry.at),
-                entry.actor,
-                entry.action,
-                entry.target_type,
-                entry.target_id,
-                _csv_safe(entry.reason),
-                _csv_safe(_json(entry.inputs)),
-            ]
+            csv_row(
+                [
+                    entry.at.isoformat(),
+                    london_label(entry.at),
+                    entry.actor,
+                    entry.action,
+                    entry.target_type,
+                    entry.target_id,
+                    entry.reason,
+                    _json(entry.inputs),
+                ]
+            )
         )
 
 
 def _json(value: Any) -> str:
-    import json
-
     return json.dumps(value, sort_keys=True, default=str)
-
-
-def _csv_safe(text: str) -> str:
-    # A cell starting with = + - @ is run as a formula by spreadsheets (CSV injection).
-    return "'" + text if text[:1] in ("=", "+", "-", "@") else text
 
 
 @permission_required(EXPORT_REPORTS, raise_exception=True)

@@ -904,6 +904,9 @@ def _apply_dcc_alert(response: DuisResponse) -> ApplyOutcome:
 def _apply_device_response(service_request_id: int, response: DuisResponse, document: bytes) -> ApplyOutcome:
     request = ServiceRequest.objects.get(pk=service_request_id)
     result = _device_result(response, device=request.target_eui64, request=request)
+    # When the DCC produced the response: close to when the device acted, whatever held up
+    # its delivery to us.
+    result["answered_at"] = response.response_datetime
     succeeded = is_accepted(response.response_code) and result.get("status", "success") == "success"
     summary = result.get("summary", "")
     return _apply_answer(
@@ -992,6 +995,7 @@ def inbound_handlers_retry(
                 result = {"status": "failure", "detail": {"reason": request.error}}
             else:
                 result = _device_result(response, device=request.target_eui64, request=request)
+                result["answered_at"] = response.response_datetime
             _run_response_handler(request, result, kept.pk)
         count += 1
     return count

@@ -11,13 +11,16 @@ from __future__ import annotations
 
 from typing import Any
 
+from csp.decorators import csp_update
 from django.contrib.auth.decorators import login_not_required
+from django.core.exceptions import RequestDataTooBig
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from ninja import NinjaAPI, Swagger
 
 from consent.api import router as consent_router
 from curtailment.report_views import router as reports_router
 from dnoctl.api_base import ApiRefusal, SessionAuth, documented_body_schemas
+from dnoctl.api_errors import body_too_large
 from feeders.api import router as feeders_router
 
 
@@ -93,16 +96,30 @@ def _refusal(request: HttpRequest, exc: ApiRefusal) -> HttpResponse:
     return exc.response
 
 
+@api.exception_handler(RequestDataTooBig)
+def _too_large(request: HttpRequest, exc: RequestDataTooBig) -> HttpResponse:
+    return body_too_large()
+
+
 @api.exception_handler(Http404)
 def _not_found(request: HttpRequest, exc: Http404) -> HttpResponse:
     return JsonResponse({"error": str(exc) or "not found"}, status=404)
 
 
+# Swagger UI's stylesheet draws its icons (arrows, copy, lock) as data: SVG images; the
+# docs page alone may load those, on top of the site's policy (dnoctl.csp). Its scripts and
+# styles are files, like the dashboard's.
+DOCS_CSP_UPDATE = {"img-src": ["data:"]}
+
+
 def api_urls() -> tuple[list, str, str]:
     """``api.urls``, with the operations exempt from the login middleware: each one
-    authenticates itself (ninja runs its ``auth``). The schema and the docs stay behind it."""
+    authenticates itself (ninja runs its ``auth``). The schema and the docs stay behind it;
+    the docs page gets its own Content-Security-Policy (``DOCS_CSP_UPDATE``)."""
     patterns, app_name, namespace = api.urls
     for pattern in patterns:
-        if pattern.name not in ("openapi-json", "openapi-view", "api-root"):
+        if pattern.name == "openapi-view":
+            pattern.callback = csp_update(DOCS_CSP_UPDATE)(pattern.callback)
+        elif pattern.name not in ("openapi-json", "api-root"):
             login_not_required(pattern.callback)
     return patterns, app_name, namespace

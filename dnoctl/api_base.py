@@ -72,6 +72,33 @@ class SessionAuth(APIKeyCookie):
         raise NotImplementedError("__call__ does the whole check")
 
 
+# --- bodies ----------------------------------------------------------------------------------
+
+
+def request_body(request: HttpRequest, *, limit: int) -> bytes | None:
+    """The request body, or None when it is over ``limit`` bytes (the caller answers 413).
+
+    Read from the stream, not ``request.body``, so an API may take more than Django's
+    ``DATA_UPLOAD_MAX_MEMORY_SIZE`` (a guard for forms) and refuse more than its own limit
+    without reading it all: a declared ``Content-Length`` over the limit is refused unread.
+    Kept on the request, so an operation may ask twice.
+    """
+    kept = getattr(request, "_api_body", None)
+    if kept is not None:
+        return kept
+    try:
+        declared = int(request.headers.get("Content-Length") or 0)
+    except ValueError:
+        declared = 0
+    if declared > limit:
+        return None
+    body = request.read(limit + 1)
+    if len(body) > limit:
+        return None
+    request._api_body = body
+    return body
+
+
 # --- JSON bodies -----------------------------------------------------------------------------
 
 

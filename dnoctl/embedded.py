@@ -6,6 +6,9 @@
 * a Celery worker thread on kombu's in-memory broker, and beat in another thread, so
   countdowns, ETAs, retries and periodic tasks behave as in production;
 * the telemetry simulator posting to the real ingest API with a monitor token;
+* the OpenADR 3 VTN (the ``vtn`` process type) on its own port, with a demo ASP contract on
+  the high-risk feeders and a stand-in aggregator's VEN (toadr3) that delivers part of each
+  call-off and reports it, so chargers cover the rest (NF14, docs/asp-openadr.md);
 * uvicorn serving the ASGI app (HTTP + WebSocket, in-memory channel layer) in the main
   thread until Ctrl-C.
 
@@ -51,6 +54,9 @@ class EmbeddedOptions:
     substations: int = 20
     speed: float = 60.0
     telemetry: bool = True
+    vtn_port: int = 0
+    asp: bool = True
+    asp_delivers: float = 0.6
 
 
 def demo_users_ensure() -> None:
@@ -254,6 +260,86 @@ def telemetry_running(options: EmbeddedOptions, web_url: str) -> Iterator[None]:
         simulator.stop()
 
 
+DEMO_VEN = "demo-aggregator"
+DEMO_CONTRACT = "ASP-DEMO-1"
+
+
+def demo_asp_ensure() -> tuple[object, str]:
+    """The demo's ASP: a VEN with a fresh secret (the demo keeps no secrets across runs) and
+    a contract on every high-risk feeder, from now on. Returns the VEN and its secret."""
+    import datetime as dt
+
+    from django.utils import timezone
+
+    from curtailment.models import AspContract, AspVen
+    from curtailment.services.asp import asp_ven_register, secret_sha256
+    from feeders.models import Feeder
+
+    ven = AspVen.objects.filter(ven_name=DEMO_VEN).first()
+    if ven is None:
+        ven, secret = asp_ven_register(ven_name=DEMO_VEN, provider="Demo Flex Ltd")
+    else:
+        import secrets as secrets_module
+
+        secret = secrets_module.token_urlsafe(32)
+        AspVen.objects.filter(pk=ven.pk).update(secret_sha256=secret_sha256(secret), active=True)
+    now = timezone.now()
+    contract, _ = AspContract.objects.update_or_create(
+        reference=DEMO_CONTRACT,
+        defaults={
+            "provider": ven.provider,
+            "ven": ven,
+            "starts_at": now - dt.timedelta(days=1),
+            "ends_at": now + dt.timedelta(days=365),
+            "available_kw": 40.0,
+            "active": True,
+        },
+    )
+    contract.feeders.set(Feeder.objects.filter(high_risk=True))
+    return ven, secret
+
+
+@contextlib.contextmanager
+def asp_running(options: EmbeddedOptions) -> Iterator[str | None]:
+    """The VTN (uvicorn in a thread, on its own port, as the ``vtn`` process) and the demo
+    aggregator's VEN polling it. Yields the VTN's base URL."""
+    if not options.asp:
+        yield None
+        return
+    import uvicorn
+
+    from curtailment.openadr.api import BASE_PATH
+    from curtailment.openadr.asgi import application as vtn_application
+    from curtailment.openadr.ven import StandInAggregator
+
+    ven, secret = demo_asp_ensure()
+    port = options.vtn_port or free_port()
+    vtn_url = f"http://{options.host}:{port}/{BASE_PATH.rstrip('/')}"
+    config = uvicorn.Config(vtn_application, host=options.host, port=port, log_level="warning", lifespan="off")
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=server.run, name="embedded-vtn", daemon=True)
+    thread.start()
+    aggregator = StandInAggregator(
+        vtn_url=vtn_url,
+        client_id=ven.client_id,
+        client_secret=secret,
+        ven_name=ven.ven_name,
+        delivers=options.asp_delivers,
+        poll_s=2.0,
+        report_s=10.0,
+    )
+    deadline = time.monotonic() + 30
+    while not server.started and thread.is_alive() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    aggregator.start()
+    try:
+        yield vtn_url
+    finally:
+        aggregator.stop()
+        server.should_exit = True
+        thread.join(timeout=10)
+
+
 def run(options: EmbeddedOptions, stdout) -> None:
     """Start everything and serve until interrupted."""
     import uvicorn
@@ -265,14 +351,17 @@ def run(options: EmbeddedOptions, stdout) -> None:
     from dnoctl.asgi import application
 
     web_url = f"http://{options.host}:{options.port}"
-    with dcc_simulator_running(options, web_url), celery_running(), telemetry_running(options, web_url):
-        stdout.write(
-            f"\ndnoctl embedded demo: {web_url}/\n"
-            f"  operator login: operator / {DEMO_USERS['operator'][1]}\n"
-            f"  viewer login:   viewer / {DEMO_USERS['viewer'][1]}\n"
-            f"  engineer login: engineer / {DEMO_USERS['engineer'][1]}\n"
-            "  Ctrl-C stops it.\n"
-        )
+    with (
+        dcc_simulator_running(options, web_url),
+        celery_running(),
+        telemetry_running(options, web_url),
+        asp_running(options) as vtn_url,
+    ):
+        banner = [f"\ndnoctl embedded demo: {web_url}/"]
+        if vtn_url:
+            banner.append(f"  OpenADR 3 VTN (ASP call-offs): {vtn_url}/ (VEN {DEMO_VEN})")
+        banner += [f"  {name} login: {name} / {password}" for name, (_role, password) in DEMO_USERS.items()]
+        stdout.write("\n".join([*banner, "  Ctrl-C stops it.\n"]))
         stdout.flush()
         config = uvicorn.Config(application, host=options.host, port=options.port, log_level="warning", lifespan="off")
         # uvicorn handles SIGINT/SIGTERM itself, shuts down gracefully, then re-raises the

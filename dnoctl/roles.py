@@ -4,7 +4,8 @@
 * operator: curtails, cancels, acknowledges alerts; sees customers' contact details.
 * engineer: feeders, thresholds, automatic mode, ASP contracts, imports; everything an
   operator can do. Engineers are staff: the Django admin is where they look through every
-  table and edit the reference data the dashboard has no form for (see ``ADMIN_EDITS``).
+  table, edit the reference data the dashboard has no form for (see ``ADMIN_EDITS``) and
+  unlock a locked-out login (``LOGIN_UNLOCK``).
 """
 
 from __future__ import annotations
@@ -41,7 +42,7 @@ GROUP_PERMISSIONS: dict[str, list[str]] = {
 # reference data below (audited, see dnoctl.admin.AuditedAdmin). Everything else (consent
 # and its history, events, actions, service requests, the audit trail) changes only through
 # its services, which keep the state machines, the history and the audit trail whole.
-ADMIN_VIEW_APPS = ("feeders", "dcc", "consent", "curtailment")
+ADMIN_VIEW_APPS = ("feeders", "dcc", "consent", "curtailment", "axes")
 ADMIN_EDITS = [
     "feeders.add_substation",
     "feeders.change_substation",
@@ -50,6 +51,9 @@ ADMIN_EDITS = [
     "curtailment.add_aspcontract",
     "curtailment.change_aspcontract",
 ]
+# An engineer unlocks a locked-out login by clearing its failed attempts (audited,
+# accounts.admin).
+LOGIN_UNLOCK = ["axes.delete_accessattempt"]
 STAFF_ROLES = {ENGINEER}
 
 
@@ -71,7 +75,7 @@ def roles_ensure() -> None:
         group, _ = Group.objects.get_or_create(name=group_name)
         wanted = _permissions(perms)
         if group_name in STAFF_ROLES:
-            wanted += _permissions(ADMIN_EDITS)
+            wanted += _permissions(ADMIN_EDITS + LOGIN_UNLOCK)
             wanted += Permission.objects.filter(
                 content_type__app_label__in=ADMIN_VIEW_APPS, codename__startswith="view_"
             )

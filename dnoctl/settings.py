@@ -13,10 +13,13 @@ start-up with a message naming the variable instead of deep inside a request.
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 from pathlib import Path
 
 import dj_database_url
+from csp.constants import NONE as CSP_NONE
+from csp.constants import SELF as CSP_SELF
 from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -136,6 +139,28 @@ SECURE_REFERRER_POLICY = "same-origin"
 X_FRAME_OPTIONS = "DENY"
 SESSION_COOKIE_HTTPONLY = True
 
+# Content-Security-Policy (django-csp, dnoctl.csp): only what we serve runs, styles or is
+# fetched; no inline script or style anywhere (Plotly is served from static/vendor/, the
+# API docs' Swagger UI from django-ninja's static files, see dnoctl.api for its policy).
+# connect-src also gets the page's own ws(s)://host for the live updates.
+EMPTY_STYLE_ELEMENT = "'sha256-47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU='"  # sha256 of ""
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": [CSP_SELF],
+        "script-src": [CSP_SELF],
+        # Plotly adds its own CSS rules through the CSSOM into a <style> element it makes
+        # empty; the hash of the empty string allows that element and nothing else.
+        "style-src": [CSP_SELF, EMPTY_STYLE_ELEMENT],
+        "img-src": [CSP_SELF],
+        "font-src": [CSP_SELF],
+        "connect-src": [CSP_SELF],
+        "object-src": [CSP_NONE],
+        "base-uri": [CSP_NONE],
+        "form-action": [CSP_SELF],
+        "frame-ancestors": [CSP_NONE],
+    }
+}
+
 # --- applications ------------------------------------------------------------------------
 
 INSTALLED_APPS = [
@@ -149,6 +174,9 @@ INSTALLED_APPS = [
     "django.contrib.postgres",
     "channels",
     "ninja",  # the APIs' schema and docs; Swagger UI's files are served from the package
+    "csp",  # the Content-Security-Policy header (dnoctl.csp)
+    "axes",  # failed logins counted and locked out (accounts.lockout)
+    "accounts",
     "feeders",
     "dcc",
     "consent",
@@ -156,8 +184,12 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # First, so it sees every reply: any failure under /api/ is answered as JSON.
+    "dnoctl.api_errors.ApiErrorsAsJsonMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
+    # After WhiteNoise: static files need no policy, the pages and their errors do.
+    "dnoctl.csp.DashboardCSPMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -165,6 +197,8 @@ MIDDLEWARE = [
     "dnoctl.middleware.LoginRequiredEverywhereMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # Last: turns axes' lockout of a login into its locked-out page (429).
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "dnoctl.urls"
@@ -279,6 +313,28 @@ CELERY_DB_REUSE_MAX = 1000
 
 # --- auth --------------------------------------------------------------------------------
 
+# axes' backend first: it refuses a locked-out client before any password is checked.
+AUTHENTICATION_BACKENDS = ["axes.backends.AxesStandaloneBackend", "django.contrib.auth.backends.ModelBackend"]
+# Failed logins (django-axes, audited by accounts.lockout): counted per username and client
+# address together, so one person mistyping does not lock out a shared control-room
+# account elsewhere; LOGIN_FAILURE_LIMIT in a row locks that pair out for
+# LOGIN_COOLOFF_MINUTES, each further try restarts the wait, a good login resets the count.
+# An engineer unlocks from the admin (Axes > Access attempts), audited. Behind a proxy,
+# run uvicorn with --forwarded-allow-ips so REMOTE_ADDR is the client's address.
+AXES_FAILURE_LIMIT = env_int("DNOCTL_LOGIN_FAILURE_LIMIT", 5)
+AXES_COOLOFF_TIME = dt.timedelta(minutes=env_int("DNOCTL_LOGIN_COOLOFF_MINUTES", 15))
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True
+AXES_HANDLER = "accounts.lockout.AuditedAxesHandler"
+AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"
+AXES_ENABLE_ADMIN = False  # accounts.admin registers the tables with an audited unlock
+AXES_VERBOSE = False
+# Sessions by role, set at login (accounts.sessions): operators and engineers get a shift,
+# CONTROL_SESSION_HOURS from the login whatever they do; viewers' sessions end when the
+# browser closes. This is the cap for sessions without a role-set expiry (and viewers'
+# idle limit): Django's default was two weeks.
+SESSION_COOKIE_AGE = env_int("DNOCTL_SESSION_HOURS", 12) * 3600
+
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "overview"
 LOGOUT_REDIRECT_URL = "login"
@@ -372,9 +428,28 @@ DNOCTL = {
         },
     ),
     "DCC_BUDGET_ALARM_PERCENT": env_float("DNOCTL_DCC_BUDGET_ALARM_PERCENT", 80.0),
+    # A charger whose customer may override but whose 7.9 (add to the boost button) failed is
+    # not curtailed (another is picked) unless this allows it; its notice then says so.
+    "CURTAIL_WITHOUT_BOOST": env_bool("DNOCTL_CURTAIL_WITHOUT_BOOST", False),
     # /healthz answers 503 when the worker or beat has not been seen for this long (each
     # beats every 10 s while alive and connected: see dnoctl/liveness.py).
     "HEARTBEAT_STALE_S": env_int("DNOCTL_HEARTBEAT_STALE_S", 60),
+    # How long an operator's or engineer's login lasts, from the login (accounts.sessions).
+    "CONTROL_SESSION_HOURS": env_int("DNOCTL_CONTROL_SESSION_HOURS", 12),
+}
+
+# ASP call-offs over OpenADR 3 (NF14): dnoctl's VTN and how long a provider has to deliver.
+# See docs/asp-openadr.md.
+OPENADR = {
+    # Seconds a provider has to report the delivery of a call-off before chargers cover it.
+    # Well inside the 5-10 minutes from alert to failure: chargers need ~30 s after it (NF13).
+    "CONFIRM_S": env_int("DNOCTL_ASP_CONFIRM_S", 90),
+    # A report older than this confirms nothing: delivery must go on being reported.
+    "REPORT_FRESH_S": env_int("DNOCTL_ASP_REPORT_FRESH_S", 120),
+    # How often the worker looks at live call-offs (deadlines passed, reports gone stale).
+    "CHECK_S": env_float("DNOCTL_ASP_CHECK_S", 10.0),
+    # Lifetime of the bearer token a VEN gets from /auth/token.
+    "TOKEN_TTL_S": env_int("DNOCTL_OPENADR_TOKEN_TTL_S", 3600),
 }
 
 # The DCC connection. In embedded mode and in tests it points at the in-process simulator.
@@ -441,5 +516,6 @@ LOGGING = {
         # dropped: its records reach the root handler above once, through its filter.
         "django": {"handlers": [], "level": "INFO"},
         "django.db.backends": {"level": "WARNING"},
+        "axes": {"level": "WARNING"},  # each failure and lockout, not its housekeeping
     },
 }

@@ -8,6 +8,9 @@ from django.urls import include, path
 from dnoctl import views
 from dnoctl.api import api_urls
 
+# A body over DATA_UPLOAD_MAX_MEMORY_SIZE sent to an API is a JSON 413 (dnoctl.api_errors).
+handler400 = "dnoctl.api_errors.bad_request"
+
 urlpatterns = [
     path("", views.overview, name="overview"),
     path("healthz", views.healthz, name="healthz"),

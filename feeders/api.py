@@ -20,6 +20,7 @@ import orjson
 from asgiref.sync import sync_to_async
 from django.core.handlers.asgi import ASGIRequest
 from django.db import close_old_connections
+from django.db.models import QuerySet
 from django.http import HttpRequest, JsonResponse
 from django.utils import timezone
 from ninja import Router
@@ -141,8 +142,20 @@ def _parse_json(body: bytes) -> Any:
     return value
 
 
+def _feeders_of(token: MonitorToken) -> QuerySet[Feeder]:
+    """The feeders a token may name: its own monitor's feeder, or any for an unbound
+    (head-end or SCADA) token. Any other feeder is answered as if it did not exist, so a
+    monitor's token cannot find out which feeders there are (as in ``telemetry_ingest``)."""
+    feeders = Feeder.objects.all()
+    if token.monitor_device_id:
+        feeders = feeders.filter(monitor_device_id=token.monitor_device_id)
+    return feeders
+
+
 router = Router(auth=MonitorBearer(), tags=["telemetry and alerts"])
-ROW_ERRORS = {status: schemas.RowErrors for status in (400, 401, 403, 413)}
+# No 403: a token is either unknown (401) or may post, and a feeder it may not post for is
+# an unknown feeder (400), exactly as one that does not exist.
+ROW_ERRORS = {status: schemas.RowErrors for status in (400, 401, 413)}
 
 
 @router.post(
@@ -156,7 +169,7 @@ async def telemetry(request: HttpRequest) -> JsonResponse:
     """``POST /api/v1/telemetry/``: a batch of readings (see ``telemetry_ingest``).
 
     202 ``{"accepted": n, "duplicates": d}``; 400 listing each bad row (nothing stored);
-    401 bad token; 403 a bound token naming another feeder; 413 too big.
+    401 bad token; 413 too big. A feeder the token may not post for is unknown (400).
     """
     return await _run_sync(_telemetry, request)
 
@@ -253,11 +266,9 @@ def _alerts(request: HttpRequest) -> JsonResponse:
     errors, raised_at = _alert_errors(body)
     if errors:
         return JsonResponse({"errors": errors}, status=400)
-    feeder = Feeder.objects.filter(code=body["feeder"]).first()
+    feeder = _feeders_of(token).filter(code=body["feeder"]).first()
     if feeder is None:
         return _error(400, f"unknown feeder code {body['feeder']!r}", field="feeder")
-    if token.monitor_device_id and feeder.monitor_device_id != token.monitor_device_id:
-        return _error(403, f"this token may not raise alerts for feeder {feeder.code}", field="feeder")
     result = feeder_alert_raise_external(
         feeder=feeder,
         raised_at=raised_at,

@@ -18,11 +18,17 @@ from django.utils import timezone
 
 from feeders.models import Feeder, FeederAlert, FeederReading, MonitorToken
 
-# The trend looks at up to this many minutes of readings and needs at least
-# TREND_MIN_SPAN_MINUTES of them, so a couple of noisy points cannot raise an alert.
-TREND_WINDOW_MINUTES = 10
-TREND_MIN_SPAN_MINUTES = 5
+# The trend window (see ``docs/detection.md``). A least-squares slope is the average rate
+# over its window, i.e. it describes the load about half a window ago; the PIA gives 5-10
+# minutes from alert to failure and the forecast looks 10 minutes ahead, so the window must
+# be short enough that a turn of the load shows within a minute or two: 5 minutes (a monitor
+# reporting every 10-60 s gives it 5-30 readings, enough to average its noise). The newer
+# half of the window must rise too before the trend counts as rising, so a load that has
+# turned down is never forecast to reach its rating from the rise before the turn.
+TREND_WINDOW_MINUTES = 5
+TREND_MIN_SPAN_MINUTES = 4  # most of the window: a couple of noisy points cannot raise an alert
 TREND_MIN_POINTS = 3
+TREND_RECENT_MIN_POINTS = 2  # readings the newer half needs for its own slope
 # How far ahead the trend must say the rating will be exceeded (issue 4: 10 minutes).
 TREND_HORIZON_MINUTES = 10
 
@@ -49,10 +55,14 @@ class LoadSnapshot:
 
 @dataclass(frozen=True)
 class Trend:
-    """Least-squares fit of the max-phase load (% of rating) against time.
+    """Least-squares fit of the max-phase load (% of rating) against time, over the
+    ``TREND_WINDOW_MINUTES`` up to ``until`` (the feeder's latest reading).
 
+    ``slope_percent_per_minute`` is the window's slope; ``recent_slope_percent_per_minute``
+    the slope of its newer half (None with fewer than two readings there). The trend is
+    ``rising`` only when both are positive: the latest readings must agree with the window.
     ``forecast_percent`` is the fitted load ``horizon_minutes`` after ``until``;
-    ``minutes_to_rating`` is when the fit reaches 100 % (None when it is not rising).
+    ``minutes_to_rating`` is when the fit reaches 100 %, only while rising (None otherwise).
     ``sufficient`` is false when the window holds too few points or spans too little time
     for the fit to be trusted; callers must then ignore the slope.
     """
@@ -67,23 +77,50 @@ class Trend:
     horizon_minutes: float
     minutes_to_rating: float | None
     sufficient: bool
+    recent_slope_percent_per_minute: float | None = None
 
     @property
-    def will_exceed_rating(self) -> bool:
-        """True when a trustworthy, rising trend reaches the rating within the horizon."""
+    def rising(self) -> bool:
+        """A trustworthy fit that rises over the window and over its newer half."""
         return (
             self.sufficient
             and self.slope_percent_per_minute > 0
-            and self.forecast_percent is not None
-            and self.forecast_percent >= 100.0
+            and self.recent_slope_percent_per_minute is not None
+            and self.recent_slope_percent_per_minute > 0
         )
+
+    @property
+    def turning_down(self) -> bool:
+        """The window still rises but its newer half does not: the load has turned."""
+        return self.sufficient and self.slope_percent_per_minute > 0 and not self.rising
+
+    @property
+    def direction(self) -> str:
+        """For the page: ``rising``, ``turning_down``, ``turning_up`` (the window falls but
+        its newer half rises), ``falling`` (or flat), or ``unknown`` (insufficient)."""
+        if not self.sufficient:
+            return "unknown"
+        if self.rising:
+            return "rising"
+        if self.turning_down:
+            return "turning_down"
+        recent = self.recent_slope_percent_per_minute
+        return "turning_up" if recent is not None and recent > 0 else "falling"
+
+    @property
+    def will_exceed_rating(self) -> bool:
+        """True when a rising trend (see :attr:`rising`) reaches the rating within the horizon."""
+        return self.rising and self.forecast_percent is not None and self.forecast_percent >= 100.0
 
     def as_inputs(self) -> dict:
         """JSON-ready summary for audit inputs and alert ``forecast``."""
+        recent = self.recent_slope_percent_per_minute
         return {
             "points": self.points,
             "span_minutes": round(self.span_minutes, 2),
+            "window_minutes": TREND_WINDOW_MINUTES,
             "slope_percent_per_minute": round(self.slope_percent_per_minute, 3),
+            "recent_slope_percent_per_minute": None if recent is None else round(recent, 3),
             "current_percent": None if self.current_percent is None else round(self.current_percent, 2),
             "forecast_percent": None if self.forecast_percent is None else round(self.forecast_percent, 2),
             "horizon_minutes": self.horizon_minutes,
@@ -120,39 +157,64 @@ def trend_fit(
     samples: list[tuple[datetime, float]],
     until: datetime | None,
     horizon_minutes: float = TREND_HORIZON_MINUTES,
+    window_minutes: float = TREND_WINDOW_MINUTES,
 ) -> Trend:
-    """Least-squares line through ``(time, load %)`` samples; the forecast is taken at
-    ``until + horizon``. Pure function: the detection and the selector share it."""
+    """Least-squares line through ``(time, load %)`` samples (those of the window ending at
+    ``until``); the forecast is taken at ``until + horizon``, and the samples of the newer
+    half of the window get their own slope. Pure function: the detection and the selector
+    share it."""
     points = len(samples)
     if points == 0:
         return Trend(feeder_id, until, 0, 0.0, 0.0, None, None, horizon_minutes, None, False)
     samples = sorted(samples)
-    t0 = samples[0][0]
-    xs = [(moment - t0).total_seconds() / 60.0 for moment, _ in samples]
+    until = until or samples[-1][0]
+    xs = [(moment - until).total_seconds() / 60.0 for moment, _ in samples]  # minutes before until
     ys = [load for _, load in samples]
     span = xs[-1] - xs[0]
-    until = until or samples[-1][0]
-    x_until = (until - t0).total_seconds() / 60.0
-    mean_x = sum(xs) / points
-    mean_y = sum(ys) / points
+    line = _least_squares(xs, ys)
+    if line is None:
+        return Trend(feeder_id, until, points, span, 0.0, ys[-1], None, horizon_minutes, None, False)
+    slope, current = line  # x is 0 at ``until``, so the intercept is the fitted load now
+    newer = [(x, y) for x, y in zip(xs, ys, strict=True) if x > -window_minutes / 2]
+    recent = _least_squares([x for x, _ in newer], [y for _, y in newer]) if len(newer) >= 2 else None
+    recent_slope = recent[0] if recent is not None else None
+    return _trend_from_line(feeder_id, until, points, span, slope, current, horizon_minutes, recent_slope, len(newer))
+
+
+def _least_squares(xs: list[float], ys: list[float]) -> tuple[float, float] | None:
+    """(slope, intercept) of the least-squares line, None when the xs do not vary."""
+    count = len(xs)
+    mean_x = sum(xs) / count
+    mean_y = sum(ys) / count
     sxx = sum((x - mean_x) ** 2 for x in xs)
     if sxx == 0:
-        return Trend(feeder_id, until, points, span, 0.0, ys[-1], None, horizon_minutes, None, False)
+        return None
     slope = sum((x - mean_x) * (y - mean_y) for x, y in zip(xs, ys, strict=True)) / sxx
-    intercept = mean_y - slope * mean_x
-    current = intercept + slope * x_until
-    return _trend_from_line(feeder_id, until, points, span, slope, current, horizon_minutes)
+    return slope, mean_y - slope * mean_x
 
 
 def _trend_from_line(
-    feeder_id: int, until: datetime, points: int, span: float, slope: float, current: float, horizon: float
+    feeder_id: int,
+    until: datetime,
+    points: int,
+    span: float,
+    slope: float,
+    current: float,
+    horizon: float,
+    recent_slope: float | None,
+    recent_points: int,
 ) -> Trend:
     forecast = current + slope * horizon
-    minutes_to_rating = None
-    if slope > 0:
-        minutes_to_rating = max(0.0, (100.0 - current) / slope)
-    sufficient = points >= TREND_MIN_POINTS and span >= TREND_MIN_SPAN_MINUTES - 1e-9
-    return Trend(feeder_id, until, points, span, slope, current, forecast, horizon, minutes_to_rating, sufficient)
+    sufficient = (
+        points >= TREND_MIN_POINTS
+        and span >= TREND_MIN_SPAN_MINUTES - 1e-9
+        and recent_points >= TREND_RECENT_MIN_POINTS
+    )
+    rising = slope > 0 and recent_slope is not None and recent_slope > 0
+    minutes_to_rating = max(0.0, (100.0 - current) / slope) if rising else None
+    return Trend(
+        feeder_id, until, points, span, slope, current, forecast, horizon, minutes_to_rating, sufficient, recent_slope
+    )
 
 
 def feeder_trend(
@@ -212,7 +274,8 @@ _TREND_SQL = """
         SELECT * FROM unnest(%s::bigint[], %s::float8[], %s::timestamptz[]) AS s(feeder_id, rating, until)
     )
     SELECT spec.feeder_id, count(r.id), min(r.measured_at), max(r.measured_at),
-           regr_slope(m.load, m.minutes), regr_intercept(m.load, m.minutes)
+           regr_slope(m.load, m.minutes), regr_intercept(m.load, m.minutes),
+           count(r.id) FILTER (WHERE m.minutes > %s), regr_slope(m.load, m.minutes) FILTER (WHERE m.minutes > %s)
     FROM spec
     JOIN feeders_feederreading r
       ON r.feeder_id = spec.feeder_id AND r.measured_at > spec.until - %s AND r.measured_at <= spec.until
@@ -283,6 +346,7 @@ def pg_rows(sql: str, params: list) -> list[tuple]:
 
 def _trends_postgresql(specs: list[tuple[int, float, datetime]], window: timedelta, horizon: float) -> dict[int, Trend]:
     until_by_id = {feeder_id: until for feeder_id, _, until in specs}
+    newer_half = -window.total_seconds() / 60.0 / 2
     trends: dict[int, Trend] = {}
     rows = pg_rows(
         _TREND_SQL,
@@ -290,17 +354,21 @@ def _trends_postgresql(specs: list[tuple[int, float, datetime]], window: timedel
             pg_array([s[0] for s in specs]),
             pg_array([float(s[1]) for s in specs]),
             pg_array([s[2] for s in specs]),
+            newer_half,
+            newer_half,
             window,
         ],
     )
-    for feeder_id, points, first, last, slope, intercept in rows:
+    for feeder_id, points, first, last, slope, intercept, recent_points, recent_slope in rows:
         until = until_by_id[feeder_id]
         span = (last - first).total_seconds() / 60.0
         if slope is None:  # one point, or all at the same time: no line to fit
             trends[feeder_id] = Trend(feeder_id, until, points, span, 0.0, None, None, horizon, None, False)
             continue
         # x is minutes relative to ``until``, so the intercept is the fitted load now.
-        trends[feeder_id] = _trend_from_line(feeder_id, until, points, span, slope, intercept, horizon)
+        trends[feeder_id] = _trend_from_line(
+            feeder_id, until, points, span, slope, intercept, horizon, recent_slope, recent_points
+        )
     for feeder_id, until in until_by_id.items():
         if feeder_id not in trends:  # no reading in the window
             trends[feeder_id] = trend_fit(feeder_id=feeder_id, samples=[], until=until, horizon_minutes=horizon)
@@ -317,7 +385,13 @@ def _trends_python(specs: list[tuple[int, float, datetime]], window: timedelta, 
             (measured_at, max(a for a in (l1, l2, l3) if a is not None) / rating * 100.0)
             for measured_at, l1, l2, l3 in rows
         ]
-        trends[feeder_id] = trend_fit(feeder_id=feeder_id, samples=samples, until=until, horizon_minutes=horizon)
+        trends[feeder_id] = trend_fit(
+            feeder_id=feeder_id,
+            samples=samples,
+            until=until,
+            horizon_minutes=horizon,
+            window_minutes=window.total_seconds() / 60.0,
+        )
     return trends
 
 

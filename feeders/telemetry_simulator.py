@@ -3,13 +3,21 @@
 Each feeder gets a deterministic daily load shape: a domestic base (a small morning bump,
 a big evening peak around 18:30) plus an EV cluster that plugs in after work. A share of
 the high-risk feeders are "hot": their evening peak is set above the rating, so the demo
-shows threshold and trend alerts. Time is compressed: with ``speed=60`` a simulated hour
-passes per real minute, starting at 16:30 London time, so the first feeders approach and
-cross their rating within two or three minutes of starting the demo.
+shows threshold and trend alerts.
 
-Readings are stamped with the real time (the ingest API refuses the future and ignores
-old readings for detection) and POSTed as ``{"readings": [...]}`` batches of at most 50
-to ``/api/v1/telemetry/`` with a monitor token: the same path a real monitor uses.
+Time is compressed, but never where detection could see it. Readings are stamped with the
+real time (the ingest API refuses the future and ignores old readings for detection), and
+detection measures its trend window and its clear-level hold in the readings' own time. A
+day compressed 60 times would show it a load rising 40 %/min and hold "At risk" for five
+simulated hours after the load fell (the symptoms of issue 15). So the simulated clock runs
+up to ``speed`` times faster only while that moves no feeder's load faster than
+``MAX_RAMP_PERCENT_PER_MINUTE`` of its rating per real minute, and slows down (never below
+real time) through the evening ramp: every reading detection judges is then consistent with
+its timestamp. From the default start (17:30 London time) the first hot feeders rise at
+that rate and cross their at-risk level within about five minutes.
+
+Readings are POSTed as ``{"readings": [...]}`` batches of at most 50 to
+``/api/v1/telemetry/`` with a monitor token: the same path a real monitor uses.
 
 Curtailment lowers the simulated load. How many chargers are off is read from the
 database (``CurtailmentAction`` rows confirmed by the device and not ended), not from the
@@ -37,7 +45,7 @@ import urllib.error
 import urllib.request
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 logger = logging.getLogger(__name__)
@@ -46,8 +54,11 @@ LONDON = ZoneInfo("Europe/London")
 # Small batches, as a pole-top monitor fleet sends them: the overview page then gets one
 # ``feeder.reading`` per feeder (bigger batches send it one ``feeder.readings`` list).
 BATCH_ROWS = 50
-# Where the simulated day starts: late afternoon, just before the evening ramp.
-DEFAULT_START_LOCAL = "16:30"
+# Where the simulated day starts: late afternoon, as the evening ramp begins.
+DEFAULT_START_LOCAL = "17:30"
+# The fastest the simulated load of any feeder may move, in % of its rating per real minute:
+# about the fastest a real LV feeder's load rises when an EV cluster plugs in together.
+MAX_RAMP_PERCENT_PER_MINUTE = 5.0
 # Share of high-risk feeders whose evening peak exceeds the rating.
 HOT_SHARE = 0.4
 
@@ -139,6 +150,12 @@ class FeederModel:
         reduced = ev * fraction_off
         return max(0.0, base + ev - reduced), ev - reduced
 
+    def shape_percent(self, local_hour: float) -> float:
+        """The load's daily shape (max phase, % of rating) at this hour, without noise or
+        curtailment: what the simulated clock's pace is judged on."""
+        kw = self.base_peak_kw * domestic_shape(local_hour) + self.ev_peak_kw * ev_charging_share(local_hour)
+        return kw / self.spec.rating_kw * max(self.phase_split) * 100.0
+
     def reading(self, measured_at: datetime, local_hour: float, chargers_off_kw: float = 0.0) -> dict:
         kw, _ = self.load_kw(local_hour, chargers_off_kw)
         per_phase = kw * 1000.0 / (self.spec.nominal_voltage * self.spec.phases)
@@ -152,7 +169,13 @@ class FeederModel:
 
 
 class SimulatedClock:
-    """Simulated London wall-clock time, ``speed`` times faster than real time."""
+    """Simulated London wall-clock time, up to ``speed`` times faster than real time.
+
+    :meth:`advance` moves it to a real moment. Given ``steepest_change`` (the largest load
+    change, in % of rating, any feeder makes between two simulated moments) it takes the
+    largest step that keeps every feeder within ``max_ramp`` % per real minute, and never
+    less than the real time that passed: see the module docstring for why.
+    """
 
     def __init__(self, *, speed: float, start_local: str = DEFAULT_START_LOCAL, real_start: datetime | None = None):
         self.speed = speed
@@ -160,14 +183,49 @@ class SimulatedClock:
         hours, minutes = (int(part) for part in start_local.split(":"))
         today = self.real_start.astimezone(LONDON)
         self.sim_start = today.replace(hour=hours, minute=minutes, second=0, microsecond=0)
-
-    def local_hour(self, real_now: datetime) -> float:
         # In UTC: aware arithmetic in a named zone would add wall-clock time, and be an hour
         # out across a clock change.
-        simulated = self.sim_start.astimezone(UTC) + (real_now - self.real_start) * self.speed
+        self._simulated = self.sim_start.astimezone(UTC)
+        self._real = self.real_start
+
+    def advance(
+        self,
+        real_now: datetime,
+        *,
+        steepest_change: Callable[[datetime, datetime], float] | None = None,
+        max_ramp: float = MAX_RAMP_PERCENT_PER_MINUTE,
+    ) -> float:
+        """Move to ``real_now`` and return the simulated London hour (0-24, fractional)."""
+        elapsed = real_now - self._real
+        if elapsed > timedelta(0):
+            step = elapsed * self.speed
+            allowed = max_ramp * elapsed.total_seconds() / 60.0
+            # The daily shapes are smooth, so a few proportional corrections find the step.
+            for _ in range(4):
+                if steepest_change is None or step <= elapsed:
+                    break
+                moved = steepest_change(self._simulated, self._simulated + step)
+                if moved <= allowed:
+                    break
+                step = max(elapsed, step * allowed / moved * 0.98)
+            self._simulated += step
+            self._real = real_now
+        return self.local_hour_of(self._simulated)
+
+    @property
+    def simulated(self) -> datetime:
+        """The simulated moment reached by the last :meth:`advance` (UTC)."""
+        return self._simulated
+
+    def local_hour(self, real_now: datetime) -> float:
+        """:meth:`advance` at full speed (no pace limit)."""
+        return self.advance(real_now)
+
+    @staticmethod
+    def local_hour_of(simulated: datetime) -> float:
         # Wall-clock hour in London (clock-change days simply show their 23 or 25 hours).
         local = simulated.astimezone(LONDON)
-        return local.hour + local.minute / 60.0 + local.second / 3600.0
+        return local.hour + local.minute / 60.0 + local.second / 3600.0 + local.microsecond / 3.6e9
 
 
 def django_feeder_specs() -> list[FeederSpec]:
@@ -222,6 +280,7 @@ class TelemetrySimulator:
         base_url: str,
         token: str,
         speed: float = 60.0,
+        max_ramp_percent_per_minute: float | None = MAX_RAMP_PERCENT_PER_MINUTE,
         interval_s: float = 5.0,
         start_local: str = DEFAULT_START_LOCAL,
         seed: int = 0,
@@ -233,6 +292,7 @@ class TelemetrySimulator:
         self.token = token
         self.interval_s = interval_s
         self.clock = SimulatedClock(speed=speed, start_local=start_local)
+        self.max_ramp = max_ramp_percent_per_minute  # None: the full speed throughout
         self.seed = seed
         self._feeder_specs = feeder_specs or django_feeder_specs
         self._chargers_off_kw = chargers_off_kw or django_chargers_off_kw
@@ -295,10 +355,22 @@ class TelemetrySimulator:
         """This round's readings for every feeder, in batches of at most ``BATCH_ROWS``."""
         self._ensure_models()
         real_now = (real_now or datetime.now(UTC)).replace(microsecond=0)
-        hour = self.clock.local_hour(real_now)
+        if self.max_ramp is None:
+            hour = self.clock.advance(real_now)
+        else:
+            hour = self.clock.advance(real_now, steepest_change=self._steepest_change, max_ramp=self.max_ramp)
         off = self._chargers_off_kw()
         rows = [model.reading(real_now, hour, off.get(code, 0.0)) for code, model in self.models.items()]
         return [rows[i : i + BATCH_ROWS] for i in range(0, len(rows), BATCH_ROWS)]
+
+    def _steepest_change(self, simulated_from: datetime, simulated_to: datetime) -> float:
+        """The largest change of any feeder's load shape (% of rating) between two moments."""
+        before = self.clock.local_hour_of(simulated_from)
+        after = self.clock.local_hour_of(simulated_to)
+        return max(
+            (abs(model.shape_percent(after) - model.shape_percent(before)) for model in self.models.values()),
+            default=0.0,
+        )
 
     def tick(self, real_now: datetime | None = None) -> list[dict]:
         answers = []

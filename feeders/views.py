@@ -14,6 +14,7 @@ import datetime as dt
 from typing import Any
 
 from django import forms
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import permission_required
 from django.core.exceptions import ValidationError
@@ -82,8 +83,9 @@ def _range_hours(request: HttpRequest) -> int:
 
 def trend_forecast_amps(trend: Trend, *, rating_amps: float) -> list[tuple[dt.datetime, float]]:
     """The at-risk detection's own trend (max phase, % of rating) as a line in amps from
-    the latest reading to the forecast horizon; nothing when the fit is not trustworthy."""
-    if not trend.sufficient or trend.until is None or trend.forecast_percent is None:
+    the latest reading to the forecast horizon; nothing when the fit is not trustworthy or
+    the latest readings turn away from it (a line going up beside a falling load is wrong)."""
+    if trend.direction not in ("rising", "falling") or trend.until is None or trend.forecast_percent is None:
         return []
     end = trend.until + dt.timedelta(minutes=trend.horizon_minutes)
     return [
@@ -144,6 +146,7 @@ def _feeder_context(request: HttpRequest, feeder: Feeder, **forms_by_name: Any) 
         "open_alert": open_alert,
         "trend": trend,
         "open_alert_label": london_label(open_alert.raised_at) if open_alert else "",
+        "open_alert_clearing": _alert_clearing(open_alert),
         "timeline": timeline,
         "last_reading_label": london_label(feeder.last_reading_at),
         "curtail_form": forms_by_name.get("curtail_form") or CurtailForm(feeder=feeder),
@@ -153,6 +156,15 @@ def _feeder_context(request: HttpRequest, feeder: Feeder, **forms_by_name: Any) 
         or AutomaticForm(prefix="auto", initial={"enabled": "0" if feeder.automatic_curtailment else "1"}),
         "error": forms_by_name.get("error", ""),
     }
+
+
+def _alert_clearing(alert: FeederAlert | None) -> dict[str, str] | None:
+    """When an open alert's feeder is below its clear level: since when, and when the alert
+    clears if it stays there (the hysteresis rule), so "At risk" beside a low load says why."""
+    if alert is None or alert.below_clear_since is None:
+        return None
+    clears_at = alert.below_clear_since + dt.timedelta(minutes=settings.DNOCTL["CLEAR_HOLD_MINUTES"])
+    return {"since": london_label(alert.below_clear_since), "at": london_label(clears_at)}
 
 
 def feeder_detail(request: HttpRequest, feeder_id: int) -> HttpResponse:

@@ -24,13 +24,18 @@ def unit(name: str) -> configparser.ConfigParser:
 
 @pytest.mark.parametrize(
     ("process", "unit_name"),
-    [("web", "dnoctl-web.service"), ("worker", "dnoctl-worker@.service"), ("beat", "dnoctl-beat.service")],
+    [
+        ("web", "dnoctl-web.service"),
+        ("vtn", "dnoctl-vtn.service"),
+        ("worker", "dnoctl-worker@.service"),
+        ("beat", "dnoctl-beat.service"),
+    ],
 )
 def test_each_process_type_has_a_unit_that_restarts_it(process, unit_name):
     service = unit(unit_name)["Service"]
     assert service["Restart"] == "always"
     # The unit runs the Procfile's program with the same subcommand and options that matter.
-    command = procfile()[process].replace("${PORT:-8000}", "8000").split()
+    command = procfile()[process].replace("${PORT:-8000}", "8000").replace("${VTN_PORT:-8081}", "8081").split()
     exec_start = service["ExecStart"].split()
     assert Path(exec_start[0]).name == command[0]
     for word in command[1:]:
@@ -39,7 +44,7 @@ def test_each_process_type_has_a_unit_that_restarts_it(process, unit_name):
         assert word in exec_start, (word, exec_start)
 
 
-def test_the_target_starts_web_workers_and_beat():
+def test_the_target_starts_web_vtn_workers_and_beat():
     wants = unit("dnoctl.target")["Unit"]["Wants"].split()
-    assert "dnoctl-web.service" in wants and "dnoctl-beat.service" in wants
+    assert {"dnoctl-web.service", "dnoctl-vtn.service", "dnoctl-beat.service"} <= set(wants)
     assert any(re.fullmatch(r"dnoctl-worker@\d+\.service", name) for name in wants)

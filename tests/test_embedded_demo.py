@@ -73,6 +73,10 @@ def test_embedded_demo_serves_the_dashboard_to_the_demo_operator(embedded_demo):
     page = session.get(f"{url}/", timeout=10)
     assert page.status_code == 200
     assert "SS000-F0000" in page.text  # a seeded feeder is listed
+    # The OpenADR 3 VTN runs beside it, on its own port, and wants a VEN's token.
+    vtn_url = re.search(r"OpenADR 3 VTN \(ASP call-offs\): (\S+)/ ", log.read_text()).group(1)
+    assert requests.get(f"{vtn_url.split('/openadr3')[0]}/healthz/vtn", timeout=10).status_code == 200
+    assert requests.get(f"{vtn_url}/events", timeout=10).status_code == 401
     proc.send_signal(signal.SIGINT)
     assert proc.wait(timeout=60) == 0, log.read_text()[-3000:]
 

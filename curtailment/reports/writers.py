@@ -19,6 +19,7 @@ from openpyxl.cell import WriteOnlyCell
 from openpyxl.chart import BarChart, Reference
 
 from curtailment.reports.columns import DURATION_BUCKETS, MANAGED_MONTHS, SUMMARY, SUMMARY_METRICS, TABLES, Table
+from dnoctl.csv_safety import csv_row
 
 FORMATS = ("csv", "xlsx", "json")
 EXTENSIONS = {"csv": "zip", "xlsx": "xlsx", "json": "json"}
@@ -33,19 +34,6 @@ JSON_FORMAT_VERSION = 1
 
 def summary_as_rows(summary: dict) -> list[list]:
     return [[metric.name, summary[metric.name]] for metric in SUMMARY_METRICS]
-
-
-# A cell starting with one of these is a formula to Excel and LibreOffice (CSV injection);
-# feeder and substation codes are free text, so such values are written as plain text.
-FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
-
-
-def _text(value) -> str:
-    if value is None:
-        return ""
-    if isinstance(value, str) and value.startswith(FORMULA_PREFIXES):
-        return "'" + value
-    return str(value)
 
 
 def _xlsx_row(sheet, row: list) -> list:
@@ -75,7 +63,7 @@ class CsvZipWriter:
             writer = csv.writer(text)
             writer.writerow(table.header)
             for row in rows:
-                writer.writerow([_text(value) for value in row])
+                writer.writerow(csv_row(row))  # feeder and substation codes are free text
                 count += 1
             text.flush()
             text.detach()

@@ -33,6 +33,8 @@ from dcc.models import ServiceRequest
 from dnoctl.queueing import task_send_on_commit
 
 FAILED_REQUEST_STATES = (ServiceRequestState.REJECTED, ServiceRequestState.FAILED)
+# A 7.9 in these states will never put the charger on its boost button.
+BOOST_FAILED_STATES = (*FAILED_REQUEST_STATES, ServiceRequestState.TIMED_OUT)
 SENT_REQUEST_STATES = (ServiceRequestState.ACKNOWLEDGED, ServiceRequestState.RESPONDED, ServiceRequestState.TIMED_OUT)
 
 
@@ -110,8 +112,9 @@ def _sent_or_wait(service_request: ServiceRequest) -> ServiceRequest:
 
 def action_dispatch(*, action_id: int, client=None) -> str:
     """Switch one charger off: 7.9 first when the customer may override and the load is not
-    yet on the boost button, then 7.6 for the minutes left of the action (never past its
-    planned end, so the usage limits hold even when dispatch was delayed).
+    yet on the boost button, and the 7.6 only once the device has put it there (see
+    :func:`_boost_first`), for the minutes left of the action (never past its planned end,
+    so the usage limits hold even when dispatch was delayed).
 
     Runs under the action's lease: a second dispatch of the same action while one is
     running returns "busy" at once and sends nothing.
@@ -148,19 +151,9 @@ def _dispatch(*, action_id: int, client=None) -> str:
     rerun = action.status == ActionStatus.SENT  # an earlier dispatch moved it, then stopped
     wants_boost = bool(action.selection.get("override_allowed")) and not action.hcalcs.on_boost_button
     if action.status in (ActionStatus.PLANNED, ActionStatus.BOOST_SETUP) and wants_boost:
-        # One conditional UPDATE (autocommit): its push goes out once it has committed.
-        action_move(action, from_states=[ActionStatus.PLANNED], to_state=ActionStatus.BOOST_SETUP)
-        boost = stored.get("7.9") or _request_create(action, "7.9", indexes=[action.hcalcs.switch_index], client=client)
-        boost = _sent_or_wait(_send(boost, action, client=client))
-        if boost.state in FAILED_REQUEST_STATES:
-            # The feeder comes first: curtail anyway, and say the customer could not override.
-            audit_record(
-                action="action.boost_setup_failed",
-                rule=AUTO_RULE,
-                target=action,
-                reason=f"7.9 {boost.state}: {boost.error[:200]}",
-                inputs={"request_id": boost.request_id, "hcalcs_eui64": action.hcalcs.eui64},
-            )
+        waiting = _boost_first(action, stored, client=client)
+        if waiting is not None:
+            return waiting
     if action.status in (ActionStatus.PLANNED, ActionStatus.BOOST_SETUP) and not action_move(
         action, from_states=[action.status], to_state=ActionStatus.SENT
     ):
@@ -194,6 +187,65 @@ def _dispatch(*, action_id: int, client=None) -> str:
         )
     sent = _sent_or_wait(_send(request, action, client=client))
     return _after_send(action, sent)
+
+
+def _boost_first(action: CurtailmentAction, stored: dict[str, ServiceRequest], *, client=None) -> str | None:
+    """The customer may override with the boost button, so the charger goes on it (7.9)
+    before it is switched off: None once the device has confirmed the 7.9 (go on with the
+    7.6), otherwise what happened instead. The device's answer to the 7.9 queues this
+    dispatch again (:func:`service_request_outcome`); the minute re-check does too.
+
+    A 7.9 that fails leaves a customer who was promised an override without one, so the
+    charger is not curtailed and another is picked, unless ``CURTAIL_WITHOUT_BOOST`` allows
+    it (then its notice says the boost button will not work). Audited either way.
+    """
+    # One conditional UPDATE (autocommit): its push goes out once it has committed.
+    if action.status == ActionStatus.PLANNED and not action_move(
+        action, from_states=[ActionStatus.PLANNED], to_state=ActionStatus.BOOST_SETUP
+    ):
+        return "moved on"  # released or cancelled meanwhile: no 7.9 for a charger left on
+    boost = stored.get("7.9") or _request_create(action, "7.9", indexes=[action.hcalcs.switch_index], client=client)
+    boost = _sent_or_wait(_send(boost, action, client=client))
+    if boost.state == ServiceRequestState.RESPONDED:
+        return None
+    if boost.state not in BOOST_FAILED_STATES:
+        return "waiting for the device to confirm the 7.9"
+    allowed = bool(knob("CURTAIL_WITHOUT_BOOST"))
+    audit_record(
+        action="action.boost_setup_failed",
+        rule=AUTO_RULE,
+        target=action,
+        reason=f"7.9 {boost.state}: {(boost.error or boost.ack_code or '')[:200]}; "
+        + (
+            "curtailed anyway (CURTAIL_WITHOUT_BOOST): the notice says the boost button will not work"
+            if allowed
+            else "not curtailed without the boost button its customer may use: another charger is picked"
+        ),
+        inputs={
+            "request_id": boost.request_id,
+            "state": boost.state,
+            "hcalcs_eui64": action.hcalcs.eui64,
+            "event_id": action.event_id,
+            "curtail_without_boost": allowed,
+        },
+    )
+    if allowed:
+        return None
+    action_failed(action_id=action.pk, reason=f"7.9 {boost.state}: the boost button could not be set up")
+    return "not curtailed: the 7.9 failed"
+
+
+def boost_available(*, action: CurtailmentAction, boost_state: str | None = None) -> bool:
+    """Can the customer override this action with the boost button? Only when their consent
+    allows it and the charger is on the button (already, or by the action's own 7.9, whose
+    state the caller may pass as ``boost_state`` to save the query)."""
+    if not action.selection.get("override_allowed"):
+        return False
+    if boost_state is None:
+        boost_state = action.service_requests.filter(srv="7.9").order_by("pk").values_list("state", flat=True).first()
+    if boost_state is not None:
+        return boost_state == ServiceRequestState.RESPONDED
+    return bool(action.selection.get("on_boost_button")) or action.hcalcs.on_boost_button
 
 
 def _after_send(action: CurtailmentAction, sent: ServiceRequest) -> str:
@@ -275,6 +327,12 @@ def action_mark_late(*, action: CurtailmentAction, now: dt.datetime) -> bool:
             # Whether the device acted is now unknown: ask it (7.7) rather than guess.
             _switch_read_queue(action.pk)
     return moved
+
+
+def _dispatch_queue(action_id: int) -> None:
+    from curtailment import tasks
+
+    task_send_on_commit(tasks.action_dispatch, (action_id,))
 
 
 def _switch_read_queue(action_id: int) -> None:
@@ -412,7 +470,7 @@ def _release(*, action_id: int, client=None) -> str:
 
 
 def action_released(*, action_id: int, succeeded: bool, at: dt.datetime | None = None) -> bool:
-    """The device answered the 7.8 (at ``at``, now by default)."""
+    """The device answered the 7.8: the charger is back on from ``at`` (when it answered)."""
     action = _action(action_id)
     if action is None or action.status != ActionStatus.RELEASING:
         return False
@@ -474,6 +532,20 @@ def hcalcs_boost_pressed(
     return [action.pk for action in ended]
 
 
+def _answered_at(service_request: ServiceRequest, result: dict, action: CurtailmentAction) -> dt.datetime:
+    """When the device answered: the DCC's timestamp on its response (when it left the
+    meter), not when it reached us (a delivery held up by an outage would shift the ledger),
+    kept within the action's dispatch and the response's arrival."""
+    arrived = service_request.responded_at or timezone.now()
+    try:
+        stamped = dt.datetime.fromisoformat(str(result.get("answered_at")).replace("Z", "+00:00"))
+    except ValueError:
+        return arrived
+    if stamped.tzinfo is None:
+        return arrived
+    return min(max(stamped, action.started_at), arrived)
+
+
 def service_request_outcome(*, service_request: ServiceRequest, result: dict) -> None:
     """A device answered one of an action's requests (called from the DCC hook)."""
     action = _action(service_request.action_id) if service_request.action_id else None
@@ -482,21 +554,24 @@ def service_request_outcome(*, service_request: ServiceRequest, result: dict) ->
     with transaction.atomic():
         push_service_request(service_request, action)
     succeeded = service_request.state == ServiceRequestState.RESPONDED
+    answered_at = _answered_at(service_request, result, action)
     if service_request.srv == "7.6":
         if succeeded:
-            action_confirmed(action_id=action.pk, at=service_request.responded_at)
+            action_confirmed(action_id=action.pk, at=answered_at)
         else:
             action_failed(
                 action_id=action.pk, reason=f"7.6 not confirmed: {result.get('summary') or service_request.state}"
             )
     elif service_request.srv == "7.8":
-        action_released(action_id=action.pk, succeeded=succeeded)
+        action_released(action_id=action.pk, succeeded=succeeded, at=answered_at)
     elif service_request.srv == "7.7":
         states = (result.get("detail") or {}).get("output_states") or {}
         switch_on = states.get(str(action.hcalcs.switch_index)) if succeeded else None
         action_switch_reported(action_id=action.pk, switch_on=switch_on, reported_at=service_request.responded_at)
-    elif service_request.srv == "7.9" and succeeded:
-        pass  # the consent app records the charger on the boost button (consent.boost)
+    elif service_request.srv == "7.9":
+        # The dispatch waits for this answer before the 7.6 (or gives the charger up):
+        # queue it again. The consent app records the charger on the boost button.
+        _dispatch_queue(action.pk)
     elif service_request.srv == "7.11" and succeeded:
         presses = (result.get("detail") or {}).get("presses") or []
         for press in presses:

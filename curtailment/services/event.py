@@ -14,7 +14,7 @@ import math
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
-from django.db.models import Max, Q, Sum
+from django.db.models import Max, Q
 from django.utils import timezone
 
 from curtailment.audit import audit_record, audit_record_once
@@ -22,19 +22,17 @@ from curtailment.budget import command_budget
 from curtailment.choices import (
     ActionEndReason,
     ActionStatus,
-    AspCallOffStatus,
     EventEndReason,
     EventStatus,
     EventTrigger,
 )
 from curtailment.models import (
     LIVE_ACTION_STATES,
-    AspCallOff,
-    AspContract,
     CurtailmentAction,
     CurtailmentEvent,
 )
 from curtailment.selection import Plan, plan_audit_inputs, selection_candidates, selection_plan
+from curtailment.services.asp import asp_call_off, asp_calloffs_audit, asp_calloffs_release
 from curtailment.services.common import (
     COUNTING_ACTION_STATES,
     action_end,
@@ -183,25 +181,10 @@ def _protection_check_on_commit(feeder_id: int) -> None:
 
 
 def _asp_call_off(*, event: CurtailmentEvent, at: dt.datetime) -> tuple[float, list[dict]]:
-    """NF14: call off every active ASP contract covering the feeder now, up to the need."""
-    needed = event.required_reduction_kw
-    called: list[dict] = []
-    total = 0.0
-    contracts = AspContract.objects.filter(
-        active=True, starts_at__lte=at, ends_at__gt=at, feeders=event.feeder_id
-    ).order_by("reference")
-    for contract in contracts.select_for_update():
-        if total >= needed:
-            break
-        in_use = contract.calloffs.filter(status=AspCallOffStatus.CALLED).aggregate(kw=Sum("kw"))["kw"] or 0.0
-        available = contract.available_kw - in_use
-        if available <= 0:
-            continue
-        kw = min(available, needed - total)
-        AspCallOff.objects.create(contract=contract, event=event, kw=kw, called_at=at)
-        total += kw
-        called.append({"contract": contract.reference, "kw": round(kw, 3), "available_kw": contract.available_kw})
-    return total, called
+    """NF14: call off the ASP contracts covering the feeder first, up to the need, over
+    OpenADR 3 (``curtailment.services.asp``): the kW asked for, and the call-offs."""
+    kw = asp_call_off(event=event, kw=event.required_reduction_kw, at=at)
+    return kw, asp_calloffs_audit(event=event)
 
 
 def _plan(*, event: CurtailmentEvent, required_kw: float, at: dt.datetime, exclude) -> tuple[Plan, dict[int, str]]:
@@ -443,9 +426,7 @@ def event_release(
                 end_reason=action_reason,
             ):
                 to_reset.append(action.pk)
-        AspCallOff.objects.filter(event_id=event_id, status=AspCallOffStatus.CALLED).update(
-            status=AspCallOffStatus.RELEASED, released_at=now
-        )
+        asp_calloffs_release(event_id=event_id, at=now)
         audit_record(
             action="event.release",
             target=event,
@@ -488,9 +469,7 @@ def event_close_if_done(*, event: CurtailmentEvent, at: dt.datetime | None = Non
             ).update(status=EventStatus.ENDED, ended_at=at, end_reason=EventEndReason.DURATION)
         if not (releasing or finished):
             return False
-        AspCallOff.objects.filter(event_id=event.pk, status=AspCallOffStatus.CALLED).update(
-            status=AspCallOffStatus.RELEASED, released_at=at
-        )
+        asp_calloffs_release(event_id=event.pk, at=at)
         event.refresh_from_db()
         audit_record(
             action="event.end",

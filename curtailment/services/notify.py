@@ -1,30 +1,94 @@
 """Adapter to the consent app's customer notifications (NF2/NF4).
 
-Kept tiny so the engine does not depend on how notifications are sent: the consent app
-chooses the channel and frequency per customer; the engine only says who was curtailed.
+Kept small so the engine does not depend on how notifications are sent: the consent app
+chooses the channel and frequency per customer; the engine says whose charger is paused,
+for which window (the charger's own action, not the whole event) and whether the boost
+button overrides it.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 
 from django.db import transaction
+from django.utils import timezone
+
+from curtailment.choices import ActionStatus
+from curtailment.models import CurtailmentAction
+from dcc.models import ServiceRequest
+from dnoctl.queueing import task_send_on_commit
 
 logger = logging.getLogger("curtailment")
 
+# Still deciding whether the charger is switched off at all: the 7.9 before it may fail
+# (then it is not curtailed) or its dispatch has not run yet.
+UNDECIDED_STATES = (ActionStatus.PLANNED, ActionStatus.BOOST_SETUP)
+# Seconds between looks at undecided actions; after the confirmation timeout they are
+# decided one way or the other (confirmed, late, failed).
+NOTIFY_RETRY_S = 10
 
-def customers_notify(*, event, hcalcs_ids: list[int]) -> None:
-    """Queue the load-limiting notice for the customers whose chargers were curtailed.
+
+def customers_notify(*, event, hcalcs_ids: list[int]) -> list[int]:
+    """Queue the load-limiting notice for the customers whose chargers were curtailed,
+    each naming their charger's own window; returns the HCALCS still undecided, whose
+    notice is queued again in ``NOTIFY_RETRY_S`` (so a charger whose 7.9 fails is never
+    told it was paused, nor one whose boost button will not work told to press it).
 
     Idempotent per (event, customer) in the consent app. A failure to queue a notice never
     stops curtailment: the feeder comes first, and the missing notice is logged.
     """
     if not hcalcs_ids:
-        return
+        return []
     from consent.notifications import notification_event_queue
 
+    now = timezone.now()
+    pauses, undecided = _pauses(event=event, hcalcs_ids=hcalcs_ids, now=now)
     try:
         with transaction.atomic():
-            notification_event_queue(event=event, hcalcs_ids=list(hcalcs_ids))
+            if pauses:
+                notification_event_queue(event=event, pauses=pauses)
+            if undecided:
+                from curtailment import tasks
+
+                task_send_on_commit(tasks.event_customers_notify, (event.pk, undecided), countdown=NOTIFY_RETRY_S)
     except Exception:
         logger.exception("could not queue notifications for event %s", event.pk)
+    return undecided
+
+
+def _pauses(*, event, hcalcs_ids: list[int], now: dt.datetime) -> tuple[list, list[int]]:
+    """The ``ChargerPause`` of each action that switched (or is switching) its charger off,
+    and the HCALCS whose action is still undecided."""
+    from consent.notifications import ChargerPause
+    from curtailment.services.action import boost_available
+    from curtailment.services.event import knob
+
+    decide_by = dt.timedelta(seconds=int(knob("CONFIRMATION_TIMEOUT_S")) + NOTIFY_RETRY_S)
+    pauses, undecided = [], []
+    actions = list(
+        CurtailmentAction.objects.select_related("hcalcs")
+        .filter(event=event, hcalcs_id__in=list(hcalcs_ids))
+        .order_by("pk")
+    )
+    boost_states: dict[int, str] = {}
+    for action_id, state in (
+        ServiceRequest.objects.filter(action__in=actions, srv="7.9").order_by("-pk").values_list("action_id", "state")
+    ):
+        boost_states[action_id] = state  # ends with each action's first 7.9
+    for action in actions:
+        if action.status in UNDECIDED_STATES and now - action.started_at < decide_by:
+            undecided.append(action.hcalcs_id)
+            continue
+        if action.status == ActionStatus.FAILED or (action.status == ActionStatus.ENDED and not action.confirmed_at):
+            continue  # never switched off: nothing to tell
+        pauses.append(
+            ChargerPause(
+                hcalcs_id=action.hcalcs_id,
+                starts_at=action.confirmed_at or action.started_at,
+                ends_at=action.ended_at or action.expected_end_at,
+                boost_available=boost_available(action=action, boost_state=boost_states.get(action.pk)),
+                customer_id=action.selection.get("customer_id"),
+            )
+        )
+    return pauses, undecided

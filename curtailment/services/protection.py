@@ -36,7 +36,7 @@ from curtailment.events import (
 )
 from curtailment.models import OPEN_EVENT_STATES, AuditEntry, CurtailmentEvent, FailureClock
 from curtailment.selection import selection_candidates
-from curtailment.services.asp_port import asp_call_off, asp_kw_available, asp_relief_kw
+from curtailment.services.asp import asp_call_off, asp_kw_available, asp_relief_kw
 from curtailment.services.common import COUNTING_ACTION_STATES
 from curtailment.services.event import (
     AUTO_RULE,
@@ -170,7 +170,7 @@ def _relief(*, event: CurtailmentEvent | None, feeder, alert, load, clock: Clock
         return Relief(0.0, 0.0, False, "no open event")
     needed = event.required_reduction_kw
     rows = list(event.actions.filter(status=ActionStatus.CONFIRMED).values_list("expected_kw", "confirmed_at"))
-    confirmed = sum(kw for kw, _ in rows) + asp_relief_kw(event, now)
+    confirmed = sum(kw for kw, _ in rows) + asp_relief_kw(event=event, at=now)
     if event.status == EventStatus.RELEASING and alert is None:
         return Relief(needed, confirmed, True, "released: the load stayed below the clear level")
     # Releasing while an alert is open (the load came back before the resets were answered):
@@ -303,7 +303,7 @@ def _escalation_step(
         return bool(added)
     if stage == EscalationStage.ASP:
         shortfall = max(0.0, relief.needed_kw - relief.confirmed_kw)
-        asked = asp_call_off(event, shortfall, now) if shortfall > 0 else 0.0
+        asked = asp_call_off(event=event, kw=shortfall, at=now) if shortfall > 0 else 0.0
         audit_record(
             action="escalation.asp",
             rule=PROTECTION_RULE,

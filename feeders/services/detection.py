@@ -241,7 +241,8 @@ def _alert_raise(
     why = (
         f"max phase at {inputs['load_percent']}% of rating, at or above the at-risk level {feeder.at_risk_percent}%"
         if kind == AlertKind.THRESHOLD
-        else f"trend {trend.slope_percent_per_minute:+.2f}%/min forecasts {trend.forecast_percent:.1f}% of rating "
+        else f"trend {trend.slope_percent_per_minute:+.2f}%/min (latest readings "
+        f"{trend.recent_slope_percent_per_minute:+.2f}%/min) forecasts {trend.forecast_percent:.1f}% of rating "
         f"within {trend.horizon_minutes:g} minutes"
     )
     audit_record(action="alert_raised", rule="detection", target=alert, reason=why, inputs=inputs)

@@ -161,18 +161,14 @@ def _row_structure_errors(index: int, row: Any, now: datetime) -> tuple[list[dic
     return errors, measured_at
 
 
-def _feeder_errors(
-    index: int, row: dict, feeder: FeederRow | None, token: MonitorToken, *, well_formed: bool
-) -> tuple[list, list]:
-    """Checks against the feeder: existence, phases, plausibility. Returns (400s, 403s)."""
+def _feeder_errors(index: int, row: dict, feeder: FeederRow | None, *, well_formed: bool) -> list[dict]:
+    """Checks against the feeder: existence (to this token), phases, plausibility."""
     key = "feeder" if "feeder" in row else "monitor"
     if feeder is None:
         what = "feeder code" if key == "feeder" else "monitor id"
-        return [{"row": index, "field": key, "reason": f"unknown {what} {row[key]!r}"}], []
-    if token.monitor_device_id and feeder.monitor_device_id != token.monitor_device_id:
-        return [], [{"row": index, "field": key, "reason": f"this token may not post for feeder {feeder.code}"}]
+        return [{"row": index, "field": key, "reason": f"unknown {what} {row[key]!r}"}]
     if not well_formed:  # the numbers are already reported as malformed
-        return [], []
+        return []
     errors = []
     amps = row["amps"]
     if len(amps) != feeder.phases:
@@ -194,7 +190,7 @@ def _feeder_errors(
         )
     if abs(row["kw"]) > kw_ceiling:
         errors.append({"row": index, "field": "kw", "reason": f"beyond +/-{kw_ceiling:g} kW: not a plausible reading"})
-    return errors, []
+    return errors
 
 
 def _ceilings(feeder: FeederRow) -> tuple[float, float]:
@@ -220,19 +216,23 @@ def _usable_id(value: Any) -> bool:
     return isinstance(value, str) and "\x00" not in value
 
 
-def _feeders_lock(rows: list[dict]) -> tuple[dict[str, FeederRow], dict[str, FeederRow]]:
-    """One query: the feeders the batch names, locked in id order.
+def _feeders_lock(rows: list[dict], *, bound_to: str | None) -> tuple[dict[str, FeederRow], dict[str, FeederRow]]:
+    """One query: the feeders the batch names that the token may post for, locked in id
+    order.
 
     The row locks serialise concurrent batches for the same feeder, so detection sees a
     consistent alert state and two requests can never both raise an alert; id order
-    means two batches naming the same feeders cannot deadlock.
+    means two batches naming the same feeders cannot deadlock. A token bound to one
+    monitor (``bound_to``) finds only that monitor's feeder: to it every other feeder is
+    unknown, answered exactly as a code that exists nowhere, so a monitor's token cannot
+    be used to find out which feeders exist (nor lock them).
     """
     codes = {row["feeder"] for row in rows if _usable_id(row.get("feeder"))}
     monitors = {row["monitor"] for row in rows if _usable_id(row.get("monitor"))}
     if connection.vendor == "postgresql":
-        found = pg_rows(_LOCK_SQL, [pg_array(list(codes)), pg_array(list(monitors))])
+        found = pg_rows(_LOCK_SQL, [pg_array(list(codes)), pg_array(list(monitors)), bound_to, bound_to])
     else:
-        found = _feeders_lock_orm(codes, monitors)
+        found = _feeders_lock_orm(codes, monitors, bound_to)
     by_code, by_monitor = {}, {}
     for values in found:
         feeder = FeederRow(*values)
@@ -245,16 +245,19 @@ def _feeders_lock(rows: list[dict]) -> tuple[dict[str, FeederRow], dict[str, Fee
 _LOCK_SQL = """
     SELECT id, code, monitor_device_id, phases, rating_amps, at_risk_percent, clear_percent, status, last_reading_at
     FROM feeders_feeder
-    WHERE code = ANY(%s::varchar[]) OR monitor_device_id = ANY(%s::varchar[])
+    WHERE (code = ANY(%s::varchar[]) OR monitor_device_id = ANY(%s::varchar[]))
+      AND (%s::varchar IS NULL OR monitor_device_id = %s::varchar)
     ORDER BY id
     FOR UPDATE
 """
 
 
-def _feeders_lock_orm(codes: set[str], monitors: set[str]) -> list[tuple]:
+def _feeders_lock_orm(codes: set[str], monitors: set[str], bound_to: str | None) -> list[tuple]:
+    feeders = Feeder.objects.filter(Q(code__in=codes) | Q(monitor_device_id__in=monitors))
+    if bound_to:
+        feeders = feeders.filter(monitor_device_id=bound_to)
     return list(
-        Feeder.objects.filter(Q(code__in=codes) | Q(monitor_device_id__in=monitors))
-        .order_by("id")
+        feeders.order_by("id")
         .select_for_update()
         .values_list(
             "id",
@@ -278,7 +281,8 @@ def telemetry_ingest(*, token: MonitorToken, readings: Any, now: datetime | None
     """Validate and store a batch of readings, then run at-risk detection.
 
     All or nothing: any bad row raises :class:`TelemetryRejected` (400 listing every bad
-    row, or 403 when a bound token names another feeder) and nothing is written.
+    row) and nothing is written. A token bound to a monitor knows only that monitor's
+    feeder: any other is an unknown feeder, as if it did not exist.
     Idempotent on ``(feeder, measured_at)``: a repeated reading counts as a duplicate and
     changes nothing, so a monitor may resend a batch it is unsure about. Late and
     out-of-order readings are stored; only readings newer than the feeder's latest, and
@@ -307,11 +311,11 @@ def telemetry_ingest(*, token: MonitorToken, readings: Any, now: datetime | None
         times.append(measured_at)
         well_formed.append(not row_errors)
     with transaction.atomic():
-        by_code, by_monitor = _feeders_lock([row for row in readings if isinstance(row, dict)])
-        forbidden: list[dict] = []
+        by_code, by_monitor = _feeders_lock(
+            [row for row in readings if isinstance(row, dict)], bound_to=token.monitor_device_id
+        )
         valid: list[ReadingIn] = []
         feeders: dict[int, FeederRow] = {}
-        bound_to = token.monitor_device_id
         for index, row in enumerate(readings):
             if not isinstance(row, dict) or ("feeder" in row) == ("monitor" in row):
                 continue
@@ -319,22 +323,11 @@ def telemetry_ingest(*, token: MonitorToken, readings: Any, now: datetime | None
             if not isinstance(ident, str):
                 continue
             feeder = by_code.get(ident) if "feeder" in row else by_monitor.get(ident)
-            if (
-                feeder is None
-                or (bound_to and feeder.monitor_device_id != bound_to)
-                or not well_formed[index]
-                or (load := _plausible_load(row, feeder)) is None
-            ):
-                feeder_errors, feeder_forbidden = _feeder_errors(
-                    index, row, feeder, token, well_formed=well_formed[index]
-                )
-                errors.extend(feeder_errors)
-                forbidden.extend(feeder_forbidden)
+            if feeder is None or not well_formed[index] or (load := _plausible_load(row, feeder)) is None:
+                errors.extend(_feeder_errors(index, row, feeder, well_formed=well_formed[index]))
                 continue
             feeders[feeder.id] = feeder
             valid.append(ReadingIn(index, feeder.id, times[index], tuple(row["amps"]), row["kw"], load))
-        if forbidden:
-            raise _reject(403, forbidden)
         if errors:
             errors.sort(key=lambda error: error["row"])
             raise _reject(400, errors)

@@ -29,8 +29,8 @@ function setLoad(tr, percent) {
   if (percent === null || percent === undefined) return;
   const value = Number(percent);
   tr.querySelector(".load-value").textContent = value.toFixed(1);
-  const bar = tr.querySelector(".load-bar > span");
-  if (bar) bar.style.width = `${Math.min(value, 120) / 1.2}%`;
+  const bar = tr.querySelector(".load-bar .load-fill");
+  if (bar) bar.setAttribute("width", `${Math.min(value, 120) / 1.2}%`);
   tr.dataset.load = value;
   tr.classList.toggle("over-threshold", value >= Number(tr.dataset.atRisk));
 }

@@ -100,7 +100,10 @@ def test_every_operation_documents_its_replies_and_json_bodies():
         replies = set(operation["responses"])
         assert any(status.startswith("2") for status in replies), (path, method)
         if security:
-            assert {"401", "403"} <= replies, (path, method)
+            assert "401" in replies, (path, method)
+        # A monitor token either may post for a feeder or does not know it (400): no 403.
+        if security and security != MONITOR:
+            assert "403" in replies, (path, method)
         if method == "post":
             assert operation["requestBody"]["content"], (path, method)
         for media in operation.get("requestBody", {}).get("content", {}).values():
@@ -133,7 +136,7 @@ def test_the_docs_page_loads_only_local_files(viewer_client):
     assert page.status_code == 200
     html = page.content.decode()
     assets = re.findall(r'(?:src|href)="([^"]+)"', html)
-    # Served under its hashed, cached name like every static file.
+    # Linked by its content-hashed name from collectstatic's manifest, as every static file.
     assert any(re.search(r"/swagger-ui-bundle(\.[0-9a-f]{12})?\.js$", asset) for asset in assets), assets
     assert all(asset.startswith("/static/") for asset in assets), assets
     assert '"validatorUrl": null' in html  # Swagger UI would fetch a badge from swagger.io

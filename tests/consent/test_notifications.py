@@ -11,7 +11,7 @@ from consent import notifications, tasks
 from consent.choices import NotificationChannel, NotificationFrequency, NotificationKind, NotificationStatus
 from consent.models import Consent, Notification
 from curtailment.models import CurtailmentEvent
-from tests.consent.factories import eligible_charger
+from tests.consent.factories import HcalcsFactory, eligible_charger
 from tests.consent.mailbackends import FlakyBackend
 
 pytestmark = pytest.mark.django_db
@@ -29,6 +29,14 @@ def _event(feeder, started_at):
     )
 
 
+def _pauses(event, *chargers, boost_available=True):
+    """Each charger paused for the whole event (its own window is the event's here)."""
+    return [
+        notifications.ChargerPause(charger.pk, event.started_at, event.planned_end_at, boost_available)
+        for charger in chargers
+    ]
+
+
 def _charger(frequency, channel=NotificationChannel.EMAIL):
     charger = eligible_charger()
     Consent.objects.filter(tenancy__premise=charger.meter.premise).update(
@@ -41,7 +49,7 @@ def test_each_event_notice_is_sent_on_commit(celery_eager, django_capture_on_com
     charger = _charger(NotificationFrequency.EACH_EVENT)
     event = _event(charger.meter.premise.feeder, timezone.now())
     with django_capture_on_commit_callbacks(execute=True):
-        [notice] = notifications.notification_event_queue(event=event, hcalcs_ids=[charger.pk])
+        [notice] = notifications.notification_event_queue(event=event, pauses=_pauses(event, charger))
     notice.refresh_from_db()
     assert (notice.kind, notice.status, notice.attempts) == (NotificationKind.EVENT, NotificationStatus.SENT, 1)
     assert len(mail.outbox) == 1
@@ -52,8 +60,8 @@ def test_each_event_notice_is_sent_on_commit(celery_eager, django_capture_on_com
 def test_queueing_the_same_event_twice_notifies_once():
     charger = _charger(NotificationFrequency.EACH_EVENT)
     event = _event(charger.meter.premise.feeder, timezone.now())
-    notifications.notification_event_queue(event=event, hcalcs_ids=[charger.pk])
-    assert notifications.notification_event_queue(event=event, hcalcs_ids=[charger.pk]) == []
+    notifications.notification_event_queue(event=event, pauses=_pauses(event, charger))
+    assert notifications.notification_event_queue(event=event, pauses=_pauses(event, charger)) == []
     assert Notification.objects.filter(event=event).count() == 1
 
 
@@ -61,7 +69,7 @@ def test_customer_without_granted_consent_is_not_notified():
     charger = _charger(NotificationFrequency.EACH_EVENT)
     Consent.objects.filter(tenancy__premise=charger.meter.premise).update(status="withdrawn")
     event = _event(charger.meter.premise.feeder, timezone.now())
-    assert notifications.notification_event_queue(event=event, hcalcs_ids=[charger.pk]) == []
+    assert notifications.notification_event_queue(event=event, pauses=_pauses(event, charger)) == []
 
 
 def test_daily_digest_collects_the_days_events_into_one_notice(celery_eager):
@@ -71,7 +79,8 @@ def test_daily_digest_collects_the_days_events_into_one_notice(celery_eager):
     morning = day.replace(hour=8, minute=0, second=0, microsecond=0)
     evening = day.replace(hour=18, minute=30, second=0, microsecond=0)
     for started in (morning, evening):
-        notifications.notification_event_queue(event=_event(feeder, started), hcalcs_ids=[charger.pk])
+        event = _event(feeder, started)
+        notifications.notification_event_queue(event=event, pauses=_pauses(event, charger))
 
     digest = Notification.objects.get(kind=NotificationKind.DAILY_DIGEST)
     items = Notification.objects.filter(kind=NotificationKind.EVENT)
@@ -104,7 +113,7 @@ def test_sms_goes_through_the_recording_sender(celery_eager, django_capture_on_c
     before = len(sender.outbox)
     with django_capture_on_commit_callbacks(execute=True):
         notifications.notification_event_queue(
-            event=_event(charger.meter.premise.feeder, timezone.now()), hcalcs_ids=[charger.pk]
+            event=(event := _event(charger.meter.premise.feeder, timezone.now())), pauses=_pauses(event, charger)
         )
     assert len(sender.outbox) == before + 1
     assert sender.outbox[-1].address == "+447700900123"
@@ -117,7 +126,7 @@ def test_a_failed_send_is_retried_until_it_goes_through(celery_eager, django_cap
     charger = _charger(NotificationFrequency.EACH_EVENT)
     with django_capture_on_commit_callbacks(execute=True):
         [notice] = notifications.notification_event_queue(
-            event=_event(charger.meter.premise.feeder, timezone.now()), hcalcs_ids=[charger.pk]
+            event=(event := _event(charger.meter.premise.feeder, timezone.now())), pauses=_pauses(event, charger)
         )
     notice.refresh_from_db()
     assert (notice.status, notice.attempts, notice.last_error) == (NotificationStatus.SENT, 3, "")
@@ -133,7 +142,7 @@ def test_retries_run_out_and_the_notice_shows_as_failed(
     try:
         with django_capture_on_commit_callbacks(execute=True):
             [notice] = notifications.notification_event_queue(
-                event=_event(charger.meter.premise.feeder, timezone.now()), hcalcs_ids=[charger.pk]
+                event=(event := _event(charger.meter.premise.feeder, timezone.now())), pauses=_pauses(event, charger)
             )
     finally:
         FlakyBackend.failures_left = 0
@@ -151,7 +160,7 @@ def test_a_retry_lost_with_a_crashed_worker_is_picked_up_by_beat(celery_eager):
     FlakyBackend.failures_left = 1
     charger = _charger(NotificationFrequency.EACH_EVENT)
     [notice] = notifications.notification_event_queue(
-        event=_event(charger.meter.premise.feeder, timezone.now()), hcalcs_ids=[charger.pk]
+        event=(event := _event(charger.meter.premise.feeder, timezone.now())), pauses=_pauses(event, charger)
     )
     with pytest.raises(notifications.NotificationRetry):
         notifications.notification_send(notification_id=notice.pk)
@@ -165,3 +174,79 @@ def test_a_retry_lost_with_a_crashed_worker_is_picked_up_by_beat(celery_eager):
     notice.refresh_from_db()
     assert (notice.status, notice.attempts) == (NotificationStatus.SENT, 2)
     assert len(mail.outbox) == 1
+
+
+def test_the_notice_names_the_chargers_own_window_not_the_events(celery_eager, django_capture_on_commit_callbacks):
+    """GIVEN an event from 17:00 to 19:00 UTC in winter WHEN a customer's charger is paused
+    from 17:20 to 18:05 (its own action) THEN the notice says 17:20 to 18:05, London time."""
+    charger = _charger(NotificationFrequency.EACH_EVENT)
+    started = dt.datetime(2026, 12, 3, 17, 0, tzinfo=dt.UTC)
+    event = CurtailmentEvent.objects.create(
+        feeder=charger.meter.premise.feeder,
+        trigger="automatic",
+        started_at=started,
+        planned_end_at=started + dt.timedelta(hours=2),
+        required_reduction_kw=20,
+    )
+    pause = notifications.ChargerPause(
+        charger.pk, started + dt.timedelta(minutes=20), started + dt.timedelta(minutes=65), True
+    )
+    with django_capture_on_commit_callbacks(execute=True):
+        [notice] = notifications.notification_event_queue(event=event, pauses=[pause])
+
+    assert (notice.window_start, notice.window_end) == (pause.starts_at, pause.ends_at)
+    body = mail.outbox[0].body
+    assert "from 3 Dec 2026 17:20 until\n18:05 at the latest" in body
+    assert "19:00" not in body and "17:00" not in body
+    assert "press the boost button" in body
+
+
+def test_a_summer_window_across_midnight_is_in_london_time_with_its_end_date():
+    charger = _charger(NotificationFrequency.EACH_EVENT, channel=NotificationChannel.SMS)
+    event = _event(charger.meter.premise.feeder, dt.datetime(2026, 7, 1, 22, 40, tzinfo=dt.UTC))
+    pause = notifications.ChargerPause(
+        charger.pk, dt.datetime(2026, 7, 1, 22, 45, tzinfo=dt.UTC), dt.datetime(2026, 7, 1, 23, 20, tzinfo=dt.UTC), True
+    )
+    [notice] = notifications.notification_event_queue(event=event, pauses=[pause])
+
+    assert "paused from 23:45 until 00:20 on 2 Jul" in notice.body  # BST
+    assert notice.subject.startswith("Your EV charger was paused on 1 Jul 2026")
+
+
+@pytest.mark.parametrize(
+    ("override_allowed", "boost_available", "press_boost", "will_not_work"),
+    [(True, True, True, False), (True, False, False, True), (False, False, False, False)],
+)
+def test_the_notice_says_press_boost_only_when_the_boost_button_works(
+    override_allowed, boost_available, press_boost, will_not_work
+):
+    """Press boost when it overrides the pause; say it will not when the customer may
+    override but the charger could not be put on the button; neither when not allowed."""
+    charger = _charger(NotificationFrequency.EACH_EVENT)
+    Consent.objects.filter(tenancy__premise=charger.meter.premise).update(override_allowed=override_allowed)
+    event = _event(charger.meter.premise.feeder, timezone.now())
+
+    [notice] = notifications.notification_event_queue(
+        event=event, pauses=_pauses(event, charger, boost_available=boost_available)
+    )
+
+    body = " ".join(notice.body.split())
+    assert ("press the boost button" in body) is press_boost
+    assert ("boost button will not override it" in body) is will_not_work
+
+
+def test_one_notice_per_customer_spans_their_chargers_pauses():
+    charger = _charger(NotificationFrequency.EACH_EVENT)
+    second = HcalcsFactory(meter=charger.meter, switch_index=2)
+    event = _event(charger.meter.premise.feeder, dt.datetime(2026, 12, 3, 17, 0, tzinfo=dt.UTC))
+    pauses = [
+        notifications.ChargerPause(charger.pk, event.started_at, event.started_at + dt.timedelta(minutes=30), True),
+        notifications.ChargerPause(
+            second.pk, event.started_at + dt.timedelta(minutes=10), event.started_at + dt.timedelta(minutes=40), True
+        ),
+    ]
+
+    [notice] = notifications.notification_event_queue(event=event, pauses=pauses)
+
+    assert (notice.window_start, notice.window_end) == (pauses[0].starts_at, pauses[1].ends_at)
+    assert "17:00 until\n17:40" in notice.body

@@ -115,9 +115,10 @@ def test_change_of_tenancy_makes_charger_ineligible_and_queues_consent_request(
     at = now + dt.timedelta(seconds=1)
     assert list(hcalcs_eligible_for_curtailment(feeder=feeder, at=at)) == []
     assert charger not in hcalcs_consented()
-    # The action already running at the premise runs to its end on the device, untouched.
+    # The action running at the premise is released at once (issue 15: the newcomer never
+    # consented): a 7.8 is queued and the engine picks another charger.
     running_after = CurtailmentAction.objects.get(pk=running.pk)
-    assert (running_after.status, running_after.expected_end_at) == (running.status, running.expected_end_at)
+    assert (running_after.status, running_after.end_reason) == ("releasing", "released")
     # The newcomer waits in the queue and was asked through the default channel.
     assert [c.tenancy for c in consent_awaiting_queue()] == [new_tenancy]
     request = Notification.objects.get(customer=newcomer)

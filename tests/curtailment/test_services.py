@@ -23,6 +23,7 @@ from curtailment.services import (
     required_reduction_kw,
 )
 from curtailment.services.action import ActionBusy
+from curtailment.services.asp import asp_ven_register
 from curtailment.services.common import action_lease
 from dcc.models import ServiceRequest
 from feeders.models import FeederAlert, FeederReading
@@ -100,6 +101,7 @@ def test_asp_contract_is_called_off_first_and_chargers_cover_only_the_remainder(
         starts_at=timezone.now() - dt.timedelta(days=1),
         ends_at=timezone.now() + dt.timedelta(days=1),
         available_kw=15,
+        ven=asp_ven_register(ven_name="flex-ven", provider="Flex Ltd")[0],
     )
     contract.feeders.add(feeder)
     event = curtailment_event_start(

@@ -272,3 +272,32 @@ def test_the_network_operator_certificate_is_the_one_the_tool_names(network_oper
     xml, gbcs = network_operator
     assert xml.cert.serial_number != gbcs.cert.serial_number  # two keys, as a DCC user has
     assert load_certificate(jar_identity(NETWORK_OPERATOR_XML_KEY)[1]) == xml.cert
+
+
+@pytest.mark.django_db
+def test_a_device_alert_the_dcc_tool_signs_reaches_its_handler(
+    boxed_settings, simulator, client, django_capture_on_commit_callbacks
+):
+    from dcc.duis.alert_codes import BOOST_ALERT_CODE
+    from dcc.services import handlers_replaced
+    from dcc.simulator import device_gbcs
+
+    from .conftest import ORIGINATOR
+
+    # The meter's own boost alert (real GBCS, MAC'd for us), in a DUIS document the DCC's tool signs as the DSP.
+    payload = device_gbcs.boost_alert(
+        device=simulator.devices.get(HCALCS), user=simulator.users[ORIGINATOR], now=dt.datetime.now(dt.UTC).timestamp()
+    )
+    root = documents.build_response(
+        request_id=None,
+        response_id=f"{HCALCS}:{ORIGINATOR}:7",
+        response_code="I0",
+        alert_code=BOOST_ALERT_CODE,
+        gbcs_payload=payload,
+    )
+    signed = dcc_tool_sign(etree.tostring(root, xml_declaration=True, encoding="UTF-8"), as_identity=DSP_XML_KEY)
+    heard = []
+    with handlers_replaced(alerts={BOOST_ALERT_CODE: heard.append}), django_capture_on_commit_callbacks(execute=True):
+        reply = client.post("/dcc/responses/", data=signed, content_type="application/xml")
+    assert (reply.status_code, reply.content) == (200, b"alert\n")
+    assert [(alert.target_eui64, alert.detail["boost_pressed"]) for alert in heard] == [(HCALCS, True)]

@@ -29,9 +29,10 @@ pytestmark = pytest.mark.django_db
 @pytest.fixture
 def action(dcc_settings, operator):
     """One charger behind the simulated meter ``HCALCS`` (switch 2), in a manual event,
-    not yet dispatched (no broker here: the tests run each step themselves)."""
+    not yet dispatched (no broker here: the tests run each step themselves). It is on its
+    boost button already (prepared ahead of events), so its dispatch is the 7.6 alone."""
     feeder = FeederFactory()
-    charger = eligible_charger(feeder=feeder, switch_index=2, rated_kw=7.0)
+    charger = eligible_charger(feeder=feeder, switch_index=2, rated_kw=7.0, on_boost_button=True)
     charger.meter.esme_eui64 = HCALCS
     charger.meter.save()
     event = curtailment_event_start(

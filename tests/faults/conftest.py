@@ -126,6 +126,26 @@ def finish_event(live_stack, event, operator) -> CurtailmentEvent:
     return event
 
 
+# The ledger takes the device's times from the DCC's timestamps (1/100 s); the simulator
+# stamps a response a few milliseconds after the device acted.
+LEDGER_TOLERANCE_S = 1.0
+
+
+def _device_off_interval(device, request_id: str, action, requests_by_id) -> tuple[float, float]:
+    """When the simulated meter switched this action's charger off and back on (its own
+    record): off when it ran the 7.6, on at the end of the Duration, or sooner when it ran the
+    action's 7.8 or its customer pressed boost."""
+    ran = {rid: at for rid, _srv, at in device.executions}
+    off = ran[request_id]
+    minutes = int(requests_by_id[request_id].request_document.split("<sr:Duration>")[1].split("<")[0])
+    on = off + 60 * minutes
+    resets = [
+        ran[rid] for rid, sr in requests_by_id.items() if sr.action_id == action.pk and sr.srv == "7.8" and rid in ran
+    ]
+    presses = [at for at in device.boost_presses if at >= off]
+    return off, min([on, *resets, *presses])
+
+
 def assert_ledger(live_stack, event) -> None:
     """What must hold after any fault, once the event has ended (module docstring)."""
     simulator = live_stack.simulator
@@ -146,8 +166,19 @@ def assert_ledger(live_stack, event) -> None:
         # Every 7.6 the device ran is one dnoctl stored for an action of this event.
         assert all(rid in requests_by_id for rid, _srv in runs), (runs, sorted(requests_by_id))
         if mine:
-            # The device switched the charger off for this action: its response was applied.
+            # The device switched the charger off for this action: its response was applied,
+            # and the ledger's minutes are the device's own, to the second.
             assert action.confirmed_at is not None, (action.pk, action.status, action.end_reason)
+            off, on = _device_off_interval(device, mine[0], action, requests_by_id)
+            assert abs(action.confirmed_at.timestamp() - off) < LEDGER_TOLERANCE_S, (
+                action.pk,
+                action.confirmed_at,
+                off,
+            )
+            assert abs(action.ended_at.timestamp() - on) < LEDGER_TOLERANCE_S, (action.pk, action.ended_at, on)
+        else:
+            # The device never ran its 7.6: nothing may count against the customer.
+            assert action.confirmed_at is None, (action.pk, action.status, action.confirmed_at)
         state = simulator.device_state(action.hcalcs.meter.esme_eui64)
         assert state["switches"][str(action.hcalcs.switch_index)]["state"] == "on", (action.pk, state)
     assert all(n <= 1 for n in executed_76.values()), f"a 7.6 executed twice for one action: {executed_76}"

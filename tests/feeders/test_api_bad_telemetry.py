@@ -142,13 +142,15 @@ def test_revoked_token_is_401(head_end_token, post_telemetry):
 
 
 @pytest.mark.usefixtures("nothing_stored")
-def test_a_bound_token_posting_for_another_feeder_is_403(monitor_a_token, post_telemetry):
+def test_a_bound_token_posting_for_another_feeder_is_refused_whole_as_an_unknown_feeder(
+    monitor_a_token, post_telemetry
+):
     rows = [*good_rows(1), reading("FDR-B", minutes_ago(1), 10.0)]
 
     response = post_telemetry(monitor_a_token, rows)
 
-    assert response.status_code == 403
-    assert errors_of(response) == [(1, "feeder")]
+    assert response.status_code == 400
+    assert response.json()["errors"] == [{"row": 1, "field": "feeder", "reason": "unknown feeder code 'FDR-B'"}]
 
 
 @pytest.mark.usefixtures("nothing_stored")

@@ -64,7 +64,8 @@ def test_trend_fits_agree_between_sql_and_python(feeder, head_end_token, post_te
     monkeypatch.setattr(connections["default"], "vendor", "sqlite")
     in_python = feeder_trends(feeders=[(feeder, until)])[feeder.pk]
 
-    assert in_sql.points == in_python.points == 9
+    assert in_sql.points == in_python.points == 5  # the 5-minute window
     assert in_sql.slope_percent_per_minute == pytest.approx(in_python.slope_percent_per_minute)
+    assert in_sql.recent_slope_percent_per_minute == pytest.approx(in_python.recent_slope_percent_per_minute)
     assert in_sql.forecast_percent == pytest.approx(in_python.forecast_percent)
     assert in_sql.sufficient and in_python.sufficient

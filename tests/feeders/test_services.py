@@ -126,10 +126,15 @@ def test_scada_alert_on_a_feeder_already_at_risk_changes_nothing(client, feeder,
     assert AuditEntry.objects.filter(action="alert_raised").count() == 1
 
 
-def test_scada_alert_with_a_token_bound_to_another_feeder_is_403(client, feeder, other_feeder, monitor_a_token):
+def test_scada_alert_with_a_token_bound_to_another_feeder_is_an_unknown_feeder(
+    client, feeder, other_feeder, monitor_a_token
+):
     body = {"feeder": "FDR-B", "raised_at": "2026-01-01T17:30:00Z", "reason": "x"}
 
-    assert post_alert(client, monitor_a_token, body).status_code == 403
+    response = post_alert(client, monitor_a_token, body)
+
+    assert response.status_code == 400
+    assert response.json()["errors"] == [{"row": None, "field": "feeder", "reason": "unknown feeder code 'FDR-B'"}]
     assert FeederAlert.objects.count() == 0
 
 
@@ -162,11 +167,12 @@ def test_trend_fits_the_max_phase_load(feeder, head_end_token, post_telemetry):
 
     trend = feeder_trend(feeder=feeder)
 
-    assert trend.sufficient and trend.points == 9
+    assert trend.sufficient and trend.points == 5  # the 5-minute window: older readings are left out
     assert trend.slope_percent_per_minute == pytest.approx(2.0)
     assert trend.current_percent == pytest.approx(26.0)
     assert trend.forecast_percent == pytest.approx(46.0)
     assert trend.minutes_to_rating == pytest.approx(37.0)
+    assert trend.recent_slope_percent_per_minute == pytest.approx(2.0) and trend.rising
     assert not trend.will_exceed_rating
 
 

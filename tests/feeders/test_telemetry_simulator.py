@@ -14,6 +14,7 @@ from curtailment.models import CurtailmentAction, CurtailmentEvent
 from feeders.models import FeederReading
 from feeders.services import monitor_token_issue
 from feeders.telemetry_simulator import (
+    MAX_RAMP_PERCENT_PER_MINUTE,
     FeederModel,
     FeederSpec,
     SimulatedClock,
@@ -79,6 +80,36 @@ def test_the_simulated_clock_follows_london_across_the_spring_clock_change():
 
     assert clock.local_hour(clock.real_start) == pytest.approx(0.5)
     assert clock.local_hour(clock.real_start + timedelta(hours=1)) == pytest.approx(2.5)  # 01:30 GMT = 02:30 BST
+
+
+def test_the_clock_slows_so_no_feeders_load_moves_faster_than_the_ramp_limit():
+    """GIVEN the demo's 60x clock WHEN it runs through an evening in 5-second ticks THEN no
+    feeder's load shape moves more than the ramp limit per real minute (detection judges
+    readings by their real timestamps), the clock never runs slower than real time, and it
+    runs at full speed where the loads are flat."""
+    specs = [FeederSpec(f"F{i:03d}", rating_amps=300.0, high_risk=True, ev_capacity_kw=84.0) for i in range(40)]
+    simulator = TelemetrySimulator(
+        base_url="http://127.0.0.1:9", token="unused", speed=60, feeder_specs=lambda: specs, chargers_off_kw=dict
+    )
+    real_start = datetime(2026, 7, 1, 12, 0, tzinfo=UTC)
+    simulator.clock = SimulatedClock(speed=60, start_local="17:30", real_start=real_start)
+    tick = timedelta(seconds=5)
+    limit = MAX_RAMP_PERCENT_PER_MINUTE * tick.total_seconds() / 60
+    steps = []
+    before = simulator.clock.advance(real_start)
+    simulated_before = simulator.clock.simulated
+    for n in range(1, 12 * 45):
+        simulator.batches(real_start + n * tick)
+        after = simulator.clock.local_hour_of(simulator.clock.simulated)
+        step = simulator.clock.simulated - simulated_before
+        moved = max(abs(m.shape_percent(after) - m.shape_percent(before)) for m in simulator.models.values())
+        assert step >= tick
+        assert moved <= limit * 1.05 or step == tick, (after, moved, step)
+        steps.append(step)
+        before, simulated_before = after, simulator.clock.simulated
+
+    assert min(steps) < tick * 10  # the evening ramp is slowed right down
+    assert max(steps) == tick * 60  # the flat night runs at full speed
 
 
 @pytest.mark.django_db

@@ -19,6 +19,14 @@ class Command(BaseCommand):
         parser.add_argument("--substations", type=int, default=defaults.substations)
         parser.add_argument("--speed", type=float, default=defaults.speed, help="telemetry time compression")
         parser.add_argument("--no-telemetry", action="store_true", help="do not start the telemetry simulator")
+        parser.add_argument("--vtn-port", type=int, default=defaults.vtn_port, help="OpenADR 3 VTN; 0 = any free port")
+        parser.add_argument("--no-asp", action="store_true", help="no VTN and no stand-in aggregator")
+        parser.add_argument(
+            "--asp-delivers",
+            type=float,
+            default=defaults.asp_delivers,
+            help="share of each call-off the aggregator delivers",
+        )
 
     def handle(self, *args, **options):
         if settings.RUN_MODE != "embedded":
@@ -33,6 +41,9 @@ class Command(BaseCommand):
                 substations=options["substations"],
                 speed=options["speed"],
                 telemetry=not options["no_telemetry"],
+                vtn_port=options["vtn_port"],
+                asp=not options["no_asp"],
+                asp_delivers=options["asp_delivers"],
             ),
             self.stdout,
         )

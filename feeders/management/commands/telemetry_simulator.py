@@ -11,7 +11,12 @@ import time
 
 from django.core.management.base import BaseCommand, CommandError
 
-from feeders.telemetry_simulator import TelemetrySimulator, hot_feeders
+from feeders.telemetry_simulator import (
+    DEFAULT_START_LOCAL,
+    MAX_RAMP_PERCENT_PER_MINUTE,
+    TelemetrySimulator,
+    hot_feeders,
+)
 
 
 class Command(BaseCommand):
@@ -22,13 +27,19 @@ class Command(BaseCommand):
         parser.add_argument("--token", help="monitor token (default: issue a new head-end token)")
         parser.add_argument("--speed", type=float, default=60.0, help="simulated seconds per real second")
         parser.add_argument("--interval", type=float, default=5.0, help="real seconds between readings")
-        parser.add_argument("--start", default="16:30", help="simulated London time to start at (HH:MM)")
+        parser.add_argument("--start", default=DEFAULT_START_LOCAL, help="simulated London time to start at (HH:MM)")
+        parser.add_argument(
+            "--max-ramp",
+            type=float,
+            default=MAX_RAMP_PERCENT_PER_MINUTE,
+            help="fastest load change the clock allows, in %% of rating per real minute (0: no limit)",
+        )
         parser.add_argument("--seed", type=int, default=0)
         parser.add_argument("--once", action="store_true", help="post one round and exit")
 
     def handle(self, *args, **options):
-        if options["speed"] <= 0 or options["interval"] <= 0:
-            raise CommandError("--speed and --interval must be positive")
+        if options["speed"] <= 0 or options["interval"] <= 0 or options["max_ramp"] < 0:
+            raise CommandError("--speed and --interval must be positive, --max-ramp positive or 0")
         token = options["token"]
         if not token:
             from feeders.services import monitor_token_issue
@@ -39,6 +50,7 @@ class Command(BaseCommand):
             base_url=options["url"],
             token=token,
             speed=options["speed"],
+            max_ramp_percent_per_minute=options["max_ramp"] or None,
             interval_s=options["interval"],
             start_local=options["start"],
             seed=options["seed"],

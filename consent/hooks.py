@@ -1,0 +1,65 @@
+"""Explicit hooks through which other apps act on consent changes; the consent app never
+imports them (the dependency runs consent <- curtailment).
+
+``consent_ended``: a charger's consent has ended: withdrawn by the occupant, or lapsed with
+a change of tenancy (the new occupant never consented). The curtailment engine installs its
+handler in ``CurtailmentConfig.ready()`` (as it installs the DCC's answer handlers) to
+release that charger at once if it is curtailed. Handlers run inside the transaction that
+ends the consent, each in a savepoint: a handler that fails is logged and rolled back on its
+own, the consent change stands, and the engine's minute sweep releases the charger instead.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import logging
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
+
+from django.db import transaction
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class ConsentEnded:
+    """The consent of a premise's occupant ended: no charger there may stay curtailed."""
+
+    premise_id: int
+    consent_id: int
+    customer_id: int
+    hcalcs_ids: tuple[int, ...]
+    why: str  # "consent withdrawn" or "change of tenancy"
+    actor: str  # the user name, or "rule:<name>"
+    at: dt.datetime
+
+
+ConsentEndedHandler = Callable[[ConsentEnded], None]
+_consent_ended_handlers: list[ConsentEndedHandler] = []
+
+
+def consent_ended_handlers_install(*, handlers: Sequence[ConsentEndedHandler]) -> None:
+    """Install who acts when a consent ends (replaces any installed before)."""
+    _consent_ended_handlers[:] = list(handlers)
+
+
+@contextlib.contextmanager
+def consent_ended_handlers_replaced(*, handlers: Sequence[ConsentEndedHandler]) -> Iterator[None]:
+    """Use other handlers for a while (tests), then put the installed ones back."""
+    saved = list(_consent_ended_handlers)
+    _consent_ended_handlers[:] = list(handlers)
+    try:
+        yield
+    finally:
+        _consent_ended_handlers[:] = saved
+
+
+def consent_ended_announce(ended: ConsentEnded) -> None:
+    """Run every installed handler on ``ended`` (inside the caller's transaction)."""
+    for handler in list(_consent_ended_handlers):
+        try:
+            with transaction.atomic():
+                handler(ended)
+        except Exception:
+            logger.exception("consent %s ended: handler %r failed", ended.consent_id, handler)

@@ -1,0 +1,17 @@
+"""The VTN process's URLs (``curtailment.openadr.asgi``): the OpenADR 3 API and a health
+check, nothing of the operators' dashboard."""
+
+from django.contrib.auth.decorators import login_not_required
+from django.urls import path
+
+from curtailment.openadr.api import BASE_PATH, vtn_urls
+from dnoctl import views
+
+urlpatterns = [
+    path("healthz/vtn", login_not_required(views.healthz_web), name="healthz-vtn"),
+    path(BASE_PATH, vtn_urls()),
+]
+
+# The project's error pages link the dashboard, which this process does not serve.
+handler404 = "curtailment.openadr.api.not_found"
+handler500 = "curtailment.openadr.api.server_error"

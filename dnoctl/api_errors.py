@@ -1,0 +1,101 @@
+"""Every failure under ``/api/`` is JSON, whoever answers it.
+
+The operations answer their own errors in their own shapes (docs/api.md). What reaches a
+machine client from elsewhere was HTML or text meant for a browser: Django's 404 page for
+an unknown address, its 400 page for a body over ``DATA_UPLOAD_MAX_MEMORY_SIZE``, the
+router's ``Method not allowed``, the 500 page. A client parsing JSON then fails on the
+error instead of reading it. The middleware below rewrites any such reply as
+``{"error": text}`` with the same status and headers; ``handler400`` in ``dnoctl.urls``
+makes a body too large a 413 first.
+"""
+
+from __future__ import annotations
+
+from http import HTTPStatus
+
+from asgiref.sync import iscoroutinefunction, markcoroutinefunction
+from django.conf import settings
+from django.core.exceptions import RequestDataTooBig
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.views import defaults
+
+API_PREFIX = "/api/"
+# Headers of the original reply a client still needs (what to send, which methods).
+KEPT_HEADERS = ("Allow", "WWW-Authenticate", "Retry-After")
+
+
+def is_api_request(request: HttpRequest) -> bool:
+    return request.path.startswith(API_PREFIX)
+
+
+def body_too_large(limit: int | None = None) -> JsonResponse:
+    limit = limit or settings.DATA_UPLOAD_MAX_MEMORY_SIZE
+    return JsonResponse({"error": f"request body too large: at most {limit} bytes"}, status=413)
+
+
+def api_error_text(request: HttpRequest, response: HttpResponse) -> str:
+    """What went wrong, in words a machine client's log can show."""
+    status = response.status_code
+    if status == 404:
+        return f"no such API address: {request.path}"
+    if status == 405:
+        return f"method {request.method} not allowed here; allowed: {response.get('Allow', 'none')}"
+    if status == 413:
+        return "request body too large"
+    if status >= 500:
+        return "internal error: the request was logged"
+    try:
+        return HTTPStatus(status).phrase.lower()
+    except ValueError:
+        return f"error {status}"
+
+
+def _is_json(response: HttpResponse) -> bool:
+    return response.get("Content-Type", "").split(";")[0].strip() == "application/json"
+
+
+class ApiErrorsAsJsonMiddleware:
+    """Rewrite a non-JSON error reply under ``/api/`` as ``{"error": text}`` (status and
+    ``Allow``/``WWW-Authenticate`` kept). Outermost, so it sees the replies that the other
+    middleware and Django's error handlers make too. Sync and async alike: under ASGI the
+    telemetry path stays on the event loop."""
+
+    sync_capable = True
+    async_capable = True
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+        if iscoroutinefunction(get_response):
+            markcoroutinefunction(self)
+
+    def __call__(self, request: HttpRequest):
+        if iscoroutinefunction(self):
+            return self._acall(request)
+        return api_error_as_json(request, self.get_response(request))
+
+    async def _acall(self, request: HttpRequest) -> HttpResponse:
+        return api_error_as_json(request, await self.get_response(request))
+
+
+def api_error_as_json(request: HttpRequest, response: HttpResponse) -> HttpResponse:
+    if not is_api_request(request) or response.status_code < 400 or _is_json(response):
+        return response
+    rewritten = JsonResponse({"error": api_error_text(request, response)}, status=response.status_code)
+    for header in KEPT_HEADERS:
+        if header in response:
+            rewritten[header] = response[header]
+    # Django logs an error reply once: a reply its handlers already logged stays logged.
+    rewritten._has_been_logged = getattr(response, "_has_been_logged", False)
+    # Not response.close(): it sends request_finished, which closes the database
+    # connection in the middle of the request. An error page holds no file to release.
+    return rewritten
+
+
+def bad_request(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
+    """``handler400``: a body over ``DATA_UPLOAD_MAX_MEMORY_SIZE`` on an API is a JSON 413
+    (Django answers it as any other suspicious request, with the 400 page)."""
+    if is_api_request(request):
+        if isinstance(exception, RequestDataTooBig):
+            return body_too_large()
+        return JsonResponse({"error": "bad request"}, status=400)
+    return defaults.bad_request(request, exception)
