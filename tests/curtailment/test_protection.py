@@ -16,6 +16,7 @@ from curtailment.events import PROTECTION_CLOCK
 from curtailment.models import AspCallOff, AspContract, AuditEntry, CurtailmentAction, CurtailmentEvent, FailureClock
 from curtailment.services import curtailment_event_cancel, event_open_for_alert, feeder_protection_check
 from dnoctl.push import feeder_group
+from tests.curtailment.asp_factories import asp_ven
 from tests.curtailment.helpers import alert_on, automatic_feeder, devices_confirm, reading
 
 pytestmark = pytest.mark.django_db
@@ -69,10 +70,15 @@ def test_unconfirmed_relief_escalates_to_more_chargers_then_the_asp_then_the_ope
     assert chargers.actor == "rule:protection"
 
     # An ASP contract with 3 kW left covers the feeder: asked for the shortfall, it gives 3.
-    contract = AspContract.objects.create(
-        provider="Flex Ltd", reference="ASP-9", starts_at=T0, ends_at=T0 + dt.timedelta(days=1), available_kw=3
-    )
-    contract.feeders.add(feeder)
+    ven, _ = asp_ven(name="flex-ven")
+    AspContract.objects.create(
+        provider="Flex Ltd",
+        reference="ASP-9",
+        starts_at=T0,
+        ends_at=T0 + dt.timedelta(days=1),
+        available_kw=3,
+        ven=ven,
+    ).feeders.add(feeder)
     clock.refresh_from_db()
     assert feeder_protection_check(feeder_id=feeder.pk, now=clock.relief_due_at) == EscalationStage.ASP
     assert AspCallOff.objects.get(event=event).kw == 3
