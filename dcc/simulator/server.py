@@ -263,9 +263,11 @@ class DccSimulator:
         return dropped + len(names)
 
     def reset(self) -> None:
-        """Forget devices, faults and the request/delivery logs (a fresh DCC for the next
-        test). Anti-replay counters are kept: a real DCC never forgets them."""
+        """Forget devices, faults and the request/delivery logs, and put the clock back to
+        real time (a fresh DCC for the next test). Anti-replay counters are kept: a real DCC
+        never forgets them (and they come from the users' requests, not this clock)."""
         with self._lock:
+            self._offset = 0.0
             self.devices = DeviceRegistry()
             self.faults = FaultConfig()
             self.received.clear()

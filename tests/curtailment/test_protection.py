@@ -89,7 +89,8 @@ def test_unconfirmed_relief_escalates_to_more_chargers_then_the_asp_then_the_ope
     assert feeder_protection_check(feeder_id=feeder.pk, now=clock.relief_due_at) == EscalationStage.OPERATOR
     clock.refresh_from_db()
     assert clock.relief_due_at is None
-    assert "not confirmed in time: 3.0 of" in clock.alarm
+    # The ASP was asked but reported no delivery: its 3 kW are not counted as relief.
+    assert "not confirmed in time: 0.0 of" in clock.alarm
     assert "Left: 2 eligible charger(s) with allowance, 0.0 kW of ASP contracts uncalled" in clock.alarm
     assert len(_audits("escalation.alarm", event)) == 1
     # The same state checked again is no new decision.
