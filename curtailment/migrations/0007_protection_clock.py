@@ -7,7 +7,7 @@ from django.db import migrations, models
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("curtailment", "0005_action_ledger"),
+        ("curtailment", "0006_asp_openadr"),
         ("feeders", "0003_feeder_summary_hot_updates"),
     ]
 
