@@ -105,14 +105,8 @@ class Allocation:
     switched_off_kw: float
     throttle_capacity_kw: float
     common_level_kw: float | None
-
-    @property
-    def covered_kw(self) -> float:
-        return self.throttled_kw + self.switched_off_kw
-
-    @property
-    def shortfall_kw(self) -> float:
-        return max(0.0, self.required_kw - self.covered_kw)
+    covered_kw: float  # throttled + switched off
+    shortfall_kw: float  # what is left of required_kw (0 when met): summed exactly, not in floats
 
     @property
     def met(self) -> bool:
@@ -324,6 +318,8 @@ def allocation_plan(
         switched_off_kw=switched_off_cw / _CW_PER_KW,
         throttle_capacity_kw=capacity_cw / _CW_PER_KW,
         common_level_kw=None if not limits else level_cw / _CW_PER_KW,
+        covered_kw=(throttled_cw + switched_off_cw) / _CW_PER_KW,
+        shortfall_kw=max(0, need_cw - throttled_cw - switched_off_cw) / _CW_PER_KW,
     )
 
 
@@ -360,7 +356,7 @@ def allocation_audit_inputs(allocation: Allocation) -> dict:
         "required_kw": allocation.required_kw,
         "throttled_kw": allocation.throttled_kw,
         "switched_off_kw": allocation.switched_off_kw,
-        "shortfall_kw": round(allocation.shortfall_kw, 5),
+        "shortfall_kw": allocation.shortfall_kw,
         "throttle_capacity_kw": allocation.throttle_capacity_kw,
         "common_level_kw": allocation.common_level_kw,
         "limits": [
