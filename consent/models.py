@@ -130,6 +130,7 @@ class HCALCS(models.Model):
         max_length=8,
         choices=ControllerType.choices,
         default=ControllerType.HCALCS,
+        db_default=ControllerType.HCALCS,  # bulk SQL loaders (reports' synthetic year) name no type
         help_text="HCALCS: switched off (7.6); APC: limited to a % of rated_kw (7.16)",
     )
     label = models.CharField(max_length=16, choices=LoadLabel.choices, default=LoadLabel.UNLABELLED)
