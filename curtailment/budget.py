@@ -102,10 +102,11 @@ class CommandBudget:
             self.taken[srv] = self.taken.get(srv, 0) + count
 
 
-def commands_needed(*, override_allowed: bool, on_boost_button: bool) -> dict[str, int]:
-    """What dispatching one charger sends: a 7.6, after a 7.9 when the customer may override
-    and the charger is not on the boost button yet (``curtailment.services.action``)."""
-    needs = {"7.6": 1}
+def commands_needed(*, override_allowed: bool, on_boost_button: bool, limit: bool = False) -> dict[str, int]:
+    """What dispatching one charger sends: a 7.6 (a 7.16 for an APC's ``limit``), after a
+    7.9 when the customer may override and the charger is not on the boost button yet
+    (``curtailment.services.action``)."""
+    needs = {"7.16" if limit else "7.6": 1}
     if override_allowed and not on_boost_button:
         needs["7.9"] = 1
     return needs
