@@ -25,7 +25,7 @@ from django.utils import timezone
 from consent.choices import LoadLabel
 from consent.models import HCALCS, Notification
 from curtailment import usage
-from curtailment.choices import ActionEndReason, ActionStatus, EventEndReason
+from curtailment.choices import ActionEndReason, ActionKind, ActionStatus, EventEndReason
 from curtailment.models import (
     OPEN_EVENT_STATES,
     AspCallOff,
@@ -104,9 +104,27 @@ def _event_tables(event: CurtailmentEvent, actions: list[CurtailmentAction]) -> 
         "overrides": [a for a in actions if a.end_reason == ActionEndReason.OVERRIDE],
         "early_release": event.end_reason == EventEndReason.EARLY_RELEASE,
         "confirmed_count": sum(1 for a in actions if a.confirmed_at),
+        "mix": event_mix(actions),
         "queued": commands_queued(event, actions),
         # The feeder's time-to-failure clock while it belongs to this event.
         "clock": FailureClock.objects.filter(feeder_id=event.feeder_id, event_id=event.pk).first(),
+    }
+
+
+def event_mix(actions: list[CurtailmentAction]) -> dict[str, Any]:
+    """The event's throttled and switched-off chargers (each counted once, whatever its
+    actions), and the kW their confirmed, live actions withhold now."""
+    throttled = {a.hcalcs_id for a in actions if a.kind == ActionKind.LIMIT}
+    switched_off = {a.hcalcs_id for a in actions if a.kind == ActionKind.SWITCH_OFF}
+    withholding = [a for a in actions if a.status == ActionStatus.CONFIRMED]
+    throttled_kw = sum(a.expected_kw for a in withholding if a.kind == ActionKind.LIMIT)
+    switched_off_kw = sum(a.expected_kw for a in withholding if a.kind == ActionKind.SWITCH_OFF)
+    return {
+        "throttled": len(throttled),
+        "switched_off": len(switched_off),
+        "throttled_kw": throttled_kw,
+        "switched_off_kw": switched_off_kw,
+        "withheld_kw": throttled_kw + switched_off_kw,
     }
 
 
@@ -120,7 +138,11 @@ def commands_queued(event: CurtailmentEvent, actions: list[CurtailmentAction]) -
         a
         for a in actions
         if a.status == ActionStatus.PLANNED
-        or (a.status == ActionStatus.RELEASING and not any(sr.srv == "7.8" for sr in a.service_requests.all()))
+        or (
+            a.status == ActionStatus.RELEASING
+            and a.lift_request_id is None  # a limit's reset is its lift (7.16 at 100 %)
+            and not any(sr.srv == "7.8" for sr in a.service_requests.all())
+        )
     ]
     if not waiting:
         return None

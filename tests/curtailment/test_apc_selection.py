@@ -8,6 +8,7 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
+from django.urls import reverse
 from django.utils import timezone
 
 from consent.choices import ConsentStatus
@@ -153,3 +154,25 @@ def test_when_more_is_needed_the_limits_in_force_are_lowered_before_chargers_are
     lowered = AuditEntry.objects.filter(action="action.limit_lower", target_type="curtailment.curtailmentaction")
     assert {int(e.target_id) for e in lowered} == set(before)
     assert {c.pk for c in apcs} == {a.hcalcs_id for a in after.values()}
+
+
+def test_the_event_page_shows_each_chargers_level_and_the_mix_withheld(operator, viewer_client):
+    feeder = FeederFactory()
+    apcs = [_apc(feeder) for _ in range(2)]
+    hcalcs = eligible_charger(feeder=feeder, rated_kw=7.0)
+    event = curtailment_event_start(
+        feeder=feeder, reduction_kw=20, duration_minutes=30, reason="t", requested_by=operator
+    )
+    CurtailmentAction.objects.filter(event=event).update(status=ActionStatus.CONFIRMED, confirmed_at=timezone.now())
+    limits = list(event.actions.filter(kind=ActionKind.LIMIT))
+    [off] = event.actions.filter(kind=ActionKind.SWITCH_OFF)
+    assert off.hcalcs_id == hcalcs.pk and {a.hcalcs_id for a in limits} == {c.pk for c in apcs}
+
+    page = viewer_client.get(reverse("curtailment:event_detail", args=[event.pk])).content.decode()
+
+    for action in limits:
+        assert f'Limited to <strong class="action-level">{action.level_percent} %</strong>' in page
+    assert "Switched off</td>" in page
+    assert 'id="throttled-count">2<' in page and 'id="switched-off-count">1<' in page
+    withheld = sum(a.expected_kw for a in event.actions.all())
+    assert f'id="withheld-kw">{withheld:.1f} kW<' in page
