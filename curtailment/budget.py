@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from django.conf import settings
 from django.db.models import Count, Exists, OuterRef, Q
 
-from curtailment.choices import ActionStatus
+from curtailment.choices import ActionKind, ActionStatus
 from curtailment.models import CurtailmentAction
 
 PERIODS = {"hour": dt.timedelta(hours=1), "day": dt.timedelta(days=1)}
@@ -143,15 +143,18 @@ def command_budget(*, at: dt.datetime) -> CommandBudget:
 
 
 def _reserved() -> dict[str, int]:
-    """7.6s (and 7.9s) that actions already planned will send, not yet stored."""
+    """7.6s and 7.16s (and 7.9s) that actions already planned will send, not yet stored."""
     from dcc.models import ServiceRequest
 
     unsent = CurtailmentAction.objects.filter(status__in=UNSENT_ACTION_STATES)
     stored = ServiceRequest.objects.filter(action_id=OuterRef("pk"))
-    deactivate = unsent.exclude(Exists(stored.filter(srv="7.6"))).count()
+    counts = unsent.aggregate(
+        deactivate=Count("pk", filter=Q(kind=ActionKind.SWITCH_OFF) & ~Exists(stored.filter(srv="7.6"))),
+        limit=Count("pk", filter=Q(kind=ActionKind.LIMIT) & ~Exists(stored.filter(srv="7.16"))),
+    )
     boost = (
         unsent.filter(selection__override_allowed=True, hcalcs__on_boost_button=False)
         .exclude(Exists(stored.filter(srv="7.9")))
         .count()
     )
-    return {"7.6": deactivate, "7.9": boost}
+    return {"7.6": counts["deactivate"], "7.16": counts["limit"], "7.9": boost}
