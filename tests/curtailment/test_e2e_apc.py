@@ -97,7 +97,7 @@ def test_what_throttling_cannot_cover_is_met_by_switching_off_the_fewest_hcalcs(
     # The switch-offs cover 17 kW: what they give beyond 15.9 kW goes back to the APC, held
     # above its guaranteed minimum only as far as the need allows.
     assert switch["charger_kw"] == pytest.approx(11.0 * limits[0].level_percent / 100, abs=0.01)
-    assert 4.2 <= switch["charger_kw"] and 11.0 - switch["charger_kw"] >= event.required_reduction_kw - 17.0
+    assert switch["charger_kw"] >= 4.2 and 11.0 - switch["charger_kw"] >= event.required_reduction_kw - 17.0
     for action in off:
         assert {sr.srv for sr in action.service_requests.all()} >= {"7.6"}
         assert not action.service_requests.filter(srv="7.16").exists()
