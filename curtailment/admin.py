@@ -21,9 +21,20 @@ class CurtailmentEventAdmin(admin.ModelAdmin):
 
 @admin.register(CurtailmentAction)
 class CurtailmentActionAdmin(admin.ModelAdmin):
-    list_display = ["id", "event", "hcalcs", "status", "planned_minutes", "started_at", "ended_at", "end_reason"]
-    list_filter = ["status", "end_reason"]
-    raw_id_fields = ["event", "hcalcs", "mpan"]
+    list_display = [
+        "id",
+        "event",
+        "hcalcs",
+        "kind",
+        "level_percent",
+        "status",
+        "planned_minutes",
+        "started_at",
+        "ended_at",
+        "end_reason",
+    ]
+    list_filter = ["kind", "status", "end_reason"]
+    raw_id_fields = ["event", "hcalcs", "mpan", "lift_request"]
 
 
 @admin.register(AspContract)
