@@ -72,16 +72,17 @@ def _event_with_related(event_id: int) -> CurtailmentEvent:
 def event_milestones(event: CurtailmentEvent, actions: list[CurtailmentAction]) -> list[dict[str, Any]]:
     """Points on the event's timeline: alert, decision, ASP call-offs, overrides, end."""
     points: list[dict[str, Any]] = []
+    # Short labels: each is a row heading of the timeline, beside the chart.
     if event.alert is not None:
-        points.append({"at": event.alert.raised_at, "label": f"Alert ({event.alert.get_kind_display()})"})
-    points.append({"at": event.started_at, "label": f"Start ({event.get_trigger_display()})"})
+        points.append({"at": event.alert.raised_at, "label": f"Alert ({event.alert.kind})"})
+    points.append({"at": event.started_at, "label": f"Start ({event.trigger})"})
     for calloff in AspCallOff.objects.filter(event=event).select_related("contract"):
         points.append({"at": calloff.called_at, "label": f"ASP {calloff.contract.reference} {calloff.kw:.0f} kW"})
     for action in actions:
         if action.end_reason == ActionEndReason.OVERRIDE and action.ended_at:
             points.append({"at": action.ended_at, "label": f"Override {action.hcalcs.eui64}"})
     if event.ended_at:
-        points.append({"at": event.ended_at, "label": f"End ({event.get_end_reason_display() or 'ended'})"})
+        points.append({"at": event.ended_at, "label": f"End ({event.end_reason.replace('_', ' ') or 'ended'})"})
     return points
 
 

@@ -337,7 +337,9 @@ def event_timeline_figure(
         "data": data,
         "layout": _dark_layout(
             barmode="overlay",
-            margin={"l": 60, "r": 20, "t": 20, "b": 60},
+            margin={"l": 60, "r": 20, "t": 40, "b": 50},
+            # Above the chart: below it the legend would sit on the time axis's title.
+            legend={"orientation": "h", "y": 1.02, "yanchor": "bottom", "x": 0},
             xaxis={
                 "type": "date",
                 "gridcolor": "#2b3640",
