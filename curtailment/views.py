@@ -180,29 +180,39 @@ def event_live(request: HttpRequest, event_id: int) -> JsonResponse:
 @permission_required(CONTROL_CURTAILMENT, raise_exception=True)
 def event_cancel(request: HttpRequest, event_id: int) -> HttpResponse:
     """Cancel the event from its own page: every live charger gets a reset (7.8), through
-    the engine's release (``curtailment_event_cancel``), audited with the operator's reason."""
-    from curtailment.services import curtailment_event_cancel
+    the engine's release (``event_release``, end reason ``cancelled``), audited with the
+    operator and their reason. Compare-and-set: an event released meanwhile (by another
+    operator, or the early-release rule) is a 409 and nothing is written."""
+    from curtailment.services import event_release
 
     event = _event_with_related(event_id)
     form = EventCancelForm(request.POST, prefix="cancel")
     if not form.is_valid():
         return _event_page(request, event, cancel_form=form, status=400)
-    if event.status != EventStatus.ACTIVE:
-        state = "already being released" if event.status == EventStatus.RELEASING else "already over"
-        return _event_page(request, event, cancel_form=form, status=409, error=f"Event {event.pk} is {state}.")
     reason = form.cleaned_data["reason"]
     with queueing_failures() as not_queued, transaction.atomic():
-        curtailment_event_cancel(event=event, reason=reason, cancelled_by=request.user)
-        push_on_commit(
-            [feeder_group(event.feeder_id)],
-            "control.event_cancelled",
-            {
-                "feeder_id": event.feeder_id,
-                "event_id": event.pk,
-                "actor": request.user.get_username(),
-                "reason": reason,
-            },
+        cancelled = event.status == EventStatus.ACTIVE and event_release(
+            event_id=event.pk,
+            end_reason=EventEndReason.CANCELLED,
+            action_reason=ActionEndReason.CANCELLED,
+            reason=reason,
+            actor_user=request.user,
         )
+        if cancelled:
+            push_on_commit(
+                [feeder_group(event.feeder_id)],
+                "control.event_cancelled",
+                {
+                    "feeder_id": event.feeder_id,
+                    "event_id": event.pk,
+                    "actor": request.user.get_username(),
+                    "reason": reason,
+                },
+            )
+    if not cancelled:
+        event = _event_with_related(event_id)
+        state = "already being released" if event.status == EventStatus.RELEASING else "already over"
+        return _event_page(request, event, cancel_form=form, status=409, error=f"Event {event.pk} is {state}.")
     if not_queued:
         messages.warning(
             request,
