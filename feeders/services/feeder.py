@@ -175,13 +175,16 @@ def feeder_automatic_set(*, feeder: Feeder, enabled: bool, reason: str, changed_
     return True
 
 
-def alert_acknowledge(*, alert: FeederAlert, reason: str, acknowledged_by, now: datetime | None = None) -> bool:
+def alert_acknowledge(
+    *, alert: FeederAlert, reason: str, acknowledged_by, via: str = "feeder page", now: datetime | None = None
+) -> bool:
     """Record that the control room has seen the alert, audited, pushing ``feeder.updated``
     (everyone) and ``control.alert_acknowledged`` (operators: who) on commit.
 
     Compare-and-set on "not yet acknowledged": two operators clicking at once record one
     acknowledgement; the second call returns False and audits and pushes nothing. ``reason``
-    is the operator's optional note (may be empty).
+    is the operator's note (may be empty on the feeder page); ``via`` says where it was
+    acknowledged, for the audit trail.
     """
     now = now or timezone.now()
     with transaction.atomic():
@@ -197,7 +200,7 @@ def alert_acknowledge(*, alert: FeederAlert, reason: str, acknowledged_by, now: 
             actor_user=acknowledged_by,
             target=alert,
             reason=reason,
-            inputs={"feeder": feeder.code, "alert_id": alert.pk, "kind": alert.kind},
+            inputs={"feeder": feeder.code, "alert_id": alert.pk, "kind": alert.kind, "via": via},
         )
         updated_pushed(
             FeederUpdatedPayload(
