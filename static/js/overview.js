@@ -20,9 +20,12 @@ function setRowStatus(tr, status) {
   tr.querySelector(".status").textContent = STATUS_TEXT[status];
 }
 
-function setCellStatus(feederId, status, loadPercent) {
-  const cell = network() && network().querySelector(`.cell[data-feeder-id="${feederId}"]`);
-  if (!cell) return;
+function networkCell(feederId) {
+  const node = network();
+  return node ? node.querySelector(`.cell[data-feeder-id="${feederId}"]`) : null;
+}
+
+function setCellStatus(cell, status, loadPercent) {
   const code = cell.getAttribute("aria-label").split(":")[0];
   if (cell.dataset.status !== status) {
     cell.className = `cell status-${status}`;
@@ -101,12 +104,17 @@ async function refreshNetwork() {
   }
 }
 
+// The network view holds every feeder's last status, on this page or not: a reading whose
+// status differs from it is a status change, and only then are the rows fetched again
+// (readings arrive every few seconds for every feeder).
 function applyStatus(feederId, status, loadPercent) {
   if (!status || !STATUS_TEXT[status]) return;
-  setCellStatus(feederId, status, loadPercent);
   const tr = row(feederId);
-  if (!tr || tr.dataset.status !== status) refreshRows();
+  const cell = networkCell(feederId);
+  const previous = cell ? cell.dataset.status : tr ? tr.dataset.status : status;
+  if (cell) setCellStatus(cell, status, loadPercent);
   if (tr) setRowStatus(tr, status);
+  if (previous !== status) refreshRows();
 }
 
 function applyReading(p) {

@@ -21,7 +21,7 @@ from curtailment.choices import ClockState, EscalationStage
 from curtailment.models import AuditEntry, FailureClock
 from dnoctl.charts import london_wallclock
 from feeders.choices import FeederStatus
-from feeders.models import FeederAlert, FeederReading
+from feeders.models import Feeder, FeederAlert, FeederReading
 from feeders.services import feeder_status_set
 from feeders.services.detection import feeder_alert_raise_external
 from tests.browser.conftest import screenshot
@@ -159,6 +159,7 @@ def test_the_overview_resorts_and_the_network_recolours_when_a_feeder_goes_at_ri
             status=FeederStatus.NORMAL,
             last_load_percent=40.0 + n / 2,
             last_reading_at=now,
+            automatic_curtailment=False,
         )
     mover_sub = SubstationFactory(code="MOVER")
     mover = FeederFactory(
@@ -194,13 +195,27 @@ def test_the_overview_resorts_and_the_network_recolours_when_a_feeder_goes_at_ri
     expect(page.locator(f'#feeder-rows tr[data-feeder-id="{mover.pk}"]')).to_have_count(0)
     expect(cell).to_have_class("cell status-normal")
 
+    # A new alarm shows on the overview too: the banner names it, the attention panel marks
+    # it new, and its row comes to the top. This viewer has not clicked: the page says the
+    # browser kept it silent rather than pretend it sounded.
+    alarmed = Feeder.objects.get(code="QUIET-F10")
+    feeder_alert_raise_external(feeder=alarmed, raised_at=timezone.now(), reason="SCADA overload", source="scada")
+    expect(page.locator("#alarm-cue-text")).to_have_text("New alarm: QUIET-F10")
+    expect(page.locator("#alarm-cue")).to_have_attribute("data-cues", "1")
+    expect(page.locator("#alarm-cue")).to_have_attribute("data-tone", "blocked")
+    expect(page.locator("#sound-state")).to_be_visible()
+    expect(page.locator(f"#attention-{alarmed.pk}")).to_have_class(re.compile(r"\bunacked\b"))
+    expect(page.locator("#feeder-rows tr").first).to_have_attribute("data-feeder-id", str(alarmed.pk))
+    assert page.evaluate("window.__notReloaded") is True
+    screenshot(page, "alarms-5-overview-new-alarm")
+
     # A column header sorts; the header says which way.
     page.click("#feeder-table th a:has-text('Feeder')")
     expect(page.locator("#feeder-rows tr").first).to_contain_text("MOVER-F01")
     expect(page.locator("#feeder-table th[aria-sort='ascending']")).to_contain_text("Feeder")
     page.click("#feeder-pager-top a[data-page='2']")
     expect(page.locator("#feeder-pager-top .pager-count")).to_have_text("page 2 of 2 · 51\N{EN DASH}55 of 55")
-    screenshot(page, "alarms-5-overview-sorted-page-2")
+    screenshot(page, "alarms-6-overview-sorted-page-2")
 
 
 def test_the_feeder_chart_opens_on_the_last_hour_with_the_live_edge_in_view(live_stack, browser_as, viewer):
@@ -231,4 +246,4 @@ def test_the_feeder_chart_opens_on_the_last_hour_with_the_live_edge_in_view(live
     assert abs((shown_from - an_hour_ago).total_seconds()) < 120
     assert latest < shown_to <= latest + dt.timedelta(minutes=15)  # the live edge, with room for the forecast
     expect(page.locator(".ranges a.active")).to_have_text("1 h")
-    screenshot(page, "alarms-6-feeder-chart-last-hour")
+    screenshot(page, "alarms-7-feeder-chart-last-hour")
