@@ -24,7 +24,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_POST
 
-from dnoctl.alarms import alarm_counts, alarms_read
+from dnoctl.alarms import Alarm, alarm_counts, alarms_read, clocks_by_feeder
 from dnoctl.charts import london_label
 from dnoctl.roles import CONTROL_CURTAILMENT
 from feeders.models import FeederAlert
@@ -114,12 +114,13 @@ def alarm_list_json(request: HttpRequest) -> JsonResponse:
 @permission_required(CONTROL_CURTAILMENT, raise_exception=True)
 def alarm_acknowledge(request: HttpRequest) -> HttpResponse:
     """Acknowledge the chosen alarms' alerts with the operator's reason, all or none. An
-    alert someone else acknowledged a moment ago counts as done, not as an error."""
+    alert acknowledged a moment ago (by someone else, or a second click) counts as done, not as an error."""
     form = AlarmAcknowledgeForm(request.POST)
     if not form.is_valid():
         context = {**_list_context(request, request.POST.get("page")), "form": form, "common_reasons": COMMON_REASONS}
         return render(request, "dashboard/alarms.html", context, status=400)
     alerts = form.cleaned_data["alerts"]
+    clocks = clocks_by_feeder([alert.feeder_id for alert in alerts])
     with transaction.atomic():
         done = [
             alert
@@ -129,13 +130,21 @@ def alarm_acknowledge(request: HttpRequest) -> HttpResponse:
                 reason=form.cleaned_data["reason"],
                 acknowledged_by=request.user,
                 via=f"alarm list ({len(alerts)} at once)",
+                escalated_at=Alarm(
+                    feeder=alert.feeder, alert=alert, event=None, clock=clocks.get(alert.feeder_id)
+                ).escalated_at,
             )
         ]
     if done:
         codes = ", ".join(alert.feeder.code for alert in done)
         messages.success(request, f"Acknowledged {len(done)} alarm{'s' if len(done) != 1 else ''}: {codes}.")
-    others = [alert.feeder.code for alert in alerts if alert not in done]
+    others = FeederAlert.objects.filter(pk__in=[a.pk for a in alerts if a not in done]).select_related(
+        "feeder", "acknowledged_by"
+    )
     if others:
-        messages.info(request, f"Already acknowledged by someone else: {', '.join(others)}.")
+        named = ", ".join(
+            f"{a.feeder.code} ({a.acknowledged_by.get_username() if a.acknowledged_by else 'someone'})" for a in others
+        )
+        messages.info(request, f"Already acknowledged: {named}.")
     page = form.cleaned_data.get("page")
     return redirect(f"{reverse('alarms')}?page={page}" if page and page > 1 else reverse("alarms"))

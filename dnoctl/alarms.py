@@ -8,7 +8,10 @@ band. Nothing is capped here: the views page through every row and show the coun
 
 What an operator acknowledges is the alert (``feeders.services.alert_acknowledge``): the
 alert is what raised the alarm. A row with no open alert (an operator's own event, or an
-event outliving its alert) has nothing to acknowledge and never counts as new.
+event outliving its alert) has nothing to acknowledge and never counts as new. An alarm the
+engine escalates to the operator (the clock's ``operator`` stage: relief not confirmed in
+time, or at risk with no event) after it was acknowledged needs acknowledging again, as an
+alarm screen re-announces an alarm whose priority rises.
 """
 
 from __future__ import annotations
@@ -20,7 +23,7 @@ from typing import Any
 
 from django.db.models import Count, Q
 
-from curtailment.choices import ClockState
+from curtailment.choices import ClockState, EscalationStage
 from curtailment.models import LIVE_ACTION_STATES, OPEN_EVENT_STATES, CurtailmentEvent, FailureClock
 from dnoctl.charts import STATUS_SEVERITY, london_label
 from feeders.choices import FeederStatus
@@ -55,14 +58,29 @@ class Alarm:
 
     @property
     def key(self) -> str:
-        """Stable while the alarm lasts, new for a new alert: what the page's cue compares."""
+        """Stable while the alarm lasts, new for a new alert or a new escalation to the
+        operator: what the page's cue compares."""
+        if self.alert and self.escalated_at:
+            return f"alert-{self.alert.pk}-escalated-{self.escalated_at.timestamp():.0f}"
         if self.alert:
             return f"alert-{self.alert.pk}"
         return f"event-{self.event.pk}" if self.event else f"clock-{self.feeder.pk}"
 
     @property
+    def escalated_at(self) -> dt.datetime | None:
+        """Since when the engine has handed this feeder to the operator, if it has."""
+        if self.clock and self.clock.stage == EscalationStage.OPERATOR:
+            return self.clock.stage_started_at
+        return None
+
+    @property
     def needs_acknowledgement(self) -> bool:
-        return self.alert is not None and self.alert.acknowledged_at is None
+        return self.alert is not None and (self.alert.acknowledged_at is None or self.escalated_since_acknowledged)
+
+    @property
+    def escalated_since_acknowledged(self) -> bool:
+        acknowledged, escalated = self.alert and self.alert.acknowledged_at, self.escalated_at
+        return bool(acknowledged and escalated and acknowledged < escalated)
 
     @property
     def since(self) -> dt.datetime:
@@ -118,13 +136,20 @@ def alarms_read() -> list[Alarm]:
     }
     # A clock lives while its feeder has an alert or an event; one caught alone (between the
     # engine's writes) still shows rather than vanish for a refresh.
-    clocks = {c.feeder_id: c for c in FailureClock.objects.select_related("feeder__substation")}
+    clocks = clocks_by_feeder()
     alarms = []
     for feeder_id in alerts.keys() | events.keys() | clocks.keys():
         alert, event, clock = alerts.get(feeder_id), events.get(feeder_id), clocks.get(feeder_id)
         feeder = (alert or event or clock).feeder
         alarms.append(Alarm(feeder=feeder, alert=alert, event=event, clock=clock))
     return sorted(alarms, key=Alarm.sort_key)
+
+
+def clocks_by_feeder(feeder_ids: list[int] | None = None) -> dict[int, FailureClock]:
+    clocks = FailureClock.objects.select_related("feeder__substation")
+    if feeder_ids is not None:
+        clocks = clocks.filter(feeder_id__in=feeder_ids)
+    return {clock.feeder_id: clock for clock in clocks}
 
 
 def alarm_counts(alarms: list[Alarm]) -> dict[str, Any]:

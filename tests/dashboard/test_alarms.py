@@ -186,7 +186,7 @@ def test_an_alarm_acknowledged_by_someone_else_a_moment_ago_is_not_an_error(oper
 
     html = response.content.decode()
     assert "Acknowledged 1 alarm: MINE." in html
-    assert "Already acknowledged by someone else: TAKEN." in html
+    assert "Already acknowledged: TAKEN (erin.engineer)." in html
     assert FeederAlert.objects.get(pk=taken.pk).acknowledged_by == engineer
 
 
@@ -221,3 +221,36 @@ def test_the_overview_panel_says_how_many_alarms_it_does_not_show(viewer_client)
     assert "Showing 10 of 12: open the alarm list" in response.content.decode()
     assert counters["alarms_total"] == 12 and len(counters["unacknowledged"]) == 12
     assert "Showing 10 of 12" in counters["attention_html"]
+
+
+def test_an_alarm_escalated_to_the_operator_after_its_acknowledgement_needs_it_again(operator_client, engineer):
+    now = timezone.now()
+    feeder = FeederFactory(code="LOUDER")
+    alert = _alert(feeder, acknowledged_at=now - dt.timedelta(minutes=10), acknowledged_by=engineer)
+    _clock(
+        feeder,
+        event=open_event(feeder=feeder, alert=alert),
+        alert=alert,
+        stage=EscalationStage.OPERATOR,
+        stage_started_at=now - dt.timedelta(minutes=2),
+        alarm="Relief on LOUDER not confirmed in time",
+    )
+    calm = FeederFactory(code="CALMER")  # acknowledged after its escalation: nothing to do
+    calm_alert = _alert(calm, acknowledged_at=now, acknowledged_by=engineer)
+    _clock(calm, alert=calm_alert, stage=EscalationStage.OPERATOR, stage_started_at=now - dt.timedelta(minutes=1))
+
+    listed = operator_client.get("/alarms/")
+    alarm = next(a for a in listed.context["alarms"] if a.feeder.code == "LOUDER")
+    operator_client.post(ACK_URL, {"alert": [alert.pk], "reason": "calling the field crew"})
+    again = operator_client.post(ACK_URL, {"alert": [alert.pk], "reason": "me too"}, follow=True)
+
+    assert alarm.needs_acknowledgement and alarm.key.startswith(f"alert-{alert.pk}-escalated-")
+    assert "ESCALATED · acknowledge again" in listed.content.decode()
+    assert [a["feeder"] for a in listed.context["counts"]["unacknowledged"]] == ["LOUDER"]
+    stored = FeederAlert.objects.get(pk=alert.pk)
+    assert stored.acknowledged_at > now - dt.timedelta(minutes=1)
+    assert stored.acknowledged_by.username == "olly.operator"
+    (entry,) = AuditEntry.objects.filter(action="alert.acknowledge")
+    assert entry.reason == "calling the field crew" and entry.inputs["escalated_at"] is not None
+    assert "Already acknowledged: LOUDER (olly.operator)." in again.content.decode()
+    assert operator_client.get("/alarms/").context["counts"]["alarms_unacknowledged"] == 0
