@@ -24,7 +24,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_POST
 
-from dnoctl.alarms import Alarm, alarm_counts, alarms_read, clocks_by_feeder
+from dnoctl.alarms import alarm_counts, alarms_read, clocks_by_feeder, escalated_at
 from dnoctl.charts import london_label
 from dnoctl.roles import CONTROL_CURTAILMENT
 from feeders.models import FeederAlert
@@ -114,7 +114,8 @@ def alarm_list_json(request: HttpRequest) -> JsonResponse:
 @permission_required(CONTROL_CURTAILMENT, raise_exception=True)
 def alarm_acknowledge(request: HttpRequest) -> HttpResponse:
     """Acknowledge the chosen alarms' alerts with the operator's reason, all or none. An
-    alert acknowledged a moment ago (by someone else, or a second click) counts as done, not as an error."""
+    alert acknowledged a moment ago (by someone else, or by a second click) is done, not an
+    error."""
     form = AlarmAcknowledgeForm(request.POST)
     if not form.is_valid():
         context = {**_list_context(request, request.POST.get("page")), "form": form, "common_reasons": COMMON_REASONS}
@@ -130,9 +131,7 @@ def alarm_acknowledge(request: HttpRequest) -> HttpResponse:
                 reason=form.cleaned_data["reason"],
                 acknowledged_by=request.user,
                 via=f"alarm list ({len(alerts)} at once)",
-                escalated_at=Alarm(
-                    feeder=alert.feeder, alert=alert, event=None, clock=clocks.get(alert.feeder_id)
-                ).escalated_at,
+                escalated_at=escalated_at(clocks.get(alert.feeder_id)),
             )
         ]
     if done:

@@ -68,10 +68,7 @@ class Alarm:
 
     @property
     def escalated_at(self) -> dt.datetime | None:
-        """Since when the engine has handed this feeder to the operator, if it has."""
-        if self.clock and self.clock.stage == EscalationStage.OPERATOR:
-            return self.clock.stage_started_at
-        return None
+        return escalated_at(self.clock)
 
     @property
     def needs_acknowledgement(self) -> bool:
@@ -118,6 +115,13 @@ class Alarm:
 
     def sort_key(self) -> tuple:
         return (self.severity, self.minutes_left, -self.since.timestamp(), self.feeder.code)
+
+
+def escalated_at(clock: FailureClock | None) -> dt.datetime | None:
+    """Since when the engine has handed the feeder to the operator, if it has."""
+    if clock and clock.stage == EscalationStage.OPERATOR:
+        return clock.stage_started_at
+    return None
 
 
 def alarms_read() -> list[Alarm]:

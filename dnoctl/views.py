@@ -98,10 +98,8 @@ def overview_sort(params) -> tuple[str, str]:
 
 
 def feeders_sorted(feeders: QuerySet[Feeder], *, sort: str, direction: str) -> QuerySet[Feeder]:
-    ordering = SORTS[sort][0]
-    feeders = feeders.annotate(risk=RISK_RANK) if sort == "risk" else feeders
-    ordered = feeders.order_by(*ordering)
-    return ordered.reverse() if direction != "asc" else ordered
+    ordered = feeders.order_by(*SORTS[sort][0])
+    return ordered if direction == "asc" else ordered.reverse()
 
 
 def needs_attention() -> dict[str, Any]:
