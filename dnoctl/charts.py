@@ -20,17 +20,7 @@ from zoneinfo import ZoneInfo
 
 LONDON = ZoneInfo("Europe/London")
 
-# Okabe-Ito: distinguishable with the common colour-vision deficiencies; the pages always
-# pair the colour with a text label and a marker shape.
-STATUS_COLOURS = {
-    "normal": "#56b4e9",
-    "at_risk": "#e69f00",
-    "curtailing": "#cc79a7",
-    "offline": "#bbbbbb",
-}
-STATUS_SYMBOLS = {"normal": "circle", "at_risk": "triangle-up", "curtailing": "square", "offline": "x"}
-STATUS_LABELS = {"normal": "Normal", "at_risk": "At risk", "curtailing": "Curtailing", "offline": "Offline"}
-# Worst first: a substation on the map takes the colour of its worst feeder.
+# Worst first: a substation in the network view takes the status of its worst feeder.
 STATUS_SEVERITY = ["at_risk", "curtailing", "offline", "normal"]
 PHASE_COLOURS = ["#56b4e9", "#f0e442", "#009e73"]
 PHASE_DASHES = ["solid", "dot", "dashdot"]
@@ -184,65 +174,6 @@ def _hlabel(y: float, text: str, colour: str) -> dict[str, Any]:
         "text": text,
         "showarrow": False,
         "font": {"color": colour},
-    }
-
-
-def substation_map_figure(substations: Sequence[dict[str, Any]]) -> dict[str, Any]:
-    """A schematic map: substations on longitude/latitude (no tiles: control rooms are often
-    offline), one trace per status so the legend doubles as a key. Each substation takes
-    its worst feeder's status; marker size grows with its feeder count.
-
-    ``substations``: dicts with ``code``, ``name``, ``latitude``, ``longitude``,
-    ``status``, ``feeders`` (count) and ``worst_load`` (percent or None).
-    """
-    data = []
-    # Drawn least severe first so an at-risk marker is never hidden under a normal one;
-    # the legend still lists the worst first.
-    for rank, status in reversed(list(enumerate(STATUS_SEVERITY))):
-        group = [s for s in substations if s["status"] == status]
-        data.append(
-            {
-                # SVG, not WebGL (scattergl): the served Plotly bundle has no WebGL traces
-                # (static/vendor/plotly/README.md), and a few hundred markers draw fine.
-                "type": "scatter",
-                "mode": "markers",
-                "name": STATUS_LABELS[status],
-                "legendrank": rank + 1,
-                "x": [float(s["longitude"]) for s in group],
-                "y": [float(s["latitude"]) for s in group],
-                "text": [
-                    f"{s['code']} {s['name']}<br>{s['feeders']} feeders · worst "
-                    f"{'n/a' if s['worst_load'] is None else format(s['worst_load'], '.0f') + '%'}"
-                    for s in group
-                ],
-                "customdata": [s["code"] for s in group],
-                "hovertemplate": "%{text}<extra>" + STATUS_LABELS[status] + "</extra>",
-                "marker": {
-                    "color": STATUS_COLOURS[status],
-                    "symbol": STATUS_SYMBOLS[status],
-                    "size": [min(8 + 2 * s["feeders"], 22) for s in group],
-                    "line": {"color": "#0f1419", "width": 1},
-                },
-            }
-        )
-    return {
-        "data": data,
-        "layout": _dark_layout(
-            margin={"l": 40, "r": 10, "t": 10, "b": 30},
-            xaxis={"title": {"text": "Longitude"}, "gridcolor": "#2b3640", "zeroline": False},
-            # Roughly equal-area at GB latitudes: a degree of longitude is ~0.6 of latitude.
-            yaxis={
-                "title": {"text": "Latitude"},
-                "gridcolor": "#2b3640",
-                "scaleanchor": "x",
-                "scaleratio": 1.6,
-                "zeroline": False,
-            },
-            hovermode="closest",
-            legend={"orientation": "h", "y": 1.08},
-            showlegend=True,
-            uirevision="map",
-        ),
     }
 
 
