@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from django.conf import settings
 from django.db.models import Count, Exists, OuterRef, Q
 
-from curtailment.choices import ActionStatus
+from curtailment.choices import ActionKind, ActionStatus
 from curtailment.models import CurtailmentAction
 
 PERIODS = {"hour": dt.timedelta(hours=1), "day": dt.timedelta(days=1)}
@@ -102,10 +102,11 @@ class CommandBudget:
             self.taken[srv] = self.taken.get(srv, 0) + count
 
 
-def commands_needed(*, override_allowed: bool, on_boost_button: bool) -> dict[str, int]:
-    """What dispatching one charger sends: a 7.6, after a 7.9 when the customer may override
-    and the charger is not on the boost button yet (``curtailment.services.action``)."""
-    needs = {"7.6": 1}
+def commands_needed(*, override_allowed: bool, on_boost_button: bool, limit: bool = False) -> dict[str, int]:
+    """What dispatching one charger sends: a 7.6 (a 7.16 for an APC's ``limit``), after a
+    7.9 when the customer may override and the charger is not on the boost button yet
+    (``curtailment.services.action``)."""
+    needs = {"7.16" if limit else "7.6": 1}
     if override_allowed and not on_boost_button:
         needs["7.9"] = 1
     return needs
@@ -142,15 +143,18 @@ def command_budget(*, at: dt.datetime) -> CommandBudget:
 
 
 def _reserved() -> dict[str, int]:
-    """7.6s (and 7.9s) that actions already planned will send, not yet stored."""
+    """7.6s and 7.16s (and 7.9s) that actions already planned will send, not yet stored."""
     from dcc.models import ServiceRequest
 
     unsent = CurtailmentAction.objects.filter(status__in=UNSENT_ACTION_STATES)
     stored = ServiceRequest.objects.filter(action_id=OuterRef("pk"))
-    deactivate = unsent.exclude(Exists(stored.filter(srv="7.6"))).count()
+    counts = unsent.aggregate(
+        deactivate=Count("pk", filter=Q(kind=ActionKind.SWITCH_OFF) & ~Exists(stored.filter(srv="7.6"))),
+        limit=Count("pk", filter=Q(kind=ActionKind.LIMIT) & ~Exists(stored.filter(srv="7.16"))),
+    )
     boost = (
         unsent.filter(selection__override_allowed=True, hcalcs__on_boost_button=False)
         .exclude(Exists(stored.filter(srv="7.9")))
         .count()
     )
-    return {"7.6": deactivate, "7.9": boost}
+    return {"7.6": counts["deactivate"], "7.16": counts["limit"], "7.9": boost}

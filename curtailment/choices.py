@@ -24,17 +24,25 @@ class EventEndReason(models.TextChoices):
     NOTHING_TO_CURTAIL = "nothing_to_curtail", "No eligible chargers"
 
 
+class ActionKind(models.TextChoices):
+    """What an action does to its charger: an HCALCS is switched off (7.6), an APC is held to
+    a level (7.16), as its ``controller_type`` says (docs/apc.md)."""
+
+    SWITCH_OFF = "switch_off", "Switched off (7.6)"
+    LIMIT = "limit", "Limited (7.16)"
+
+
 class ActionStatus(models.TextChoices):
     """Lifecycle of one charger's curtailment within an event."""
 
     PLANNED = "planned", "Planned"
     BOOST_SETUP = "boost_setup", "Adding to boost button (7.9)"
-    SENT = "sent", "7.6 sent"
+    SENT = "sent", "Command sent (7.6 / 7.16)"
     ACKNOWLEDGED = "acknowledged", "Acknowledged by the DCC"
     CONFIRMED = "confirmed", "Confirmed by the device"
     LATE = "late", "No device confirmation in time"
     FAILED = "failed", "Failed"
-    RELEASING = "releasing", "Reset sent (7.8)"
+    RELEASING = "releasing", "Reset sent (7.8 / 7.16 at 100 %)"
     ENDED = "ended", "Ended"
 
 

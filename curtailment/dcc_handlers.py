@@ -38,6 +38,7 @@ RESPONSE_HANDLERS = {
     "7.9": _engine_and_boost_button,  # the action page updates; the HCALCS is on the boost button
     "7.10": _boost_button,  # the HCALCS is off the boost button
     "7.11": _engine_and_boost_button,  # presses found end actions; the premise page shows the log
+    "7.16": _engine,  # a limit confirmed or failed, a level change applied, a lift ended
 }
 
 

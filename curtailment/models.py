@@ -10,6 +10,7 @@ from django.db.models import Q
 from consent.models import AppendOnlyModel
 from curtailment.choices import (
     ActionEndReason,
+    ActionKind,
     ActionStatus,
     AspCallOffStatus,
     ClockState,
@@ -85,7 +86,10 @@ class CurtailmentEvent(models.Model):
 
 
 class CurtailmentAction(models.Model):
-    """One charger (HCALCS) switched off within one event.
+    """One charger switched off (HCALCS, 7.6) or limited (APC, 7.16) within one event.
+
+    A limited minute counts as a curtailed minute (docs/apc.md), so both kinds share the
+    ledger below; ``level_percent`` is the level in force, ``expected_kw`` what it withholds.
 
     Usage limits (NF11/NF12) and the Ofgem report count what the device did: ``confirmed_at``
     .. ``ended_at``, and nothing for an action the device never confirmed. While live, its
@@ -97,6 +101,23 @@ class CurtailmentAction(models.Model):
     hcalcs = models.ForeignKey("consent.HCALCS", on_delete=models.PROTECT, related_name="actions")
     mpan = models.ForeignKey("consent.MPAN", null=True, blank=True, on_delete=models.PROTECT, related_name="+")
     status = models.CharField(max_length=14, choices=ActionStatus.choices, default=ActionStatus.PLANNED)
+    kind = models.CharField(
+        max_length=10, choices=ActionKind.choices, default=ActionKind.SWITCH_OFF, db_default=ActionKind.SWITCH_OFF
+    )
+    level_percent = models.PositiveSmallIntegerField(
+        null=True, blank=True, help_text="A limit's level in force (% of the APC's maximum); None when switched off"
+    )
+    demand_kw = models.FloatField(
+        null=True, blank=True, help_text="A limited charger's draw before its limit (what re-allocation starts from)"
+    )
+    lift_request = models.OneToOneField(
+        "dcc.ServiceRequest",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+        help_text="The 7.16 at 100 % that lifts a limit early (a limit's 7.8)",
+    )
     planned_minutes = models.PositiveSmallIntegerField()
     expected_kw = models.FloatField()
     use_local_delivery = models.BooleanField(default=False)
@@ -129,6 +150,11 @@ class CurtailmentAction(models.Model):
             ),
             models.CheckConstraint(
                 condition=Q(expected_end_at__gt=models.F("started_at")), name="action_end_after_start"
+            ),
+            models.CheckConstraint(
+                condition=Q(kind="switch_off", level_percent__isnull=True)
+                | Q(kind="limit", level_percent__gte=0, level_percent__lt=100),
+                name="action_limit_has_level",
             ),
         ]
         indexes = [

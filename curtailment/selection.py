@@ -13,16 +13,28 @@ Policy:
    expected kW. Pick until the required kW is covered.
 4. Within the DCC command budget (``curtailment.budget``): a charger whose commands would
    pass the anomaly detection thresholds is deferred, with the reason, not picked.
+5. When the feeder has APC chargers (``controller_type`` apc), the pick is
+   ``curtailment.allocation.allocation_plan``'s: throttle the APCs to a common level (never
+   below ``APC_GUARANTEED_MIN_KW``) and switch off the fewest, least-used HCALCS only for
+   what throttling cannot cover (docs/apc.md). Steps 1, 2 and 4 hold for both kinds.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterable
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field, replace
 
 from django.conf import settings
 
+from curtailment.allocation import (
+    ApcCharger,
+    HcalcsCandidate,
+    LimitChange,
+    allocation_audit_inputs,
+    allocation_plan,
+    limits_reconcile,
+)
 from curtailment.budget import CommandBudget, commands_needed
 from curtailment.selectors import (
     hcalcs_eligible_for_curtailment,
@@ -54,6 +66,28 @@ class Candidate:
     allowance: int
     reachability: int
     poor_wan: bool
+    is_apc: bool = False
+
+
+@dataclass(frozen=True)
+class Limited:
+    """An APC charger the event holds to a level now (a confirmed limit action): the
+    allocation may lower it as the load moves, rather than add chargers."""
+
+    action_id: int
+    hcalcs_id: int
+    max_kw: float
+    demand_kw: float
+    level: int
+    reduction_kw: float
+
+
+@dataclass(frozen=True)
+class Limit:
+    """What a limit pick commands: the level and the draw it was computed from."""
+
+    level: int
+    demand_kw: float
 
 
 @dataclass(frozen=True)
@@ -74,6 +108,12 @@ class Plan:
     decisions: list[Decision]
     covered_kw: float
     required_kw: float
+    # APC picks (by charger): their level; a pick not here is switched off.
+    limits: dict[int, Limit] = field(default_factory=dict)
+    # 7.16s moving chargers already limited to the new allocation (by action id), each with
+    # the reduction its new level gives.
+    changes: dict[int, tuple[LimitChange, float]] = field(default_factory=dict)
+    allocation: dict | None = None
 
     @property
     def shortfall_kw(self) -> float:
@@ -95,13 +135,34 @@ def selection_order_key(candidate: Candidate) -> tuple:
     return (candidate.used_30d, -candidate.reachability, -candidate.expected_kw, candidate.hcalcs_id)
 
 
+def apc_guaranteed_min_kw() -> float:
+    return float(settings.DNOCTL["APC_GUARANTEED_MIN_KW"])
+
+
 def selection_plan(
-    *, candidates: Iterable[Candidate], required_kw: float, event_minutes: int, budget: CommandBudget | None = None
+    *,
+    candidates: Iterable[Candidate],
+    required_kw: float,
+    event_minutes: int,
+    budget: CommandBudget | None = None,
+    limited: Iterable[Limited] = (),
 ) -> Plan:
     """Pick chargers, least curtailed first, until ``required_kw`` is covered, spending
-    ``budget`` (the DCC command budget) on what each pick will send."""
+    ``budget`` (the DCC command budget) on what each pick will send. With APC chargers
+    among the candidates (or ``limited`` now) the allocation picks (:func:`_allocation_plan`)."""
     min_useful = int(settings.DNOCTL["MIN_USEFUL_MINUTES"])
     slot = min(event_minutes, rotation_minutes(), MAX_ACTION_MINUTES)
+    candidates = list(candidates)
+    limited = list(limited)
+    if limited or any(candidate.is_apc for candidate in candidates):
+        return _allocation_plan(
+            candidates=candidates,
+            required_kw=required_kw,
+            slot=slot,
+            min_useful=min_useful,
+            budget=budget,
+            limited=limited,
+        )
     picks: list[tuple[Candidate, int]] = []
     decisions: list[Decision] = []
     covered = 0.0
@@ -133,6 +194,109 @@ def selection_plan(
             )
         )
     return Plan(picks=picks, decisions=decisions, covered_kw=covered, required_kw=required_kw)
+
+
+def _allocation_plan(
+    *,
+    candidates: list[Candidate],
+    required_kw: float,
+    slot: int,
+    min_useful: int,
+    budget: CommandBudget | None,
+    limited: list[Limited],
+) -> Plan:
+    """Throttle first, switch off the rest (``allocation_plan``), over the chargers with
+    allowance and draw; the chargers ``limited`` now are re-allocated with them (their
+    present reduction is added back to the need), and lowered rather than others added."""
+    decisions: list[Decision] = []
+    usable: dict[int, tuple[Candidate, int]] = {}
+    for candidate in sorted(candidates, key=selection_order_key):
+        minutes = min(slot, candidate.allowance)
+        skipped = _skip_reason(candidate, minutes=minutes, covered=0.0, required_kw=1.0, min_useful=min_useful)
+        if skipped:
+            decisions.append(Decision(candidate.hcalcs_id, False, skipped))
+        else:
+            usable[candidate.hcalcs_id] = (candidate, minutes)
+    apc = [
+        ApcCharger(c.hcalcs_id, max_kw=c.rated_kw, demand_kw=min(c.expected_kw, c.rated_kw))
+        for c, _m in usable.values()
+        if c.is_apc
+    ] + [ApcCharger(x.hcalcs_id, max_kw=x.max_kw, demand_kw=x.demand_kw) for x in limited]
+    hcalcs = [
+        HcalcsCandidate(c.hcalcs_id, kw=c.expected_kw, used_minutes_30d=c.used_30d, used_minutes_24h=c.used_24h)
+        for c, _m in usable.values()
+        if not c.is_apc
+    ]
+    held_kw = sum(x.reduction_kw for x in limited)
+    allocation = allocation_plan(
+        required_kw=max(0.0, required_kw) + held_kw, apc=apc, hcalcs=hcalcs, guaranteed_min_kw=apc_guaranteed_min_kw()
+    )
+    by_action = {x.hcalcs_id: x for x in limited}
+    kept = {limit.charger_id: limit for limit in allocation.limits}
+    changes = {
+        by_action[change.charger_id].action_id: (
+            change,
+            kept[change.charger_id].reduction_kw if change.charger_id in kept else 0.0,
+        )
+        for change in limits_reconcile(current={x.hcalcs_id: x.level for x in limited}, allocation=allocation)
+        if change.charger_id in by_action and change.change != "set"
+    }
+    # What the chargers limited now give once changed (a lift gives nothing; a raise too
+    # small to send keeps the present level and its reduction).
+    covered = sum(changes[x.action_id][1] if x.action_id in changes else x.reduction_kw for x in limited) - held_kw
+    picks: list[tuple[Candidate, int]] = []
+    limits: dict[int, Limit] = {}
+    chosen = [(kept[cid].reduction_kw, cid) for cid in kept if cid in usable]
+    chosen += [(usable[cid][0].expected_kw, cid) for cid in allocation.switched_off]
+    for kw, charger_id in chosen:
+        candidate, minutes = usable.pop(charger_id)
+        needs = commands_needed(
+            override_allowed=candidate.override_allowed,
+            on_boost_button=candidate.on_boost_button,
+            limit=candidate.is_apc,
+        )
+        refusal = budget.refusal(needs) if budget is not None else None
+        if refusal:
+            decisions.append(Decision(charger_id, False, refusal, deferred=True))
+            continue
+        if budget is not None:
+            budget.take(needs)
+        covered += kw
+        picks.append((replace(candidate, expected_kw=kw), minutes))
+        what = "switched off"
+        if candidate.is_apc:
+            limits[charger_id] = Limit(
+                level=kept[charger_id].level, demand_kw=min(candidate.expected_kw, candidate.rated_kw)
+            )
+            what = f"limited to {kept[charger_id].level} % ({kept[charger_id].limit_kw:.2f} kW)"
+        decisions.append(
+            Decision(
+                charger_id,
+                True,
+                f"{what}: used {candidate.used_30d} min in 30 d, {kw:.1f} kW withheld",
+                minutes,
+                kw,
+            )
+        )
+    for candidate, _minutes in usable.values():
+        decisions.append(
+            Decision(
+                candidate.hcalcs_id,
+                False,
+                "required reduction already covered"
+                if candidate.is_apc or allocation.shortfall_kw <= 0
+                else "fewer switch-offs cover it",
+            )
+        )
+    return Plan(
+        picks=picks,
+        decisions=decisions,
+        covered_kw=covered,
+        required_kw=required_kw,
+        limits=limits,
+        changes=changes,
+        allocation=allocation_audit_inputs(allocation),
+    )
 
 
 def _skip_reason(candidate: Candidate, *, minutes: int, covered: float, required_kw: float, min_useful: int) -> str:
@@ -182,6 +346,7 @@ def selection_candidates(
                 allowance=allowance[h.pk].minutes,
                 reachability=reach[h.pk].score,
                 poor_wan=reach[h.pk].poor_wan,
+                is_apc=h.is_apc,
             )
         )
     ineligible = hcalcs_ineligibility(feeder=feeder, at=at, exclude_ids=set(ids) | excluded)
@@ -196,5 +361,11 @@ def plan_audit_inputs(plan: Plan, ineligible: dict[int, str]) -> dict:
         "shortfall_kw": round(plan.shortfall_kw, 3),
         "deferred_by_dcc_budget": plan.deferred,
         "candidates": [asdict(d) for d in plan.decisions],
+        **({"allocation": plan.allocation} if plan.allocation is not None else {}),
+        **(
+            {"limit_changes": {str(k): {**asdict(c), "reduction_kw": kw} for k, (c, kw) in plan.changes.items()}}
+            if plan.changes
+            else {}
+        ),
         "ineligible": [{"hcalcs_id": k, "reason": v} for k, v in sorted(ineligible.items())],
     }

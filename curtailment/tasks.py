@@ -109,6 +109,24 @@ def action_release(self, action_id: int, transient_tries: int = 0) -> str:
         raise _retry(self, exc, action_id, transient_tries + 1, countdown=_backoff(transient_tries)) from exc
 
 
+@shared_task(bind=True, name="curtailment.tasks.action_limit_change", acks_late=True)
+def action_limit_change(self, action_id: int, transient_tries: int = 0) -> str:
+    """7.16 moving one confirmed limit to its new level (closed loop). Idempotent as
+    :func:`action_dispatch`. When retries run out the earlier limit holds to its end."""
+    from curtailment.services.action import ActionBusy
+    from curtailment.services.action import action_limit_change as change
+
+    try:
+        return change(action_id=action_id, client=dcc_config.client_for_this_thread())
+    except ActionBusy as exc:
+        raise _retry(self, exc, action_id, transient_tries, countdown=1.0 + random.random()) from exc
+    except DccTransientError as exc:
+        if transient_tries >= MAX_RETRIES:
+            logger.error("7.16 change for action %s gave up: %s; the earlier limit holds", action_id, exc)
+            return "gave up"
+        raise _retry(self, exc, action_id, transient_tries + 1, countdown=_backoff(transient_tries)) from exc
+
+
 @shared_task(bind=True, name="curtailment.tasks.action_switch_read", acks_late=True)
 def action_switch_read(self, action_id: int, transient_tries: int = 0) -> str:
     """7.7 for a late action whose 7.6 the DCC accepted: does the device say its charger is

@@ -29,7 +29,7 @@ from consent.choices import LoadLabel
 from consent.models import HCALCS, Notification
 from curtailment import usage
 from curtailment.audit_links import audit_target_links
-from curtailment.choices import ActionEndReason, ActionStatus, EventEndReason, EventStatus
+from curtailment.choices import ActionEndReason, ActionKind, ActionStatus, EventEndReason, EventStatus
 from curtailment.decision_summary import event_decision_summary
 from curtailment.event_list import event_csv_rows, event_minutes, events_filtered
 from curtailment.forms import EventCancelForm, EventFilterForm
@@ -104,6 +104,7 @@ def _event_tables(event: CurtailmentEvent, actions: list[CurtailmentAction]) -> 
         "overrides": [a for a in actions if a.end_reason == ActionEndReason.OVERRIDE],
         "early_release": event.end_reason == EventEndReason.EARLY_RELEASE,
         "confirmed_count": sum(1 for a in actions if a.confirmed_at),
+        "mix": event_mix(actions),
         "queued": commands_queued(event, actions),
         # The feeder's time-to-failure clock while it belongs to this event.
         "clock": FailureClock.objects.filter(feeder_id=event.feeder_id, event_id=event.pk).first(),
@@ -121,6 +122,23 @@ def shortfall_now_kw(event: CurtailmentEvent, actions: list[CurtailmentAction]) 
     return round(short, 1) if short > 0.05 else 0.0
 
 
+def event_mix(actions: list[CurtailmentAction]) -> dict[str, Any]:
+    """The event's throttled and switched-off chargers (each counted once, whatever its
+    actions), and the kW their confirmed, live actions withhold now."""
+    throttled = {a.hcalcs_id for a in actions if a.kind == ActionKind.LIMIT}
+    switched_off = {a.hcalcs_id for a in actions if a.kind == ActionKind.SWITCH_OFF}
+    withholding = [a for a in actions if a.status == ActionStatus.CONFIRMED]
+    throttled_kw = sum(a.expected_kw for a in withholding if a.kind == ActionKind.LIMIT)
+    switched_off_kw = sum(a.expected_kw for a in withholding if a.kind == ActionKind.SWITCH_OFF)
+    return {
+        "throttled": len(throttled),
+        "switched_off": len(switched_off),
+        "throttled_kw": throttled_kw,
+        "switched_off_kw": switched_off_kw,
+        "withheld_kw": throttled_kw + switched_off_kw,
+    }
+
+
 def commands_queued(event: CurtailmentEvent, actions: list[CurtailmentAction]) -> dict[str, Any] | None:
     """Chargers whose command waits for the task queue (the broker is down), with the
     reason; None when nothing waits or the broker is up. The broker is asked only when an
@@ -131,7 +149,11 @@ def commands_queued(event: CurtailmentEvent, actions: list[CurtailmentAction]) -
         a
         for a in actions
         if a.status == ActionStatus.PLANNED
-        or (a.status == ActionStatus.RELEASING and not any(sr.srv == "7.8" for sr in a.service_requests.all()))
+        or (
+            a.status == ActionStatus.RELEASING
+            and a.lift_request_id is None  # a limit's reset is its lift (7.16 at 100 %)
+            and not any(sr.srv == "7.8" for sr in a.service_requests.all())
+        )
     ]
     if not waiting:
         return None

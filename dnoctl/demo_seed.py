@@ -21,6 +21,7 @@ from django.utils import timezone
 from consent.choices import (
     CommsHubType,
     ConsentStatus,
+    ControllerType,
     ElementType,
     LoadLabel,
     MpanRole,
@@ -185,19 +186,24 @@ def _seed(size: DemoSize, rng: random.Random, marker: str) -> None:
     MPAN.objects.bulk_create(mpans, batch_size=BATCH)
 
     ev_meters = [m for m in meters if rng.random() < size.ev_share]
-    HCALCS.objects.bulk_create(
-        [
+    controllers = []
+    for i, meter in enumerate(ev_meters):
+        label = rng.choices([LoadLabel.EV_CHARGER, LoadLabel.UNLABELLED, LoadLabel.HEAT_PUMP], [90, 6, 4])[0]
+        rated_kw = rng.choice([7.0, 7.0, 7.4, 3.6, 11.0])
+        # Some smart chargers can be throttled (an APC, SRV 7.16): every third of the
+        # bigger ones, decided without the generator so the rest of the seed is unchanged.
+        apc = rated_kw >= 7.4 and i % 3 == 0
+        controllers.append(
             HCALCS(
                 eui64=_eui64(0x00DB_0000_0000_0000 + i),
                 meter=meter,
                 switch_index=1,
-                label=rng.choices([LoadLabel.EV_CHARGER, LoadLabel.UNLABELLED, LoadLabel.HEAT_PUMP], [90, 6, 4])[0],
-                rated_kw=rng.choice([7.0, 7.0, 7.4, 3.6, 11.0]),
+                label=label,
+                rated_kw=rated_kw,
+                controller_type=ControllerType.APC if apc else ControllerType.HCALCS,
             )
-            for i, meter in enumerate(ev_meters)
-        ],
-        batch_size=BATCH,
-    )
+        )
+    HCALCS.objects.bulk_create(controllers, batch_size=BATCH)
     ev_premise_ids = {m.premise_id for m in ev_meters}
     _seed_occupants(rng, premises, ev_premise_ids, now)
     _seed_asp_contracts(feeders, now)

@@ -116,6 +116,9 @@ def dcc_simulator_running(options: EmbeddedOptions, web_url: str) -> Iterator[ob
             eui64=meter.esme_eui64,
             eno_firmware=meter.supports_eno_use_cases,
             switch_indexes=tuple(h.switch_index for h in meter.hcalcs.all()),
+            # The demo's throttleable chargers follow their 7.16 level (as dcc_simulator --from-db).
+            apc_indexes=tuple(h.switch_index for h in meter.hcalcs.all() if h.is_apc),
+            apc_max_kw=max((h.rated_kw for h in meter.hcalcs.all() if h.is_apc), default=7.4),
         )
         for meter in Meter.objects.filter(hcalcs__isnull=False).distinct().prefetch_related("hcalcs")
     ]

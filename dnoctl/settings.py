@@ -392,6 +392,9 @@ DNOCTL = {
     # A charger whose remaining allowance is below this is skipped: a 2-minute switch-off
     # costs a DCC round trip and helps nobody.
     "MIN_USEFUL_MINUTES": env_int("DNOCTL_MIN_USEFUL_MINUTES", 10),
+    # An APC charger limited by the engine keeps at least this many kW (s14a EnWG's 4.2 kW;
+    # docs/apc.md): throttling goes no lower, and HCALCS are switched off for the rest.
+    "APC_GUARANTEED_MIN_KW": env_float("DNOCTL_APC_GUARANTEED_MIN_KW", 4.2),
     # Seconds a device has to confirm a 7.6 before the action is marked late (NF13: 30 s).
     "CONFIRMATION_TIMEOUT_S": env_int("DNOCTL_CONFIRMATION_TIMEOUT_S", 30),
     # Minutes without a reading before a feeder is shown offline rather than healthy.

@@ -116,7 +116,7 @@ class LiveStack:
 
     def register_meters(self, meters: Iterable | None = None, *, poor_wan: Iterable[str] = ()) -> int:
         """Add every meter (or the given ones) to the simulator as a device with its HCALCS
-        switch indexes; ``poor_wan`` lists ESME EUI-64s whose WAN never answers."""
+        switch indexes (and APC indexes); ``poor_wan`` lists ESME EUI-64s whose WAN never answers."""
         from consent.models import Meter
         from dcc.services import device_certificates_store
         from dcc.simulator import WAN_OK, WAN_POOR, SimulatedDevice
@@ -126,11 +126,15 @@ class LiveStack:
         certificates = {}
         for meter in meters:
             indexes = tuple(h.switch_index for h in meter.hcalcs.all()) or (1,)
+            apcs = [h for h in meter.hcalcs.all() if h.is_apc]
             device = SimulatedDevice(
                 eui64=meter.esme_eui64,
                 eno_firmware=meter.supports_eno_use_cases,
                 wan=WAN_POOR if meter.esme_eui64 in poor else WAN_OK,
                 switch_indexes=indexes,
+                # An APC's charger draws its rated kW at 100 % (one maximum per device).
+                apc_indexes=tuple(h.switch_index for h in apcs),
+                **({"apc_max_kw": max(h.rated_kw for h in apcs)} if apcs else {}),
             )
             self.simulator.add_device(device)
             certificates[device.eui64] = device.certificates_pem()

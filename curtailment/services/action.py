@@ -1,5 +1,9 @@
-"""One charger's curtailment: boost-button setup (7.9), switch-off (7.6), confirmation,
-lateness, failure, customer override and reset (7.8).
+"""One charger's curtailment: boost-button setup (7.9), switch-off (7.6) or limit (7.16),
+confirmation, lateness, failure, customer override and reset (7.8, or a 7.16 at 100 %).
+
+A limit action (an APC) takes the same steps as a switch-off, only its command differs
+(:func:`command_srv`): its 7.16 holds the level until EndDateTime, as a 7.6 its Duration;
+a later 7.16 replaces it (a level change, :func:`action_limit_change`, or the lift).
 
 Every step is a compare-and-set on the action's status, and every DCC request is stored
 (``dcc.services``) before it is sent and looked up by (action, SRV) before
@@ -16,7 +20,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from curtailment.audit import audit_record
-from curtailment.choices import ActionEndReason, ActionStatus, EventStatus
+from curtailment.choices import ActionEndReason, ActionKind, ActionStatus, EventStatus
 from curtailment.models import LIVE_ACTION_STATES, CurtailmentAction
 from curtailment.services.common import (
     action_end,
@@ -58,6 +62,30 @@ def _requests_by_srv(action: CurtailmentAction) -> dict[str, ServiceRequest]:
     for request in ServiceRequest.objects.filter(action=action).order_by("pk"):
         found.setdefault(request.srv, request)
     return found
+
+
+LIFT_LEVEL = 100  # a 7.16 at 100 % lifts a limit (the APC's counterpart of a 7.8)
+
+
+def command_srv(action: CurtailmentAction) -> str:
+    """The SRV that curtails the action's charger: 7.16 for a limit, 7.6 for a switch-off."""
+    return "7.16" if action.kind == ActionKind.LIMIT else "7.6"
+
+
+def _command_create(action: CurtailmentAction, *, now: dt.datetime, minutes: int, client=None) -> ServiceRequest:
+    """The action's curtailing command for ``minutes`` from ``now``: a 7.6 Duration, or a
+    7.16 at the action's level until EndDateTime (the device reverts by itself either way)."""
+    if action.kind == ActionKind.LIMIT:
+        return _request_create(
+            action,
+            "7.16",
+            index=action.hcalcs.switch_index,
+            level=action.level_percent,
+            start=now,
+            end=now + dt.timedelta(minutes=minutes),
+            client=client,
+        )
+    return _request_create(action, "7.6", index=action.hcalcs.switch_index, duration_minutes=minutes, client=client)
 
 
 def _request_create(action: CurtailmentAction, srv: str, *, client=None, **arguments) -> ServiceRequest:
@@ -134,7 +162,7 @@ def _dispatch(*, action_id: int, client=None) -> str:
     if action is None:
         return "gone"
     stored = _requests_by_srv(action)
-    if action.status == ActionStatus.LATE and "7.6" not in stored:
+    if action.status == ActionStatus.LATE and command_srv(action) not in stored:
         # Replaced while its dispatch waited (a backlog, a dead worker): it never switched
         # the charger off, so end it now rather than count minutes the customer never lost.
         with transaction.atomic():
@@ -158,7 +186,7 @@ def _dispatch(*, action_id: int, client=None) -> str:
         action, from_states=[action.status], to_state=ActionStatus.SENT
     ):
         return "moved on"  # cancelled, released or marked late meanwhile: nothing to send
-    request = stored.get("7.6")
+    request = stored.get(command_srv(action))
     if (
         request is None
         and rerun
@@ -182,9 +210,7 @@ def _dispatch(*, action_id: int, client=None) -> str:
         ):
             return "moved on"
         action.commanded_minutes, action.expected_end_at = minutes, now + dt.timedelta(minutes=minutes)
-        request = _request_create(
-            action, "7.6", index=action.hcalcs.switch_index, duration_minutes=minutes, client=client
-        )
+        request = _command_create(action, now=now, minutes=minutes, client=client)
     sent = _sent_or_wait(_send(request, action, client=client))
     return _after_send(action, sent)
 
@@ -250,7 +276,7 @@ def boost_available(*, action: CurtailmentAction, boost_state: str | None = None
 
 def _after_send(action: CurtailmentAction, sent: ServiceRequest) -> str:
     if sent.state in FAILED_REQUEST_STATES:
-        action_failed(action_id=action.pk, reason=f"7.6 {sent.state}: {sent.ack_code or ''} {sent.error[:200]}")
+        action_failed(action_id=action.pk, reason=f"{sent.srv} {sent.state}: {sent.ack_code or ''} {sent.error[:200]}")
         return "failed"
     if sent.state == ServiceRequestState.ACKNOWLEDGED:
         # One conditional UPDATE (autocommit): its push goes out once it has committed.
@@ -263,13 +289,14 @@ CONFIRMABLE_STATES = [ActionStatus.SENT, ActionStatus.ACKNOWLEDGED, ActionStatus
 
 def action_confirmed(*, action_id: int, at: dt.datetime | None = None) -> bool:
     """The device confirmed the 7.6: the charger is off from ``at``, and the device switches
-    it back on by itself ``commanded_minutes`` later (its own end, which the ledger uses)."""
+    it back on by itself ``commanded_minutes`` later (its own end, which the ledger uses).
+    A 7.16 (limit) ends at its EndDateTime whenever it was confirmed: the end stays."""
     action = _action(action_id)
     if action is None:
         return False
     at = at or timezone.now()
     fields = {"confirmed_at": at}
-    if action.commanded_minutes:
+    if action.commanded_minutes and action.kind != ActionKind.LIMIT:
         fields["expected_end_at"] = at + dt.timedelta(minutes=action.commanded_minutes)
     with transaction.atomic():
         moved = action_move(action, from_states=CONFIRMABLE_STATES, to_state=ActionStatus.CONFIRMED, **fields)
@@ -444,14 +471,26 @@ def _release(*, action_id: int, client=None) -> str:
         if action is None or action.status != ActionStatus.RELEASING:
             return "nothing to do"
         stored = _requests_by_srv(action)
-        deactivate = stored.get("7.6")
+        deactivate = stored.get(command_srv(action))
         if deactivate is None or deactivate.state in FAILED_REQUEST_STATES:
             # No 7.6 ever reached the DCC: nothing to reset.
             action_end(action, reason=action.end_reason, from_states=[ActionStatus.RELEASING])
             push_event(action.event)
             transaction.on_commit(lambda: event_close_if_done(event=action.event))
             return "ended without reset"
-        reset = stored.get("7.8") or _request_create(action, "7.8", index=action.hcalcs.switch_index, client=client)
+        if (
+            action.kind == ActionKind.LIMIT
+            and action.lift_request_id is None
+            and action.expected_end_at <= timezone.now()
+        ):
+            # The device has already reverted at EndDateTime: nothing to lift.
+            action_end(
+                action, reason=action.end_reason, ended_at=action.expected_end_at, from_states=[ActionStatus.RELEASING]
+            )
+            push_event(action.event)
+            transaction.on_commit(lambda: event_close_if_done(event=action.event))
+            return "ended by its EndDateTime"
+        reset = _reset_request(action, stored, client=client)
     sent = _sent_or_wait(_send(reset, action, client=client))
     if sent.state in FAILED_REQUEST_STATES:
         with transaction.atomic():
@@ -462,11 +501,65 @@ def _release(*, action_id: int, client=None) -> str:
                 action="action.reset_failed",
                 rule=AUTO_RULE,
                 target=action,
-                reason=f"7.8 {sent.state}; the device reverts at {action.expected_end_at.isoformat()}",
+                reason=f"{sent.srv} {sent.state}; the device reverts at {action.expected_end_at.isoformat()}",
                 inputs={"request_id": sent.request_id},
             )
         event_close_if_done(event=action.event)
     return sent.state
+
+
+def _reset_request(action: CurtailmentAction, stored: dict[str, ServiceRequest], *, client=None) -> ServiceRequest:
+    """The stored reset of a releasing action, or a new one: a 7.8 for a switch-off; for a
+    limit a 7.16 at 100 % up to the limit's own end (a later 7.16 replaces the limit),
+    kept as the action's ``lift_request`` so its answer ends the action."""
+    if action.kind != ActionKind.LIMIT:
+        return stored.get("7.8") or _request_create(action, "7.8", index=action.hcalcs.switch_index, client=client)
+    if action.lift_request_id is not None:
+        return ServiceRequest.objects.get(pk=action.lift_request_id)
+    lift = _request_create(
+        action,
+        "7.16",
+        index=action.hcalcs.switch_index,
+        level=LIFT_LEVEL,
+        start=timezone.now(),
+        end=action.expected_end_at,
+        client=client,
+    )
+    CurtailmentAction.objects.filter(pk=action.pk).update(lift_request=lift)
+    action.lift_request_id = lift.pk
+    return lift
+
+
+def action_limit_change(*, action_id: int, client=None) -> str:
+    """Send the 7.16 that moves a confirmed limit to the level now on the action (the
+    closed loop lowered or raised it, ``event_top_up``), up to the limit's own end; the
+    device replaces the earlier limit. A change still unsent is resent, not made twice."""
+    with action_lease(action_id) as acquired:
+        if not acquired:
+            raise ActionBusy(f"action {action_id} is being dispatched")
+        action = _action(action_id)
+        if action is None or action.kind != ActionKind.LIMIT or action.status != ActionStatus.CONFIRMED:
+            return "nothing to do"
+        now = timezone.now()
+        if action.expected_end_at <= now:
+            return "the limit has ended"
+        command = _requests_by_srv(action).get("7.16")
+        pending = (
+            ServiceRequest.objects.filter(action=action, srv="7.16", state__in=IN_FLIGHT_STATES)
+            .exclude(pk=command.pk if command else None)
+            .order_by("-pk")
+            .first()
+        )
+        change = pending or _request_create(
+            action,
+            "7.16",
+            index=action.hcalcs.switch_index,
+            level=action.level_percent,
+            start=now,
+            end=action.expected_end_at,
+            client=client,
+        )
+        return _send(change, action, client=client).state
 
 
 def action_released(*, action_id: int, succeeded: bool, at: dt.datetime | None = None) -> bool:
@@ -555,14 +648,19 @@ def service_request_outcome(*, service_request: ServiceRequest, result: dict) ->
         push_service_request(service_request, action)
     succeeded = service_request.state == ServiceRequestState.RESPONDED
     answered_at = _answered_at(service_request, result, action)
-    if service_request.srv == "7.6":
+    srv = service_request.srv
+    if srv == "7.16" and service_request.pk == action.lift_request_id:
+        action_released(action_id=action.pk, succeeded=succeeded, at=answered_at)
+    elif srv == "7.16" and service_request.pk != _requests_by_srv(action)["7.16"].pk:
+        _limit_change_answered(action, service_request, succeeded=succeeded, result=result)
+    elif srv == command_srv(action):
         if succeeded:
             action_confirmed(action_id=action.pk, at=answered_at)
         else:
             action_failed(
-                action_id=action.pk, reason=f"7.6 not confirmed: {result.get('summary') or service_request.state}"
+                action_id=action.pk, reason=f"{srv} not confirmed: {result.get('summary') or service_request.state}"
             )
-    elif service_request.srv == "7.8":
+    elif srv == "7.8":
         action_released(action_id=action.pk, succeeded=succeeded, at=answered_at)
     elif service_request.srv == "7.7":
         states = (result.get("detail") or {}).get("output_states") or {}
@@ -584,3 +682,19 @@ def service_request_outcome(*, service_request: ServiceRequest, result: dict) ->
             )
     else:
         logger.info("%s %s: %s", service_request.srv, service_request.request_id, service_request.state)
+
+
+def _limit_change_answered(
+    action: CurtailmentAction, service_request: ServiceRequest, *, succeeded: bool, result: dict
+) -> None:
+    """The device answered a level change (closed loop). A refused change leaves the
+    earlier limit in force until its own end: audited, so the operator sees the level
+    recorded on the action was not applied."""
+    audit_record(
+        action="action.limit_change_applied" if succeeded else "action.limit_change_failed",
+        rule=AUTO_RULE,
+        target=action,
+        reason=f"7.16 {service_request.request_id} {service_request.state}"
+        + ("" if succeeded else f": {result.get('summary') or ''}; the earlier limit holds to its end"),
+        inputs={"request_id": service_request.request_id, "level": action.level_percent, "event_id": action.event_id},
+    )

@@ -21,6 +21,7 @@ from curtailment.audit import audit_record, audit_record_once
 from curtailment.budget import command_budget
 from curtailment.choices import (
     ActionEndReason,
+    ActionKind,
     ActionStatus,
     EventEndReason,
     EventStatus,
@@ -32,7 +33,7 @@ from curtailment.models import (
     CurtailmentAction,
     CurtailmentEvent,
 )
-from curtailment.selection import Plan, plan_audit_inputs, selection_candidates, selection_plan
+from curtailment.selection import Limited, Plan, plan_audit_inputs, selection_candidates, selection_plan
 from curtailment.services.asp import asp_call_off, asp_calloffs_audit, asp_calloffs_release
 from curtailment.services.common import (
     COUNTING_ACTION_STATES,
@@ -188,13 +189,19 @@ def _asp_call_off(*, event: CurtailmentEvent, at: dt.datetime) -> tuple[float, l
     return kw, asp_calloffs_audit(event=event)
 
 
-def _plan(*, event: CurtailmentEvent, required_kw: float, at: dt.datetime, exclude) -> tuple[Plan, dict[int, str]]:
+def _plan(
+    *, event: CurtailmentEvent, required_kw: float, at: dt.datetime, exclude, limited: list[Limited] = ()
+) -> tuple[Plan, dict[int, str]]:
     minutes_left = int((event.planned_end_at - at).total_seconds() // 60)
     if required_kw <= 0 or minutes_left < 1:
         return Plan(picks=[], decisions=[], covered_kw=0.0, required_kw=max(required_kw, 0.0)), {}
     candidates, ineligible = selection_candidates(feeder=event.feeder, at=at, exclude_hcalcs_ids=exclude)
     plan = selection_plan(
-        candidates=candidates, required_kw=required_kw, event_minutes=minutes_left, budget=command_budget(at=at)
+        candidates=candidates,
+        required_kw=required_kw,
+        event_minutes=minutes_left,
+        budget=command_budget(at=at),
+        limited=limited,
     )
     return plan, ineligible
 
@@ -211,6 +218,9 @@ def _actions_create(
             hcalcs_id=candidate.hcalcs_id,
             mpan_id=candidate.mpan_id,
             status=ActionStatus.PLANNED,
+            kind=ActionKind.LIMIT if candidate.hcalcs_id in plan.limits else ActionKind.SWITCH_OFF,
+            level_percent=plan.limits[candidate.hcalcs_id].level if candidate.hcalcs_id in plan.limits else None,
+            demand_kw=plan.limits[candidate.hcalcs_id].demand_kw if candidate.hcalcs_id in plan.limits else None,
             planned_minutes=minutes,
             expected_kw=candidate.expected_kw,
             use_local_delivery=candidate.poor_wan,
@@ -301,7 +311,7 @@ def event_top_up(
         if extra_kw > 0:
             event.required_reduction_kw += extra_kw
             event.save(update_fields=["required_reduction_kw"])
-        live = list(event.actions.filter(status__in=LIVE_ACTION_STATES))
+        live = list(event.actions.select_related("hcalcs").filter(status__in=LIVE_ACTION_STATES))
         ending = _ending_within_lead(event=event, live=live, at=now)
         counted = [ActionStatus.CONFIRMED] if confirmed_only else COUNTING_ACTION_STATES
         counting_kw = sum(a.expected_kw for a in live if a.status in counted and a.pk not in ending.values())
@@ -311,8 +321,10 @@ def event_top_up(
                 push_event(event)
             return []
         exclude = {a.hcalcs_id for a in live if a.pk not in ending.values()} | chargers_not_asked_again(event)
-        plan, ineligible = _plan(event=event, required_kw=needed, at=now, exclude=exclude)
+        limited = _limited_now(live=live, ending=ending, confirmed_only=confirmed_only)
+        plan, ineligible = _plan(event=event, required_kw=needed, at=now, exclude=exclude, limited=limited)
         actions = _actions_create(event=event, plan=plan, at=now, follows=ending)
+        changed = _limits_change(event=event, plan=plan, live=live, reason=reason, at=now)
         decision = {
             **(inputs or {}),
             "extra_kw": round(extra_kw, 3),
@@ -323,7 +335,7 @@ def event_top_up(
             "not_again_in_event": sorted(exclude),
             **plan_audit_inputs(plan, ineligible),
         }
-        if actions:
+        if actions or changed:
             audit_record(action="event.top_up", rule=AUTO_RULE, target=event, reason=reason, inputs=decision)
             if event.feeder.status != FeederStatus.CURTAILING:  # an event that had nothing to pick at first
                 feeder_status_curtailing(event.feeder)
@@ -339,6 +351,75 @@ def event_top_up(
         _actions_launch(event=event, actions=actions)
         push_event(event)
     return [action.pk for action in actions]
+
+
+def _limited_now(*, live: list[CurtailmentAction], ending: dict[int, int], confirmed_only: bool) -> list[Limited]:
+    """The event's APC chargers held to a level now and staying so (confirmed, not ending
+    within the rotation lead): the allocation lowers these before it adds chargers. With
+    ``confirmed_only`` (escalation) none: relief that has not come is not re-planned."""
+    if confirmed_only:
+        return []
+    return [
+        Limited(
+            action_id=a.pk,
+            hcalcs_id=a.hcalcs_id,
+            max_kw=a.hcalcs.rated_kw,
+            demand_kw=a.demand_kw if a.demand_kw is not None else a.hcalcs.rated_kw,
+            level=a.level_percent,
+            reduction_kw=a.expected_kw,
+        )
+        for a in live
+        if a.kind == ActionKind.LIMIT
+        and a.status == ActionStatus.CONFIRMED
+        and a.pk not in ending.values()
+        and a.level_percent is not None
+    ]
+
+
+def _limits_change(
+    *, event: CurtailmentEvent, plan: Plan, live: list[CurtailmentAction], reason: str, at: dt.datetime
+) -> list[int]:
+    """Move the chargers limited now to the plan's levels (closed loop): each change is a
+    new 7.16 that replaces the last on the device, the level kept on the action and audited.
+    A lift is the limit's release (7.16 at 100 %). Queued on commit; returns the action ids."""
+    from curtailment import tasks
+
+    by_id = {a.pk: a for a in live}
+    changed, lifted = [], []
+    for action_id, (change, reduction_kw) in plan.changes.items():
+        action = by_id[action_id]
+        if change.change == "lift":
+            if action_move(
+                action,
+                from_states=[ActionStatus.CONFIRMED],
+                to_state=ActionStatus.RELEASING,
+                end_reason=ActionEndReason.RELEASED,
+            ):
+                lifted.append(action_id)
+        elif CurtailmentAction.objects.filter(pk=action_id, status=ActionStatus.CONFIRMED).update(
+            level_percent=change.level, expected_kw=reduction_kw
+        ):
+            changed.append(action_id)
+        else:
+            continue
+        audit_record(
+            action=f"action.limit_{change.change}",
+            rule=AUTO_RULE,
+            target=action,
+            reason=f"{reason}: {change.change} from {change.previous_level} % to {change.level} %",
+            inputs={
+                "event_id": event.pk,
+                "level": change.level,
+                "previous_level": change.previous_level,
+                "reduction_kw": round(reduction_kw, 3),
+                "at": at.isoformat(),
+            },
+        )
+    for action_id in changed:
+        task_send_on_commit(tasks.action_limit_change, (action_id,))
+    if lifted:
+        transaction.on_commit(lambda: tasks.actions_release_queue(lifted))
+    return changed + lifted
 
 
 def rotation_lead() -> dt.timedelta:

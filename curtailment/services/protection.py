@@ -26,7 +26,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from curtailment.audit import audit_record, audit_record_once
-from curtailment.budget import command_budget
+from curtailment.budget import command_budget, commands_needed
 from curtailment.choices import ActionStatus, ClockState, EscalationStage, EventStatus
 from curtailment.clock import Clock, failure_clock, stage_wait_seconds
 from curtailment.events import (
@@ -348,7 +348,9 @@ def _what_is_left(*, feeder, event: CurtailmentEvent, now: dt.datetime) -> WhatI
     blocked = [
         c
         for c in usable
-        if budget.refusal({"7.6": 1, **({"7.9": 1} if c.override_allowed and not c.on_boost_button else {})})
+        if budget.refusal(
+            commands_needed(override_allowed=c.override_allowed, on_boost_button=c.on_boost_button, limit=c.is_apc)
+        )
     ]
     reason = budget.refusal({"7.6": 1}) or budget.refusal({"7.9": 1}) or ""
     return WhatIsLeft(

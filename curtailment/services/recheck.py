@@ -10,7 +10,7 @@ from __future__ import annotations
 import datetime as dt
 
 from django.db import transaction
-from django.db.models import Exists, Max, OuterRef
+from django.db.models import Exists, Max, OuterRef, Q
 from django.utils import timezone
 
 from curtailment.choices import ActionEndReason, ActionStatus, EventEndReason, EventStatus, EventTrigger
@@ -161,8 +161,7 @@ def _actions_resume(*, event: CurtailmentEvent, now: dt.datetime) -> None:
         ).values_list("pk", flat=True)
     )
     reset_answered = ServiceRequest.objects.filter(
-        action_id=OuterRef("pk"),
-        srv="7.8",
+        Q(action_id=OuterRef("pk"), srv="7.8") | Q(pk=OuterRef("lift_request_id")),  # a limit's lift: 7.16 at 100 %
         state__in=[ServiceRequestState.ACKNOWLEDGED, ServiceRequestState.RESPONDED],
     )
     release = list(

@@ -126,3 +126,24 @@ def test_the_budget_setting_is_read_from_the_environment_and_a_bad_one_is_named(
         monkeypatch.setenv("DNOCTL_DCC_BUDGET", bad)
         with pytest.raises(ImproperlyConfigured, match="DNOCTL_DCC_BUDGET"):
             env_command_budget("DNOCTL_DCC_BUDGET", {})
+
+
+def test_an_apc_limit_spends_the_7_16_budget_not_the_7_6(settings, operator):
+    settings.DNOCTL = {
+        **settings.DNOCTL,
+        "DCC_BUDGET": {"7.6": {"hour": 10}, "7.16": {"hour": 1}, "7.9": {"hour": 10}},
+        "DCC_BUDGET_ALARM_PERCENT": 80.0,
+    }
+    feeder = FeederFactory()
+    apcs = [eligible_charger(feeder=feeder, controller_type="apc", rated_kw=11.0) for _ in range(2)]
+    event = curtailment_event_start(
+        feeder=feeder, reduction_kw=8, duration_minutes=30, reason="t", requested_by=operator
+    )
+
+    # Both APCs would share the 8 kW, but the 7.16 budget allows one command this hour.
+    [action] = event.actions.all()
+    assert action.kind == "limit" and action.hcalcs_id in {c.pk for c in apcs}
+    decisions = AuditEntry.objects.get(action="event.start", target_id=str(event.pk)).inputs["candidates"]
+    assert any(d["deferred"] and "7.16" in d["reason"] for d in decisions)
+    lines = {(line.srv, line.period): line for line in command_budget(at=timezone.now()).lines}
+    assert (lines["7.16", "hour"].reserved, lines["7.6", "hour"].reserved) == (1, 0)

@@ -13,6 +13,7 @@ open event (no gap in protection), and every charger had consent at the moment o
 import datetime as dt
 
 import pytest
+from django.conf import settings as django_settings
 from django.contrib.auth.models import User
 from django.db import transaction
 from django.db.models import F
@@ -43,8 +44,12 @@ PHASES = [Phase.explicit, Phase.reuse, Phase.generate]
 BASE = dt.datetime(2026, 10, 24, 20, 0, tzinfo=UTC)
 FLAWS = ["declined", "lapsed", "non_domestic", "unlabelled", "old_firmware"]
 
+# (flaw, rated kW, controller type): HCALCS switched off and APCs limited share the ledger,
+# so the usage limits hold for a limited charger exactly as for a switched-off one.
 charger_strategy = st.tuples(
-    st.sampled_from([None, None, None, None, *FLAWS]), st.sampled_from([3.6, 7.0, 7.4, 11.0, 22.0])
+    st.sampled_from([None, None, None, None, *FLAWS]),
+    st.sampled_from([3.6, 7.0, 7.4, 11.0, 22.0]),
+    st.sampled_from(["hcalcs", "hcalcs", "apc"]),
 )
 event_strategy = st.fixed_dictionaries(
     {
@@ -69,8 +74,8 @@ def _devices_answer(feeder, *, confirm: bool) -> None:
         )
 
 
-def _charger_with_flaw(feeder, flaw, rated_kw):
-    charger = eligible_charger(feeder=feeder, rated_kw=rated_kw)
+def _charger_with_flaw(feeder, flaw, rated_kw, controller_type="hcalcs"):
+    charger = eligible_charger(feeder=feeder, rated_kw=rated_kw, controller_type=controller_type)
     premise, meter = charger.meter.premise, charger.meter
     if flaw == "declined":
         Consent.objects.filter(tenancy__premise=premise).update(status=ConsentStatus.DECLINED)
@@ -141,8 +146,8 @@ def test_no_charger_exceeds_the_usage_limits_and_only_eligible_chargers_are_pick
     with transaction.atomic():
         operator = User.objects.create_user(username="prop.operator")
         feeder = FeederFactory()
-        made = [_charger_with_flaw(feeder, flaw, kw) for flaw, kw in chargers]
-        eligible_ids = {charger.pk for charger, (flaw, _) in zip(made, chargers, strict=True) if flaw is None}
+        made = [_charger_with_flaw(feeder, flaw, kw, kind) for flaw, kw, kind in chargers]
+        eligible_ids = {charger.pk for charger, (flaw, _kw, _kind) in zip(made, chargers, strict=True) if flaw is None}
         _run_events(feeder, operator, events)
         rows = list(CurtailmentAction.objects.filter(event__feeder=feeder))
         assert {row.hcalcs_id for row in rows} <= eligible_ids
@@ -152,7 +157,19 @@ def test_no_charger_exceeds_the_usage_limits_and_only_eligible_chargers_are_pick
         for hcalcs_id in {row.hcalcs_id for row in rows}:
             assert intervals_max_rolling_minutes(intervals=intervals, hcalcs_id=hcalcs_id, window=WINDOW_24H) <= 120
             assert intervals_max_rolling_minutes(intervals=intervals, hcalcs_id=hcalcs_id, window=WINDOW_30D) <= 480
+        _assert_kinds_follow_controllers(rows)
         transaction.set_rollback(True)
+
+
+def _assert_kinds_follow_controllers(rows) -> None:
+    """An APC is only ever limited (never sent a 7.6), an HCALCS only switched off, and no
+    limit is below the guaranteed minimum (or the charger's maximum when that is lower)."""
+    minimum = float(django_settings.DNOCTL["APC_GUARANTEED_MIN_KW"])
+    for row in rows:
+        assert row.kind == ("limit" if row.hcalcs.controller_type == "apc" else "switch_off"), row
+        if row.kind == "limit":
+            assert row.hcalcs.rated_kw * row.level_percent / 100 >= min(minimum, row.hcalcs.rated_kw) - 1e-9, row
+    hypothesis_event(f"limits: {any(row.kind == 'limit' for row in rows)}")
 
 
 @pytest.mark.django_db
@@ -299,7 +316,7 @@ def test_an_open_alert_is_never_left_unprotected_and_every_dispatch_had_consent_
         feeder = FeederFactory(
             rating_amps=100, at_risk_percent=90, clear_percent=80, high_risk=True, automatic_curtailment=True
         )
-        made = [_charger_with_flaw(feeder, flaw, kw) for flaw, kw in chargers]
+        made = [_charger_with_flaw(feeder, flaw, kw, kind) for flaw, kw, kind in chargers]
         token = MonitorToken.objects.create(name="prop-protection", token_sha256="3" * 64)
         at = BASE
         checked: set[int] = set()
@@ -313,6 +330,10 @@ def test_an_open_alert_is_never_left_unprotected_and_every_dispatch_had_consent_
             feeder_protection_check(feeder_id=feeder.pk, now=at)
             for event in CurtailmentEvent.objects.filter(feeder=feeder, status__in=["active", "releasing"]):
                 event_recheck(event_id=event.pk, now=at)
+            # An event that closed just now queues the feeder's protection check on commit
+            # (event_close_if_done), which never runs inside this test's transaction: run it
+            # as the worker would, so an alert still open gets its next event.
+            feeder_protection_check(feeder_id=feeder.pk, now=at)
 
             # Consent at the moment of dispatch: every new action's charger passed invariant 1 then.
             for action in CurtailmentAction.objects.filter(event__feeder=feeder).exclude(pk__in=checked):
@@ -331,6 +352,7 @@ def test_an_open_alert_is_never_left_unprotected_and_every_dispatch_had_consent_
         for hcalcs_id in {row.hcalcs_id for row in rows}:
             assert intervals_max_rolling_minutes(intervals=intervals, hcalcs_id=hcalcs_id, window=WINDOW_24H) <= 120
             assert intervals_max_rolling_minutes(intervals=intervals, hcalcs_id=hcalcs_id, window=WINDOW_30D) <= 480
+        _assert_kinds_follow_controllers(rows)
         # What the examples went through (shown with --hypothesis-show-statistics).
         hypothesis_event(f"events: {min(CurtailmentEvent.objects.filter(feeder=feeder).count(), 3)}")
         hypothesis_event(

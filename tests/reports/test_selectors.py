@@ -45,6 +45,27 @@ def test_mpans_counted_once_per_event_and_once_in_summary(json_report):
     assert worst[0] == {"rank": 1, "mpan": mpan_a, "curtailed_minutes": 70, "events": 2, "longest_minutes": 30}
 
 
+def test_throttled_customers_and_minutes_are_counted_apart_from_switched_off_ones(json_report):
+    feeder = FeederFactory()
+    apc_a = eligible_charger(feeder=feeder, controller_type="apc", rated_kw=11.0)
+    apc_b = eligible_charger(feeder=feeder, controller_type="apc", rated_kw=11.0)
+    hcalcs = eligible_charger(feeder=feeder)
+    event = event_with(feeder=feeder, start=utc(2026, 6, 10, 10, 0))
+    curtail(event, apc_a, minutes=40, kind="limit", level_percent=60)
+    curtail(event, apc_b, minutes=25, kind="limit", level_percent=60)
+    curtail(event, hcalcs, minutes=30)
+    # A limit the device refused limited nothing.
+    failed = eligible_charger(feeder=feeder, controller_type="apc", rated_kw=11.0)
+    curtail(event, failed, minutes=30, kind="limit", level_percent=60, status=ActionStatus.FAILED)
+
+    summary = json_report(period_month(2026, 6))["summary"]
+
+    assert (summary["mpans_throttled"], summary["throttled_minutes"]) == (2, 65)
+    assert (summary["mpans_switched_off"], summary["switched_off_minutes"]) == (1, 30)
+    assert summary["charger_minutes"] == 95  # one ledger: both kinds count
+    assert summary["mpans_affected"] == 3
+
+
 def test_event_across_period_boundary_is_in_both_periods_with_clipped_minutes(json_report):
     charger = eligible_charger()
     # 22:30-23:30 UTC on 31 May = 23:30 BST 31 May to 00:30 BST 1 June.

@@ -9,7 +9,15 @@ from curtailment.reports.columns import DURATION_BUCKET_BOUNDS, SUMMARY_METRICS,
 from curtailment.reports.periods import iso_utc
 from curtailment.reports.selectors.managed import nf10_feeder_rows
 from curtailment.reports.selectors.snapshot import Snapshot
-from curtailment.reports.selectors.sql import EVENT_AGG_TABLE, EVENTS_TABLE, MPAN_AGG_TABLE, T, one_row, round_minutes
+from curtailment.reports.selectors.sql import (
+    ACTIONS_TABLE,
+    EVENT_AGG_TABLE,
+    EVENTS_TABLE,
+    MPAN_AGG_TABLE,
+    T,
+    one_row,
+    round_minutes,
+)
 
 
 def summary(snapshot: Snapshot, *, generated_at: dt.datetime, breaches: int) -> dict:
@@ -38,6 +46,17 @@ def summary(snapshot: Snapshot, *, generated_at: dt.datetime, breaches: int) -> 
         """
     )
     mpans_affected = one_row(f"SELECT COUNT(*) FROM {MPAN_AGG_TABLE}")[0]
+    # A limited minute counts on the same ledger as a switched-off one (docs/apc.md), so the
+    # two kinds are shown apart as well as in charger_minutes.
+    kinds = one_row(
+        f"""
+        SELECT COUNT(DISTINCT mpan_id) FILTER (WHERE NOT throttled AND NOT failed AND secs > 0),
+               COALESCE(SUM(secs) FILTER (WHERE NOT throttled AND NOT failed), 0) / 60,
+               COUNT(DISTINCT mpan_id) FILTER (WHERE throttled AND NOT failed AND secs > 0),
+               COALESCE(SUM(secs) FILTER (WHERE throttled AND NOT failed), 0) / 60
+        FROM {ACTIONS_TABLE}
+        """
+    )
     extras = one_row(
         """
         SELECT (SELECT COALESCE(SUM(COALESCE(asp.kw, ev.asp_calloff_kw)), 0)
@@ -74,6 +93,10 @@ def summary(snapshot: Snapshot, *, generated_at: dt.datetime, breaches: int) -> 
         "mpan_events": int(actions[5]),
         "charger_actions": int(actions[0]),
         "charger_minutes": round_minutes(actions[1]),
+        "mpans_switched_off": int(kinds[0]),
+        "switched_off_minutes": round_minutes(kinds[1]),
+        "mpans_throttled": int(kinds[2]),
+        "throttled_minutes": round_minutes(kinds[3]),
         "event_minutes_total": round_minutes(events[4]),
         "event_minutes_mean": round_minutes(float(events[4]) / count) if count else 0.0,
         "event_minutes_max": round_minutes(events[5]),
