@@ -176,3 +176,40 @@ def test_the_event_page_shows_each_chargers_level_and_the_mix_withheld(operator,
     assert 'id="throttled-count">2<' in page and 'id="switched-off-count">1<' in page
     withheld = sum(a.expected_kw for a in event.actions.all())
     assert f'id="withheld-kw">{withheld:.1f} kW<' in page
+
+
+def test_a_limit_past_its_end_date_time_is_released_without_a_command(operator):
+    from curtailment.services import action_release
+    from dcc.models import ServiceRequest
+
+    feeder = FeederFactory()
+    _apc(feeder)
+    event = curtailment_event_start(
+        feeder=feeder, reduction_kw=3, duration_minutes=30, reason="t", requested_by=operator
+    )
+    [action] = event.actions.all()
+    ended = timezone.now() - dt.timedelta(seconds=5)
+    CurtailmentAction.objects.filter(pk=action.pk).update(
+        started_at=ended - dt.timedelta(minutes=21),
+        status=ActionStatus.RELEASING,
+        end_reason="cancelled",
+        confirmed_at=ended - dt.timedelta(minutes=20),
+        expected_end_at=ended,
+    )
+    ServiceRequest.objects.create(
+        request_id="90-B3-D5-1F-30-02-00-00:00-11-00-00-00-00-00-01:7",
+        srv="7.16",
+        command_variant=5,
+        originator_eui64="90-B3-D5-1F-30-02-00-00",
+        target_eui64="00-11-00-00-00-00-00-01",
+        counter=7,
+        request_document="<x/>",
+        action=action,
+        state="responded",
+    )
+
+    assert action_release(action_id=action.pk) == "ended by its EndDateTime"
+
+    action.refresh_from_db()
+    assert (action.status, action.ended_at, action.lift_request_id) == (ActionStatus.ENDED, ended, None)
+    assert ServiceRequest.objects.filter(action=action).count() == 1  # no lift was sent
