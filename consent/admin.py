@@ -47,8 +47,8 @@ class MpanAdmin(admin.ModelAdmin):
 
 @admin.register(HCALCS)
 class HcalcsAdmin(admin.ModelAdmin):
-    list_display = ["eui64", "meter", "switch_index", "label", "rated_kw", "on_boost_button"]
-    list_filter = ["label", "on_boost_button"]
+    list_display = ["eui64", "meter", "switch_index", "controller_type", "label", "rated_kw", "on_boost_button"]
+    list_filter = ["controller_type", "label", "on_boost_button"]
     search_fields = ["eui64"]
     raw_id_fields = ["meter"]
 

@@ -36,6 +36,15 @@ class LoadLabel(models.TextChoices):
     UNLABELLED = "unlabelled", "Unlabelled"
 
 
+class ControllerType(models.TextChoices):
+    """How the meter controls the load (DUIS auxiliary controllers): an HCALCS switches it off
+    (SRV 7.6 / 7.8); an APC limits it to a percentage of its maximum (SRV 7.16 / 7.13,
+    option 2 of SECMP0046)."""
+
+    HCALCS = "hcalcs", "HCALCS (switch)"
+    APC = "apc", "APC (proportional)"
+
+
 class ConsentStatus(models.TextChoices):
     """Consent lifecycle (R4). ``lapsed`` is set when the tenancy ends (NF3)."""
 

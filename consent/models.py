@@ -14,6 +14,7 @@ from django.db.models import Q
 from consent.choices import (
     CommsHubType,
     ConsentStatus,
+    ControllerType,
     ElementType,
     LoadLabel,
     MpanRole,
@@ -112,13 +113,32 @@ class MPAN(models.Model):
 
 
 class HCALCS(models.Model):
-    """A HAN-connected auxiliary load control switch controlled by the meter (SRV 7.6/7.8)."""
+    """A HAN-connected auxiliary controller of the meter, at one of its five indexes: an
+    HCALCS (load control switch, SRV 7.6/7.8) or an APC (proportional controller, SRV
+    7.16/7.13), as ``controller_type`` says.
+
+    One table for both because they share what matters: the meter's index space (unique per
+    meter whatever the type), the labelling, consent and eligibility rules (invariant 1),
+    the boost button, and the usage ledger (a limited minute counts as a curtailed one).
+    For an APC, ``rated_kw`` is its maximum: the flow that 100 % means.
+    """
 
     eui64 = models.CharField("EUI-64", max_length=23, unique=True, validators=[validate_eui64])
     meter = models.ForeignKey(Meter, on_delete=models.CASCADE, related_name="hcalcs")
     switch_index = models.PositiveSmallIntegerField(validators=[MinValueValidator(1), MaxValueValidator(5)])
+    controller_type = models.CharField(
+        max_length=8,
+        choices=ControllerType.choices,
+        default=ControllerType.HCALCS,
+        db_default=ControllerType.HCALCS,  # bulk SQL loaders (reports' synthetic year) name no type
+        help_text="HCALCS: switched off (7.6); APC: limited to a % of rated_kw (7.16)",
+    )
     label = models.CharField(max_length=16, choices=LoadLabel.choices, default=LoadLabel.UNLABELLED)
-    rated_kw = models.FloatField(default=7.0, validators=[MinValueValidator(0.1), MaxValueValidator(50)])
+    rated_kw = models.FloatField(
+        default=7.0,
+        validators=[MinValueValidator(0.1), MaxValueValidator(50)],
+        help_text="Rated power of the load; for an APC its maximum flow (100 %)",
+    )
     on_boost_button = models.BooleanField(default=False)
 
     class Meta:
@@ -130,10 +150,17 @@ class HCALCS(models.Model):
             models.CheckConstraint(condition=Q(switch_index__gte=1, switch_index__lte=5), name="hcalcs_index_1_to_5"),
             models.UniqueConstraint(fields=["meter", "switch_index"], name="hcalcs_one_per_meter_index"),
             models.CheckConstraint(condition=Q(rated_kw__gt=0), name="hcalcs_rated_kw_positive"),
+            models.CheckConstraint(
+                condition=Q(controller_type__in=ControllerType.values), name="hcalcs_controller_type_known"
+            ),
         ]
 
     def __str__(self) -> str:
         return f"{self.eui64}#{self.switch_index}"
+
+    @property
+    def is_apc(self) -> bool:
+        return self.controller_type == ControllerType.APC
 
 
 class Customer(models.Model):

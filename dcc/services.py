@@ -157,7 +157,7 @@ __all__ = [
     "service_request_send",
 ]
 
-SUPPORTED_SRVS = ("7.6", "7.7", "7.8", "7.9", "7.10", "7.11")
+SUPPORTED_SRVS = ("7.6", "7.7", "7.8", "7.9", "7.10", "7.11", "7.13", "7.16")
 # States from which a request may still be (re)sent: never after an acknowledgement.
 SENDABLE_STATES = (State.BUILT, State.SENT)
 # States in which a device response is still news.
@@ -220,6 +220,15 @@ def _build(srv: str, request_id: RequestId, command_variant: int, params: dict[s
         )
     if srv == "7.8":
         return documents.reset_auxiliary_load(request_id=request_id, index=params.get("index"))
+    if srv in ("7.13", "7.16"):
+        build = documents.set_auxiliary_controller_state if srv == "7.13" else documents.limit_apc_level
+        return build(
+            request_id=request_id,
+            index=params.get("index"),
+            level=params.get("level"),
+            start=params.get("start"),
+            end=params.get("end"),
+        )
     if srv == "7.7":
         return documents.read_auxiliary_load_switch_data(request_id=request_id, command_variant=command_variant)
     if srv == "7.9":
@@ -309,15 +318,18 @@ def service_request_create(
     indexes: list[int] | tuple[int, ...] | None = None,
     start: dt.datetime | None = None,
     end: dt.datetime | None = None,
+    level: int | None = None,
     action: Any = None,
     hcalcs: Any = None,
     client: DccClient | None = None,
 ) -> ServiceRequest:
     """Validate, allocate a RequestID and store the request (state ``built``).
 
-    ``target`` is the device's EUI-64 (the ESME that controls the HCALCS); ``index`` the
-    HCALCS switch index. ``command_variant`` defaults to 5 (7 when ``action`` wants local
-    delivery) for 7.6/7.8 and 1 (3) for the rest. Raises ``DccArgumentError`` naming the
+    ``target`` is the device's EUI-64 (the ESME that controls the HCALCS or APC); ``index``
+    the auxiliary controller's index. 7.13 / 7.16 take ``level`` (0-100 %) and the period
+    ``start``-``end``, after which the device reverts by itself. ``command_variant``
+    defaults to 5 (7 when ``action`` wants local delivery) for the critical 7.6/7.8/7.13/7.16
+    and 1 (3) for the rest. Raises ``DccArgumentError`` naming the
     bad argument before any counter is spent.
     """
     if srv not in SUPPORTED_SRVS:
@@ -328,7 +340,14 @@ def service_request_create(
         raise DccArgumentError(
             "command_variant", f"must be one of {sorted(allowed)} for {srv}, got {command_variant!r}"
         )
-    params = {"index": index, "duration_minutes": duration_minutes, "indexes": indexes, "start": start, "end": end}
+    params = {
+        "index": index,
+        "duration_minutes": duration_minutes,
+        "indexes": indexes,
+        "start": start,
+        "end": end,
+        "level": level,
+    }
     client = client or dcc_config.build_client()
     _build(srv, _PROBE_ID, command_variant, params)  # argument errors before a counter is spent
     request_id = client.new_request_id(target)  # outside the transaction: see DbCounterSource
@@ -674,6 +693,7 @@ def service_request_send(
     indexes: list[int] | tuple[int, ...] | None = None,
     start: dt.datetime | None = None,
     end: dt.datetime | None = None,
+    level: int | None = None,
     action: Any = None,
     hcalcs: Any = None,
     client: DccClient | None = None,
@@ -689,6 +709,7 @@ def service_request_send(
         indexes=indexes,
         start=start,
         end=end,
+        level=level,
         action=action,
         hcalcs=hcalcs,
         client=client,

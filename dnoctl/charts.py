@@ -190,17 +190,45 @@ ACTION_COLOURS = {
 }
 
 
+def milestone_rows(milestones: Sequence[dict[str, Any]]) -> list[str]:
+    """One row label per milestone, ``HH:MM:SS what`` in Europe/London, each distinct: every
+    milestone gets its own row on the timeline, so labels never overlap however close
+    together they happen (an alert, the start and an ASP call-off within seconds)."""
+    rows: list[str] = []
+    for milestone in milestones:
+        label = f"{milestone['at'].astimezone(LONDON):%H:%M:%S} {milestone['label']}"
+        candidate, n = label, 2
+        while candidate in rows:
+            candidate, n = f"{label} ({n})", n + 1
+        rows.append(candidate)
+    return rows
+
+
 def event_timeline_figure(
     *, event: Any, actions: Sequence[Any], milestones: Sequence[dict[str, Any]]
 ) -> dict[str, Any]:
     """A Gantt-like timeline: one bar per charger action from dispatch to its end (or its
-    expected end while live), coloured by action status, plus point markers for milestones
-    (alert, decision, service requests, overrides, notifications, release).
+    expected end while live), coloured by action status, under one row per milestone
+    (alert, start, ASP call-offs, overrides, end), each marked across the chart by a dotted
+    line.
 
     Bars are horizontal ``bar`` traces with ``base`` at the start; on a date axis Plotly
-    wants the length in milliseconds.
+    wants the length in milliseconds. Milestones come first and the y axis is reversed, so
+    they read top-down in time order above the chargers.
     """
-    data: list[dict[str, Any]] = []
+    rows = milestone_rows(milestones)
+    data: list[dict[str, Any]] = [
+        {
+            "type": "scatter",
+            "mode": "markers",
+            "name": "Milestones",
+            "y": rows,
+            "x": [london_wallclock(m["at"]) for m in milestones],
+            "text": [london_label(m["at"]) for m in milestones],
+            "marker": {"symbol": "diamond", "size": 11, "color": "#f0e442"},
+            "hovertemplate": "%{y}<br>%{text}<extra></extra>",
+        }
+    ]
     for status, colour in ACTION_COLOURS.items():
         group = [a for a in actions if a.status == status]
         if not group:
@@ -218,39 +246,44 @@ def event_timeline_figure(
                 "hovertemplate": "%{y}<br>" + status + "<extra></extra>",
             }
         )
-    data.append(
+    shapes = [
         {
-            "type": "scatter",
-            "mode": "markers+text",
-            "name": "Milestones",
-            "y": ["Event"] * len(milestones),
-            "x": [london_wallclock(m["at"]) for m in milestones],
-            "text": [m["label"] for m in milestones],
-            "textposition": "top right",
-            "cliponaxis": False,
-            "textfont": {"size": 12},
-            "marker": {"symbol": "diamond", "size": 11, "color": "#f0e442"},
-            "hovertemplate": "%{text}<extra></extra>",
+            "type": "line",
+            "xref": "x",
+            "yref": "paper",
+            "x0": london_wallclock(m["at"]),
+            "x1": london_wallclock(m["at"]),
+            "y0": 0,
+            "y1": 1,
+            "line": {"color": "#f0e442", "width": 1, "dash": "dot"},
+            "layer": "below",
         }
-    )
+        for m in milestones
+    ]
+    # From the earliest milestone (an alert may come minutes before the start) to the end.
+    start = min([event.started_at, *(m["at"] for m in milestones)])
     end = event.ended_at or event.planned_end_at
+    chargers = len({a.hcalcs.eui64 for a in actions})
     return {
         "data": data,
         "layout": _dark_layout(
             barmode="overlay",
-            margin={"l": 60, "r": 20, "t": 45, "b": 60},
+            margin={"l": 60, "r": 20, "t": 40, "b": 50},
+            # Above the chart: below it the legend would sit on the time axis's title.
+            legend={"orientation": "h", "y": 1.02, "yanchor": "bottom", "x": 0},
             xaxis={
                 "type": "date",
                 "gridcolor": "#2b3640",
                 "title": {"text": "Europe/London"},
                 "range": [
-                    london_wallclock(event.started_at - dt.timedelta(minutes=2)),
+                    london_wallclock(start - dt.timedelta(minutes=2)),
                     london_wallclock(end + dt.timedelta(minutes=2)),
                 ],
             },
-            yaxis={"automargin": True, "gridcolor": "#2b3640", "categoryorder": "trace"},
+            yaxis={"automargin": True, "gridcolor": "#2b3640", "categoryorder": "trace", "autorange": "reversed"},
+            shapes=shapes,
             hovermode="closest",
-            height=max(260, 60 + 28 * (len(actions) + 1)),
+            height=max(260, 90 + 26 * (chargers + len(rows))),
             uirevision="event",
         ),
     }

@@ -25,6 +25,7 @@ COLUMNS = (
     *MPAN_COLUMNS,
     "hcalcs_eui64",
     "hcalcs_index",
+    "hcalcs_controller_type",
     "hcalcs_label",
     "hcalcs_rated_kw",
 )

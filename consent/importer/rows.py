@@ -10,7 +10,7 @@ from typing import Any
 
 from django.core.exceptions import ValidationError
 
-from consent.choices import CommsHubType, ElementType, LoadLabel, MpanRole
+from consent.choices import CommsHubType, ControllerType, ElementType, LoadLabel, MpanRole
 from consent.importer.columns import MPAN_COLUMNS
 from consent.importer.report import ImportReport
 from consent.validators import eui64_normalise, postcode_normalise, validate_mpan_core
@@ -26,7 +26,7 @@ class ParsedRow:
     premise: tuple  # (reference, address, postcode, domestic, feeder_code)
     meter: tuple  # (eui64, element_type, comms_hub_type, firmware, supports_eno)
     mpans: tuple  # ((role, core), ...)
-    hcalcs: tuple | None  # (eui64, index, label, rated_kw)
+    hcalcs: tuple | None  # (eui64, index, label, rated_kw, controller_type)
 
 
 def _bool(value: str, default: bool) -> bool:
@@ -118,11 +118,17 @@ def parse_row(raw: dict[str, str], line: int, report: ImportReport, feeder_codes
         index = _field(report, line, "hcalcs_index", lambda: _int_between(get("hcalcs_index"), 1, 5))
         label = _field(report, line, "hcalcs_label", lambda: _label(get("hcalcs_label")))
         rated = _field(report, line, "hcalcs_rated_kw", lambda: _float_between(get("hcalcs_rated_kw"), 0.1, 50, 7.0))
+        controller = _field(
+            report,
+            line,
+            "hcalcs_controller_type",
+            lambda: _choice(get("hcalcs_controller_type"), ControllerType, ControllerType.HCALCS),
+        )
         if eui is not None and eui == meter_eui:
             report.add_error(line, "hcalcs_eui64", "the HCALCS cannot have the meter's EUI-64")
-        hcalcs = (eui, index, label, rated)
+        hcalcs = (eui, index, label, rated, controller)
     else:
-        for column in ("hcalcs_index", "hcalcs_label", "hcalcs_rated_kw"):
+        for column in ("hcalcs_index", "hcalcs_controller_type", "hcalcs_label", "hcalcs_rated_kw"):
             if get(column).strip():
                 report.add_error(line, column, "given without hcalcs_eui64")
     if report.error_count != before:

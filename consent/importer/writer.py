@@ -134,12 +134,14 @@ class Writer:
         for row in chunk:
             if row.hcalcs is None:
                 continue
-            eui, index, label, rated = row.hcalcs
+            eui, index, label, rated, controller = row.hcalcs
             wanted[eui] = {
                 "meter_id": meter_ids[row.meter[0]],
                 "switch_index": index,
                 "label": label,
                 "rated_kw": rated,
+                "controller_type": controller,
             }
         self._delete_replaced(HCALCS, "eui64", "switch_index", wanted)
-        self._upsert(HCALCS, "eui64", wanted, self.report.hcalcs, ["meter", "switch_index", "label", "rated_kw"])
+        fields = ["meter", "switch_index", "label", "rated_kw", "controller_type"]
+        self._upsert(HCALCS, "eui64", wanted, self.report.hcalcs, fields)

@@ -1,7 +1,7 @@
 """The DUIS client: signs requests, talks to the DCC's web services, verifies answers.
 
 Flows (DUIS command variants):
-- Critical (7.6, 7.8): CV 4 to the Transform service -> signed acknowledgement carrying
+- Critical (7.6, 7.8, 7.13, 7.16): CV 4 to the Transform service -> signed acknowledgement carrying
   the pre-command -> we check it says what we asked, sign it (GBCS signature) -> send it
   with CV 5 (WAN), 6 (returned for local delivery) or 7 (both), same RequestID.
 - Non-critical (7.7, 7.9, 7.10, 7.11): CV 1 (WAN), 2 (local) or 3 (both).
@@ -71,6 +71,26 @@ def service_for_command_variant(command_variant: int) -> str:
         return _SERVICE_FOR_CV[command_variant]
     except KeyError:
         raise DccArgumentError("command_variant", f"must be 1..8, got {command_variant!r}") from None
+
+
+def pre_command_expectation(request: documents.DuisRequest, body: dict | None = None) -> gbcs.Ecs47Request:
+    """What the pre-command for a critical ``request`` must say: its RequestID's parties and
+    counter, and the switch, duration, level and period its body (or ``body``, the same
+    parameters as :func:`documents.request_parameters` reads them) asks for."""
+    rid = request.request_id
+    body = documents.request_parameters(request.srv, request.body) if body is None else body
+    return gbcs.Ecs47Request(
+        service=request.srv,
+        originator=rid.originator,
+        device=rid.target,
+        counter=rid.counter,
+        switch_index=body["index"],
+        duration_minutes=body.get("duration_minutes"),
+        level=body.get("level"),
+        start=body.get("start"),
+        end=body.get("end"),
+        input_from_controlled_load=body.get("input_from_controlled_load", False),
+    )
 
 
 class LocalDeliveryInterface(Protocol):
@@ -203,6 +223,79 @@ class DccClient:
         return self.send_critical(
             request, command_variant=command_variant, expected_body={"index": index}, recorder=recorder
         )
+
+    def set_auxiliary_controller_state(
+        self,
+        *,
+        target: str,
+        index: int,
+        level: int,
+        start: dt.datetime,
+        end: dt.datetime,
+        input_from_controlled_load: bool = False,
+        command_variant: int = 5,
+        request_id: RequestId | None = None,
+        recorder: DocumentRecorder | None = None,
+    ) -> SendOutcome:
+        """SRV 7.13: auxiliary controller ``index`` at ``level`` % from ``start`` to ``end``
+        (the device reverts at ``end`` by itself)."""
+        return self._send_level(
+            documents.set_auxiliary_controller_state,
+            target=target,
+            index=index,
+            level=level,
+            start=start,
+            end=end,
+            input_from_controlled_load=input_from_controlled_load,
+            command_variant=command_variant,
+            request_id=request_id,
+            recorder=recorder,
+        )
+
+    def limit_apc_level(
+        self,
+        *,
+        target: str,
+        index: int,
+        level: int,
+        start: dt.datetime,
+        end: dt.datetime,
+        input_from_controlled_load: bool = False,
+        command_variant: int = 5,
+        request_id: RequestId | None = None,
+        recorder: DocumentRecorder | None = None,
+    ) -> SendOutcome:
+        """SRV 7.16: cap APC ``index`` at ``level`` % of its maximum from ``start`` to ``end``
+        (the device reverts at ``end``; a later 7.16 replaces the limit, level 100 lifts it)."""
+        return self._send_level(
+            documents.limit_apc_level,
+            target=target,
+            index=index,
+            level=level,
+            start=start,
+            end=end,
+            input_from_controlled_load=input_from_controlled_load,
+            command_variant=command_variant,
+            request_id=request_id,
+            recorder=recorder,
+        )
+
+    def _send_level(
+        self,
+        build: Callable[..., etree._Element],
+        *,
+        target: str,
+        command_variant: int,
+        request_id: RequestId | None,
+        recorder: DocumentRecorder | None,
+        **arguments: object,
+    ) -> SendOutcome:
+        """Build a 7.13 / 7.16 (checked before a counter is spent) and send it critically; the
+        pre-command must carry the level and period the document carries."""
+        self._check_critical_cv(command_variant)
+        build(request_id=_PROBE_ID, **arguments)
+        request = build(request_id=self._request_id(target, request_id), **arguments)
+        return self.send_critical(request, command_variant=command_variant, recorder=recorder)
 
     def read_auxiliary_load_switch_data(
         self,
@@ -375,14 +468,7 @@ class DccClient:
         """Sign the DCC's pre-command only if it is the command we asked for: DUIS makes the user
         responsible for what it signs. A mismatch names the field, and nothing is signed."""
         rid = parsed.request_id
-        expected = gbcs.Ecs47Request(
-            service=parsed.srv,
-            originator=rid.originator,
-            device=rid.target,
-            counter=rid.counter,
-            switch_index=expected_body["index"],
-            duration_minutes=expected_body.get("duration_minutes"),
-        )
+        expected = pre_command_expectation(parsed, expected_body)
         try:
             return self.gbcs_signer.sign_pre_command(pre_command, expected)
         except gbcs.PreCommandMismatch as exc:

@@ -9,6 +9,9 @@ SRVs built here (body element in brackets):
 - 7.6 Deactivate Auxiliary Load [DeactivateAuxiliaryLoad/DeactivateALCSHCALCS@index/Duration]
 - 7.7 Read Auxiliary Load Switch Data [ReadALCSData]
 - 7.8 Reset Auxiliary Load [ResetAuxiliaryLoad/ResetALCSHCALCS@index]
+- 7.13 Set Auxiliary Controller State [SetAuxiliaryControllerState@auxiliaryControllerN/
+  StartDateTime, EndDateTime, CommandedStateLevel, InputFromControlledLoad?]
+- 7.16 Limit APC Level [LimitAPCLevel@auxiliaryControllerN/ same four]
 - 7.9 / 7.10 Add / Remove Auxiliary Load to / from Boost Button [five AddToBoostButton@index]
 - 7.11 Read Boost Button Details [ReadBoostButtonDetails/ReadLogPeriod]
 - 8.13 Return Local Command Response [ReturnLocalCommandResponse]
@@ -26,7 +29,7 @@ from dataclasses import dataclass, field
 from lxml import etree
 
 from .errors import DccArgumentError, DccDocumentError
-from .identifiers import RequestId, validate_duration_minutes, validate_index
+from .identifiers import RequestId, validate_duration_minutes, validate_index, validate_level
 
 SR_NS = "http://www.dccinterface.co.uk/ServiceUserGateway"
 DS_NS = "http://www.w3.org/2000/09/xmldsig#"
@@ -35,7 +38,9 @@ SCHEMA_VERSION = "5.4"
 NSMAP = {"ds": DS_NS, "sr": SR_NS, "xsi": XSI_NS}
 _SR = f"{{{SR_NS}}}"
 
-CRITICAL_SRVS = frozenset({"7.6", "7.8"})
+CRITICAL_SRVS = frozenset({"7.6", "7.8", "7.13", "7.16"})
+# The body element of each auxiliary-controller level request (7.13, 7.16).
+LEVEL_BODIES = {"7.13": "SetAuxiliaryControllerState", "7.16": "LimitAPCLevel"}
 NON_CRITICAL_SRVS = frozenset({"7.7", "7.9", "7.10", "7.11"})
 NON_DEVICE_SRVS = frozenset({"8.13"})
 
@@ -101,6 +106,93 @@ def reset_auxiliary_load(*, request_id: RequestId, index: int) -> etree._Element
     root, body = _envelope(request_id=request_id, command_variant=TRANSFORM_CV, srv="7.8")
     _sub(_sub(body, "ResetAuxiliaryLoad"), "ResetALCSHCALCS", index=str(index))
     return root
+
+
+def _controller_window(start: object, end: object) -> tuple[dt.datetime, dt.datetime]:
+    """A 7.13 / 7.16 period: aware datetimes, end after start, as the document carries them
+    (to the 1/100 s, GBCS's resolution, rounded down)."""
+    for name, value in (("start", start), ("end", end)):
+        if not isinstance(value, dt.datetime) or value.tzinfo is None:
+            raise DccArgumentError(name, f"must be a timezone-aware datetime, got {value!r}")
+    start, end = (
+        value.astimezone(dt.UTC).replace(microsecond=value.microsecond // 10_000 * 10_000) for value in (start, end)
+    )
+    if end <= start:
+        raise DccArgumentError("end", f"must be after start ({format_datetime(start)}), got {format_datetime(end)}")
+    return start, end
+
+
+def _auxiliary_controller_level(
+    *,
+    srv: str,
+    request_id: RequestId,
+    index: int,
+    level: int,
+    start: dt.datetime,
+    end: dt.datetime,
+    input_from_controlled_load: bool,
+) -> etree._Element:
+    request_id = _check_request_id(request_id)
+    index = validate_index(index)
+    level = validate_level(level)
+    start, end = _controller_window(start, end)
+    if not isinstance(input_from_controlled_load, bool):
+        raise DccArgumentError(
+            "input_from_controlled_load", f"must be True or False, got {input_from_controlled_load!r}"
+        )
+    root, body = _envelope(request_id=request_id, command_variant=TRANSFORM_CV, srv=srv)
+    controller = _sub(body, LEVEL_BODIES[srv], auxiliaryControllerN=str(index))
+    _sub(controller, "StartDateTime", format_datetime(start))
+    _sub(controller, "EndDateTime", format_datetime(end))
+    _sub(controller, "CommandedStateLevel", str(level))
+    if input_from_controlled_load:
+        _sub(controller, "InputFromControlledLoad")
+    return root
+
+
+def set_auxiliary_controller_state(
+    *,
+    request_id: RequestId,
+    index: int,
+    level: int,
+    start: dt.datetime,
+    end: dt.datetime,
+    input_from_controlled_load: bool = False,
+) -> etree._Element:
+    """SRV 7.13 (critical, CV 4): auxiliary controller ``index`` at ``level`` % from ``start``
+    to ``end``, when the device reverts by itself. An APC applies the level as a percentage of
+    its maximum flow; an ALCS or HCALCS switches off below 100."""
+    return _auxiliary_controller_level(
+        srv="7.13",
+        request_id=request_id,
+        index=index,
+        level=level,
+        start=start,
+        end=end,
+        input_from_controlled_load=input_from_controlled_load,
+    )
+
+
+def limit_apc_level(
+    *,
+    request_id: RequestId,
+    index: int,
+    level: int,
+    start: dt.datetime,
+    end: dt.datetime,
+    input_from_controlled_load: bool = False,
+) -> etree._Element:
+    """SRV 7.16 (critical, CV 4): cap APC ``index`` at ``level`` % of its maximum flow from
+    ``start`` to ``end``; a later 7.16 replaces the limit (level 100 lifts it early)."""
+    return _auxiliary_controller_level(
+        srv="7.16",
+        request_id=request_id,
+        index=index,
+        level=level,
+        start=start,
+        end=end,
+        input_from_controlled_load=input_from_controlled_load,
+    )
 
 
 def read_auxiliary_load_switch_data(*, request_id: RequestId, command_variant: int = 1) -> etree._Element:
@@ -204,15 +296,23 @@ def return_local_command_response(
 # --------------------------------------------------------------------------- reading
 
 
+def _parse_moment(text: str | None) -> dt.datetime:
+    moment = dt.datetime.fromisoformat((text or "").strip().replace("Z", "+00:00"))
+    if moment.tzinfo is None:
+        raise ValueError(f"{text!r} has no time zone")
+    return moment.astimezone(dt.UTC)
+
+
 def _parse_datetime(text: str | None) -> float:
-    return dt.datetime.fromisoformat((text or "").strip().replace("Z", "+00:00")).timestamp()
+    return _parse_moment(text).timestamp()
 
 
 def request_parameters(srv: str, body: etree._Element) -> dict:
     """The parameters of a request body as plain data (what a device needs to act).
 
     7.6 -> {index, duration_minutes}; 7.8 -> {index}; 7.9/7.10 -> {indexes}; 7.11 -> {start,
-    end} as POSIX seconds; others -> {}.
+    end} as POSIX seconds; 7.13/7.16 -> {index, level, start, end (aware UTC datetimes),
+    input_from_controlled_load}; others -> {}.
     """
     try:
         if srv == "7.6":
@@ -222,6 +322,14 @@ def request_parameters(srv: str, body: etree._Element) -> dict:
             return {"index": int(body.find(_sr("ResetALCSHCALCS")).get("index"))}
         if srv in ("7.9", "7.10"):
             return {"indexes": sorted(int(e.get("index")) for e in body if (e.text or "").strip() in ("true", "1"))}
+        if srv in LEVEL_BODIES:
+            return {
+                "index": int(body.get("auxiliaryControllerN")),
+                "level": int(body.findtext(_sr("CommandedStateLevel"))),
+                "start": _parse_moment(body.findtext(_sr("StartDateTime"))),
+                "end": _parse_moment(body.findtext(_sr("EndDateTime"))),
+                "input_from_controlled_load": body.find(_sr("InputFromControlledLoad")) is not None,
+            }
         if srv == "7.11":
             period = body.find(_sr("ReadLogPeriod"))
             return {

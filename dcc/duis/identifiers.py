@@ -19,6 +19,7 @@ _EUI64_COMPACT = re.compile(r"^[0-9A-Fa-f]{16}$")
 MAX_COUNTER = 2**64 - 1
 HCALCS_INDEXES = range(1, 6)  # sr:range_1_5
 MAX_DURATION_MINUTES = 65535  # xs:unsignedShort
+AUXILIARY_CONTROLLER_LEVELS = range(0, 101)  # sr:AuxiliaryControllerLevel, % of maximum flow
 
 # The DCC's own EUI-64, the "target" of non-device service requests such as 8.13.
 DCC_EUI64 = "90-B3-D5-1F-30-00-00-02"
@@ -51,6 +52,13 @@ def validate_duration_minutes(duration: object, *, argument: str = "duration_min
     if isinstance(duration, bool) or not isinstance(duration, int) or not 1 <= duration <= MAX_DURATION_MINUTES:
         raise DccArgumentError(argument, f"must be 1..{MAX_DURATION_MINUTES} minutes, got {duration!r}")
     return duration
+
+
+def validate_level(level: object, *, argument: str = "level") -> int:
+    """7.13 / 7.16 ``CommandedStateLevel``: 0..100 % of the controller's maximum flow."""
+    if isinstance(level, bool) or not isinstance(level, int) or level not in AUXILIARY_CONTROLLER_LEVELS:
+        raise DccArgumentError(argument, f"must be a whole percent 0..100, got {level!r}")
+    return level
 
 
 def validate_counter(counter: object, *, argument: str = "counter") -> int:

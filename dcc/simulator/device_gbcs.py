@@ -1,7 +1,8 @@
 """The GBCS the simulated DCC and devices speak: real bytes, built and checked with
 :mod:`dcc.gbcs` (the codec checked against the DCC's RTDS vectors).
 
-- CV 4: the DCC transforms a 7.6/7.8 request into an ECS47 pre-command for the user to sign.
+- CV 4: the DCC transforms a 7.6/7.8/7.13/7.16 request into an ECS47/47a/47e pre-command
+  for the user to sign.
 - CV 5/6/7: the DCC checks the user's GBCS signature against the user's certificate and that
   the signed command is the pre-command it issued, then wraps it for the device in General
   Ciphering, MAC'd with its access-control-broker (ACB) key.
@@ -25,11 +26,11 @@ from dcc.duis.errors import DccArgumentError, DccSignatureError
 from .devices import SimulatedDevice
 from .users import SimulatedUser
 
-ECS47_SERVICES = ("7.6", "7.8")
+ECS47_SERVICES = ("7.6", "7.8", "7.13", "7.16")
 BOOST_PERIOD = dt.timedelta(minutes=30)  # how long a press lets the charger run (the meter's setting)
 # DLMS results a device answers with when it cannot act (GBCS carries them per request).
 OBJECT_UNDEFINED = 4
-RESULTS_PER_SERVICE = {"7.6": 2, "7.8": 1}
+RESULTS_PER_SERVICE = {"7.6": 2, "7.8": 1, "7.13": 3, "7.16": 3}
 
 
 def _moment(seconds: float) -> dt.datetime:
@@ -39,11 +40,14 @@ def _moment(seconds: float) -> dt.datetime:
 
 
 def pre_command_for(request: DuisRequest, *, stretch: bool = False) -> bytes:
-    """The ECS47 pre-command the DCC returns for a CV 4 7.6/7.8 (unsigned General Signing);
-    ``stretch`` makes a 7.6's duration a minute longer than asked (the fault of that name)."""
+    """The ECS47-family pre-command the DCC returns for a CV 4 7.6/7.8/7.13/7.16 (unsigned General Signing);
+    ``stretch`` makes a 7.6's duration, or a 7.13/7.16's period, a minute longer than asked
+    (the fault of that name)."""
     params = request_parameters(request.srv, request.body)
     if stretch and params.get("duration_minutes") is not None:
         params = {**params, "duration_minutes": params["duration_minutes"] + 1}
+    if stretch and params.get("end") is not None:
+        params = {**params, "end": params["end"] + dt.timedelta(minutes=1)}
     rid = request.request_id
     return gbcs.pre_command_build(
         gbcs.Ecs47Request(
@@ -53,6 +57,10 @@ def pre_command_for(request: DuisRequest, *, stretch: bool = False) -> bytes:
             counter=rid.counter,
             switch_index=params["index"],
             duration_minutes=params.get("duration_minutes"),
+            level=params.get("level"),
+            start=params.get("start"),
+            end=params.get("end"),
+            input_from_controlled_load=params.get("input_from_controlled_load", False),
         )
     )
 
@@ -129,6 +137,13 @@ def device_command_read(
         body: dict[str, Any] = {"index": parsed.switch_index}
         if parsed.duration_minutes is not None:
             body["duration_minutes"] = parsed.duration_minutes
+        if parsed.level is not None:
+            body.update(
+                level=parsed.level,
+                start=parsed.start,
+                end=parsed.end,
+                input_from_controlled_load=parsed.input_from_controlled_load,
+            )
         return DeviceCommand(parsed.originator, parsed.counter, parsed.service, body)
     if isinstance(parsed, gbcs.Ecs62Command):
         membership = parsed.boost_membership
@@ -166,7 +181,8 @@ def device_response(
         return gbcs.ecs61c_response_build(
             boost_available=True, boost_periods=periods, boost_membership=membership, **common, **mac
         )
-    states = {index: device.switch_state(index, now) == "on" for index in device.switch_indexes}
+    # An APC's output is on while it is limited; an HCALCS held below 100 % is off.
+    states = {index: device.switch_state(index, now) != "off" for index in device.switch_indexes}
     labels = {index: "EV charger" for index in device.switch_indexes}
     return gbcs.ecs61a_response_build(labels=labels, output_states=states, **common, **mac)
 

@@ -1,10 +1,19 @@
-"""Simulated HCALCS devices behind a comms hub.
+"""Simulated auxiliary controllers (HCALCS, APC) behind a comms hub.
 
-Each device has up to five switches. A 7.6 switches one off until a deadline and the
+Each device has up to five controllers. A 7.6 switches one off until a deadline and the
 device itself switches it back on when the deadline passes (modelled by computing state
 from the simulator clock: nothing has to "fire"). Devices execute each RequestID once,
 as GBCS anti-replay on a real device does, so the same command delivered over the WAN
 and locally (CV 7) acts once.
+
+Controllers listed in ``apc_indexes`` are Auxiliary Proportional Controllers: the
+charger behind one draws at most its level (% of ``apc_max_kw``). A 7.13 sets the
+controller's state level for a period and a 7.16 caps it for a period; each is one set
+of objects on the device, so a later command of the same kind replaces the earlier
+one (a 7.16 at 100 % lifts a limit early). The level in force is the lowest of the state
+level and the limit whose periods hold now, 0 while a 7.6 holds it off, and 100 once
+the periods end: the device reverts at EndDateTime by itself. On an HCALCS a 7.13 below
+100 % switches it off for its period; a 7.16 is refused (no APC there).
 """
 
 from __future__ import annotations
@@ -30,15 +39,37 @@ def _iso(ts: float | None) -> str | None:
     return None if ts is None else dt.datetime.fromtimestamp(ts, dt.UTC).isoformat()
 
 
+FULL_LEVEL = 100
+
+
+@dataclass(frozen=True)
+class ControllerLevel:
+    """A level commanded for a period (7.13 state or 7.16 limit), in simulator seconds."""
+
+    level: int
+    start: float
+    end: float
+
+    def holds(self, now: float) -> bool:
+        return self.start <= now < self.end
+
+    def to_json(self) -> dict[str, Any]:
+        return {"level": self.level, "start": _iso(self.start), "end": _iso(self.end)}
+
+
 @dataclass
 class SimulatedDevice:
-    """One HCALCS (and its comms hub's WAN quality)."""
+    """One meter's auxiliary controllers (HCALCS or APC) and its comms hub's WAN quality."""
 
     eui64: str
     eno_firmware: bool = True
     wan: str = WAN_OK
     switch_indexes: tuple[int, ...] = (1,)
+    apc_indexes: tuple[int, ...] = ()  # which of switch_indexes are APCs
+    apc_max_kw: float = 7.4  # the maximum flow of the charger behind each APC
     off_until: dict[int, float] = field(default_factory=dict)
+    states: dict[int, ControllerLevel] = field(default_factory=dict)  # 7.13
+    limits: dict[int, ControllerLevel] = field(default_factory=dict)  # 7.16
     boost_button: set[int] = field(default_factory=set)
     boost_presses: list[float] = field(default_factory=list)
     executed: dict[str, dict[str, Any]] = field(default_factory=dict)
@@ -55,15 +86,23 @@ class SimulatedDevice:
         self.switch_indexes = tuple(sorted({validate_index(i, argument="switch_indexes") for i in self.switch_indexes}))
         if self.wan not in (WAN_OK, WAN_POOR):
             raise ValueError(f"wan: must be 'ok' or 'poor', got {self.wan!r}")
+        self.apc_indexes = tuple(sorted({validate_index(i, argument="apc_indexes") for i in self.apc_indexes}))
+        if not set(self.apc_indexes) <= set(self.switch_indexes):
+            raise ValueError(f"apc_indexes: {self.apc_indexes} are not all among switch_indexes {self.switch_indexes}")
+        if not self.apc_max_kw > 0:
+            raise ValueError(f"apc_max_kw: must be above 0, got {self.apc_max_kw!r}")
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> SimulatedDevice:
-        """Build from the admin API's JSON ({eui64, eno_firmware, wan, switch_indexes})."""
+        """Build from the admin API's JSON ({eui64, eno_firmware, wan, switch_indexes,
+        apc_indexes, apc_max_kw})."""
         return cls(
             eui64=data["eui64"],
             eno_firmware=bool(data.get("eno_firmware", True)),
             wan=str(data.get("wan", WAN_OK)),
             switch_indexes=tuple(data.get("switch_indexes", (1,))),
+            apc_indexes=tuple(data.get("apc_indexes", ())),
+            apc_max_kw=float(data.get("apc_max_kw", 7.4)),
         )
 
     @functools.cached_property
@@ -84,9 +123,27 @@ class SimulatedDevice:
         self.alert_counter = max(self.alert_counter + 1, int(now * 1000))
         return self.alert_counter
 
-    def switch_state(self, index: int, now: float) -> str:
+    def level(self, index: int, now: float) -> int:
+        """The level in force on controller ``index`` now (% of its maximum flow)."""
         until = self.off_until.get(index)
-        return "off" if until is not None and until > now else "on"
+        if until is not None and until > now:
+            return 0
+        commanded = (self.states.get(index), self.limits.get(index))
+        return min((c.level for c in commanded if c is not None and c.holds(now)), default=FULL_LEVEL)
+
+    def switch_state(self, index: int, now: float) -> str:
+        """``off`` or ``on`` for an HCALCS (any level below 100 switches it off); for an APC
+        ``off`` at level 0, ``limited`` below 100, else ``on``."""
+        level = self.level(index, now)
+        if index not in self.apc_indexes:
+            return "on" if level == FULL_LEVEL else "off"
+        return "on" if level == FULL_LEVEL else "off" if level == 0 else "limited"
+
+    def charger_kw(self, index: int, now: float, *, demand_kw: float | None = None) -> float:
+        """What the charger behind APC ``index`` draws now: its demand (its maximum unless
+        given), but no more than its level of its maximum flow."""
+        ceiling = self.apc_max_kw * self.level(index, now) / FULL_LEVEL
+        return min(self.apc_max_kw if demand_kw is None else demand_kw, ceiling)
 
     def to_json(self, now: float) -> dict[str, Any]:
         return {
@@ -94,17 +151,26 @@ class SimulatedDevice:
             "eno_firmware": self.eno_firmware,
             "wan": self.wan,
             "switch_indexes": list(self.switch_indexes),
-            "switches": {
-                str(i): {
-                    "state": self.switch_state(i, now),
-                    "off_until": _iso(self.off_until.get(i)) if self.switch_state(i, now) == "off" else None,
-                }
-                for i in self.switch_indexes
-            },
+            "switches": {str(i): self._switch_json(i, now) for i in self.switch_indexes},
             "boost_button": sorted(self.boost_button),
             "boost_presses": [_iso(t) for t in self.boost_presses],
             "commands_executed": len(self.executed),
         }
+
+    def _switch_json(self, index: int, now: float) -> dict[str, Any]:
+        state = self.switch_state(index, now)
+        until = self.off_until.get(index)
+        entry: dict[str, Any] = {
+            "kind": "apc" if index in self.apc_indexes else "hcalcs",
+            "state": state,
+            "level": self.level(index, now),
+            "off_until": _iso(until) if until is not None and until > now else None,
+        }
+        for name, commanded in (("commanded_state", self.states.get(index)), ("limit", self.limits.get(index))):
+            entry[name] = commanded.to_json() if commanded is not None and commanded.end > now else None
+        if index in self.apc_indexes:
+            entry["charger_kw"] = round(self.charger_kw(index, now), 3)
+        return entry
 
     # ------------------------------------------------------------------ commands
 
@@ -119,8 +185,10 @@ class SimulatedDevice:
 
     def _run(self, srv: str, body: dict[str, Any], now: float) -> dict[str, Any]:
         index = body.get("index")
-        if srv in ("7.6", "7.8") and index not in self.switch_indexes:
+        if srv in ("7.6", "7.8", "7.13", "7.16") and index not in self.switch_indexes:
             return {"status": "failure", "detail": {"reason": f"no switch {index}"}}
+        if srv in ("7.13", "7.16"):
+            return self._run_level(srv, index, body, now)
         if srv == "7.6":
             self.off_until[index] = now + 60 * int(body["duration_minutes"])
             return {
@@ -129,7 +197,8 @@ class SimulatedDevice:
             }
         if srv == "7.8":
             self.off_until.pop(index, None)
-            return {"status": "success", "detail": {"index": index, "state": "on"}}
+            self.states.pop(index, None)
+            return {"status": "success", "detail": {"index": index, "state": self.switch_state(index, now)}}
         if srv == "7.7":
             return {
                 "status": "success",
@@ -147,12 +216,27 @@ class SimulatedDevice:
             return {"status": "success", "detail": {"presses": presses, "boost_button": sorted(self.boost_button)}}
         return {"status": "failure", "detail": {"reason": f"unsupported SRV {srv}"}}
 
+    def _run_level(self, srv: str, index: int, body: dict[str, Any], now: float) -> dict[str, Any]:
+        """7.13 sets the controller's state for a period, 7.16 its limit (APC only); either
+        replaces the previous one of its kind."""
+        if srv == "7.16" and index not in self.apc_indexes:
+            return {"status": "failure", "detail": {"reason": f"switch {index} is not an APC"}}
+        commanded = ControllerLevel(
+            level=int(body["level"]), start=body["start"].timestamp(), end=body["end"].timestamp()
+        )
+        (self.states if srv == "7.13" else self.limits)[index] = commanded
+        detail = {"index": index, **commanded.to_json(), "state": self.switch_state(index, now)}
+        return {"status": "success", "detail": detail}
+
     def press_boost(self, now: float) -> list[int]:
-        """The customer presses boost: switches on the boost button that are off come back on."""
+        """The customer presses boost: controllers on the boost button held below 100 % (off
+        or limited) come back to 100 %."""
         self.boost_presses.append(now)
-        restored = [i for i in sorted(self.boost_button) if self.switch_state(i, now) == "off"]
+        restored = [i for i in sorted(self.boost_button) if self.level(i, now) < FULL_LEVEL]
         for index in restored:
             self.off_until.pop(index, None)
+            self.states.pop(index, None)
+            self.limits.pop(index, None)
         return restored
 
 

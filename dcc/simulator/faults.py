@@ -17,8 +17,8 @@ class FaultConfig:
     http_503: int = 0  # next N DUIS POSTs answered 503 without being processed
     force_code: str | None = None  # answer every eligible request with this E-code
     force_code_srv: str | None = None  # ... only for this SRV when set
-    # CV 4 returns a pre-command for a minute longer than asked (a DCC gone wrong): the user
-    # must refuse to sign it.
+    # CV 4 returns a pre-command for a minute longer than asked (a 7.6's duration, a 7.13 or
+    # 7.16's period; a DCC gone wrong): the user must refuse to sign it.
     stretch_pre_command: bool = False
     # Requests with this command variant wait ``hold_s`` before the DCC looks at them (a
     # slow DCC; fault tests kill a worker "right after CV 4", while its CV 5 is held).

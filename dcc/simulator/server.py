@@ -83,9 +83,12 @@ _BODY_FOR_SRV = {
     "7.9": "AddAuxiliaryLoadToBoostButton",
     "7.10": "RemoveAuxiliaryLoadFromBoostButton",
     "7.11": "ReadBoostButtonDetails",
+    "7.13": "SetAuxiliaryControllerState",
+    "7.16": "LimitAPCLevel",
     "8.13": "ReturnLocalCommandResponse",
 }
 _SR = f"{{{documents.SR_NS}}}"
+_LEVEL_BUILDERS = {"7.13": documents.set_auxiliary_controller_state, "7.16": documents.limit_apc_level}
 
 
 MAX_REMEMBERED = 20_000  # answered requests / log entries kept (a long-running demo stays bounded)
@@ -448,6 +451,15 @@ class DccSimulator:
 
         command = gbcs.parse_pre_command(pre_command)
         rid = request.request_id
+        if command.service in _LEVEL_BUILDERS:
+            return _LEVEL_BUILDERS[command.service](
+                request_id=rid,
+                index=command.switch_index,
+                level=command.level,
+                start=command.start,
+                end=command.end,
+                input_from_controlled_load=command.input_from_controlled_load,
+            ).find(f"{_SR}Body")[0]
         if command.service == "7.6":
             return documents.deactivate_auxiliary_load(
                 request_id=rid, index=command.switch_index, duration_minutes=command.duration_minutes

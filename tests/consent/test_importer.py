@@ -55,6 +55,39 @@ def test_valid_file_imports_everything(tmp_path, feeder):
 
 
 @pytest.mark.django_db
+def test_apc_chargers_are_imported_with_their_maximum_and_a_changed_type_is_an_update(tmp_path):
+    rows = list(register_rows(3))
+    rows[0].update(hcalcs_controller_type="apc", hcalcs_rated_kw="11")
+    rows[1].update(hcalcs_controller_type="HCALCS")
+    report = premises_import_path(path=register_write(tmp_path / "register.csv", rows))
+    assert report.ok, report.errors
+    kinds = dict(HCALCS.objects.values_list("eui64", "controller_type"))
+    assert [kinds[row["hcalcs_eui64"]] for row in rows] == ["apc", "hcalcs", "hcalcs"]  # empty: an HCALCS
+    assert HCALCS.objects.get(eui64=rows[0]["hcalcs_eui64"]).rated_kw == 11
+
+    rows[2]["hcalcs_controller_type"] = "apc"
+    again = premises_import_path(path=register_write(tmp_path / "changed.csv", rows))
+
+    assert (again.hcalcs.updated, again.hcalcs.unchanged) == (1, 2)
+    assert HCALCS.objects.get(eui64=rows[2]["hcalcs_eui64"]).is_apc
+
+
+@pytest.mark.django_db
+def test_a_bad_controller_type_writes_nothing_and_names_the_cell(tmp_path):
+    rows = list(register_rows(3))
+    rows[1]["hcalcs_controller_type"] = "dimmer"
+    rows[2].update(hcalcs_eui64="", hcalcs_index="", hcalcs_label="", hcalcs_rated_kw="", hcalcs_controller_type="apc")
+
+    report = premises_import_path(path=register_write(tmp_path / "register.csv", rows))
+
+    assert not report.ok and not report.written
+    errors = {(e.row, e.column): e.reason for e in report.errors}
+    assert "expected one of hcalcs, apc, got 'dimmer'" in errors[(3, "hcalcs_controller_type")]
+    assert errors[(4, "hcalcs_controller_type")] == "given without hcalcs_eui64"
+    assert not HCALCS.objects.exists()
+
+
+@pytest.mark.django_db
 def test_one_bad_check_digit_writes_nothing_and_names_the_row(tmp_path, feeder):
     rows = list(register_rows(50))
     rows[36]["mpan_import_primary"] = _bad_check_digit(rows[36]["mpan_import_primary"])

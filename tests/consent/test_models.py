@@ -77,6 +77,26 @@ def test_switch_index_out_of_range_is_rejected(index):
         hcalcs.save()
 
 
+def test_an_unknown_controller_type_is_rejected_naming_it():
+    controller = HcalcsFactory.build(meter=MeterFactory(), controller_type="dimmer")
+    with pytest.raises(ValidationError) as caught:
+        controller.full_clean()
+    assert "controller_type" in caught.value.message_dict
+    with pytest.raises(IntegrityError), transaction.atomic():
+        controller.save()
+
+
+def test_an_apc_shares_the_meters_five_indexes_with_its_hcalcs():
+    meter = MeterFactory()
+    HcalcsFactory(meter=meter, switch_index=2)
+    apc = HcalcsFactory.build(meter=meter, switch_index=2, controller_type="apc")
+    with pytest.raises(IntegrityError), transaction.atomic():
+        apc.save()
+    apc.switch_index = 3
+    apc.save()
+    assert [c.is_apc for c in meter.hcalcs.order_by("switch_index")] == [False, True]
+
+
 def test_overlapping_tenancies_are_rejected():
     premise = PremiseFactory()
     now = timezone.now()

@@ -312,8 +312,9 @@ def test_operator_cancels_the_open_event(operator_client, operator):
     event.refresh_from_db()
     assert event.status == EventStatus.ENDED
     # The engine audits the release it performs, with the operator and their reason.
-    entry = AuditEntry.objects.get(actor_user=operator, target_id=str(event.pk))
-    assert entry.reason == "load has dropped"
+    entry = AuditEntry.objects.get(action="event.release", target_id=str(event.pk))
+    assert (entry.actor_user, entry.reason) == (operator, "load has dropped")
+    assert AuditEntry.objects.get(action="event.end", target_id=str(event.pk)).actor_user == operator
 
 
 def test_cancel_with_no_open_event_is_409(operator_client):

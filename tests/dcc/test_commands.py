@@ -18,6 +18,7 @@ from dcc import config as dcc_config
 from dcc.duis import DuisVerifier, documents
 from dcc.duis.xmlsafe import parse_xml
 from dcc.models import ServiceRequest
+from dcc.simulator import SimulatedDevice
 
 from .conftest import HCALCS
 
@@ -202,3 +203,39 @@ def test_dcc_device_certificates_loads_a_folder_and_one_bad_file_stores_nothing(
     with pytest.raises(CommandError, match=r"00-DB-12-34-56-78-90-A1 DS: .*not a DS certificate"):
         call_command("dcc_device_certificates", str(tmp_path), stdout=StringIO())
     assert not DeviceCertificate.objects.exists()
+
+
+@pytest.mark.django_db
+def test_dcc_request_sends_a_7_16_with_its_level_and_period(dcc_settings, simulator):
+    simulator.add_device(SimulatedDevice(eui64="00-DB-12-34-56-78-90-D0", apc_indexes=(1,)))
+    out = StringIO()
+    call_command(
+        "dcc_request",
+        *("--srv", "7.16", "--target", "00-DB-12-34-56-78-90-D0", "--index", "1", "--level", "60"),
+        *("--start", "2026-12-03T17:00:00+00:00", "--end", "2026-12-03T18:00:00+00:00"),
+        stdout=out,
+    )
+    stored = ServiceRequest.objects.get()
+    assert out.getvalue().startswith(f"{stored.request_id} 7.16 CV 5: acknowledged ack=I0")
+    body = documents.parse_request(parse_xml(stored.request_document.encode())).body
+    assert documents.request_parameters("7.16", body)["level"] == 60
+
+
+@pytest.mark.django_db
+def test_dcc_simulator_from_db_models_each_meters_apc_with_its_maximum():
+    from consent.choices import ControllerType
+    from dcc.management.commands.dcc_simulator import Command
+    from tests.consent.factories import HcalcsFactory, MeterFactory
+
+    meter = MeterFactory(supports_eno_use_cases=True)
+    HcalcsFactory(meter=meter, switch_index=1)
+    HcalcsFactory(meter=meter, switch_index=2, controller_type=ControllerType.APC, rated_kw=11.0)
+
+    [device] = Command()._devices_from_db()
+
+    assert (device.eui64, device.switch_indexes, device.apc_indexes, device.apc_max_kw) == (
+        meter.esme_eui64,
+        (1, 2),
+        (2,),
+        11.0,
+    )

@@ -85,7 +85,7 @@ def boxed_simulator(network_operator, dsp, receiver, schema) -> Iterator[DccSimu
         ],
         callback_url=receiver.url,
         devices=[
-            SimulatedDevice(eui64=HCALCS, switch_indexes=(1, 2, 3)),
+            SimulatedDevice(eui64=HCALCS, switch_indexes=(1, 2, 3), apc_indexes=(3,)),
             SimulatedDevice(eui64=POOR_WAN, wan=WAN_POOR),
         ],
         schema=schema,
@@ -124,6 +124,12 @@ def test_every_document_dnoctl_signs_passes_the_dcc_tools_validate(boxed_simulat
     client.add_auxiliary_load_to_boost_button(target=HCALCS, indexes=[1, 3], recorder=recorder)
     client.remove_auxiliary_load_from_boost_button(target=HCALCS, indexes=[3], recorder=recorder)
     client.read_boost_button_details(target=HCALCS, start=now - dt.timedelta(days=2), end=now, recorder=recorder)
+    client.set_auxiliary_controller_state(
+        target=HCALCS, index=3, level=80, start=now, end=now + dt.timedelta(hours=1), recorder=recorder
+    )
+    client.limit_apc_level(
+        target=HCALCS, index=3, level=57, start=now, end=now + dt.timedelta(hours=1), recorder=recorder
+    )
     # A poor-WAN meter: CV 7, then the device's answer goes back to the DCC with an 8.13.
     client.reset_auxiliary_load(target=POOR_WAN, index=1, command_variant=7, recorder=recorder)
 
@@ -142,6 +148,10 @@ def test_every_document_dnoctl_signs_passes_the_dcc_tools_validate(boxed_simulat
         (4, "7.8"),
         (5, "7.8"),
         (7, "7.8"),
+        (4, "7.13"),
+        (5, "7.13"),
+        (4, "7.16"),
+        (5, "7.16"),
         (1, "7.7"),
         (1, "7.9"),
         (1, "7.10"),

@@ -259,7 +259,12 @@ def test_bad_arguments_spend_no_counter(dcc_settings):
     with pytest.raises(DccArgumentError, match=r"^index: "):
         service_request_create(srv="7.6", target=HCALCS, index=6, duration_minutes=10)
     with pytest.raises(DccArgumentError, match=r"^srv: "):
-        service_request_create(srv="7.13", target=HCALCS)
+        service_request_create(srv="7.5", target=HCALCS)
+    now = dt.datetime.now(dt.UTC)
+    with pytest.raises(DccArgumentError, match=r"^level: "):
+        service_request_create(srv="7.16", target=HCALCS, index=1, level=101, start=now, end=now)
+    with pytest.raises(DccArgumentError, match=r"^end: "):
+        service_request_create(srv="7.16", target=HCALCS, index=1, level=50, start=now, end=now)
     assert not ServiceRequest.objects.exists()
 
 

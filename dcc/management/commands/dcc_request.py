@@ -1,7 +1,8 @@
 """``manage.py dcc_request --srv 7.6 --target EUI64 --index N --duration MIN [--cv 4] --print``
+(7.13 / 7.16: ``--index N --level PERCENT --start ISO --end ISO``)
 
 With ``--print``: build and sign the request and print it; nothing is stored or sent.
-For 7.6/7.8 that is the CV 4 transform request (the DCC makes the pre-command). The
+For the critical 7.6/7.8/7.13/7.16 that is the CV 4 transform request (the DCC makes the pre-command). The
 RequestID takes the next database counter, so the printed document is one the DCC would
 accept, unless ``--counter`` is given. Without ``--print``: store and send it through the
 configured DCC and print the outcome.
@@ -29,11 +30,12 @@ class Command(BaseCommand):
     def add_arguments(self, parser):
         parser.add_argument("--srv", required=True, choices=SUPPORTED_SRVS)
         parser.add_argument("--target", required=True, help="Device EUI-64 (the ESME controlling the HCALCS)")
-        parser.add_argument("--index", type=int, help="HCALCS switch index 1..5 (7.6, 7.8)")
+        parser.add_argument("--index", type=int, help="auxiliary controller index 1..5 (7.6, 7.8, 7.13, 7.16)")
         parser.add_argument("--indexes", type=int, nargs="+", help="switch indexes (7.9, 7.10)")
         parser.add_argument("--duration", type=int, help="minutes (7.6)")
-        parser.add_argument("--start", type=_aware, help="ISO datetime (7.11)")
-        parser.add_argument("--end", type=_aware, help="ISO datetime (7.11)")
+        parser.add_argument("--level", type=int, help="CommandedStateLevel 0..100 %% (7.13, 7.16)")
+        parser.add_argument("--start", type=_aware, help="ISO datetime (7.11, 7.13, 7.16)")
+        parser.add_argument("--end", type=_aware, help="ISO datetime (7.11, 7.13, 7.16)")
         parser.add_argument("--cv", type=int, help="command variant (default 4 with --print for 7.6/7.8, else 5 or 1)")
         parser.add_argument("--counter", type=int, help="with --print: use this counter instead of the database's")
         parser.add_argument("--print", action="store_true", dest="print_only", help="sign and print; do not send")
@@ -45,6 +47,7 @@ class Command(BaseCommand):
             "indexes": options["indexes"],
             "start": options["start"],
             "end": options["end"],
+            "level": options["level"],
         }
         try:
             if options["print_only"]:

@@ -97,11 +97,17 @@ class Command(BaseCommand):
     def _devices_from_db(self) -> list[SimulatedDevice]:
         from consent.models import Meter
 
-        return [
-            SimulatedDevice(
-                eui64=meter.esme_eui64,
-                eno_firmware=meter.supports_eno_use_cases,
-                switch_indexes=tuple(h.switch_index for h in meter.hcalcs.all()) or (1,),
+        devices = []
+        for meter in Meter.objects.prefetch_related("hcalcs"):
+            controllers = list(meter.hcalcs.all())
+            apcs = [c for c in controllers if c.is_apc]
+            devices.append(
+                SimulatedDevice(
+                    eui64=meter.esme_eui64,
+                    eno_firmware=meter.supports_eno_use_cases,
+                    switch_indexes=tuple(c.switch_index for c in controllers) or (1,),
+                    apc_indexes=tuple(c.switch_index for c in apcs),
+                    apc_max_kw=max((c.rated_kw for c in apcs), default=7.4),  # one charger per meter in practice
+                )
             )
-            for meter in Meter.objects.prefetch_related("hcalcs")
-        ]
+        return devices
