@@ -28,7 +28,9 @@ class GrantForm(ReasonForm):
     evidence_date = forms.DateField(
         initial=timezone.localdate,
         validators=[validate_evidence_date],
-        widget=forms.DateInput(attrs={"type": "date"}),
+        # An <input type=date> takes only YYYY-MM-DD: the en-GB default (DD/MM/YYYY) would
+        # leave the field empty in the browser.
+        widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"),
     )
 
     def __init__(self, *args, **kwargs):

@@ -214,6 +214,17 @@ def _breach_on_screen(row: list) -> dict:
     }
 
 
+def _ongoing_on_screen(row: list) -> dict:
+    """A running event for the page: its start in London wall-clock with GMT/BST."""
+    event_id, feeder, started_at, minutes = row
+    return {
+        "event_id": event_id,
+        "feeder": feeder,
+        "started": london_label(dt.datetime.fromisoformat(started_at)),
+        "minutes": minutes,
+    }
+
+
 @require_GET
 def reports_page(request: HttpRequest) -> HttpResponse:
     """Choose a period, see its summary with charts, request a download."""
@@ -249,6 +260,8 @@ def reports_page(request: HttpRequest) -> HttpResponse:
             summary=overview["summary"],
             figures=overview_figures(overview),
             breaches=[_breach_on_screen(row) for row in overview["breaches"]],
+            ongoing=[_ongoing_on_screen(row) for row in overview.get("ongoing_events", [])],
+            generated_label=london_label(dt.datetime.fromisoformat(overview["summary"]["generated_at"])),
         )
     return render(request, "reports/reports.html", context, status=status)
 

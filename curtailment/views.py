@@ -14,18 +14,25 @@ import json
 from collections.abc import Iterator
 from typing import Any
 
+from django.contrib import messages
 from django.contrib.auth.decorators import permission_required
 from django.core.paginator import Paginator
+from django.db import transaction
 from django.db.models import Prefetch, Q, QuerySet
 from django.http import HttpRequest, HttpResponse, JsonResponse, StreamingHttpResponse
-from django.shortcuts import get_object_or_404, render
+from django.shortcuts import get_object_or_404, redirect, render
 from django.template.loader import render_to_string
 from django.utils import timezone
+from django.views.decorators.http import require_POST
 
 from consent.choices import LoadLabel
 from consent.models import HCALCS, Notification
 from curtailment import usage
-from curtailment.choices import ActionEndReason, ActionKind, ActionStatus, EventEndReason
+from curtailment.audit_links import audit_target_links
+from curtailment.choices import ActionEndReason, ActionKind, ActionStatus, EventEndReason, EventStatus
+from curtailment.decision_summary import event_decision_summary
+from curtailment.event_list import event_csv_rows, event_minutes, events_filtered
+from curtailment.forms import EventCancelForm, EventFilterForm
 from curtailment.models import (
     OPEN_EVENT_STATES,
     AspCallOff,
@@ -34,11 +41,13 @@ from curtailment.models import (
     CurtailmentEvent,
     FailureClock,
 )
+from curtailment.services.common import COUNTING_ACTION_STATES
 from dcc.models import ServiceRequest
 from dnoctl.charts import LONDON, event_timeline_figure, london_label, usage_distribution_figure
 from dnoctl.csv_safety import csv_row
-from dnoctl.queueing import broker_problem
-from dnoctl.roles import EXPORT_REPORTS
+from dnoctl.push import feeder_group, push_on_commit
+from dnoctl.queueing import broker_problem, queueing_failures
+from dnoctl.roles import CONTROL_CURTAILMENT, EXPORT_REPORTS
 from feeders.models import Feeder
 
 AUDIT_PER_PAGE = 100
@@ -63,43 +72,34 @@ def _event_with_related(event_id: int) -> CurtailmentEvent:
 def event_milestones(event: CurtailmentEvent, actions: list[CurtailmentAction]) -> list[dict[str, Any]]:
     """Points on the event's timeline: alert, decision, ASP call-offs, overrides, end."""
     points: list[dict[str, Any]] = []
+    # Short labels: each is a row heading of the timeline, beside the chart.
     if event.alert is not None:
-        points.append({"at": event.alert.raised_at, "label": f"Alert ({event.alert.get_kind_display()})"})
-    points.append({"at": event.started_at, "label": f"Start ({event.get_trigger_display()})"})
+        points.append({"at": event.alert.raised_at, "label": f"Alert ({event.alert.kind})"})
+    points.append({"at": event.started_at, "label": f"Start ({event.trigger})"})
     for calloff in AspCallOff.objects.filter(event=event).select_related("contract"):
         points.append({"at": calloff.called_at, "label": f"ASP {calloff.contract.reference} {calloff.kw:.0f} kW"})
     for action in actions:
         if action.end_reason == ActionEndReason.OVERRIDE and action.ended_at:
             points.append({"at": action.ended_at, "label": f"Override {action.hcalcs.eui64}"})
     if event.ended_at:
-        points.append({"at": event.ended_at, "label": f"End ({event.get_end_reason_display() or 'ended'})"})
+        points.append({"at": event.ended_at, "label": f"End ({event.end_reason.replace('_', ' ') or 'ended'})"})
     return points
-
-
-def decision_rows(decision: dict[str, Any]) -> list[dict[str, Any]]:
-    """The opening decision's inputs as rows; a list of records (the candidate chargers)
-    becomes a small table instead of a Python repr."""
-    rows = []
-    for key, value in decision.items():
-        if isinstance(value, list) and value and all(isinstance(item, dict) for item in value):
-            columns = list(dict.fromkeys(column for item in value for column in item))
-            rows.append(
-                {"key": key, "columns": columns, "records": [[item.get(c, "") for c in columns] for item in value]}
-            )
-        else:
-            rows.append({"key": key, "value": value})
-    return rows
 
 
 def _event_tables(event: CurtailmentEvent, actions: list[CurtailmentAction]) -> dict[str, Any]:
     requests = [sr for action in actions for sr in action.service_requests.all()]
+    audit = list(AuditEntry.objects.filter(target_type="curtailment.curtailmentevent", target_id=str(event.pk))[:100])
     return {
         "event": event,
-        "decision_rows": decision_rows(event.decision or {}),
+        "decision_summary": event_decision_summary(event, actions),
+        "shortfall_now_kw": shortfall_now_kw(event, actions),
+        # Who ended it, as the audit trail has it (an operator's cancel, or a rule).
+        "ended_by": next((e.actor for e in audit if e.action == "event.end"), ""),
+        "released_by": next((e.actor for e in audit if e.action == "event.release"), ""),
         "actions": actions,
         "service_requests": requests,
         "notifications": Notification.objects.filter(event=event).order_by("created_at")[:500],
-        "audit": AuditEntry.objects.filter(target_type="curtailment.curtailmentevent", target_id=str(event.pk))[:100],
+        "audit": audit,
         "calloffs": AspCallOff.objects.filter(event=event).select_related("contract"),
         "overrides": [a for a in actions if a.end_reason == ActionEndReason.OVERRIDE],
         "early_release": event.end_reason == EventEndReason.EARLY_RELEASE,
@@ -109,6 +109,17 @@ def _event_tables(event: CurtailmentEvent, actions: list[CurtailmentAction]) -> 
         # The feeder's time-to-failure clock while it belongs to this event.
         "clock": FailureClock.objects.filter(feeder_id=event.feeder_id, event_id=event.pk).first(),
     }
+
+
+def shortfall_now_kw(event: CurtailmentEvent, actions: list[CurtailmentAction]) -> float:
+    """kW the active event still lacks, counted as the engine counts it (ASP call-offs and
+    the chargers dispatched or confirmed): 0 once it is releasing or ended, so an ended
+    event never shows a shortfall left over from its start."""
+    if event.status != EventStatus.ACTIVE:
+        return 0.0
+    counting = sum(a.expected_kw for a in actions if a.status in COUNTING_ACTION_STATES)
+    short = event.required_reduction_kw - event.asp_calloff_kw - counting
+    return round(short, 1) if short > 0.05 else 0.0
 
 
 def event_mix(actions: list[CurtailmentAction]) -> dict[str, Any]:
@@ -150,13 +161,26 @@ def commands_queued(event: CurtailmentEvent, actions: list[CurtailmentAction]) -
     return {"count": len(waiting), "reason": reason} if reason else None
 
 
-def event_detail(request: HttpRequest, event_id: int) -> HttpResponse:
-    """An event's whole story: a Plotly timeline and the table behind it."""
-    event = _event_with_related(event_id)
+def _event_page(
+    request: HttpRequest,
+    event: CurtailmentEvent,
+    *,
+    cancel_form: EventCancelForm | None = None,
+    status: int = 200,
+    error: str = "",
+) -> HttpResponse:
     actions = list(event.actions.all())
     context = _event_tables(event, actions)
     context["figure"] = event_timeline_figure(event=event, actions=actions, milestones=event_milestones(event, actions))
-    return render(request, "curtailment/event_detail.html", context)
+    context["cancel_form"] = cancel_form or EventCancelForm(prefix="cancel")
+    context["error"] = error
+    return render(request, "curtailment/event_detail.html", context, status=status)
+
+
+def event_detail(request: HttpRequest, event_id: int) -> HttpResponse:
+    """An event's whole story: why and what was decided, a Plotly timeline and the tables
+    behind it; operators can cancel it here."""
+    return _event_page(request, _event_with_related(event_id))
 
 
 def event_live(request: HttpRequest, event_id: int) -> JsonResponse:
@@ -174,6 +198,54 @@ def event_live(request: HttpRequest, event_id: int) -> JsonResponse:
     )
 
 
+@require_POST
+@permission_required(CONTROL_CURTAILMENT, raise_exception=True)
+def event_cancel(request: HttpRequest, event_id: int) -> HttpResponse:
+    """Cancel the event from its own page: every live charger gets a reset (7.8), through
+    the engine's release (``event_release``, end reason ``cancelled``), audited with the
+    operator and their reason. Compare-and-set: an event released meanwhile (by another
+    operator, or the early-release rule) is a 409 and nothing is written."""
+    from curtailment.services import event_release
+
+    event = _event_with_related(event_id)
+    form = EventCancelForm(request.POST, prefix="cancel")
+    if not form.is_valid():
+        return _event_page(request, event, cancel_form=form, status=400)
+    reason = form.cleaned_data["reason"]
+    with queueing_failures() as not_queued, transaction.atomic():
+        cancelled = event.status == EventStatus.ACTIVE and event_release(
+            event_id=event.pk,
+            end_reason=EventEndReason.CANCELLED,
+            action_reason=ActionEndReason.CANCELLED,
+            reason=reason,
+            actor_user=request.user,
+        )
+        if cancelled:
+            push_on_commit(
+                [feeder_group(event.feeder_id)],
+                "control.event_cancelled",
+                {
+                    "feeder_id": event.feeder_id,
+                    "event_id": event.pk,
+                    "actor": request.user.get_username(),
+                    "reason": reason,
+                },
+            )
+    if not cancelled:
+        event = _event_with_related(event_id)
+        state = "already being released" if event.status == EventStatus.RELEASING else "already over"
+        return _event_page(request, event, cancel_form=form, status=409, error=f"Event {event.pk} is {state}.")
+    if not_queued:
+        messages.warning(
+            request,
+            f"Event {event.pk} cancelled; the resets (7.8) are queued, not yet sent: {not_queued[0]}. "
+            "They are sent as soon as the task queue is back.",
+        )
+    else:
+        messages.success(request, f"Event {event.pk} on {event.feeder.code} cancelled; chargers are being released.")
+    return redirect("curtailment:event_detail", event_id=event.pk)
+
+
 def feeder_protection(request: HttpRequest, feeder_id: int) -> HttpResponse:
     """The feeder page's time-to-failure panel, re-rendered when its clock is pushed."""
     feeder = get_object_or_404(Feeder, pk=feeder_id)
@@ -181,11 +253,48 @@ def feeder_protection(request: HttpRequest, feeder_id: int) -> HttpResponse:
     return render(request, "curtailment/_protection_panel.html", {"feeder": feeder, "clock": clock})
 
 
+def _event_filter_form(request: HttpRequest) -> EventFilterForm:
+    # Only the filters given: an empty form is "no filter", not a form full of errors.
+    return EventFilterForm({key: value for key, value in request.GET.items() if value != ""})
+
+
 def event_list(request: HttpRequest) -> HttpResponse:
-    """Recent events, newest first (paginated)."""
-    events = CurtailmentEvent.objects.select_related("feeder", "requested_by")
-    page = Paginator(events, 50).get_page(request.GET.get("page"))
-    return render(request, "curtailment/event_list.html", {"page": page})
+    """Events, newest first, as NetBox lists things: filters, search, pages with counts,
+    and the filtered list as CSV. A bad filter is a 400 naming it, with no rows."""
+    form = _event_filter_form(request)
+    valid = form.is_valid()
+    events = events_filtered(form.cleaned_data) if valid else CurtailmentEvent.objects.none()
+    per_page = (form.cleaned_data.get("per_page") if valid else None) or 50
+    page = Paginator(events, per_page).get_page(request.GET.get("page"))
+    query = request.GET.copy()
+    query.pop("page", None)
+    now = timezone.now()
+    rows = [{"event": e, "minutes": event_minutes(e, now)[0]} for e in page.object_list]
+    context = {
+        "form": form,
+        "page": page,
+        "rows": rows,
+        "filter_query": query.urlencode(),
+        "filtered": valid and any(form.cleaned_data.get(k) for k in form.fields if k != "per_page"),
+        "feeder_codes": Feeder.objects.order_by("code").values_list("code", flat=True)[:2000],
+    }
+    return render(request, "curtailment/event_list.html", context, status=200 if valid else 400)
+
+
+@permission_required(EXPORT_REPORTS, raise_exception=True)
+def event_csv(request: HttpRequest) -> HttpResponse:
+    """The filtered events as CSV (every cell guarded against formula injection), streamed."""
+    form = _event_filter_form(request)
+    if not form.is_valid():
+        problems = "; ".join(f"{name}: {' '.join(errors)}" for name, errors in form.errors.items())
+        return HttpResponse(f"Bad filter: {problems}", status=400, content_type="text/plain; charset=utf-8")
+    now = timezone.now()
+    stamp = now.astimezone(LONDON).strftime("%Y%m%d-%H%M")
+    response = StreamingHttpResponse(
+        event_csv_rows(events_filtered(form.cleaned_data), now=now), content_type="text/csv; charset=utf-8"
+    )
+    response["Content-Disposition"] = f'attachment; filename="dnoctl-events-{stamp}.csv"'
+    return response
 
 
 # --- compliance ------------------------------------------------------------------------------
@@ -334,7 +443,8 @@ def audit_list(request: HttpRequest) -> HttpResponse:
     page = Paginator(audit_entries(filters), AUDIT_PER_PAGE).get_page(request.GET.get("page"))
     query = request.GET.copy()
     query.pop("page", None)
-    rows = [{"entry": e, "at_label": london_label(e.at)} for e in page.object_list]
+    links = audit_target_links(page.object_list)
+    rows = [{"entry": e, "at_label": london_label(e.at), "target": links.get(e.pk)} for e in page.object_list]
     actions = AuditEntry.objects.order_by("action").values_list("action", flat=True).distinct()[:200]
     return render(
         request,

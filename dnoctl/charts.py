@@ -20,17 +20,7 @@ from zoneinfo import ZoneInfo
 
 LONDON = ZoneInfo("Europe/London")
 
-# Okabe-Ito: distinguishable with the common colour-vision deficiencies; the pages always
-# pair the colour with a text label and a marker shape.
-STATUS_COLOURS = {
-    "normal": "#56b4e9",
-    "at_risk": "#e69f00",
-    "curtailing": "#cc79a7",
-    "offline": "#bbbbbb",
-}
-STATUS_SYMBOLS = {"normal": "circle", "at_risk": "triangle-up", "curtailing": "square", "offline": "x"}
-STATUS_LABELS = {"normal": "Normal", "at_risk": "At risk", "curtailing": "Curtailing", "offline": "Offline"}
-# Worst first: a substation on the map takes the colour of its worst feeder.
+# Worst first: a substation in the network view takes the status of its worst feeder.
 STATUS_SEVERITY = ["at_risk", "curtailing", "offline", "normal"]
 PHASE_COLOURS = ["#56b4e9", "#f0e442", "#009e73"]
 PHASE_DASHES = ["solid", "dot", "dashdot"]
@@ -187,65 +177,6 @@ def _hlabel(y: float, text: str, colour: str) -> dict[str, Any]:
     }
 
 
-def substation_map_figure(substations: Sequence[dict[str, Any]]) -> dict[str, Any]:
-    """A schematic map: substations on longitude/latitude (no tiles: control rooms are often
-    offline), one trace per status so the legend doubles as a key. Each substation takes
-    its worst feeder's status; marker size grows with its feeder count.
-
-    ``substations``: dicts with ``code``, ``name``, ``latitude``, ``longitude``,
-    ``status``, ``feeders`` (count) and ``worst_load`` (percent or None).
-    """
-    data = []
-    # Drawn least severe first so an at-risk marker is never hidden under a normal one;
-    # the legend still lists the worst first.
-    for rank, status in reversed(list(enumerate(STATUS_SEVERITY))):
-        group = [s for s in substations if s["status"] == status]
-        data.append(
-            {
-                # SVG, not WebGL (scattergl): the served Plotly bundle has no WebGL traces
-                # (static/vendor/plotly/README.md), and a few hundred markers draw fine.
-                "type": "scatter",
-                "mode": "markers",
-                "name": STATUS_LABELS[status],
-                "legendrank": rank + 1,
-                "x": [float(s["longitude"]) for s in group],
-                "y": [float(s["latitude"]) for s in group],
-                "text": [
-                    f"{s['code']} {s['name']}<br>{s['feeders']} feeders · worst "
-                    f"{'n/a' if s['worst_load'] is None else format(s['worst_load'], '.0f') + '%'}"
-                    for s in group
-                ],
-                "customdata": [s["code"] for s in group],
-                "hovertemplate": "%{text}<extra>" + STATUS_LABELS[status] + "</extra>",
-                "marker": {
-                    "color": STATUS_COLOURS[status],
-                    "symbol": STATUS_SYMBOLS[status],
-                    "size": [min(8 + 2 * s["feeders"], 22) for s in group],
-                    "line": {"color": "#0f1419", "width": 1},
-                },
-            }
-        )
-    return {
-        "data": data,
-        "layout": _dark_layout(
-            margin={"l": 40, "r": 10, "t": 10, "b": 30},
-            xaxis={"title": {"text": "Longitude"}, "gridcolor": "#2b3640", "zeroline": False},
-            # Roughly equal-area at GB latitudes: a degree of longitude is ~0.6 of latitude.
-            yaxis={
-                "title": {"text": "Latitude"},
-                "gridcolor": "#2b3640",
-                "scaleanchor": "x",
-                "scaleratio": 1.6,
-                "zeroline": False,
-            },
-            hovermode="closest",
-            legend={"orientation": "h", "y": 1.08},
-            showlegend=True,
-            uirevision="map",
-        ),
-    }
-
-
 ACTION_COLOURS = {
     "planned": "#bbbbbb",
     "boost_setup": "#bbbbbb",
@@ -259,17 +190,45 @@ ACTION_COLOURS = {
 }
 
 
+def milestone_rows(milestones: Sequence[dict[str, Any]]) -> list[str]:
+    """One row label per milestone, ``HH:MM:SS what`` in Europe/London, each distinct: every
+    milestone gets its own row on the timeline, so labels never overlap however close
+    together they happen (an alert, the start and an ASP call-off within seconds)."""
+    rows: list[str] = []
+    for milestone in milestones:
+        label = f"{milestone['at'].astimezone(LONDON):%H:%M:%S} {milestone['label']}"
+        candidate, n = label, 2
+        while candidate in rows:
+            candidate, n = f"{label} ({n})", n + 1
+        rows.append(candidate)
+    return rows
+
+
 def event_timeline_figure(
     *, event: Any, actions: Sequence[Any], milestones: Sequence[dict[str, Any]]
 ) -> dict[str, Any]:
     """A Gantt-like timeline: one bar per charger action from dispatch to its end (or its
-    expected end while live), coloured by action status, plus point markers for milestones
-    (alert, decision, service requests, overrides, notifications, release).
+    expected end while live), coloured by action status, under one row per milestone
+    (alert, start, ASP call-offs, overrides, end), each marked across the chart by a dotted
+    line.
 
     Bars are horizontal ``bar`` traces with ``base`` at the start; on a date axis Plotly
-    wants the length in milliseconds.
+    wants the length in milliseconds. Milestones come first and the y axis is reversed, so
+    they read top-down in time order above the chargers.
     """
-    data: list[dict[str, Any]] = []
+    rows = milestone_rows(milestones)
+    data: list[dict[str, Any]] = [
+        {
+            "type": "scatter",
+            "mode": "markers",
+            "name": "Milestones",
+            "y": rows,
+            "x": [london_wallclock(m["at"]) for m in milestones],
+            "text": [london_label(m["at"]) for m in milestones],
+            "marker": {"symbol": "diamond", "size": 11, "color": "#f0e442"},
+            "hovertemplate": "%{y}<br>%{text}<extra></extra>",
+        }
+    ]
     for status, colour in ACTION_COLOURS.items():
         group = [a for a in actions if a.status == status]
         if not group:
@@ -287,39 +246,44 @@ def event_timeline_figure(
                 "hovertemplate": "%{y}<br>" + status + "<extra></extra>",
             }
         )
-    data.append(
+    shapes = [
         {
-            "type": "scatter",
-            "mode": "markers+text",
-            "name": "Milestones",
-            "y": ["Event"] * len(milestones),
-            "x": [london_wallclock(m["at"]) for m in milestones],
-            "text": [m["label"] for m in milestones],
-            "textposition": "top right",
-            "cliponaxis": False,
-            "textfont": {"size": 12},
-            "marker": {"symbol": "diamond", "size": 11, "color": "#f0e442"},
-            "hovertemplate": "%{text}<extra></extra>",
+            "type": "line",
+            "xref": "x",
+            "yref": "paper",
+            "x0": london_wallclock(m["at"]),
+            "x1": london_wallclock(m["at"]),
+            "y0": 0,
+            "y1": 1,
+            "line": {"color": "#f0e442", "width": 1, "dash": "dot"},
+            "layer": "below",
         }
-    )
+        for m in milestones
+    ]
+    # From the earliest milestone (an alert may come minutes before the start) to the end.
+    start = min([event.started_at, *(m["at"] for m in milestones)])
     end = event.ended_at or event.planned_end_at
+    chargers = len({a.hcalcs.eui64 for a in actions})
     return {
         "data": data,
         "layout": _dark_layout(
             barmode="overlay",
-            margin={"l": 60, "r": 20, "t": 45, "b": 60},
+            margin={"l": 60, "r": 20, "t": 40, "b": 50},
+            # Above the chart: below it the legend would sit on the time axis's title.
+            legend={"orientation": "h", "y": 1.02, "yanchor": "bottom", "x": 0},
             xaxis={
                 "type": "date",
                 "gridcolor": "#2b3640",
                 "title": {"text": "Europe/London"},
                 "range": [
-                    london_wallclock(event.started_at - dt.timedelta(minutes=2)),
+                    london_wallclock(start - dt.timedelta(minutes=2)),
                     london_wallclock(end + dt.timedelta(minutes=2)),
                 ],
             },
-            yaxis={"automargin": True, "gridcolor": "#2b3640", "categoryorder": "trace"},
+            yaxis={"automargin": True, "gridcolor": "#2b3640", "categoryorder": "trace", "autorange": "reversed"},
+            shapes=shapes,
             hovermode="closest",
-            height=max(260, 60 + 28 * (len(actions) + 1)),
+            height=max(260, 90 + 26 * (chargers + len(rows))),
             uirevision="event",
         ),
     }

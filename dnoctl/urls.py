@@ -5,7 +5,7 @@ from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
-from dnoctl import views
+from dnoctl import alarm_views, views
 from dnoctl.api import api_urls
 
 # A body over DATA_UPLOAD_MAX_MEMORY_SIZE sent to an API is a JSON 413 (dnoctl.api_errors).
@@ -13,6 +13,11 @@ handler400 = "dnoctl.api_errors.bad_request"
 
 urlpatterns = [
     path("", views.overview, name="overview"),
+    path("overview/rows.json", views.overview_rows_json, name="overview_rows"),
+    path("overview/network/", views.overview_network_html, name="overview_network"),
+    path("alarms/", alarm_views.alarm_list, name="alarms"),
+    path("alarms/list.json", alarm_views.alarm_list_json, name="alarms_json"),
+    path("alarms/acknowledge/", alarm_views.alarm_acknowledge, name="alarms_acknowledge"),
     path("healthz", views.healthz, name="healthz"),
     path("healthz/web", views.healthz_web, name="healthz-web"),
     path("favicon.ico", views.favicon, name="favicon"),

@@ -1,4 +1,5 @@
-"""Project-level views: the overview (landing page), a health check and the favicon."""
+"""Project-level views: the overview (landing page), a health check and the favicon.
+The alarm list is in ``dnoctl.alarm_views``."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ from typing import Any
 from django.contrib.auth.decorators import login_not_required
 from django.core.paginator import Paginator
 from django.db import DatabaseError, connection
-from django.db.models import Case, Count, F, IntegerField, Max, Q, QuerySet, Value, When
+from django.db.models import Case, F, IntegerField, QuerySet, Value, When
 from django.http import HttpResponseRedirect, JsonResponse
 from django.shortcuts import render
 from django.template.loader import render_to_string
@@ -16,7 +17,8 @@ from django.utils import timezone
 
 from curtailment.budget import alarm_percent, command_budget
 from curtailment.models import LIVE_ACTION_STATES, OPEN_EVENT_STATES, CurtailmentAction, CurtailmentEvent, FailureClock
-from dnoctl.charts import STATUS_SEVERITY, london_label, substation_map_figure
+from dnoctl.alarms import alarm_counts, alarms_read, network_read
+from dnoctl.charts import london_label
 from dnoctl.liveness import liveness_read
 from feeders.choices import FeederStatus, LicenceArea
 from feeders.models import Feeder, FeederAlert, Substation
@@ -72,26 +74,39 @@ def overview_counters() -> dict[str, int]:
     }
 
 
+ATTENTION_ROWS = 10
+
+# The overview's sortable columns: the query's ``sort`` names one, ``dir`` flips it. Each
+# ends with the code so rows of equal value keep one order between refreshes.
+SORTS: dict[str, tuple[list, str]] = {
+    "risk": ([RISK_RANK, F("last_load_percent").desc(nulls_last=True), "code"], "asc"),
+    "feeder": (["code"], "asc"),
+    "substation": (["substation__code", "code"], "asc"),
+    "load": ([F("last_load_percent").asc(nulls_first=True), "code"], "desc"),
+    "reading": ([F("last_reading_at").asc(nulls_first=True), "code"], "desc"),
+}
+
+
+def overview_sort(params) -> tuple[str, str]:
+    """The sort column and direction from the query string; unknown values fall back to
+    the riskiest first."""
+    sort = params.get("sort", "risk")
+    if sort not in SORTS:
+        sort = "risk"
+    direction = params.get("dir", SORTS[sort][1])
+    return sort, direction if direction in ("asc", "desc") else SORTS[sort][1]
+
+
+def feeders_sorted(feeders: QuerySet[Feeder], *, sort: str, direction: str) -> QuerySet[Feeder]:
+    ordered = feeders.order_by(*SORTS[sort][0])
+    return ordered if direction == "asc" else ordered.reverse()
+
+
 def needs_attention() -> dict[str, Any]:
-    """At-risk feeders' time-to-failure clocks (alarms first, then the least time left), open
-    alerts and open events, newest first, for the panel beside the map."""
-    alerts = FeederAlert.objects.filter(cleared_at__isnull=True).select_related("feeder").order_by("-raised_at")[:10]
-    events = (
-        CurtailmentEvent.objects.filter(status__in=OPEN_EVENT_STATES)
-        .select_related("feeder")
-        .annotate(live=Count("actions", filter=Q(actions__status__in=LIVE_ACTION_STATES)))
-        .order_by("-started_at")[:10]
-    )
-    clocks = sorted(
-        FailureClock.objects.select_related("feeder")[:50],
-        key=lambda c: (not c.alarm, c.minutes_left_sort_key, c.feeder.code),
-    )
-    return {
-        "clocks": clocks[:10],
-        "alarms": sum(1 for c in clocks if c.alarm),
-        "alerts": [{"alert": a, "label": london_label(a.raised_at)} for a in alerts],
-        "events": [{"event": e, "label": london_label(e.started_at)} for e in events],
-    }
+    """The most urgent alarms for the panel beside the table, and how many there are in all
+    (the full list is the alarm page: the panel says how many it does not show)."""
+    alarms = alarms_read()
+    return {"alarms": alarms[:ATTENTION_ROWS], **alarm_counts(alarms)}
 
 
 def dcc_budget_rows() -> dict[str, Any]:
@@ -107,47 +122,64 @@ def dcc_budget_rows() -> dict[str, Any]:
     }
 
 
-def substation_summaries(feeders: QuerySet[Feeder]) -> list[dict[str, Any]]:
-    """One row per substation for the map: its worst status, feeder count and worst load,
-    from one grouped query (5,000 feeders are a few hundred substations)."""
-    rows = feeders.order_by().values("substation_id", "status").annotate(n=Count("id"), worst=Max("last_load_percent"))
-    by_substation: dict[int, dict[str, Any]] = {}
-    for row in rows:
-        entry = by_substation.setdefault(row["substation_id"], {"feeders": 0, "statuses": set(), "worst_load": None})
-        entry["feeders"] += row["n"]
-        entry["statuses"].add(row["status"])
-        if row["worst"] is not None and (entry["worst_load"] is None or row["worst"] > entry["worst_load"]):
-            entry["worst_load"] = row["worst"]
-    substations = Substation.objects.filter(pk__in=by_substation).values("id", "code", "name", "latitude", "longitude")
-    summaries = []
-    for sub in substations:
-        entry = by_substation[sub["id"]]
-        worst = next((s for s in STATUS_SEVERITY if s in entry["statuses"]), FeederStatus.NORMAL.value)
-        summaries.append({**sub, "status": worst, "feeders": entry["feeders"], "worst_load": entry["worst_load"]})
-    return summaries
+# Column headers: (sort key or None, label, numeric).
+OVERVIEW_COLUMNS = [
+    ("risk", "Status", False),
+    ("feeder", "Feeder", False),
+    ("substation", "Substation", False),
+    ("load", "Load % of rating", True),
+    ("reading", "Last reading (UK time)", False),
+    (None, "Auto", False),
+]
 
 
-def overview(request):
-    """Every feeder with its live load and status, riskiest first, filtered and paginated,
-    with the header counters and a schematic map of substations."""
+def overview_table(request) -> dict[str, Any]:
+    """The feeder table's page as the query asks for it: filters, sort and page, with the
+    query strings the column headers and the pager link to."""
     filters = overview_filters(request.GET)
-    feeders = feeders_filtered(filters)
-    ordered = feeders.annotate(risk=RISK_RANK).order_by("risk", F("last_load_percent").desc(nulls_last=True), "code")
+    sort, direction = overview_sort(request.GET)
+    ordered = feeders_sorted(feeders_filtered(filters), sort=sort, direction=direction)
     page = Paginator(ordered, FEEDERS_PER_PAGE).get_page(request.GET.get("page"))
     rows = [
         {"feeder": feeder, "last_reading_label": london_label(feeder.last_reading_at)} for feeder in page.object_list
     ]
     query = request.GET.copy()
     query.pop("page", None)
-    context = {
+    unsorted = query.copy()
+    for key in ("sort", "dir"):
+        unsorted.pop(key, None)
+    columns = []
+    for key, label, numeric in OVERVIEW_COLUMNS:
+        if key is None:
+            columns.append({"label": label, "numeric": numeric})
+            continue
+        active = key == sort
+        flipped = "desc" if direction == "asc" else "asc"
+        link = unsorted.copy()
+        link["sort"], link["dir"] = key, flipped if active else SORTS[key][1]
+        aria = ("ascending" if direction == "asc" else "descending") if active else None
+        columns.append({"label": label, "numeric": numeric, "query": link.urlencode(), "aria_sort": aria})
+    return {
         "page": page,
         "rows": rows,
         "filters": filters,
         "filter_query": query.urlencode(),
+        "sort": sort,
+        "direction": direction,
+        "columns": columns,
+    }
+
+
+def overview(request):
+    """Every feeder with its live load and status, riskiest first (or sorted by a column),
+    filtered and paginated, with the header counters, the most urgent alarms and the network
+    of substations and feeders by live status."""
+    context = {
+        **overview_table(request),
         "counters": overview_counters(),
         "attention": needs_attention(),
         "budget": dcc_budget_rows(),
-        "map_figure": substation_map_figure(substation_summaries(feeders)),
+        "network": network_read(),
         "substations": Substation.objects.order_by("code").values_list("code", flat=True),
         "areas": LicenceArea.choices,
         "statuses": FeederStatus.choices,
@@ -155,12 +187,35 @@ def overview(request):
     return render(request, "overview.html", context)
 
 
+def overview_rows_json(request):
+    """The feeder table's rows and pager for the same query, fetched by the overview when a
+    status changes so the rows keep their order (and page) as the data moves."""
+    table = overview_table(request)
+    return JsonResponse(
+        {
+            "rows_html": render_to_string("dashboard/_feeder_rows.html", table, request=request),
+            "pager_html": render_to_string("dashboard/_feeder_pager.html", table, request=request),
+            "pager_bottom_html": render_to_string(
+                "dashboard/_feeder_pager.html", {**table, "pager_label": "Feeder pages (bottom)"}, request=request
+            ),
+            "count": table["page"].paginator.count,
+        }
+    )
+
+
+def overview_network_html(request):
+    """The network view alone, fetched by the overview after a reconnect (pushes missed)."""
+    return render(request, "dashboard/_network.html", {"network": network_read()})
+
+
 def overview_counters_json(request):
     """The header counters and the attention panel, fetched by the overview page when a
     status, an alert or an event changes."""
-    attention_html = render_to_string("dashboard/_attention.html", {"attention": needs_attention()}, request=request)
+    attention = needs_attention()
+    attention_html = render_to_string("dashboard/_attention.html", {"attention": attention}, request=request)
     budget_html = render_to_string("dashboard/_dcc_budget.html", {"budget": dcc_budget_rows()}, request=request)
-    return JsonResponse({**overview_counters(), "attention_html": attention_html, "budget_html": budget_html})
+    counts = {key: attention[key] for key in ("alarms_total", "alarms_unacknowledged", "unacknowledged")}
+    return JsonResponse({**overview_counters(), **counts, "attention_html": attention_html, "budget_html": budget_html})
 
 
 @login_not_required

@@ -35,7 +35,8 @@ from feeders.selectors import Trend, feeder_trend
 from feeders.services import alert_acknowledge, feeder_automatic_set
 
 RANGES_HOURS = [1, 6, 24, 72, 168]
-DEFAULT_RANGE_HOURS = 24
+# The last hour: the live minutes fill the chart, with the trend forecast at its right edge.
+DEFAULT_RANGE_HOURS = 1
 # Enough points to see the shape at 1920 px; beyond that the browser only slows down.
 MAX_CHART_POINTS = 4000
 MAX_EVENT_MINUTES = 120  # a charger may be off at most 120 min in any 24 h (NF11)

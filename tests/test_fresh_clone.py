@@ -107,9 +107,11 @@ def test_the_demo_starts_from_a_fresh_clone_and_serves_the_overview(fresh_demo):
     assert overview.status_code == 200, overview.text[:2000]
     assert "SS000-F0000" in overview.text  # the seeded area is there
 
-    # Every static file the overview links, and every module its scripts import, is served
-    # under its hashed name.
-    linked = re.findall(r'(?:href|src)="(/static/[^"]+)"', overview.text)
+    # Every static file the overview and a feeder page (the chart: Plotly) link, and every
+    # module their scripts import, is served under its hashed name.
+    feeder_page = session.get(url + re.search(r'href="(/feeders/\d+/)"', overview.text).group(1), timeout=30)
+    assert feeder_page.status_code == 200, feeder_page.text[:2000]
+    linked = re.findall(r'(?:href|src)="(/static/[^"]+)"', overview.text + feeder_page.text)
     assert any(path.endswith(".css") for path in linked) and any("plotly" in path for path in linked), linked
     seen = set()
     while linked:

@@ -3,7 +3,7 @@
 
 Every charger's curtailed intervals within 30 days either side of the period are checked
 with the interval the limits count once an action has ended: what the device did,
-``[confirmed_at, COALESCE(ended_at, expected_end_at))``, unconfirmed and failed commands excluded: a cheap window-function pre-filter finds the
+``[confirmed_at, ended_at)``, up to the report's "now" while running, unconfirmed and failed commands excluded: a cheap window-function pre-filter finds the
 chargers that could breach, and an exact check of the candidate windows of those chargers
 finds the worst window per charger and limit. Times are epoch seconds throughout, so the
 same SQL runs on PostgreSQL and SQLite.
@@ -18,12 +18,12 @@ from django.db import connection
 
 from curtailment.reports.periods import iso_utc
 from curtailment.reports.selectors import (
-    ACTION_END,
     ACTION_FAILED,
     ACTION_START,
     Dialect,
     Snapshot,
     T,
+    action_end,
     from_epoch,
     round_minutes,
     ts_param,
@@ -37,7 +37,7 @@ TOLERANCE_MINUTES = 1e-4
 def _intervals(d: Dialect, *, flagged_only: bool = False) -> str:
     """Curtailed intervals of every charger near the period (30 days either side), failed
     commands excluded: the limits are about chargers switched off."""
-    end = ACTION_END
+    end = action_end(d)
     flagged = f" AND a.hcalcs_id IN (SELECT hcalcs_id FROM {FLAGGED_TABLE})" if flagged_only else ""
     return f"""
     SELECT a.hcalcs_id, {d.epoch(ACTION_START)} AS s, {d.epoch(end)} AS e
@@ -118,6 +118,7 @@ def breach_rows(snapshot: Snapshot) -> list[list]:
         "window_30d_s": window_30d.total_seconds(),
         "limit_24h": int(settings.DNOCTL["LIMIT_24H_MINUTES"]),
         "limit_30d": int(settings.DNOCTL["LIMIT_30D_MINUTES"]),
+        "now": snapshot.params["now"],
     }
     with connection.cursor() as cursor:
         cursor.execute(f"SELECT MAX(e - s) FROM ({_intervals(d)}) iv", params)

@@ -1,7 +1,8 @@
 """The tables of an Ofgem report and their columns: one definition used by the CSV, XLSX
 and JSON writers, the JSON Schema (``schema.json``) and the documentation.
 
-Types: ``integer``, ``number`` (minutes to 2 decimal places, kW), ``string``, ``datetime``
+Types: ``integer``, ``number`` (minutes to 2 decimal places, kW), ``string``, ``boolean``
+(``true``/``false`` in CSV), ``datetime``
 (ISO 8601 UTC, ``2026-03-29T01:00:00Z``, empty/null when not set), ``date`` (London
 calendar day, ``YYYY-MM-DD``).
 """
@@ -53,6 +54,11 @@ SUMMARY_METRICS: tuple[Column, ...] = (
     C("events_automatic", "integer", "... of which triggered automatically by a feeder alert"),
     C("events_manual", "integer", "... of which started by an operator"),
     C("events_external", "integer", "... of which raised by an external system (SCADA)"),
+    C(
+        "events_ongoing",
+        "integer",
+        "Events still running when the report was generated: their minutes are counted up to generated_at",
+    ),
     C("mpans_affected", "integer", "Distinct MPANs curtailed in the period (each MPAN counted once)"),
     C("mpan_events", "integer", "Sum over events of the MPANs affected per event"),
     C("charger_actions", "integer", "Charger curtailments (actions) of those events, failed ones included"),
@@ -63,7 +69,8 @@ SUMMARY_METRICS: tuple[Column, ...] = (
     C("throttled_minutes", "number", "... their charger-minutes limited below 100 % inside the period"),
     C("event_minutes_total", "number", "Sum of the events' minutes inside the period"),
     C("event_minutes_mean", "number", "Mean event minutes inside the period (0 without events)"),
-    C("event_minutes_max", "number", "Longest event's minutes inside the period"),
+    C("event_minutes_max", "number", "Longest event's minutes inside the period (so far, if it is still running)"),
+    C("event_minutes_max_ongoing", "boolean", "The longest event is still running: its minutes will grow"),
     C("overrides", "integer", "Curtailments cut short by the customer's boost button"),
     C("failed_commands", "integer", "Curtailments whose command failed (charger not switched off)"),
     C("late_commands", "integer", "Curtailments confirmed late or never confirmed in time"),
@@ -86,11 +93,12 @@ EVENTS = Table(
         C("licence_area", "string", "Distribution licence area"),
         C("trigger", "string", "automatic, manual or external"),
         C("status", "string", "active, releasing or ended (at generation time)"),
+        C("ongoing", "boolean", "Still running at generation time: its minutes are counted up to generated_at"),
         C("end_reason", "string", "Why the event ended (empty while open)"),
         C("started_at", "datetime", "Event start"),
         C("ended_at", "datetime", "Event end (null while open)", nullable=True),
-        C("duration_minutes", "number", "Whole event, start to end (planned end while open)"),
-        C("minutes_in_period", "number", "The event's minutes inside the period"),
+        C("duration_minutes", "number", "Whole event, start to end (start to generated_at while ongoing)"),
+        C("minutes_in_period", "number", "The event's minutes inside the period (so far, while ongoing)"),
         C("mpans_affected", "integer", "Distinct MPANs curtailed by this event inside the period"),
         C("charger_actions", "integer", "Chargers the event tried to curtail (failed ones included)"),
         C("charger_minutes", "number", "Charger-minutes curtailed inside the period"),
@@ -222,6 +230,7 @@ _JSON_TYPES = {
     "integer": {"type": "integer"},
     "number": {"type": "number"},
     "string": {"type": "string"},
+    "boolean": {"type": "boolean"},
     "datetime": {"type": "string", "pattern": r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z$"},
     "date": {"type": "string", "pattern": r"^\d{4}-\d{2}-\d{2}$"},
 }
@@ -250,14 +259,14 @@ def json_schema() -> dict:
     written out; a test keeps the two equal)."""
     return {
         "$schema": "https://json-schema.org/draft/2020-12/schema",
-        "$id": "https://dnoctl.example/schemas/ofgem-curtailment-report-v1.json",
+        "$id": "https://dnoctl.example/schemas/ofgem-curtailment-report-v2.json",
         "title": "dnoctl Ofgem curtailment report",
         "type": "object",
         "required": ["format", "version", "period", "summary", "tables"],
         "additionalProperties": False,
         "properties": {
             "format": {"const": "dnoctl-ofgem-curtailment-report"},
-            "version": {"const": 1},
+            "version": {"const": 2},
             "period": {
                 "type": "object",
                 "required": ["kind", "label", "first_day", "last_day", "start_utc", "end_utc", "timezone"],

@@ -88,7 +88,7 @@ def report_generate(
     generated_at = generated_at or timezone.now()
     rows: dict[str, int] = {}
     progress(0.0, "selecting events")
-    with transaction.atomic(), selectors.report_snapshot(period=period) as snapshot:
+    with transaction.atomic(), selectors.report_snapshot(period=period, now=generated_at) as snapshot:
         progress(0.2, "checking usage limits")
         breaches = breach_rows(snapshot)
         progress(0.3, "summarising")
@@ -130,13 +130,15 @@ def report_generate(
 
 
 def report_overview(*, period: ReportPeriod, top_n: int = 10) -> dict:
-    """What the Reports page shows: summary, duration buckets, months, worst served and
-    breaches (no per-event rows), from one snapshot."""
-    with transaction.atomic(), selectors.report_snapshot(period=period) as snapshot:
+    """What the Reports page shows: summary, duration buckets, months, worst served,
+    breaches and the events still running (no per-event rows), from one snapshot."""
+    now = timezone.now()
+    with transaction.atomic(), selectors.report_snapshot(period=period, now=now) as snapshot:
         breaches = breach_rows(snapshot)
         return {
             "period": period.as_dict(),
-            "summary": selectors.summary(snapshot, generated_at=timezone.now(), breaches=len(breaches)),
+            "summary": selectors.summary(snapshot, generated_at=now, breaches=len(breaches)),
+            "ongoing_events": selectors.ongoing_event_rows(snapshot),
             "duration_buckets": selectors.duration_bucket_rows(snapshot),
             "managed_months": selectors.managed_month_rows(snapshot),
             "worst_by_total": selectors.worst_by_total_rows(snapshot, top_n=top_n),

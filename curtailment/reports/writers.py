@@ -29,7 +29,8 @@ CONTENT_TYPES = {
     "json": "application/json",
 }
 JSON_FORMAT_NAME = "dnoctl-ofgem-curtailment-report"
-JSON_FORMAT_VERSION = 1
+# 2: events carry ``ongoing``; the summary ``events_ongoing`` and ``event_minutes_max_ongoing``.
+JSON_FORMAT_VERSION = 2
 
 
 def summary_as_rows(summary: dict) -> list[list]:
@@ -49,6 +50,10 @@ def _xlsx_row(sheet, row: list) -> list:
     return cells
 
 
+def _csv_flags(row: list) -> list:
+    return [("true" if value else "false") if isinstance(value, bool) else value for value in row]
+
+
 class CsvZipWriter:
     """One ``<table>.csv`` per table in a zip (UTF-8, comma separated, header row)."""
 
@@ -63,7 +68,8 @@ class CsvZipWriter:
             writer = csv.writer(text)
             writer.writerow(table.header)
             for row in rows:
-                writer.writerow(csv_row(row))  # feeder and substation codes are free text
+                # Feeder and substation codes are free text; a flag is written as JSON writes it.
+                writer.writerow(csv_row(_csv_flags(row)))
                 count += 1
             text.flush()
             text.detach()

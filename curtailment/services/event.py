@@ -29,6 +29,7 @@ from curtailment.choices import (
 )
 from curtailment.models import (
     LIVE_ACTION_STATES,
+    AuditEntry,
     CurtailmentAction,
     CurtailmentEvent,
 )
@@ -552,14 +553,36 @@ def event_close_if_done(*, event: CurtailmentEvent, at: dt.datetime | None = Non
             return False
         asp_calloffs_release(event_id=event.pk, at=at)
         event.refresh_from_db()
+        # A released event ends in the name of whoever released it (the operator who
+        # cancelled, or the rule that released it early); one that ran its course, the rule's.
+        ended_by = event_released_by(event) if releasing else {"rule": AUTO_RULE}
         audit_record(
             action="event.end",
-            rule=AUTO_RULE,
             target=event,
             reason=event.get_end_reason_display() or "ended",
             inputs={"end_reason": event.end_reason, "actions": event.actions.count()},
+            **ended_by,
         )
         push_event(event)
         transaction.on_commit(lambda: feeder_status_after_event(event.feeder))
         _protection_check_on_commit(event.feeder_id)
     return True
+
+
+def event_released_by(event: CurtailmentEvent) -> dict:
+    """Who moved the event to releasing, from its ``event.release`` audit entry (written in
+    the same transaction): ``{"actor_user": user}`` or ``{"rule": name}``, ready for
+    :func:`audit_record`. The rule's name when there is no such entry."""
+    entry = (
+        AuditEntry.objects.filter(
+            target_type=CurtailmentEvent._meta.label_lower, target_id=str(event.pk), action="event.release"
+        )
+        .select_related("actor_user")
+        .order_by("-at", "-id")
+        .first()
+    )
+    if entry is None:
+        return {"rule": AUTO_RULE}
+    if entry.actor_user is not None:
+        return {"actor_user": entry.actor_user}
+    return {"rule": entry.actor.removeprefix("rule:")}

@@ -175,17 +175,30 @@ def feeder_automatic_set(*, feeder: Feeder, enabled: bool, reason: str, changed_
     return True
 
 
-def alert_acknowledge(*, alert: FeederAlert, reason: str, acknowledged_by, now: datetime | None = None) -> bool:
+def alert_acknowledge(
+    *,
+    alert: FeederAlert,
+    reason: str,
+    acknowledged_by,
+    via: str = "feeder page",
+    escalated_at: datetime | None = None,
+    now: datetime | None = None,
+) -> bool:
     """Record that the control room has seen the alert, audited, pushing ``feeder.updated``
     (everyone) and ``control.alert_acknowledged`` (operators: who) on commit.
 
     Compare-and-set on "not yet acknowledged": two operators clicking at once record one
     acknowledgement; the second call returns False and audits and pushes nothing. ``reason``
-    is the operator's optional note (may be empty).
+    is the operator's note (may be empty on the feeder page); ``via`` says where it was
+    acknowledged, for the audit trail. ``escalated_at``: the engine handed the alarm to the
+    operator then, so an acknowledgement older than that is taken again.
     """
     now = now or timezone.now()
+    pending = Q(acknowledged_at__isnull=True)
+    if escalated_at is not None:
+        pending |= Q(acknowledged_at__lt=escalated_at)
     with transaction.atomic():
-        changed = FeederAlert.objects.filter(pk=alert.pk, acknowledged_at__isnull=True).update(
+        changed = FeederAlert.objects.filter(pending, pk=alert.pk).update(
             acknowledged_at=now, acknowledged_by=acknowledged_by
         )
         if not changed:
@@ -197,7 +210,13 @@ def alert_acknowledge(*, alert: FeederAlert, reason: str, acknowledged_by, now: 
             actor_user=acknowledged_by,
             target=alert,
             reason=reason,
-            inputs={"feeder": feeder.code, "alert_id": alert.pk, "kind": alert.kind},
+            inputs={
+                "feeder": feeder.code,
+                "alert_id": alert.pk,
+                "kind": alert.kind,
+                "via": via,
+                "escalated_at": iso_utc(escalated_at) if escalated_at else None,
+            },
         )
         updated_pushed(
             FeederUpdatedPayload(

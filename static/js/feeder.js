@@ -8,7 +8,7 @@ const feederId = head.dataset.feederId;
 const phases = Number(head.dataset.phases);
 const chart = document.getElementById("load-chart");
 const STATUS_TEXT = { normal: "Normal", at_risk: "At risk", curtailing: "Curtailing", offline: "Offline" };
-let hours = Number(new URLSearchParams(window.location.search).get("hours") || 24);
+let hours = Number(new URLSearchParams(window.location.search).get("hours") || head.dataset.hours);
 
 const initial = figureFrom("load-figure");
 window.Plotly.newPlot(chart, initial.data, initial.layout, PLOT_CONFIG);

@@ -1,9 +1,35 @@
 // Live updates over a WebSocket: reconnect with exponential backoff (plus jitter, so a
 // restarted server is not hit by every screen at once) and show #stale-banner while the
 // page may be out of date. On reconnect the page's onReconnect refetches what it missed.
+// #last-updated says when the page last heard from the server, in normal running too, so
+// a quiet evening and a frozen page do not look the same.
 
 const MIN_DELAY_MS = 500;
 const MAX_DELAY_MS = 15000;
+
+const LONDON_TIME = new Intl.DateTimeFormat("en-GB", {
+  timeZone: "Europe/London",
+  hour: "2-digit",
+  minute: "2-digit",
+  second: "2-digit",
+  timeZoneName: "short",
+});
+
+export function londonTime(date) {
+  return LONDON_TIME.format(date);
+}
+
+let lastHeard = null;
+
+// Called on every message and by pages after a refetch: the server answered just now.
+export function markUpdated() {
+  lastHeard = new Date();
+  const indicator = document.getElementById("last-updated");
+  if (!indicator) return;
+  indicator.querySelector("time").textContent = londonTime(lastHeard);
+  indicator.dataset.updatedAt = lastHeard.toISOString();
+  indicator.hidden = document.body.dataset.live === "stale";
+}
 
 export function connectLive(path, handlers, { onReconnect } = {}) {
   const banner = document.getElementById("stale-banner");
@@ -14,9 +40,15 @@ export function connectLive(path, handlers, { onReconnect } = {}) {
   let pingTimer;
 
   function setStale(stale) {
-    if (banner) banner.hidden = !stale;
+    if (banner) {
+      banner.hidden = !stale;
+      const since = banner.querySelector(".stale-since");
+      if (since) since.textContent = stale && lastHeard ? ` (last update ${londonTime(lastHeard)})` : "";
+    }
     document.body.classList.toggle("is-stale", stale);
     document.body.dataset.live = stale ? "stale" : "live";
+    const indicator = document.getElementById("last-updated");
+    if (indicator) indicator.hidden = stale || !lastHeard;
   }
 
   function open() {
@@ -24,6 +56,7 @@ export function connectLive(path, handlers, { onReconnect } = {}) {
     socket.addEventListener("open", () => {
       delay = MIN_DELAY_MS;
       setStale(false);
+      markUpdated();
       if (everOpened && onReconnect) onReconnect();
       everOpened = true;
       pingTimer = setInterval(() => socket.readyState === 1 && socket.send('{"type":"ping"}'), 25000);
@@ -35,6 +68,7 @@ export function connectLive(path, handlers, { onReconnect } = {}) {
       } catch {
         return;
       }
+      markUpdated();
       const handler = handlers[message.type];
       if (handler) handler(message.payload || {}, message);
     });
@@ -67,7 +101,9 @@ export function debounce(fn, ms) {
 export async function fetchJson(url) {
   const response = await fetch(url, { headers: { Accept: "application/json" }, credentials: "same-origin" });
   if (!response.ok) throw new Error(`${url}: ${response.status}`);
-  return response.json();
+  const body = await response.json();
+  if (document.body.dataset.live === "live") markUpdated();
+  return body;
 }
 
 export function figureFrom(id) {

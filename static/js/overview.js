@@ -1,28 +1,44 @@
-// Overview: live load and status per feeder row, header counters, and the map.
-import { connectLive, debounce, fetchJson, figureFrom, PLOT_CONFIG } from "./live.js";
+// Overview: live load and status per feeder row, rows kept in order as statuses change,
+// the header counters and attention panel, the network view and the new-alarm cue.
+import { alarmCue } from "./alarm_cue.js";
+import { connectLive, debounce, fetchJson } from "./live.js";
 
 const STATUS_TEXT = { normal: "Normal", at_risk: "At risk", curtailing: "Curtailing", offline: "Offline" };
+// Worst first: a substation takes the status of its worst feeder (dnoctl.charts.STATUS_SEVERITY).
+const SEVERITY = ["at_risk", "curtailing", "offline", "normal"];
 const table = document.getElementById("feeder-table");
-const mapNode = document.getElementById("feeder-map");
-
-if (mapNode && window.Plotly) {
-  const figure = figureFrom("map-figure");
-  window.Plotly.newPlot(mapNode, figure.data, figure.layout, PLOT_CONFIG);
-  // Clicking a substation filters the list to it.
-  mapNode.on("plotly_click", (event) => {
-    const code = event.points[0] && event.points[0].customdata;
-    if (code) window.location.search = `?substation=${encodeURIComponent(code)}`;
-  });
-}
+const network = () => document.getElementById("network");
+const cue = alarmCue();
 
 function row(feederId) {
-  return table ? table.querySelector(`tr[data-feeder-id="${feederId}"]`) : null;
+  return table.querySelector(`tr[data-feeder-id="${feederId}"]`);
 }
 
-function setStatus(tr, status) {
-  if (!status || !STATUS_TEXT[status]) return;
+function setRowStatus(tr, status) {
   tr.className = tr.className.replace(/\bstatus-\S+/g, "").trim() + ` status-${status}`;
+  tr.dataset.status = status;
   tr.querySelector(".status").textContent = STATUS_TEXT[status];
+}
+
+function networkCell(feederId) {
+  const node = network();
+  return node ? node.querySelector(`.cell[data-feeder-id="${feederId}"]`) : null;
+}
+
+function setCellStatus(cell, status, loadPercent) {
+  const code = cell.getAttribute("aria-label").split(":")[0];
+  if (cell.dataset.status !== status) {
+    cell.className = `cell status-${status}`;
+    cell.dataset.status = status;
+    cell.setAttribute("aria-label", `${code}: ${STATUS_TEXT[status]}`);
+    const substation = cell.closest(".substation");
+    const statuses = new Set([...substation.querySelectorAll(".cell")].map((c) => c.dataset.status));
+    const worst = SEVERITY.find((s) => statuses.has(s)) || "normal";
+    substation.className = `substation status-${worst}`;
+    substation.dataset.status = worst;
+  }
+  const load = loadPercent === null || loadPercent === undefined ? "" : ` · ${Math.round(Number(loadPercent))}%`;
+  cell.title = `${code} · ${STATUS_TEXT[status]}${load}`;
 }
 
 function setLoad(tr, percent) {
@@ -41,6 +57,24 @@ function flash(tr) {
   tr.classList.add("flash");
 }
 
+// The server sorts and pages: after a status change, fetch this page's rows again so a feeder
+// that went at risk moves up (or onto this page) and the order stays the one the headers say.
+const refreshRows = debounce(async () => {
+  try {
+    const data = await fetchJson(`${table.dataset.rowsUrl}${window.location.search}`);
+    const body = document.getElementById("feeder-rows");
+    const focused = document.activeElement && body.contains(document.activeElement) ? document.activeElement.closest("tr") : null;
+    body.innerHTML = data.rows_html;
+    const refocus = focused && row(focused.dataset.feederId);
+    if (refocus) refocus.querySelector("a").focus();
+    document.getElementById("feeder-pager-top").innerHTML = data.pager_html;
+    document.getElementById("feeder-pager-bottom").innerHTML = data.pager_bottom_html;
+    table.dataset.order = [...body.querySelectorAll("tr[data-feeder-id]")].map((tr) => tr.dataset.feederId).join(",");
+  } catch (error) {
+    console.warn(error);
+  }
+}, 400);
+
 const refreshCounters = debounce(async () => {
   try {
     const counters = await fetchJson(table.dataset.countersUrl);
@@ -54,16 +88,40 @@ const refreshCounters = debounce(async () => {
       const node = document.querySelector(`[data-counter="${name}"]`);
       if (node) node.textContent = value;
     }
+    if (counters.unacknowledged) cue.observe(counters.unacknowledged);
   } catch (error) {
     console.warn(error);
   }
 }, 400);
 
+async function refreshNetwork() {
+  try {
+    const response = await fetch(table.dataset.networkUrl, { credentials: "same-origin" });
+    if (!response.ok) throw new Error(`${table.dataset.networkUrl}: ${response.status}`);
+    document.getElementById("network-view").innerHTML = await response.text();
+  } catch (error) {
+    console.warn(error);
+  }
+}
+
+// The network view holds every feeder's last status, on this page or not: a reading whose
+// status differs from it is a status change, and only then are the rows fetched again
+// (readings arrive every few seconds for every feeder).
+function applyStatus(feederId, status, loadPercent) {
+  if (!status || !STATUS_TEXT[status]) return;
+  const tr = row(feederId);
+  const cell = networkCell(feederId);
+  const previous = cell ? cell.dataset.status : tr ? tr.dataset.status : status;
+  if (cell) setCellStatus(cell, status, loadPercent);
+  if (tr) setRowStatus(tr, status);
+  if (previous !== status) refreshRows();
+}
+
 function applyReading(p) {
+  applyStatus(p.feeder_id, p.status, p.load_percent);
   const tr = row(p.feeder_id);
   if (!tr) return;
   setLoad(tr, p.load_percent);
-  setStatus(tr, p.status);
   const last = tr.querySelector(".last-reading");
   if (last && p.measured_at_label) last.textContent = p.measured_at_label;
   flash(tr);
@@ -76,8 +134,7 @@ connectLive(
     // A head-end batch moving many feeders arrives as one list (feeders/events.py).
     "feeder.readings": (p) => (p.readings || []).forEach(applyReading),
     "feeder.status": (p) => {
-      const tr = row(p.feeder_id);
-      if (tr) setStatus(tr, p.status);
+      applyStatus(p.feeder_id, p.status, p.load_percent);
       refreshCounters();
     },
     "feeder.alert": () => refreshCounters(),
@@ -88,9 +145,18 @@ connectLive(
     "protection.clock": () => refreshCounters(),
     "protection.budget": () => refreshCounters(),
   },
-  { onReconnect: refreshCounters },
+  {
+    onReconnect: () => {
+      refreshCounters();
+      refreshRows();
+      refreshNetwork();
+    },
+  },
 );
 // Counters follow event.updated/feeder.status/feeder.alert (see FeedersOverviewConsumer);
 // action.updated is not pushed to feeders.all, so a slow timer catches an action that ends
-// on its own without an event push.
-setInterval(refreshCounters, 15000);
+// on its own without an event push, and puts rows sorted by load back in order.
+setInterval(() => {
+  refreshCounters();
+  refreshRows();
+}, 15000);

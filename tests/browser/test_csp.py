@@ -13,7 +13,7 @@ from django.utils import timezone
 
 from consent.choices import ConsentStatus
 from curtailment.audit import audit_record
-from feeders.models import FeederReading
+from feeders.models import FeederAlert, FeederReading
 from tests.browser_support import PASSWORD, screenshot
 from tests.consent.factories import ConsentFactory, eligible_charger
 from tests.feeders.factories import FeederFactory
@@ -49,8 +49,10 @@ def _pages() -> dict[str, str]:
     charger = eligible_charger(feeder=feeder)
     pending = ConsentFactory(status=ConsentStatus.PENDING, evidence_channel="", evidence_date=None)
     event = EventFactory(feeder=feeder, started_at=now - dt.timedelta(hours=1))
+    FeederAlert.objects.create(feeder=feeder, kind="threshold", raised_at=now, load_percent=95.0)  # the alarm list
     return {
         "overview": "/",
+        "alarms": "/alarms/",
         "feeder": f"/feeders/{feeder.pk}/",
         "events": "/curtailment/events/",
         "event": f"/curtailment/events/{event.pk}/",
@@ -106,7 +108,7 @@ def test_every_page_runs_under_the_policy_without_a_violation(chromium, live_sta
 
         found = {}
         for name, path in pages.items():
-            live = name in ("overview", "feeder", "event", "compliance")
+            live = name in ("overview", "alarms", "feeder", "event", "compliance")
             violations = _violations_on(page, f"{live_stack.web_url}{path}", live=live)
             if violations:
                 screenshot(page, f"csp-{name}")

@@ -4,6 +4,7 @@ service behind both, and nothing is changed."""
 
 import datetime as dt
 import json
+import re
 
 import pytest
 from django.core.exceptions import ValidationError
@@ -82,6 +83,17 @@ def test_the_premise_page_offers_no_day_after_today(operator_client):
     page = operator_client.get(f"/consent/premises/{consent.tenancy.premise_id}/")
 
     assert f'max="{timezone.localdate().isoformat()}"' in page.content.decode()
+
+
+def test_the_premise_page_prefills_the_evidence_date_as_a_date_input_takes_it(operator_client):
+    """An <input type=date> accepts only YYYY-MM-DD; today's date in the en-GB default format
+    (DD/MM/YYYY) would be dropped by the browser and the field left empty."""
+    consent = _pending()
+
+    page = operator_client.get(f"/consent/premises/{consent.tenancy.premise_id}/").content.decode()
+
+    field = re.search(r'<input type="date" name="evidence_date"[^>]*>', page)[0]
+    assert f'value="{timezone.localdate().isoformat()}"' in field
 
 
 def test_the_service_refuses_a_future_evidence_date(operator):

@@ -43,7 +43,7 @@ def test_the_overview_lists_clocks_alarms_first_and_counts_the_alarms(viewer_cli
     response = viewer_client.get("/")
 
     assert response.context["counters"]["protection_alarms"] == 1
-    assert [c.feeder.code for c in response.context["attention"]["clocks"]] == ["LOUD01", "CALM01"]
+    assert [a.feeder.code for a in response.context["attention"]["alarms"]] == ["LOUD01", "CALM01"]
     html = response.content.decode()
     assert f'id="clock-{loud.pk}"' in html and "▲ Relief on LOUD01 not confirmed" in html
     assert 'Rating reached in <strong class="minutes-to-rating">2 min</strong>' in html

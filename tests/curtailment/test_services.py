@@ -14,8 +14,10 @@ from curtailment.services import (
     EventAlreadyOpen,
     action_dispatch,
     action_release,
+    action_released,
     curtailment_event_cancel,
     curtailment_event_start,
+    event_close_if_done,
     event_confirmations_check,
     event_open_for_alert,
     event_recheck,
@@ -28,6 +30,7 @@ from curtailment.services.common import action_lease
 from dcc.models import ServiceRequest
 from feeders.models import FeederAlert, FeederReading
 from tests.consent.factories import eligible_charger
+from tests.curtailment.helpers import devices_confirm
 from tests.feeders.factories import FeederFactory
 
 
@@ -168,6 +171,46 @@ def test_cancel_ends_unsent_actions_and_closes_the_event(operator):
     assert set(event.actions.values_list("status", "end_reason")) == {("ended", "cancelled")}
     with pytest.raises(ValidationError):
         curtailment_event_cancel(event=event, reason=" ", cancelled_by=operator)
+
+
+@pytest.mark.django_db
+def test_an_operator_cancelled_event_ends_in_the_operator_name_when_the_last_reset_is_answered(operator):
+    """GIVEN an event whose chargers the devices confirmed, WHEN an operator cancels it, THEN
+    its end, recorded later when the last 7.8 is answered, names the operator, not the rule."""
+    feeder = FeederFactory()
+    for _ in range(2):
+        eligible_charger(feeder=feeder)
+    event = curtailment_event_start(
+        feeder=feeder, reduction_kw=10, duration_minutes=30, reason="t", requested_by=operator
+    )
+    devices_confirm(event)
+    event = curtailment_event_cancel(event=event, reason="crew on site", cancelled_by=operator)
+    assert event.status == EventStatus.RELEASING
+    assert not AuditEntry.objects.filter(action="event.end", target_id=str(event.pk)).exists()
+    for action in event.actions.all():
+        action_released(action_id=action.pk, succeeded=True)
+    event.refresh_from_db()
+    assert event.status == EventStatus.ENDED
+    end = AuditEntry.objects.get(action="event.end", target_id=str(event.pk))
+    assert (end.actor, end.actor_user) == (operator.username, operator)
+
+
+@pytest.mark.django_db
+def test_an_event_that_runs_its_course_ends_in_the_rule_name(operator):
+    feeder = FeederFactory()
+    eligible_charger(feeder=feeder)
+    started = timezone.now() - dt.timedelta(minutes=40)
+    event = curtailment_event_start(
+        feeder=feeder, reduction_kw=5, duration_minutes=30, reason="t", requested_by=operator, at=started
+    )
+    devices_confirm(event)
+    action = event.actions.get()
+    CurtailmentAction.objects.filter(pk=action.pk).update(
+        status=ActionStatus.ENDED, ended_at=action.expected_end_at, end_reason="duration"
+    )
+    assert event_close_if_done(event=event)
+    end = AuditEntry.objects.get(action="event.end", target_id=str(event.pk))
+    assert (end.actor, end.actor_user) == ("rule:auto-curtail", None)
 
 
 @pytest.mark.django_db

@@ -5,12 +5,7 @@ from types import SimpleNamespace
 
 import pytest
 
-from dnoctl.charts import (
-    feeder_load_figure,
-    london_label,
-    london_wallclock,
-    substation_map_figure,
-)
+from dnoctl.charts import feeder_load_figure, london_label, london_wallclock
 
 UTC = dt.UTC
 
@@ -79,32 +74,3 @@ def test_feeder_figure_sends_wallclock_x_and_a_trace_per_phase_then_the_forecast
     assert [shape["y0"] for shape in figure["layout"]["shapes"][:2]] == [400, 360]
     # The forecast is drawn in wall-clock time too: 01:30 GMT and 10 minutes on.
     assert figure["data"][2]["x"] == ["2026-10-25 01:30:00", "2026-10-25 01:40:00"]
-
-
-def test_map_figure_has_one_trace_per_status_with_shapes():
-    subs = [
-        {
-            "code": "A",
-            "name": "a",
-            "latitude": 52.1,
-            "longitude": -1.5,
-            "status": "at_risk",
-            "feeders": 3,
-            "worst_load": 95.0,
-        },
-        {
-            "code": "B",
-            "name": "b",
-            "latitude": 52.2,
-            "longitude": -1.6,
-            "status": "normal",
-            "feeders": 1,
-            "worst_load": None,
-        },
-    ]
-    figure = substation_map_figure(subs)
-    by_name = {trace["name"]: trace for trace in figure["data"]}
-    assert by_name["At risk"]["customdata"] == ["A"]
-    assert by_name["At risk"]["marker"]["symbol"] == "triangle-up"
-    assert by_name["Normal"]["x"] == [-1.6]
-    assert by_name["Offline"]["x"] == []

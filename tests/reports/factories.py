@@ -116,11 +116,15 @@ def event_notification(event: CurtailmentEvent, *, status: str = NotificationSta
     )
 
 
+# When the known history's report is generated: its last event is still running then.
+KNOWN_HISTORY_NOW = utc(2026, 6, 20, 12, 7)
+
+
 def known_history() -> None:
     """A small history exercising every counting rule (used to compare PostgreSQL with the
     embedded SQLite): two MPANs (one with two switches), an override cut short, a failed and
     a late command, an event across the June/July boundary, an ASP call-off, notifications,
-    a 24 h breach, and a managed feeder."""
+    a 24 h breach, a managed feeder, and an event still running at ``KNOWN_HISTORY_NOW``."""
     from tests.consent.factories import HcalcsFactory
 
     feeder = FeederFactory(managed_since=dt.date(2025, 11, 1))
@@ -141,3 +145,16 @@ def known_history() -> None:
     curtail(three, first, minutes=60)
     boundary = event_with(feeder=feeder, start=utc(2026, 6, 30, 22, 30), minutes=60)
     curtail(boundary, other, minutes=60)
+    running_feeder = FeederFactory()
+    running = EventFactory(
+        feeder=running_feeder, started_at=utc(2026, 6, 20, 12, 0), status=EventStatus.ACTIVE, while_at_risk=True
+    )
+    curtail(
+        running,
+        eligible_charger(feeder=running_feeder),
+        minutes=30,
+        status=ActionStatus.CONFIRMED,
+        confirmed_at=running.started_at + dt.timedelta(seconds=30),
+        ended_at=None,
+        end_reason="",
+    )

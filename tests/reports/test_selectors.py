@@ -3,7 +3,7 @@
 import datetime as dt
 
 from consent.choices import NotificationStatus
-from curtailment.choices import ActionEndReason, ActionStatus, EventStatus, EventTrigger
+from curtailment.choices import ActionEndReason, ActionStatus, EventTrigger
 from curtailment.reports.periods import period_custom, period_month, period_regulatory_year
 from tests.consent.factories import HcalcsFactory, eligible_charger
 from tests.feeders.factories import FeederFactory
@@ -179,20 +179,6 @@ def test_asp_calloff_notifications_and_trigger_per_event(json_report):
     assert row["trigger"] == "manual"
     assert row["licence_area"] == charger.meter.premise.feeder.substation.licence_area
     assert report["summary"]["events_manual"] == 1
-
-
-def test_open_event_counts_to_its_planned_end(json_report):
-    charger = eligible_charger()
-    event = event_with(feeder=charger.meter.premise.feeder, start=utc(2026, 9, 1, 12, 0), minutes=45)
-    event.status, event.ended_at, event.end_reason = EventStatus.ACTIVE, None, ""
-    event.save()
-    curtail(event, charger, minutes=45, status=ActionStatus.CONFIRMED, ended_at=None, end_reason="")
-
-    (row,) = json_report(period_month(2026, 9))["tables"]["events"]
-
-    assert row["ended_at"] is None
-    assert row["duration_minutes"] == 45
-    assert row["charger_minutes"] == 45
 
 
 def test_duration_buckets_use_minutes_in_period(json_report):

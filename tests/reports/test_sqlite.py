@@ -13,7 +13,7 @@ from pathlib import Path
 
 from curtailment.reports.periods import period_month
 from curtailment.reports.services import report_generate
-from tests.reports.factories import known_history
+from tests.reports.factories import KNOWN_HISTORY_NOW, known_history
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -26,13 +26,14 @@ from django.core.management import call_command
 call_command("migrate", verbosity=0)
 from curtailment.reports.periods import period_month
 from curtailment.reports.services import report_generate
-from tests.reports.factories import known_history
+from tests.reports.factories import KNOWN_HISTORY_NOW, known_history
 known_history()
-report_generate(period=period_month(2026, 6), fmt="json", path=Path(sys.argv[1]))
+report_generate(period=period_month(2026, 6), fmt="json", path=Path(sys.argv[1]), generated_at=KNOWN_HISTORY_NOW)
 """
 
-# Identifiers that differ between two databases built separately.
-VOLATILE = {"event_id", "longest_event_id", "feeder", "substation", "mpan", "hcalcs", "generated_at"}
+# Identifiers that differ between two databases built separately (the generation time is
+# the same fixed moment in both).
+VOLATILE = {"event_id", "longest_event_id", "feeder", "substation", "mpan", "hcalcs"}
 
 
 def comparable(report: dict) -> dict:
@@ -54,12 +55,18 @@ def test_sqlite_report_equals_the_postgresql_report(db, tmp_path):
     )
     assert child.returncode == 0, child.stderr[-3000:]
     known_history()
-    report_generate(period=period_month(2026, 6), fmt="json", path=tmp_path / "postgresql.json")
+    report_generate(
+        period=period_month(2026, 6), fmt="json", path=tmp_path / "postgresql.json", generated_at=KNOWN_HISTORY_NOW
+    )
 
     sqlite = json.loads((tmp_path / "sqlite.json").read_text())
     postgresql = json.loads((tmp_path / "postgresql.json").read_text())
 
     assert comparable(sqlite) == comparable(postgresql)
-    assert postgresql["summary"]["mpans_affected"] == 2
+    assert postgresql["summary"]["mpans_affected"] == 3
     assert postgresql["summary"]["limit_breaches"] == 1
-    assert len(postgresql["tables"]["events"]) == 4
+    assert len(postgresql["tables"]["events"]) == 5
+    # The running event counts its 7 minutes so far, flagged, on both databases.
+    assert postgresql["summary"]["events_ongoing"] == 1
+    running = [row for row in postgresql["tables"]["events"] if row["ongoing"]]
+    assert [(row["duration_minutes"], row["charger_minutes"]) for row in running] == [(7.0, 6.5)]

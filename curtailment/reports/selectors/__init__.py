@@ -9,12 +9,13 @@ ever holds one chunk of rows at a time.
 
 The counting rules (documented in docs/ofgem-report.md):
 
-* An event is in the period when ``[started_at, COALESCE(ended_at, planned_end_at))``
-  overlaps ``[start_utc, end_utc)``.
-* A curtailment (action) covers ``[started_at, COALESCE(ended_at, expected_end_at))``, the
-  same interval the usage limits count; its minutes are clipped to the period. An action
-  whose command failed (status or end reason ``failed``) switched nothing off and counts no
-  minutes and no MPAN.
+* An event is in the period when ``[started_at, ended_at)`` overlaps ``[start_utc,
+  end_utc)``; an event still open (ongoing) counts up to the report's "now", never its
+  planned length, and is flagged as ongoing.
+* A curtailment (action) covers ``[confirmed_at, ended_at)``, what the device did (the
+  ledger); one still running counts up to "now" (or its planned end if that came first).
+  Its minutes are clipped to the period. An action the device never confirmed, or whose
+  command failed, switched nothing off and counts no minutes and no MPAN.
 * The MPAN of an action is ``action.mpan``, else the ``import_primary`` MPAN of the meter
   that controls the HCALCS.
 * An MPAN is affected by an event when it has a non-failed action with minutes inside the
@@ -31,7 +32,7 @@ from curtailment.reports.selectors.managed import (
     managed_month_rows,
     nf10_feeder_rows,
 )
-from curtailment.reports.selectors.per_event import event_rows
+from curtailment.reports.selectors.per_event import event_rows, ongoing_event_rows
 from curtailment.reports.selectors.snapshot import (
     REPORT_WORK_MEM,
     TEMPORARY_TABLES,
@@ -40,7 +41,6 @@ from curtailment.reports.selectors.snapshot import (
     report_snapshot,
 )
 from curtailment.reports.selectors.sql import (
-    ACTION_END,
     ACTION_FAILED,
     ACTION_START,
     ACTIONS_TABLE,
@@ -51,6 +51,7 @@ from curtailment.reports.selectors.sql import (
     Dialect,
     ReportUnavailable,
     T,
+    action_end,
     dialect,
     from_epoch,
     one_row,
@@ -62,7 +63,6 @@ from curtailment.reports.selectors.worst_served import worst_by_longest_rows, wo
 
 __all__ = [
     "ACTIONS_TABLE",
-    "ACTION_END",
     "ACTION_FAILED",
     "ACTION_START",
     "CHUNK_ROWS",
@@ -77,6 +77,7 @@ __all__ = [
     "ReportUnavailable",
     "Snapshot",
     "T",
+    "action_end",
     "action_facts",
     "dialect",
     "duration_bucket_rows",
@@ -85,6 +86,7 @@ __all__ = [
     "managed_month_rows",
     "nf10_feeder_rows",
     "one_row",
+    "ongoing_event_rows",
     "report_snapshot",
     "round_minutes",
     "summary",

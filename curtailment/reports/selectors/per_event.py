@@ -1,3 +1,4 @@
+# ruff: noqa: S608 - SQL is built only from the constant table names in T; values are bound parameters.
 """The per-event table: one row per event of the period."""
 
 from __future__ import annotations
@@ -6,7 +7,7 @@ from collections.abc import Iterator
 
 from curtailment.reports.periods import iso_utc
 from curtailment.reports.selectors.snapshot import Snapshot
-from curtailment.reports.selectors.sql import T, from_epoch, round_minutes, stream
+from curtailment.reports.selectors.sql import EVENTS_TABLE, T, from_epoch, round_minutes, stream
 
 _EVENT_ROWS = """
 WITH asp AS (
@@ -20,7 +21,7 @@ notified AS (
     WHERE n.status = 'sent' OR (n.status = 'batched' AND digest.status = 'sent')
     GROUP BY n.event_id
 )
-SELECT ev.id, f.code, s.code, s.licence_area, ev.trigger, ev.status, ev.end_reason, ev.start_s, ev.ended_s,
+SELECT ev.id, f.code, s.code, s.licence_area, ev.trigger, ev.status, ev.ongoing, ev.end_reason, ev.start_s, ev.ended_s,
        (ev.end_s - ev.start_s) / 60, ev.secs_in_period / 60,
        COALESCE(agg.mpans, 0), COALESCE(agg.actions, 0), COALESCE(agg.secs, 0) / 60,
        COALESCE(agg.overrides, 0), COALESCE(agg.failed, 0), COALESCE(agg.late, 0),
@@ -39,23 +40,33 @@ def event_rows(snapshot: Snapshot) -> Iterator[list]:
     sql = _EVENT_ROWS.format(**T) + " ORDER BY ev.started_at, ev.id"
     for row in stream(sql):
         yield [
-            row[0],
-            row[1],
-            row[2],
-            row[3],
-            row[4],
-            row[5],
-            row[6],
-            iso_utc(from_epoch(row[7])),
-            iso_utc(from_epoch(row[8])) or None,
-            round_minutes(row[9]),
+            *row[0:6],
+            bool(row[6]),
+            row[7],
+            iso_utc(from_epoch(row[8])),
+            iso_utc(from_epoch(row[9])) or None,
             round_minutes(row[10]),
-            int(row[11]),
+            round_minutes(row[11]),
             int(row[12]),
-            round_minutes(row[13]),
-            int(row[14]),
+            int(row[13]),
+            round_minutes(row[14]),
             int(row[15]),
             int(row[16]),
-            round(float(row[17] or 0), 3),
-            int(row[18]),
+            int(row[17]),
+            round(float(row[18] or 0), 3),
+            int(row[19]),
         ]
+
+
+def ongoing_event_rows(snapshot: Snapshot) -> list[list]:
+    """The events of the period still running: id, feeder code, start (UTC) and minutes so
+    far (a handful of rows, for the page)."""
+    sql = f"""
+        SELECT ev.id, f.code, ev.start_s, (ev.end_s - ev.start_s) / 60
+        FROM {EVENTS_TABLE} ev JOIN {T["feeder"]} f ON f.id = ev.feeder_id
+        WHERE ev.ongoing ORDER BY ev.started_at, ev.id
+    """
+    return [
+        [event_id, code, iso_utc(from_epoch(start_s)), round_minutes(minutes)]
+        for event_id, code, start_s, minutes in stream(sql)
+    ]

@@ -4,23 +4,27 @@ event and per MPAN, materialised into temporary tables inside one transaction.""
 
 from __future__ import annotations
 
+import datetime as dt
 from contextlib import contextmanager
 from dataclasses import dataclass
 
 from django.db import connection
+from django.utils import timezone
 
 from curtailment.reports.periods import ReportPeriod
 from curtailment.reports.selectors.sql import (
-    ACTION_END,
     ACTION_FAILED,
     ACTION_START,
     ACTIONS_TABLE,
     EVENT_AGG_TABLE,
+    EVENT_ONGOING,
     EVENTS_TABLE,
     MPAN_AGG_TABLE,
     Dialect,
     T,
+    action_end,
     dialect,
+    event_end,
     late_after,
     ts_param,
 )
@@ -30,10 +34,11 @@ REPORT_WORK_MEM = "128MB"
 
 
 def _create_events(d: Dialect) -> str:
-    end_at = "COALESCE(e.ended_at, e.planned_end_at)"
+    end_at = event_end()
     return f"""
 CREATE {d.temp_table(EVENTS_TABLE)} AS
 SELECT e.id, e.feeder_id, e.trigger, e.status, e.end_reason, e.started_at, e.asp_calloff_kw,
+       ({EVENT_ONGOING}) AS ongoing,
        {d.epoch("e.started_at")} AS start_s,
        {d.epoch(end_at)} AS end_s,
        {d.epoch("e.ended_at")} AS ended_s,
@@ -51,7 +56,7 @@ def action_facts(d: Dialect) -> str:
      OR {d.epoch("a.confirmed_at")} > {d.epoch("a.started_at")} + %(late_after_s)s) AS late,
     (a.end_reason = 'override') AS override,
     (a.kind = 'limit') AS throttled,
-    {d.seconds_in_period(ACTION_START, ACTION_END)} AS secs
+    {d.seconds_in_period(ACTION_START, action_end(d))} AS secs
 """
 
 
@@ -97,15 +102,18 @@ class Snapshot:
     period: ReportPeriod
     params: dict
     dialect: Dialect
+    now: dt.datetime
 
 
 TEMPORARY_TABLES = (EVENTS_TABLE, ACTIONS_TABLE, EVENT_AGG_TABLE, MPAN_AGG_TABLE)
 
 
 @contextmanager
-def report_snapshot(*, period: ReportPeriod):
-    """Materialise the period's events and curtailments; use inside ``transaction.atomic``."""
+def report_snapshot(*, period: ReportPeriod, now: dt.datetime | None = None):
+    """Materialise the period's events and curtailments as of ``now`` (default: now); use
+    inside ``transaction.atomic``. Events and curtailments still running count up to ``now``."""
     d = dialect()
+    now = now or timezone.now()
     if not connection.in_atomic_block:
         raise RuntimeError("report_snapshot must run inside transaction.atomic()")
     params = {
@@ -114,6 +122,7 @@ def report_snapshot(*, period: ReportPeriod):
         "start_s": period.start_utc.timestamp(),
         "end_s": period.end_utc.timestamp(),
         "late_after_s": late_after().total_seconds(),
+        "now": ts_param(now),
     }
     with connection.cursor() as cursor:
         if d.postgresql:
@@ -127,7 +136,7 @@ def report_snapshot(*, period: ReportPeriod):
         for table in TEMPORARY_TABLES:
             cursor.execute(f"ANALYZE {table}")
     try:
-        yield Snapshot(period=period, params=params, dialect=d)
+        yield Snapshot(period=period, params=params, dialect=d, now=now)
     finally:
         if not d.postgresql:
             with connection.cursor() as cursor:

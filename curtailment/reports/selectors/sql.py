@@ -22,12 +22,13 @@ EVENT_AGG_TABLE = "ofgem_report_event_totals"
 MPAN_AGG_TABLE = "ofgem_report_mpan_totals"
 
 # What the device did (the ledger): an action (alias ``a``) curtailed its charger over
-# [ACTION_START, ACTION_END), from the device's confirmation to its release or revert (its
-# planned end while running). One the device never confirmed, or whose command failed,
-# switched nothing off: ACTION_FAILED.
+# [ACTION_START, action_end(d)), from the device's confirmation to its release or revert;
+# while it runs, up to the report's "now" (never its planned minutes still to come). One the
+# device never confirmed, or whose command failed, switched nothing off: ACTION_FAILED.
 ACTION_START = "a.confirmed_at"
-ACTION_END = "COALESCE(a.ended_at, a.expected_end_at)"
 ACTION_FAILED = "(a.confirmed_at IS NULL OR a.status = 'failed' OR a.end_reason = 'failed')"
+# An event is ongoing while it is open (active or releasing): it counts up to "now".
+EVENT_ONGOING = "e.status IN ('active', 'releasing')"
 
 T = {
     "event": CurtailmentEvent._meta.db_table,
@@ -91,6 +92,20 @@ class Dialect:
         # PostgreSQL drops it at commit; SQLite's lives with the connection and is dropped
         # explicitly when the snapshot closes.
         return f"TEMPORARY TABLE {name} ON COMMIT DROP" if self.postgresql else f"TEMP TABLE {name}"
+
+
+def action_end(d: Dialect, now: str = "%(now)s") -> str:
+    """The end of an action's counted interval: its release or revert once it has ended;
+    while it runs, ``now`` (the report's generation time, a bound parameter) or its planned
+    end if that came first (the device reverts by itself then)."""
+    return f"COALESCE(a.ended_at, {d.least}(a.expected_end_at, {now}))"
+
+
+def event_end(now: str = "%(now)s") -> str:
+    """The end of an event's interval (alias ``e``): its end, or ``now`` while it is ongoing
+    (an event living while its feeder is at risk has no fixed end), or its planned end for
+    an old row closed without one."""
+    return f"COALESCE(e.ended_at, CASE WHEN {EVENT_ONGOING} THEN {now} ELSE e.planned_end_at END)"
 
 
 def dialect() -> Dialect:

@@ -31,10 +31,13 @@ def summary(snapshot: Snapshot, *, generated_at: dt.datetime, breaches: int) -> 
                COUNT(*) FILTER (WHERE trigger = 'external'),
                COALESCE(SUM(secs_in_period), 0) / 60,
                COALESCE(MAX(secs_in_period), 0) / 60,
-               COUNT(DISTINCT feeder_id)
+               COUNT(DISTINCT feeder_id),
+               COUNT(*) FILTER (WHERE ongoing)
         FROM {EVENTS_TABLE}
         """
     )
+    # Is the longest event still running (its minutes so far will grow)?
+    longest = one_row(f"SELECT ongoing FROM {EVENTS_TABLE} ORDER BY secs_in_period DESC, ongoing DESC LIMIT 1")
     actions = one_row(
         f"""
         SELECT COALESCE(SUM(actions), 0), COALESCE(SUM(secs), 0) / 60, COALESCE(SUM(overrides), 0),
@@ -85,6 +88,7 @@ def summary(snapshot: Snapshot, *, generated_at: dt.datetime, breaches: int) -> 
         "events_automatic": int(events[1]),
         "events_manual": int(events[2]),
         "events_external": int(events[3]),
+        "events_ongoing": int(events[7]),
         "mpans_affected": int(mpans_affected),
         "mpan_events": int(actions[5]),
         "charger_actions": int(actions[0]),
@@ -96,6 +100,7 @@ def summary(snapshot: Snapshot, *, generated_at: dt.datetime, breaches: int) -> 
         "event_minutes_total": round_minutes(events[4]),
         "event_minutes_mean": round_minutes(float(events[4]) / count) if count else 0.0,
         "event_minutes_max": round_minutes(events[5]),
+        "event_minutes_max_ongoing": bool(longest and longest[0]),
         "overrides": int(actions[2]),
         "failed_commands": int(actions[3]),
         "late_commands": int(actions[4]),

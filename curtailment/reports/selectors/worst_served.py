@@ -8,13 +8,13 @@ from django.db import connection
 from curtailment.reports.periods import iso_utc
 from curtailment.reports.selectors.snapshot import Snapshot
 from curtailment.reports.selectors.sql import (
-    ACTION_END,
     ACTION_FAILED,
     ACTION_START,
     EVENTS_TABLE,
     MPAN_AGG_TABLE,
     Dialect,
     T,
+    action_end,
     from_epoch,
     round_minutes,
 )
@@ -45,7 +45,7 @@ def _longest_actions(d: Dialect, count: int) -> str:
         FROM (
             SELECT COALESCE(a.mpan_id, mp.id) AS mpan_id, a.event_id, {d.epoch(ACTION_START)} AS start_s,
                    {ACTION_FAILED} AS failed,
-                   {d.seconds_in_period(ACTION_START, ACTION_END, period_start="%s", period_end="%s")} AS secs
+                   {d.seconds_in_period(ACTION_START, action_end(d, now="%s"), period_start="%s", period_end="%s")} AS secs
             FROM {T["action"]} a
             JOIN {EVENTS_TABLE} ev ON ev.id = a.event_id
             JOIN {T["hcalcs"]} h ON h.id = a.hcalcs_id
@@ -75,7 +75,8 @@ def worst_by_longest_rows(snapshot: Snapshot, *, top_n: int) -> list[list]:
         ids = [row[0] for row in top]
         cursor.execute(
             _longest_actions(snapshot.dialect, len(ids)),
-            [snapshot.params["end_s"], snapshot.params["start_s"], *ids, *ids, *ids],
+            # In the order of the placeholders: the action's end (now), the period's end and start.
+            [snapshot.params["now"], snapshot.params["end_s"], snapshot.params["start_s"], *ids, *ids, *ids],
         )
         longest = {mpan_id: (event_id, from_epoch(start_s)) for mpan_id, event_id, start_s in cursor.fetchall()}
     rows = []

@@ -1,0 +1,128 @@
+"""Reads behind the events list: the filtered events (``EventFilterForm``'s cleaned data)
+and the same list as CSV rows.
+
+Dates are Europe/London days (a 23 h or 25 h day on a clock change is still one day): an
+event is in ``since``..``until`` when it started on one of those days. A running event's
+minutes are the minutes so far, flagged as ongoing, never its planned length.
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+from collections.abc import Iterator
+from typing import Any
+
+from django.db.models import Count, Exists, OuterRef, Q, QuerySet
+
+from curtailment.models import OPEN_EVENT_STATES, CurtailmentAction, CurtailmentEvent
+from dnoctl.charts import LONDON, london_label
+from dnoctl.csv_safety import csv_row
+
+CSV_HEADER = [
+    "event_id",
+    "feeder",
+    "substation",
+    "trigger",
+    "status",
+    "end_reason",
+    "started_at_utc",
+    "started_europe_london",
+    "ended_at_utc",
+    "ended_europe_london",
+    "minutes",
+    "ongoing",
+    "reduction_kw",
+    "asp_calloff_kw",
+    "charger_actions",
+    "requested_by",
+    "reason",
+]
+
+
+def _london_midnight(day: dt.date) -> dt.datetime:
+    return dt.datetime.combine(day, dt.time(), tzinfo=LONDON)
+
+
+def _search(q: str) -> Q:
+    """Free text: an event id, a feeder or substation code, an operator, the reason, or the
+    EUI-64 of a charger the event switched off."""
+    match = (
+        Q(feeder__code__icontains=q)
+        | Q(feeder__substation__code__icontains=q)
+        | Q(requested_by__username__iexact=q)
+        | Q(reason__icontains=q)
+        | Q(Exists(CurtailmentAction.objects.filter(event_id=OuterRef("pk"), hcalcs__eui64__iexact=q)))
+    )
+    if q.isdigit():
+        match |= Q(pk=int(q))
+    return match
+
+
+def events_filtered(filters: dict[str, Any]) -> QuerySet[CurtailmentEvent]:
+    """Events matching ``filters`` (an ``EventFilterForm``'s cleaned data), newest first,
+    with their feeder, substation, operator and number of charger actions."""
+    events = CurtailmentEvent.objects.select_related("feeder__substation", "requested_by").annotate(
+        charger_actions=Count("actions")
+    )
+    for field in ("status", "trigger", "end_reason"):
+        if filters.get(field):
+            events = events.filter(**{field: filters[field]})
+    if filters.get("substation"):
+        events = events.filter(feeder__substation=filters["substation"])
+    if filters.get("feeder"):
+        events = events.filter(feeder__code__iexact=filters["feeder"])
+    if filters.get("since"):
+        events = events.filter(started_at__gte=_london_midnight(filters["since"]))
+    if filters.get("until"):
+        events = events.filter(started_at__lt=_london_midnight(filters["until"] + dt.timedelta(days=1)))
+    if filters.get("q"):
+        events = events.filter(_search(filters["q"].strip()))
+    return events.order_by("-started_at", "-id")
+
+
+def event_minutes(event: CurtailmentEvent, now: dt.datetime) -> tuple[float, bool]:
+    """Minutes from the start to the end, or to ``now`` while the event is open, and whether
+    it is still going on."""
+    ongoing = event.status in OPEN_EVENT_STATES
+    end = now if ongoing or event.ended_at is None else event.ended_at
+    return round(max(0.0, (end - event.started_at).total_seconds()) / 60.0, 2), ongoing
+
+
+class _Echo:
+    """A file-like object whose write returns the line: csv.writer into a stream."""
+
+    def write(self, value: str) -> str:
+        return value
+
+
+def event_csv_rows(events: QuerySet[CurtailmentEvent], *, now: dt.datetime) -> Iterator[str]:
+    """The events as CSV lines, header first. Every cell goes through ``csv_safety``:
+    feeder codes, usernames and reasons are free text."""
+    writer = csv.writer(_Echo())
+    yield writer.writerow(CSV_HEADER)
+    for event in events.iterator(chunk_size=2000):
+        minutes, ongoing = event_minutes(event, now)
+        yield writer.writerow(
+            csv_row(
+                [
+                    event.pk,
+                    event.feeder.code,
+                    event.feeder.substation.code,
+                    event.trigger,
+                    event.status,
+                    event.end_reason,
+                    event.started_at.isoformat(),
+                    london_label(event.started_at),
+                    event.ended_at.isoformat() if event.ended_at else "",
+                    london_label(event.ended_at),
+                    minutes,
+                    "yes" if ongoing else "no",
+                    round(event.required_reduction_kw, 3),
+                    round(event.asp_calloff_kw, 3),
+                    event.charger_actions,
+                    event.requested_by.get_username() if event.requested_by else "",
+                    event.reason,
+                ]
+            )
+        )

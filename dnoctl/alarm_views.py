@@ -1,0 +1,149 @@
+"""The alarm list (``/alarms/``): every open alarm, most urgent first, paged with its count,
+live over the feeders socket, and acknowledged from the list, one or many at a time, with a
+reason.
+
+Acknowledging is POST-only, CSRF-protected and needs ``curtailment.control_curtailment``
+(operators; a viewer's forged POST gets 403). Each alert goes through
+``feeders.services.alert_acknowledge``, which audits and pushes it; the batch is one
+transaction and is refused whole, naming the alarms, when any of them is not open any more.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django import forms
+from django.contrib import messages
+from django.contrib.auth.decorators import permission_required
+from django.core.paginator import Paginator
+from django.db import transaction
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.shortcuts import redirect, render
+from django.template.loader import render_to_string
+from django.urls import reverse
+from django.utils import timezone
+from django.views.decorators.http import require_POST
+
+from dnoctl.alarms import alarm_counts, alarms_read, clocks_by_feeder, escalated_at
+from dnoctl.charts import london_label
+from dnoctl.roles import CONTROL_CURTAILMENT
+from feeders.models import FeederAlert
+from feeders.services import alert_acknowledge
+
+ALARMS_PER_PAGE = 100
+# Offered beside the reason box (a datalist: the operator may type anything else).
+COMMON_REASONS = [
+    "Seen: watching the feeder",
+    "Seen: automatic curtailment in hand",
+    "Field crew informed",
+    "Expected: evening peak",
+]
+
+
+class AlertIdsField(forms.Field):
+    """Alert ids from repeated ``alert`` fields (the checked rows' checkboxes)."""
+
+    widget = forms.MultipleHiddenInput
+
+    def to_python(self, value: Any) -> list[int]:
+        try:
+            return sorted({int(v) for v in value or []})
+        except (TypeError, ValueError) as exc:
+            raise forms.ValidationError("Alarm ids must be whole numbers.") from exc
+
+
+class AlarmAcknowledgeForm(forms.Form):
+    """Which alerts to acknowledge (checked rows, or the one row whose button was pressed)
+    and why. Whether each is an open alert is checked in clean(), so the error can name what
+    is wrong with which alarm."""
+
+    reason = forms.CharField(min_length=3, max_length=500, strip=True)
+    alert = AlertIdsField(required=False)
+    only = forms.IntegerField(required=False, min_value=1)
+    page = forms.IntegerField(required=False, min_value=1)
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean()
+        chosen = [data["only"]] if data.get("only") else data.get("alert") or []
+        if not chosen:
+            raise forms.ValidationError("Select at least one alarm to acknowledge.")
+        alerts = {a.pk: a for a in FeederAlert.objects.filter(pk__in=chosen).select_related("feeder")}
+        missing = [str(pk) for pk in chosen if pk not in alerts]
+        if missing:
+            raise forms.ValidationError(f"No such alert: {', '.join(missing)}. Nothing was acknowledged.")
+        cleared = [alerts[pk].feeder.code for pk in chosen if alerts[pk].cleared_at is not None]
+        if cleared:
+            raise forms.ValidationError(
+                f"The alert on {', '.join(cleared)} has cleared since the list was drawn. Nothing was acknowledged."
+            )
+        data["alerts"] = [alerts[pk] for pk in chosen]
+        return data
+
+
+def _list_context(request: HttpRequest, page_number: Any = None) -> dict[str, Any]:
+    alarms = alarms_read()
+    page = Paginator(alarms, ALARMS_PER_PAGE).get_page(page_number or request.GET.get("page"))
+    return {
+        "page": page,
+        "alarms": page.object_list,
+        "counts": alarm_counts(alarms),
+        "as_of_label": london_label(timezone.now()),
+        "filter_query": "",
+    }
+
+
+def alarm_list(request: HttpRequest) -> HttpResponse:
+    """Every open alarm, one row per feeder, most urgent first; operators acknowledge here."""
+    context = {**_list_context(request), "form": AlarmAcknowledgeForm(), "common_reasons": COMMON_REASONS}
+    return render(request, "dashboard/alarms.html", context)
+
+
+def alarm_list_json(request: HttpRequest) -> JsonResponse:
+    """The list's rows and counts for the same page, fetched by the page on each push that
+    can change them (the server orders them; the page only swaps them in)."""
+    context = _list_context(request)
+    return JsonResponse(
+        {
+            "list_html": render_to_string("dashboard/_alarm_list.html", context, request=request),
+            **context["counts"],
+        }
+    )
+
+
+@require_POST
+@permission_required(CONTROL_CURTAILMENT, raise_exception=True)
+def alarm_acknowledge(request: HttpRequest) -> HttpResponse:
+    """Acknowledge the chosen alarms' alerts with the operator's reason, all or none. An
+    alert acknowledged a moment ago (by someone else, or by a second click) is done, not an
+    error."""
+    form = AlarmAcknowledgeForm(request.POST)
+    if not form.is_valid():
+        context = {**_list_context(request, request.POST.get("page")), "form": form, "common_reasons": COMMON_REASONS}
+        return render(request, "dashboard/alarms.html", context, status=400)
+    alerts = form.cleaned_data["alerts"]
+    clocks = clocks_by_feeder([alert.feeder_id for alert in alerts])
+    with transaction.atomic():
+        done = [
+            alert
+            for alert in alerts
+            if alert_acknowledge(
+                alert=alert,
+                reason=form.cleaned_data["reason"],
+                acknowledged_by=request.user,
+                via=f"alarm list ({len(alerts)} at once)",
+                escalated_at=escalated_at(clocks.get(alert.feeder_id)),
+            )
+        ]
+    if done:
+        codes = ", ".join(alert.feeder.code for alert in done)
+        messages.success(request, f"Acknowledged {len(done)} alarm{'s' if len(done) != 1 else ''}: {codes}.")
+    others = FeederAlert.objects.filter(pk__in=[a.pk for a in alerts if a not in done]).select_related(
+        "feeder", "acknowledged_by"
+    )
+    if others:
+        named = ", ".join(
+            f"{a.feeder.code} ({a.acknowledged_by.get_username() if a.acknowledged_by else 'someone'})" for a in others
+        )
+        messages.info(request, f"Already acknowledged: {named}.")
+    page = form.cleaned_data.get("page")
+    return redirect(f"{reverse('alarms')}?page={page}" if page and page > 1 else reverse("alarms"))
