@@ -1,6 +1,6 @@
 """Accessibility of the control-room pages, judged by axe-core (Deque's engine, installed
 from npm into tests/judges by ``make test``) in Debian's chromium: the overview, the alarm
-list and a feeder page, with alarms, an event and a clock on them, at a wall display's
+list, a feeder page, an event page, the compliance page and the Ofgem report, with alarms, an event and a clock on them, at a wall display's
 1920 px and a laptop's 800 px, have no serious or critical violation and do not scroll
 sideways."""
 
@@ -25,10 +25,11 @@ AXE = ROOT / "tests" / "judges" / "node_modules" / "axe-core" / "axe.min.js"
 SERIOUS = {"serious", "critical"}
 
 
-def _bad_evening(operator) -> int:
+def _bad_evening(operator) -> tuple[int, int]:
     """A dozen alarms (some acknowledged, one with an event and an escalation alarm) and a
-    feeder with an hour of readings; returns that feeder's id."""
+    feeder with an hour of readings; returns that feeder's id and the event's."""
     now = timezone.now()
+    event = None
     for n in range(12):
         feeder = FeederFactory(code=f"AX{n:02d}", automatic_curtailment=False)
         acknowledged = n % 3 == 0
@@ -66,7 +67,7 @@ def _bad_evening(operator) -> int:
         )
         for m in range(60)
     )
-    return feeder.pk
+    return feeder.pk, event.pk
 
 
 @pytest.mark.skipif(not AXE.exists(), reason=f"axe-core is not installed ({AXE}): run `make judges`")
@@ -75,7 +76,7 @@ def test_the_control_room_pages_have_no_serious_accessibility_violation(
     chromium, live_stack_without_beat, operator, width
 ):
     stack = live_stack_without_beat
-    feeder_id = _bad_evening(operator)
+    feeder_id, event_id = _bad_evening(operator)
     axe_source = Path(AXE).read_text()
     context = chromium.new_context(viewport={"width": width, "height": 1000}, locale="en-GB")
     try:
@@ -88,9 +89,20 @@ def test_the_control_room_pages_have_no_serious_accessibility_violation(
         page.wait_for_selector("form.logout")
 
         found = {}
-        for name, path in {"overview": "/", "alarms": "/alarms/", "feeder": f"/feeders/{feeder_id}/"}.items():
+        pages = {
+            "overview": "/",
+            "alarms": "/alarms/",
+            "feeder": f"/feeders/{feeder_id}/",
+            "event": f"/curtailment/events/{event_id}/",
+            "compliance": "/curtailment/compliance/",
+            "reports": "/reports/",
+        }
+        for name, path in pages.items():
             page.goto(f"{stack.web_url}{path}")
-            page.wait_for_selector('body[data-live="live"]')
+            if name in ("compliance", "reports"):
+                page.wait_for_load_state("networkidle")  # no live socket: their charts load once
+            else:
+                page.wait_for_selector('body[data-live="live"]')
             page.evaluate(axe_source)  # through the DevTools protocol: the page's CSP is untouched
             result = page.evaluate("axe.run(document, { resultTypes: ['violations'] })")
             serious = [
