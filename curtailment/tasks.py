@@ -74,20 +74,12 @@ def action_dispatch(self, action_id: int, transient_tries: int = 0) -> str:
     action's lease keeps two runs from sending side by side."""
     from curtailment.services import action_dispatch as dispatch
     from curtailment.services import action_failed
-    from curtailment.services.action import ActionBusy
 
-    try:
-        return dispatch(action_id=action_id, client=dcc_config.client_for_this_thread())
-    except ActionBusy as exc:
-        # A request of this action is claimed by another sender (maybe a dead one, whose
-        # claim lapses after the DCC client's longest send): wait, without using up the
-        # retries meant for DCC failures.
-        raise _retry(self, exc, action_id, transient_tries, countdown=2.0 + random.random()) from exc
-    except DccTransientError as exc:
-        if transient_tries >= MAX_RETRIES:
-            action_failed(action_id=action_id, reason=f"DCC unreachable after {transient_tries + 1} tries: {exc}")
-            return "failed"
-        raise _retry(self, exc, action_id, transient_tries + 1, countdown=_backoff(transient_tries)) from exc
+    def failed(exc: Exception) -> str:
+        action_failed(action_id=action_id, reason=f"DCC unreachable after {transient_tries + 1} tries: {exc}")
+        return "failed"
+
+    return _action_command(self, dispatch, action_id, transient_tries, busy_wait_s=2.0, gave_up=failed)
 
 
 @shared_task(bind=True, name="curtailment.tasks.action_release", acks_late=True)
@@ -95,36 +87,25 @@ def action_release(self, action_id: int, transient_tries: int = 0) -> str:
     """7.8 for one releasing action. Idempotent as :func:`action_dispatch`. When retries run
     out the device still reverts at the end of its 7.6 duration; the re-check ends it."""
     from curtailment.services import action_release as release
-    from curtailment.services.action import ActionBusy
 
-    try:
-        return release(action_id=action_id, client=dcc_config.client_for_this_thread())
-    except ActionBusy as exc:
-        # Not a DCC failure: wait for the dispatch (or an in-flight send) to finish.
-        raise _retry(self, exc, action_id, transient_tries, countdown=1.0 + random.random()) from exc
-    except DccTransientError as exc:
-        if transient_tries >= MAX_RETRIES:
-            logger.error("7.8 for action %s gave up: %s; the device reverts by its duration", action_id, exc)
-            return "gave up"
-        raise _retry(self, exc, action_id, transient_tries + 1, countdown=_backoff(transient_tries)) from exc
+    def gave_up(exc: Exception) -> str:
+        logger.error("7.8 for action %s gave up: %s; the device reverts by its duration", action_id, exc)
+        return "gave up"
+
+    return _action_command(self, release, action_id, transient_tries, gave_up=gave_up)
 
 
 @shared_task(bind=True, name="curtailment.tasks.action_limit_change", acks_late=True)
 def action_limit_change(self, action_id: int, transient_tries: int = 0) -> str:
     """7.16 moving one confirmed limit to its new level (closed loop). Idempotent as
     :func:`action_dispatch`. When retries run out the earlier limit holds to its end."""
-    from curtailment.services.action import ActionBusy
     from curtailment.services.action import action_limit_change as change
 
-    try:
-        return change(action_id=action_id, client=dcc_config.client_for_this_thread())
-    except ActionBusy as exc:
-        raise _retry(self, exc, action_id, transient_tries, countdown=1.0 + random.random()) from exc
-    except DccTransientError as exc:
-        if transient_tries >= MAX_RETRIES:
-            logger.error("7.16 change for action %s gave up: %s; the earlier limit holds", action_id, exc)
-            return "gave up"
-        raise _retry(self, exc, action_id, transient_tries + 1, countdown=_backoff(transient_tries)) from exc
+    def gave_up(exc: Exception) -> str:
+        logger.error("7.16 change for action %s gave up: %s; the earlier limit holds", action_id, exc)
+        return "gave up"
+
+    return _action_command(self, change, action_id, transient_tries, gave_up=gave_up)
 
 
 @shared_task(bind=True, name="curtailment.tasks.action_switch_read", acks_late=True)
@@ -132,18 +113,32 @@ def action_switch_read(self, action_id: int, transient_tries: int = 0) -> str:
     """7.7 for a late action whose 7.6 the DCC accepted: does the device say its charger is
     off? Idempotent as :func:`action_dispatch`; if the DCC stays unreachable, the action
     ends unconfirmed at its planned end (the re-check), counting nothing."""
-    from curtailment.services.action import ActionBusy
     from curtailment.services.action import action_switch_read as read
 
+    def gave_up(exc: Exception) -> str:
+        logger.warning("7.7 for action %s gave up: %s", action_id, exc)
+        return "gave up"
+
+    return _action_command(self, read, action_id, transient_tries, gave_up=gave_up)
+
+
+def _action_command(task, command, action_id: int, transient_tries: int, *, gave_up, busy_wait_s: float = 1.0) -> str:
+    """Run one action's DCC command (``command(action_id=, client=)``) for ``task``.
+
+    A busy action (a request claimed by another sender, maybe a dead one whose claim lapses
+    after the client's longest send) is waited for without using up the retries meant for DCC
+    failures; a transient DCC failure is retried with backoff until ``MAX_RETRIES``, then
+    ``gave_up(exc)`` decides what the action becomes."""
+    from curtailment.services.action import ActionBusy
+
     try:
-        return read(action_id=action_id, client=dcc_config.client_for_this_thread())
+        return command(action_id=action_id, client=dcc_config.client_for_this_thread())
     except ActionBusy as exc:
-        raise _retry(self, exc, action_id, transient_tries, countdown=1.0 + random.random()) from exc
+        raise _retry(task, exc, action_id, transient_tries, countdown=busy_wait_s + random.random()) from exc
     except DccTransientError as exc:
         if transient_tries >= MAX_RETRIES:
-            logger.warning("7.7 for action %s gave up: %s", action_id, exc)
-            return "gave up"
-        raise _retry(self, exc, action_id, transient_tries + 1, countdown=_backoff(transient_tries)) from exc
+            return gave_up(exc)
+        raise _retry(task, exc, action_id, transient_tries + 1, countdown=_backoff(transient_tries)) from exc
 
 
 def _retry(task, exc: Exception, action_id: int, transient_tries: int, *, countdown: float):
