@@ -136,6 +136,11 @@ def _event_counted_refresh(event_id: int) -> float:
     return total
 
 
+def _contract_in_use_kw(contract: AspContract) -> float:
+    """kW of the contract called off and not released."""
+    return contract.calloffs.filter(status=AspCallOffStatus.CALLED).aggregate(kw=Sum("kw"))["kw"] or 0.0
+
+
 def asp_kw_available(*, feeder_id: int, at: dt.datetime) -> float:
     """kW still uncalled on the active contracts covering the feeder whose provider has an
     active VEN to be called through (what the operator's alarm says is left of the ASP)."""
@@ -144,7 +149,7 @@ def asp_kw_available(*, feeder_id: int, at: dt.datetime) -> float:
         active=True, starts_at__lte=at, ends_at__gt=at, feeders=feeder_id, ven__active=True
     )
     for contract in contracts:
-        in_use = contract.calloffs.filter(status=AspCallOffStatus.CALLED).aggregate(kw=Sum("kw"))["kw"] or 0.0
+        in_use = _contract_in_use_kw(contract)
         total += max(0.0, contract.available_kw - in_use)
     return total
 
@@ -177,7 +182,7 @@ def asp_call_off(
             if contract.ven is None or not contract.ven.active:
                 without_ven.append(contract.reference)
                 continue
-            in_use = contract.calloffs.filter(status=AspCallOffStatus.CALLED).aggregate(kw=Sum("kw"))["kw"] or 0.0
+            in_use = _contract_in_use_kw(contract)
             ask = min(contract.available_kw - in_use, kw - total)
             if ask <= KW_EPSILON:
                 continue
