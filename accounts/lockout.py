@@ -16,7 +16,7 @@ from axes.handlers.database import AxesDatabaseHandler
 from axes.helpers import get_client_username, get_cool_off, get_failure_limit
 from django.contrib.auth import get_user_model
 
-from curtailment.audit import audit_record
+from core.audit import audit_record
 
 RULE = "login-throttle"
 

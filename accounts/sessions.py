@@ -17,7 +17,7 @@ import datetime as dt
 from django.conf import settings
 from django.utils import timezone
 
-from dnoctl.roles import CONTROL_CURTAILMENT
+from core.roles import CONTROL_CURTAILMENT
 
 
 def session_has_control(user) -> bool:

@@ -75,7 +75,7 @@ def setup_database(feeder_count: int) -> dict:
     from django.core.management import call_command
     from django.test import Client
 
-    from dnoctl.roles import VIEWER, roles_ensure
+    from core.roles import VIEWER, roles_ensure
     from feeders.models import Feeder, Substation
     from feeders.services import monitor_token_issue
 

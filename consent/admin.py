@@ -12,7 +12,7 @@ from consent.models import (
     Premise,
     Tenancy,
 )
-from dnoctl.admin import ReadOnlyAdmin
+from core.admin import ReadOnlyAdmin
 
 
 @admin.register(Premise)

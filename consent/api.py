@@ -39,6 +39,7 @@ from consent.importer import import_progress_get
 from consent.models import ApiToken, Consent, Premise
 from consent.tenancy_feed import COLUMNS as FEED_COLUMNS
 from consent.tenancy_feed import tenancy_feed_apply
+from core.roles import IMPORT_PREMISES, MANAGE_CONSENT, VIEW_PERSONAL_DATA
 from dnoctl.api_base import (
     UNSTORABLE,
     ApiError,
@@ -49,7 +50,6 @@ from dnoctl.api_base import (
     request_body,
     unstorable_text,
 )
-from dnoctl.roles import IMPORT_PREMISES, MANAGE_CONSENT, VIEW_PERSONAL_DATA
 
 MAX_BODY_BYTES = 20 * 1024 * 1024
 

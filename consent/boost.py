@@ -24,7 +24,7 @@ from django.db.models import Exists, OuterRef, QuerySet
 from django.utils import timezone
 
 from consent.models import HCALCS, Consent
-from curtailment.audit import audit_record
+from core.audit import audit_record
 from dcc.choices import ServiceRequestState
 from dcc.models import ServiceRequest
 

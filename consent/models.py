@@ -24,25 +24,7 @@ from consent.choices import (
     NotificationStatus,
 )
 from consent.validators import EUI64_PATTERN, MPAN_PATTERN, validate_eui64, validate_mpan_core
-
-
-class AppendOnlyModel(models.Model):
-    """A row that is written once and never changed or deleted (history, audit).
-
-    PostgreSQL also enforces this with a trigger (see the migrations), so a bulk
-    ``QuerySet.update()`` cannot rewrite history either.
-    """
-
-    class Meta:
-        abstract = True
-
-    def save(self, *args, **kwargs):
-        if self.pk is not None and not self._state.adding:
-            raise ValidationError(f"{type(self).__name__} is append-only: rows cannot be changed")
-        super().save(*args, **kwargs)
-
-    def delete(self, *args, **kwargs):
-        raise ValidationError(f"{type(self).__name__} is append-only: rows cannot be deleted")
+from core.models import AppendOnlyModel
 
 
 class Premise(models.Model):

@@ -29,7 +29,6 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import smtplib
-import zoneinfo
 from collections import deque
 from dataclasses import dataclass
 from typing import Protocol
@@ -48,11 +47,12 @@ from consent.choices import (
     NotificationStatus,
 )
 from consent.models import HCALCS, Consent, Customer, Notification, Premise
+from core.backoff import backoff_seconds
+from core.times import LONDON
 from dnoctl.queueing import task_send_on_commit
 
 logger = logging.getLogger(__name__)
 
-LONDON = zoneinfo.ZoneInfo("Europe/London")
 DIGEST_SEND_HOUR = 7  # local time: digests and statements go out at 07:00 Europe/London
 
 
@@ -180,7 +180,7 @@ def notification_consent_request_queue(*, consent: Consent) -> Notification:
 
 def notification_consent_request_resend(*, consent: Consent, by) -> Notification:
     """Ask a new occupant again (the first request went unanswered or undelivered)."""
-    from curtailment.audit import audit_record
+    from core.audit import audit_record
 
     if consent.status != ConsentStatus.PENDING or consent.tenancy.end is not None:
         raise ValueError(f"consent {consent.pk} is {consent.status}: only a pending consent is asked again")
@@ -343,7 +343,7 @@ RETRY_BASE_S = 60  # next try after 1, 2, 4, 8, 16 minutes
 
 def retry_delay_s(attempts: int) -> int:
     """Seconds before the next try after ``attempts`` failed ones (exponential, capped)."""
-    return min(3600, RETRY_BASE_S * 2 ** max(0, attempts - 1))
+    return int(backoff_seconds(attempts - 1, base=RETRY_BASE_S, cap=3600, jitter=False))
 
 
 class NotificationRetry(NotificationSendError):
@@ -406,7 +406,7 @@ def notification_send(*, notification_id: int) -> str:
 
 def notification_retry(*, notification_id: int, by) -> bool:
     """An operator asks for another try of a given-up notice (from the failed page)."""
-    from curtailment.audit import audit_record
+    from core.audit import audit_record
 
     with transaction.atomic():
         moved = Notification.objects.filter(pk=notification_id, status=NotificationStatus.GAVE_UP).update(

@@ -14,7 +14,6 @@ Functions for other areas:
 from __future__ import annotations
 
 import datetime as dt
-import zoneinfo
 from collections import defaultdict
 
 from django.db.models import Prefetch, Q, QuerySet, Sum
@@ -31,8 +30,8 @@ from consent.models import (
     Premise,
     Tenancy,
 )
+from core.times import LONDON
 
-LONDON = zoneinfo.ZoneInfo("Europe/London")
 IMPORT_ROLES = (MpanRole.IMPORT_PRIMARY, MpanRole.IMPORT_SECONDARY)
 EXPORT_ROLES = (MpanRole.EXPORT_PRIMARY, MpanRole.EXPORT_SECONDARY)
 

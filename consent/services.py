@@ -30,7 +30,7 @@ from django.utils import timezone
 from consent.choices import ConsentStatus, NotificationChannel, NotificationFrequency
 from consent.models import HCALCS, Consent, ConsentChange, Customer, Premise, Tenancy
 from consent.validators import validate_evidence_date
-from curtailment.audit import audit_record
+from core.audit import audit_record
 from dnoctl.queueing import task_send_on_commit
 
 # A change of tenancy is recorded once it has happened; a little clock skew between the

@@ -14,16 +14,13 @@ import random
 from celery import shared_task
 from django.utils import timezone
 
+from core.backoff import backoff_seconds
 from dnoctl.celery import app
 
 logger = logging.getLogger(__name__)
 
 BOOST_MAX_RETRIES = 5
-
-
-def backoff_seconds(retries: int, base: int) -> int:
-    """Exponential backoff with jitter, capped at an hour."""
-    return min(3600, base * 2**retries) + random.randint(0, base)
+RETRY_CAP_S = 3600
 
 
 @shared_task(bind=True, max_retries=None, acks_late=True)
@@ -82,7 +79,7 @@ def boost_button_remove(self, hcalcs_id: int) -> str:
     try:
         return boost_button_removal_send(hcalcs_id=hcalcs_id)
     except BoostTransientError as exc:
-        raise self.retry(exc=exc, countdown=backoff_seconds(self.request.retries, 30)) from exc
+        raise self.retry(exc=exc, countdown=backoff_seconds(self.request.retries, base=30, cap=RETRY_CAP_S)) from exc
 
 
 @shared_task(bind=True, max_retries=BOOST_MAX_RETRIES, acks_late=True)
@@ -95,7 +92,7 @@ def boost_button_setup(self, hcalcs_id: int) -> str:
     try:
         return boost_button_setup_send(hcalcs_id=hcalcs_id)
     except BoostTransientError as exc:
-        raise self.retry(exc=exc, countdown=backoff_seconds(self.request.retries, 30)) from exc
+        raise self.retry(exc=exc, countdown=backoff_seconds(self.request.retries, base=30, cap=RETRY_CAP_S)) from exc
 
 
 @shared_task(bind=True, max_retries=BOOST_MAX_RETRIES, acks_late=True)
@@ -115,7 +112,7 @@ def boost_details_read(self, hcalcs_id: int, user_id: int | None) -> str:
     try:
         return boost_details_request(hcalcs=hcalcs, requested_by=user).state
     except DccTransientError as exc:
-        raise self.retry(exc=exc, countdown=backoff_seconds(self.request.retries, 10)) from exc
+        raise self.retry(exc=exc, countdown=backoff_seconds(self.request.retries, base=10, cap=RETRY_CAP_S)) from exc
 
 
 @shared_task(expires=3000)

@@ -39,9 +39,9 @@ from consent.forms import (
 from consent.importer import import_progress_get, import_progress_set, premises_import_audit, premises_import_path
 from consent.models import HCALCS, Consent, Premise
 from consent.tenancy_feed import tenancy_feed_apply
-from dnoctl.charts import london_label, london_wallclock
+from core.roles import IMPORT_PREMISES, MANAGE_CONSENT, VIEW_PERSONAL_DATA
+from core.times import london_label, london_wallclock
 from dnoctl.queueing import task_send
-from dnoctl.roles import IMPORT_PREMISES, MANAGE_CONSENT, VIEW_PERSONAL_DATA
 
 PAGE_SIZE = 50
 IMPORT_DIR = settings.BASE_DIR / "var" / "imports"

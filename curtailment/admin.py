@@ -1,15 +1,14 @@
 from django.contrib import admin
 
+from core.admin import AuditedAdmin, ReadOnlyAdmin
 from curtailment.models import (
     AspCallOff,
     AspContract,
     AspReport,
     AspVen,
-    AuditEntry,
     CurtailmentAction,
     CurtailmentEvent,
 )
-from dnoctl.admin import AuditedAdmin, ReadOnlyAdmin
 
 
 @admin.register(CurtailmentEvent)
@@ -67,10 +66,3 @@ class AspReportAdmin(ReadOnlyAdmin):
 @admin.register(AspCallOff)
 class AspCallOffAdmin(ReadOnlyAdmin):
     list_display = ["contract", "event", "kw", "confirmed_kw", "counted_kw", "called_at", "confirm_by", "status"]
-
-
-@admin.register(AuditEntry)
-class AuditEntryAdmin(ReadOnlyAdmin):
-    list_display = ["at", "actor", "action", "target_type", "target_id"]
-    list_filter = ["action"]
-    search_fields = ["target_id", "actor"]

@@ -3,7 +3,7 @@ from django.db.models.signals import post_migrate
 
 
 def _ensure_roles(sender, **kwargs) -> None:
-    from dnoctl.roles import roles_ensure
+    from core.roles import roles_ensure
 
     roles_ensure()
 
@@ -15,7 +15,7 @@ class CurtailmentConfig(AppConfig):
     def ready(self) -> None:
         # Roles need the permissions, which exist only after migrate; curtailment is the
         # last app, so its post_migrate runs when all permissions are there.
-        post_migrate.connect(_ensure_roles, sender=self, dispatch_uid="dnoctl.roles")
+        post_migrate.connect(_ensure_roles, sender=self, dispatch_uid="core.roles")
         # The engine moves actions when the DCC integration applies a device response or
         # alert, in whichever process receives it (web or worker).
         from curtailment.dcc_handlers import ALERT_HANDLERS, RESPONSE_HANDLERS

@@ -17,7 +17,8 @@ from django.contrib.auth import get_user_model
 from django.urls import reverse
 
 from consent.models import HCALCS, Consent, Notification, Premise, Tenancy
-from curtailment.models import AspContract, AuditEntry, CurtailmentAction, CurtailmentEvent
+from core.models import AuditEntry
+from curtailment.models import AspContract, CurtailmentAction, CurtailmentEvent
 from dcc.models import ServiceRequest
 from feeders.models import Feeder, FeederAlert, Substation
 

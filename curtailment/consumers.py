@@ -10,7 +10,7 @@ from typing import Any
 
 from channels.db import database_sync_to_async
 
-from dnoctl.push import event_group
+from core.push import event_group
 from feeders.consumers import LiveConsumer
 
 

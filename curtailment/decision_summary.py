@@ -16,8 +16,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from consent.models import HCALCS
+from core.times import london_label
 from curtailment.choices import EventTrigger
-from dnoctl.charts import london_label
 
 # Chargers named per group before "and N more": enough to act on, short enough to read.
 NAMED_PER_GROUP = 8

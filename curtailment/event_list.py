@@ -15,8 +15,8 @@ from typing import Any
 
 from django.db.models import Count, Exists, OuterRef, Q, QuerySet
 
+from core.times import london_label, london_midnight_utc
 from curtailment.models import OPEN_EVENT_STATES, CurtailmentAction, CurtailmentEvent
-from dnoctl.charts import LONDON, london_label
 from dnoctl.csv_safety import csv_row
 
 CSV_HEADER = [
@@ -38,10 +38,6 @@ CSV_HEADER = [
     "requested_by",
     "reason",
 ]
-
-
-def _london_midnight(day: dt.date) -> dt.datetime:
-    return dt.datetime.combine(day, dt.time(), tzinfo=LONDON)
 
 
 def _search(q: str) -> Q:
@@ -73,9 +69,9 @@ def events_filtered(filters: dict[str, Any]) -> QuerySet[CurtailmentEvent]:
     if filters.get("feeder"):
         events = events.filter(feeder__code__iexact=filters["feeder"])
     if filters.get("since"):
-        events = events.filter(started_at__gte=_london_midnight(filters["since"]))
+        events = events.filter(started_at__gte=london_midnight_utc(filters["since"]))
     if filters.get("until"):
-        events = events.filter(started_at__lt=_london_midnight(filters["until"] + dt.timedelta(days=1)))
+        events = events.filter(started_at__lt=london_midnight_utc(filters["until"] + dt.timedelta(days=1)))
     if filters.get("q"):
         events = events.filter(_search(filters["q"].strip()))
     return events.order_by("-started_at", "-id")

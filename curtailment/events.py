@@ -1,4 +1,4 @@
-"""What the curtailment engine pushes to Channels groups (``dnoctl.push``), as typed payloads.
+"""What the curtailment engine pushes to Channels groups (``core.push``), as typed payloads.
 
 Message types and their consumer handlers:
 
@@ -17,16 +17,16 @@ Message types and their consumer handlers:
 Payloads carry ids, device EUI-64s, kW and times (ISO 8601 UTC), never names or contact
 details. Every push is queued on commit, so a rolled-back change is never shown.
 
-Sending goes through ``dnoctl.push.push_on_commit`` (one background sender per process,
+Sending goes through ``core.push.push_on_commit`` (one background sender per process,
 only to groups with a subscriber); a failed send is logged, never raised.
 """
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from typing import TypedDict
 
-from dnoctl.push import FEEDERS_ALL, event_group, feeder_group, push_on_commit
+from core.push import FEEDERS_ALL, event_group, feeder_group, push_on_commit
+from core.times import iso_utc
 
 EVENT_UPDATED = "event.updated"
 PROTECTION_CLOCK = "protection.clock"
@@ -110,10 +110,6 @@ class BudgetLinePayload(TypedDict):
 class ProtectionBudgetPayload(TypedDict):
     alarm_percent: float
     lines: list[BudgetLinePayload]
-
-
-def iso_utc(moment: datetime | None) -> str | None:
-    return moment.astimezone(UTC).isoformat() if moment is not None else None
 
 
 def event_payload(event, *, live_actions: int, live_kw: float) -> EventPayload:

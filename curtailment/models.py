@@ -7,7 +7,7 @@ from django.core.validators import RegexValidator
 from django.db import models
 from django.db.models import Q
 
-from consent.models import AppendOnlyModel
+from core.models import AppendOnlyModel
 from curtailment.choices import (
     ActionEndReason,
     ActionKind,
@@ -317,25 +317,3 @@ class AspReport(AppendOnlyModel):
 
     def __str__(self) -> str:
         return f"report {self.pk} on call-off {self.calloff_id}: {self.delivered_kw} kW"
-
-
-class AuditEntry(AppendOnlyModel):
-    """Append-only audit trail (invariant 6): who or what did what, when, why, with which
-    inputs. Holds MPANs and device ids at most, never names or contact details."""
-
-    at = models.DateTimeField(db_index=True)
-    actor_user = models.ForeignKey("auth.User", null=True, blank=True, on_delete=models.PROTECT)
-    actor = models.CharField(max_length=100, help_text="User name, or 'rule:<name>' for automatic decisions")
-    action = models.CharField(max_length=64, db_index=True)
-    target_type = models.CharField(max_length=64, blank=True)
-    target_id = models.CharField(max_length=64, blank=True)
-    reason = models.TextField(blank=True)
-    inputs = models.JSONField(default=dict, blank=True)
-
-    class Meta:
-        ordering = ["-at", "-id"]
-        verbose_name_plural = "audit entries"
-        indexes = [models.Index(fields=["target_type", "target_id"], name="audit_target")]
-
-    def __str__(self) -> str:
-        return f"{self.at:%Y-%m-%d %H:%M:%S} {self.actor} {self.action}"

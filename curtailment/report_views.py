@@ -25,6 +25,8 @@ from django.utils import timezone
 from django.views.decorators.http import require_GET, require_POST
 from ninja import Query, Router
 
+from core.roles import EXPORT_REPORTS
+from core.times import london_label
 from curtailment.reports import schemas
 from curtailment.reports.columns import TABLES_BY_NAME
 from curtailment.reports.periods import (
@@ -46,8 +48,6 @@ from curtailment.reports.services import (
 )
 from curtailment.reports.writers import CONTENT_TYPES, FORMATS
 from dnoctl.api_base import ApiError, SessionAuth, documented_body, json_parse
-from dnoctl.charts import london_label
-from dnoctl.roles import EXPORT_REPORTS
 
 PERIOD_KINDS = ("regulatory_year", "quarter", "month", "custom")
 OVERVIEW_CACHE_S = 60

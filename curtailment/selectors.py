@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import calendar
 import datetime as dt
 from dataclasses import dataclass
 
@@ -10,6 +9,7 @@ from django.db.models import Case, Count, Exists, F, OuterRef, Q, QuerySet, Subq
 
 from consent.choices import ConsentStatus, LoadLabel, MpanRole
 from consent.models import HCALCS, MPAN, Consent, HalfHourlyConsumption
+from core.times import add_months
 from curtailment.models import LIVE_ACTION_STATES, OPEN_EVENT_STATES, CurtailmentAction, CurtailmentEvent
 from dcc.choices import ServiceRequestState
 from dcc.models import ServiceRequest
@@ -219,12 +219,6 @@ def feeder_below_clear_for(*, feeder, minutes: int, at: dt.datetime) -> bool:
 # --- NF10 -------------------------------------------------------------------------------
 
 
-def _add_months(day: dt.date, months: int) -> dt.date:
-    month_index = day.month - 1 + months
-    year, month = day.year + month_index // 12, month_index % 12 + 1
-    return dt.date(year, month, min(day.day, calendar.monthrange(year, month)[1]))
-
-
 @dataclass(frozen=True)
 class ManagedFeeder:
     """NF10: a feeder managed in consecutive months must have a market solution found within
@@ -249,15 +243,15 @@ def feeder_managed_dates(*, feeder, today: dt.date | None = None) -> ManagedFeed
         .first()
     )
     this_month = today.replace(day=1)
-    last_month = _add_months(this_month, -1)
+    last_month = add_months(this_month, -1)
     if last is None or last.date().replace(day=1) < last_month:
         return None
     months = (today.year - feeder.managed_since.year) * 12 + today.month - feeder.managed_since.month + 1
     return ManagedFeeder(
         managed_since=feeder.managed_since,
         months_managed=max(1, months),
-        market_solution_due=_add_months(feeder.managed_since, 6),
-        implementation_due=_add_months(feeder.managed_since, 18),
+        market_solution_due=add_months(feeder.managed_since, 6),
+        implementation_due=add_months(feeder.managed_since, 18),
     )
 
 

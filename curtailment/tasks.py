@@ -16,6 +16,7 @@ import random
 
 from celery import shared_task
 
+from core.backoff import backoff_seconds
 from dcc import config as dcc_config
 from dcc.duis.errors import DccTransientError
 from dnoctl.celery import app
@@ -31,11 +32,6 @@ MAX_RETRIES = 5  # DCC unreachable: then the action fails and is replaced
 MAX_WAITS = 60  # waiting for another sender's claim (about two minutes)
 BACKOFF_BASE_S = 1.0
 BACKOFF_CAP_S = 20.0
-
-
-def _backoff(retries: int) -> float:
-    """Exponential backoff with full jitter, capped: 1, 2, 4 ... 20 s, each times 0.5-1.5."""
-    return min(BACKOFF_CAP_S, BACKOFF_BASE_S * 2**retries) * (0.5 + random.random())
 
 
 def actions_dispatch_queue(action_ids: list[int]) -> None:
@@ -138,7 +134,13 @@ def _action_command(task, command, action_id: int, transient_tries: int, *, gave
     except DccTransientError as exc:
         if transient_tries >= MAX_RETRIES:
             return gave_up(exc)
-        raise _retry(task, exc, action_id, transient_tries + 1, countdown=_backoff(transient_tries)) from exc
+        raise _retry(
+            task,
+            exc,
+            action_id,
+            transient_tries + 1,
+            countdown=backoff_seconds(transient_tries, base=BACKOFF_BASE_S, cap=BACKOFF_CAP_S),
+        ) from exc
 
 
 def _retry(task, exc: Exception, action_id: int, transient_tries: int, *, countdown: float):

@@ -27,27 +27,22 @@ from django.views.decorators.http import require_POST
 
 from consent.choices import LoadLabel
 from consent.models import HCALCS, Notification
+from core.models import AuditEntry
+from core.push import feeder_group, push_on_commit
+from core.roles import CONTROL_CURTAILMENT, EXPORT_REPORTS
+from core.times import LONDON, add_months, london_label, london_midnight_utc
 from curtailment import usage
 from curtailment.audit_links import audit_target_links
 from curtailment.choices import ActionEndReason, ActionKind, ActionStatus, EventEndReason, EventStatus
 from curtailment.decision_summary import event_decision_summary
 from curtailment.event_list import event_csv_rows, event_minutes, events_filtered
 from curtailment.forms import EventCancelForm, EventFilterForm
-from curtailment.models import (
-    OPEN_EVENT_STATES,
-    AspCallOff,
-    AuditEntry,
-    CurtailmentAction,
-    CurtailmentEvent,
-    FailureClock,
-)
+from curtailment.models import OPEN_EVENT_STATES, AspCallOff, CurtailmentAction, CurtailmentEvent, FailureClock
 from curtailment.services.common import COUNTING_ACTION_STATES
 from dcc.models import ServiceRequest
-from dnoctl.charts import LONDON, event_timeline_figure, london_label, usage_distribution_figure
+from dnoctl.charts import event_timeline_figure, usage_distribution_figure
 from dnoctl.csv_safety import csv_row
-from dnoctl.push import feeder_group, push_on_commit
 from dnoctl.queueing import broker_problem, queueing_failures
-from dnoctl.roles import CONTROL_CURTAILMENT, EXPORT_REPORTS
 from feeders.models import Feeder
 
 AUDIT_PER_PAGE = 100
@@ -304,12 +299,6 @@ def _months_between(start: dt.date, end: dt.date) -> int:
     return (end.year - start.year) * 12 + (end.month - start.month)
 
 
-def _add_months(day: dt.date, months: int) -> dt.date:
-    month_index = day.month - 1 + months
-    year, month = day.year + month_index // 12, month_index % 12 + 1
-    return dt.date(year, month, min(day.day, 28))
-
-
 def compliance_context(now: dt.datetime) -> dict[str, Any]:
     """Minutes used (and planned) per EV charger in the rolling 24 h and 30 days (NF11/NF12) and, per
     managed feeder, its months managed and NF10 dates (6 months to find a market solution,
@@ -353,8 +342,8 @@ def compliance_context(now: dt.datetime) -> dict[str, Any]:
             {
                 "feeder": feeder,
                 "months": _months_between(feeder.managed_since, today) + 1,
-                "market_solution_by": _add_months(feeder.managed_since, 6),
-                "implemented_by": _add_months(feeder.managed_since, 18),
+                "market_solution_by": add_months(feeder.managed_since, 6),
+                "implemented_by": add_months(feeder.managed_since, 18),
             }
         )
     return {
@@ -430,10 +419,9 @@ def audit_entries(filters: dict[str, Any]) -> QuerySet[AuditEntry]:
     if filters["q"]:
         entries = entries.filter(Q(reason__icontains=filters["q"]) | Q(action__icontains=filters["q"]))
     if filters["since"]:
-        entries = entries.filter(at__gte=dt.datetime.combine(filters["since"], dt.time(), tzinfo=LONDON))
+        entries = entries.filter(at__gte=london_midnight_utc(filters["since"]))
     if filters["until"]:
-        next_day = filters["until"] + dt.timedelta(days=1)
-        entries = entries.filter(at__lt=dt.datetime.combine(next_day, dt.time(), tzinfo=LONDON))
+        entries = entries.filter(at__lt=london_midnight_utc(filters["until"] + dt.timedelta(days=1)))
     return entries
 
 

@@ -1,7 +1,7 @@
 from django.contrib import admin
 
+from core.admin import ReadOnlyAdmin
 from dcc.models import DccRequestCounter, InboundDocument, ServiceRequest, ServiceRequestTransition
-from dnoctl.admin import ReadOnlyAdmin
 
 
 @admin.register(ServiceRequest)

@@ -6,7 +6,7 @@ from __future__ import annotations
 from django.db import models
 from django.db.models import Q
 
-from consent.models import AppendOnlyModel
+from core.models import AppendOnlyModel
 from dcc.choices import ServiceRequestState
 
 

@@ -24,9 +24,9 @@ from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_POST
 
+from core.roles import CONTROL_CURTAILMENT
+from core.times import london_label
 from dnoctl.alarms import alarm_counts, alarms_read, clocks_by_feeder, escalated_at
-from dnoctl.charts import london_label
-from dnoctl.roles import CONTROL_CURTAILMENT
 from feeders.models import FeederAlert
 from feeders.services import alert_acknowledge
 

@@ -23,9 +23,10 @@ from typing import Any
 
 from django.db.models import Count, Q
 
+from core.times import london_label
 from curtailment.choices import ClockState, EscalationStage
 from curtailment.models import LIVE_ACTION_STATES, OPEN_EVENT_STATES, CurtailmentEvent, FailureClock
-from dnoctl.charts import STATUS_SEVERITY, london_label
+from dnoctl.charts import STATUS_SEVERITY
 from feeders.choices import FeederStatus
 from feeders.models import Feeder, FeederAlert, Substation
 

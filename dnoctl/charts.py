@@ -1,8 +1,8 @@
-"""Plotly figure specs built on the server, and the one Europe/London wall-clock helper.
+"""Plotly figure specs built on the server.
 
 Plotly.js ignores UTC offsets in date strings: ``2026-03-29T01:30:00+01:00`` is drawn at
 01:30 whatever the offset. So every time the browser plots is sent as a naive
-Europe/London wall-clock string from :func:`london_wallclock`, and the server never hands
+Europe/London wall-clock string from :func:`core.times.london_wallclock`, and the server never hands
 Plotly an aware ISO string. On the 25-hour day in October the repeated hour is drawn twice
 on the same axis position, which is what a wall clock shows; the hover text carries the
 zone abbreviation (GMT/BST) so the two 01:30s can be told apart.
@@ -16,38 +16,13 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Iterable, Sequence
 from typing import Any
-from zoneinfo import ZoneInfo
 
-LONDON = ZoneInfo("Europe/London")
+from core.times import LONDON, london_label, london_wallclock
 
 # Worst first: a substation in the network view takes the status of its worst feeder.
 STATUS_SEVERITY = ["at_risk", "curtailing", "offline", "normal"]
 PHASE_COLOURS = ["#56b4e9", "#f0e442", "#009e73"]
 PHASE_DASHES = ["solid", "dot", "dashdot"]
-
-WALLCLOCK_FORMAT = "%Y-%m-%d %H:%M:%S"
-
-
-def london_wallclock(moment: dt.datetime | None) -> str | None:
-    """The Europe/London wall-clock time of an aware datetime, as Plotly wants it
-    (``"YYYY-MM-DD HH:MM:SS"``, no offset). ``None`` stays ``None``.
-
-    Naive datetimes are refused: storage is UTC and a naive value is a bug upstream, not
-    something to guess about.
-    """
-    if moment is None:
-        return None
-    if moment.tzinfo is None or moment.utcoffset() is None:
-        raise ValueError("london_wallclock needs an aware datetime (storage is UTC)")
-    return moment.astimezone(LONDON).strftime(WALLCLOCK_FORMAT)
-
-
-def london_label(moment: dt.datetime | None) -> str:
-    """Wall-clock time with its zone abbreviation for tables and hover text: ``01:30:00 BST``."""
-    if moment is None:
-        return ""
-    local = moment.astimezone(LONDON)
-    return f"{local:%Y-%m-%d %H:%M:%S} {local.tzname()}"
 
 
 def _dark_layout(**overrides: Any) -> dict[str, Any]:

@@ -1,6 +1,6 @@
 """Template context shared by every page."""
 
-from dnoctl.roles import user_roles
+from core.roles import user_roles
 
 
 def roles(request):

@@ -31,7 +31,7 @@ from django.conf import settings
 from django.contrib.auth.models import User
 from django.core.management import call_command
 
-from dnoctl.roles import ENGINEER, OPERATOR, VIEWER, role_grant, roles_ensure
+from core.roles import ENGINEER, OPERATOR, VIEWER, role_grant, roles_ensure
 
 logger = logging.getLogger(__name__)
 

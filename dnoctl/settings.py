@@ -176,6 +176,7 @@ INSTALLED_APPS = [
     "ninja",  # the APIs' schema and docs; Swagger UI's files are served from the package
     "csp",  # the Content-Security-Policy header (dnoctl.csp)
     "axes",  # failed logins counted and locked out (accounts.lockout)
+    "core",  # the bottom layer: audit trail, roles, pushes, time helpers
     "accounts",
     "feeders",
     "dcc",

@@ -15,10 +15,10 @@ from django.template.loader import render_to_string
 from django.templatetags.static import static
 from django.utils import timezone
 
+from core.times import london_label
 from curtailment.budget import alarm_percent, command_budget
 from curtailment.models import LIVE_ACTION_STATES, OPEN_EVENT_STATES, CurtailmentAction, CurtailmentEvent, FailureClock
 from dnoctl.alarms import alarm_counts, alarms_read, network_read
-from dnoctl.charts import london_label
 from dnoctl.liveness import liveness_read
 from feeders.choices import FeederStatus, LicenceArea
 from feeders.models import Feeder, FeederAlert, Substation

@@ -1,6 +1,6 @@
 from django.contrib import admin
 
-from dnoctl.admin import AuditedAdmin
+from core.admin import AuditedAdmin
 from feeders.models import Feeder, FeederAlert, FeederReading, MonitorToken, Substation
 
 

@@ -24,9 +24,9 @@ from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
-from dnoctl.charts import london_label, london_wallclock
-from dnoctl.push import FEEDERS_ALL, feeder_group
-from dnoctl.roles import CONTROL_CURTAILMENT
+from core.push import FEEDERS_ALL, feeder_group
+from core.roles import CONTROL_CURTAILMENT
+from core.times import london_label, london_wallclock
 
 logger = logging.getLogger(__name__)
 

@@ -1,4 +1,4 @@
-"""What the feeders app pushes to Channels groups (``dnoctl.push``), as typed payloads.
+"""What the feeders app pushes to Channels groups (``core.push``), as typed payloads.
 
 Message types and their consumer handlers:
 
@@ -28,14 +28,13 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable
-from datetime import UTC, datetime
 from typing import TypedDict
 
 from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
 from django.db import transaction
 
-from dnoctl.push import FEEDERS_ALL, feeder_group, groups_with_members, push_on_commit
+from core.push import FEEDERS_ALL, feeder_group, groups_with_members, push_on_commit
 
 logger = logging.getLogger(__name__)
 
@@ -91,11 +90,6 @@ class FeederUpdatedPayload(TypedDict):
     acknowledged_at: str | None
 
 
-def iso_utc(moment: datetime | None) -> str | None:
-    """ISO 8601 in UTC, or None."""
-    return moment.astimezone(UTC).isoformat() if moment is not None else None
-
-
 def feeder_groups(feeder_id: int) -> list[str]:
     return [FEEDERS_ALL, feeder_group(feeder_id)]
 
@@ -117,7 +111,7 @@ def pushes_on_commit(messages: list[tuple[list[str], str, dict | Callable[[], di
     An ingest batch touches hundreds of feeders, but only the few feeders someone has open
     have a subscribed socket: the callback sends only to groups with subscribers (see
     ``groups_with_members``), a bounded number at a time. Failures are logged, never raised:
-    the database is the truth (``dnoctl.push``).
+    the database is the truth (``core.push``).
     """
     if messages:
         transaction.on_commit(lambda: _send_all(messages))

@@ -46,11 +46,11 @@ import urllib.request
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from zoneinfo import ZoneInfo
+
+from core.times import LONDON
 
 logger = logging.getLogger(__name__)
 
-LONDON = ZoneInfo("Europe/London")
 # Small batches, as a pole-top monitor fleet sends them: the overview page then gets one
 # ``feeder.reading`` per feeder (bigger batches send it one ``feeder.readings`` list).
 BATCH_ROWS = 50

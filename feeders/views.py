@@ -24,12 +24,13 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_POST
 
+from core.push import feeder_group, push_on_commit
+from core.roles import CONFIGURE_FEEDERS, CONTROL_CURTAILMENT
+from core.times import london_label
 from curtailment.choices import EventTrigger
 from curtailment.models import OPEN_EVENT_STATES, CurtailmentEvent
-from dnoctl.charts import feeder_load_figure, london_label
-from dnoctl.push import feeder_group, push_on_commit
+from dnoctl.charts import feeder_load_figure
 from dnoctl.queueing import queueing_failures
-from dnoctl.roles import CONFIGURE_FEEDERS, CONTROL_CURTAILMENT
 from feeders.models import Feeder, FeederAlert, FeederReading
 from feeders.selectors import Trend, feeder_trend
 from feeders.services import alert_acknowledge, feeder_automatic_set

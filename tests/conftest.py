@@ -8,7 +8,7 @@ from django.contrib.auth.models import User
 from django.core.management import call_command
 from django.test import override_settings
 
-from dnoctl.roles import ENGINEER, OPERATOR, VIEWER, role_grant, roles_ensure
+from core.roles import ENGINEER, OPERATOR, VIEWER, role_grant, roles_ensure
 
 pytest_plugins = ["tests.processes", "tests.browser_support"]
 

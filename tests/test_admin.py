@@ -5,9 +5,10 @@ import pytest
 from django.contrib import admin
 from django.test import RequestFactory
 
-from consent.models import AppendOnlyModel, Consent
-from curtailment.audit import audit_record
-from curtailment.models import AspContract, AuditEntry
+from consent.models import Consent
+from core.audit import audit_record
+from core.models import AppendOnlyModel, AuditEntry
+from curtailment.models import AspContract
 from tests.consent.factories import ConsentFactory
 from tests.feeders.factories import FeederFactory
 
@@ -18,7 +19,7 @@ BROWSED = [
     "/admin/feeders/feeder/",
     "/admin/consent/consent/",
     "/admin/curtailment/curtailmentevent/",
-    "/admin/curtailment/auditentry/",
+    "/admin/core/auditentry/",
     "/admin/consent/consentchange/",
     "/admin/dcc/servicerequesttransition/",
     "/admin/dcc/inbounddocument/",
@@ -129,7 +130,7 @@ def test_append_only_history_is_read_only_in_the_admin_even_for_a_superuser(admi
         assert admin_client.get(f"/admin/{meta.app_label}/{meta.model_name}/add/").status_code == 403, model
 
     entry = audit_record(action="feeder.automatic_on", rule="test", reason="before")
-    url = f"/admin/curtailment/auditentry/{entry.pk}/"
+    url = f"/admin/core/auditentry/{entry.pk}/"
     assert admin_client.post(f"{url}change/", {"reason": "after", "_save": "Save"}).status_code == 403
     assert admin_client.post(f"{url}delete/", {"post": "yes"}).status_code == 403
     assert AuditEntry.objects.get(pk=entry.pk).reason == "before"

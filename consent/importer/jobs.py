@@ -28,7 +28,7 @@ def import_job_run(*, job_id: str, path: str, dry_run: bool, user_id: int | None
     """Run an uploaded file's import, publishing progress in the cache; deletes the file."""
     from django.contrib.auth.models import User
 
-    from curtailment.audit import audit_record
+    from core.audit import audit_record
 
     source = (import_progress_get(job_id) or {}).get("source", "")
 
@@ -60,7 +60,7 @@ def _percent(phase: str, fraction: float) -> int:
 def premises_import_audit(*, report: ImportReport, source: str, user, audit=None) -> None:
     """An audit entry for every import that wrote (or would have written) something."""
     if audit is None:
-        from curtailment.audit import audit_record as audit
+        from core.audit import audit_record as audit
     inputs = report.as_dict()
     inputs.pop("errors")
     inputs["source"] = source

@@ -16,7 +16,7 @@ import datetime as dt
 from django.conf import settings
 from django.db import connection
 
-from curtailment.reports.periods import iso_utc
+from core.times import iso_utc_seconds
 from curtailment.reports.selectors import (
     ACTION_FAILED,
     ACTION_START,
@@ -140,8 +140,8 @@ def breach_rows(snapshot: Snapshot) -> list[list]:
                     eui64,
                     kind,
                     int(lim),
-                    iso_utc(from_epoch(ws)),
-                    iso_utc(from_epoch(we)),
+                    iso_utc_seconds(from_epoch(ws)),
+                    iso_utc_seconds(from_epoch(we)),
                     round_minutes(minutes),
                     int(windows),
                 ]

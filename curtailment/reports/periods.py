@@ -9,14 +9,11 @@ quarters are Q1 April-June, Q2 July-September, Q3 October-December, Q4 January-M
 
 from __future__ import annotations
 
-import calendar
 import datetime as dt
 import re
 from dataclasses import dataclass
-from zoneinfo import ZoneInfo
 
-LONDON = ZoneInfo("Europe/London")
-UTC = dt.UTC
+from core.times import add_months, iso_utc_seconds, london_midnight_utc
 
 # A custom period longer than this is almost certainly a typo in a year.
 MAX_PERIOD_DAYS = 366 * 5
@@ -67,32 +64,10 @@ class ReportPeriod:
             "label": self.label,
             "first_day": self.first_day.isoformat(),
             "last_day": self.last_day.isoformat(),
-            "start_utc": iso_utc(self.start_utc),
-            "end_utc": iso_utc(self.end_utc),
+            "start_utc": iso_utc_seconds(self.start_utc),
+            "end_utc": iso_utc_seconds(self.end_utc),
             "timezone": "Europe/London",
         }
-
-
-def iso_utc(value: dt.datetime | None) -> str:
-    """``2026-03-29T01:00:00Z``: the one timestamp format of every export."""
-    if value is None:
-        return ""
-    return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-def london_midnight_utc(day: dt.date) -> dt.datetime:
-    # Midnight always exists in London (the clocks change at 01:00 / 02:00), so no fold
-    # or gap handling is needed.
-    return dt.datetime.combine(day, dt.time(0, 0), tzinfo=LONDON).astimezone(UTC)
-
-
-def add_months(day: dt.date, months: int) -> dt.date:
-    """The same day-of-month ``months`` later, clamped to the month's last day (as
-    PostgreSQL's ``date + interval 'n months'``)."""
-    index = day.year * 12 + (day.month - 1) + months
-    year, month0 = divmod(index, 12)
-    last = calendar.monthrange(year, month0 + 1)[1]
-    return dt.date(year, month0 + 1, min(day.day, last))
 
 
 def regulatory_year_of(day: dt.date) -> int:

@@ -21,7 +21,7 @@ from django.core.cache import cache
 from django.db import transaction
 from django.utils import timezone
 
-from curtailment.audit import audit_record
+from core.audit import audit_record
 from curtailment.reports import selectors
 from curtailment.reports.breaches import breach_rows
 from curtailment.reports.columns import (

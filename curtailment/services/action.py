@@ -19,7 +19,7 @@ import math
 from django.db import transaction
 from django.utils import timezone
 
-from curtailment.audit import audit_record
+from core.audit import audit_record
 from curtailment.choices import ActionEndReason, ActionKind, ActionStatus, EventStatus
 from curtailment.models import LIVE_ACTION_STATES, CurtailmentAction
 from curtailment.services.common import (

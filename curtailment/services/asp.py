@@ -31,7 +31,7 @@ from django.db import transaction
 from django.db.models import Sum
 from django.utils import timezone
 
-from curtailment.audit import audit_record
+from core.audit import audit_record
 from curtailment.choices import AspCallOffStatus, EventStatus
 from curtailment.models import AspCallOff, AspContract, AspReport, AspVen, CurtailmentEvent
 from curtailment.openadr.objects import ReportProblem, calloff_pk, contract_pk, event_id, report_delivered_kw

@@ -8,10 +8,10 @@ import datetime as dt
 
 from django.utils import timezone
 
-from curtailment.audit import audit_record
+from core.audit import audit_record
+from core.models import AuditEntry
 from curtailment.budget import PERIODS, BudgetLine, alarm_percent, command_budget
 from curtailment.events import protection_budget_payload, protection_budget_pushed
-from curtailment.models import AuditEntry
 
 BUDGET_RULE = "dcc-budget"
 

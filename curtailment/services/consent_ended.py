@@ -15,7 +15,7 @@ import datetime as dt
 from django.db import transaction
 from django.utils import timezone
 
-from curtailment.audit import audit_record
+from core.audit import audit_record
 from curtailment.choices import ActionEndReason, ActionStatus, EventStatus
 from curtailment.models import LIVE_ACTION_STATES, CurtailmentAction
 from curtailment.services.common import action_end, action_move, push_event

@@ -17,7 +17,8 @@ from django.db import IntegrityError, transaction
 from django.db.models import Max, Q
 from django.utils import timezone
 
-from curtailment.audit import audit_record, audit_record_once
+from core.audit import audit_record, audit_record_once
+from core.models import AuditEntry
 from curtailment.budget import command_budget
 from curtailment.choices import (
     ActionEndReason,
@@ -27,12 +28,7 @@ from curtailment.choices import (
     EventStatus,
     EventTrigger,
 )
-from curtailment.models import (
-    LIVE_ACTION_STATES,
-    AuditEntry,
-    CurtailmentAction,
-    CurtailmentEvent,
-)
+from curtailment.models import LIVE_ACTION_STATES, CurtailmentAction, CurtailmentEvent
 from curtailment.selection import Limited, Plan, plan_audit_inputs, selection_candidates, selection_plan
 from curtailment.services.asp import asp_call_off, asp_calloffs_audit, asp_calloffs_release
 from curtailment.services.common import (

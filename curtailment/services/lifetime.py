@@ -23,7 +23,7 @@ import datetime as dt
 from django.db import transaction
 from django.utils import timezone
 
-from curtailment.audit import audit_record, audit_record_once
+from core.audit import audit_record, audit_record_once
 from curtailment.choices import EventEndReason, EventStatus, EventTrigger
 from curtailment.models import OPEN_EVENT_STATES, CurtailmentEvent
 from curtailment.selection import rotation_minutes

@@ -25,7 +25,8 @@ from dataclasses import dataclass
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from curtailment.audit import audit_record, audit_record_once
+from core.audit import audit_record, audit_record_once
+from core.models import AuditEntry
 from curtailment.budget import command_budget, commands_needed
 from curtailment.choices import ActionStatus, ClockState, EscalationStage, EventStatus
 from curtailment.clock import Clock, failure_clock, stage_wait_seconds
@@ -34,7 +35,7 @@ from curtailment.events import (
     protection_clock_payload,
     protection_clock_pushed,
 )
-from curtailment.models import OPEN_EVENT_STATES, AuditEntry, CurtailmentEvent, FailureClock
+from curtailment.models import OPEN_EVENT_STATES, CurtailmentEvent, FailureClock
 from curtailment.selection import selection_candidates
 from curtailment.services.asp import asp_call_off, asp_kw_available, asp_relief_kw
 from curtailment.services.common import COUNTING_ACTION_STATES

@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-import random
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, replace
@@ -32,6 +31,7 @@ from typing import Protocol
 import requests
 from lxml import etree
 
+from core.backoff import backoff_seconds
 from dcc import gbcs
 
 from . import documents
@@ -550,7 +550,7 @@ class DccClient:
         last_error: Exception | None = None
         for attempt in range(1, self.max_attempts + 1):
             if attempt > 1:
-                time.sleep(self.backoff_s * 2 ** (attempt - 2) * (0.5 + random.random()))
+                time.sleep(backoff_seconds(attempt - 2, base=self.backoff_s))
             try:
                 reply = self.session.post(
                     url,

@@ -49,6 +49,7 @@ import requests
 from cryptography.hazmat.primitives.asymmetric import ec
 from lxml import etree
 
+from core.backoff import backoff_seconds
 from dcc.duis import documents
 from dcc.duis.alert_codes import BOOST_ALERT_CODE
 from dcc.duis.errors import DccArgumentError, DccDocumentError, DccError, DccSignatureError
@@ -639,7 +640,7 @@ class DccSimulator:
             self.deliveries.append((outcome, document))
             _trim(self.deliveries)
             return
-        delay = min(self.callback_retry_cap_s, 0.2 * 2**attempt) * (0.5 + self._random.random())
+        delay = backoff_seconds(attempt, base=0.2, cap=self.callback_retry_cap_s, rng=self._random)
         logger.info("callback %s not delivered (%s); trying again in %.1f s", name, outcome, delay)
         self._schedule(delay, lambda: self._try_delivery(name, attempt + 1))
 

@@ -13,8 +13,9 @@ from celery import current_app
 from django.conf import settings
 from django.db import IntegrityError, connection, transaction
 
-from curtailment.audit import audit_record
-from dnoctl.push import FEEDERS_ALL, feeder_group
+from core.audit import audit_record
+from core.push import FEEDERS_ALL, feeder_group
+from core.times import iso_utc
 from feeders.choices import AlertKind, FeederStatus
 from feeders.events import (
     ALERT,
@@ -27,7 +28,6 @@ from feeders.events import (
     FeederReadingsPayload,
     FeederStatusPayload,
     feeder_groups,
-    iso_utc,
     pushes_on_commit,
 )
 from feeders.models import Feeder, FeederAlert

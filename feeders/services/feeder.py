@@ -12,13 +12,13 @@ from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from curtailment.audit import audit_record
-from dnoctl.push import feeder_group, push_on_commit
+from core.audit import audit_record
+from core.push import feeder_group, push_on_commit
+from core.times import iso_utc
 from feeders.choices import FeederStatus
 from feeders.events import (
     FeederStatusPayload,
     FeederUpdatedPayload,
-    iso_utc,
     status_pushed,
     updated_pushed,
 )

@@ -23,8 +23,8 @@ from django.db.models import CharField, Exists, OuterRef
 from django.db.models.functions import Cast
 from django.utils import timezone
 
-from curtailment.audit import audit_record
-from feeders.events import iso_utc
+from core.audit import audit_record
+from core.times import iso_utc
 from feeders.models import FeederAlert
 from feeders.services.detection import ENGINE_TASK
 
@@ -43,7 +43,8 @@ def alerts_lost_handover(*, now: datetime) -> list[FeederAlert]:
     """Open alerts on high-risk feeders with automatic curtailment on, raised more than
     ``HANDOVER_GRACE`` ago, with no open event on the feeder, no decision of the engine on
     the alert and no re-send within ``RESEND_EVERY``."""
-    from curtailment.models import OPEN_EVENT_STATES, AuditEntry, CurtailmentEvent
+    from core.models import AuditEntry
+    from curtailment.models import OPEN_EVENT_STATES, CurtailmentEvent
     from curtailment.services.event import AUTO_RULE  # the engine audits its decision under it
 
     alert_key = Cast(OuterRef("pk"), output_field=CharField())

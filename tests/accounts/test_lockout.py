@@ -12,7 +12,7 @@ from django.conf import settings
 from django.test import Client
 from django.urls import reverse
 
-from curtailment.models import AuditEntry
+from core.models import AuditEntry
 from tests.browser_support import PASSWORD
 
 pytestmark = pytest.mark.django_db

@@ -17,9 +17,10 @@ import pytest
 from django.utils import timezone
 from playwright.sync_api import expect
 
+from core.models import AuditEntry
+from core.times import london_wallclock
 from curtailment.choices import ClockState, EscalationStage
-from curtailment.models import AuditEntry, FailureClock
-from dnoctl.charts import london_wallclock
+from curtailment.models import FailureClock
 from feeders.choices import FeederStatus
 from feeders.models import Feeder, FeederAlert, FeederReading
 from feeders.services import feeder_status_set

@@ -12,7 +12,7 @@ import pytest
 from django.utils import timezone
 
 from consent.choices import ConsentStatus
-from curtailment.audit import audit_record
+from core.audit import audit_record
 from feeders.models import FeederAlert, FeederReading
 from tests.browser_support import PASSWORD, screenshot
 from tests.consent.factories import ConsentFactory, eligible_charger
@@ -71,7 +71,7 @@ def _pages() -> dict[str, str]:
         "admin": "/admin/",
         "admin-feeders": "/admin/feeders/feeder/",
         "admin-feeder": f"/admin/feeders/feeder/{feeder.pk}/change/",
-        "admin-audit": "/admin/curtailment/auditentry/",
+        "admin-audit": "/admin/core/auditentry/",
         "admin-lockouts": "/admin/axes/accessattempt/",
         "api-docs": "/api/v1/docs",
     }

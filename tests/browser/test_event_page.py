@@ -17,9 +17,10 @@ from playwright.sync_api import expect
 
 from consent.choices import ConsentStatus
 from consent.models import Consent
+from core.models import AuditEntry
+from core.times import LONDON
 from curtailment.choices import ActionStatus, EventEndReason, EventStatus
-from curtailment.models import AuditEntry, CurtailmentAction, CurtailmentEvent
-from dnoctl.charts import LONDON
+from curtailment.models import CurtailmentAction, CurtailmentEvent
 from tests.browser.test_csp import COLLECT_VIOLATIONS
 from tests.browser_support import screenshot
 from tests.consent.factories import ConsentFactory, eligible_charger

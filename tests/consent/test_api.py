@@ -176,7 +176,7 @@ def test_customer_records_made_by_api_keep_no_personal_data_in_audit(operator):
         {"customer": {"name": "Private Person", "email": "private@example.org"}, "reason": "moved in"},
         _token(operator),
     )
-    from curtailment.models import AuditEntry
+    from core.models import AuditEntry
 
     dumped = json.dumps(list(AuditEntry.objects.values("reason", "inputs")))
     assert "Private Person" not in dumped and "private@example.org" not in dumped

@@ -9,7 +9,7 @@ from django.utils import timezone
 from consent import boost, services
 from consent.choices import ConsentStatus, LoadLabel
 from consent.models import HCALCS, Consent
-from curtailment.models import AuditEntry
+from core.models import AuditEntry
 from dcc.models import ServiceRequest
 from dcc.services import service_request_send
 from tests.consent.factories import eligible_charger

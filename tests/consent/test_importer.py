@@ -14,7 +14,7 @@ from django.db import connection
 
 from consent.importer import premises_import_path
 from consent.models import HCALCS, MPAN, Meter, Premise
-from curtailment.models import AuditEntry
+from core.models import AuditEntry
 from tests.consent.factories import mpan_from_int
 from tests.consent.registers import register_row, register_rows, register_write
 from tests.feeders.factories import FeederFactory

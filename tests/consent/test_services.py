@@ -12,7 +12,8 @@ from consent import services
 from consent.choices import ConsentStatus, NotificationChannel, NotificationKind
 from consent.models import Consent, ConsentChange, Notification, Tenancy
 from consent.selectors import consent_awaiting_queue, hcalcs_consented
-from curtailment.models import AuditEntry, CurtailmentAction, CurtailmentEvent
+from core.models import AuditEntry
+from curtailment.models import CurtailmentAction, CurtailmentEvent
 from curtailment.selectors import hcalcs_eligible_for_curtailment
 from tests.consent.factories import ConsentFactory, CustomerFactory, HcalcsFactory, eligible_charger
 

@@ -13,9 +13,10 @@ from django.utils import timezone
 
 from consent.choices import ConsentStatus
 from consent.models import Consent
+from core.models import AuditEntry
 from curtailment.allocation import GUARANTEED_MIN_KW
 from curtailment.choices import ActionKind, ActionStatus
-from curtailment.models import AuditEntry, CurtailmentAction, CurtailmentEvent
+from curtailment.models import CurtailmentAction, CurtailmentEvent
 from curtailment.services import curtailment_event_start, event_top_up
 from tests.consent.factories import eligible_charger
 from tests.feeders.factories import FeederFactory

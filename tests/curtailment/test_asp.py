@@ -9,8 +9,9 @@ import datetime as dt
 import pytest
 from django.test import override_settings
 
+from core.models import AuditEntry
 from curtailment.choices import AspCallOffStatus
-from curtailment.models import AspCallOff, AspReport, AuditEntry
+from curtailment.models import AspCallOff, AspReport
 from curtailment.openadr.schemas import ReportIn
 from curtailment.services import curtailment_event_cancel, curtailment_event_start
 from curtailment.services.asp import (

@@ -17,7 +17,8 @@ from dataclasses import dataclass
 import pytest
 from django.utils import timezone
 
-from curtailment.models import AspCallOff, AspReport, AuditEntry, CurtailmentEvent
+from core.models import AuditEntry
+from curtailment.models import AspCallOff, AspReport, CurtailmentEvent
 from tests.curtailment.asp_factories import asp_contract, asp_ven
 from tests.curtailment.test_e2e import post_readings, setup_feeder, wait_until
 from tests.processes import ManagedProcess, free_port, wait_for_http, wait_for_log_line

@@ -7,8 +7,8 @@ import pytest
 from django.core.exceptions import ImproperlyConfigured
 from django.utils import timezone
 
+from core.models import AuditEntry
 from curtailment.budget import command_budget
-from curtailment.models import AuditEntry
 from curtailment.services import curtailment_event_start
 from curtailment.services.budget import dcc_budget_check
 from dcc.models import ServiceRequest

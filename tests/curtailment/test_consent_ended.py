@@ -14,7 +14,8 @@ from consent import services as consent_services
 from consent.choices import ConsentStatus
 from consent.hooks import consent_ended_handlers_replaced
 from consent.models import Consent, Notification
-from curtailment.models import AuditEntry, CurtailmentAction
+from core.models import AuditEntry
+from curtailment.models import CurtailmentAction
 from curtailment.services import curtailment_event_start
 from curtailment.services.consent_ended import actions_without_consent_release
 from curtailment.services.notify import customers_notify

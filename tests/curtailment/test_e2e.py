@@ -21,10 +21,11 @@ from django.db.models import F
 from django.utils import timezone
 
 from consent.models import Notification
-from curtailment.models import AuditEntry, CurtailmentAction, CurtailmentEvent
+from core.models import AuditEntry
+from core.push import feeder_group
+from curtailment.models import CurtailmentAction, CurtailmentEvent
 from dcc.models import ServiceRequest
 from dnoctl.celery import app as celery_app
-from dnoctl.push import feeder_group
 from feeders.models import FeederReading
 from feeders.services import monitor_token_issue
 from tests.consent.factories import eligible_charger

@@ -12,8 +12,9 @@ from __future__ import annotations
 import pytest
 from django.utils import timezone
 
+from core.models import AuditEntry
 from curtailment.choices import ActionKind
-from curtailment.models import AuditEntry, CurtailmentEvent
+from curtailment.models import CurtailmentEvent
 from dcc.models import ServiceRequest
 from feeders.services import monitor_token_issue
 from tests.consent.factories import eligible_charger

@@ -11,7 +11,8 @@ from django.utils import timezone
 
 from consent import services as consent_services
 from consent.models import Consent, Notification
-from curtailment.models import AuditEntry, CurtailmentEvent
+from core.models import AuditEntry
+from curtailment.models import CurtailmentEvent
 from tests.consent.factories import CustomerFactory
 from tests.curtailment.test_e2e import assert_each_request_processed_once, setup_feeder, wait_until
 

@@ -11,8 +11,9 @@ import datetime as dt
 import pytest
 from django.utils import timezone
 
+from core.models import AuditEntry
 from curtailment.choices import ActionEndReason, ActionStatus, EventStatus, EventTrigger
-from curtailment.models import AuditEntry, CurtailmentAction, CurtailmentEvent
+from curtailment.models import CurtailmentAction, CurtailmentEvent
 from curtailment.services import (
     curtailment_event_cancel,
     curtailment_event_start,

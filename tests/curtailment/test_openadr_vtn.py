@@ -17,7 +17,8 @@ from django.utils import timezone
 from openapi_core import OpenAPI
 from openapi_core.contrib.django import DjangoOpenAPIResponse
 
-from curtailment.models import AspCallOff, AspReport, AuditEntry
+from core.models import AuditEntry
+from curtailment.models import AspCallOff, AspReport
 from curtailment.openadr.api import vtn
 from curtailment.services import curtailment_event_cancel, curtailment_event_start
 from tests.api.conformance import RequestOfReply

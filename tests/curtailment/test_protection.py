@@ -11,11 +11,12 @@ from asgiref.sync import async_to_sync
 from channels.layers import DEFAULT_CHANNEL_LAYER, channel_layers
 from django.db import transaction
 
+from core.models import AuditEntry
+from core.push import feeder_group
 from curtailment.choices import ClockState, EscalationStage
 from curtailment.events import PROTECTION_CLOCK
-from curtailment.models import AspCallOff, AspContract, AuditEntry, CurtailmentAction, CurtailmentEvent, FailureClock
+from curtailment.models import AspCallOff, AspContract, CurtailmentAction, CurtailmentEvent, FailureClock
 from curtailment.services import curtailment_event_cancel, event_open_for_alert, feeder_protection_check
-from dnoctl.push import feeder_group
 from tests.curtailment.asp_factories import asp_ven
 from tests.curtailment.helpers import alert_on, automatic_feeder, devices_confirm, reading
 

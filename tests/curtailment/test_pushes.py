@@ -12,8 +12,8 @@ from asgiref.sync import async_to_sync
 from channels.layers import DEFAULT_CHANNEL_LAYER, channel_layers
 from django.db import transaction
 
+from core.push import event_group, groups_with_members, push_on_commit
 from curtailment.events import ACTION_UPDATED
-from dnoctl.push import event_group, groups_with_members, push_on_commit
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

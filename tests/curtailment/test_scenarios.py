@@ -20,14 +20,9 @@ from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 
+from core.models import AuditEntry
 from curtailment.choices import ActionStatus, ClockState, EscalationStage
-from curtailment.models import (
-    AspCallOff,
-    AuditEntry,
-    CurtailmentAction,
-    CurtailmentEvent,
-    FailureClock,
-)
+from curtailment.models import AspCallOff, CurtailmentAction, CurtailmentEvent, FailureClock
 from curtailment.services import event_recheck, feeder_protection_check
 from curtailment.usage import WINDOW_24H, WINDOW_30D, action_interval, intervals_max_rolling_minutes
 from dcc.models import ServiceRequest

@@ -8,8 +8,9 @@ from django.core.exceptions import ValidationError
 from django.db import connections
 from django.utils import timezone
 
+from core.models import AuditEntry
 from curtailment.choices import ActionStatus, AspCallOffStatus, EventStatus, EventTrigger
-from curtailment.models import AspCallOff, AspContract, AuditEntry, CurtailmentAction, CurtailmentEvent
+from curtailment.models import AspCallOff, AspContract, CurtailmentAction, CurtailmentEvent
 from curtailment.services import (
     EventAlreadyOpen,
     action_dispatch,

@@ -9,8 +9,9 @@ from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
 
+from core.models import AuditEntry
 from curtailment.choices import ClockState, EscalationStage
-from curtailment.models import AuditEntry, FailureClock
+from curtailment.models import FailureClock
 from dnoctl import alarm_views
 from feeders.models import FeederAlert
 from tests.dashboard.helpers import open_event

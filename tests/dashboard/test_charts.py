@@ -5,7 +5,8 @@ from types import SimpleNamespace
 
 import pytest
 
-from dnoctl.charts import feeder_load_figure, london_label, london_wallclock
+from core.times import london_label, london_wallclock
+from dnoctl.charts import feeder_load_figure
 
 UTC = dt.UTC
 

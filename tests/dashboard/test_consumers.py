@@ -8,8 +8,8 @@ from channels.testing import WebsocketCommunicator
 from django.conf import settings
 from django.contrib.auth.models import AnonymousUser
 
+from core.push import FEEDERS_ALL, event_group, feeder_group
 from dnoctl.asgi import application
-from dnoctl.push import FEEDERS_ALL, event_group, feeder_group
 from tests.dashboard.helpers import open_event
 from tests.feeders.factories import FeederFactory
 

@@ -10,10 +10,11 @@ import pytest
 from django.urls import reverse
 from django.utils import timezone
 
-from curtailment.audit import audit_record
+from core.audit import audit_record
+from core.models import AuditEntry
+from core.times import LONDON
 from curtailment.choices import EventEndReason, EventStatus, EventTrigger
-from curtailment.models import AuditEntry, CurtailmentEvent
-from dnoctl.charts import LONDON
+from curtailment.models import CurtailmentEvent
 from tests.consent.factories import eligible_charger
 from tests.dashboard.helpers import action, open_event
 from tests.feeders.factories import FeederFactory, SubstationFactory

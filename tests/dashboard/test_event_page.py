@@ -11,8 +11,9 @@ from django.urls import reverse
 from django.utils import timezone
 
 from consent.models import Consent
+from core.models import AuditEntry
 from curtailment.choices import EventEndReason, EventStatus
-from curtailment.models import AuditEntry, CurtailmentEvent
+from curtailment.models import CurtailmentEvent
 from curtailment.services import curtailment_event_start
 from curtailment.views import event_milestones
 from dnoctl.charts import event_timeline_figure

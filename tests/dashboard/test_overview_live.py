@@ -8,7 +8,7 @@ import pytest
 from django.urls import reverse
 from django.utils import timezone
 
-from dnoctl.charts import london_wallclock
+from core.times import london_wallclock
 from feeders.choices import FeederStatus
 from feeders.models import Feeder, FeederReading
 from tests.feeders.factories import FeederFactory, SubstationFactory

@@ -8,8 +8,9 @@ from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
 
+from core.models import AuditEntry
 from curtailment.choices import ActionStatus, EventStatus
-from curtailment.models import AuditEntry, CurtailmentEvent
+from curtailment.models import CurtailmentEvent
 from feeders.choices import FeederStatus
 from feeders.models import Feeder, FeederAlert, FeederReading
 from tests.consent.factories import eligible_charger
@@ -173,7 +174,7 @@ def test_compliance_counts_minutes_per_charger_against_limits(viewer_client):
 
 
 def test_audit_page_filters_and_paginates(viewer_client, operator):
-    from curtailment.audit import audit_record
+    from core.audit import audit_record
 
     audit_record(action="event.start", actor_user=operator, reason="hot fuse")
     audit_record(action="feeder.automatic_off", actor_user=operator, reason="works")
@@ -185,7 +186,7 @@ def test_audit_page_filters_and_paginates(viewer_client, operator):
 
 
 def test_audit_csv_streams_filtered_rows_and_neutralises_formulas(viewer_client, operator):
-    from curtailment.audit import audit_record
+    from core.audit import audit_record
 
     audit_record(action="event.start", actor_user=operator, reason="=HYPERLINK(1)")
     audit_record(action="feeder.automatic_off", actor_user=operator, reason="works")
@@ -200,7 +201,7 @@ def test_audit_csv_streams_filtered_rows_and_neutralises_formulas(viewer_client,
 
 
 def test_audit_date_filter_uses_london_days_across_the_clock_change(viewer_client, operator):
-    from curtailment.audit import audit_record
+    from core.audit import audit_record
 
     # 2026-10-25 is 25 hours long in London: 00:00 BST = 23:00 UTC on the 24th, and the day
     # ends at 00:00 GMT on the 26th.
@@ -458,7 +459,7 @@ def test_feeder_page_draws_the_detection_trend_of_a_rising_load(viewer_client):
 
 
 def test_audit_page_paginates_by_100(viewer_client, operator):
-    from curtailment.audit import audit_record
+    from core.audit import audit_record
 
     for n in range(105):
         audit_record(action="x.bulk", actor_user=operator, reason=f"entry {n}")

@@ -10,8 +10,9 @@ import datetime as dt
 
 import pytest
 
+from core.models import AuditEntry
 from curtailment.choices import ActionKind, ActionStatus
-from curtailment.models import AuditEntry, CurtailmentAction
+from curtailment.models import CurtailmentAction
 from curtailment.services import curtailment_event_cancel, curtailment_event_start
 from curtailment.services.action import action_dispatch, action_limit_change, action_release
 from dcc.models import ServiceRequest

@@ -12,7 +12,7 @@ from __future__ import annotations
 import pytest
 
 from consent.models import Notification
-from curtailment.models import AuditEntry
+from core.models import AuditEntry
 from curtailment.services import curtailment_event_start
 from curtailment.services.action import action_dispatch
 from curtailment.services.notify import customers_notify

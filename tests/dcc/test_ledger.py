@@ -11,7 +11,8 @@ import datetime as dt
 import pytest
 from django.utils import timezone
 
-from curtailment.models import AuditEntry, CurtailmentAction
+from core.models import AuditEntry
+from curtailment.models import CurtailmentAction
 from curtailment.services import curtailment_event_start, event_recheck
 from curtailment.services.action import action_dispatch, action_mark_late, action_switch_read
 from curtailment.usage import WINDOW_24H, hcalcs_minutes_used

@@ -76,7 +76,7 @@ def feeder_pushes():
     from asgiref.sync import async_to_sync
     from channels.layers import get_channel_layer
 
-    from dnoctl.push import FEEDERS_ALL
+    from core.push import FEEDERS_ALL
 
     layer = get_channel_layer()
     channel = async_to_sync(layer.new_channel)()

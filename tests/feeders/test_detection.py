@@ -9,7 +9,7 @@ import pytest
 from django.db import connection
 from django.utils import timezone
 
-from curtailment.models import AuditEntry
+from core.models import AuditEntry
 from feeders.choices import AlertKind, FeederStatus
 from feeders.models import Feeder, FeederAlert, FeederReading
 from feeders.services import ENGINE_TASK, telemetry_ingest

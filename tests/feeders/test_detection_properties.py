@@ -14,7 +14,7 @@ from django.db import transaction
 from hypothesis import HealthCheck, assume, example, given, settings
 from hypothesis import strategies as st
 
-from curtailment.models import AuditEntry
+from core.models import AuditEntry
 from feeders.models import FeederAlert, MonitorToken
 from feeders.services import telemetry_ingest
 

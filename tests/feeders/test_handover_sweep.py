@@ -9,7 +9,8 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from curtailment.models import AuditEntry, CurtailmentEvent
+from core.models import AuditEntry
+from curtailment.models import CurtailmentEvent
 from curtailment.tasks import event_open_for_alert
 from dnoctl.celery import app
 from feeders.choices import AlertKind

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 from django.utils import timezone
 
-from curtailment.models import AuditEntry
+from core.models import AuditEntry
 from feeders.choices import AlertKind
 from feeders.models import Feeder, FeederAlert
 from feeders.services import alert_acknowledge, feeder_automatic_set

@@ -8,7 +8,7 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from curtailment.models import AuditEntry
+from core.models import AuditEntry
 from feeders.choices import AlertKind, FeederStatus
 from feeders.models import Feeder, FeederAlert, MonitorToken
 from feeders.selectors import (
@@ -241,7 +241,7 @@ def test_a_feeder_page_gets_its_own_feeders_readings_only(
     from asgiref.sync import async_to_sync
     from channels.layers import get_channel_layer
 
-    from dnoctl.push import feeder_group
+    from core.push import feeder_group
 
     layer = get_channel_layer()
     channel = async_to_sync(layer.new_channel)()

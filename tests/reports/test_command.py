@@ -7,7 +7,7 @@ import zipfile
 import pytest
 from django.core.management import CommandError, call_command
 
-from curtailment.models import AuditEntry
+from core.models import AuditEntry
 from tests.consent.factories import eligible_charger
 from tests.reports.factories import curtail, event_with, utc
 

@@ -2,9 +2,9 @@ import datetime as dt
 
 import pytest
 
+from core.times import add_months
 from curtailment.reports.periods import (
     PeriodError,
-    add_months,
     period_custom,
     period_month,
     period_parse,

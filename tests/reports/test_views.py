@@ -8,7 +8,7 @@ import openpyxl
 import pytest
 from django.contrib.auth.models import User
 
-from curtailment.models import AuditEntry
+from core.models import AuditEntry
 from curtailment.reports.services import report_export_run
 from curtailment.reports.tasks import report_export_task
 from tests.consent.factories import eligible_charger

@@ -11,7 +11,7 @@ import pytest
 from django.contrib.auth.models import User
 from django.urls import reverse
 
-from curtailment.audit import audit_record
+from core.audit import audit_record
 from dnoctl.csv_safety import FORMULA_PREFIXES, csv_cell, csv_row
 
 REPO = Path(__file__).resolve().parents[2]

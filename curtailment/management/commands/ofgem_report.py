@@ -20,6 +20,7 @@ from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 
+from core.roles import EXPORT_REPORTS
 from curtailment.reports.periods import PeriodError, period_parse
 from curtailment.reports.selectors import ReportUnavailable
 from curtailment.reports.services import (
@@ -32,7 +33,6 @@ from curtailment.reports.services import (
     report_generate,
 )
 from curtailment.reports.writers import FORMATS
-from dnoctl.roles import EXPORT_REPORTS
 
 
 class Command(BaseCommand):

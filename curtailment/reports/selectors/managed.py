@@ -9,7 +9,7 @@ from collections.abc import Iterator
 
 from django.db import connection
 
-from curtailment.reports.periods import add_months, london_midnight_utc
+from core.times import add_months, london_midnight_utc
 from curtailment.reports.selectors.snapshot import Snapshot
 from curtailment.reports.selectors.sql import EVENTS_TABLE, T, stream
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from curtailment.reports.periods import iso_utc
+from core.times import iso_utc_seconds
 from curtailment.reports.selectors.snapshot import Snapshot
 from curtailment.reports.selectors.sql import EVENTS_TABLE, T, from_epoch, round_minutes, stream
 
@@ -43,8 +43,8 @@ def event_rows(snapshot: Snapshot) -> Iterator[list]:
             *row[0:6],
             bool(row[6]),
             row[7],
-            iso_utc(from_epoch(row[8])),
-            iso_utc(from_epoch(row[9])) or None,
+            iso_utc_seconds(from_epoch(row[8])),
+            iso_utc_seconds(from_epoch(row[9])) or None,
             round_minutes(row[10]),
             round_minutes(row[11]),
             int(row[12]),
@@ -67,6 +67,6 @@ def ongoing_event_rows(snapshot: Snapshot) -> list[list]:
         WHERE ev.ongoing ORDER BY ev.started_at, ev.id
     """
     return [
-        [event_id, code, iso_utc(from_epoch(start_s)), round_minutes(minutes)]
+        [event_id, code, iso_utc_seconds(from_epoch(start_s)), round_minutes(minutes)]
         for event_id, code, start_s, minutes in stream(sql)
     ]

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import datetime as dt
 
+from core.times import iso_utc_seconds
 from curtailment.reports.columns import DURATION_BUCKET_BOUNDS, SUMMARY_METRICS, bucket_label
-from curtailment.reports.periods import iso_utc
 from curtailment.reports.selectors.managed import nf10_feeder_rows
 from curtailment.reports.selectors.snapshot import Snapshot
 from curtailment.reports.selectors.sql import (
@@ -81,9 +81,9 @@ def summary(snapshot: Snapshot, *, generated_at: dt.datetime, breaches: int) -> 
         "period_label": period.label,
         "period_first_day": period.first_day.isoformat(),
         "period_last_day": period.last_day.isoformat(),
-        "period_start_utc": iso_utc(period.start_utc),
-        "period_end_utc": iso_utc(period.end_utc),
-        "generated_at": iso_utc(generated_at),
+        "period_start_utc": iso_utc_seconds(period.start_utc),
+        "period_end_utc": iso_utc_seconds(period.end_utc),
+        "generated_at": iso_utc_seconds(generated_at),
         "events": int(count),
         "events_automatic": int(events[1]),
         "events_manual": int(events[2]),

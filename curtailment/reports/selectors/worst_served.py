@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from django.db import connection
 
-from curtailment.reports.periods import iso_utc
+from core.times import iso_utc_seconds
 from curtailment.reports.selectors.snapshot import Snapshot
 from curtailment.reports.selectors.sql import (
     ACTION_FAILED,
@@ -83,6 +83,14 @@ def worst_by_longest_rows(snapshot: Snapshot, *, top_n: int) -> list[list]:
     for rank, (mpan_id, core, longest_secs, secs, events) in enumerate(top, start=1):
         event_id, started_at = longest[mpan_id]
         rows.append(
-            [rank, core, round_minutes(longest_secs), event_id, iso_utc(started_at), round_minutes(secs), int(events)]
+            [
+                rank,
+                core,
+                round_minutes(longest_secs),
+                event_id,
+                iso_utc_seconds(started_at),
+                round_minutes(secs),
+                int(events),
+            ]
         )
     return rows

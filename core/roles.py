@@ -39,10 +39,10 @@ GROUP_PERMISSIONS: dict[str, list[str]] = {
 
 
 # The admin for engineers: they may view every table of these apps, and edit only the
-# reference data below (audited, see dnoctl.admin.AuditedAdmin). Everything else (consent
+# reference data below (audited, see core.admin.AuditedAdmin). Everything else (consent
 # and its history, events, actions, service requests, the audit trail) changes only through
 # its services, which keep the state machines, the history and the audit trail whole.
-ADMIN_VIEW_APPS = ("feeders", "dcc", "consent", "curtailment", "axes")
+ADMIN_VIEW_APPS = ("core", "feeders", "dcc", "consent", "curtailment", "axes")
 ADMIN_EDITS = [
     "feeders.add_substation",
     "feeders.change_substation",

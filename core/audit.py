@@ -8,7 +8,7 @@ from typing import Any
 from django.db import models
 from django.utils import timezone
 
-from curtailment.models import AuditEntry
+from core.models import AuditEntry
 
 
 def audit_record(

@@ -1,6 +1,7 @@
-"""Admin bases shared by the apps: read-only history, and audited edits of reference data.
+"""Admin bases shared by the apps (read-only history, audited edits of reference data) and
+the audit trail's admin.
 
-The admin is the engineers' tool (see ``dnoctl.roles``): they look through every table,
+The admin is the engineers' tool (see ``core.roles``): they look through every table,
 and edit only reference data that has no form on the dashboard.
 """
 
@@ -10,6 +11,9 @@ from typing import Any
 
 from django.contrib import admin
 from django.db import models
+
+from core.audit import audit_record
+from core.models import AuditEntry
 
 
 class ReadOnlyAdmin(admin.ModelAdmin):
@@ -66,6 +70,11 @@ class AuditedAdmin(admin.ModelAdmin):
 
     @staticmethod
     def _audit(request, obj: models.Model, action: str, inputs: dict[str, Any]) -> None:
-        from curtailment.audit import audit_record
-
         audit_record(action=action, actor_user=request.user, target=obj, reason="edited in the admin", inputs=inputs)
+
+
+@admin.register(AuditEntry)
+class AuditEntryAdmin(ReadOnlyAdmin):
+    list_display = ["at", "actor", "action", "target_type", "target_id"]
+    list_filter = ["action"]
+    search_fields = ["target_id", "actor"]

@@ -1,0 +1,64 @@
+"""Times: UTC in storage and on the wire, Europe/London on screen and in report periods."""
+
+from __future__ import annotations
+
+import calendar
+import datetime as dt
+from zoneinfo import ZoneInfo
+
+LONDON = ZoneInfo("Europe/London")
+UTC = dt.UTC
+
+WALLCLOCK_FORMAT = "%Y-%m-%d %H:%M:%S"
+
+
+def london_wallclock(moment: dt.datetime | None) -> str | None:
+    """The Europe/London wall-clock time of an aware datetime, as Plotly wants it
+    (``"YYYY-MM-DD HH:MM:SS"``, no offset). ``None`` stays ``None``.
+
+    Naive datetimes are refused: storage is UTC and a naive value is a bug upstream, not
+    something to guess about.
+    """
+    if moment is None:
+        return None
+    if moment.tzinfo is None or moment.utcoffset() is None:
+        raise ValueError("london_wallclock needs an aware datetime (storage is UTC)")
+    return moment.astimezone(LONDON).strftime(WALLCLOCK_FORMAT)
+
+
+def london_label(moment: dt.datetime | None) -> str:
+    """Wall-clock time with its zone abbreviation for tables and hover text: ``01:30:00 BST``."""
+    if moment is None:
+        return ""
+    local = moment.astimezone(LONDON)
+    return f"{local:%Y-%m-%d %H:%M:%S} {local.tzname()}"
+
+
+def london_midnight_utc(day: dt.date) -> dt.datetime:
+    """The UTC instant a London calendar day starts."""
+    # Midnight always exists in London (the clocks change at 01:00 / 02:00), so no fold
+    # or gap handling is needed.
+    return dt.datetime.combine(day, dt.time(0, 0), tzinfo=LONDON).astimezone(UTC)
+
+
+def iso_utc(moment: dt.datetime | None) -> str | None:
+    """ISO 8601 in UTC with full precision (``2026-03-29T01:00:00.250000+00:00``), or None:
+    the form of pushed payloads and API replies, which the pages parse and order by."""
+    return moment.astimezone(UTC).isoformat() if moment is not None else None
+
+
+def iso_utc_seconds(moment: dt.datetime | None) -> str:
+    """``2026-03-29T01:00:00Z``, or ``""``: the one timestamp format of report exports, whose
+    readers (spreadsheets, the regulator's tools) want whole seconds and an empty cell."""
+    if moment is None:
+        return ""
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def add_months(day: dt.date, months: int) -> dt.date:
+    """The same day-of-month ``months`` later, clamped to the month's last day (as
+    PostgreSQL's ``date + interval 'n months'``)."""
+    index = day.year * 12 + (day.month - 1) + months
+    year, month0 = divmod(index, 12)
+    last = calendar.monthrange(year, month0 + 1)[1]
+    return dt.date(year, month0 + 1, min(day.day, last))
