@@ -2,7 +2,7 @@
 
     python scripts/with_services.py -- .venv/bin/python bench/bench_report.py [--actions 1000000]
 
-Inserts a synthetic, compliant year (``curtailment.reports.synthetic``; 200 feeders x 100
+Inserts a synthetic, compliant year (``reports.synthetic``; 200 feeders x 100
 chargers, 100 events per feeder, 50 chargers per event = 1,000,000 actions), then times:
 
 * baseline: ``COPY (SELECT ...) TO STDOUT`` of the same action rows joined to their event,
@@ -39,8 +39,8 @@ sys.path.insert(0, os.getcwd())
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "dnoctl.settings")
 django.setup()
 from django.db import connection
-from curtailment.reports.periods import period_regulatory_year
-from curtailment.reports.selectors import T
+from reports.periods import period_regulatory_year
+from reports.selectors import T
 p = period_regulatory_year(int(sys.argv[1]))
 sql = '''COPY (SELECT a.id, a.event_id, f.code, s.code, s.licence_area, e.trigger, e.started_at, e.ended_at, mp.core,
                       a.started_at, COALESCE(a.ended_at, a.expected_end_at), a.status, a.end_reason, a.confirmed_at
@@ -68,8 +68,8 @@ sys.path.insert(0, os.getcwd())
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "dnoctl.settings")
 import django
 django.setup()
-from curtailment.reports.periods import period_regulatory_year
-from curtailment.reports.services import report_generate
+from reports.periods import period_regulatory_year
+from reports.services import report_generate
 tracemalloc.start()
 report_generate(period=period_regulatory_year(int(sys.argv[1])), fmt=sys.argv[2], path=Path(sys.argv[3]))
 print(tracemalloc.get_traced_memory()[1])
@@ -106,7 +106,7 @@ def main() -> int:
     from django.core.management import call_command
 
     from curtailment.models import CurtailmentAction
-    from curtailment.reports.synthetic import SyntheticHistory, synthetic_history_insert
+    from reports.synthetic import SyntheticHistory, synthetic_history_insert
 
     call_command("migrate", verbosity=0)
     year = 2026

@@ -3,7 +3,7 @@
 files come from the installed django-ninja, never a CDN: control rooms are often offline).
 
 Each app keeps its operations in its own router (``feeders.api``, ``consent.api``,
-``curtailment.report_views``); this module mounts them, answers refusals, and adds to the
+``reports.views``); this module mounts them, answers refusals, and adds to the
 schema what ninja does not generate itself (see ``DnoctlApi``). docs/api.md is the guide.
 """
 
@@ -18,10 +18,10 @@ from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from ninja import NinjaAPI, Swagger
 
 from consent.api import router as consent_router
-from curtailment.report_views import router as reports_router
 from dnoctl.api_base import ApiRefusal, SessionAuth, documented_body_schemas
 from dnoctl.api_errors import body_too_large
 from feeders.api import router as feeders_router
+from reports.views import router as reports_router
 
 
 def _text_reply(description: str) -> dict[str, Any]:

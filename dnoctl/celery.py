@@ -18,7 +18,7 @@ app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
 # Task modules outside an app's own ``tasks.py`` must be named, or a worker never loads them
 # and their messages arrive as "unregistered task".
-app.autodiscover_tasks(["curtailment.reports", "curtailment.openadr"])
+app.autodiscover_tasks(["curtailment.openadr"])
 # The worker's heartbeat, beating from the consumer's loop while it consumes (/healthz).
 app.steps["consumer"].add(WorkerHeartbeat)
 

@@ -182,6 +182,7 @@ INSTALLED_APPS = [
     "dcc",
     "consent",
     "curtailment",
+    "reports",  # the top layer: nothing imports it
 ]
 
 MIDDLEWARE = [

@@ -28,6 +28,6 @@ urlpatterns = [
     path("dcc/", include("dcc.urls")),
     path("feeders/", include("feeders.urls")),
     path("curtailment/", include("curtailment.urls")),
-    path("reports/", include("curtailment.report_urls")),
+    path("reports/", include("reports.urls")),
     path("consent/", include("consent.urls")),
 ]

@@ -47,7 +47,7 @@ if (status) {
     stage.textContent = job.state === "failed" ? `failed: ${job.error}` : `${Math.round(job.progress * 100)}% ${job.stage}`;
     // A job nobody picks up means no Celery worker serves report exports: say so.
     if (job.state === "queued" && Date.now() - startedPolling > 30000) {
-      stage.textContent = "still queued after 30 s: is a Celery worker running (with curtailment.reports.tasks)?";
+      stage.textContent = "still queued after 30 s: is a Celery worker running (with reports.tasks)?";
     }
     if (job.state === "done") {
       link.href = job.download_url;

@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from curtailment.reports.services import report_generate
+from reports.services import report_generate
 
 
 @pytest.fixture

@@ -7,10 +7,10 @@ from django.db import transaction
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
-from curtailment.reports import selectors
-from curtailment.reports.breaches import breach_rows
-from curtailment.reports.periods import period_month
 from curtailment.usage import Interval, intervals_max_rolling_minutes
+from reports import selectors
+from reports.breaches import breach_rows
+from reports.periods import period_month
 from tests.consent.factories import eligible_charger
 from tests.reports.factories import curtail, event_with, utc
 

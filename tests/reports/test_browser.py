@@ -9,7 +9,7 @@ import json
 import pytest
 from playwright.sync_api import expect
 
-from curtailment.reports.services import export_path, report_export_get
+from reports.services import export_path, report_export_get
 from tests.browser.conftest import screenshot
 from tests.consent.factories import eligible_charger
 from tests.reports.factories import curtail, event_with, utc

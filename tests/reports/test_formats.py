@@ -12,9 +12,9 @@ import openpyxl
 import pytest
 
 from curtailment.choices import ActionEndReason
-from curtailment.reports.columns import SCHEMA_PATH, SUMMARY_METRICS, TABLES, json_schema
-from curtailment.reports.periods import period_month
-from curtailment.reports.services import report_generate
+from reports.columns import SCHEMA_PATH, SUMMARY_METRICS, TABLES, json_schema
+from reports.periods import period_month
+from reports.services import report_generate
 from tests.consent.factories import eligible_charger
 from tests.feeders.factories import FeederFactory
 from tests.reports.factories import asp_calloff, curtail, event_with, utc

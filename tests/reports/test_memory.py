@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 from django.db import connection
 
-from curtailment.reports.synthetic import SyntheticHistory, synthetic_history_insert
+from reports.synthetic import SyntheticHistory, synthetic_history_insert
 from tests.processes import _database_url
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -34,8 +34,8 @@ import os, sys, tracemalloc
 from pathlib import Path
 import django
 django.setup()
-from curtailment.reports.periods import period_regulatory_year
-from curtailment.reports.services import report_generate
+from reports.periods import period_regulatory_year
+from reports.services import report_generate
 tracemalloc.start()
 result = report_generate(period=period_regulatory_year(int(sys.argv[1])), fmt=sys.argv[2], path=Path(sys.argv[3]))
 # VmHWM: the peak RSS of this program's own address space. (The rusage ru_maxrss a parent

@@ -11,9 +11,9 @@ import pytest
 from openpyxl import load_workbook
 
 from curtailment.choices import ActionStatus, EventStatus
-from curtailment.reports.columns import EVENTS, SUMMARY_METRICS
-from curtailment.reports.periods import period_month
-from curtailment.reports.services import report_generate, report_overview
+from reports.columns import EVENTS, SUMMARY_METRICS
+from reports.periods import period_month
+from reports.services import report_generate, report_overview
 from tests.consent.factories import eligible_charger
 from tests.feeders.factories import FeederFactory
 from tests.reports.factories import EventFactory, curtail, event_with, utc

@@ -3,7 +3,7 @@ import datetime as dt
 import pytest
 
 from core.times import add_months
-from curtailment.reports.periods import (
+from reports.periods import (
     PeriodError,
     period_custom,
     period_month,

@@ -4,7 +4,7 @@ import datetime as dt
 
 from consent.choices import NotificationStatus
 from curtailment.choices import ActionEndReason, ActionStatus, EventTrigger
-from curtailment.reports.periods import period_custom, period_month, period_regulatory_year
+from reports.periods import period_custom, period_month, period_regulatory_year
 from tests.consent.factories import HcalcsFactory, eligible_charger
 from tests.feeders.factories import FeederFactory
 from tests.reports.factories import asp_calloff, curtail, event_notification, event_with, utc

@@ -11,8 +11,8 @@ import subprocess
 import sys
 from pathlib import Path
 
-from curtailment.reports.periods import period_month
-from curtailment.reports.services import report_generate
+from reports.periods import period_month
+from reports.services import report_generate
 from tests.reports.factories import KNOWN_HISTORY_NOW, known_history
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -24,8 +24,8 @@ import django
 django.setup()
 from django.core.management import call_command
 call_command("migrate", verbosity=0)
-from curtailment.reports.periods import period_month
-from curtailment.reports.services import report_generate
+from reports.periods import period_month
+from reports.services import report_generate
 from tests.reports.factories import KNOWN_HISTORY_NOW, known_history
 known_history()
 report_generate(period=period_month(2026, 6), fmt="json", path=Path(sys.argv[1]), generated_at=KNOWN_HISTORY_NOW)

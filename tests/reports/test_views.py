@@ -9,8 +9,8 @@ import pytest
 from django.contrib.auth.models import User
 
 from core.models import AuditEntry
-from curtailment.reports.services import report_export_run
-from curtailment.reports.tasks import report_export_task
+from reports.services import report_export_run
+from reports.tasks import report_export_task
 from tests.consent.factories import eligible_charger
 from tests.reports.factories import curtail, event_with, utc
 
@@ -160,8 +160,8 @@ def test_export_is_queued_generated_and_downloaded_with_an_audit_trail(
 
 
 def test_export_run_twice_generates_once(viewer, june_history, reports_dir, django_capture_on_commit_callbacks):
-    from curtailment.reports.periods import period_month
-    from curtailment.reports.services import report_export_request
+    from reports.periods import period_month
+    from reports.services import report_export_request
 
     with django_capture_on_commit_callbacks(execute=False):
         job = report_export_request(user=viewer, period=period_month(2026, 6), fmt="csv")
@@ -178,8 +178,8 @@ def test_export_run_twice_generates_once(viewer, june_history, reports_dir, djan
 def test_another_users_export_is_not_found(
     viewer_client, operator, june_history, reports_dir, django_capture_on_commit_callbacks
 ):
-    from curtailment.reports.periods import period_month
-    from curtailment.reports.services import report_export_request
+    from reports.periods import period_month
+    from reports.services import report_export_request
 
     with django_capture_on_commit_callbacks(execute=False):
         job = report_export_request(user=operator, period=period_month(2026, 6), fmt="json")

@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from curtailment import report_views
+from reports import views as report_views
 
 app_name = "reports"
 

@@ -1,7 +1,7 @@
 """The Reports page and the reports API (``/reports/``, ``/api/v1/reports/``).
 
 The API is a django-ninja router (``dnoctl.api`` mounts it), authenticated by the session
-like the page, with the CSRF token on POSTs; ``curtailment.reports.schemas`` describes it.
+like the page, with the CSRF token on POSTs; ``reports.schemas`` describes it.
 
 Viewing the on-screen summary needs a login; downloading (creating an export, fetching its
 file) needs ``curtailment.export_reports`` and only the user who asked may fetch the file.
@@ -27,17 +27,18 @@ from ninja import Query, Router
 
 from core.roles import EXPORT_REPORTS
 from core.times import london_label
-from curtailment.reports import schemas
-from curtailment.reports.columns import TABLES_BY_NAME
-from curtailment.reports.periods import (
+from dnoctl.api_base import ApiError, SessionAuth, documented_body, json_parse
+from reports import schemas
+from reports.columns import TABLES_BY_NAME
+from reports.periods import (
     PeriodError,
     ReportPeriod,
     period_parse,
     period_regulatory_year,
     regulatory_year_of,
 )
-from curtailment.reports.selectors import ReportUnavailable
-from curtailment.reports.services import (
+from reports.selectors import ReportUnavailable
+from reports.services import (
     DEFAULT_TOP_N,
     MAX_TOP_N,
     export_path,
@@ -46,8 +47,7 @@ from curtailment.reports.services import (
     report_export_request,
     report_overview,
 )
-from curtailment.reports.writers import CONTENT_TYPES, FORMATS
-from dnoctl.api_base import ApiError, SessionAuth, documented_body, json_parse
+from reports.writers import CONTENT_TYPES, FORMATS
 
 PERIOD_KINDS = ("regulatory_year", "quarter", "month", "custom")
 OVERVIEW_CACHE_S = 60

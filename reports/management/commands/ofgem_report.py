@@ -21,9 +21,9 @@ from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 
 from core.roles import EXPORT_REPORTS
-from curtailment.reports.periods import PeriodError, period_parse
-from curtailment.reports.selectors import ReportUnavailable
-from curtailment.reports.services import (
+from reports.periods import PeriodError, period_parse
+from reports.selectors import ReportUnavailable
+from reports.services import (
     DEFAULT_TOP_N,
     MAX_TOP_N,
     export_path,
@@ -32,7 +32,7 @@ from curtailment.reports.services import (
     report_export_request,
     report_generate,
 )
-from curtailment.reports.writers import FORMATS
+from reports.writers import FORMATS
 
 
 class Command(BaseCommand):

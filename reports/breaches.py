@@ -17,7 +17,7 @@ from django.conf import settings
 from django.db import connection
 
 from core.times import iso_utc_seconds
-from curtailment.reports.selectors import (
+from reports.selectors import (
     ACTION_FAILED,
     ACTION_START,
     Dialect,

@@ -1,14 +1,14 @@
-"""Celery task of the reports area: generate one export file.
+"""Celery task of the reports app: generate one export file.
 
-Registered under the name ``curtailment.reports.export``; the worker must import this
-module (``dnoctl/celery.py`` autodiscovers ``curtailment.reports``).
+Registered under ``curtailment.reports.export``, the name it had before reports became an
+app: an export queued before a deploy is still run after it.
 """
 
 from __future__ import annotations
 
 from celery import shared_task
 
-from curtailment.reports.services import report_export_run
+from reports.services import report_export_run
 
 
 @shared_task(name="curtailment.reports.export", acks_late=True, ignore_result=True)

@@ -18,8 +18,8 @@ from openpyxl import Workbook
 from openpyxl.cell import WriteOnlyCell
 from openpyxl.chart import BarChart, Reference
 
-from curtailment.reports.columns import DURATION_BUCKETS, MANAGED_MONTHS, SUMMARY, SUMMARY_METRICS, TABLES, Table
 from dnoctl.csv_safety import csv_row
+from reports.columns import DURATION_BUCKETS, MANAGED_MONTHS, SUMMARY, SUMMARY_METRICS, TABLES, Table
 
 FORMATS = ("csv", "xlsx", "json")
 EXTENSIONS = {"csv": "zip", "xlsx": "xlsx", "json": "json"}
@@ -134,7 +134,7 @@ class XlsxWriter:
 
 class JsonWriter:
     """``{"format", "version", "period", "summary", "tables": {name: [row objects]}}``,
-    written row by row (see ``curtailment/reports/schema.json``)."""
+    written row by row (see ``reports/schema.json``)."""
 
     def __init__(self, path: Path) -> None:
         self._file = open(path, "w", encoding="utf-8")  # noqa: SIM115 - closed in close()

@@ -6,8 +6,8 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from core.times import iso_utc_seconds
-from curtailment.reports.selectors.snapshot import Snapshot
-from curtailment.reports.selectors.sql import EVENTS_TABLE, T, from_epoch, round_minutes, stream
+from reports.selectors.snapshot import Snapshot
+from reports.selectors.sql import EVENTS_TABLE, T, from_epoch, round_minutes, stream
 
 _EVENT_ROWS = """
 WITH asp AS (

@@ -26,21 +26,21 @@ temporary tables), then one per table of the report: ``per_event``, ``summary`` 
 duration buckets), ``managed`` (managed feeders per month, NF10 dates), ``worst_served``.
 """
 
-from curtailment.reports.selectors.managed import (
+from reports.selectors.managed import (
     NF10_IMPLEMENTATION_MONTHS,
     NF10_MARKET_SOLUTION_MONTHS,
     managed_month_rows,
     nf10_feeder_rows,
 )
-from curtailment.reports.selectors.per_event import event_rows, ongoing_event_rows
-from curtailment.reports.selectors.snapshot import (
+from reports.selectors.per_event import event_rows, ongoing_event_rows
+from reports.selectors.snapshot import (
     REPORT_WORK_MEM,
     TEMPORARY_TABLES,
     Snapshot,
     action_facts,
     report_snapshot,
 )
-from curtailment.reports.selectors.sql import (
+from reports.selectors.sql import (
     ACTION_FAILED,
     ACTION_START,
     ACTIONS_TABLE,
@@ -58,8 +58,8 @@ from curtailment.reports.selectors.sql import (
     round_minutes,
     ts_param,
 )
-from curtailment.reports.selectors.summary import duration_bucket_rows, summary
-from curtailment.reports.selectors.worst_served import worst_by_longest_rows, worst_by_total_rows
+from reports.selectors.summary import duration_bucket_rows, summary
+from reports.selectors.worst_served import worst_by_longest_rows, worst_by_total_rows
 
 __all__ = [
     "ACTIONS_TABLE",

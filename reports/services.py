@@ -22,9 +22,10 @@ from django.db import transaction
 from django.utils import timezone
 
 from core.audit import audit_record
-from curtailment.reports import selectors
-from curtailment.reports.breaches import breach_rows
-from curtailment.reports.columns import (
+from dnoctl.queueing import task_send_on_commit
+from reports import selectors
+from reports.breaches import breach_rows
+from reports.columns import (
     BREACHES,
     DURATION_BUCKETS,
     EVENTS,
@@ -34,9 +35,8 @@ from curtailment.reports.columns import (
     WORST_BY_LONGEST,
     WORST_BY_TOTAL,
 )
-from curtailment.reports.periods import ReportPeriod, period_parse
-from curtailment.reports.writers import EXTENSIONS, FORMATS, XlsxWriter, summary_as_rows, writer_open
-from dnoctl.queueing import task_send_on_commit
+from reports.periods import ReportPeriod, period_parse
+from reports.writers import EXTENSIONS, FORMATS, XlsxWriter, summary_as_rows, writer_open
 
 logger = logging.getLogger(__name__)
 
@@ -171,7 +171,7 @@ def export_filename(*, period: ReportPeriod, fmt: str) -> str:
 
 def report_export_request(*, user, period: ReportPeriod, fmt: str, top_n: int = DEFAULT_TOP_N) -> dict:
     """Record an export job, audit it and queue its generation after commit."""
-    from curtailment.reports.tasks import report_export_task
+    from reports.tasks import report_export_task
 
     if fmt not in FORMATS:
         raise ValueError(f"format must be one of {', '.join(FORMATS)}, got {fmt!r}")

@@ -6,10 +6,10 @@ from __future__ import annotations
 import datetime as dt
 
 from core.times import iso_utc_seconds
-from curtailment.reports.columns import DURATION_BUCKET_BOUNDS, SUMMARY_METRICS, bucket_label
-from curtailment.reports.selectors.managed import nf10_feeder_rows
-from curtailment.reports.selectors.snapshot import Snapshot
-from curtailment.reports.selectors.sql import (
+from reports.columns import DURATION_BUCKET_BOUNDS, SUMMARY_METRICS, bucket_label
+from reports.selectors.managed import nf10_feeder_rows
+from reports.selectors.snapshot import Snapshot
+from reports.selectors.sql import (
     ACTIONS_TABLE,
     EVENT_AGG_TABLE,
     EVENTS_TABLE,

@@ -10,8 +10,8 @@ from collections.abc import Iterator
 from django.db import connection
 
 from core.times import add_months, london_midnight_utc
-from curtailment.reports.selectors.snapshot import Snapshot
-from curtailment.reports.selectors.sql import EVENTS_TABLE, T, stream
+from reports.selectors.snapshot import Snapshot
+from reports.selectors.sql import EVENTS_TABLE, T, stream
 
 # NF10: 6 months to find a market solution, then 12 months to implement it.
 NF10_MARKET_SOLUTION_MONTHS = 6

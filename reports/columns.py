@@ -255,7 +255,7 @@ def _row_schema(table: Table) -> dict:
 
 
 def json_schema() -> dict:
-    """The JSON Schema of the JSON export (``curtailment/reports/schema.json`` is this,
+    """The JSON Schema of the JSON export (``reports/schema.json`` is this,
     written out; a test keeps the two equal)."""
     return {
         "$schema": "https://json-schema.org/draft/2020-12/schema",

@@ -13,7 +13,7 @@ from typing import Annotated, Any, Literal
 from ninja import Schema
 from pydantic import ConfigDict, Field, WithJsonSchema
 
-from curtailment.reports.columns import json_schema
+from reports.columns import json_schema
 
 _EXPORT = json_schema()["properties"]
 _TABLES = _EXPORT["tables"]["properties"]

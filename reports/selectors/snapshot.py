@@ -11,8 +11,8 @@ from dataclasses import dataclass
 from django.db import connection
 from django.utils import timezone
 
-from curtailment.reports.periods import ReportPeriod
-from curtailment.reports.selectors.sql import (
+from reports.periods import ReportPeriod
+from reports.selectors.sql import (
     ACTION_FAILED,
     ACTION_START,
     ACTIONS_TABLE,

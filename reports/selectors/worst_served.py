@@ -6,8 +6,8 @@ from __future__ import annotations
 from django.db import connection
 
 from core.times import iso_utc_seconds
-from curtailment.reports.selectors.snapshot import Snapshot
-from curtailment.reports.selectors.sql import (
+from reports.selectors.snapshot import Snapshot
+from reports.selectors.sql import (
     ACTION_FAILED,
     ACTION_START,
     EVENTS_TABLE,
