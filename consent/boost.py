@@ -24,9 +24,12 @@ from django.db.models import Exists, OuterRef, QuerySet
 from django.utils import timezone
 
 from consent.models import HCALCS, Consent
+from consent.selectors import hcalcs_passing_invariant_1
 from core.audit import audit_record
 from dcc.choices import ServiceRequestState
+from dcc.duis import DccTransientError
 from dcc.models import ServiceRequest
+from dcc.services import service_request_dispatch, service_request_send
 
 logger = logging.getLogger(__name__)
 
@@ -79,8 +82,6 @@ def _boost_request_send(*, hcalcs: HCALCS, srv: str, previous: ServiceRequest | 
     """Send ``srv`` (7.9 or 7.10, the meter's boost-button list) for ``hcalcs`` and audit it:
     resend ``previous`` when its send was cut short, skip when the DCC accepted it within
     ``AWAIT_DEVICE`` (the device's answer is on its way), otherwise a new request."""
-    from dcc.duis import DccTransientError
-    from dcc.services import service_request_dispatch, service_request_send
 
     try:
         if previous is not None and previous.state in IN_FLIGHT:
@@ -110,8 +111,6 @@ def _boost_request_send(*, hcalcs: HCALCS, srv: str, previous: ServiceRequest | 
 def _awaiting_setup() -> QuerySet[HCALCS]:
     """Chargers that pass invariant 1, whose customer may override, and that are not on the
     boost button."""
-    from curtailment.selectors import hcalcs_passing_invariant_1
-
     return hcalcs_passing_invariant_1(at=timezone.now(), override_allowed=True).filter(on_boost_button=False)
 
 
@@ -169,8 +168,6 @@ def hcalcs_awaiting_boost_removal_ids() -> list[int]:
 
 def boost_details_request(*, hcalcs: HCALCS, requested_by, days: int = 30) -> ServiceRequest:
     """SRV 7.11: ask the meter for its boost-button log of the last ``days`` days."""
-    from dcc.services import service_request_send
-
     end = timezone.now()
     request = service_request_send(
         srv="7.11", target=hcalcs.meter.esme_eui64, start=end - dt.timedelta(days=days), end=end, hcalcs=hcalcs

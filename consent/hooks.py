@@ -1,5 +1,5 @@
-"""Explicit hooks through which other apps act on consent changes; the consent app never
-imports them (the dependency runs consent <- curtailment).
+"""Explicit hooks through which other apps act on consent changes and add to its pages; the
+consent app never imports them (the dependency runs consent <- curtailment).
 
 ``consent_ended``: a charger's consent has ended: withdrawn by the occupant, or lapsed with
 a change of tenancy (the new occupant never consented). The curtailment engine installs its
@@ -63,3 +63,40 @@ def consent_ended_announce(ended: ConsentEnded) -> None:
                 handler(ended)
         except Exception:
             logger.exception("consent %s ended: handler %r failed", ended.consent_id, handler)
+
+
+# --- the premise page ---------------------------------------------------------------------
+#
+# ``premise_curtailment``: what the engine did at a premise, for its page (minutes each
+# charger was curtailed, its curtailment actions). The engine installs the provider in
+# ``CurtailmentConfig.ready()``; without it the page shows no curtailment.
+
+
+@dataclass(frozen=True)
+class PremiseCurtailment:
+    """Minutes each charger was curtailed in the last 24 h and 30 days, and the premise's
+    curtailment actions (newest first, a queryset or list the page paginates)."""
+
+    used_24h: dict[int, int]
+    used_30d: dict[int, int]
+    actions: Sequence
+
+
+PremiseCurtailmentProvider = Callable[..., PremiseCurtailment]
+
+
+def _no_curtailment(*, premise_id: int, hcalcs_ids: Sequence[int], now: dt.datetime) -> PremiseCurtailment:
+    return PremiseCurtailment(used_24h=dict.fromkeys(hcalcs_ids, 0), used_30d=dict.fromkeys(hcalcs_ids, 0), actions=[])
+
+
+_premise_curtailment: list[PremiseCurtailmentProvider] = [_no_curtailment]
+
+
+def premise_curtailment_install(*, provider: PremiseCurtailmentProvider) -> None:
+    """Install who tells the premise page what the engine did there."""
+    _premise_curtailment[:] = [provider]
+
+
+def premise_curtailment(*, premise_id: int, hcalcs_ids: Sequence[int], now: dt.datetime) -> PremiseCurtailment:
+    """What the engine did at the premise (see :class:`PremiseCurtailment`)."""
+    return _premise_curtailment[0](premise_id=premise_id, hcalcs_ids=list(hcalcs_ids), now=now)

@@ -47,6 +47,7 @@ from consent.choices import (
     NotificationStatus,
 )
 from consent.models import HCALCS, Consent, Customer, Notification, Premise
+from core.audit import audit_record
 from core.backoff import backoff_seconds
 from core.times import LONDON
 from dnoctl.queueing import task_send_on_commit
@@ -180,8 +181,6 @@ def notification_consent_request_queue(*, consent: Consent) -> Notification:
 
 def notification_consent_request_resend(*, consent: Consent, by) -> Notification:
     """Ask a new occupant again (the first request went unanswered or undelivered)."""
-    from core.audit import audit_record
-
     if consent.status != ConsentStatus.PENDING or consent.tenancy.end is not None:
         raise ValueError(f"consent {consent.pk} is {consent.status}: only a pending consent is asked again")
     with transaction.atomic():
@@ -406,8 +405,6 @@ def notification_send(*, notification_id: int) -> str:
 
 def notification_retry(*, notification_id: int, by) -> bool:
     """An operator asks for another try of a given-up notice (from the failed page)."""
-    from core.audit import audit_record
-
     with transaction.atomic():
         moved = Notification.objects.filter(pk=notification_id, status=NotificationStatus.GAVE_UP).update(
             status=NotificationStatus.PENDING, due_at=timezone.now()

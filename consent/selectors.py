@@ -16,9 +16,9 @@ from __future__ import annotations
 import datetime as dt
 from collections import defaultdict
 
-from django.db.models import Prefetch, Q, QuerySet, Sum
+from django.db.models import Exists, OuterRef, Prefetch, Q, QuerySet, Sum
 
-from consent.choices import ConsentStatus, MpanRole, NotificationStatus
+from consent.choices import ConsentStatus, LoadLabel, MpanRole, NotificationStatus
 from consent.models import (
     HCALCS,
     MPAN,
@@ -128,18 +128,32 @@ def notifications_for_premise(*, premise: Premise) -> QuerySet[Notification]:
     return Notification.objects.filter(premise=premise).order_by("-created_at")
 
 
-# --- curtailment history -----------------------------------------------------------------
+# --- invariant 1 ---------------------------------------------------------------------
 
 
-def premise_curtailment_actions(*, premise: Premise):
-    """The premise's chargers' curtailment actions, newest first."""
-    from curtailment.models import CurtailmentAction
-
-    return (
-        CurtailmentAction.objects.filter(hcalcs__meter__premise=premise)
-        .select_related("event", "hcalcs")
-        .order_by("-started_at")
+def consent_current_for_hcalcs(at: dt.datetime) -> QuerySet[Consent]:
+    """The granted consent of the premise's current tenancy (open, already started), for an
+    ``Exists``/``Subquery`` on HCALCS (``OuterRef("meter__premise_id")``)."""
+    return Consent.objects.filter(
+        tenancy__premise_id=OuterRef("meter__premise_id"),
+        tenancy__end__isnull=True,
+        tenancy__start__lte=at,
+        status=ConsentStatus.GRANTED,
     )
+
+
+def hcalcs_passing_invariant_1(*, at: dt.datetime, override_allowed: bool | None = None) -> QuerySet[HCALCS]:
+    """Every HCALCS that passes invariant 1 at ``at``: domestic premise, the current
+    tenancy's consent granted, labelled EV charger, meter firmware with the ENO use cases.
+    ``override_allowed``: also require that consent to allow (or forbid) the boost button."""
+    consent = consent_current_for_hcalcs(at)
+    if override_allowed is not None:
+        consent = consent.filter(override_allowed=override_allowed)
+    return HCALCS.objects.filter(
+        meter__premise__domestic=True,
+        meter__supports_eno_use_cases=True,
+        label=LoadLabel.EV_CHARGER,
+    ).filter(Exists(consent))
 
 
 # --- half-hourly profile data ------------------------------------------------------------

@@ -15,6 +15,7 @@ from celery import shared_task
 from django.utils import timezone
 
 from core.backoff import backoff_seconds
+from dcc.duis import DccTransientError
 from dnoctl.celery import app
 
 logger = logging.getLogger(__name__)
@@ -103,7 +104,6 @@ def boost_details_read(self, hcalcs_id: int, user_id: int | None) -> str:
 
     from consent.boost import boost_details_request
     from consent.models import HCALCS
-    from dcc.duis import DccTransientError
 
     hcalcs = HCALCS.objects.select_related("meter").filter(pk=hcalcs_id).first()
     if hcalcs is None:

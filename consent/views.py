@@ -36,6 +36,7 @@ from consent.forms import (
     ReasonForm,
     TenancyChangeForm,
 )
+from consent.hooks import premise_curtailment
 from consent.importer import import_progress_get, import_progress_set, premises_import_audit, premises_import_path
 from consent.models import HCALCS, Consent, Premise
 from consent.tenancy_feed import tenancy_feed_apply
@@ -128,16 +129,12 @@ def premise_detail(request: HttpRequest, premise_id: int) -> HttpResponse:
 
 
 def _premise_context(request: HttpRequest, premise: Premise, days: int, **forms) -> dict[str, Any]:
-    from curtailment import usage
-
     now = timezone.now()
     meters = list(premise.meters.all())
     chargers = [h for meter in meters for h in meter.hcalcs.all()]
-    ids = [h.pk for h in chargers]
-    used_24h = usage.hcalcs_minutes_used(hcalcs_ids=ids, window_end=now, window=dt.timedelta(hours=24))
-    used_30d = usage.hcalcs_minutes_used(hcalcs_ids=ids, window_end=now, window=dt.timedelta(days=30))
+    curtailment = premise_curtailment(premise_id=premise.pk, hcalcs_ids=[h.pk for h in chargers], now=now)
     for charger in chargers:
-        charger.used_24h, charger.used_30d = used_24h[charger.pk], used_30d[charger.pk]
+        charger.used_24h, charger.used_30d = curtailment.used_24h[charger.pk], curtailment.used_30d[charger.pk]
         charger.boost_details = boost.boost_details_get(hcalcs_id=charger.pk)
         if charger.boost_details:
             charger.boost_details["at_label"] = london_label(dt.datetime.fromisoformat(charger.boost_details["at"]))
@@ -157,7 +154,7 @@ def _premise_context(request: HttpRequest, premise: Premise, days: int, **forms)
         "customer_reference": selectors.customer_masked_reference(consent.tenancy.customer) if consent else "",
         "tenancies": tenancies,
         "history": selectors.premise_consent_history(premise=premise),
-        "actions_page": _page(request, selectors.premise_curtailment_actions(premise=premise), "actions_page", 20),
+        "actions_page": _page(request, curtailment.actions, "actions_page", 20),
         "notices_page": _page(request, selectors.notifications_for_premise(premise=premise), "notices_page", 20),
         "profile_figure": _profile_figure(series),
         "profile_days": days,

@@ -28,3 +28,14 @@ class CurtailmentConfig(AppConfig):
         from curtailment.services.consent_ended import hcalcs_consent_ended
 
         consent_ended_handlers_install(handlers=[hcalcs_consent_ended])
+        # Feeder monitoring announces its alerts and asks which feeders are curtailing
+        # through the same kind of hook: the feeders app never imports the engine.
+        from curtailment.services.handover import ENGINE_HOOKS
+        from feeders.hooks import engine_hooks_install
+
+        engine_hooks_install(ENGINE_HOOKS)
+        # The premise page shows what the engine did there.
+        from consent.hooks import premise_curtailment_install
+        from curtailment.selectors import premise_curtailment_read
+
+        premise_curtailment_install(provider=premise_curtailment_read)

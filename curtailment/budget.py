@@ -22,6 +22,7 @@ from django.db.models import Count, Exists, OuterRef, Q
 
 from curtailment.choices import ActionKind, ActionStatus
 from curtailment.models import CurtailmentAction
+from dcc.models import ServiceRequest
 
 PERIODS = {"hour": dt.timedelta(hours=1), "day": dt.timedelta(days=1)}
 # Actions that will still send their 7.6 (and 7.9) if it is not stored yet.
@@ -115,8 +116,6 @@ def commands_needed(*, override_allowed: bool, on_boost_button: bool, limit: boo
 def command_budget(*, at: dt.datetime) -> CommandBudget:
     """Every configured threshold with what was sent within its window before ``at`` and what
     planned actions will still send (three queries)."""
-    from dcc.models import ServiceRequest
-
     limits = budget_limits()
     if not limits:
         return CommandBudget(lines=[])
@@ -144,8 +143,6 @@ def command_budget(*, at: dt.datetime) -> CommandBudget:
 
 def _reserved() -> dict[str, int]:
     """7.6s and 7.16s (and 7.9s) that actions already planned will send, not yet stored."""
-    from dcc.models import ServiceRequest
-
     unsent = CurtailmentAction.objects.filter(status__in=UNSENT_ACTION_STATES)
     stored = ServiceRequest.objects.filter(action_id=OuterRef("pk"))
     counts = unsent.aggregate(

@@ -7,13 +7,16 @@ from dataclasses import dataclass
 
 from django.db.models import Case, Count, Exists, F, OuterRef, Q, QuerySet, Subquery, Value, When
 
-from consent.choices import ConsentStatus, LoadLabel, MpanRole
+from consent.choices import LoadLabel, MpanRole
+from consent.hooks import PremiseCurtailment
 from consent.models import HCALCS, MPAN, Consent, HalfHourlyConsumption
+from consent.selectors import consent_current_for_hcalcs, hcalcs_passing_invariant_1
 from core.times import add_months
 from curtailment.models import LIVE_ACTION_STATES, OPEN_EVENT_STATES, CurtailmentAction, CurtailmentEvent
+from curtailment.usage import hcalcs_minutes_used
 from dcc.choices import ServiceRequestState
 from dcc.models import ServiceRequest
-from feeders.models import FeederReading
+from feeders.models import Feeder, FeederReading
 
 # How far back the DCC log is read to judge a device's reachability.
 REACHABILITY_LOOKBACK = dt.timedelta(days=7)
@@ -21,35 +24,11 @@ REACHABILITY_LOOKBACK = dt.timedelta(days=7)
 CONSUMPTION_FRESHNESS = dt.timedelta(hours=1)
 
 
-def _current_consent(at: dt.datetime) -> QuerySet[Consent]:
-    """The granted consent of the premise's current tenancy (open, already started)."""
-    return Consent.objects.filter(
-        tenancy__premise_id=OuterRef("meter__premise_id"),
-        tenancy__end__isnull=True,
-        tenancy__start__lte=at,
-        status=ConsentStatus.GRANTED,
-    )
-
-
-def hcalcs_passing_invariant_1(*, at: dt.datetime, override_allowed: bool | None = None) -> QuerySet[HCALCS]:
-    """Every HCALCS that passes invariant 1 at ``at``: domestic premise, the current
-    tenancy's consent granted, labelled EV charger, meter firmware with the ENO use cases.
-    ``override_allowed``: also require that consent to allow (or forbid) the boost button."""
-    consent = _current_consent(at)
-    if override_allowed is not None:
-        consent = consent.filter(override_allowed=override_allowed)
-    return HCALCS.objects.filter(
-        meter__premise__domestic=True,
-        meter__supports_eno_use_cases=True,
-        label=LoadLabel.EV_CHARGER,
-    ).filter(Exists(consent))
-
-
 def hcalcs_eligible_for_curtailment(*, feeder, at: dt.datetime) -> QuerySet[HCALCS]:
     """Every HCALCS on ``feeder`` that passes invariant 1 at ``at`` (see
     :func:`hcalcs_passing_invariant_1`). One query; annotated with what selection and
     notification need."""
-    consent = _current_consent(at)
+    consent = consent_current_for_hcalcs(at)
     # The import primary MPAN names the premise in reports; any MPAN of the meter otherwise.
     import_mpan = (
         MPAN.objects.filter(meter_id=OuterRef("meter_id"))
@@ -74,7 +53,7 @@ def hcalcs_eligible_for_curtailment(*, feeder, at: dt.datetime) -> QuerySet[HCAL
 
 def hcalcs_ineligibility(*, feeder, at: dt.datetime, exclude_ids) -> dict[int, str]:
     """Why each other HCALCS on ``feeder`` fails invariant 1 (for the audit trail)."""
-    consent = _current_consent(at)
+    consent = consent_current_for_hcalcs(at)
     rows = (
         HCALCS.objects.filter(meter__premise__feeder=feeder)
         .exclude(pk__in=list(exclude_ids))
@@ -257,11 +236,23 @@ def feeder_managed_dates(*, feeder, today: dt.date | None = None) -> ManagedFeed
 
 def feeders_managed(*, today: dt.date | None = None) -> list[tuple[object, ManagedFeeder]]:
     """Every feeder managed now (NF10), oldest run first, with its 6- and 18-month dates."""
-    from feeders.models import Feeder
-
     flagged = []
     for feeder in Feeder.objects.filter(managed_since__isnull=False).order_by("managed_since", "code"):
         dates = feeder_managed_dates(feeder=feeder, today=today)
         if dates is not None:
             flagged.append((feeder, dates))
     return flagged
+
+
+# --- the premise page (installed into consent.hooks) ---------------------------------------
+
+
+def premise_curtailment_read(*, premise_id: int, hcalcs_ids: list[int], now: dt.datetime) -> PremiseCurtailment:
+    """Minutes each of the premise's chargers was curtailed (24 h, 30 days) and its actions."""
+    return PremiseCurtailment(
+        used_24h=hcalcs_minutes_used(hcalcs_ids=hcalcs_ids, window_end=now, window=dt.timedelta(hours=24)),
+        used_30d=hcalcs_minutes_used(hcalcs_ids=hcalcs_ids, window_end=now, window=dt.timedelta(days=30)),
+        actions=CurtailmentAction.objects.filter(hcalcs__meter__premise_id=premise_id)
+        .select_related("event", "hcalcs")
+        .order_by("-started_at"),
+    )

@@ -28,6 +28,7 @@ RECHECK_SECONDS = 60.0
 # The time-to-failure clock and the escalation: 5-10 minutes from alert to failure leave no
 # room for a minute's granularity.
 PROTECTION_SECONDS = 15.0
+HANDOVER_SWEEP_SECONDS = 15.0
 MAX_RETRIES = 5  # DCC unreachable: then the action fails and is replaced
 MAX_WAITS = 60  # waiting for another sender's claim (about two minutes)
 BACKOFF_BASE_S = 1.0
@@ -262,6 +263,21 @@ def actions_without_consent_release() -> int:
     return len(release())
 
 
+@shared_task(name="curtailment.tasks.alerts_handover_sweep", expires=HANDOVER_SWEEP_SECONDS)
+def alerts_handover_sweep_task() -> int:
+    """Re-send the engine hand-over of alerts whose event never came (the broker was down
+    when the alert committed), audited per alert. Idempotent: the engine's task finds the
+    event it opened, and the service skips alerts re-sent within the last two minutes, so
+    overlapping sweeps queue at most a duplicate the engine ignores. Expires before its
+    next run."""
+    from curtailment.services import alerts_handover_sweep
+
+    resent = alerts_handover_sweep()
+    if resent:
+        logger.warning("re-sent the engine hand-over of %d alert(s): %s", len(resent), resent)
+    return len(resent)
+
+
 # Registered here rather than in settings so the schedule lives next to its task.
 app.conf.beat_schedule.update(
     {
@@ -273,6 +289,10 @@ app.conf.beat_schedule.update(
         "curtailment-events-notices-sweep": {
             "task": "curtailment.tasks.events_notices_sweep",
             "schedule": RECHECK_SECONDS,
+        },
+        "curtailment-alerts-handover-sweep": {
+            "task": "curtailment.tasks.alerts_handover_sweep",
+            "schedule": HANDOVER_SWEEP_SECONDS,
         },
         "curtailment-actions-without-consent": {
             "task": "curtailment.tasks.actions_without_consent_release",

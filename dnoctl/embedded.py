@@ -234,8 +234,8 @@ def telemetry_running(options: EmbeddedOptions, web_url: str) -> Iterator[None]:
     if not options.telemetry:
         yield
         return
+    from dnoctl.telemetry_simulator import TelemetrySimulator
     from feeders.services import monitor_token_issue
-    from feeders.telemetry_simulator import TelemetrySimulator
 
     token = monitor_token_issue(name=f"embedded-demo-{threading.get_ident()}-{free_port()}")
     simulator = TelemetrySimulator(base_url=web_url, token=token, speed=options.speed)

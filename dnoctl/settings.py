@@ -182,7 +182,8 @@ INSTALLED_APPS = [
     "dcc",
     "consent",
     "curtailment",
-    "reports",  # the top layer: nothing imports it
+    "reports",  # the top layer of the domain: nothing imports it
+    "dnoctl",  # the project: demo and simulator commands, which may use every app
 ]
 
 MIDDLEWARE = [

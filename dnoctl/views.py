@@ -219,15 +219,6 @@ def overview_counters_json(request):
 
 
 @login_not_required
-def healthz_web(request):
-    """For load balancers and launchers: this web process and its database answer. (Not
-    the worker's health: a web process must stay in the pool while a worker restarts.)"""
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT 1")
-    return JsonResponse({"status": "ok"})
-
-
-@login_not_required
 def healthz(request):
     """For monitoring: the database answers, and a worker and beat have been seen recently
     (``dnoctl.liveness``). 503 naming each problem otherwise. Unauthenticated and cheap:

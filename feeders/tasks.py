@@ -7,12 +7,11 @@ import logging
 from celery import shared_task
 
 from dnoctl.celery import app
-from feeders.services import alerts_handover_sweep, feeders_offline_sweep
+from feeders.services import feeders_offline_sweep
 
 logger = logging.getLogger(__name__)
 
 OFFLINE_SWEEP_SECONDS = 30.0
-HANDOVER_SWEEP_SECONDS = 15.0
 
 
 @shared_task(name="feeders.tasks.feeders_offline_sweep", expires=OFFLINE_SWEEP_SECONDS)
@@ -30,29 +29,12 @@ def feeders_offline_sweep_task() -> int:
     return len(marked)
 
 
-@shared_task(name="feeders.tasks.alerts_handover_sweep", expires=HANDOVER_SWEEP_SECONDS)
-def alerts_handover_sweep_task() -> int:
-    """Re-send the engine hand-over of alerts whose event never came (the broker was down
-    when the alert committed), audited per alert. Idempotent: the engine's task finds the
-    event it opened, and the service skips alerts re-sent within the last two minutes, so
-    overlapping sweeps queue at most a duplicate the engine ignores. Expires before its
-    next run."""
-    resent = alerts_handover_sweep()
-    if resent:
-        logger.warning("re-sent the engine hand-over of %d alert(s): %s", len(resent), resent)
-    return len(resent)
-
-
 # Registered here rather than in settings so the schedule lives next to its task.
 app.conf.beat_schedule.update(
     {
         "feeders-offline-sweep": {
             "task": "feeders.tasks.feeders_offline_sweep",
             "schedule": OFFLINE_SWEEP_SECONDS,
-        },
-        "feeders-alerts-handover-sweep": {
-            "task": "feeders.tasks.alerts_handover_sweep",
-            "schedule": HANDOVER_SWEEP_SECONDS,
         },
     }
 )

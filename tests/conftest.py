@@ -77,3 +77,29 @@ def _api_replies_match_the_schema():
 
     with override_settings(MIDDLEWARE=["tests.api.conformance.SchemaConformanceMiddleware", *settings.MIDDLEWARE]):
         yield
+
+
+@pytest.fixture
+def queued_tasks():
+    """The Celery messages waiting on the harness Redis broker: call for ``[(task, kwargs)]``.
+
+    Reads the broker's queue (a process boundary), so the hand-over is checked for real."""
+    import base64
+    import json
+
+    import redis
+    from django.conf import settings
+
+    broker = redis.Redis.from_url(settings.CELERY_BROKER_URL)
+    broker.delete("celery")
+
+    def read() -> list[tuple[str, dict]]:
+        found = []
+        for raw in broker.lrange("celery", 0, -1):
+            message = json.loads(raw)
+            body = json.loads(base64.b64decode(message["body"]))
+            found.append((message["headers"]["task"], body[1]))
+        return found
+
+    yield read
+    broker.delete("celery")

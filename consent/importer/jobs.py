@@ -8,6 +8,7 @@ from django.core.cache import cache
 
 from consent.importer.report import ImportReport
 from consent.importer.run import premises_import_path
+from core.audit import audit_record
 
 PROGRESS_TIMEOUT_S = 24 * 3600
 
@@ -27,8 +28,6 @@ def import_progress_set(job_id: str, state: dict) -> None:
 def import_job_run(*, job_id: str, path: str, dry_run: bool, user_id: int | None) -> dict:
     """Run an uploaded file's import, publishing progress in the cache; deletes the file."""
     from django.contrib.auth.models import User
-
-    from core.audit import audit_record
 
     source = (import_progress_get(job_id) or {}).get("source", "")
 
@@ -59,8 +58,7 @@ def _percent(phase: str, fraction: float) -> int:
 
 def premises_import_audit(*, report: ImportReport, source: str, user, audit=None) -> None:
     """An audit entry for every import that wrote (or would have written) something."""
-    if audit is None:
-        from core.audit import audit_record as audit
+    audit = audit or audit_record
     inputs = report.as_dict()
     inputs.pop("errors")
     inputs["source"] = source

@@ -4,11 +4,11 @@ check, nothing of the operators' dashboard."""
 from django.contrib.auth.decorators import login_not_required
 from django.urls import path
 
+from core.views import healthz_web
 from curtailment.openadr.api import BASE_PATH, vtn_urls
-from dnoctl import views
 
 urlpatterns = [
-    path("healthz/vtn", login_not_required(views.healthz_web), name="healthz-vtn"),
+    path("healthz/vtn", login_not_required(healthz_web), name="healthz-vtn"),
     path(BASE_PATH, vtn_urls()),
 ]
 

@@ -6,6 +6,7 @@
 * ``event_recheck``: the minute-by-minute look at an open event (beat); events live while
   their feeder is at risk (``lifetime``).
 * ``feeder_protection_check``: the time-to-failure clock and the escalation (beat).
+* ``alerts_handover_sweep``: re-send the hand-over of alerts that got no event (beat).
 * ``action_dispatch`` / ``action_release`` / ``action_late``: one charger's steps (tasks).
 * ``hcalcs_boost_pressed`` / ``service_request_outcome``: what the DCC tells us.
 """
@@ -30,11 +31,13 @@ from curtailment.services.event import (
     feeder_managed_mark,
     required_reduction_kw,
 )
+from curtailment.services.handover import HANDOVER_RULE, alerts_handover_sweep
 from curtailment.services.lifetime import event_open_for_alert
 from curtailment.services.protection import feeder_protection_check
 from curtailment.services.recheck import event_confirmations_check, event_recheck
 
 __all__ = [
+    "HANDOVER_RULE",
     "EventAlreadyOpen",
     "action_confirmed",
     "action_dispatch",
@@ -42,6 +45,7 @@ __all__ = [
     "action_late",
     "action_release",
     "action_released",
+    "alerts_handover_sweep",
     "curtailment_event_cancel",
     "curtailment_event_start",
     "event_close_if_done",

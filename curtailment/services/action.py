@@ -34,6 +34,7 @@ from curtailment.services.common import (
 from curtailment.services.event import AUTO_RULE, event_close_if_done, event_top_up, knob
 from dcc.choices import ServiceRequestState
 from dcc.models import ServiceRequest
+from dcc.services import service_request_create, service_request_dispatch
 from dnoctl.queueing import task_send_on_commit
 
 FAILED_REQUEST_STATES = (ServiceRequestState.REJECTED, ServiceRequestState.FAILED)
@@ -92,8 +93,6 @@ def _request_create(action: CurtailmentAction, srv: str, *, client=None, **argum
     """Store (state ``built``) the action's request for ``srv``; callers look for a stored
     one first (:func:`_requests_by_srv`). DUIS addresses the command to the ESME (the
     meter) with the HCALCS switch index."""
-    from dcc.services import service_request_create
-
     return service_request_create(
         srv=srv,
         target=action.hcalcs.meter.esme_eui64,
@@ -107,8 +106,6 @@ def _request_create(action: CurtailmentAction, srv: str, *, client=None, **argum
 def _send(service_request: ServiceRequest, action: CurtailmentAction, *, client=None) -> ServiceRequest:
     """Send (or resend after a transport failure) a stored request. Raises the DCC client's
     ``DccTransientError`` for the task to retry; the retry reuses the same RequestID."""
-    from dcc.services import service_request_dispatch
-
     if service_request.state in ServiceRequestState.values and service_request.state not in (
         ServiceRequestState.BUILT,
         ServiceRequestState.SENT,

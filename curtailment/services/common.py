@@ -22,6 +22,8 @@ from curtailment.events import (
 )
 from curtailment.models import LIVE_ACTION_STATES, CurtailmentAction, CurtailmentEvent
 from dcc.models import ServiceRequest
+from feeders.choices import FeederStatus
+from feeders.services import feeder_status_refresh, feeder_status_set
 
 logger = logging.getLogger("curtailment")
 
@@ -107,8 +109,6 @@ def push_service_request(service_request: ServiceRequest, action: CurtailmentAct
 
 def feeder_status_after_event(feeder) -> None:
     """Put the feeder back to the status its data says (at risk, normal or offline)."""
-    from feeders.services import feeder_status_refresh
-
     try:
         feeder_status_refresh(feeder=feeder)
     except Exception:  # status is a summary; the event's own state is the truth
@@ -116,8 +116,6 @@ def feeder_status_after_event(feeder) -> None:
 
 
 def feeder_status_curtailing(feeder) -> None:
-    from feeders.choices import FeederStatus
-    from feeders.services import feeder_status_set
 
     feeder_status_set(feeder=feeder, status=FeederStatus.CURTAILING)
 

@@ -15,6 +15,8 @@ import datetime as dt
 from django.db import transaction
 from django.utils import timezone
 
+from consent.choices import ConsentStatus
+from consent.models import Consent
 from core.audit import audit_record
 from curtailment.choices import ActionEndReason, ActionStatus, EventStatus
 from curtailment.models import LIVE_ACTION_STATES, CurtailmentAction
@@ -93,8 +95,6 @@ def actions_release_for_consent(*, actions: list[CurtailmentAction], why: str, i
 def actions_without_consent(*, at: dt.datetime) -> list[CurtailmentAction]:
     """Live actions of active events whose charger's current tenancy no longer has the
     granted consent of the customer it was picked under (``selection["customer_id"]``)."""
-    from consent.choices import ConsentStatus
-    from consent.models import Consent
 
     actions = list(
         CurtailmentAction.objects.select_related("event__feeder", "hcalcs__meter").filter(

@@ -36,6 +36,9 @@ from curtailment.services.event import (
     required_reduction_kw,
     rotation_lead,
 )
+from feeders.choices import AlertKind
+from feeders.models import FeederAlert
+from feeders.selectors import feeder_alert_open, feeder_load_now
 
 
 def feeder_automatic(feeder) -> bool:
@@ -60,8 +63,6 @@ def event_lifetime_review(*, event: CurtailmentEvent, feeder, now: dt.datetime) 
     alert open is taken over by the automatic rule, and the planned end of an event living while at risk is moved on before
     fewer than a rotation slot's minutes are left. Returns whether the event goes on past
     its planned end; False leaves it to end by its duration."""
-    from feeders.selectors import feeder_alert_open
-
     if not feeder_automatic(feeder):
         return False
     if not event.while_at_risk:
@@ -128,9 +129,6 @@ def event_open_for_alert(*, alert_id: int, at: dt.datetime | None = None) -> Cur
     high-risk with automatic curtailment on and its load needs a reduction, also when an
     earlier event of the same alert has ended (see the module docstring). Every outcome is
     audited (once per decision); a second call finds the open event and changes nothing."""
-    from feeders.choices import AlertKind
-    from feeders.models import FeederAlert
-    from feeders.selectors import feeder_load_now
 
     now = at or timezone.now()
     alert = FeederAlert.objects.select_related("feeder").filter(pk=alert_id).first()

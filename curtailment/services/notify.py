@@ -14,6 +14,7 @@ import logging
 from django.db import transaction
 from django.utils import timezone
 
+from consent.notifications import ChargerPause, notification_event_queue
 from curtailment.choices import ActionStatus
 from curtailment.models import CurtailmentAction
 from dcc.models import ServiceRequest
@@ -40,7 +41,6 @@ def customers_notify(*, event, hcalcs_ids: list[int]) -> list[int]:
     """
     if not hcalcs_ids:
         return []
-    from consent.notifications import notification_event_queue
 
     now = timezone.now()
     pauses, undecided = _pauses(event=event, hcalcs_ids=hcalcs_ids, now=now)
@@ -60,7 +60,6 @@ def customers_notify(*, event, hcalcs_ids: list[int]) -> list[int]:
 def _pauses(*, event, hcalcs_ids: list[int], now: dt.datetime) -> tuple[list, list[int]]:
     """The ``ChargerPause`` of each action that switched (or is switching) its charger off,
     and the HCALCS whose action is still undecided."""
-    from consent.notifications import ChargerPause
     from curtailment.services.action import boost_available
     from curtailment.services.event import knob
 

@@ -47,6 +47,8 @@ from curtailment.services.event import (
     required_reduction_kw,
 )
 from curtailment.services.lifetime import event_open_for_alert, feeder_automatic
+from feeders.models import Feeder, FeederAlert
+from feeders.selectors import TREND_HORIZON_MINUTES, feeder_alert_open, feeder_load_now, feeder_trend
 
 PROTECTION_RULE = "protection"
 STAGES = [EscalationStage.WAITING, EscalationStage.CHARGERS, EscalationStage.ASP, EscalationStage.OPERATOR]
@@ -56,8 +58,6 @@ SETTLE_AFTER_CONFIRMATION = dt.timedelta(seconds=60)
 
 def feeders_at_risk_ids() -> list[int]:
     """Feeders with an open alert, an open event, or a clock still to clear."""
-    from feeders.models import FeederAlert
-
     ids = set(FeederAlert.objects.filter(cleared_at__isnull=True).values_list("feeder_id", flat=True))
     ids |= set(CurtailmentEvent.objects.filter(status__in=OPEN_EVENT_STATES).values_list("feeder_id", flat=True))
     ids |= set(FailureClock.objects.values_list("feeder_id", flat=True))
@@ -68,8 +68,6 @@ def feeder_protection_check(*, feeder_id: int, now: dt.datetime | None = None) -
     """One look at one feeder's protection (see the module docstring). Idempotent: every
     escalation step is taken once per stage, under the clock's row lock. Returns the stage
     (or "clear" when the risk is over)."""
-    from feeders.models import Feeder
-    from feeders.selectors import feeder_alert_open, feeder_load_now, feeder_trend
 
     now = now or timezone.now()
     feeder = Feeder.objects.filter(pk=feeder_id).first()
@@ -165,8 +163,6 @@ class Relief:
 
 
 def _relief(*, event: CurtailmentEvent | None, feeder, alert, load, clock: Clock, now: dt.datetime) -> Relief:
-    from feeders.selectors import TREND_HORIZON_MINUTES
-
     if event is None:
         return Relief(0.0, 0.0, False, "no open event")
     needed = event.required_reduction_kw

@@ -28,6 +28,7 @@ from curtailment.services.event import (
 from dcc.choices import ServiceRequestState
 from dcc.models import ServiceRequest
 from dnoctl.queueing import task_send_on_commit
+from feeders.selectors import feeder_load_now
 
 # Seconds after the latest confirmation before a feeder still above its at-risk level gets
 # more chargers (issue 4: "still above threshold a minute after confirmation").
@@ -113,8 +114,6 @@ def event_confirmations_check(*, event_id: int, now: dt.datetime | None = None) 
 
 
 def _extra_needed(*, event: CurtailmentEvent, now: dt.datetime) -> tuple[float, dict]:
-    from feeders.selectors import feeder_load_now
-
     feeder = event.feeder
     if event.actions.filter(status__in=UNCONFIRMED_ACTION_STATES).exists():
         return 0.0, {}

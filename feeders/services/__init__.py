@@ -3,14 +3,13 @@
 * :mod:`feeders.services.feeder`: monitor tokens, feeder status, the offline sweep, the
   operator's changes (automatic curtailment, alert acknowledgement);
 * :mod:`feeders.services.ingest`: telemetry ingest (validation, idempotent bulk insert);
-* :mod:`feeders.services.detection`: at-risk detection, alerts, the engine hand-over;
-* :mod:`feeders.services.handover`: the sweep re-sending hand-overs the broker lost.
+* :mod:`feeders.services.detection`: at-risk detection, alerts, announcing them to the
+  engine (``feeders.hooks``).
 
 Everything other apps use is re-exported here: import from ``feeders.services``.
 """
 
 from feeders.services.detection import (
-    ENGINE_TASK,
     TREND_FLOOR_PERCENT,
     ExternalAlertResult,
     feeder_alert_raise_external,
@@ -23,7 +22,6 @@ from feeders.services.feeder import (
     feeders_offline_sweep,
     monitor_token_issue,
 )
-from feeders.services.handover import HANDOVER_RULE, alerts_handover_sweep
 from feeders.services.ingest import (
     FUTURE_SKEW,
     MAX_BATCH_ROWS,
@@ -33,16 +31,13 @@ from feeders.services.ingest import (
 )
 
 __all__ = [
-    "ENGINE_TASK",
     "FUTURE_SKEW",
-    "HANDOVER_RULE",
     "MAX_BATCH_ROWS",
     "TREND_FLOOR_PERCENT",
     "ExternalAlertResult",
     "IngestResult",
     "TelemetryRejected",
     "alert_acknowledge",
-    "alerts_handover_sweep",
     "feeder_alert_raise_external",
     "feeder_automatic_set",
     "feeder_status_refresh",

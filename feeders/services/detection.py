@@ -9,7 +9,6 @@ from datetime import datetime, timedelta
 from functools import partial
 from typing import Any, NamedTuple
 
-from celery import current_app
 from django.conf import settings
 from django.db import IntegrityError, connection, transaction
 
@@ -30,6 +29,7 @@ from feeders.events import (
     feeder_groups,
     pushes_on_commit,
 )
+from feeders.hooks import alert_raised_announce, feeders_curtailing
 from feeders.models import Feeder, FeederAlert
 from feeders.selectors import Trend, feeder_trends, pg_array, pg_rows
 from feeders.services.feeder import feeder_status_set
@@ -283,18 +283,15 @@ def _alert_message(feeder_id: int, code: str, alert: FeederAlert, state: str) ->
     return feeder_groups(feeder_id), ALERT, dict(payload)
 
 
-ENGINE_TASK = "curtailment.tasks.event_open_for_alert"
-
-
 def _engine_hand_over(alert_id: int) -> None:
-    """Queue the engine's task on commit, by name: the engine decides whether the feeder is
-    high-risk with automatic curtailment on. By name so this app never imports theirs."""
+    """Hand the alert over to the curtailment engine on commit (``feeders.hooks``): the
+    engine decides whether the feeder is high-risk with automatic curtailment on."""
 
     def send() -> None:
         try:
-            current_app.send_task(ENGINE_TASK, kwargs={"alert_id": alert_id})
+            alert_raised_announce(alert_id)
         except Exception:  # the broker may be down; the alert row is stored and visible
-            logger.exception("could not queue %s for alert %s", ENGINE_TASK, alert_id)
+            logger.exception("could not hand alert %s over to the curtailment engine", alert_id)
 
     transaction.on_commit(send)
 
@@ -314,15 +311,7 @@ def _summaries_update(
         for feeder_id, readings in advancing.items()
         if feeders[feeder_id].status == FeederStatus.OFFLINE and readings[-1].measured_at >= offline_cutoff
     ]
-    curtailing = set()
-    if back_online:
-        from curtailment.models import OPEN_EVENT_STATES, CurtailmentEvent
-
-        curtailing = set(
-            CurtailmentEvent.objects.filter(feeder_id__in=back_online, status__in=OPEN_EVENT_STATES).values_list(
-                "feeder_id", flat=True
-            )
-        )
+    curtailing = feeders_curtailing(back_online)
     updates: list[tuple[int, datetime, float, str]] = []
     builders: list[partial] = []
     for feeder_id, readings in advancing.items():

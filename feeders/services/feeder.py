@@ -22,6 +22,7 @@ from feeders.events import (
     status_pushed,
     updated_pushed,
 )
+from feeders.hooks import feeders_curtailing
 from feeders.models import Feeder, FeederAlert, MonitorToken
 from feeders.selectors import token_sha256
 
@@ -111,14 +112,12 @@ def feeder_status_refresh(*, feeder: Feeder, now: datetime | None = None) -> str
     offline when its latest reading is too old, else curtailing while an event is open,
     else at risk while an alert is open, else normal. For the engine to call when an
     event ends, so the feeder drops back to the right state."""
-    from curtailment.models import OPEN_EVENT_STATES, CurtailmentEvent
-
     now = now or timezone.now()
     fresh = Feeder.objects.get(pk=feeder.pk)
     offline_after = timedelta(minutes=settings.DNOCTL["OFFLINE_AFTER_MINUTES"])
     if fresh.last_reading_at is None or now - fresh.last_reading_at > offline_after:
         status = FeederStatus.OFFLINE
-    elif CurtailmentEvent.objects.filter(feeder_id=fresh.pk, status__in=OPEN_EVENT_STATES).exists():
+    elif feeders_curtailing([fresh.pk]):
         status = FeederStatus.CURTAILING
     elif FeederAlert.objects.filter(feeder_id=fresh.pk, cleared_at__isnull=True).exists():
         status = FeederStatus.AT_RISK

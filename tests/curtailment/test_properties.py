@@ -315,7 +315,7 @@ def test_an_open_alert_is_never_left_unprotected_and_every_dispatch_had_consent_
     THEN whenever an alert is open an event is open on the feeder (and an active one unless
     the last one is still waiting for its resets), every charger was eligible (invariant 1)
     at the moment its action was dispatched, and none is over 120 min / 24 h or 480 / 30 d."""
-    from curtailment.selectors import hcalcs_passing_invariant_1
+    from consent.selectors import hcalcs_passing_invariant_1
     from curtailment.services import feeder_protection_check
     from feeders.models import FeederAlert, MonitorToken
     from feeders.services import telemetry_ingest

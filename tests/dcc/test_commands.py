@@ -224,7 +224,7 @@ def test_dcc_request_sends_a_7_16_with_its_level_and_period(dcc_settings, simula
 @pytest.mark.django_db
 def test_dcc_simulator_from_db_models_each_meters_apc_with_its_maximum():
     from consent.choices import ControllerType
-    from dcc.management.commands.dcc_simulator import Command
+    from dnoctl.management.commands.dcc_simulator import Command
     from tests.consent.factories import HcalcsFactory, MeterFactory
 
     meter = MeterFactory(supports_eno_use_cases=True)

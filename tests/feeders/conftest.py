@@ -92,28 +92,3 @@ def feeder_pushes():
 
     yield lambda: async_to_sync(drain)()
     async_to_sync(layer.group_discard)(FEEDERS_ALL, channel)
-
-
-@pytest.fixture
-def queued_tasks():
-    """The Celery messages waiting on the harness Redis broker: call for ``[(task, kwargs)]``.
-
-    Reads the broker's queue (a process boundary), so the hand-over is checked for real."""
-    import base64
-
-    import redis
-    from django.conf import settings
-
-    broker = redis.Redis.from_url(settings.CELERY_BROKER_URL)
-    broker.delete("celery")
-
-    def read() -> list[tuple[str, dict]]:
-        found = []
-        for raw in broker.lrange("celery", 0, -1):
-            message = json.loads(raw)
-            body = json.loads(base64.b64decode(message["body"]))
-            found.append((message["headers"]["task"], body[1]))
-        return found
-
-    yield read
-    broker.delete("celery")

@@ -10,9 +10,10 @@ from django.db import connection
 from django.utils import timezone
 
 from core.models import AuditEntry
+from curtailment.tasks import event_open_for_alert
 from feeders.choices import AlertKind, FeederStatus
 from feeders.models import Feeder, FeederAlert, FeederReading
-from feeders.services import ENGINE_TASK, telemetry_ingest
+from feeders.services import telemetry_ingest
 from tests.feeders.conftest import minutes_ago, reading
 
 pytestmark = pytest.mark.django_db
@@ -43,7 +44,7 @@ def test_a_reading_at_the_at_risk_level_raises_a_threshold_alert(
     assert audit.actor == "rule:detection"
     assert audit.target_id == str(alert.pk)
     assert audit.inputs["load_percent"] == 90.0 and audit.inputs["at_risk_percent"] == 90.0
-    assert queued_tasks() == [(ENGINE_TASK, {"alert_id": alert.pk})]
+    assert queued_tasks() == [(event_open_for_alert.name, {"alert_id": alert.pk})]
     pushed = {(m["type"], m["payload"].get("state")) for m in feeder_pushes()}
     assert {("feeder.alert", "raised"), ("feeder.status", None), ("feeder.reading", None)} <= pushed
 

@@ -10,17 +10,17 @@ from itertools import pairwise
 
 import pytest
 
-from feeders.choices import AlertKind, FeederStatus
-from feeders.models import FeederAlert, MonitorToken
-from feeders.selectors import TREND_WINDOW_MINUTES, feeder_trend
-from feeders.services import monitor_token_issue, telemetry_ingest
-from feeders.telemetry_simulator import (
+from dnoctl.telemetry_simulator import (
     MAX_RAMP_PERCENT_PER_MINUTE,
     FeederModel,
     FeederSpec,
     SimulatedClock,
     TelemetrySimulator,
 )
+from feeders.choices import AlertKind, FeederStatus
+from feeders.models import FeederAlert, MonitorToken
+from feeders.selectors import TREND_WINDOW_MINUTES, feeder_trend
+from feeders.services import monitor_token_issue, telemetry_ingest
 from tests.feeders.factories import FeederFactory
 
 pytestmark = pytest.mark.django_db

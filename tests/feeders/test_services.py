@@ -9,6 +9,7 @@ import pytest
 from django.utils import timezone
 
 from core.models import AuditEntry
+from curtailment.tasks import event_open_for_alert
 from feeders.choices import AlertKind, FeederStatus
 from feeders.models import Feeder, FeederAlert, MonitorToken
 from feeders.selectors import (
@@ -18,7 +19,7 @@ from feeders.selectors import (
     monitor_token_authenticate,
     token_sha256,
 )
-from feeders.services import ENGINE_TASK, feeder_status_refresh, feeder_status_set, feeders_offline_sweep
+from feeders.services import feeder_status_refresh, feeder_status_set, feeders_offline_sweep
 from feeders.tasks import feeders_offline_sweep_task
 from tests.feeders.conftest import ALERTS_URL, minutes_ago, reading
 from tests.feeders.factories import FeederFactory
@@ -111,7 +112,7 @@ def test_scada_alert_opens_an_external_alert_and_hands_over(
         AuditEntry.objects.get(action="alert_raised").reason
         == "external alert from external:head-end: fuse temperature"
     )
-    assert queued_tasks() == [(ENGINE_TASK, {"alert_id": alert.pk})]
+    assert queued_tasks() == [(event_open_for_alert.name, {"alert_id": alert.pk})]
 
 
 def test_scada_alert_on_a_feeder_already_at_risk_changes_nothing(client, feeder, head_end_token, queued_tasks):

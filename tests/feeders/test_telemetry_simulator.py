@@ -11,9 +11,7 @@ from django.utils import timezone
 
 from curtailment.choices import ActionStatus
 from curtailment.models import CurtailmentAction, CurtailmentEvent
-from feeders.models import FeederReading
-from feeders.services import monitor_token_issue
-from feeders.telemetry_simulator import (
+from dnoctl.telemetry_simulator import (
     MAX_RAMP_PERCENT_PER_MINUTE,
     FeederModel,
     FeederSpec,
@@ -23,6 +21,8 @@ from feeders.telemetry_simulator import (
     django_feeder_specs,
     hot_feeders,
 )
+from feeders.models import FeederReading
+from feeders.services import monitor_token_issue
 from tests.consent.factories import eligible_charger
 from tests.feeders.factories import FeederFactory
 

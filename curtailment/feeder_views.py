@@ -1,5 +1,8 @@
 """The feeder page (load per phase against rating, trend, events) and its operator controls.
 
+It lives with the engine, not in ``feeders``, because it shows and controls the feeder's
+curtailment events; the feeders app below it knows nothing of events.
+
 Controls are POST-only, CSRF-protected and checked server-side: curtail now, cancel and
 acknowledging an alert need ``curtailment.control_curtailment`` (operators), automatic mode needs
 ``feeders.configure_feeders`` (engineers). A viewer's forged POST gets 403. Every control
@@ -29,6 +32,7 @@ from core.roles import CONFIGURE_FEEDERS, CONTROL_CURTAILMENT
 from core.times import london_label
 from curtailment.choices import EventTrigger
 from curtailment.models import OPEN_EVENT_STATES, CurtailmentEvent
+from curtailment.services import curtailment_event_cancel, curtailment_event_start
 from dnoctl.charts import feeder_load_figure
 from dnoctl.queueing import queueing_failures
 from feeders.models import Feeder, FeederAlert, FeederReading
@@ -191,8 +195,6 @@ def _rejected(request: HttpRequest, feeder: Feeder, status: int, **forms_by_name
 @permission_required(CONTROL_CURTAILMENT, raise_exception=True)
 def feeder_curtail(request: HttpRequest, feeder_id: int) -> HttpResponse:
     """Curtail now: open a manual event for the reduction and duration the operator asked for."""
-    from curtailment.services import curtailment_event_start
-
     feeder = get_object_or_404(Feeder, pk=feeder_id)
     form = CurtailForm(request.POST, feeder=feeder)
     if not form.is_valid():
@@ -238,8 +240,6 @@ def feeder_curtail(request: HttpRequest, feeder_id: int) -> HttpResponse:
 @permission_required(CONTROL_CURTAILMENT, raise_exception=True)
 def feeder_cancel_event(request: HttpRequest, feeder_id: int) -> HttpResponse:
     """Cancel the feeder's open event: every live charger gets a reset (7.8)."""
-    from curtailment.services import curtailment_event_cancel
-
     feeder = get_object_or_404(Feeder, pk=feeder_id)
     form = ReasonConfirmForm(request.POST, prefix="cancel")
     if not form.is_valid():

@@ -11,11 +11,11 @@ from django.utils import timezone
 
 from core.models import AuditEntry
 from curtailment.models import CurtailmentEvent
+from curtailment.services import HANDOVER_RULE, alerts_handover_sweep
 from curtailment.tasks import event_open_for_alert
 from dnoctl.celery import app
 from feeders.choices import AlertKind
 from feeders.models import FeederAlert
-from feeders.services import ENGINE_TASK, HANDOVER_RULE, alerts_handover_sweep
 from tests.consent.factories import eligible_charger
 from tests.dashboard.helpers import open_event
 from tests.feeders.factories import FeederFactory
@@ -43,7 +43,7 @@ def test_alert_without_event_is_handed_over_again_and_the_engine_opens_its_event
 
     assert alerts_handover_sweep() == [alert.pk]
 
-    assert queued_tasks() == [(ENGINE_TASK, {"alert_id": alert.pk})]
+    assert queued_tasks() == [(event_open_for_alert.name, {"alert_id": alert.pk})]
     [entry] = _sweep_audits()
     assert (entry.action, entry.target_id, entry.inputs["feeder"]) == (
         "alert.handover_resent",
@@ -79,7 +79,7 @@ def test_alert_still_open_after_its_event_ended_is_handed_over_again(queued_task
 
     assert alerts_handover_sweep() == [alert.pk]
 
-    assert queued_tasks() == [(ENGINE_TASK, {"alert_id": alert.pk})]
+    assert queued_tasks() == [(event_open_for_alert.name, {"alert_id": alert.pk})]
 
 
 def test_young_cleared_manual_feeder_and_engine_decided_alerts_are_not_resent(queued_tasks):
@@ -119,33 +119,32 @@ def test_resent_alert_is_not_resent_every_sweep_while_the_worker_catches_up(queu
 def test_broker_still_down_audits_nothing_and_the_next_sweep_retries(queued_tasks, monkeypatch):
     alert = _alert(FeederFactory(high_risk=True, automatic_curtailment=True))
 
-    class BrokerDown:
-        def send_task(self, *args, **kwargs):
-            raise ConnectionError("broker unreachable")
+    def broker_down(*args, **kwargs):
+        raise ConnectionError("broker unreachable")
 
-    monkeypatch.setattr("feeders.services.handover.current_app", BrokerDown())
+    monkeypatch.setattr(event_open_for_alert, "apply_async", broker_down)
     assert alerts_handover_sweep() == []
     assert _sweep_audits() == []
     monkeypatch.undo()
 
     assert alerts_handover_sweep() == [alert.pk]
-    assert queued_tasks() == [(ENGINE_TASK, {"alert_id": alert.pk})]
+    assert queued_tasks() == [(event_open_for_alert.name, {"alert_id": alert.pk})]
 
 
 def test_sweep_task_resends_and_counts(queued_tasks):
-    from feeders import tasks
+    from curtailment import tasks
 
     alert = _alert(FeederFactory(high_risk=True, automatic_curtailment=True))
 
     assert tasks.alerts_handover_sweep_task.apply().get() == 1
-    assert queued_tasks() == [(ENGINE_TASK, {"alert_id": alert.pk})]
+    assert queued_tasks() == [(event_open_for_alert.name, {"alert_id": alert.pk})]
 
 
 def test_sweep_runs_on_the_beat_schedule():
-    from feeders import tasks  # what the worker's autodiscovery imports
+    from curtailment import tasks  # what the worker's autodiscovery imports
 
-    assert tasks.alerts_handover_sweep_task.name == "feeders.tasks.alerts_handover_sweep"
-    entry = app.conf.beat_schedule["feeders-alerts-handover-sweep"]
+    assert tasks.alerts_handover_sweep_task.name == "curtailment.tasks.alerts_handover_sweep"
+    entry = app.conf.beat_schedule["curtailment-alerts-handover-sweep"]
 
-    assert entry["task"] == "feeders.tasks.alerts_handover_sweep"
-    assert "feeders.tasks.alerts_handover_sweep" in app.tasks
+    assert entry["task"] == "curtailment.tasks.alerts_handover_sweep"
+    assert "curtailment.tasks.alerts_handover_sweep" in app.tasks

@@ -1,7 +1,7 @@
-"""Never lose an alert: re-send the engine hand-over of alerts that got no event.
+"""The engine's side of the alert hand-over, and the sweep that never loses an alert.
 
-Detection queues ``curtailment.tasks.event_open_for_alert`` when the alert commits (see
-:func:`feeders.services.detection._engine_hand_over`). If the broker is down at that
+Detection announces each alert when it commits (``feeders.hooks``); the engine's handler,
+:func:`alert_engine_queue`, queues ``event_open_for_alert``. If the broker is down at that
 moment the message is lost and a high-risk feeder with automatic curtailment on would
 stay overloaded with nobody curtailing it. This sweep finds such alerts and queues the
 hand-over again. Re-sending is safe: the engine's service finds an open event on the
@@ -18,15 +18,18 @@ from __future__ import annotations
 import logging
 from datetime import datetime, timedelta
 
-from celery import current_app
 from django.db.models import CharField, Exists, OuterRef
 from django.db.models.functions import Cast
 from django.utils import timezone
 
 from core.audit import audit_record
+from core.models import AuditEntry
 from core.times import iso_utc
+from curtailment.models import OPEN_EVENT_STATES, CurtailmentEvent
+from curtailment.services.event import AUTO_RULE  # the engine audits its decision under it
+from dnoctl.queueing import task_send
+from feeders.hooks import EngineHooks
 from feeders.models import FeederAlert
-from feeders.services.detection import ENGINE_TASK
 
 logger = logging.getLogger(__name__)
 
@@ -43,10 +46,6 @@ def alerts_lost_handover(*, now: datetime) -> list[FeederAlert]:
     """Open alerts on high-risk feeders with automatic curtailment on, raised more than
     ``HANDOVER_GRACE`` ago, with no open event on the feeder, no decision of the engine on
     the alert and no re-send within ``RESEND_EVERY``."""
-    from core.models import AuditEntry
-    from curtailment.models import OPEN_EVENT_STATES, CurtailmentEvent
-    from curtailment.services.event import AUTO_RULE  # the engine audits its decision under it
-
     alert_key = Cast(OuterRef("pk"), output_field=CharField())
     audits_of_alert = AuditEntry.objects.filter(target_type=FeederAlert._meta.label_lower, target_id=alert_key)
     return list(
@@ -74,10 +73,7 @@ def alerts_handover_sweep(*, now: datetime | None = None) -> list[int]:
     now = now or timezone.now()
     resent: list[int] = []
     for alert in alerts_lost_handover(now=now):
-        try:
-            current_app.send_task(ENGINE_TASK, kwargs={"alert_id": alert.pk})
-        except Exception:  # the broker is still down: the next sweep tries again
-            logger.exception("could not re-send %s for alert %s", ENGINE_TASK, alert.pk)
+        if not alert_engine_queue(alert.pk):  # the broker is still down: the next sweep tries again
             break
         waited = (now - alert.raised_at).total_seconds()
         audit_record(
@@ -96,3 +92,22 @@ def alerts_handover_sweep(*, now: datetime | None = None) -> list[int]:
         )
         resent.append(alert.pk)
     return resent
+
+
+def alert_engine_queue(alert_id: int) -> bool:
+    """Queue the engine's look at a new alert; False (logged) when the broker cannot take it."""
+    from curtailment import tasks
+
+    return task_send(tasks.event_open_for_alert, kwargs={"alert_id": alert_id})
+
+
+def feeders_with_open_event(feeder_ids) -> set[int]:
+    """The ids among ``feeder_ids`` with an open curtailment event."""
+    return set(
+        CurtailmentEvent.objects.filter(feeder_id__in=feeder_ids, status__in=OPEN_EVENT_STATES).values_list(
+            "feeder_id", flat=True
+        )
+    )
+
+
+ENGINE_HOOKS = EngineHooks(alert_raised=alert_engine_queue, feeders_curtailing=feeders_with_open_event)

@@ -1,6 +1,6 @@
 """``manage.py telemetry_simulator --url http://127.0.0.1:8000 --token TOKEN --speed 60``
 
-Runs the demo's synthetic LV monitors (``feeders.telemetry_simulator``) until interrupted,
+Runs the demo's synthetic LV monitors (``dnoctl.telemetry_simulator``) until interrupted,
 posting to the ingest API of the server at ``--url``. Without ``--token`` it issues a new
 head-end monitor token and prints nothing secret except to this terminal.
 """
@@ -11,7 +11,7 @@ import time
 
 from django.core.management.base import BaseCommand, CommandError
 
-from feeders.telemetry_simulator import (
+from dnoctl.telemetry_simulator import (
     DEFAULT_START_LOCAL,
     MAX_RAMP_PERCENT_PER_MINUTE,
     TelemetrySimulator,

@@ -1,14 +1,13 @@
-"""Feeder pages and their operator controls (mounted at ``/feeders/``)."""
+"""The feeder page and its operator controls (mounted at ``/feeders/`` with the overview's
+counters, see ``dnoctl/urls.py``; URL names ``feeders:...``)."""
 
 from django.urls import path
 
-from dnoctl.views import overview_counters_json
-from feeders import views
+from curtailment import feeder_views as views
 
 app_name = "feeders"
 
 urlpatterns = [
-    path("counters.json", overview_counters_json, name="counters"),
     path("<int:feeder_id>/", views.feeder_detail, name="feeder_detail"),
     path("<int:feeder_id>/chart.json", views.feeder_chart_json, name="feeder_chart"),
     path("<int:feeder_id>/curtail/", views.feeder_curtail, name="feeder_curtail"),
