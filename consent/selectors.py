@@ -262,3 +262,17 @@ def hcalcs_likely_drawing(*, hcalcs_ids: list[int], at: dt.datetime) -> dict[int
         drawing = sum(1 for kwh in days.values() if kwh >= threshold_kwh)
         result[hcalcs_id] = drawing / len(days)
     return result
+
+
+def notifications_for_event(*, event_id: int, limit: int = 500) -> QuerySet[Notification]:
+    """The notices an event sent, oldest first."""
+    return Notification.objects.filter(event_id=event_id).order_by("created_at")[:limit]
+
+
+def ev_chargers_with_feeder() -> list[HCALCS]:
+    """Every EV charger with its premise's feeder (id and code only), for the usage tables."""
+    return list(
+        HCALCS.objects.filter(label=LoadLabel.EV_CHARGER)
+        .select_related("meter__premise__feeder")
+        .only("id", "eui64", "meter__premise__feeder__code", "meter__premise__feeder__id")
+    )

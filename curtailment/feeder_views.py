@@ -22,7 +22,7 @@ from django.contrib import messages
 from django.contrib.auth.decorators import permission_required
 from django.core.exceptions import ValidationError
 from django.db import transaction
-from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_POST
@@ -30,13 +30,21 @@ from django.views.decorators.http import require_POST
 from core.push import feeder_group, push_on_commit
 from core.roles import CONFIGURE_FEEDERS, CONTROL_CURTAILMENT
 from core.times import london_label
+from curtailment import selectors
 from curtailment.choices import EventTrigger
-from curtailment.models import OPEN_EVENT_STATES, CurtailmentEvent
+from curtailment.models import OPEN_EVENT_STATES
 from curtailment.services import curtailment_event_cancel, curtailment_event_start
 from dnoctl.charts import feeder_load_figure
 from dnoctl.queueing import queueing_failures
-from feeders.models import Feeder, FeederAlert, FeederReading
-from feeders.selectors import Trend, feeder_trend
+from feeders.models import Feeder, FeederAlert
+from feeders.selectors import (
+    Trend,
+    feeder_alert_open,
+    feeder_alerts_recent,
+    feeder_chart_readings,
+    feeder_trend,
+    feeder_with_substation,
+)
 from feeders.services import alert_acknowledge, feeder_automatic_set
 
 RANGES_HOURS = [1, 6, 24, 72, 168]
@@ -105,18 +113,14 @@ def feeder_chart(feeder: Feeder, *, hours: int, now: dt.datetime, trend: Trend |
     ``MAX_CHART_POINTS``), the detection's trend forecast (``trend`` when the caller has it
     already) and the events shaded."""
     since = now - dt.timedelta(hours=hours)
-    readings = list(
-        FeederReading.objects.filter(feeder=feeder, measured_at__gte=since)
-        .order_by("measured_at")
-        .only("measured_at", "amps_l1", "amps_l2", "amps_l3", "kw")
-    )
+    readings = feeder_chart_readings(feeder=feeder, since=since)
     if trend is None:
         trend = feeder_trend(feeder=feeder)
     forecast = trend_forecast_amps(trend, rating_amps=feeder.rating_amps)
     if len(readings) > MAX_CHART_POINTS:
         step = -(-len(readings) // MAX_CHART_POINTS)
         readings = readings[::step] + ([readings[-1]] if (len(readings) - 1) % step else [])
-    events = CurtailmentEvent.objects.filter(feeder=feeder, started_at__lt=now).exclude(ended_at__lt=since)
+    events = selectors.feeder_events_overlapping(feeder=feeder, since=since, until=now)
     return feeder_load_figure(
         readings=readings,
         phases=feeder.phases,
@@ -133,9 +137,9 @@ def _feeder_context(request: HttpRequest, feeder: Feeder, **forms_by_name: Any) 
     now = timezone.now()
     trend = feeder_trend(feeder=feeder)  # the chart and the trend panel both show it
     hours = _range_hours(request)
-    events = list(CurtailmentEvent.objects.filter(feeder=feeder).select_related("requested_by")[:20])
+    events = selectors.feeder_events_recent(feeder=feeder)
     open_event = next((e for e in events if e.status in OPEN_EVENT_STATES), None)
-    alerts = list(FeederAlert.objects.filter(feeder=feeder).select_related("acknowledged_by")[:10])
+    alerts = feeder_alerts_recent(feeder=feeder)
     open_alert = next((a for a in alerts if a.cleared_at is None), None)
     timeline = sorted(
         [{"at": e.started_at, "kind": "event", "item": e, "label": london_label(e.started_at)} for e in events]
@@ -175,7 +179,10 @@ def _alert_clearing(alert: FeederAlert | None) -> dict[str, str] | None:
 
 def feeder_detail(request: HttpRequest, feeder_id: int) -> HttpResponse:
     """One feeder: its load chart (range selectable), trend, events and, for operators, the controls."""
-    feeder = get_object_or_404(Feeder.objects.select_related("substation"), pk=feeder_id)
+    try:
+        feeder = feeder_with_substation(feeder_id=feeder_id)
+    except Feeder.DoesNotExist:
+        raise Http404("no such feeder") from None
     return render(request, "feeders/feeder_detail.html", _feeder_context(request, feeder))
 
 
@@ -244,7 +251,7 @@ def feeder_cancel_event(request: HttpRequest, feeder_id: int) -> HttpResponse:
     form = ReasonConfirmForm(request.POST, prefix="cancel")
     if not form.is_valid():
         return _rejected(request, feeder, 400, cancel_form=form)
-    event = CurtailmentEvent.objects.filter(feeder=feeder, status__in=OPEN_EVENT_STATES).first()
+    event = selectors.event_open_for_feeder(feeder_id=feeder.pk)
     if event is None:
         return _rejected(request, feeder, 409, cancel_form=form, error=f"{feeder.code} has no open event to cancel")
     with queueing_failures() as not_queued, transaction.atomic():
@@ -300,7 +307,7 @@ def feeder_alert_acknowledge(request: HttpRequest, feeder_id: int) -> HttpRespon
     form = AcknowledgeForm(request.POST, prefix="ack")
     if not form.is_valid():
         return _rejected(request, feeder, 400, acknowledge_form=form)
-    alert = FeederAlert.objects.filter(feeder=feeder, cleared_at__isnull=True).first()
+    alert = feeder_alert_open(feeder=feeder)
     if alert is None:
         return _rejected(request, feeder, 409, acknowledge_form=form, error=f"{feeder.code} has no open alert")
     changed = alert_acknowledge(alert=alert, reason=form.cleaned_data["note"], acknowledged_by=request.user)

@@ -5,14 +5,21 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
-from django.db.models import Case, Count, Exists, F, OuterRef, Q, QuerySet, Subquery, Value, When
+from django.db.models import Case, Count, Exists, F, OuterRef, Prefetch, Q, QuerySet, Subquery, Value, When
 
 from consent.choices import LoadLabel, MpanRole
 from consent.hooks import PremiseCurtailment
 from consent.models import HCALCS, MPAN, Consent, HalfHourlyConsumption
 from consent.selectors import consent_current_for_hcalcs, hcalcs_passing_invariant_1
 from core.times import add_months
-from curtailment.models import LIVE_ACTION_STATES, OPEN_EVENT_STATES, CurtailmentAction, CurtailmentEvent
+from curtailment.models import (
+    LIVE_ACTION_STATES,
+    OPEN_EVENT_STATES,
+    AspCallOff,
+    CurtailmentAction,
+    CurtailmentEvent,
+    FailureClock,
+)
 from curtailment.usage import hcalcs_minutes_used
 from dcc.choices import ServiceRequestState
 from dcc.models import ServiceRequest
@@ -157,30 +164,68 @@ def events_open() -> QuerySet[CurtailmentEvent]:
     return CurtailmentEvent.objects.filter(status__in=OPEN_EVENT_STATES).order_by("pk")
 
 
-def event_live_actions(*, event_id: int) -> QuerySet[CurtailmentAction]:
-    return CurtailmentAction.objects.filter(event_id=event_id, status__in=LIVE_ACTION_STATES)
+def event_with_related(*, event_id: int) -> CurtailmentEvent:
+    """One event with its feeder, alert, requester, actions and their service requests
+    (raises ``CurtailmentEvent.DoesNotExist``)."""
+    requests = ServiceRequest.objects.order_by("created_at", "id")
+    actions = CurtailmentAction.objects.select_related("hcalcs", "mpan").prefetch_related(
+        Prefetch("service_requests", queryset=requests)
+    )
+    return (
+        CurtailmentEvent.objects.select_related("feeder", "alert", "requested_by")
+        .prefetch_related(Prefetch("actions", queryset=actions))
+        .get(pk=event_id)
+    )
+
+
+def event_calloffs(*, event: CurtailmentEvent) -> QuerySet[AspCallOff]:
+    return AspCallOff.objects.filter(event=event).select_related("contract")
+
+
+def feeder_clock(*, feeder_id: int, event_id: int | None = None) -> FailureClock | None:
+    """The feeder's time-to-failure clock (while it belongs to ``event_id``, when given)."""
+    clocks = FailureClock.objects.filter(feeder_id=feeder_id)
+    if event_id is not None:
+        clocks = clocks.filter(event_id=event_id)
+    return clocks.first()
+
+
+def feeder_events_recent(*, feeder, limit: int = 20) -> list[CurtailmentEvent]:
+    return list(CurtailmentEvent.objects.filter(feeder=feeder).select_related("requested_by")[:limit])
+
+
+def feeder_events_overlapping(*, feeder, since: dt.datetime, until: dt.datetime) -> QuerySet[CurtailmentEvent]:
+    """The feeder's events that were open at some moment of ``[since, until)``."""
+    return CurtailmentEvent.objects.filter(feeder=feeder, started_at__lt=until).exclude(ended_at__lt=since)
+
+
+def hcalcs_curtailed_now(*, hcalcs_ids, now: dt.datetime) -> set[int]:
+    """The chargers among ``hcalcs_ids`` with an action not yet ended nor expired."""
+    return set(
+        CurtailmentAction.objects.filter(
+            hcalcs_id__in=hcalcs_ids, ended_at__isnull=True, expected_end_at__gt=now
+        ).values_list("hcalcs_id", flat=True)
+    )
+
+
+def engine_counters() -> dict[str, int]:
+    """The overview's counters the engine owns: open events, chargers curtailed in them,
+    feeders whose time-to-failure clock is in alarm."""
+    return {
+        "active_events": CurtailmentEvent.objects.filter(status__in=OPEN_EVENT_STATES).count(),
+        "chargers_curtailed": CurtailmentAction.objects.filter(
+            status__in=LIVE_ACTION_STATES, event__status__in=OPEN_EVENT_STATES
+        ).count(),
+        "protection_alarms": FailureClock.objects.exclude(alarm="").count(),
+    }
 
 
 # --- feeder load (read from the readings the telemetry side stores) --------------------
 
 
-@dataclass(frozen=True)
-class FeederLoad:
-    measured_at: dt.datetime
-    kw: float
-    load_percent: float
-
-
 def reading_load_percent(reading: FeederReading, feeder) -> float:
     """The worst phase's current as a percentage of the per-phase rating."""
     return max(reading.phase_amps) / feeder.rating_amps * 100.0
-
-
-def feeder_load_latest(*, feeder) -> FeederLoad | None:
-    reading = FeederReading.objects.filter(feeder=feeder).order_by("-measured_at").first()
-    if reading is None:
-        return None
-    return FeederLoad(reading.measured_at, reading.kw, reading_load_percent(reading, feeder))
 
 
 def feeder_below_clear_for(*, feeder, minutes: int, at: dt.datetime) -> bool:

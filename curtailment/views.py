@@ -18,32 +18,32 @@ from django.contrib import messages
 from django.contrib.auth.decorators import permission_required
 from django.core.paginator import Paginator
 from django.db import transaction
-from django.db.models import Prefetch, Q, QuerySet
-from django.http import HttpRequest, HttpResponse, JsonResponse, StreamingHttpResponse
+from django.db.models import QuerySet
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.template.loader import render_to_string
 from django.utils import timezone
 from django.views.decorators.http import require_POST
 
-from consent.choices import LoadLabel
-from consent.models import HCALCS, Notification
+from consent.selectors import ev_chargers_with_feeder, notifications_for_event
 from core.models import AuditEntry
 from core.push import feeder_group, push_on_commit
 from core.roles import CONTROL_CURTAILMENT, EXPORT_REPORTS
-from core.times import LONDON, add_months, london_label, london_midnight_utc
-from curtailment import usage
+from core.selectors import audit_actions_recorded, audit_entries_filtered, audit_entries_of
+from core.times import LONDON, add_months, london_label
+from curtailment import selectors, usage
 from curtailment.audit_links import audit_target_links
 from curtailment.choices import ActionEndReason, ActionKind, ActionStatus, EventEndReason, EventStatus
 from curtailment.decision_summary import event_decision_summary
 from curtailment.event_list import event_csv_rows, event_minutes, events_filtered
 from curtailment.forms import EventCancelForm, EventFilterForm
-from curtailment.models import OPEN_EVENT_STATES, AspCallOff, CurtailmentAction, CurtailmentEvent, FailureClock
+from curtailment.models import OPEN_EVENT_STATES, CurtailmentAction, CurtailmentEvent
 from curtailment.services.common import COUNTING_ACTION_STATES
-from dcc.models import ServiceRequest
 from dnoctl.charts import event_timeline_figure, usage_distribution_figure
 from dnoctl.csv_safety import csv_row
 from dnoctl.queueing import broker_problem, queueing_failures
 from feeders.models import Feeder
+from feeders.selectors import feeder_codes, feeders_ever_managed
 
 AUDIT_PER_PAGE = 100
 NEAREST_LIMIT_ROWS = 25
@@ -52,16 +52,10 @@ NEAREST_LIMIT_ROWS = 25
 
 
 def _event_with_related(event_id: int) -> CurtailmentEvent:
-    requests = ServiceRequest.objects.order_by("created_at", "id")
-    actions = CurtailmentAction.objects.select_related("hcalcs", "mpan").prefetch_related(
-        Prefetch("service_requests", queryset=requests)
-    )
-    return get_object_or_404(
-        CurtailmentEvent.objects.select_related("feeder", "alert", "requested_by").prefetch_related(
-            Prefetch("actions", queryset=actions)
-        ),
-        pk=event_id,
-    )
+    try:
+        return selectors.event_with_related(event_id=event_id)
+    except CurtailmentEvent.DoesNotExist:
+        raise Http404("no such event") from None
 
 
 def event_milestones(event: CurtailmentEvent, actions: list[CurtailmentAction]) -> list[dict[str, Any]]:
@@ -71,7 +65,7 @@ def event_milestones(event: CurtailmentEvent, actions: list[CurtailmentAction]) 
     if event.alert is not None:
         points.append({"at": event.alert.raised_at, "label": f"Alert ({event.alert.kind})"})
     points.append({"at": event.started_at, "label": f"Start ({event.trigger})"})
-    for calloff in AspCallOff.objects.filter(event=event).select_related("contract"):
+    for calloff in selectors.event_calloffs(event=event):
         points.append({"at": calloff.called_at, "label": f"ASP {calloff.contract.reference} {calloff.kw:.0f} kW"})
     for action in actions:
         if action.end_reason == ActionEndReason.OVERRIDE and action.ended_at:
@@ -83,7 +77,7 @@ def event_milestones(event: CurtailmentEvent, actions: list[CurtailmentAction]) 
 
 def _event_tables(event: CurtailmentEvent, actions: list[CurtailmentAction]) -> dict[str, Any]:
     requests = [sr for action in actions for sr in action.service_requests.all()]
-    audit = list(AuditEntry.objects.filter(target_type="curtailment.curtailmentevent", target_id=str(event.pk))[:100])
+    audit = audit_entries_of(target_type=event._meta.label_lower, target_id=event.pk)
     return {
         "event": event,
         "decision_summary": event_decision_summary(event, actions),
@@ -93,16 +87,16 @@ def _event_tables(event: CurtailmentEvent, actions: list[CurtailmentAction]) -> 
         "released_by": next((e.actor for e in audit if e.action == "event.release"), ""),
         "actions": actions,
         "service_requests": requests,
-        "notifications": Notification.objects.filter(event=event).order_by("created_at")[:500],
+        "notifications": notifications_for_event(event_id=event.pk),
         "audit": audit,
-        "calloffs": AspCallOff.objects.filter(event=event).select_related("contract"),
+        "calloffs": selectors.event_calloffs(event=event),
         "overrides": [a for a in actions if a.end_reason == ActionEndReason.OVERRIDE],
         "early_release": event.end_reason == EventEndReason.EARLY_RELEASE,
         "confirmed_count": sum(1 for a in actions if a.confirmed_at),
         "mix": event_mix(actions),
         "queued": commands_queued(event, actions),
         # The feeder's time-to-failure clock while it belongs to this event.
-        "clock": FailureClock.objects.filter(feeder_id=event.feeder_id, event_id=event.pk).first(),
+        "clock": selectors.feeder_clock(feeder_id=event.feeder_id, event_id=event.pk),
     }
 
 
@@ -244,7 +238,7 @@ def event_cancel(request: HttpRequest, event_id: int) -> HttpResponse:
 def feeder_protection(request: HttpRequest, feeder_id: int) -> HttpResponse:
     """The feeder page's time-to-failure panel, re-rendered when its clock is pushed."""
     feeder = get_object_or_404(Feeder, pk=feeder_id)
-    clock = FailureClock.objects.filter(feeder_id=feeder.pk).first()
+    clock = selectors.feeder_clock(feeder_id=feeder.pk)
     return render(request, "curtailment/_protection_panel.html", {"feeder": feeder, "clock": clock})
 
 
@@ -258,7 +252,7 @@ def event_list(request: HttpRequest) -> HttpResponse:
     and the filtered list as CSV. A bad filter is a 400 naming it, with no rows."""
     form = _event_filter_form(request)
     valid = form.is_valid()
-    events = events_filtered(form.cleaned_data) if valid else CurtailmentEvent.objects.none()
+    events = events_filtered(form.cleaned_data) if valid else []
     per_page = (form.cleaned_data.get("per_page") if valid else None) or 50
     page = Paginator(events, per_page).get_page(request.GET.get("page"))
     query = request.GET.copy()
@@ -271,7 +265,7 @@ def event_list(request: HttpRequest) -> HttpResponse:
         "rows": rows,
         "filter_query": query.urlencode(),
         "filtered": valid and any(form.cleaned_data.get(k) for k in form.fields if k != "per_page"),
-        "feeder_codes": Feeder.objects.order_by("code").values_list("code", flat=True)[:2000],
+        "feeder_codes": feeder_codes(),
     }
     return render(request, "curtailment/event_list.html", context, status=200 if valid else 400)
 
@@ -303,21 +297,13 @@ def compliance_context(now: dt.datetime) -> dict[str, Any]:
     """Minutes used (and planned) per EV charger in the rolling 24 h and 30 days (NF11/NF12) and, per
     managed feeder, its months managed and NF10 dates (6 months to find a market solution,
     then 12 to implement it)."""
-    chargers = list(
-        HCALCS.objects.filter(label=LoadLabel.EV_CHARGER)
-        .select_related("meter__premise__feeder")
-        .only("id", "eui64", "meter__premise__feeder__code", "meter__premise__feeder__id")
-    )
+    chargers = ev_chargers_with_feeder()
     ids = [c.pk for c in chargers]
     # Minutes used so far plus minutes already planned by live actions: what selection
     # counts (invariant 2), so the page and the engine agree on who is near a limit.
     allowances = usage.hcalcs_allowance(hcalcs_ids=ids, at=now)
     limit_24h, limit_30d = usage.limit_24h_minutes(), usage.limit_30d_minutes()
-    live = set(
-        CurtailmentAction.objects.filter(hcalcs_id__in=ids, ended_at__isnull=True, expected_end_at__gt=now).values_list(
-            "hcalcs_id", flat=True
-        )
-    )
+    live = selectors.hcalcs_curtailed_now(hcalcs_ids=ids, now=now)
     rows = []
     for charger in chargers:
         u24, u30 = allowances[charger.pk].used_24h, allowances[charger.pk].used_30d
@@ -337,7 +323,7 @@ def compliance_context(now: dt.datetime) -> dict[str, Any]:
     rows.sort(key=lambda r: (-r["nearest"], r["eui64"]))
     today = now.astimezone(LONDON).date()
     feeders = []
-    for feeder in Feeder.objects.filter(managed_since__isnull=False).order_by("managed_since", "code"):
+    for feeder in feeders_ever_managed():
         feeders.append(
             {
                 "feeder": feeder,
@@ -403,37 +389,15 @@ def audit_filters(params) -> dict[str, Any]:
     }
 
 
-def audit_entries(filters: dict[str, Any]) -> QuerySet[AuditEntry]:
-    """Audit entries matching the filters; dates are Europe/London days (a 23 h or 25 h day
-    on a clock change is still one day)."""
-    entries = AuditEntry.objects.all()
-    if filters["actor"]:
-        entries = entries.filter(actor__icontains=filters["actor"])
-    if filters["action"]:
-        entries = entries.filter(action__startswith=filters["action"])
-    if filters["target"]:
-        kind, _, target_id = filters["target"].partition(":")
-        entries = entries.filter(target_type__icontains=kind)
-        if target_id:
-            entries = entries.filter(target_id=target_id)
-    if filters["q"]:
-        entries = entries.filter(Q(reason__icontains=filters["q"]) | Q(action__icontains=filters["q"]))
-    if filters["since"]:
-        entries = entries.filter(at__gte=london_midnight_utc(filters["since"]))
-    if filters["until"]:
-        entries = entries.filter(at__lt=london_midnight_utc(filters["until"] + dt.timedelta(days=1)))
-    return entries
-
-
 def audit_list(request: HttpRequest) -> HttpResponse:
     """Who or what did what, when, why: filterable and paginated."""
     filters = audit_filters(request.GET)
-    page = Paginator(audit_entries(filters), AUDIT_PER_PAGE).get_page(request.GET.get("page"))
+    page = Paginator(audit_entries_filtered(filters=filters), AUDIT_PER_PAGE).get_page(request.GET.get("page"))
     query = request.GET.copy()
     query.pop("page", None)
     links = audit_target_links(page.object_list)
     rows = [{"entry": e, "at_label": london_label(e.at), "target": links.get(e.pk)} for e in page.object_list]
-    actions = AuditEntry.objects.order_by("action").values_list("action", flat=True).distinct()[:200]
+    actions = audit_actions_recorded()
     return render(
         request,
         "curtailment/audit.html",
@@ -479,7 +443,7 @@ def _json(value: Any) -> str:
 @permission_required(EXPORT_REPORTS, raise_exception=True)
 def audit_csv(request: HttpRequest) -> StreamingHttpResponse:
     """The filtered audit trail as CSV, streamed so a year of entries never sits in memory."""
-    entries = audit_entries(audit_filters(request.GET))
+    entries = audit_entries_filtered(filters=audit_filters(request.GET))
     stamp = timezone.now().astimezone(LONDON).strftime("%Y%m%d-%H%M")
     response = StreamingHttpResponse(_audit_csv_rows(entries), content_type="text/csv; charset=utf-8")
     response["Content-Disposition"] = f'attachment; filename="dnoctl-audit-{stamp}.csv"'

@@ -27,7 +27,7 @@ from django.views.decorators.http import require_POST
 from core.roles import CONTROL_CURTAILMENT
 from core.times import london_label
 from dnoctl.alarms import alarm_counts, alarms_read, clocks_by_feeder, escalated_at
-from feeders.models import FeederAlert
+from feeders.selectors import alerts_with_feeder
 from feeders.services import alert_acknowledge
 
 ALARMS_PER_PAGE = 100
@@ -67,7 +67,7 @@ class AlarmAcknowledgeForm(forms.Form):
         chosen = [data["only"]] if data.get("only") else data.get("alert") or []
         if not chosen:
             raise forms.ValidationError("Select at least one alarm to acknowledge.")
-        alerts = {a.pk: a for a in FeederAlert.objects.filter(pk__in=chosen).select_related("feeder")}
+        alerts = {a.pk: a for a in alerts_with_feeder(alert_ids=chosen)}
         missing = [str(pk) for pk in chosen if pk not in alerts]
         if missing:
             raise forms.ValidationError(f"No such alert: {', '.join(missing)}. Nothing was acknowledged.")
@@ -137,9 +137,7 @@ def alarm_acknowledge(request: HttpRequest) -> HttpResponse:
     if done:
         codes = ", ".join(alert.feeder.code for alert in done)
         messages.success(request, f"Acknowledged {len(done)} alarm{'s' if len(done) != 1 else ''}: {codes}.")
-    others = FeederAlert.objects.filter(pk__in=[a.pk for a in alerts if a not in done]).select_related(
-        "feeder", "acknowledged_by"
-    )
+    others = alerts_with_feeder(alert_ids=[a.pk for a in alerts if a not in done]).select_related("acknowledged_by")
     if others:
         named = ", ".join(
             f"{a.feeder.code} ({a.acknowledged_by.get_username() if a.acknowledged_by else 'someone'})" for a in others

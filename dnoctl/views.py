@@ -17,11 +17,12 @@ from django.utils import timezone
 
 from core.times import london_label
 from curtailment.budget import alarm_percent, command_budget
-from curtailment.models import LIVE_ACTION_STATES, OPEN_EVENT_STATES, CurtailmentAction, CurtailmentEvent, FailureClock
+from curtailment.selectors import engine_counters
 from dnoctl.alarms import alarm_counts, alarms_read, network_read
 from dnoctl.liveness import liveness_read
 from feeders.choices import FeederStatus, LicenceArea
-from feeders.models import Feeder, FeederAlert, Substation
+from feeders.models import Feeder
+from feeders.selectors import feeder_counters, feeders_filtered, substation_codes
 
 FEEDERS_PER_PAGE = 50
 
@@ -48,29 +49,15 @@ def overview_filters(params) -> dict[str, Any]:
     }
 
 
-def feeders_filtered(filters: dict[str, Any]) -> QuerySet[Feeder]:
-    feeders = Feeder.objects.select_related("substation")
-    if filters["substation"]:
-        feeders = feeders.filter(substation__code=filters["substation"])
-    if filters["area"]:
-        feeders = feeders.filter(substation__licence_area=filters["area"])
-    if filters["status"]:
-        feeders = feeders.filter(status=filters["status"])
-    if filters["high_risk"]:
-        feeders = feeders.filter(high_risk=True)
-    return feeders
-
-
 def overview_counters() -> dict[str, int]:
     """The header counters: what needs attention right now."""
+    feeders, engine = feeder_counters(), engine_counters()
     return {
-        "open_alerts": FeederAlert.objects.filter(cleared_at__isnull=True).count(),
-        "active_events": CurtailmentEvent.objects.filter(status__in=OPEN_EVENT_STATES).count(),
-        "chargers_curtailed": CurtailmentAction.objects.filter(
-            status__in=LIVE_ACTION_STATES, event__status__in=OPEN_EVENT_STATES
-        ).count(),
-        "feeders_offline": Feeder.objects.filter(status=FeederStatus.OFFLINE).count(),
-        "protection_alarms": FailureClock.objects.exclude(alarm="").count(),
+        "open_alerts": feeders["open_alerts"],
+        "active_events": engine["active_events"],
+        "chargers_curtailed": engine["chargers_curtailed"],
+        "feeders_offline": feeders["feeders_offline"],
+        "protection_alarms": engine["protection_alarms"],
     }
 
 
@@ -138,7 +125,7 @@ def overview_table(request) -> dict[str, Any]:
     query strings the column headers and the pager link to."""
     filters = overview_filters(request.GET)
     sort, direction = overview_sort(request.GET)
-    ordered = feeders_sorted(feeders_filtered(filters), sort=sort, direction=direction)
+    ordered = feeders_sorted(feeders_filtered(filters=filters), sort=sort, direction=direction)
     page = Paginator(ordered, FEEDERS_PER_PAGE).get_page(request.GET.get("page"))
     rows = [
         {"feeder": feeder, "last_reading_label": london_label(feeder.last_reading_at)} for feeder in page.object_list
@@ -180,7 +167,7 @@ def overview(request):
         "attention": needs_attention(),
         "budget": dcc_budget_rows(),
         "network": network_read(),
-        "substations": Substation.objects.order_by("code").values_list("code", flat=True),
+        "substations": substation_codes(),
         "areas": LicenceArea.choices,
         "statuses": FeederStatus.choices,
     }

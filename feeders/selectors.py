@@ -16,7 +16,8 @@ from django.db import connection
 from django.db.models import QuerySet
 from django.utils import timezone
 
-from feeders.models import Feeder, FeederAlert, FeederReading, MonitorToken
+from feeders.choices import FeederStatus
+from feeders.models import Feeder, FeederAlert, FeederReading, MonitorToken, Substation
 
 # The trend window (see ``docs/detection.md``). A least-squares slope is the average rate
 # over its window, i.e. it describes the load about half a window ago; the PIA gives 5-10
@@ -424,3 +425,63 @@ def monitor_token_authenticate(*, token: str) -> MonitorToken | None:
     if candidate is None or not hmac.compare_digest(candidate.token_sha256, digest):
         return None
     return candidate
+
+
+# --- pages ------------------------------------------------------------------------------
+
+
+def feeder_codes(*, limit: int = 2000) -> list[str]:
+    return list(Feeder.objects.order_by("code").values_list("code", flat=True)[:limit])
+
+
+def substation_codes() -> list[str]:
+    return list(Substation.objects.order_by("code").values_list("code", flat=True))
+
+
+def feeders_ever_managed() -> QuerySet[Feeder]:
+    """Feeders with a ``managed_since`` date (NF10), the longest managed first."""
+    return Feeder.objects.filter(managed_since__isnull=False).order_by("managed_since", "code")
+
+
+def feeder_with_substation(*, feeder_id: int) -> Feeder:
+    """Raises ``Feeder.DoesNotExist``."""
+    return Feeder.objects.select_related("substation").get(pk=feeder_id)
+
+
+def feeder_chart_readings(*, feeder: Feeder, since: datetime) -> list[FeederReading]:
+    """The feeder's readings since ``since``, oldest first, only what the chart draws."""
+    return list(
+        FeederReading.objects.filter(feeder=feeder, measured_at__gte=since)
+        .order_by("measured_at")
+        .only("measured_at", "amps_l1", "amps_l2", "amps_l3", "kw")
+    )
+
+
+def feeder_alerts_recent(*, feeder: Feeder, limit: int = 10) -> list[FeederAlert]:
+    return list(FeederAlert.objects.filter(feeder=feeder).select_related("acknowledged_by")[:limit])
+
+
+def alerts_with_feeder(*, alert_ids) -> QuerySet[FeederAlert]:
+    return FeederAlert.objects.filter(pk__in=alert_ids).select_related("feeder")
+
+
+def feeders_filtered(*, filters: dict) -> QuerySet[Feeder]:
+    """The overview's feeders: by substation code, licence area, status, high-risk only."""
+    feeders = Feeder.objects.select_related("substation")
+    if filters["substation"]:
+        feeders = feeders.filter(substation__code=filters["substation"])
+    if filters["area"]:
+        feeders = feeders.filter(substation__licence_area=filters["area"])
+    if filters["status"]:
+        feeders = feeders.filter(status=filters["status"])
+    if filters["high_risk"]:
+        feeders = feeders.filter(high_risk=True)
+    return feeders
+
+
+def feeder_counters() -> dict[str, int]:
+    """The overview's counters feeders own: open alerts, feeders offline."""
+    return {
+        "open_alerts": FeederAlert.objects.filter(cleared_at__isnull=True).count(),
+        "feeders_offline": Feeder.objects.filter(status=FeederStatus.OFFLINE).count(),
+    }
