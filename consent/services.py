@@ -30,7 +30,7 @@ from django.utils import timezone
 from consent.choices import ConsentStatus, NotificationChannel, NotificationFrequency
 from consent.models import HCALCS, Consent, ConsentChange, Customer, Premise, Tenancy
 from consent.validators import validate_evidence_date
-from core.audit import audit_record
+from core.audit import audit_record, changes_between
 from dnoctl.queueing import task_send_on_commit
 
 # A change of tenancy is recorded once it has happened; a little clock skew between the
@@ -71,8 +71,12 @@ def _history_append(
     return change
 
 
-def _audit(*, action: str, by: User | None, rule: str, target, reason: str, inputs: dict) -> None:
-    audit_record(action=action, target=target, reason=reason, inputs=inputs, **_actor(by, rule)["audit"])
+def _audit(
+    *, action: str, by: User | None, rule: str, target, reason: str, inputs: dict, changes: dict | None = None
+) -> None:
+    audit_record(
+        action=action, target=target, reason=reason, inputs=inputs, changes=changes, **_actor(by, rule)["audit"]
+    )
 
 
 def _require_reason(reason: str) -> None:
@@ -105,6 +109,7 @@ def _consent_move(
             )
         from_status = current.status
         override_before = current.override_allowed
+        before = {"status": from_status, **{field: getattr(current, field) for field in changes}}
         for field, value in changes.items():
             setattr(current, field, value)
         if to_status is not None:
@@ -130,6 +135,7 @@ def _consent_move(
                 "to_status": current.status,
                 "override_allowed": current.override_allowed,
             },
+            changes=changes_between(before, {"status": current.status, **{f: getattr(current, f) for f in changes}}),
         )
         if from_status == ConsentStatus.GRANTED and current.status != ConsentStatus.GRANTED:
             _consent_ended(consent=current, why="consent withdrawn", by=by, rule=rule)
@@ -393,6 +399,7 @@ def _consent_lapse(*, tenancy: Tenancy, by: User | None, rule: str) -> None:
         target=consent,
         reason="change of tenancy",
         inputs={"premise_id": tenancy.premise_id, "tenancy_id": tenancy.pk, "from_status": from_status},
+        changes=changes_between({"status": from_status}, {"status": consent.status}),
     )
     if from_status == ConsentStatus.GRANTED:
         _consent_ended(consent=consent, why="change of tenancy", by=by, rule=rule)

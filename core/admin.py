@@ -12,7 +12,7 @@ from typing import Any
 from django.contrib import admin
 from django.db import models
 
-from core.audit import audit_record
+from core.audit import audit_record, json_plain
 from core.models import AuditEntry
 
 
@@ -30,17 +30,6 @@ class ReadOnlyAdmin(admin.ModelAdmin):
         return False
 
 
-def _plain(value: Any) -> Any:
-    """A form value as JSON for the audit entry: rows by primary key, the rest as text."""
-    if isinstance(value, models.Model):
-        return value.pk
-    if isinstance(value, (models.QuerySet, list, tuple, set)):
-        return sorted(_plain(item) for item in value)
-    if value is None or isinstance(value, (str, int, float, bool)):
-        return value
-    return str(value)
-
-
 class AuditedAdmin(admin.ModelAdmin):
     """Every add, change and delete made in the admin goes into the audit trail
     (invariant 6) with who made it and each changed field's value before and after."""
@@ -52,12 +41,12 @@ class AuditedAdmin(admin.ModelAdmin):
             return
         fields = {
             name: {
-                "before": _plain(form.initial.get(name)) if change else None,
-                "after": _plain(form.cleaned_data.get(name)),
+                "before": json_plain(form.initial.get(name)) if change else None,
+                "after": json_plain(form.cleaned_data.get(name)),
             }
             for name in form.changed_data
         }
-        self._audit(request, form.instance, "admin.change" if change else "admin.add", {"fields": fields})
+        self._audit(request, form.instance, "admin.change" if change else "admin.add", {"fields": fields}, fields)
 
     def delete_model(self, request, obj):
         self._audit(request, obj, "admin.delete", {"row": str(obj)})
@@ -69,8 +58,15 @@ class AuditedAdmin(admin.ModelAdmin):
         super().delete_queryset(request, queryset)
 
     @staticmethod
-    def _audit(request, obj: models.Model, action: str, inputs: dict[str, Any]) -> None:
-        audit_record(action=action, actor_user=request.user, target=obj, reason="edited in the admin", inputs=inputs)
+    def _audit(request, obj: models.Model, action: str, inputs: dict[str, Any], changes=None) -> None:
+        audit_record(
+            action=action,
+            actor_user=request.user,
+            target=obj,
+            reason="edited in the admin",
+            inputs=inputs,
+            changes=changes,
+        )
 
 
 @admin.register(AuditEntry)

@@ -3,12 +3,16 @@ automatic decision."""
 
 from __future__ import annotations
 
+import datetime as dt
+from collections.abc import Mapping
 from typing import Any
 
 from django.db import models
 from django.utils import timezone
 
+from core.choices import action_check
 from core.models import AuditEntry
+from core.request_id import request_id_get
 
 
 def audit_record(
@@ -19,15 +23,19 @@ def audit_record(
     target: models.Model | None = None,
     reason: str = "",
     inputs: dict[str, Any] | None = None,
+    changes: dict[str, dict[str, Any]] | None = None,
 ) -> AuditEntry:
     """Append an audit entry. Give either ``actor_user`` (an operator) or ``rule`` (the
-    automatic rule that decided, e.g. ``"auto-curtail"``).
+    automatic rule that decided, e.g. ``"auto-curtail"``); ``action`` is ``<noun>.<verb>``.
 
     ``inputs`` must be JSON-serialisable and hold identifiers (MPANs, EUI-64s, ids), loads
-    and thresholds, never names or contact details.
+    and thresholds, never names or contact details. ``changes`` is what the action changed
+    in ``target`` (see :func:`changes_between`). The entry carries the id of the request or
+    task running now.
     """
     if (actor_user is None) == (rule is None):
         raise ValueError("audit_record needs exactly one of actor_user or rule")
+    action_check(action)
     actor = f"rule:{rule}" if rule else actor_user.get_username()
     return AuditEntry.objects.create(
         at=timezone.now(),
@@ -38,7 +46,33 @@ def audit_record(
         target_id=str(target.pk) if target is not None else "",
         reason=reason,
         inputs=inputs or {},
+        request_id=request_id_get(),
+        changes=changes or None,
     )
+
+
+def changes_between(before: Mapping[str, Any], after: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
+    """``{field: {"before": .., "after": ..}}`` for each field whose value differs, as JSON
+    (dates and times in ISO 8601, rows by primary key)."""
+    return {
+        field: {"before": json_plain(before.get(field)), "after": json_plain(after.get(field))}
+        for field in sorted(set(before) | set(after))
+        if before.get(field) != after.get(field)
+    }
+
+
+def json_plain(value: Any) -> Any:
+    """A field's value as JSON for the audit trail: rows by primary key, collections as
+    sorted lists, dates and times in ISO 8601, anything else as text."""
+    if isinstance(value, models.Model):
+        return value.pk
+    if isinstance(value, models.QuerySet | list | tuple | set):
+        return sorted(json_plain(item) for item in value)
+    if isinstance(value, dt.date | dt.datetime):
+        return value.isoformat()
+    if value is None or isinstance(value, str | int | float | bool):
+        return value
+    return str(value)
 
 
 def audit_record_once(

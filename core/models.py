@@ -5,12 +5,14 @@ from __future__ import annotations
 from django.core.exceptions import ValidationError
 from django.db import models
 
+from core.choices import action_current
+
 
 class AppendOnlyModel(models.Model):
     """A row that is written once and never changed or deleted (history, audit).
 
-    PostgreSQL also enforces this with a trigger (see the migrations), so a bulk
-    ``QuerySet.update()`` cannot rewrite history either.
+    The database enforces it too, with a trigger on PostgreSQL and on SQLite (see the
+    migrations), so a bulk ``QuerySet.update()`` or ``delete()`` cannot rewrite history either.
     """
 
     class Meta:
@@ -27,7 +29,8 @@ class AppendOnlyModel(models.Model):
 
 class AuditEntry(AppendOnlyModel):
     """Append-only audit trail (invariant 6): who or what did what, when, why, with which
-    inputs. Holds MPANs and device ids at most, never names or contact details."""
+    inputs, within which HTTP request or Celery task, and what it changed. Holds MPANs and
+    device ids at most, never names or contact details."""
 
     at = models.DateTimeField(db_index=True)
     actor_user = models.ForeignKey("auth.User", null=True, blank=True, on_delete=models.PROTECT)
@@ -37,6 +40,10 @@ class AuditEntry(AppendOnlyModel):
     target_id = models.CharField(max_length=64, blank=True)
     reason = models.TextField(blank=True)
     inputs = models.JSONField(default=dict, blank=True)
+    request_id = models.CharField(
+        max_length=64, null=True, blank=True, db_index=True, help_text="The HTTP request or Celery task that wrote it"
+    )
+    changes = models.JSONField(null=True, blank=True, help_text="The changed record's fields: {field: {before, after}}")
 
     class Meta:
         ordering = ["-at", "-id"]
@@ -47,4 +54,9 @@ class AuditEntry(AppendOnlyModel):
         indexes = [models.Index(fields=["target_type", "target_id"], name="audit_target")]
 
     def __str__(self) -> str:
-        return f"{self.at:%Y-%m-%d %H:%M:%S} {self.actor} {self.action}"
+        return f"{self.at:%Y-%m-%d %H:%M:%S} {self.actor} {self.action_name}"
+
+    @property
+    def action_name(self) -> str:
+        """The action in today's naming (rows written before keep their stored name)."""
+        return action_current(self.action)

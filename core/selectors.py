@@ -7,6 +7,7 @@ from typing import Any
 
 from django.db.models import Q, QuerySet
 
+from core.choices import action_current, action_legacy_names
 from core.models import AuditEntry
 from core.times import london_midnight_utc
 
@@ -18,7 +19,9 @@ def audit_entries_filtered(*, filters: dict[str, Any]) -> QuerySet[AuditEntry]:
     if filters["actor"]:
         entries = entries.filter(actor__icontains=filters["actor"])
     if filters["action"]:
-        entries = entries.filter(action__startswith=filters["action"])
+        # Entries written under a former name are found by their current name.
+        legacy = action_legacy_names(filters["action"])
+        entries = entries.filter(Q(action__startswith=filters["action"]) | Q(action__in=legacy))
     if filters["target"]:
         kind, _, target_id = filters["target"].partition(":")
         entries = entries.filter(target_type__icontains=kind)
@@ -34,8 +37,9 @@ def audit_entries_filtered(*, filters: dict[str, Any]) -> QuerySet[AuditEntry]:
 
 
 def audit_actions_recorded(*, limit: int = 200) -> list[str]:
-    """The action names in the trail, for the filter's suggestions."""
-    return list(AuditEntry.objects.order_by("action").values_list("action", flat=True).distinct()[:limit])
+    """The action names in the trail (current names), for the filter's suggestions."""
+    stored = AuditEntry.objects.order_by("action").values_list("action", flat=True).distinct()[:limit]
+    return sorted({action_current(name) for name in stored})
 
 
 def audit_entries_of(*, target_type: str, target_id: int | str, limit: int = 100) -> list[AuditEntry]:

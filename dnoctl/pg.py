@@ -1,7 +1,6 @@
-"""Helpers for PostgreSQL-only schema pieces in migrations (no-ops on SQLite).
-
-The embedded demo runs on SQLite, where these guarantees are kept by ``clean()`` and the
-services; in production PostgreSQL enforces them as well.
+"""Helpers for database-specific schema pieces in migrations: PostgreSQL's constraints and
+triggers, and SQLite's append-only triggers (the embedded demo runs on SQLite, and history
+there is as unchangeable as in production).
 """
 
 from __future__ import annotations
@@ -35,4 +34,31 @@ def append_only_trigger_sql(table: str) -> tuple[str, str]:
             FOR EACH ROW EXECUTE FUNCTION dnoctl_refuse_change();
     """
     backward = f"DROP TRIGGER IF EXISTS {table}_append_only ON {table};"
+    return forward, backward
+
+
+def run_sql_on_sqlite(forward: list[str], backward: list[str]) -> migrations.RunPython:
+    """A migration operation that runs SQL statements only when the database is SQLite."""
+
+    def _run(statements: list[str]):
+        def run(apps, schema_editor):
+            if schema_editor.connection.vendor == "sqlite":
+                for statement in statements:
+                    schema_editor.execute(statement, params=None)
+
+        return run
+
+    return migrations.RunPython(_run(forward), _run(backward))
+
+
+def append_only_trigger_sqlite_sql(table: str) -> tuple[list[str], list[str]]:
+    """SQLite triggers refusing UPDATE and DELETE on ``table`` (RAISE(ABORT) rolls the
+    statement back), and their drops. A table rebuilt by a later migration loses them:
+    such a migration must create them again."""
+    forward = [
+        f"CREATE TRIGGER IF NOT EXISTS {table}_append_only_{event.lower()} BEFORE {event} ON {table} "
+        f"BEGIN SELECT RAISE(ABORT, 'table {table} is append-only'); END"
+        for event in ("UPDATE", "DELETE")
+    ]
+    backward = [f"DROP TRIGGER IF EXISTS {table}_append_only_{event}" for event in ("update", "delete")]
     return forward, backward

@@ -189,6 +189,8 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     # First, so it sees every reply: any failure under /api/ is answered as JSON.
     "dnoctl.api_errors.ApiErrorsAsJsonMiddleware",
+    # Every audit entry a request writes carries its id (answered in X-Request-ID).
+    "core.request_id.RequestIdMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     # After WhiteNoise: static files need no policy, the pages and their errors do.

@@ -245,7 +245,7 @@ def _alert_raise(
         f"{trend.recent_slope_percent_per_minute:+.2f}%/min) forecasts {trend.forecast_percent:.1f}% of rating "
         f"within {trend.horizon_minutes:g} minutes"
     )
-    audit_record(action="alert_raised", rule="detection", target=alert, reason=why, inputs=inputs)
+    audit_record(action="alert.raised", rule="detection", target=alert, reason=why, inputs=inputs)
     messages.append(_alert_message(feeder.id, feeder.code, alert, "raised"))
     _engine_hand_over(alert.pk)
     return alert.pk
@@ -264,7 +264,7 @@ def _alert_clear(
     inputs["below_clear_since"] = iso_utc(state.below_clear_since)
     hold = settings.DNOCTL["CLEAR_HOLD_MINUTES"]
     reason = f"below the clear level {feeder.clear_percent}% for {hold} minutes (now {load:.1f}%)"
-    audit_record(action="alert_cleared", rule="detection", target=alert, reason=reason, inputs=inputs)
+    audit_record(action="alert.cleared", rule="detection", target=alert, reason=reason, inputs=inputs)
     messages.append(_alert_message(feeder.id, feeder.code, alert, "cleared"))
     return True
 
@@ -426,7 +426,7 @@ def feeder_alert_raise_external(
         except IntegrityError:  # raced by a path that did not lock the feeder
             return ExternalAlertResult(FeederAlert.objects.get(feeder_id=locked.pk, cleared_at__isnull=True), False)
         audit_record(
-            action="alert_raised",
+            action="alert.raised",
             rule="detection",
             target=alert,
             reason=f"external alert from {source}: {reason}",

@@ -12,7 +12,7 @@ from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from core.audit import audit_record
+from core.audit import audit_record, changes_between
 from core.push import feeder_group, push_on_commit
 from core.times import iso_utc
 from feeders.choices import FeederStatus
@@ -150,6 +150,7 @@ def feeder_automatic_set(*, feeder: Feeder, enabled: bool, reason: str, changed_
             target=feeder,
             reason=reason,
             inputs={"feeder": feeder.code, "automatic_curtailment": enabled},
+            changes=changes_between({"automatic_curtailment": not enabled}, {"automatic_curtailment": enabled}),
         )
         updated_pushed(
             FeederUpdatedPayload(

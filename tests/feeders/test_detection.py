@@ -40,7 +40,7 @@ def test_a_reading_at_the_at_risk_level_raises_a_threshold_alert(
     )
     feeder.refresh_from_db()
     assert feeder.status == FeederStatus.AT_RISK
-    audit = AuditEntry.objects.get(action="alert_raised")
+    audit = AuditEntry.objects.get(action="alert.raised")
     assert audit.actor == "rule:detection"
     assert audit.target_id == str(alert.pk)
     assert audit.inputs["load_percent"] == 90.0 and audit.inputs["at_risk_percent"] == 90.0
@@ -63,7 +63,7 @@ def test_an_open_alert_is_not_raised_again(feeder, head_end_token, post_telemetr
     post_telemetry(head_end_token, [reading("FDR-A", minutes_ago(1, now), amps_for(99))])
 
     assert FeederAlert.objects.filter(feeder=feeder).count() == 1
-    assert AuditEntry.objects.filter(action="alert_raised").count() == 1
+    assert AuditEntry.objects.filter(action="alert.raised").count() == 1
 
 
 def test_a_rising_trend_raises_a_trend_alert_before_the_threshold(feeder, head_end_token, post_telemetry):
@@ -78,7 +78,7 @@ def test_a_rising_trend_raises_a_trend_alert_before_the_threshold(feeder, head_e
     assert alert.kind == AlertKind.TREND
     assert alert.forecast["slope_percent_per_minute"] == pytest.approx(5.0)
     assert alert.forecast["forecast_percent"] == pytest.approx(135.0)
-    audit = AuditEntry.objects.get(action="alert_raised")
+    audit = AuditEntry.objects.get(action="alert.raised")
     assert audit.inputs["trend"]["forecast_percent"] == pytest.approx(135.0)
 
 
@@ -125,7 +125,7 @@ def test_the_alert_clears_only_after_the_hold_time_below_the_clear_level(
     post(3.5, 70)
     post(1.0, 75)  # 2.5 minutes below clear
     assert alert().cleared_at is None
-    assert AuditEntry.objects.filter(action="alert_cleared").count() == 0
+    assert AuditEntry.objects.filter(action="alert.cleared").count() == 0
     assert alert().below_clear_since == minutes_ago(3.5, now)
     feeder.refresh_from_db()
     assert feeder.status == FeederStatus.AT_RISK
@@ -135,7 +135,7 @@ def test_the_alert_clears_only_after_the_hold_time_below_the_clear_level(
     assert alert().cleared_at is not None
     feeder.refresh_from_db()
     assert feeder.status == FeederStatus.NORMAL
-    cleared = AuditEntry.objects.get(action="alert_cleared")
+    cleared = AuditEntry.objects.get(action="alert.cleared")
     assert cleared.inputs["clear_percent"] == 80.0 and cleared.inputs["clear_hold_minutes"] == 3
 
 
@@ -226,7 +226,7 @@ def test_concurrent_batches_raise_one_alert_per_feeder(feeder):
     assert all(not isinstance(outcome, Exception) for outcome in outcomes), outcomes
     assert sum(outcome.accepted for outcome in outcomes) == 8
     assert FeederAlert.objects.filter(feeder=feeder, cleared_at__isnull=True).count() == 1
-    assert AuditEntry.objects.filter(action="alert_raised").count() == 1
+    assert AuditEntry.objects.filter(action="alert.raised").count() == 1
     assert Feeder.objects.get(pk=feeder.pk).status == FeederStatus.AT_RISK
 
 

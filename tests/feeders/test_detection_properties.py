@@ -78,8 +78,8 @@ def test_alerts_follow_the_state_machine_whatever_the_batching(feeder, loads, cu
             assert FeederAlert.objects.count() == raised
             assert FeederAlert.objects.filter(cleared_at__isnull=False).count() == cleared
             assert FeederAlert.objects.filter(cleared_at__isnull=True).count() == (1 if is_open else 0)
-            assert AuditEntry.objects.filter(action="alert_raised").count() == raised
-            assert AuditEntry.objects.filter(action="alert_cleared").count() == cleared
+            assert AuditEntry.objects.filter(action="alert.raised").count() == raised
+            assert AuditEntry.objects.filter(action="alert.cleared").count() == cleared
             raise _Rollback
     except _Rollback:
         pass

@@ -109,7 +109,7 @@ def test_scada_alert_opens_an_external_alert_and_hands_over(
     assert alert.kind == AlertKind.EXTERNAL and alert.source == "external:head-end" and alert.load_percent == 97
     assert Feeder.objects.get(pk=feeder.pk).status == FeederStatus.AT_RISK
     assert (
-        AuditEntry.objects.get(action="alert_raised").reason
+        AuditEntry.objects.get(action="alert.raised").reason
         == "external alert from external:head-end: fuse temperature"
     )
     assert queued_tasks() == [(event_open_for_alert.name, {"alert_id": alert.pk})]
@@ -124,7 +124,7 @@ def test_scada_alert_on_a_feeder_already_at_risk_changes_nothing(client, feeder,
     assert response.status_code == 200
     assert response.json() == {"alert_id": first, "created": False, "kind": "external"}
     assert FeederAlert.objects.count() == 1
-    assert AuditEntry.objects.filter(action="alert_raised").count() == 1
+    assert AuditEntry.objects.filter(action="alert.raised").count() == 1
 
 
 def test_scada_alert_with_a_token_bound_to_another_feeder_is_an_unknown_feeder(
