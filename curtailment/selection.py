@@ -229,7 +229,7 @@ def _allocation_plan(
     ]
     held_kw = sum(x.reduction_kw for x in limited)
     allocation = allocation_plan(
-        required_kw=max(0.0, required_kw) + held_kw, apc=apc, hcalcs=hcalcs, guaranteed_min_kw=apc_guaranteed_min_kw()
+        required_kw=max(0.0, required_kw + held_kw), apc=apc, hcalcs=hcalcs, guaranteed_min_kw=apc_guaranteed_min_kw()
     )
     by_action = {x.hcalcs_id: x for x in limited}
     kept = {limit.charger_id: limit for limit in allocation.limits}
