@@ -4,19 +4,18 @@
 ``selection_plan`` is a pure function over those candidates, so the policy is easy to test
 and every decision can be written to the audit trail with its reasons.
 
-Policy:
+Policy (one rule for every feeder; an HCALCS-only feeder is the case with no APC):
 1. Only chargers passing invariant 1 are candidates (``hcalcs_eligible_for_curtailment``).
 2. Allowance = min(120 - minutes in the last 24 h, 480 - minutes in the last 30 days);
    duration = min(event minutes, allowance, rotation slot); below ``MIN_USEFUL_MINUTES``
    the charger is skipped.
-3. Order: least curtailed over 30 days first (fairness), then DCC reachability, then
-   expected kW. Pick until the required kW is covered.
+3. ``curtailment.allocation.allocation_plan`` picks: throttle the APCs to a common level
+   (never below ``APC_GUARANTEED_MIN_KW``), then switch off the fewest HCALCS for what
+   throttling cannot cover; of the sets that small, the least curtailed over 30 days, then
+   24 hours, then the most reachable and the largest first (docs/apc.md).
 4. Within the DCC command budget (``curtailment.budget``): a charger whose commands would
-   pass the anomaly detection thresholds is deferred, with the reason, not picked.
-5. When the feeder has APC chargers (``controller_type`` apc), the pick is
-   ``curtailment.allocation.allocation_plan``'s: throttle the APCs to a common level (never
-   below ``APC_GUARANTEED_MIN_KW``) and switch off the fewest, least-used HCALCS only for
-   what throttling cannot cover (docs/apc.md). Steps 1, 2 and 4 hold for both kinds.
+   pass the anomaly detection thresholds is deferred, with the reason, and the allocation
+   is made again without it.
 """
 
 from __future__ import annotations
@@ -28,6 +27,7 @@ from dataclasses import asdict, dataclass, field, replace
 from django.conf import settings
 
 from curtailment.allocation import (
+    Allocation,
     ApcCharger,
     HcalcsCandidate,
     LimitChange,
@@ -147,76 +147,55 @@ def selection_plan(
     budget: CommandBudget | None = None,
     limited: Iterable[Limited] = (),
 ) -> Plan:
-    """Pick chargers, least curtailed first, until ``required_kw`` is covered, spending
-    ``budget`` (the DCC command budget) on what each pick will send. With APC chargers
-    among the candidates (or ``limited`` now) the allocation picks (:func:`_allocation_plan`)."""
+    """Meet ``required_kw`` with the fewest commands' worth of customers, fairly: throttle the
+    APC chargers to a common level, then switch off the fewest, least-curtailed HCALCS for
+    what throttling cannot cover (``curtailment.allocation.allocation_plan``). One rule for
+    every feeder: an HCALCS-only feeder is the case with no APC.
+
+    The chargers ``limited`` now are re-allocated with the candidates (their present
+    reduction is added back to the need), so they are lowered, raised or lifted rather than
+    others added. ``budget`` (the DCC command budget) is spent on what each pick will send;
+    a charger it refuses is deferred with the reason and the allocation is made again
+    without it, so another charger covers its share.
+    """
     min_useful = int(settings.DNOCTL["MIN_USEFUL_MINUTES"])
     slot = min(event_minutes, rotation_minutes(), MAX_ACTION_MINUTES)
-    candidates = list(candidates)
     limited = list(limited)
-    if limited or any(candidate.is_apc for candidate in candidates):
-        return _allocation_plan(
-            candidates=candidates,
-            required_kw=required_kw,
-            slot=slot,
-            min_useful=min_useful,
-            budget=budget,
-            limited=limited,
-        )
-    picks: list[tuple[Candidate, int]] = []
-    decisions: list[Decision] = []
-    covered = 0.0
-    for candidate in sorted(candidates, key=selection_order_key):
-        minutes = min(slot, candidate.allowance)
-        skipped = _skip_reason(
-            candidate, minutes=minutes, covered=covered, required_kw=required_kw, min_useful=min_useful
-        )
-        if skipped:
-            decisions.append(Decision(candidate.hcalcs_id, False, skipped))
-            continue
-        needs = commands_needed(override_allowed=candidate.override_allowed, on_boost_button=candidate.on_boost_button)
-        refusal = budget.refusal(needs) if budget is not None else None
-        if refusal:
-            decisions.append(Decision(candidate.hcalcs_id, False, refusal, deferred=True))
-            continue
-        if budget is not None:
-            budget.take(needs)
-        covered += candidate.expected_kw
-        picks.append((candidate, minutes))
-        decisions.append(
-            Decision(
-                candidate.hcalcs_id,
-                True,
-                f"used {candidate.used_30d} min in 30 d, reachability {candidate.reachability}, "
-                f"{candidate.expected_kw:.1f} kW expected",
-                minutes,
-                candidate.expected_kw,
-            )
-        )
-    return Plan(picks=picks, decisions=decisions, covered_kw=covered, required_kw=required_kw)
-
-
-def _allocation_plan(
-    *,
-    candidates: list[Candidate],
-    required_kw: float,
-    slot: int,
-    min_useful: int,
-    budget: CommandBudget | None,
-    limited: list[Limited],
-) -> Plan:
-    """Throttle first, switch off the rest (``allocation_plan``), over the chargers with
-    allowance and draw; the chargers ``limited`` now are re-allocated with them (their
-    present reduction is added back to the need), and lowered rather than others added."""
     decisions: list[Decision] = []
     usable: dict[int, tuple[Candidate, int]] = {}
     for candidate in sorted(candidates, key=selection_order_key):
         minutes = min(slot, candidate.allowance)
-        skipped = _skip_reason(candidate, minutes=minutes, covered=0.0, required_kw=1.0, min_useful=min_useful)
+        skipped = _skip_reason(candidate, minutes=minutes, min_useful=min_useful)
         if skipped:
             decisions.append(Decision(candidate.hcalcs_id, False, skipped))
         else:
             usable[candidate.hcalcs_id] = (candidate, minutes)
+    held_kw = sum(x.reduction_kw for x in limited)
+    need_kw = max(0.0, required_kw + held_kw)
+    while True:
+        allocation = _allocate(usable=usable, limited=limited, need_kw=need_kw)
+        picks = _picks(usable=usable, allocation=allocation)
+        refused = _budget_refusals(picks, budget)
+        if not refused:
+            break
+        for charger_id, reason in refused.items():
+            usable.pop(charger_id)
+            decisions.append(Decision(charger_id, False, reason, deferred=True))
+    if budget is not None:
+        for candidate, _minutes, _kw in picks:
+            budget.take(_commands(candidate))
+    return _plan_from(
+        allocation=allocation,
+        picks=picks,
+        usable=usable,
+        limited=limited,
+        decisions=decisions,
+        required_kw=required_kw,
+        held_kw=held_kw,
+    )
+
+
+def _allocate(*, usable: dict[int, tuple[Candidate, int]], limited: list[Limited], need_kw: float) -> Allocation:
     apc = [
         ApcCharger(c.hcalcs_id, max_kw=c.rated_kw, demand_kw=min(c.expected_kw, c.rated_kw))
         for c, _m in usable.values()
@@ -227,69 +206,96 @@ def _allocation_plan(
         for c, _m in usable.values()
         if not c.is_apc
     ]
-    held_kw = sum(x.reduction_kw for x in limited)
-    allocation = allocation_plan(
-        required_kw=max(0.0, required_kw) + held_kw, apc=apc, hcalcs=hcalcs, guaranteed_min_kw=apc_guaranteed_min_kw()
+    return allocation_plan(required_kw=need_kw, apc=apc, hcalcs=hcalcs, guaranteed_min_kw=apc_guaranteed_min_kw())
+
+
+def _picks(*, usable: dict[int, tuple[Candidate, int]], allocation: Allocation) -> list[tuple[Candidate, int, float]]:
+    """The new commands the allocation asks for: (candidate, minutes, kW it withholds)."""
+    limits = [(limit.charger_id, limit.reduction_kw) for limit in allocation.limits if limit.charger_id in usable]
+    offs = [(charger_id, usable[charger_id][0].expected_kw) for charger_id in allocation.switched_off]
+    return [(*usable[charger_id], kw) for charger_id, kw in limits + offs]
+
+
+def _commands(candidate: Candidate) -> dict[str, int]:
+    return commands_needed(
+        override_allowed=candidate.override_allowed, on_boost_button=candidate.on_boost_button, limit=candidate.is_apc
     )
-    by_action = {x.hcalcs_id: x for x in limited}
+
+
+def _budget_refusals(picks: list[tuple[Candidate, int, float]], budget: CommandBudget | None) -> dict[int, str]:
+    """The picks the budget cannot pay for, in pick order, tried on a copy of it."""
+    if budget is None:
+        return {}
+    trial = replace(budget, taken=dict(budget.taken))
+    refused = {}
+    for candidate, _minutes, _kw in picks:
+        needs = _commands(candidate)
+        reason = trial.refusal(needs)
+        if reason:
+            refused[candidate.hcalcs_id] = reason
+        else:
+            trial.take(needs)
+    return refused
+
+
+def _plan_from(
+    *,
+    allocation: Allocation,
+    picks: list[tuple[Candidate, int, float]],
+    usable: dict[int, tuple[Candidate, int]],
+    limited: list[Limited],
+    decisions: list[Decision],
+    required_kw: float,
+    held_kw: float,
+) -> Plan:
+    by_charger = {x.hcalcs_id: x for x in limited}
     kept = {limit.charger_id: limit for limit in allocation.limits}
     changes = {
-        by_action[change.charger_id].action_id: (
+        by_charger[change.charger_id].action_id: (
             change,
             kept[change.charger_id].reduction_kw if change.charger_id in kept else 0.0,
         )
         for change in limits_reconcile(current={x.hcalcs_id: x.level for x in limited}, allocation=allocation)
-        if change.charger_id in by_action and change.change != "set"
+        if change.charger_id in by_charger and change.change != "set"
     }
     # What the chargers limited now give once changed (a lift gives nothing; a raise too
     # small to send keeps the present level and its reduction).
     covered = sum(changes[x.action_id][1] if x.action_id in changes else x.reduction_kw for x in limited) - held_kw
-    picks: list[tuple[Candidate, int]] = []
     limits: dict[int, Limit] = {}
-    chosen = [(kept[cid].reduction_kw, cid) for cid in kept if cid in usable]
-    chosen += [(usable[cid][0].expected_kw, cid) for cid in allocation.switched_off]
-    for kw, charger_id in chosen:
-        candidate, minutes = usable.pop(charger_id)
-        needs = commands_needed(
-            override_allowed=candidate.override_allowed,
-            on_boost_button=candidate.on_boost_button,
-            limit=candidate.is_apc,
-        )
-        refusal = budget.refusal(needs) if budget is not None else None
-        if refusal:
-            decisions.append(Decision(charger_id, False, refusal, deferred=True))
-            continue
-        if budget is not None:
-            budget.take(needs)
+    picked = set()
+    for candidate, minutes, kw in picks:
+        picked.add(candidate.hcalcs_id)
         covered += kw
-        picks.append((replace(candidate, expected_kw=kw), minutes))
         what = "switched off"
         if candidate.is_apc:
-            limits[charger_id] = Limit(
-                level=kept[charger_id].level, demand_kw=min(candidate.expected_kw, candidate.rated_kw)
+            limit = kept[candidate.hcalcs_id]
+            limits[candidate.hcalcs_id] = Limit(
+                level=limit.level, demand_kw=min(candidate.expected_kw, candidate.rated_kw)
             )
-            what = f"limited to {kept[charger_id].level} % ({kept[charger_id].limit_kw:.2f} kW)"
+            what = f"limited to {limit.level} % ({limit.limit_kw:.2f} kW)"
         decisions.append(
             Decision(
-                charger_id,
+                candidate.hcalcs_id,
                 True,
-                f"{what}: used {candidate.used_30d} min in 30 d, {kw:.1f} kW withheld",
+                f"{what}: used {candidate.used_30d} min in 30 d, reachability {candidate.reachability}, "
+                f"{kw:.1f} kW withheld",
                 minutes,
                 kw,
             )
         )
     for candidate, _minutes in usable.values():
-        decisions.append(
-            Decision(
-                candidate.hcalcs_id,
-                False,
-                "required reduction already covered"
-                if candidate.is_apc or allocation.shortfall_kw <= 0
-                else "fewer switch-offs cover it",
+        if candidate.hcalcs_id not in picked:
+            decisions.append(
+                Decision(
+                    candidate.hcalcs_id,
+                    False,
+                    "required reduction already covered"
+                    if candidate.is_apc or allocation.shortfall_kw <= 0
+                    else "fewer switch-offs cover it",
+                )
             )
-        )
     return Plan(
-        picks=picks,
+        picks=[(replace(candidate, expected_kw=kw), minutes) for candidate, minutes, kw in picks],
         decisions=decisions,
         covered_kw=covered,
         required_kw=required_kw,
@@ -299,9 +305,7 @@ def _allocation_plan(
     )
 
 
-def _skip_reason(candidate: Candidate, *, minutes: int, covered: float, required_kw: float, min_useful: int) -> str:
-    if covered >= required_kw:
-        return "required reduction already covered"
+def _skip_reason(candidate: Candidate, *, minutes: int, min_useful: int) -> str:
     if candidate.allowance < min_useful:
         return (
             f"allowance {candidate.allowance} min below {min_useful} "

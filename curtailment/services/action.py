@@ -376,11 +376,57 @@ def action_switch_read(*, action_id: int, client=None) -> str:
         if action is None or action.status != ActionStatus.LATE:
             return "nothing to ask"
         stored = _requests_by_srv(action)
+        if action.kind == ActionKind.LIMIT:
+            return _late_limit_lift(action, stored.get("7.16"))
         deactivate = stored.get("7.6")
         if deactivate is None or deactivate.state not in SENT_REQUEST_STATES:
             return "no accepted 7.6"
         read = stored.get("7.7") or _request_create(action, "7.7", client=client)
         return _send(read, action, client=client).state
+
+
+def _late_limit_lift(action: CurtailmentAction, command: ServiceRequest | None) -> str:
+    """A late limit whose 7.16 the DCC accepted: whether the APC holds it is unknown, and no
+    read answers that here (7.7 reports switches, not an APC's level; 7.15's GBCS has no
+    reference vector to check ours against). So make the state known instead: lift it (a
+    7.16 at 100 %; the device drops the late command if it comes after, its counter being
+    lower) and count the limit from the DCC's acceptance to the lift, so the customer's
+    allowance is never under-counted. Not accepted: it never reached the device, and it
+    ends unconfirmed at its planned end, counting nothing, as a late 7.6 does."""
+    if command is None or command.state not in SENT_REQUEST_STATES or command.acknowledged_at is None:
+        return "no accepted 7.16"
+    with transaction.atomic():
+        counted_from = command.acknowledged_at
+        if not action_confirmed(action_id=action.pk, at=counted_from):
+            return "nothing to do"
+        action.refresh_from_db()
+        lifted = action_move(
+            action,
+            from_states=[ActionStatus.CONFIRMED],
+            to_state=ActionStatus.RELEASING,
+            end_reason=ActionEndReason.LATE,
+        )
+        if lifted:
+            audit_record(
+                action="action.late_limit_lifted",
+                rule=AUTO_RULE,
+                target=action,
+                reason="no device answer to the 7.16: lifted to know the charger's state, counted from the DCC's acceptance",
+                inputs={
+                    "hcalcs_eui64": action.hcalcs.eui64,
+                    "level": action.level_percent,
+                    "counted_from": counted_from.isoformat(),
+                    "event_id": action.event_id,
+                },
+            )
+            transaction.on_commit(lambda: _release_queue(action.pk))
+    return "lifting" if lifted else "nothing to do"
+
+
+def _release_queue(action_id: int) -> None:
+    from curtailment import tasks
+
+    tasks.actions_release_queue([action_id])
 
 
 def action_switch_reported(*, action_id: int, switch_on: bool | None, reported_at: dt.datetime) -> str:

@@ -312,12 +312,13 @@ def event_top_up(
         counted = [ActionStatus.CONFIRMED] if confirmed_only else COUNTING_ACTION_STATES
         counting_kw = sum(a.expected_kw for a in live if a.status in counted and a.pk not in ending.values())
         needed = event.required_reduction_kw - event.asp_calloff_kw - counting_kw
+        limited = _limited_now(live=live, ending=ending, confirmed_only=confirmed_only)
         if needed <= 0.01:
-            if extra_kw > 0:
+            relaxed = _limits_relax(event=event, needed=needed, limited=limited, live=live, reason=reason, at=now)
+            if extra_kw > 0 or relaxed:
                 push_event(event)
             return []
         exclude = {a.hcalcs_id for a in live if a.pk not in ending.values()} | chargers_not_asked_again(event)
-        limited = _limited_now(live=live, ending=ending, confirmed_only=confirmed_only)
         plan, ineligible = _plan(event=event, required_kw=needed, at=now, exclude=exclude, limited=limited)
         actions = _actions_create(event=event, plan=plan, at=now, follows=ending)
         changed = _limits_change(event=event, plan=plan, live=live, reason=reason, at=now)
@@ -347,6 +348,38 @@ def event_top_up(
         _actions_launch(event=event, actions=actions)
         push_event(event)
     return [action.pk for action in actions]
+
+
+def _limits_relax(
+    *,
+    event: CurtailmentEvent,
+    needed: float,
+    limited: list[Limited],
+    live: list[CurtailmentAction],
+    reason: str,
+    at: dt.datetime,
+) -> list[int]:
+    """The event holds more than it needs (the closed loop lowered the need as the load
+    fell): re-allocate only what the limits must still give, so they rise or lift. No new
+    charger is asked; switched-off chargers run to their duration. Returns the actions moved."""
+    if not limited or needed >= -0.01:
+        return []
+    plan = selection_plan(
+        candidates=[],
+        required_kw=needed,
+        event_minutes=max(1, int((event.planned_end_at - at).total_seconds() // 60)),
+        limited=limited,
+    )
+    changed = _limits_change(event=event, plan=plan, live=live, reason=f"{reason}: the load needs less", at=at)
+    if changed:
+        audit_record(
+            action="event.limits_follow",
+            rule=AUTO_RULE,
+            target=event,
+            reason=f"{-needed:.1f} kW more held than the event needs: limits raised or lifted",
+            inputs={"surplus_kw": round(-needed, 3), "changed_actions": changed, **plan_audit_inputs(plan, {})},
+        )
+    return changed
 
 
 def _limited_now(*, live: list[CurtailmentAction], ending: dict[int, int], confirmed_only: bool) -> list[Limited]:

@@ -13,9 +13,11 @@ from django.db import transaction
 from django.db.models import Exists, Max, OuterRef, Q
 from django.utils import timezone
 
+from core.audit import audit_record_once
 from curtailment.choices import ActionEndReason, ActionStatus, EventEndReason, EventStatus, EventTrigger
 from curtailment.models import LIVE_ACTION_STATES, OPEN_EVENT_STATES, CurtailmentAction, CurtailmentEvent
 from curtailment.selectors import feeder_below_clear_for
+from curtailment.services.closed_loop import event_need_follow, release_would_bring_overload_back
 from curtailment.services.common import UNCONFIRMED_ACTION_STATES, action_end, logger, push_event
 from curtailment.services.event import (
     AUTO_RULE,
@@ -48,9 +50,12 @@ def event_recheck(*, event_id: int, now: dt.datetime | None = None) -> str:
     3. A releasing event closes once no charger is live.
     4. An automatic event (or one the automatic rule took over) below the clear level for
        ``CLEAR_HOLD_MINUTES`` releases early: the risk is over.
+       Not while an event's limits are all that keeps it there (``closed_loop``).
     5. An event living while its feeder is at risk goes on past its planned end
        (``lifetime.event_lifetime_review``); any other closes at its planned end.
-    6. Still above the at-risk level a minute after the latest confirmation: more chargers;
+    6. An event holding limits moves its need with the load (``closed_loop``): the top-up
+       below raises or lifts them as the load falls.
+    7. Still above the at-risk level a minute after the latest confirmation: more chargers;
        otherwise top up to the required kW, replacing before they end the actions that end
        within the rotation lead (rotation: an action lasts at most the rotation slot, so
        long events move on to other homes, or follow on within a charger's allowance).
@@ -70,7 +75,11 @@ def event_recheck(*, event_id: int, now: dt.datetime | None = None) -> str:
     feeder = event.feeder
     hold = int(knob("CLEAR_HOLD_MINUTES"))
     releasable = event.trigger != EventTrigger.MANUAL or event.while_at_risk
-    if releasable and feeder_below_clear_for(feeder=feeder, minutes=hold, at=now):
+    if (
+        releasable
+        and feeder_below_clear_for(feeder=feeder, minutes=hold, at=now)
+        and not _release_waits_for_limits(event=event, now=now)
+    ):
         event_release(
             event_id=event.pk,
             end_reason=EventEndReason.EARLY_RELEASE,
@@ -85,6 +94,8 @@ def event_recheck(*, event_id: int, now: dt.datetime | None = None) -> str:
     if not goes_on and now >= event.planned_end_at:
         return "closed" if event_close_if_done(event=event, at=now) else "winding down"
     extra, inputs = _extra_needed(event=event, now=now)
+    if not extra:
+        event_need_follow(event=event, now=now)  # the limits follow the load down (closed loop)
     added = event_top_up(
         event_id=event.pk,
         reason="feeder still above its at-risk level after confirmation" if extra else "keep the required kW covered",
@@ -93,6 +104,20 @@ def event_recheck(*, event_id: int, now: dt.datetime | None = None) -> str:
         at=now,
     )
     return f"added {len(added)}" if added else "steady"
+
+
+def _release_waits_for_limits(*, event: CurtailmentEvent, now: dt.datetime) -> bool:
+    """The early release waits while the event's limits are all that keeps the load below
+    the clear level (audited once); the closed loop lifts them as the load really falls."""
+    if not release_would_bring_overload_back(event=event, now=now):
+        return False
+    audit_record_once(
+        action="event.release_deferred",
+        rule=AUTO_RULE,
+        target=event,
+        reason="below the clear level only because of the limits: they are lifted as the load falls instead",
+    )
+    return True
 
 
 def event_confirmations_check(*, event_id: int, now: dt.datetime | None = None) -> int:

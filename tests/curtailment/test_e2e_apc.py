@@ -106,3 +106,40 @@ def test_what_throttling_cannot_cover_is_met_by_switching_off_the_fewest_hcalcs(
     start = AuditEntry.objects.get(action="event.start", target_id=str(event.pk))
     assert sorted(start.inputs["allocation"]["switched_off"]) == sorted(a.hcalcs_id for a in off)
     assert_each_request_processed_once(live_stack)
+
+
+def test_as_the_load_falls_the_devices_limits_rise_then_lift(live_stack):
+    """The closed loop through the real processes: the need follows the metered load down,
+    each device is raised with a new 7.16, then lifted with a 7.16 at 100 %."""
+    feeder, apcs, _hcalcs, token = _feeder(live_stack, apc_kw=[11.0] * 4, hcalcs_kw=[])
+    post_readings(live_stack.web_url, token, feeder, [(timezone.now(), 95.0, 65.0)])
+    event = wait_until(lambda: CurtailmentEvent.objects.filter(feeder=feeder).first())
+    actions = wait_until(lambda: _confirmed(event))
+    first = {a.hcalcs_id: a.level_percent for a in actions}
+    assert all(level < 100 for level in first.values())
+
+    # 75 % metered with ~11.3 kW withheld: ~91 % without the event, which needs ~8.7 kW.
+    post_readings(live_stack.web_url, token, feeder, [(timezone.now(), 75.0, 51.3)])
+
+    def raised_on_the_devices():
+        levels = {c.pk: _switch(live_stack, c)["level"] for c in apcs}
+        return all(levels[pk] > first[pk] for pk in first) and levels
+
+    levels = wait_until(raised_on_the_devices, every=recheck_now)
+    event.refresh_from_db()
+    assert event.required_reduction_kw < 10
+    for action in event.actions.all():
+        assert (action.status, action.level_percent) == ("confirmed", levels[action.hcalcs_id])
+        assert _switch(live_stack, action.hcalcs)["charger_kw"] == pytest.approx(11.0 * action.level_percent / 100)
+    assert AuditEntry.objects.filter(action="event.need_follow", target_id=str(event.pk)).exists()
+
+    # Below the clear level even without the event: every limit is lifted.
+    post_readings(live_stack.web_url, token, feeder, [(timezone.now(), 50.0, 34.0)])
+    wait_until(lambda: all(_switch(live_stack, c)["level"] == 100 for c in apcs), every=recheck_now)
+    ended = wait_until(
+        lambda: (rows := list(event.actions.all())) and all(a.status == "ended" for a in rows) and rows,
+        every=recheck_now,
+    )
+    assert {(a.end_reason, a.lift_request.state) for a in ended} == {("released", "responded")}
+    assert not ServiceRequest.objects.filter(srv__in=["7.6", "7.8"]).exists()
+    assert_each_request_processed_once(live_stack)

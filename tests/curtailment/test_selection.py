@@ -7,8 +7,9 @@ from django.utils import timezone
 
 from consent.choices import ConsentStatus, LoadLabel
 from consent.models import HalfHourlyConsumption
+from curtailment.budget import BudgetLine, CommandBudget
 from curtailment.models import CurtailmentAction, CurtailmentEvent
-from curtailment.selection import selection_candidates, selection_plan
+from curtailment.selection import Candidate, selection_candidates, selection_plan
 from curtailment.selectors import feeder_managed_dates, feeders_managed, hcalcs_eligible_for_curtailment
 from curtailment.services import curtailment_event_start
 from dcc.models import ServiceRequest
@@ -174,3 +175,60 @@ def test_expected_kw_is_lowered_when_the_home_draws_less_than_the_charger_rating
     candidates = {c.hcalcs_id: c for c in selection_candidates(feeder=feeder, at=now)[0]}
     assert candidates[idle.pk].expected_kw == pytest.approx(0.8)
     assert candidates[busy.pk].expected_kw == 7.0
+
+
+def _candidate(hcalcs_id: int, *, kw: float, used_30d: int = 0, apc: bool = False) -> Candidate:
+    return Candidate(
+        hcalcs_id=hcalcs_id,
+        eui64=f"00-00-00-00-00-00-00-{hcalcs_id:02X}",
+        switch_index=1,
+        mpan_id=None,
+        customer_id=None,
+        override_allowed=False,
+        on_boost_button=True,
+        rated_kw=kw,
+        expected_kw=kw,
+        used_24h=0,
+        used_30d=used_30d,
+        allowance=120,
+        reachability=100,
+        poor_wan=False,
+        is_apc=apc,
+    )
+
+
+def test_an_hcalcs_only_feeder_switches_off_the_fewest_chargers_least_curtailed_of_those():
+    """One rule for every feeder: two small fresh chargers would cover 6 kW, but one 7 kW
+    charger does it alone, and of the two 7 kW ones the less curtailed is taken."""
+    candidates = [
+        _candidate(1, kw=3.5),
+        _candidate(2, kw=3.5),
+        _candidate(3, kw=7.0, used_30d=40),
+        _candidate(4, kw=7.0, used_30d=10),
+    ]
+
+    plan = selection_plan(candidates=candidates, required_kw=6.0, event_minutes=30)
+
+    assert [c.hcalcs_id for c, _ in plan.picks] == [4]
+    assert plan.limits == {} and plan.shortfall_kw == 0
+    assert {d.hcalcs_id: d.reason for d in plan.decisions if not d.picked} == {
+        1: "required reduction already covered",
+        2: "required reduction already covered",
+        3: "required reduction already covered",
+    }
+
+
+def test_a_charger_the_budget_refuses_is_deferred_and_the_allocation_made_again_without_it():
+    """Only one 7.16 is left in the budget and the fewest cover needs two limits: the
+    second APC is deferred, and the HCALCS covers what throttling one APC cannot."""
+    budget = CommandBudget(lines=[BudgetLine(srv="7.16", period="hour", limit=10, sent=9, reserved=0)])
+    candidates = [_candidate(1, kw=11.0, apc=True), _candidate(2, kw=11.0, apc=True), _candidate(3, kw=7.0)]
+
+    plan = selection_plan(candidates=candidates, required_kw=9.0, event_minutes=30, budget=budget)
+
+    deferred = [d for d in plan.decisions if d.deferred]
+    assert [d.hcalcs_id for d in deferred] == [2] and "7.16" in deferred[0].reason
+    assert sorted(c.hcalcs_id for c, _ in plan.picks) == [1, 3]
+    assert set(plan.limits) == {1}
+    assert plan.covered_kw >= 9.0
+    assert budget.taken == {"7.16": 1, "7.6": 1}

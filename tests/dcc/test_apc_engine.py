@@ -136,3 +136,53 @@ def test_a_7_16_the_device_refuses_fails_the_action(
     assert AuditEntry.objects.filter(action="action.failed", target_id=str(action.pk)).exists()
     assert _switch(apc, 1)["state"] == "on"
     assert action.ended_at - action.started_at < dt.timedelta(minutes=1)
+
+
+def test_a_late_limit_is_lifted_and_counted_from_the_dccs_acceptance(
+    limit, apc, receiver, client, django_capture_on_commit_callbacks
+):
+    """No device answer to the 7.16 in time: the APC's level cannot be read back, so the
+    limit is lifted (the state becomes known) and counted from the DCC's acceptance."""
+    from curtailment.services.action import action_mark_late, action_switch_read
+
+    assert action_dispatch(action_id=limit.pk) == "acknowledged"
+    command = ServiceRequest.objects.get(action=limit, srv="7.16")
+    limit.refresh_from_db()
+    with django_capture_on_commit_callbacks(execute=False):
+        assert action_mark_late(action=limit, now=limit.started_at + dt.timedelta(minutes=5))
+    assert _switch(apc)["state"] == "limited"  # the device took it; its answer is lost
+
+    with django_capture_on_commit_callbacks(execute=False) as queued:
+        assert action_switch_read(action_id=limit.pk) == "lifting"
+    assert queued  # the lift is queued on commit
+    limit.refresh_from_db()
+    assert limit.status == ActionStatus.RELEASING and limit.end_reason == "late"
+    assert limit.confirmed_at == command.acknowledged_at
+    assert AuditEntry.objects.filter(action="action.late_limit_lifted", target_id=str(limit.pk)).exists()
+    assert not ServiceRequest.objects.filter(action=limit, srv="7.7").exists()  # 7.7 cannot see an APC
+
+    assert action_release(action_id=limit.pk) == "acknowledged"
+    limit.refresh_from_db()
+    assert _post(client, _answer(receiver, limit.lift_request), django_capture_on_commit_callbacks) == b"applied\n"
+    limit.refresh_from_db()
+    assert (limit.status, limit.end_reason) == (ActionStatus.ENDED, "late")
+    assert limit.confirmed_at < limit.ended_at < limit.expected_end_at
+    assert (_switch(apc)["state"], _switch(apc)["level"]) == ("on", 100)
+
+    # The late answer to the first 7.16 arrives after all: nothing moves.
+    _post(client, _answer(receiver, command), django_capture_on_commit_callbacks)
+    limit.refresh_from_db()
+    assert (limit.status, limit.end_reason) == (ActionStatus.ENDED, "late")
+
+
+def test_a_late_limit_the_dcc_never_accepted_is_not_lifted(limit):
+    from curtailment.services.action import action_mark_late, action_switch_read
+
+    assert not ServiceRequest.objects.filter(action=limit).exists()  # dispatch never reached the DCC
+    CurtailmentAction.objects.filter(pk=limit.pk).update(status=ActionStatus.SENT)
+    limit.refresh_from_db()
+    assert action_mark_late(action=limit, now=limit.started_at + dt.timedelta(minutes=5))
+
+    assert action_switch_read(action_id=limit.pk) == "no accepted 7.16"
+    limit.refresh_from_db()
+    assert limit.status == ActionStatus.LATE and limit.confirmed_at is None

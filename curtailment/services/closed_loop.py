@@ -1,0 +1,142 @@
+"""The closed loop of an event that limits APC chargers: follow the load down as well as up.
+
+A limited charger costs its customer a curtailed minute for every minute below 100 %, and a
+limit is a level, not a switch, so it can follow the load. Each minute's re-check estimates
+what the feeder would carry without the event (the latest reading plus the kW the event's
+confirmed actions and ASP call-offs withhold) and re-derives the reduction that estimate
+needs. When the load has fallen, the event's required reduction comes down with it and the
+top-up raises or lifts the limits (``event_top_up`` -> ``selection_plan`` with the chargers
+limited now); when it has risen above the at-risk level, the re-check's top-up lowers them.
+
+Only events with a confirmed limit follow the load down: switched-off HCALCS run to their
+duration as before, and an event without limits keeps the required reduction it started with.
+The early release waits while the estimate is above the clear level: the limits are what
+keeps the metered load below it, and lifting them all would bring the overload straight back.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+from django.db.models import Max, Sum
+
+from core.audit import audit_record
+from curtailment.choices import ActionKind, ActionStatus, EventStatus
+from curtailment.models import CurtailmentEvent
+from curtailment.services.common import UNCONFIRMED_ACTION_STATES
+from curtailment.services.event import AUTO_RULE, required_reduction_kw
+from dcc.choices import ServiceRequestState
+from dcc.models import ServiceRequest
+from feeders.selectors import feeder_load_now
+
+# A change of need smaller than this is not worth a 7.16: the estimate behind it (each
+# charger's demand before its limit) is itself only good to about a kW across a feeder.
+NEED_DEADBAND_KW = 1.0
+NEED_DEADBAND_SHARE = 0.1  # ... or a tenth of the need, whichever is larger
+_LIMIT_SRVS = ("7.16", "7.13")
+_UNANSWERED = (ServiceRequestState.BUILT, ServiceRequestState.SENT, ServiceRequestState.ACKNOWLEDGED)
+
+
+@dataclass(frozen=True)
+class LoadWithout:
+    """The feeder as it would be without the event: ``kw`` and ``load_percent`` (worst
+    phase) estimated from a reading taken after every change the event made had settled."""
+
+    measured_kw: float
+    measured_percent: float
+    withheld_kw: float
+    kw: float
+    load_percent: float
+    measured_at: dt.datetime
+
+
+def event_has_confirmed_limit(event: CurtailmentEvent) -> bool:
+    return event.actions.filter(kind=ActionKind.LIMIT, status=ActionStatus.CONFIRMED).exists()
+
+
+def load_without_event(*, event: CurtailmentEvent, now: dt.datetime) -> LoadWithout | None:
+    """The estimate, or None while it cannot be trusted: an action unconfirmed, a limit's
+    7.16 unanswered, or no fresh reading taken since the devices last answered."""
+    if event.actions.filter(status__in=UNCONFIRMED_ACTION_STATES).exists():
+        return None
+    limit_requests = ServiceRequest.objects.filter(action__event=event, srv__in=_LIMIT_SRVS)
+    if limit_requests.filter(state__in=_UNANSWERED).exists():
+        return None
+    settled_at = max(
+        filter(
+            None,
+            [
+                event.actions.aggregate(at=Max("confirmed_at"))["at"],
+                limit_requests.aggregate(at=Max("responded_at"))["at"],
+            ],
+        ),
+        default=None,
+    )
+    load = feeder_load_now(feeder=event.feeder, now=now)
+    if load.stale or not load.kw or not load.load_percent or settled_at is None or load.measured_at <= settled_at:
+        return None
+    confirmed_kw = event.actions.filter(status=ActionStatus.CONFIRMED).aggregate(kw=Sum("expected_kw"))["kw"] or 0.0
+    withheld = confirmed_kw + event.asp_calloff_kw
+    kw = load.kw + withheld
+    return LoadWithout(
+        measured_kw=load.kw,
+        measured_percent=load.load_percent,
+        withheld_kw=withheld,
+        kw=kw,
+        load_percent=load.load_percent * kw / load.kw,
+        measured_at=load.measured_at,
+    )
+
+
+def event_need_follow(*, event: CurtailmentEvent, now: dt.datetime) -> float | None:
+    """Bring the event's required reduction to what the load without it needs now, when
+    that differs by more than the deadband; audited. Returns the new need, or None when it
+    stays. Only below the at-risk level (above it the re-check adds what is missing) and
+    only for an event holding a confirmed limit."""
+    if event.status != EventStatus.ACTIVE or not event_has_confirmed_limit(event):
+        return None
+    without = load_without_event(event=event, now=now)
+    if without is None or without.measured_percent >= event.feeder.at_risk_percent:
+        return None
+    need = required_reduction_kw(feeder=event.feeder, kw=without.kw, load_percent=without.load_percent)
+    before = event.required_reduction_kw
+    if abs(need - before) <= max(NEED_DEADBAND_KW, NEED_DEADBAND_SHARE * before):
+        return None
+    updated = CurtailmentEvent.objects.filter(
+        pk=event.pk, status=EventStatus.ACTIVE, required_reduction_kw=before
+    ).update(required_reduction_kw=need)
+    if not updated:
+        return None  # another worker moved the need first: its re-check decides
+    event.required_reduction_kw = need
+    audit_record(
+        action="event.need_follow",
+        rule=AUTO_RULE,
+        target=event,
+        reason=(
+            f"the load {'fell' if need < before else 'rose'}: {without.measured_kw:.1f} kW metered with "
+            f"{without.withheld_kw:.1f} kW withheld needs {need:.1f} kW, not {before:.1f} kW"
+        ),
+        inputs={
+            "required_kw_before": round(before, 3),
+            "required_kw": round(need, 3),
+            "measured_kw": without.measured_kw,
+            "measured_percent": round(without.measured_percent, 2),
+            "withheld_kw": round(without.withheld_kw, 3),
+            "without_event_kw": round(without.kw, 3),
+            "without_event_percent": round(without.load_percent, 2),
+            "measured_at": without.measured_at.isoformat(),
+            "clear_percent": event.feeder.clear_percent,
+        },
+    )
+    return need
+
+
+def release_would_bring_overload_back(*, event: CurtailmentEvent, now: dt.datetime) -> bool:
+    """True while an event holding limits keeps a load below the clear level that would be
+    above it without them (so the early release waits; the closed loop lifts the limits as
+    the load really falls)."""
+    if not event_has_confirmed_limit(event):
+        return False
+    without = load_without_event(event=event, now=now)
+    return without is not None and without.load_percent > event.feeder.clear_percent
