@@ -1,4 +1,15 @@
-from django.apps import AppConfig
+from django.apps import AppConfig, apps
+from django.db.models.signals import post_migrate
+
+from core.roles import roles_ensure
+
+
+def _ensure_roles(sender, **kwargs) -> None:
+    """Roles need every app's permissions, which exist only after migrate: act on the
+    post_migrate of the last app with models."""
+    with_models = [config for config in apps.get_app_configs() if config.models_module is not None]
+    if sender is with_models[-1]:
+        roles_ensure()
 
 
 class CoreConfig(AppConfig):
@@ -9,6 +20,7 @@ class CoreConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
+        post_migrate.connect(_ensure_roles, dispatch_uid="core.roles")
         # A task's audit entries carry its id, as a request's carry the request's.
         from celery.signals import task_postrun, task_prerun
 

@@ -1,11 +1,4 @@
 from django.apps import AppConfig
-from django.db.models.signals import post_migrate
-
-
-def _ensure_roles(sender, **kwargs) -> None:
-    from core.roles import roles_ensure
-
-    roles_ensure()
 
 
 class CurtailmentConfig(AppConfig):
@@ -13,9 +6,6 @@ class CurtailmentConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
-        # Roles need the permissions, which exist only after migrate; curtailment is the
-        # last app, so its post_migrate runs when all permissions are there.
-        post_migrate.connect(_ensure_roles, sender=self, dispatch_uid="core.roles")
         # The engine moves actions when the DCC integration applies a device response or
         # alert, in whichever process receives it (web or worker).
         from curtailment.dcc_handlers import ALERT_HANDLERS, RESPONSE_HANDLERS

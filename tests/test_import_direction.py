@@ -133,6 +133,23 @@ def violations_in(source: str, *, module: str, path: str) -> list[Violation]:
     return found
 
 
+def hidden_imports_in(source: str, *, module: str, path: str) -> list[Violation]:
+    """Imports of another app made inside a function: they hid the cycles this layering
+    removed. ``AppConfig.ready()`` is the exception (models are not loaded before it)."""
+    app = module.split(".")[0]
+    found = []
+    for function in ast.walk(ast.parse(source)):
+        if not isinstance(function, ast.FunctionDef | ast.AsyncFunctionDef) or function.name == "ready":
+            continue
+        for node in ast.walk(function):
+            imported = node.module if isinstance(node, ast.ImportFrom) and node.level == 0 else None
+            if imported and imported.split(".")[0] in RANK and imported.split(".")[0] != app:
+                names = ", ".join(alias.name for alias in node.names)
+                why = "a cross-app import inside a function: import it at the top"
+                found.append(Violation(path, node.lineno, f"from {imported} import {names}", why))
+    return found
+
+
 def _modules() -> list[Path]:
     files = []
     for package in [*LAYERS, PROJECT]:
@@ -145,6 +162,26 @@ def test_no_app_imports_one_above_it():
     for path in _modules():
         found += violations_in(path.read_text(), module=_module_name(path), path=str(path.relative_to(ROOT)))
     assert not found, "imports against the layering:\n" + "\n".join(map(str, found))
+
+
+def test_no_app_hides_an_import_of_another_inside_a_function():
+    found: list[Violation] = []
+    for path in _modules():
+        module = _module_name(path)
+        if _layer(module) in RANK:
+            found += hidden_imports_in(path.read_text(), module=module, path=str(path.relative_to(ROOT)))
+    assert not found, "imports hidden in functions:\n" + "\n".join(map(str, found))
+
+
+def test_a_hidden_import_is_found_but_not_in_ready():
+    source = (
+        "class C:\n    def ready(self):\n        from feeders.hooks import engine_hooks_install\n\n\n"
+        "def f():\n    from feeders.selectors import feeder_load_now\n"
+    )
+
+    (violation,) = hidden_imports_in(source, module="curtailment.services.x", path="x.py")
+
+    assert violation.line == 7
 
 
 def test_every_app_is_walked():
