@@ -12,11 +12,11 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from django.conf import settings
-from django.db import connection
 from django.db.models import QuerySet
 from django.utils import timezone
 
 from feeders.choices import FeederStatus
+from feeders.dialect import pg_array, pg_rows, postgresql
 from feeders.models import Feeder, FeederAlert, FeederReading, MonitorToken, Substation
 
 # The trend window (see ``docs/detection.md``). A least-squares slope is the average rate
@@ -262,7 +262,7 @@ def feeder_trends(
     if not specs:
         return {}
     window = timedelta(minutes=minutes)
-    if connection.vendor == "postgresql":
+    if postgresql():
         return _trends_postgresql(specs, window, horizon_minutes)
     return _trends_python(specs, window, horizon_minutes)
 
@@ -286,63 +286,6 @@ _TREND_SQL = """
     ) m
     GROUP BY spec.feeder_id
 """
-
-
-def pg_array(values: list) -> str:
-    """A PostgreSQL array literal (text) for ``values`` of one type (int, float, str,
-    datetime; None allowed), to be cast in SQL (``%s::float8[]``).
-
-    Rendering the literal with ``str.join`` is several times faster than psycopg's
-    per-element list dumper, which showed up as the largest Python cost of an ingest batch.
-    """
-    sample = next((value for value in values if value is not None), None)
-    if isinstance(sample, datetime):
-        render = datetime.isoformat
-    elif isinstance(sample, int | float) and not isinstance(sample, bool):
-        render = repr
-    else:
-        render = _pg_quoted
-        plain = _pg_quoted_plain(values)
-        if plain is not None:
-            return plain
-    if None not in values:
-        return "{" + ",".join(map(render, values)) + "}"
-    return "{" + ",".join("NULL" if value is None else render(value) for value in values) + "}"
-
-
-def _pg_quoted(value: object) -> str:
-    return '"' + str(value).replace("\\", "\\\\").replace('"', '\\"') + '"'
-
-
-def _pg_quoted_plain(values: list) -> str | None:
-    """The literal of a list of strings none of which needs escaping, quoted by two joins
-    in C instead of :func:`_pg_quoted` per element (a batch's 500 feeder codes and 500
-    statuses); None when the list holds anything else."""
-    try:
-        joined = "".join(values)
-    except TypeError:  # a None, or not a string
-        return None
-    if '"' in joined or "\\" in joined:
-        return None
-    return '{"' + '","'.join(values) + '"}' if values else "{}"
-
-
-def pg_rows(sql: str, params: list) -> list[tuple]:
-    """Run ``sql`` on Django's PostgreSQL connection (inside its current transaction) with
-    server-side parameter binding, returning the rows (empty when it returns none).
-
-    Django's psycopg cursors bind on the client, i.e. they render every parameter into
-    the SQL text; for the 500-element arrays of an ingest batch that rendering cost more
-    than the query. A plain psycopg cursor sends the arrays as parameters instead.
-    """
-    import psycopg
-
-    connection.ensure_connection()
-    with psycopg.Cursor(connection.connection) as cursor:
-        # Binary results: Django swaps psycopg's C timestamptz text loader for a Python
-        # one; the binary loader is untouched and several times faster per value.
-        cursor.execute(sql, params, binary=True)
-        return cursor.fetchall() if cursor.description else []
 
 
 def _trends_postgresql(specs: list[tuple[int, float, datetime]], window: timedelta, horizon: float) -> dict[int, Trend]:

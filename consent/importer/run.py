@@ -8,9 +8,10 @@ from pathlib import Path
 from typing import BinaryIO
 
 from django.core.exceptions import ValidationError
-from django.db import DatabaseError, IntegrityError, connection, reset_queries, transaction
+from django.db import DatabaseError, IntegrityError, reset_queries, transaction
 from django.db.models import ProtectedError
 
+from consent.dialect import premises_import_lock
 from consent.importer.reading import CountingReader, parsed_chunks
 from consent.importer.report import ImportReport
 from consent.importer.validation import Consistency
@@ -89,9 +90,7 @@ def _reason(exc: Exception) -> str:
 
 def _lock_import() -> None:
     """One import at a time: two concurrent upserts of the same keys would race."""
-    if connection.vendor == "postgresql":
-        with connection.cursor() as cursor:
-            cursor.execute("SELECT pg_advisory_xact_lock(hashtext('consent.premises_import'))")
+    premises_import_lock()
 
 
 def premises_import_path(*, path: Path, dry_run: bool = False, progress: Progress = _no_progress) -> ImportReport:

@@ -21,16 +21,9 @@ from django.utils import timezone
 
 from core.audit import audit_record
 from curtailment.choices import ActionEndReason, ActionKind, ActionStatus, EventStatus
+from curtailment.dialect import action_lease
 from curtailment.models import LIVE_ACTION_STATES, CurtailmentAction
-from curtailment.services.common import (
-    action_end,
-    action_lease,
-    action_move,
-    clamp_end,
-    logger,
-    push_event,
-    push_service_request,
-)
+from curtailment.services.common import action_end, action_move, clamp_end, logger, push_event, push_service_request
 from curtailment.services.event import AUTO_RULE, event_close_if_done, event_top_up, knob
 from dcc.choices import ServiceRequestState
 from dcc.models import ServiceRequest

@@ -10,11 +10,12 @@ from functools import partial
 from typing import Any, NamedTuple
 
 from django.conf import settings
-from django.db import IntegrityError, connection, transaction
+from django.db import IntegrityError, transaction
 
 from core.audit import audit_record
 from core.push import FEEDERS_ALL, feeder_group
 from core.times import iso_utc
+from feeders import dialect
 from feeders.choices import AlertKind, FeederStatus
 from feeders.events import (
     ALERT,
@@ -31,7 +32,7 @@ from feeders.events import (
 )
 from feeders.hooks import alert_raised_announce, feeders_curtailing
 from feeders.models import Feeder, FeederAlert
-from feeders.selectors import Trend, feeder_trends, pg_array, pg_rows
+from feeders.selectors import Trend, feeder_trends
 from feeders.services.feeder import feeder_status_set
 
 logger = logging.getLogger(__name__)
@@ -113,7 +114,8 @@ def readings_apply(inserted: list[ReadingIn], feeders: dict[int, FeederRow], *, 
     }
     live = {feeder_id: readings for feeder_id, readings in live.items() if readings}
     open_alerts = {
-        feeder_id: _AlertState(alert_id, below, below) for alert_id, feeder_id, below in _open_alerts(list(advancing))
+        feeder_id: _AlertState(alert_id, below, below)
+        for alert_id, feeder_id, below in dialect.open_alerts(list(advancing))
     }
     raised: list[int] = []
     cleared: list[int] = []
@@ -144,21 +146,6 @@ def readings_apply(inserted: list[ReadingIn], feeders: dict[int, FeederRow], *, 
     _summaries_update(advancing, feeders, open_alerts, offline_cutoff=offline_cutoff, messages=messages)
     pushes_on_commit(messages)
     return raised, cleared
-
-
-def _open_alerts(feeder_ids: list[int]) -> list[tuple[int, int, datetime | None]]:
-    """(alert id, feeder id, below_clear_since) of the feeders' open alerts."""
-    if connection.vendor == "postgresql":
-        return pg_rows(
-            "SELECT id, feeder_id, below_clear_since FROM feeders_feederalert"
-            " WHERE feeder_id = ANY(%s::bigint[]) AND cleared_at IS NULL",
-            [pg_array(feeder_ids)],
-        )
-    return list(
-        FeederAlert.objects.filter(feeder_id__in=feeder_ids, cleared_at__isnull=True).values_list(
-            "id", "feeder_id", "below_clear_since"
-        )
-    )
 
 
 def _detect_step(
@@ -337,19 +324,7 @@ def _summaries_update(
     else:
         messages.extend(([feeder_group(build.args[0])], READING, build) for build in builders)
         messages.append(([FEEDERS_ALL], READINGS, partial(_readings_payload, builders)))
-    if connection.vendor == "postgresql":
-        pg_rows(
-            """
-            UPDATE feeders_feeder AS f
-            SET last_reading_at = v.at, last_load_percent = v.load, status = v.status
-            FROM unnest(%s::bigint[], %s::timestamptz[], %s::float8[], %s::varchar[]) AS v(id, at, load, status)
-            WHERE f.id = v.id
-            """,
-            [pg_array(list(column)) for column in zip(*updates, strict=True)],
-        )
-        return
-    for feeder_id, measured_at, load, status in updates:
-        Feeder.objects.filter(pk=feeder_id).update(last_reading_at=measured_at, last_load_percent=load, status=status)
+    dialect.feeder_summaries_write(updates)
 
 
 def _reading_payload(feeder_id: int, code: str, latest: ReadingIn, load: float, status: str) -> FeederReadingPayload:

@@ -8,12 +8,12 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from django.db import connection, transaction
-from django.db.models import Q
+from django.db import transaction
 from django.utils import timezone
 
-from feeders.models import Feeder, FeederReading, MonitorToken
-from feeders.selectors import load_percent_of, pg_array, pg_rows
+from feeders import dialect
+from feeders.models import MonitorToken
+from feeders.selectors import load_percent_of
 from feeders.services.detection import FeederRow, ReadingIn, readings_apply
 
 logger = logging.getLogger(__name__)
@@ -229,10 +229,7 @@ def _feeders_lock(rows: list[dict], *, bound_to: str | None) -> tuple[dict[str, 
     """
     codes = {row["feeder"] for row in rows if _usable_id(row.get("feeder"))}
     monitors = {row["monitor"] for row in rows if _usable_id(row.get("monitor"))}
-    if connection.vendor == "postgresql":
-        found = pg_rows(_LOCK_SQL, [pg_array(list(codes)), pg_array(list(monitors)), bound_to, bound_to])
-    else:
-        found = _feeders_lock_orm(codes, monitors, bound_to)
+    found = dialect.feeders_lock(codes=codes, monitors=monitors, bound_to=bound_to)
     by_code, by_monitor = {}, {}
     for values in found:
         feeder = FeederRow(*values)
@@ -240,37 +237,6 @@ def _feeders_lock(rows: list[dict], *, bound_to: str | None) -> tuple[dict[str, 
         if feeder.monitor_device_id:
             by_monitor[feeder.monitor_device_id] = feeder
     return by_code, by_monitor
-
-
-_LOCK_SQL = """
-    SELECT id, code, monitor_device_id, phases, rating_amps, at_risk_percent, clear_percent, status, last_reading_at
-    FROM feeders_feeder
-    WHERE (code = ANY(%s::varchar[]) OR monitor_device_id = ANY(%s::varchar[]))
-      AND (%s::varchar IS NULL OR monitor_device_id = %s::varchar)
-    ORDER BY id
-    FOR UPDATE
-"""
-
-
-def _feeders_lock_orm(codes: set[str], monitors: set[str], bound_to: str | None) -> list[tuple]:
-    feeders = Feeder.objects.filter(Q(code__in=codes) | Q(monitor_device_id__in=monitors))
-    if bound_to:
-        feeders = feeders.filter(monitor_device_id=bound_to)
-    return list(
-        feeders.order_by("id")
-        .select_for_update()
-        .values_list(
-            "id",
-            "code",
-            "monitor_device_id",
-            "phases",
-            "rating_amps",
-            "at_risk_percent",
-            "clear_percent",
-            "status",
-            "last_reading_at",
-        )
-    )
 
 
 def _reject(status: int, errors: list[dict]) -> TelemetryRejected:
@@ -331,75 +297,6 @@ def telemetry_ingest(*, token: MonitorToken, readings: Any, now: datetime | None
         if errors:
             errors.sort(key=lambda error: error["row"])
             raise _reject(400, errors)
-        inserted = _readings_insert(valid, received_at=now)
+        inserted = dialect.readings_insert(valid, received_at=now)
         raised, cleared = readings_apply(inserted, feeders, now=now)
     return IngestResult(len(inserted), len(readings) - len(inserted), raised, cleared)
-
-
-_INSERT_SQL = """
-    INSERT INTO feeders_feederreading (feeder_id, measured_at, received_at, amps_l1, amps_l2, amps_l3, kw)
-    SELECT f, m, %s, a1, a2, a3, k
-    FROM unnest(%s::bigint[], %s::timestamptz[], %s::float8[], %s::float8[], %s::float8[], %s::float8[])
-         AS t(f, m, a1, a2, a3, k)
-    ON CONFLICT (feeder_id, measured_at) DO NOTHING
-    RETURNING feeder_id, measured_at
-"""
-
-
-def _readings_insert(valid: list[ReadingIn], *, received_at: datetime) -> list[ReadingIn]:
-    """Insert the batch, skipping readings already stored; returns the ones inserted.
-
-    PostgreSQL: one ``INSERT ... SELECT FROM unnest(arrays) ON CONFLICT DO NOTHING
-    RETURNING`` (six array parameters instead of 3,500 placeholders; measured against
-    ``bulk_create`` in ``bench/bench_ingest.py``). SQLite (embedded demo): look up which
-    keys exist, then ``bulk_create`` the rest; its writes are serialised anyway.
-    """
-    if connection.vendor == "postgresql":
-        # Whole columns by comprehension (JSON integers go in as they are: float8 parses them).
-        columns = [
-            [reading.feeder_id for reading in valid],
-            [reading.measured_at for reading in valid],
-            [reading.amps[0] for reading in valid],
-            [reading.amps[1] if len(reading.amps) > 1 else None for reading in valid],
-            [reading.amps[2] if len(reading.amps) > 2 else None for reading in valid],
-            [reading.kw for reading in valid],
-        ]
-        stored = set(pg_rows(_INSERT_SQL, [received_at, *(pg_array(column) for column in columns)]))
-        seen: set[tuple[int, datetime]] = set()
-        inserted = []
-        for reading in valid:
-            key = (reading.feeder_id, reading.measured_at)
-            if key in stored and key not in seen:  # the first of in-batch repeats is the one stored
-                seen.add(key)
-                inserted.append(reading)
-        return inserted
-    times = [reading.measured_at for reading in valid]
-    existing = set(
-        FeederReading.objects.filter(
-            feeder_id__in={reading.feeder_id for reading in valid},
-            measured_at__gte=min(times),
-            measured_at__lte=max(times),
-        ).values_list("feeder_id", "measured_at")
-    )
-    inserted = []
-    for reading in valid:
-        key = (reading.feeder_id, reading.measured_at)
-        if key not in existing:
-            existing.add(key)
-            inserted.append(reading)
-    FeederReading.objects.bulk_create(
-        [
-            FeederReading(
-                feeder_id=reading.feeder_id,
-                measured_at=reading.measured_at,
-                received_at=received_at,
-                amps_l1=reading.amps[0],
-                amps_l2=reading.amps[1] if len(reading.amps) > 1 else None,
-                amps_l3=reading.amps[2] if len(reading.amps) > 2 else None,
-                kw=reading.kw,
-            )
-            for reading in inserted
-        ],
-        ignore_conflicts=True,
-    )
-    return inserted

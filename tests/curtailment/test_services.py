@@ -10,6 +10,7 @@ from django.utils import timezone
 
 from core.models import AuditEntry
 from curtailment.choices import ActionStatus, AspCallOffStatus, EventStatus, EventTrigger
+from curtailment.dialect import action_lease
 from curtailment.models import AspCallOff, AspContract, CurtailmentAction, CurtailmentEvent
 from curtailment.services import (
     EventAlreadyOpen,
@@ -27,7 +28,6 @@ from curtailment.services import (
 )
 from curtailment.services.action import ActionBusy
 from curtailment.services.asp import asp_ven_register
-from curtailment.services.common import action_lease
 from dcc.models import ServiceRequest
 from feeders.models import FeederAlert, FeederReading
 from tests.consent.factories import eligible_charger

@@ -1,0 +1,19 @@
+"""Where the consent app's database use differs between PostgreSQL (production) and SQLite
+(the embedded demo, one process, writes serialised): the services call these and hold no
+dialect branch."""
+
+from __future__ import annotations
+
+from django.db import connection
+
+
+def postgresql() -> bool:
+    return connection.vendor == "postgresql"
+
+
+def premises_import_lock() -> None:
+    """Hold the premises-import lock until the transaction ends (SQLite serialises writes
+    by itself)."""
+    if postgresql():
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_xact_lock(hashtext('consent.premises_import'))")
