@@ -13,10 +13,9 @@ that caused it, because the database is the truth and the page reloads from it.
 
 Sending: with the Redis layer every push goes, in order, through one background sender per
 process (:class:`_Sender`), which owns one event loop and its own layer instance and sends
-only to groups with a subscriber. ``async_to_sync`` per push had started a thread and an
-event loop each time: a third of the curtailment engine's time per charger, whose dispatch
-of 100 chargers makes hundreds of pushes. The in-memory layer (embedded mode) is bound to
-the web server's loop, so there pushes go synchronously.
+only to groups with a subscriber: ``async_to_sync`` per push would start a thread and an
+event loop each time, and the engine's dispatch makes hundreds of pushes. The in-memory
+layer (embedded mode) is bound to the web server's loop, so there pushes go synchronously.
 """
 
 from __future__ import annotations
@@ -159,8 +158,7 @@ async def groups_with_members(layer, groups: set[str]) -> set[str]:
     channels_redis keeps a group as a sorted set of channel names, and only the few
     feeders someone has open have one: one script call per Redis host that names the
     non-empty ones is far cheaper than a ``group_send`` (several round trips) to each of
-    hundreds of empty groups, and (measured on ingest: +30 % readings/s) than a pipeline of
-    one ``ZCARD`` each. Other layers (the in-memory one of the embedded demo) are cheap to
+    hundreds of empty groups, and than a pipeline of one ``ZCARD`` each (bench/RESULTS.md). Other layers (the in-memory one of the embedded demo) are cheap to
     send to, so for them every group counts.
     """
     if not _tracks_groups(layer):

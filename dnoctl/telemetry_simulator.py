@@ -9,7 +9,7 @@ Time is compressed, but never where detection could see it. Readings are stamped
 real time (the ingest API refuses the future and ignores old readings for detection), and
 detection measures its trend window and its clear-level hold in the readings' own time. A
 day compressed 60 times would show it a load rising 40 %/min and hold "At risk" for five
-simulated hours after the load fell (the symptoms of issue 15). So the simulated clock runs
+simulated hours after the load fell. So the simulated clock runs
 up to ``speed`` times faster only while that moves no feeder's load faster than
 ``MAX_RAMP_PERCENT_PER_MINUTE`` of its rating per real minute, and slows down (never below
 real time) through the evening ramp: every reading detection judges is then consistent with

@@ -122,8 +122,8 @@ def _json_body(request: HttpRequest) -> Any | JsonResponse:
 
 
 def _parse_json(body: bytes) -> Any:
-    """``json.loads``, through orjson first: a 500-row batch parses in 0.19 ms instead of
-    0.61 ms (measured). orjson is strict where the stdlib is lenient (``NaN``/``Infinity``
+    """``json.loads``, through orjson first (about three times faster on a batch, see
+    bench/RESULTS.md). orjson is strict where the stdlib is lenient (``NaN``/``Infinity``
     literals, lone surrogates, a BOM): anything it refuses goes to ``json.loads``, so such a
     body gets the stdlib's result or error exactly as before (a ``NaN`` amps value is still
     a 400 naming its row, not "malformed JSON").

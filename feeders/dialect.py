@@ -84,8 +84,7 @@ def readings_insert(valid: list[ReadingIn], *, received_at: datetime) -> list[Re
     """Insert the batch, skipping readings already stored; returns the ones inserted.
 
     PostgreSQL: one ``INSERT ... SELECT FROM unnest(arrays) ON CONFLICT DO NOTHING
-    RETURNING`` (six array parameters instead of 3,500 placeholders; measured against
-    ``bulk_create`` in ``bench/bench_ingest.py``). SQLite (embedded demo): look up which
+    RETURNING`` (six array parameters instead of 3,500 placeholders). SQLite (embedded demo): look up which
     keys exist, then ``bulk_create`` the rest; its writes are serialised anyway.
     """
     if postgresql():
@@ -182,8 +181,8 @@ def pg_array(values: list) -> str:
     """A PostgreSQL array literal (text) for ``values`` of one type (int, float, str,
     datetime; None allowed), to be cast in SQL (``%s::float8[]``).
 
-    Rendering the literal with ``str.join`` is several times faster than psycopg's
-    per-element list dumper, which showed up as the largest Python cost of an ingest batch.
+    Rendering the literal with ``str.join`` is much cheaper than psycopg's per-element list
+    dumper, the largest Python cost of an ingest batch otherwise.
     """
     sample = next((value for value in values if value is not None), None)
     if isinstance(sample, datetime):
@@ -230,6 +229,6 @@ def pg_rows(sql: str, params: list) -> list[tuple]:
     connection.ensure_connection()
     with psycopg.Cursor(connection.connection) as cursor:
         # Binary results: Django swaps psycopg's C timestamptz text loader for a Python
-        # one; the binary loader is untouched and several times faster per value.
+        # one; the binary loader is untouched and much faster per value.
         cursor.execute(sql, params, binary=True)
         return cursor.fetchall() if cursor.description else []

@@ -268,8 +268,7 @@ def feeder_trends(
 
 
 # ``date_part`` (float8), not ``EXTRACT`` (numeric since PostgreSQL 14): the fit is in
-# float8 anyway, and numeric arithmetic on every row made the query ~25 % slower (measured:
-# 4.9 -> 3.7 ms for 300 feeders with 10 readings each).
+# float8 anyway, and numeric arithmetic on every row slows the query (bench/RESULTS.md).
 _TREND_SQL = """
     WITH spec AS (
         SELECT * FROM unnest(%s::bigint[], %s::float8[], %s::timestamptz[]) AS s(feeder_id, rating, until)
