@@ -16,7 +16,7 @@ from curtailment.choices import ClockState, EscalationStage
 from curtailment.models import FailureClock
 from feeders.models import FeederAlert, FeederReading
 from tests.browser_support import PASSWORD, ROOT, screenshot
-from tests.dashboard.helpers import open_event
+from tests.curtailment.factories import open_event
 from tests.feeders.factories import FeederFactory
 
 pytestmark = [pytest.mark.browser, pytest.mark.processes, pytest.mark.django_db(transaction=True)]

@@ -6,7 +6,6 @@ event marked ongoing on the report, a date field that keeps its value, nothing s
 
 from __future__ import annotations
 
-import datetime as dt
 import re
 from pathlib import Path
 
@@ -24,6 +23,7 @@ from curtailment.models import CurtailmentAction, CurtailmentEvent
 from tests.browser.test_csp import COLLECT_VIOLATIONS
 from tests.browser_support import screenshot
 from tests.consent.factories import ConsentFactory, eligible_charger
+from tests.curtailment.factories import open_event
 from tests.feeders.factories import FeederFactory
 
 pytestmark = [pytest.mark.browser, pytest.mark.processes, pytest.mark.django_db(transaction=True)]
@@ -134,13 +134,7 @@ def test_the_decision_reads_in_words_with_eui64s_and_the_operator_cancels_from_t
 def test_a_viewer_has_no_cancel_control(browser_as, live_stack, viewer):
     feeder = FeederFactory(rating_amps=400, automatic_curtailment=False)
     now = timezone.now()
-    event = CurtailmentEvent.objects.create(
-        feeder=feeder,
-        trigger="manual",
-        started_at=now,
-        planned_end_at=now + dt.timedelta(minutes=30),
-        required_reduction_kw=5,
-    )
+    event = open_event(feeder=feeder, started_at=now, minutes=30, reduction_kw=5)
     page = browser_as(viewer)
     page.goto(f"{live_stack.web_url}/curtailment/events/{event.pk}/")
     _live(page)

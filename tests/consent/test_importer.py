@@ -17,6 +17,7 @@ from consent.models import HCALCS, MPAN, Meter, Premise
 from core.models import AuditEntry
 from tests.consent.factories import mpan_from_int
 from tests.consent.registers import register_row, register_rows, register_write
+from tests.curtailment.factories import action, open_event
 from tests.feeders.factories import FeederFactory
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -236,31 +237,15 @@ def test_100k_row_file_imports_in_bounded_memory(tmp_path):
 
 @pytest.mark.django_db
 def test_replacing_a_device_with_curtailment_history_is_refused_whole(tmp_path, feeder):
-    import datetime as dt
 
     from django.utils import timezone
-
-    from curtailment.models import CurtailmentAction, CurtailmentEvent
 
     path = register_write(tmp_path / "register.csv", register_rows(3))
     assert premises_import_path(path=path).ok
     charger = HCALCS.objects.get(eui64=register_row(0)["hcalcs_eui64"])
     now = timezone.now()
-    event = CurtailmentEvent.objects.create(
-        feeder=feeder,
-        trigger="manual",
-        started_at=now,
-        planned_end_at=now + dt.timedelta(hours=1),
-        required_reduction_kw=5,
-    )
-    CurtailmentAction.objects.create(
-        event=event,
-        hcalcs=charger,
-        planned_minutes=30,
-        expected_kw=7,
-        started_at=now,
-        expected_end_at=now + dt.timedelta(minutes=30),
-    )
+    event = open_event(feeder=feeder, started_at=now, minutes=60, reduction_kw=5)
+    action(event=event, hcalcs=charger, minutes=30, expected_kw=7, started_at=now, status="planned", confirmed_at=None)
     rows = list(register_rows(3))
     rows[0]["hcalcs_eui64"] = "00-DB-FF-FF-FF-FF-FF-01"  # a new switch at the same index of meter 0
     rows[2]["firmware_version"] = "9.9.9"

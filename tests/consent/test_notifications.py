@@ -10,22 +10,22 @@ from django.utils import timezone
 from consent import notifications, tasks
 from consent.choices import NotificationChannel, NotificationFrequency, NotificationKind, NotificationStatus
 from consent.models import Consent, Notification
-from curtailment.models import CurtailmentEvent
 from tests.consent.factories import HcalcsFactory, eligible_charger
 from tests.consent.mailbackends import FlakyBackend
+from tests.curtailment.factories import open_event
 
 pytestmark = pytest.mark.django_db
 
 
 def _event(feeder, started_at):
-    return CurtailmentEvent.objects.create(
+    return open_event(
         feeder=feeder,
         trigger="automatic",
         status="ended",
         started_at=started_at,
         planned_end_at=started_at + dt.timedelta(minutes=45),
         ended_at=started_at + dt.timedelta(minutes=45),
-        required_reduction_kw=20,
+        reduction_kw=20,
     )
 
 
@@ -181,12 +181,12 @@ def test_the_notice_names_the_chargers_own_window_not_the_events(celery_eager, d
     from 17:20 to 18:05 (its own action) THEN the notice says 17:20 to 18:05, London time."""
     charger = _charger(NotificationFrequency.EACH_EVENT)
     started = dt.datetime(2026, 12, 3, 17, 0, tzinfo=dt.UTC)
-    event = CurtailmentEvent.objects.create(
+    event = open_event(
         feeder=charger.meter.premise.feeder,
         trigger="automatic",
         started_at=started,
         planned_end_at=started + dt.timedelta(hours=2),
-        required_reduction_kw=20,
+        reduction_kw=20,
     )
     pause = notifications.ChargerPause(
         charger.pk, started + dt.timedelta(minutes=20), started + dt.timedelta(minutes=65), True

@@ -13,9 +13,10 @@ from consent.choices import ConsentStatus, NotificationChannel, NotificationKind
 from consent.models import Consent, ConsentChange, Notification, Tenancy
 from consent.selectors import consent_awaiting_queue, hcalcs_consented
 from core.models import AuditEntry
-from curtailment.models import CurtailmentAction, CurtailmentEvent
+from curtailment.models import CurtailmentAction
 from curtailment.selectors import hcalcs_eligible_for_curtailment
 from tests.consent.factories import ConsentFactory, CustomerFactory, HcalcsFactory, eligible_charger
+from tests.curtailment.factories import action, open_event
 
 pytestmark = pytest.mark.django_db
 
@@ -139,21 +140,15 @@ def test_change_of_tenancy_makes_charger_ineligible_and_queues_consent_request(
 
 
 def _live_action(charger, now):
-    event = CurtailmentEvent.objects.create(
+    event = open_event(
         feeder=charger.meter.premise.feeder,
         trigger="automatic",
         started_at=now - dt.timedelta(minutes=10),
         planned_end_at=now + dt.timedelta(minutes=50),
-        required_reduction_kw=10,
+        reduction_kw=10,
     )
-    return CurtailmentAction.objects.create(
-        event=event,
-        hcalcs=charger,
-        status="confirmed",
-        planned_minutes=60,
-        expected_kw=7,
-        started_at=event.started_at,
-        expected_end_at=event.planned_end_at,
+    return action(
+        event=event, hcalcs=charger, minutes=60, expected_kw=7, started_at=event.started_at, confirmed_at=None
     )
 
 

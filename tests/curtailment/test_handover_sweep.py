@@ -17,7 +17,7 @@ from dnoctl.celery import app
 from feeders.choices import AlertKind
 from feeders.models import FeederAlert
 from tests.consent.factories import eligible_charger
-from tests.dashboard.helpers import open_event
+from tests.curtailment.factories import open_event
 from tests.feeders.factories import FeederFactory
 
 pytestmark = pytest.mark.django_db

@@ -8,7 +8,7 @@ from django.utils import timezone
 
 from curtailment.choices import ClockState, EscalationStage
 from curtailment.models import FailureClock
-from tests.dashboard.helpers import open_event
+from tests.curtailment.factories import open_event
 from tests.feeders.factories import FeederFactory
 
 pytestmark = pytest.mark.django_db

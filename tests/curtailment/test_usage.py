@@ -4,7 +4,6 @@ import datetime as dt
 
 import pytest
 
-from curtailment.models import CurtailmentAction, CurtailmentEvent
 from curtailment.usage import (
     WINDOW_24H,
     Interval,
@@ -15,33 +14,28 @@ from curtailment.usage import (
     intervals_minutes_used,
 )
 from tests.consent.factories import eligible_charger
+from tests.curtailment.factories import action, open_event
 from tests.feeders.factories import FeederFactory
 
 UTC = dt.UTC
 
 
 def _action(*, event, hcalcs, start, minutes, ended_after=None):
-    return CurtailmentAction.objects.create(
+    # The device confirmed at once (the factory's default): its minutes count.
+    return action(
         event=event,
         hcalcs=hcalcs,
-        planned_minutes=minutes,
+        minutes=minutes,
         expected_kw=7,
         started_at=start,
-        expected_end_at=start + dt.timedelta(minutes=minutes),
-        confirmed_at=start,  # the device confirmed at once: its minutes count
         ended_at=start + dt.timedelta(minutes=ended_after) if ended_after is not None else None,
         status="ended" if ended_after is not None else "confirmed",
     )
 
 
 def _event(feeder, start, status="ended"):
-    return CurtailmentEvent.objects.create(
-        feeder=feeder,
-        trigger="manual",
-        status=status,
-        started_at=start,
-        planned_end_at=start + dt.timedelta(hours=2),
-        required_reduction_kw=10,
+    return open_event(
+        feeder=feeder, reduction_kw=10, started_at=start, planned_end_at=start + dt.timedelta(hours=2), status=status
     )
 
 

@@ -14,7 +14,7 @@ from curtailment.choices import ClockState, EscalationStage
 from curtailment.models import FailureClock
 from dnoctl import alarm_views
 from feeders.models import FeederAlert
-from tests.dashboard.helpers import open_event
+from tests.curtailment.factories import open_event
 from tests.feeders.factories import FeederFactory
 
 pytestmark = pytest.mark.django_db

@@ -10,7 +10,7 @@ from django.contrib.auth.models import AnonymousUser
 
 from core.push import FEEDERS_ALL, event_group, feeder_group
 from dnoctl.asgi import application
-from tests.dashboard.helpers import open_event
+from tests.curtailment.factories import open_event
 from tests.feeders.factories import FeederFactory
 
 # Committed data: a consumer's database_sync_to_async reads may run on another thread

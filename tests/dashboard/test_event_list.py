@@ -16,7 +16,7 @@ from core.times import LONDON
 from curtailment.choices import EventEndReason, EventStatus, EventTrigger
 from curtailment.models import CurtailmentEvent
 from tests.consent.factories import eligible_charger
-from tests.dashboard.helpers import action, open_event
+from tests.curtailment.factories import action, open_event
 from tests.feeders.factories import FeederFactory, SubstationFactory
 
 pytestmark = pytest.mark.django_db

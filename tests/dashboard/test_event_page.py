@@ -19,7 +19,7 @@ from curtailment.views import event_milestones
 from dnoctl.charts import event_timeline_figure
 from feeders.models import FeederAlert
 from tests.consent.factories import HcalcsFactory, eligible_charger
-from tests.dashboard.helpers import action, open_event
+from tests.curtailment.factories import action, open_event
 from tests.feeders.factories import FeederFactory
 
 pytestmark = pytest.mark.django_db

@@ -14,7 +14,7 @@ from curtailment.models import CurtailmentEvent
 from feeders.choices import FeederStatus
 from feeders.models import Feeder, FeederAlert, FeederReading
 from tests.consent.factories import eligible_charger
-from tests.dashboard.helpers import action, open_event
+from tests.curtailment.factories import action, open_event
 from tests.feeders.factories import FeederFactory, SubstationFactory
 
 pytestmark = pytest.mark.django_db

@@ -10,7 +10,6 @@ import pytest
 from django.utils import timezone
 
 from curtailment.choices import ActionStatus
-from curtailment.models import CurtailmentAction, CurtailmentEvent
 from dnoctl.telemetry_simulator import (
     MAX_RAMP_PERCENT_PER_MINUTE,
     FeederModel,
@@ -24,6 +23,7 @@ from dnoctl.telemetry_simulator import (
 from feeders.models import FeederReading
 from feeders.services import monitor_token_issue
 from tests.consent.factories import eligible_charger
+from tests.curtailment.factories import action, open_event
 from tests.feeders.factories import FeederFactory
 
 
@@ -117,27 +117,21 @@ def test_chargers_off_counts_confirmed_actions_that_have_not_ended():
     feeder = FeederFactory(code="FDR-SIM")
     chargers = [eligible_charger(feeder=feeder, rated_kw=7.0) for _ in range(3)]
     now = timezone.now()
-    event = CurtailmentEvent.objects.create(
-        feeder=feeder,
-        trigger="manual",
-        started_at=now,
-        planned_end_at=now + timedelta(hours=1),
-        required_reduction_kw=20,
-    )
+    event = open_event(feeder=feeder, started_at=now, minutes=60, reduction_kw=20)
     for hcalcs, status, ended in [
         (chargers[0], ActionStatus.CONFIRMED, None),
         (chargers[1], ActionStatus.SENT, None),  # not yet off
         (chargers[2], ActionStatus.CONFIRMED, now),  # ended: back on
     ]:
-        CurtailmentAction.objects.create(
+        action(
             event=event,
             hcalcs=hcalcs,
             status=status,
-            planned_minutes=60,
+            minutes=60,
             expected_kw=7.0,
             started_at=now,
-            expected_end_at=now + timedelta(hours=1),
             ended_at=ended,
+            confirmed_at=None,
         )
 
     assert django_chargers_off_kw() == {"FDR-SIM": 7.0}
