@@ -190,6 +190,15 @@ def event_live_actions(*, event_id: int) -> QuerySet[CurtailmentAction]:
     return CurtailmentAction.objects.filter(event_id=event_id, status__in=LIVE_ACTION_STATES)
 
 
+def event_chargers_now(*, event_id: int) -> list[CurtailmentAction]:
+    """The event's chargers held now (live actions), limited ones first, each with its
+    HCALCS: what the feeder page lists."""
+    return sorted(
+        event_live_actions(event_id=event_id).select_related("hcalcs"),
+        key=lambda a: (a.kind != ActionKind.LIMIT, a.hcalcs.eui64),
+    )
+
+
 # --- limited chargers' levels over time ---------------------------------------------------
 
 # The closed loop's level changes, audited by the engine (``_limits_change``) as it queues

@@ -41,8 +41,9 @@ from curtailment.models import (
     CurtailmentEvent,
     FailureClock,
 )
-from curtailment.selectors import LimitStep, action_limit_steps
+from curtailment.selectors import LimitStep, action_limit_steps, event_open_for_feeder
 from curtailment.services.common import COUNTING_ACTION_STATES
+from curtailment.templatetags.event_chargers import event_chargers_panel
 from dcc.models import ServiceRequest
 from dnoctl.charts import LONDON, event_timeline_figure, london_label, usage_distribution_figure
 from dnoctl.csv_safety import csv_row
@@ -274,6 +275,14 @@ def feeder_protection(request: HttpRequest, feeder_id: int) -> HttpResponse:
     feeder = get_object_or_404(Feeder, pk=feeder_id)
     clock = FailureClock.objects.filter(feeder_id=feeder.pk).first()
     return render(request, "curtailment/_protection_panel.html", {"feeder": feeder, "clock": clock})
+
+
+def feeder_event_chargers(request: HttpRequest, feeder_id: int) -> HttpResponse:
+    """The feeder page's list of the open event's chargers, re-rendered when the event or
+    one of its actions is pushed (levels move with the load)."""
+    feeder = get_object_or_404(Feeder, pk=feeder_id)
+    event = event_open_for_feeder(feeder_id=feeder.pk)
+    return render(request, "curtailment/_event_chargers.html", event_chargers_panel(feeder, event))
 
 
 def _event_filter_form(request: HttpRequest) -> EventFilterForm:
