@@ -6,6 +6,7 @@ times throughout."""
 from __future__ import annotations
 
 import datetime as dt
+import re
 
 import pytest
 from django.urls import reverse
@@ -137,3 +138,22 @@ def test_an_event_without_limits_has_no_level_strip():
     figure = event_timeline_figure(event=event, actions=[switch_off], milestones=[], limit_steps={})
 
     assert [trace["name"] for trace in figure["data"]] == ["Milestones", "confirmed"]
+
+
+def test_the_decision_says_which_chargers_were_limited_and_which_switched_off(operator, viewer_client):
+    feeder = FeederFactory()
+    apcs = [eligible_charger(feeder=feeder, controller_type="apc", rated_kw=11.0) for _ in range(2)]
+    hcalcs = eligible_charger(feeder=feeder, rated_kw=7.0)
+    event = curtailment_event_start(
+        feeder=feeder, reduction_kw=20, duration_minutes=30, reason="t", requested_by=operator
+    )
+    levels = {a.hcalcs.eui64: a.level_percent for a in event.actions.filter(kind=ActionKind.LIMIT)}
+    assert set(levels) == {c.eui64 for c in apcs}
+
+    page = viewer_client.get(reverse("curtailment:event_detail", args=[event.pk])).content.decode()
+
+    chosen = page.split('id="decision-chosen">')[1].split("</dd>")[0]
+    assert chosen.startswith("2 chargers limited, 1 switched off, ")
+    for eui64, level in levels.items():
+        assert re.search(rf"{eui64}</code> limited to {level} % \(\d+\.\d kW\), \d+\.\d kW withheld for", chosen)
+    assert re.search(rf"{hcalcs.eui64}</code> 7\.0 kW for \d+ min", chosen)
