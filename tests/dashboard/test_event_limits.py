@@ -157,3 +157,24 @@ def test_the_decision_says_which_chargers_were_limited_and_which_switched_off(op
     for eui64, level in levels.items():
         assert re.search(rf"{eui64}</code> limited to {level} % \(\d+\.\d kW\), \d+\.\d kW withheld for", chosen)
     assert re.search(rf"{hcalcs.eui64}</code> 7\.0 kW for \d+ min", chosen)
+
+
+def test_the_notifications_table_says_what_each_customer_was_told(viewer_client):
+    from consent.notifications import ChargerPause, notification_event_queue
+
+    feeder = FeederFactory()
+    apc = eligible_charger(feeder=feeder, controller_type="apc", rated_kw=11.0)
+    off = eligible_charger(feeder=feeder)
+    event = open_event(feeder=feeder)
+    end = event.planned_end_at
+    notification_event_queue(
+        event=event,
+        pauses=[
+            ChargerPause(apc.pk, event.started_at, end, True, level_percent=48, limit_kw=5.28),
+            ChargerPause(off.pk, event.started_at, end, True),
+        ],
+    )
+
+    page = viewer_client.get(reverse("curtailment:event_detail", args=[event.pk])).content.decode()
+
+    assert sorted(re.findall(r'<td class="notice-told">(.*?)</td>', page)) == ["limited to 48 %", "paused"]
