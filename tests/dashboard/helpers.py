@@ -26,12 +26,12 @@ def action(
     """An action the device confirmed at once (``confirmed_at`` = ``started_at`` unless given)."""
     started_at = started_at or timezone.now()
     fields.setdefault("confirmed_at", started_at)
+    fields.setdefault("expected_kw", hcalcs.rated_kw)
     return CurtailmentAction.objects.create(
         event=event,
         hcalcs=hcalcs,
         status=status,
         planned_minutes=minutes,
-        expected_kw=hcalcs.rated_kw,
         started_at=started_at,
         expected_end_at=started_at + dt.timedelta(minutes=minutes),
         ended_at=ended_at,
