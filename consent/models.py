@@ -280,6 +280,12 @@ class Notification(models.Model):
     # event's window: digests and statements render these when they are sent.
     window_start = models.DateTimeField(null=True, blank=True, help_text="Event notice: when the pause starts")
     window_end = models.DateTimeField(null=True, blank=True, help_text="Event notice: when it ends at the latest")
+    controls = models.JSONField(
+        default=dict,
+        blank=True,
+        help_text='Event notice: what it told of, {"paused": chargers switched off, "limits": '
+        '[{"level_percent", "limit_kw"}]} (a limited charger is slowed, not paused)',
+    )
     digest = models.ForeignKey(
         "self",
         null=True,

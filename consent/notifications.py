@@ -3,9 +3,10 @@
 Entry points:
 
 * ``notification_event_queue(*, event, pauses) -> list[Notification]`` — for the ENGINE:
-  call it with a ``ChargerPause`` per charger curtailed in ``event`` (its own window, and
-  whether its boost button overrides it). One notice per affected customer (the current
-  tenant with granted consent), naming their own pause, by their consent's frequency:
+  call it with a ``ChargerPause`` per charger curtailed in ``event`` (its own window, its
+  level if it is limited rather than switched off, and whether its boost button overrides
+  it). One notice per affected customer (the current tenant with granted consent), naming
+  their own pause or limit, by their consent's frequency:
 
   - ``each_event``: a row due now, sent by ``consent.tasks.notification_send`` on commit;
   - ``daily_digest``: a ``batched`` item row that points at the customer's pending daily
@@ -144,7 +145,11 @@ def digest_due_at(*, frequency: str, at: dt.datetime) -> dt.datetime:
 @dataclass(frozen=True)
 class ChargerPause:
     """What an event notice says about one curtailed charger: its own window (the engine's
-    action, not the whole event) and whether the customer's boost button overrides it."""
+    action, not the whole event) and whether the customer's boost button overrides it.
+
+    A charger limited through its APC (SRV 7.16) keeps charging, more slowly: it has a
+    ``level_percent`` (of its maximum) and the ``limit_kw`` that level allows, and the
+    notice says so rather than "paused"."""
 
     hcalcs_id: int
     starts_at: dt.datetime
@@ -153,6 +158,12 @@ class ChargerPause:
     # The customer whose consent the charger was curtailed under: after a change of tenancy
     # the new occupant is not told of a pause that was not theirs.
     customer_id: int | None = None
+    level_percent: int | None = None
+    limit_kw: float | None = None
+
+    @property
+    def limited(self) -> bool:
+        return self.level_percent is not None
 
 
 def _send_on_commit(notification_id: int) -> None:
@@ -246,16 +257,50 @@ def window_labels(*, starts_at: dt.datetime, ends_at: dt.datetime) -> dict[str, 
     }
 
 
+def limit_said(pause: ChargerPause) -> dict:
+    """A limit as a notice words it: its level, the kW it allows (one decimal) and its
+    window in Europe/London time."""
+    return {
+        "level": pause.level_percent,
+        "kw": f"{pause.limit_kw:.1f}" if pause.limit_kw is not None else "",
+        **window_labels(starts_at=pause.starts_at, ends_at=pause.ends_at),
+    }
+
+
+def _controls_said(pauses: list[ChargerPause]) -> dict:
+    """What the notice tells: the switched-off chargers as one pause (their earliest start
+    to latest end, as before APCs), and each limited charger with its own level and window.
+    Kept on the notice (``Notification.controls``) for the digest that carries it."""
+    off = [pause for pause in pauses if not pause.limited]
+    limits = sorted((pause for pause in pauses if pause.limited), key=lambda pause: pause.starts_at)
+    return {
+        "paused": len(off),
+        "limits": [{"level_percent": pause.level_percent, "limit_kw": pause.limit_kw} for pause in limits],
+        "context": {
+            "off_count": len(off),
+            "limits": [limit_said(pause) for pause in limits],
+            "charger_count": len(pauses),
+            **(
+                window_labels(starts_at=min(p.starts_at for p in off), ends_at=max(p.ends_at for p in off))
+                if off
+                else {}
+            ),
+        },
+    }
+
+
 def _event_notice(*, event, premise: Premise, consent: Consent, pauses: list[ChargerPause], now: dt.datetime):
     customer = consent.tenancy.customer
     starts_at = min(pause.starts_at for pause in pauses)
     ends_at = max(pause.ends_at for pause in pauses)
+    said = _controls_said(pauses)
     context = {
         "event": event,
         "premise": premise,
         "customer": customer,
         "consent": consent,
         **window_labels(starts_at=starts_at, ends_at=ends_at),
+        **said["context"],
         # Say "press boost" only when it works; say it will not when the customer may
         # override but the charger could not be put on the button (CURTAIL_WITHOUT_BOOST).
         "boost_works": consent.override_allowed and all(pause.boost_available for pause in pauses),
@@ -273,6 +318,7 @@ def _event_notice(*, event, premise: Premise, consent: Consent, pauses: list[Cha
         "body": body,
         "window_start": starts_at,
         "window_end": ends_at,
+        "controls": {"paused": said["paused"], "limits": said["limits"]},
     }
     if consent.notification_frequency == NotificationFrequency.EACH_EVENT:
         notice = Notification.objects.create(**fields, due_at=now)
@@ -323,7 +369,21 @@ def _render_body(kind: str, channel: str, context: dict) -> str:
 
 def _digest_render(digest: Notification) -> tuple[str, str]:
     items = list(digest.digest_items.select_related("event", "premise").order_by("window_start", "pk"))
-    context = {"customer": digest.customer, "premise": digest.premise, "items": items, "digest": digest}
+    for item in items:
+        # A notice from before APCs has no controls: it told of a pause.
+        item.told_paused = bool(item.controls.get("paused", 1))
+        item.told_limits = [
+            {"level": limit["level_percent"], "kw": f"{limit['limit_kw']:.1f}" if limit.get("limit_kw") else ""}
+            for limit in item.controls.get("limits", [])
+        ]
+    context = {
+        "customer": digest.customer,
+        "premise": digest.premise,
+        "items": items,
+        "digest": digest,
+        "paused_count": sum(1 for item in items if item.told_paused),
+        "limited_count": sum(1 for item in items if item.told_limits),
+    }
     local_due = digest.due_at.astimezone(LONDON)
     context["period"] = (
         (local_due - dt.timedelta(days=1)).date()

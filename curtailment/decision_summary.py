@@ -137,8 +137,17 @@ def _asp(decision: dict) -> str:
     return f"ASP contracts called off first (NF14): {called}{rest}."
 
 
+LIMITED_REASON = re.compile(r"^limited to (\d+) % \(([\d.]+) kW\)")
+
+
 def _picked_detail(record: dict, selection: dict) -> str:
-    detail = f"{(_number(record.get('expected_kw')) or 0):.1f} kW for {record.get('minutes', 0)} min"
+    kw = _number(record.get("expected_kw")) or 0
+    limited = LIMITED_REASON.match(str(record.get("reason", "")))
+    if limited:  # an APC throttled: its level at the start (the closed loop may move it since)
+        detail = f"limited to {limited[1]} % ({float(limited[2]):.1f} kW), {kw:.1f} kW withheld"
+    else:
+        detail = f"{kw:.1f} kW"
+    detail += f" for {record.get('minutes', 0)} min"
     used = selection.get("used_30d")
     reach = selection.get("reachability")
     if used is None:  # older records: the numbers are only in the reason's words
@@ -211,7 +220,17 @@ def event_decision_summary(event, actions: Sequence[Any]) -> DecisionSummary | N
         for r in picked
     ]
     covered = _number(decision.get("covered_kw")) or 0.0
-    if chosen:
+    limited = sum(1 for r in picked if LIMITED_REASON.match(str(r.get("reason", ""))))
+    if limited:
+        off = len(picked) - limited
+        chosen_title = (
+            f"{limited} charger{'s' if limited != 1 else ''} limited"
+            + (f", {off} switched off" if off else "")
+            + f", {covered:.1f} kW expected: the APC chargers drawing most are throttled to a common level "
+            "(never below their guaranteed minimum) before any charger is switched off; the fewest, "
+            "least-curtailed HCALCS are switched off only for what throttling cannot cover."
+        )
+    elif chosen:
         chosen_title = (
             f"{len(chosen)} charger{'s' if len(chosen) != 1 else ''} switched off, {covered:.1f} kW expected: "
             "the least curtailed over 30 days first, then the best reached over the DCC, then the biggest draw."

@@ -1,4 +1,5 @@
-"""Curtailment reads: eligible chargers, reachability, open events, feeder load, NF10 dates."""
+"""Curtailment reads: eligible chargers, reachability, open events, limited chargers' levels
+over time, feeder load, NF10 dates."""
 
 from __future__ import annotations
 
@@ -11,7 +12,9 @@ from consent.choices import LoadLabel, MpanRole
 from consent.hooks import PremiseCurtailment
 from consent.models import HCALCS, MPAN, Consent, HalfHourlyConsumption
 from consent.selectors import consent_current_for_hcalcs, hcalcs_passing_invariant_1
+from core.models import AuditEntry
 from core.times import add_months
+from curtailment.choices import ActionKind
 from curtailment.models import (
     LIVE_ACTION_STATES,
     OPEN_EVENT_STATES,
@@ -164,6 +167,10 @@ def events_open() -> QuerySet[CurtailmentEvent]:
     return CurtailmentEvent.objects.filter(status__in=OPEN_EVENT_STATES).order_by("pk")
 
 
+def event_live_actions(*, event_id: int) -> QuerySet[CurtailmentAction]:
+    return CurtailmentAction.objects.filter(event_id=event_id, status__in=LIVE_ACTION_STATES)
+
+
 def event_with_related(*, event_id: int) -> CurtailmentEvent:
     """One event with its feeder, alert, requester, actions and their service requests
     (raises ``CurtailmentEvent.DoesNotExist``)."""
@@ -218,6 +225,84 @@ def engine_counters() -> dict[str, int]:
         ).count(),
         "protection_alarms": FailureClock.objects.exclude(alarm="").count(),
     }
+
+
+def event_chargers_now(*, event_id: int) -> list[CurtailmentAction]:
+    """The event's chargers held now (live actions), limited ones first, each with its
+    HCALCS: what the feeder page lists."""
+    return sorted(
+        event_live_actions(event_id=event_id).select_related("hcalcs"),
+        key=lambda a: (a.kind != ActionKind.LIMIT, a.hcalcs.eui64),
+    )
+
+
+# --- limited chargers' levels over time ---------------------------------------------------
+
+# The closed loop's level changes, audited by the engine (``_limits_change``) as it queues
+# each change's 7.16.
+LIMIT_CHANGE_ACTIONS = ("action.limit_set", "action.limit_lower", "action.limit_raise", "action.limit_lift")
+
+
+@dataclass(frozen=True)
+class LimitStep:
+    """A level a limited charger was commanded to from ``at`` (100 once lifted), with the
+    kW that level withholds from the charger's draw before the limit."""
+
+    at: dt.datetime
+    level_percent: int
+    withheld_kw: float
+    change: str  # set (the first limit), lower, raise, lift
+
+
+def action_limit_steps(*, actions) -> dict[int, list[LimitStep]]:
+    """Each limit action's levels in time order, first limit included (one query).
+
+    The first level is the one the limit was dispatched at: the first change's previous
+    level, or the level still on the action when it never changed. Its kW withheld is the
+    action's own (``expected_kw``) when it never changed, else worked out from the draw the
+    limit was computed from (``demand_kw``), as the allocation does."""
+    limits = {a.pk: a for a in actions if a.kind == ActionKind.LIMIT and a.level_percent is not None}
+    if not limits:
+        return {}
+    changes: dict[int, list[AuditEntry]] = {pk: [] for pk in limits}
+    for entry in AuditEntry.objects.filter(
+        target_type=CurtailmentAction._meta.label_lower,
+        target_id__in=[str(pk) for pk in limits],
+        action__in=LIMIT_CHANGE_ACTIONS,
+    ).order_by("at", "id"):
+        changes[int(entry.target_id)].append(entry)
+    steps: dict[int, list[LimitStep]] = {}
+    for pk, action in limits.items():
+        mine = changes[pk]
+        first = mine[0].inputs.get("previous_level") if mine else None
+        first = action.level_percent if first is None else int(first)
+        run = [
+            LimitStep(
+                at=action.confirmed_at or action.started_at,
+                level_percent=first,
+                withheld_kw=_withheld_kw(action, first) if mine else action.expected_kw,
+                change="set",
+            )
+        ]
+        for entry in mine:
+            change = entry.action.removeprefix("action.limit_")
+            lifted = change == "lift"
+            run.append(
+                LimitStep(
+                    at=entry.at,
+                    level_percent=100 if lifted else int(entry.inputs.get("level", action.level_percent)),
+                    withheld_kw=0.0 if lifted else float(entry.inputs.get("reduction_kw", 0.0)),
+                    change=change,
+                )
+            )
+        steps[pk] = run
+    return steps
+
+
+def _withheld_kw(action: CurtailmentAction, level: int) -> float:
+    if action.demand_kw is None:
+        return action.expected_kw
+    return max(0.0, action.demand_kw - action.hcalcs.rated_kw * level / 100)
 
 
 # --- feeder load (read from the readings the telemetry side stores) --------------------

@@ -13,6 +13,7 @@ urlpatterns = [
     path("events/<int:event_id>/live.json", views.event_live, name="event_live"),
     path("events/<int:event_id>/cancel/", views.event_cancel, name="event_cancel"),
     path("feeders/<int:feeder_id>/protection/", views.feeder_protection, name="feeder_protection"),
+    path("feeders/<int:feeder_id>/event-chargers/", views.feeder_event_chargers, name="feeder_event_chargers"),
     path("compliance/", views.compliance, name="compliance"),
     path("compliance/live.json", views.compliance_live, name="compliance_live"),
     path("audit/", views.audit_list, name="audit"),

@@ -38,7 +38,9 @@ from curtailment.decision_summary import event_decision_summary
 from curtailment.event_list import event_csv_rows, event_minutes, events_filtered
 from curtailment.forms import EventCancelForm, EventFilterForm
 from curtailment.models import OPEN_EVENT_STATES, CurtailmentAction, CurtailmentEvent
+from curtailment.selectors import LimitStep, action_limit_steps, event_open_for_feeder
 from curtailment.services.common import COUNTING_ACTION_STATES
+from curtailment.templatetags.event_chargers import event_chargers_panel
 from dnoctl.charts import event_timeline_figure, usage_distribution_figure
 from dnoctl.csv_safety import csv_row
 from dnoctl.queueing import broker_problem, queueing_failures
@@ -77,6 +79,10 @@ def event_milestones(event: CurtailmentEvent, actions: list[CurtailmentAction]) 
 
 def _event_tables(event: CurtailmentEvent, actions: list[CurtailmentAction]) -> dict[str, Any]:
     requests = [sr for action in actions for sr in action.service_requests.all()]
+    limit_steps = action_limit_steps(actions=actions)
+    for action in actions:
+        # The table shows a limit's earlier levels beside the one in force.
+        action.limit_history = limit_history(limit_steps.get(action.pk, []))
     audit = audit_entries_of(target_type=event._meta.label_lower, target_id=event.pk)
     return {
         "event": event,
@@ -94,10 +100,18 @@ def _event_tables(event: CurtailmentEvent, actions: list[CurtailmentAction]) -> 
         "early_release": event.end_reason == EventEndReason.EARLY_RELEASE,
         "confirmed_count": sum(1 for a in actions if a.confirmed_at),
         "mix": event_mix(actions),
+        "limit_steps": limit_steps,
         "queued": commands_queued(event, actions),
         # The feeder's time-to-failure clock while it belongs to this event.
         "clock": selectors.feeder_clock(feeder_id=event.feeder_id, event_id=event.pk),
     }
+
+
+def limit_history(steps: list[LimitStep]) -> str:
+    """A limit's levels so far, ``62 % → 48 % → lifted``; empty while it has had one level."""
+    if len(steps) < 2:
+        return ""
+    return " → ".join("lifted" if step.change == "lift" else f"{step.level_percent} %" for step in steps)
 
 
 def shortfall_now_kw(event: CurtailmentEvent, actions: list[CurtailmentAction]) -> float:
@@ -160,7 +174,12 @@ def _event_page(
 ) -> HttpResponse:
     actions = list(event.actions.all())
     context = _event_tables(event, actions)
-    context["figure"] = event_timeline_figure(event=event, actions=actions, milestones=event_milestones(event, actions))
+    context["figure"] = event_timeline_figure(
+        event=event,
+        actions=actions,
+        milestones=event_milestones(event, actions),
+        limit_steps=context["limit_steps"],
+    )
     context["cancel_form"] = cancel_form or EventCancelForm(prefix="cancel")
     context["error"] = error
     return render(request, "curtailment/event_detail.html", context, status=status)
@@ -180,7 +199,12 @@ def event_live(request: HttpRequest, event_id: int) -> JsonResponse:
     return JsonResponse(
         {
             "status": event.status,
-            "figure": event_timeline_figure(event=event, actions=actions, milestones=event_milestones(event, actions)),
+            "figure": event_timeline_figure(
+                event=event,
+                actions=actions,
+                milestones=event_milestones(event, actions),
+                limit_steps=context["limit_steps"],
+            ),
             "tables_html": render_to_string("curtailment/_event_tables.html", context, request=request),
             "summary_html": render_to_string("curtailment/_event_summary.html", context, request=request),
         }
@@ -240,6 +264,14 @@ def feeder_protection(request: HttpRequest, feeder_id: int) -> HttpResponse:
     feeder = get_object_or_404(Feeder, pk=feeder_id)
     clock = selectors.feeder_clock(feeder_id=feeder.pk)
     return render(request, "curtailment/_protection_panel.html", {"feeder": feeder, "clock": clock})
+
+
+def feeder_event_chargers(request: HttpRequest, feeder_id: int) -> HttpResponse:
+    """The feeder page's list of the open event's chargers, re-rendered when the event or
+    one of its actions is pushed (levels move with the load)."""
+    feeder = get_object_or_404(Feeder, pk=feeder_id)
+    event = event_open_for_feeder(feeder_id=feeder.pk)
+    return render(request, "curtailment/_event_chargers.html", event_chargers_panel(feeder, event))
 
 
 def _event_filter_form(request: HttpRequest) -> EventFilterForm:

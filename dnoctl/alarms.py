@@ -24,7 +24,7 @@ from typing import Any
 from django.db.models import Count, Q
 
 from core.times import london_label
-from curtailment.choices import ClockState, EscalationStage
+from curtailment.choices import ActionKind, ClockState, EscalationStage
 from curtailment.models import LIVE_ACTION_STATES, OPEN_EVENT_STATES, CurtailmentEvent, FailureClock
 from dnoctl.charts import STATUS_SEVERITY
 from feeders.choices import FeederStatus
@@ -137,7 +137,14 @@ def alarms_read() -> list[Alarm]:
         e.feeder_id: e
         for e in CurtailmentEvent.objects.filter(status__in=OPEN_EVENT_STATES)
         .select_related("feeder__substation")
-        .annotate(live=Count("actions", filter=Q(actions__status__in=LIVE_ACTION_STATES)))
+        .annotate(
+            live=Count("actions", filter=Q(actions__status__in=LIVE_ACTION_STATES)),
+            # A limited charger (APC) is slowed, not off: the lists say how many of each.
+            limited=Count("actions", filter=Q(actions__status__in=LIVE_ACTION_STATES, actions__kind=ActionKind.LIMIT)),
+            switched_off=Count(
+                "actions", filter=Q(actions__status__in=LIVE_ACTION_STATES, actions__kind=ActionKind.SWITCH_OFF)
+            ),
+        )
     }
     # A clock lives while its feeder has an alert or an event; one caught alone (between the
     # engine's writes) still shows rather than vanish for a refresh.

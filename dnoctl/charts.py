@@ -179,18 +179,99 @@ def milestone_rows(milestones: Sequence[dict[str, Any]]) -> list[str]:
     return rows
 
 
+# How a limit ended, as its label ends (what the device did at the end of its last level).
+LIMIT_ENDINGS = {
+    "released": "lifted",
+    "cancelled": "lifted",
+    "rotated": "lifted",
+    "override": "boost pressed",
+    "duration": "reverted at its end",
+}
+
+
+def limit_label(*, steps: Sequence[Any], end_reason: str = "") -> str:
+    """A limited charger's levels as an operator reads them: ``limited 62 % → 48 % → lifted
+    · 5.7 kW withheld`` (the kW its last level in force withholds)."""
+    held = [step for step in steps if step.change != "lift"]
+    if not held:
+        return ""
+    levels = [f"{step.level_percent} %" for step in held]
+    lifted = any(step.change == "lift" for step in steps)
+    ending = "lifted" if lifted else LIMIT_ENDINGS.get(end_reason, "")
+    return f"limited {' → '.join([*levels, *([ending] if ending else [])])} · {held[-1].withheld_kw:.1f} kW withheld"
+
+
+def _limit_segments(actions: Sequence[Any], limit_steps: dict[int, Sequence[Any]]) -> dict[str, Any] | None:
+    """A strip along the foot of each limited charger's bar, one piece per level it was held
+    at, darker the harder it was throttled; its hover says the level, the kW the charger
+    could still draw and the kW withheld, from when to when (Europe/London)."""
+    y, base, length, levels, hover = [], [], [], [], []
+    for action in actions:
+        steps = limit_steps.get(action.pk) or []
+        bar_end = action.ended_at or action.expected_end_at
+        for i, step in enumerate(steps):
+            following = steps[i + 1] if i + 1 < len(steps) else None
+            start = max(step.at, action.started_at)
+            end = min(following.at if following else bar_end, bar_end)
+            if step.change == "lift" or end <= start:
+                continue
+            y.append(action.hcalcs.eui64)
+            base.append(london_wallclock(start))
+            length.append((end - start).total_seconds() * 1000)
+            levels.append(step.level_percent)
+            allowed = action.hcalcs.rated_kw * step.level_percent / 100
+            hover.append(
+                f"limited to {step.level_percent} % ({allowed:.1f} of {action.hcalcs.rated_kw:.1f} kW),"
+                f" {step.withheld_kw:.1f} kW withheld<br>{london_label(start)} to {london_label(end)}"
+            )
+    if not y:
+        return None
+    return {
+        "type": "bar",
+        "orientation": "h",
+        "name": "limit level",
+        "y": y,
+        "base": base,
+        "x": length,
+        "width": 0.18,
+        "offset": 0.22,
+        "marker": {
+            "color": levels,
+            "cmin": 0,
+            "cmax": 100,
+            "colorscale": [[0, "#8c2d04"], [1, "#fdd49e"]],
+            "line": {"color": "#0f1419", "width": 1},
+        },
+        "text": [f"{level} %" for level in levels],
+        "textposition": "none",
+        "hovertext": hover,
+        "hovertemplate": "%{y}<br>%{hovertext}<extra></extra>",
+    }
+
+
 def event_timeline_figure(
-    *, event: Any, actions: Sequence[Any], milestones: Sequence[dict[str, Any]]
+    *,
+    event: Any,
+    actions: Sequence[Any],
+    milestones: Sequence[dict[str, Any]],
+    limit_steps: dict[int, Sequence[Any]] | None = None,
 ) -> dict[str, Any]:
     """A Gantt-like timeline: one bar per charger action from dispatch to its end (or its
     expected end while live), coloured by action status, under one row per milestone
     (alert, start, ASP call-offs, overrides, end), each marked across the chart by a dotted
-    line.
+    line. A limited charger's bar is labelled with its levels and the kW withheld
+    (:func:`limit_label`), with a strip of its levels over time along its foot
+    (``limit_steps``: each limit action's ``LimitStep``s).
 
     Bars are horizontal ``bar`` traces with ``base`` at the start; on a date axis Plotly
     wants the length in milliseconds. Milestones come first and the y axis is reversed, so
     they read top-down in time order above the chargers.
     """
+    limit_steps = limit_steps or {}
+    labels = {
+        a.pk: limit_label(steps=limit_steps[a.pk], end_reason=a.end_reason) if a.pk in limit_steps else "switched off"
+        for a in actions
+    }
     rows = milestone_rows(milestones)
     data: list[dict[str, Any]] = [
         {
@@ -218,9 +299,15 @@ def event_timeline_figure(
                 "x": [((a.ended_at or a.expected_end_at) - a.started_at).total_seconds() * 1000 for a in group],
                 "marker": {"color": colour},
                 "customdata": [a.pk for a in group],
-                "hovertemplate": "%{y}<br>" + status + "<extra></extra>",
+                "text": [labels[a.pk] for a in group],
+                "textposition": "inside",
+                "insidetextanchor": "start",
+                "hovertemplate": "%{y}<br>" + status + "<br>%{text}<extra></extra>",
             }
         )
+    segments = _limit_segments(actions, limit_steps)
+    if segments:
+        data.append(segments)
     shapes = [
         {
             "type": "line",
@@ -258,6 +345,8 @@ def event_timeline_figure(
             yaxis={"automargin": True, "gridcolor": "#2b3640", "categoryorder": "trace", "autorange": "reversed"},
             shapes=shapes,
             hovermode="closest",
+            # A label too long for its bar is hidden, not shrunk to nothing: it is in the hover.
+            uniformtext={"mode": "hide", "minsize": 10},
             height=max(260, 90 + 26 * (chargers + len(rows))),
             uirevision="event",
         ),

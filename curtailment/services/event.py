@@ -415,8 +415,17 @@ def _limits_change(
 
     by_id = {a.pk: a for a in live}
     changed, lifted = [], []
+    budget = command_budget(at=at) if any(change.change == "raise" for change, _kw in plan.changes.values()) else None
     for action_id, (change, reduction_kw) in plan.changes.items():
         action = by_id[action_id]
+        if change.change == "raise" and (refusal := budget.refusal({"7.16": 1})):
+            # A raise only gives the customer back some kW: it waits for the DCC command
+            # budget (a lower limit protects the feeder and a lift ends a counted minute:
+            # those always go).
+            audit_record_once(action="action.limit_raise_deferred", rule=AUTO_RULE, target=action, reason=refusal)
+            continue
+        if change.change == "raise":
+            budget.take({"7.16": 1})
         if change.change == "lift":
             if action_move(
                 action,

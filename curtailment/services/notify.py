@@ -2,8 +2,8 @@
 
 Kept small so the engine does not depend on how notifications are sent: the consent app
 chooses the channel and frequency per customer; the engine says whose charger is paused,
-for which window (the charger's own action, not the whole event) and whether the boost
-button overrides it.
+or limited to which level (an APC), for which window (the charger's own action, not the
+whole event) and whether the boost button overrides it.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from consent.notifications import ChargerPause, notification_event_queue
-from curtailment.choices import ActionStatus
+from curtailment.choices import ActionKind, ActionStatus
 from curtailment.models import CurtailmentAction
 from dcc.models import ServiceRequest
 from dnoctl.queueing import task_send_on_commit
@@ -58,8 +58,8 @@ def customers_notify(*, event, hcalcs_ids: list[int]) -> list[int]:
 
 
 def _pauses(*, event, hcalcs_ids: list[int], now: dt.datetime) -> tuple[list, list[int]]:
-    """The ``ChargerPause`` of each action that switched (or is switching) its charger off,
-    and the HCALCS whose action is still undecided."""
+    """The ``ChargerPause`` of each action that switched (or is switching) its charger off
+    or limited it (with its level), and the HCALCS whose action is still undecided."""
     from curtailment.services.action import boost_available
     from curtailment.services.event import knob
 
@@ -88,6 +88,18 @@ def _pauses(*, event, hcalcs_ids: list[int], now: dt.datetime) -> tuple[list, li
                 ends_at=action.ended_at or action.expected_end_at,
                 boost_available=boost_available(action=action, boost_state=boost_states.get(action.pk)),
                 customer_id=action.selection.get("customer_id"),
+                **_limit_told(action),
             )
         )
     return pauses, undecided
+
+
+def _limit_told(action: CurtailmentAction) -> dict:
+    """A limited charger's level and the kW it may still draw (the customer is told it is
+    slowed, not paused); nothing for a switch-off."""
+    if action.kind != ActionKind.LIMIT or action.level_percent is None:
+        return {}
+    return {
+        "level_percent": action.level_percent,
+        "limit_kw": round(action.hcalcs.rated_kw * action.level_percent / 100, 2),
+    }

@@ -48,6 +48,19 @@ const reloadSoon = debounce(() => {
   if (note) note.hidden = false;
 }, 1500);
 
+// The open event's chargers, as the server renders them: levels move with the load.
+const refreshEventChargers = debounce(async () => {
+  const list = document.getElementById("event-chargers");
+  if (!list) return;
+  try {
+    const response = await fetch(list.dataset.url, { credentials: "same-origin" });
+    if (!response.ok) throw new Error(`${list.dataset.url}: ${response.status}`);
+    list.outerHTML = await response.text();
+  } catch (error) {
+    console.warn(error);
+  }
+}, 500);
+
 connectLive(
   `/ws/feeders/${feederId}/`,
   {
@@ -79,7 +92,9 @@ connectLive(
     "feeder.alert": () => reloadSoon(),
     "event.updated": (p) => {
       if (p.status === "ended" || !document.getElementById("open-event")) reloadSoon();
+      else refreshEventChargers();
     },
+    "action.updated": () => refreshEventChargers(),
     "control.feeder_configured": (p) => {
       document.getElementById("feeder-automatic").textContent = p.automatic_curtailment ? "on" : "off";
       const log = document.getElementById("control-log");
@@ -106,6 +121,7 @@ connectLive(
     onReconnect: () => {
       reloadChart();
       refreshProtection();
+      refreshEventChargers();
     },
   },
 );

@@ -1,8 +1,9 @@
 """Accessibility of the control-room pages, judged by axe-core (Deque's engine, installed
 from npm into tests/judges by ``make test``) in Debian's chromium: the overview, the alarm
-list, a feeder page, an event page, the compliance page and the Ofgem report, with alarms, an event and a clock on them, at a wall display's
-1920 px and a laptop's 800 px, have no serious or critical violation and do not scroll
-sideways."""
+list, a feeder page, an event page (with a limited and a switched-off charger, also listed
+on its feeder's page), the compliance page and the Ofgem report, with alarms, an event and
+a clock on them, at a wall display's 1920 px and a laptop's 800 px, have no serious or
+critical violation and do not scroll sideways."""
 
 from __future__ import annotations
 
@@ -12,11 +13,13 @@ from pathlib import Path
 import pytest
 from django.utils import timezone
 
-from curtailment.choices import ClockState, EscalationStage
-from curtailment.models import FailureClock
+from core.models import AuditEntry
+from curtailment.choices import ActionKind, ClockState, EscalationStage
+from curtailment.models import CurtailmentEvent, FailureClock
 from feeders.models import FeederAlert, FeederReading
 from tests.browser_support import PASSWORD, ROOT, screenshot
-from tests.curtailment.factories import open_event
+from tests.consent.factories import eligible_charger
+from tests.curtailment.factories import action, open_event
 from tests.feeders.factories import FeederFactory
 
 pytestmark = [pytest.mark.browser, pytest.mark.processes, pytest.mark.django_db(transaction=True)]
@@ -43,6 +46,7 @@ def _bad_evening(operator) -> tuple[int, int]:
         )
         if n == 1:
             event = open_event(feeder=feeder, alert=alert)
+            _chargers_held(event)
             FailureClock.objects.create(
                 feeder=feeder,
                 event=event,
@@ -70,6 +74,23 @@ def _bad_evening(operator) -> tuple[int, int]:
     return feeder.pk, event.pk
 
 
+def _chargers_held(event) -> None:
+    """A limited APC whose level the closed loop lowered, and a switched-off HCALCS: the
+    event page's level strip and labels, the feeder page's charger list."""
+    apc = eligible_charger(feeder=event.feeder, controller_type="apc", rated_kw=11.0)
+    limit = action(event=event, hcalcs=apc, kind=ActionKind.LIMIT, level_percent=48, demand_kw=11.0, expected_kw=5.72)
+    AuditEntry.objects.create(
+        at=limit.started_at + dt.timedelta(minutes=2),
+        actor="rule:auto-curtail",
+        action="action.limit_lower",
+        target_type="curtailment.curtailmentaction",
+        target_id=str(limit.pk),
+        reason="lower from 62 % to 48 %",
+        inputs={"event_id": event.pk, "level": 48, "previous_level": 62, "reduction_kw": 5.72},
+    )
+    action(event=event, hcalcs=eligible_charger(feeder=event.feeder))
+
+
 @pytest.mark.skipif(not AXE.exists(), reason=f"axe-core is not installed ({AXE}): run `make judges`")
 @pytest.mark.parametrize("width", [1920, 800])
 def test_the_control_room_pages_have_no_serious_accessibility_violation(
@@ -94,6 +115,7 @@ def test_the_control_room_pages_have_no_serious_accessibility_violation(
             "alarms": "/alarms/",
             "feeder": f"/feeders/{feeder_id}/",
             "event": f"/curtailment/events/{event_id}/",
+            "feeder with its event's chargers": f"/feeders/{CurtailmentEvent.objects.get(pk=event_id).feeder_id}/",
             "compliance": "/curtailment/compliance/",
             "reports": "/reports/",
         }

@@ -250,3 +250,178 @@ def test_one_notice_per_customer_spans_their_chargers_pauses():
 
     assert (notice.window_start, notice.window_end) == (pauses[0].starts_at, pauses[1].ends_at)
     assert "17:00 until\n17:40" in notice.body
+
+
+# --- a limited charger (APC, SRV 7.16) is slowed, not paused ---------------------------------
+
+PAUSE_WORDS = ("paused", "pause", "switched off", "switch off")
+
+
+def _apc_charger(frequency=NotificationFrequency.EACH_EVENT, channel=NotificationChannel.EMAIL, **kwargs):
+    charger = eligible_charger(controller_type="apc", rated_kw=11.0, **kwargs)
+    Consent.objects.filter(tenancy__premise=charger.meter.premise).update(
+        notification_frequency=frequency, notification_channel=channel
+    )
+    return charger
+
+
+def _winter_event(feeder):
+    started = dt.datetime(2026, 12, 3, 17, 0, tzinfo=dt.UTC)
+    return open_event(
+        feeder=feeder,
+        trigger="automatic",
+        started_at=started,
+        planned_end_at=started + dt.timedelta(hours=2),
+        reduction_kw=20,
+    )
+
+
+def _limit(charger, event, *, level, start_min=20, end_min=65, boost_available=True):
+    return notifications.ChargerPause(
+        charger.pk,
+        event.started_at + dt.timedelta(minutes=start_min),
+        event.started_at + dt.timedelta(minutes=end_min),
+        boost_available,
+        level_percent=level,
+        limit_kw=round(charger.rated_kw * level / 100, 2),
+    )
+
+
+def _says_pause(text: str) -> bool:
+    return any(word in text.lower() for word in PAUSE_WORDS)
+
+
+def test_a_limited_customers_email_names_the_level_and_kw_and_never_says_paused(
+    celery_eager, django_capture_on_commit_callbacks
+):
+    charger = _apc_charger()
+    event = _winter_event(charger.meter.premise.feeder)
+    with django_capture_on_commit_callbacks(execute=True):
+        [notice] = notifications.notification_event_queue(event=event, pauses=[_limit(charger, event, level=48)])
+
+    [email] = mail.outbox
+    body = " ".join(email.body.split())
+    assert (
+        email.subject == "Your EV charger was limited to 48 % (about 5.3 kW) on 3 Dec 2026 to protect the local network"
+    )
+    assert "at no more than 48 % of its maximum (about 5.3 kW)" in body
+    assert "from 3 Dec 2026 17:20 until 18:05 at the latest" in body  # its own window, GMT
+    assert "press the boost button" in body and "overrides the limit" in body
+    assert not _says_pause(email.subject) and not _says_pause(email.body)
+    assert notice.controls == {"paused": 0, "limits": [{"level_percent": 48, "limit_kw": 5.28}]}
+
+
+def test_a_limited_customers_sms_names_the_level_and_kw_in_london_summer_time():
+    charger = _apc_charger(channel=NotificationChannel.SMS)
+    event = _event(charger.meter.premise.feeder, dt.datetime(2026, 7, 1, 22, 40, tzinfo=dt.UTC))
+    limit = notifications.ChargerPause(
+        charger.pk,
+        dt.datetime(2026, 7, 1, 22, 45, tzinfo=dt.UTC),
+        dt.datetime(2026, 7, 1, 23, 20, tzinfo=dt.UTC),
+        False,
+        level_percent=62,
+        limit_kw=6.82,
+    )
+
+    [notice] = notifications.notification_event_queue(event=event, pauses=[limit])
+
+    assert notice.body.startswith(
+        f"Your EV charger at {charger.meter.premise.postcode} is limited (charging slowed) to 62 % of its maximum "
+        "(about 6.8 kW) from 23:45 until 00:20 on 2 Jul to protect the local network."
+    )
+    assert "boost button cannot override this limit" in notice.body  # override allowed, not on the button
+    assert notice.subject.startswith("Your EV charger was limited to 62 % (about 6.8 kW) on 1 Jul 2026")
+    assert not _says_pause(notice.body) and not _says_pause(notice.subject)
+
+
+def test_a_customer_with_a_paused_and_a_limited_charger_is_told_each_truly():
+    charger = _charger(NotificationFrequency.EACH_EVENT)
+    apc = HcalcsFactory(meter=charger.meter, switch_index=2, controller_type="apc", rated_kw=11.0)
+    event = _winter_event(charger.meter.premise.feeder)
+    pauses = [
+        notifications.ChargerPause(charger.pk, event.started_at, event.started_at + dt.timedelta(minutes=30), True),
+        _limit(apc, event, level=40, start_min=10, end_min=50),
+    ]
+
+    [notice] = notifications.notification_event_queue(event=event, pauses=pauses)
+
+    body = " ".join(notice.body.split())
+    assert "- one paused from 3 Dec 2026 17:00 until 17:30 at the latest;" in body
+    assert (
+        "- one limited (charging slowed) to 40 % of its maximum (about 4.4 kW) from 3 Dec 2026 17:10 until 17:50"
+        in body
+    )
+    assert notice.subject == (
+        "Your EV chargers on 3 Dec 2026: paused, and limited to 40 % (about 4.4 kW), to protect the local network"
+    )
+    assert (notice.window_start, notice.window_end) == (pauses[0].starts_at, pauses[1].ends_at)
+    assert notice.controls == {"paused": 1, "limits": [{"level_percent": 40, "limit_kw": 4.4}]}
+
+
+def test_a_mixed_customers_sms_says_which_is_paused_and_which_is_limited():
+    charger = _charger(NotificationFrequency.EACH_EVENT, channel=NotificationChannel.SMS)
+    apc = HcalcsFactory(meter=charger.meter, switch_index=2, controller_type="apc", rated_kw=11.0)
+    event = _winter_event(charger.meter.premise.feeder)
+    pauses = [
+        notifications.ChargerPause(charger.pk, event.started_at, event.started_at + dt.timedelta(minutes=30), True),
+        _limit(apc, event, level=40, start_min=10, end_min=50),
+    ]
+
+    [notice] = notifications.notification_event_queue(event=event, pauses=pauses)
+
+    assert (
+        "one is paused from 17:00 until 17:30; one is limited (charging slowed) to 40 % of its maximum" in notice.body
+    )
+    assert "(about 4.4 kW) from 17:10 until 17:50." in notice.body
+
+
+def test_a_daily_digest_says_which_events_limited_the_charger(celery_eager):
+    charger = _apc_charger(NotificationFrequency.DAILY_DIGEST)
+    feeder = charger.meter.premise.feeder
+    day = (timezone.now() - dt.timedelta(days=3)).astimezone(notifications.LONDON)
+    for hour, level in ((8, 48), (18, 62)):
+        event = _event(feeder, day.replace(hour=hour, minute=0, second=0, microsecond=0))
+        notifications.notification_event_queue(
+            event=event, pauses=[_limit(charger, event, level=level, start_min=0, end_min=45)]
+        )
+
+    assert tasks.notifications_send_due.delay().get() == 1
+    [email] = mail.outbox
+    assert email.subject == f"Your EV charger on {day:%-d %b %Y}: 2 limits (charging slowed)"
+    body = " ".join(email.body.split())
+    assert "we limited it (charging slowed, not stopped) 2 times" in body
+    assert "08:00 to 08:45" in body and "limited to 48 % of its maximum (about 5.3 kW)" in body
+    assert "18:00 to 18:45" in body and "limited to 62 % of its maximum (about 6.8 kW)" in body
+    assert not _says_pause(email.subject) and not _says_pause(email.body)
+
+
+def test_a_monthly_statement_counts_pauses_and_limits_apart(celery_eager):
+    charger = _charger(NotificationFrequency.MONTHLY_STATEMENT, channel=NotificationChannel.SMS)
+    apc = HcalcsFactory(meter=charger.meter, switch_index=2, controller_type="apc", rated_kw=11.0)
+    feeder = charger.meter.premise.feeder
+    month = dt.datetime(2026, 11, 10, 18, 0, tzinfo=dt.UTC)
+    paused_event, limited_event = _event(feeder, month), _event(feeder, month + dt.timedelta(days=2))
+    notifications.notification_event_queue(event=paused_event, pauses=_pauses(paused_event, charger))
+    notifications.notification_event_queue(event=limited_event, pauses=[_limit(apc, limited_event, level=45)])
+    statement = Notification.objects.get(kind=NotificationKind.MONTHLY_STATEMENT)
+
+    subject, body = notifications._digest_render(statement)
+
+    assert body == (
+        "November 2026: to protect the local network your EV charger was paused 1 time and limited "
+        "(charging slowed) 1 time."
+    )
+    assert subject == "Your EV charger statement for November 2026"
+
+
+def test_a_switched_off_customers_digest_still_says_paused(celery_eager):
+    charger = _charger(NotificationFrequency.DAILY_DIGEST)
+    event = _event(charger.meter.premise.feeder, timezone.now() - dt.timedelta(days=2))
+    notifications.notification_event_queue(event=event, pauses=_pauses(event, charger))
+    digest = Notification.objects.get(kind=NotificationKind.DAILY_DIGEST)
+
+    subject, body = notifications._digest_render(digest)
+
+    assert subject.endswith(": 1 pause")
+    assert "we paused your EV charger 1 time" in " ".join(body.split())
+    assert "limited" not in body

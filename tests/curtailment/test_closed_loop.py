@@ -17,6 +17,7 @@ from curtailment.services.closed_loop import load_without_event
 from tests.consent.factories import eligible_charger
 
 from .helpers import automatic_feeder, reading
+from .test_budget import _sent
 
 pytestmark = pytest.mark.django_db
 
@@ -149,3 +150,25 @@ def test_an_event_of_switched_off_chargers_keeps_its_need(operator):
 
     assert CurtailmentEvent.objects.get(pk=event.pk).required_reduction_kw == 12
     assert not AuditEntry.objects.filter(action="event.need_follow").exists()
+
+
+def test_a_raise_waits_for_the_dcc_command_budget_but_a_lift_does_not(operator, settings):
+    settings.DNOCTL = {**settings.DNOCTL, "DCC_BUDGET": {"7.16": {"hour": 5, "day": 100}}}
+    now = timezone.now()
+    feeder, event = _limited_event(operator, now=now)
+    before = _levels(event)
+    _sent("7.16", ago=dt.timedelta(minutes=5), count=5)  # the hour's 7.16s are spent
+
+    reading(feeder, percent=70, at=now - dt.timedelta(minutes=1))
+    event_recheck(event_id=event.pk, now=now)
+
+    assert _levels(event) == before  # the need fell, but no raise was sent
+    assert AuditEntry.objects.filter(action="action.limit_raise_deferred").count() == 3
+    assert not AuditEntry.objects.filter(action="action.limit_raise").exists()
+
+    later = now + dt.timedelta(minutes=2)
+    reading(feeder, percent=50, at=later - dt.timedelta(seconds=30))
+    event_recheck(event_id=event.pk, now=later)
+
+    assert set(event.actions.values_list("status", flat=True)) == {ActionStatus.RELEASING}
+    assert AuditEntry.objects.filter(action="action.limit_lift").count() == 3
