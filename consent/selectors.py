@@ -276,3 +276,13 @@ def ev_chargers_with_feeder() -> list[HCALCS]:
         .select_related("meter__premise__feeder")
         .only("id", "eui64", "meter__premise__feeder__code", "meter__premise__feeder__id")
     )
+
+
+def consent_with_tenancy(*, consent_id: int) -> Consent:
+    """One consent with its tenancy's premise and customer (raises ``Consent.DoesNotExist``)."""
+    return Consent.objects.select_related("tenancy__premise", "tenancy__customer").get(pk=consent_id)
+
+
+def hcalcs_with_meter(*, hcalcs_id: int) -> HCALCS:
+    """Raises ``HCALCS.DoesNotExist``."""
+    return HCALCS.objects.select_related("meter").get(pk=hcalcs_id)

@@ -90,7 +90,10 @@ def notifications_failed(request: HttpRequest) -> HttpResponse:
 @permission_required(MANAGE_CONSENT, raise_exception=True)
 def consent_request_resend(request: HttpRequest, consent_id: int) -> HttpResponse:
     """Send the consent request to a new occupant again (from the awaiting queue)."""
-    consent = get_object_or_404(Consent.objects.select_related("tenancy__premise", "tenancy__customer"), pk=consent_id)
+    try:
+        consent = selectors.consent_with_tenancy(consent_id=consent_id)
+    except Consent.DoesNotExist:
+        raise Http404("no such consent") from None
     try:
         notice = notifications.notification_consent_request_resend(consent=consent, by=request.user)
     except ValueError as exc:
@@ -330,7 +333,10 @@ def tenancy_change(request: HttpRequest, premise_id: int) -> HttpResponse:
 @permission_required(MANAGE_CONSENT, raise_exception=True)
 def boost_details(request: HttpRequest, hcalcs_id: int) -> HttpResponse:
     """Ask the meter for the boost-button details (SRV 7.11); the answer arrives later."""
-    hcalcs = get_object_or_404(HCALCS.objects.select_related("meter"), pk=hcalcs_id)
+    try:
+        hcalcs = selectors.hcalcs_with_meter(hcalcs_id=hcalcs_id)
+    except HCALCS.DoesNotExist:
+        raise Http404("no such HCALCS") from None
     if task_send(tasks.boost_details_read, (hcalcs.pk, request.user.pk)):
         messages.success(request, f"SRV 7.11 requested for {hcalcs.eui64}; reload in a few seconds for the answer.")
     else:
