@@ -83,7 +83,7 @@ def parse_args() -> argparse.Namespace:
 
 def default_budget(chargers: int) -> str:
     hour = max(2000, int(chargers * 1.2))
-    return f"7.6={hour}/h,{3 * hour}/d;7.8={hour}/h,{3 * hour}/d;7.9={hour}/h,{3 * hour}/d"
+    return ";".join(f"{srv}={hour}/h,{3 * hour}/d" for srv in ("7.6", "7.7", "7.8", "7.9"))
 
 
 def setup_area(feeders: int, per_feeder: int) -> tuple[list, list[tuple[int, str, int]]]:
@@ -216,7 +216,7 @@ def harness_postgres() -> set[int]:
         cursor.execute("SELECT pg_backend_pid()")
         backend = cursor.fetchone()[0]
     postmaster = int(Path(f"/proc/{backend}/stat").read_text().rsplit(")", 1)[1].split()[1])
-    pids = {postmaster}
+    pids = {postmaster}  # the smallest id: its children start after it (ids wrap rarely)
     for entry in Path("/proc").iterdir():
         if entry.name.isdigit():
             try:
@@ -225,6 +225,14 @@ def harness_postgres() -> set[int]:
             except OSError:
                 continue
     return pids
+
+
+def reaped_cpu(pids: set[int]) -> float:
+    """CPU seconds of the postmaster's children that have ended (the kernel adds them to the
+    parent's cutime/cstime): backends are replaced every ``DB_CONN_MAX_AGE`` seconds."""
+    postmaster = min(pids)
+    fields = Path(f"/proc/{postmaster}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[13]) + int(fields[14])) / os.sysconf("SC_CLK_TCK")
 
 
 def transactions() -> int:
@@ -315,6 +323,8 @@ def wait_acknowledged(feeder_ids: list[int], since: dt.datetime, chargers: int, 
         opened = events.count()
         if opened == len(feeder_ids) and actions and acked >= actions:
             return {
+                "late": CurtailmentAction.objects.filter(event__in=events, status="late").count(),
+                "reads": ServiceRequest.objects.filter(srv="7.7", created_at__gte=since).count(),
                 "events": opened,
                 "actions": actions,
                 "acked": acked,
@@ -458,6 +468,7 @@ def main() -> None:
                 "this run's postgres": harness_postgres(),
             }
             cpu_before = cpu_seconds_by_role(roles)
+            reaped_before = reaped_cpu(roles["this run's postgres"])
             xacts_before = transactions()
             from django.utils import timezone
 
@@ -468,6 +479,8 @@ def main() -> None:
             finally:
                 roles["this run's postgres"] = harness_postgres()
                 cpu = cpu_difference(cpu_before, cpu_seconds_by_role(roles), at_least=0.5)
+                reaped = reaped_cpu(roles["this run's postgres"]) - reaped_before
+                cpu += f"; this run's postgres backends ended during the run {reaped:.2f} s"
                 xacts = transactions() - xacts_before
                 stop_workers(workers)
             done.update(
@@ -484,6 +497,7 @@ def main() -> None:
                 f"{count} worker(s): {done['acked']} x 7.6 acknowledged, last {done['to_last']:.1f} s after the first"
                 f" alert ({done['after_last_alert']:.1f} s after the last), {done['rate']:.1f} acks/s;"
                 f" ({done['rate'] / bare_rate:.2f} of the bare client); deferred {done['deferred']};"
+                f" {done['late']} actions marked late, {done['reads']} x 7.7 switch reads;"
                 f" {done['xacts_per_charger']:.1f} transactions per charger; load {done['load']:.1f}; CPU: {cpu}",
                 flush=True,
             )
@@ -495,14 +509,14 @@ def main() -> None:
         f"{args.feeders} feeders x {args.chargers_per_feeder} chargers = {total}, at risk over {args.spread:g} s"
         f" (readings through telemetry_ingest); chargers on the boost button (7.6 only), real GBCS;"
         f" workers --pool {args.pool} --concurrency {args.concurrency}; DCC budget {budget}",
-        "| worker processes | 7.6 acknowledged | deferred by the budget | first alert -> last ack s |"
+        "| worker processes | 7.6 acknowledged | deferred by the budget | late at the end | 7.7 reads (one per action marked late) | first alert -> last ack s |"
         " after the last alert s | acks/s | scaling vs 1 | vs bare client | load at end |",
-        "|---|---|---|---|---|---|---|---|---|",
+        "|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for r in results:
         scaling = f"{r['rate'] / one:.2f}" if one else "-"
         lines.append(
-            f"| {r['workers']} | {r['acked']} | {r['deferred']} | {r['to_last']:.1f} | {r['after_last_alert']:.1f} |"
+            f"| {r['workers']} | {r['acked']} | {r['deferred']} | {r['late']} | {r['reads']} | {r['to_last']:.1f} | {r['after_last_alert']:.1f} |"
             f" {r['rate']:.1f} | {scaling} | {r['rate'] / bare_rate:.2f} | {r['load']:.1f} |"
         )
     lines += [
