@@ -36,7 +36,7 @@ from ninja.security import HttpBearer
 from consent import profiles, schemas, selectors, services
 from consent.choices import NotificationChannel, NotificationFrequency
 from consent.importer import import_progress_get
-from consent.models import ApiToken, Consent, Premise
+from consent.models import Consent, Premise
 from consent.tenancy_feed import COLUMNS as FEED_COLUMNS
 from consent.tenancy_feed import tenancy_feed_apply
 from core.roles import IMPORT_PREMISES, MANAGE_CONSENT, VIEW_PERSONAL_DATA
@@ -62,8 +62,7 @@ def api_token_user(token: str):
     """The service-account user of a live token, or None."""
     if not token:
         return None
-    found = ApiToken.objects.select_related("user").filter(token_sha256=token_hash(token), revoked_at__isnull=True)
-    found = found.first()
+    found = selectors.api_token_live(token_sha256=token_hash(token))
     return found.user if found is not None and found.user.is_active else None
 
 
@@ -272,9 +271,8 @@ def premise_json(premise: Premise, *, personal: bool) -> dict:
 
 
 def _premise(reference: str) -> Premise:
-    premises = Premise.objects.prefetch_related("meters__mpans", "meters__hcalcs")
     # No reference holds text the database cannot store (so it cannot even be looked up).
-    premise = premises.filter(reference=reference).first() if unstorable_text(reference) is None else None
+    premise = selectors.premise_with_devices(reference=reference) if unstorable_text(reference) is None else None
     if premise is None:
         raise ApiRefusal(_error(404, f"no premise with reference {reference!r}"))
     return premise

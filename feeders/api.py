@@ -20,7 +20,6 @@ import orjson
 from asgiref.sync import sync_to_async
 from django.core.handlers.asgi import ASGIRequest
 from django.db import close_old_connections
-from django.db.models import QuerySet
 from django.http import HttpRequest, JsonResponse
 from django.utils import timezone
 from ninja import Router
@@ -28,8 +27,8 @@ from ninja.security import HttpBearer
 
 from dnoctl.api_base import UNSTORABLE, ApiRefusal, documented_body, json_parse, unstorable_text
 from feeders import schemas
-from feeders.models import Feeder, MonitorToken
-from feeders.selectors import monitor_token_authenticate
+from feeders.models import MonitorToken
+from feeders.selectors import feeder_for_token, monitor_token_authenticate
 from feeders.services import (
     FUTURE_SKEW,
     TelemetryRejected,
@@ -140,16 +139,6 @@ def _parse_json(body: bytes) -> Any:
     if where is not None:
         raise ValueError(f"{where} {UNSTORABLE}")
     return value
-
-
-def _feeders_of(token: MonitorToken) -> QuerySet[Feeder]:
-    """The feeders a token may name: its own monitor's feeder, or any for an unbound
-    (head-end or SCADA) token. Any other feeder is answered as if it did not exist, so a
-    monitor's token cannot find out which feeders there are (as in ``telemetry_ingest``)."""
-    feeders = Feeder.objects.all()
-    if token.monitor_device_id:
-        feeders = feeders.filter(monitor_device_id=token.monitor_device_id)
-    return feeders
 
 
 router = Router(auth=MonitorBearer(), tags=["telemetry and alerts"])
@@ -266,7 +255,7 @@ def _alerts(request: HttpRequest) -> JsonResponse:
     errors, raised_at = _alert_errors(body)
     if errors:
         return JsonResponse({"errors": errors}, status=400)
-    feeder = _feeders_of(token).filter(code=body["feeder"]).first()
+    feeder = feeder_for_token(token=token, code=body["feeder"])
     if feeder is None:
         return _error(400, f"unknown feeder code {body['feeder']!r}", field="feeder")
     result = feeder_alert_raise_external(
