@@ -29,7 +29,7 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.http import HttpRequest, JsonResponse
 from django.utils import timezone
-from django.utils.dateparse import parse_date, parse_datetime
+from django.utils.dateparse import parse_date
 from ninja import Router
 from ninja.security import HttpBearer
 
@@ -40,12 +40,14 @@ from consent.models import Consent, Premise
 from consent.tenancy_feed import COLUMNS as FEED_COLUMNS
 from consent.tenancy_feed import tenancy_feed_apply
 from core.roles import IMPORT_PREMISES, MANAGE_CONSENT, VIEW_PERSONAL_DATA
+from core.times import datetime_with_offset
 from dnoctl.api_base import (
     UNSTORABLE,
     ApiError,
     ApiRefusal,
     SessionAuth,
     documented_body,
+    error_reply,
     json_parse,
     request_body,
     unstorable_text,
@@ -66,10 +68,6 @@ def api_token_user(token: str):
     return found.user if found is not None and found.user.is_active else None
 
 
-def _error(status: int, message: str, **extra: Any) -> JsonResponse:
-    return JsonResponse({"error": message, **extra}, status=status)
-
-
 class ConsentApiToken(HttpBearer):
     """``Authorization: Bearer <token>`` from ``manage.py consent_api_token``: the request
     acts as the token's service-account user. Without the header, the session is tried."""
@@ -84,7 +82,7 @@ class ConsentApiToken(HttpBearer):
     def authenticate(self, request: HttpRequest, token: str) -> Any:
         user = api_token_user(token.strip())
         if user is None:
-            raise ApiRefusal(_error(401, "invalid or revoked API token"))
+            raise ApiRefusal(error_reply(401, "invalid or revoked API token"))
         request.user = user  # services and permission checks name the service account
         return user
 
@@ -116,13 +114,13 @@ def _guarded(*, permission: str | None = None) -> Callable:
         @wraps(view)
         def wrapper(request: HttpRequest, *args, **kwargs):
             if permission and not request.user.has_perm(permission):
-                return _error(403, f"permission {permission} required")
+                return error_reply(403, f"permission {permission} required")
             try:
                 return view(request, *args, **kwargs)
             except ValidationError as exc:
-                return _error(400, "invalid input; nothing was changed", fields=_fields(exc))
+                return error_reply(400, "invalid input; nothing was changed", fields=_fields(exc))
             except services.ConsentConflict as exc:
-                return _error(409, str(exc))
+                return error_reply(409, str(exc))
 
         return wrapper
 
@@ -138,7 +136,7 @@ def _body(request: HttpRequest) -> bytes:
     of half-hours is large); over it, a 413."""
     body = request_body(request, limit=MAX_BODY_BYTES)
     if body is None:
-        raise ApiRefusal(_error(413, f"request body larger than {MAX_BODY_BYTES} bytes: split it"))
+        raise ApiRefusal(error_reply(413, f"request body larger than {MAX_BODY_BYTES} bytes: split it"))
     return body
 
 
@@ -198,13 +196,9 @@ def _datetime(body: dict, name: str, default: dt.datetime | None = None) -> dt.d
     if raw in (None, "") and default is not None:
         return default
     try:
-        # parse_datetime raises ValueError for a well-formed impossible time (2026-13-01T25:00)
-        parsed = parse_datetime(raw) if isinstance(raw, str) else None
+        return datetime_with_offset(raw)
     except ValueError as exc:
-        raise ValidationError({name: f"not a date-time: {raw!r} ({exc})"}) from None
-    if parsed is None or timezone.is_naive(parsed):
-        raise ValidationError({name: f"not an ISO 8601 date-time with its offset: {raw!r}"})
-    return parsed
+        raise ValidationError({name: str(exc)}) from None
 
 
 def _choice(body: dict, name: str, choices, default: str) -> str:
@@ -274,7 +268,7 @@ def _premise(reference: str) -> Premise:
     # No reference holds text the database cannot store (so it cannot even be looked up).
     premise = selectors.premise_with_devices(reference=reference) if unstorable_text(reference) is None else None
     if premise is None:
-        raise ApiRefusal(_error(404, f"no premise with reference {reference!r}"))
+        raise ApiRefusal(error_reply(404, f"no premise with reference {reference!r}"))
     return premise
 
 
@@ -484,7 +478,7 @@ def tenancy_feed(request: HttpRequest) -> JsonResponse:
     """A CSV feed of changes of tenancy (``text/csv`` body), all or nothing."""
     result = tenancy_feed_apply(raw=io.BytesIO(_body(request)), recorded_by=request.user)
     if not result.ok:
-        return _error(400, "the feed has errors; nothing was changed", errors=result.errors)
+        return error_reply(400, "the feed has errors; nothing was changed", errors=result.errors)
     return JsonResponse({"ok": True, "changes": result.applied})
 
 
@@ -537,5 +531,5 @@ def import_progress(request: HttpRequest, job_id: str) -> JsonResponse:
     """Progress of a background premises import (polled by the upload page)."""
     state = import_progress_get(job_id)
     if state is None:
-        return _error(404, "no such import job (or it finished more than a day ago)")
+        return error_reply(404, "no such import job (or it finished more than a day ago)")
     return JsonResponse(state)

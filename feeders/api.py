@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 import orjson
@@ -25,6 +25,7 @@ from django.utils import timezone
 from ninja import Router
 from ninja.security import HttpBearer
 
+from core.times import datetime_with_offset
 from dnoctl.api_base import UNSTORABLE, ApiRefusal, documented_body, json_parse, unstorable_text
 from feeders import schemas
 from feeders.models import MonitorToken
@@ -210,21 +211,15 @@ def _alert_errors(body: Any) -> tuple[list[dict], datetime | None]:
     ):
         bad("load_percent", "must be a number from 0 to 1000 (percent of rating)")
     raised_at = None
-    raw = body.get("raised_at")
-    if not isinstance(raw, str):
-        bad("raised_at", "required: an ISO 8601 string with a UTC offset")
+    try:
+        parsed = datetime_with_offset(body.get("raised_at"))
+    except ValueError as exc:
+        bad("raised_at", str(exc))
     else:
-        try:
-            parsed = datetime.fromisoformat(raw)
-        except ValueError:
-            bad("raised_at", f"not an ISO 8601 date-time: {raw[:40]!r}")
+        if parsed > timezone.now() + FUTURE_SKEW:
+            bad("raised_at", "in the future")
         else:
-            if parsed.tzinfo is None or parsed.utcoffset() is None:
-                bad("raised_at", "no UTC offset")
-            elif parsed > timezone.now() + FUTURE_SKEW:
-                bad("raised_at", "in the future")
-            else:
-                raised_at = parsed.astimezone(UTC)
+            raised_at = parsed
     return errors, raised_at
 
 
