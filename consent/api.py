@@ -29,23 +29,25 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.http import HttpRequest, JsonResponse
 from django.utils import timezone
-from django.utils.dateparse import parse_date, parse_datetime
+from django.utils.dateparse import parse_date
 from ninja import Router
 from ninja.security import HttpBearer
 
 from consent import profiles, schemas, selectors, services
 from consent.choices import NotificationChannel, NotificationFrequency
 from consent.importer import import_progress_get
-from consent.models import ApiToken, Consent, Premise
+from consent.models import Consent, Premise
 from consent.tenancy_feed import COLUMNS as FEED_COLUMNS
 from consent.tenancy_feed import tenancy_feed_apply
 from core.roles import IMPORT_PREMISES, MANAGE_CONSENT, VIEW_PERSONAL_DATA
+from core.times import datetime_with_offset
 from dnoctl.api_base import (
     UNSTORABLE,
     ApiError,
     ApiRefusal,
     SessionAuth,
     documented_body,
+    error_reply,
     json_parse,
     request_body,
     unstorable_text,
@@ -62,13 +64,8 @@ def api_token_user(token: str):
     """The service-account user of a live token, or None."""
     if not token:
         return None
-    found = ApiToken.objects.select_related("user").filter(token_sha256=token_hash(token), revoked_at__isnull=True)
-    found = found.first()
+    found = selectors.api_token_live(token_sha256=token_hash(token))
     return found.user if found is not None and found.user.is_active else None
-
-
-def _error(status: int, message: str, **extra: Any) -> JsonResponse:
-    return JsonResponse({"error": message, **extra}, status=status)
 
 
 class ConsentApiToken(HttpBearer):
@@ -85,7 +82,7 @@ class ConsentApiToken(HttpBearer):
     def authenticate(self, request: HttpRequest, token: str) -> Any:
         user = api_token_user(token.strip())
         if user is None:
-            raise ApiRefusal(_error(401, "invalid or revoked API token"))
+            raise ApiRefusal(error_reply(401, "invalid or revoked API token"))
         request.user = user  # services and permission checks name the service account
         return user
 
@@ -117,13 +114,13 @@ def _guarded(*, permission: str | None = None) -> Callable:
         @wraps(view)
         def wrapper(request: HttpRequest, *args, **kwargs):
             if permission and not request.user.has_perm(permission):
-                return _error(403, f"permission {permission} required")
+                return error_reply(403, f"permission {permission} required")
             try:
                 return view(request, *args, **kwargs)
             except ValidationError as exc:
-                return _error(400, "invalid input; nothing was changed", fields=_fields(exc))
+                return error_reply(400, "invalid input; nothing was changed", fields=_fields(exc))
             except services.ConsentConflict as exc:
-                return _error(409, str(exc))
+                return error_reply(409, str(exc))
 
         return wrapper
 
@@ -139,7 +136,7 @@ def _body(request: HttpRequest) -> bytes:
     of half-hours is large); over it, a 413."""
     body = request_body(request, limit=MAX_BODY_BYTES)
     if body is None:
-        raise ApiRefusal(_error(413, f"request body larger than {MAX_BODY_BYTES} bytes: split it"))
+        raise ApiRefusal(error_reply(413, f"request body larger than {MAX_BODY_BYTES} bytes: split it"))
     return body
 
 
@@ -199,13 +196,9 @@ def _datetime(body: dict, name: str, default: dt.datetime | None = None) -> dt.d
     if raw in (None, "") and default is not None:
         return default
     try:
-        # parse_datetime raises ValueError for a well-formed impossible time (2026-13-01T25:00)
-        parsed = parse_datetime(raw) if isinstance(raw, str) else None
+        return datetime_with_offset(raw)
     except ValueError as exc:
-        raise ValidationError({name: f"not a date-time: {raw!r} ({exc})"}) from None
-    if parsed is None or timezone.is_naive(parsed):
-        raise ValidationError({name: f"not an ISO 8601 date-time with its offset: {raw!r}"})
-    return parsed
+        raise ValidationError({name: str(exc)}) from None
 
 
 def _choice(body: dict, name: str, choices, default: str) -> str:
@@ -272,11 +265,10 @@ def premise_json(premise: Premise, *, personal: bool) -> dict:
 
 
 def _premise(reference: str) -> Premise:
-    premises = Premise.objects.prefetch_related("meters__mpans", "meters__hcalcs")
     # No reference holds text the database cannot store (so it cannot even be looked up).
-    premise = premises.filter(reference=reference).first() if unstorable_text(reference) is None else None
+    premise = selectors.premise_with_devices(reference=reference) if unstorable_text(reference) is None else None
     if premise is None:
-        raise ApiRefusal(_error(404, f"no premise with reference {reference!r}"))
+        raise ApiRefusal(error_reply(404, f"no premise with reference {reference!r}"))
     return premise
 
 
@@ -486,7 +478,7 @@ def tenancy_feed(request: HttpRequest) -> JsonResponse:
     """A CSV feed of changes of tenancy (``text/csv`` body), all or nothing."""
     result = tenancy_feed_apply(raw=io.BytesIO(_body(request)), recorded_by=request.user)
     if not result.ok:
-        return _error(400, "the feed has errors; nothing was changed", errors=result.errors)
+        return error_reply(400, "the feed has errors; nothing was changed", errors=result.errors)
     return JsonResponse({"ok": True, "changes": result.applied})
 
 
@@ -539,5 +531,5 @@ def import_progress(request: HttpRequest, job_id: str) -> JsonResponse:
     """Progress of a background premises import (polled by the upload page)."""
     state = import_progress_get(job_id)
     if state is None:
-        return _error(404, "no such import job (or it finished more than a day ago)")
+        return error_reply(404, "no such import job (or it finished more than a day ago)")
     return JsonResponse(state)

@@ -23,9 +23,9 @@ from typing import Any, BinaryIO
 
 from django.db import transaction
 from django.utils import timezone
-from django.utils.dateparse import parse_datetime
 
 from consent.models import MPAN, HalfHourlyConsumption
+from core.times import NO_UTC_OFFSET, NoUtcOffset, datetime_with_offset
 
 RETENTION_MONTHS = 3
 CHUNK = 2000
@@ -88,16 +88,11 @@ def retention_cutoff(now: dt.datetime) -> dt.datetime:
 
 def _period_start(value: Any) -> dt.datetime:
     if isinstance(value, str):
-        parsed = parse_datetime(value.strip())
-        if parsed is None:
-            raise ValueError(f"not an ISO 8601 date-time: {value!r}")
-        value = parsed
+        value = datetime_with_offset(value.strip())
     if not isinstance(value, dt.datetime):
         raise ValueError(f"not a date-time: {value!r}")
     if timezone.is_naive(value):
-        raise ValueError(
-            "give the UTC offset (e.g. 2026-11-24T17:30:00Z): local times are ambiguous on clock-change days"
-        )
+        raise NoUtcOffset(NO_UTC_OFFSET)
     value = value.astimezone(dt.UTC)
     if value.minute not in (0, 30) or value.second or value.microsecond:
         raise ValueError(f"a half hour starts on :00 or :30, got {value:%H:%M:%S}")

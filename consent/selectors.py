@@ -22,6 +22,7 @@ from consent.choices import ConsentStatus, LoadLabel, MpanRole, NotificationStat
 from consent.models import (
     HCALCS,
     MPAN,
+    ApiToken,
     Consent,
     ConsentChange,
     Customer,
@@ -281,6 +282,16 @@ def ev_chargers_with_feeder() -> list[HCALCS]:
 def consent_with_tenancy(*, consent_id: int) -> Consent:
     """One consent with its tenancy's premise and customer (raises ``Consent.DoesNotExist``)."""
     return Consent.objects.select_related("tenancy__premise", "tenancy__customer").get(pk=consent_id)
+
+
+def api_token_live(*, token_sha256: str) -> ApiToken | None:
+    """The unrevoked API token with this hash, with its user."""
+    return ApiToken.objects.select_related("user").filter(token_sha256=token_sha256, revoked_at__isnull=True).first()
+
+
+def premise_with_devices(*, reference: str) -> Premise | None:
+    """The premise with this reference, its meters' MPANs and HCALCS prefetched."""
+    return Premise.objects.prefetch_related("meters__mpans", "meters__hcalcs").filter(reference=reference).first()
 
 
 def hcalcs_with_meter(*, hcalcs_id: int) -> HCALCS:

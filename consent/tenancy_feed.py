@@ -19,11 +19,11 @@ from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
 from django.db import transaction
 from django.utils import timezone
-from django.utils.dateparse import parse_datetime
 
 from consent import services
 from consent.choices import NotificationChannel, NotificationFrequency
 from consent.models import Premise
+from core.times import datetime_with_offset
 
 COLUMNS = (
     "premise_reference",
@@ -62,13 +62,9 @@ def _check(row: dict, line: int, result: FeedResult, premises: dict[str, Premise
     at = timezone.now()
     if get("at"):
         try:
-            parsed = parse_datetime(get("at"))
-        except ValueError:  # well-formed but impossible, e.g. 2026-13-01T00:00:00Z
-            parsed = None
-        if parsed is None or timezone.is_naive(parsed):
+            at = datetime_with_offset(get("at"))
+        except ValueError:
             result.error(line, "at", f"not an ISO 8601 date-time with its offset: {get('at')!r}")
-        else:
-            at = parsed
     if not get("name"):
         result.error(line, "name", "required")
     if get("email"):

@@ -12,6 +12,29 @@ UTC = dt.UTC
 WALLCLOCK_FORMAT = "%Y-%m-%d %H:%M:%S"
 
 
+NO_UTC_OFFSET = "no UTC offset: give e.g. +00:00 or Z (local times are ambiguous at clock changes)"
+
+
+class NoUtcOffset(ValueError):
+    """A date-time without its UTC offset: a local time is ambiguous at the clock changes,
+    so none is guessed."""
+
+
+def datetime_with_offset(text: object) -> dt.datetime:
+    """An ISO 8601 date-time that carries its UTC offset, as UTC: the one check of a
+    timestamp a client sends. Raises ``ValueError`` naming what is wrong (``NoUtcOffset``
+    when only the offset is missing)."""
+    if not isinstance(text, str):
+        raise ValueError("required: an ISO 8601 string with a UTC offset")
+    try:
+        parsed = dt.datetime.fromisoformat(text)
+    except ValueError:  # malformed, or well-formed but impossible (2026-13-01T25:00)
+        raise ValueError(f"not an ISO 8601 date-time: {text[:40]!r}") from None
+    if parsed.tzinfo is None or parsed.utcoffset() is None:
+        raise NoUtcOffset(NO_UTC_OFFSET)
+    return parsed.astimezone(UTC)
+
+
 def london_wallclock(moment: dt.datetime | None) -> str | None:
     """The Europe/London wall-clock time of an aware datetime, as Plotly wants it
     (``"YYYY-MM-DD HH:MM:SS"``, no offset). ``None`` stays ``None``.

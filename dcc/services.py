@@ -36,7 +36,7 @@ from django.utils import timezone
 from lxml import etree
 
 from dcc import config as dcc_config
-from dcc import gbcs
+from dcc import dialect, gbcs
 from dcc.choices import ServiceRequestState as State
 from dcc.duis import (
     DccArgumentError,
@@ -181,7 +181,7 @@ class DbCounterSource:
 
     def next_counter(self, originator: str) -> int:
         table = connection.ops.quote_name(DccRequestCounter._meta.db_table)
-        larger = "GREATEST" if connection.vendor == "postgresql" else "MAX"  # SQLite's two-argument MAX
+        larger = dialect.larger_of()
         advance = f"UPDATE {table} SET value = {larger}(value + 1, %s) WHERE originator_eui64 = %s RETURNING value"  # noqa: S608 - names from model meta
         with connection.cursor() as cursor:
             cursor.execute(advance, [_now_ms(), originator])
@@ -256,56 +256,7 @@ def _note(service_request_id: int, *, from_state: str, to_state: str, detail: st
 
 def _note_document(service_request_id: int, *, detail: str) -> None:
     """A document row in the history, stamped with the request's state at that moment."""
-    _note_documents([(service_request_id, timezone.now(), detail)])
-
-
-def _note_documents(notes: list[tuple[int, dt.datetime, str]], *, heartbeat_id: int | None = None) -> None:
-    """Document rows in the history, each stamped with its request's current state.
-
-    One ``INSERT ... SELECT`` reads the state and writes all the rows in a single statement
-    (this runs for every DUIS document, so a separate read and insert per row would
-    double or triple its cost). ``heartbeat_id``: also renew that request's claim
-    (``sent_at``) while it is ``sent``, in the same statement on PostgreSQL.
-    """
-    if heartbeat_id is not None and (not notes or connection.vendor != "postgresql"):
-        ServiceRequest.objects.filter(pk=heartbeat_id, state=State.SENT).update(sent_at=timezone.now())
-        heartbeat_id = None
-    if not notes:
-        return
-    requests_table, history = _tables()
-    one = f"SELECT id, %s, state, state, %s FROM {requests_table} WHERE id = %s"  # noqa: S608 - table name from model meta
-    prefix, params = "", []
-    if heartbeat_id is not None:
-        prefix = f"WITH heartbeat AS (UPDATE {requests_table} SET sent_at = %s WHERE id = %s AND state = %s) "  # noqa: S608
-        params += [connection.ops.adapt_datetimefield_value(timezone.now()), heartbeat_id, State.SENT]
-    for service_request_id, at, detail in notes:
-        params += [connection.ops.adapt_datetimefield_value(at), detail, service_request_id]
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"{prefix}INSERT INTO {history} {_HISTORY_COLUMNS} " + " UNION ALL ".join([one] * len(notes)),
-            params,
-        )
-
-
-def _create_pg(service_request: ServiceRequest, *, detail: str) -> None:
-    """PostgreSQL: insert the request and its first history row (``built``) in one
-    statement, atomic by itself (the ORM's two inserts in a transaction took four round
-    trips for every charger of an event)."""
-    requests_table, history = _tables()
-    fields = [field for field in ServiceRequest._meta.concrete_fields if not field.primary_key]
-    values = [field.get_db_prep_save(field.pre_save(service_request, add=True), connection) for field in fields]
-    columns = ", ".join(connection.ops.quote_name(field.column) for field in fields)
-    sql = (
-        f"WITH created AS (INSERT INTO {requests_table} ({columns}) VALUES ({', '.join(['%s'] * len(fields))})"  # noqa: S608 - names from model meta
-        f" RETURNING id, created_at),"
-        f" noted AS (INSERT INTO {history} {_HISTORY_COLUMNS} SELECT id, created_at, '', %s, %s FROM created)"
-        f" SELECT id FROM created"
-    )
-    with connection.cursor() as cursor:
-        cursor.execute(sql, [*values, State.BUILT, detail])
-        service_request.pk = cursor.fetchone()[0]
-    service_request._state.adding = False
-    service_request._state.db = connection.alias
+    dialect.history_insert([(service_request_id, timezone.now(), detail)])
 
 
 def service_request_create(
@@ -364,13 +315,7 @@ def service_request_create(
         state=State.BUILT,
         request_document=etree.tostring(request, encoding="unicode"),
     )
-    if connection.vendor == "postgresql":
-        _create_pg(service_request, detail=f"CV {command_variant}")
-        return service_request
-    # No savepoint inside a caller's transaction: an error here rolls the caller back too.
-    with transaction.atomic(savepoint=False):
-        service_request.save(force_insert=True)
-        _note(service_request.pk, from_state="", to_state=State.BUILT, detail=f"CV {command_variant}")
+    dialect.request_insert(service_request, detail=f"CV {command_variant}")
     return service_request
 
 
@@ -392,18 +337,19 @@ def _move(
     in the history before this move; they are written in the same transaction either way.
     """
     documents_first = documents_first or []
-    if len(from_states) == 1 and connection.vendor == "postgresql" and not connection.in_atomic_block:
-        if _move_pg(
+    if len(from_states) == 1:
+        moved = dialect.request_move(
             service_request_id,
             from_state=from_states[0],
             to_state=to_state,
             detail=detail,
             documents_first=documents_first,
             fields=fields,
-        ):
-            return True
-        _note_documents(documents_first)  # not moved: the documents still go in, as they are
-        return False
+        )
+        if moved is not None:
+            if not moved:
+                dialect.history_insert(documents_first)  # not moved: the documents still go in, as they are
+            return moved
     with transaction.atomic():
         if len(from_states) == 1:
             # One possible origin: a conditional UPDATE is the whole compare-and-set (no
@@ -411,7 +357,7 @@ def _move(
             if not ServiceRequest.objects.filter(pk=service_request_id, state=from_states[0]).update(
                 state=to_state, **fields
             ):
-                _note_documents(documents_first)
+                dialect.history_insert(documents_first)
                 return False
             # The update matched, so the documents were received in ``from_states[0]``.
             rows = [
@@ -431,7 +377,7 @@ def _move(
             )
             ServiceRequestTransition.objects.bulk_create(rows)
             return True
-        _note_documents(documents_first)
+        dialect.history_insert(documents_first)
         row = ServiceRequest.objects.select_for_update().get(pk=service_request_id)
         if row.state not in from_states:
             return False
@@ -473,7 +419,7 @@ class _Recorder:
         # Heartbeat (not needed right after the claim): each POST renews the claim, so the
         # lease need only cover one POST. Written before the document is POSTed: a crash
         # after the POST still leaves it.
-        _note_documents([*self.take_pending(), note], heartbeat_id=None if self.claim_fresh else row.pk)
+        dialect.history_insert([*self.take_pending(), note], heartbeat_id=None if self.claim_fresh else row.pk)
         self.claim_fresh = False
 
     def take_pending(self) -> list[tuple[int, dt.datetime, str]]:
@@ -481,7 +427,7 @@ class _Recorder:
         return pending
 
     def flush(self) -> None:
-        _note_documents(self.take_pending())
+        dialect.history_insert(self.take_pending())
 
     def _child(self, request_id: str, document: bytes) -> ServiceRequest:
         rid = RequestId.parse(request_id)
@@ -512,12 +458,10 @@ def _claim(service_request_id: int, *, lease: dt.timedelta) -> ServiceRequest | 
     ``lease`` (that worker died mid-send). So two workers handed the same request never both send it.
     """
     now = timezone.now()
-    if connection.vendor == "postgresql":
-        # First send (the usual case): claim, history row and the row's content in one
-        # statement, atomic by itself (no BEGIN/row lock/COMMIT round trips).
-        claimed = _claim_built_pg(service_request_id, now=now)
-        if claimed is not None:
-            return claimed
+    # First send (the usual case): one statement on PostgreSQL.
+    claimed = dialect.request_claim_built(service_request_id, now=now)
+    if claimed is not None:
+        return claimed
     with transaction.atomic():
         row = ServiceRequest.objects.select_for_update().get(pk=service_request_id)
         idle = row.state == State.BUILT or (
@@ -530,65 +474,6 @@ def _claim(service_request_id: int, *, lease: dt.timedelta) -> ServiceRequest | 
         # The row is locked: these are exactly the values just written (no re-read).
         row.state, row.attempts, row.sent_at = State.SENT, row.attempts + 1, now
         return row
-
-
-def _tables() -> tuple[str, str]:
-    quote = connection.ops.quote_name
-    return quote(ServiceRequest._meta.db_table), quote(ServiceRequestTransition._meta.db_table)
-
-
-_HISTORY_COLUMNS = "(service_request_id, at, from_state, to_state, detail)"
-
-
-def _claim_built_pg(service_request_id: int, *, now: dt.datetime) -> ServiceRequest | None:
-    """PostgreSQL: compare-and-set ``built`` -> ``sent`` with its history row, in one
-    data-modifying statement; the claimed row, or None when it was not ``built``."""
-    requests_table, history = _tables()
-    at = connection.ops.adapt_datetimefield_value(now)
-    sql = (
-        f"WITH claimed AS (UPDATE {requests_table} SET state = %s, attempts = attempts + 1, sent_at = %s"  # noqa: S608 - table names from model meta
-        f" WHERE id = %s AND state = %s RETURNING *),"
-        f" noted AS (INSERT INTO {history} {_HISTORY_COLUMNS}"
-        f" SELECT id, %s, %s, %s, 'sending (attempt ' || attempts || ')' FROM claimed)"
-        f" SELECT * FROM claimed"
-    )
-    params = [State.SENT, at, service_request_id, State.BUILT, at, State.BUILT, State.SENT]
-    rows = list(ServiceRequest.objects.raw(sql, params))
-    return rows[0] if rows else None
-
-
-def _move_pg(
-    service_request_id: int,
-    *,
-    from_state: str,
-    to_state: str,
-    detail: str,
-    documents_first: list[tuple[int, dt.datetime, str]],
-    fields: dict[str, Any],
-) -> bool:
-    """PostgreSQL: compare-and-set from one state with its history rows (the documents
-    first, then the move) in one data-modifying statement, atomic by itself."""
-    requests_table, history = _tables()
-    quote = connection.ops.quote_name
-    assignments, values = ["state = %s"], [to_state]
-    for name, value in fields.items():
-        field = ServiceRequest._meta.get_field(name)
-        assignments.append(f"{quote(field.column)} = %s")
-        values.append(field.get_db_prep_save(value, connection))
-    rows = [(at, from_state, from_state, text) for _pk, at, text in documents_first]
-    rows.append((timezone.now(), from_state, to_state, detail))
-    selects = " UNION ALL ".join(["SELECT id, %s, %s, %s, %s FROM moved"] * len(rows))
-    sql = (
-        f"WITH moved AS (UPDATE {requests_table} SET {', '.join(assignments)}"  # noqa: S608 - names from model meta
-        f" WHERE id = %s AND state = %s RETURNING id)"
-        f" INSERT INTO {history} {_HISTORY_COLUMNS} {selects}"
-    )
-    params = [*values, service_request_id, from_state]
-    for at, old, new, text in rows:
-        params += [connection.ops.adapt_datetimefield_value(at), old, new, text]
-    with connection.cursor() as cursor:
-        cursor.execute(sql, params)
-        return cursor.rowcount > 0
 
 
 def service_request_dispatch(*, service_request_id: int, client: DccClient | None = None) -> ServiceRequest:

@@ -14,11 +14,11 @@ from typing import Any
 from csp.decorators import csp_update
 from django.contrib.auth.decorators import login_not_required
 from django.core.exceptions import RequestDataTooBig
-from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
+from django.http import Http404, HttpRequest, HttpResponse
 from ninja import NinjaAPI, Swagger
 
 from consent.api import router as consent_router
-from dnoctl.api_base import ApiRefusal, SessionAuth, documented_body_schemas
+from dnoctl.api_base import ApiRefusal, SessionAuth, documented_body_schemas, error_reply
 from dnoctl.api_errors import body_too_large
 from feeders.api import router as feeders_router
 from reports.views import router as reports_router
@@ -103,7 +103,7 @@ def _too_large(request: HttpRequest, exc: RequestDataTooBig) -> HttpResponse:
 
 @api.exception_handler(Http404)
 def _not_found(request: HttpRequest, exc: Http404) -> HttpResponse:
-    return JsonResponse({"error": str(exc) or "not found"}, status=404)
+    return error_reply(404, str(exc) or "not found")
 
 
 # Swagger UI's stylesheet draws its icons (arrows, copy, lock) as data: SVG images; the

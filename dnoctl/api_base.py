@@ -32,6 +32,12 @@ class ApiError(Schema):
     error: str
 
 
+def error_reply(status: int, message: str, **extra: Any) -> JsonResponse:
+    """``{"error": message, ...}`` with ``status``: the error body of the consent and
+    reports APIs and of every failure the project answers under ``/api/``."""
+    return JsonResponse({"error": message, **extra}, status=status)
+
+
 class ApiRefusal(Exception):
     """Stop an operation (or its authentication) with a ready response, so every API keeps
     its own error body; ``dnoctl.api`` returns ``response`` as it is."""
@@ -63,9 +69,9 @@ class SessionAuth(APIKeyCookie):
 
     def __call__(self, request: HttpRequest) -> Any:
         if not request.user.is_authenticated:
-            raise ApiRefusal(JsonResponse({"error": self.refusal}, status=401))
+            raise ApiRefusal(error_reply(401, self.refusal))
         if request.method not in SAFE_METHODS and csrf_failed(request):
-            raise ApiRefusal(JsonResponse({"error": CSRF_FAILURE}, status=403))
+            raise ApiRefusal(error_reply(403, CSRF_FAILURE))
         return request.user
 
     def authenticate(self, request: HttpRequest, key: str | None) -> Any:  # ninja's abstract hook

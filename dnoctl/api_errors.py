@@ -19,6 +19,8 @@ from django.core.exceptions import RequestDataTooBig
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.views import defaults
 
+from dnoctl.api_base import error_reply
+
 API_PREFIX = "/api/"
 # Headers of the original reply a client still needs (what to send, which methods).
 KEPT_HEADERS = ("Allow", "WWW-Authenticate", "Retry-After")
@@ -30,7 +32,7 @@ def is_api_request(request: HttpRequest) -> bool:
 
 def body_too_large(limit: int | None = None) -> JsonResponse:
     limit = limit or settings.DATA_UPLOAD_MAX_MEMORY_SIZE
-    return JsonResponse({"error": f"request body too large: at most {limit} bytes"}, status=413)
+    return error_reply(413, f"request body too large: at most {limit} bytes")
 
 
 def api_error_text(request: HttpRequest, response: HttpResponse) -> str:
@@ -80,7 +82,7 @@ class ApiErrorsAsJsonMiddleware:
 def api_error_as_json(request: HttpRequest, response: HttpResponse) -> HttpResponse:
     if not is_api_request(request) or response.status_code < 400 or _is_json(response):
         return response
-    rewritten = JsonResponse({"error": api_error_text(request, response)}, status=response.status_code)
+    rewritten = error_reply(response.status_code, api_error_text(request, response))
     for header in KEPT_HEADERS:
         if header in response:
             rewritten[header] = response[header]
@@ -97,5 +99,5 @@ def bad_request(request: HttpRequest, exception: Exception | None = None) -> Htt
     if is_api_request(request):
         if isinstance(exception, RequestDataTooBig):
             return body_too_large()
-        return JsonResponse({"error": "bad request"}, status=400)
+        return error_reply(400, "bad request")
     return defaults.bad_request(request, exception)

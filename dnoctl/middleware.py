@@ -1,7 +1,8 @@
 """Login required on every page and API, with the few exceptions marked explicitly."""
 
 from django.contrib.auth.middleware import LoginRequiredMiddleware
-from django.http import JsonResponse
+
+from dnoctl.api_base import error_reply
 
 
 class LoginRequiredEverywhereMiddleware(LoginRequiredMiddleware):
@@ -16,5 +17,5 @@ class LoginRequiredEverywhereMiddleware(LoginRequiredMiddleware):
 
     def handle_no_permission(self, request, view_func):
         if request.path.startswith("/api/") and not request.headers.get("Accept", "").startswith("text/html"):
-            return JsonResponse({"error": "authentication required"}, status=401)
+            return error_reply(401, "authentication required")
         return super().handle_no_permission(request, view_func)

@@ -8,7 +8,6 @@ from typing import Any
 from django.contrib.auth.decorators import login_not_required
 from django.core.paginator import Paginator
 from django.db import DatabaseError, connection
-from django.db.models import Case, F, IntegerField, QuerySet, Value, When
 from django.http import HttpResponseRedirect, JsonResponse
 from django.shortcuts import render
 from django.template.loader import render_to_string
@@ -21,19 +20,9 @@ from curtailment.selectors import engine_counters
 from dnoctl.alarms import alarm_counts, alarms_read, network_read
 from dnoctl.liveness import liveness_read
 from feeders.choices import FeederStatus, LicenceArea
-from feeders.models import Feeder
 from feeders.selectors import feeder_counters, feeders_filtered, substation_codes
 
 FEEDERS_PER_PAGE = 50
-
-# Riskiest first: at risk, then curtailing, then the live feeders by load; offline feeders
-# (no load to rank by) last, and counted in the header so they are not forgotten.
-RISK_ORDER = [FeederStatus.AT_RISK, FeederStatus.CURTAILING, FeederStatus.NORMAL, FeederStatus.OFFLINE]
-RISK_RANK = Case(
-    *[When(status=status, then=Value(rank)) for rank, status in enumerate(RISK_ORDER)],
-    default=Value(len(RISK_ORDER)),
-    output_field=IntegerField(),
-)
 
 
 def overview_filters(params) -> dict[str, Any]:
@@ -63,15 +52,9 @@ def overview_counters() -> dict[str, int]:
 
 ATTENTION_ROWS = 10
 
-# The overview's sortable columns: the query's ``sort`` names one, ``dir`` flips it. Each
-# ends with the code so rows of equal value keep one order between refreshes.
-SORTS: dict[str, tuple[list, str]] = {
-    "risk": ([RISK_RANK, F("last_load_percent").desc(nulls_last=True), "code"], "asc"),
-    "feeder": (["code"], "asc"),
-    "substation": (["substation__code", "code"], "asc"),
-    "load": ([F("last_load_percent").asc(nulls_first=True), "code"], "desc"),
-    "reading": ([F("last_reading_at").asc(nulls_first=True), "code"], "desc"),
-}
+# The overview's sortable columns (the query's ``sort`` names one, ``dir`` flips it) and
+# the direction each starts in; the orderings are ``feeders.selectors.FEEDER_ORDERINGS``.
+SORTS: dict[str, str] = {"risk": "asc", "feeder": "asc", "substation": "asc", "load": "desc", "reading": "desc"}
 
 
 def overview_sort(params) -> tuple[str, str]:
@@ -80,13 +63,8 @@ def overview_sort(params) -> tuple[str, str]:
     sort = params.get("sort", "risk")
     if sort not in SORTS:
         sort = "risk"
-    direction = params.get("dir", SORTS[sort][1])
-    return sort, direction if direction in ("asc", "desc") else SORTS[sort][1]
-
-
-def feeders_sorted(feeders: QuerySet[Feeder], *, sort: str, direction: str) -> QuerySet[Feeder]:
-    ordered = feeders.order_by(*SORTS[sort][0])
-    return ordered if direction == "asc" else ordered.reverse()
+    direction = params.get("dir", SORTS[sort])
+    return sort, direction if direction in ("asc", "desc") else SORTS[sort]
 
 
 def needs_attention() -> dict[str, Any]:
@@ -125,7 +103,7 @@ def overview_table(request) -> dict[str, Any]:
     query strings the column headers and the pager link to."""
     filters = overview_filters(request.GET)
     sort, direction = overview_sort(request.GET)
-    ordered = feeders_sorted(feeders_filtered(filters=filters), sort=sort, direction=direction)
+    ordered = feeders_filtered(filters=filters, sort=sort, descending=direction == "desc")
     page = Paginator(ordered, FEEDERS_PER_PAGE).get_page(request.GET.get("page"))
     rows = [
         {"feeder": feeder, "last_reading_label": london_label(feeder.last_reading_at)} for feeder in page.object_list
@@ -143,7 +121,7 @@ def overview_table(request) -> dict[str, Any]:
         active = key == sort
         flipped = "desc" if direction == "asc" else "asc"
         link = unsorted.copy()
-        link["sort"], link["dir"] = key, flipped if active else SORTS[key][1]
+        link["sort"], link["dir"] = key, flipped if active else SORTS[key]
         aria = ("ascending" if direction == "asc" else "descending") if active else None
         columns.append({"label": label, "numeric": numeric, "query": link.urlencode(), "aria_sort": aria})
     return {

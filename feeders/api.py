@@ -13,23 +13,23 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 import orjson
 from asgiref.sync import sync_to_async
 from django.core.handlers.asgi import ASGIRequest
 from django.db import close_old_connections
-from django.db.models import QuerySet
 from django.http import HttpRequest, JsonResponse
 from django.utils import timezone
 from ninja import Router
 from ninja.security import HttpBearer
 
+from core.times import datetime_with_offset
 from dnoctl.api_base import UNSTORABLE, ApiRefusal, documented_body, json_parse, unstorable_text
 from feeders import schemas
-from feeders.models import Feeder, MonitorToken
-from feeders.selectors import monitor_token_authenticate
+from feeders.models import MonitorToken
+from feeders.selectors import feeder_for_token, monitor_token_authenticate
 from feeders.services import (
     FUTURE_SKEW,
     TelemetryRejected,
@@ -142,16 +142,6 @@ def _parse_json(body: bytes) -> Any:
     return value
 
 
-def _feeders_of(token: MonitorToken) -> QuerySet[Feeder]:
-    """The feeders a token may name: its own monitor's feeder, or any for an unbound
-    (head-end or SCADA) token. Any other feeder is answered as if it did not exist, so a
-    monitor's token cannot find out which feeders there are (as in ``telemetry_ingest``)."""
-    feeders = Feeder.objects.all()
-    if token.monitor_device_id:
-        feeders = feeders.filter(monitor_device_id=token.monitor_device_id)
-    return feeders
-
-
 router = Router(auth=MonitorBearer(), tags=["telemetry and alerts"])
 # No 403: a token is either unknown (401) or may post, and a feeder it may not post for is
 # an unknown feeder (400), exactly as one that does not exist.
@@ -221,21 +211,15 @@ def _alert_errors(body: Any) -> tuple[list[dict], datetime | None]:
     ):
         bad("load_percent", "must be a number from 0 to 1000 (percent of rating)")
     raised_at = None
-    raw = body.get("raised_at")
-    if not isinstance(raw, str):
-        bad("raised_at", "required: an ISO 8601 string with a UTC offset")
+    try:
+        parsed = datetime_with_offset(body.get("raised_at"))
+    except ValueError as exc:
+        bad("raised_at", str(exc))
     else:
-        try:
-            parsed = datetime.fromisoformat(raw)
-        except ValueError:
-            bad("raised_at", f"not an ISO 8601 date-time: {raw[:40]!r}")
+        if parsed > timezone.now() + FUTURE_SKEW:
+            bad("raised_at", "in the future")
         else:
-            if parsed.tzinfo is None or parsed.utcoffset() is None:
-                bad("raised_at", "no UTC offset")
-            elif parsed > timezone.now() + FUTURE_SKEW:
-                bad("raised_at", "in the future")
-            else:
-                raised_at = parsed.astimezone(UTC)
+            raised_at = parsed
     return errors, raised_at
 
 
@@ -266,7 +250,7 @@ def _alerts(request: HttpRequest) -> JsonResponse:
     errors, raised_at = _alert_errors(body)
     if errors:
         return JsonResponse({"errors": errors}, status=400)
-    feeder = _feeders_of(token).filter(code=body["feeder"]).first()
+    feeder = feeder_for_token(token=token, code=body["feeder"])
     if feeder is None:
         return _error(400, f"unknown feeder code {body['feeder']!r}", field="feeder")
     result = feeder_alert_raise_external(

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from django.conf import settings
-from django.db.models import QuerySet
+from django.db.models import Case, F, IntegerField, QuerySet, Value, When
 from django.utils import timezone
 
 from feeders.choices import FeederStatus
@@ -407,9 +407,32 @@ def alerts_with_feeder(*, alert_ids) -> QuerySet[FeederAlert]:
     return FeederAlert.objects.filter(pk__in=alert_ids).select_related("feeder")
 
 
-def feeders_filtered(*, filters: dict) -> QuerySet[Feeder]:
-    """The overview's feeders: by substation code, licence area, status, high-risk only."""
-    feeders = Feeder.objects.select_related("substation")
+# Riskiest first: at risk, then curtailing, then the live feeders by load; offline feeders
+# (no load to rank by) last.
+RISK_ORDER = [FeederStatus.AT_RISK, FeederStatus.CURTAILING, FeederStatus.NORMAL, FeederStatus.OFFLINE]
+RISK_RANK = Case(
+    *[When(status=status, then=Value(rank)) for rank, status in enumerate(RISK_ORDER)],
+    default=Value(len(RISK_ORDER)),
+    output_field=IntegerField(),
+)
+
+# The overview's orderings by column. Each ends with the code so rows of equal value keep
+# one order between refreshes.
+FEEDER_ORDERINGS: dict[str, list] = {
+    "risk": [RISK_RANK, F("last_load_percent").desc(nulls_last=True), "code"],
+    "feeder": ["code"],
+    "substation": ["substation__code", "code"],
+    "load": [F("last_load_percent").asc(nulls_first=True), "code"],
+    "reading": [F("last_reading_at").asc(nulls_first=True), "code"],
+}
+
+
+def feeders_filtered(*, filters: dict, sort: str = "risk", descending: bool = False) -> QuerySet[Feeder]:
+    """The overview's feeders: by substation code, licence area, status, high-risk only,
+    ordered by one of ``FEEDER_ORDERINGS`` (reversed when ``descending``)."""
+    feeders = Feeder.objects.select_related("substation").order_by(*FEEDER_ORDERINGS[sort])
+    if descending:
+        feeders = feeders.reverse()
     if filters["substation"]:
         feeders = feeders.filter(substation__code=filters["substation"])
     if filters["area"]:
@@ -419,6 +442,16 @@ def feeders_filtered(*, filters: dict) -> QuerySet[Feeder]:
     if filters["high_risk"]:
         feeders = feeders.filter(high_risk=True)
     return feeders
+
+
+def feeder_for_token(*, token: MonitorToken, code: str) -> Feeder | None:
+    """The feeder ``code`` if ``token`` may name it: its own monitor's feeder, or any for an
+    unbound (head-end or SCADA) token; None otherwise, as if it did not exist, so a
+    monitor's token cannot find out which feeders there are."""
+    feeders = Feeder.objects.filter(code=code)
+    if token.monitor_device_id:
+        feeders = feeders.filter(monitor_device_id=token.monitor_device_id)
+    return feeders.first()
 
 
 def feeder_counters() -> dict[str, int]:

@@ -27,7 +27,7 @@ from ninja import Query, Router
 
 from core.roles import EXPORT_REPORTS
 from core.times import london_label
-from dnoctl.api_base import ApiError, SessionAuth, documented_body, json_parse
+from dnoctl.api_base import ApiError, SessionAuth, documented_body, error_reply, json_parse
 from reports import schemas
 from reports.columns import TABLES_BY_NAME
 from reports.periods import (
@@ -185,10 +185,6 @@ def _job_json(request: HttpRequest, job: dict) -> dict[str, Any]:
     return public
 
 
-def _json_error(message: str, status: int) -> JsonResponse:
-    return JsonResponse({"error": message}, status=status)
-
-
 def _owned_job(request: HttpRequest, export_id: str) -> dict | None:
     job = report_export_get(export_id=export_id)
     if job is None or job["user_id"] != request.user.pk:
@@ -318,9 +314,9 @@ def api_summary(
         period = _period_from_api(given)
         overview = _overview_cached(period, _top_n({"top_n": top_n}, PAGE_TOP_N))
     except PeriodError as exc:
-        return _json_error(str(exc), 400)
+        return error_reply(400, str(exc))
     except ReportUnavailable as exc:
-        return _json_error(str(exc), 503)
+        return error_reply(503, str(exc))
     body = {"period": overview["period"], "summary": overview["summary"]}
     for name in ("duration_buckets", "managed_months", "worst_by_total", "worst_by_longest", "breaches"):
         header = TABLES_BY_NAME[name].header
@@ -340,25 +336,25 @@ def api_export_create(request: HttpRequest) -> JsonResponse:
     """``POST /api/v1/reports/exports/`` with a JSON body ``{"format": "csv", "month":
     "2026-10"}`` (any period form, optional ``top_n``): 202 and the export's status."""
     if not request.user.has_perm(EXPORT_REPORTS):
-        return _json_error("permission curtailment.export_reports required", 403)
+        return error_reply(403, "permission curtailment.export_reports required")
     try:
         body = json_parse(request.body or b"{}")
     except ValueError:
-        return _json_error("the body must be a JSON object", 400)
+        return error_reply(400, "the body must be a JSON object")
     if not isinstance(body, dict):
-        return _json_error("the body must be a JSON object", 400)
+        return error_reply(400, "the body must be a JSON object")
     body = {key: (str(value) if isinstance(value, int) else value) for key, value in body.items()}
     for key in ("regulatory_year", "quarter", "month", "start", "end", "top_n"):
         if body.get(key) is not None and not isinstance(body[key], str):
-            return _json_error(f"{key} must be a string or a whole number, got {type(body[key]).__name__}", 400)
+            return error_reply(400, f"{key} must be a string or a whole number, got {type(body[key]).__name__}")
     fmt = body.get("format")
     if fmt not in FORMATS:
-        return _json_error(f"format must be one of {', '.join(FORMATS)}, got {fmt!r}", 400)
+        return error_reply(400, f"format must be one of {', '.join(FORMATS)}, got {fmt!r}")
     try:
         period = _period_from_api(body)
         top_n = _top_n(body, DEFAULT_TOP_N)
     except PeriodError as exc:
-        return _json_error(str(exc), 400)
+        return error_reply(400, str(exc))
     with transaction.atomic():
         job = report_export_request(user=request.user, period=period, fmt=fmt, top_n=top_n)
     return JsonResponse(_job_json(request, job), status=202)
@@ -374,10 +370,10 @@ def api_export_create(request: HttpRequest) -> JsonResponse:
 def api_export_status(request: HttpRequest, export_id: str) -> JsonResponse:
     """The export's state and progress (the page polls this)."""
     if not request.user.has_perm(EXPORT_REPORTS):
-        return _json_error("permission curtailment.export_reports required", 403)
+        return error_reply(403, "permission curtailment.export_reports required")
     job = _owned_job(request, export_id)
     if job is None:
-        return _json_error(f"no export {export_id} (unknown, expired or not yours)", 404)
+        return error_reply(404, f"no export {export_id} (unknown, expired or not yours)")
     return JsonResponse(_job_json(request, job))
 
 
@@ -392,15 +388,15 @@ def api_export_status(request: HttpRequest, export_id: str) -> JsonResponse:
 def api_export_download(request: HttpRequest, export_id: str) -> HttpResponse:
     """The finished file (audited)."""
     if not request.user.has_perm(EXPORT_REPORTS):
-        return _json_error("permission curtailment.export_reports required", 403)
+        return error_reply(403, "permission curtailment.export_reports required")
     job = _owned_job(request, export_id)
     if job is None:
-        return _json_error(f"no export {export_id} (unknown, expired or not yours)", 404)
+        return error_reply(404, f"no export {export_id} (unknown, expired or not yours)")
     if job["state"] != "done":
-        return _json_error(f"export {export_id} is {job['state']}, not ready", 409)
+        return error_reply(409, f"export {export_id} is {job['state']}, not ready")
     path = export_path(job)
     if not path.exists():
-        return _json_error(f"the file of export {export_id} is gone; request it again", 410)
+        return error_reply(410, f"the file of export {export_id} is gone; request it again")
     report_export_downloaded(user=request.user, job=job)
     return FileResponse(
         path.open("rb"), as_attachment=True, filename=job["filename"], content_type=CONTENT_TYPES[job["format"]]

@@ -11,6 +11,7 @@ from typing import Any
 from django.db import transaction
 from django.utils import timezone
 
+from core.times import datetime_with_offset
 from feeders import dialect
 from feeders.models import MonitorToken
 from feeders.selectors import load_percent_of
@@ -88,15 +89,11 @@ def _row_well_formed(row: Any, latest: datetime) -> datetime | None:
             return None
     if (type(kw) is not float and type(kw) is not int) or not -_INFINITY < kw < _INFINITY:
         return None
-    if type(raw_time) is not str:
-        return None
     try:
-        parsed = datetime.fromisoformat(raw_time)
+        parsed = datetime_with_offset(raw_time)
     except ValueError:
         return None
-    if parsed.tzinfo is None or parsed.utcoffset() is None or not EARLIEST_READING <= parsed <= latest:
-        return None
-    return parsed.astimezone(UTC)
+    return parsed if EARLIEST_READING <= parsed <= latest else None
 
 
 def _row_structure_errors(index: int, row: Any, now: datetime) -> tuple[list[dict], datetime | None]:
@@ -123,25 +120,17 @@ def _row_structure_errors(index: int, row: Any, now: datetime) -> tuple[list[dic
             # PostgreSQL text cannot hold NUL; no feeder code or device id contains one.
             bad(key, "must not contain NUL characters")
     measured_at = None
-    raw_time = row.get("measured_at")
-    if not isinstance(raw_time, str):
-        bad("measured_at", "required: an ISO 8601 string with a UTC offset")
+    try:
+        parsed = datetime_with_offset(row.get("measured_at"))
+    except ValueError as exc:
+        bad("measured_at", str(exc))
     else:
-        try:
-            parsed = datetime.fromisoformat(raw_time)
-        except ValueError:
-            bad("measured_at", f"not an ISO 8601 date-time: {raw_time[:40]!r}")
+        if parsed > now + FUTURE_SKEW:
+            bad("measured_at", f"in the future (more than {int(FUTURE_SKEW.total_seconds())} s ahead of the server)")
+        elif parsed < EARLIEST_READING:
+            bad("measured_at", "before 2000: the monitor's clock is not set")
         else:
-            if parsed.tzinfo is None or parsed.utcoffset() is None:
-                bad("measured_at", "no UTC offset: give e.g. +00:00 or Z (local times are ambiguous at clock changes)")
-            elif parsed > now + FUTURE_SKEW:
-                bad(
-                    "measured_at", f"in the future (more than {int(FUTURE_SKEW.total_seconds())} s ahead of the server)"
-                )
-            elif parsed < EARLIEST_READING:
-                bad("measured_at", "before 2000: the monitor's clock is not set")
-            else:
-                measured_at = parsed.astimezone(UTC)
+            measured_at = parsed
     amps = row.get("amps")
     if not isinstance(amps, list) or not amps or len(amps) > 3:
         bad("amps", "required: a list of 1 or 3 phase currents in amps")

@@ -16,9 +16,10 @@ from consent.models import Consent
 from core.models import AuditEntry
 from curtailment.allocation import GUARANTEED_MIN_KW
 from curtailment.choices import ActionKind, ActionStatus
-from curtailment.models import CurtailmentAction, CurtailmentEvent
+from curtailment.models import CurtailmentAction
 from curtailment.services import curtailment_event_start, event_top_up
 from tests.consent.factories import eligible_charger
+from tests.curtailment import factories
 from tests.feeders.factories import FeederFactory
 
 pytestmark = pytest.mark.django_db
@@ -31,27 +32,20 @@ def _apc(feeder, kw: float = 11.0):
 def _past_minutes(charger, feeder, minutes: int) -> None:
     """``minutes`` already counted on the charger's ledger, ending an hour ago."""
     start = timezone.now() - dt.timedelta(minutes=minutes + 60)
-    event = CurtailmentEvent.objects.create(
-        feeder=feeder,
-        trigger="manual",
-        status="ended",
-        started_at=start,
-        planned_end_at=start + dt.timedelta(minutes=minutes),
-        ended_at=start + dt.timedelta(minutes=minutes),
-        required_reduction_kw=5,
+    end = start + dt.timedelta(minutes=minutes)
+    event = factories.open_event(
+        feeder=feeder, reduction_kw=5, status="ended", started_at=start, planned_end_at=end, ended_at=end
     )
-    CurtailmentAction.objects.create(
+    factories.action(
         event=event,
         hcalcs=charger,
         kind=ActionKind.LIMIT,
         level_percent=50,
-        planned_minutes=minutes,
+        minutes=minutes,
         expected_kw=3,
         status="ended",
         started_at=start,
-        expected_end_at=start + dt.timedelta(minutes=minutes),
-        confirmed_at=start,
-        ended_at=start + dt.timedelta(minutes=minutes),
+        ended_at=end,
     )
 
 

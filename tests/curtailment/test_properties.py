@@ -34,6 +34,7 @@ from curtailment.usage import (
     intervals_minutes_used,
 )
 from tests.consent.factories import eligible_charger
+from tests.curtailment import factories
 from tests.feeders.factories import FeederFactory
 
 UTC = dt.UTC
@@ -192,24 +193,22 @@ def test_sql_minutes_used_matches_the_python_twin(spans, end_offset):
         intervals = []
         for start_minute, planned, ended_after in spans:
             start = BASE + dt.timedelta(minutes=start_minute)
-            event = CurtailmentEvent.objects.create(
+            event = factories.open_event(
                 feeder=feeder,
-                trigger="manual",
+                reduction_kw=1,
                 status="ended",
                 started_at=start,
                 planned_end_at=start + dt.timedelta(minutes=planned),
-                required_reduction_kw=1,
             )
             ended = None if ended_after is None else start + dt.timedelta(minutes=min(planned, ended_after))
             # Every third ended action was never confirmed by its device: it counts nothing.
             confirmed = None if ended and start_minute % 3 == 0 else start + dt.timedelta(seconds=start_minute % 50)
-            action = CurtailmentAction.objects.create(
+            action = factories.action(
                 event=event,
                 hcalcs=charger,
-                planned_minutes=planned,
+                minutes=planned,
                 expected_kw=7,
                 started_at=start,
-                expected_end_at=start + dt.timedelta(minutes=planned),
                 confirmed_at=confirmed,
                 ended_at=ended,
                 status="ended" if ended else "confirmed",

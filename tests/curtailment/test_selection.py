@@ -8,36 +8,24 @@ from django.utils import timezone
 from consent.choices import ConsentStatus, LoadLabel
 from consent.models import HalfHourlyConsumption
 from curtailment.budget import BudgetLine, CommandBudget
-from curtailment.models import CurtailmentAction, CurtailmentEvent
 from curtailment.selection import Candidate, selection_candidates, selection_plan
 from curtailment.selectors import feeder_managed_dates, feeders_managed, hcalcs_eligible_for_curtailment
 from curtailment.services import curtailment_event_start
 from dcc.models import ServiceRequest
 from tests.consent.factories import ConsentFactory, TenancyFactory, eligible_charger
+from tests.curtailment import factories
 from tests.feeders.factories import FeederFactory
 
 
 def _past_action(*, hcalcs, feeder, minutes, ago):
     start = timezone.now() - ago
-    event = CurtailmentEvent.objects.create(
-        feeder=feeder,
-        trigger="manual",
-        status="ended",
-        started_at=start,
-        planned_end_at=start + dt.timedelta(minutes=minutes),
-        ended_at=start + dt.timedelta(minutes=minutes),
-        required_reduction_kw=5,
+    end = start + dt.timedelta(minutes=minutes)
+    event = factories.open_event(
+        feeder=feeder, reduction_kw=5, status="ended", started_at=start, planned_end_at=end, ended_at=end
     )
-    return CurtailmentAction.objects.create(
-        event=event,
-        hcalcs=hcalcs,
-        planned_minutes=minutes,
-        expected_kw=7,
-        status="ended",
-        started_at=start,
-        expected_end_at=start + dt.timedelta(minutes=minutes),
-        confirmed_at=start,  # the device confirmed at once: its minutes count
-        ended_at=start + dt.timedelta(minutes=minutes),
+    # The device confirmed at once (the factory's default): its minutes count.
+    return factories.action(
+        event=event, hcalcs=hcalcs, minutes=minutes, started_at=start, ended_at=end, status="ended", expected_kw=7
     )
 
 
@@ -118,13 +106,12 @@ def test_managed_feeder_dates_are_6_and_18_months_on_while_events_continue():
         (feeder, dt.datetime(2026, 10, 30, 18, tzinfo=dt.UTC)),
         (quiet, dt.datetime(2026, 9, 1, tzinfo=dt.UTC)),
     ):
-        CurtailmentEvent.objects.create(
+        factories.open_event(
             feeder=which,
-            trigger="manual",
+            reduction_kw=5,
             status="ended",
             started_at=when,
             planned_end_at=when + dt.timedelta(minutes=30),
-            required_reduction_kw=5,
         )
     managed = feeder_managed_dates(feeder=feeder, today=dt.date(2026, 11, 25))
     assert managed.months_managed == 4
