@@ -67,6 +67,17 @@ SUMMARY_METRICS: tuple[Column, ...] = (
     C("switched_off_minutes", "number", "... their charger-minutes switched off inside the period"),
     C("mpans_throttled", "integer", "Distinct MPANs whose charger was limited (APC, 7.16) in the period"),
     C("throttled_minutes", "number", "... their charger-minutes limited below 100 % inside the period"),
+    C(
+        "switched_off_kwh",
+        "number",
+        "Energy withheld by switch-offs inside the period, estimated: each charger's expected kW x its minutes",
+    ),
+    C(
+        "throttled_kwh",
+        "number",
+        "Energy withheld by limits inside the period, estimated: each limit's kW withheld (its level in force "
+        "at the end) x its minutes",
+    ),
     C("event_minutes_total", "number", "Sum of the events' minutes inside the period"),
     C("event_minutes_mean", "number", "Mean event minutes inside the period (0 without events)"),
     C("event_minutes_max", "number", "Longest event's minutes inside the period (so far, if it is still running)"),

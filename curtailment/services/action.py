@@ -321,16 +321,30 @@ def action_late(*, action_id: int, now: dt.datetime | None = None) -> bool:
     return True
 
 
+def _confirmation_clock_start(action: CurtailmentAction) -> dt.datetime:
+    """When the device could first have answered: the command's sending, not the action's
+    planning. In an area-wide burst thousands of dispatches wait in the queue; timing them
+    from planning marked them late before their command went out, and each then cost a
+    read and a replacement (``bench/bench_burst.py``)."""
+    sent_at = (
+        ServiceRequest.objects.filter(action=action, srv=command_srv(action), sent_at__isnull=False)
+        .order_by("sent_at")
+        .values_list("sent_at", flat=True)
+        .first()
+    )
+    return max(action.started_at, sent_at) if sent_at else action.started_at
+
+
 def action_mark_late(*, action: CurtailmentAction, now: dt.datetime) -> bool:
     """Move an unconfirmed action to late and audit it (compare-and-set); the caller pushes
     the event and picks replacements, once for however many actions it marked."""
     timeout = dt.timedelta(seconds=int(knob("CONFIRMATION_TIMEOUT_S")))
-    if now - action.started_at < timeout:
-        return False
+    if action.status == ActionStatus.PLANNED or now - _confirmation_clock_start(action) < timeout:
+        return False  # a planned action has sent nothing: the re-check resumes a lost dispatch
     with transaction.atomic():
         moved = action_move(
             action,
-            from_states=[ActionStatus.PLANNED, ActionStatus.BOOST_SETUP, ActionStatus.SENT, ActionStatus.ACKNOWLEDGED],
+            from_states=[ActionStatus.BOOST_SETUP, ActionStatus.SENT, ActionStatus.ACKNOWLEDGED],
             to_state=ActionStatus.LATE,
         )
         if moved:

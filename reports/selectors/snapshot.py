@@ -56,6 +56,7 @@ def action_facts(d: Dialect) -> str:
      OR {d.epoch("a.confirmed_at")} > {d.epoch("a.started_at")} + %(late_after_s)s) AS late,
     (a.end_reason = 'override') AS override,
     (a.kind = 'limit') AS throttled,
+    a.expected_kw AS kw_withheld,
     {d.seconds_in_period(ACTION_START, action_end(d))} AS secs
 """
 

@@ -53,7 +53,9 @@ def summary(snapshot: Snapshot, *, generated_at: dt.datetime, breaches: int) -> 
         SELECT COUNT(DISTINCT mpan_id) FILTER (WHERE NOT throttled AND NOT failed AND secs > 0),
                COALESCE(SUM(secs) FILTER (WHERE NOT throttled AND NOT failed), 0) / 60,
                COUNT(DISTINCT mpan_id) FILTER (WHERE throttled AND NOT failed AND secs > 0),
-               COALESCE(SUM(secs) FILTER (WHERE throttled AND NOT failed), 0) / 60
+               COALESCE(SUM(secs) FILTER (WHERE throttled AND NOT failed), 0) / 60,
+               COALESCE(SUM(secs * kw_withheld) FILTER (WHERE NOT throttled AND NOT failed), 0) / 3600,
+               COALESCE(SUM(secs * kw_withheld) FILTER (WHERE throttled AND NOT failed), 0) / 3600
         FROM {ACTIONS_TABLE}
         """
     )
@@ -97,6 +99,8 @@ def summary(snapshot: Snapshot, *, generated_at: dt.datetime, breaches: int) -> 
         "switched_off_minutes": round_minutes(kinds[1]),
         "mpans_throttled": int(kinds[2]),
         "throttled_minutes": round_minutes(kinds[3]),
+        "switched_off_kwh": round(float(kinds[4]), 3),
+        "throttled_kwh": round(float(kinds[5]), 3),
         "event_minutes_total": round_minutes(events[4]),
         "event_minutes_mean": round_minutes(float(events[4]) / count) if count else 0.0,
         "event_minutes_max": round_minutes(events[5]),

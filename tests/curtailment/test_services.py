@@ -277,6 +277,41 @@ def test_unconfirmed_actions_become_late_and_are_replaced(operator):
     assert AuditEntry.objects.filter(action="event.top_up").count() == 1  # one replacement pick for both
 
 
+@pytest.mark.django_db
+def test_the_confirmation_clock_starts_when_the_command_is_sent_not_when_planned(operator):
+    """An area-wide burst queues thousands of dispatches: one still queued, or sent late,
+    is not late until the device has had the timeout to answer its command."""
+    feeder = FeederFactory()
+    for _ in range(3):
+        eligible_charger(feeder=feeder)
+    event = curtailment_event_start(
+        feeder=feeder, reduction_kw=15, duration_minutes=30, reason="t", requested_by=operator
+    )
+    queued, sent_late, sent_early = event.actions.order_by("pk")
+    planned_at = queued.started_at
+    for action, after_s in ((sent_late, 25), (sent_early, 1)):
+        CurtailmentAction.objects.filter(pk=action.pk).update(status=ActionStatus.ACKNOWLEDGED)
+        request = ServiceRequest.objects.create(
+            request_id=f"90-B3-D5-1F-30-01-00-00:{action.hcalcs.eui64}:{action.pk}",
+            srv="7.6",
+            command_variant=5,
+            originator_eui64="90-B3-D5-1F-30-01-00-00",
+            target_eui64=action.hcalcs.eui64,
+            counter=action.pk,
+            action=action,
+            request_document="<x/>",
+        )
+        ServiceRequest.objects.filter(pk=request.pk).update(sent_at=planned_at + dt.timedelta(seconds=after_s))
+
+    assert event_confirmations_check(event_id=event.pk, now=planned_at + dt.timedelta(seconds=40)) == 1
+    statuses = dict(event.actions.filter(pk__in=[queued.pk, sent_late.pk, sent_early.pk]).values_list("pk", "status"))
+    assert statuses == {queued.pk: "planned", sent_late.pk: "acknowledged", sent_early.pk: "late"}
+
+    assert event_confirmations_check(event_id=event.pk, now=planned_at + dt.timedelta(seconds=56)) == 1
+    assert CurtailmentAction.objects.get(pk=sent_late.pk).status == "late"
+    assert CurtailmentAction.objects.get(pk=queued.pk).status == "planned"  # sent nothing: never late
+
+
 @pytest.mark.django_db(transaction=True)
 def test_a_second_dispatch_of_the_same_action_sends_nothing_while_the_first_holds_it(operator):
     feeder = FeederFactory()

@@ -2,6 +2,8 @@
 
 import datetime as dt
 
+import pytest
+
 from consent.choices import NotificationStatus
 from curtailment.choices import ActionEndReason, ActionStatus, EventTrigger
 from reports.periods import period_custom, period_month, period_regulatory_year
@@ -51,17 +53,20 @@ def test_throttled_customers_and_minutes_are_counted_apart_from_switched_off_one
     apc_b = eligible_charger(feeder=feeder, controller_type="apc", rated_kw=11.0)
     hcalcs = eligible_charger(feeder=feeder)
     event = event_with(feeder=feeder, start=utc(2026, 6, 10, 10, 0))
-    curtail(event, apc_a, minutes=40, kind="limit", level_percent=60)
-    curtail(event, apc_b, minutes=25, kind="limit", level_percent=60)
-    curtail(event, hcalcs, minutes=30)
+    curtail(event, apc_a, minutes=40, kind="limit", level_percent=60, expected_kw=4.4)
+    curtail(event, apc_b, minutes=25, kind="limit", level_percent=60, expected_kw=2.0)
+    curtail(event, hcalcs, minutes=30, expected_kw=7.0)
     # A limit the device refused limited nothing.
     failed = eligible_charger(feeder=feeder, controller_type="apc", rated_kw=11.0)
-    curtail(event, failed, minutes=30, kind="limit", level_percent=60, status=ActionStatus.FAILED)
+    curtail(event, failed, minutes=30, kind="limit", level_percent=60, status=ActionStatus.FAILED, expected_kw=4.4)
 
     summary = json_report(period_month(2026, 6))["summary"]
 
     assert (summary["mpans_throttled"], summary["throttled_minutes"]) == (2, 65)
     assert (summary["mpans_switched_off"], summary["switched_off_minutes"]) == (1, 30)
+    # Energy withheld, estimated: kW withheld x minutes (4.4 x 40 + 2.0 x 25 min; 7.0 x 30 min).
+    assert summary["throttled_kwh"] == pytest.approx(4.4 * 40 / 60 + 2.0 * 25 / 60, abs=0.001)
+    assert summary["switched_off_kwh"] == pytest.approx(3.5, abs=0.001)
     assert summary["charger_minutes"] == 95  # one ledger: both kinds count
     assert summary["mpans_affected"] == 3
 
