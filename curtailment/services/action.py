@@ -17,6 +17,7 @@ import datetime as dt
 import math
 
 from django.db import transaction
+from django.db.models import OuterRef, Subquery
 from django.utils import timezone
 
 from core.audit import audit_record
@@ -321,17 +322,35 @@ def action_late(*, action_id: int, now: dt.datetime | None = None) -> bool:
     return True
 
 
+# The commands that curtail a charger; an unconfirmed action has sent no other 7.6 or 7.16.
+CURTAILING_SRVS = ("7.6", "7.16")
+
+
+def command_sent_at() -> Subquery:
+    """When an action's curtailing command was first sent, to annotate a queryset of
+    actions with (one query for a whole event's unconfirmed actions, not one each)."""
+    return Subquery(
+        ServiceRequest.objects.filter(action=OuterRef("pk"), srv__in=CURTAILING_SRVS, sent_at__isnull=False)
+        .order_by("sent_at")
+        .values("sent_at")[:1]
+    )
+
+
 def _confirmation_clock_start(action: CurtailmentAction) -> dt.datetime:
     """When the device could first have answered: the command's sending, not the action's
     planning. In an area-wide burst thousands of dispatches wait in the queue; timing them
     from planning marked them late before their command went out, and each then cost a
-    read and a replacement (``bench/bench_burst.py``)."""
-    sent_at = (
-        ServiceRequest.objects.filter(action=action, srv=command_srv(action), sent_at__isnull=False)
-        .order_by("sent_at")
-        .values_list("sent_at", flat=True)
-        .first()
-    )
+    read and a replacement (``bench/bench_burst.py``). Read from the ``command_sent_at``
+    annotation when the caller made it."""
+    if hasattr(action, "command_sent_at"):
+        sent_at = action.command_sent_at
+    else:
+        sent_at = (
+            CurtailmentAction.objects.filter(pk=action.pk)
+            .annotate(sent=command_sent_at())
+            .values_list("sent", flat=True)
+            .first()
+        )
     return max(action.started_at, sent_at) if sent_at else action.started_at
 
 
@@ -426,14 +445,14 @@ def _late_limit_lift(action: CurtailmentAction, command: ServiceRequest | None) 
                     "event_id": action.event_id,
                 },
             )
-            transaction.on_commit(lambda: _release_queue(action.pk))
+            _release_queue(action.pk)
     return "lifting" if lifted else "nothing to do"
 
 
 def _release_queue(action_id: int) -> None:
     from curtailment import tasks
 
-    tasks.actions_release_queue([action_id])
+    task_send_on_commit(tasks.action_release, (action_id,))
 
 
 def action_switch_reported(*, action_id: int, switch_on: bool | None, reported_at: dt.datetime) -> str:

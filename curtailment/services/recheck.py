@@ -124,12 +124,14 @@ def event_confirmations_check(*, event_id: int, now: dt.datetime | None = None) 
     """Mark late every action of the event still unconfirmed after
     ``CONFIRMATION_TIMEOUT_S``, then push the event and pick replacements once for all of
     them (one selection, one audited top-up). Idempotent: only unconfirmed actions move, once."""
-    from curtailment.services.action import action_mark_late
+    from curtailment.services.action import action_mark_late, command_sent_at
 
     now = now or timezone.now()
     timeout = dt.timedelta(seconds=int(knob("CONFIRMATION_TIMEOUT_S")))
-    unconfirmed = CurtailmentAction.objects.select_related("event", "hcalcs").filter(
-        event_id=event_id, status__in=UNCONFIRMED_ACTION_STATES, started_at__lte=now - timeout
+    unconfirmed = (
+        CurtailmentAction.objects.select_related("event", "hcalcs")
+        .filter(event_id=event_id, status__in=UNCONFIRMED_ACTION_STATES, started_at__lte=now - timeout)
+        .annotate(command_sent_at=command_sent_at())
     )
     late = [action.pk for action in unconfirmed if action_mark_late(action=action, now=now)]
     if late:
