@@ -44,7 +44,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "dnoctl.settings")
 
-from bench.common import cpu_difference, cpu_seconds_by_role, machine  # noqa: E402 - needs ROOT on sys.path
+from bench.common import cpu_difference, cpu_seconds_by_role, dcc_simulator_start, machine  # noqa: E402 - needs ROOT on sys.path
 
 NF13_SECONDS = 30.0
 DCC_TARGET_SECONDS = 5.0
@@ -256,30 +256,12 @@ def main() -> None:
     import django
 
     django.setup()
-    from django.conf import settings
-    from django.core.management import call_command
 
-    from dcc.config import ensure_dev_keys
-    from dcc.duis import DuisSigner
-    from dcc.duis.signing import load_certificate
     from dcc.services import device_certificates_store
-    from dcc.simulator import DccSimulator, SimulatedDevice, SimulatedUser
+    from dcc.simulator import SimulatedDevice
     from dnoctl.celery import app
 
-    paths = {name: str(path) for name, path in ensure_dev_keys(workdir).items()}
-    call_command("migrate", interactive=False, verbosity=0)
-    us = SimulatedUser(
-        eui64=settings.DCC["ORIGINATOR_EUI64"],
-        xml_certs=(load_certificate(Path(paths["XML_CERT_PATH"]).read_bytes()),),
-        gbcs_cert=load_certificate(Path(paths["GBCS_CERT_PATH"]).read_bytes()),
-        gbcs_ka_cert=load_certificate(Path(paths["GBCS_KA_CERT_PATH"]).read_bytes()),
-    )
-    simulator = DccSimulator(
-        dcc_signer=DuisSigner.from_files(paths["SIMULATOR_KEY_PATH"], paths["SIMULATOR_CERT_PATH"]),
-        users=[us],
-        callback_url=None,
-        latency_s=(0.0, 0.0),
-    ).start()
+    paths, simulator = dcc_simulator_start(workdir)
     feeder, hcalcs = setup_feeder(args.chargers)
     if args.boost_set:
         from consent.models import HCALCS

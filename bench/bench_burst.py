@@ -48,7 +48,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "dnoctl.settings")
 
-from bench.common import cpu_difference, cpu_seconds_by_role, machine  # noqa: E402 - needs ROOT on sys.path
+from bench.common import cpu_difference, cpu_seconds_by_role, dcc_simulator_start, machine  # noqa: E402 - needs ROOT on sys.path
 
 AIM_SECONDS = 60.0
 RATING_AMPS = 2900.0  # a reading of 2900 A per phase (2,000 kW) is 100 % and needs every charger
@@ -401,32 +401,13 @@ def main() -> None:
     import django
 
     django.setup()
-    from django.conf import settings
-    from django.core.management import call_command
 
-    from dcc.config import ensure_dev_keys
-    from dcc.duis import DuisSigner
-    from dcc.duis.signing import load_certificate
-    from dcc.simulator import DccSimulator, SimulatedUser
     from dnoctl.celery import app
     from feeders.models import MonitorToken
     from feeders.services.feeder import monitor_token_issue
     from tests.consent.factories import eui64_from_int
 
-    paths = {name: str(path) for name, path in ensure_dev_keys(workdir).items()}
-    call_command("migrate", interactive=False, verbosity=0)
-    us = SimulatedUser(
-        eui64=settings.DCC["ORIGINATOR_EUI64"],
-        xml_certs=(load_certificate(Path(paths["XML_CERT_PATH"]).read_bytes()),),
-        gbcs_cert=load_certificate(Path(paths["GBCS_CERT_PATH"]).read_bytes()),
-        gbcs_ka_cert=load_certificate(Path(paths["GBCS_KA_CERT_PATH"]).read_bytes()),
-    )
-    simulator = DccSimulator(
-        dcc_signer=DuisSigner.from_files(paths["SIMULATOR_KEY_PATH"], paths["SIMULATOR_CERT_PATH"]),
-        users=[us],
-        callback_url=None,
-        latency_s=(0.0, 0.0),
-    ).start()
+    paths, simulator = dcc_simulator_start(workdir)
     started = time.perf_counter()
     feeders, chargers = setup_area(args.feeders, args.chargers_per_feeder)
     made = time.perf_counter() - started

@@ -54,3 +54,33 @@ def cpu_difference(before: dict[str, float], after: dict[str, float], *, at_leas
     used = {role: after[role] - before.get(role, 0.0) for role in after}
     shown = sorted(((s, r) for r, s in used.items() if s >= at_least), reverse=True)
     return ", ".join(f"{role} {seconds:.2f} s" for seconds, role in shown)
+
+
+def dcc_simulator_start(workdir: Path):
+    """Write the development DCC identities into ``workdir``, migrate the throwaway database
+    and start the DCC simulator on loopback (no latency, no callback: the benches stop at
+    the DCC's synchronous acknowledgement). Returns the key paths and the simulator. Call
+    after ``django.setup()`` with ``DCC_KEY_DIR=workdir`` in the environment."""
+    from django.conf import settings
+    from django.core.management import call_command
+
+    from dcc.config import ensure_dev_keys
+    from dcc.duis import DuisSigner
+    from dcc.duis.signing import load_certificate
+    from dcc.simulator import DccSimulator, SimulatedUser
+
+    paths = {name: str(path) for name, path in ensure_dev_keys(workdir).items()}
+    call_command("migrate", interactive=False, verbosity=0)
+    us = SimulatedUser(
+        eui64=settings.DCC["ORIGINATOR_EUI64"],
+        xml_certs=(load_certificate(Path(paths["XML_CERT_PATH"]).read_bytes()),),
+        gbcs_cert=load_certificate(Path(paths["GBCS_CERT_PATH"]).read_bytes()),
+        gbcs_ka_cert=load_certificate(Path(paths["GBCS_KA_CERT_PATH"]).read_bytes()),
+    )
+    simulator = DccSimulator(
+        dcc_signer=DuisSigner.from_files(paths["SIMULATOR_KEY_PATH"], paths["SIMULATOR_CERT_PATH"]),
+        users=[us],
+        callback_url=None,
+        latency_s=(0.0, 0.0),
+    ).start()
+    return paths, simulator
