@@ -28,7 +28,7 @@ from curtailment.services.common import UNCONFIRMED_ACTION_STATES
 from curtailment.services.event import AUTO_RULE, required_reduction_kw
 from dcc.choices import ServiceRequestState
 from dcc.models import ServiceRequest
-from feeders.selectors import feeder_load_now
+from feeders.selectors import LoadSnapshot, feeder_load_now
 
 # A change of need smaller than this is not worth a 7.16: the estimate behind it (each
 # charger's demand before its limit) is itself only good to about a kW across a feeder.
@@ -55,27 +55,33 @@ def event_has_confirmed_limit(event: CurtailmentEvent) -> bool:
     return event.actions.filter(kind=ActionKind.LIMIT, status=ActionStatus.CONFIRMED).exists()
 
 
-def load_without_event(*, event: CurtailmentEvent, now: dt.datetime) -> LoadWithout | None:
-    """The estimate, or None while it cannot be trusted: an action unconfirmed, a limit's
-    7.16 unanswered, or no fresh reading taken since the devices last answered."""
+def settled_load(*, event: CurtailmentEvent, now: dt.datetime) -> tuple[LoadSnapshot, dt.datetime] | None:
+    """The feeder's latest fresh reading taken after the devices last answered the event's
+    commands (confirmations and limit changes), with when they did; None while an action is
+    unconfirmed, a limit's 7.16 unanswered, or no such reading has come yet. Only such a
+    reading shows what the event's commands did to the load."""
     if event.actions.filter(status__in=UNCONFIRMED_ACTION_STATES).exists():
         return None
     limit_requests = ServiceRequest.objects.filter(action__event=event, srv__in=_LIMIT_SRVS)
     if limit_requests.filter(state__in=_UNANSWERED).exists():
         return None
-    settled_at = max(
-        filter(
-            None,
-            [
-                event.actions.aggregate(at=Max("confirmed_at"))["at"],
-                limit_requests.aggregate(at=Max("responded_at"))["at"],
-            ],
-        ),
-        default=None,
-    )
+    answers = [
+        event.actions.aggregate(at=Max("confirmed_at"))["at"],
+        limit_requests.aggregate(at=Max("responded_at"))["at"],
+    ]
+    settled_at = max((at for at in answers if at is not None), default=None)
     load = feeder_load_now(feeder=event.feeder, now=now)
-    if load.stale or not load.kw or not load.load_percent or settled_at is None or load.measured_at <= settled_at:
+    if settled_at is None or load.stale or not load.kw or not load.load_percent or load.measured_at <= settled_at:
         return None
+    return load, settled_at
+
+
+def load_without_event(*, event: CurtailmentEvent, now: dt.datetime) -> LoadWithout | None:
+    """The estimate from the settled reading (``settled_load``), or None without one."""
+    settled = settled_load(event=event, now=now)
+    if settled is None:
+        return None
+    load, _settled_at = settled
     confirmed_kw = event.actions.filter(status=ActionStatus.CONFIRMED).aggregate(kw=Sum("expected_kw"))["kw"] or 0.0
     withheld = confirmed_kw + event.asp_calloff_kw
     kw = load.kw + withheld

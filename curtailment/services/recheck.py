@@ -10,14 +10,14 @@ from __future__ import annotations
 import datetime as dt
 
 from django.db import transaction
-from django.db.models import Exists, Max, OuterRef, Q
+from django.db.models import Exists, OuterRef, Q
 from django.utils import timezone
 
 from core.audit import audit_record_once
 from curtailment.choices import ActionEndReason, ActionStatus, EventEndReason, EventStatus, EventTrigger
 from curtailment.models import LIVE_ACTION_STATES, OPEN_EVENT_STATES, CurtailmentAction, CurtailmentEvent
 from curtailment.selectors import feeder_below_clear_for
-from curtailment.services.closed_loop import event_need_follow, release_would_bring_overload_back
+from curtailment.services.closed_loop import event_need_follow, release_would_bring_overload_back, settled_load
 from curtailment.services.common import UNCONFIRMED_ACTION_STATES, action_end, logger, push_event
 from curtailment.services.event import (
     AUTO_RULE,
@@ -30,7 +30,6 @@ from curtailment.services.event import (
 from dcc.choices import ServiceRequestState
 from dcc.models import ServiceRequest
 from dnoctl.queueing import task_send_on_commit
-from feeders.selectors import feeder_load_now
 
 # Seconds after the latest confirmation before a feeder still above its at-risk level gets
 # more chargers (issue 4: "still above threshold a minute after confirmation").
@@ -142,13 +141,11 @@ def event_confirmations_check(*, event_id: int, now: dt.datetime | None = None) 
 
 def _extra_needed(*, event: CurtailmentEvent, now: dt.datetime) -> tuple[float, dict]:
     feeder = event.feeder
-    if event.actions.filter(status__in=UNCONFIRMED_ACTION_STATES).exists():
+    settled = settled_load(event=event, now=now)
+    if settled is None:
         return 0.0, {}
-    last_confirmed = event.actions.aggregate(at=Max("confirmed_at"))["at"]
-    if last_confirmed is None or now - last_confirmed < dt.timedelta(seconds=TOP_UP_AFTER_CONFIRMATION_S):
-        return 0.0, {}
-    load = feeder_load_now(feeder=feeder, now=now)
-    if load.stale or load.load_percent is None or load.measured_at <= last_confirmed:
+    load, last_confirmed = settled
+    if now - last_confirmed < dt.timedelta(seconds=TOP_UP_AFTER_CONFIRMATION_S):
         return 0.0, {}
     if load.load_percent < feeder.at_risk_percent:
         return 0.0, {}
