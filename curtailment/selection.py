@@ -170,6 +170,8 @@ def selection_plan(
             decisions.append(Decision(candidate.hcalcs_id, False, skipped))
         else:
             usable[candidate.hcalcs_id] = (candidate, minutes)
+    for x in limited:
+        usable.pop(x.hcalcs_id, None)  # a charger limited now is re-allocated as such, not picked anew
     held_kw = sum(x.reduction_kw for x in limited)
     need_kw = max(0.0, required_kw + held_kw)
     while True:

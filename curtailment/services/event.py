@@ -388,6 +388,9 @@ def _limited_now(*, live: list[CurtailmentAction], ending: dict[int, int], confi
     ``confirmed_only`` (escalation) none: relief that has not come is not re-planned."""
     if confirmed_only:
         return []
+    # One per charger: a device holds only its latest 7.16, so a charger with two confirmed
+    # limits (a follow-on and the action it extends, both live for a moment) is its newest.
+    newest = {a.hcalcs_id: a for a in sorted(live, key=lambda a: a.pk) if a.kind == ActionKind.LIMIT}
     return [
         Limited(
             action_id=a.pk,
@@ -397,11 +400,8 @@ def _limited_now(*, live: list[CurtailmentAction], ending: dict[int, int], confi
             level=a.level_percent,
             reduction_kw=a.expected_kw,
         )
-        for a in live
-        if a.kind == ActionKind.LIMIT
-        and a.status == ActionStatus.CONFIRMED
-        and a.pk not in ending.values()
-        and a.level_percent is not None
+        for a in newest.values()
+        if a.status == ActionStatus.CONFIRMED and a.pk not in ending.values() and a.level_percent is not None
     ]
 
 
