@@ -1,7 +1,7 @@
 """Live-push benchmark: with 200 WebSocket clients on the overview socket, the time from a
 reading POSTed to the telemetry API to its ``feeder.reading`` frame arriving at every client,
 against a same-run Redis publish/subscribe round trip to as many subscribers; and the
-overview page with 5,000 feeders (server time and payload size) against ``/healthz``.
+overview page with 5,000 feeders (server time and payload size) against ``/healthz/web``.
 
     .venv/bin/python scripts/with_services.py -- .venv/bin/python bench/bench_ws.py
 
@@ -18,7 +18,7 @@ starts a real uvicorn server on loopback and then:
    commit) before the push, so it is what an operator's screen lags a monitor by;
 3. **overview**: ``GET /`` with ``--overview-feeders`` feeders (logged in, the first page of
    50 rows plus the map of every substation), ``--page-requests`` times, against ``GET
-   /healthz`` on the same connection.
+   /healthz/web`` on the same connection.
 
 Clients, publisher and server share the machine's cores, so absolute figures are noisy;
 the ratios are what to compare between runs.
@@ -157,7 +157,7 @@ def start_server() -> tuple[subprocess.Popen, int]:
     while time.monotonic() < deadline:
         try:
             conn = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
-            conn.request("GET", "/healthz")
+            conn.request("GET", "/healthz/web")
             if conn.getresponse().status == 200:
                 return proc, port
         except OSError:
@@ -228,9 +228,13 @@ def post_reading(port: int, token: str, feeder: str, measured_at: datetime) -> i
 
 async def websocket_run(
     port: int, setup: dict, clients: int, messages: int, interval: float
-) -> tuple[list[float], int]:
-    """POST -> ``feeder.reading`` frame at each of ``clients`` sockets, in ms."""
+) -> tuple[list[float], list[float], int, list[float]]:
+    """POST -> ``feeder.reading`` frame at each of ``clients`` sockets, in ms; then the push
+    alone: a ``group_send`` of the same message from this process -> the frame at each."""
     import websockets
+    from channels.layers import get_channel_layer
+
+    from core.push import FEEDERS_ALL
 
     headers = {"Cookie": f"{setup['cookie_name']}={setup['session']}", "Origin": f"http://127.0.0.1:{port}"}
     sockets = []
@@ -238,15 +242,19 @@ async def websocket_run(
         sockets.append(await websockets.connect(f"ws://127.0.0.1:{port}/ws/feeders/", additional_headers=headers))
     sent: dict[str, float] = {}
     latencies: list[float] = []
+    push_latencies: list[float] = []
+    pushes_from = "push:"  # a code no real feeder has marks the push-only frames
 
     async def listen(ws) -> None:
         got = 0
-        while got < messages:
+        while got < 2 * messages:
             frame = json.loads(await ws.recv())
             if frame.get("type") != "feeder.reading":
                 continue
             arrived = time.perf_counter()
-            latencies.append((arrived - sent[frame["payload"]["measured_at"]]) * 1000)
+            payload = frame["payload"]
+            into = push_latencies if payload["code"].startswith(pushes_from) else latencies
+            into.append((arrived - sent[payload["measured_at"]]) * 1000)
             got += 1
 
     listeners = [asyncio.create_task(listen(ws)) for ws in sockets]
@@ -259,10 +267,25 @@ async def websocket_run(
         post_times.append((time.perf_counter() - started) * 1000)
         rejected += status != 202
         await asyncio.sleep(interval)
+    layer = get_channel_layer()
+    for seq in range(messages):
+        measured_at = datetime.now(UTC).isoformat()
+        payload = {
+            "feeder_id": 0,
+            "code": f"{pushes_from}{seq}",
+            "measured_at": measured_at,
+            "amps": [200.0, 190.0, 180.0],
+            "kw": 130.0,
+            "load_percent": 50.0,
+            "status": "normal",
+        }
+        sent[measured_at] = time.perf_counter()
+        await layer.group_send(FEEDERS_ALL, {"type": "feeder.reading", "payload": payload})
+        await asyncio.sleep(interval)
     await asyncio.wait_for(asyncio.gather(*listeners), timeout=120)
     for ws in sockets:
         await ws.close()
-    return latencies, post_times, rejected
+    return latencies, post_times, rejected, push_latencies
 
 
 def timed_gets(port: int, path: str, cookie: str, count: int) -> tuple[list[float], int]:
@@ -288,13 +311,13 @@ def main() -> int:
     server, port = start_server()
     try:
         baseline = asyncio.run(redis_baseline(args.clients, args.messages, args.interval))
-        ws_latencies, post_times, rejected = asyncio.run(
+        ws_latencies, post_times, rejected, push_latencies = asyncio.run(
             websocket_run(port, setup, args.clients, args.messages, args.interval)
         )
         cookie = f"{setup['cookie_name']}={setup['session']}"
         timed_gets(port, "/", cookie, 2)  # warm up templates and connections
         page_times, page_size = timed_gets(port, "/", cookie, args.page_requests)
-        health_times, _ = timed_gets(port, "/healthz", cookie, args.page_requests)
+        health_times, _ = timed_gets(port, "/healthz/web", cookie, args.page_requests)
     finally:
         server.terminate()
         try:
@@ -308,16 +331,22 @@ def main() -> int:
     expected = args.clients * args.messages
     base_p50, base_p95 = percentile(baseline, 50), percentile(baseline, 95)
     ws_p50, ws_p95 = percentile(ws_latencies, 50), percentile(ws_latencies, 95)
+    push_p50, push_p95 = percentile(push_latencies, 50), percentile(push_latencies, 95)
     page_median, health_median = statistics.median(page_times), statistics.median(health_times)
+    load = os.getloadavg()
     lines = [
+        f"load average {load[0]:.1f} {load[1]:.1f} {load[2]:.1f}",
         f"redis pub/sub to {args.clients} subscribers: p50 {base_p50:.1f} ms, p95 {base_p95:.1f} ms ({len(baseline)} deliveries)",
         f"reading POST -> frame at {args.clients} sockets: p50 {ws_p50:.1f} ms, p95 {ws_p95:.1f} ms "
         f"({len(ws_latencies)}/{expected} frames)",
         f"ratio websocket/redis: p50 x{ws_p50 / base_p50:.1f}, p95 x{ws_p95 / base_p95:.1f}",
+        f"the push alone (group_send -> frame at {args.clients} sockets): p50 {push_p50:.1f} ms, "
+        f"p95 {push_p95:.1f} ms ({len(push_latencies)}/{expected} frames), "
+        f"x{push_p50 / base_p50:.1f} / x{push_p95 / base_p95:.1f} of redis",
         f"of which the POST itself (ingest, 202 received): p50 {percentile(post_times, 50):.1f} ms, "
         f"p95 {percentile(post_times, 95):.1f} ms",
         f"overview with {args.overview_feeders} feeders: median {page_median:.1f} ms, {page_size / 1024:.1f} KiB; "
-        f"/healthz median {health_median:.1f} ms; ratio x{page_median / health_median:.1f}",
+        f"/healthz/web median {health_median:.1f} ms; ratio x{page_median / health_median:.1f}",
     ]
     for line in lines:
         print(line)
@@ -328,17 +357,21 @@ def main() -> int:
             handle.write(
                 f"\n## Dashboard: live push and overview (`bench/bench_ws.py`), {stamp}\n\n"
                 f"Machine: {machine()}. One uvicorn process, production settings (PostgreSQL, Redis "
-                f"channel layer); clients, publisher and server on the same 2 cores. "
+                f"channel layer); clients, publisher and server on the same 2 cores; load average "
+                f"{load[0]:.1f} {load[1]:.1f} {load[2]:.1f} at the end. "
                 f"`--clients {args.clients} --messages {args.messages} --interval {args.interval}`.\n\n"
                 "| measure | p50 | p95 | baseline p50 | baseline p95 | ratio p50 / p95 |\n|---|---|---|---|---|---|\n"
                 f"| reading POST -> `feeder.reading` frame at each of {args.clients} sockets vs Redis PUBLISH -> "
                 f"each of {args.clients} subscribers | {ws_p50:.1f} ms | {ws_p95:.1f} ms | {base_p50:.1f} ms | "
                 f"{base_p95:.1f} ms | x{ws_p50 / base_p50:.1f} / x{ws_p95 / base_p95:.1f} |\n"
                 f"| of which the POST round trip (ingest, 202 received) | {percentile(post_times, 50):.1f} ms | "
-                f"{percentile(post_times, 95):.1f} ms | | | |\n\n"
+                f"{percentile(post_times, 95):.1f} ms | | | |\n"
+                f"| the push alone: `group_send` to `feeders.all` -> frame at each of {args.clients} sockets | "
+                f"{push_p50:.1f} ms | {push_p95:.1f} ms | {base_p50:.1f} ms | {base_p95:.1f} ms | "
+                f"x{push_p50 / base_p50:.1f} / x{push_p95 / base_p95:.1f} |\n\n"
                 f"Overview `GET /` with {args.overview_feeders} feeders (first page of 50 rows, map of all "
                 f"substations): median {page_median:.1f} ms server round trip, {page_size / 1024:.1f} KiB; "
-                f"`/healthz` median {health_median:.1f} ms (x{page_median / health_median:.1f}).\n"
+                f"`/healthz/web` median {health_median:.1f} ms (x{page_median / health_median:.1f}).\n"
             )
     return 0
 

@@ -18,6 +18,7 @@ from __future__ import annotations
 import datetime as dt
 import functools
 import logging
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from channels.db import database_sync_to_async
@@ -59,6 +60,22 @@ def with_wallclock(payload: dict[str, Any]) -> dict[str, Any]:
         if pair is not None:
             enriched[f"{key}_london"], enriched[f"{key}_label"] = pair
     return enriched
+
+
+# The frame last built, with the message it was built from. The Redis layer hands one
+# message object to every socket of this process in its group, one after another: the
+# first socket builds the frame (wall-clock copies, JSON) and the others reuse it.
+_last_frame: tuple[dict[str, Any], str] | None = None
+
+
+async def _frame(message: dict[str, Any], build: Callable[[dict[str, Any]], Awaitable[str]]) -> str:
+    global _last_frame
+    last = _last_frame
+    if last is not None and last[0] is message:
+        return last[1]
+    text = await build(message)
+    _last_frame = (message, text)
+    return text
 
 
 class LiveConsumer(AsyncJsonWebsocketConsumer):
@@ -123,16 +140,28 @@ class LiveConsumer(AsyncJsonWebsocketConsumer):
             await self.send_json({"type": "pong"})
 
     async def dispatch(self, message: dict[str, Any]) -> None:
+        message_type = message["type"]
+        if message_type.startswith("websocket."):
+            await super().dispatch(message)
+            return
         # A message type this page does not show (a new one another app started pushing)
         # is dropped, not allowed to kill the socket with "No handler for message type".
-        handler_name = message["type"].replace(".", "_")
-        if not message["type"].startswith("websocket.") and not hasattr(self, handler_name):
-            logger.debug("%s ignores %s", type(self).__name__, message["type"])
+        handler = getattr(self, message_type.replace(".", "_"), None)
+        if handler is None or message_type.startswith("_"):
+            logger.debug("%s ignores %s", type(self).__name__, message_type)
             return
-        await super().dispatch(message)
+        # Pushed messages are only forwarded, never read from the database, so Channels'
+        # close_old_connections() before each handler is skipped: it is a hop to the one
+        # sync thread per socket and message, 200 in a row for one push to the overview.
+        await handler(message)
 
     async def forward(self, message: dict[str, Any]) -> None:
-        await self.send_json({"type": message["type"], "payload": with_wallclock(message.get("payload") or {})})
+        await self.send(text_data=await _frame(message, self._frame_for))
+
+    async def _frame_for(self, message: dict[str, Any]) -> str:
+        return await self.encode_json(
+            {"type": message["type"], "payload": with_wallclock(message.get("payload") or {})}
+        )
 
     async def forward_control(self, message: dict[str, Any]) -> None:
         """Control messages carry operator names and reasons: operators only."""
@@ -146,9 +175,12 @@ class LiveConsumer(AsyncJsonWebsocketConsumer):
     async def feeder_readings(self, message: dict[str, Any]) -> None:
         """A head-end batch's newest reading per feeder as one list (``feeders.all`` only):
         each reading gets the same wall-clock copies as a single ``feeder.reading``."""
+        await self.send(text_data=await _frame(message, self._readings_frame_for))
+
+    async def _readings_frame_for(self, message: dict[str, Any]) -> str:
         payload = message.get("payload") or {}
         readings = [with_wallclock(reading) for reading in payload.get("readings") or [] if isinstance(reading, dict)]
-        await self.send_json({"type": message["type"], "payload": {**payload, "readings": readings}})
+        return await self.encode_json({"type": message["type"], "payload": {**payload, "readings": readings}})
 
     async def feeder_status(self, message: dict[str, Any]) -> None:
         await self.forward(message)
