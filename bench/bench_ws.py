@@ -245,6 +245,9 @@ async def websocket_run(
     push_latencies: list[float] = []
     pushes_from = "push:"  # a code no real feeder has marks the push-only frames
 
+    pushes_arrived: dict[str, int] = {}
+    all_arrived: dict[str, asyncio.Event] = {}
+
     async def listen(ws) -> None:
         got = 0
         while got < 2 * messages:
@@ -253,8 +256,14 @@ async def websocket_run(
                 continue
             arrived = time.perf_counter()
             payload = frame["payload"]
-            into = push_latencies if payload["code"].startswith(pushes_from) else latencies
-            into.append((arrived - sent[payload["measured_at"]]) * 1000)
+            key = payload["measured_at"]
+            if payload["code"].startswith(pushes_from):
+                push_latencies.append((arrived - sent[key]) * 1000)
+                pushes_arrived[key] = pushes_arrived.get(key, 0) + 1
+                if pushes_arrived[key] == clients:
+                    all_arrived[key].set()
+            else:
+                latencies.append((arrived - sent[key]) * 1000)
             got += 1
 
     listeners = [asyncio.create_task(listen(ws)) for ws in sockets]
@@ -279,8 +288,12 @@ async def websocket_run(
             "load_percent": 50.0,
             "status": "normal",
         }
+        all_arrived[measured_at] = asyncio.Event()
         sent[measured_at] = time.perf_counter()
         await layer.group_send(FEEDERS_ALL, {"type": "feeder.reading", "payload": payload})
+        # Paced like the POSTs (each waits for its reply): the next push goes once this one
+        # has reached every socket, so this times one push, not the server's throughput.
+        await asyncio.wait_for(all_arrived[measured_at].wait(), timeout=30)
         await asyncio.sleep(interval)
     await asyncio.wait_for(asyncio.gather(*listeners), timeout=120)
     for ws in sockets:
