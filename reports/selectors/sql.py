@@ -88,6 +88,10 @@ class Dialect:
             f" - {self.greatest}({self.epoch(start)}, {period_start}))"
         )
 
+    def bool_or(self, expr: str) -> str:
+        """True when ``expr`` holds for some row of the group (NULLs ignored)."""
+        return f"BOOL_OR({expr})" if self.postgresql else f"MAX({expr})"
+
     def temp_table(self, name: str) -> str:
         # PostgreSQL drops it at commit; SQLite's lives with the connection and is dropped
         # explicitly when the snapshot closes.

@@ -48,17 +48,19 @@ def summary(snapshot: Snapshot, *, generated_at: dt.datetime, breaches: int) -> 
     mpans_affected = one_row(f"SELECT COUNT(*) FROM {MPAN_AGG_TABLE}")[0]
     # A limited minute counts on the same ledger as a switched-off one (docs/apc.md), so the
     # two kinds are shown apart as well as in charger_minutes.
-    kinds = one_row(
+    kind_mpans = one_row(
+        f"SELECT COUNT(*) FILTER (WHERE switched_off), COUNT(*) FILTER (WHERE throttled) FROM {MPAN_AGG_TABLE}"
+    )
+    kind_sums = one_row(
         f"""
-        SELECT COUNT(DISTINCT mpan_id) FILTER (WHERE NOT throttled AND NOT failed AND secs > 0),
-               COALESCE(SUM(secs) FILTER (WHERE NOT throttled AND NOT failed), 0) / 60,
-               COUNT(DISTINCT mpan_id) FILTER (WHERE throttled AND NOT failed AND secs > 0),
+        SELECT COALESCE(SUM(secs) FILTER (WHERE NOT throttled AND NOT failed), 0) / 60,
                COALESCE(SUM(secs) FILTER (WHERE throttled AND NOT failed), 0) / 60,
                COALESCE(SUM(secs * kw_withheld) FILTER (WHERE NOT throttled AND NOT failed), 0) / 3600,
                COALESCE(SUM(secs * kw_withheld) FILTER (WHERE throttled AND NOT failed), 0) / 3600
         FROM {ACTIONS_TABLE}
         """
     )
+    kinds = (kind_mpans[0], kind_sums[0], kind_mpans[1], kind_sums[1], kind_sums[2], kind_sums[3])
     extras = one_row(
         """
         SELECT (SELECT COALESCE(SUM(COALESCE(asp.kw, ev.asp_calloff_kw)), 0)
