@@ -31,6 +31,11 @@ from reports.selectors.sql import (
 
 # Sorts and hash aggregates over a year's actions fit in memory instead of spilling.
 REPORT_WORK_MEM = "128MB"
+# Compile (and optimise) the expressions of the passes over a year's actions: the per-action
+# epoch arithmetic of the snapshot and the breach check cost ~15 % less CPU compiled, which
+# repays the compilation from a few hundred thousand actions. PostgreSQL's defaults (100,000
+# and 500,000) compiled unoptimised code or none; a month's report stays below this cost.
+REPORT_JIT_ABOVE_COST = 50000
 
 
 def _create_events(d: Dialect) -> str:
@@ -131,6 +136,8 @@ def report_snapshot(*, period: ReportPeriod, now: dt.datetime | None = None):
     with connection.cursor() as cursor:
         if d.postgresql:
             cursor.execute(f"SET LOCAL work_mem = '{REPORT_WORK_MEM}'")
+            cursor.execute(f"SET LOCAL jit_above_cost = {REPORT_JIT_ABOVE_COST}")
+            cursor.execute(f"SET LOCAL jit_optimize_above_cost = {REPORT_JIT_ABOVE_COST}")
         for table in TEMPORARY_TABLES:
             cursor.execute(f"DROP TABLE IF EXISTS {table}")
         # Each table is analysed as soon as it is made, before the next reads it: unanalysed,
