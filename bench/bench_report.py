@@ -165,7 +165,8 @@ def main() -> int:
             print(f"report {fmt}: peak Python heap during generation {traced[fmt]:.1f} MiB", flush=True)
 
     print()
-    print(f"machine: {machine()}")
+    load = os.getloadavg()
+    print(f"machine: {machine()}; load average at the end {load[0]:.1f} {load[1]:.1f} {load[2]:.1f}")
     print(f"{history.actions:,} actions, {history.events:,} events, {feeders * 100:,} chargers, regulatory year {year}")
     print()
     print(
