@@ -55,6 +55,12 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--overview-feeders", type=int, default=5000)
     parser.add_argument("--page-requests", type=int, default=20)
     parser.add_argument("--no-results", action="store_true", help="do not append to bench/RESULTS.md")
+    parser.add_argument(
+        "--uvicorn-option",
+        action="append",
+        default=[],
+        help="extra uvicorn option, e.g. --uvicorn-option=--ws-per-message-deflate=false (repeatable)",
+    )
     return parser.parse_args()
 
 
@@ -127,7 +133,7 @@ def setup_database(feeder_count: int) -> dict:
     }
 
 
-def start_server() -> tuple[subprocess.Popen, int]:
+def start_server(options: list[str]) -> tuple[subprocess.Popen, int]:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
@@ -148,6 +154,7 @@ def start_server() -> tuple[subprocess.Popen, int]:
             "--no-access-log",
             "--lifespan",
             "off",
+            *options,
         ],
         cwd=ROOT,
         stdout=log,
@@ -321,7 +328,7 @@ def main() -> int:
     args = parse_args()
     print(f"machine: {machine()}")
     setup = setup_database(args.overview_feeders)
-    server, port = start_server()
+    server, port = start_server(args.uvicorn_option)
     try:
         baseline = asyncio.run(redis_baseline(args.clients, args.messages, args.interval))
         ws_latencies, post_times, rejected, push_latencies = asyncio.run(
@@ -372,7 +379,8 @@ def main() -> int:
                 f"Machine: {machine()}. One uvicorn process, production settings (PostgreSQL, Redis "
                 f"channel layer); clients, publisher and server on the same 2 cores; load average "
                 f"{load[0]:.1f} {load[1]:.1f} {load[2]:.1f} at the end. "
-                f"`--clients {args.clients} --messages {args.messages} --interval {args.interval}`.\n\n"
+                f"`--clients {args.clients} --messages {args.messages} --interval {args.interval}"
+                f"{''.join(' --uvicorn-option=' + option for option in args.uvicorn_option)}`.\n\n"
                 "| measure | p50 | p95 | baseline p50 | baseline p95 | ratio p50 / p95 |\n|---|---|---|---|---|---|\n"
                 f"| reading POST -> `feeder.reading` frame at each of {args.clients} sockets vs Redis PUBLISH -> "
                 f"each of {args.clients} subscribers | {ws_p50:.1f} ms | {ws_p95:.1f} ms | {base_p50:.1f} ms | "
