@@ -1,14 +1,8 @@
 """The feeder page (load per phase against rating, trend, events) and its operator controls.
 
-It lives with the engine, not in ``feeders``, because it shows and controls the feeder's
-curtailment events; the feeders app below it knows nothing of events.
-
-Controls are POST-only, CSRF-protected and checked server-side: curtail now, cancel and
-acknowledging an alert need ``curtailment.control_curtailment`` (operators), automatic mode needs
-``feeders.configure_feeders`` (engineers). A viewer's forged POST gets 403. Every control
-calls a service that writes, audits and pushes: curtail and cancel the curtailment
-services, automatic mode and alert acknowledgement ``feeders.services``
-(``feeder_automatic_set``, ``alert_acknowledge``).
+It lives with the engine because it shows and controls curtailment events, which the feeders app
+below knows nothing of. Controls are POST-only, CSRF-protected and permission-checked server-side;
+each calls a service that writes, audits and pushes.
 """
 
 from __future__ import annotations
@@ -96,9 +90,8 @@ def _range_hours(request: HttpRequest) -> int:
 
 
 def trend_forecast_amps(trend: Trend, *, rating_amps: float) -> list[tuple[dt.datetime, float]]:
-    """The at-risk detection's own trend (max phase, % of rating) as a line in amps from
-    the latest reading to the forecast horizon; nothing when the fit is not trustworthy or
-    the latest readings turn away from it (a line going up beside a falling load is wrong)."""
+    """The detection's trend as a line in amps to the forecast horizon; nothing when the fit is
+    untrustworthy or the latest readings turn away from it."""
     if trend.direction not in ("rising", "falling") or trend.until is None or trend.forecast_percent is None:
         return []
     end = trend.until + dt.timedelta(minutes=trend.horizon_minutes)
@@ -109,9 +102,8 @@ def trend_forecast_amps(trend: Trend, *, rating_amps: float) -> list[tuple[dt.da
 
 
 def feeder_chart(feeder: Feeder, *, hours: int, now: dt.datetime, trend: Trend | None = None) -> dict[str, Any]:
-    """The load figure for the last ``hours``: readings (thinned evenly past
-    ``MAX_CHART_POINTS``), the detection's trend forecast (``trend`` when the caller has it
-    already) and the events shaded."""
+    """The load figure for the last ``hours``: readings (thinned past ``MAX_CHART_POINTS``), trend
+    forecast and events."""
     since = now - dt.timedelta(hours=hours)
     readings = feeder_chart_readings(feeder=feeder, since=since)
     if trend is None:
@@ -169,8 +161,8 @@ def _feeder_context(request: HttpRequest, feeder: Feeder, **forms_by_name: Any) 
 
 
 def _alert_clearing(alert: FeederAlert | None) -> dict[str, str] | None:
-    """When an open alert's feeder is below its clear level: since when, and when the alert
-    clears if it stays there (the hysteresis rule), so "At risk" beside a low load says why."""
+    """When an alert's feeder went below its clear level and when the alert clears, so "At risk" beside
+    a low load says why."""
     if alert is None or alert.below_clear_since is None:
         return None
     clears_at = alert.below_clear_since + dt.timedelta(minutes=settings.DNOCTL["CLEAR_HOLD_MINUTES"])
@@ -280,8 +272,7 @@ def feeder_cancel_event(request: HttpRequest, feeder_id: int) -> HttpResponse:
 @require_POST
 @permission_required(CONFIGURE_FEEDERS, raise_exception=True)
 def feeder_automatic(request: HttpRequest, feeder_id: int) -> HttpResponse:
-    """Turn automatic curtailment on or off (engineers). A second click that finds the
-    feeder already in the wanted mode changes and audits nothing (see the service)."""
+    """Turn automatic curtailment on or off (engineers); a repeat click changes nothing."""
     feeder = get_object_or_404(Feeder, pk=feeder_id)
     form = AutomaticForm(request.POST, prefix="auto")
     if not form.is_valid():
@@ -301,8 +292,7 @@ def feeder_automatic(request: HttpRequest, feeder_id: int) -> HttpResponse:
 @require_POST
 @permission_required(CONTROL_CURTAILMENT, raise_exception=True)
 def feeder_alert_acknowledge(request: HttpRequest, feeder_id: int) -> HttpResponse:
-    """Acknowledge the feeder's open alert: the control room has seen it. Two operators
-    clicking at once record one acknowledgement (see the service)."""
+    """Acknowledge the feeder's open alert; two operators clicking at once record one acknowledgement."""
     feeder = get_object_or_404(Feeder, pk=feeder_id)
     form = AcknowledgeForm(request.POST, prefix="ack")
     if not form.is_valid():
