@@ -1,16 +1,8 @@
 """The engine's side of the alert hand-over, and the sweep that never loses an alert.
 
-Detection announces each alert when it commits (``feeders.hooks``); the engine's handler,
-:func:`alert_engine_queue`, queues ``event_open_for_alert``. If the broker is down at that
-moment the message is lost and a high-risk feeder with automatic curtailment on would
-stay overloaded with nobody curtailing it. This sweep finds such alerts and queues the
-hand-over again. Re-sending is safe: the engine's service finds an open event on the
-feeder and changes nothing (one open event per feeder is a database constraint).
-
-An alert whose event has ended is handed over again too: the feeder may still be at risk
-(its load between the clear and at-risk levels raises no new alert), and the engine decides
-whether it needs another event. The engine's own protection check (beat, every 15 s) does
-the same; this sweep covers a hand-over lost on the way.
+If the broker is down when an alert commits, its hand-over is lost and an overloaded feeder would go
+uncurtailed; the sweep queues it again. Re-sending is safe: one open event per feeder is a database
+constraint.
 """
 
 from __future__ import annotations
@@ -43,9 +35,8 @@ RESEND_EVERY = timedelta(minutes=2)
 
 
 def alerts_lost_handover(*, now: datetime) -> list[FeederAlert]:
-    """Open alerts on high-risk feeders with automatic curtailment on, raised more than
-    ``HANDOVER_GRACE`` ago, with no open event on the feeder, no decision of the engine on
-    the alert and no re-send within ``RESEND_EVERY``."""
+    """Open alerts on automatic high-risk feeders older than ``HANDOVER_GRACE`` with no event, no
+    engine decision and no recent re-send."""
     alert_key = Cast(OuterRef("pk"), output_field=CharField())
     audits_of_alert = AuditEntry.objects.filter(target_type=FeederAlert._meta.label_lower, target_id=alert_key)
     return list(
@@ -64,12 +55,8 @@ def alerts_lost_handover(*, now: datetime) -> list[FeederAlert]:
 
 
 def alerts_handover_sweep(*, now: datetime | None = None) -> list[int]:
-    """Re-send the engine hand-over of every alert that lost it (see
-    :func:`alerts_lost_handover`), auditing each re-send. Returns the alert ids re-sent.
-
-    Stops at the first send that fails (the broker is still down): the next sweep tries
-    again, and nothing is audited for a send that did not happen.
-    """
+    """Re-send (audited) every lost hand-over; stops at the first failed send, auditing nothing for it.
+    Returns the alert ids."""
     now = now or timezone.now()
     resent: list[int] = []
     for alert in alerts_lost_handover(now=now):
