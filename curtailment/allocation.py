@@ -1,14 +1,10 @@
 """Share a feeder's required reduction between throttled APC chargers (7.16) and switched-off HCALCS
 (7.6).
 
-SECMP0046 option 2: limit many chargers a little before switching any off. APC chargers above a
-common level T are held to T (never below their guaranteed minimum), T being the highest level that
-meets the reduction; only what that cannot cover is met by switching off the fewest HCALCS, least
-curtailed first. A charger drawing T or less gets no limit: every minute below 100 % counts against
-its usage allowance (NF11/NF12, see docs/apc.md).
-
-Levels are whole percent (limits round down, minimums up) and sums are exact integer centiwatts, so
-the properties hold exactly. Pure Python, no Django.
+SECMP0046 option 2: APC chargers above a common level T are held to T (never below their minimum);
+only the rest is met by switching off the fewest, least-curtailed HCALCS. A charger at or below T is
+not limited: every limited minute counts against its allowance (docs/apc.md). Sums are integer
+centiwatts, so the properties hold exactly.
 """
 
 from __future__ import annotations
@@ -25,8 +21,7 @@ _CW_PER_KW = 100_000  # the allocation counts in centiwatts: level x max watts i
 
 @dataclass(frozen=True)
 class ApcCharger:
-    """An APC charger that may be throttled; ``demand_kw`` is its draw without a limit (capped at
-    ``max_kw``)."""
+    """An APC charger; ``demand_kw`` is its draw without a limit."""
 
     charger_id: int
     max_kw: float
@@ -57,8 +52,7 @@ class ApcLimit:
 
 @dataclass(frozen=True)
 class Allocation:
-    """What :func:`allocation_plan` decided; ``common_level_kw`` is the water level T (None if none
-    throttled)."""
+    """What :func:`allocation_plan` decided; ``common_level_kw`` is the water level T."""
 
     required_kw: float
     limits: tuple[ApcLimit, ...]
@@ -124,8 +118,7 @@ def _apc_rows(chargers: Iterable[ApcCharger], guaranteed_min_kw: float) -> list[
 
 
 def _water_level(rows: Sequence[_Apc], need_cw: int) -> int | None:
-    """The highest level T (centiwatts) at which holding every charger to max(T, its minimum) saves
-    ``need_cw``; 0 when even the minimums are not enough, None when nothing is needed."""
+    """The highest level T (centiwatts) whose holding saves ``need_cw``; 0 if unreachable, None if not needed."""
     if need_cw <= 0:
         return None
     points = []
@@ -147,7 +140,6 @@ def _water_level(rows: Sequence[_Apc], need_cw: int) -> int | None:
 
 
 def _limits(rows: Sequence[_Apc], level_cw: int | None) -> tuple[list[ApcLimit], int]:
-    """The limits at water level ``level_cw`` and what they save (centiwatts)."""
     if level_cw is None:
         return [], 0
     limits, saved_cw = [], 0
@@ -192,7 +184,6 @@ class _PresentPrefix:
             i += i & -i
 
     def first_sum(self, m: int) -> int:
-        """Sum of the first ``m`` present weights (of all of them when fewer are present)."""
         if m <= 0:
             return 0
         walk = count = total = 0
@@ -206,11 +197,10 @@ class _PresentPrefix:
 
 
 def _fewest_switch_offs(candidates: Sequence[tuple[HcalcsCandidate, int]], need_cw: int) -> list[HcalcsCandidate]:
-    """The fewest ``candidates`` covering ``need_cw`` and, of the sets that small, the least-used
-    first.
+    """The fewest ``candidates`` covering ``need_cw``, least-used first among sets that small.
 
-    A candidate is taken in fairness order when the largest of those not yet considered can still
-    cover the rest with the slots left, which keeps a smallest cover reachable at every step.
+    Taking a candidate only while the largest remaining ones can still cover the rest keeps a
+    smallest cover reachable.
     """
     usable = [candidate for candidate, weight in candidates if weight > 0]
     weights = [weight for _candidate, weight in candidates if weight > 0]
@@ -245,8 +235,8 @@ def allocation_plan(
     hcalcs: Iterable[HcalcsCandidate] = (),
     guaranteed_min_kw: float = GUARANTEED_MIN_KW,
 ) -> Allocation:
-    """Meet ``required_kw`` by throttling ``apc`` to a common level, switching off the fewest
-    ``hcalcs`` only for the rest; ``ValueError`` names bad input."""
+    """Meet ``required_kw`` by throttling ``apc``, then switching off the fewest ``hcalcs``;
+    ``ValueError`` names bad input."""
     need_cw = 100 * _watts(required_kw, "required_kw")
     rows = _apc_rows(apc, guaranteed_min_kw)
     candidates = [(c, 100 * _watts(c.kw, f"HCALCS {c.charger_id} kw")) for c in hcalcs]
@@ -274,9 +264,8 @@ def allocation_plan(
 def limits_reconcile(
     *, current: Mapping[int, int], allocation: Allocation, min_raise_levels: int = DEFAULT_MIN_RAISE_LEVELS
 ) -> list[LimitChange]:
-    """The 7.16s taking chargers from their ``current`` levels to ``allocation``'s. Lowers and lifts
-    are always sent; a raise under ``min_raise_levels`` is skipped (it only reduces more and spares
-    the DCC a command)."""
+    """The 7.16s moving chargers to ``allocation``'s levels; raises under ``min_raise_levels`` are
+    skipped to spare the DCC."""
     changes = []
     for limit in allocation.limits:
         before = current.get(limit.charger_id)
