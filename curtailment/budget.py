@@ -1,9 +1,6 @@
-"""The DCC command budget: the anomaly detection thresholds (ADT) dnoctl plans under.
-
-The DCC quarantines a user's commands past its ADT (SEC; seed 002), and a quarantined 7.6 protects
-nobody, so selection skips (with the reason) chargers the budget cannot pay for. Every stored
-request counts, whoever made it, plus what planned actions will still send.
-"""
+"""The DCC command budget: the anomaly detection thresholds (ADT) dnoctl plans under. A quarantined 7.6
+protects nobody, so selection skips what the budget cannot pay for; every stored request counts,
+plus what planned actions will send."""
 
 from __future__ import annotations
 
@@ -132,7 +129,6 @@ def command_budget(*, at: dt.datetime) -> CommandBudget:
 
 
 def _reserved() -> dict[str, int]:
-    """7.6s and 7.16s (and 7.9s) that actions already planned will send, not yet stored."""
     unsent = CurtailmentAction.objects.filter(status__in=UNSENT_ACTION_STATES)
     stored = ServiceRequest.objects.filter(action_id=OuterRef("pk"))
     counts = unsent.aggregate(
