@@ -1,12 +1,9 @@
-"""The time-to-failure clock of an at-risk feeder, and the escalation deadlines drawn from it.
+"""The time-to-failure clock of an at-risk feeder (the PIA gives 5-10 minutes, seed 002) and escalation
+deadlines.
 
-The PIA gives 5-10 minutes between an overload alert and failure (seed 002). Time to rating
-extrapolates the latest load along the trend's least-squares slope (linear: an EV ramp over a few
-minutes is close to a line, and a curve fitted to ten noisy points overreacts). Nobody measures a
-fuse's thermal history, so the fuse is taken to blow ``FUSE_MARGIN_MINUTES`` after the load first
-reaches the rating; deadlines are drawn from the time to the *rating*, so that margin never delays
-relief. A stage waits ``time left / stages left``, bounded by a device's confirmation timeout and
-``ESCALATION_MAX_WAIT_S``.
+Time to rating is linear along the trend (an EV ramp is close to a line; a curve on ten noisy points
+overreacts). Nobody measures a fuse's heat, so it is taken to blow ``FUSE_MARGIN_MINUTES`` after the
+rating is reached; deadlines use the time to rating, so the margin never delays relief.
 """
 
 from __future__ import annotations
@@ -50,8 +47,7 @@ def failure_clock(
     now: dt.datetime,
     fuse_margin_minutes: float,
 ) -> Clock:
-    """The clock from the latest reading and the trend's slope (None when the trend is too short to
-    trust)."""
+    """The clock from the latest reading and the trend's slope (None when the trend is too short to trust)."""
     if stale or load_percent is None or reading_at is None:
         return Clock(ClockState.UNKNOWN, None, None, over_rating_since)
     age = max(0.0, (now - reading_at).total_seconds() / 60.0)
