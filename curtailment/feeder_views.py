@@ -1,9 +1,6 @@
-"""The feeder page (load per phase against rating, trend, events) and its operator controls.
-
-It lives with the engine because it shows and controls curtailment events, which the feeders app
-below knows nothing of. Controls are POST-only, CSRF-protected and permission-checked server-side;
-each calls a service that writes, audits and pushes.
-"""
+"""The feeder page and its operator controls. It lives with the engine because it shows and controls
+curtailment events, which the feeders app below knows nothing of. Controls are POST-only, CSRF-
+protected and permission-checked; each calls a service."""
 
 from __future__ import annotations
 
@@ -90,8 +87,7 @@ def _range_hours(request: HttpRequest) -> int:
 
 
 def trend_forecast_amps(trend: Trend, *, rating_amps: float) -> list[tuple[dt.datetime, float]]:
-    """The detection's trend as a line in amps to the forecast horizon; nothing when the fit is
-    untrustworthy or the latest readings turn away from it."""
+    """The detection's trend in amps to the horizon; none when untrustworthy or the latest readings turn away."""
     if trend.direction not in ("rising", "falling") or trend.until is None or trend.forecast_percent is None:
         return []
     end = trend.until + dt.timedelta(minutes=trend.horizon_minutes)
@@ -102,8 +98,7 @@ def trend_forecast_amps(trend: Trend, *, rating_amps: float) -> list[tuple[dt.da
 
 
 def feeder_chart(feeder: Feeder, *, hours: int, now: dt.datetime, trend: Trend | None = None) -> dict[str, Any]:
-    """The load figure for the last ``hours``: readings (thinned past ``MAX_CHART_POINTS``), trend
-    forecast and events."""
+    """The load figure for the last ``hours``: thinned readings, trend forecast and events."""
     since = now - dt.timedelta(hours=hours)
     readings = feeder_chart_readings(feeder=feeder, since=since)
     if trend is None:
@@ -161,8 +156,7 @@ def _feeder_context(request: HttpRequest, feeder: Feeder, **forms_by_name: Any) 
 
 
 def _alert_clearing(alert: FeederAlert | None) -> dict[str, str] | None:
-    """When an alert's feeder went below its clear level and when the alert clears, so "At risk" beside
-    a low load says why."""
+    """When the alert's feeder went below its clear level and when it clears: why "At risk" sits beside a low load."""
     if alert is None or alert.below_clear_since is None:
         return None
     clears_at = alert.below_clear_since + dt.timedelta(minutes=settings.DNOCTL["CLEAR_HOLD_MINUTES"])
@@ -272,7 +266,7 @@ def feeder_cancel_event(request: HttpRequest, feeder_id: int) -> HttpResponse:
 @require_POST
 @permission_required(CONFIGURE_FEEDERS, raise_exception=True)
 def feeder_automatic(request: HttpRequest, feeder_id: int) -> HttpResponse:
-    """Turn automatic curtailment on or off (engineers); a repeat click changes nothing."""
+    """Turn automatic curtailment on or off (engineers); a repeat changes nothing."""
     feeder = get_object_or_404(Feeder, pk=feeder_id)
     form = AutomaticForm(request.POST, prefix="auto")
     if not form.is_valid():
@@ -292,7 +286,7 @@ def feeder_automatic(request: HttpRequest, feeder_id: int) -> HttpResponse:
 @require_POST
 @permission_required(CONTROL_CURTAILMENT, raise_exception=True)
 def feeder_alert_acknowledge(request: HttpRequest, feeder_id: int) -> HttpResponse:
-    """Acknowledge the feeder's open alert; two operators clicking at once record one acknowledgement."""
+    """Acknowledge the open alert; two operators at once record one acknowledgement."""
     feeder = get_object_or_404(Feeder, pk=feeder_id)
     form = AcknowledgeForm(request.POST, prefix="ack")
     if not form.is_valid():
