@@ -85,9 +85,8 @@ class CurtailmentEvent(models.Model):
 class CurtailmentAction(models.Model):
     """One charger switched off (HCALCS, 7.6) or limited (APC, 7.16) within an event.
 
-    Both kinds share one ledger (a limited minute is a curtailed minute, docs/apc.md). Usage limits
-    count what the device did, ``confirmed_at`` to ``ended_at``; while live, the planned minutes are
-    reserved.
+    Both kinds share one ledger (docs/apc.md): limits count ``confirmed_at`` to ``ended_at``; while
+    live, the planned minutes are reserved.
     """
 
     event = models.ForeignKey(CurtailmentEvent, on_delete=models.PROTECT, related_name="actions")
@@ -163,8 +162,7 @@ OPENADR_NAME = RegexValidator(r"^[A-Za-z0-9_-]{1,128}$", "letters, digits, '_' a
 
 
 class AspVen(models.Model):
-    """An aggregator's OpenADR 3 client (VEN) and its credentials on our VTN; only the secret's SHA-256
-    is stored."""
+    """An aggregator's OpenADR 3 client (VEN) and its credentials on our VTN; only the secret's SHA-256 is stored."""
 
     ven_name = models.CharField(max_length=128, unique=True, validators=[OPENADR_NAME])
     provider = models.CharField(max_length=200)
@@ -181,8 +179,7 @@ class AspVen(models.Model):
 
 
 class AspContract(models.Model):
-    """A flexibility contract with an ASP covering feeders (NF14), called off before any customer's
-    charger."""
+    """A flexibility contract with an ASP covering feeders (NF14), called off before any customer's charger."""
 
     provider = models.CharField(max_length=200)
     reference = models.CharField(max_length=64, unique=True)
@@ -217,8 +214,7 @@ class AspContract(models.Model):
 
 
 class AspCallOff(models.Model):
-    """A call-off of an ASP contract for an event; counted as asked until ``confirm_by``, then as
-    reported."""
+    """A call-off of an ASP contract for an event; counted as asked until ``confirm_by``, then as reported."""
 
     contract = models.ForeignKey(AspContract, on_delete=models.PROTECT, related_name="calloffs")
     event = models.ForeignKey(CurtailmentEvent, on_delete=models.PROTECT, related_name="asp_calloffs")
@@ -244,8 +240,7 @@ class AspCallOff(models.Model):
 
 
 class FailureClock(models.Model):
-    """The time-to-failure clock of one at-risk feeder and its escalation stage; deleted when the risk
-    is over."""
+    """The time-to-failure clock of one at-risk feeder and its escalation stage; deleted when the risk is over."""
 
     feeder = models.OneToOneField("feeders.Feeder", on_delete=models.CASCADE, related_name="failure_clock")
     event = models.ForeignKey(CurtailmentEvent, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
@@ -272,8 +267,7 @@ class FailureClock(models.Model):
 
     @property
     def minutes_left_sort_key(self) -> float:
-        """Minutes before relief is too late, infinity when not heading for the rating (dashboard
-        order)."""
+        """Minutes before relief is too late, infinity when not heading for the rating (dashboard order)."""
         if self.state == ClockState.OVER_RATING and self.minutes_to_failure is not None:
             return self.minutes_to_failure
         if self.state == ClockState.RISING and self.minutes_to_rating is not None:
