@@ -36,8 +36,7 @@ def token_issue(*, ven: AspVen, scopes: list[str]) -> tuple[str, int]:
 
 
 def token_ven(token: str) -> tuple[AspVen, list[str]] | None:
-    """The active VEN a token was issued to, with its scopes; None when it is not ours, lapsed, or its
-    VEN is off."""
+    """The active VEN a token was issued to, with its scopes; None when it is not ours, lapsed, or its VEN is off."""
     try:
         claims = signing.TimestampSigner(salt=SALT).unsign_object(token, max_age=settings.OPENADR["TOKEN_TTL_S"])
     except signing.BadSignature:
