@@ -1,8 +1,6 @@
 """Which chargers to curtail, for how long, and why (R2, R4, R6, NF1, NF3, NF11, NF12).
-
-``selection_candidates`` reads what a decision needs in a few queries; ``selection_plan`` is a pure
-function over them, so the policy is easy to test and each decision is audited with its reasons.
-"""
+``selection_plan`` is pure over ``selection_candidates``, so the policy is easy to test and each
+decision is audited with its reasons."""
 
 from __future__ import annotations
 
@@ -57,8 +55,7 @@ class Candidate:
 
 @dataclass(frozen=True)
 class Limited:
-    """An APC charger the event holds to a level now: lowered as the load moves rather than adding
-    chargers."""
+    """An APC charger the event holds to a level now: lowered as the load moves rather than adding chargers."""
 
     action_id: int
     hcalcs_id: int
@@ -112,8 +109,7 @@ class Plan:
 
 
 def rotation_minutes() -> int:
-    """The most minutes one action holds a charger within a long event, so no home carries the whole
-    event."""
+    """The most minutes one action holds a charger within a long event, so no home carries the whole event."""
     return int(settings.DNOCTL["ROTATION_MINUTES"])
 
 
@@ -133,10 +129,8 @@ def selection_plan(
     budget: CommandBudget | None = None,
     limited: Iterable[Limited] = (),
 ) -> Plan:
-    """Meet ``required_kw`` fairly: throttle APC chargers to a common level, then switch off the
-    fewest, least-curtailed HCALCS for the rest (``allocation_plan``). Chargers ``limited`` now are
-    re-allocated with the candidates; one the DCC command ``budget`` refuses is deferred and the
-    allocation made again without it."""
+    """Meet ``required_kw`` fairly via ``allocation_plan``, re-allocating the chargers ``limited`` now;
+    a charger the DCC ``budget`` refuses is deferred and the plan made again."""
     min_useful = int(settings.DNOCTL["MIN_USEFUL_MINUTES"])
     slot = min(event_minutes, rotation_minutes(), MAX_ACTION_MINUTES)
     limited = list(limited)
@@ -301,8 +295,7 @@ def _skip_reason(candidate: Candidate, *, minutes: int, min_useful: int) -> str:
 def selection_candidates(
     *, feeder, at: dt.datetime, exclude_hcalcs_ids: Iterable[int] = (), exclude_event_id: int | None = None
 ) -> tuple[list[Candidate], dict[int, str]]:
-    """Eligible chargers on ``feeder`` with allowance, reachability and expected kW, and why the others
-    are not."""
+    """Eligible chargers with allowance, reachability and expected kW, and why the others are not."""
     excluded = set(exclude_hcalcs_ids)
     rows = [h for h in hcalcs_eligible_for_curtailment(feeder=feeder, at=at) if h.pk not in excluded]
     ids = [h.pk for h in rows]
