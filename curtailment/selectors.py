@@ -1,5 +1,4 @@
-"""Curtailment reads: eligible chargers, reachability, open events, limited chargers' levels
-over time, feeder load, NF10 dates."""
+"""Curtailment reads: eligible chargers, reachability, events, limit levels, feeder load, NF10 dates."""
 
 from __future__ import annotations
 
@@ -107,7 +106,7 @@ class Reachability:
 
 
 def hcalcs_reachability(*, hcalcs_ids, at: dt.datetime) -> dict[int, Reachability]:
-    """Reachability per HCALCS from its recent requests; poor WAN adds local delivery (seed 004, CV 7)."""
+    """Reachability per HCALCS from recent requests; poor WAN adds local delivery (seed 004, CV 7)."""
     ids = list(hcalcs_ids)
     since = at - REACHABILITY_LOOKBACK
     rows = (
@@ -132,8 +131,7 @@ def hcalcs_reachability(*, hcalcs_ids, at: dt.datetime) -> dict[int, Reachabilit
 
 
 def mpan_recent_kw(*, mpan_ids, at: dt.datetime) -> dict[int, float]:
-    """The home's mean import over its latest recent half hour: a charger cannot free more than the
-    home draws."""
+    """The home's recent half-hourly import: a charger cannot free more than the home draws."""
     rows = (
         HalfHourlyConsumption.objects.filter(
             mpan_id__in=[m for m in mpan_ids if m], period_start__gte=at - CONSUMPTION_FRESHNESS, period_start__lte=at
@@ -192,7 +190,6 @@ def feeder_events_recent(*, feeder, limit: int = 20) -> list[CurtailmentEvent]:
 
 
 def feeder_events_overlapping(*, feeder, since: dt.datetime, until: dt.datetime) -> QuerySet[CurtailmentEvent]:
-    """The feeder's events that were open at some moment of ``[since, until)``."""
     return CurtailmentEvent.objects.filter(feeder=feeder, started_at__lt=until).exclude(ended_at__lt=since)
 
 
@@ -233,8 +230,7 @@ LIMIT_CHANGE_ACTIONS = ("action.limit_set", "action.limit_lower", "action.limit_
 
 @dataclass(frozen=True)
 class LimitStep:
-    """A level a limited charger was commanded to from ``at`` (100 once lifted), with the kW it
-    withholds."""
+    """A level a limited charger was commanded to from ``at``, with the kW it withholds."""
 
     at: dt.datetime
     level_percent: int
@@ -297,8 +293,7 @@ def reading_load_percent(reading: FeederReading, feeder) -> float:
 
 
 def feeder_below_clear_for(*, feeder, minutes: int, at: dt.datetime) -> bool:
-    """True when the readings span ``minutes`` and all are below the clear level (offline is never
-    healthy)."""
+    """Readings span ``minutes`` and all are below the clear level (no readings is never healthy)."""
     since = at - dt.timedelta(minutes=minutes)
     inside = list(FeederReading.objects.filter(feeder=feeder, measured_at__gte=since, measured_at__lte=at))
     # The reading just before the window says where the load stood when the window opened.
@@ -359,7 +354,6 @@ def feeders_managed(*, today: dt.date | None = None) -> list[tuple[object, Manag
 
 
 def premise_curtailment_read(*, premise_id: int, hcalcs_ids: list[int], now: dt.datetime) -> PremiseCurtailment:
-    """Minutes each of the premise's chargers was curtailed (24 h, 30 days) and its actions."""
     return PremiseCurtailment(
         used_24h=hcalcs_minutes_used(hcalcs_ids=hcalcs_ids, window_end=now, window=dt.timedelta(hours=24)),
         used_30d=hcalcs_minutes_used(hcalcs_ids=hcalcs_ids, window_end=now, window=dt.timedelta(days=30)),
