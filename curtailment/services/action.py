@@ -1,9 +1,8 @@
 """One charger's curtailment: boost setup (7.9), switch-off (7.6) or limit (7.16), confirmation,
-lateness, failure, override and reset (7.8, or a 7.16 at 100 %).
+lateness, failure, override and reset.
 
-Every step is a compare-and-set on the action's status, and every DCC request is stored before it is
-sent and looked up by (action, SRV) first, so a step run twice (a retry, a re-queued task) never
-sends a second request.
+Each step is a compare-and-set and each DCC request is stored before it is sent and found again by
+(action, SRV), so a step run twice never sends a second request.
 """
 
 from __future__ import annotations
@@ -46,7 +45,6 @@ def _action(action_id: int, *, lock: bool = False) -> CurtailmentAction | None:
 
 
 def _requests_by_srv(action: CurtailmentAction) -> dict[str, ServiceRequest]:
-    """The action's stored requests, the first of each SRV (one query for every step)."""
     found: dict[str, ServiceRequest] = {}
     for request in ServiceRequest.objects.filter(action=action).order_by("pk"):
         found.setdefault(request.srv, request)
@@ -77,7 +75,7 @@ def _command_create(action: CurtailmentAction, *, now: dt.datetime, minutes: int
 
 
 def _request_create(action: CurtailmentAction, srv: str, *, client=None, **arguments) -> ServiceRequest:
-    """Store (state ``built``) the action's request for ``srv``, addressed to the ESME's HCALCS switch."""
+    """Store (state ``built``) the action's request for ``srv`` to the ESME's HCALCS switch."""
     return service_request_create(
         srv=srv,
         target=action.hcalcs.meter.esme_eui64,
@@ -105,8 +103,7 @@ class ActionBusy(Exception):
 
 
 class RequestInFlight(ActionBusy):
-    """A request of the action is still claimed by another sender: wait, so a 7.6 never overtakes its
-    7.9 nor a 7.8 its 7.6."""
+    """Another sender still claims a request of the action: wait, so a 7.6 never overtakes its 7.9."""
 
 
 IN_FLIGHT_STATES = (ServiceRequestState.BUILT, ServiceRequestState.SENT)
@@ -119,9 +116,8 @@ def _sent_or_wait(service_request: ServiceRequest) -> ServiceRequest:
 
 
 def action_dispatch(*, action_id: int, client=None) -> str:
-    """Switch one charger off (7.9 first when the customer may override), for the minutes left of the
-    action so the usage limits hold even when dispatch was delayed. Runs under the action's lease: a
-    concurrent dispatch returns "busy" and sends nothing."""
+    """Curtail one charger (7.9 first when the customer may override) under the action's lease: a
+    concurrent run sends nothing."""
     with action_lease(action_id) as acquired:
         if not acquired:
             return "busy"
@@ -189,9 +185,8 @@ def _dispatch(*, action_id: int, client=None) -> str:
 
 
 def _boost_first(action: CurtailmentAction, stored: dict[str, ServiceRequest], *, client=None) -> str | None:
-    """Put the charger on its boost button (7.9) before the 7.6: None once confirmed, else what
-    happened instead. A failed 7.9 gives the charger up (a customer promised an override must have
-    one) unless ``CURTAIL_WITHOUT_BOOST``."""
+    """Put the charger on its boost button (7.9) before the 7.6; a failed 7.9 gives it up unless
+    ``CURTAIL_WITHOUT_BOOST``."""
     # One conditional UPDATE (autocommit): its push goes out once it has committed.
     if action.status == ActionStatus.PLANNED and not action_move(
         action, from_states=[ActionStatus.PLANNED], to_state=ActionStatus.BOOST_SETUP
@@ -229,8 +224,7 @@ def _boost_first(action: CurtailmentAction, stored: dict[str, ServiceRequest], *
 
 
 def boost_available(*, action: CurtailmentAction, boost_state: str | None = None) -> bool:
-    """Can the customer override this action with the boost button (consent allows it, charger on the
-    button)?"""
+    """Can the customer override this action with the boost button?"""
     if not action.selection.get("override_allowed"):
         return False
     if boost_state is None:
@@ -254,8 +248,7 @@ CONFIRMABLE_STATES = [ActionStatus.SENT, ActionStatus.ACKNOWLEDGED, ActionStatus
 
 
 def action_confirmed(*, action_id: int, at: dt.datetime | None = None) -> bool:
-    """The device confirmed the command: the charger is curtailed from ``at`` until the device's own
-    end."""
+    """The device confirmed: the charger is curtailed from ``at`` to the device's own end."""
     action = _action(action_id)
     if action is None:
         return False
@@ -271,8 +264,7 @@ def action_confirmed(*, action_id: int, at: dt.datetime | None = None) -> bool:
 
 
 def _extended_action_end(*, action: CurtailmentAction, at: dt.datetime) -> None:
-    """A follow-on 7.6 took effect: end the action it extends here, so the ledger counts the overlap
-    once."""
+    """A follow-on 7.6 took effect: end the action it extends, so the ledger counts the overlap once."""
     previous = _action(action.extends_id)
     if previous is not None and action_end(
         previous,
@@ -284,8 +276,8 @@ def _extended_action_end(*, action: CurtailmentAction, at: dt.datetime) -> None:
 
 
 def action_late(*, action_id: int, now: dt.datetime | None = None) -> bool:
-    """No confirmation within ``CONFIRMATION_TIMEOUT_S``: mark late and pick a replacement. The action
-    stays live (the device may still act and its minutes count)."""
+    """Unconfirmed within ``CONFIRMATION_TIMEOUT_S``: mark late and replace; it stays live, as the
+    device may still act."""
     action = _action(action_id)
     now = now or timezone.now()
     if action is None or not action_mark_late(action=action, now=now):
@@ -309,8 +301,7 @@ def command_sent_at() -> Subquery:
 
 
 def _confirmation_clock_start(action: CurtailmentAction) -> dt.datetime:
-    """When the device could first have answered: the command's sending, not the planning (a queued
-    burst would otherwise be marked late before its commands went out)."""
+    """Time confirmation from the command's sending, not planning, so a queued burst is not marked late."""
     if hasattr(action, "command_sent_at"):
         sent_at = action.command_sent_at
     else:
@@ -324,8 +315,7 @@ def _confirmation_clock_start(action: CurtailmentAction) -> dt.datetime:
 
 
 def action_mark_late(*, action: CurtailmentAction, now: dt.datetime) -> bool:
-    """Move an unconfirmed action to late and audit it (compare-and-set); the caller pushes and
-    replaces."""
+    """Move an unconfirmed action to late and audit it (compare-and-set)."""
     timeout = dt.timedelta(seconds=int(knob("CONFIRMATION_TIMEOUT_S")))
     if action.status == ActionStatus.PLANNED or now - _confirmation_clock_start(action) < timeout:
         return False  # a planned action has sent nothing: the re-check resumes a lost dispatch
@@ -361,8 +351,7 @@ def _switch_read_queue(action_id: int) -> None:
 
 
 def action_switch_read(*, action_id: int, client=None) -> str:
-    """Ask the device (7.7) whether a late action's charger is off. Idempotent: the stored 7.7 is
-    reused."""
+    """Ask the device (7.7) whether a late action's charger is off; the stored 7.7 is reused."""
     with action_lease(action_id) as acquired:
         if not acquired:
             raise ActionBusy(f"action {action_id} is being dispatched")
@@ -380,9 +369,8 @@ def action_switch_read(*, action_id: int, client=None) -> str:
 
 
 def _late_limit_lift(action: CurtailmentAction, command: ServiceRequest | None) -> str:
-    """A late limit the DCC accepted cannot be read back (7.7 reports switches, not APC levels), so
-    lift it and count it from the acceptance to the lift: the allowance is never under-counted. Not
-    accepted: it ends counting nothing, like a late 7.6."""
+    """A late accepted limit cannot be read back (7.7 reads switches only): lift it and count it to the
+    lift, never under-counting."""
     if command is None or command.state not in SENT_REQUEST_STATES or command.acknowledged_at is None:
         return "no accepted 7.16"
     with transaction.atomic():
@@ -420,8 +408,7 @@ def _release_queue(action_id: int) -> None:
 
 
 def action_switch_reported(*, action_id: int, switch_on: bool | None, reported_at: dt.datetime) -> str:
-    """The device answered the 7.7: off means the 7.6 acted (confirmed), on means it did not (ended,
-    counting nothing)."""
+    """The 7.7 answer: off means the 7.6 acted (confirmed), on means it did not (ended, counting nothing)."""
     action = _action(action_id)
     if action is None or action.status not in CONFIRMABLE_STATES or switch_on is None:
         return "nothing to do"
@@ -483,9 +470,7 @@ def action_failed(*, action_id: int, reason: str) -> bool:
 
 
 def action_release(*, action_id: int, client=None) -> str:
-    """Send the reset of a releasing action; if refused, the device still reverts at the command's end,
-    which then counts. Raises :class:`ActionBusy` while a dispatch runs: the reset must follow the
-    switch-off, not race it."""
+    """Send the reset of a releasing action; :class:`ActionBusy` while a dispatch runs, so the reset never races it."""
     with action_lease(action_id) as acquired:
         if not acquired:
             raise ActionBusy(f"action {action_id} is being dispatched")
@@ -556,8 +541,7 @@ def _reset_request(action: CurtailmentAction, stored: dict[str, ServiceRequest],
 
 
 def action_limit_change(*, action_id: int, client=None) -> str:
-    """Send the 7.16 moving a confirmed limit to the action's level now; an unsent change is resent,
-    not made twice."""
+    """Send the 7.16 moving a confirmed limit to the action's level; an unsent change is resent, not remade."""
     with action_lease(action_id) as acquired:
         if not acquired:
             raise ActionBusy(f"action {action_id} is being dispatched")
@@ -612,8 +596,7 @@ def hcalcs_boost_pressed(
     source: str,
     now: dt.datetime | None = None,
 ) -> list[int]:
-    """The customer pressed boost: live actions on those switches end as ``override`` at the press
-    time, and each event replaces the kW. Idempotent: a repeat finds no live action."""
+    """The customer pressed boost: live actions on those switches end as ``override``. Idempotent."""
     actions = CurtailmentAction.objects.select_related("event__feeder", "hcalcs__meter").filter(
         hcalcs__meter__esme_eui64=esme_eui64,
         status__in=[s for s in LIVE_ACTION_STATES if s != ActionStatus.RELEASING],
@@ -647,8 +630,7 @@ def hcalcs_boost_pressed(
 
 
 def _answered_at(service_request: ServiceRequest, result: dict, action: CurtailmentAction) -> dt.datetime:
-    """When the device answered: the DCC's timestamp (a delayed delivery must not shift the ledger),
-    clamped to the dispatch and arrival."""
+    """The DCC's timestamp of the answer (a delayed delivery must not shift the ledger), clamped."""
     arrived = service_request.responded_at or timezone.now()
     try:
         stamped = dt.datetime.fromisoformat(str(result.get("answered_at")).replace("Z", "+00:00"))
@@ -707,8 +689,7 @@ def service_request_outcome(*, service_request: ServiceRequest, result: dict) ->
 def _limit_change_answered(
     action: CurtailmentAction, service_request: ServiceRequest, *, succeeded: bool, result: dict
 ) -> None:
-    """The device answered a level change; a refusal is audited, since the earlier limit stays in
-    force."""
+    """A refused level change is audited: the earlier limit stays in force."""
     audit_record(
         action="action.limit_change_applied" if succeeded else "action.limit_change_failed",
         rule=AUTO_RULE,
