@@ -1,9 +1,8 @@
 """ASP call-offs over OpenADR 3 (NF14); docs/asp-openadr.md is the guide.
 
-A call-off counts for the event like an unconfirmed 7.6: the kW asked for until ``confirm_by`` (so
-no customer is curtailed for what the provider is about to deliver), then only what a fresh report
-confirms. When the counted kW drop, the fallback is audited and the event is topped up with
-chargers.
+A call-off counts like an unconfirmed 7.6: as asked until ``confirm_by`` (no customer is curtailed
+for what the provider is about to deliver), then as freshly reported. A drop is audited and topped
+up with chargers.
 """
 
 from __future__ import annotations
@@ -51,7 +50,7 @@ def secret_sha256(secret: str) -> str:
 
 
 def asp_ven_register(*, ven_name: str, provider: str, client_id: str | None = None) -> tuple[AspVen, str]:
-    """Create a provider's VEN and return its client secret, shown once (only its SHA-256 is stored)."""
+    """Create a VEN and return its secret, shown once (only its SHA-256 is stored)."""
     secret = secrets.token_urlsafe(32)
     ven = AspVen(
         ven_name=ven_name,
@@ -111,7 +110,6 @@ def asp_pending_kw(*, event, at: dt.datetime | None = None) -> float:
 
 
 def _event_counted_refresh(event_id: int) -> float:
-    """Store the sum of the event's call-offs' counted kW as ``event.asp_calloff_kw``."""
     total = (
         AspCallOff.objects.filter(event_id=event_id, status=AspCallOffStatus.CALLED).aggregate(kw=Sum("counted_kw"))[
             "kw"
@@ -123,12 +121,11 @@ def _event_counted_refresh(event_id: int) -> float:
 
 
 def _contract_in_use_kw(contract: AspContract) -> float:
-    """kW of the contract called off and not released."""
     return contract.calloffs.filter(status=AspCallOffStatus.CALLED).aggregate(kw=Sum("kw"))["kw"] or 0.0
 
 
 def asp_kw_available(*, feeder_id: int, at: dt.datetime) -> float:
-    """kW still uncalled on active contracts covering the feeder with an active VEN."""
+    """kW still uncalled on active contracts of the feeder with an active VEN."""
     total = 0.0
     contracts = AspContract.objects.filter(
         active=True, starts_at__lte=at, ends_at__gt=at, feeders=feeder_id, ven__active=True
@@ -145,8 +142,7 @@ def asp_kw_available(*, feeder_id: int, at: dt.datetime) -> float:
 def asp_call_off(
     *, event: CurtailmentEvent, kw: float, at: dt.datetime, confirm_by: dt.datetime | None = None
 ) -> float:
-    """NF14: ask the ASP contracts covering the event's feeder for up to ``kw`` more; returns the kW
-    asked for. Audited."""
+    """NF14: ask the feeder's ASP contracts for up to ``kw`` more; audited. Returns the kW asked for."""
     if kw <= KW_EPSILON:
         return 0.0
     confirm_by = confirm_by or at + dt.timedelta(seconds=option("CONFIRM_S"))
@@ -294,8 +290,8 @@ def asp_calloffs_seen(*, ven: AspVen, calloff_ids: list[int], at: dt.datetime) -
 
 
 def asp_report_record(*, ven: AspVen, report: ReportIn, body: dict, at: dt.datetime | None = None) -> AspReport:
-    """Take a provider's report: credit what it confirms (at most the kW asked) and fall back to
-    chargers if short. :class:`ReportRefused` stores nothing."""
+    """Credit what a report confirms (at most as asked), falling back to chargers if short;
+    :class:`ReportRefused` stores nothing."""
     at = at or timezone.now()
     if report.clientName != ven.ven_name:
         raise ReportRefused(403, f"clientName must be this VEN's name, {ven.ven_name}")
@@ -343,7 +339,7 @@ def asp_report_record(*, ven: AspVen, report: ReportIn, body: dict, at: dt.datet
 
 
 def calloff_recount(*, calloff_id: int, at: dt.datetime | None = None) -> float:
-    """Update the call-off's counted kW at ``at``; a drop is audited and topped up. Returns the drop."""
+    """Update a call-off's counted kW; a drop is audited and topped up. Returns the drop."""
     from curtailment.services.event import event_top_up
 
     at = at or timezone.now()
@@ -411,8 +407,7 @@ def _shortfall_reason(calloff: AspCallOff, at: dt.datetime, confirmed: float) ->
 
 
 def asp_calloffs_check(*, at: dt.datetime | None = None) -> int:
-    """Recount live call-offs and release those of ended events. Idempotent; returns how many fell
-    short."""
+    """Recount live call-offs and release ended events'. Idempotent; returns how many fell short."""
     at = at or timezone.now()
     short = 0
     for calloff in AspCallOff.objects.filter(status=AspCallOffStatus.CALLED).select_related("event"):
