@@ -15,8 +15,7 @@ BUDGET_RULE = "dcc-budget"
 
 
 def dcc_budget_check(*, now: dt.datetime | None = None) -> list[BudgetLine]:
-    """Audit each SRV and period past the alarm level (once per level and period) and push the budget
-    while alarming."""
+    """Audit each SRV and period past the alarm level (once per level and period) and push the budget while alarming."""
     now = now or timezone.now()
     budget = command_budget(at=now)
     alarming = [line for line in budget.lines if line.alarming]
