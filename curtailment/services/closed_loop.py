@@ -1,10 +1,6 @@
-"""The closed loop of an event that limits APC chargers: follow the load down as well as up.
-
-Every limited minute costs the customer, and a limit is a level that can follow the load: each re-
-check estimates the load without the event and moves the required reduction to it, so the top-up
-raises or lifts limits. Switched-off HCALCS run their course. Early release waits while that
-estimate is above the clear level: lifting the limits would bring the overload straight back.
-"""
+"""The closed loop of an event limiting APC chargers: a limit is a level, and each limited minute costs
+the customer, so the required reduction follows the load down as well as up. Early release waits
+while only the limits keep the load below the clear level."""
 
 from __future__ import annotations
 
@@ -47,8 +43,7 @@ def event_has_confirmed_limit(event: CurtailmentEvent) -> bool:
 
 
 def settled_load(*, event: CurtailmentEvent, now: dt.datetime) -> tuple[LoadSnapshot, dt.datetime] | None:
-    """The latest fresh reading taken after the devices last answered the event's commands; None until
-    one exists. Only such a reading shows what the commands did."""
+    """The latest fresh reading after the devices last answered the event, the only one showing what they did."""
     if event.actions.filter(status__in=UNCONFIRMED_ACTION_STATES).exists():
         return None
     limit_requests = ServiceRequest.objects.filter(action__event=event, srv__in=_LIMIT_SRVS)
@@ -85,9 +80,7 @@ def load_without_event(*, event: CurtailmentEvent, now: dt.datetime) -> LoadWith
 
 
 def event_need_follow(*, event: CurtailmentEvent, now: dt.datetime) -> float | None:
-    """Move the event's required reduction to what the load without it needs, beyond the deadband;
-    audited. Only below the at-risk level and with a confirmed limit. Returns the new need or None.
-    """
+    """Move the required reduction to what the load without the event needs (beyond a deadband; audited)."""
     if event.status != EventStatus.ACTIVE or not event_has_confirmed_limit(event):
         return None
     without = load_without_event(event=event, now=now)
