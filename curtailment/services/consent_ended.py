@@ -35,8 +35,7 @@ def hcalcs_consent_ended(ended) -> list[int]:
 
 
 def actions_release_for_consent(*, actions: list[CurtailmentAction], why: str, inputs: dict) -> list[int]:
-    """End or reset each action (compare-and-set, audited), then top up each event; commands queued on
-    commit."""
+    """End or reset each action (compare-and-set, audited), then top up each event; commands queued on commit."""
     from curtailment import tasks
 
     now = timezone.now()
