@@ -1,5 +1,4 @@
-"""Opening, topping up, releasing and closing curtailment events. The database allows one open event
-per feeder, so two workers reacting to the same alert cannot both open one."""
+"""Opening, topping up, releasing and closing curtailment events (one open event per feeder, by constraint)."""
 
 from __future__ import annotations
 
@@ -52,8 +51,7 @@ def knob(name: str):
 
 
 def required_reduction_kw(*, feeder, kw: float, load_percent: float) -> float:
-    """kW above the feeder's clear level, plus ``REDUCTION_MARGIN``, scaled from the worst phase's
-    reading."""
+    """kW above the feeder's clear level plus ``REDUCTION_MARGIN``, from the worst phase."""
     if kw is None or load_percent is None or load_percent <= feeder.clear_percent or load_percent <= 0:
         return 0.0
     excess = kw * (load_percent - feeder.clear_percent) / load_percent
@@ -80,11 +78,11 @@ def curtailment_event_start(
     at: dt.datetime | None = None,
     while_at_risk: bool = False,
 ) -> CurtailmentEvent:
-    """Open an event on ``feeder`` for ``reduction_kw``: call off ASP contracts first (NF14), pick
-    chargers for the rest, audit the decision and queue dispatches and notices on commit.
+    """Open an event on ``feeder``: ASP call-offs first (NF14), then chargers; audited, tasks queued on
+    commit.
 
-    Raises :class:`EventAlreadyOpen` or ``ValidationError``. ``while_at_risk`` events last while the
-    feeder is at risk and stay open even when nothing can be picked yet.
+    ``while_at_risk`` events last while the feeder is at risk, open even when nothing can be picked
+    yet.
     """
     if trigger not in EventTrigger.values:
         raise ValidationError({"trigger": f"must be one of {', '.join(EventTrigger.values)}"})
@@ -156,7 +154,6 @@ def curtailment_event_start(
 
 
 def _protection_check_on_commit(feeder_id: int) -> None:
-    """Work out the feeder's clock at once, so the dashboard shows it with the event."""
     from curtailment import tasks
 
     task_send_on_commit(tasks.feeder_protection_check, (feeder_id,))
@@ -221,7 +218,6 @@ def _actions_create(
 
 
 def _actions_launch(*, event: CurtailmentEvent, actions: list[CurtailmentAction]) -> None:
-    """Queue one dispatch task per action and the customers' notices, on commit."""
     if not actions:
         return
     from curtailment import tasks
@@ -240,8 +236,7 @@ def _actions_launch(*, event: CurtailmentEvent, actions: list[CurtailmentAction]
 
 
 def feeder_managed_mark(*, feeder, at: dt.datetime) -> None:
-    """NF10: keep ``managed_since`` as the first of the current run of consecutive managed months
-    (UTC)."""
+    """NF10: ``managed_since`` is the first of the current run of consecutive managed months."""
     month = at.date().replace(day=1)
     previous = CurtailmentEvent.objects.filter(
         feeder_id=feeder.pk, started_at__lt=at.replace(day=1, hour=0, minute=0)
@@ -270,13 +265,8 @@ def event_top_up(
     at: dt.datetime | None = None,
     confirmed_only: bool = False,
 ) -> list[int]:
-    """Add chargers when the event's live kW fall short. Serialised per event by a row lock; returns
-    the new action ids.
-
-    Make before break: an action ending within ``ROTATION_LEAD_S`` no longer counts, so its
-    replacement is confirmed before it ends. ``confirmed_only`` (escalation) counts only confirmed
-    relief.
-    """
+    """Add chargers when live kW fall short (row-locked per event). Make before break: actions ending
+    within ``ROTATION_LEAD_S`` no longer count."""
     now = at or timezone.now()
     with transaction.atomic():
         event = CurtailmentEvent.objects.select_for_update().select_related("feeder").get(pk=event_id)
@@ -337,8 +327,7 @@ def _limits_relax(
     reason: str,
     at: dt.datetime,
 ) -> list[int]:
-    """The event holds more than it needs: let the limits rise or lift; switched-off chargers run their
-    course."""
+    """The event holds more than it needs: raise or lift limits; switched-off chargers run their course."""
     if not limited or needed >= -0.01:
         return []
     plan = selection_plan(
@@ -383,8 +372,7 @@ def _limited_now(*, live: list[CurtailmentAction], ending: dict[int, int], confi
 def _limits_change(
     *, event: CurtailmentEvent, plan: Plan, live: list[CurtailmentAction], reason: str, at: dt.datetime
 ) -> list[int]:
-    """Move the chargers limited now to the plan's levels (each a new 7.16, audited); returns the
-    action ids."""
+    """Move the limited chargers to the plan's levels (a 7.16 each, audited)."""
     from curtailment import tasks
 
     by_id = {a.pk: a for a in live}
@@ -494,8 +482,7 @@ def event_release(
     inputs: dict | None = None,
     at: dt.datetime | None = None,
 ) -> bool:
-    """Move an active event to releasing (compare-and-set): uncommanded chargers end, the rest get a
-    reset, ASP call-offs are released."""
+    """Move an active event to releasing (compare-and-set), resetting its chargers and ASP call-offs."""
     from curtailment import tasks
 
     now = at or timezone.now()
@@ -533,9 +520,7 @@ def event_release(
 
 
 def event_close_if_done(*, event: CurtailmentEvent, at: dt.datetime | None = None) -> bool:
-    """End the event once no charger is live (a while-at-risk event only by the re-check). Compare-and-
-    set; the feeder's protection is checked again at once so an open alert need not wait for the
-    beat."""
+    """End the event once no charger is live (compare-and-set), then re-check protection at once."""
     from curtailment.services.lifetime import event_lives_while_at_risk
 
     at = at or timezone.now()
