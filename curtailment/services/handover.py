@@ -1,9 +1,5 @@
-"""The engine's side of the alert hand-over, and the sweep that never loses an alert.
-
-If the broker is down when an alert commits, its hand-over is lost and an overloaded feeder would go
-uncurtailed; the sweep queues it again. Re-sending is safe: one open event per feeder is a database
-constraint.
-"""
+"""The engine's side of the alert hand-over and the sweep re-sending hand-overs lost while the broker
+was down (safe: one open event per feeder is a constraint)."""
 
 from __future__ import annotations
 
@@ -35,8 +31,7 @@ RESEND_EVERY = timedelta(minutes=2)
 
 
 def alerts_lost_handover(*, now: datetime) -> list[FeederAlert]:
-    """Open alerts on automatic high-risk feeders older than ``HANDOVER_GRACE`` with no event, no
-    engine decision and no recent re-send."""
+    """Open automatic-feeder alerts past ``HANDOVER_GRACE`` with no event, no decision and no recent re-send."""
     alert_key = Cast(OuterRef("pk"), output_field=CharField())
     audits_of_alert = AuditEntry.objects.filter(target_type=FeederAlert._meta.label_lower, target_id=alert_key)
     return list(
@@ -55,8 +50,7 @@ def alerts_lost_handover(*, now: datetime) -> list[FeederAlert]:
 
 
 def alerts_handover_sweep(*, now: datetime | None = None) -> list[int]:
-    """Re-send (audited) every lost hand-over; stops at the first failed send, auditing nothing for it.
-    Returns the alert ids."""
+    """Re-send each lost hand-over (audited); stop at the first failed send."""
     now = now or timezone.now()
     resent: list[int] = []
     for alert in alerts_lost_handover(now=now):
