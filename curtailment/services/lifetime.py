@@ -1,10 +1,9 @@
 """How long an event lives: as long as its feeder is at risk.
 
-An automatic event's planned end moves on while the feeder is at risk; a manual event still covering
-an open alert at its end is taken over by the automatic rule in time for replacements to be
-confirmed (no gap). After an operator's cancel, a new event opens only if the load is still at risk
-``CANCEL_HOLD_OFF_MINUTES`` later, so the engine neither undoes the operator at once nor abandons
-the feeder. A decision repeated by a periodic check is audited once.
+A manual event still covering an open alert is taken over by the automatic rule before its end, so
+replacements are confirmed with no gap. After an operator's cancel a new event opens only if the
+load is still at risk ``CANCEL_HOLD_OFF_MINUTES`` later: neither undoing the operator nor abandoning
+the feeder.
 """
 
 from __future__ import annotations
@@ -48,8 +47,7 @@ def event_horizon() -> dt.timedelta:
 
 
 def event_lifetime_review(*, event: CurtailmentEvent, feeder, now: dt.datetime) -> bool:
-    """Keep the event going while its feeder is at risk (manual events are taken over, planned ends
-    moved on). Returns whether it goes on past its planned end."""
+    """Keep the event going while its feeder is at risk; returns whether it goes on past its planned end."""
     if not feeder_automatic(feeder):
         return False
     if not event.while_at_risk:
@@ -112,8 +110,7 @@ def _extend(*, event: CurtailmentEvent, now: dt.datetime) -> None:
 
 
 def event_open_for_alert(*, alert_id: int, at: dt.datetime | None = None) -> CurtailmentEvent | None:
-    """Open an automatic event for an open alert without one, if the feeder and load call for it.
-    Audited once per decision; a second call finds the open event."""
+    """Open an automatic event for an alert without one if called for; audited once per decision."""
 
     now = at or timezone.now()
     alert = FeederAlert.objects.select_related("feeder").filter(pk=alert_id).first()
