@@ -1,10 +1,6 @@
-"""The protection of at-risk feeders, checked every few seconds (beat): the time-to-failure clock,
-escalation when relief is late, and invariant 8.
-
-Relief is confirmed when confirmed kW cover the need or the load is back below the at-risk level.
-Otherwise, once the stage's deadline passes, escalate: more chargers, then the ASP, then an operator
-alarm naming what is left.
-"""
+"""Protection of at-risk feeders, every few seconds: the time-to-failure clock, invariant 8, and
+escalation (more chargers, then the ASP, then an operator alarm) when relief is not confirmed by the
+stage's deadline."""
 
 from __future__ import annotations
 
@@ -54,8 +50,7 @@ def feeders_at_risk_ids() -> list[int]:
 
 
 def feeder_protection_check(*, feeder_id: int, now: dt.datetime | None = None) -> str:
-    """One look at one feeder's protection. Idempotent: each step is taken once per stage, under the
-    clock's row lock."""
+    """One look at a feeder's protection. Idempotent: each step once per stage, under the clock's row lock."""
 
     now = now or timezone.now()
     feeder = Feeder.objects.filter(pk=feeder_id).first()
@@ -267,7 +262,6 @@ def _stage_wait(clock: Clock, stage: str) -> dt.timedelta:
 def _escalation_step(
     *, stage: str, feeder, event: CurtailmentEvent, clock: Clock, relief: Relief, due: dt.datetime, now: dt.datetime
 ) -> bool:
-    """Take the step of ``stage``; False when there was nothing it could do."""
     inputs = {**_inputs(feeder=feeder, clock=clock, relief=relief, stage=stage), "due_at": due.isoformat()}
     if stage == EscalationStage.CHARGERS:
         added = event_top_up(
@@ -318,8 +312,7 @@ class WhatIsLeft:
 
 
 def _what_is_left(*, feeder, event: CurtailmentEvent, now: dt.datetime) -> WhatIsLeft:
-    """What could still be called on: eligible chargers with allowance, uncalled ASP kW, budget-
-    deferred chargers."""
+    """What could still be called on: chargers with allowance, uncalled ASP kW, budget-deferred chargers."""
     counting = list(event.actions.filter(status__in=COUNTING_ACTION_STATES).values_list("hcalcs_id", "expected_kw"))
     shortfall = max(0.0, event.required_reduction_kw - event.asp_calloff_kw - sum(kw for _, kw in counting))
     live = set(event.actions.filter(ended_at__isnull=True).values_list("hcalcs_id", flat=True))
