@@ -36,9 +36,7 @@ STUCK_AFTER_S = 15
 
 
 def event_recheck(*, event_id: int, now: dt.datetime | None = None) -> str:
-    """One look at an open event: record actions ended by their duration, re-queue lost tasks, mark
-    late, release early once below the clear level for ``CLEAR_HOLD_MINUTES`` (not while limits
-    alone hold it there), close at the planned end, and top up. Idempotent."""
+    """One look at an open event: reconcile, resume, mark late, release early, close, top up. Idempotent."""
     from curtailment.services.lifetime import event_lifetime_review
 
     now = now or timezone.now()
@@ -86,8 +84,7 @@ def event_recheck(*, event_id: int, now: dt.datetime | None = None) -> str:
 
 
 def _release_waits_for_limits(*, event: CurtailmentEvent, now: dt.datetime) -> bool:
-    """Early release waits while the event's limits alone keep the load below the clear level (audited
-    once)."""
+    """Early release waits while the event's limits alone keep the load below the clear level (audited once)."""
     if not release_would_bring_overload_back(event=event, now=now):
         return False
     audit_record_once(
@@ -100,8 +97,7 @@ def _release_waits_for_limits(*, event: CurtailmentEvent, now: dt.datetime) -> b
 
 
 def event_confirmations_check(*, event_id: int, now: dt.datetime | None = None) -> int:
-    """Mark late every action unconfirmed after ``CONFIRMATION_TIMEOUT_S``, then replace them in one
-    top-up. Idempotent."""
+    """Mark late the actions unconfirmed after ``CONFIRMATION_TIMEOUT_S`` and replace them in one top-up."""
     from curtailment.services.action import action_mark_late, command_sent_at
 
     now = now or timezone.now()
@@ -139,8 +135,7 @@ def _extra_needed(*, event: CurtailmentEvent, now: dt.datetime) -> tuple[float, 
 
 
 def actions_reconcile(*, event: CurtailmentEvent, now: dt.datetime) -> int:
-    """Actions past their planned end ended on the device: record ``ended_at`` = that end, so the
-    limits count the real interval."""
+    """Record actions past their planned end as ended then, so the limits count the real interval."""
     ended = 0
     for action in event.actions.select_related("hcalcs", "event").filter(
         status__in=LIVE_ACTION_STATES, expected_end_at__lte=now
