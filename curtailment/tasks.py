@@ -1,9 +1,5 @@
-"""Celery tasks of the curtailment engine, and its beat schedule.
-
-Tasks take ids and call a service; they are idempotent because services move state by compare-and-
-set and reuse a stored ``ServiceRequest`` (same RequestID) on a rerun. Only ``DccTransientError`` is
-retried, with backoff, jitter and a cap; then the action is marked failed and replaced.
-"""
+"""Celery tasks of the curtailment engine and its beat schedule. Tasks take ids and call idempotent
+services; only ``DccTransientError`` is retried, with backoff, jitter and a cap."""
 
 from __future__ import annotations
 
@@ -33,8 +29,7 @@ BACKOFF_CAP_S = 20.0
 
 
 def actions_dispatch_queue(action_ids: list[int]) -> None:
-    """Queue one dispatch task per action, on commit. With the broker down it logs and stops; the
-    minute re-check resumes planned actions."""
+    """Queue one dispatch per action; with the broker down the minute re-check resumes them."""
     for action_id in action_ids:
         if not task_send(action_dispatch, (action_id,)):
             return
@@ -49,8 +44,7 @@ def actions_release_queue(action_ids: list[int]) -> None:
 
 @shared_task(bind=True, name="curtailment.tasks.event_open_for_alert", max_retries=3)
 def event_open_for_alert(self, alert_id: int) -> int | None:
-    """An at-risk alert was raised: open an automatic event if called for. Idempotent: one open event
-    per feeder."""
+    """Open an automatic event for an alert if called for. Idempotent: one open event per feeder."""
     from curtailment.services import event_open_for_alert as open_for_alert
 
     event = open_for_alert(alert_id=alert_id)
@@ -59,8 +53,7 @@ def event_open_for_alert(self, alert_id: int) -> int | None:
 
 @shared_task(bind=True, name="curtailment.tasks.action_dispatch", acks_late=True)
 def action_dispatch(self, action_id: int, transient_tries: int = 0) -> str:
-    """7.9 (when the customer may override) then 7.6/7.16 for one action. Idempotent: compare-and-set
-    steps, stored requests and the action's lease."""
+    """Curtail one charger. Idempotent: compare-and-set steps, stored requests, the action's lease."""
     from curtailment.services import action_dispatch as dispatch
     from curtailment.services import action_failed
 
@@ -73,8 +66,7 @@ def action_dispatch(self, action_id: int, transient_tries: int = 0) -> str:
 
 @shared_task(bind=True, name="curtailment.tasks.action_release", acks_late=True)
 def action_release(self, action_id: int, transient_tries: int = 0) -> str:
-    """Reset one releasing action. Idempotent as :func:`action_dispatch`; the device reverts by itself
-    anyway."""
+    """Reset one releasing action. Idempotent as :func:`action_dispatch`."""
     from curtailment.services import action_release as release
 
     def gave_up(exc: Exception) -> str:
@@ -109,8 +101,7 @@ def action_switch_read(self, action_id: int, transient_tries: int = 0) -> str:
 
 
 def _action_command(task, command, action_id: int, transient_tries: int, *, gave_up, busy_wait_s: float = 1.0) -> str:
-    """Run one action's DCC command for ``task``: a busy action is waited for without using up the
-    retries meant for DCC failures; ``gave_up(exc)`` decides the outcome once those run out."""
+    """Run one action's DCC command; waiting for a busy action does not use up the DCC-failure retries."""
     from curtailment.services.action import ActionBusy
 
     try:
@@ -142,8 +133,7 @@ def _retry(task, exc: Exception, action_id: int, transient_tries: int, *, countd
 
 @shared_task(name="curtailment.tasks.event_customers_notify")
 def event_customers_notify(event_id: int, hcalcs_ids: list[int]) -> int:
-    """NF2/NF4: queue the notices of an event's newly curtailed chargers. Idempotent: one notice per
-    (event, customer)."""
+    """NF2/NF4: queue the notices of newly curtailed chargers. Idempotent per (event, customer)."""
     from curtailment.models import CurtailmentEvent
     from curtailment.services.notify import customers_notify
 
@@ -157,8 +147,7 @@ def event_customers_notify(event_id: int, hcalcs_ids: list[int]) -> int:
 
 @shared_task(name="curtailment.tasks.event_confirmation_check")
 def event_confirmation_check(event_id: int) -> int:
-    """Countdown: actions unconfirmed in time become late and are replaced. Idempotent: only
-    unconfirmed actions move."""
+    """Mark late and replace actions unconfirmed in time. Idempotent: only unconfirmed ones move."""
     from curtailment.services import event_confirmations_check
 
     return event_confirmations_check(event_id=event_id)
@@ -185,8 +174,7 @@ def events_recheck() -> int:
 
 @shared_task(name="curtailment.tasks.events_notices_sweep", expires=RECHECK_SECONDS)
 def events_notices_sweep() -> int:
-    """Beat: queue notices lost while the broker was down. Idempotent: one notice per (event,
-    customer)."""
+    """Beat: queue notices lost while the broker was down. Idempotent per (event, customer)."""
     from django.utils import timezone
 
     from curtailment.models import CurtailmentAction
@@ -223,8 +211,7 @@ def feeders_protection_check() -> int:
 
 @shared_task(name="curtailment.tasks.feeder_protection_check", expires=PROTECTION_SECONDS)
 def feeder_protection_check(feeder_id: int) -> str:
-    """One feeder's clock and escalation. Idempotent: each stage is taken once under the clock's row
-    lock."""
+    """One feeder's clock and escalation. Idempotent: each stage once, under the clock's row lock."""
     from curtailment.services import feeder_protection_check as check
 
     return check(feeder_id=feeder_id)
@@ -240,8 +227,7 @@ def actions_without_consent_release() -> int:
 
 @shared_task(name="curtailment.tasks.alerts_handover_sweep", expires=HANDOVER_SWEEP_SECONDS)
 def alerts_handover_sweep_task() -> int:
-    """Re-send the hand-over of alerts whose event never came (broker down at commit). Idempotent: the
-    engine finds the event it opened."""
+    """Re-send lost alert hand-overs. Idempotent: the engine finds the event it opened."""
     from curtailment.services import alerts_handover_sweep
 
     resent = alerts_handover_sweep()
