@@ -1,5 +1,5 @@
-"""Curtailment pages: an event's timeline, usage-limit compliance and the audit trail. Each live page
-has a ``live.json`` twin the page fetches on a WebSocket nudge, so rows render in one place."""
+"""Curtailment pages: an event's timeline, compliance and the audit trail. Live pages re-fetch a
+``live.json`` twin on a WebSocket nudge, so rows render in one place."""
 
 from __future__ import annotations
 
@@ -110,7 +110,7 @@ def limit_history(steps: list[LimitStep]) -> str:
 
 
 def shortfall_now_kw(event: CurtailmentEvent, actions: list[CurtailmentAction]) -> float:
-    """kW the active event still lacks, counted as the engine counts it; 0 once releasing or ended."""
+    """kW the active event still lacks, as the engine counts it; 0 once releasing or ended."""
     if event.status != EventStatus.ACTIVE:
         return 0.0
     counting = sum(a.expected_kw for a in actions if a.status in COUNTING_ACTION_STATES)
@@ -119,8 +119,7 @@ def shortfall_now_kw(event: CurtailmentEvent, actions: list[CurtailmentAction]) 
 
 
 def event_mix(actions: list[CurtailmentAction]) -> dict[str, Any]:
-    """The event's throttled and switched-off chargers, and the kW their confirmed live actions
-    withhold."""
+    """The event's throttled and switched-off chargers, and the kW their confirmed live actions withhold."""
     throttled = {a.hcalcs_id for a in actions if a.kind == ActionKind.LIMIT}
     switched_off = {a.hcalcs_id for a in actions if a.kind == ActionKind.SWITCH_OFF}
     withholding = [a for a in actions if a.status == ActionStatus.CONFIRMED]
@@ -136,8 +135,7 @@ def event_mix(actions: list[CurtailmentAction]) -> dict[str, Any]:
 
 
 def commands_queued(event: CurtailmentEvent, actions: list[CurtailmentAction]) -> dict[str, Any] | None:
-    """Chargers whose command waits for a down broker, with the reason; the broker is asked only when
-    an open event has unsent commands."""
+    """Chargers whose command waits for a down broker; the broker is asked only when commands are unsent."""
     if event.status not in OPEN_EVENT_STATES:
         return None
     waiting = [
@@ -178,8 +176,7 @@ def _event_page(
 
 
 def event_detail(request: HttpRequest, event_id: int) -> HttpResponse:
-    """An event's whole story: the decision, a Plotly timeline and its tables; operators can cancel it
-    here."""
+    """An event's whole story: the decision, a Plotly timeline and its tables; operators can cancel it here."""
     return _event_page(request, _event_with_related(event_id))
 
 
@@ -206,8 +203,7 @@ def event_live(request: HttpRequest, event_id: int) -> JsonResponse:
 @require_POST
 @permission_required(CONTROL_CURTAILMENT, raise_exception=True)
 def event_cancel(request: HttpRequest, event_id: int) -> HttpResponse:
-    """Cancel the event (reset every live charger), audited with the operator's reason. An event
-    released meanwhile is a 409 and nothing is written."""
+    """Cancel the event, audited with the reason; one released meanwhile is a 409 and nothing is written."""
     from curtailment.services import event_release
 
     event = _event_with_related(event_id)
@@ -314,8 +310,7 @@ def _months_between(start: dt.date, end: dt.date) -> int:
 
 
 def compliance_context(now: dt.datetime) -> dict[str, Any]:
-    """Minutes used and planned per charger in 24 h and 30 days (NF11/NF12), and NF10 dates per managed
-    feeder."""
+    """Minutes used and planned per charger (NF11/NF12), and NF10 dates per managed feeder."""
     chargers = ev_chargers_with_feeder()
     ids = [c.pk for c in chargers]
     # Minutes used so far plus minutes already planned by live actions: what selection
