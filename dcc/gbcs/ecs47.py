@@ -352,11 +352,7 @@ def response_build(
     device_ds_private_key: ec.EllipticCurvePrivateKey,
     results: Sequence[int] | None = None,
 ) -> bytes:
-    """The ESME's signed response to an ECS47-family command from ``originator``.
-
-    ``results`` are the DLMS result codes per request (all success by default): two for
-    7.5 / 7.6 (set, action), one for 7.8, three for 7.13 / 7.16.
-    """
+    """The ESME's signed response to an ECS47-family command; ``results`` are the DLMS result codes per request."""
     kinds = _RESPONSE_KINDS[service]
     header = GroupingHeader(
         cra=Cra.RESPONSE,

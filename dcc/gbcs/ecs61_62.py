@@ -408,8 +408,7 @@ def ecs61c_command_build(
     acb_ka_private_key: ec.EllipticCurvePrivateKey,
     device_ka_public_key: crypto.PublicKeyLike,
 ) -> bytes:
-    """SRV 7.11 as the DCC sends it: boost availability, the log from ``start`` to ``end``,
-    and the five boost associations."""
+    """SRV 7.11 as the DCC sends it: boost availability, the log from ``start`` to ``end``, the five associations."""
     requests = [
         AccessRequest(AccessKind.GET, BOOST_FUNCTION_AVAILABLE),
         AccessRequest(AccessKind.GET_WITH_SELECTION, BOOST_LOG, RANGE_DESCRIPTOR, _boost_log_selection(start, end)),

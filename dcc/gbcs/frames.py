@@ -115,11 +115,7 @@ class GroupingHeader:
 
 @dataclass(frozen=True)
 class Frame:
-    """One GBCS message taken apart: its header, where its APDU is, and its protection.
-
-    ``signed_data`` is what a GBCS signature covers (the General Signing bytes after ``DF``
-    up to the end of the content); ``mac_data`` what a MAC covers.
-    """
+    """One GBCS message taken apart; ``signed_data`` is what a signature covers, ``mac_data`` what a MAC covers."""
 
     raw: bytes
     header: GroupingHeader
