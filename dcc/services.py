@@ -1,10 +1,8 @@
 """DCC service requests: persisted counters, sending, and applying device responses.
 
-A request is stored with its RequestID before it is sent, sent only from ``built``/``sent`` and
-never after an acknowledgement, so a retried dispatch resends the same RequestID. Responses are
-verified, correlated by RequestID and applied once under a row lock. Handlers (by SRV and alert
-code) are installed by ``curtailment.apps`` because this app must not import the apps above it; they
-run after commit.
+A request is stored with its RequestID before it is sent and never sent after an acknowledgement, so
+a retry resends the same RequestID; answers are applied once under a row lock. Handlers are
+installed by ``curtailment.apps``, as this app must not import the apps above it.
 """
 
 from __future__ import annotations
@@ -57,8 +55,7 @@ logger = logging.getLogger(__name__)
 
 @dataclass(frozen=True)
 class DeviceAlert:
-    """An unsolicited device alert the DCC forwarded; the DCC may deliver one twice, so handlers de-
-    duplicate on ``response_id``."""
+    """An unsolicited device alert; the DCC may deliver one twice, so handlers de-duplicate on ``response_id``."""
 
     target_eui64: str
     alert_code: str
@@ -82,7 +79,6 @@ _handlers = _Handlers(responses={}, alerts={})
 
 
 def handlers_install(*, responses: Mapping[str, ResponseHandler], alerts: Mapping[str, AlertHandler]) -> None:
-    """Install the tables of who acts on device responses (by SRV) and alerts (by code)."""
     _handlers.responses = dict(responses)
     _handlers.alerts = dict(alerts)
 
@@ -155,13 +151,12 @@ _PROBE_ID = RequestId(originator="00-00-00-00-00-00-00-00", target="00-00-00-00-
 
 
 class DbCounterSource:
-    """RequestID counters in ``DccRequestCounter``: max(last + 1, the millisecond clock), advanced by
-    one atomic ``UPDATE ... RETURNING`` so no two callers share a value.
+    """RequestID counters: max(last + 1, the millisecond clock), by one atomic ``UPDATE ...
+    RETURNING``.
 
-    The clock keeps us ahead of other signers for the same originator (DCC tools number by the
-    millisecond) and past everything the DCC saw after a wiped database, which would otherwise be
-    refused as replays. A rollback hands a value out again, harmless only because nothing is sent
-    inside a transaction.
+    The clock keeps us ahead of other signers for the same originator and of a wiped database,
+    either of which the DCC would refuse as replays. A rollback reissues a value, harmless because
+    nothing is sent inside a transaction.
     """
 
     def next_counter(self, originator: str) -> int:
@@ -239,7 +234,6 @@ def _note(service_request_id: int, *, from_state: str, to_state: str, detail: st
 
 
 def _note_document(service_request_id: int, *, detail: str) -> None:
-    """A document row in the history, stamped with the request's state at that moment."""
     dialect.history_insert([(service_request_id, timezone.now(), detail)])
 
 
@@ -258,8 +252,8 @@ def service_request_create(
     hcalcs: Any = None,
     client: DccClient | None = None,
 ) -> ServiceRequest:
-    """Validate, allocate a RequestID and store the request (state ``built``). ``DccArgumentError``
-    names the bad argument before any counter is spent."""
+    """Validate, allocate a RequestID and store the request (``built``); bad arguments fail before a
+    counter is spent."""
     if srv not in SUPPORTED_SRVS:
         raise DccArgumentError("srv", f"must be one of {', '.join(SUPPORTED_SRVS)}, got {srv!r}")
     command_variant = command_variant or _default_command_variant(srv, action)
@@ -365,8 +359,7 @@ def _request_id_of(document: bytes) -> str:
 
 
 class _Recorder:
-    """Keeps every document sent and received in the history, and stores the 8.13 of a local delivery
-    as a child row before it is sent."""
+    """Keeps every document sent and received in the history (and a local delivery's 8.13 as a child row)."""
 
     def __init__(self, service_request: ServiceRequest) -> None:
         self.service_request = service_request
@@ -424,8 +417,7 @@ class _Recorder:
 
 
 def _claim(service_request_id: int, *, lease: dt.timedelta) -> ServiceRequest | None:
-    """Compare-and-set ``built``/``sent`` -> ``sent``, or None while a send is in flight (lease not
-    lapsed), so two workers never both send."""
+    """Compare-and-set to ``sent`` for this dispatcher, or None while another send's lease holds."""
     now = timezone.now()
     # First send (the usual case): one statement on PostgreSQL.
     claimed = dialect.request_claim_built(service_request_id, now=now)
@@ -446,11 +438,8 @@ def _claim(service_request_id: int, *, lease: dt.timedelta) -> ServiceRequest | 
 
 
 def service_request_dispatch(*, service_request_id: int, client: DccClient | None = None) -> ServiceRequest:
-    """Send a stored request (or resend after a transport failure) and record the outcome; never
-    resends after an acknowledgement.
-
-    Raises :class:`DccTransientError` (after recording it) for the caller to retry with the same
-    RequestID. Call outside a transaction: an 8.13's counter must commit at once.
+    """Send (or resend after a transport failure) a stored request, never after an acknowledgement.
+    Raises :class:`DccTransientError` to retry with the same RequestID; call outside a transaction.
     """
     client = client or dcc_config.build_client()
     # Longest one POST of a live send can take (each renews the claim): every attempt
@@ -582,8 +571,7 @@ class ApplyOutcome:
 
 
 def device_certificates_store(*, certificates: Mapping[str, Mapping[str, bytes | str]], source: str) -> int:
-    """Keep devices' GBCS certificates after checking each names its device and usage;
-    :class:`DccArgumentError` stores nothing."""
+    """Keep devices' GBCS certificates, each checked to name its device and usage; one bad stores nothing."""
     rows = []
     for eui64, by_usage in certificates.items():
         device = parse_eui64(eui64, argument="eui64")
@@ -694,12 +682,8 @@ def _keep(
 
 
 def service_request_apply_response(*, document: bytes) -> ApplyOutcome:
-    """Verify, store and apply one document the DCC POSTed to ``/dcc/responses/``.
-
-    Unsigned, forged or malformed documents raise and write nothing. A device response is applied
-    once; an alert goes to its handler; a response for an unknown RequestID is logged, not refused
-    (the DCC would retry a refusal).
-    """
+    """Verify, store and apply one document POSTed to ``/dcc/responses/``, once. Unverified documents
+    write nothing; an unknown RequestID is logged, not refused (the DCC would retry)."""
     root = dcc_config.get_dcc_verifier().verify(document)
     dcc_config.get_schema().validate(root)
     response = replace(documents.parse_response(root), raw=document)
@@ -861,8 +845,8 @@ def inbound_handlers_retry(
 
 
 def service_requests_expire(*, now: dt.datetime | None = None) -> int:
-    """Time out requests unacknowledged within ``SEND_DEADLINE_S`` or unanswered within
-    ``RESPONSE_DEADLINE_S``, so every request ends; a late answer is still applied."""
+    """Time out requests past ``SEND_DEADLINE_S`` or ``RESPONSE_DEADLINE_S`` so every request ends;
+    late answers still apply."""
     now = now or timezone.now()
     config = dcc_config.dcc_settings()
     send_deadline = now - dt.timedelta(seconds=float(config.get("SEND_DEADLINE_S") or 600))
