@@ -1,13 +1,6 @@
-"""GBCS cryptography: ECDSA P-256 signatures (raw r||s), and the MAC on General Ciphering
-messages (AES-128-GCM over no plaintext, 12-byte tag) with its key agreed by ECDH.
-
-MAC key derivation (GBCS section 4, as the DCC's parser does it; checked on every RTDS MAC):
-``Z`` = ECDH(one party's KA private key, the other's KA public key), then
-``key = SHA-256(00000001 || Z || OtherInfo)[:16]`` with ``OtherInfo`` = AlgorithmID
-``60 85 74 06 08 03 00`` || originator system title || ``09`` (transaction-id length) ||
-CRA flag (01 command, 02 response, 03 alert) || originator counter (8) || recipient system
-title. The GCM IV is the originator system title || 00000000 (the invocation counter).
-"""
+"""GBCS cryptography: ECDSA P-256 signatures (raw r||s) and the General Ciphering MAC (AES-128-GCM over
+no plaintext, 12-byte tag), its key agreed by ECDH and derived as GBCS section 4 and the DCC's
+parser do (README.md; checked on every RTDS MAC)."""
 
 from __future__ import annotations
 
