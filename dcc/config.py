@@ -75,8 +75,7 @@ def dcc_cert_paths(config: dict[str, Any] | None = None) -> list[Path]:
 
 
 def ensure_dev_keys(key_dir: Path | str | None = None) -> dict[str, Path]:
-    """Write the development identities whose paths are not configured. Idempotent: existing pairs are
-    kept, so a restart does not invalidate documents signed earlier."""
+    """Write missing development identities; existing pairs are kept so earlier signatures stay valid."""
     config = dict(dcc_settings())
     originator = config["ORIGINATOR_EUI64"]
     if key_dir is not None:
@@ -153,8 +152,7 @@ def get_dcc_verifier() -> DuisVerifier:
 
 
 def get_schema() -> SchemaValidator:
-    """The DUIS XSD check, only when ``DCC_SCHEMA_PATH`` is set: it is a large share of the signed
-    flow's cost, and the tests check the schema themselves."""
+    """The DUIS XSD check, only when configured: it is costly and the tests check the schema themselves."""
     return SchemaValidator(dcc_settings().get("SCHEMA_PATH") or None)
 
 
@@ -245,8 +243,7 @@ def client_for_this_thread() -> DccClient:
 
 
 def _environment_resolved(client):
-    """Resolve the proxy and CA-bundle environment once: ``requests`` re-reads it per request with
-    ``trust_env``, and it cannot change under a running worker."""
+    """Resolve proxy and CA-bundle settings once: they cannot change under a running worker."""
     session = client.session
     session.proxies.update(get_environ_proxies(client.base_url))
     bundle = os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE")

@@ -55,7 +55,7 @@ logger = logging.getLogger(__name__)
 
 @dataclass(frozen=True)
 class DeviceAlert:
-    """An unsolicited device alert; the DCC may deliver one twice, so handlers de-duplicate on ``response_id``."""
+    """An unsolicited device alert; the DCC may deliver it twice, so handlers de-duplicate on ``response_id``."""
 
     target_eui64: str
     alert_code: str
@@ -439,8 +439,7 @@ def _claim(service_request_id: int, *, lease: dt.timedelta) -> ServiceRequest | 
 
 def service_request_dispatch(*, service_request_id: int, client: DccClient | None = None) -> ServiceRequest:
     """Send (or resend after a transport failure) a stored request, never after an acknowledgement.
-    Raises :class:`DccTransientError` to retry with the same RequestID; call outside a transaction.
-    """
+    :class:`DccTransientError` means retry with the same RequestID; call outside a transaction."""
     client = client or dcc_config.build_client()
     # Longest one POST of a live send can take (each renews the claim): every attempt
     # timing out, plus backoff and a margin.
@@ -602,7 +601,7 @@ def _device_certificates(eui64: str) -> dict[str, x509.Certificate]:
 
 
 def _device_result(response: DuisResponse, *, device: str, request: ServiceRequest | None = None) -> dict[str, Any]:
-    """The device's GBCS answer, authenticated with its certificates and checked to answer ``request``, decoded."""
+    """The device's GBCS answer, authenticated and checked to answer ``request``."""
     if not response.gbcs_payload:
         return {}
     certificates = _device_certificates(device)
@@ -732,7 +731,7 @@ def _apply_device_alert(response: DuisResponse) -> ApplyOutcome:
 
 
 def _apply_dcc_alert(response: DuisResponse) -> ApplyOutcome:
-    """A DCC alert (N-code): one saying our command was not delivered fails that request so the charger is replaced."""
+    """A DCC alert saying our command was not delivered fails that request, so the charger is replaced."""
     about = response.dcc_alert_type or "unknown alert"
     failed = None
     if response.dcc_alert_type == "CommandFailure" and response.dcc_alert_request_id:
@@ -779,7 +778,7 @@ def _apply_answer(
     note: str,
     device_outcome: str = "",
 ) -> ApplyOutcome:
-    """Move a request to its final state once; a duplicate or late answer is stored and changes nothing."""
+    """Move a request to its final state once; duplicates and late answers change nothing."""
     with transaction.atomic():
         row = ServiceRequest.objects.select_for_update().get(pk=service_request_id)
         if row.responded_at is not None:
@@ -810,7 +809,7 @@ def _apply_answer(
 def inbound_handlers_retry(
     *, older_than: dt.timedelta = dt.timedelta(seconds=30), now: dt.datetime | None = None
 ) -> int:
-    """Hand documents whose handler never finished (a crash after commit) to it again; handlers are idempotent."""
+    """Re-run handlers that never finished (a crash after commit); handlers are idempotent."""
     now = now or timezone.now()
     pending = (
         InboundDocument.objects.filter(
@@ -845,8 +844,7 @@ def inbound_handlers_retry(
 
 
 def service_requests_expire(*, now: dt.datetime | None = None) -> int:
-    """Time out requests past ``SEND_DEADLINE_S`` or ``RESPONSE_DEADLINE_S`` so every request ends;
-    late answers still apply."""
+    """Time out requests past their send or response deadline, so every request ends."""
     now = now or timezone.now()
     config = dcc_config.dcc_settings()
     send_deadline = now - dt.timedelta(seconds=float(config.get("SEND_DEADLINE_S") or 600))
