@@ -99,9 +99,7 @@ class SendOutcome:
 
 
 class DccClient:
-    """Sends signed DUIS requests to one DCC endpoint. The XML-signing and GBCS-signing keys differ, as
-    a DCC user's do; every DCC document is verified before it is read. Plain ``http://`` is for the
-    loopback simulator only."""
+    """Sends signed DUIS requests to one DCC endpoint and verifies every DCC document before reading it."""
 
     def __init__(
         self,
@@ -429,8 +427,7 @@ class DccClient:
         return self._deliver_locally(outcome, recorder=recorder)
 
     def _signed_pre_command(self, pre_command: bytes, parsed: documents.DuisRequest, expected_body: dict) -> bytes:
-        """Sign the DCC's pre-command only if it is the command we asked for: DUIS makes the user
-        responsible for what it signs."""
+        """Sign the pre-command only if it is what we asked: DUIS makes the user responsible for it."""
         rid = parsed.request_id
         expected = pre_command_expectation(parsed, expected_body)
         try:
@@ -504,8 +501,7 @@ class DccClient:
         return ack
 
     def submit(self, document: bytes, *, command_variant: int, request_id: str) -> DuisResponse:
-        """POST a signed document, resending the same bytes only on transport failures; return the
-        verified answer whatever its code."""
+        """POST a signed document, resending the same bytes only on transport failures."""
         url = self.base_url + SERVICE_PATHS[service_for_command_variant(command_variant)]
         last_error: Exception | None = None
         for attempt in range(1, self.max_attempts + 1):

@@ -1,6 +1,4 @@
-"""Build DUIS ``sr:Request`` documents and read ``sr:Response`` documents, following the DUIS 5.4
-schema exactly. Builders validate their arguments before building, naming the bad one, and return
-unsigned elements."""
+"""Build DUIS ``sr:Request`` and read ``sr:Response`` documents (DUIS 5.4); builders check arguments before building."""
 
 from __future__ import annotations
 
@@ -344,8 +342,7 @@ def parse_request(root: etree._Element) -> DuisRequest:
 
 @dataclass(frozen=True)
 class DuisResponse:
-    """A verified ``sr:Response``: ``kind`` is ``response``, ``device_alert`` or ``dcc_alert``; at most
-    one payload is set."""
+    """A verified ``sr:Response``: a response, a device alert or a DCC alert."""
 
     kind: str
     request_id: str | None
@@ -455,8 +452,7 @@ def build_response(
     alert_code: str | None = None,
     when: dt.datetime | None = None,
 ) -> etree._Element:
-    """An unsigned ``sr:Response`` for the simulator: a DeviceAlertMessage with ``alert_code``, else a
-    ResponseMessage."""
+    """An unsigned ``sr:Response`` for the simulator: a device alert or a response message."""
     root = etree.Element(_sr("Response"), nsmap={"sr": SR_NS, "ds": DS_NS}, schemaVersion=SCHEMA_VERSION)
     header = _sub(root, "Header")
     if request_id:

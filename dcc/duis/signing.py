@@ -49,8 +49,7 @@ _EXPECTED = SignatureConfiguration(
 
 
 class _WholeDocumentSigner(XMLSigner):
-    """An enveloped signer for the whole document: signxml 5.2 rewrites ``URI=""`` to ``"#"``, which
-    resolves to nothing."""
+    """Signs the whole document: signxml 5.2 rewrites ``URI=""`` to ``"#"``, which resolves to nothing."""
 
     def _get_c14n_inputs_from_references(self, doc_root, references):
         if [reference.URI for reference in references] == [""]:
@@ -159,8 +158,7 @@ class DuisSigner:
 
 @dataclass(frozen=True)
 class DuisVerifier:
-    """Verifies documents signed by any of a set of trusted certificates (the DCC's roll over); an
-    unknown signer is refused."""
+    """Verifies documents signed by any trusted certificate (the DCC's roll over)."""
 
     certs: tuple[x509.Certificate, ...]
 
@@ -192,9 +190,8 @@ class DuisVerifier:
         return self.verify_with_signer(document)[0]
 
     def verify_with_signer(self, document: bytes) -> tuple[etree._Element, x509.Certificate]:
-        """The root of the *signed* content and its signer's certificate, or :class:`DccDocumentError`
-        / :class:`DccSignatureError`. Callers read only the returned element, so unsigned additions
-        are ignored."""
+        """The root of the *signed* content and its signer; callers read only that, so unsigned
+        additions are ignored."""
         root = parse_xml(document)
         signature = root.find(_DS + "Signature")
         if signature is None:
