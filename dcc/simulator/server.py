@@ -90,8 +90,7 @@ def _trim(collection: list | dict) -> None:
 
 
 class DccSimulator:
-    """An in-process or standalone DCC: ``start()`` it, use ``url``, ``stop()`` it. ``latency_s`` is a
-    (min, max) range or a function of a ``random.Random``."""
+    """An in-process or standalone DCC: ``start()`` it, use ``url``, ``stop()`` it."""
 
     def __init__(
         self,
