@@ -145,7 +145,6 @@ def _tag(reader: Reader, field: str) -> DataTag:
 
 
 def data_decode(reader: Reader, field: str, depth: int = 0) -> Data:
-    """One tagged DLMS value."""
     tag = _tag(reader, f"{field} type")
     return _value_decode(reader, field, tag, depth)
 
@@ -309,7 +308,6 @@ class CosemReference:
 
 
 def obis(text: str) -> bytes:
-    """``"0-0:94.44.119.2"`` as its 6 bytes."""
     a_b, rest = text.split(":")
     a, b = a_b.split("-")
     return bytes(int(part) for part in (a, b, *rest.split(".")))

@@ -166,7 +166,6 @@ def _date_time(frame: Frame, data: Data, field: str) -> datetime:
 
 
 def _switch_of(frame: Frame, request: AccessRequest, position: int) -> tuple[int, int]:
-    """(switch index, object field number) of a set on a switch object."""
     target = request.target
     a, b, c, d, e, f = target.instance
     index = e - _SWITCH_OBJECT_BASE

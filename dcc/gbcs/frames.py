@@ -177,7 +177,6 @@ def _general_ciphering_parse(message: bytes, reader: Reader) -> Frame:
 
 
 def _general_signing_parse(message: bytes, start: int, reader: Reader) -> Frame:
-    """Parse from just after the ``DF`` tag at ``start`` to the end of ``reader``."""
     header = _grouping_header_parse(reader)
     content_length = reader.length("content length")
     payload_start = reader.offset

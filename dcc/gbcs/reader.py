@@ -63,7 +63,6 @@ class Reader:
         return value
 
     def sub(self, count: int, field: str) -> Reader:
-        """A reader over the next ``count`` bytes; this reader moves past them."""
         if count > self.remaining:
             raise self.fail(field, f"says {count} bytes, only {self.remaining} left")
         child = Reader(self._data, self._pos, self._pos + count)
