@@ -45,7 +45,6 @@ def _sub(parent: etree._Element, tag: str, text: str | None = None, **attrs: str
 
 
 def _envelope(*, request_id: RequestId, command_variant: int, srv: str) -> tuple[etree._Element, etree._Element]:
-    """The ``sr:Request`` root with its Header; returns (root, body)."""
     root = etree.Element(_sr("Request"), nsmap=NSMAP, schemaVersion=SCHEMA_VERSION)
     header = _sub(root, "Header")
     _sub(header, "RequestID", str(request_id))

@@ -56,7 +56,6 @@ def validate_level(level: object, *, argument: str = "level") -> int:
 
 
 def validate_counter(counter: object, *, argument: str = "counter") -> int:
-    """RequestID counter 0..2**64-1."""
     if isinstance(counter, bool) or not isinstance(counter, int) or not 0 <= counter <= MAX_COUNTER:
         raise DccArgumentError(argument, f"must be an integer 0..2**64-1, got {counter!r}")
     return counter
@@ -81,7 +80,6 @@ class RequestId:
 
     @classmethod
     def parse(cls, text: object, *, argument: str = "request_id") -> RequestId:
-        """Parse ``originator:target:counter``."""
         if not isinstance(text, str):
             raise DccArgumentError(argument, f"must be a string, got {type(text).__name__}")
         parts = text.strip().split(":")

@@ -72,7 +72,6 @@ def load_private_key(data: bytes) -> ec.EllipticCurvePrivateKey:
 
 
 def load_certificate(data: bytes) -> x509.Certificate:
-    """Load a certificate, PEM or DER."""
     try:
         if data.lstrip().startswith(b"-----"):
             return x509.load_pem_x509_certificate(data)
