@@ -85,7 +85,6 @@ class SimulatedDevice:
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> SimulatedDevice:
-        """Build from the admin API's JSON."""
         return cls(
             eui64=data["eui64"],
             eno_firmware=bool(data.get("eno_firmware", True)),
@@ -114,7 +113,6 @@ class SimulatedDevice:
         return self.alert_counter
 
     def level(self, index: int, now: float) -> int:
-        """The level in force on controller ``index`` now (% of its maximum flow)."""
         until = self.off_until.get(index)
         if until is not None and until > now:
             return 0

@@ -79,7 +79,6 @@ MAX_REMEMBERED = 20_000  # answered requests / log entries kept (a long-running 
 
 
 def _trim(collection: list | dict) -> None:
-    """Forget the oldest half of ``collection`` once it passes ``MAX_REMEMBERED``."""
     if len(collection) <= MAX_REMEMBERED:
         return
     if isinstance(collection, dict):
@@ -624,7 +623,6 @@ class DccSimulator:
             (self.spool_dir / f"{name}.xml").unlink(missing_ok=True)
 
     def _spool_load(self) -> None:
-        """Schedule every spooled document not already being delivered."""
         if self.spool_dir is None:
             return
         for path in sorted(self.spool_dir.glob("*.xml")):
