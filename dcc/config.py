@@ -122,7 +122,6 @@ def _pair(key_name: str, cert_name: str) -> tuple[Any, Any]:
 
 
 def get_signer() -> DuisSigner:
-    """Our XML-signing identity (DUIS documents)."""
     key, cert = _pair("XML_KEY_PATH", "XML_CERT_PATH")
     return DuisSigner(key=key, cert=cert)
 

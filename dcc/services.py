@@ -192,7 +192,6 @@ def _default_command_variant(srv: str, action: Any) -> int:
 
 
 def _build(srv: str, request_id: RequestId, command_variant: int, params: dict[str, Any]) -> etree._Element:
-    """The logical request: CV 4 for critical SRVs (the client turns it into CV 5/6/7)."""
     if srv == "7.6":
         return documents.deactivate_auxiliary_load(
             request_id=request_id, index=params.get("index"), duration_minutes=params.get("duration_minutes")
@@ -505,7 +504,6 @@ def _reject(service_request_id: int, exc: DccResponseError) -> None:
 def _acknowledge(
     service_request_id: int, ack: DuisResponse, documents_first: list[tuple[int, dt.datetime, str]]
 ) -> dict[str, Any] | None:
-    """Record the acknowledgement; the fields written, or None when the row had moved on."""
     fields = {"ack_code": ack.response_code, "ack_document": ack.raw.decode(), "acknowledged_at": timezone.now()}
     if not _move(
         service_request_id,
@@ -667,7 +665,6 @@ def _decoded(message: Any) -> dict[str, Any]:
 def _keep(
     response: DuisResponse, outcome: str, *, service_request_id: int | None = None, detail: str = ""
 ) -> InboundDocument:
-    """Store a verified inbound document with what was done with it (in the caller's transaction)."""
     return InboundDocument.objects.create(
         kind=response.kind,
         outcome=outcome,
