@@ -69,7 +69,6 @@ class Allocation:
         return self.shortfall_kw == 0.0
 
     def level_of(self, charger_id: int) -> int:
-        """The level commanded for an APC charger (100 = not limited)."""
         return next((limit.level for limit in self.limits if limit.charger_id == charger_id), FULL_LEVEL)
 
 
@@ -93,7 +92,6 @@ class _Apc:
 
 
 def _watts(value: object, what: str) -> int:
-    """kW -> whole watts, refusing what cannot be a power."""
     if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value) or value < 0:
         raise ValueError(f"{what} must be a finite number of kW >= 0, got {value!r}")
     return round(value * 1000)
@@ -283,7 +281,6 @@ def limits_reconcile(
 
 
 def allocation_audit_inputs(allocation: Allocation) -> dict:
-    """The allocation as JSON for ``audit_record(inputs=...)``: ids and numbers only."""
     return {
         "required_kw": allocation.required_kw,
         "throttled_kw": allocation.throttled_kw,
