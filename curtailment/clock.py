@@ -65,7 +65,8 @@ def failure_clock(
 
 
 def stage_wait_seconds(*, clock: Clock, stages_left: int, min_s: float, max_s: float) -> float:
-    """How long one escalation stage waits for confirmed relief (see the module docstring)."""
+    """Time left / stages left, at least a confirmation timeout (a 7.6 cannot be confirmed sooner), at
+    most ``ESCALATION_MAX_WAIT_S``."""
     left = clock.minutes_left
     if left is None:
         return max_s
