@@ -156,7 +156,6 @@ def _picked_detail(record: dict, selection: dict) -> str:
 
 
 def _skip_group(reason: str, deferred: bool) -> tuple[str, str]:
-    """(group heading, per-charger detail) for a charger selection skipped."""
     if deferred:
         return "Held back by the DCC command budget (picked when it frees up)", reason
     if reason == "required reduction already covered":
