@@ -78,8 +78,6 @@ def event_minutes(event: CurtailmentEvent, now: dt.datetime) -> tuple[float, boo
 
 
 class _Echo:
-    """A file-like object whose write returns the line, so csv.writer can stream."""
-
     def write(self, value: str) -> str:
         return value
 
