@@ -30,7 +30,6 @@ def scopes_granted(requested: str | None) -> list[str]:
 
 
 def token_issue(*, ven: AspVen, scopes: list[str]) -> tuple[str, int]:
-    """A bearer token for the VEN, and its lifetime in seconds."""
     token = signing.TimestampSigner(salt=SALT).sign_object({"ven": ven.pk, "scopes": scopes}, compress=True)
     return token, int(settings.OPENADR["TOKEN_TTL_S"])
 
