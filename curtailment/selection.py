@@ -331,7 +331,6 @@ def selection_candidates(
 
 
 def plan_audit_inputs(plan: Plan, ineligible: dict[int, str]) -> dict:
-    """The plan as JSON for ``audit_record(inputs=...)``: ids and numbers only."""
     return {
         "required_kw": round(plan.required_kw, 3),
         "covered_kw": round(plan.covered_kw, 3),
