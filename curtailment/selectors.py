@@ -161,7 +161,6 @@ def event_live_actions(*, event_id: int) -> QuerySet[CurtailmentAction]:
 
 
 def event_with_related(*, event_id: int) -> CurtailmentEvent:
-    """One event with its feeder, alert, requester, actions and requests."""
     requests = ServiceRequest.objects.order_by("created_at", "id")
     actions = CurtailmentAction.objects.select_related("hcalcs", "mpan").prefetch_related(
         Prefetch("service_requests", queryset=requests)
@@ -203,7 +202,6 @@ def hcalcs_curtailed_now(*, hcalcs_ids, now: dt.datetime) -> set[int]:
 
 
 def engine_counters() -> dict[str, int]:
-    """The overview's counters the engine owns."""
     return {
         "active_events": CurtailmentEvent.objects.filter(status__in=OPEN_EVENT_STATES).count(),
         "chargers_curtailed": CurtailmentAction.objects.filter(
