@@ -239,7 +239,6 @@ def _check_at(when: dt.datetime) -> None:
 
 
 def asp_calloffs_audit(*, event: CurtailmentEvent) -> list[dict]:
-    """The event's call-offs for its opening decision."""
     return [
         {
             "contract": calloff.contract.reference,
