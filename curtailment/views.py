@@ -181,7 +181,6 @@ def event_detail(request: HttpRequest, event_id: int) -> HttpResponse:
 
 
 def event_live(request: HttpRequest, event_id: int) -> JsonResponse:
-    """The event's figure and tables, re-rendered for the live page."""
     event = _event_with_related(event_id)
     actions = list(event.actions.all())
     context = _event_tables(event, actions)
@@ -404,7 +403,6 @@ def audit_filters(params) -> dict[str, Any]:
 
 
 def audit_list(request: HttpRequest) -> HttpResponse:
-    """The audit trail, filterable and paginated."""
     filters = audit_filters(request.GET)
     page = Paginator(audit_entries_filtered(filters=filters), AUDIT_PER_PAGE).get_page(request.GET.get("page"))
     query = request.GET.copy()
@@ -420,8 +418,6 @@ def audit_list(request: HttpRequest) -> HttpResponse:
 
 
 class _Echo:
-    """A file-like object whose write returns the line, so csv.writer can stream."""
-
     def write(self, value: str) -> str:
         return value
 
