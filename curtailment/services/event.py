@@ -79,7 +79,7 @@ def curtailment_event_start(
     while_at_risk: bool = False,
 ) -> CurtailmentEvent:
     """Open an event on ``feeder``: ASP call-offs first (NF14), then chargers; audited, tasks queued on
-    commit.
+    commit. Raises :class:`EventAlreadyOpen` or ``ValidationError``.
 
     ``while_at_risk`` events last while the feeder is at risk, open even when nothing can be picked
     yet.
