@@ -85,8 +85,9 @@ class CurtailmentEvent(models.Model):
 class CurtailmentAction(models.Model):
     """One charger switched off (HCALCS, 7.6) or limited (APC, 7.16) within an event.
 
-    Both kinds share one ledger (docs/apc.md): limits count ``confirmed_at`` to ``ended_at``; while
-    live, the planned minutes are reserved.
+    Both kinds share one ledger (docs/apc.md) counting what the device did: ``confirmed_at`` to
+    ``ended_at``, nothing if never confirmed; while live, the planned minutes are reserved. Once
+    confirmed, ``expected_end_at`` is the device's own end.
     """
 
     event = models.ForeignKey(CurtailmentEvent, on_delete=models.PROTECT, related_name="actions")
@@ -179,7 +180,8 @@ class AspVen(models.Model):
 
 
 class AspContract(models.Model):
-    """A flexibility contract with an ASP covering feeders (NF14), called off before any customer's charger."""
+    """A flexibility contract with an ASP covering feeders (NF14), called off before any customer's
+    charger; without a VEN it cannot be."""
 
     provider = models.CharField(max_length=200)
     reference = models.CharField(max_length=64, unique=True)
