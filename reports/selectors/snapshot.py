@@ -1,7 +1,4 @@
 # ruff: noqa: S608 - SQL is built only from the constant table names in T; values are bound parameters.
-"""The snapshot: the period's events and one pass over their actions, then totals per
-event and per MPAN, materialised into temporary tables inside one transaction."""
-
 from __future__ import annotations
 
 import datetime as dt
@@ -31,10 +28,8 @@ from reports.selectors.sql import (
 
 # Sorts and hash aggregates over a year's actions fit in memory instead of spilling.
 REPORT_WORK_MEM = "128MB"
-# The one pass over the period's actions runs JIT-compiled and optimised: its per-action epoch
-# arithmetic costs ~20 % less CPU compiled, which repays the compilation from a few hundred
-# thousand actions (PostgreSQL's defaults compiled it unoptimised, or not at all). Only that
-# statement: the breach check's parallel workers each compile again, and lose by it.
+# The pass over the actions runs JIT-compiled and optimised: ~20 % less CPU for a year's. Only
+# it: the breach check's parallel workers would each compile again and lose by it.
 REPORT_JIT_ABOVE_COST = 50000
 
 
@@ -54,7 +49,6 @@ WHERE e.started_at < %(end)s AND {end_at} > %(start)s
 
 
 def action_facts(d: Dialect) -> str:
-    """Curtailed seconds of one action (alias ``a``) inside the period, and its flags."""
     return f"""
     {ACTION_FAILED} AS failed,
     (a.status = 'late' OR a.end_reason = 'late'
@@ -119,8 +113,7 @@ TEMPORARY_TABLES = (EVENTS_TABLE, ACTIONS_TABLE, EVENT_AGG_TABLE, MPAN_AGG_TABLE
 
 @contextmanager
 def report_snapshot(*, period: ReportPeriod, now: dt.datetime | None = None):
-    """Materialise the period's events and curtailments as of ``now`` (default: now); use
-    inside ``transaction.atomic``. Events and curtailments still running count up to ``now``."""
+    """Use inside ``transaction.atomic``: the temporary tables are dropped at commit."""
     d = dialect()
     now = now or timezone.now()
     if not connection.in_atomic_block:
@@ -138,9 +131,8 @@ def report_snapshot(*, period: ReportPeriod, now: dt.datetime | None = None):
             cursor.execute(f"SET LOCAL work_mem = '{REPORT_WORK_MEM}'")
         for table in TEMPORARY_TABLES:
             cursor.execute(f"DROP TABLE IF EXISTS {table}")
-        # Each table is analysed as soon as it is made, before the next reads it: unanalysed,
-        # the period's events looked half their size and the actions join hashed the whole
-        # action table instead of the events.
+        # Analysed before the next table reads it: otherwise the actions join hashed the whole
+        # action table instead of the period's events.
         for table, create, uses_params in (
             (EVENTS_TABLE, _create_events, True),
             (ACTIONS_TABLE, _create_actions, True),
