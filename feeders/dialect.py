@@ -9,12 +9,13 @@ serialised anyway, the plain ORM.
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from typing import TYPE_CHECKING
 
 from django.db import connection
 from django.db.models import Q
 
+from feeders import partitions
 from feeders.models import Feeder, FeederAlert, FeederReading
 
 if TYPE_CHECKING:
@@ -136,6 +137,29 @@ def readings_insert(valid: list[ReadingIn], *, received_at: datetime) -> list[Re
         ignore_conflicts=True,
     )
     return inserted
+
+
+# --- retention ---------------------------------------------------------------------------
+
+
+def readings_partitions_ensure(*, first: date, last: date) -> list[date]:
+    """PostgreSQL: create the day partitions from ``first`` to ``last`` that are missing
+    (returns their days). SQLite keeps one plain table: nothing to create."""
+    if postgresql():
+        return partitions.partitions_ensure(connection, first=first, last=last)
+    return []
+
+
+def readings_drop_before(cutoff: date) -> tuple[list[partitions.DroppedPartition], int]:
+    """Remove the readings measured before midnight UTC of ``cutoff``: the partitions
+    dropped whole, and the count of rows deleted one by one. PostgreSQL drops each old
+    day's partition and deletes only the default partition's stragglers; SQLite deletes
+    the rows."""
+    if postgresql():
+        dropped = partitions.partitions_drop_before(connection, cutoff=cutoff)
+        return dropped, partitions.default_delete_before(connection, cutoff=cutoff)
+    deleted, _ = FeederReading.objects.filter(measured_at__lt=partitions.day_start(cutoff)).delete()
+    return [], deleted
 
 
 # --- alerts and feeder summaries --------------------------------------------------------

@@ -115,10 +115,11 @@ class FeederReading(models.Model):
     * The unique index on ``(feeder, measured_at)`` is the idempotency key for ingest
       (``INSERT ... ON CONFLICT DO NOTHING``) and serves every read, which is always
       "one feeder over a time range" (charts, trend, detection).
-    * In PostgreSQL the table is meant to be range-partitioned by ``measured_at`` (one
-      partition per month, created ahead by a beat task), so retention is ``DROP TABLE``
-      of an old partition instead of a mass ``DELETE``, and each month's index stays small
-      enough to cache. Django reads and writes the parent table unchanged.
+    * In PostgreSQL the table is range-partitioned by ``measured_at``, one partition per
+      UTC day made ahead by a beat task (``feeders/partitions.py``), so retention drops an
+      old day's partition instead of a mass ``DELETE``, and the day being written keeps
+      small indexes. The primary key there is ``(id, measured_at)`` (a partitioned table's
+      unique keys hold the partition key). Django reads and writes the parent unchanged.
     * A BRIN index on ``received_at`` keeps "what arrived late" audits cheap at almost no
       storage cost, because rows arrive in ``received_at`` order.
     * ``id`` is a bigint; no foreign key points at readings, so partitions can be

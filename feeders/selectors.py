@@ -279,6 +279,9 @@ _TREND_SQL = """
     FROM spec
     JOIN feeders_feederreading r
       ON r.feeder_id = spec.feeder_id AND r.measured_at > spec.until - %s AND r.measured_at <= spec.until
+     -- The batch's whole span as plain parameters too: the planner can then skip every
+     -- day partition of the readings outside it (it cannot from the join alone).
+     AND r.measured_at > %s::timestamptz AND r.measured_at <= %s::timestamptz
     CROSS JOIN LATERAL (
         SELECT GREATEST(r.amps_l1, COALESCE(r.amps_l2, 0), COALESCE(r.amps_l3, 0)) / spec.rating * 100.0 AS load,
                date_part('epoch', r.measured_at - spec.until) / 60.0 AS minutes
@@ -300,6 +303,8 @@ def _trends_postgresql(specs: list[tuple[int, float, datetime]], window: timedel
             newer_half,
             newer_half,
             window,
+            min(until_by_id.values()) - window,
+            max(until_by_id.values()),
         ],
     )
     for feeder_id, points, first, last, slope, intercept, recent_points, recent_slope in rows:
