@@ -180,19 +180,25 @@ def open_alerts(feeder_ids: list[int]) -> list[tuple[int, int, datetime | None]]
     )
 
 
+# The arrays sit behind scalar subqueries on purpose. Given a literal array, the planner
+# sizes the unnest exactly (500 rows) and then prefers hashing every feeder (a scan of the
+# whole table) to 500 primary-key lookups; behind a subquery the size is unknown to it and
+# it probes the key per row, about half the cost per batch (bench/RESULTS.md, 2026-12-03).
+_SUMMARIES_SQL = """
+    UPDATE feeders_feeder AS f
+    SET last_reading_at = v.at, last_load_percent = v.load, status = v.status
+    FROM unnest(
+        (SELECT %s::bigint[]), (SELECT %s::timestamptz[]), (SELECT %s::float8[]), (SELECT %s::varchar[])
+    ) AS v(id, at, load, status)
+    WHERE f.id = v.id
+"""
+
+
 def feeder_summaries_write(updates: list[tuple[int, datetime, float, str]]) -> None:
     """Each feeder's ``(id, last_reading_at, last_load_percent, status)``: one statement on
     PostgreSQL, one update per feeder on SQLite."""
     if postgresql():
-        pg_rows(
-            """
-            UPDATE feeders_feeder AS f
-            SET last_reading_at = v.at, last_load_percent = v.load, status = v.status
-            FROM unnest(%s::bigint[], %s::timestamptz[], %s::float8[], %s::varchar[]) AS v(id, at, load, status)
-            WHERE f.id = v.id
-            """,
-            [pg_array(list(column)) for column in zip(*updates, strict=True)],
-        )
+        pg_rows(_SUMMARIES_SQL, [pg_array(list(column)) for column in zip(*updates, strict=True)])
         return
     for feeder_id, measured_at, load, status in updates:
         Feeder.objects.filter(pk=feeder_id).update(last_reading_at=measured_at, last_load_percent=load, status=status)
