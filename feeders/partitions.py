@@ -17,9 +17,13 @@ parent table unchanged.
 
 from __future__ import annotations
 
+import logging
 import re
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
+
+logger = logging.getLogger(__name__)
 
 PARENT = "feeders_feederreading"
 DEFAULT = f"{PARENT}_default"
@@ -27,8 +31,9 @@ _DAY_NAME = re.compile(rf"^{PARENT}_p(\d{{8}})$")
 # One maintenance at a time (beat, a migrate and the command may overlap).
 _ADVISORY_KEY = 7_190_419
 # A partition change waits at most this long for ingest's locks, then gives up until the
-# next run rather than stall every insert queued behind it.
-LOCK_TIMEOUT = "5s"
+# next run (the default partition holds the day's rows meanwhile): every insert queues
+# behind a waiting lock, so a longer wait would delay readings and their alerts.
+LOCK_TIMEOUT = "1s"
 
 
 @dataclass(frozen=True)
@@ -80,8 +85,9 @@ def partitions_ensure(connection, *, first: date, last: date) -> list[date]:
         existing = partition_days(cursor)
     day = first
     while day <= last:
-        if day not in existing and _partition_create(connection, day):
-            created.append(day)
+        with _lock_not_granted_skipped(f"creating the partition of {day}"):
+            if day not in existing and _partition_create(connection, day):
+                created.append(day)
         day += timedelta(days=1)
     return created
 
@@ -110,7 +116,6 @@ def _partition_create(connection, day: date) -> bool:
 def partitions_drop_before(connection, *, cutoff: date) -> list[DroppedPartition]:
     """Drop every day partition wholly before ``cutoff`` (midnight UTC); newer ones, and
     the default, are untouched. Idempotent: a dropped partition is not listed again."""
-    from django.db import transaction
 
     with connection.cursor() as cursor:
         if not partitioned(cursor):
@@ -118,20 +123,43 @@ def partitions_drop_before(connection, *, cutoff: date) -> list[DroppedPartition
         old_days = sorted(day for day in partition_days(cursor) if day < cutoff)
     dropped = []
     for day in old_days:
-        name = partition_name(day)
-        with transaction.atomic(using=connection.alias), connection.cursor() as cursor:
-            cursor.execute(f"SET LOCAL lock_timeout = '{LOCK_TIMEOUT}'")
-            cursor.execute("SELECT pg_advisory_xact_lock(%s)", [_ADVISORY_KEY])
-            if day not in partition_days(cursor):
-                continue
-            # Foreign-key checks deferred to the commit of rows written earlier in this
-            # transaction would otherwise forbid the drop; run them now.
-            cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
-            cursor.execute(f"SELECT count(*) FROM {name}")  # noqa: S608 - a partition name built here
-            rows = cursor.fetchone()[0]
-            cursor.execute(f"DROP TABLE {name}")
-        dropped.append(DroppedPartition(name, day, rows))
+        with _lock_not_granted_skipped(f"dropping the partition of {day}"):
+            if (partition := _partition_drop(connection, day)) is not None:
+                dropped.append(partition)
     return dropped
+
+
+def _partition_drop(connection, day: date) -> DroppedPartition | None:
+    from django.db import transaction
+
+    name = partition_name(day)
+    with transaction.atomic(using=connection.alias), connection.cursor() as cursor:
+        cursor.execute(f"SET LOCAL lock_timeout = '{LOCK_TIMEOUT}'")
+        cursor.execute("SELECT pg_advisory_xact_lock(%s)", [_ADVISORY_KEY])
+        if day not in partition_days(cursor):
+            return None
+        # Foreign-key checks deferred to the commit of rows written earlier in this
+        # transaction would otherwise forbid the drop; run them now.
+        cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
+        cursor.execute(f"SELECT count(*) FROM {name}")  # noqa: S608 - a partition name built here
+        rows = cursor.fetchone()[0]
+        cursor.execute(f"DROP TABLE {name}")
+    return DroppedPartition(name, day, rows)
+
+
+@contextmanager
+def _lock_not_granted_skipped(what: str):
+    """Skip one partition change whose lock was not granted within ``LOCK_TIMEOUT``; the
+    next run (hourly) tries again. Any other error propagates."""
+    import psycopg
+    from django.db import OperationalError
+
+    try:
+        yield
+    except OperationalError as exc:
+        if not isinstance(exc.__cause__, psycopg.errors.LockNotAvailable):
+            raise
+        logger.warning("%s: lock not granted within %s, left for the next run", what, LOCK_TIMEOUT)
 
 
 def default_delete_before(connection, *, cutoff: date) -> int:

@@ -178,6 +178,24 @@ def test_maintenance_and_retention_are_idempotent(feeder, retention_days):
     assert days_with_partitions() == days
 
 
+def test_a_partition_whose_lock_is_not_granted_is_left_for_the_next_run_without_failing():
+    """GIVEN another transaction holding the default partition (as a long ingest would)
+    WHEN maintenance wants to create a day THEN it gives up after the lock timeout, keeps
+    going, and creates the day once the lock is free."""
+    import psycopg
+
+    from feeders.partitions import partitions_ensure
+
+    day = date(2031, 1, 1)
+    with psycopg.connect(**connection.get_connection_params()) as other:
+        other.execute(f"LOCK TABLE {DEFAULT} IN ACCESS SHARE MODE")
+
+        assert partitions_ensure(connection, first=day, last=day) == []
+        assert day not in days_with_partitions()
+
+    assert partitions_ensure(connection, first=day, last=day) == [day]
+
+
 def test_duplicates_are_found_across_a_partition_boundary_as_before(feeder, head_end_token, post_telemetry):
     readings_partitions_maintain(now=utc(2026, 10, 26))
     rows = [reading("FDR-A", at, 100.0) for at in (utc(2026, 10, 24, 23, 59, 50), utc(2026, 10, 25))]
