@@ -198,7 +198,9 @@ def pg_array(values: list) -> str:
     than psycopg's per-element list dumper."""
     sample = next((value for value in values if value is not None), None)
     if isinstance(sample, datetime):
-        render = datetime.isoformat
+        # A batch holds few distinct times (a monitor's or head-end's round shares one):
+        # each is rendered once.
+        render = {value: value.isoformat() for value in set(values) if value is not None}.__getitem__
     elif isinstance(sample, int | float) and not isinstance(sample, bool):
         render = repr
     else:
