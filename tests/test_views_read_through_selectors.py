@@ -26,7 +26,7 @@ def view_modules() -> list[Path]:
     found = []
     for app in APPS:
         for path in (ROOT / app).rglob("*.py"):
-            if path.stem in ("views", "api") or path.stem.startswith(("views_", "api_")):
+            if "migrations" not in path.parts and (path.stem == "api" or path.stem.endswith("views")):
                 found.append(path)
     return sorted(found)
 
@@ -44,7 +44,8 @@ def queries_in(source: str) -> list[tuple[int, str]]:
 
 def test_views_and_apis_hold_no_orm_queries():
     modules = view_modules()
-    assert any(path.relative_to(ROOT).as_posix() == "curtailment/openadr/api.py" for path in modules)
+    names = {path.relative_to(ROOT).as_posix() for path in modules}
+    assert {"curtailment/openadr/api.py", "curtailment/feeder_views.py", "dnoctl/alarm_views.py"} <= names
     found = [
         f"{path.relative_to(ROOT)}:{line} {what}" for path in modules for line, what in queries_in(path.read_text())
     ]
