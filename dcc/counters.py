@@ -11,17 +11,12 @@ from dcc.models import DccRequestCounter
 
 
 class DbCounterSource:
-    """RequestID counters in ``DccRequestCounter``: each is max(last + 1, the millisecond
-    clock), advanced by one atomic ``UPDATE ... RETURNING`` so concurrent threads and
-    processes never share or reuse a value.
+    """RequestID counters: max(last + 1, the millisecond clock), by one atomic ``UPDATE ...
+    RETURNING``.
 
-    Why the clock: the DCC's own tools number requests by the millisecond clock. A counter
-    that only added 1 would fall behind any other signer for the same originator (an
-    engineer with DCC Boxed's tool), and the DCC would then refuse ours as replays; it also
-    moves on past everything the DCC has seen after a wiped database. Inside a caller's
-    transaction the counter row stays locked until it commits, and a rollback hands the value
-    out again: harmless only because nothing is ever *sent* inside one
-    (``service_request_dispatch`` runs in autocommit).
+    The clock keeps us ahead of other signers for the same originator and of a wiped database,
+    either of which the DCC would refuse as replays. A rollback reissues a value, harmless because
+    nothing is sent inside a transaction.
     """
 
     def next_counter(self, originator: str) -> int:

@@ -28,7 +28,6 @@ def note(service_request_id: int, *, from_state: str, to_state: str, detail: str
 
 
 def note_document(service_request_id: int, *, detail: str) -> None:
-    """A document row in the history, stamped with the request's state at that moment."""
     dialect.history_insert([(service_request_id, timezone.now(), detail)])
 
 
@@ -38,8 +37,7 @@ def request_id_of(document: bytes) -> str:
 
 
 class HistoryRecorder:
-    """Keeps every document sent and received in the state history, and stores the 8.13
-    that returns a locally delivered command's response as a child row before it is sent."""
+    """Keeps every document sent and received in the history (and a local delivery's 8.13 as a child row)."""
 
     def __init__(self, service_request: ServiceRequest) -> None:
         self.service_request = service_request

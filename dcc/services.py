@@ -1,21 +1,8 @@
 """DCC service requests: persisted counters, sending, and applying device responses.
 
-Services (keyword-only):
-- :func:`service_request_create` validates the arguments, allocates the RequestID from the
-  database counter and stores the ``ServiceRequest`` (state ``built``) with the logical
-  request document. Nothing has left the building yet.
-- :func:`service_request_dispatch` sends a stored request through the DCC client. It is
-  safe to call again (a Celery retry): only ``built``/``sent`` rows are sent, always with
-  the stored RequestID; once acknowledged a request is never sent again.
-- :func:`service_request_send` = create + dispatch, for callers that need no task hop.
-- :func:`service_request_apply_response` verifies a document the DCC POSTed to us,
-  correlates it by RequestID and applies it once (row lock + state check): duplicates and
-  out-of-order deliveries change nothing.
-
-Who acts on a device's answer: an explicit table of SRV -> handler, and of device alert
-code -> handler, installed once by the app that owns the engine (``curtailment.apps``; this
-app must not import the apps above it). Handlers run after the response is committed; one
-that fails is logged, and the minute re-check reconciles what it would have done.
+A request is stored with its RequestID before it is sent and never sent after an acknowledgement, so
+a retry resends the same RequestID; answers are applied once under a row lock. Handlers are
+installed by ``curtailment.apps``, as this app must not import the apps above it.
 """
 
 from __future__ import annotations
@@ -66,8 +53,7 @@ logger = logging.getLogger(__name__)
 
 @dataclass(frozen=True)
 class DeviceAlert:
-    """An unsolicited device alert the DCC forwarded (e.g. a boost-button press). Not tied
-    to a request; the DCC may deliver one twice, so handlers de-duplicate on ``response_id``."""
+    """An unsolicited device alert; the DCC may deliver it twice, so handlers de-duplicate on ``response_id``."""
 
     target_eui64: str
     alert_code: str
@@ -91,7 +77,6 @@ _handlers = _Handlers(responses={}, alerts={})
 
 
 def handlers_install(*, responses: Mapping[str, ResponseHandler], alerts: Mapping[str, AlertHandler]) -> None:
-    """Install the tables of who acts on device responses (by SRV) and alerts (by code)."""
     _handlers.responses = dict(responses)
     _handlers.alerts = dict(alerts)
 
@@ -100,7 +85,7 @@ def handlers_install(*, responses: Mapping[str, ResponseHandler], alerts: Mappin
 def handlers_replaced(
     *, responses: Mapping[str, ResponseHandler] | None = None, alerts: Mapping[str, AlertHandler] | None = None
 ) -> Iterator[None]:
-    """Use other handler tables for a while (tests), then put the installed ones back."""
+    """Use other handler tables for a while (tests), then restore the installed ones."""
     saved = _Handlers(_handlers.responses, _handlers.alerts)
     _handlers.responses = dict(responses or {})
     _handlers.alerts = dict(alerts or {})
@@ -166,8 +151,7 @@ _PROBE_ID = RequestId(originator="00-00-00-00-00-00-00-00", target="00-00-00-00-
 
 
 def _default_command_variant(srv: str, action: Any) -> int:
-    """WAN (CV 5 / 1), plus local delivery (CV 7 / 3) for a poor-WAN charger, but only when a
-    local delivery channel is configured: without one a CV 7 could never be delivered."""
+    """WAN (CV 5 / 1), plus local delivery (CV 7 / 3) for a poor-WAN charger only when a local channel is configured."""
     local = bool(getattr(action, "use_local_delivery", False)) and bool(dcc_config.local_delivery_channel())
     if srv in documents.CRITICAL_SRVS:
         return 7 if local else 5
@@ -175,7 +159,6 @@ def _default_command_variant(srv: str, action: Any) -> int:
 
 
 def _build(srv: str, request_id: RequestId, command_variant: int, params: dict[str, Any]) -> etree._Element:
-    """The logical request: CV 4 for critical SRVs (the client turns it into CV 5/6/7)."""
     if srv == "7.6":
         return documents.deactivate_auxiliary_load(
             request_id=request_id, index=params.get("index"), duration_minutes=params.get("duration_minutes")
@@ -221,15 +204,8 @@ def service_request_create(
     hcalcs: Any = None,
     client: DccClient | None = None,
 ) -> ServiceRequest:
-    """Validate, allocate a RequestID and store the request (state ``built``).
-
-    ``target`` is the device's EUI-64 (the ESME that controls the HCALCS or APC); ``index``
-    the auxiliary controller's index. 7.13 / 7.16 take ``level`` (0-100 %) and the period
-    ``start``-``end``, after which the device reverts by itself. ``command_variant``
-    defaults to 5 (7 when ``action`` wants local delivery) for the critical 7.6/7.8/7.13/7.16
-    and 1 (3) for the rest. Raises ``DccArgumentError`` naming the
-    bad argument before any counter is spent.
-    """
+    """Validate, allocate a RequestID and store the request (``built``); bad arguments fail before a
+    counter is spent."""
     if srv not in SUPPORTED_SRVS:
         raise DccArgumentError("srv", f"must be one of {', '.join(SUPPORTED_SRVS)}, got {srv!r}")
     command_variant = command_variant or _default_command_variant(srv, action)
@@ -278,11 +254,7 @@ def _move(
     documents_first: list[tuple[int, dt.datetime, str]] | None = None,
     **fields: Any,
 ) -> bool:
-    """Compare-and-set the state under a row lock; False when the row was elsewhere.
-
-    ``documents_first``: document notes (see ``dcc.history.HistoryRecorder``) not yet written, which belong
-    in the history before this move; they are written in the same transaction either way.
-    """
+    """Compare-and-set the state under a row lock; False when the row was elsewhere."""
     documents_first = documents_first or []
     if len(from_states) == 1:
         moved = dialect.request_move(
@@ -334,12 +306,7 @@ def _move(
 
 
 def _claim(service_request_id: int, *, lease: dt.timedelta) -> ServiceRequest | None:
-    """Compare-and-set ``built``/``sent`` -> ``sent`` for this dispatcher, or None.
-
-    A ``sent`` row is claimable only when no send is in flight: its last attempt ended in a
-    transport failure (``sent_at`` cleared) or its last POST started longer ago than
-    ``lease`` (that worker died mid-send). So two workers handed the same request never both send it.
-    """
+    """Compare-and-set to ``sent`` for this dispatcher, or None while another send's lease holds."""
     now = timezone.now()
     # First send (the usual case): one statement on PostgreSQL.
     claimed = dialect.request_claim_built(service_request_id, now=now)
@@ -360,15 +327,8 @@ def _claim(service_request_id: int, *, lease: dt.timedelta) -> ServiceRequest | 
 
 
 def service_request_dispatch(*, service_request_id: int, client: DccClient | None = None) -> ServiceRequest:
-    """Send a stored request (or resend it after a transport failure) and record the outcome.
-
-    Returns the updated row: ``acknowledged`` (I0), ``rejected`` (E-code, or a transient
-    code the DCC acknowledged), ``failed`` (bad signature/document), or unchanged when it
-    was already acknowledged or another worker is sending it right now. Raises
-    :class:`DccTransientError` after recording it when the DCC could not be reached, so a
-    Celery task can retry with backoff; the retry resends the same RequestID. Call it
-    outside a transaction: counters (for an 8.13) must commit at once.
-    """
+    """Send (or resend after a transport failure) a stored request, never after an acknowledgement.
+    :class:`DccTransientError` means retry with the same RequestID; call outside a transaction."""
     client = client or dcc_config.build_client()
     # Longest one POST of a live send can take (each renews the claim): every attempt
     # timing out, plus backoff and a margin.
@@ -434,8 +394,6 @@ def _reject(service_request_id: int, exc: DccResponseError) -> None:
 def _acknowledge(
     service_request_id: int, ack: DuisResponse, documents_first: list[tuple[int, dt.datetime, str]]
 ) -> dict[str, Any] | None:
-    """Record the acknowledgement; the fields written with state ``acknowledged``, or None
-    when the row had moved on (then only the acknowledgement fields are added)."""
     fields = {"ack_code": ack.response_code, "ack_document": ack.raw.decode(), "acknowledged_at": timezone.now()}
     if not _move(
         service_request_id,
@@ -500,12 +458,7 @@ class ApplyOutcome:
 
 
 def device_certificates_store(*, certificates: Mapping[str, Mapping[str, bytes | str]], source: str) -> int:
-    """Keep devices' GBCS certificates (``{eui64: {"DS": pem, "KA": pem}}``, PEM or DER),
-    replacing older ones, after checking each names its device and is for its usage.
-    Returns how many were stored.
-
-    Raises :class:`DccArgumentError` naming the device and the problem; nothing is stored then.
-    """
+    """Keep devices' GBCS certificates, each checked to name its device and usage; one bad stores nothing."""
     rows = []
     for eui64, by_usage in certificates.items():
         device = parse_eui64(eui64, argument="eui64")
@@ -536,9 +489,7 @@ def _device_certificates(eui64: str) -> dict[str, x509.Certificate]:
 
 
 def _device_result(response: DuisResponse, *, device: str, request: ServiceRequest | None = None) -> dict[str, Any]:
-    """The device's GBCS answer (or alert), authenticated with its certificates and our
-    key-agreement key, checked to answer ``request``, and decoded: ``status`` is ``success``,
-    ``failure``, ``unauthenticated`` or ``unreadable``, with a readable ``summary``."""
+    """The device's GBCS answer, authenticated and checked to answer ``request``."""
     if not response.gbcs_payload:
         return {}
     certificates = _device_certificates(device)
@@ -604,7 +555,6 @@ def _decoded(message: Any) -> dict[str, Any]:
 def _keep(
     response: DuisResponse, outcome: str, *, service_request_id: int | None = None, detail: str = ""
 ) -> InboundDocument:
-    """Store a verified inbound document with what was done with it (in the caller's transaction)."""
     return InboundDocument.objects.create(
         kind=response.kind,
         outcome=outcome,
@@ -618,14 +568,8 @@ def _keep(
 
 
 def service_request_apply_response(*, document: bytes) -> ApplyOutcome:
-    """Verify, store and apply one document the DCC POSTed to ``/dcc/responses/``.
-
-    Raises ``DccSignatureError`` (unsigned or forged) or ``DccDocumentError`` (malformed,
-    hostile, schema-invalid); nothing is written then. Everything that verifies is stored as
-    an ``InboundDocument`` and answered: a device response is applied to its request once; a
-    device alert goes to its handler; a DCC alert that says a command failed fails that
-    request; a response for a RequestID we never sent is logged (the DCC would retry a refusal).
-    """
+    """Verify, store and apply one document POSTed to ``/dcc/responses/``, once. Unverified documents
+    write nothing; an unknown RequestID is logged, not refused (the DCC would retry)."""
     root = dcc_config.get_dcc_verifier().verify(document)
     dcc_config.get_schema().validate(root)
     response = replace(documents.parse_response(root), raw=document)
@@ -674,8 +618,7 @@ def _apply_device_alert(response: DuisResponse) -> ApplyOutcome:
 
 
 def _apply_dcc_alert(response: DuisResponse) -> ApplyOutcome:
-    """A DCC alert (N-code). One that says a command of ours could not be delivered fails
-    that request, so the engine replaces the charger; every other one is logged."""
+    """A DCC alert saying our command was not delivered fails that request, so the charger is replaced."""
     about = response.dcc_alert_type or "unknown alert"
     failed = None
     if response.dcc_alert_type == "CommandFailure" and response.dcc_alert_request_id:
@@ -722,8 +665,7 @@ def _apply_answer(
     note: str,
     device_outcome: str = "",
 ) -> ApplyOutcome:
-    """Move a request to its final state once, store the document, and hand it to the
-    handler table after commit; a duplicate or late answer is stored and changes nothing."""
+    """Move a request to its final state once; duplicates and late answers change nothing."""
     with transaction.atomic():
         row = ServiceRequest.objects.select_for_update().get(pk=service_request_id)
         if row.responded_at is not None:
@@ -754,9 +696,7 @@ def _apply_answer(
 def inbound_handlers_retry(
     *, older_than: dt.timedelta = dt.timedelta(seconds=30), now: dt.datetime | None = None
 ) -> int:
-    """Hand every applied document whose handler never finished (a crash or a database
-    restart after the answer committed) to its handler again, decoded afresh from the stored
-    copy. Handlers are idempotent. Returns how many were handed over."""
+    """Re-run handlers that never finished (a crash after commit); handlers are idempotent."""
     now = now or timezone.now()
     pending = (
         InboundDocument.objects.filter(
@@ -791,10 +731,7 @@ def inbound_handlers_retry(
 
 
 def service_requests_expire(*, now: dt.datetime | None = None) -> int:
-    """Every request reaches a final state: one never acknowledged by the DCC within
-    ``SEND_DEADLINE_S`` (and not being sent right now), or acknowledged but unanswered by the
-    device within ``RESPONSE_DEADLINE_S``, becomes ``timed_out`` with the reason. A device
-    answer arriving later is still applied. Returns how many timed out."""
+    """Time out requests past their send or response deadline, so every request ends."""
     now = now or timezone.now()
     config = dcc_config.dcc_settings()
     send_deadline = now - dt.timedelta(seconds=float(config.get("SEND_DEADLINE_S") or 600))

@@ -1,16 +1,9 @@
-"""dnoctl's OpenADR 3.0.1 VTN: the part of the specification's API a provider's VEN needs to
-receive call-offs and report delivery (docs/asp-openadr.md). Its OpenAPI schema is served
-at ``<BASE_PATH>openapi.json``.
+"""dnoctl's OpenADR 3.0.1 VTN: the part of the API a provider's VEN needs to receive call-offs and
+report delivery (docs/asp-openadr.md).
 
-* ``POST auth/token``: client credentials for a bearer token (RFC 6749 section 4.4).
-* ``GET programs``, ``GET programs/{programID}``: the VEN's contracts.
-* ``GET events``: its live call-offs; ``GET events/{eventID}``: one, live or released (its
-  interval then ends at the release). The first fetch of a call-off is audited.
-* ``POST reports``: delivery; ``GET reports``, ``GET reports/{reportID}``: its own reports.
-
-A VEN sees only the programmes, events and reports of its own contracts. Programmes and
-events are written by dnoctl itself (through the database), so their POST/PUT/DELETE are
-not offered. Refusals are RFC 7807 problems (the token endpoint answers RFC 6749 errors).
+A VEN sees only its own contracts' programmes, events and reports. dnoctl writes programmes and
+events through the database, so their POST/PUT/DELETE are not offered. Refusals are RFC 7807
+problems.
 """
 
 from __future__ import annotations
@@ -288,8 +281,8 @@ def server_error(request: HttpRequest) -> JsonResponse:
 
 
 def vtn_urls() -> tuple[list, str, str]:
-    """``vtn.urls``, exempt from the login middleware: every operation but the token
-    exchange and the schema needs a VEN's bearer token (ninja runs ``VenBearer``)."""
+    """``vtn.urls``, exempt from the login middleware: operations other than the token exchange and
+    schema need a VEN's bearer token."""
     patterns, app_name, namespace = vtn.urls
     for pattern in patterns:
         login_not_required(pattern.callback)
