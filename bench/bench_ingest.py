@@ -23,6 +23,7 @@ need the trend query, and none raises an alert (alerts are rare events, not thro
 from __future__ import annotations
 
 import argparse
+import contextlib
 import http.client
 import io
 import json
@@ -189,7 +190,7 @@ def start_server(workers: int) -> tuple[subprocess.Popen, str]:
     while time.monotonic() < deadline:
         try:
             conn = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
-            conn.request("GET", "/healthz")
+            conn.request("GET", "/healthz/web")  # /healthz also wants a worker and beat, not run here
             if conn.getresponse().status == 200:
                 return proc, url
         except OSError:
@@ -231,6 +232,29 @@ def post_all(url: str, token: str, bodies: list[list[bytes]]) -> tuple[float, in
     for thread in threads:
         thread.join()
     return time.perf_counter() - started, sum(accepted), errors
+
+
+def process_cpu_seconds(pid: int, *, children: bool = False) -> float:
+    """CPU seconds (user + system) of a process from ``/proc`` (Linux); with ``children``,
+    those of its children already waited for too."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    ticks = int(fields[11]) + int(fields[12]) + (int(fields[13]) + int(fields[14]) if children else 0)
+    return ticks / os.sysconf("SC_CLK_TCK")
+
+
+def postgres_cpu_seconds() -> float:
+    """CPU seconds of the harness PostgreSQL: its postmaster's children, live and exited."""
+    import psycopg
+
+    with psycopg.connect(os.environ["DATABASE_URL"]) as conn:
+        backend = conn.execute("SELECT pg_backend_pid()").fetchone()[0]
+        status = Path(f"/proc/{backend}/status").read_text()
+        postmaster = int(next(line.split()[1] for line in status.splitlines() if line.startswith("PPid:")))
+    total = process_cpu_seconds(postmaster, children=True)
+    for child in Path(f"/proc/{postmaster}/task/{postmaster}/children").read_text().split():
+        with contextlib.suppress(FileNotFoundError):  # exited meanwhile: counted with the postmaster
+            total += process_cpu_seconds(int(child))
+    return total
 
 
 RESULTS_HEADING = "## Telemetry ingest: POST /api/v1/telemetry/ vs raw COPY (`bench/bench_ingest.py`)"
@@ -281,7 +305,11 @@ def main() -> int:
         async_to_sync(layer.group_add)("feeders.all", async_to_sync(layer.new_channel)())
     proc, url = start_server(args.workers)
     try:
+        # CPU per batch on each side (Linux /proc): says which side caps the rate on a
+        # machine whose cores other work shares. One uvicorn process: --workers 1.
+        cpu_before = (process_cpu_seconds(proc.pid), postgres_cpu_seconds(), time.process_time())
         api_seconds, accepted, errors = post_all(url, token, bodies)
+        cpu_after = (process_cpu_seconds(proc.pid), postgres_cpu_seconds(), time.process_time())
     finally:
         proc.terminate()
         proc.wait(timeout=30)
@@ -295,6 +323,12 @@ def main() -> int:
         f"API:       {api_rate:12,.0f} readings/s ({api_seconds:.2f} s, {total / args.batch / api_seconds:.0f} batches/s)"
     )
     print(f"ratio API/COPY: {ratio:.2f}  (target: >= 50,000 readings/s, about 0.25 of COPY)")
+    batches = total / args.batch
+    server, postgres, client = (
+        1000 * (after - before) / batches for before, after in zip(cpu_before, cpu_after, strict=True)
+    )
+    which = "uvicorn" if args.workers == 1 else "uvicorn's supervisor only (use --workers 1)"
+    print(f"CPU per batch: {which} {server:.1f} ms, PostgreSQL {postgres:.1f} ms, clients {client:.1f} ms")
 
     if not args.no_results:
         load = os.getloadavg()[0]

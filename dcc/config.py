@@ -19,6 +19,7 @@ from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 from requests.utils import get_environ_proxies
 
+from dcc.counters import DbCounterSource
 from dcc.duis import (
     DccClient,
     DccSignatureError,
@@ -176,8 +177,6 @@ def build_client(*, local_delivery: LocalDeliveryInterface | None = None) -> Dcc
             if config.get("TLS_CLIENT_KEY_PATH")
             else config["TLS_CLIENT_CERT_PATH"]
         )
-    from dcc.services import DbCounterSource  # here: service_requests imports this module
-
     return DccClient(
         base_url,
         get_signer(),

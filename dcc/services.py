@@ -10,20 +10,19 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import logging
-import time
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, replace
 from typing import Any
 
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
-from django.db import connection, transaction
+from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 from lxml import etree
 
 from dcc import config as dcc_config
-from dcc import dialect, gbcs
+from dcc import dialect, gbcs, history
 from dcc.choices import ServiceRequestState as State
 from dcc.duis import (
     DccArgumentError,
@@ -42,7 +41,6 @@ from dcc.duis.identifiers import parse_eui64
 from dcc.duis.signing import load_certificate
 from dcc.duis.xmlsafe import parse_xml
 from dcc.models import (
-    DccRequestCounter,
     DeviceCertificate,
     InboundDocument,
     InboundHandled,
@@ -132,7 +130,6 @@ def _handled(document_id: int | None) -> None:
 
 __all__ = [
     "BOOST_ALERT_CODE",
-    "DbCounterSource",
     "DeviceAlert",
     "handlers_install",
     "handlers_replaced",
@@ -148,36 +145,6 @@ SENDABLE_STATES = (State.BUILT, State.SENT)
 # States in which a device response is still news.
 AWAITING_RESPONSE_STATES = (State.BUILT, State.SENT, State.ACKNOWLEDGED, State.TIMED_OUT)
 _PROBE_ID = RequestId(originator="00-00-00-00-00-00-00-00", target="00-00-00-00-00-00-00-00", counter=0)
-
-
-class DbCounterSource:
-    """RequestID counters: max(last + 1, the millisecond clock), by one atomic ``UPDATE ...
-    RETURNING``.
-
-    The clock keeps us ahead of other signers for the same originator and of a wiped database,
-    either of which the DCC would refuse as replays. A rollback reissues a value, harmless because
-    nothing is sent inside a transaction.
-    """
-
-    def next_counter(self, originator: str) -> int:
-        table = connection.ops.quote_name(DccRequestCounter._meta.db_table)
-        larger = dialect.larger_of()
-        advance = f"UPDATE {table} SET value = {larger}(value + 1, %s) WHERE originator_eui64 = %s RETURNING value"  # noqa: S608 - names from model meta
-        with connection.cursor() as cursor:
-            cursor.execute(advance, [_now_ms(), originator])
-            row = cursor.fetchone()
-            if row is None:
-                cursor.execute(
-                    f"INSERT INTO {table} (originator_eui64, value) VALUES (%s, %s) ON CONFLICT (originator_eui64) DO NOTHING",  # noqa: S608
-                    [originator, 0],
-                )
-                cursor.execute(advance, [_now_ms(), originator])
-                row = cursor.fetchone()
-        return int(row[0])
-
-
-def _now_ms() -> int:
-    return int(time.time() * 1000)
 
 
 # --------------------------------------------------------------------------- creating
@@ -220,20 +187,6 @@ def _build(srv: str, request_id: RequestId, command_variant: int, params: dict[s
     return documents.read_boost_button_details(
         request_id=request_id, start=params.get("start"), end=params.get("end"), command_variant=command_variant
     )
-
-
-def _note(service_request_id: int, *, from_state: str, to_state: str, detail: str = "") -> None:
-    ServiceRequestTransition.objects.create(
-        service_request_id=service_request_id,
-        at=timezone.now(),
-        from_state=from_state,
-        to_state=to_state,
-        detail=detail,
-    )
-
-
-def _note_document(service_request_id: int, *, detail: str) -> None:
-    dialect.history_insert([(service_request_id, timezone.now(), detail)])
 
 
 def service_request_create(
@@ -348,71 +301,8 @@ def _move(
         if row.state not in from_states:
             return False
         ServiceRequest.objects.filter(pk=row.pk).update(state=to_state, **fields)
-        _note(row.pk, from_state=row.state, to_state=to_state, detail=detail)
+        history.note(row.pk, from_state=row.state, to_state=to_state, detail=detail)
         return True
-
-
-def _request_id_of(document: bytes) -> str:
-    root = parse_xml(document)
-    return (root.findtext(f"{{{documents.SR_NS}}}Header/{{{documents.SR_NS}}}RequestID") or "").strip()
-
-
-class _Recorder:
-    """Keeps every document sent and received in the history (and a local delivery's 8.13 as a child row)."""
-
-    def __init__(self, service_request: ServiceRequest) -> None:
-        self.service_request = service_request
-        self.children: dict[str, ServiceRequest] = {}
-        # The claim itself set ``sent_at`` just now: the first POST needs no heartbeat.
-        self.claim_fresh = True
-        # Acknowledgements of this request not yet written: each joins the next write (the
-        # next document before it is POSTed, or the state move that ends the dispatch).
-        self.pending: list[tuple[int, dt.datetime, str]] = []
-
-    def __call__(self, stage: str, document: bytes) -> None:
-        request_id = _request_id_of(document)
-        row = self.service_request
-        note = (row.pk, timezone.now(), f"{stage}\n{document.decode()}")
-        if request_id != row.request_id:
-            row = self.children.get(request_id) or self._child(request_id, document)
-            self.flush()
-            _note_document(row.pk, detail=note[2])
-            return
-        if stage.endswith("-ack"):
-            self.pending.append(note)
-            return
-        # Heartbeat (not needed right after the claim): each POST renews the claim, so the
-        # lease need only cover one POST. Written before the document is POSTed: a crash
-        # after the POST still leaves it.
-        dialect.history_insert([*self.take_pending(), note], heartbeat_id=None if self.claim_fresh else row.pk)
-        self.claim_fresh = False
-
-    def take_pending(self) -> list[tuple[int, dt.datetime, str]]:
-        pending, self.pending = self.pending, []
-        return pending
-
-    def flush(self) -> None:
-        dialect.history_insert(self.take_pending())
-
-    def _child(self, request_id: str, document: bytes) -> ServiceRequest:
-        rid = RequestId.parse(request_id)
-        child = ServiceRequest.objects.create(
-            request_id=request_id,
-            srv="8.13",
-            command_variant=8,
-            originator_eui64=rid.originator,
-            target_eui64=rid.target,
-            counter=rid.counter,
-            parent=self.service_request,
-            action=self.service_request.action,
-            state=State.SENT,
-            request_document=document.decode(),
-            attempts=1,
-            sent_at=timezone.now(),
-        )
-        _note(child.pk, from_state="", to_state=State.SENT, detail="return local command response")
-        self.children[request_id] = child
-        return child
 
 
 def _claim(service_request_id: int, *, lease: dt.timedelta) -> ServiceRequest | None:
@@ -430,7 +320,7 @@ def _claim(service_request_id: int, *, lease: dt.timedelta) -> ServiceRequest | 
         if not idle:
             return None
         ServiceRequest.objects.filter(pk=row.pk).update(state=State.SENT, attempts=row.attempts + 1, sent_at=now)
-        _note(row.pk, from_state=row.state, to_state=State.SENT, detail=f"sending (attempt {row.attempts + 1})")
+        history.note(row.pk, from_state=row.state, to_state=State.SENT, detail=f"sending (attempt {row.attempts + 1})")
         # The row is locked: these are exactly the values just written (no re-read).
         row.state, row.attempts, row.sent_at = State.SENT, row.attempts + 1, now
         return row
@@ -446,7 +336,7 @@ def service_request_dispatch(*, service_request_id: int, client: DccClient | Non
     service_request = _claim(service_request_id, lease=lease)
     if service_request is None:
         return ServiceRequest.objects.get(pk=service_request_id)
-    recorder = _Recorder(service_request)
+    recorder = history.HistoryRecorder(service_request)
     try:
         request = parse_xml(service_request.request_document.encode())
         if service_request.srv in documents.CRITICAL_SRVS:
@@ -460,7 +350,7 @@ def service_request_dispatch(*, service_request_id: int, client: DccClient | Non
         else:
             # Nothing in flight any more: a retry may claim the row at once.
             ServiceRequest.objects.filter(pk=service_request.pk).update(error=str(exc), sent_at=None)
-            _note(service_request.pk, from_state=State.SENT, to_state=State.SENT, detail=f"transient: {exc}")
+            history.note(service_request.pk, from_state=State.SENT, to_state=State.SENT, detail=f"transient: {exc}")
             raise
     except DccResponseError as exc:
         recorder.flush()
@@ -793,7 +683,7 @@ def _apply_answer(
             device_outcome=device_outcome,
             **({"error": note} if to_state == State.FAILED and response.kind != "response" else {}),
         )
-        _note(row.pk, from_state=row.state, to_state=to_state, detail=note)
+        history.note(row.pk, from_state=row.state, to_state=to_state, detail=note)
         kept = _keep(response, InboundDocument.Outcome.APPLIED, service_request_id=row.pk)
         row.refresh_from_db()
         transaction.on_commit(lambda: _run_response_handler(row, result, kept.pk))

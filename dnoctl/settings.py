@@ -385,6 +385,8 @@ DNOCTL = {
     "CONFIRMATION_TIMEOUT_S": env_int("DNOCTL_CONFIRMATION_TIMEOUT_S", 30),
     # Minutes without a reading before a feeder is shown offline rather than healthy.
     "OFFLINE_AFTER_MINUTES": env_int("DNOCTL_OFFLINE_AFTER_MINUTES", 5),
+    # Feeder readings are kept this many days (whole UTC days; feeders/services/retention.py).
+    "READINGS_RETENTION_DAYS": env_int("DNOCTL_READINGS_RETENTION_DAYS", 92),
     # Readings older than this do not raise new alerts (backfill).
     "BACKFILL_AFTER_MINUTES": env_int("DNOCTL_BACKFILL_AFTER_MINUTES", 5),
     # Hysteresis: how long a feeder must stay below its clear level before the alert clears.

@@ -4,12 +4,13 @@ array parameters; SQLite, whose writes are serialised anyway, the plain ORM."""
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from typing import TYPE_CHECKING
 
 from django.db import connection
 from django.db.models import Q
 
+from feeders import partitions
 from feeders.models import Feeder, FeederAlert, FeederReading
 
 if TYPE_CHECKING:
@@ -127,6 +128,29 @@ def readings_insert(valid: list[ReadingIn], *, received_at: datetime) -> list[Re
     return inserted
 
 
+# --- retention ---------------------------------------------------------------------------
+
+
+def readings_partitions_ensure(*, first: date, last: date) -> list[date]:
+    """PostgreSQL: create the day partitions from ``first`` to ``last`` that are missing
+    (returns their days). SQLite keeps one plain table: nothing to create."""
+    if postgresql():
+        return partitions.partitions_ensure(connection, first=first, last=last)
+    return []
+
+
+def readings_drop_before(cutoff: date) -> tuple[list[partitions.DroppedPartition], int]:
+    """Remove the readings measured before midnight UTC of ``cutoff``: the partitions
+    dropped whole, and the count of rows deleted one by one. PostgreSQL drops each old
+    day's partition and deletes only the default partition's stragglers; SQLite deletes
+    the rows."""
+    if postgresql():
+        dropped = partitions.partitions_drop_before(connection, cutoff=cutoff)
+        return dropped, partitions.default_delete_before(connection, cutoff=cutoff)
+    deleted, _ = FeederReading.objects.filter(measured_at__lt=partitions.day_start(cutoff)).delete()
+    return [], deleted
+
+
 # --- alerts and feeder summaries --------------------------------------------------------
 
 
@@ -144,17 +168,23 @@ def open_alerts(feeder_ids: list[int]) -> list[tuple[int, int, datetime | None]]
     )
 
 
+# The arrays sit behind scalar subqueries on purpose. Given a literal array, the planner
+# sizes the unnest exactly (500 rows) and then prefers hashing every feeder (a scan of the
+# whole table) to 500 primary-key lookups; behind a subquery the size is unknown to it and
+# it probes the key per row, about half the cost per batch (bench/RESULTS.md, 2026-12-03).
+_SUMMARIES_SQL = """
+    UPDATE feeders_feeder AS f
+    SET last_reading_at = v.at, last_load_percent = v.load, status = v.status
+    FROM unnest(
+        (SELECT %s::bigint[]), (SELECT %s::timestamptz[]), (SELECT %s::float8[]), (SELECT %s::varchar[])
+    ) AS v(id, at, load, status)
+    WHERE f.id = v.id
+"""
+
+
 def feeder_summaries_write(updates: list[tuple[int, datetime, float, str]]) -> None:
     if postgresql():
-        pg_rows(
-            """
-            UPDATE feeders_feeder AS f
-            SET last_reading_at = v.at, last_load_percent = v.load, status = v.status
-            FROM unnest(%s::bigint[], %s::timestamptz[], %s::float8[], %s::varchar[]) AS v(id, at, load, status)
-            WHERE f.id = v.id
-            """,
-            [pg_array(list(column)) for column in zip(*updates, strict=True)],
-        )
+        pg_rows(_SUMMARIES_SQL, [pg_array(list(column)) for column in zip(*updates, strict=True)])
         return
     for feeder_id, measured_at, load, status in updates:
         Feeder.objects.filter(pk=feeder_id).update(last_reading_at=measured_at, last_load_percent=load, status=status)
@@ -168,7 +198,9 @@ def pg_array(values: list) -> str:
     than psycopg's per-element list dumper."""
     sample = next((value for value in values if value is not None), None)
     if isinstance(sample, datetime):
-        render = datetime.isoformat
+        # A batch holds few distinct times (a monitor's or head-end's round shares one):
+        # each is rendered once.
+        render = {value: value.isoformat() for value in set(values) if value is not None}.__getitem__
     elif isinstance(sample, int | float) and not isinstance(sample, bool):
         render = repr
     else:

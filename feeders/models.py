@@ -100,8 +100,9 @@ class FeederReading(models.Model):
     """One measurement of a feeder's load; tens of millions of rows.
 
     ``(feeder, measured_at)`` is unique: the idempotency key of ingest and the index of every
-    read. No foreign key points here, so monthly PostgreSQL partitions can be detached for
-    retention."""
+    read. On PostgreSQL the table is partitioned by UTC day of ``measured_at``
+    (``feeders/partitions.py``), so retention drops whole days; its primary key there is
+    ``(id, measured_at)``, as a partitioned table's unique keys must hold the partition key."""
 
     id = models.BigAutoField(primary_key=True)
     feeder = models.ForeignKey(Feeder, on_delete=models.CASCADE, related_name="readings")

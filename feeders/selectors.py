@@ -238,16 +238,24 @@ _TREND_SQL = """
     WITH spec AS (
         SELECT * FROM unnest(%s::bigint[], %s::float8[], %s::timestamptz[]) AS s(feeder_id, rating, until)
     )
-    SELECT spec.feeder_id, count(r.id), min(r.measured_at), max(r.measured_at),
-           regr_slope(m.load, m.minutes), regr_intercept(m.load, m.minutes),
-           count(r.id) FILTER (WHERE m.minutes > %s), regr_slope(m.load, m.minutes) FILTER (WHERE m.minutes > %s)
+    SELECT spec.feeder_id, count(*), min(w.measured_at), max(w.measured_at),
+           regr_slope(w.load, w.minutes), regr_intercept(w.load, w.minutes),
+           count(*) FILTER (WHERE w.minutes > %s), regr_slope(w.load, w.minutes) FILTER (WHERE w.minutes > %s)
     FROM spec
-    JOIN feeders_feederreading r
-      ON r.feeder_id = spec.feeder_id AND r.measured_at > spec.until - %s AND r.measured_at <= spec.until
+    -- One index range scan of (feeder, measured_at) per feeder, whatever the statistics
+    -- say: a day's young partition has none, and the planner then hashed a scan of all of
+    -- it. OFFSET 0 keeps the LATERAL subquery from being flattened into that join again.
     CROSS JOIN LATERAL (
-        SELECT GREATEST(r.amps_l1, COALESCE(r.amps_l2, 0), COALESCE(r.amps_l3, 0)) / spec.rating * 100.0 AS load,
+        SELECT r.measured_at,
+               GREATEST(r.amps_l1, COALESCE(r.amps_l2, 0), COALESCE(r.amps_l3, 0)) / spec.rating * 100.0 AS load,
                date_part('epoch', r.measured_at - spec.until) / 60.0 AS minutes
-    ) m
+        FROM feeders_feederreading r
+        WHERE r.feeder_id = spec.feeder_id AND r.measured_at > spec.until - %s AND r.measured_at <= spec.until
+          -- The batch's whole span as plain parameters too: the planner can then skip every
+          -- day partition outside it (it cannot from the per-feeder bounds alone).
+          AND r.measured_at > %s::timestamptz AND r.measured_at <= %s::timestamptz
+        OFFSET 0
+    ) w
     GROUP BY spec.feeder_id
 """
 
@@ -265,6 +273,8 @@ def _trends_postgresql(specs: list[tuple[int, float, datetime]], window: timedel
             newer_half,
             newer_half,
             window,
+            min(until_by_id.values()) - window,
+            max(until_by_id.values()),
         ],
     )
     for feeder_id, points, first, last, slope, intercept, recent_points, recent_slope in rows:
@@ -360,7 +370,8 @@ def feeder_alerts_recent(*, feeder: Feeder, limit: int = 10) -> list[FeederAlert
 
 
 def alerts_with_feeder(*, alert_ids) -> QuerySet[FeederAlert]:
-    return FeederAlert.objects.filter(pk__in=alert_ids).select_related("feeder")
+    """The alerts with their feeder and who acknowledged them (for the alarm list's messages)."""
+    return FeederAlert.objects.filter(pk__in=alert_ids).select_related("feeder", "acknowledged_by")
 
 
 # Riskiest first: at risk, then curtailing, then the live feeders by load; offline feeders
