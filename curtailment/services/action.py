@@ -173,6 +173,8 @@ def _dispatch(*, action_id: int, client=None) -> str:
         waiting = _boost_first(action, stored, client=client)
         if waiting is not None:
             return waiting
+    if action.status in (ActionStatus.PLANNED, ActionStatus.BOOST_SETUP) and command_srv(action) not in stored:
+        return _first_send(action, client=client)
     if action.status in (ActionStatus.PLANNED, ActionStatus.BOOST_SETUP) and not action_move(
         action, from_states=[action.status], to_state=ActionStatus.SENT
     ):
@@ -204,6 +206,33 @@ def _dispatch(*, action_id: int, client=None) -> str:
         request = _command_create(action, now=now, minutes=minutes, client=client)
     sent = _sent_or_wait(_send(request, action, client=client))
     return _after_send(action, sent)
+
+
+def _first_send(action: CurtailmentAction, *, client=None) -> str:
+    """The usual dispatch: nothing sent yet. The move to sent and the minutes the command
+    will ask for are one compare-and-set (one statement per charger fewer than the path of a
+    rerun, which must find out first whether a command was stored)."""
+    now = timezone.now()
+    minutes = math.floor((action.expected_end_at - now).total_seconds() / 60)
+    if minutes < 1:
+        if not action_move(action, from_states=[action.status], to_state=ActionStatus.SENT):
+            return "moved on"
+        with transaction.atomic():
+            if action_end(action, reason=ActionEndReason.LATE, from_states=[ActionStatus.SENT]):
+                push_event(action.event)
+        return "too late to send"
+    # The device is asked for whole minutes (DUIS Duration), so the plan becomes exactly
+    # that: the charger is back on Duration after the device acts, not at the slot's end.
+    if not action_move(
+        action,
+        from_states=[action.status],
+        to_state=ActionStatus.SENT,
+        commanded_minutes=minutes,
+        expected_end_at=now + dt.timedelta(minutes=minutes),
+    ):
+        return "moved on"  # cancelled, released or marked late meanwhile: nothing to send
+    request = _command_create(action, now=now, minutes=minutes, client=client)
+    return _after_send(action, _sent_or_wait(_send(request, action, client=client)))
 
 
 def _boost_first(action: CurtailmentAction, stored: dict[str, ServiceRequest], *, client=None) -> str | None:
