@@ -174,6 +174,8 @@ def selection_plan(
         usable.pop(x.hcalcs_id, None)  # a charger limited now is re-allocated as such, not picked anew
     held_kw = sum(x.reduction_kw for x in limited)
     need_kw = max(0.0, required_kw + held_kw)
+    if budget is not None and not limited and need_kw > 0:
+        decisions += _defer_all_spent(usable, budget)
     while True:
         allocation = _allocate(usable=usable, limited=limited, need_kw=need_kw)
         picks = _picks(usable=usable, allocation=allocation)
@@ -195,6 +197,23 @@ def selection_plan(
         required_kw=required_kw,
         held_kw=held_kw,
     )
+
+
+def _defer_all_spent(usable: dict[int, tuple[Candidate, int]], budget: CommandBudget) -> list[Decision]:
+    """When the budget refuses every usable charger's commands outright (a spent budget), the
+    refuse-and-reallocate loop would defer, one allocation at a time, every charger any
+    allocation can pick: defer them in one pass instead (one allocation asking for all they
+    give), leaving in ``usable`` only the chargers no allocation picks. Nothing otherwise."""
+    refusals = {hcalcs_id: budget.refusal(_commands(candidate)) for hcalcs_id, (candidate, _m) in usable.items()}
+    if not usable or not all(refusals.values()):
+        return []
+    everything_kw = sum(max(c.rated_kw, c.expected_kw) for c, _m in usable.values()) + 1.0
+    allocation = _allocate(usable=usable, limited=[], need_kw=everything_kw)
+    deferred = []
+    for candidate, _minutes, _kw in _picks(usable=usable, allocation=allocation):
+        usable.pop(candidate.hcalcs_id)
+        deferred.append(Decision(candidate.hcalcs_id, False, refusals[candidate.hcalcs_id], deferred=True))
+    return deferred
 
 
 def _allocate(*, usable: dict[int, tuple[Candidate, int]], limited: list[Limited], need_kw: float) -> Allocation:
