@@ -1,5 +1,4 @@
-"""django-axes' tables in the admin, where an engineer unlocks a locked-out login: deleting
-its failed attempts unlocks it, and each unlock is audited (who, which login, from where)."""
+"""django-axes' tables in the admin, where an engineer unlocks a login (audited)."""
 
 from __future__ import annotations
 
@@ -12,8 +11,6 @@ from accounts.lockout import login_unlock_audit
 
 @admin.register(AccessAttempt)
 class AuditedAccessAttemptAdmin(AccessAttemptAdmin):
-    """Failed logins per username and address; "Unlock" (or delete) clears them, audited."""
-
     actions = ["unlock", "cleanup_expired_attempts"]
 
     def has_change_permission(self, request, obj=None):
@@ -37,8 +34,6 @@ class AuditedAccessAttemptAdmin(AccessAttemptAdmin):
 
 @admin.register(AccessLog)
 class ReadOnlyAccessLogAdmin(AccessLogAdmin):
-    """Successful logins and logouts, for the record."""
-
     def has_change_permission(self, request, obj=None):
         return False
 

@@ -2,8 +2,7 @@ from django.apps import AppConfig
 
 
 class AccountsConfig(AppConfig):
-    """Logging in: failed logins throttled and locked out (django-axes, audited), session
-    lifetimes by role."""
+    """Logging in: failed logins locked out (django-axes, audited), session lifetimes by role."""
 
     name = "accounts"
 

@@ -1,14 +1,6 @@
-"""Failed logins: throttled and locked out by django-axes, and every one in the audit trail.
-
-django-axes counts failures per username and client address together (five, then a
-15-minute lockout that each further try restarts; ``settings.AXES_*``). Its own tables
-say what it counted; the control room's audit trail (invariant 6) must say it too, next to
-everything else that happened, so the handler below records each failed login, each
-refusal while locked out and each lockout with ``audit_record``.
-
-A username that names no account is recorded as unknown, not as typed: people type their
-password into the username box, and the audit trail is append-only and exported.
-"""
+"""django-axes counts failed logins; the audit trail (invariant 6) must show them too, beside
+everything else. An unknown username is recorded as unknown, not as typed: people type their
+password into the username box, and the trail is append-only and exported."""
 
 from __future__ import annotations
 
@@ -32,7 +24,7 @@ def _who(username: str | None, account) -> str:
 
 
 class AuditedAxesHandler(AxesDatabaseHandler):
-    """axes' database handler, writing each failed login and lockout to the audit trail."""
+    """Writes each failed login and lockout to the audit trail too."""
 
     def user_login_failed(self, sender, credentials: dict, request=None, **kwargs):
         # Locked before this try: axes' backend refused it without checking the password.
@@ -44,7 +36,6 @@ class AuditedAxesHandler(AxesDatabaseHandler):
 
 
 def login_failure_audit(*, request, credentials: dict, refused_while_locked: bool) -> None:
-    """One audit entry for a failed login, and one more when it locked the client out."""
     username = get_client_username(request, credentials)
     account = _account(username)
     address = getattr(request, "axes_ip_address", None)
@@ -87,7 +78,6 @@ def login_failure_audit(*, request, credentials: dict, refused_while_locked: boo
 
 
 def login_unlock_audit(*, attempt, unlocked_by, how: str) -> None:
-    """An engineer forgot an address's failed logins (``AccessAttempt``): audited."""
     account = _account(attempt.username)
     audit_record(
         action="login.unlocked",

@@ -1,20 +1,9 @@
-"""JSON API for the DNO's customer systems (``/api/v1/consent/``), documented in
-``docs/consent-api.md``.
+"""JSON API for the DNO's customer systems (``/api/v1/consent/``, ``docs/consent-api.md``).
 
-Authentication: ``Authorization: Bearer <token>`` with a token from
-``manage.py consent_api_token`` (an ``ApiToken`` acting as a service-account user), or a
-logged-in browser session. Only token requests are exempt from CSRF (a bearer token is not
-sent by the browser on its own, so it cannot be forged cross-site); session requests that
-change something must carry the CSRF token. Every endpoint checks the same permissions as
-the screens: ``consent.manage_consent`` to change consent or tenancy; personal data only
-with ``consent.view_personal_data``.
-
-Errors are JSON ``{"error": ..., "fields"|"errors": ...}`` with 400 (bad input, nothing
-written), 401, 403, 404, 409 (consent not in a state that allows the change) or 413; a
-wrong method is 405 with an ``Allow`` header. The endpoints are a django-ninja router
-(``dnoctl.api`` mounts it at ``/api/v1/consent/``); the bodies are parsed here and
-described for the schema by ``consent.schemas``.
-"""
+A bearer token acts as a service-account user, so every endpoint checks the same permissions as
+the screens. Only token requests are exempt from CSRF: a browser never sends a bearer token on
+its own, so it cannot be forged cross-site; session requests that change something need the
+token."""
 
 from __future__ import annotations
 
@@ -61,7 +50,6 @@ def token_hash(token: str) -> str:
 
 
 def api_token_user(token: str):
-    """The service-account user of a live token, or None."""
     if not token:
         return None
     found = selectors.api_token_live(token_sha256=token_hash(token))
@@ -69,8 +57,7 @@ def api_token_user(token: str):
 
 
 class ConsentApiToken(HttpBearer):
-    """``Authorization: Bearer <token>`` from ``manage.py consent_api_token``: the request
-    acts as the token's service-account user. Without the header, the session is tried."""
+    """The request acts as the token's service-account user; without the header, the session is tried."""
 
     openapi_description = "A customer-system token from manage.py consent_api_token (acts as its service account)."
 
@@ -107,8 +94,7 @@ CHANGE_REPLIES = {
 
 
 def _guarded(*, permission: str | None = None) -> Callable:
-    """Check the permission, and answer the services' refusals as JSON: bad input 400 (with
-    each field's reasons), a consent in the wrong state 409."""
+    """Check the permission; answer bad input with 400 and a consent in the wrong state with 409."""
 
     def decorate(view: Callable) -> Callable:
         @wraps(view)
@@ -132,8 +118,7 @@ def _fields(exc: ValidationError) -> dict[str, list[str]]:
 
 
 def _body(request: HttpRequest) -> bytes:
-    """The raw body, up to ``MAX_BODY_BYTES`` (more than Django's limit for forms: a month
-    of half-hours is large); over it, a 413."""
+    """Larger than Django's form limit (a month of half-hours is large); over it, a 413."""
     body = request_body(request, limit=MAX_BODY_BYTES)
     if body is None:
         raise ApiRefusal(error_reply(413, f"request body larger than {MAX_BODY_BYTES} bytes: split it"))
@@ -161,7 +146,6 @@ def _required(body: dict, name: str) -> Any:
 
 
 def _text(body: dict, name: str, *, required: bool = True, label: str = "") -> str:
-    """A text field: a string, or (when not required) absent, null or empty for ""."""
     value = body.get(name)
     if value is None or value == "":
         if required:
@@ -202,7 +186,6 @@ def _datetime(body: dict, name: str, default: dt.datetime | None = None) -> dt.d
 
 
 def _choice(body: dict, name: str, choices, default: str) -> str:
-    """One of ``choices``; absent, null or empty means ``default``."""
     value = body.get(name)
     if value is None or value == "":
         return default
@@ -500,8 +483,7 @@ def tenancy_feed(request: HttpRequest) -> JsonResponse:
 )
 @_guarded(permission=MANAGE_CONSENT)
 def half_hours(request: HttpRequest) -> JsonResponse:
-    """Half-hourly kWh: JSON ``{"readings": [{"mpan", "period_start", "kwh"}]}`` or a CSV
-    body (``Content-Type: text/csv``, header ``mpan,period_start,kwh``). All or nothing."""
+    """Half-hourly kWh as JSON ``{"readings": [...]}`` or a ``text/csv`` body; all or nothing."""
     if request.content_type == "text/csv":
         try:
             readings = list(profiles.halfhour_csv_readings(io.BytesIO(_body(request))))

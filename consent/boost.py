@@ -1,18 +1,9 @@
-"""Boost-button setup (R4) through the DCC engineer's service-request services.
+"""Boost-button setup (R4) through the DCC: SRV 7.9 adds a charger, 7.10 removes it, 7.11 reads
+the details.
 
-* SRV 7.9 (add to the boost button) is sent ahead of any event to every charger that may be
-  curtailed and whose customer may override: when the consent is granted or override is
-  allowed again (``consent.tasks.boost_button_setup``), and by the hourly reconcile for the
-  rest (imported registers, a 7.9 that failed). An alert then needs one command per charger
-  (7.6), not two in a row; the engine still sends 7.9 first to a charger not yet prepared.
-  ``HCALCS.on_boost_button`` turns True only when the device confirms.
-* SRV 7.10 (remove) is sent here when that permission is withdrawn: ``consent_override_set``
-  queues ``consent.tasks.boost_button_remove``, which calls ``boost_button_removal_send``.
-  ``HCALCS.on_boost_button`` turns False only when the device confirms
-  (``boost_device_answered``, in the DCC handler table ``curtailment.dcc_handlers``).
-* SRV 7.11 (read the boost details) on demand from the premise page: the device's answer is
-  kept in the cache for the page (``boost_details_get``); the request itself is in the DCC log.
-"""
+7.9 is sent ahead of any event to every charger whose customer may override, so an alert needs
+one command per charger (7.6), not two in a row. ``HCALCS.on_boost_button`` changes only when
+the device confirms."""
 
 from __future__ import annotations
 
@@ -52,12 +43,9 @@ def _override_allowed_now(hcalcs: HCALCS) -> bool:
 
 
 def boost_button_removal_send(*, hcalcs_id: int) -> str:
-    """Send SRV 7.10 for one HCALCS (or resend the stored one after a transport failure).
-
-    Idempotent: skips an HCALCS that is gone, already off the boost button, whose consent
-    allows override again, or that has a 7.10 accepted by the DCC (since its last 7.9) and
-    still awaiting the device; a failed, rejected or long-unanswered 7.10 is sent anew.
-    """
+    """Send SRV 7.10 for one HCALCS. Idempotent: skips one already off, allowed to override
+    again, or with a 7.10 accepted and awaiting the device; a failed or long-unanswered 7.10 is
+    sent anew."""
     hcalcs = HCALCS.objects.select_related("meter").filter(pk=hcalcs_id).first()
     if hcalcs is None:
         return "gone"
@@ -79,9 +67,8 @@ def boost_button_removal_send(*, hcalcs_id: int) -> str:
 
 
 def _boost_request_send(*, hcalcs: HCALCS, srv: str, previous: ServiceRequest | None, action: str, reason: str) -> str:
-    """Send ``srv`` (7.9 or 7.10, the meter's boost-button list) for ``hcalcs`` and audit it:
-    resend ``previous`` when its send was cut short, skip when the DCC accepted it within
-    ``AWAIT_DEVICE`` (the device's answer is on its way), otherwise a new request."""
+    """Resend ``previous`` when its send was cut short; skip when the DCC accepted it recently
+    (the device's answer is on its way)."""
 
     try:
         if previous is not None and previous.state in IN_FLIGHT:
@@ -109,13 +96,10 @@ def _boost_request_send(*, hcalcs: HCALCS, srv: str, previous: ServiceRequest | 
 
 
 def _awaiting_setup() -> QuerySet[HCALCS]:
-    """Chargers that pass invariant 1, whose customer may override, and that are not on the
-    boost button."""
     return hcalcs_passing_invariant_1(at=timezone.now(), override_allowed=True).filter(on_boost_button=False)
 
 
 def _recent_setup() -> QuerySet[ServiceRequest]:
-    """A 7.9 for the HCALCS (``OuterRef``) still on its way or waiting for the device."""
     return ServiceRequest.objects.filter(
         hcalcs_id=OuterRef("pk"),
         srv="7.9",
@@ -125,9 +109,7 @@ def _recent_setup() -> QuerySet[ServiceRequest]:
 
 
 def hcalcs_awaiting_boost_setup_ids(*, limit: int = SETUP_BATCH, premise_id: int | None = None) -> list[int]:
-    """Chargers to add to the boost button ahead of any event (see the module docstring),
-    leaving out those with a 7.9 sent within the last ``AWAIT_DEVICE``; at most ``limit``,
-    of one premise when ``premise_id`` is given."""
+    """Leaves out chargers with a 7.9 sent within ``AWAIT_DEVICE``."""
     awaiting = _awaiting_setup().exclude(Exists(_recent_setup())).order_by("pk")
     if premise_id is not None:
         awaiting = awaiting.filter(meter__premise_id=premise_id)
@@ -135,13 +117,9 @@ def hcalcs_awaiting_boost_setup_ids(*, limit: int = SETUP_BATCH, premise_id: int
 
 
 def boost_button_setup_send(*, hcalcs_id: int) -> str:
-    """Send SRV 7.9 for one HCALCS ahead of any event (or resend the stored one after a
-    transport failure).
-
-    Idempotent: skips an HCALCS that is gone, already on the boost button, no longer
-    eligible or whose customer may not override, or that has a 7.9 accepted by the DCC
-    within ``AWAIT_DEVICE`` and still awaiting the device.
-    """
+    """Send SRV 7.9 for one HCALCS ahead of any event. Idempotent: skips one already on, no
+    longer eligible, whose customer may not override, or with a 7.9 accepted and awaiting the
+    device."""
     hcalcs = _awaiting_setup().select_related("meter").filter(pk=hcalcs_id).first()
     if hcalcs is None:
         return "not_awaiting_setup"
@@ -158,8 +136,7 @@ def boost_button_setup_send(*, hcalcs_id: int) -> str:
 
 
 def hcalcs_awaiting_boost_removal_ids() -> list[int]:
-    """HCALCS still on the boost button although the current consent forbids override (a
-    7.10 that failed, was rejected or was never sent): the beat task sends them again."""
+    """Still on the boost button although the consent forbids override (a 7.10 failed or never sent)."""
     forbidden = Consent.objects.filter(
         tenancy__premise_id=OuterRef("meter__premise_id"), tenancy__end__isnull=True, override_allowed=False
     )
@@ -188,7 +165,6 @@ def _details_key(hcalcs_id: int) -> str:
 
 
 def boost_details_get(*, hcalcs_id: int) -> dict | None:
-    """The device's last answer to 7.11 for the premise page (``{"at", "detail"}``), if any."""
     return cache.get(_details_key(hcalcs_id))
 
 

@@ -1,5 +1,3 @@
-"""Choices of the consent app."""
-
 from django.db import models
 
 
@@ -37,9 +35,8 @@ class LoadLabel(models.TextChoices):
 
 
 class ControllerType(models.TextChoices):
-    """How the meter controls the load (DUIS auxiliary controllers): an HCALCS switches it off
-    (SRV 7.6 / 7.8); an APC limits it to a percentage of its maximum (SRV 7.16 / 7.13,
-    option 2 of SECMP0046)."""
+    """How the meter controls the load: an HCALCS switches it off (SRV 7.6/7.8); an APC limits
+    it to a percentage of its maximum (SRV 7.16/7.13, SECMP0046 option 2)."""
 
     HCALCS = "hcalcs", "HCALCS (switch)"
     APC = "apc", "APC (proportional)"

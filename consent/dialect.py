@@ -1,6 +1,4 @@
-"""Where the consent app's database use differs between PostgreSQL (production) and SQLite
-(the embedded demo, one process, writes serialised): the services call these and hold no
-dialect branch."""
+"""Where the consent app's database use differs between PostgreSQL and SQLite (the embedded demo)."""
 
 from __future__ import annotations
 
@@ -12,8 +10,7 @@ def postgresql() -> bool:
 
 
 def premises_import_lock() -> None:
-    """Hold the premises-import lock until the transaction ends (SQLite serialises writes
-    by itself)."""
+    """Until the transaction ends; SQLite serialises writes by itself."""
     if postgresql():
         with connection.cursor() as cursor:
             cursor.execute("SELECT pg_advisory_xact_lock(hashtext('consent.premises_import'))")

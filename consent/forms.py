@@ -1,4 +1,4 @@
-"""Forms of the consent screens. They only parse and check input; the services decide."""
+"""Forms of the consent screens: they only parse and check input; the services decide."""
 
 from __future__ import annotations
 

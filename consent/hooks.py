@@ -1,13 +1,9 @@
-"""Explicit hooks through which other apps act on consent changes and add to its pages; the
-consent app never imports them (the dependency runs consent <- curtailment).
+"""Hooks through which other apps act on consent changes and add to its pages, so the consent
+app never imports them.
 
-``consent_ended``: a charger's consent has ended: withdrawn by the occupant, or lapsed with
-a change of tenancy (the new occupant never consented). The curtailment engine installs its
-handler in ``CurtailmentConfig.ready()`` (as it installs the DCC's answer handlers) to
-release that charger at once if it is curtailed. Handlers run inside the transaction that
-ends the consent, each in a savepoint: a handler that fails is logged and rolled back on its
-own, the consent change stands, and the engine's minute sweep releases the charger instead.
-"""
+``consent_ended`` handlers run inside the transaction that ends the consent, each in a
+savepoint: a failing handler is logged and rolled back alone, the consent change stands, and the
+engine's minute sweep releases the charger instead."""
 
 from __future__ import annotations
 
@@ -24,7 +20,7 @@ logger = logging.getLogger(__name__)
 
 @dataclass(frozen=True)
 class ConsentEnded:
-    """The consent of a premise's occupant ended: no charger there may stay curtailed."""
+    """A consent ended: no charger of the premise may stay curtailed."""
 
     premise_id: int
     consent_id: int
@@ -40,13 +36,11 @@ _consent_ended_handlers: list[ConsentEndedHandler] = []
 
 
 def consent_ended_handlers_install(*, handlers: Sequence[ConsentEndedHandler]) -> None:
-    """Install who acts when a consent ends (replaces any installed before)."""
     _consent_ended_handlers[:] = list(handlers)
 
 
 @contextlib.contextmanager
 def consent_ended_handlers_replaced(*, handlers: Sequence[ConsentEndedHandler]) -> Iterator[None]:
-    """Use other handlers for a while (tests), then put the installed ones back."""
     saved = list(_consent_ended_handlers)
     _consent_ended_handlers[:] = list(handlers)
     try:
@@ -56,7 +50,7 @@ def consent_ended_handlers_replaced(*, handlers: Sequence[ConsentEndedHandler]) 
 
 
 def consent_ended_announce(ended: ConsentEnded) -> None:
-    """Run every installed handler on ``ended`` (inside the caller's transaction)."""
+    """Run every installed handler inside the caller's transaction."""
     for handler in list(_consent_ended_handlers):
         try:
             with transaction.atomic():
@@ -74,9 +68,6 @@ def consent_ended_announce(ended: ConsentEnded) -> None:
 
 @dataclass(frozen=True)
 class PremiseCurtailment:
-    """Minutes each charger was curtailed in the last 24 h and 30 days, and the premise's
-    curtailment actions (newest first, a queryset or list the page paginates)."""
-
     used_24h: dict[int, int]
     used_30d: dict[int, int]
     actions: Sequence
@@ -93,10 +84,8 @@ _premise_curtailment: list[PremiseCurtailmentProvider] = [_no_curtailment]
 
 
 def premise_curtailment_install(*, provider: PremiseCurtailmentProvider) -> None:
-    """Install who tells the premise page what the engine did there."""
     _premise_curtailment[:] = [provider]
 
 
 def premise_curtailment(*, premise_id: int, hcalcs_ids: Sequence[int], now: dt.datetime) -> PremiseCurtailment:
-    """What the engine did at the premise (see :class:`PremiseCurtailment`)."""
     return _premise_curtailment[0](premise_id=premise_id, hcalcs_ids=list(hcalcs_ids), now=now)

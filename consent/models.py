@@ -1,8 +1,5 @@
-"""Premises, meters, MPANs, HCALCS, customers, tenancies, consents and notifications.
-
-Consent belongs to the occupant, not the house: a ``Consent`` hangs off a ``Tenancy``, so
-a change of tenancy (NF3) leaves the new occupant with no consent until they give it.
-"""
+"""Consent belongs to the occupant, not the house: a ``Consent`` hangs off a ``Tenancy``, so a
+new occupant has no consent until they give it (NF3)."""
 
 from __future__ import annotations
 
@@ -95,15 +92,9 @@ class MPAN(models.Model):
 
 
 class HCALCS(models.Model):
-    """A HAN-connected auxiliary controller of the meter, at one of its five indexes: an
-    HCALCS (load control switch, SRV 7.6/7.8) or an APC (proportional controller, SRV
-    7.16/7.13), as ``controller_type`` says.
-
-    One table for both because they share what matters: the meter's index space (unique per
-    meter whatever the type), the labelling, consent and eligibility rules (invariant 1),
-    the boost button, and the usage ledger (a limited minute counts as a curtailed one).
-    For an APC, ``rated_kw`` is its maximum: the flow that 100 % means.
-    """
+    """A HAN-connected auxiliary controller of the meter: an HCALCS switch or an APC, as
+    ``controller_type`` says. One table, since both share the meter's index space, the consent
+    and eligibility rules, the boost button and the usage ledger."""
 
     eui64 = models.CharField("EUI-64", max_length=23, unique=True, validators=[validate_eui64])
     meter = models.ForeignKey(Meter, on_delete=models.CASCADE, related_name="hcalcs")
@@ -146,8 +137,7 @@ class HCALCS(models.Model):
 
 
 class Customer(models.Model):
-    """An occupant. Names and contact details are personal data: shown only to roles
-    with ``consent.view_personal_data``."""
+    """An occupant; names and contact details are personal data (``consent.view_personal_data``)."""
 
     name = models.CharField(max_length=200)
     email = models.EmailField(blank=True)
@@ -161,12 +151,7 @@ class Customer(models.Model):
 
 
 class Tenancy(models.Model):
-    """Who occupies a premise, from ``start`` until ``end`` (open when ``end`` is null).
-
-    Tenancies of one premise never overlap: ``clean()`` checks it, a partial unique index
-    allows one open tenancy per premise everywhere, and PostgreSQL adds an exclusion
-    constraint on the time ranges (migration ``0002``).
-    """
+    """Who occupies a premise, from ``start`` to ``end`` (open when null); tenancies never overlap."""
 
     premise = models.ForeignKey(Premise, on_delete=models.CASCADE, related_name="tenancies")
     customer = models.ForeignKey(Customer, on_delete=models.PROTECT, related_name="tenancies")
@@ -208,10 +193,7 @@ class Tenancy(models.Model):
 
 
 class Consent(models.Model):
-    """The occupant's consent to load limiting of their EV charger (R4, NF2).
-
-    One per tenancy; every change is appended to ``ConsentChange`` by the services.
-    """
+    """The occupant's consent to load limiting of their EV charger (R4, NF2); one per tenancy."""
 
     tenancy = models.OneToOneField(Tenancy, on_delete=models.CASCADE, related_name="consent")
     status = models.CharField(max_length=12, choices=ConsentStatus.choices, default=ConsentStatus.PENDING)
@@ -304,12 +286,8 @@ class Notification(models.Model):
 
 
 class ApiToken(models.Model):
-    """A bearer token for one of the DNO's customer systems calling the consent API.
-
-    The token acts as ``user`` (a service account), so the API checks the same permissions
-    as the screens and the consent history names who did what. Only the SHA-256 of the
-    token is stored; a revoked token stops working at once.
-    """
+    """A bearer token of a customer system, acting as a service-account ``user`` so the API
+    checks the screens' permissions. Only its SHA-256 is stored."""
 
     name = models.CharField(max_length=100, unique=True)
     user = models.ForeignKey("auth.User", on_delete=models.PROTECT, related_name="consent_api_tokens")
@@ -325,10 +303,7 @@ class ApiToken(models.Model):
 
 
 class HalfHourlyConsumption(models.Model):
-    """Half-hourly import or export energy per MPAN (seed 003: 3-month profile log).
-
-    The direction follows the MPAN's role. Kept for three months, as the meter's own log.
-    """
+    """Half-hourly energy per MPAN, kept three months like the meter's own log (seed 003)."""
 
     mpan = models.ForeignKey(MPAN, on_delete=models.CASCADE, related_name="half_hours")
     period_start = models.DateTimeField(help_text="UTC start of the half hour")

@@ -1,29 +1,7 @@
 """Customer notifications (NF2/NF4): what to tell whom, when, and through which channel.
 
-Entry points:
-
-* ``notification_event_queue(*, event, pauses) -> list[Notification]`` — for the ENGINE:
-  call it with a ``ChargerPause`` per charger curtailed in ``event`` (its own window, its
-  level if it is limited rather than switched off, and whether its boost button overrides
-  it). One notice per affected customer (the current tenant with granted consent), naming
-  their own pause or limit, by their consent's frequency:
-
-  - ``each_event``: a row due now, sent by ``consent.tasks.notification_send`` on commit;
-  - ``daily_digest``: a ``batched`` item row that points at the customer's pending daily
-    digest for that Europe/London day (created on first use), sent at 07:00 the next day;
-  - ``monthly_statement``: the same, collected per calendar month, sent at 07:00 on the 1st.
-
-  Calling it twice for the same event and customer queues nothing new (idempotent).
-* ``notification_consent_request_queue(*, consent)`` — the consent request to a new occupant
-  through their default channel (change of tenancy).
-* ``notification_send(*, notification_id)`` — one delivery attempt (used by the task, which
-  retries transient failures with backoff and marks ``gave_up`` when retries run out).
-
-Channels: email through Django's mail framework; SMS and letter through a ``Sender``
-(``SENDERS``); until a gateway is contracted, ``RecordingSender`` keeps what it would have
-sent in ``outbox`` and the log. Every notice has a ``Notification`` row; failures are
-visible on the failed-notifications page.
-"""
+Every notice has a ``Notification`` row, so failures are visible and retried. SMS and letters go
+through ``RecordingSender`` until a gateway is contracted."""
 
 from __future__ import annotations
 
@@ -70,15 +48,12 @@ class NotificationUndeliverable(Exception):
 
 
 class Sender(Protocol):
-    """Delivers one rendered notice to one address; raises ``NotificationSendError`` on a
-    transient failure."""
+    """Delivers one rendered notice; raises ``NotificationSendError`` on a transient failure."""
 
     def send(self, *, channel: str, address: str, subject: str, body: str) -> None: ...
 
 
 class EmailSender:
-    """Email through Django's mail framework (``EMAIL_BACKEND``)."""
-
     def send(self, *, channel: str, address: str, subject: str, body: str) -> None:
         message = EmailMessage(subject=subject, body=body, from_email=settings.DEFAULT_FROM_EMAIL, to=[address])
         try:
@@ -117,7 +92,6 @@ SENDERS: dict[str, Sender] = {
 
 
 def address_for(*, customer: Customer, channel: str, premise: Premise | None) -> str:
-    """Where to send: email address, phone number, or postal address (the premise's by default)."""
     if channel == NotificationChannel.EMAIL:
         address = customer.email
     elif channel == NotificationChannel.SMS:
@@ -133,7 +107,6 @@ def address_for(*, customer: Customer, channel: str, premise: Premise | None) ->
 
 
 def digest_due_at(*, frequency: str, at: dt.datetime) -> dt.datetime:
-    """When the digest or statement carrying an event at ``at`` is sent (UTC)."""
     local = at.astimezone(LONDON)
     if frequency == NotificationFrequency.DAILY_DIGEST:
         next_day = local.date() + dt.timedelta(days=1)
@@ -147,12 +120,8 @@ def digest_due_at(*, frequency: str, at: dt.datetime) -> dt.datetime:
 
 @dataclass(frozen=True)
 class ChargerPause:
-    """What an event notice says about one curtailed charger: its own window (the engine's
-    action, not the whole event) and whether the customer's boost button overrides it.
-
-    A charger limited through its APC (SRV 7.16) keeps charging, more slowly: it has a
-    ``level_percent`` (of its maximum) and the ``limit_kw`` that level allows, and the
-    notice says so rather than "paused"."""
+    """One curtailed charger as a notice words it: its own window, and a level when it is
+    limited (APC) rather than switched off."""
 
     hcalcs_id: int
     starts_at: dt.datetime
@@ -210,10 +179,9 @@ def notification_consent_request_resend(*, consent: Consent, by) -> Notification
 
 
 def notification_event_queue(*, event, pauses: list[ChargerPause]) -> list[Notification]:
-    """Queue the load-limiting notice of ``event`` for each customer whose charger is among
-    ``pauses`` (see the module docstring for the frequency rules), naming that customer's
-    own window. Idempotent per (event, customer). The notices due now are written in one
-    statement and handed to one send task per ``NOTICES_PER_TASK``."""
+    """Queue the notice of ``event`` for each customer with a charger among ``pauses``, each at
+    their consent's frequency (now, daily digest, monthly statement). Idempotent per (event,
+    customer). Written in one statement; one send task per ``NOTICES_PER_TASK`` due now."""
     now = timezone.now()
     by_hcalcs = {pause.hcalcs_id: pause for pause in pauses}
     chargers = list(
@@ -267,8 +235,6 @@ def _send_batch_on_commit(notification_ids: list[int]) -> None:
 
 
 def window_labels(*, starts_at: dt.datetime, ends_at: dt.datetime) -> dict[str, str]:
-    """A pause's window as the notice words it, in Europe/London wall-clock time (the end
-    gets its date when it falls on another day)."""
     start, end = starts_at.astimezone(LONDON), ends_at.astimezone(LONDON)
     same_day = start.date() == end.date()
     return {
@@ -281,8 +247,6 @@ def window_labels(*, starts_at: dt.datetime, ends_at: dt.datetime) -> dict[str, 
 
 
 def limit_said(pause: ChargerPause) -> dict:
-    """A limit as a notice words it: its level, the kW it allows (one decimal) and its
-    window in Europe/London time."""
     return {
         "level": pause.level_percent,
         "kw": f"{pause.limit_kw:.1f}" if pause.limit_kw is not None else "",
@@ -291,9 +255,7 @@ def limit_said(pause: ChargerPause) -> dict:
 
 
 def _controls_said(pauses: list[ChargerPause]) -> dict:
-    """What the notice tells: the switched-off chargers as one pause (their earliest start
-    to latest end, as before APCs), and each limited charger with its own level and window.
-    Kept on the notice (``Notification.controls``) for the digest that carries it."""
+    """Kept on the notice (``Notification.controls``) for the digest that carries it."""
     off = [pause for pause in pauses if not pause.limited]
     limits = sorted((pause for pause in pauses if pause.limited), key=lambda pause: pause.starts_at)
     return {
@@ -351,8 +313,7 @@ def _event_notice(*, event, premise: Premise, consent: Consent, pauses: list[Cha
 
 
 def _digest_for(*, customer: Customer, premise: Premise, consent: Consent, at: dt.datetime) -> Notification:
-    """The customer's pending digest (or statement) for the period holding ``at``; created
-    on first use. Its body is rendered when it is sent, from the items it collected."""
+    """Created on first use; its body is rendered when sent, from the items it collected."""
     frequency = consent.notification_frequency
     kind = (
         NotificationKind.DAILY_DIGEST
@@ -424,7 +385,6 @@ RETRY_BASE_S = 60  # next try after 1, 2, 4, 8, 16 minutes
 
 
 def retry_delay_s(attempts: int) -> int:
-    """Seconds before the next try after ``attempts`` failed ones (exponential, capped)."""
     return int(backoff_seconds(attempts - 1, base=RETRY_BASE_S, cap=3600, jitter=False))
 
 
@@ -437,15 +397,11 @@ class NotificationRetry(NotificationSendError):
 
 
 def notification_send(*, notification_id: int) -> str:
-    """One delivery attempt. Returns the resulting status.
+    """One delivery attempt; returns the resulting status.
 
-    The row is locked (``skip_locked``) for the attempt, so two workers never deliver the
-    same notice; a sent, batched or given-up row is left alone. A transient failure is
-    recorded in the row (status ``failed``, ``attempts``, ``last_error`` and the time of the
-    next try in ``due_at``) and raised as ``NotificationRetry`` for the task to retry; after
-    ``MAX_ATTEMPTS`` the notice is ``gave_up``. Because the row holds the schedule, a retry
-    lost with a crashed worker is picked up by the beat task (``notification_due_ids``).
-    """
+    The row is locked (``skip_locked``) so two workers never deliver the same notice. A
+    transient failure is recorded in the row with its next try, so a retry lost with a crashed
+    worker is picked up by the beat task."""
     now = timezone.now()
     with transaction.atomic():
         notice = (
@@ -487,7 +443,7 @@ def notification_send(*, notification_id: int) -> str:
 
 
 def notification_retry(*, notification_id: int, by) -> bool:
-    """An operator asks for another try of a given-up notice (from the failed page)."""
+    """An operator asks for another try of a given-up notice."""
     with transaction.atomic():
         moved = Notification.objects.filter(pk=notification_id, status=NotificationStatus.GAVE_UP).update(
             status=NotificationStatus.PENDING, due_at=timezone.now()
@@ -504,10 +460,8 @@ def notification_retry(*, notification_id: int, by) -> bool:
 
 
 def notification_due_ids(*, now: dt.datetime, grace: dt.timedelta = dt.timedelta(minutes=2)) -> list[int]:
-    """Notices whose time has come: digests and statements at their due time; single
-    notices whose on-commit send was lost (worker down), and failed notices whose retry is
-    overdue (the retry message was lost), each after a grace period that leaves the normal
-    path its chance first."""
+    """Notices whose time has come, including ones whose send or retry was lost, after a grace
+    period that leaves the normal path its chance first."""
     from django.db.models import Q
 
     digest_kinds = [NotificationKind.DAILY_DIGEST, NotificationKind.MONTHLY_STATEMENT]

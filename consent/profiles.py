@@ -1,15 +1,4 @@
-"""Half-hourly profile data (seed 003): import and export kWh per MPAN and half hour,
-including the secondary element's export, kept for three months as the meter's own log.
-
-Writes only (reads are in ``consent.selectors``):
-
-* ``halfhour_ingest(*, readings)`` — all or nothing: every reading is validated first and
-  every problem reported (index, field, reason); then the readings are upserted on
-  (mpan, period_start) in chunks, so sending the same half hour twice stores it once (the
-  later value wins) and a re-sent file changes nothing.
-* ``halfhour_csv_readings(file)`` — the CSV form (``mpan,period_start,kwh``).
-* ``halfhour_prune(*, now)`` — deletes what is older than three months (beat task).
-"""
+"""Writes of the half-hourly profile data (seed 003), kept three months as the meter's own log."""
 
 from __future__ import annotations
 
@@ -65,7 +54,6 @@ class IngestResult:
 
 
 def retention_cutoff(now: dt.datetime) -> dt.datetime:
-    """Three calendar months before ``now`` (the day clamped to the month's length)."""
     month_index = now.year * 12 + (now.month - 1) - RETENTION_MONTHS
     year, month = divmod(month_index, 12)
     month += 1
@@ -112,7 +100,8 @@ def _kwh(value: Any) -> float:
 
 
 def halfhour_ingest(*, readings: Iterable[HalfHourReading], now: dt.datetime | None = None) -> IngestResult:
-    """Validate every reading, then (only when all are valid) upsert them in one transaction."""
+    """Validate every reading, then upsert on (mpan, period_start) in one transaction, so a re-
+    sent file changes nothing."""
     now = now or timezone.now()
     cutoff = retention_cutoff(now)
     result = IngestResult()
@@ -186,10 +175,7 @@ def _upsert(rows: list[tuple[int, dt.datetime, float]], result: IngestResult) ->
 
 
 def halfhour_csv_readings(raw: BinaryIO) -> Iterator[HalfHourReading]:
-    """Readings from a CSV with the header ``mpan,period_start,kwh`` (streamed).
-
-    Raises ``ValueError`` naming the problem when the header is wrong.
-    """
+    """Streamed; raises ``ValueError`` naming the problem when the header is wrong."""
     text = io.TextIOWrapper(raw, encoding="utf-8-sig", newline="")
     reader = csv.DictReader(text)
     header = [name.strip() for name in reader.fieldnames or []]
@@ -203,8 +189,7 @@ def halfhour_csv_readings(raw: BinaryIO) -> Iterator[HalfHourReading]:
 
 
 def halfhour_prune(*, now: dt.datetime) -> int:
-    """Delete half hours older than three months, in batches (no long lock on the table).
-    Returns how many rows were deleted."""
+    """In batches, so the table is never locked for long."""
     cutoff = retention_cutoff(now)
     deleted = 0
     while True:

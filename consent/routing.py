@@ -1,3 +1,1 @@
-"""WebSocket routes of this app."""
-
 websocket_urlpatterns: list = []

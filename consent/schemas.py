@@ -1,9 +1,5 @@
-"""What the consent API takes and gives, as models for the OpenAPI schema.
-
-``consent.api`` parses the bodies itself, so its errors name the consent fields the way
-the screens do; these models describe them and do not validate requests (see
-``dnoctl.api_base``).
-"""
+"""The consent API for the OpenAPI schema; ``consent.api`` parses bodies itself, so its errors
+name fields as the screens do."""
 
 from __future__ import annotations
 

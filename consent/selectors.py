@@ -1,16 +1,3 @@
-"""Reads of the consent app: premises, tenancies and consent, queues, notifications, and
-the half-hourly profile data (premise chart, feeder net demand, likely-drawing estimate).
-
-Functions for other areas:
-
-* ``feeder_half_hourly_demand(*, feeder_id, start, end)`` — DASHBOARD's feeder page: net
-  demand and behind-the-meter export per half hour.
-* ``hcalcs_likely_drawing(*, hcalcs_ids, at)`` — ENGINE's selection: probability that each
-  charger draws power at this half-hour of the (Europe/London) day.
-* ``hcalcs_consented(...)`` — the consent half of invariant 1 (current tenancy with granted
-  consent), for anyone who needs it without the engine's other rules.
-"""
-
 from __future__ import annotations
 
 import datetime as dt
@@ -40,7 +27,6 @@ EXPORT_ROLES = (MpanRole.EXPORT_PRIMARY, MpanRole.EXPORT_SECONDARY)
 
 
 def premise_list(*, search: str = "", feeder_id: int | None = None) -> QuerySet[Premise]:
-    """Premises for the register page, with their feeder and current consent status."""
     premises = Premise.objects.select_related("feeder").order_by("reference")
     if search:
         premises = premises.filter(
@@ -56,14 +42,12 @@ def premise_list(*, search: str = "", feeder_id: int | None = None) -> QuerySet[
 
 
 def premise_detail(*, premise_id: int) -> Premise:
-    """One premise with its meters, MPANs and HCALCS (raises ``Premise.DoesNotExist``)."""
     return (
         Premise.objects.select_related("feeder").prefetch_related("meters__mpans", "meters__hcalcs").get(pk=premise_id)
     )
 
 
 def premise_tenancies(*, premise: Premise) -> list[Tenancy]:
-    """All tenancies, newest first, each with its consent and customer."""
     return list(premise.tenancies.select_related("customer", "consent").order_by("-start"))
 
 
@@ -76,7 +60,6 @@ def premise_current_consent(*, premise: Premise) -> Consent | None:
 
 
 def premise_consent_history(*, premise: Premise) -> QuerySet[ConsentChange]:
-    """Every consent change of every tenancy of the premise, oldest first."""
     return (
         ConsentChange.objects.filter(consent__tenancy__premise=premise)
         .select_related("consent__tenancy")
@@ -85,7 +68,6 @@ def premise_consent_history(*, premise: Premise) -> QuerySet[ConsentChange]:
 
 
 def consent_awaiting_queue() -> QuerySet[Consent]:
-    """New occupants whose consent is pending: the "awaiting consent" queue, oldest first."""
     return (
         Consent.objects.filter(status=ConsentStatus.PENDING, tenancy__end__isnull=True)
         .select_related("tenancy__premise", "tenancy__customer")
@@ -94,8 +76,7 @@ def consent_awaiting_queue() -> QuerySet[Consent]:
 
 
 def hcalcs_consented(*, feeder_id: int | None = None) -> QuerySet[HCALCS]:
-    """HCALCS whose premise's current tenancy has granted consent (the consent part of
-    invariant 1; the engine adds domestic, EV label, firmware and usage limits)."""
+    """The consent half of invariant 1; the engine adds its other rules."""
     chargers = HCALCS.objects.filter(
         meter__premise__tenancies__end__isnull=True,
         meter__premise__tenancies__consent__status=ConsentStatus.GRANTED,
@@ -106,7 +87,7 @@ def hcalcs_consented(*, feeder_id: int | None = None) -> QuerySet[HCALCS]:
 
 
 def customer_masked_reference(customer: Customer) -> str:
-    """A reference safe to show anyone: no name, no contact details, the external id masked."""
+    """Safe to show anyone: no name, no contact details, the external id masked."""
     if customer.external_ref:
         tail = customer.external_ref[-3:]
         return f"•••{tail} (#{customer.pk})"
@@ -117,7 +98,6 @@ def customer_masked_reference(customer: Customer) -> str:
 
 
 def notifications_failed() -> QuerySet[Notification]:
-    """Failed notices still being retried, and those that gave up, newest first."""
     return (
         Notification.objects.filter(status__in=[NotificationStatus.FAILED, NotificationStatus.GAVE_UP])
         .select_related("premise")
@@ -133,8 +113,7 @@ def notifications_for_premise(*, premise: Premise) -> QuerySet[Notification]:
 
 
 def consent_current_for_hcalcs(at: dt.datetime) -> QuerySet[Consent]:
-    """The granted consent of the premise's current tenancy (open, already started), for an
-    ``Exists``/``Subquery`` on HCALCS (``OuterRef("meter__premise_id")``)."""
+    """For an ``Exists``/``Subquery`` on HCALCS (``OuterRef("meter__premise_id")``)."""
     return Consent.objects.filter(
         tenancy__premise_id=OuterRef("meter__premise_id"),
         tenancy__end__isnull=True,
@@ -144,9 +123,7 @@ def consent_current_for_hcalcs(at: dt.datetime) -> QuerySet[Consent]:
 
 
 def hcalcs_passing_invariant_1(*, at: dt.datetime, override_allowed: bool | None = None) -> QuerySet[HCALCS]:
-    """Every HCALCS that passes invariant 1 at ``at``: domestic premise, the current
-    tenancy's consent granted, labelled EV charger, meter firmware with the ENO use cases.
-    ``override_allowed``: also require that consent to allow (or forbid) the boost button."""
+    """Domestic premise, current consent granted, labelled EV charger, firmware with the ENO use cases."""
     consent = consent_current_for_hcalcs(at)
     if override_allowed is not None:
         consent = consent.filter(override_allowed=override_allowed)
@@ -161,7 +138,6 @@ def hcalcs_passing_invariant_1(*, at: dt.datetime, override_allowed: bool | None
 
 
 def premise_profile(*, premise: Premise, start: dt.datetime, end: dt.datetime) -> dict[str, list]:
-    """Half-hourly kWh per MPAN role for the premise chart: ``{role: [(period_start, kwh)]}``."""
     series: dict[str, list] = defaultdict(list)
     rows = (
         HalfHourlyConsumption.objects.filter(
@@ -176,12 +152,7 @@ def premise_profile(*, premise: Premise, start: dt.datetime, end: dt.datetime) -
 
 
 def feeder_half_hourly_demand(*, feeder_id: int, start: dt.datetime, end: dt.datetime) -> list[dict]:
-    """Per half hour on the feeder's premises: import, export and secondary-element
-    (behind-the-meter generation, seed 003) export in kW, and net demand = import - export.
-
-    Returns ``[{"period_start", "import_kw", "export_kw", "btm_export_kw", "net_kw"}]``
-    ordered by time; half hours with no data are absent.
-    """
+    """Import, export, behind-the-meter export and net demand in kW per half hour on the feeder."""
     rows = (
         HalfHourlyConsumption.objects.filter(
             mpan__meter__premise__feeder_id=feeder_id, period_start__gte=start, period_start__lt=end
@@ -221,9 +192,8 @@ def half_hour_floor(at: dt.datetime) -> dt.datetime:
 
 
 def same_half_hour_on_previous_days(*, at: dt.datetime, days: int) -> list[dt.datetime]:
-    """The UTC starts of the same Europe/London wall-clock half hour on each of the previous
-    ``days`` days (charging habits follow local time, so on a clock-change day the UTC
-    offset moves with them). A wall-clock time that does not exist that day is skipped."""
+    """Charging habits follow local time, so the UTC offset moves at a clock change; a wall-
+    clock time that does not exist that day is skipped."""
     local = half_hour_floor(at.astimezone(LONDON))
     starts = []
     for back in range(1, days + 1):
@@ -236,12 +206,8 @@ def same_half_hour_on_previous_days(*, at: dt.datetime, days: int) -> list[dt.da
 
 
 def hcalcs_likely_drawing(*, hcalcs_ids: list[int], at: dt.datetime) -> dict[int, float]:
-    """Probability (0..1) that each charger is drawing power at ``at``, from its premise's
-    import profile at the same half hour of the day over the last four weeks: the share of
-    those days on which the premise imported at least half the charger's rating.
-
-    A charger whose premise has no profile data at those half hours gets 0.5.
-    """
+    """Probability each charger draws at ``at``: the share of the last four weeks' same half
+    hours on which its premise imported at least half its rating (0.5 without data)."""
     chargers = list(HCALCS.objects.filter(pk__in=hcalcs_ids).values_list("pk", "meter__premise_id", "rated_kw"))
     starts = same_half_hour_on_previous_days(at=at, days=LIKELY_LOOKBACK_DAYS)
     premise_ids = {premise_id for _, premise_id, _ in chargers}
@@ -266,12 +232,10 @@ def hcalcs_likely_drawing(*, hcalcs_ids: list[int], at: dt.datetime) -> dict[int
 
 
 def notifications_for_event(*, event_id: int, limit: int = 500) -> QuerySet[Notification]:
-    """The notices an event sent, oldest first."""
     return Notification.objects.filter(event_id=event_id).order_by("created_at")[:limit]
 
 
 def ev_chargers_with_feeder() -> list[HCALCS]:
-    """Every EV charger with its premise's feeder (id and code only), for the usage tables."""
     return list(
         HCALCS.objects.filter(label=LoadLabel.EV_CHARGER)
         .select_related("meter__premise__feeder")
@@ -280,20 +244,16 @@ def ev_chargers_with_feeder() -> list[HCALCS]:
 
 
 def consent_with_tenancy(*, consent_id: int) -> Consent:
-    """One consent with its tenancy's premise and customer (raises ``Consent.DoesNotExist``)."""
     return Consent.objects.select_related("tenancy__premise", "tenancy__customer").get(pk=consent_id)
 
 
 def api_token_live(*, token_sha256: str) -> ApiToken | None:
-    """The unrevoked API token with this hash, with its user."""
     return ApiToken.objects.select_related("user").filter(token_sha256=token_sha256, revoked_at__isnull=True).first()
 
 
 def premise_with_devices(*, reference: str) -> Premise | None:
-    """The premise with this reference, its meters' MPANs and HCALCS prefetched."""
     return Premise.objects.prefetch_related("meters__mpans", "meters__hcalcs").filter(reference=reference).first()
 
 
 def hcalcs_with_meter(*, hcalcs_id: int) -> HCALCS:
-    """Raises ``HCALCS.DoesNotExist``."""
     return HCALCS.objects.select_related("meter").get(pk=hcalcs_id)

@@ -1,21 +1,7 @@
 """Writes of the consent app: consent lifecycle (R4, NF2), change of tenancy (NF3), customers.
 
-Every service is keyword-only, validates with ``full_clean()``, writes in one transaction,
-appends a ``ConsentChange`` (who and why) for every consent change and an audit entry for
-every action, and queues tasks (notifications, boost-button setup and removal) with
-``transaction.on_commit``.
-
-Consent state moves by compare-and-set (``filter(pk=.., status=old).update(..)``) under a
-row lock, so two operators (or an operator and the API) can never both move the same
-consent: the loser gets ``ConsentConflict`` and nothing is written.
-
-Lifecycle::
-
-    pending --grant--> granted --withdraw--> withdrawn --grant--> granted
-       |                  ^
-       +--decline--> declined --grant---------+
-    any but lapsed --(tenancy ends)--> lapsed   (final: the occupant has gone)
-"""
+Consent moves by compare-and-set under a row lock, so two operators (or one and the API) can
+never both move the same consent: the loser gets ``ConsentConflict`` and nothing is written."""
 
 from __future__ import annotations
 
@@ -45,7 +31,6 @@ class ConsentConflict(Exception):
 
 
 def _actor(by: User | None, rule: str) -> dict[str, Any]:
-    """Who to name in the history and the audit: the user, or the automatic rule."""
     if by is not None:
         return {"changed_by": by, "actor": by.get_username(), "audit": {"actor_user": by}}
     return {"changed_by": None, "actor": f"rule:{rule}", "audit": {"rule": rule}}
@@ -96,10 +81,7 @@ def _consent_move(
     action: str,
     evidence: dict | None = None,
 ) -> Consent:
-    """Lock, check the state, validate, compare-and-set, append history and audit.
-
-    ``to_status=None`` keeps the status (a permission or preference change).
-    """
+    """``to_status=None`` keeps the status (a permission or preference change)."""
     _require_reason(reason)
     with transaction.atomic():
         current = Consent.objects.select_for_update().select_related("tenancy").get(pk=consent.pk)
@@ -148,8 +130,7 @@ def _consent_move(
 
 
 def _boost_setup_queue(*, premise_id: int) -> None:
-    """Queue SRV 7.9 for the premise's chargers awaiting it: done now, an alert later needs
-    one command per charger instead of two (``consent.boost``)."""
+    """Done now, so an alert later needs one command per charger instead of two."""
     from consent import tasks
     from consent.boost import hcalcs_awaiting_boost_setup_ids
 
@@ -160,7 +141,6 @@ def _boost_setup_queue(*, premise_id: int) -> None:
 
 
 def _boost_removal_queue(*, premise_id: int) -> None:
-    """Queue SRV 7.10 for every HCALCS of the premise that is on the boost button."""
     from consent import tasks
 
     for hcalcs_id in HCALCS.objects.filter(meter__premise_id=premise_id, on_boost_button=True).values_list(
@@ -179,12 +159,7 @@ def consent_grant(
     granted_by: User | None,
     reason: str,
 ) -> Consent:
-    """Record the occupant's consent to load limiting of their charger, with its evidence
-    (dated today or before: ``evidence_date`` in the future is refused, naming the field).
-
-    ``override_allowed`` (may the customer override each event with the boost button)
-    keeps its current value when not given.
-    """
+    """Record the occupant's consent, with its evidence (not dated in the future)."""
     try:
         validate_evidence_date(evidence_date)
     except ValidationError as exc:
@@ -237,8 +212,7 @@ def consent_decline(
 
 
 def consent_withdraw(*, consent: Consent, withdrawn_by: User | None, reason: str) -> Consent:
-    """The occupant takes back a granted consent: no new curtailment of their charger, and
-    one curtailed now is released at once (``consent.hooks``)."""
+    """No new curtailment, and a charger curtailed now is released at once (``consent.hooks``)."""
     return _consent_move(
         consent=consent,
         allowed_from=(ConsentStatus.GRANTED,),
@@ -252,11 +226,7 @@ def consent_withdraw(*, consent: Consent, withdrawn_by: User | None, reason: str
 
 
 def consent_override_set(*, consent: Consent, override_allowed: bool, set_by: User | None, reason: str) -> Consent:
-    """Allow or forbid overriding each event with the boost button.
-
-    Forbidding it queues SRV 7.10 (remove from the boost button) for the premise's HCALCS
-    that are on it; allowing it (on a granted consent) queues SRV 7.9 for those not on it.
-    """
+    """Allow or forbid the boost button's override; queues SRV 7.9 or 7.10 to match."""
     open_states = (ConsentStatus.PENDING, ConsentStatus.GRANTED, ConsentStatus.DECLINED, ConsentStatus.WITHDRAWN)
     return _consent_move(
         consent=consent,
@@ -273,7 +243,7 @@ def consent_override_set(*, consent: Consent, override_allowed: bool, set_by: Us
 def consent_preferences_set(
     *, consent: Consent, notification_channel: str, notification_frequency: str, set_by: User | None, reason: str
 ) -> Consent:
-    """Change how (email, SMS, letter) and how often the customer hears about events."""
+    """Change how and how often the customer hears about events."""
     open_states = (ConsentStatus.PENDING, ConsentStatus.GRANTED, ConsentStatus.DECLINED, ConsentStatus.WITHDRAWN)
     return _consent_move(
         consent=consent,
@@ -295,9 +265,8 @@ def customer_upsert(
     phone: str = "",
     postal_address: str = "",
 ) -> Customer:
-    """Create the customer, or update the one with this external reference (the DNO's
-    customer-system id). No audit entry: customers' details are personal data and the
-    audit trail holds identifiers only; the tenancy change that uses the customer is audited."""
+    """Create or update by external reference. Not audited: the trail holds identifiers only,
+    and the tenancy change that uses the customer is audited."""
     customer = Customer.objects.filter(external_ref=external_ref).first() if external_ref else None
     if customer is None:
         customer = Customer(external_ref=external_ref or None)
@@ -317,15 +286,8 @@ def tenancy_change_record(
     notification_channel: str = NotificationChannel.EMAIL,
     notification_frequency: str = NotificationFrequency.EACH_EVENT,
 ) -> Tenancy:
-    """Record that ``new_customer`` occupies ``premise`` from ``at`` (NF3).
-
-    The open tenancy (if any) ends at ``at`` and its consent lapses at once, so the charger
-    drops out of selection straight away (the engine selects on current tenancy + granted
-    consent), and a charger of the premise curtailed in an event is
-    released at once (``consent.hooks``: the engine sends 7.8 and picks a replacement). The
-    new tenancy starts with a pending consent, shows up in the "awaiting consent" queue, and
-    the consent request is sent through the default channel.
-    """
+    """Record that ``new_customer`` occupies ``premise`` from ``at`` (NF3). The old consent
+    lapses at once, so a charger curtailed there is released; the new tenancy starts pending."""
     from consent import notifications
 
     _require_reason(reason)
@@ -380,7 +342,6 @@ def tenancy_change_record(
 
 
 def _consent_lapse(*, tenancy: Tenancy, by: User | None, rule: str) -> None:
-    """The tenancy has ended: its consent lapses at once (final state)."""
     consent = Consent.objects.select_for_update().filter(tenancy=tenancy).first()
     if consent is None or consent.status == ConsentStatus.LAPSED:
         return
@@ -406,8 +367,7 @@ def _consent_lapse(*, tenancy: Tenancy, by: User | None, rule: str) -> None:
 
 
 def _consent_ended(*, consent: Consent, why: str, by: User | None, rule: str) -> None:
-    """A granted consent ended: tell the apps that hooked in (``consent.hooks``), inside
-    this transaction, so a charger curtailed under it is released at once."""
+    """Inside this transaction, so a charger curtailed under it is released at once."""
     from consent.hooks import ConsentEnded, consent_ended_announce
 
     tenancy = consent.tenancy
@@ -425,11 +385,7 @@ def _consent_ended(*, consent: Consent, why: str, by: User | None, rule: str) ->
 
 
 def hcalcs_boost_button_added(*, hcalcs_id: int, request_id: str = "") -> bool:
-    """The device confirmed SRV 7.9: the HCALCS is on the boost button, so its customer can
-    override an event, and the engine sends it 7.6 alone.
-
-    Compare-and-set: returns False when it was already on (a repeated confirmation).
-    """
+    """The device confirmed SRV 7.9; compare-and-set, so a repeated confirmation returns False."""
     return _boost_button_flag_set(
         hcalcs_id=hcalcs_id,
         on=True,
@@ -440,10 +396,7 @@ def hcalcs_boost_button_added(*, hcalcs_id: int, request_id: str = "") -> bool:
 
 
 def hcalcs_boost_button_removed(*, hcalcs_id: int) -> bool:
-    """The device confirmed SRV 7.10: the HCALCS is no longer on the boost button.
-
-    Compare-and-set: returns False when it was already off (a repeated confirmation).
-    """
+    """The device confirmed SRV 7.10; compare-and-set, so a repeated confirmation returns False."""
     return _boost_button_flag_set(
         hcalcs_id=hcalcs_id,
         on=False,

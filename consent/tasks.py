@@ -1,10 +1,4 @@
-"""Celery tasks of the consent app: notification delivery, digests, half-hourly profile
-retention, premises import and boost-button setup and removal (SRV 7.9, 7.10).
-
-Tasks take ids, re-read the rows and call a service; each docstring says how it stays
-idempotent. The beat schedule below is registered on import (the worker and beat both
-import this module through ``autodiscover_tasks``).
-"""
+"""Celery tasks of the consent app: they take ids, re-read the rows and call a service."""
 
 from __future__ import annotations
 
@@ -26,11 +20,8 @@ RETRY_CAP_S = 3600
 
 @shared_task(bind=True, max_retries=None, acks_late=True)
 def notification_send(self, notification_id: int) -> str:
-    """Deliver one notice. Idempotent: a notice already sent (or being sent by another
-    worker) is skipped. A transient failure is retried after the delay the service recorded
-    in the row (exponential backoff) plus jitter; the row counts the attempts and marks the
-    notice ``gave_up`` after ``consent.notifications.MAX_ATTEMPTS``, so the cap holds even
-    when the beat task re-queues a retry that a crashed worker lost."""
+    """Deliver one notice. Idempotent: a sent notice (or one another worker holds) is skipped;
+    the row counts attempts, so the cap holds even when beat re-queues a lost retry."""
     from consent.notifications import NotificationRetry
     from consent.notifications import notification_send as send
 
@@ -67,8 +58,7 @@ def notifications_send(self, notification_ids: list[int]) -> dict[str, int]:
 
 @shared_task(expires=240)
 def notifications_send_due() -> int:
-    """Beat: queue every notice whose time has come (digests, statements, and single notices
-    whose on-commit send was lost). Idempotent: ``notification_send`` skips sent rows."""
+    """Beat: queue notices whose time has come. Idempotent: ``notification_send`` skips sent rows."""
     from consent.notifications import notification_due_ids
 
     due = notification_due_ids(now=timezone.now())
@@ -79,8 +69,7 @@ def notifications_send_due() -> int:
 
 @shared_task(expires=3000)
 def halfhour_prune() -> int:
-    """Beat: delete half-hourly profile data older than three months (the meter's own log
-    keeps no more). Idempotent: deleting what is already gone deletes nothing."""
+    """Beat: delete profile data older than three months. Idempotent."""
     from consent.profiles import halfhour_prune as prune
 
     return prune(now=timezone.now())
@@ -88,8 +77,7 @@ def halfhour_prune() -> int:
 
 @shared_task(bind=True, acks_late=True)
 def premises_import(self, *, job_id: str, path: str, dry_run: bool, user_id: int | None) -> dict:
-    """Import an uploaded premises register (all-or-nothing), reporting progress in the
-    cache under ``job_id``. Idempotent: a re-run of the same file changes nothing."""
+    """Import an uploaded premises register. Idempotent: a re-run of the same file changes nothing."""
     from consent.importer import import_job_run
 
     return import_job_run(job_id=job_id, path=path, dry_run=dry_run, user_id=user_id)
@@ -97,9 +85,8 @@ def premises_import(self, *, job_id: str, path: str, dry_run: bool, user_id: int
 
 @shared_task(bind=True, max_retries=BOOST_MAX_RETRIES, acks_late=True)
 def boost_button_remove(self, hcalcs_id: int) -> str:
-    """Send SRV 7.10 (remove from the boost button) for an HCALCS whose customer no longer
-    allows overriding. Idempotent: an HCALCS already off the boost button, or whose
-    consent allows override again, is skipped; a retry reuses the stored request."""
+    """Send SRV 7.10 for an HCALCS whose customer no longer allows override. Idempotent: skips
+    one already off; a retry reuses the stored request."""
     from consent.boost import BoostTransientError, boost_button_removal_send
 
     try:
@@ -110,9 +97,8 @@ def boost_button_remove(self, hcalcs_id: int) -> str:
 
 @shared_task(bind=True, max_retries=BOOST_MAX_RETRIES, acks_late=True)
 def boost_button_setup(self, hcalcs_id: int) -> str:
-    """Send SRV 7.9 (add to the boost button) to a charger ahead of any event. Idempotent:
-    a charger already on the boost button, no longer eligible, or with a 7.9 accepted and
-    awaiting the device is skipped; a retry reuses the stored request."""
+    """Send SRV 7.9 to a charger ahead of any event. Idempotent: skips one already on or
+    awaiting the device; a retry reuses the stored request."""
     from consent.boost import BoostTransientError, boost_button_setup_send
 
     try:
@@ -123,8 +109,7 @@ def boost_button_setup(self, hcalcs_id: int) -> str:
 
 @shared_task(bind=True, max_retries=BOOST_MAX_RETRIES, acks_late=True)
 def boost_details_read(self, hcalcs_id: int, user_id: int | None) -> str:
-    """Send SRV 7.11 (read boost-button details) for the premise page. A read, so a
-    repeat is harmless; the device's answer is cached by ``consent.boost.on_device_response``."""
+    """Send SRV 7.11 for the premise page; a read, so a repeat is harmless."""
     from django.contrib.auth.models import User
 
     from consent.boost import boost_details_request
@@ -142,10 +127,8 @@ def boost_details_read(self, hcalcs_id: int, user_id: int | None) -> str:
 
 @shared_task(expires=3000)
 def boost_button_reconcile() -> int:
-    """Beat: queue 7.10 again for every HCALCS still on the boost button although its
-    customer forbids override (the earlier 7.10 failed or was rejected), and 7.9 for
-    chargers whose customer may override that are not on it yet (a bounded batch per run).
-    Idempotent: both tasks skip an HCALCS whose request is already accepted."""
+    """Beat: re-queue 7.10 and 7.9 where the boost button disagrees with the consent, a bounded
+    batch per run. Idempotent: both tasks skip a request already accepted."""
     from consent.boost import hcalcs_awaiting_boost_removal_ids, hcalcs_awaiting_boost_setup_ids
 
     removals = hcalcs_awaiting_boost_removal_ids()

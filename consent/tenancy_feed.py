@@ -1,12 +1,5 @@
-"""Changes of tenancy from a CSV feed (the DNO's customer system, or an upload), all or
-nothing: every row is checked, then applied in one transaction; any error in any row and
-nothing is changed, and every error is reported as (row, column, reason).
-
-Columns (header row required; order free):
-``premise_reference, at, customer_reference, name, email, phone, postal_address,
-notification_channel, notification_frequency, reason`` — ``premise_reference``, ``name``
-and ``reason`` are required; ``at`` is ISO 8601 with its offset (empty = now).
-"""
+"""Changes of tenancy from a CSV feed, all or nothing: any error in any row and nothing changes.
+Columns as in ``docs/consent-api.md``; ``at`` is ISO 8601 with its offset (empty = now)."""
 
 from __future__ import annotations
 
@@ -99,7 +92,7 @@ def _check(row: dict, line: int, result: FeedResult, premises: dict[str, Premise
 
 
 def tenancy_feed_apply(*, raw: BinaryIO, recorded_by) -> FeedResult:
-    """Check and apply a feed; see the module docstring."""
+    """Check every row, then apply them all in one transaction."""
     result = FeedResult()
     try:
         reader = csv.DictReader(io.TextIOWrapper(raw, encoding="utf-8-sig", newline=""))

@@ -1,5 +1,3 @@
-"""``/consent/``: the premises register, premise pages, consent and tenancy screens."""
-
 from django.urls import path
 
 from consent import views

@@ -1,9 +1,5 @@
-"""Validators for smart-metering identifiers (EUI-64 device ids, MPAN cores, postcodes) and
-for the date of consent evidence.
-
-Each raises ``ValidationError`` with a message naming what is wrong, so a bad import row
-or form field says why it was refused.
-"""
+"""Validators for smart-metering identifiers; each message names what is wrong, so a bad import
+row or form field says why it was refused."""
 
 from __future__ import annotations
 
@@ -27,7 +23,6 @@ _POSTCODE_RE = re.compile(r"^[A-Z]{1,2}[0-9][A-Z0-9]? ?[0-9][A-Z]{2}$")
 
 
 def eui64_normalise(value: str) -> str:
-    """``0011223344556677`` / ``00:11:..`` / ``00-11-..`` -> canonical ``00-11-22-33-44-55-66-77``."""
     if not isinstance(value, str) or not _EUI64_LOOSE.match(value.strip()):
         raise ValidationError(f"not an EUI-64 (8 hex pairs, e.g. 00-DB-12-34-56-78-90-A0): {value!r}")
     digits = re.sub(r"[-:]", "", value.strip()).upper()
@@ -35,18 +30,15 @@ def eui64_normalise(value: str) -> str:
 
 
 def validate_eui64(value: str) -> None:
-    """Accept only the canonical stored form (upper-case hex pairs joined by hyphens)."""
     if not isinstance(value, str) or not _EUI64_RE.match(value):
         raise ValidationError(f"not a canonical EUI-64 (e.g. 00-DB-12-34-56-78-90-A0): {value!r}")
 
 
 def mpan_check_digit(first_twelve: str) -> int:
-    """The check digit for the first 12 digits of an MPAN core."""
     return sum(int(d) * p for d, p in zip(first_twelve, _MPAN_PRIMES, strict=True)) % 11 % 10
 
 
 def validate_mpan_core(value: str) -> None:
-    """13 digits whose last digit is the check digit of the first 12."""
     if not isinstance(value, str) or not re.fullmatch(MPAN_PATTERN, value):
         raise ValidationError(f"an MPAN core is 13 digits: {value!r}")
     expected = mpan_check_digit(value[:12])
@@ -55,7 +47,6 @@ def validate_mpan_core(value: str) -> None:
 
 
 def postcode_normalise(value: str) -> str:
-    """Upper-case with a single space before the inward code; raise if not a UK postcode."""
     compact = re.sub(r"\s+", "", (value or "").upper())
     if not _POSTCODE_RE.match(compact):
         raise ValidationError(f"not a UK postcode: {value!r}")
@@ -63,8 +54,7 @@ def postcode_normalise(value: str) -> str:
 
 
 def validate_evidence_date(value: dt.date) -> None:
-    """Evidence is of consent already given: its date cannot be after today (Europe/London,
-    the customers' calendar)."""
+    """Evidence is of consent already given, so not after today (Europe/London)."""
     today = timezone.localdate()
     if value is not None and value > today:
         raise ValidationError(

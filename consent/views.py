@@ -1,10 +1,5 @@
-"""Consent screens: the premises register, the premise page, the awaiting-consent queue,
-consent and tenancy forms, the register import and tenancy-feed uploads, failed notices.
-
-Every page needs a login (middleware); every change needs ``consent.manage_consent``
-(the import ``consent.import_premises``) and answers 403 otherwise. Personal data (names,
-contact details) only with ``consent.view_personal_data``.
-"""
+"""Consent screens. Changes need ``consent.manage_consent``; names and contact details need
+``consent.view_personal_data``."""
 
 from __future__ import annotations
 
@@ -64,7 +59,6 @@ def _page(request: HttpRequest, items, param: str = "page", size: int = PAGE_SIZ
 
 
 def premise_list(request: HttpRequest) -> HttpResponse:
-    """The premises register, searchable by reference, postcode, MPAN or meter EUI-64."""
     search = request.GET.get("q", "").strip()
     page = _page(request, selectors.premise_list(search=search))
     return render(
@@ -75,13 +69,11 @@ def premise_list(request: HttpRequest) -> HttpResponse:
 
 
 def awaiting_consent(request: HttpRequest) -> HttpResponse:
-    """New occupants whose consent is pending (after a change of tenancy), oldest first."""
     page = _page(request, selectors.consent_awaiting_queue())
     return render(request, "consent/awaiting.html", {"page": page})
 
 
 def notifications_failed(request: HttpRequest) -> HttpResponse:
-    """Notices that failed (being retried) or gave up, so someone can act on them."""
     page = _page(request, selectors.notifications_failed())
     return render(request, "consent/notifications_failed.html", {"page": page})
 
@@ -89,7 +81,6 @@ def notifications_failed(request: HttpRequest) -> HttpResponse:
 @require_POST
 @permission_required(MANAGE_CONSENT, raise_exception=True)
 def consent_request_resend(request: HttpRequest, consent_id: int) -> HttpResponse:
-    """Send the consent request to a new occupant again (from the awaiting queue)."""
     try:
         consent = selectors.consent_with_tenancy(consent_id=consent_id)
     except Consent.DoesNotExist:
@@ -120,8 +111,6 @@ def notification_retry(request: HttpRequest, notification_id: int) -> HttpRespon
 
 
 def premise_detail(request: HttpRequest, premise_id: int) -> HttpResponse:
-    """Everything about one premise: devices, tenancy and consent with history, curtailment
-    history and usage, notifications sent, and the half-hourly profile chart."""
     try:
         premise = selectors.premise_detail(premise_id=premise_id)
     except Premise.DoesNotExist:
@@ -181,8 +170,7 @@ def _premise_context(request: HttpRequest, premise: Premise, days: int, **forms)
 
 
 def _profile_figure(series: dict[str, list]) -> dict[str, Any]:
-    """Half-hourly mean kW per MPAN role; export drawn below zero. X values are Europe/London
-    wall-clock strings (Plotly ignores offsets)."""
+    """Export drawn below zero; x values are Europe/London strings, since Plotly ignores offsets."""
     traces = []
     for role in MpanRole:
         points = series.get(role.value)
@@ -231,7 +219,6 @@ def _rerender(request: HttpRequest, premise: Premise, **forms) -> HttpResponse:
 
 
 def _apply(request: HttpRequest, premise: Premise, action, success: str) -> HttpResponse | None:
-    """Run a consent service; on a refusal show why (and change nothing)."""
     try:
         action()
     except ValidationError as exc:
@@ -247,7 +234,6 @@ def _apply(request: HttpRequest, premise: Premise, action, success: str) -> Http
 @require_POST
 @permission_required(MANAGE_CONSENT, raise_exception=True)
 def consent_action(request: HttpRequest, premise_id: int, action: str) -> HttpResponse:
-    """grant / decline / withdraw / override / preferences, from the premise page."""
     premise = _premise_or_404(premise_id)
     consent = _consent_or_error(request, premise)
     if consent is None:
@@ -296,7 +282,6 @@ def consent_action(request: HttpRequest, premise_id: int, action: str) -> HttpRe
 
 @permission_required(MANAGE_CONSENT, raise_exception=True)
 def tenancy_change(request: HttpRequest, premise_id: int) -> HttpResponse:
-    """Record a change of tenancy from the screen."""
     premise = _premise_or_404(premise_id)
     form = TenancyChangeForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
@@ -332,7 +317,7 @@ def tenancy_change(request: HttpRequest, premise_id: int) -> HttpResponse:
 @require_POST
 @permission_required(MANAGE_CONSENT, raise_exception=True)
 def boost_details(request: HttpRequest, hcalcs_id: int) -> HttpResponse:
-    """Ask the meter for the boost-button details (SRV 7.11); the answer arrives later."""
+    """Ask the meter for its boost-button details (SRV 7.11); the answer arrives later."""
     try:
         hcalcs = selectors.hcalcs_with_meter(hcalcs_id=hcalcs_id)
     except HCALCS.DoesNotExist:
@@ -348,7 +333,7 @@ def boost_details(request: HttpRequest, hcalcs_id: int) -> HttpResponse:
 
 
 def _store_upload(upload, job_id: str) -> Path:
-    """Save the upload in chunks (never whole in memory) for the import to stream."""
+    """In chunks, never whole in memory, for the import to stream."""
     IMPORT_DIR.mkdir(parents=True, exist_ok=True)
     path = IMPORT_DIR / f"{job_id}.csv"
     with path.open("wb") as handle:
@@ -359,8 +344,7 @@ def _store_upload(upload, job_id: str) -> Path:
 
 @permission_required(IMPORT_PREMISES, raise_exception=True)
 def import_upload(request: HttpRequest) -> HttpResponse:
-    """Upload the premises register. Small files import while the engineer waits; larger
-    ones run in a Celery task and the job page shows a progress bar."""
+    """Small files import while the engineer waits; larger ones run in a task with a progress bar."""
     form = ImportUploadForm(request.POST or None, request.FILES or None)
     if request.method == "POST" and form.is_valid():
         upload, dry_run = form.cleaned_data["file"], form.cleaned_data["dry_run"]
@@ -392,7 +376,6 @@ def import_upload(request: HttpRequest) -> HttpResponse:
 
 @permission_required(IMPORT_PREMISES, raise_exception=True)
 def import_job(request: HttpRequest, job_id: str) -> HttpResponse:
-    """A background import: a progress bar while it runs, then its report."""
     state = import_progress_get(job_id)
     if state is None:
         raise Http404("no such import job (or it finished more than a day ago)")
@@ -407,7 +390,6 @@ def import_job(request: HttpRequest, job_id: str) -> HttpResponse:
 
 @permission_required(MANAGE_CONSENT, raise_exception=True)
 def tenancy_feed_upload(request: HttpRequest) -> HttpResponse:
-    """Upload a CSV feed of changes of tenancy (all or nothing)."""
     form = CsvUploadForm(request.POST or None, request.FILES or None)
     result = None
     if request.method == "POST" and form.is_valid():

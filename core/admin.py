@@ -1,9 +1,4 @@
-"""Admin bases shared by the apps (read-only history, audited edits of reference data) and
-the audit trail's admin.
-
-The admin is the engineers' tool (see ``core.roles``): they look through every table,
-and edit only reference data that has no form on the dashboard.
-"""
+"""Admin bases shared by the apps, and the audit trail's admin (the engineers' tool, see ``core.roles``)."""
 
 from __future__ import annotations
 
@@ -17,8 +12,7 @@ from core.models import AuditEntry
 
 
 class ReadOnlyAdmin(admin.ModelAdmin):
-    """For append-only history and rows only services write: visible, never editable,
-    by anyone (superusers included)."""
+    """For append-only history and service-written rows: never editable, superusers included."""
 
     def has_add_permission(self, request):
         return False
@@ -31,8 +25,7 @@ class ReadOnlyAdmin(admin.ModelAdmin):
 
 
 class AuditedAdmin(admin.ModelAdmin):
-    """Every add, change and delete made in the admin goes into the audit trail
-    (invariant 6) with who made it and each changed field's value before and after."""
+    """Audits every admin add, change and delete (invariant 6), with each changed field before and after."""
 
     def save_related(self, request, form, formsets, change):
         # After save_model and the many-to-many fields: the row is complete here.

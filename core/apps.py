@@ -5,16 +5,14 @@ from core.roles import roles_ensure
 
 
 def _ensure_roles(sender, **kwargs) -> None:
-    """Roles need every app's permissions, which exist only after migrate: act on the
-    post_migrate of the last app with models."""
+    """Roles need every app's permissions, which exist only after the last app's post_migrate."""
     with_models = [config for config in apps.get_app_configs() if config.models_module is not None]
     if sender is with_models[-1]:
         roles_ensure()
 
 
 class CoreConfig(AppConfig):
-    """The bottom layer: the audit trail, append-only rows, roles, pushes and time helpers
-    that every other app uses. It imports no other app of the project."""
+    """The bottom layer every app uses; it imports no other app of the project."""
 
     name = "core"
     default_auto_field = "django.db.models.BigAutoField"

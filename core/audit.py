@@ -1,5 +1,4 @@
-"""The audit trail service (invariant 6): one call for every operator action and every
-automatic decision."""
+"""The audit trail service (invariant 6): every operator action and automatic decision."""
 
 from __future__ import annotations
 
@@ -25,14 +24,8 @@ def audit_record(
     inputs: dict[str, Any] | None = None,
     changes: dict[str, dict[str, Any]] | None = None,
 ) -> AuditEntry:
-    """Append an audit entry. Give either ``actor_user`` (an operator) or ``rule`` (the
-    automatic rule that decided, e.g. ``"auto-curtail"``); ``action`` is ``<noun>.<verb>``.
-
-    ``inputs`` must be JSON-serialisable and hold identifiers (MPANs, EUI-64s, ids), loads
-    and thresholds, never names or contact details. ``changes`` is what the action changed
-    in ``target`` (see :func:`changes_between`). The entry carries the id of the request or
-    task running now.
-    """
+    """Append an audit entry by ``actor_user`` or ``rule``; ``inputs`` hold identifiers, never
+    names or contact details."""
     if (actor_user is None) == (rule is None):
         raise ValueError("audit_record needs exactly one of actor_user or rule")
     action_check(action)
@@ -52,8 +45,7 @@ def audit_record(
 
 
 def changes_between(before: Mapping[str, Any], after: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
-    """``{field: {"before": .., "after": ..}}`` for each field whose value differs, as JSON
-    (dates and times in ISO 8601, rows by primary key)."""
+    """``{field: {"before": .., "after": ..}}`` for each changed field, as JSON."""
     return {
         field: {"before": json_plain(before.get(field)), "after": json_plain(after.get(field))}
         for field in sorted(set(before) | set(after))
@@ -62,8 +54,6 @@ def changes_between(before: Mapping[str, Any], after: Mapping[str, Any]) -> dict
 
 
 def json_plain(value: Any) -> Any:
-    """A field's value as JSON for the audit trail: rows by primary key, collections as
-    sorted lists, dates and times in ISO 8601, anything else as text."""
     if isinstance(value, models.Model):
         return value.pk
     if isinstance(value, models.QuerySet | list | tuple | set):
@@ -78,9 +68,8 @@ def json_plain(value: Any) -> Any:
 def audit_record_once(
     *, action: str, rule: str, target: models.Model, reason: str, inputs: dict[str, Any] | None = None
 ) -> AuditEntry | None:
-    """:func:`audit_record` unless the target's latest entry by this rule is the same decision
-    (same action and reason). A check repeated every few seconds (the minute re-check, the
-    protection check) records a decision when it changes, not every time it is taken again."""
+    """:func:`audit_record` unless the rule's latest entry on the target is the same decision,
+    so a check repeated every few seconds records changes, not repeats."""
     latest = (
         AuditEntry.objects.filter(target_type=target._meta.label_lower, target_id=str(target.pk), actor=f"rule:{rule}")
         .order_by("-at", "-id")

@@ -1,5 +1,4 @@
-"""The one retry delay: exponential, capped, with jitter. Plain Python (no Django), so the
-DUIS client and the DCC simulator use it too."""
+"""The one retry delay. Plain Python (no Django), so the DUIS client and the DCC simulator use it too."""
 
 from __future__ import annotations
 
@@ -10,11 +9,7 @@ import random
 def backoff_seconds(
     retries: int, *, base: float, cap: float = math.inf, jitter: bool = True, rng: random.Random | None = None
 ) -> float:
-    """``base * 2**retries`` seconds, at most ``cap``, times a random 0.5-1.5 when ``jitter``.
-
-    The jitter scales with the delay, so workers that failed together spread out at every
-    retry, not only the first ones.
-    """
+    """Exponential, capped, with jitter that scales with the delay so workers that failed together spread out."""
     delay = min(cap, base * 2 ** max(0, retries))
     if not jitter:
         return delay

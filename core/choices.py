@@ -1,5 +1,4 @@
-"""Audit action names: one style, ``<noun>.<verb>`` in lower case (``event.start``,
-``alert.raised``, ``hcalcs.boost_button_added``)."""
+"""Audit action names: one style, ``<noun>.<verb>`` in lower case."""
 
 from __future__ import annotations
 
@@ -16,16 +15,13 @@ LEGACY_ACTIONS = {
 
 
 def action_current(name: str) -> str:
-    """The current name of a stored action (legacy names mapped)."""
     return LEGACY_ACTIONS.get(name, name)
 
 
 def action_legacy_names(prefix: str) -> list[str]:
-    """Legacy names whose current name starts with ``prefix`` (for filters)."""
     return [old for old, new in LEGACY_ACTIONS.items() if new.startswith(prefix)]
 
 
 def action_check(name: str) -> None:
-    """Refuse an action name not in the one style."""
     if not ACTION_NAME.match(name):
         raise ValueError(f"audit action {name!r} is not <noun>.<verb> in lower case (e.g. 'event.start')")

@@ -1,5 +1,3 @@
-"""The audit trail and the append-only base that history tables share."""
-
 from __future__ import annotations
 
 from django.core.exceptions import ValidationError
@@ -9,11 +7,7 @@ from core.choices import action_current
 
 
 class AppendOnlyModel(models.Model):
-    """A row that is written once and never changed or deleted (history, audit).
-
-    The database enforces it too, with a trigger on PostgreSQL and on SQLite (see the
-    migrations), so a bulk ``QuerySet.update()`` or ``delete()`` cannot rewrite history either.
-    """
+    """Written once, never changed or deleted; database triggers also refuse bulk updates and deletes."""
 
     class Meta:
         abstract = True
@@ -28,9 +22,8 @@ class AppendOnlyModel(models.Model):
 
 
 class AuditEntry(AppendOnlyModel):
-    """Append-only audit trail (invariant 6): who or what did what, when, why, with which
-    inputs, within which HTTP request or Celery task, and what it changed. Holds MPANs and
-    device ids at most, never names or contact details."""
+    """Append-only audit trail (invariant 6): who or what did what, why, in which request or
+    task. Holds MPANs and device ids at most, never names or contact details."""
 
     at = models.DateTimeField(db_index=True)
     actor_user = models.ForeignKey("auth.User", null=True, blank=True, on_delete=models.PROTECT)
@@ -58,5 +51,4 @@ class AuditEntry(AppendOnlyModel):
 
     @property
     def action_name(self) -> str:
-        """The action in today's naming (rows written before keep their stored name)."""
         return action_current(self.action)

@@ -1,22 +1,8 @@
-"""Pushing typed payloads to Channels groups, after the transaction that caused them commits.
+"""Pushing typed payloads to Channels groups after the causing transaction commits.
 
-Group names (one group per object, as in openwisp-monitoring):
-
-* ``feeders.all``: every feeder's summary (overview page)
-* ``feeders.feeder-<id>``: one feeder's readings, alerts and events
-* ``curtailment.event-<id>``: one event's actions and service requests
-
-A message's ``type`` is ``<app>.<what>`` (e.g. ``feeder.reading``), which Channels routes to
-the consumer handler ``feeder_reading``. Payload shapes are TypedDicts in each app's
-``events.py``. Redis may be lost: a failed push is logged, never raised into the service
-that caused it, because the database is the truth and the page reloads from it.
-
-Sending: with the Redis layer every push goes, in order, through one background sender per
-process (:class:`_Sender`), which owns one event loop and its own layer instance and sends
-only to groups with a subscriber: ``async_to_sync`` per push would start a thread and an
-event loop each time, and the engine's dispatch makes hundreds of pushes. The in-memory
-layer (embedded mode) is bound to the web server's loop, so there pushes go synchronously.
-"""
+Redis may be lost: a failed push is logged, never raised, because the database is the truth and
+the page reloads from it. With Redis, one background sender per process sends in order, since
+``async_to_sync`` per push costs a thread and an event loop each."""
 
 from __future__ import annotations
 
@@ -46,9 +32,7 @@ def event_group(event_id: int) -> str:
 
 
 def push_now(groups: list[str], message_type: str, payload: Mapping[str, Any]) -> None:
-    """Send ``payload`` as ``message_type`` to each group now (outside any transaction):
-    handed to the process's background sender with the Redis layer, sent at once with
-    the others."""
+    """Send ``payload`` to each group now, outside any transaction."""
     layer = get_channel_layer()
     if layer is None:
         return
@@ -64,21 +48,14 @@ def push_now(groups: list[str], message_type: str, payload: Mapping[str, Any]) -
 
 
 def push_on_commit(groups: list[str], message_type: str, payload: Mapping[str, Any]) -> None:
-    """Queue the push for when the current transaction commits (now, if there is none).
-    The payload is copied now: what is shown is the state this transaction wrote."""
+    """Push when the current transaction commits, with the payload as this transaction wrote it."""
     payload = dict(payload)
     transaction.on_commit(lambda: push_now(groups, message_type, payload))
 
 
 class _Sender:
-    """One background sender per process (re-created after a fork).
-
-    It takes whatever has queued up since its last round (a dispatch burst queues hundreds
-    of messages), asks Redis once which of their groups have a subscribed socket, and sends
-    only to those: most events and feeders are watched by one or two pages, if any, and a
-    group send to an empty group costs the same Redis round trips as a real one. Order is
-    kept (one sender, one loop).
-    """
+    """One background sender per process (re-created after a fork), sending only to groups with
+    a subscriber: an empty group costs the same Redis round trips as a watched one."""
 
     MAX_ROUND = 500  # messages per round: bounds the latency of the first one in a burst
 
@@ -153,14 +130,7 @@ return found
 
 
 async def groups_with_members(layer, groups: set[str]) -> set[str]:
-    """The groups that have at least one subscribed channel, asked of Redis now.
-
-    channels_redis keeps a group as a sorted set of channel names, and only the few
-    feeders someone has open have one: one script call per Redis host that names the
-    non-empty ones is far cheaper than a ``group_send`` (several round trips) to each of
-    hundreds of empty groups, and than a pipeline of one ``ZCARD`` each (bench/RESULTS.md). Other layers (the in-memory one of the embedded demo) are cheap to
-    send to, so for them every group counts.
-    """
+    """The groups with at least one subscribed channel, asked of Redis in one script call per host."""
     if not _tracks_groups(layer):
         return groups
     by_host: dict[int, list[str]] = {}

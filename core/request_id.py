@@ -1,5 +1,4 @@
-"""One id for everything one HTTP request or one Celery task does, so the audit entries it
-writes can be read together (NetBox's change log keeps the same)."""
+"""One id for everything one request or task does, so its audit entries read together."""
 
 from __future__ import annotations
 
@@ -12,7 +11,6 @@ _request_id: contextvars.ContextVar[str | None] = contextvars.ContextVar("dnoctl
 
 
 def request_id_get() -> str | None:
-    """The id of the request or task running now, or None outside one (a shell, beat)."""
     return _request_id.get()
 
 
@@ -22,7 +20,6 @@ def request_id_new() -> str:
 
 @contextlib.contextmanager
 def request_id_bound(value: str) -> Iterator[str]:
-    """Run the block under ``value``, then put back the id it replaced."""
     token = _request_id.set(value)
     try:
         yield value
@@ -31,8 +28,7 @@ def request_id_bound(value: str) -> Iterator[str]:
 
 
 class RequestIdMiddleware:
-    """Binds a new request id for the request (always ours: a client's header is not
-    trusted into the audit trail) and answers it in ``X-Request-ID``."""
+    """Binds a new request id (a client's header is not trusted into the audit trail)."""
 
     def __init__(self, get_response) -> None:
         self.get_response = get_response
@@ -51,15 +47,13 @@ _task_tokens: dict[str, contextvars.Token] = {}
 
 
 def task_request_id_bind(task_id: str | None = None, task=None, **kwargs) -> None:
-    """``task_prerun``: bind the task's id, unless the task runs eagerly inside its caller
-    (then the caller's request id stands)."""
+    """Bind the task's id, unless it runs eagerly inside its caller, whose id then stands."""
     if task_id is None or (task is not None and getattr(task.request, "is_eager", False)):
         return
     _task_tokens[task_id] = _request_id.set(task_id)
 
 
 def task_request_id_unbind(task_id: str | None = None, **kwargs) -> None:
-    """``task_postrun``: put back what the task replaced."""
     token = _task_tokens.pop(task_id, None) if task_id is not None else None
     if token is not None:
         _request_id.reset(token)

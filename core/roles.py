@@ -1,12 +1,5 @@
-"""Roles as Django groups, and the permissions each one carries.
-
-* viewer: sees everything but personal data; no controls.
-* operator: curtails, cancels, acknowledges alerts; sees customers' contact details.
-* engineer: feeders, thresholds, automatic mode, ASP contracts, imports; everything an
-  operator can do. Engineers are staff: the Django admin is where they look through every
-  table, edit the reference data the dashboard has no form for (see ``ADMIN_EDITS``) and
-  unlock a locked-out login (``LOGIN_UNLOCK``).
-"""
+"""Roles as Django groups: viewer (no controls, no personal data), operator (curtails,
+acknowledges), engineer (reference data, imports, the admin; also staff)."""
 
 from __future__ import annotations
 
@@ -68,7 +61,6 @@ def _permissions(dotted_names: list[str]) -> list:
 
 
 def roles_ensure() -> None:
-    """Create the three groups with their permissions (idempotent; run after migrate)."""
     from django.contrib.auth.models import Group, Permission
 
     for group_name, perms in GROUP_PERMISSIONS.items():
@@ -83,7 +75,6 @@ def roles_ensure() -> None:
 
 
 def role_grant(*, user, role: str) -> None:
-    """Put ``user`` in the ``role`` group; an engineer also becomes staff (the admin)."""
     from django.contrib.auth.models import Group
 
     user.groups.add(Group.objects.get(name=role))
@@ -93,7 +84,6 @@ def role_grant(*, user, role: str) -> None:
 
 
 def user_roles(user) -> dict[str, bool]:
-    """Flags the templates use to decide which controls to render."""
     if user is None or not user.is_authenticated:
         return {"can_control": False, "can_configure": False, "can_view_personal_data": False}
     return {

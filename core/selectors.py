@@ -1,5 +1,3 @@
-"""Reads of the audit trail."""
-
 from __future__ import annotations
 
 import datetime as dt
@@ -13,8 +11,7 @@ from core.times import london_midnight_utc
 
 
 def audit_entries_filtered(*, filters: dict[str, Any]) -> QuerySet[AuditEntry]:
-    """Audit entries matching the filters (actor, action prefix, ``type[:id]`` target, free
-    text, ``since``/``until`` Europe/London days: a 23 h or 25 h day is still one day)."""
+    """``since``/``until`` are Europe/London days, so a 23 h or 25 h day is still one day."""
     entries = AuditEntry.objects.all()
     if filters["actor"]:
         entries = entries.filter(actor__icontains=filters["actor"])
@@ -37,11 +34,9 @@ def audit_entries_filtered(*, filters: dict[str, Any]) -> QuerySet[AuditEntry]:
 
 
 def audit_actions_recorded(*, limit: int = 200) -> list[str]:
-    """The action names in the trail (current names), for the filter's suggestions."""
     stored = AuditEntry.objects.order_by("action").values_list("action", flat=True).distinct()[:limit]
     return sorted({action_current(name) for name in stored})
 
 
 def audit_entries_of(*, target_type: str, target_id: int | str, limit: int = 100) -> list[AuditEntry]:
-    """The latest entries about one row (``target_type`` is its ``app_label.model``)."""
     return list(AuditEntry.objects.filter(target_type=target_type, target_id=str(target_id))[:limit])

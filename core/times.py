@@ -1,4 +1,4 @@
-"""Times: UTC in storage and on the wire, Europe/London on screen and in report periods."""
+"""UTC in storage and on the wire, Europe/London on screen and in report periods."""
 
 from __future__ import annotations
 
@@ -16,14 +16,11 @@ NO_UTC_OFFSET = "no UTC offset: give e.g. +00:00 or Z (local times are ambiguous
 
 
 class NoUtcOffset(ValueError):
-    """A date-time without its UTC offset: a local time is ambiguous at the clock changes,
-    so none is guessed."""
+    """A local time is ambiguous at the clock changes, so none is guessed."""
 
 
 def datetime_with_offset(text: object) -> dt.datetime:
-    """An ISO 8601 date-time that carries its UTC offset, as UTC: the one check of a
-    timestamp a client sends. Raises ``ValueError`` naming what is wrong (``NoUtcOffset``
-    when only the offset is missing)."""
+    """The one check of a client's timestamp: ISO 8601 with its UTC offset, returned as UTC."""
     if not isinstance(text, str):
         raise ValueError("required: an ISO 8601 string with a UTC offset")
     try:
@@ -36,12 +33,7 @@ def datetime_with_offset(text: object) -> dt.datetime:
 
 
 def london_wallclock(moment: dt.datetime | None) -> str | None:
-    """The Europe/London wall-clock time of an aware datetime, as Plotly wants it
-    (``"YYYY-MM-DD HH:MM:SS"``, no offset). ``None`` stays ``None``.
-
-    Naive datetimes are refused: storage is UTC and a naive value is a bug upstream, not
-    something to guess about.
-    """
+    """For Plotly (no offset). Naive input is refused: storage is UTC, so it is a bug upstream."""
     if moment is None:
         return None
     if moment.tzinfo is None or moment.utcoffset() is None:
@@ -50,7 +42,6 @@ def london_wallclock(moment: dt.datetime | None) -> str | None:
 
 
 def london_label(moment: dt.datetime | None) -> str:
-    """Wall-clock time with its zone abbreviation for tables and hover text: ``01:30:00 BST``."""
     if moment is None:
         return ""
     local = moment.astimezone(LONDON)
@@ -58,29 +49,25 @@ def london_label(moment: dt.datetime | None) -> str:
 
 
 def london_midnight_utc(day: dt.date) -> dt.datetime:
-    """The UTC instant a London calendar day starts."""
     # Midnight always exists in London (the clocks change at 01:00 / 02:00), so no fold
     # or gap handling is needed.
     return dt.datetime.combine(day, dt.time(0, 0), tzinfo=LONDON).astimezone(UTC)
 
 
 def iso_utc(moment: dt.datetime | None) -> str | None:
-    """ISO 8601 in UTC with full precision (``2026-03-29T01:00:00.250000+00:00``), or None:
-    the form of pushed payloads and API replies, which the pages parse and order by."""
+    """Full precision: the form pages parse and order pushed payloads and API replies by."""
     return moment.astimezone(UTC).isoformat() if moment is not None else None
 
 
 def iso_utc_seconds(moment: dt.datetime | None) -> str:
-    """``2026-03-29T01:00:00Z``, or ``""``: the one timestamp format of report exports, whose
-    readers (spreadsheets, the regulator's tools) want whole seconds and an empty cell."""
+    """Whole seconds, ``""`` for None: what report readers (spreadsheets, the regulator) want."""
     if moment is None:
         return ""
     return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def add_months(day: dt.date, months: int) -> dt.date:
-    """The same day-of-month ``months`` later, clamped to the month's last day (as
-    PostgreSQL's ``date + interval 'n months'``)."""
+    """Clamped to the month's last day, as PostgreSQL's ``date + interval 'n months'``."""
     index = day.year * 12 + (day.month - 1) + months
     year, month0 = divmod(index, 12)
     last = calendar.monthrange(year, month0 + 1)[1]

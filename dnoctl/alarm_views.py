@@ -1,12 +1,8 @@
-"""The alarm list (``/alarms/``): every open alarm, most urgent first, paged with its count,
-live over the feeders socket, and acknowledged from the list, one or many at a time, with a
-reason.
+"""The alarm list (``/alarms/``): every open alarm, most urgent first, acknowledged from the
+list.
 
-Acknowledging is POST-only, CSRF-protected and needs ``curtailment.control_curtailment``
-(operators; a viewer's forged POST gets 403). Each alert goes through
-``feeders.services.alert_acknowledge``, which audits and pushes it; the batch is one
-transaction and is refused whole, naming the alarms, when any of them is not open any more.
-"""
+Acknowledging needs ``curtailment.control_curtailment``; a batch is one transaction, refused
+whole (naming the alarms) when any of them is no longer open."""
 
 from __future__ import annotations
 
@@ -41,8 +37,6 @@ COMMON_REASONS = [
 
 
 class AlertIdsField(forms.Field):
-    """Alert ids from repeated ``alert`` fields (the checked rows' checkboxes)."""
-
     widget = forms.MultipleHiddenInput
 
     def to_python(self, value: Any) -> list[int]:
@@ -53,9 +47,7 @@ class AlertIdsField(forms.Field):
 
 
 class AlarmAcknowledgeForm(forms.Form):
-    """Which alerts to acknowledge (checked rows, or the one row whose button was pressed)
-    and why. Whether each is an open alert is checked in clean(), so the error can name what
-    is wrong with which alarm."""
+    """Whether each alert is open is checked in clean(), so the error names which alarm is wrong."""
 
     reason = forms.CharField(min_length=3, max_length=500, strip=True)
     alert = AlertIdsField(required=False)
@@ -93,14 +85,12 @@ def _list_context(request: HttpRequest, page_number: Any = None) -> dict[str, An
 
 
 def alarm_list(request: HttpRequest) -> HttpResponse:
-    """Every open alarm, one row per feeder, most urgent first; operators acknowledge here."""
     context = {**_list_context(request), "form": AlarmAcknowledgeForm(), "common_reasons": COMMON_REASONS}
     return render(request, "dashboard/alarms.html", context)
 
 
 def alarm_list_json(request: HttpRequest) -> JsonResponse:
-    """The list's rows and counts for the same page, fetched by the page on each push that
-    can change them (the server orders them; the page only swaps them in)."""
+    """Fetched by the page on each push that can change the rows; the server orders them."""
     context = _list_context(request)
     return JsonResponse(
         {
@@ -113,9 +103,7 @@ def alarm_list_json(request: HttpRequest) -> JsonResponse:
 @require_POST
 @permission_required(CONTROL_CURTAILMENT, raise_exception=True)
 def alarm_acknowledge(request: HttpRequest) -> HttpResponse:
-    """Acknowledge the chosen alarms' alerts with the operator's reason, all or none. An
-    alert acknowledged a moment ago (by someone else, or by a second click) is done, not an
-    error."""
+    """All or none. An alert acknowledged a moment ago (someone else, a second click) is done, not an error."""
     form = AlarmAcknowledgeForm(request.POST)
     if not form.is_valid():
         context = {**_list_context(request, request.POST.get("page")), "form": form, "common_reasons": COMMON_REASONS}

@@ -1,18 +1,9 @@
 """Reads for the alarm list and the overview's network view.
 
-An alarm is a feeder that needs the control room: an open alert, an open event, or both, on
-one row with the feeder's time-to-failure clock. The list is ordered as an ADMS alarm screen
-orders it: by severity, then by the minutes left before relief is too late (the clock's
-``minutes_left_sort_key``), then the newest first, so a new alarm appears at the top of its
-band. Nothing is capped here: the views page through every row and show the count.
-
-What an operator acknowledges is the alert (``feeders.services.alert_acknowledge``): the
-alert is what raised the alarm. A row with no open alert (an operator's own event, or an
-event outliving its alert) has nothing to acknowledge and never counts as new. An alarm the
-engine escalates to the operator (the clock's ``operator`` stage: relief not confirmed in
-time, or at risk with no event) after it was acknowledged needs acknowledging again, as an
-alarm screen re-announces an alarm whose priority rises.
-"""
+An alarm is a feeder that needs the control room: an open alert, an open event, or both. The
+list is ordered as an ADMS alarm screen: severity, then minutes left before relief is too late,
+then newest first. An alarm the engine escalates after it was acknowledged needs acknowledging
+again, as an alarm screen re-announces an alarm whose priority rises."""
 
 from __future__ import annotations
 
@@ -59,8 +50,7 @@ class Alarm:
 
     @property
     def key(self) -> str:
-        """Stable while the alarm lasts, new for a new alert or a new escalation to the
-        operator: what the page's cue compares."""
+        """Stable while the alarm lasts, new for a new alert or escalation: what the page's cue compares."""
         if self.alert and self.escalated_at:
             return f"alert-{self.alert.pk}-escalated-{self.escalated_at.timestamp():.0f}"
         if self.alert:
@@ -119,14 +109,13 @@ class Alarm:
 
 
 def escalated_at(clock: FailureClock | None) -> dt.datetime | None:
-    """Since when the engine has handed the feeder to the operator, if it has."""
     if clock and clock.stage == EscalationStage.OPERATOR:
         return clock.stage_started_at
     return None
 
 
 def alarms_read() -> list[Alarm]:
-    """Every open alarm, most urgent first (three queries, whatever the count)."""
+    """Three queries, whatever the count."""
     alerts = {
         a.feeder_id: a
         for a in FeederAlert.objects.filter(cleared_at__isnull=True).select_related(
@@ -165,7 +154,6 @@ def clocks_by_feeder(feeder_ids: list[int] | None = None) -> dict[int, FailureCl
 
 
 def alarm_counts(alarms: list[Alarm]) -> dict[str, Any]:
-    """The numbers a page shows beside the list, and the keys the cue compares."""
     unacknowledged = [a for a in alarms if a.needs_acknowledgement]
     return {
         "alarms_total": len(alarms),
@@ -176,8 +164,6 @@ def alarm_counts(alarms: list[Alarm]) -> dict[str, Any]:
 
 
 def network_read() -> list[dict[str, Any]]:
-    """Every substation with its feeders' live status, for the network view (two queries;
-    a few hundred substations of a few thousand feeders render as a grid of cells)."""
     by_substation: dict[int, list[dict[str, Any]]] = {}
     feeders = Feeder.objects.order_by("code").values("id", "code", "substation_id", "status", "last_load_percent")
     for feeder in feeders:

@@ -1,11 +1,7 @@
-"""The machine APIs as one django-ninja API at ``/api/v1/``, with its OpenAPI 3.1 schema at
-``/api/v1/openapi.json`` and Swagger UI at ``/api/v1/docs`` (both need a login; Swagger's
-files come from the installed django-ninja, never a CDN: control rooms are often offline).
+"""The machine APIs as one django-ninja API at ``/api/v1/`` (guide: docs/api.md).
 
-Each app keeps its operations in its own router (``feeders.api``, ``consent.api``,
-``reports.views``); this module mounts them, answers refusals, and adds to the
-schema what ninja does not generate itself (see ``DnoctlApi``). docs/api.md is the guide.
-"""
+The schema and Swagger UI need a login, and Swagger's files come from the installed package,
+never a CDN: control rooms are often offline."""
 
 from __future__ import annotations
 
@@ -64,8 +60,7 @@ DCC_PATHS: dict[str, Any] = {
 
 
 class DnoctlApi(NinjaAPI):
-    """django-ninja's API, whose schema also holds the request bodies the operations parse
-    themselves (``dnoctl.api_base.documented_body``) and the DCC's endpoint."""
+    """Its schema also holds the request bodies operations parse themselves, and the DCC's endpoint."""
 
     def get_openapi_schema(self, *, path_prefix: str | None = None, path_params: dict | None = None) -> dict:
         schema = super().get_openapi_schema(path_prefix=path_prefix, path_params=path_params)
@@ -113,9 +108,8 @@ DOCS_CSP_UPDATE = {"img-src": ["data:"]}
 
 
 def api_urls() -> tuple[list, str, str]:
-    """``api.urls``, with the operations exempt from the login middleware: each one
-    authenticates itself (ninja runs its ``auth``). The schema and the docs stay behind it;
-    the docs page gets its own Content-Security-Policy (``DOCS_CSP_UPDATE``)."""
+    """The operations are exempt from the login middleware because each authenticates itself;
+    the schema and docs stay behind it."""
     patterns, app_name, namespace = api.urls
     for pattern in patterns:
         if pattern.name == "openapi-view":

@@ -1,13 +1,8 @@
-"""Building blocks the machine APIs share (django-ninja): refusals that keep each API's own
-error body, session authentication with CSRF, and request bodies that an operation parses
-itself but documents with a model. The API is assembled in ``dnoctl.api``.
+"""Building blocks the machine APIs share.
 
-Why operations parse their own bodies: each API names bad input its own way (a telemetry
-row and field, a consent field, a report period) and the ingest hot path parses with
-orjson in a pooled thread. Letting ninja validate bodies would answer 422 in ninja's
-shape instead, so the models below describe the bodies for the schema only; schemathesis
-and the response checks in the tests keep the descriptions and the parsers in step.
-"""
+Operations parse their own bodies because each API names bad input its own way and ingest parses
+with orjson; ninja's validation would answer 422 in its own shape. The models describe the
+bodies for the schema only, and schemathesis keeps them in step with the parsers."""
 
 from __future__ import annotations
 
@@ -27,20 +22,16 @@ CSRF_FAILURE = "CSRF token missing or incorrect (session requests must send X-CS
 
 
 class ApiError(Schema):
-    """The error body of the consent and reports APIs."""
-
     error: str
 
 
 def error_reply(status: int, message: str, **extra: Any) -> JsonResponse:
-    """``{"error": message, ...}`` with ``status``: the error body of the consent and
-    reports APIs and of every failure the project answers under ``/api/``."""
+    """The error body of the consent and reports APIs and of every failure under ``/api/``."""
     return JsonResponse({"error": message, **extra}, status=status)
 
 
 class ApiRefusal(Exception):
-    """Stop an operation (or its authentication) with a ready response, so every API keeps
-    its own error body; ``dnoctl.api`` returns ``response`` as it is."""
+    """Stop an operation with a ready response, so every API keeps its own error body."""
 
     def __init__(self, response: HttpResponse):
         super().__init__(f"refused with {response.status_code}")
@@ -53,12 +44,8 @@ def csrf_failed(request: HttpRequest) -> bool:
 
 
 class SessionAuth(APIKeyCookie):
-    """A logged-in browser session. Requests that change something must carry the CSRF
-    token, as every form in the application does.
-
-    Not being logged in refuses at once (401 ``{"error": refusal}``) rather than letting
-    ninja try another scheme, so list it last.
-    """
+    """A logged-in browser session; changes need the CSRF token. Refuses at once rather than
+    letting ninja try another scheme, so list it last."""
 
     param_name = settings.SESSION_COOKIE_NAME
     openapi_description = "A logged-in session (the application's own pages); POSTs must send X-CSRFToken."
@@ -82,13 +69,8 @@ class SessionAuth(APIKeyCookie):
 
 
 def request_body(request: HttpRequest, *, limit: int) -> bytes | None:
-    """The request body, or None when it is over ``limit`` bytes (the caller answers 413).
-
-    Read from the stream, not ``request.body``, so an API may take more than Django's
-    ``DATA_UPLOAD_MAX_MEMORY_SIZE`` (a guard for forms) and refuse more than its own limit
-    without reading it all: a declared ``Content-Length`` over the limit is refused unread.
-    Kept on the request, so an operation may ask twice.
-    """
+    """None when over ``limit`` (the caller answers 413). Read from the stream, so an API may
+    exceed Django's form limit and refuse a declared oversize body unread."""
     kept = getattr(request, "_api_body", None)
     if kept is not None:
         return kept
@@ -109,10 +91,8 @@ def request_body(request: HttpRequest, *, limit: int) -> bytes | None:
 
 
 def json_parse(raw: bytes | str) -> Any:
-    """``json.loads``, with every way a body can fail it raised as a ``ValueError`` that
-    names the reason: bad syntax or encoding, nesting too deep for the parser (a
-    ``RecursionError`` otherwise), an integer too long to convert (Python's 4,300-digit
-    limit)."""
+    """Every way a body can fail, including too deep nesting and over-long integers, as a
+    ``ValueError`` naming the reason."""
     try:
         return json.loads(raw)
     except RecursionError:
@@ -120,13 +100,8 @@ def json_parse(raw: bytes | str) -> Any:
 
 
 def unstorable_text(value: Any) -> str | None:
-    """Where in a parsed JSON body a string (or key) holds text PostgreSQL cannot store, a
-    NUL character or an unpaired surrogate (JSON spells both, as \\u0000 and \\ud800), as
-    ``customer.name`` or ``readings[3].feeder``; None when there is none.
-
-    Iterative, not recursive: a body nested as deep as the parser allows must not overflow
-    the stack here.
-    """
+    """Where a string holds text PostgreSQL cannot store (NUL, an unpaired surrogate), or None.
+    Iterative, so a body nested as deep as the parser allows cannot overflow the stack."""
     pending: list[tuple[str, Any]] = [("", value)]
     while pending:
         where, item = pending.pop()
@@ -165,9 +140,6 @@ _body_models: dict[str, type[Schema]] = {}
 def documented_body(
     model: type[Schema] | None = None, *, description: str, other_types: dict[str, dict] | None = None
 ) -> dict[str, Any]:
-    """``openapi_extra`` describing a request body the operation reads itself: JSON as
-    ``model`` (put into the schema's components by ``dnoctl.api``), and ``other_types``
-    (media type -> schema) for bodies such as CSV."""
     content: dict[str, dict] = {}
     if model is not None:
         _body_models[model.__name__] = model
@@ -177,8 +149,6 @@ def documented_body(
 
 
 def documented_body_schemas() -> dict[str, dict]:
-    """The JSON Schemas of the models named by :func:`documented_body`, and of the models
-    they use, keyed as in ``#/components/schemas/``."""
     schemas: dict[str, dict] = {}
     for name, model in _body_models.items():
         schema = model.model_json_schema(ref_template=REF_TEMPLATE, schema_generator=NinjaGenerateJsonSchema)

@@ -1,13 +1,5 @@
-"""Every failure under ``/api/`` is JSON, whoever answers it.
-
-The operations answer their own errors in their own shapes (docs/api.md). What reaches a
-machine client from elsewhere was HTML or text meant for a browser: Django's 404 page for
-an unknown address, its 400 page for a body over ``DATA_UPLOAD_MAX_MEMORY_SIZE``, the
-router's ``Method not allowed``, the 500 page. A client parsing JSON then fails on the
-error instead of reading it. The middleware below rewrites any such reply as
-``{"error": text}`` with the same status and headers; ``handler400`` in ``dnoctl.urls``
-makes a body too large a 413 first.
-"""
+"""Every failure under ``/api/`` is JSON, whoever answers it: a client parsing JSON would
+otherwise fail on Django's HTML error pages instead of reading them."""
 
 from __future__ import annotations
 
@@ -36,7 +28,6 @@ def body_too_large(limit: int | None = None) -> JsonResponse:
 
 
 def api_error_text(request: HttpRequest, response: HttpResponse) -> str:
-    """What went wrong, in words a machine client's log can show."""
     status = response.status_code
     if status == 404:
         return f"no such API address: {request.path}"
@@ -57,10 +48,8 @@ def _is_json(response: HttpResponse) -> bool:
 
 
 class ApiErrorsAsJsonMiddleware:
-    """Rewrite a non-JSON error reply under ``/api/`` as ``{"error": text}`` (status and
-    ``Allow``/``WWW-Authenticate`` kept). Outermost, so it sees the replies that the other
-    middleware and Django's error handlers make too. Sync and async alike: under ASGI the
-    telemetry path stays on the event loop."""
+    """Outermost, so it also sees replies of other middleware and Django's error handlers. Sync
+    and async alike, so under ASGI telemetry stays on the event loop."""
 
     sync_capable = True
     async_capable = True
@@ -94,8 +83,7 @@ def api_error_as_json(request: HttpRequest, response: HttpResponse) -> HttpRespo
 
 
 def bad_request(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
-    """``handler400``: a body over ``DATA_UPLOAD_MAX_MEMORY_SIZE`` on an API is a JSON 413
-    (Django answers it as any other suspicious request, with the 400 page)."""
+    """``handler400``: a body over ``DATA_UPLOAD_MAX_MEMORY_SIZE`` on an API is a JSON 413."""
     if is_api_request(request):
         if isinstance(exception, RequestDataTooBig):
             return body_too_large()

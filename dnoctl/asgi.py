@@ -1,8 +1,4 @@
-"""ASGI entry point: HTTP through Django, WebSockets through Channels.
-
-Sockets go through ``AuthMiddlewareStack`` (session auth) and ``AllowedHostsOriginValidator``;
-each consumer refuses anonymous users in ``connect()``.
-"""
+"""ASGI entry point. Each consumer also refuses anonymous users in ``connect()``."""
 
 import os
 

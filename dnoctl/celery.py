@@ -1,8 +1,5 @@
-"""The Celery application shared by the web, worker and beat processes.
-
-In embedded mode the broker is kombu's in-memory transport and ``run_embedded`` starts a
-worker thread in the same process, so countdowns, ETAs and retries behave as in production.
-"""
+"""The Celery application. In embedded mode a worker thread runs on kombu's in-memory broker, so
+countdowns and retries behave as in production."""
 
 import os
 
@@ -26,10 +23,8 @@ app.steps["consumer"].add(WorkerHeartbeat)
 @task_prerun.connect
 @task_postrun.connect
 def _database_connections_tidy(**kwargs) -> None:
-    """Around each task, as Django does around each request: drop the thread's database
-    connection only when it is broken or older than ``CONN_MAX_AGE`` (and health-check it
-    before reuse, with ``CONN_HEALTH_CHECKS``). Celery's own close-every-time is off
-    (``CELERY_DB_REUSE_MAX`` in settings)."""
+    """As Django does around each request: drop the connection only when broken or older than
+    ``CONN_MAX_AGE``."""
     from django.db import close_old_connections
 
     if kwargs.get("task") is not None and getattr(kwargs["task"].request, "is_eager", False):

@@ -1,15 +1,7 @@
 """Plotly figure specs built on the server.
 
-Plotly.js ignores UTC offsets in date strings: ``2026-03-29T01:30:00+01:00`` is drawn at
-01:30 whatever the offset. So every time the browser plots is sent as a naive
-Europe/London wall-clock string from :func:`core.times.london_wallclock`, and the server never hands
-Plotly an aware ISO string. On the 25-hour day in October the repeated hour is drawn twice
-on the same axis position, which is what a wall clock shows; the hover text carries the
-zone abbreviation (GMT/BST) so the two 01:30s can be told apart.
-
-The figures are plain dicts (``{"data": [...], "layout": {...}}``) so the views can embed
-them with ``json_script`` and the page only calls ``Plotly.newPlot`` on them.
-"""
+Plotly.js ignores UTC offsets in date strings, so every time it plots is a naive Europe/London
+wall-clock string; hover text carries GMT/BST so October's repeated hour can be told apart."""
 
 from __future__ import annotations
 
@@ -51,12 +43,8 @@ def feeder_load_figure(
     forecast: Sequence[tuple[dt.datetime, float]] = (),
     events: Iterable[Any] = (),
 ) -> dict[str, Any]:
-    """Load per phase (amps) against the rating and the at-risk threshold.
-
-    Traces 0..phases-1 are the phases, in that order, so the page can ``extendTraces`` a
-    live reading onto them by index. The rating and threshold are horizontal lines (shapes)
-    so they span whatever range the operator picks. Events are shaded bands.
-    """
+    """Traces 0..phases-1 are the phases in order, so the page can ``extendTraces`` a live
+    reading by index. Rating and threshold are shapes so they span any range the operator picks."""
     x = [london_wallclock(r.measured_at) for r in readings]
     data: list[dict[str, Any]] = []
     for index in range(phases):
@@ -166,9 +154,7 @@ ACTION_COLOURS = {
 
 
 def milestone_rows(milestones: Sequence[dict[str, Any]]) -> list[str]:
-    """One row label per milestone, ``HH:MM:SS what`` in Europe/London, each distinct: every
-    milestone gets its own row on the timeline, so labels never overlap however close
-    together they happen (an alert, the start and an ASP call-off within seconds)."""
+    """Each milestone on its own row, so labels never overlap however close together they happen."""
     rows: list[str] = []
     for milestone in milestones:
         label = f"{milestone['at'].astimezone(LONDON):%H:%M:%S} {milestone['label']}"
@@ -190,8 +176,6 @@ LIMIT_ENDINGS = {
 
 
 def limit_label(*, steps: Sequence[Any], end_reason: str = "") -> str:
-    """A limited charger's levels as an operator reads them: ``limited 62 % → 48 % → lifted
-    · 5.7 kW withheld`` (the kW its last level in force withholds)."""
     held = [step for step in steps if step.change != "lift"]
     if not held:
         return ""
@@ -202,9 +186,6 @@ def limit_label(*, steps: Sequence[Any], end_reason: str = "") -> str:
 
 
 def _limit_segments(actions: Sequence[Any], limit_steps: dict[int, Sequence[Any]]) -> dict[str, Any] | None:
-    """A strip along the foot of each limited charger's bar, one piece per level it was held
-    at, darker the harder it was throttled; its hover says the level, the kW the charger
-    could still draw and the kW withheld, from when to when (Europe/London)."""
     y, base, length, levels, hover = [], [], [], [], []
     for action in actions:
         steps = limit_steps.get(action.pk) or []
@@ -256,17 +237,8 @@ def event_timeline_figure(
     milestones: Sequence[dict[str, Any]],
     limit_steps: dict[int, Sequence[Any]] | None = None,
 ) -> dict[str, Any]:
-    """A Gantt-like timeline: one bar per charger action from dispatch to its end (or its
-    expected end while live), coloured by action status, under one row per milestone
-    (alert, start, ASP call-offs, overrides, end), each marked across the chart by a dotted
-    line. A limited charger's bar is labelled with its levels and the kW withheld
-    (:func:`limit_label`), with a strip of its levels over time along its foot
-    (``limit_steps``: each limit action's ``LimitStep``s).
-
-    Bars are horizontal ``bar`` traces with ``base`` at the start; on a date axis Plotly
-    wants the length in milliseconds. Milestones come first and the y axis is reversed, so
-    they read top-down in time order above the chargers.
-    """
+    """One bar per charger action under one row per milestone. On a date axis Plotly wants a
+    bar's length in milliseconds; the y axis is reversed so milestones read top-down."""
     limit_steps = limit_steps or {}
     labels = {
         a.pk: limit_label(steps=limit_steps[a.pk], end_reason=a.end_reason) if a.pk in limit_steps else "switched off"
@@ -356,8 +328,6 @@ def event_timeline_figure(
 def usage_distribution_figure(
     *, minutes_24h: Sequence[float], minutes_30d: Sequence[float], limit_24h: int, limit_30d: int
 ) -> dict[str, Any]:
-    """Histograms of minutes used per charger as a percentage of each limit, side by side,
-    with the 100% line marked, so chargers close to a limit stand out."""
     pct_24h = [100.0 * m / limit_24h for m in minutes_24h]
     pct_30d = [100.0 * m / limit_30d for m in minutes_30d]
     bins = {"start": 0, "end": 100.0001, "size": 10}

@@ -1,13 +1,6 @@
-"""The Content-Security-Policy (django-csp): the browser runs, styles and fetches only what
-the application serves itself.
-
-The policy is in ``settings.CONTENT_SECURITY_POLICY``: everything from our own origin, no
-inline script or style (templates carry none: scripts are ES modules in ``static/js/``,
-bars are SVG whose sizes are attributes), nothing framed, no plugins, forms posting only
-to us. This middleware adds what depends on the request: the page's own host over
-WebSocket, which ``'self'`` covers in current browsers but not in every one still in
-control rooms.
-"""
+"""The Content-Security-Policy (``settings.CONTENT_SECURITY_POLICY``): only what the application
+serves itself. The middleware adds the page's own WebSocket origin, which ``'self'`` covers in
+current browsers but not in every one still in control rooms."""
 
 from __future__ import annotations
 
@@ -17,7 +10,6 @@ from django.http import HttpRequest, HttpResponseBase
 
 
 def websocket_origin(request: HttpRequest) -> str | None:
-    """``ws(s)://<host>`` of the request, or None when its host is not one we serve."""
     try:
         host = request.get_host()
     except DisallowedHost:
@@ -26,8 +18,6 @@ def websocket_origin(request: HttpRequest) -> str | None:
 
 
 class DashboardCSPMiddleware(CSPMiddleware):
-    """django-csp's middleware, with the page's own WebSocket origin in ``connect-src``."""
-
     def get_policy_parts(
         self, request: HttpRequest, response: HttpResponseBase, report_only: bool = False
     ) -> PolicyParts:

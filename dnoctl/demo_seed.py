@@ -1,12 +1,6 @@
-"""A deterministic synthetic DNO area for the demo: substations, feeders, premises, meters,
-MPANs, HCALCS, customers, tenancies and consents.
-
-Deterministic: one ``random.Random(seed)`` drives every choice, so the same sizes and seed
-give the same area. Idempotent: the whole area is written in one transaction, tagged by its
-parameters; running again with the same parameters finds the tag and writes nothing, and a
-crash half-way leaves nothing behind. Fast: bulk inserts in batches, a few dozen queries for
-10,000 premises.
-"""
+"""A synthetic DNO area for the demo. Deterministic (one seeded ``Random``) and idempotent:
+written in one transaction tagged by its parameters, so a rerun writes nothing and a crash
+leaves nothing."""
 
 from __future__ import annotations
 
@@ -68,8 +62,6 @@ _STREETS = [
 
 @dataclass(frozen=True)
 class DemoSize:
-    """How big an area to make."""
-
     substations: int = 20
     feeders: int = 200
     premises: int = 10_000
@@ -98,13 +90,12 @@ def _mpan(serial: int) -> str:
 
 
 def demo_counts() -> dict[str, int]:
-    """Row counts of every model the demo fills (for the command's output and tests)."""
     models = [Substation, Feeder, Premise, Meter, MPAN, HCALCS, Customer, Tenancy, Consent, ConsentChange, AspContract]
     return {model._meta.label: model.objects.count() for model in models}
 
 
 def demo_seed(*, size: DemoSize) -> SeedResult:
-    """Create the demo area unless this exact one exists already (see module docstring)."""
+    """Create the demo area unless this exact one exists already."""
     marker = f"{size.tag}-SS"
     if Substation.objects.filter(name__startswith=marker).exists():
         return SeedResult(created=False, counts=demo_counts())
@@ -210,8 +201,6 @@ def _seed(size: DemoSize, rng: random.Random, marker: str) -> None:
 
 
 def _seed_occupants(rng: random.Random, premises: list[Premise], ev_premise_ids: set[int], now: dt.datetime) -> None:
-    """One current tenancy per premise; some premises changed hands (old consent lapsed,
-    new occupant pending). Consent states are a realistic mix on premises with chargers."""
     customers, tenancy_specs = [], []
     for premise in premises:
         moved = rng.random() < 0.05

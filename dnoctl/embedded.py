@@ -1,20 +1,6 @@
-"""The embedded stack: everything ``make demo`` runs, in one process, with no servers.
-
-* the static files, collected with hashed names and compressed copies;
-* the database: SQLite (WAL), migrated and seeded with the demo area;
-* the DCC simulator on loopback HTTP, knowing every meter of the demo area;
-* a Celery worker thread on kombu's in-memory broker, and beat in another thread, so
-  countdowns, ETAs, retries and periodic tasks behave as in production;
-* the telemetry simulator posting to the real ingest API with a monitor token;
-* the OpenADR 3 VTN (the ``vtn`` process type) on its own port, with a demo ASP contract on
-  the high-risk feeders and a stand-in aggregator's VEN (toadr3) that delivers part of each
-  call-off and reports it, so chargers cover the rest (NF14, docs/asp-openadr.md);
-* uvicorn serving the ASGI app (HTTP + WebSocket, in-memory channel layer) in the main
-  thread until Ctrl-C.
-
-Each part is started by a small function so a test can start the same entry point
-(``manage.py run_embedded``) and stop it with SIGINT/SIGTERM.
-"""
+"""The embedded stack: everything ``make demo`` runs, in one process, with no servers. Each part
+is started by a small function so a test can start the same entry point and stop it with a
+signal."""
 
 from __future__ import annotations
 
@@ -60,7 +46,6 @@ class EmbeddedOptions:
 
 
 def demo_users_ensure() -> None:
-    """Create the demo users in their groups (idempotent)."""
     roles_ensure()
     for username, (group, password) in DEMO_USERS.items():
         user, created = User.objects.get_or_create(username=username)
@@ -77,14 +62,11 @@ def free_port() -> int:
 
 
 def prepare_static_files() -> None:
-    """Collect the static files with their hashed names and brotli/gzip copies (into
-    ``STATIC_ROOT``, ``var/static`` by default), which the pages link and WhiteNoise serves.
-    Repeated at every start so an updated checkout never serves yesterday's files."""
+    """Repeated at every start so an updated checkout never serves yesterday's files."""
     call_command("collectstatic", interactive=False, verbosity=0)
 
 
 def prepare_database(options: EmbeddedOptions, stdout) -> None:
-    """Migrate, seed the demo area and create the demo users."""
     call_command("migrate", interactive=False, verbosity=0)
     call_command(
         "seed_demo",
@@ -98,7 +80,6 @@ def prepare_database(options: EmbeddedOptions, stdout) -> None:
 
 @contextlib.contextmanager
 def dcc_simulator_running(options: EmbeddedOptions, web_url: str) -> Iterator[object]:
-    """The DCC simulator on loopback, with every demo meter registered as a device."""
     from consent.models import Meter
     from dcc.config import build_simulator, ensure_dev_keys
     from dcc.services import device_certificates_store
@@ -134,10 +115,8 @@ def dcc_simulator_running(options: EmbeddedOptions, web_url: str) -> Iterator[ob
 
 
 class WorkerSupervisor:
-    """The embedded Celery worker, run in a thread and started again whenever it stops
-    without being asked to (an unrecoverable error ends ``WorkController.start()``): a demo
-    left running must not lose its worker silently, as a production worker is restarted
-    by systemd (``deploy/``)."""
+    """Restarts the embedded worker whenever it stops unasked, as systemd restarts a production
+    one: a demo left running must not lose its worker silently."""
 
     RESTART_DELAY_S = 1.0
 
@@ -184,7 +163,6 @@ class WorkerSupervisor:
             self._stopping.wait(self.RESTART_DELAY_S)
 
     def wait_until_consuming(self, timeout: float = 30) -> bool:
-        """True once the current worker's consumer is ready."""
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             worker = self.worker
@@ -207,8 +185,6 @@ class WorkerSupervisor:
 
 @contextlib.contextmanager
 def celery_running() -> Iterator[None]:
-    """A Celery worker thread (threads pool, restarted if it dies) and a beat thread on the
-    in-memory broker."""
     from celery.beat import EmbeddedService
 
     from dnoctl.celery import app
@@ -230,7 +206,6 @@ def celery_running() -> Iterator[None]:
 
 @contextlib.contextmanager
 def telemetry_running(options: EmbeddedOptions, web_url: str) -> Iterator[None]:
-    """The demo's LV monitors: synthetic load shapes posted to the real ingest API."""
     if not options.telemetry:
         yield
         return
@@ -268,8 +243,7 @@ DEMO_CONTRACT = "ASP-DEMO-1"
 
 
 def demo_asp_ensure() -> tuple[object, str]:
-    """The demo's ASP: a VEN with a fresh secret (the demo keeps no secrets across runs) and
-    a contract on every high-risk feeder, from now on. Returns the VEN and its secret."""
+    """A fresh secret each run: the demo keeps no secrets across runs."""
     import datetime as dt
 
     from django.utils import timezone
@@ -304,8 +278,6 @@ def demo_asp_ensure() -> tuple[object, str]:
 
 @contextlib.contextmanager
 def asp_running(options: EmbeddedOptions) -> Iterator[str | None]:
-    """The VTN (uvicorn in a thread, on its own port, as the ``vtn`` process) and the demo
-    aggregator's VEN polling it. Yields the VTN's base URL."""
     if not options.asp:
         yield None
         return
@@ -344,7 +316,6 @@ def asp_running(options: EmbeddedOptions) -> Iterator[str | None]:
 
 
 def run(options: EmbeddedOptions, stdout) -> None:
-    """Start everything and serve until interrupted."""
     import uvicorn
 
     prepare_static_files()

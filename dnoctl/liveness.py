@@ -1,19 +1,6 @@
-"""Heartbeats of the worker and beat processes, and what ``/healthz`` makes of them.
-
-A worker that died, or lost the broker, stops every dispatch, re-check and release without
-a word; beat that died stops the re-checks. Each writes a heartbeat to the cache (Redis in
-production, shared by every process; the local-memory cache in the embedded demo, where
-everything runs in one process):
-
-* the worker from a consumer bootstep (:class:`WorkerHeartbeat`): a timer in the consumer's
-  own loop, so it beats only while the worker is connected and consuming;
-* beat from its scheduler (:class:`HeartbeatScheduler`), on every tick (at least every
-  ``CELERY_BEAT_MAX_LOOP_INTERVAL`` seconds).
-
-``/healthz`` reads both and answers 503 naming the process not seen for longer than
-``DNOCTL_HEARTBEAT_STALE_S``. Writing a heartbeat never raises: a lost Redis must not stop
-the process that beats (it is then simply not seen).
-"""
+"""Heartbeats of the worker and beat, for ``/healthz``: a dead worker or beat stops dispatches
+and re-checks without a word. The worker beats from its consumer's loop, so only while
+consuming. Writing a heartbeat never raises: a lost Redis must not stop the process that beats."""
 
 from __future__ import annotations
 
@@ -35,7 +22,6 @@ KINDS = ("worker", "beat")
 
 
 def heartbeat_write(kind: str, *, name: str) -> None:
-    """Record that ``kind`` (worker or beat) named ``name`` is alive now."""
     try:
         cache.set(f"{KEY_PREFIX}{kind}", {"at": time.time(), "name": name}, timeout=None)
     except Exception as exc:  # Redis lost: the process goes on, unseen until it is back
@@ -63,7 +49,6 @@ class Liveness:
 
 
 def liveness_read() -> dict[str, Liveness]:
-    """Each kind's last heartbeat (raises what the cache raises when Redis is down)."""
     beats = cache.get_many([f"{KEY_PREFIX}{kind}" for kind in KINDS])
     now = time.time()
     found = {}
@@ -78,8 +63,6 @@ def liveness_read() -> dict[str, Liveness]:
 
 
 class WorkerHeartbeat(bootsteps.StartStopStep):
-    """Consumer bootstep: beat from the consumer's timer while it is connected."""
-
     requires = ("celery.worker.consumer.tasks:Tasks",)
 
     def __init__(self, parent, **kwargs) -> None:
@@ -100,8 +83,6 @@ class WorkerHeartbeat(bootsteps.StartStopStep):
 
 
 class HeartbeatScheduler(PersistentScheduler):
-    """Celery's own file-backed beat scheduler that also writes beat's heartbeat."""
-
     def tick(self, *args, **kwargs):
         heartbeat_write("beat", name=socket.gethostname())
         return super().tick(*args, **kwargs)

@@ -1,7 +1,5 @@
-"""Helpers for database-specific schema pieces in migrations: PostgreSQL's constraints and
-triggers, and SQLite's append-only triggers (the embedded demo runs on SQLite, and history
-there is as unchangeable as in production).
-"""
+"""Database-specific schema pieces for migrations; SQLite gets append-only triggers too, so the
+demo's history is as unchangeable as production's."""
 
 from __future__ import annotations
 
@@ -9,7 +7,6 @@ from django.db import migrations
 
 
 def run_sql_on_postgresql(forward: str, backward: str) -> migrations.RunPython:
-    """A migration operation that runs SQL only when the database is PostgreSQL."""
 
     def _forward(apps, schema_editor):
         if schema_editor.connection.vendor == "postgresql":
@@ -23,7 +20,6 @@ def run_sql_on_postgresql(forward: str, backward: str) -> migrations.RunPython:
 
 
 def append_only_trigger_sql(table: str) -> tuple[str, str]:
-    """SQL creating (and dropping) a trigger that refuses UPDATE and DELETE on ``table``."""
     forward = f"""
         CREATE OR REPLACE FUNCTION dnoctl_refuse_change() RETURNS trigger AS $$
         BEGIN
@@ -38,7 +34,6 @@ def append_only_trigger_sql(table: str) -> tuple[str, str]:
 
 
 def run_sql_on_sqlite(forward: list[str], backward: list[str]) -> migrations.RunPython:
-    """A migration operation that runs SQL statements only when the database is SQLite."""
 
     def _run(statements: list[str]):
         def run(apps, schema_editor):
@@ -52,9 +47,7 @@ def run_sql_on_sqlite(forward: list[str], backward: list[str]) -> migrations.Run
 
 
 def append_only_trigger_sqlite_sql(table: str) -> tuple[list[str], list[str]]:
-    """SQLite triggers refusing UPDATE and DELETE on ``table`` (RAISE(ABORT) rolls the
-    statement back), and their drops. A table rebuilt by a later migration loses them:
-    such a migration must create them again."""
+    """A table rebuilt by a later migration loses these triggers: such a migration must create them again."""
     forward = [
         f"CREATE TRIGGER IF NOT EXISTS {table}_append_only_{event.lower()} BEFORE {event} ON {table} "
         f"BEGIN SELECT RAISE(ABORT, 'table {table} is append-only'); END"

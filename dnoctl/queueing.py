@@ -1,16 +1,7 @@
 """Queueing Celery tasks so that a broker outage never undoes, or hides, committed work.
 
-Redis may be lost (DESIGN.md: PostgreSQL is the truth). A task is queued after the
-database work it follows has committed; if the broker cannot take it then, raising would
-turn an operator's accepted action into a 500 (and skip the other on-commit callbacks)
-although the event and its actions are stored. So :func:`task_send` logs the failure and
-returns False, and the work is picked up by the sweep that owns it once the broker is back
-(the minute re-check resumes planned dispatches and unanswered resets; the notices sweep,
-the alert hand-over sweep and the boost-button reconcile do the same for theirs).
-
-A view that wants to tell the operator wraps its work in :func:`queueing_failures` and
-gets the list of what could not be queued, with the reason.
-"""
+Raising when the broker is down would turn an accepted, stored action into a 500, so
+:func:`task_send` logs and returns False and the sweep that owns the work picks it up later."""
 
 from __future__ import annotations
 
@@ -36,8 +27,7 @@ _failures: contextvars.ContextVar[list[str] | None] = contextvars.ContextVar("dn
 
 
 def task_send(task, args: tuple = (), kwargs: dict | None = None, **options: Any) -> bool:
-    """``task.apply_async(args, kwargs, **options)``; False (logged, and noted for
-    :func:`queueing_failures`) when the broker cannot be reached."""
+    """False (logged, noted for :func:`queueing_failures`) when the broker cannot be reached."""
     try:
         task.apply_async(args, kwargs, **options)
     except BROKER_ERRORS as exc:
@@ -52,14 +42,12 @@ def task_send(task, args: tuple = (), kwargs: dict | None = None, **options: Any
 
 
 def task_send_on_commit(task, args: tuple = (), kwargs: dict | None = None, **options: Any) -> None:
-    """:func:`task_send` once the current transaction commits (now, outside one)."""
     transaction.on_commit(lambda: task_send(task, args, kwargs, **options))
 
 
 @contextlib.contextmanager
 def queueing_failures() -> Iterator[list[str]]:
-    """Collect the reasons of every :func:`task_send` that failed inside the block
-    (including on-commit sends of a transaction that commits inside it)."""
+    """Reasons of every :func:`task_send` that failed inside the block, for a view to tell the operator."""
     collected: list[str] = []
     token = _failures.set(collected)
     try:
@@ -75,8 +63,7 @@ BROKER_PROBE_EVERY_S = 5.0
 
 
 def broker_problem() -> str | None:
-    """Why the broker cannot take tasks now, or None when it can. Asks the broker at most
-    every ``BROKER_PROBE_EVERY_S`` seconds per process (a page rendered often stays cheap)."""
+    """Asks the broker at most every ``BROKER_PROBE_EVERY_S`` per process, so a busy page stays cheap."""
     from dnoctl.celery import app
 
     checked_at = _broker_state.get("checked_at")

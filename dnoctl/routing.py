@@ -1,5 +1,3 @@
-"""WebSocket routes: each app's ``routing.py`` joined in one list."""
-
 from consent.routing import websocket_urlpatterns as consent_ws
 from curtailment.routing import websocket_urlpatterns as curtailment_ws
 from feeders.routing import websocket_urlpatterns as feeders_ws

@@ -1,15 +1,7 @@
-"""dnoctl settings: one module, typed environment readers, two ways to run.
-
-* **embedded** (nothing set in the environment): SQLite in WAL mode, an in-process Celery
-  worker on kombu's in-memory broker, the in-memory channel layer and a local-memory cache.
-  No server to install; ``manage.py run_embedded`` starts everything in one process.
-* **production** (``DATABASE_URL`` and/or ``REDIS_URL`` set): PostgreSQL through psycopg 3,
-  Redis as Celery broker, channel layer and cache; separate web / worker / beat processes.
-  Secrets must come from the environment or ``ImproperlyConfigured`` is raised.
-
-Every knob is read here, once, through the typed readers below, so a wrong value fails at
-start-up with a message naming the variable instead of deep inside a request.
-"""
+"""dnoctl settings. Embedded mode when nothing is set (SQLite, in-process worker, in-memory
+layers); production when ``DATABASE_URL``/``REDIS_URL`` are set, with secrets required from the
+environment. Every knob is read once through typed readers, so a wrong value fails at start-up
+naming the variable."""
 
 from __future__ import annotations
 
@@ -29,13 +21,11 @@ BASE_DIR = Path(__file__).resolve().parent.parent
 
 
 def env_str(name: str, default: str | None = None) -> str | None:
-    """The variable's value, or ``default`` when it is unset or empty."""
     value = os.environ.get(name, "").strip()
     return value if value else default
 
 
 def env_bool(name: str, default: bool) -> bool:
-    """``true/false, 1/0, yes/no, on/off``; anything else is a configuration error."""
     value = env_str(name)
     if value is None:
         return default
@@ -48,7 +38,6 @@ def env_bool(name: str, default: bool) -> bool:
 
 
 def env_int(name: str, default: int) -> int:
-    """An integer; a non-integer value is a configuration error naming the variable."""
     value = env_str(name)
     if value is None:
         return default
@@ -59,7 +48,6 @@ def env_int(name: str, default: int) -> int:
 
 
 def env_float(name: str, default: float) -> float:
-    """A number; a non-numeric value is a configuration error naming the variable."""
     value = env_str(name)
     if value is None:
         return default
@@ -70,7 +58,6 @@ def env_float(name: str, default: float) -> float:
 
 
 def env_list(name: str, default: list[str]) -> list[str]:
-    """A comma-separated list."""
     value = env_str(name)
     if value is None:
         return default
@@ -78,8 +65,7 @@ def env_list(name: str, default: list[str]) -> list[str]:
 
 
 def env_command_budget(name: str, default: dict[str, dict[str, int]]) -> dict[str, dict[str, int]]:
-    """Commands per SRV and period, e.g. ``7.6=2000/h,20000/d;7.8=2000/h`` -> ``{"7.6": {"hour":
-    2000, "day": 20000}, "7.8": {"hour": 2000}}``; a malformed value names the variable."""
+    """``7.6=2000/h,20000/d;7.8=2000/h`` -> ``{"7.6": {"hour": 2000, "day": 20000}, "7.8": {"hour": 2000}}``."""
     value = env_str(name)
     if value is None:
         return default
@@ -310,21 +296,17 @@ CELERY_BROKER_CONNECTION_MAX_RETRIES = None
 CELERY_BEAT_SCHEDULER = "dnoctl.liveness:HeartbeatScheduler"
 CELERY_BEAT_MAX_LOOP_INTERVAL = 10
 CELERY_BEAT_SCHEDULE: dict = {}  # filled by each app's tasks module through dnoctl.celery
-# Celery's Django fix-up closes every database connection before and after each task unless
-# this is set, so each task paid for a new PostgreSQL backend (connection set-up on both
-# sides; a dispatch of 100 chargers opened 100). Connections are kept, and Django's own
-# rules (CONN_MAX_AGE, CONN_HEALTH_CHECKS) tidy them around each task: see dnoctl.celery.
+# Celery's Django fix-up closes every database connection around each task unless this is
+# set, so each task would pay for a new PostgreSQL backend; Django's own rules
+# (CONN_MAX_AGE, CONN_HEALTH_CHECKS) tidy them around each task instead (dnoctl.celery).
 CELERY_DB_REUSE_MAX = 1000
 
 # --- auth --------------------------------------------------------------------------------
 
 # axes' backend first: it refuses a locked-out client before any password is checked.
 AUTHENTICATION_BACKENDS = ["axes.backends.AxesStandaloneBackend", "django.contrib.auth.backends.ModelBackend"]
-# Failed logins (django-axes, audited by accounts.lockout): counted per username and client
-# address together, so one person mistyping does not lock out a shared control-room
-# account elsewhere; LOGIN_FAILURE_LIMIT in a row locks that pair out for
-# LOGIN_COOLOFF_MINUTES, each further try restarts the wait, a good login resets the count.
-# An engineer unlocks from the admin (Axes > Access attempts), audited. Behind a proxy,
+# Failed logins are counted per username and client address together, so one person
+# mistyping does not lock out a shared control-room account elsewhere. Behind a proxy,
 # run uvicorn with --forwarded-allow-ips so REMOTE_ADDR is the client's address.
 AXES_FAILURE_LIMIT = env_int("DNOCTL_LOGIN_FAILURE_LIMIT", 5)
 AXES_COOLOFF_TIME = dt.timedelta(minutes=env_int("DNOCTL_LOGIN_COOLOFF_MINUTES", 15))
@@ -334,10 +316,9 @@ AXES_HANDLER = "accounts.lockout.AuditedAxesHandler"
 AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"
 AXES_ENABLE_ADMIN = False  # accounts.admin registers the tables with an audited unlock
 AXES_VERBOSE = False
-# Sessions by role, set at login (accounts.sessions): operators and engineers get a shift,
-# CONTROL_SESSION_HOURS from the login whatever they do; viewers' sessions end when the
-# browser closes. This is the cap for sessions without a role-set expiry (and viewers'
-# idle limit): Django's default was two weeks.
+# Sessions are set by role at login (accounts.sessions): a control-room session lasts a
+# shift whatever the activity, so a console left logged in does not carry one person's
+# authority into the next shift. This caps the rest, and is viewers' idle limit.
 SESSION_COOKIE_AGE = env_int("DNOCTL_SESSION_HOURS", 12) * 3600
 
 LOGIN_URL = "login"

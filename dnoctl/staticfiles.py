@@ -1,15 +1,9 @@
-"""The static files storage: WhiteNoise's compressed, hashed-name storage, with the
-relative imports between the dashboard's ES modules rewritten to the hashed names too."""
-
 from whitenoise.storage import CompressedManifestStaticFilesStorage
 
 
 class DashboardStaticFilesStorage(CompressedManifestStaticFilesStorage):
-    """Hashed names (served with a ten-year ``immutable`` max-age) and brotli/gzip copies.
-
-    The pages' scripts are ES modules that import ``./live.js``: unless the import names
-    the hashed file, the browser asks for a name that is not served (only hashed copies
-    are kept) and the page's script never runs. Django rewrites such imports when asked.
-    """
+    """WhiteNoise's hashed, compressed storage, with ES-module imports rewritten to hashed
+    names: only hashed copies are served, so an unrewritten ``./live.js`` would stop the page's
+    script."""
 
     support_js_module_import_aggregation = True

@@ -1,37 +1,10 @@
-"""A telemetry simulator for the demo: synthetic LV monitors posting to the real ingest API.
+"""Synthetic LV monitors posting to the real ingest API, for the demo.
 
-Each feeder gets a deterministic daily load shape: a domestic base (a small morning bump,
-a big evening peak around 18:30) plus an EV cluster that plugs in after work. A share of
-the high-risk feeders are "hot": their evening peak is set above the rating, so the demo
-shows threshold and trend alerts.
-
-Time is compressed, but never where detection could see it. Readings are stamped with the
-real time (the ingest API refuses the future and ignores old readings for detection), and
-detection measures its trend window and its clear-level hold in the readings' own time. A
-day compressed 60 times would show it a load rising 40 %/min and hold "At risk" for five
-simulated hours after the load fell. So the simulated clock runs
-up to ``speed`` times faster only while that moves no feeder's load faster than
-``MAX_RAMP_PERCENT_PER_MINUTE`` of its rating per real minute, and slows down (never below
-real time) through the evening ramp: every reading detection judges is then consistent with
-its timestamp. From the default start (17:30 London time) the first hot feeders rise at
-that rate and cross their at-risk level within about five minutes.
-
-Readings are POSTed as ``{"readings": [...]}`` batches of at most 50 to
-``/api/v1/telemetry/`` with a monitor token: the same path a real monitor uses.
-
-Curtailment lowers the simulated load. How many chargers are off is read from the
-database (``CurtailmentAction`` rows confirmed by the device and not ended), not from the
-DCC simulator: it is one cheap query, works in the embedded demo and against PostgreSQL
-alike, and reflects exactly what the engine believes is switched off. The synthetic EV
-cluster stands for the feeder's real chargers: switching off chargers worth X % of their
-rated kW removes X % of the cluster's current load (the seeded area has fewer chargers
-per feeder than the hot feeders' evening peaks need, so the cluster is scaled up).
-
-The module imports nothing from Django at import time: the feeder list and the
-"chargers off" figure come from two callables, by default small database queries
-(:func:`django_feeder_specs`, :func:`django_chargers_off_kw`); anything else can be
-injected (tests, or a stand-alone run against a remote server).
-"""
+Time is compressed only where detection cannot see it: readings carry the real time, so the
+simulated clock slows (never below real time) wherever a faster pace would make a feeder's load
+ramp faster than ``MAX_RAMP_PERCENT_PER_MINUTE`` per real minute. Curtailment is read from the
+engine's confirmed actions in the database, so it works in the embedded demo and against
+PostgreSQL alike."""
 
 from __future__ import annotations
 
@@ -65,8 +38,6 @@ HOT_SHARE = 0.4
 
 @dataclass(frozen=True)
 class FeederSpec:
-    """What the simulator needs to know about a feeder."""
-
     code: str
     rating_amps: float
     phases: int = 3
@@ -91,7 +62,7 @@ def domestic_shape(hour: float) -> float:
 
 
 def ev_charging_share(hour: float) -> float:
-    """Share of a cluster's chargers drawing power: plug-in after work, tailing off by 01:00."""
+    """Plug-in after work, tailing off by 01:00."""
     if 17.0 <= hour < 19.0:
         return (hour - 17.0) / 2.0
     if 19.0 <= hour < 22.0:
@@ -105,8 +76,6 @@ def ev_charging_share(hour: float) -> float:
 
 @dataclass
 class FeederModel:
-    """One feeder's synthetic load: ``base_peak_kw x domestic_shape + EV cluster``."""
-
     spec: FeederSpec
     base_peak_kw: float
     ev_peak_kw: float
@@ -139,7 +108,6 @@ class FeederModel:
         return cls(spec, base_peak, ev_peak, tuple(s / mean for s in split), hot, rng, spec.ev_capacity_kw)
 
     def load_kw(self, local_hour: float, chargers_off_kw: float = 0.0) -> tuple[float, float]:
-        """(total kW, EV kW) at this simulated hour, with ``chargers_off_kw`` switched off."""
         self.noise = max(-0.04, min(0.04, self.noise + self.rng.gauss(0, 0.006)))
         base = self.base_peak_kw * domestic_shape(local_hour) * (1 + self.noise)
         share = ev_charging_share(local_hour)
@@ -151,8 +119,7 @@ class FeederModel:
         return max(0.0, base + ev - reduced), ev - reduced
 
     def shape_percent(self, local_hour: float) -> float:
-        """The load's daily shape (max phase, % of rating) at this hour, without noise or
-        curtailment: what the simulated clock's pace is judged on."""
+        """Without noise or curtailment: what the simulated clock's pace is judged on."""
         kw = self.base_peak_kw * domestic_shape(local_hour) + self.ev_peak_kw * ev_charging_share(local_hour)
         return kw / self.spec.rating_kw * max(self.phase_split) * 100.0
 
@@ -169,13 +136,8 @@ class FeederModel:
 
 
 class SimulatedClock:
-    """Simulated London wall-clock time, up to ``speed`` times faster than real time.
-
-    :meth:`advance` moves it to a real moment. Given ``steepest_change`` (the largest load
-    change, in % of rating, any feeder makes between two simulated moments) it takes the
-    largest step that keeps every feeder within ``max_ramp`` % per real minute, and never
-    less than the real time that passed: see the module docstring for why.
-    """
+    """Simulated London time, at most ``speed`` times real time and slowed to keep every
+    feeder's ramp within ``max_ramp`` % per real minute (see the module docstring)."""
 
     def __init__(self, *, speed: float, start_local: str = DEFAULT_START_LOCAL, real_start: datetime | None = None):
         self.speed = speed
@@ -195,7 +157,6 @@ class SimulatedClock:
         steepest_change: Callable[[datetime, datetime], float] | None = None,
         max_ramp: float = MAX_RAMP_PERCENT_PER_MINUTE,
     ) -> float:
-        """Move to ``real_now`` and return the simulated London hour (0-24, fractional)."""
         elapsed = real_now - self._real
         if elapsed > timedelta(0):
             step = elapsed * self.speed
@@ -214,11 +175,9 @@ class SimulatedClock:
 
     @property
     def simulated(self) -> datetime:
-        """The simulated moment reached by the last :meth:`advance` (UTC)."""
         return self._simulated
 
     def local_hour(self, real_now: datetime) -> float:
-        """:meth:`advance` at full speed (no pace limit)."""
         return self.advance(real_now)
 
     @staticmethod
@@ -229,7 +188,6 @@ class SimulatedClock:
 
 
 def django_feeder_specs() -> list[FeederSpec]:
-    """Every feeder with a monitor, with the rated kW of its EV chargers (one query each)."""
     from django.db.models import Sum
 
     from consent.choices import LoadLabel
@@ -251,8 +209,7 @@ def django_feeder_specs() -> list[FeederSpec]:
 
 
 def django_chargers_off_kw() -> dict[str, float]:
-    """Rated kW of chargers switched off right now, per feeder code: actions the device
-    confirmed and that have not ended (the engine's own view of what is off)."""
+    """The engine's own view of what is off: confirmed actions not yet ended."""
     from django.db.models import Sum
 
     from curtailment.choices import ActionStatus
@@ -268,11 +225,7 @@ def django_chargers_off_kw() -> dict[str, float]:
 
 
 class TelemetrySimulator:
-    """Posts a reading per feeder every ``interval_s`` real seconds, in a thread.
-
-    ``start()`` / ``stop()`` for in-process use (``run_embedded``); ``run()`` blocks (the
-    management command). ``tick()`` posts once and returns the server's answers.
-    """
+    """Posts a reading per feeder every ``interval_s``: ``start()``/``stop()`` in a thread, or ``run()``."""
 
     def __init__(
         self,
@@ -319,8 +272,7 @@ class TelemetrySimulator:
             self._thread = None
 
     def run(self) -> None:
-        """Tick until stopped; a failed tick (server not up yet, a 4xx) is logged and the
-        next one tries again, so the simulator may start before the web server."""
+        """A failed tick is logged and retried, so the simulator may start before the web server."""
         try:
             while not self._stop.is_set():
                 try:
@@ -334,8 +286,6 @@ class TelemetrySimulator:
             self._django_housekeeping(final=True)
 
     def _django_housekeeping(self, *, final: bool) -> None:
-        """This thread's database connection: recycled like a request's between ticks,
-        closed when the thread ends (only when the default database providers are used)."""
         if not self._uses_django:
             return
         from django.db import close_old_connections, connection
@@ -352,7 +302,6 @@ class TelemetrySimulator:
             self.models = {spec.code: FeederModel.build(spec, self.seed) for spec in self._feeder_specs()}
 
     def batches(self, real_now: datetime | None = None) -> list[list[dict]]:
-        """This round's readings for every feeder, in batches of at most ``BATCH_ROWS``."""
         self._ensure_models()
         real_now = (real_now or datetime.now(UTC)).replace(microsecond=0)
         if self.max_ramp is None:
@@ -364,7 +313,6 @@ class TelemetrySimulator:
         return [rows[i : i + BATCH_ROWS] for i in range(0, len(rows), BATCH_ROWS)]
 
     def _steepest_change(self, simulated_from: datetime, simulated_to: datetime) -> float:
-        """The largest change of any feeder's load shape (% of rating) between two moments."""
         before = self.clock.local_hour_of(simulated_from)
         after = self.clock.local_hour_of(simulated_to)
         return max(
@@ -397,5 +345,4 @@ class TelemetrySimulator:
 
 
 def hot_feeders(models: dict[str, FeederModel]) -> list[str]:
-    """Codes of the feeders whose evening peak is above their rating (for the demo text)."""
     return sorted(code for code, model in models.items() if model.hot)

@@ -1,6 +1,3 @@
-"""Top-level URLs. Each area owns its own URL module; every view requires login
-(``LoginRequiredEverywhereMiddleware``) except the few that authenticate otherwise."""
-
 from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.urls import include, path

@@ -1,6 +1,3 @@
-"""Project-level views: the overview (landing page), a health check and the favicon.
-The alarm list is in ``dnoctl.alarm_views``."""
-
 from __future__ import annotations
 
 from typing import Any
@@ -26,8 +23,7 @@ FEEDERS_PER_PAGE = 50
 
 
 def overview_filters(params) -> dict[str, Any]:
-    """The overview's filters from the query string, validated against the known values
-    (an unknown value is ignored rather than matching nothing silently)."""
+    """Unknown values are ignored rather than silently matching nothing."""
     status = params.get("status", "")
     area = params.get("area", "")
     return {
@@ -39,7 +35,6 @@ def overview_filters(params) -> dict[str, Any]:
 
 
 def overview_counters() -> dict[str, int]:
-    """The header counters: what needs attention right now."""
     feeders, engine = feeder_counters(), engine_counters()
     return {
         "open_alerts": feeders["open_alerts"],
@@ -58,8 +53,6 @@ SORTS: dict[str, str] = {"risk": "asc", "feeder": "asc", "substation": "asc", "l
 
 
 def overview_sort(params) -> tuple[str, str]:
-    """The sort column and direction from the query string; unknown values fall back to
-    the riskiest first."""
     sort = params.get("sort", "risk")
     if sort not in SORTS:
         sort = "risk"
@@ -68,14 +61,11 @@ def overview_sort(params) -> tuple[str, str]:
 
 
 def needs_attention() -> dict[str, Any]:
-    """The most urgent alarms for the panel beside the table, and how many there are in all
-    (the full list is the alarm page: the panel says how many it does not show)."""
     alarms = alarms_read()
     return {"alarms": alarms[:ATTENTION_ROWS], **alarm_counts(alarms)}
 
 
 def dcc_budget_rows() -> dict[str, Any]:
-    """The DCC command budget (ADT) by SRV: this hour's and today's use against the limits."""
     by_srv: dict[str, dict[str, Any]] = {}
     for line in command_budget(at=timezone.now()).lines:
         by_srv.setdefault(line.srv, {"srv": line.srv})[line.period] = line
@@ -99,8 +89,6 @@ OVERVIEW_COLUMNS = [
 
 
 def overview_table(request) -> dict[str, Any]:
-    """The feeder table's page as the query asks for it: filters, sort and page, with the
-    query strings the column headers and the pager link to."""
     filters = overview_filters(request.GET)
     sort, direction = overview_sort(request.GET)
     ordered = feeders_filtered(filters=filters, sort=sort, descending=direction == "desc")
@@ -136,9 +124,7 @@ def overview_table(request) -> dict[str, Any]:
 
 
 def overview(request):
-    """Every feeder with its live load and status, riskiest first (or sorted by a column),
-    filtered and paginated, with the header counters, the most urgent alarms and the network
-    of substations and feeders by live status."""
+    """Every feeder with its live load and status, riskiest first, with counters, alarms and network."""
     context = {
         **overview_table(request),
         "counters": overview_counters(),
@@ -153,8 +139,7 @@ def overview(request):
 
 
 def overview_rows_json(request):
-    """The feeder table's rows and pager for the same query, fetched by the overview when a
-    status changes so the rows keep their order (and page) as the data moves."""
+    """Fetched when a status changes, so rows keep their order and page as the data moves."""
     table = overview_table(request)
     return JsonResponse(
         {
@@ -169,13 +154,10 @@ def overview_rows_json(request):
 
 
 def overview_network_html(request):
-    """The network view alone, fetched by the overview after a reconnect (pushes missed)."""
     return render(request, "dashboard/_network.html", {"network": network_read()})
 
 
 def overview_counters_json(request):
-    """The header counters and the attention panel, fetched by the overview page when a
-    status, an alert or an event changes."""
     attention = needs_attention()
     attention_html = render_to_string("dashboard/_attention.html", {"attention": attention}, request=request)
     budget_html = render_to_string("dashboard/_dcc_budget.html", {"budget": dcc_budget_rows()}, request=request)
@@ -185,9 +167,7 @@ def overview_counters_json(request):
 
 @login_not_required
 def healthz(request):
-    """For monitoring: the database answers, and a worker and beat have been seen recently
-    (``dnoctl.liveness``). 503 naming each problem otherwise. Unauthenticated and cheap:
-    one ``SELECT 1`` and one cache read."""
+    """Database, worker and beat; 503 naming each problem. Unauthenticated and cheap."""
     problems: list[str] = []
     try:
         with connection.cursor() as cursor:
@@ -208,6 +188,5 @@ def healthz(request):
 
 @login_not_required
 def favicon(request):
-    """Browsers and tools ask for ``/favicon.ico`` whatever a page links; send them to the
-    SVG icon. Not permanent: the icon's hashed name changes when the icon does."""
+    """Not a permanent redirect: the icon's hashed name changes when the icon does."""
     return HttpResponseRedirect(static("favicon.svg"))

@@ -1,13 +1,7 @@
-"""Machine APIs of the feeders app: telemetry ingest for LV monitors, external alerts
-for the DNO's SCADA.
+"""Machine APIs of the feeders app: telemetry from LV monitors, alerts from the DNO's SCADA.
 
-Both authenticate per monitor/system with ``Authorization: Bearer <token>`` (a
-``MonitorToken``), not a login session, so CSRF does not apply (no cookie is involved, so
-there is nothing for a forged request to ride on). Errors are JSON:
-``{"errors": [{"row": i, "field": ..., "reason": ...}, ...]}``. The operations are a
-django-ninja router (``dnoctl.api`` mounts it at ``/api/v1/``); the bodies are parsed
-here, the fast way, and described for the schema by ``feeders.schemas``.
-"""
+They authenticate with a bearer token, not a session cookie, so there is nothing for a forged
+request to ride on and CSRF does not apply."""
 
 from __future__ import annotations
 
@@ -80,12 +74,8 @@ def _unauthorized(reason: str) -> JsonResponse:
 
 
 class MonitorBearer(HttpBearer):
-    """``Authorization: Bearer <token>`` with a monitor token (``manage.py monitor_token``).
-
-    Only the header is checked here, on the event loop; the token is looked up in the
-    ingest thread with the rest of the request (``_authenticate``), so a batch costs one
-    thread hop and uses that thread's kept connection.
-    """
+    """Checks only the header on the event loop; the token is looked up in the ingest thread, so
+    a batch costs one thread hop."""
 
     openapi_description = "A monitor or SCADA token from manage.py monitor_token."
 
@@ -100,7 +90,6 @@ class MonitorBearer(HttpBearer):
 
 
 def _authenticate(request: HttpRequest) -> MonitorToken | JsonResponse:
-    """The live token named by the header ``MonitorBearer`` let through (``request.auth``)."""
     found = monitor_token_authenticate(token=request.auth)
     return found if found is not None else _unauthorized("unknown or revoked token")
 
@@ -122,16 +111,10 @@ def _json_body(request: HttpRequest) -> Any | JsonResponse:
 
 
 def _parse_json(body: bytes) -> Any:
-    """``json.loads``, through orjson first (about three times faster on a batch, see
-    bench/RESULTS.md). orjson is strict where the stdlib is lenient (``NaN``/``Infinity``
-    literals, lone surrogates, a BOM): anything it refuses goes to ``json.loads``, so such a
-    body gets the stdlib's result or error exactly as before (a ``NaN`` amps value is still
-    a 400 naming its row, not "malformed JSON").
-
-    Only the stdlib's result can hold an unpaired surrogate (orjson refuses them), which the
-    database cannot store, so only that result is searched for one. Every failure is a
-    ``ValueError`` naming the reason (``dnoctl.api_base.json_parse``).
-    """
+    """orjson first (faster on a batch); whatever it refuses goes to ``json.loads``, so a body
+    gets the stdlib's result or error exactly (a ``NaN`` amps value is a 400 naming its row).
+    Only the stdlib can return an unpaired surrogate, which the database cannot store, so only
+    its result is searched."""
     try:
         return orjson.loads(body)
     except orjson.JSONDecodeError:
@@ -156,11 +139,10 @@ ROW_ERRORS = {status: schemas.RowErrors for status in (400, 401, 413)}
     openapi_extra=documented_body(schemas.TelemetryBatch, description="At most 5,000 readings and 2 MiB."),
 )
 async def telemetry(request: HttpRequest) -> JsonResponse:
-    """``POST /api/v1/telemetry/``: a batch of readings (see ``telemetry_ingest``).
+    """``POST /api/v1/telemetry/``: a batch of readings, stored all or nothing.
 
-    202 ``{"accepted": n, "duplicates": d}``; 400 listing each bad row (nothing stored);
-    401 bad token; 413 too big. A feeder the token may not post for is unknown (400).
-    """
+    202 ``{"accepted": n, "duplicates": d}``; 400 listing each bad row; 401 bad token; 413 too
+    big. A feeder the token may not post for is unknown (400)."""
     return await _run_sync(_telemetry, request)
 
 
@@ -231,16 +213,12 @@ def _alert_errors(body: Any) -> tuple[list[dict], datetime | None]:
     openapi_extra=documented_body(schemas.ExternalAlert, description="One alert."),
 )
 async def alerts(request: HttpRequest) -> JsonResponse:
-    """``POST /api/v1/alerts/`` (see ``_alerts``), run like telemetry."""
+    """``POST /api/v1/alerts/``: the DNO's SCADA raises an alert on a feeder."""
     return await _run_sync(_alerts, request)
 
 
 def _alerts(request: HttpRequest) -> JsonResponse:
-    """``POST /api/v1/alerts/``: the DNO's SCADA raises an alert on a feeder.
-
-    Body ``{"feeder": code, "raised_at": ISO 8601, "reason": str, "load_percent": float?}``.
-    201 with the new alert; 200 with the already-open alert (state change only).
-    """
+    """201 with the new alert; 200 with the already-open alert (state change only)."""
     token = _authenticate(request)
     if isinstance(token, JsonResponse):
         return token

@@ -1,5 +1,3 @@
-"""Choices of the feeders app."""
-
 from django.db import models
 
 

@@ -1,17 +1,8 @@
-"""WebSocket consumers of the live dashboard.
+"""WebSocket consumers of the live dashboard: they authenticate in ``connect()``, only read, and
+never write to the database.
 
-One thin async consumer per page kind, with one handler per message type (the
-``type`` ``feeder.reading`` reaches ``feeder_reading``). Consumers authenticate in
-``connect()``, only read (a permission check, an existence check) and never write to the
-database. What they forward is the pushed payload plus Europe/London wall-clock copies of
-its timestamps, made by the same helper the server-built charts use.
-
-Close codes: 4401 anonymous, 4403 no permission, 4404 no such object.
-
-Control messages (type ``control.*``: who toggled automatic mode, who asked for an event,
-with their reasons) go only to sockets whose user may control curtailment; a viewer's
-socket drops them.
-"""
+Control messages (``control.*``) name operators and their reasons, so only sockets whose user
+may control curtailment get them."""
 
 from __future__ import annotations
 
@@ -49,8 +40,7 @@ def _wallclock_pair(value: str) -> tuple[str, str] | None:
 
 
 def with_wallclock(payload: dict[str, Any]) -> dict[str, Any]:
-    """Add ``<key>_london`` (for Plotly) and ``<key>_label`` (for text) next to every
-    ``*_at`` ISO timestamp: the browser never converts time zones itself."""
+    """Europe/London copies of every ``*_at`` timestamp: the browser never converts time zones itself."""
     enriched = dict(payload)
     for key, value in payload.items():
         if not key.endswith("_at") or not isinstance(value, str):
@@ -62,11 +52,7 @@ def with_wallclock(payload: dict[str, Any]) -> dict[str, Any]:
 
 
 class LiveConsumer(AsyncJsonWebsocketConsumer):
-    """Base: authenticate, join the page's groups, forward messages by type.
-
-    Subclasses say which groups to join in :meth:`live_groups` (returning ``None`` closes
-    with 4404) and list the message types they forward.
-    """
+    """Base: authenticate, join the groups of :meth:`live_groups` (``None`` closes with 4404), forward by type."""
 
     can_control: bool = False
     joined: list[str]
@@ -135,17 +121,13 @@ class LiveConsumer(AsyncJsonWebsocketConsumer):
         await self.send_json({"type": message["type"], "payload": with_wallclock(message.get("payload") or {})})
 
     async def forward_control(self, message: dict[str, Any]) -> None:
-        """Control messages carry operator names and reasons: operators only."""
         if self.can_control:
             await self.forward(message)
 
-    # One handler per message type.
     async def feeder_reading(self, message: dict[str, Any]) -> None:
         await self.forward(message)
 
     async def feeder_readings(self, message: dict[str, Any]) -> None:
-        """A head-end batch's newest reading per feeder as one list (``feeders.all`` only):
-        each reading gets the same wall-clock copies as a single ``feeder.reading``."""
         payload = message.get("payload") or {}
         readings = [with_wallclock(reading) for reading in payload.get("readings") or [] if isinstance(reading, dict)]
         await self.send_json({"type": message["type"], "payload": {**payload, "readings": readings}})
@@ -163,11 +145,9 @@ class LiveConsumer(AsyncJsonWebsocketConsumer):
         await self.forward(message)
 
     async def protection_clock(self, message: dict[str, Any]) -> None:
-        """An at-risk feeder's time-to-failure clock and escalation (``curtailment.events``)."""
         await self.forward(message)
 
     async def protection_budget(self, message: dict[str, Any]) -> None:
-        """The DCC command budget passed its alarm level (``curtailment.events``)."""
         await self.forward(message)
 
     async def control_feeder_configured(self, message: dict[str, Any]) -> None:
@@ -175,33 +155,17 @@ class LiveConsumer(AsyncJsonWebsocketConsumer):
 
 
 class FeedersOverviewConsumer(LiveConsumer):
-    """``ws/feeders/``: every feeder's readings, status changes, alerts and event changes
-    (overview, compliance).
+    """``ws/feeders/``: every feeder's readings, status changes, alerts and event changes.
 
-    The overview page (``static/js/overview.js``) applies readings to its rows itself
-    (``feeder.reading``, or ``feeder.readings`` for a head-end batch) and refetches its
-    header counters (``feeders:counters``) on the messages that can move them:
-
-    * ``feeder.alert`` -> open alerts (and the attention panel);
-    * ``feeder.status`` -> feeders offline, and active events (a feeder turns curtailing);
-    * ``event.updated`` -> active events and chargers curtailed now: the engine pushes it to
-      ``feeders.all`` with the event's ``live_actions`` when an event opens, is topped up,
-      releases its chargers, loses one to a boost override, or ends;
-    * ``feeder.updated`` -> the attention panel (an alert acknowledged).
-
-    ``action.updated`` goes only to the feeder and event groups (one per charger would
-    flood every overview), so an action ending on its own without an event push (its 7.6
-    duration run out, a late or failed action with nothing to top up) shows at the page's
-    slow refetch timer or on reconnect.
-    """
+    ``action.updated`` goes only to the feeder and event groups (one per charger would flood
+    every overview), so an action ending without an event push shows at the page's slow refetch."""
 
     async def live_groups(self) -> list[str] | None:
         return [FEEDERS_ALL]
 
 
 class FeederConsumer(LiveConsumer):
-    """``ws/feeders/<id>/``: one feeder's readings, alerts, events, actions and the
-    operator controls' outcomes."""
+    """``ws/feeders/<id>/``: one feeder's readings, alerts, events, actions and controls' outcomes."""
 
     async def live_groups(self) -> list[str] | None:
         feeder_id = int(self.scope["url_route"]["kwargs"]["feeder_id"])

@@ -1,11 +1,6 @@
-"""Where the feeders app's SQL differs between PostgreSQL (production) and SQLite (the
-embedded demo). Each function does one job on either database with the same arguments,
-so the services call it once and hold no dialect branch.
-
-PostgreSQL gets one statement per batch with whole columns as array parameters
-(:func:`pg_array`, bound server-side by :func:`pg_rows`); SQLite, whose writes are
-serialised anyway, the plain ORM.
-"""
+"""Where the feeders app's SQL differs between PostgreSQL and SQLite (the embedded demo), so the
+services hold no dialect branch. PostgreSQL gets one statement per batch with whole columns as
+array parameters; SQLite, whose writes are serialised anyway, the plain ORM."""
 
 from __future__ import annotations
 
@@ -29,8 +24,7 @@ def postgresql() -> bool:
 
 
 def feeders_lock(*, codes: set[str], monitors: set[str], bound_to: str | None) -> list[tuple]:
-    """The feeders with these codes or monitors (only ``bound_to``'s when given), locked
-    ``FOR UPDATE`` in id order, as rows of the ingest's ``FeederRow`` fields."""
+    """Locked ``FOR UPDATE`` in id order."""
     if postgresql():
         return pg_rows(_LOCK_SQL, [pg_array(list(codes)), pg_array(list(monitors)), bound_to, bound_to])
     return _feeders_lock_orm(codes, monitors, bound_to)
@@ -81,12 +75,7 @@ _INSERT_SQL = """
 
 
 def readings_insert(valid: list[ReadingIn], *, received_at: datetime) -> list[ReadingIn]:
-    """Insert the batch, skipping readings already stored; returns the ones inserted.
-
-    PostgreSQL: one ``INSERT ... SELECT FROM unnest(arrays) ON CONFLICT DO NOTHING
-    RETURNING`` (six array parameters instead of 3,500 placeholders). SQLite (embedded demo): look up which
-    keys exist, then ``bulk_create`` the rest; its writes are serialised anyway.
-    """
+    """Insert the batch, skipping readings already stored; returns the ones inserted."""
     if postgresql():
         # Whole columns by comprehension (JSON integers go in as they are: float8 parses them).
         columns = [
@@ -142,7 +131,6 @@ def readings_insert(valid: list[ReadingIn], *, received_at: datetime) -> list[Re
 
 
 def open_alerts(feeder_ids: list[int]) -> list[tuple[int, int, datetime | None]]:
-    """(alert id, feeder id, below_clear_since) of the feeders' open alerts."""
     if postgresql():
         return pg_rows(
             "SELECT id, feeder_id, below_clear_since FROM feeders_feederalert"
@@ -157,8 +145,6 @@ def open_alerts(feeder_ids: list[int]) -> list[tuple[int, int, datetime | None]]
 
 
 def feeder_summaries_write(updates: list[tuple[int, datetime, float, str]]) -> None:
-    """Each feeder's ``(id, last_reading_at, last_load_percent, status)``: one statement on
-    PostgreSQL, one update per feeder on SQLite."""
     if postgresql():
         pg_rows(
             """
@@ -178,12 +164,8 @@ def feeder_summaries_write(updates: list[tuple[int, datetime, float, str]]) -> N
 
 
 def pg_array(values: list) -> str:
-    """A PostgreSQL array literal (text) for ``values`` of one type (int, float, str,
-    datetime; None allowed), to be cast in SQL (``%s::float8[]``).
-
-    Rendering the literal with ``str.join`` is much cheaper than psycopg's per-element list
-    dumper, the largest Python cost of an ingest batch otherwise.
-    """
+    """A PostgreSQL array literal, cast in SQL (``%s::float8[]``): ``str.join`` is much cheaper
+    than psycopg's per-element list dumper."""
     sample = next((value for value in values if value is not None), None)
     if isinstance(sample, datetime):
         render = datetime.isoformat
@@ -204,9 +186,7 @@ def _pg_quoted(value: object) -> str:
 
 
 def _pg_quoted_plain(values: list) -> str | None:
-    """The literal of a list of strings none of which needs escaping, quoted by two joins
-    in C instead of :func:`_pg_quoted` per element (a batch's 500 feeder codes and 500
-    statuses); None when the list holds anything else."""
+    """None unless no string needs escaping; then two joins in C quote them all."""
     try:
         joined = "".join(values)
     except TypeError:  # a None, or not a string
@@ -217,13 +197,8 @@ def _pg_quoted_plain(values: list) -> str | None:
 
 
 def pg_rows(sql: str, params: list) -> list[tuple]:
-    """Run ``sql`` on Django's PostgreSQL connection (inside its current transaction) with
-    server-side parameter binding, returning the rows (empty when it returns none).
-
-    Django's psycopg cursors bind on the client, i.e. they render every parameter into
-    the SQL text; for the 500-element arrays of an ingest batch that rendering cost more
-    than the query. A plain psycopg cursor sends the arrays as parameters instead.
-    """
+    """Server-side parameter binding: Django's cursors render parameters into the SQL text,
+    which for an ingest batch's 500-element arrays cost more than the query."""
     import psycopg
 
     connection.ensure_connection()

@@ -1,27 +1,8 @@
 """What the feeders app pushes to Channels groups (``core.push``), as typed payloads.
 
-Message types and their consumer handlers:
-
-* ``feeder.reading`` -> ``feeder_reading``: the feeder's newest reading, to ``feeders.all``
-  and ``feeders.feeder-<id>``. Sent once per feeder per ingest batch (its newest new
-  reading), not once per row: a screen needs the latest value, and a head-end backlog of
-  thousands of rows must not flood the channel layer.
-* ``feeder.readings`` -> ``feeder_readings``: ``{"readings": [<feeder.reading payload>, ...]}``
-  to ``feeders.all`` only, instead of one ``feeder.reading`` per feeder, when one ingest
-  batch moves more than ``FEEDERS_ALL_SINGLE_LIMIT`` feeders (a head-end). Each
-  ``group_send`` costs several Redis round trips, so 500 single messages per batch cut
-  ingest to a quarter while an overview page was open; one list costs one send. The
-  feeder groups still get their single ``feeder.reading``.
-* ``feeder.status`` -> ``feeder_status``: a status change (normal, at_risk, curtailing,
-  offline), to the same two groups.
-* ``feeder.alert`` -> ``feeder_alert``: an alert raised or cleared, to the same two groups.
-* ``feeder.updated`` -> ``feeder_updated``: an operator changed the feeder (automatic
-  curtailment switched, its alert acknowledged), to the same two groups. No names or
-  reasons: those go only to operators, in ``control.feeder_configured`` and
-  ``control.alert_acknowledged`` on the feeder's group.
-
-Times are ISO 8601 in UTC (``...+00:00``); the page converts them to Europe/London.
-"""
+A head-end batch moving many feeders sends ``feeder.readings`` (one list) to ``feeders.all``
+instead of one ``feeder.reading`` each, because every ``group_send`` costs Redis round trips.
+Operator names and reasons go only in ``control.*`` messages, never in ``feeder.updated``."""
 
 from __future__ import annotations
 
@@ -95,24 +76,16 @@ def feeder_groups(feeder_id: int) -> list[str]:
 
 
 def status_pushed(payload: FeederStatusPayload) -> None:
-    """Queue a ``feeder.status`` push for when the transaction commits."""
     push_on_commit(feeder_groups(payload["feeder_id"]), STATUS, payload)
 
 
 def updated_pushed(payload: FeederUpdatedPayload) -> None:
-    """Queue a ``feeder.updated`` push for when the transaction commits."""
     push_on_commit(feeder_groups(payload["feeder_id"]), UPDATED, payload)
 
 
 def pushes_on_commit(messages: list[tuple[list[str], str, dict | Callable[[], dict]]]) -> None:
-    """Queue many pushes as one on-commit callback. A payload may be a zero-argument
-    callable, called only if the message is actually sent.
-
-    An ingest batch touches hundreds of feeders, but only the few feeders someone has open
-    have a subscribed socket: the callback sends only to groups with subscribers (see
-    ``groups_with_members``), a bounded number at a time. Failures are logged, never raised:
-    the database is the truth (``core.push``).
-    """
+    """Queue many pushes as one on-commit callback, sent only to groups with subscribers. A
+    payload may be a callable, called only if the message is sent."""
     if messages:
         transaction.on_commit(lambda: _send_all(messages))
 

@@ -1,16 +1,8 @@
-"""Explicit hooks through which the curtailment engine (above) joins feeder monitoring; the
-feeders app never imports it (the dependency runs feeders <- curtailment).
+"""Hooks through which the curtailment engine joins feeder monitoring, so the feeders app never
+imports it. The engine installs them in ``CurtailmentConfig.ready()``.
 
-* ``alert_raised``: an at-risk alert was stored; the engine decides whether to curtail and
-  queues its task. Called after the alert commits. A handler that raises (the broker is
-  down) is logged by the caller: the alert is stored and visible, and the engine's
-  hand-over sweep sends it again.
-* ``feeders_curtailing``: which of these feeders have an open curtailment event, so a
-  feeder's status can say "curtailing".
-
-The engine installs both in ``CurtailmentConfig.ready()``; until then an alert goes nowhere
-and no feeder is curtailing.
-"""
+An ``alert_raised`` handler that raises (broker down) is logged by the caller: the alert is
+stored, and the engine's hand-over sweep sends it again."""
 
 from __future__ import annotations
 
@@ -20,8 +12,6 @@ from dataclasses import dataclass
 
 @dataclass(frozen=True)
 class EngineHooks:
-    """What the feeders app asks of the curtailment engine."""
-
     alert_raised: Callable[[int], None]
     feeders_curtailing: Callable[[Iterable[int]], set[int]]
 
@@ -38,17 +28,14 @@ _hooks = EngineHooks(alert_raised=_no_engine_alert, feeders_curtailing=_no_engin
 
 
 def engine_hooks_install(hooks: EngineHooks) -> None:
-    """Install the engine's side (replaces what was installed before)."""
     global _hooks
     _hooks = hooks
 
 
 def alert_raised_announce(alert_id: int) -> None:
-    """Hand the alert over to the engine (raises what the engine's handler raises)."""
     _hooks.alert_raised(alert_id)
 
 
 def feeders_curtailing(feeder_ids: Iterable[int]) -> set[int]:
-    """The ids among ``feeder_ids`` with an open curtailment event."""
     ids = list(feeder_ids)
     return _hooks.feeders_curtailing(ids) if ids else set()

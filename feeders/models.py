@@ -1,5 +1,3 @@
-"""Substations, LV feeders, their telemetry and at-risk alerts (R1)."""
-
 from __future__ import annotations
 
 from django.core.validators import MaxValueValidator, MinValueValidator
@@ -35,12 +33,8 @@ class Substation(models.Model):
 
 
 class Feeder(models.Model):
-    """A low-voltage feeder out of a substation, with its rating and alert thresholds.
-
-    ``status``, ``last_reading_at`` and ``last_load_percent`` are a denormalised summary
-    written by the ingest/detection services so the overview of thousands of feeders is one
-    indexed query, not a scan of the readings table.
-    """
+    """An LV feeder out of a substation, with its rating and alert thresholds. ``status`` and
+    the ``last_*`` fields are a summary kept by ingest so the overview is one indexed query."""
 
     code = models.CharField(max_length=32, unique=True)
     substation = models.ForeignKey(Substation, on_delete=models.PROTECT, related_name="feeders")
@@ -85,16 +79,12 @@ class Feeder(models.Model):
 
     @property
     def rating_kw(self) -> float:
-        """Rated power across all phases at nominal voltage and unity power factor."""
+        """At nominal voltage and unity power factor."""
         return self.rating_amps * self.nominal_voltage * self.phases / 1000.0
 
 
 class MonitorToken(models.Model):
-    """A credential for an LV monitor (or a monitoring head-end) to post telemetry.
-
-    Only the SHA-256 of the token is stored. A token bound to a ``monitor_device_id`` may
-    post only for the feeder carrying that id; an unbound (head-end) token may post for any.
-    """
+    """A credential for an LV monitor or head-end to post telemetry; only its SHA-256 is stored."""
 
     name = models.CharField(max_length=100, unique=True)
     token_sha256 = models.CharField(max_length=64, unique=True)
@@ -107,23 +97,11 @@ class MonitorToken(models.Model):
 
 
 class FeederReading(models.Model):
-    """One measurement of a feeder's load: amps per phase and total kW.
+    """One measurement of a feeder's load; tens of millions of rows.
 
-    Size and access plan (tens of millions of rows: 100,000 feeders at 10 s is ~860 M/day
-    for a whole DNO; this product's monitored set is far smaller but grows):
-
-    * The unique index on ``(feeder, measured_at)`` is the idempotency key for ingest
-      (``INSERT ... ON CONFLICT DO NOTHING``) and serves every read, which is always
-      "one feeder over a time range" (charts, trend, detection).
-    * In PostgreSQL the table is meant to be range-partitioned by ``measured_at`` (one
-      partition per month, created ahead by a beat task), so retention is ``DROP TABLE``
-      of an old partition instead of a mass ``DELETE``, and each month's index stays small
-      enough to cache. Django reads and writes the parent table unchanged.
-    * A BRIN index on ``received_at`` keeps "what arrived late" audits cheap at almost no
-      storage cost, because rows arrive in ``received_at`` order.
-    * ``id`` is a bigint; no foreign key points at readings, so partitions can be
-      detached freely.
-    """
+    ``(feeder, measured_at)`` is unique: the idempotency key of ingest and the index of every
+    read. No foreign key points here, so monthly PostgreSQL partitions can be detached for
+    retention."""
 
     id = models.BigAutoField(primary_key=True)
     feeder = models.ForeignKey(Feeder, on_delete=models.CASCADE, related_name="readings")
@@ -150,11 +128,7 @@ class FeederReading(models.Model):
 
 
 class FeederAlert(models.Model):
-    """An at-risk period of a feeder: raised on a state change, cleared after hysteresis.
-
-    At most one open alert per feeder (partial unique constraint), so concurrent readings
-    cannot raise two.
-    """
+    """An at-risk period of a feeder; at most one open per feeder, so concurrent readings cannot raise two."""
 
     feeder = models.ForeignKey(Feeder, on_delete=models.CASCADE, related_name="alerts")
     kind = models.CharField(max_length=16, choices=AlertKind.choices)

@@ -1,5 +1,3 @@
-"""WebSocket routes of this app."""
-
 from django.urls import path
 
 from feeders import consumers

@@ -1,8 +1,4 @@
-"""What the feeders' machine APIs take and give, as models for the OpenAPI schema.
-
-``feeders.api`` parses the bodies itself (orjson, row-by-row reasons), so these describe
-them; they do not validate requests (see ``dnoctl.api_base``).
-"""
+"""The feeders' machine APIs for the OpenAPI schema; ``feeders.api`` parses bodies itself."""
 
 from __future__ import annotations
 
@@ -44,8 +40,7 @@ class ReadingByMonitor(Schema):
 
 
 class TelemetryBatch(Schema):
-    """A batch of readings: stored all or nothing, idempotently (a repeated reading is a
-    duplicate, not an error)."""
+    """A batch of readings: stored all or nothing; a repeated reading is a duplicate, not an error."""
 
     model_config = ConfigDict(
         extra="forbid",

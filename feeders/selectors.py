@@ -1,8 +1,5 @@
-"""Reads of the feeders app: current load, trend, readings for charts, monitor tokens.
-
-Load is always judged on the most loaded phase: a fuse blows on one phase, whatever the
-other two carry. ``load_percent`` = max phase amps / ``rating_amps`` x 100.
-"""
+"""Reads of the feeders app. Load is judged on the most loaded phase: a fuse blows on one phase,
+whatever the other two carry."""
 
 from __future__ import annotations
 
@@ -30,17 +27,13 @@ TREND_WINDOW_MINUTES = 5
 TREND_MIN_SPAN_MINUTES = 4  # most of the window: a couple of noisy points cannot raise an alert
 TREND_MIN_POINTS = 3
 TREND_RECENT_MIN_POINTS = 2  # readings the newer half needs for its own slope
-# How far ahead the trend must say the rating will be exceeded (issue 4: 10 minutes).
+# How far ahead the trend must say the rating will be exceeded.
 TREND_HORIZON_MINUTES = 10
 
 
 @dataclass(frozen=True)
 class LoadSnapshot:
-    """A feeder's latest reading as the engine needs it.
-
-    ``stale`` is true when there is no reading, or the latest is older than
-    ``DNOCTL["OFFLINE_AFTER_MINUTES"]``: a stale load must not be trusted as "fine".
-    """
+    """A feeder's latest reading; ``stale`` when too old, since a stale load must not pass as fine."""
 
     feeder_id: int
     measured_at: datetime | None
@@ -56,17 +49,8 @@ class LoadSnapshot:
 
 @dataclass(frozen=True)
 class Trend:
-    """Least-squares fit of the max-phase load (% of rating) against time, over the
-    ``TREND_WINDOW_MINUTES`` up to ``until`` (the feeder's latest reading).
-
-    ``slope_percent_per_minute`` is the window's slope; ``recent_slope_percent_per_minute``
-    the slope of its newer half (None with fewer than two readings there). The trend is
-    ``rising`` only when both are positive: the latest readings must agree with the window.
-    ``forecast_percent`` is the fitted load ``horizon_minutes`` after ``until``;
-    ``minutes_to_rating`` is when the fit reaches 100 %, only while rising (None otherwise).
-    ``sufficient`` is false when the window holds too few points or spans too little time
-    for the fit to be trusted; callers must then ignore the slope.
-    """
+    """Least-squares fit of max-phase load against time over the trend window. ``rising`` needs
+    the window and its newer half both rising; ignore the slope unless ``sufficient``."""
 
     feeder_id: int
     until: datetime | None
@@ -82,7 +66,6 @@ class Trend:
 
     @property
     def rising(self) -> bool:
-        """A trustworthy fit that rises over the window and over its newer half."""
         return (
             self.sufficient
             and self.slope_percent_per_minute > 0
@@ -92,13 +75,10 @@ class Trend:
 
     @property
     def turning_down(self) -> bool:
-        """The window still rises but its newer half does not: the load has turned."""
         return self.sufficient and self.slope_percent_per_minute > 0 and not self.rising
 
     @property
     def direction(self) -> str:
-        """For the page: ``rising``, ``turning_down``, ``turning_up`` (the window falls but
-        its newer half rises), ``falling`` (or flat), or ``unknown`` (insufficient)."""
         if not self.sufficient:
             return "unknown"
         if self.rising:
@@ -110,11 +90,9 @@ class Trend:
 
     @property
     def will_exceed_rating(self) -> bool:
-        """True when a rising trend (see :attr:`rising`) reaches the rating within the horizon."""
         return self.rising and self.forecast_percent is not None and self.forecast_percent >= 100.0
 
     def as_inputs(self) -> dict:
-        """JSON-ready summary for audit inputs and alert ``forecast``."""
         recent = self.recent_slope_percent_per_minute
         return {
             "points": self.points,
@@ -131,12 +109,10 @@ class Trend:
 
 
 def load_percent_of(*, amps: list[float], rating_amps: float) -> float:
-    """Max-phase load as a percentage of the per-phase rating."""
     return max(amps) / rating_amps * 100.0
 
 
 def feeder_load_now(*, feeder: Feeder, now: datetime | None = None) -> LoadSnapshot:
-    """The feeder's latest reading (by ``measured_at``), with its max-phase % and staleness."""
     now = now or timezone.now()
     reading = FeederReading.objects.filter(feeder_id=feeder.pk).order_by("-measured_at").first()
     if reading is None:
@@ -160,10 +136,7 @@ def trend_fit(
     horizon_minutes: float = TREND_HORIZON_MINUTES,
     window_minutes: float = TREND_WINDOW_MINUTES,
 ) -> Trend:
-    """Least-squares line through ``(time, load %)`` samples (those of the window ending at
-    ``until``); the forecast is taken at ``until + horizon``, and the samples of the newer
-    half of the window get their own slope. Pure function: the detection and the selector
-    share it."""
+    """Pure, so detection and the selector share it."""
     points = len(samples)
     if points == 0:
         return Trend(feeder_id, until, 0, 0.0, 0.0, None, None, horizon_minutes, None, False)
@@ -183,7 +156,6 @@ def trend_fit(
 
 
 def _least_squares(xs: list[float], ys: list[float]) -> tuple[float, float] | None:
-    """(slope, intercept) of the least-squares line, None when the xs do not vary."""
     count = len(xs)
     mean_x = sum(xs) / count
     mean_y = sum(ys) / count
@@ -225,8 +197,6 @@ def feeder_trend(
     until: datetime | None = None,
     horizon_minutes: float = TREND_HORIZON_MINUTES,
 ) -> Trend:
-    """Trend of the feeder's max-phase load over the ``minutes`` before ``until`` (default:
-    its latest reading), and the forecast ``horizon_minutes`` ahead."""
     if until is None:
         until = (
             FeederReading.objects.filter(feeder_id=feeder.pk)
@@ -245,13 +215,8 @@ def feeder_trends(
     minutes: float = TREND_WINDOW_MINUTES,
     horizon_minutes: float = TREND_HORIZON_MINUTES,
 ) -> dict[int, Trend]:
-    """Trends of many feeders at once, each ending at its own time.
-
-    ``feeders`` holds ``(feeder, until)`` or ``(feeder_id, rating_amps, until)``. On
-    PostgreSQL the fit is one aggregate query (``regr_slope``/``regr_intercept``), so a
-    500-feeder ingest batch costs one round trip instead of shipping thousands of rows to
-    Python; elsewhere (the embedded SQLite demo) the rows are fetched and fitted here.
-    """
+    """Trends of many feeders, each ending at its own time: one aggregate query on PostgreSQL
+    (``regr_slope``), rather than shipping thousands of rows to Python."""
     specs: list[tuple[int, float, datetime]] = []
     for spec in feeders:
         if len(spec) == 2:
@@ -339,14 +304,12 @@ def _trends_python(specs: list[tuple[int, float, datetime]], window: timedelta, 
 
 
 def feeder_readings_between(*, feeder: Feeder, start: datetime, end: datetime) -> QuerySet[FeederReading]:
-    """The feeder's readings with ``start <= measured_at < end``, oldest first (charts)."""
     return FeederReading.objects.filter(feeder_id=feeder.pk, measured_at__gte=start, measured_at__lt=end).order_by(
         "measured_at"
     )
 
 
 def feeder_alert_open(*, feeder: Feeder) -> FeederAlert | None:
-    """The feeder's open alert, if any (there is at most one)."""
     return FeederAlert.objects.filter(feeder_id=feeder.pk, cleared_at__isnull=True).first()
 
 
@@ -355,11 +318,7 @@ def token_sha256(token: str) -> str:
 
 
 def monitor_token_authenticate(*, token: str) -> MonitorToken | None:
-    """The active token matching ``token``, or None.
-
-    Looked up by its SHA-256 (the plaintext is never stored), then compared in constant
-    time so the response time says nothing about how much of a guess was right.
-    """
+    """Looked up by SHA-256, then compared in constant time so timing says nothing about a guess."""
     if not token:
         return None
     digest = token_sha256(token)
@@ -381,17 +340,14 @@ def substation_codes() -> list[str]:
 
 
 def feeders_ever_managed() -> QuerySet[Feeder]:
-    """Feeders with a ``managed_since`` date (NF10), the longest managed first."""
     return Feeder.objects.filter(managed_since__isnull=False).order_by("managed_since", "code")
 
 
 def feeder_with_substation(*, feeder_id: int) -> Feeder:
-    """Raises ``Feeder.DoesNotExist``."""
     return Feeder.objects.select_related("substation").get(pk=feeder_id)
 
 
 def feeder_chart_readings(*, feeder: Feeder, since: datetime) -> list[FeederReading]:
-    """The feeder's readings since ``since``, oldest first, only what the chart draws."""
     return list(
         FeederReading.objects.filter(feeder=feeder, measured_at__gte=since)
         .order_by("measured_at")
@@ -428,8 +384,6 @@ FEEDER_ORDERINGS: dict[str, list] = {
 
 
 def feeders_filtered(*, filters: dict, sort: str = "risk", descending: bool = False) -> QuerySet[Feeder]:
-    """The overview's feeders: by substation code, licence area, status, high-risk only,
-    ordered by one of ``FEEDER_ORDERINGS`` (reversed when ``descending``)."""
     feeders = Feeder.objects.select_related("substation").order_by(*FEEDER_ORDERINGS[sort])
     if descending:
         feeders = feeders.reverse()
@@ -445,9 +399,8 @@ def feeders_filtered(*, filters: dict, sort: str = "risk", descending: bool = Fa
 
 
 def feeder_for_token(*, token: MonitorToken, code: str) -> Feeder | None:
-    """The feeder ``code`` if ``token`` may name it: its own monitor's feeder, or any for an
-    unbound (head-end or SCADA) token; None otherwise, as if it did not exist, so a
-    monitor's token cannot find out which feeders there are."""
+    """None when the token may not name the feeder, as if it did not exist, so a monitor's token
+    cannot find out which feeders there are."""
     feeders = Feeder.objects.filter(code=code)
     if token.monitor_device_id:
         feeders = feeders.filter(monitor_device_id=token.monitor_device_id)
@@ -455,7 +408,6 @@ def feeder_for_token(*, token: MonitorToken, code: str) -> Feeder | None:
 
 
 def feeder_counters() -> dict[str, int]:
-    """The overview's counters feeders own: open alerts, feeders offline."""
     return {
         "open_alerts": FeederAlert.objects.filter(cleared_at__isnull=True).count(),
         "feeders_offline": Feeder.objects.filter(status=FeederStatus.OFFLINE).count(),

@@ -1,5 +1,3 @@
-"""Celery tasks of the feeders app, and their beat schedule."""
-
 from __future__ import annotations
 
 import logging
@@ -16,13 +14,8 @@ OFFLINE_SWEEP_SECONDS = 30.0
 
 @shared_task(name="feeders.tasks.feeders_offline_sweep", expires=OFFLINE_SWEEP_SECONDS)
 def feeders_offline_sweep_task() -> int:
-    """Mark feeders with no recent reading offline.
-
-    One task for all feeders rather than one per feeder: the work is one indexed query
-    plus a compare-and-set update for the few feeders that went silent. Idempotent: the service compare-and-sets each feeder, so overlapping runs (or a run
-    repeated after a worker crash) mark each feeder once. Expires before its next run so a
-    backlog never piles up sweeps.
-    """
+    """Mark feeders with no recent reading offline. Idempotent (the service compare-and-sets);
+    expires before its next run so sweeps never pile up."""
     marked = feeders_offline_sweep()
     if marked:
         logger.info("marked %d feeder(s) offline: %s", len(marked), marked)

@@ -1,13 +1,9 @@
 # ruff: noqa: S608 - SQL is built only from the constant table names in T; values are bound parameters.
 """NF11/NF12 usage-limit breaches over a report period (expected none; listed if not).
 
-Every charger's curtailed intervals within 30 days either side of the period are checked
-with the interval the limits count once an action has ended: what the device did,
-``[confirmed_at, ended_at)``, up to the report's "now" while running, unconfirmed and failed commands excluded: a cheap window-function pre-filter finds the
-chargers that could breach, and an exact check of the candidate windows of those chargers
-finds the worst window per charger and limit. Times are epoch seconds throughout, so the
-same SQL runs on PostgreSQL and SQLite.
-"""
+A cheap window-function pre-filter finds the chargers that could breach, then an exact check of
+their candidate windows finds the worst per charger and limit. Times are epoch seconds, so the
+same SQL runs on PostgreSQL and SQLite."""
 
 from __future__ import annotations
 
@@ -35,8 +31,7 @@ TOLERANCE_MINUTES = 1e-4
 
 
 def _intervals(d: Dialect, *, flagged_only: bool = False) -> str:
-    """Curtailed intervals of every charger near the period (30 days either side), failed
-    commands excluded: the limits are about chargers switched off."""
+    """Failed commands excluded: the limits are about chargers switched off."""
     end = action_end(d)
     flagged = f" AND a.hcalcs_id IN (SELECT hcalcs_id FROM {FLAGGED_TABLE})" if flagged_only else ""
     return f"""

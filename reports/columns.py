@@ -1,11 +1,5 @@
-"""The tables of an Ofgem report and their columns: one definition used by the CSV, XLSX
-and JSON writers, the JSON Schema (``schema.json``) and the documentation.
-
-Types: ``integer``, ``number`` (minutes to 2 decimal places, kW), ``string``, ``boolean``
-(``true``/``false`` in CSV), ``datetime``
-(ISO 8601 UTC, ``2026-03-29T01:00:00Z``, empty/null when not set), ``date`` (London
-calendar day, ``YYYY-MM-DD``).
-"""
+"""The report's tables and columns: one definition for the CSV, XLSX and JSON writers, the JSON
+Schema and the documentation."""
 
 from __future__ import annotations
 
@@ -266,8 +260,7 @@ def _row_schema(table: Table) -> dict:
 
 
 def json_schema() -> dict:
-    """The JSON Schema of the JSON export (``reports/schema.json`` is this,
-    written out; a test keeps the two equal)."""
+    """``reports/schema.json`` is this, written out; a test keeps the two equal."""
     return {
         "$schema": "https://json-schema.org/draft/2020-12/schema",
         "$id": "https://dnoctl.example/schemas/ofgem-curtailment-report-v2.json",

@@ -1,11 +1,5 @@
-"""Report periods on the Europe/London calendar, with UTC bounds underneath.
-
-A period is a whole number of London calendar days ``[first_day, last_day]``; its UTC
-bounds are the London midnights at its start and after its end, so a period containing the
-last Sunday of March is one hour shorter than its number of days and one containing the
-last Sunday of October one hour longer. The regulatory year runs 1 April - 31 March and its
-quarters are Q1 April-June, Q2 July-September, Q3 October-December, Q4 January-March.
-"""
+"""Report periods: whole Europe/London calendar days, so a period holding a clock change is an
+hour shorter or longer in UTC. The regulatory year runs 1 April - 31 March."""
 
 from __future__ import annotations
 
@@ -50,7 +44,6 @@ class ReportPeriod:
         return (self.end_utc - self.start_utc).total_seconds() / 3600
 
     def months(self) -> list[dt.date]:
-        """The first day of each calendar month the period touches."""
         month = self.first_day.replace(day=1)
         result = []
         while month <= self.last_day:
@@ -71,7 +64,7 @@ class ReportPeriod:
 
 
 def regulatory_year_of(day: dt.date) -> int:
-    """The regulatory year (named by the calendar year it starts in) containing ``day``."""
+    """Named by the calendar year it starts in."""
     return day.year if day.month >= 4 else day.year - 1
 
 
@@ -86,7 +79,6 @@ def period_regulatory_year(year: int) -> ReportPeriod:
 
 
 def period_quarter(year: int, quarter: int) -> ReportPeriod:
-    """Quarter 1-4 of regulatory year ``year`` (Q1 = April-June)."""
     _check_year(year)
     if quarter not in (1, 2, 3, 4):
         raise PeriodError(f"quarter must be 1, 2, 3 or 4, got {quarter!r}")
@@ -152,13 +144,9 @@ def period_parse(
     quarter: str | None = None,
     month: str | None = None,
 ) -> ReportPeriod:
-    """One period from exactly one way of naming it (the page, API and command share this):
-
-    * ``regulatory_year=2026`` -> 1 April 2026 - 31 March 2027
-    * ``quarter="2026-Q3"`` -> Q3 of regulatory year 2026/27 (October-December 2026)
-    * ``month="2026-10"``
-    * ``start="2026-10-01", end="2026-10-31"`` (both days inclusive)
-    """
+    """One period from exactly one way of naming it: ``regulatory_year``, ``quarter``
+    (``2026-Q3``), ``month`` (``2026-10``) or ``start`` and ``end`` (inclusive). The page, API
+    and command share it."""
     given = [
         name
         for name, value in (

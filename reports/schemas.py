@@ -1,9 +1,5 @@
-"""What the reports API gives, as models for the OpenAPI schema.
-
-The period, the summary and each table's rows take their JSON Schema from ``columns`` (the
-one definition of the report's columns, which the JSON export's schema also comes from),
-so the API and the export cannot describe them differently.
-"""
+"""The reports API for the OpenAPI schema. Rows take their JSON Schema from ``columns``, so the
+API and the export cannot describe them differently."""
 
 from __future__ import annotations
 

@@ -1,10 +1,5 @@
-"""Writes of the reports area: generating a report file, and export jobs with progress.
-
-An export job lives in the cache (Redis in production) under ``reports:export:<id>``: its
-period, format, state (queued, running, done, failed), progress and file. The file is
-written under ``var/reports/`` as ``<id>.part`` and renamed when complete, so a download
-never sees half a report. Every export is audited.
-"""
+"""Report files and export jobs. A job lives in the cache; its file is written as ``<id>.part``
+and renamed when complete, so a download never sees half a report. Every export is audited."""
 
 from __future__ import annotations
 
@@ -74,12 +69,8 @@ def report_generate(
     on_progress: ProgressCallback | None = None,
     generated_at: dt.datetime | None = None,
 ) -> ReportResult:
-    """Write the report for ``period`` in ``fmt`` (csv, xlsx or json) to ``path``.
-
-    One transaction (read-only in effect): every table comes from the same snapshot of the
-    period's events and curtailments. Memory stays flat: rows stream from server-side
-    cursors straight into the writer.
-    """
+    """One transaction, so every table comes from the same snapshot; rows stream from server-
+    side cursors into the writer, so memory stays flat."""
     if fmt not in FORMATS:
         raise ValueError(f"format must be one of {', '.join(FORMATS)}, got {fmt!r}")
     if not 1 <= top_n <= MAX_TOP_N:
@@ -130,8 +121,7 @@ def report_generate(
 
 
 def report_overview(*, period: ReportPeriod, top_n: int = 10) -> dict:
-    """What the Reports page shows: summary, duration buckets, months, worst served,
-    breaches and the events still running (no per-event rows), from one snapshot."""
+    """What the Reports page shows, from one snapshot."""
     now = timezone.now()
     with transaction.atomic(), selectors.report_snapshot(period=period, now=now) as snapshot:
         breaches = breach_rows(snapshot)
@@ -210,8 +200,7 @@ def export_path(job: dict) -> Path:
 
 
 def report_export_run(*, export_id: str) -> dict | None:
-    """Generate the export's file (the task's body). Idempotent: a job that is already
-    running or done is left alone, so a redelivered message does nothing."""
+    """Idempotent: a job already running or done is left alone, so a redelivered message does nothing."""
     job = report_export_get(export_id=export_id)
     if job is None:
         logger.warning("report export %s is unknown or expired", export_id)
@@ -275,7 +264,7 @@ def report_export_run(*, export_id: str) -> dict | None:
 
 
 def report_export_downloaded(*, user, job: dict) -> None:
-    """Audit a download of a finished export (the file may leave the building)."""
+    """Audited: the file may leave the building."""
     audit_record(
         action="report.export_downloaded",
         actor_user=user,

@@ -1,14 +1,6 @@
 # ruff: noqa: S608 - SQL built only from constant table names and a validated one-hex-digit prefix.
-"""A synthetic curtailment history of any size, inserted by PostgreSQL itself
-(``INSERT ... SELECT generate_series(...)``): for the report's memory test and benchmark,
-never for real data.
-
-The history is compliant by construction: each feeder has ``chargers_per_feeder`` chargers
-and ``events_per_feeder`` events spread evenly over the year; each event curtails
-``actions_per_event`` of its feeder's chargers (a rotating window), for 15-60 minutes. A
-few actions are overridden, late or failed. Actions carry no ``mpan``, so the report takes
-the meter's import MPAN (the longer path).
-"""
+"""A synthetic, compliant curtailment history of any size, inserted by PostgreSQL itself: for
+the report's memory test and benchmark, never for real data."""
 
 from __future__ import annotations
 
@@ -48,7 +40,6 @@ def _base(table: str) -> int:
 
 
 def _eui64(expr: str) -> str:
-    """SQL: a canonical EUI-64 from a 16-hex-digit expression."""
     parts = [f"substr({expr}, {i}, 2)" for i in range(1, 17, 2)]
     return " || '-' || ".join(parts)
 

@@ -1,5 +1,3 @@
-"""The Reports page (at ``/reports/``)."""
-
 from django.urls import path
 
 from reports import views as report_views

@@ -1,9 +1,5 @@
-"""Writers of one report into a file: a zip of CSV files, an XLSX workbook, a JSON document.
-
-Each writer takes the tables in ``columns.TABLES`` order, rows as iterables, and writes
-them as they come: the zip streams each CSV member, the workbook is openpyxl's write-only
-mode (rows go to a temporary file, not a tree in memory), the JSON is written row by row.
-"""
+"""Report writers: a zip of CSVs, an XLSX workbook, a JSON document. Each writes rows as they
+come (openpyxl's write-only mode for XLSX), so a report is never whole in memory."""
 
 from __future__ import annotations
 
@@ -80,8 +76,7 @@ class CsvZipWriter:
 
 
 class XlsxWriter:
-    """A sheet per table; the summary sheet also carries the duration buckets and the
-    feeders managed per month, with a bar chart of the durations."""
+    """A sheet per table; the summary sheet adds the duration buckets, managed months and a chart."""
 
     def __init__(self, path: Path) -> None:
         self._path = path
@@ -89,7 +84,7 @@ class XlsxWriter:
         self._summary_extra: dict[str, list[list]] = {}
 
     def summary_tables(self, *, buckets: list[list], months: list[list]) -> None:
-        """Small tables shown again on the summary sheet (give before ``table(SUMMARY)``)."""
+        """Give before ``table(SUMMARY)``."""
         self._summary_extra = {DURATION_BUCKETS.name: buckets, MANAGED_MONTHS.name: months}
 
     def table(self, table: Table, rows: Iterable[list]) -> int:
@@ -133,8 +128,7 @@ class XlsxWriter:
 
 
 class JsonWriter:
-    """``{"format", "version", "period", "summary", "tables": {name: [row objects]}}``,
-    written row by row (see ``reports/schema.json``)."""
+    """Written row by row (see ``reports/schema.json``)."""
 
     def __init__(self, path: Path) -> None:
         self._file = open(path, "w", encoding="utf-8")  # noqa: SIM115 - closed in close()

@@ -1,24 +1,9 @@
 """The premises register import: premises, meters, MPANs and HCALCS from one CSV file.
 
-All or nothing, in two streaming passes over the file (the ``csv`` module over the open
-file; the file is never loaded whole):
-
-1. **validate** every row, collecting every error as (row, column, reason); cross-row
-   consistency (a premise or meter described differently on two rows, an MPAN or HCALCS on
-   two rows) is checked with compact per-key fingerprints (about 100 bytes per distinct
-   key, never the row data). Any error: nothing is written and the report lists them.
-2. **write** in one transaction, in chunks of ``CHUNK_ROWS``: for each chunk the existing
-   rows are read by natural key (premise reference, meter EUI-64, MPAN core, HCALCS
-   EUI-64), and only new rows are created and changed rows updated (bulk), so re-importing
-   the same file changes nothing and the report says created / updated / unchanged.
-
-``--dry-run`` runs both passes and rolls back, so its counts are exact.
-
-The modules, in the order an import uses them: ``columns`` (the file's columns), ``rows``
-(one row's cells), ``reading`` (streaming the file in chunks), ``validation`` (cross-row
-checks), ``writer`` (the upserts), ``run`` (the two passes), ``jobs`` (the upload page's
-background job and the audit entry); ``report`` is what an import found and did.
-"""
+All or nothing in two streaming passes, so the file is never loaded whole: validate every row
+(cross-row checks by compact fingerprints), then upsert by natural key in one transaction, so
+re-importing a file changes nothing. ``--dry-run`` runs both and rolls back, so its counts are
+exact."""
 
 from consent.importer.columns import COLUMNS, MPAN_COLUMNS, REQUIRED_COLUMNS
 from consent.importer.jobs import (

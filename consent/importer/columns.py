@@ -1,4 +1,4 @@
-"""The file's columns: ``COLUMNS`` is the truth (documented in ``docs/premises-import.md``)."""
+"""The file's columns: ``COLUMNS`` is the truth (``docs/premises-import.md``)."""
 
 from __future__ import annotations
 

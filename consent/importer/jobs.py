@@ -1,4 +1,4 @@
-"""Background jobs (the upload page): progress published in the cache, and the audit entry."""
+"""The upload page's background job (progress in the cache) and the import's audit entry."""
 
 from __future__ import annotations
 
@@ -26,7 +26,6 @@ def import_progress_set(job_id: str, state: dict) -> None:
 
 
 def import_job_run(*, job_id: str, path: str, dry_run: bool, user_id: int | None) -> dict:
-    """Run an uploaded file's import, publishing progress in the cache; deletes the file."""
     from django.contrib.auth.models import User
 
     source = (import_progress_get(job_id) or {}).get("source", "")
@@ -57,7 +56,6 @@ def _percent(phase: str, fraction: float) -> int:
 
 
 def premises_import_audit(*, report: ImportReport, source: str, user, audit=None) -> None:
-    """An audit entry for every import that wrote (or would have written) something."""
     audit = audit or audit_record
     inputs = report.as_dict()
     inputs.pop("errors")

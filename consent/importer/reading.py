@@ -1,5 +1,4 @@
-"""Streaming the file: the ``csv`` module over the open file (never loaded whole), the
-header checked against ``COLUMNS``, parsed rows handed on in chunks of ``CHUNK_ROWS``."""
+"""Streaming the file in chunks, never loaded whole; the header checked against ``COLUMNS``."""
 
 from __future__ import annotations
 
@@ -16,7 +15,7 @@ CHUNK_ROWS = 2000
 
 
 class CountingReader(io.RawIOBase):
-    """Counts the bytes read from the file, for the progress bar of the first pass."""
+    """Counts bytes read, for the first pass's progress bar."""
 
     def __init__(self, raw: BinaryIO) -> None:
         self.raw, self.bytes_read = raw, 0
@@ -32,7 +31,6 @@ class CountingReader(io.RawIOBase):
 
 
 def _rows(raw: BinaryIO, report: ImportReport) -> Iterator[tuple[int, dict[str, str]]]:
-    """(line number, row) pairs; header problems are reported as row 1."""
     text = io.TextIOWrapper(io.BufferedReader(raw), encoding="utf-8-sig", newline="")
     reader = csv.DictReader(text)
     try:

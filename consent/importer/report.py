@@ -1,5 +1,3 @@
-"""What an import found and did: the errors (row, column, reason) and the counts per kind."""
-
 from __future__ import annotations
 
 from dataclasses import dataclass, field

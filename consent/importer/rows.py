@@ -1,5 +1,4 @@
-"""Parsing one row: every cell checked with the validators the model fields use, every
-error of the row recorded as (row, column, reason)."""
+"""One row's cells, checked with the validators the model fields use."""
 
 from __future__ import annotations
 
@@ -74,7 +73,6 @@ def _field(report: ImportReport, line: int, column: str, parse: Callable[[], Any
 
 
 def parse_row(raw: dict[str, str], line: int, report: ImportReport, feeder_codes: set[str]) -> ParsedRow | None:
-    """One row's fields, or ``None`` after recording every error of the row."""
     get = lambda column: raw.get(column) or ""  # noqa: E731 - a missing cell is an empty cell
     before = report.error_count
     reference = _field(

@@ -1,6 +1,3 @@
-"""The import itself: the validation pass, then (when the whole file is valid) the write
-pass in one transaction."""
-
 from __future__ import annotations
 
 from collections.abc import Callable
@@ -36,11 +33,7 @@ def premises_import(
     dry_run: bool = False,
     progress: Progress = _no_progress,
 ) -> ImportReport:
-    """Validate then (when the whole file is valid) write the premises register.
-
-    ``open_file`` opens the file in binary mode; it is called once per pass. ``progress``
-    gets (phase, fraction done) now and then.
-    """
+    """Validate, then write only if the whole file is valid. ``open_file`` is called once per pass."""
     report = ImportReport(dry_run=dry_run)
     feeder_ids = dict(Feeder.objects.values_list("code", "pk"))
     consistency = Consistency()

@@ -1,5 +1,4 @@
-"""The validation pass's cross-row checks, kept as compact per-key fingerprints (about
-100 bytes per distinct key, never the row data)."""
+"""Cross-row checks kept as compact per-key fingerprints, never the row data."""
 
 from __future__ import annotations
 
@@ -11,15 +10,12 @@ from consent.importer.rows import ParsedRow
 
 
 def fingerprint(*parts: Any) -> int:
-    """A compact 64-bit fingerprint (collisions across 10^5 keys: ~10^-9)."""
+    """64 bits: collisions across 10^5 keys are about 10^-9."""
     digest = hashlib.blake2b(repr(parts).encode(), digest_size=8).digest()
     return int.from_bytes(digest, "big")
 
 
 class Consistency:
-    """Cross-row checks with fingerprints only: the same premise/meter described the same
-    way on every row, an MPAN on one (meter, role), an HCALCS on one row."""
-
     def __init__(self) -> None:
         self.premises: dict[int, int] = {}
         self.meters: dict[int, tuple[int, int]] = {}  # meter -> (premise fingerprint, meter fingerprint)

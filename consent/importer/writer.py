@@ -1,6 +1,3 @@
-"""The write pass: upserts by natural key (premise reference, meter EUI-64, MPAN core,
-HCALCS EUI-64), one chunk at a time."""
-
 from __future__ import annotations
 
 from typing import Any
@@ -12,11 +9,7 @@ from consent.models import HCALCS, MPAN, Meter, Premise
 
 
 class Writer:
-    """Upserts one chunk at a time by natural keys, counting created/updated/unchanged.
-
-    ``done`` remembers (as fingerprints) the keys already written, so a premise or meter
-    repeated on many rows is counted once.
-    """
+    """Upserts by natural key one chunk at a time; ``done`` counts a key repeated on many rows once."""
 
     def __init__(self, report: ImportReport, feeder_ids: dict[str, int]) -> None:
         self.report, self.feeder_ids = report, feeder_ids
@@ -103,12 +96,8 @@ class Writer:
 
     @staticmethod
     def _delete_replaced(model, key_field: str, slot_field: str, wanted: dict[str, dict]) -> None:
-        """Delete the rows whose (meter, slot) the file gives to a different key.
-
-        The register is the truth for a meter's MPANs (slot: role) and HCALCS (slot: switch
-        index): a different key in the same (meter, slot) is replaced, or the unique
-        (meter, slot) index would refuse the new row.
-        """
+        """The register is the truth for a meter's slots: a different key in a slot replaces the
+        old row, or the unique (meter, slot) index would refuse the new one."""
         slots = {(values["meter_id"], values[slot_field]) for values in wanted.values()}
         stale = [
             pk

@@ -1,13 +1,4 @@
-"""Writes of the feeders app (a package: the module outgrew 500 lines).
-
-* :mod:`feeders.services.feeder`: monitor tokens, feeder status, the offline sweep, the
-  operator's changes (automatic curtailment, alert acknowledgement);
-* :mod:`feeders.services.ingest`: telemetry ingest (validation, idempotent bulk insert);
-* :mod:`feeders.services.detection`: at-risk detection, alerts, announcing them to the
-  engine (``feeders.hooks``).
-
-Everything other apps use is re-exported here: import from ``feeders.services``.
-"""
+"""Writes of the feeders app; other apps import them from here."""
 
 from feeders.services.detection import (
     TREND_FLOOR_PERCENT,

@@ -1,5 +1,5 @@
-"""At-risk detection (R1): threshold, trend and hysteresis on new live readings; alerts,
-their audit, pushes and the hand-over to the curtailment engine; external (SCADA) alerts."""
+"""At-risk detection (R1): threshold, trend and hysteresis on new live readings, and the hand-
+over to the curtailment engine."""
 
 from __future__ import annotations
 
@@ -43,15 +43,12 @@ logger = logging.getLogger(__name__)
 TREND_FLOOR_PERCENT = 50.0
 
 
-# ReadingIn and FeederRow are NamedTuples, not frozen dataclasses: a 500-row batch builds
-# a thousand of them, and frozen dataclass __init__s (one object.__setattr__ per field)
-# were ~5 % of the ingest server's Python time (py-spy, 3 clients).
+# ReadingIn and FeederRow are NamedTuples, not frozen dataclasses: a batch builds a thousand
+# of them, and a frozen dataclass sets each field through object.__setattr__.
 
 
 class ReadingIn(NamedTuple):
-    """One validated reading, in UTC, with its max-phase load as % of the feeder's rating
-    (``load_percent_of``), worked out once at validation: detection, the trend floor and
-    the summary all judge it."""
+    """One validated reading, its load % worked out once: detection, the trend and the summary all judge it."""
 
     row: int
     feeder_id: int
@@ -62,8 +59,6 @@ class ReadingIn(NamedTuple):
 
 
 class FeederRow(NamedTuple):
-    """The feeder columns ingest validates and detects against (locked for the batch)."""
-
     id: int
     code: str
     monitor_device_id: str | None
@@ -80,8 +75,6 @@ class FeederRow(NamedTuple):
 
 @dataclass
 class _AlertState:
-    """An open alert as detection tracks it through a batch."""
-
     id: int
     below_clear_since: datetime | None
     original_below_clear_since: datetime | None
@@ -90,12 +83,9 @@ class _AlertState:
 def readings_apply(inserted: list[ReadingIn], feeders: dict[int, FeederRow], *, now: datetime) -> tuple[list, list]:
     """Move each feeder's summary forward and run detection on its new, live readings.
 
-    "New" means newer than the feeder's latest reading: a late reading that arrives after
-    a newer one is stored but judges nothing, because the newer one already did. "Live"
-    means not older than ``BACKFILL_AFTER_MINUTES``: a monitor replaying its buffer after
-    an outage must not raise alerts about the past (openwisp-monitoring does the same).
-    The caller holds the feeders' row locks.
-    """
+    A late reading judges nothing (a newer one already did), and a monitor replaying its buffer
+    after an outage must not raise alerts about the past. The caller holds the feeders' row
+    locks."""
     knobs = settings.DNOCTL
     backfill_cutoff = now - timedelta(minutes=knobs["BACKFILL_AFTER_MINUTES"])
     offline_cutoff = now - timedelta(minutes=knobs["OFFLINE_AFTER_MINUTES"])
@@ -158,12 +148,8 @@ def _detect_step(
     cleared: list[int],
     messages: list,
 ) -> _AlertState | None:
-    """One live reading through the alert state machine; returns the open alert or None.
-
-    Raise on a state change only (load at or above the at-risk level with no open alert);
-    clear only after every reading for ``CLEAR_HOLD_MINUTES`` stayed below the clear
-    level, so a load hovering at the threshold cannot make the alert flap.
-    """
+    """Raise on a state change only; clear only after the load stayed below the clear level for
+    the hold time, so a load hovering at the threshold cannot make the alert flap."""
     load = reading.load_percent
     if state is None:
         if load < feeder.at_risk_percent:
@@ -210,7 +196,6 @@ def _alert_inputs(feeder: FeederRow, reading: ReadingIn | None, trend: Trend | N
 def _alert_raise(
     feeder: FeederRow, reading: ReadingIn, kind: str, trend: Trend | None, *, now: datetime, messages: list
 ) -> int | None:
-    """Open an alert under the one-open-per-feeder constraint; None if one is already open."""
     inputs = _alert_inputs(feeder, reading, trend)
     try:
         with transaction.atomic():  # a savepoint: losing the race must not abort the batch
@@ -271,8 +256,6 @@ def _alert_message(feeder_id: int, code: str, alert: FeederAlert, state: str) ->
 
 
 def _engine_hand_over(alert_id: int) -> None:
-    """Hand the alert over to the curtailment engine on commit (``feeders.hooks``): the
-    engine decides whether the feeder is high-risk with automatic curtailment on."""
 
     def send() -> None:
         try:
@@ -291,8 +274,6 @@ def _summaries_update(
     offline_cutoff: datetime,
     messages: list,
 ) -> None:
-    """Write each feeder's ``last_reading_at``/``last_load_percent``/``status`` (one
-    statement on PostgreSQL) and queue its ``feeder.reading`` and status pushes."""
     back_online = [
         feeder_id
         for feeder_id, readings in advancing.items()
@@ -346,8 +327,7 @@ def _readings_payload(builders: list[partial]) -> FeederReadingsPayload:
 def _status_after(
     feeder: FeederRow, alert: _AlertState | None, curtailing: bool, latest: ReadingIn, offline_cutoff: datetime
 ) -> str:
-    """The status after a batch. ``curtailing`` belongs to the engine and is left alone; a
-    feeder whose newest reading is still too old stays offline."""
+    """``curtailing`` belongs to the engine and is left alone."""
     status = feeder.status
     if status == FeederStatus.OFFLINE:
         if latest.measured_at < offline_cutoff:
@@ -377,12 +357,8 @@ def feeder_alert_raise_external(
     source: str,
     load_percent: float | None = None,
 ) -> ExternalAlertResult:
-    """Open an external alert (the DNO's SCADA says the feeder is at risk) and hand over
-    to the engine, exactly like a detected one.
-
-    State change only: when the feeder already has an open alert (of any kind) that
-    alert is returned with ``created=False`` and nothing else happens.
-    """
+    """Open an alert the DNO's SCADA raised and hand it to the engine like a detected one; an
+    already open alert is returned with ``created=False``."""
     with transaction.atomic():
         locked = Feeder.objects.select_for_update().get(pk=feeder.pk)
         existing = FeederAlert.objects.filter(feeder_id=locked.pk, cleared_at__isnull=True).first()

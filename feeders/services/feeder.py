@@ -1,5 +1,4 @@
-"""Feeder services: monitor tokens, feeder status (set, re-derive, offline sweep), and the
-operator's changes (automatic curtailment on/off, alert acknowledgement)."""
+"""Feeder services: monitor tokens, status, the offline sweep and the operator's changes."""
 
 from __future__ import annotations
 
@@ -30,11 +29,7 @@ logger = logging.getLogger(__name__)
 
 
 def monitor_token_issue(*, name: str, monitor_device_id: str | None = None) -> str:
-    """Create a monitor token and return its plaintext, once: only its SHA-256 is stored.
-
-    A token with ``monitor_device_id`` may post only for the feeder carrying that id; one
-    without it (a monitoring head-end) may post for any feeder.
-    """
+    """Return the token's plaintext, once: only its SHA-256 is stored."""
     token = secrets.token_urlsafe(32)
     record = MonitorToken(name=name, token_sha256=token_sha256(token), monitor_device_id=monitor_device_id or None)
     record.full_clean()
@@ -43,11 +38,7 @@ def monitor_token_issue(*, name: str, monitor_device_id: str | None = None) -> s
 
 
 def feeder_status_set(*, feeder: Feeder, status: str) -> bool:
-    """Set the feeder's status and push ``feeder.status`` on commit.
-
-    Compare-and-set on the status read now: returns False (and pushes nothing) when the
-    status already had that value, so repeated calls are harmless.
-    """
+    """Compare-and-set, so repeated calls are harmless; pushes ``feeder.status`` on commit."""
     if status not in FeederStatus.values:
         raise ValueError(f"unknown feeder status {status!r}")
     with transaction.atomic():
@@ -71,13 +62,9 @@ def feeder_status_set(*, feeder: Feeder, status: str) -> bool:
 
 
 def feeders_offline_sweep(*, now: datetime | None = None) -> list[int]:
-    """Mark offline every feeder whose latest reading is older than
-    ``DNOCTL["OFFLINE_AFTER_MINUTES"]`` (or that never reported), pushing ``feeder.status``.
-
-    A silent monitor must never leave a feeder looking healthy. Compare-and-set per feeder
-    on its old status and reading time, so a reading arriving during the sweep wins.
-    Returns the ids marked offline.
-    """
+    """Mark offline every feeder with no recent reading: a silent monitor must never leave a
+    feeder looking healthy. Compare-and-set per feeder, so a reading arriving during the sweep
+    wins."""
     now = now or timezone.now()
     cutoff = now - timedelta(minutes=settings.DNOCTL["OFFLINE_AFTER_MINUTES"])
     candidates = Feeder.objects.exclude(status=FeederStatus.OFFLINE).filter(
@@ -108,10 +95,7 @@ def feeders_offline_sweep(*, now: datetime | None = None) -> list[int]:
 
 
 def feeder_status_refresh(*, feeder: Feeder, now: datetime | None = None) -> str:
-    """Re-derive the feeder's status from the database and set it (pushing on a change):
-    offline when its latest reading is too old, else curtailing while an event is open,
-    else at risk while an alert is open, else normal. For the engine to call when an
-    event ends, so the feeder drops back to the right state."""
+    """Re-derive the status from the database, for the engine to call when an event ends."""
     now = now or timezone.now()
     fresh = Feeder.objects.get(pk=feeder.pk)
     offline_after = timedelta(minutes=settings.DNOCTL["OFFLINE_AFTER_MINUTES"])
@@ -131,12 +115,7 @@ def feeder_status_refresh(*, feeder: Feeder, now: datetime | None = None) -> str
 
 
 def feeder_automatic_set(*, feeder: Feeder, enabled: bool, reason: str, changed_by) -> bool:
-    """Turn the feeder's automatic curtailment on or off, audited, pushing ``feeder.updated``
-    (everyone) and ``control.feeder_configured`` (operators: who and why) on commit.
-
-    Compare-and-set on the opposite value: returns False, and audits and pushes nothing,
-    when the feeder is already in the wanted mode (a second click, two engineers at once).
-    """
+    """Turn automatic curtailment on or off, audited; compare-and-set, so a second click does nothing."""
     with transaction.atomic():
         changed = Feeder.objects.filter(pk=feeder.pk, automatic_curtailment=not enabled).update(
             automatic_curtailment=enabled
@@ -184,15 +163,9 @@ def alert_acknowledge(
     escalated_at: datetime | None = None,
     now: datetime | None = None,
 ) -> bool:
-    """Record that the control room has seen the alert, audited, pushing ``feeder.updated``
-    (everyone) and ``control.alert_acknowledged`` (operators: who) on commit.
-
-    Compare-and-set on "not yet acknowledged": two operators clicking at once record one
-    acknowledgement; the second call returns False and audits and pushes nothing. ``reason``
-    is the operator's note (may be empty on the feeder page); ``via`` says where it was
-    acknowledged, for the audit trail. ``escalated_at``: the engine handed the alarm to the
-    operator then, so an acknowledgement older than that is taken again.
-    """
+    """Record that the control room has seen the alert, audited; compare-and-set, so two
+    operators clicking at once record one. An acknowledgement older than ``escalated_at`` is
+    taken again."""
     now = now or timezone.now()
     pending = Q(acknowledged_at__isnull=True)
     if escalated_at is not None:

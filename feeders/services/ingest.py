@@ -35,8 +35,6 @@ MAX_ERRORS_REPORTED = 500
 
 
 class TelemetryRejected(Exception):
-    """The whole batch is refused; ``errors`` name each bad row, field and reason."""
-
     def __init__(self, status: int, errors: list[dict[str, Any]]):
         super().__init__(f"telemetry batch rejected ({len(errors)} error(s))")
         self.status = status
@@ -45,8 +43,6 @@ class TelemetryRejected(Exception):
 
 @dataclass(frozen=True)
 class IngestResult:
-    """What a stored batch did: rows inserted, rows already stored, alerts raised/cleared."""
-
     accepted: int
     duplicates: int
     alerts_raised: list[int]
@@ -63,12 +59,8 @@ _INFINITY = float("inf")
 
 
 def _row_well_formed(row: Any, latest: datetime) -> datetime | None:
-    """The UTC time of a row that passes every structural check, or None when any check
-    might fail (the caller then runs :func:`_row_structure_errors` for the reasons).
-
-    The common case, timed: a full check with error bookkeeping per row was the largest
-    Python cost of a 500-row batch after JSON parsing.
-    """
+    """The fast path: None when any structural check might fail; the caller then asks
+    :func:`_row_structure_errors` for the reasons."""
     if type(row) is not dict:
         return None
     keys = row.keys()
@@ -97,7 +89,6 @@ def _row_well_formed(row: Any, latest: datetime) -> datetime | None:
 
 
 def _row_structure_errors(index: int, row: Any, now: datetime) -> tuple[list[dict], datetime | None]:
-    """Checks that need no database: shape, types, timestamp, numbers."""
     errors: list[dict] = []
 
     def bad(field: str | None, reason: str) -> None:
@@ -151,7 +142,6 @@ def _row_structure_errors(index: int, row: Any, now: datetime) -> tuple[list[dic
 
 
 def _feeder_errors(index: int, row: dict, feeder: FeederRow | None, *, well_formed: bool) -> list[dict]:
-    """Checks against the feeder: existence (to this token), phases, plausibility."""
     key = "feeder" if "feeder" in row else "monitor"
     if feeder is None:
         what = "feeder code" if key == "feeder" else "monitor id"
@@ -183,15 +173,12 @@ def _feeder_errors(index: int, row: dict, feeder: FeederRow | None, *, well_form
 
 
 def _ceilings(feeder: FeederRow) -> tuple[float, float]:
-    """The largest plausible phase current (A) and absolute power (kW) of a reading."""
     amps = feeder.rating_amps * ABSURD_RATING_MULTIPLE
     return amps, amps * 0.4 * feeder.phases  # 400 V class * amps, generous at any voltage
 
 
 def _plausible_load(row: dict, feeder: FeederRow) -> float | None:
-    """The max-phase load (% of rating) of a well-formed row that passes every check of
-    :func:`_feeder_errors` (phase count, amps and kW ceilings), else None: the common case
-    without building error lists, as :func:`_row_well_formed` does for the structure."""
+    """The fast path of :func:`_feeder_errors`: None when any check might fail."""
     amps = row["amps"]
     peak = max(amps)
     ceiling, kw_ceiling = _ceilings(feeder)
@@ -201,21 +188,13 @@ def _plausible_load(row: dict, feeder: FeederRow) -> float | None:
 
 
 def _usable_id(value: Any) -> bool:
-    """A string the database can be asked about (no NUL, which PostgreSQL text refuses)."""
+    """No NUL, which PostgreSQL text refuses."""
     return isinstance(value, str) and "\x00" not in value
 
 
 def _feeders_lock(rows: list[dict], *, bound_to: str | None) -> tuple[dict[str, FeederRow], dict[str, FeederRow]]:
-    """One query: the feeders the batch names that the token may post for, locked in id
-    order.
-
-    The row locks serialise concurrent batches for the same feeder, so detection sees a
-    consistent alert state and two requests can never both raise an alert; id order
-    means two batches naming the same feeders cannot deadlock. A token bound to one
-    monitor (``bound_to``) finds only that monitor's feeder: to it every other feeder is
-    unknown, answered exactly as a code that exists nowhere, so a monitor's token cannot
-    be used to find out which feeders exist (nor lock them).
-    """
+    """Row locks in id order serialise batches for the same feeder without deadlock, so two
+    requests can never both raise an alert. A bound token finds only its monitor's feeder."""
     codes = {row["feeder"] for row in rows if _usable_id(row.get("feeder"))}
     monitors = {row["monitor"] for row in rows if _usable_id(row.get("monitor"))}
     found = dialect.feeders_lock(codes=codes, monitors=monitors, bound_to=bound_to)
@@ -235,14 +214,8 @@ def _reject(status: int, errors: list[dict]) -> TelemetryRejected:
 def telemetry_ingest(*, token: MonitorToken, readings: Any, now: datetime | None = None) -> IngestResult:
     """Validate and store a batch of readings, then run at-risk detection.
 
-    All or nothing: any bad row raises :class:`TelemetryRejected` (400 listing every bad
-    row) and nothing is written. A token bound to a monitor knows only that monitor's
-    feeder: any other is an unknown feeder, as if it did not exist.
-    Idempotent on ``(feeder, measured_at)``: a repeated reading counts as a duplicate and
-    changes nothing, so a monitor may resend a batch it is unsure about. Late and
-    out-of-order readings are stored; only readings newer than the feeder's latest, and
-    not older than ``BACKFILL_AFTER_MINUTES``, drive detection.
-    """
+    All or nothing: any bad row raises :class:`TelemetryRejected`. Idempotent on ``(feeder,
+    measured_at)``, so a monitor may resend a batch it is unsure about."""
     now = now or timezone.now()
     if not isinstance(readings, list):
         raise _reject(400, [{"row": None, "field": "readings", "reason": "must be a list of readings"}])

@@ -1,7 +1,4 @@
 # ruff: noqa: S608 - SQL is built only from the constant table names in T; values are bound parameters.
-"""Managed feeders: feeders with events per London month, and the NF10 dates of each
-feeder under management."""
-
 from __future__ import annotations
 
 import datetime as dt
@@ -19,7 +16,6 @@ NF10_IMPLEMENTATION_MONTHS = 12
 
 
 def managed_month_rows(snapshot: Snapshot) -> list[list]:
-    """Per London month touched by the period: feeders with an event in it, and events."""
     period = snapshot.period
     values, params = [], []
     for month in period.months():
@@ -43,8 +39,7 @@ def _as_date(value) -> dt.date:
 
 
 def nf10_feeder_rows(snapshot: Snapshot) -> Iterator[list]:
-    """Feeders under management by the period's last day, with their NF10 dates (streamed).
-    Months are added as PostgreSQL does (clamped to the month's end)."""
+    """Months are added as PostgreSQL does (clamped to the month's end)."""
     sql = f"""
         SELECT f.code, s.code, s.licence_area, f.managed_since, COALESCE(per_feeder.events, 0)
         FROM {T["feeder"]} f

@@ -1,6 +1,4 @@
 # ruff: noqa: S608 - SQL is built only from the constant table names in T; values are bound parameters.
-"""The per-event table: one row per event of the period."""
-
 from __future__ import annotations
 
 from collections.abc import Iterator
@@ -36,7 +34,7 @@ LEFT JOIN notified ON notified.event_id = ev.id
 
 
 def event_rows(snapshot: Snapshot) -> Iterator[list]:
-    """One row per event (columns of ``columns.EVENTS``), oldest first, streamed."""
+    """One row per event (``columns.EVENTS``), oldest first, streamed."""
     sql = _EVENT_ROWS.format(**T) + " ORDER BY ev.started_at, ev.id"
     for row in stream(sql):
         yield [
@@ -59,8 +57,6 @@ def event_rows(snapshot: Snapshot) -> Iterator[list]:
 
 
 def ongoing_event_rows(snapshot: Snapshot) -> list[list]:
-    """The events of the period still running: id, feeder code, start (UTC) and minutes so
-    far (a handful of rows, for the page)."""
     sql = f"""
         SELECT ev.id, f.code, ev.start_s, (ev.end_s - ev.start_s) / 60
         FROM {EVENTS_TABLE} ev JOIN {T["feeder"]} f ON f.id = ev.feeder_id

@@ -1,7 +1,4 @@
 # ruff: noqa: S608 - SQL is built only from the constant table names in T; values are bound parameters.
-"""The snapshot: the period's events and one pass over their actions, then totals per
-event and per MPAN, materialised into temporary tables inside one transaction."""
-
 from __future__ import annotations
 
 import datetime as dt
@@ -49,7 +46,6 @@ WHERE e.started_at < %(end)s AND {end_at} > %(start)s
 
 
 def action_facts(d: Dialect) -> str:
-    """Curtailed seconds of one action (alias ``a``) inside the period, and its flags."""
     return f"""
     {ACTION_FAILED} AS failed,
     (a.status = 'late' OR a.end_reason = 'late'
@@ -111,8 +107,7 @@ TEMPORARY_TABLES = (EVENTS_TABLE, ACTIONS_TABLE, EVENT_AGG_TABLE, MPAN_AGG_TABLE
 
 @contextmanager
 def report_snapshot(*, period: ReportPeriod, now: dt.datetime | None = None):
-    """Materialise the period's events and curtailments as of ``now`` (default: now); use
-    inside ``transaction.atomic``. Events and curtailments still running count up to ``now``."""
+    """Use inside ``transaction.atomic``: the temporary tables are dropped at commit."""
     d = dialect()
     now = now or timezone.now()
     if not connection.in_atomic_block:

@@ -1,6 +1,3 @@
-"""What every report query shares: the table names (``T``), the SQL ``Dialect`` of
-PostgreSQL and SQLite, value conversions, and running a query (streamed or one row)."""
-
 from __future__ import annotations
 
 import datetime as dt
@@ -52,8 +49,7 @@ class ReportUnavailable(RuntimeError):
 
 @dataclass(frozen=True)
 class Dialect:
-    """The few SQL spellings that differ between PostgreSQL (production) and SQLite (the
-    embedded demo). Everything else in the report's SQL is common to both."""
+    """The few SQL spellings that differ between PostgreSQL and SQLite."""
 
     vendor: str
 
@@ -62,7 +58,7 @@ class Dialect:
         return self.vendor == "postgresql"
 
     def epoch(self, expr: str) -> str:
-        """Seconds since 1970 of a stored timestamp (SQLite keeps UTC text)."""
+        """SQLite keeps UTC text."""
         if self.postgresql:
             # date_part is double precision; EXTRACT is numeric (slower to sum) since PG 14.
             return f"date_part('epoch', {expr})"
@@ -81,8 +77,7 @@ class Dialect:
     def seconds_in_period(
         self, start: str, end: str, *, period_start: str = "%(start_s)s", period_end: str = "%(end_s)s"
     ) -> str:
-        """Seconds of ``[start, end)`` (stored timestamps) inside the period (epoch-second
-        parameters): the clipping every table of the report counts by."""
+        """The clipping every table of the report counts by."""
         return (
             f"{self.greatest}(0, {self.least}({self.epoch(end)}, {period_end})"
             f" - {self.greatest}({self.epoch(start)}, {period_start}))"
@@ -95,16 +90,12 @@ class Dialect:
 
 
 def action_end(d: Dialect, now: str = "%(now)s") -> str:
-    """The end of an action's counted interval: its release or revert once it has ended;
-    while it runs, ``now`` (the report's generation time, a bound parameter) or its planned
-    end if that came first (the device reverts by itself then)."""
+    """While it runs, ``now`` or its planned end if earlier, since the device reverts by itself then."""
     return f"COALESCE(a.ended_at, {d.least}(a.expected_end_at, {now}))"
 
 
 def event_end(now: str = "%(now)s") -> str:
-    """The end of an event's interval (alias ``e``): its end, or ``now`` while it is ongoing
-    (an event living while its feeder is at risk has no fixed end), or its planned end for
-    an old row closed without one."""
+    """``now`` while ongoing: an event lives while its feeder is at risk, with no fixed end."""
     return f"COALESCE(e.ended_at, CASE WHEN {EVENT_ONGOING} THEN {now} ELSE e.planned_end_at END)"
 
 
@@ -115,8 +106,7 @@ def dialect() -> Dialect:
 
 
 def ts_param(value: dt.datetime):
-    """A timestamp as the database stores it, so columns compare with it natively (SQLite:
-    the same UTC text Django writes, which orders correctly as text)."""
+    """As the database stores it, so columns compare natively (SQLite's UTC text orders as text)."""
     return connection.ops.adapt_datetimefield_value(value)
 
 

@@ -1,6 +1,4 @@
 # ruff: noqa: S608 - SQL is built only from the constant table names in T; values are bound parameters.
-"""The summary metrics and the events-by-duration table."""
-
 from __future__ import annotations
 
 import datetime as dt
@@ -21,7 +19,6 @@ from reports.selectors.sql import (
 
 
 def summary(snapshot: Snapshot, *, generated_at: dt.datetime, breaches: int) -> dict:
-    """The summary metrics (``columns.SUMMARY_METRICS``), typed."""
     period = snapshot.period
     events = one_row(
         f"""
@@ -120,7 +117,6 @@ def summary(snapshot: Snapshot, *, generated_at: dt.datetime, breaches: int) -> 
 
 
 def duration_bucket_rows(snapshot: Snapshot) -> list[list]:
-    """Events by minutes inside the period (a handful of rows)."""
     filters = []
     for low, high in DURATION_BUCKET_BOUNDS:
         cond = f"secs_in_period >= {float(low) * 60}"

@@ -1,6 +1,4 @@
 # ruff: noqa: S608 - SQL is built only from the constant table names in T; values are bound parameters.
-"""Worst-served customers: the MPANs curtailed longest in total, and by longest single curtailment."""
-
 from __future__ import annotations
 
 from django.db import connection

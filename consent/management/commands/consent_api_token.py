@@ -1,5 +1,4 @@
-"""``manage.py consent_api_token NAME --user USERNAME [--revoke]``: API tokens for the
-DNO's customer systems (the token is printed once; only its SHA-256 is stored)."""
+"""API tokens for the DNO's customer systems: printed once, only the SHA-256 stored."""
 
 from __future__ import annotations
 

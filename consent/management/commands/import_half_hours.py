@@ -1,5 +1,3 @@
-"""``manage.py import_half_hours FILE.csv``: half-hourly kWh per MPAN (``mpan,period_start,kwh``)."""
-
 from __future__ import annotations
 
 from pathlib import Path

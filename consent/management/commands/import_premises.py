@@ -1,5 +1,3 @@
-"""``manage.py import_premises FILE.csv [--dry-run]``: the premises register import."""
-
 from __future__ import annotations
 
 from pathlib import Path

@@ -1,14 +1,6 @@
-"""``manage.py dcc_simulator --port 8079 --callback URL --rules secmp0046|today``
-
-Runs the DCC simulator standalone on loopback until interrupted. Devices come from
-``--devices FILE`` (JSON list of {eui64, eno_firmware, wan, switch_indexes}), from
-``--from-db`` (every meter in the database with its HCALCS switch indexes), or later
-through ``POST /sim/devices``. It signs with ``DCC_SIMULATOR_KEY_PATH``/``_CERT_PATH`` (a
-DCC Boxed DSP key works) and serves dnoctl's own originator, plus every ``--user EUI64 ROLE
-XML_CERT GBCS_DS_CERT GBCS_KA_CERT`` given (for example DCC Boxed's network operator, so requests signed by the
-DCC's own tool reach it). ``--spool DIR`` keeps device responses the callback URL has not
-accepted yet on disk and delivers them after a restart, as the DCC keeps retrying.
-"""
+"""Runs the DCC simulator standalone on loopback until interrupted. ``--devices FILE`` is a JSON
+list of {eui64, eno_firmware, wan, switch_indexes}; ``--spool DIR`` keeps undelivered device
+responses across restarts, as the DCC keeps retrying."""
 
 from __future__ import annotations
 

@@ -1,5 +1,3 @@
-"""``manage.py run_embedded``: the whole demo in one process (see :mod:`dnoctl.embedded`)."""
-
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 

@@ -1,6 +1,3 @@
-"""``manage.py seed_demo``: a deterministic, idempotent synthetic DNO area (see
-:mod:`dnoctl.demo_seed`)."""
-
 import time
 
 from django.core.management.base import BaseCommand, CommandError

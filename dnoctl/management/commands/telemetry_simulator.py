@@ -1,9 +1,5 @@
-"""``manage.py telemetry_simulator --url http://127.0.0.1:8000 --token TOKEN --speed 60``
-
-Runs the demo's synthetic LV monitors (``dnoctl.telemetry_simulator``) until interrupted,
-posting to the ingest API of the server at ``--url``. Without ``--token`` it issues a new
-head-end monitor token and prints nothing secret except to this terminal.
-"""
+"""Runs the demo's synthetic LV monitors against ``--url``; without ``--token`` it issues a
+head-end token."""
 
 from __future__ import annotations
 

@@ -1,6 +1,5 @@
-"""``manage.py monitor_token --name NAME [--monitor-device-id ID]`` issues a token for an LV
-monitor (bound to the feeder with that monitor id) or a head-end (unbound), printing the
-plaintext once; ``--revoke NAME`` deactivates one."""
+"""Issue a token for an LV monitor (bound to its feeder) or a head-end (unbound); the plaintext
+is printed once."""
 
 from __future__ import annotations
 

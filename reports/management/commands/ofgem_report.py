@@ -1,12 +1,4 @@
-"""``manage.py ofgem_report``: write an Ofgem curtailment report to a file.
-
-    manage.py ofgem_report --regulatory-year 2026 --format xlsx --output ry2026.xlsx
-    manage.py ofgem_report --start 2026-10-01 --end 2026-10-31 --format csv --output oct.zip
-    manage.py ofgem_report --quarter 2026-Q3 --format json --output q3.json --queue --user erin
-
-By default the report is generated in this process; ``--queue`` hands it to a Celery worker
-(the export job the Reports page uses) and follows its progress. Progress goes to stderr.
-"""
+"""Generates here, or with ``--queue`` through the Reports page's export job on a worker."""
 
 from __future__ import annotations
 
