@@ -204,8 +204,16 @@ def _defer_all_spent(usable: dict[int, tuple[Candidate, int]], budget: CommandBu
     refuse-and-reallocate loop would defer, one allocation at a time, every charger any
     allocation can pick: defer them in one pass instead (one allocation asking for all they
     give), leaving in ``usable`` only the chargers no allocation picks. Nothing otherwise."""
-    refusals = {hcalcs_id: budget.refusal(_commands(candidate)) for hcalcs_id, (candidate, _m) in usable.items()}
-    if not usable or not all(refusals.values()):
+    by_kind: dict[tuple[bool, bool, bool], str | None] = {}  # what a charger sends depends on these
+    refusals: dict[int, str] = {}
+    for hcalcs_id, (candidate, _m) in usable.items():
+        kind = (candidate.override_allowed, candidate.on_boost_button, candidate.is_apc)
+        if kind not in by_kind:
+            by_kind[kind] = budget.refusal(_commands(candidate))
+        if by_kind[kind] is None:
+            return []
+        refusals[hcalcs_id] = by_kind[kind]
+    if not usable:
         return []
     everything_kw = sum(max(c.rated_kw, c.expected_kw) for c, _m in usable.values()) + 1.0
     allocation = _allocate(usable=usable, limited=[], need_kw=everything_kw)
