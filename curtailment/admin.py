@@ -44,8 +44,7 @@ class AspContractAdmin(AuditedAdmin):
 
 @admin.register(AspVen)
 class AspVenAdmin(AuditedAdmin):
-    """VENs are registered with ``manage.py asp_ven_register`` (which shows the secret once);
-    here they can be renamed to their provider or switched off (their tokens stop at once)."""
+    """VENs are registered with ``asp_ven_register`` (secret shown once); here renamed or switched off."""
 
     list_display = ["ven_name", "provider", "client_id", "active", "created_at"]
     fields = ["ven_name", "provider", "client_id", "active"]

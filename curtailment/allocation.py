@@ -1,45 +1,10 @@
-"""Share a feeder's required reduction between throttled APC chargers and switched-off HCALCS.
+"""Share a feeder's required reduction between throttled APC chargers (7.16) and switched-off HCALCS
+(7.6).
 
-Option 2 of SECMP0046 (seed 001), the Proposer's preferred one: a charger behind an
-Auxiliary Proportional Controller (APC) is limited to a percentage of its maximum
-(DUIS ``CommandedStateLevel``, SRV 7.16 / 7.13) instead of being switched off. The dispatch
-limits many chargers a little before it switches any off:
-
-1. **Water-filling.** Every APC charger drawing more than a common level ``T`` kW is held
-   to ``T``, but never below its guaranteed minimum (s14a EnWG's 4.2 kW by default, as
-   evcc implements it); ``T`` is the highest level that still meets the reduction, so
-   no charger is throttled more than the reduction needs, and every throttled charger
-   not at its minimum is left the same kW. A charger drawing ``T`` or less gets no limit:
-   it would give nothing and would use up its allowance (see below).
-2. **Switch-off for the rest.** Only what throttling every APC charger to its minimum
-   cannot cover is met by switching HCALCS off, with the **fewest** chargers that cover
-   it. Among the sets of that size, the fairest is taken: the least curtailed over 30
-   days first, then over 24 hours, then in the order given. Whatever those switch-offs
-   cover beyond the shortfall is given back to the APC chargers (a higher ``T``).
-3. If all of that is not enough, every charger is at its minimum or off and the
-   allocation reports the shortfall.
-
-**Levels are whole percent of the charger's maximum**, as the device applies them. A
-limit rounds down (more reduction, so the reduction is still met) and the guaranteed
-minimum rounds up to the next whole percent (so the charger never gets less). All sums
-are exact integers (centiwatts) inside, so the properties hold exactly, not within a
-tolerance.
-
-**Usage limits (NF11/NF12, invariant 2).** Every minute a charger is commanded below
-100 % counts as a curtailed minute, on the same ledger as a switched-off minute. The
-seeds cap "the equivalent of each charger being switched off for 2 hours" (8 in 30
-days); counting the whole minute is right under any reading of "equivalent", needs no
-estimate of what the car would have drawn (which nobody measures, while the ledger counts
-what the device did), and keeps one ledger and one compliance arithmetic for both kinds
-of charger. ``docs/apc.md`` weighs the alternative (energy withheld). This is why step 1
-never limits a charger that would give nothing: each limit costs the customer minutes.
-History fairness therefore comes from the allowance (the caller passes only chargers
-whose allowance is worth a command, as ``selection_plan`` does for HCALCS), from
-rotation (the engine gives each limit a window, after which the device reverts by
-itself), and from the switch-off order above.
-
-Pure Python, no Django: the engine reads the candidates, calls :func:`allocation_plan`,
-and sends the limits (:func:`limits_reconcile` says which 7.16s to send as the load moves).
+SECMP0046 option 2: APC chargers above a common level T are held to T (never below their minimum);
+only the rest is met by switching off the fewest, least-curtailed HCALCS. A charger at or below T is
+not limited: every limited minute counts against its allowance (docs/apc.md). Sums are integer
+centiwatts, so the properties hold exactly.
 """
 
 from __future__ import annotations
@@ -56,14 +21,7 @@ _CW_PER_KW = 100_000  # the allocation counts in centiwatts: level x max watts i
 
 @dataclass(frozen=True)
 class ApcCharger:
-    """An APC charger that may be throttled.
-
-    ``demand_kw`` is what it would draw now without a limit: for a charger already
-    limited, its draw before the limit (or ``max_kw`` when that is not known), since its
-    metered draw is only the limit itself. A demand above ``max_kw`` (a house's own load
-    in the meter's reading) counts as ``max_kw``. ``min_kw`` overrides the allocation's
-    guaranteed minimum for this charger.
-    """
+    """An APC charger; ``demand_kw`` is its draw without a limit."""
 
     charger_id: int
     max_kw: float
@@ -83,8 +41,7 @@ class HcalcsCandidate:
 
 @dataclass(frozen=True)
 class ApcLimit:
-    """The limit for one APC charger: ``level`` % of its maximum (the DUIS
-    ``CommandedStateLevel``), which is ``limit_kw``, saving ``reduction_kw`` of its demand."""
+    """The limit for one APC charger: ``level`` % of its maximum (DUIS ``CommandedStateLevel``)."""
 
     charger_id: int
     level: int
@@ -95,8 +52,7 @@ class ApcLimit:
 
 @dataclass(frozen=True)
 class Allocation:
-    """What :func:`allocation_plan` decided. ``common_level_kw`` is the water level ``T``
-    (None when no charger is throttled); ``switched_off`` lists HCALCS ids, fairest first."""
+    """What :func:`allocation_plan` decided; ``common_level_kw`` is the water level T."""
 
     required_kw: float
     limits: tuple[ApcLimit, ...]
@@ -113,14 +69,12 @@ class Allocation:
         return self.shortfall_kw == 0.0
 
     def level_of(self, charger_id: int) -> int:
-        """The level commanded for an APC charger (100 = not limited)."""
         return next((limit.level for limit in self.limits if limit.charger_id == charger_id), FULL_LEVEL)
 
 
 @dataclass(frozen=True)
 class LimitChange:
-    """One 7.16 to send: ``change`` is ``set`` (a new limit), ``lower``, ``raise`` or ``lift``
-    (level 100: the limit ends before its window does)."""
+    """One 7.16 to send: ``set``, ``lower``, ``raise`` or ``lift`` (level 100)."""
 
     charger_id: int
     change: str
@@ -138,7 +92,6 @@ class _Apc:
 
 
 def _watts(value: object, what: str) -> int:
-    """kW -> whole watts, refusing what cannot be a power."""
     if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value) or value < 0:
         raise ValueError(f"{what} must be a finite number of kW >= 0, got {value!r}")
     return round(value * 1000)
@@ -163,14 +116,7 @@ def _apc_rows(chargers: Iterable[ApcCharger], guaranteed_min_kw: float) -> list[
 
 
 def _water_level(rows: Sequence[_Apc], need_cw: int) -> int | None:
-    """The highest level ``T`` (centiwatts) at which holding every charger to max(T, its
-    minimum) saves at least ``need_cw``; 0 when even every minimum is not enough, None
-    when nothing is needed.
-
-    The saving S(T) = sum of (demand - max(T, floor)) over chargers with demand above
-    both is piecewise linear and falls as T rises; a sweep down its breakpoints (each
-    charger's demand and floor) finds the segment where it reaches the need.
-    """
+    """The highest level T (centiwatts) whose holding saves ``need_cw``; 0 if unreachable, None if not needed."""
     if need_cw <= 0:
         return None
     points = []
@@ -192,7 +138,6 @@ def _water_level(rows: Sequence[_Apc], need_cw: int) -> int | None:
 
 
 def _limits(rows: Sequence[_Apc], level_cw: int | None) -> tuple[list[ApcLimit], int]:
-    """The limits at water level ``level_cw`` and what they save (centiwatts)."""
     if level_cw is None:
         return [], 0
     limits, saved_cw = [], 0
@@ -215,9 +160,7 @@ def _limits(rows: Sequence[_Apc], level_cw: int | None) -> tuple[list[ApcLimit],
 
 
 class _PresentPrefix:
-    """Sums of the first ``m`` still-present weights in a fixed order (a Fenwick tree over
-    counts and sums): O(log n) to remove one or to ask, so choosing switch-offs from a
-    thousand candidates stays well under a millisecond per candidate."""
+    """Sums of the first ``m`` still-present weights (a Fenwick tree): O(log n) to remove or to ask."""
 
     def __init__(self, weights: Sequence[int]) -> None:
         n = len(weights)
@@ -239,7 +182,6 @@ class _PresentPrefix:
             i += i & -i
 
     def first_sum(self, m: int) -> int:
-        """Sum of the first ``m`` present weights (of all of them when fewer are present)."""
         if m <= 0:
             return 0
         walk = count = total = 0
@@ -253,14 +195,10 @@ class _PresentPrefix:
 
 
 def _fewest_switch_offs(candidates: Sequence[tuple[HcalcsCandidate, int]], need_cw: int) -> list[HcalcsCandidate]:
-    """The fewest of ``candidates`` (each with what it saves, in centiwatts) that cover
-    ``need_cw`` (all of them when none do), and of the sets that small, the one taking the
-    least-used chargers first.
+    """The fewest ``candidates`` covering ``need_cw``, least-used first among sets that small.
 
-    The size k is that of the k largest. Then, in fairness order, a candidate is taken when
-    the rest can still be covered by the largest of the candidates not yet considered with
-    the slots left: that keeps a cover of size k reachable at every step, so the result is
-    a smallest cover and, of those, the first in fairness order.
+    Taking a candidate only while the largest remaining ones can still cover the rest keeps a
+    smallest cover reachable.
     """
     usable = [candidate for candidate, weight in candidates if weight > 0]
     weights = [weight for _candidate, weight in candidates if weight > 0]
@@ -295,10 +233,8 @@ def allocation_plan(
     hcalcs: Iterable[HcalcsCandidate] = (),
     guaranteed_min_kw: float = GUARANTEED_MIN_KW,
 ) -> Allocation:
-    """Meet ``required_kw`` by throttling ``apc`` chargers to a common level (never below
-    ``guaranteed_min_kw``, or a charger's own ``min_kw``), switching off the fewest
-    ``hcalcs`` only for what throttling cannot cover. Raises ``ValueError`` naming the bad
-    input (a negative or non-finite kW, a charger listed twice)."""
+    """Meet ``required_kw`` by throttling ``apc``, then switching off the fewest ``hcalcs``;
+    ``ValueError`` names bad input."""
     need_cw = 100 * _watts(required_kw, "required_kw")
     rows = _apc_rows(apc, guaranteed_min_kw)
     candidates = [(c, 100 * _watts(c.kw, f"HCALCS {c.charger_id} kw")) for c in hcalcs]
@@ -326,14 +262,8 @@ def allocation_plan(
 def limits_reconcile(
     *, current: Mapping[int, int], allocation: Allocation, min_raise_levels: int = DEFAULT_MIN_RAISE_LEVELS
 ) -> list[LimitChange]:
-    """The 7.16s that take the chargers from their ``current`` levels (charger id -> level,
-    limited chargers only) to ``allocation``'s, as the load moves.
-
-    A lower limit is always sent (the reduction depends on it) and so is a lift (every
-    limited minute counts against the customer's allowance). A raise smaller than
-    ``min_raise_levels`` is skipped: the charger keeps a slightly lower limit, which only
-    reduces more, and the DCC is spared a command.
-    """
+    """The 7.16s moving chargers to ``allocation``'s levels; raises under ``min_raise_levels`` are
+    skipped to spare the DCC."""
     changes = []
     for limit in allocation.limits:
         before = current.get(limit.charger_id)
@@ -351,7 +281,6 @@ def limits_reconcile(
 
 
 def allocation_audit_inputs(allocation: Allocation) -> dict:
-    """The allocation as JSON for ``audit_record(inputs=...)``: ids and numbers only."""
     return {
         "required_kw": allocation.required_kw,
         "throttled_kw": allocation.throttled_kw,

@@ -1,11 +1,5 @@
-"""Audit targets as links to the object's page: an event, a feeder, a premise (for its
-chargers, consents and tenancies), the event behind an action, a service request or a
-notification. One query per kind of target on the page, never one per row.
-
-An entry keeps its target as ``target_type`` (``app_label.model``) and ``target_id``; a
-target with no page of its own (a login account, an ASP contract) stays a plain label,
-and so does one that is gone.
-"""
+"""Audit targets as links to their pages, one query per kind of target, never per row; a target with no
+page, or gone, stays a plain label."""
 
 from __future__ import annotations
 

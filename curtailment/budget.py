@@ -1,16 +1,6 @@
-"""The DCC command budget: the anomaly detection thresholds (ADT) dnoctl plans under.
-
-The DCC's anomaly detection quarantines a user's commands once their number per SRV over a
-period passes the thresholds the user set (SEC; seed 002: "the Electricity Distributor will
-set an ADT on these commands"). A quarantined 7.6 protects nobody, so selection plans under
-a budget configured to match those thresholds (``DNOCTL["DCC_BUDGET"]``: commands per SRV
-per hour and per day) and skips, with the reason recorded, the chargers it cannot command;
-the minute re-check tries again as the rolling windows free up.
-
-What counts: every request stored for the SRV within the window (``ServiceRequest`` rows,
-whoever made them: the engine, the consent app's boost-button set-up, operators), plus the
-commands planned actions will still send (an action whose 7.6, or 7.9, is not stored yet).
-"""
+"""The DCC command budget: the anomaly detection thresholds (ADT) dnoctl plans under. A quarantined 7.6
+protects nobody, so selection skips what the budget cannot pay for; every stored request counts,
+plus what planned actions will send."""
 
 from __future__ import annotations
 
@@ -104,9 +94,7 @@ class CommandBudget:
 
 
 def commands_needed(*, override_allowed: bool, on_boost_button: bool, limit: bool = False) -> dict[str, int]:
-    """What dispatching one charger sends: a 7.6 (a 7.16 for an APC's ``limit``), after a
-    7.9 when the customer may override and the charger is not on the boost button yet
-    (``curtailment.services.action``)."""
+    """What dispatching one charger sends: a 7.6 or 7.16, after a 7.9 when the customer may override."""
     needs = {"7.16" if limit else "7.6": 1}
     if override_allowed and not on_boost_button:
         needs["7.9"] = 1
@@ -114,8 +102,7 @@ def commands_needed(*, override_allowed: bool, on_boost_button: bool, limit: boo
 
 
 def command_budget(*, at: dt.datetime) -> CommandBudget:
-    """Every configured threshold with what was sent within its window before ``at`` and what
-    planned actions will still send (three queries)."""
+    """Every threshold with what was sent within its window and what planned actions will send."""
     limits = budget_limits()
     if not limits:
         return CommandBudget(lines=[])
@@ -142,7 +129,6 @@ def command_budget(*, at: dt.datetime) -> CommandBudget:
 
 
 def _reserved() -> dict[str, int]:
-    """7.6s and 7.16s (and 7.9s) that actions already planned will send, not yet stored."""
     unsent = CurtailmentAction.objects.filter(status__in=UNSENT_ACTION_STATES)
     stored = ServiceRequest.objects.filter(action_id=OuterRef("pk"))
     counts = unsent.aggregate(

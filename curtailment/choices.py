@@ -25,8 +25,7 @@ class EventEndReason(models.TextChoices):
 
 
 class ActionKind(models.TextChoices):
-    """What an action does to its charger: an HCALCS is switched off (7.6), an APC is held to
-    a level (7.16), as its ``controller_type`` says (docs/apc.md)."""
+    """An HCALCS is switched off (7.6), an APC held to a level (7.16), by its ``controller_type``."""
 
     SWITCH_OFF = "switch_off", "Switched off (7.6)"
     LIMIT = "limit", "Limited (7.16)"

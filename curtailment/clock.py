@@ -1,32 +1,9 @@
-"""The time-to-failure clock of an at-risk feeder, and the escalation deadlines drawn from it.
+"""The time-to-failure clock of an at-risk feeder (the PIA gives 5-10 minutes, seed 002) and escalation
+deadlines.
 
-The PIA gives 5-10 minutes between an overload alert and the failure of the LV network
-(seed 002); the clock says how much of that is left, from what the telemetry knows: the
-latest reading (max phase, % of rating), the trend of the recent readings and the rating.
-
-**Time to rating.** The latest load extrapolated along the trend's slope (the least-squares
-line the detection fits over its trend window, ``feeders.selectors.feeder_trend``):
-``(100 - load) / slope`` minutes while rising, 0 once at or over the rating, none while the
-load is steady or falling. Linear, not exponential: over a few minutes an evening ramp of
-EV chargers is close to a line, and a curve fitted to ten noisy points overreacts.
-
-**Time to failure (the fuse).** The feeder's rating is its fuse's rated current. A gG LV
-fuse carries that indefinitely and blows only after a sustained overload, in minutes to
-hours depending on the overload and on the fuse's temperature history, which no one
-measures. So the clock does not pretend to a time-current curve: it takes the fuse as
-likely to blow ``FUSE_MARGIN_MINUTES`` (5) after the load reaches the rating, the low end
-of the PIA's window, counted from when the load first went over. It is what the operator
-is shown as "fuse likely to blow in"; escalation deadlines are drawn from the time to the
-*rating*, so the margin never delays relief.
-
-**Escalation deadlines.** Relief must be confirmed before the load reaches the rating, with
-time left for the stages after this one (more chargers, the ASP, the operator): a stage
-waits ``time left / stages left``, at least a device's confirmation timeout (a 7.6 cannot
-be confirmed sooner) and at most ``ESCALATION_MAX_WAIT_S`` (when the load is not heading
-for its rating there is no deadline to meet, but unconfirmed relief still escalates).
-
-Pure functions: the service (``curtailment.services.protection``) feeds them and stores
-the result.
+Time to rating is linear along the trend (an EV ramp is close to a line; a curve on ten noisy points
+overreacts). Nobody measures a fuse's heat, so it is taken to blow ``FUSE_MARGIN_MINUTES`` after the
+rating is reached; deadlines use the time to rating, so the margin never delays relief.
 """
 
 from __future__ import annotations
@@ -70,8 +47,7 @@ def failure_clock(
     now: dt.datetime,
     fuse_margin_minutes: float,
 ) -> Clock:
-    """The clock from the latest reading and the trend's slope (None when the trend has too
-    few points to be trusted). ``over_rating_since`` is carried from the previous clock."""
+    """The clock from the latest reading and the trend's slope (None when the trend is too short to trust)."""
     if stale or load_percent is None or reading_at is None:
         return Clock(ClockState.UNKNOWN, None, None, over_rating_since)
     age = max(0.0, (now - reading_at).total_seconds() / 60.0)
@@ -89,7 +65,8 @@ def failure_clock(
 
 
 def stage_wait_seconds(*, clock: Clock, stages_left: int, min_s: float, max_s: float) -> float:
-    """How long one escalation stage waits for confirmed relief (see the module docstring)."""
+    """Time left / stages left, at least a confirmation timeout (a 7.6 cannot be confirmed sooner), at
+    most ``ESCALATION_MAX_WAIT_S``."""
     left = clock.minutes_left
     if left is None:
         return max_s

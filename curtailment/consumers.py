@@ -1,8 +1,4 @@
-"""WebSocket consumer of the event page: one event's actions and service requests, live.
-
-Authentication, close codes and the control-message filter come from
-:class:`feeders.consumers.LiveConsumer`; this consumer never writes to the database.
-"""
+"""WebSocket consumer of the event page; authentication comes from :class:`feeders.consumers.LiveConsumer`."""
 
 from __future__ import annotations
 

@@ -1,8 +1,5 @@
-"""Who acts on what the DCC tells us: device responses by SRV, device alerts by code.
-
-Installed into the DCC app by ``CurtailmentConfig.ready()``, so every process that applies
-DCC documents (the web server's ``/dcc/responses/``, a worker delivering locally) uses it.
-"""
+"""Who acts on what the DCC tells us, installed by ``CurtailmentConfig.ready()`` so every process
+applying DCC documents uses it."""
 
 from __future__ import annotations
 
@@ -43,8 +40,7 @@ RESPONSE_HANDLERS = {
 
 
 def boost_pressed(alert: DeviceAlert) -> None:
-    """The customer pressed boost: the meter switched every load on its boost button back on,
-    so the live actions of those switches end (the alert does not list them)."""
+    """The customer pressed boost: end the live actions on the meter's boost-button switches (the alert names none)."""
     if not alert.detail.get("boost_pressed"):
         logger.info("alert %s from %s is not a boost press: logged only", alert.alert_code, alert.target_eui64)
         return

@@ -1,11 +1,5 @@
-"""An event's opening decision in words an operator reads in ten seconds: why the event,
-what was needed, which chargers were chosen and why the others were not.
-
-The decision record (``CurtailmentEvent.decision``, also in the ``event.start`` audit
-entry) holds ids and numbers for the audit; this module turns it into sentences naming
-chargers by their EUI-64, as the DCC and the field crews know them. The raw record stays
-on the page behind a disclosure.
-"""
+"""An event's opening decision in words an operator reads in ten seconds, naming chargers by EUI-64 as
+the DCC and field crews know them."""
 
 from __future__ import annotations
 
@@ -162,7 +156,6 @@ def _picked_detail(record: dict, selection: dict) -> str:
 
 
 def _skip_group(reason: str, deferred: bool) -> tuple[str, str]:
-    """(group heading, per-charger detail) for a charger selection skipped."""
     if deferred:
         return "Held back by the DCC command budget (picked when it frees up)", reason
     if reason == "required reduction already covered":
@@ -203,8 +196,7 @@ def _hcalcs_ids(decision: dict) -> set[int]:
 
 
 def event_decision_summary(event, actions: Sequence[Any]) -> DecisionSummary | None:
-    """The opening decision of ``event`` in words (None when no decision was recorded).
-    One query (the EUI-64s of the chargers the record names)."""
+    """The opening decision of ``event`` in words (None when none was recorded)."""
     decision = event.decision or {}
     if not decision:
         return None

@@ -1,5 +1,4 @@
-"""Where the engine's database use differs between PostgreSQL (production) and SQLite (the
-embedded demo, one process): the services call these and hold no dialect branch."""
+"""Where the engine's database use differs between PostgreSQL and SQLite (the embedded demo)."""
 
 from __future__ import annotations
 
@@ -21,14 +20,11 @@ _held_lock = threading.Lock()
 
 @contextmanager
 def action_lease(action_id: int) -> Iterator[bool]:
-    """Exclusive right to talk to the DCC about one action, or False when another task
-    holds it (yielded, never waited for).
+    """Exclusive right to talk to the DCC about one action, or False when another task holds it.
 
-    On PostgreSQL a session advisory lock: a worker that dies mid-dispatch drops its
-    connection and with it the lock, so a re-queued task can take over at once, while two
-    live tasks (a redelivered message, a re-check resuming a slow dispatch) can never send
-    the same action's requests side by side. Elsewhere (embedded SQLite, one process) a
-    process-local set does the same job.
+    On PostgreSQL a session advisory lock: a worker dying mid-dispatch drops it with its connection,
+    so a re-queued task can take over at once. Embedded SQLite (one process) uses a process-local
+    set.
     """
     if not postgresql():
         with _held_lock:

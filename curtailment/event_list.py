@@ -1,10 +1,5 @@
-"""Reads behind the events list: the filtered events (``EventFilterForm``'s cleaned data)
-and the same list as CSV rows.
-
-Dates are Europe/London days (a 23 h or 25 h day on a clock change is still one day): an
-event is in ``since``..``until`` when it started on one of those days. A running event's
-minutes are the minutes so far, flagged as ongoing, never its planned length.
-"""
+"""Reads behind the events list and its CSV. Dates are Europe/London days; a running event's minutes
+are those so far, flagged as ongoing."""
 
 from __future__ import annotations
 
@@ -41,8 +36,7 @@ CSV_HEADER = [
 
 
 def _search(q: str) -> Q:
-    """Free text: an event id, a feeder or substation code, an operator, the reason, or the
-    EUI-64 of a charger the event switched off."""
+    """Free text: event id, feeder or substation code, operator, reason, or a charger's EUI-64."""
     match = (
         Q(feeder__code__icontains=q)
         | Q(feeder__substation__code__icontains=q)
@@ -56,8 +50,7 @@ def _search(q: str) -> Q:
 
 
 def events_filtered(filters: dict[str, Any]) -> QuerySet[CurtailmentEvent]:
-    """Events matching ``filters`` (an ``EventFilterForm``'s cleaned data), newest first,
-    with their feeder, substation, operator and number of charger actions."""
+    """Events matching an ``EventFilterForm``'s cleaned data, newest first."""
     events = CurtailmentEvent.objects.select_related("feeder__substation", "requested_by").annotate(
         charger_actions=Count("actions")
     )
@@ -78,23 +71,19 @@ def events_filtered(filters: dict[str, Any]) -> QuerySet[CurtailmentEvent]:
 
 
 def event_minutes(event: CurtailmentEvent, now: dt.datetime) -> tuple[float, bool]:
-    """Minutes from the start to the end, or to ``now`` while the event is open, and whether
-    it is still going on."""
+    """Minutes from start to end (or ``now``), and whether it is still going on."""
     ongoing = event.status in OPEN_EVENT_STATES
     end = now if ongoing or event.ended_at is None else event.ended_at
     return round(max(0.0, (end - event.started_at).total_seconds()) / 60.0, 2), ongoing
 
 
 class _Echo:
-    """A file-like object whose write returns the line: csv.writer into a stream."""
-
     def write(self, value: str) -> str:
         return value
 
 
 def event_csv_rows(events: QuerySet[CurtailmentEvent], *, now: dt.datetime) -> Iterator[str]:
-    """The events as CSV lines, header first. Every cell goes through ``csv_safety``:
-    feeder codes, usernames and reasons are free text."""
+    """The events as CSV lines, header first, every cell through ``csv_safety`` (free text)."""
     writer = csv.writer(_Echo())
     yield writer.writerow(CSV_HEADER)
     for event in events.iterator(chunk_size=2000):

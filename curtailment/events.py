@@ -1,24 +1,8 @@
-"""What the curtailment engine pushes to Channels groups (``core.push``), as typed payloads.
+"""What the curtailment engine pushes to Channels groups, as typed payloads (``event.updated``,
+``action.updated``, ``service_request.updated``, ``protection.clock``, ``protection.budget``).
 
-Message types and their consumer handlers:
-
-* ``event.updated`` -> ``event_updated``: an event opened, changed state or coverage, or
-  ended; to ``feeders.all``, ``feeders.feeder-<id>`` and ``curtailment.event-<id>``.
-* ``action.updated`` -> ``action_updated``: one charger's action changed state; to the
-  feeder's and the event's groups.
-* ``service_request.updated`` -> ``service_request_updated``: a DCC request of an action
-  was sent, acknowledged, rejected or answered; to the feeder's and the event's groups.
-* ``protection.clock`` -> ``protection_clock``: an at-risk feeder's time-to-failure clock
-  and escalation (every few seconds while at risk, ``cleared`` when the risk is over); to
-  ``feeders.all``, the feeder's group and its event's group.
-* ``protection.budget`` -> ``protection_budget``: the DCC command budget (ADT) passed its
-  alarm level or its limit; to ``feeders.all``.
-
-Payloads carry ids, device EUI-64s, kW and times (ISO 8601 UTC), never names or contact
-details. Every push is queued on commit, so a rolled-back change is never shown.
-
-Sending goes through ``core.push.push_on_commit`` (one background sender per process,
-only to groups with a subscriber); a failed send is logged, never raised.
+Payloads carry ids, EUI-64s, kW and UTC times, never names or contact details. Pushes go out on
+commit, so a rolled-back change is never shown.
 """
 
 from __future__ import annotations

@@ -1,5 +1,4 @@
-"""The feeder page and its operator controls (mounted at ``/feeders/`` with the overview's
-counters, see ``dnoctl/urls.py``; URL names ``feeders:...``)."""
+"""The feeder page and its controls (mounted at ``/feeders/``, URL names ``feeders:...``)."""
 
 from django.urls import path
 

@@ -1,15 +1,6 @@
-"""The feeder page (load per phase against rating, trend, events) and its operator controls.
-
-It lives with the engine, not in ``feeders``, because it shows and controls the feeder's
-curtailment events; the feeders app below it knows nothing of events.
-
-Controls are POST-only, CSRF-protected and checked server-side: curtail now, cancel and
-acknowledging an alert need ``curtailment.control_curtailment`` (operators), automatic mode needs
-``feeders.configure_feeders`` (engineers). A viewer's forged POST gets 403. Every control
-calls a service that writes, audits and pushes: curtail and cancel the curtailment
-services, automatic mode and alert acknowledgement ``feeders.services``
-(``feeder_automatic_set``, ``alert_acknowledge``).
-"""
+"""The feeder page and its operator controls. It lives with the engine because it shows and controls
+curtailment events, which the feeders app below knows nothing of. Controls are POST-only, CSRF-
+protected and permission-checked; each calls a service."""
 
 from __future__ import annotations
 
@@ -96,9 +87,7 @@ def _range_hours(request: HttpRequest) -> int:
 
 
 def trend_forecast_amps(trend: Trend, *, rating_amps: float) -> list[tuple[dt.datetime, float]]:
-    """The at-risk detection's own trend (max phase, % of rating) as a line in amps from
-    the latest reading to the forecast horizon; nothing when the fit is not trustworthy or
-    the latest readings turn away from it (a line going up beside a falling load is wrong)."""
+    """The detection's trend in amps to the horizon; none when untrustworthy or the latest readings turn away."""
     if trend.direction not in ("rising", "falling") or trend.until is None or trend.forecast_percent is None:
         return []
     end = trend.until + dt.timedelta(minutes=trend.horizon_minutes)
@@ -109,9 +98,7 @@ def trend_forecast_amps(trend: Trend, *, rating_amps: float) -> list[tuple[dt.da
 
 
 def feeder_chart(feeder: Feeder, *, hours: int, now: dt.datetime, trend: Trend | None = None) -> dict[str, Any]:
-    """The load figure for the last ``hours``: readings (thinned evenly past
-    ``MAX_CHART_POINTS``), the detection's trend forecast (``trend`` when the caller has it
-    already) and the events shaded."""
+    """The load figure for the last ``hours``: thinned readings, trend forecast and events."""
     since = now - dt.timedelta(hours=hours)
     readings = feeder_chart_readings(feeder=feeder, since=since)
     if trend is None:
@@ -169,8 +156,7 @@ def _feeder_context(request: HttpRequest, feeder: Feeder, **forms_by_name: Any) 
 
 
 def _alert_clearing(alert: FeederAlert | None) -> dict[str, str] | None:
-    """When an open alert's feeder is below its clear level: since when, and when the alert
-    clears if it stays there (the hysteresis rule), so "At risk" beside a low load says why."""
+    """When the alert's feeder went below its clear level and when it clears: why "At risk" sits beside a low load."""
     if alert is None or alert.below_clear_since is None:
         return None
     clears_at = alert.below_clear_since + dt.timedelta(minutes=settings.DNOCTL["CLEAR_HOLD_MINUTES"])
@@ -280,8 +266,7 @@ def feeder_cancel_event(request: HttpRequest, feeder_id: int) -> HttpResponse:
 @require_POST
 @permission_required(CONFIGURE_FEEDERS, raise_exception=True)
 def feeder_automatic(request: HttpRequest, feeder_id: int) -> HttpResponse:
-    """Turn automatic curtailment on or off (engineers). A second click that finds the
-    feeder already in the wanted mode changes and audits nothing (see the service)."""
+    """Turn automatic curtailment on or off (engineers); a repeat changes nothing."""
     feeder = get_object_or_404(Feeder, pk=feeder_id)
     form = AutomaticForm(request.POST, prefix="auto")
     if not form.is_valid():
@@ -301,8 +286,7 @@ def feeder_automatic(request: HttpRequest, feeder_id: int) -> HttpResponse:
 @require_POST
 @permission_required(CONTROL_CURTAILMENT, raise_exception=True)
 def feeder_alert_acknowledge(request: HttpRequest, feeder_id: int) -> HttpResponse:
-    """Acknowledge the feeder's open alert: the control room has seen it. Two operators
-    clicking at once record one acknowledgement (see the service)."""
+    """Acknowledge the open alert; two operators at once record one acknowledgement."""
     feeder = get_object_or_404(Feeder, pk=feeder_id)
     form = AcknowledgeForm(request.POST, prefix="ack")
     if not form.is_valid():

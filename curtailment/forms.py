@@ -9,8 +9,7 @@ from feeders.models import Feeder, Substation
 
 
 class EventCancelForm(forms.Form):
-    """Cancel an event: the operator says why and ticks the confirmation (the page asks
-    once more in a dialog). The reason goes into the audit trail."""
+    """Cancel an event: the operator's reason (audited) and a confirmation tick."""
 
     reason = forms.CharField(min_length=5, max_length=500, widget=forms.Textarea(attrs={"rows": 2}))
     confirm = forms.BooleanField(required=True, label="I confirm: reset every charger of this event (7.8)")
@@ -24,8 +23,7 @@ def _blank_first(choices) -> list[tuple[str, str]]:
 
 
 class EventFilterForm(forms.Form):
-    """The events list's filters (query string). An unknown value is a 400 naming the
-    filter, never a silently empty or silently unfiltered list."""
+    """The events list's filters; an unknown value is a 400 naming it, never a silently wrong list."""
 
     q = forms.CharField(required=False, max_length=100, label="Search")
     status = forms.ChoiceField(required=False, choices=_blank_first(EventStatus.choices))

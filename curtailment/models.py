@@ -34,11 +34,8 @@ LIVE_ACTION_STATES = [
 
 
 class CurtailmentEvent(models.Model):
-    """One load-limiting event on a feeder: why it started, what was needed, how it ended.
-
-    At most one open (active or releasing) event per feeder, enforced by a partial unique
-    index so two workers reacting to the same alert cannot both open one.
-    """
+    """One load-limiting event on a feeder. A partial unique index allows one open event per feeder, so
+    two workers reacting to the same alert cannot both open one."""
 
     feeder = models.ForeignKey("feeders.Feeder", on_delete=models.PROTECT, related_name="events")
     alert = models.ForeignKey("feeders.FeederAlert", null=True, blank=True, on_delete=models.SET_NULL)
@@ -86,15 +83,11 @@ class CurtailmentEvent(models.Model):
 
 
 class CurtailmentAction(models.Model):
-    """One charger switched off (HCALCS, 7.6) or limited (APC, 7.16) within one event.
+    """One charger switched off (HCALCS, 7.6) or limited (APC, 7.16) within an event.
 
-    A limited minute counts as a curtailed minute (docs/apc.md), so both kinds share the
-    ledger below; ``level_percent`` is the level in force, ``expected_kw`` what it withholds.
-
-    Usage limits (NF11/NF12) and the Ofgem report count what the device did: ``confirmed_at``
-    .. ``ended_at``, and nothing for an action the device never confirmed. While live, its
-    planned minutes (``started_at`` .. ``expected_end_at``) are reserved. Once confirmed,
-    ``expected_end_at`` is the device's own end: confirmation + ``commanded_minutes``.
+    Both kinds share one ledger (docs/apc.md) counting what the device did: ``confirmed_at`` to
+    ``ended_at``, nothing if never confirmed; while live, the planned minutes are reserved. Once
+    confirmed, ``expected_end_at`` is the device's own end.
     """
 
     event = models.ForeignKey(CurtailmentEvent, on_delete=models.PROTECT, related_name="actions")
@@ -170,12 +163,7 @@ OPENADR_NAME = RegexValidator(r"^[A-Za-z0-9_-]{1,128}$", "letters, digits, '_' a
 
 
 class AspVen(models.Model):
-    """An aggregator's OpenADR 3 client (VEN) and its credentials on our VTN.
-
-    The VEN swaps ``client_id`` and its secret for a bearer token (``/auth/token``); only
-    the secret's SHA-256 is stored. It sees the programmes of its contracts and the call-off
-    events targeted at it, and reports on those events only.
-    """
+    """An aggregator's OpenADR 3 client (VEN) and its credentials on our VTN; only the secret's SHA-256 is stored."""
 
     ven_name = models.CharField(max_length=128, unique=True, validators=[OPENADR_NAME])
     provider = models.CharField(max_length=200)
@@ -192,9 +180,8 @@ class AspVen(models.Model):
 
 
 class AspContract(models.Model):
-    """A flexibility contract with an Ancillary Services Provider covering feeders (NF14):
-    called off first, before any customer's charger, through the provider's VEN (OpenADR 3).
-    A contract without a VEN cannot be called off."""
+    """A flexibility contract with an ASP covering feeders (NF14), called off before any customer's
+    charger; without a VEN it cannot be."""
 
     provider = models.CharField(max_length=200)
     reference = models.CharField(max_length=64, unique=True)
@@ -229,12 +216,7 @@ class AspContract(models.Model):
 
 
 class AspCallOff(models.Model):
-    """A call-off of an ASP contract for an event: an OpenADR 3 event for the provider's VEN.
-
-    ``kw`` is what was asked for. The event counts on it (``counted_kw``) only until
-    ``confirm_by``; after that only on what the provider's reports confirm (``confirmed_kw``,
-    while fresh), and chargers cover the rest (``curtailment.services.asp``).
-    """
+    """A call-off of an ASP contract for an event; counted as asked until ``confirm_by``, then as reported."""
 
     contract = models.ForeignKey(AspContract, on_delete=models.PROTECT, related_name="calloffs")
     event = models.ForeignKey(CurtailmentEvent, on_delete=models.PROTECT, related_name="asp_calloffs")
@@ -260,12 +242,7 @@ class AspCallOff(models.Model):
 
 
 class FailureClock(models.Model):
-    """The time-to-failure clock of one at-risk feeder and how far relief has been escalated.
-
-    One row per feeder while it is at risk (an open alert or an open event), rewritten every
-    few seconds by ``curtailment.services.protection`` and deleted when the risk is over.
-    The model behind the minutes is in ``curtailment.clock``; every escalation is audited.
-    """
+    """The time-to-failure clock of one at-risk feeder and its escalation stage; deleted when the risk is over."""
 
     feeder = models.OneToOneField("feeders.Feeder", on_delete=models.CASCADE, related_name="failure_clock")
     event = models.ForeignKey(CurtailmentEvent, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
@@ -292,8 +269,7 @@ class FailureClock(models.Model):
 
     @property
     def minutes_left_sort_key(self) -> float:
-        """Minutes before relief is too late (to the rating, or to the fuse once over it);
-        infinity when the load is not heading for its rating. For ordering the dashboard."""
+        """Minutes before relief is too late, infinity when not heading for the rating (dashboard order)."""
         if self.state == ClockState.OVER_RATING and self.minutes_to_failure is not None:
             return self.minutes_to_failure
         if self.state == ClockState.RISING and self.minutes_to_rating is not None:
@@ -302,8 +278,7 @@ class FailureClock(models.Model):
 
 
 class AspReport(AppendOnlyModel):
-    """One OpenADR 3 report from a provider's VEN on a call-off, kept as received: the
-    evidence behind every kW credited to the ASP."""
+    """One OpenADR 3 report on a call-off, kept as received: the evidence behind each kW credited."""
 
     calloff = models.ForeignKey(AspCallOff, on_delete=models.PROTECT, related_name="reports")
     ven = models.ForeignKey(AspVen, on_delete=models.PROTECT, related_name="reports")

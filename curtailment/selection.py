@@ -1,22 +1,6 @@
-"""Which chargers to switch off, for how long, and why (R2, R4, R6, NF1, NF3, NF11, NF12).
-
-``selection_candidates`` reads everything a decision needs in a handful of queries;
-``selection_plan`` is a pure function over those candidates, so the policy is easy to test
-and every decision can be written to the audit trail with its reasons.
-
-Policy (one rule for every feeder; an HCALCS-only feeder is the case with no APC):
-1. Only chargers passing invariant 1 are candidates (``hcalcs_eligible_for_curtailment``).
-2. Allowance = min(120 - minutes in the last 24 h, 480 - minutes in the last 30 days);
-   duration = min(event minutes, allowance, rotation slot); below ``MIN_USEFUL_MINUTES``
-   the charger is skipped.
-3. ``curtailment.allocation.allocation_plan`` picks: throttle the APCs to a common level
-   (never below ``APC_GUARANTEED_MIN_KW``), then switch off the fewest HCALCS for what
-   throttling cannot cover; of the sets that small, the least curtailed over 30 days, then
-   24 hours, then the most reachable and the largest first (docs/apc.md).
-4. Within the DCC command budget (``curtailment.budget``): a charger whose commands would
-   pass the anomaly detection thresholds is deferred, with the reason, and the allocation
-   is made again without it.
-"""
+"""Which chargers to curtail, for how long, and why (R2, R4, R6, NF1, NF3, NF11, NF12).
+``selection_plan`` is pure over ``selection_candidates``, so the policy is easy to test and each
+decision is audited with its reasons."""
 
 from __future__ import annotations
 
@@ -71,8 +55,7 @@ class Candidate:
 
 @dataclass(frozen=True)
 class Limited:
-    """An APC charger the event holds to a level now (a confirmed limit action): the
-    allocation may lower it as the load moves, rather than add chargers."""
+    """An APC charger the event holds to a level now: lowered as the load moves rather than adding chargers."""
 
     action_id: int
     hcalcs_id: int
@@ -126,8 +109,7 @@ class Plan:
 
 
 def rotation_minutes() -> int:
-    """The most minutes one action holds a charger off within a long event; the event then
-    moves on to other homes so no home carries the whole event."""
+    """The most minutes one action holds a charger within a long event, so no home carries the whole event."""
     return int(settings.DNOCTL["ROTATION_MINUTES"])
 
 
@@ -147,17 +129,8 @@ def selection_plan(
     budget: CommandBudget | None = None,
     limited: Iterable[Limited] = (),
 ) -> Plan:
-    """Meet ``required_kw`` with the fewest commands' worth of customers, fairly: throttle the
-    APC chargers to a common level, then switch off the fewest, least-curtailed HCALCS for
-    what throttling cannot cover (``curtailment.allocation.allocation_plan``). One rule for
-    every feeder: an HCALCS-only feeder is the case with no APC.
-
-    The chargers ``limited`` now are re-allocated with the candidates (their present
-    reduction is added back to the need), so they are lowered, raised or lifted rather than
-    others added. ``budget`` (the DCC command budget) is spent on what each pick will send;
-    a charger it refuses is deferred with the reason and the allocation is made again
-    without it, so another charger covers its share.
-    """
+    """Meet ``required_kw`` fairly via ``allocation_plan``, re-allocating the chargers ``limited`` now;
+    a charger the DCC ``budget`` refuses is deferred and the plan made again."""
     min_useful = int(settings.DNOCTL["MIN_USEFUL_MINUTES"])
     slot = min(event_minutes, rotation_minutes(), MAX_ACTION_MINUTES)
     limited = list(limited)
@@ -239,7 +212,6 @@ def _allocate(*, usable: dict[int, tuple[Candidate, int]], limited: list[Limited
 
 
 def _picks(*, usable: dict[int, tuple[Candidate, int]], allocation: Allocation) -> list[tuple[Candidate, int, float]]:
-    """The new commands the allocation asks for: (candidate, minutes, kW it withholds)."""
     limits = [(limit.charger_id, limit.reduction_kw) for limit in allocation.limits if limit.charger_id in usable]
     offs = [(charger_id, usable[charger_id][0].expected_kw) for charger_id in allocation.switched_off]
     return [(*usable[charger_id], kw) for charger_id, kw in limits + offs]
@@ -350,8 +322,7 @@ def _skip_reason(candidate: Candidate, *, minutes: int, min_useful: int) -> str:
 def selection_candidates(
     *, feeder, at: dt.datetime, exclude_hcalcs_ids: Iterable[int] = (), exclude_event_id: int | None = None
 ) -> tuple[list[Candidate], dict[int, str]]:
-    """Eligible chargers on ``feeder`` with allowance, reachability and expected kW, and the
-    reason each other charger on the feeder is not eligible. Five queries in all."""
+    """Eligible chargers with allowance, reachability and expected kW, and why the others are not."""
     excluded = set(exclude_hcalcs_ids)
     rows = [h for h in hcalcs_eligible_for_curtailment(feeder=feeder, at=at) if h.pk not in excluded]
     ids = [h.pk for h in rows]
@@ -387,7 +358,6 @@ def selection_candidates(
 
 
 def plan_audit_inputs(plan: Plan, ineligible: dict[int, str]) -> dict:
-    """The plan as JSON for ``audit_record(inputs=...)``: ids and numbers only."""
     return {
         "required_kw": round(plan.required_kw, 3),
         "covered_kw": round(plan.covered_kw, 3),

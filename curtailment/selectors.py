@@ -1,5 +1,4 @@
-"""Curtailment reads: eligible chargers, reachability, open events, limited chargers' levels
-over time, feeder load, NF10 dates."""
+"""Curtailment reads: eligible chargers, reachability, events, limit levels, feeder load, NF10 dates."""
 
 from __future__ import annotations
 
@@ -35,9 +34,7 @@ CONSUMPTION_FRESHNESS = dt.timedelta(hours=1)
 
 
 def hcalcs_eligible_for_curtailment(*, feeder, at: dt.datetime) -> QuerySet[HCALCS]:
-    """Every HCALCS on ``feeder`` that passes invariant 1 at ``at`` (see
-    :func:`hcalcs_passing_invariant_1`). One query; annotated with what selection and
-    notification need."""
+    """Every HCALCS on ``feeder`` passing invariant 1 at ``at``, in one query."""
     consent = consent_current_for_hcalcs(at)
     # The import primary MPAN names the premise in reports; any MPAN of the meter otherwise.
     import_mpan = (
@@ -109,11 +106,7 @@ class Reachability:
 
 
 def hcalcs_reachability(*, hcalcs_ids, at: dt.datetime) -> dict[int, Reachability]:
-    """Reachability per HCALCS from its recent ServiceRequest records (one query).
-
-    Answered over the WAN recently: good. More timeouts/failures than responses: poor WAN,
-    and the command goes with local delivery too (seed 004, CV 7).
-    """
+    """Reachability per HCALCS from recent requests; poor WAN adds local delivery (seed 004, CV 7)."""
     ids = list(hcalcs_ids)
     since = at - REACHABILITY_LOOKBACK
     rows = (
@@ -138,11 +131,7 @@ def hcalcs_reachability(*, hcalcs_ids, at: dt.datetime) -> dict[int, Reachabilit
 
 
 def mpan_recent_kw(*, mpan_ids, at: dt.datetime) -> dict[int, float]:
-    """The home's mean import power over its latest half hour, if that is recent (one query).
-
-    A home drawing less than the charger's rating cannot be charging at full power, so
-    switching it off frees at most that much.
-    """
+    """The home's recent half-hourly import: a charger cannot free more than the home draws."""
     rows = (
         HalfHourlyConsumption.objects.filter(
             mpan_id__in=[m for m in mpan_ids if m], period_start__gte=at - CONSUMPTION_FRESHNESS, period_start__lte=at
@@ -172,8 +161,6 @@ def event_live_actions(*, event_id: int) -> QuerySet[CurtailmentAction]:
 
 
 def event_with_related(*, event_id: int) -> CurtailmentEvent:
-    """One event with its feeder, alert, requester, actions and their service requests
-    (raises ``CurtailmentEvent.DoesNotExist``)."""
     requests = ServiceRequest.objects.order_by("created_at", "id")
     actions = CurtailmentAction.objects.select_related("hcalcs", "mpan").prefetch_related(
         Prefetch("service_requests", queryset=requests)
@@ -202,7 +189,6 @@ def feeder_events_recent(*, feeder, limit: int = 20) -> list[CurtailmentEvent]:
 
 
 def feeder_events_overlapping(*, feeder, since: dt.datetime, until: dt.datetime) -> QuerySet[CurtailmentEvent]:
-    """The feeder's events that were open at some moment of ``[since, until)``."""
     return CurtailmentEvent.objects.filter(feeder=feeder, started_at__lt=until).exclude(ended_at__lt=since)
 
 
@@ -216,8 +202,6 @@ def hcalcs_curtailed_now(*, hcalcs_ids, now: dt.datetime) -> set[int]:
 
 
 def engine_counters() -> dict[str, int]:
-    """The overview's counters the engine owns: open events, chargers curtailed in them,
-    feeders whose time-to-failure clock is in alarm."""
     return {
         "active_events": CurtailmentEvent.objects.filter(status__in=OPEN_EVENT_STATES).count(),
         "chargers_curtailed": CurtailmentAction.objects.filter(
@@ -228,8 +212,7 @@ def engine_counters() -> dict[str, int]:
 
 
 def event_chargers_now(*, event_id: int) -> list[CurtailmentAction]:
-    """The event's chargers held now (live actions), limited ones first, each with its
-    HCALCS: what the feeder page lists."""
+    """The event's chargers held now, limited ones first."""
     return sorted(
         event_live_actions(event_id=event_id).select_related("hcalcs"),
         key=lambda a: (a.kind != ActionKind.LIMIT, a.hcalcs.eui64),
@@ -245,8 +228,7 @@ LIMIT_CHANGE_ACTIONS = ("action.limit_set", "action.limit_lower", "action.limit_
 
 @dataclass(frozen=True)
 class LimitStep:
-    """A level a limited charger was commanded to from ``at`` (100 once lifted), with the
-    kW that level withholds from the charger's draw before the limit."""
+    """A level a limited charger was commanded to from ``at``, with the kW it withholds."""
 
     at: dt.datetime
     level_percent: int
@@ -255,12 +237,7 @@ class LimitStep:
 
 
 def action_limit_steps(*, actions) -> dict[int, list[LimitStep]]:
-    """Each limit action's levels in time order, first limit included (one query).
-
-    The first level is the one the limit was dispatched at: the first change's previous
-    level, or the level still on the action when it never changed. Its kW withheld is the
-    action's own (``expected_kw``) when it never changed, else worked out from the draw the
-    limit was computed from (``demand_kw``), as the allocation does."""
+    """Each limit action's levels in time order, first limit included (one query)."""
     limits = {a.pk: a for a in actions if a.kind == ActionKind.LIMIT and a.level_percent is not None}
     if not limits:
         return {}
@@ -314,8 +291,7 @@ def reading_load_percent(reading: FeederReading, feeder) -> float:
 
 
 def feeder_below_clear_for(*, feeder, minutes: int, at: dt.datetime) -> bool:
-    """True when every reading of the last ``minutes`` is below the clear level and the
-    readings span that long (no readings is not "below": offline is never healthy)."""
+    """Readings span ``minutes`` and all are below the clear level (no readings is never healthy)."""
     since = at - dt.timedelta(minutes=minutes)
     inside = list(FeederReading.objects.filter(feeder=feeder, measured_at__gte=since, measured_at__lte=at))
     # The reading just before the window says where the load stood when the window opened.
@@ -330,8 +306,7 @@ def feeder_below_clear_for(*, feeder, minutes: int, at: dt.datetime) -> bool:
 
 @dataclass(frozen=True)
 class ManagedFeeder:
-    """NF10: a feeder managed in consecutive months must have a market solution found within
-    6 months and implemented within 18 (6 + 12)."""
+    """NF10: a market solution is due 6 months into a managed run, implemented by 18."""
 
     managed_since: dt.date
     months_managed: int
@@ -340,8 +315,7 @@ class ManagedFeeder:
 
 
 def feeder_managed_dates(*, feeder, today: dt.date | None = None) -> ManagedFeeder | None:
-    """NF10 flag of one feeder: None unless it is managed now, i.e. ``managed_since`` is set
-    and it had an event this month or last month (a month without one ends the run)."""
+    """NF10 flag of one feeder: None unless it had an event this month or last."""
     if feeder.managed_since is None:
         return None
     today = today or dt.date.today()
@@ -378,7 +352,6 @@ def feeders_managed(*, today: dt.date | None = None) -> list[tuple[object, Manag
 
 
 def premise_curtailment_read(*, premise_id: int, hcalcs_ids: list[int], now: dt.datetime) -> PremiseCurtailment:
-    """Minutes each of the premise's chargers was curtailed (24 h, 30 days) and its actions."""
     return PremiseCurtailment(
         used_24h=hcalcs_minutes_used(hcalcs_ids=hcalcs_ids, window_end=now, window=dt.timedelta(hours=24)),
         used_30d=hcalcs_minutes_used(hcalcs_ids=hcalcs_ids, window_end=now, window=dt.timedelta(days=30)),

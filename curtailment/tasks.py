@@ -1,12 +1,5 @@
-"""Celery tasks of the curtailment engine, and its beat schedule.
-
-Each task takes ids, re-reads its rows and calls a service; each is idempotent because the
-services move state by compare-and-set and look up a stored ``ServiceRequest`` before
-making a new one (see ``curtailment.services.action``). Retries happen only on the DCC
-client's ``DccTransientError`` (the DCC could not be reached), with exponential backoff,
-jitter and a cap; the stored request keeps its RequestID, so a retry resends the same one.
-When retries run out the action is marked failed through its service and replaced.
-"""
+"""Celery tasks of the curtailment engine and its beat schedule. Tasks take ids and call idempotent
+services; only ``DccTransientError`` is retried, with backoff, jitter and a cap."""
 
 from __future__ import annotations
 
@@ -36,17 +29,14 @@ BACKOFF_CAP_S = 20.0
 
 
 def actions_dispatch_queue(action_ids: list[int]) -> None:
-    """Queue one dispatch task per action (called on commit by the services). With the
-    broker down it stops at the first failure (logged, never raised: the actions are
-    stored) and the minute re-check resumes every planned action once the broker is back."""
+    """Queue one dispatch per action; with the broker down the minute re-check resumes them."""
     for action_id in action_ids:
         if not task_send(action_dispatch, (action_id,)):
             return
 
 
 def actions_release_queue(action_ids: list[int]) -> None:
-    """Queue one 7.8 task per releasing action (on commit), as :func:`actions_dispatch_queue`;
-    the re-check resumes every releasing action whose reset was not answered."""
+    """Queue one reset task per releasing action, as :func:`actions_dispatch_queue`."""
     for action_id in action_ids:
         if not task_send(action_release, (action_id,)):
             return
@@ -54,9 +44,7 @@ def actions_release_queue(action_ids: list[int]) -> None:
 
 @shared_task(bind=True, name="curtailment.tasks.event_open_for_alert", max_retries=3)
 def event_open_for_alert(self, alert_id: int) -> int | None:
-    """An at-risk alert was raised: open an automatic event if the feeder's settings and
-    load call for one. Idempotent: the one-open-event-per-feeder constraint and the
-    alert's link to its event make a second run find the existing event."""
+    """Open an automatic event for an alert if called for. Idempotent: one open event per feeder."""
     from curtailment.services import event_open_for_alert as open_for_alert
 
     event = open_for_alert(alert_id=alert_id)
@@ -65,10 +53,7 @@ def event_open_for_alert(self, alert_id: int) -> int | None:
 
 @shared_task(bind=True, name="curtailment.tasks.action_dispatch", acks_late=True)
 def action_dispatch(self, action_id: int, transient_tries: int = 0) -> str:
-    """7.9 (when the customer may override) then 7.6 for one action. Idempotent: each step
-    is a compare-and-set, each request is stored before it is sent and found again on a
-    rerun, the DCC integration never resends a request it has seen acknowledged, and the
-    action's lease keeps two runs from sending side by side."""
+    """Curtail one charger. Idempotent: compare-and-set steps, stored requests, the action's lease."""
     from curtailment.services import action_dispatch as dispatch
     from curtailment.services import action_failed
 
@@ -81,8 +66,7 @@ def action_dispatch(self, action_id: int, transient_tries: int = 0) -> str:
 
 @shared_task(bind=True, name="curtailment.tasks.action_release", acks_late=True)
 def action_release(self, action_id: int, transient_tries: int = 0) -> str:
-    """7.8 for one releasing action. Idempotent as :func:`action_dispatch`. When retries run
-    out the device still reverts at the end of its 7.6 duration; the re-check ends it."""
+    """Reset one releasing action. Idempotent as :func:`action_dispatch`."""
     from curtailment.services import action_release as release
 
     def gave_up(exc: Exception) -> str:
@@ -94,8 +78,7 @@ def action_release(self, action_id: int, transient_tries: int = 0) -> str:
 
 @shared_task(bind=True, name="curtailment.tasks.action_limit_change", acks_late=True)
 def action_limit_change(self, action_id: int, transient_tries: int = 0) -> str:
-    """7.16 moving one confirmed limit to its new level (closed loop). Idempotent as
-    :func:`action_dispatch`. When retries run out the earlier limit holds to its end."""
+    """7.16 moving one confirmed limit to its new level. Idempotent as :func:`action_dispatch`."""
     from curtailment.services.action import action_limit_change as change
 
     def gave_up(exc: Exception) -> str:
@@ -107,9 +90,7 @@ def action_limit_change(self, action_id: int, transient_tries: int = 0) -> str:
 
 @shared_task(bind=True, name="curtailment.tasks.action_switch_read", acks_late=True)
 def action_switch_read(self, action_id: int, transient_tries: int = 0) -> str:
-    """7.7 for a late action whose 7.6 the DCC accepted: does the device say its charger is
-    off? Idempotent as :func:`action_dispatch`; if the DCC stays unreachable, the action
-    ends unconfirmed at its planned end (the re-check), counting nothing."""
+    """7.7 for a late action whose 7.6 the DCC accepted. Idempotent as :func:`action_dispatch`."""
     from curtailment.services.action import action_switch_read as read
 
     def gave_up(exc: Exception) -> str:
@@ -120,12 +101,7 @@ def action_switch_read(self, action_id: int, transient_tries: int = 0) -> str:
 
 
 def _action_command(task, command, action_id: int, transient_tries: int, *, gave_up, busy_wait_s: float = 1.0) -> str:
-    """Run one action's DCC command (``command(action_id=, client=)``) for ``task``.
-
-    A busy action (a request claimed by another sender, maybe a dead one whose claim lapses
-    after the client's longest send) is waited for without using up the retries meant for DCC
-    failures; a transient DCC failure is retried with backoff until ``MAX_RETRIES``, then
-    ``gave_up(exc)`` decides what the action becomes."""
+    """Run one action's DCC command; waiting for a busy action does not use up the DCC-failure retries."""
     from curtailment.services.action import ActionBusy
 
     try:
@@ -145,8 +121,7 @@ def _action_command(task, command, action_id: int, transient_tries: int, *, gave
 
 
 def _retry(task, exc: Exception, action_id: int, transient_tries: int, *, countdown: float):
-    """Re-queue the task with the same action id. Waiting for a busy action is bounded by
-    ``MAX_WAITS``; DCC failures by ``MAX_RETRIES`` (counted in ``transient_tries``)."""
+    """Re-queue the task; waits are bounded by ``MAX_WAITS``, DCC failures by ``MAX_RETRIES``."""
     return task.retry(
         exc=exc,
         args=(action_id,),
@@ -158,9 +133,7 @@ def _retry(task, exc: Exception, action_id: int, transient_tries: int, *, countd
 
 @shared_task(name="curtailment.tasks.event_customers_notify")
 def event_customers_notify(event_id: int, hcalcs_ids: list[int]) -> int:
-    """NF2/NF4: queue the load-limiting notices of an event's newly curtailed chargers
-    (the consent app picks each customer's channel and frequency). Idempotent: the consent
-    app queues at most one notice per (event, customer)."""
+    """NF2/NF4: queue the notices of newly curtailed chargers. Idempotent per (event, customer)."""
     from curtailment.models import CurtailmentEvent
     from curtailment.services.notify import customers_notify
 
@@ -174,9 +147,7 @@ def event_customers_notify(event_id: int, hcalcs_ids: list[int]) -> int:
 
 @shared_task(name="curtailment.tasks.event_confirmation_check")
 def event_confirmation_check(event_id: int) -> int:
-    """Countdown task queued with each batch of dispatches: actions with no device
-    confirmation in time become late and are replaced. Idempotent: only unconfirmed
-    actions move, once."""
+    """Mark late and replace actions unconfirmed in time. Idempotent: only unconfirmed ones move."""
     from curtailment.services import event_confirmations_check
 
     return event_confirmations_check(event_id=event_id)
@@ -184,8 +155,7 @@ def event_confirmation_check(event_id: int) -> int:
 
 @shared_task(name="curtailment.tasks.event_recheck", expires=RECHECK_SECONDS)
 def event_recheck(event_id: int) -> str:
-    """One minute's look at an open event (see ``services.event_recheck``). Idempotent: it
-    re-derives everything from the database, so a rerun or an overlap does no harm."""
+    """One minute's look at an open event. Idempotent: everything is re-derived from the database."""
     from curtailment.services import event_recheck as recheck
 
     return recheck(event_id=event_id)
@@ -193,8 +163,7 @@ def event_recheck(event_id: int) -> str:
 
 @shared_task(name="curtailment.tasks.events_recheck", expires=RECHECK_SECONDS)
 def events_recheck() -> int:
-    """Beat, every minute: fan out one re-check per open event. Expires before the next run
-    so a backlog never piles up. This is also what ends events whose worker died."""
+    """Beat, every minute: one re-check per open event (also what ends events whose worker died)."""
     from curtailment.selectors import events_open
 
     ids = list(events_open().values_list("pk", flat=True))
@@ -205,9 +174,7 @@ def events_recheck() -> int:
 
 @shared_task(name="curtailment.tasks.events_notices_sweep", expires=RECHECK_SECONDS)
 def events_notices_sweep() -> int:
-    """Beat, every minute: queue the notices of open events' chargers picked more than a
-    minute ago, for when the notify task queued with them was lost (the broker was down).
-    Idempotent: the consent app queues at most one notice per (event, customer)."""
+    """Beat: queue notices lost while the broker was down. Idempotent per (event, customer)."""
     from django.utils import timezone
 
     from curtailment.models import CurtailmentAction
@@ -230,9 +197,7 @@ def events_notices_sweep() -> int:
 
 @shared_task(name="curtailment.tasks.feeders_protection_check", expires=PROTECTION_SECONDS)
 def feeders_protection_check() -> int:
-    """Beat, every 15 s: fan out one protection check per feeder at risk (an open alert, an
-    open event, or a clock to clear), and check the DCC command budget. Expires before the
-    next run."""
+    """Beat, every 15 s: one protection check per feeder at risk, and the DCC command budget check."""
     from curtailment.services.budget import dcc_budget_check
     from curtailment.services.protection import feeders_at_risk_ids
 
@@ -246,8 +211,7 @@ def feeders_protection_check() -> int:
 
 @shared_task(name="curtailment.tasks.feeder_protection_check", expires=PROTECTION_SECONDS)
 def feeder_protection_check(feeder_id: int) -> str:
-    """One feeder's clock and escalation (``services.protection``). Idempotent: each stage's
-    step is taken once, under the clock's row lock, and the clock is re-derived each time."""
+    """One feeder's clock and escalation. Idempotent: each stage once, under the clock's row lock."""
     from curtailment.services import feeder_protection_check as check
 
     return check(feeder_id=feeder_id)
@@ -255,9 +219,7 @@ def feeder_protection_check(feeder_id: int) -> str:
 
 @shared_task(name="curtailment.tasks.actions_without_consent_release", expires=RECHECK_SECONDS)
 def actions_without_consent_release() -> int:
-    """Beat, every minute: release chargers still curtailed although their consent ended
-    (the consent hook releases them at once; this catches one it missed). Idempotent: a
-    released action is no longer live."""
+    """Beat: release chargers still curtailed after their consent ended (a missed hook). Idempotent."""
     from curtailment.services.consent_ended import actions_without_consent_release as release
 
     return len(release())
@@ -265,11 +227,7 @@ def actions_without_consent_release() -> int:
 
 @shared_task(name="curtailment.tasks.alerts_handover_sweep", expires=HANDOVER_SWEEP_SECONDS)
 def alerts_handover_sweep_task() -> int:
-    """Re-send the engine hand-over of alerts whose event never came (the broker was down
-    when the alert committed), audited per alert. Idempotent: the engine's task finds the
-    event it opened, and the service skips alerts re-sent within the last two minutes, so
-    overlapping sweeps queue at most a duplicate the engine ignores. Expires before its
-    next run."""
+    """Re-send lost alert hand-overs. Idempotent: the engine finds the event it opened."""
     from curtailment.services import alerts_handover_sweep
 
     resent = alerts_handover_sweep()

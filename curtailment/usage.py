@@ -1,17 +1,8 @@
-"""Usage-limit arithmetic for HCALCS curtailment (NF11, NF12, invariant 2).
+"""Usage-limit arithmetic (NF11, NF12, invariant 2): 120 min per rolling 24 h, 480 per 30 days.
 
-A charger may be switched off for at most ``LIMIT_24H_MINUTES`` (120) in any rolling 24 h
-and ``LIMIT_30D_MINUTES`` (480) in any rolling 30 days. What counts is what the device did:
-an ended action counts ``[confirmed_at, ended_at)``, from the device's confirmation to its
-release or revert, and nothing if the device never confirmed it. A live action counts
-``[started_at, expected_end_at)``: its planned minutes are reserved from dispatch, so a
-charger curtailed now cannot be picked again by another event until they are accounted for.
-
-Windows are in real (UTC) hours, never in local calendar days, so the 23 h and 25 h days of
-the clock changes need no special case: ``window_end - timedelta(hours=24)`` is always 24 h.
-
-Two implementations with one meaning: the SQL one (one query for any number of chargers) is
-what selection uses; the pure-Python twin is what the property tests compare against.
+What counts is what the device did: confirmation to end, nothing if never confirmed; a live action
+reserves its planned minutes. Windows are UTC hours, so clock changes need no special case. The SQL
+version serves selection; the Python twin is the property tests' oracle.
 """
 
 from __future__ import annotations
@@ -61,18 +52,16 @@ def _minutes(seconds: float) -> int:
 
 
 def _action_start_expression():
-    """The device's confirmation once the action has ended, its dispatch while it is live."""
+    """The device's confirmation once ended, the dispatch while live."""
     return Case(When(ended_at__isnull=True, then=F("started_at")), default=F("confirmed_at"))
 
 
 def _action_end_expression():
-    """``ended_at`` if the action has ended, else its planned end (``expected_end_at``)."""
     return Coalesce(F("ended_at"), F("expected_end_at"))
 
 
 def _overlap_sum(*, window_start: datetime, window_end: datetime) -> Sum:
-    """SQL: the summed overlap of each action's counted interval with one window (negative
-    overlaps and never-confirmed ended actions are filtered out, so they never count)."""
+    """SQL: the summed overlap of each action's counted interval with one window (non-positive overlaps excluded)."""
     overlap = ExpressionWrapper(
         Least(_action_end_expression(), Value(window_end, output_field=DateTimeField()))
         - Greatest(_action_start_expression(), Value(window_start, output_field=DateTimeField())),
@@ -102,11 +91,7 @@ def _actions(ids: list[int], exclude_event_id: int | None):
 def hcalcs_minutes_used(
     *, hcalcs_ids: Iterable[int], window_end: datetime, window: timedelta, exclude_event_id: int | None = None
 ) -> dict[int, int]:
-    """Minutes each HCALCS was (or is planned to be) curtailed within ``[window_end - window,
-    window_end)``, in one SQL query. Chargers with no actions map to 0.
-
-    ``exclude_event_id`` leaves out one event's actions (used when re-planning that event).
-    """
+    """Minutes each HCALCS was or is planned to be curtailed in the window ending ``window_end``."""
     ids = list(hcalcs_ids)
     used = dict.fromkeys(ids, 0)
     if not ids:
@@ -141,14 +126,8 @@ def allowance_from_used(*, used_24h: int, used_30d: int) -> Allowance:
 def hcalcs_allowance(
     *, hcalcs_ids: Iterable[int], at: datetime, exclude_event_id: int | None = None
 ) -> dict[int, Allowance]:
-    """Minutes each HCALCS may still be curtailed from ``at``: min(120 - used in the last
-    24 h, 480 - used in the last 30 days), never negative, in one SQL query.
-
-    Minutes already planned after ``at`` (a live action of another event) count in both
-    windows. That makes the answer safe for a new action starting at ``at``: any rolling
-    window containing part of it holds at most the past minutes counted here (older minutes
-    only leave the window as it slides on) plus the planned ones plus the new action.
-    """
+    """Minutes each HCALCS may still be curtailed from ``at``; planned minutes count, so a new action
+    at ``at`` is safe."""
     ids = list(hcalcs_ids)
     past_24h = _overlap_sum(window_start=at - WINDOW_24H, window_end=at)
     past_30d = _overlap_sum(window_start=at - WINDOW_30D, window_end=at)
@@ -211,12 +190,7 @@ def intervals_allowance(*, intervals: Iterable[Interval], hcalcs_id: int, at: da
 
 
 def intervals_max_rolling_minutes(*, intervals: Iterable[Interval], hcalcs_id: int, window: timedelta) -> int:
-    """The most minutes of one charger inside any rolling window of length ``window``.
-
-    The maximum of a sliding-window sum of intervals is reached with the window's end at
-    some interval's end (or its start at some interval's start), so checking those
-    positions is exact.
-    """
+    """The most minutes inside any rolling ``window``; windows ending at interval ends suffice."""
     mine = [i for i in intervals if i.hcalcs_id == hcalcs_id]
     ends = {i.ended_at for i in mine} | {i.started_at + window for i in mine}
     return max(

@@ -1,10 +1,5 @@
-"""Dashboard pages of the curtailment app: one event's full timeline, usage-limit
-compliance, and the audit trail (filterable, paginated, CSV export streamed).
-
-Each live page has a ``.../live.json`` twin returning the figure and the table as rendered
-HTML, which the page fetches when a WebSocket message says something changed: one place
-renders the rows, whether at page load or live.
-"""
+"""Curtailment pages: an event's timeline, compliance and the audit trail. Live pages re-fetch a
+``live.json`` twin on a WebSocket nudge, so rows render in one place."""
 
 from __future__ import annotations
 
@@ -115,9 +110,7 @@ def limit_history(steps: list[LimitStep]) -> str:
 
 
 def shortfall_now_kw(event: CurtailmentEvent, actions: list[CurtailmentAction]) -> float:
-    """kW the active event still lacks, counted as the engine counts it (ASP call-offs and
-    the chargers dispatched or confirmed): 0 once it is releasing or ended, so an ended
-    event never shows a shortfall left over from its start."""
+    """kW the active event still lacks, as the engine counts it; 0 once releasing or ended."""
     if event.status != EventStatus.ACTIVE:
         return 0.0
     counting = sum(a.expected_kw for a in actions if a.status in COUNTING_ACTION_STATES)
@@ -126,8 +119,7 @@ def shortfall_now_kw(event: CurtailmentEvent, actions: list[CurtailmentAction]) 
 
 
 def event_mix(actions: list[CurtailmentAction]) -> dict[str, Any]:
-    """The event's throttled and switched-off chargers (each counted once, whatever its
-    actions), and the kW their confirmed, live actions withhold now."""
+    """The event's throttled and switched-off chargers, and the kW their confirmed live actions withhold."""
     throttled = {a.hcalcs_id for a in actions if a.kind == ActionKind.LIMIT}
     switched_off = {a.hcalcs_id for a in actions if a.kind == ActionKind.SWITCH_OFF}
     withholding = [a for a in actions if a.status == ActionStatus.CONFIRMED]
@@ -143,9 +135,7 @@ def event_mix(actions: list[CurtailmentAction]) -> dict[str, Any]:
 
 
 def commands_queued(event: CurtailmentEvent, actions: list[CurtailmentAction]) -> dict[str, Any] | None:
-    """Chargers whose command waits for the task queue (the broker is down), with the
-    reason; None when nothing waits or the broker is up. The broker is asked only when an
-    open event has unsent commands (and at most every few seconds per process)."""
+    """Chargers whose command waits for a down broker; the broker is asked only when commands are unsent."""
     if event.status not in OPEN_EVENT_STATES:
         return None
     waiting = [
@@ -186,13 +176,11 @@ def _event_page(
 
 
 def event_detail(request: HttpRequest, event_id: int) -> HttpResponse:
-    """An event's whole story: why and what was decided, a Plotly timeline and the tables
-    behind it; operators can cancel it here."""
+    """An event's whole story: the decision, a Plotly timeline and its tables; operators can cancel it here."""
     return _event_page(request, _event_with_related(event_id))
 
 
 def event_live(request: HttpRequest, event_id: int) -> JsonResponse:
-    """The event's figure and tables, re-rendered for the live page."""
     event = _event_with_related(event_id)
     actions = list(event.actions.all())
     context = _event_tables(event, actions)
@@ -214,10 +202,7 @@ def event_live(request: HttpRequest, event_id: int) -> JsonResponse:
 @require_POST
 @permission_required(CONTROL_CURTAILMENT, raise_exception=True)
 def event_cancel(request: HttpRequest, event_id: int) -> HttpResponse:
-    """Cancel the event from its own page: every live charger gets a reset (7.8), through
-    the engine's release (``event_release``, end reason ``cancelled``), audited with the
-    operator and their reason. Compare-and-set: an event released meanwhile (by another
-    operator, or the early-release rule) is a 409 and nothing is written."""
+    """Cancel the event, audited with the reason; one released meanwhile is a 409 and nothing is written."""
     from curtailment.services import event_release
 
     event = _event_with_related(event_id)
@@ -267,8 +252,7 @@ def feeder_protection(request: HttpRequest, feeder_id: int) -> HttpResponse:
 
 
 def feeder_event_chargers(request: HttpRequest, feeder_id: int) -> HttpResponse:
-    """The feeder page's list of the open event's chargers, re-rendered when the event or
-    one of its actions is pushed (levels move with the load)."""
+    """The feeder page's list of the open event's chargers, re-rendered when pushed."""
     feeder = get_object_or_404(Feeder, pk=feeder_id)
     event = event_open_for_feeder(feeder_id=feeder.pk)
     return render(request, "curtailment/_event_chargers.html", event_chargers_panel(feeder, event))
@@ -280,8 +264,7 @@ def _event_filter_form(request: HttpRequest) -> EventFilterForm:
 
 
 def event_list(request: HttpRequest) -> HttpResponse:
-    """Events, newest first, as NetBox lists things: filters, search, pages with counts,
-    and the filtered list as CSV. A bad filter is a 400 naming it, with no rows."""
+    """Events, newest first, filtered, paged and as CSV; a bad filter is a 400 naming it."""
     form = _event_filter_form(request)
     valid = form.is_valid()
     events = events_filtered(form.cleaned_data) if valid else []
@@ -326,9 +309,7 @@ def _months_between(start: dt.date, end: dt.date) -> int:
 
 
 def compliance_context(now: dt.datetime) -> dict[str, Any]:
-    """Minutes used (and planned) per EV charger in the rolling 24 h and 30 days (NF11/NF12) and, per
-    managed feeder, its months managed and NF10 dates (6 months to find a market solution,
-    then 12 to implement it)."""
+    """Minutes used and planned per charger (NF11/NF12), and NF10 dates per managed feeder."""
     chargers = ev_chargers_with_feeder()
     ids = [c.pk for c in chargers]
     # Minutes used so far plus minutes already planned by live actions: what selection
@@ -422,7 +403,6 @@ def audit_filters(params) -> dict[str, Any]:
 
 
 def audit_list(request: HttpRequest) -> HttpResponse:
-    """Who or what did what, when, why: filterable and paginated."""
     filters = audit_filters(request.GET)
     page = Paginator(audit_entries_filtered(filters=filters), AUDIT_PER_PAGE).get_page(request.GET.get("page"))
     query = request.GET.copy()
@@ -438,8 +418,6 @@ def audit_list(request: HttpRequest) -> HttpResponse:
 
 
 class _Echo:
-    """A file-like object whose write returns the line: csv.writer into a stream."""
-
     def write(self, value: str) -> str:
         return value
 

@@ -1,6 +1,5 @@
-"""``manage.py check`` (and every start-up that runs checks) reads the configured DCC keys, so
-a wrong path or a key that does not match its certificate is found before the first curtailment
-needs it, not during it."""
+"""A system check loading the configured DCC keys, so a bad path or mismatched key is found at start-
+up, not mid-curtailment."""
 
 from __future__ import annotations
 
@@ -20,8 +19,7 @@ _IDENTITIES = (
 
 @checks.register("dcc")
 def dcc_keys_readable(app_configs=None, **kwargs) -> list[checks.CheckMessage]:
-    """Configured keys and certificates load and match; development defaults are not checked
-    (``dcc_keys`` or the embedded demo writes them when needed)."""
+    """Configured keys and certificates load and match (development defaults are written when needed)."""
     settings = dcc_config.dcc_settings()
     errors = []
     for setting, what, load in _IDENTITIES:

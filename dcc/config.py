@@ -1,20 +1,10 @@
 """Build the DCC client, verifiers and simulator from ``settings.DCC``.
 
-A DCC user holds separate keys, each configured on its own (``dnoctl/settings.py``):
-- the XML-signing key and certificate that sign DUIS documents (``XML_KEY_PATH``,
-  ``XML_CERT_PATH``);
-- the GBCS digital-signing key and certificate that sign pre-commands (``GBCS_KEY_PATH``,
-  ``GBCS_CERT_PATH``);
-- the GBCS key-agreement key and certificate that devices' MACs are made with
-  (``GBCS_KA_KEY_PATH``, ``GBCS_KA_CERT_PATH``).
-It trusts a *set* of DCC certificates (``DCC_CERT_PATHS``), because the DCC's keys roll over.
-Keys may be PEM or DER PKCS#8, as DCC Boxed ships them.
-
-A path left unset means the development identity ``manage.py dcc_keys`` (or the embedded
-demo) writes into ``KEY_DIR``, with the simulator standing in for the DCC. A configured path
-is used as it is and never written: a missing or unreadable file is a configuration error
-naming its setting. Settings are read on every call (tests swap ``settings.DCC``); the
-expensive parts (keys, HTTP session) are cached per settings value.
+A DCC user holds separate XML-signing, GBCS digital-signing and GBCS key-agreement keys, and trusts
+a set of DCC certificates because the DCC's keys roll over. An unset path means the development
+identity in ``KEY_DIR``; a configured path is never written, and a missing file is an error naming
+its setting. Settings are read on every call (tests swap them); keys and sessions are cached per
+value.
 """
 
 from __future__ import annotations
@@ -29,6 +19,7 @@ from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 from requests.utils import get_environ_proxies
 
+from dcc.counters import DbCounterSource
 from dcc.duis import (
     DccClient,
     DccSignatureError,
@@ -85,12 +76,7 @@ def dcc_cert_paths(config: dict[str, Any] | None = None) -> list[Path]:
 
 
 def ensure_dev_keys(key_dir: Path | str | None = None) -> dict[str, Path]:
-    """Write the development identities whose paths are not configured, once.
-
-    Idempotent: a pair whose key and certificate both exist is left alone, so restarting the
-    demo does not invalidate documents signed earlier. A configured path is never written,
-    whether or not its file exists.
-    """
+    """Write missing development identities; existing pairs are kept so earlier signatures stay valid."""
     config = dict(dcc_settings())
     originator = config["ORIGINATOR_EUI64"]
     if key_dir is not None:
@@ -137,7 +123,6 @@ def _pair(key_name: str, cert_name: str) -> tuple[Any, Any]:
 
 
 def get_signer() -> DuisSigner:
-    """Our XML-signing identity (DUIS documents)."""
     key, cert = _pair("XML_KEY_PATH", "XML_CERT_PATH")
     return DuisSigner(key=key, cert=cert)
 
@@ -167,15 +152,12 @@ def get_dcc_verifier() -> DuisVerifier:
 
 
 def get_schema() -> SchemaValidator:
-    """The DUIS XSD check of every document, when ``DCC_SCHEMA_PATH`` configures it; off
-    otherwise. It is an option, not a default: it costs about a third of the signed flow,
-    and the tests check every document against the schema themselves."""
+    """The DUIS XSD check, only when configured: it is costly and the tests check the schema themselves."""
     return SchemaValidator(dcc_settings().get("SCHEMA_PATH") or None)
 
 
 def local_delivery_channel() -> str:
-    """The configured local delivery path (seed 004): ``""`` none, or ``"simulator"`` (the
-    simulator's stand-in PPMID). Without one, dnoctl uses the WAN only (CV 1/5)."""
+    """The configured local delivery path (seed 004): ``""`` none (WAN only), or ``"simulator"``."""
     channel = dcc_settings().get("LOCAL_DELIVERY") or ""
     if channel not in LOCAL_DELIVERY_CHANNELS:
         raise ImproperlyConfigured(f"DCC_LOCAL_DELIVERY must be one of {LOCAL_DELIVERY_CHANNELS}, got {channel!r}")
@@ -183,8 +165,7 @@ def local_delivery_channel() -> str:
 
 
 def build_client(*, local_delivery: LocalDeliveryInterface | None = None) -> DccClient:
-    """A client for ``settings.DCC``; local delivery only through the configured channel
-    (or ``local_delivery`` when given)."""
+    """A client for ``settings.DCC``, with local delivery only through the configured channel."""
     config = dcc_settings()
     base_url = config["BASE_URL"]
     if local_delivery is None and local_delivery_channel() == "simulator":
@@ -196,8 +177,6 @@ def build_client(*, local_delivery: LocalDeliveryInterface | None = None) -> Dcc
             if config.get("TLS_CLIENT_KEY_PATH")
             else config["TLS_CLIENT_CERT_PATH"]
         )
-    from dcc.services import DbCounterSource  # here: service_requests imports this module
-
     return DccClient(
         base_url,
         get_signer(),
@@ -224,8 +203,7 @@ def build_simulator(
     extra_users: tuple[SimulatedUser, ...] = (),
     spool_dir: Path | None = None,
 ) -> DccSimulator:
-    """A simulator that signs with the simulator's key (``SIMULATOR_KEY_PATH``: a DCC Boxed
-    DSP key works) and serves us (our two certificates) and any ``extra_users``."""
+    """A simulator signing with ``SIMULATOR_KEY_PATH`` and serving our certificates and ``extra_users``."""
     config = dcc_settings()
     key, cert = _pair("SIMULATOR_KEY_PATH", "SIMULATOR_CERT_PATH")
     us = SimulatedUser(
@@ -253,8 +231,7 @@ _local = threading.local()
 
 
 def client_for_this_thread() -> DccClient:
-    """One DUIS client per worker thread, kept between tasks: its HTTP session keeps the
-    connection to the DCC open, and building a client loads keys."""
+    """One DUIS client per worker thread: its session keeps the DCC connection open and keys load once."""
     # Every DCC setting shapes the client (keys, TLS, originator, timeouts): rebuild on any change.
     key = tuple(sorted((name, repr(value)) for name, value in settings.DCC.items()))
     cached = getattr(_local, "client", None)
@@ -264,12 +241,7 @@ def client_for_this_thread() -> DccClient:
 
 
 def _environment_resolved(client):
-    """Read the proxy and CA-bundle environment once for this kept client, not on every POST.
-
-    ``requests`` re-reads every environment variable per request when ``trust_env`` is on
-    (about a millisecond of CPU per DUIS document in a worker); the values cannot change
-    under a running worker, so they are resolved here and the per-request lookup is off.
-    """
+    """Resolve proxy and CA-bundle settings once: they cannot change under a running worker."""
     session = client.session
     session.proxies.update(get_environ_proxies(client.base_url))
     bundle = os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE")

@@ -1,11 +1,8 @@
-"""Where the dcc app's SQL differs between PostgreSQL (production) and SQLite (the embedded
-demo, one process): the services call these and hold no dialect branch.
+"""Where the dcc app's SQL differs between PostgreSQL and SQLite (the embedded demo).
 
-On PostgreSQL a request's state move and its history rows go in one data-modifying
-statement (a ``WITH ... UPDATE/INSERT``), atomic by itself: every charger of an event
-goes through these, and the ORM's transaction took three or four round trips each.
-Functions that only PostgreSQL can do in one statement return None elsewhere, and the
-caller takes its portable path under a row lock.
+On PostgreSQL a request's state move and its history rows are one data-modifying statement, atomic
+by itself, on the path every charger's command takes. Functions only PostgreSQL can do in one
+statement return None elsewhere, and the caller takes its portable path under a row lock.
 """
 
 from __future__ import annotations
@@ -37,12 +34,8 @@ def _tables() -> tuple[str, str]:
 
 
 def history_insert(notes: list[tuple[int, dt.datetime, str]], *, heartbeat_id: int | None = None) -> None:
-    """Document rows in the history, each stamped with its request's current state.
-
-    One ``INSERT ... SELECT`` reads the state and writes all the rows (this runs for every
-    DUIS document). ``heartbeat_id``: also renew that request's claim (``sent_at``) while
-    it is ``sent``, in the same statement on PostgreSQL.
-    """
+    """Document rows in the history, each stamped with its request's current state; ``heartbeat_id``
+    also renews that request's claim."""
     if heartbeat_id is not None and (not notes or not postgresql()):
         ServiceRequest.objects.filter(pk=heartbeat_id, state=State.SENT).update(sent_at=timezone.now())
         heartbeat_id = None
@@ -64,9 +57,7 @@ def history_insert(notes: list[tuple[int, dt.datetime, str]], *, heartbeat_id: i
 
 
 def request_insert(service_request: ServiceRequest, *, detail: str) -> None:
-    """Store a new request with its first history row (``built``): one statement on
-    PostgreSQL, two inserts in the caller's transaction elsewhere (no savepoint: an error
-    rolls the caller back too)."""
+    """Store a new request with its ``built`` history row (no savepoint: an error rolls the caller back too)."""
     if not postgresql():
         with transaction.atomic(savepoint=False):
             service_request.save(force_insert=True)
@@ -96,8 +87,7 @@ def request_insert(service_request: ServiceRequest, *, detail: str) -> None:
 
 
 def request_claim_built(service_request_id: int, *, now: dt.datetime) -> ServiceRequest | None:
-    """Compare-and-set ``built`` -> ``sent`` with its history row in one statement; the
-    claimed row, or None when it was not ``built`` or this is not PostgreSQL."""
+    """Compare-and-set ``built`` -> ``sent`` with its history row; None when not ``built`` or not PostgreSQL."""
     if not postgresql():
         return None
     requests_table, history = _tables()
@@ -123,9 +113,7 @@ def request_move(
     documents_first: list[tuple[int, dt.datetime, str]],
     fields: dict[str, Any],
 ) -> bool | None:
-    """Compare-and-set from one state with its history rows (the documents first, then the
-    move) in one statement: whether it moved. None when that cannot be one statement (not
-    PostgreSQL, or inside a caller's transaction, whose row locks the caller must take)."""
+    """Compare-and-set with history rows in one statement: whether it moved, None when that cannot be one statement."""
     if not postgresql() or connection.in_atomic_block:
         return None
     requests_table, history = _tables()

@@ -1,5 +1,4 @@
-"""The DCC conversation as stored: one row per RequestID with its documents and state
-history, and the persisted anti-replay counters."""
+"""The DCC conversation as stored: requests with their documents and history, and anti-replay counters."""
 
 from __future__ import annotations
 
@@ -11,11 +10,8 @@ from dcc.choices import ServiceRequestState
 
 
 class ServiceRequest(models.Model):
-    """The DCC log: one row per RequestID, with every document sent and received.
-
-    A row is written (state ``built``) before anything leaves the building, so a crash
-    between send and acknowledgement is visible and a retry reuses the same RequestID.
-    """
+    """The DCC log, one row per RequestID, written before anything is sent so a crash is visible and a
+    retry reuses the RequestID."""
 
     request_id = models.CharField(max_length=80, unique=True)
     srv = models.CharField("SRV", max_length=8)
@@ -89,8 +85,7 @@ class ServiceRequestTransition(AppendOnlyModel):
 
 
 class DccRequestCounter(models.Model):
-    """The anti-replay counter per originator EUI-64, persisted so it survives restarts and
-    is shared by every worker. Advanced with one atomic ``UPDATE ... RETURNING``."""
+    """The anti-replay counter per originator, persisted so it survives restarts and is shared by every worker."""
 
     originator_eui64 = models.CharField(max_length=23, unique=True)
     value = models.BigIntegerField(default=0)
@@ -100,9 +95,8 @@ class DccRequestCounter(models.Model):
 
 
 class InboundDocument(AppendOnlyModel):
-    """Every document the DCC posted to ``/dcc/responses/`` that verified, as received, with
-    what was done with it: device responses, device alerts, DCC alerts, and responses for
-    requests we do not know. Nothing verified is thrown away, whether or not it was acted on."""
+    """Every verified document the DCC posted, as received, with what was done with it; nothing
+    verified is thrown away."""
 
     class Kind(models.TextChoices):
         RESPONSE = "response", "Device response"
@@ -137,8 +131,8 @@ class InboundDocument(AppendOnlyModel):
 
 
 class DeviceCertificate(models.Model):
-    """A device's GBCS certificate as SMKI publishes it, by EUI-64 and key usage: DS checks the
-    signature on its answers to critical commands, KA the MAC on the rest and on its alerts."""
+    """A device's GBCS certificate by key usage: DS checks its signed answers, KA the MACs on the rest
+    and its alerts."""
 
     class Usage(models.TextChoices):
         DS = "DS", "Digital signing"
@@ -158,10 +152,7 @@ class DeviceCertificate(models.Model):
 
 
 class InboundHandled(AppendOnlyModel):
-    """The handler (device response by SRV, alert by code) finished for an inbound document.
-    A document applied but never marked handled (a crash, a database restart between the two)
-    is handed to its handler again by ``dcc.tasks.inbound_handlers_retry``; handlers are
-    idempotent, so a second run changes nothing."""
+    """The handler finished for an inbound document; one never marked is handed over again (handlers are idempotent)."""
 
     document = models.OneToOneField(InboundDocument, on_delete=models.PROTECT, related_name="handled")
     handled_at = models.DateTimeField(auto_now_add=True)

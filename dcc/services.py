@@ -1,21 +1,8 @@
 """DCC service requests: persisted counters, sending, and applying device responses.
 
-Services (keyword-only):
-- :func:`service_request_create` validates the arguments, allocates the RequestID from the
-  database counter and stores the ``ServiceRequest`` (state ``built``) with the logical
-  request document. Nothing has left the building yet.
-- :func:`service_request_dispatch` sends a stored request through the DCC client. It is
-  safe to call again (a Celery retry): only ``built``/``sent`` rows are sent, always with
-  the stored RequestID; once acknowledged a request is never sent again.
-- :func:`service_request_send` = create + dispatch, for callers that need no task hop.
-- :func:`service_request_apply_response` verifies a document the DCC POSTed to us,
-  correlates it by RequestID and applies it once (row lock + state check): duplicates and
-  out-of-order deliveries change nothing.
-
-Who acts on a device's answer: an explicit table of SRV -> handler, and of device alert
-code -> handler, installed once by the app that owns the engine (``curtailment.apps``; this
-app must not import the apps above it). Handlers run after the response is committed; one
-that fails is logged, and the minute re-check reconciles what it would have done.
+A request is stored with its RequestID before it is sent and never sent after an acknowledgement, so
+a retry resends the same RequestID; answers are applied once under a row lock. Handlers are
+installed by ``curtailment.apps``, as this app must not import the apps above it.
 """
 
 from __future__ import annotations
@@ -23,20 +10,19 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import logging
-import time
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, replace
 from typing import Any
 
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
-from django.db import connection, transaction
+from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 from lxml import etree
 
 from dcc import config as dcc_config
-from dcc import dialect, gbcs
+from dcc import dialect, gbcs, history
 from dcc.choices import ServiceRequestState as State
 from dcc.duis import (
     DccArgumentError,
@@ -55,7 +41,6 @@ from dcc.duis.identifiers import parse_eui64
 from dcc.duis.signing import load_certificate
 from dcc.duis.xmlsafe import parse_xml
 from dcc.models import (
-    DccRequestCounter,
     DeviceCertificate,
     InboundDocument,
     InboundHandled,
@@ -68,8 +53,7 @@ logger = logging.getLogger(__name__)
 
 @dataclass(frozen=True)
 class DeviceAlert:
-    """An unsolicited device alert the DCC forwarded (e.g. a boost-button press). Not tied
-    to a request; the DCC may deliver one twice, so handlers de-duplicate on ``response_id``."""
+    """An unsolicited device alert; the DCC may deliver it twice, so handlers de-duplicate on ``response_id``."""
 
     target_eui64: str
     alert_code: str
@@ -93,7 +77,6 @@ _handlers = _Handlers(responses={}, alerts={})
 
 
 def handlers_install(*, responses: Mapping[str, ResponseHandler], alerts: Mapping[str, AlertHandler]) -> None:
-    """Install the tables of who acts on device responses (by SRV) and alerts (by code)."""
     _handlers.responses = dict(responses)
     _handlers.alerts = dict(alerts)
 
@@ -102,7 +85,7 @@ def handlers_install(*, responses: Mapping[str, ResponseHandler], alerts: Mappin
 def handlers_replaced(
     *, responses: Mapping[str, ResponseHandler] | None = None, alerts: Mapping[str, AlertHandler] | None = None
 ) -> Iterator[None]:
-    """Use other handler tables for a while (tests), then put the installed ones back."""
+    """Use other handler tables for a while (tests), then restore the installed ones."""
     saved = _Handlers(_handlers.responses, _handlers.alerts)
     _handlers.responses = dict(responses or {})
     _handlers.alerts = dict(alerts or {})
@@ -147,7 +130,6 @@ def _handled(document_id: int | None) -> None:
 
 __all__ = [
     "BOOST_ALERT_CODE",
-    "DbCounterSource",
     "DeviceAlert",
     "handlers_install",
     "handlers_replaced",
@@ -165,47 +147,11 @@ AWAITING_RESPONSE_STATES = (State.BUILT, State.SENT, State.ACKNOWLEDGED, State.T
 _PROBE_ID = RequestId(originator="00-00-00-00-00-00-00-00", target="00-00-00-00-00-00-00-00", counter=0)
 
 
-class DbCounterSource:
-    """RequestID counters in ``DccRequestCounter``: each is max(last + 1, the millisecond
-    clock), advanced by one atomic ``UPDATE ... RETURNING`` so concurrent threads and
-    processes never share or reuse a value.
-
-    Why the clock: the DCC's own tools number requests by the millisecond clock. A counter
-    that only added 1 would fall behind any other signer for the same originator (an
-    engineer with DCC Boxed's tool), and the DCC would then refuse ours as replays; it also
-    moves on past everything the DCC has seen after a wiped database. Inside a caller's
-    transaction the counter row stays locked until it commits, and a rollback hands the value
-    out again: harmless only because nothing is ever *sent* inside one
-    (``service_request_dispatch`` runs in autocommit).
-    """
-
-    def next_counter(self, originator: str) -> int:
-        table = connection.ops.quote_name(DccRequestCounter._meta.db_table)
-        larger = dialect.larger_of()
-        advance = f"UPDATE {table} SET value = {larger}(value + 1, %s) WHERE originator_eui64 = %s RETURNING value"  # noqa: S608 - names from model meta
-        with connection.cursor() as cursor:
-            cursor.execute(advance, [_now_ms(), originator])
-            row = cursor.fetchone()
-            if row is None:
-                cursor.execute(
-                    f"INSERT INTO {table} (originator_eui64, value) VALUES (%s, %s) ON CONFLICT (originator_eui64) DO NOTHING",  # noqa: S608
-                    [originator, 0],
-                )
-                cursor.execute(advance, [_now_ms(), originator])
-                row = cursor.fetchone()
-        return int(row[0])
-
-
-def _now_ms() -> int:
-    return int(time.time() * 1000)
-
-
 # --------------------------------------------------------------------------- creating
 
 
 def _default_command_variant(srv: str, action: Any) -> int:
-    """WAN (CV 5 / 1), plus local delivery (CV 7 / 3) for a poor-WAN charger, but only when a
-    local delivery channel is configured: without one a CV 7 could never be delivered."""
+    """WAN (CV 5 / 1), plus local delivery (CV 7 / 3) for a poor-WAN charger only when a local channel is configured."""
     local = bool(getattr(action, "use_local_delivery", False)) and bool(dcc_config.local_delivery_channel())
     if srv in documents.CRITICAL_SRVS:
         return 7 if local else 5
@@ -213,7 +159,6 @@ def _default_command_variant(srv: str, action: Any) -> int:
 
 
 def _build(srv: str, request_id: RequestId, command_variant: int, params: dict[str, Any]) -> etree._Element:
-    """The logical request: CV 4 for critical SRVs (the client turns it into CV 5/6/7)."""
     if srv == "7.6":
         return documents.deactivate_auxiliary_load(
             request_id=request_id, index=params.get("index"), duration_minutes=params.get("duration_minutes")
@@ -244,21 +189,6 @@ def _build(srv: str, request_id: RequestId, command_variant: int, params: dict[s
     )
 
 
-def _note(service_request_id: int, *, from_state: str, to_state: str, detail: str = "") -> None:
-    ServiceRequestTransition.objects.create(
-        service_request_id=service_request_id,
-        at=timezone.now(),
-        from_state=from_state,
-        to_state=to_state,
-        detail=detail,
-    )
-
-
-def _note_document(service_request_id: int, *, detail: str) -> None:
-    """A document row in the history, stamped with the request's state at that moment."""
-    dialect.history_insert([(service_request_id, timezone.now(), detail)])
-
-
 def service_request_create(
     *,
     srv: str,
@@ -274,15 +204,8 @@ def service_request_create(
     hcalcs: Any = None,
     client: DccClient | None = None,
 ) -> ServiceRequest:
-    """Validate, allocate a RequestID and store the request (state ``built``).
-
-    ``target`` is the device's EUI-64 (the ESME that controls the HCALCS or APC); ``index``
-    the auxiliary controller's index. 7.13 / 7.16 take ``level`` (0-100 %) and the period
-    ``start``-``end``, after which the device reverts by itself. ``command_variant``
-    defaults to 5 (7 when ``action`` wants local delivery) for the critical 7.6/7.8/7.13/7.16
-    and 1 (3) for the rest. Raises ``DccArgumentError`` naming the
-    bad argument before any counter is spent.
-    """
+    """Validate, allocate a RequestID and store the request (``built``); bad arguments fail before a
+    counter is spent."""
     if srv not in SUPPORTED_SRVS:
         raise DccArgumentError("srv", f"must be one of {', '.join(SUPPORTED_SRVS)}, got {srv!r}")
     command_variant = command_variant or _default_command_variant(srv, action)
@@ -331,11 +254,7 @@ def _move(
     documents_first: list[tuple[int, dt.datetime, str]] | None = None,
     **fields: Any,
 ) -> bool:
-    """Compare-and-set the state under a row lock; False when the row was elsewhere.
-
-    ``documents_first``: document notes (see ``_Recorder``) not yet written, which belong
-    in the history before this move; they are written in the same transaction either way.
-    """
+    """Compare-and-set the state under a row lock; False when the row was elsewhere."""
     documents_first = documents_first or []
     if len(from_states) == 1:
         moved = dialect.request_move(
@@ -382,81 +301,12 @@ def _move(
         if row.state not in from_states:
             return False
         ServiceRequest.objects.filter(pk=row.pk).update(state=to_state, **fields)
-        _note(row.pk, from_state=row.state, to_state=to_state, detail=detail)
+        history.note(row.pk, from_state=row.state, to_state=to_state, detail=detail)
         return True
 
 
-def _request_id_of(document: bytes) -> str:
-    root = parse_xml(document)
-    return (root.findtext(f"{{{documents.SR_NS}}}Header/{{{documents.SR_NS}}}RequestID") or "").strip()
-
-
-class _Recorder:
-    """Keeps every document sent and received in the state history, and stores the 8.13
-    that returns a locally delivered command's response as a child row before it is sent."""
-
-    def __init__(self, service_request: ServiceRequest) -> None:
-        self.service_request = service_request
-        self.children: dict[str, ServiceRequest] = {}
-        # The claim itself set ``sent_at`` just now: the first POST needs no heartbeat.
-        self.claim_fresh = True
-        # Acknowledgements of this request not yet written: each joins the next write (the
-        # next document before it is POSTed, or the state move that ends the dispatch).
-        self.pending: list[tuple[int, dt.datetime, str]] = []
-
-    def __call__(self, stage: str, document: bytes) -> None:
-        request_id = _request_id_of(document)
-        row = self.service_request
-        note = (row.pk, timezone.now(), f"{stage}\n{document.decode()}")
-        if request_id != row.request_id:
-            row = self.children.get(request_id) or self._child(request_id, document)
-            self.flush()
-            _note_document(row.pk, detail=note[2])
-            return
-        if stage.endswith("-ack"):
-            self.pending.append(note)
-            return
-        # Heartbeat (not needed right after the claim): each POST renews the claim, so the
-        # lease need only cover one POST. Written before the document is POSTed: a crash
-        # after the POST still leaves it.
-        dialect.history_insert([*self.take_pending(), note], heartbeat_id=None if self.claim_fresh else row.pk)
-        self.claim_fresh = False
-
-    def take_pending(self) -> list[tuple[int, dt.datetime, str]]:
-        pending, self.pending = self.pending, []
-        return pending
-
-    def flush(self) -> None:
-        dialect.history_insert(self.take_pending())
-
-    def _child(self, request_id: str, document: bytes) -> ServiceRequest:
-        rid = RequestId.parse(request_id)
-        child = ServiceRequest.objects.create(
-            request_id=request_id,
-            srv="8.13",
-            command_variant=8,
-            originator_eui64=rid.originator,
-            target_eui64=rid.target,
-            counter=rid.counter,
-            parent=self.service_request,
-            action=self.service_request.action,
-            state=State.SENT,
-            request_document=document.decode(),
-            attempts=1,
-            sent_at=timezone.now(),
-        )
-        _note(child.pk, from_state="", to_state=State.SENT, detail="return local command response")
-        self.children[request_id] = child
-        return child
-
-
 def _claim(service_request_id: int, *, lease: dt.timedelta) -> ServiceRequest | None:
-    """Compare-and-set ``built``/``sent`` -> ``sent`` for this dispatcher, or None.
-
-    A ``sent`` row is claimable only when no send is in flight: its last attempt ended in a
-    transport failure (``sent_at`` cleared) or its last POST started longer ago than
-    ``lease`` (that worker died mid-send). So two workers handed the same request never both send it.
-    """
+    """Compare-and-set to ``sent`` for this dispatcher, or None while another send's lease holds."""
     now = timezone.now()
     # First send (the usual case): one statement on PostgreSQL.
     claimed = dialect.request_claim_built(service_request_id, now=now)
@@ -470,22 +320,15 @@ def _claim(service_request_id: int, *, lease: dt.timedelta) -> ServiceRequest | 
         if not idle:
             return None
         ServiceRequest.objects.filter(pk=row.pk).update(state=State.SENT, attempts=row.attempts + 1, sent_at=now)
-        _note(row.pk, from_state=row.state, to_state=State.SENT, detail=f"sending (attempt {row.attempts + 1})")
+        history.note(row.pk, from_state=row.state, to_state=State.SENT, detail=f"sending (attempt {row.attempts + 1})")
         # The row is locked: these are exactly the values just written (no re-read).
         row.state, row.attempts, row.sent_at = State.SENT, row.attempts + 1, now
         return row
 
 
 def service_request_dispatch(*, service_request_id: int, client: DccClient | None = None) -> ServiceRequest:
-    """Send a stored request (or resend it after a transport failure) and record the outcome.
-
-    Returns the updated row: ``acknowledged`` (I0), ``rejected`` (E-code, or a transient
-    code the DCC acknowledged), ``failed`` (bad signature/document), or unchanged when it
-    was already acknowledged or another worker is sending it right now. Raises
-    :class:`DccTransientError` after recording it when the DCC could not be reached, so a
-    Celery task can retry with backoff; the retry resends the same RequestID. Call it
-    outside a transaction: counters (for an 8.13) must commit at once.
-    """
+    """Send (or resend after a transport failure) a stored request, never after an acknowledgement.
+    :class:`DccTransientError` means retry with the same RequestID; call outside a transaction."""
     client = client or dcc_config.build_client()
     # Longest one POST of a live send can take (each renews the claim): every attempt
     # timing out, plus backoff and a margin.
@@ -493,7 +336,7 @@ def service_request_dispatch(*, service_request_id: int, client: DccClient | Non
     service_request = _claim(service_request_id, lease=lease)
     if service_request is None:
         return ServiceRequest.objects.get(pk=service_request_id)
-    recorder = _Recorder(service_request)
+    recorder = history.HistoryRecorder(service_request)
     try:
         request = parse_xml(service_request.request_document.encode())
         if service_request.srv in documents.CRITICAL_SRVS:
@@ -507,7 +350,7 @@ def service_request_dispatch(*, service_request_id: int, client: DccClient | Non
         else:
             # Nothing in flight any more: a retry may claim the row at once.
             ServiceRequest.objects.filter(pk=service_request.pk).update(error=str(exc), sent_at=None)
-            _note(service_request.pk, from_state=State.SENT, to_state=State.SENT, detail=f"transient: {exc}")
+            history.note(service_request.pk, from_state=State.SENT, to_state=State.SENT, detail=f"transient: {exc}")
             raise
     except DccResponseError as exc:
         recorder.flush()
@@ -551,8 +394,6 @@ def _reject(service_request_id: int, exc: DccResponseError) -> None:
 def _acknowledge(
     service_request_id: int, ack: DuisResponse, documents_first: list[tuple[int, dt.datetime, str]]
 ) -> dict[str, Any] | None:
-    """Record the acknowledgement; the fields written with state ``acknowledged``, or None
-    when the row had moved on (then only the acknowledgement fields are added)."""
     fields = {"ack_code": ack.response_code, "ack_document": ack.raw.decode(), "acknowledged_at": timezone.now()}
     if not _move(
         service_request_id,
@@ -617,12 +458,7 @@ class ApplyOutcome:
 
 
 def device_certificates_store(*, certificates: Mapping[str, Mapping[str, bytes | str]], source: str) -> int:
-    """Keep devices' GBCS certificates (``{eui64: {"DS": pem, "KA": pem}}``, PEM or DER),
-    replacing older ones, after checking each names its device and is for its usage.
-    Returns how many were stored.
-
-    Raises :class:`DccArgumentError` naming the device and the problem; nothing is stored then.
-    """
+    """Keep devices' GBCS certificates, each checked to name its device and usage; one bad stores nothing."""
     rows = []
     for eui64, by_usage in certificates.items():
         device = parse_eui64(eui64, argument="eui64")
@@ -653,9 +489,7 @@ def _device_certificates(eui64: str) -> dict[str, x509.Certificate]:
 
 
 def _device_result(response: DuisResponse, *, device: str, request: ServiceRequest | None = None) -> dict[str, Any]:
-    """The device's GBCS answer (or alert), authenticated with its certificates and our
-    key-agreement key, checked to answer ``request``, and decoded: ``status`` is ``success``,
-    ``failure``, ``unauthenticated`` or ``unreadable``, with a readable ``summary``."""
+    """The device's GBCS answer, authenticated and checked to answer ``request``."""
     if not response.gbcs_payload:
         return {}
     certificates = _device_certificates(device)
@@ -721,7 +555,6 @@ def _decoded(message: Any) -> dict[str, Any]:
 def _keep(
     response: DuisResponse, outcome: str, *, service_request_id: int | None = None, detail: str = ""
 ) -> InboundDocument:
-    """Store a verified inbound document with what was done with it (in the caller's transaction)."""
     return InboundDocument.objects.create(
         kind=response.kind,
         outcome=outcome,
@@ -735,14 +568,8 @@ def _keep(
 
 
 def service_request_apply_response(*, document: bytes) -> ApplyOutcome:
-    """Verify, store and apply one document the DCC POSTed to ``/dcc/responses/``.
-
-    Raises ``DccSignatureError`` (unsigned or forged) or ``DccDocumentError`` (malformed,
-    hostile, schema-invalid); nothing is written then. Everything that verifies is stored as
-    an ``InboundDocument`` and answered: a device response is applied to its request once; a
-    device alert goes to its handler; a DCC alert that says a command failed fails that
-    request; a response for a RequestID we never sent is logged (the DCC would retry a refusal).
-    """
+    """Verify, store and apply one document POSTed to ``/dcc/responses/``, once. Unverified documents
+    write nothing; an unknown RequestID is logged, not refused (the DCC would retry)."""
     root = dcc_config.get_dcc_verifier().verify(document)
     dcc_config.get_schema().validate(root)
     response = replace(documents.parse_response(root), raw=document)
@@ -791,8 +618,7 @@ def _apply_device_alert(response: DuisResponse) -> ApplyOutcome:
 
 
 def _apply_dcc_alert(response: DuisResponse) -> ApplyOutcome:
-    """A DCC alert (N-code). One that says a command of ours could not be delivered fails
-    that request, so the engine replaces the charger; every other one is logged."""
+    """A DCC alert saying our command was not delivered fails that request, so the charger is replaced."""
     about = response.dcc_alert_type or "unknown alert"
     failed = None
     if response.dcc_alert_type == "CommandFailure" and response.dcc_alert_request_id:
@@ -839,8 +665,7 @@ def _apply_answer(
     note: str,
     device_outcome: str = "",
 ) -> ApplyOutcome:
-    """Move a request to its final state once, store the document, and hand it to the
-    handler table after commit; a duplicate or late answer is stored and changes nothing."""
+    """Move a request to its final state once; duplicates and late answers change nothing."""
     with transaction.atomic():
         row = ServiceRequest.objects.select_for_update().get(pk=service_request_id)
         if row.responded_at is not None:
@@ -858,7 +683,7 @@ def _apply_answer(
             device_outcome=device_outcome,
             **({"error": note} if to_state == State.FAILED and response.kind != "response" else {}),
         )
-        _note(row.pk, from_state=row.state, to_state=to_state, detail=note)
+        history.note(row.pk, from_state=row.state, to_state=to_state, detail=note)
         kept = _keep(response, InboundDocument.Outcome.APPLIED, service_request_id=row.pk)
         row.refresh_from_db()
         transaction.on_commit(lambda: _run_response_handler(row, result, kept.pk))
@@ -871,9 +696,7 @@ def _apply_answer(
 def inbound_handlers_retry(
     *, older_than: dt.timedelta = dt.timedelta(seconds=30), now: dt.datetime | None = None
 ) -> int:
-    """Hand every applied document whose handler never finished (a crash or a database
-    restart after the answer committed) to its handler again, decoded afresh from the stored
-    copy. Handlers are idempotent. Returns how many were handed over."""
+    """Re-run handlers that never finished (a crash after commit); handlers are idempotent."""
     now = now or timezone.now()
     pending = (
         InboundDocument.objects.filter(
@@ -908,10 +731,7 @@ def inbound_handlers_retry(
 
 
 def service_requests_expire(*, now: dt.datetime | None = None) -> int:
-    """Every request reaches a final state: one never acknowledged by the DCC within
-    ``SEND_DEADLINE_S`` (and not being sent right now), or acknowledged but unanswered by the
-    device within ``RESPONSE_DEADLINE_S``, becomes ``timed_out`` with the reason. A device
-    answer arriving later is still applied. Returns how many timed out."""
+    """Time out requests past their send or response deadline, so every request ends."""
     now = now or timezone.now()
     config = dcc_config.dcc_settings()
     send_deadline = now - dt.timedelta(seconds=float(config.get("SEND_DEADLINE_S") or 600))

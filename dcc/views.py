@@ -1,12 +1,6 @@
-"""The endpoint the DCC (or its simulator) POSTs device responses and alerts to.
-
-No session, no CSRF token: the DCC authenticates each document with its XML signature,
-which :func:`~dcc.services.service_request_apply_response` verifies before reading
-anything. Every document that verifies is stored and answered 200 with what was done
-(applied, duplicate, ignored, alert, logged, unknown_request): a refusal would only make the
-DCC retry. 400 malformed or hostile XML; 403 unsigned or forged. Refusals are logged and
-change nothing.
-"""
+"""The endpoint the DCC POSTs responses and alerts to. No session or CSRF: each document's XML
+signature is verified before anything is read. Verified documents are stored and answered 200 (a
+refusal would only make the DCC retry); 400 malformed, 403 unsigned or forged."""
 
 from __future__ import annotations
 

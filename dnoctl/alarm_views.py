@@ -125,7 +125,7 @@ def alarm_acknowledge(request: HttpRequest) -> HttpResponse:
     if done:
         codes = ", ".join(alert.feeder.code for alert in done)
         messages.success(request, f"Acknowledged {len(done)} alarm{'s' if len(done) != 1 else ''}: {codes}.")
-    others = alerts_with_feeder(alert_ids=[a.pk for a in alerts if a not in done]).select_related("acknowledged_by")
+    others = alerts_with_feeder(alert_ids=[a.pk for a in alerts if a not in done])
     if others:
         named = ", ".join(
             f"{a.feeder.code} ({a.acknowledged_by.get_username() if a.acknowledged_by else 'someone'})" for a in others

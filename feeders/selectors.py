@@ -360,7 +360,8 @@ def feeder_alerts_recent(*, feeder: Feeder, limit: int = 10) -> list[FeederAlert
 
 
 def alerts_with_feeder(*, alert_ids) -> QuerySet[FeederAlert]:
-    return FeederAlert.objects.filter(pk__in=alert_ids).select_related("feeder")
+    """The alerts with their feeder and who acknowledged them (for the alarm list's messages)."""
+    return FeederAlert.objects.filter(pk__in=alert_ids).select_related("feeder", "acknowledged_by")
 
 
 # Riskiest first: at risk, then curtailing, then the live feeders by load; offline feeders

@@ -1,16 +1,9 @@
-"""dnoctl's OpenADR 3.0.1 VTN: the part of the specification's API a provider's VEN needs to
-receive call-offs and report delivery (docs/asp-openadr.md). Its OpenAPI schema is served
-at ``<BASE_PATH>openapi.json``.
+"""dnoctl's OpenADR 3.0.1 VTN: the part of the API a provider's VEN needs to receive call-offs and
+report delivery (docs/asp-openadr.md).
 
-* ``POST auth/token``: client credentials for a bearer token (RFC 6749 section 4.4).
-* ``GET programs``, ``GET programs/{programID}``: the VEN's contracts.
-* ``GET events``: its live call-offs; ``GET events/{eventID}``: one, live or released (its
-  interval then ends at the release). The first fetch of a call-off is audited.
-* ``POST reports``: delivery; ``GET reports``, ``GET reports/{reportID}``: its own reports.
-
-A VEN sees only the programmes, events and reports of its own contracts. Programmes and
-events are written by dnoctl itself (through the database), so their POST/PUT/DELETE are
-not offered. Refusals are RFC 7807 problems (the token endpoint answers RFC 6749 errors).
+A VEN sees only its own contracts' programmes, events and reports. dnoctl writes programmes and
+events through the database, so their POST/PUT/DELETE are not offered. Refusals are RFC 7807
+problems.
 """
 
 from __future__ import annotations
@@ -25,9 +18,8 @@ from ninja.errors import AuthenticationError, HttpError, ValidationError
 from ninja.security import HttpBearer
 from pydantic import Field
 
-from curtailment.choices import AspCallOffStatus
-from curtailment.models import AspCallOff, AspContract, AspReport, AspVen
-from curtailment.openadr import objects
+from curtailment.models import AspVen
+from curtailment.openadr import objects, selectors
 from curtailment.openadr.auth import ScopeRefused, scopes_granted, token_issue, token_ven
 from curtailment.openadr.schemas import (
     AuthError,
@@ -168,21 +160,17 @@ class Page(Schema):
     limit: int = Field(MAX_LIMIT, ge=0, le=MAX_LIMIT)
 
 
-def _contracts(ven: AspVen):
-    return AspContract.objects.filter(ven=ven).select_related("ven").order_by("pk")
-
-
 @vtn.get("programs", response={200: list[Program], **PROBLEMS}, summary="The VEN's programmes", tags=["programs"])
 def programs(request: HttpRequest, page: Query[Page]):
     _needs(request, "read_all")
-    contracts = _contracts(request.auth).filter(active=True)[page.skip : page.skip + page.limit]
+    contracts = selectors.ven_programmes(request.auth, skip=page.skip, limit=page.limit)
     return [objects.program_object(contract) for contract in contracts]
 
 
 @vtn.get("programs/{programID}", response={200: Program, **PROBLEMS}, summary="One programme", tags=["programs"])
 def program(request: HttpRequest, programID: str):
     _needs(request, "read_all")
-    contract = _contracts(request.auth).filter(pk=objects.contract_pk(programID)).first()
+    contract = selectors.ven_programme(request.auth, objects.contract_pk(programID))
     if contract is None:
         raise HttpError(404, f"no programme {programID} for this VEN")
     return objects.program_object(contract)
@@ -197,10 +185,6 @@ class EventFilter(Page):
     targetValues: list[str] | None = None
 
 
-def _calloffs(ven: AspVen):
-    return AspCallOff.objects.filter(contract__ven=ven).select_related("contract__ven", "event__feeder").order_by("pk")
-
-
 @vtn.get(
     "events",
     response={200: list[Event], **PROBLEMS},
@@ -211,16 +195,15 @@ def _calloffs(ven: AspVen):
 )
 def events(request: HttpRequest, filters: Query[EventFilter]):
     _needs(request, "read_all")
-    calloffs = _calloffs(request.auth).filter(status=AspCallOffStatus.CALLED)
-    if filters.programID is not None:
-        calloffs = calloffs.filter(contract_id=objects.contract_pk(filters.programID))
-    if filters.targetType == "POWER_SERVICE_LOCATION":
-        calloffs = calloffs.filter(event__feeder__code__in=filters.targetValues or [])
-    elif filters.targetType == "VEN_NAME" and request.auth.ven_name not in (filters.targetValues or []):
-        calloffs = calloffs.none()
-    elif filters.targetType is not None and filters.targetType not in ("POWER_SERVICE_LOCATION", "VEN_NAME"):
-        calloffs = calloffs.none()  # no call-off carries other targets
-    page = list(calloffs[filters.skip : filters.skip + filters.limit])
+    page = selectors.ven_calloffs_live(
+        request.auth,
+        contract_pk=objects.contract_pk(filters.programID or ""),
+        program_given=filters.programID is not None,
+        target_type=filters.targetType,
+        target_values=filters.targetValues or [],
+        skip=filters.skip,
+        limit=filters.limit,
+    )
     asp_calloffs_seen(ven=request.auth, calloff_ids=[c.pk for c in page if c.seen_at is None], at=timezone.now())
     return [objects.event_object(calloff) for calloff in page]
 
@@ -228,7 +211,7 @@ def events(request: HttpRequest, filters: Query[EventFilter]):
 @vtn.get("events/{eventID}", response={200: Event, **PROBLEMS}, summary="One call-off", tags=["events"])
 def event(request: HttpRequest, eventID: str):
     _needs(request, "read_all")
-    calloff = _calloffs(request.auth).filter(pk=objects.calloff_pk(eventID)).first()
+    calloff = selectors.ven_calloff(request.auth, objects.calloff_pk(eventID))
     if calloff is None:
         raise HttpError(404, f"no event {eventID} for this VEN")
     if calloff.seen_at is None:
@@ -243,10 +226,6 @@ class ReportFilter(Page):
     programID: str | None = None
     eventID: str | None = None
     clientName: str | None = None
-
-
-def _reports(ven: AspVen):
-    return AspReport.objects.filter(ven=ven).order_by("pk")
 
 
 @vtn.post(
@@ -270,21 +249,24 @@ def report_create(request: HttpRequest, report: ReportIn):
 @vtn.get("reports", response={200: list[Report], **PROBLEMS}, summary="The VEN's reports", tags=["reports"])
 def reports(request: HttpRequest, filters: Query[ReportFilter]):
     _needs(request, "read_all")
-    rows = _reports(request.auth)
-    if filters.eventID is not None:
-        rows = rows.filter(calloff_id=objects.calloff_pk(filters.eventID))
-    if filters.programID is not None:
-        rows = rows.filter(calloff__contract_id=objects.contract_pk(filters.programID))
-    if filters.clientName is not None and filters.clientName != request.auth.ven_name:
-        rows = rows.none()
-    return [objects.report_object(row) for row in rows[filters.skip : filters.skip + filters.limit]]
+    rows = selectors.ven_reports(
+        request.auth,
+        calloff_pk=objects.calloff_pk(filters.eventID or ""),
+        event_given=filters.eventID is not None,
+        contract_pk=objects.contract_pk(filters.programID or ""),
+        program_given=filters.programID is not None,
+        client_name=filters.clientName,
+        skip=filters.skip,
+        limit=filters.limit,
+    )
+    return [objects.report_object(row) for row in rows]
 
 
 @vtn.get("reports/{reportID}", response={200: Report, **PROBLEMS}, summary="One report", tags=["reports"])
 def report(request: HttpRequest, reportID: str):
     _needs(request, "read_all")
     pk = reportID.removeprefix("report-")
-    row = _reports(request.auth).filter(pk=int(pk)).first() if pk.isdigit() and len(pk) < 19 else None
+    row = selectors.ven_report(request.auth, int(pk) if pk.isdigit() and len(pk) < 19 else None)
     if row is None:
         raise HttpError(404, f"no report {reportID} of this VEN")
     return objects.report_object(row)
@@ -299,8 +281,8 @@ def server_error(request: HttpRequest) -> JsonResponse:
 
 
 def vtn_urls() -> tuple[list, str, str]:
-    """``vtn.urls``, exempt from the login middleware: every operation but the token
-    exchange and the schema needs a VEN's bearer token (ninja runs ``VenBearer``)."""
+    """``vtn.urls``, exempt from the login middleware: operations other than the token exchange and
+    schema need a VEN's bearer token."""
     patterns, app_name, namespace = vtn.urls
     for pattern in patterns:
         login_not_required(pattern.callback)

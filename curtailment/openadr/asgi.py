@@ -1,11 +1,5 @@
-"""The VTN's own process: the OpenADR 3 API that providers' VENs talk to, on its own port.
-
-It is kept apart from the ``web`` process because it faces other parties (the aggregators,
-over the internet or an extranet), not the control room: it serves only
-``curtailment.openadr.urls``, so the dashboard is not reachable through it and the VTN is
-not reachable through the dashboard's port; each can be exposed, scaled and restarted on
-its own. Run with ``uvicorn curtailment.openadr.asgi:application`` (``Procfile``: ``vtn``).
-"""
+"""The VTN's own process: it faces other parties (the aggregators), not the control room, so it serves
+only ``curtailment.openadr.urls`` and can be exposed, scaled and restarted on its own."""
 
 import os
 

@@ -1,10 +1,6 @@
-"""Bearer tokens for providers' VENs (OpenADR 3 uses OAuth 2 client credentials).
-
-A token is the VEN's id and scopes signed with Django's signer (the ``SECRET_KEY``) and a
-timestamp: any VTN process can check it without a token table, it lapses after
-``OPENADR["TOKEN_TTL_S"]``, and switching the VEN off (``AspVen.active``) refuses its
-tokens at once.
-"""
+"""Bearer tokens for providers' VENs (OAuth 2 client credentials): signed with ``SECRET_KEY`` and
+timestamped, so any VTN process checks them without a token table; switching a VEN off refuses its
+tokens at once."""
 
 from __future__ import annotations
 
@@ -34,14 +30,12 @@ def scopes_granted(requested: str | None) -> list[str]:
 
 
 def token_issue(*, ven: AspVen, scopes: list[str]) -> tuple[str, int]:
-    """A bearer token for the VEN, and its lifetime in seconds."""
     token = signing.TimestampSigner(salt=SALT).sign_object({"ven": ven.pk, "scopes": scopes}, compress=True)
     return token, int(settings.OPENADR["TOKEN_TTL_S"])
 
 
 def token_ven(token: str) -> tuple[AspVen, list[str]] | None:
-    """The active VEN a token was issued to, with its scopes; None when the token is not
-    ours, has lapsed, or its VEN was switched off."""
+    """The active VEN a token was issued to, with its scopes; None when it is not ours, lapsed, or its VEN is off."""
     try:
         claims = signing.TimestampSigner(salt=SALT).unsign_object(token, max_age=settings.OPENADR["TOKEN_TTL_S"])
     except signing.BadSignature:

@@ -1,13 +1,6 @@
-"""How dnoctl's ASP contracts and call-offs read as OpenADR 3 objects, and what a provider's
-report says it delivered. Plain functions over model instances; no database access.
-
-* A contract is a **programme** ``contract-<pk>``, targeted at the provider's VEN.
-* A call-off is an **event** ``calloff-<pk>`` in that programme: one interval from the call
-  to the event's planned end (or to the release) with a ``DISPATCH_SETPOINT_RELATIVE``
-  payload of minus the kW asked for: "use this much less". Its ``reportDescriptors`` ask for
-  ``DELTA_USAGE`` in kW, the change against the provider's baseline (negative = less load).
-* The feeder is named as a ``POWER_SERVICE_LOCATION`` target (its code).
-"""
+"""How ASP contracts and call-offs read as OpenADR 3 objects (a contract is a programme, a call-off an
+event asking ``DISPATCH_SETPOINT_RELATIVE`` of minus the kW, with ``DELTA_USAGE`` reports), and what
+a report says was delivered. No database access."""
 
 from __future__ import annotations
 
@@ -88,8 +81,7 @@ def calloff_end(calloff) -> dt.datetime:
 
 
 def event_object(calloff) -> dict:
-    """The call-off as an OpenADR 3 event (``calloff.contract.ven`` and ``calloff.event.feeder``
-    are read: select them with it)."""
+    """The call-off as an OpenADR 3 event (select ``contract__ven`` and ``event__feeder`` with it)."""
     contract = calloff.contract
     # Whole seconds: JSON carries milliseconds at most, and the interval must not end
     # before the event does.
@@ -140,12 +132,8 @@ def report_object(report) -> dict:
 
 
 def report_delivered_kw(report: ReportIn) -> float:
-    """The load reduction a report states, in kW (positive = less load).
-
-    Read from the ``DELTA_USAGE`` payloads: the ``AGGREGATED_REPORT`` resource when there is
-    one, else the sum over the resources; per resource, its last interval (highest id).
-    Raises :class:`ReportProblem` naming what is missing or wrong.
-    """
+    """The load reduction a report states in kW: the ``AGGREGATED_REPORT`` resource, else the sum of
+    each resource's last interval. :class:`ReportProblem` names what is wrong."""
     for index, descriptor in enumerate(report.payloadDescriptors or []):
         if descriptor.payloadType == DELIVERY and descriptor.units and descriptor.units.upper() != UNITS:
             raise ReportProblem(f"payloadDescriptors[{index}].units: {DELIVERY} must be in {UNITS}")

@@ -1,10 +1,5 @@
-"""The OpenADR 3.0.1 objects our VTN serves and accepts, as pydantic models (django-ninja
-builds the VTN's OpenAPI schema from them).
-
-Field names are the specification's own (camelCase). Only what a call-off needs is here:
-programmes (one per ASP contract), events (one per call-off), reports (the provider's
-delivery), the token exchange and the RFC 7807 problem body.
-"""
+"""The OpenADR 3.0.1 objects our VTN serves and accepts, as pydantic models with the specification's
+field names; only what a call-off needs."""
 
 from __future__ import annotations
 

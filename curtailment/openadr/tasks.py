@@ -10,9 +10,8 @@ from dnoctl.celery import app
 
 @shared_task(name="curtailment.openadr.tasks.asp_calloffs_check", ignore_result=True)
 def asp_calloffs_check() -> int:
-    """Recount every live call-off and top events up with chargers where a provider has
-    not confirmed what was asked (``curtailment.services.asp``). Idempotent: counts are
-    re-derived from the stored call-offs and reports, and each change is a locked update."""
+    """Recount live call-offs and top events up where a provider fell short. Idempotent: counts are re-
+    derived, each change a locked update."""
     from curtailment.services.asp import asp_calloffs_check as check
 
     return check()

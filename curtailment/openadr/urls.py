@@ -1,5 +1,4 @@
-"""The VTN process's URLs (``curtailment.openadr.asgi``): the OpenADR 3 API and a health
-check, nothing of the operators' dashboard."""
+"""The VTN process's URLs: the OpenADR 3 API and a health check, nothing of the dashboard."""
 
 from django.contrib.auth.decorators import login_not_required
 from django.urls import path

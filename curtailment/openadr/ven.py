@@ -1,19 +1,7 @@
-"""A VEN standing in for an aggregator, for the demo and the tests: it fetches the call-offs
-dnoctl's VTN has for it, "delivers" a share of each (it has no real loads: it reports, and
-tells an optional callback), and reports the delivery while the call-off lasts.
-
-Built on toadr3, an OpenADR 3 client library (token exchange, events, reports, with its own
-pydantic models of the specification's objects: a reply of our VTN they cannot read stops
-this VEN). No Django: run it as its own process,
-
-    python -m curtailment.openadr.ven --vtn-url http://127.0.0.1:8081/openadr3/3.0.1 \\
-        --client-id ID --client-secret SECRET --ven-name NAME [--delivers 0.5] [--silent]
-
-or in a thread with :meth:`StandInAggregator.start` (the embedded demo).
-
-``delivers`` is the share of the asked kW it reports (1.0 all, 0.5 half); ``silent`` fetches
-the call-offs and never reports, a provider that does not answer.
-"""
+"""A VEN standing in for an aggregator in the demo and tests: it fetches its call-offs, "delivers"
+``delivers`` of each and reports it (``silent`` never reports). Built on toadr3, so a VTN reply the
+client library cannot read stops it. Run as ``python -m curtailment.openadr.ven`` or in a thread
+(:meth:`StandInAggregator.start`)."""
 
 from __future__ import annotations
 

@@ -1,15 +1,4 @@
-"""Curtailment writes (the engine). Import the services from here.
-
-* ``curtailment_event_start`` / ``curtailment_event_cancel``: open and cancel events (the
-  dashboard's "curtail now" and "cancel", and the automatic path through
-  ``event_open_for_alert``).
-* ``event_recheck``: the minute-by-minute look at an open event (beat); events live while
-  their feeder is at risk (``lifetime``).
-* ``feeder_protection_check``: the time-to-failure clock and the escalation (beat).
-* ``alerts_handover_sweep``: re-send the hand-over of alerts that got no event (beat).
-* ``action_dispatch`` / ``action_release`` / ``action_late``: one charger's steps (tasks).
-* ``hcalcs_boost_pressed`` / ``service_request_outcome``: what the DCC tells us.
-"""
+"""Curtailment writes (the engine). Import the services from here."""
 
 from curtailment.services.action import (
     action_confirmed,

@@ -1,14 +1,8 @@
-"""One charger's curtailment: boost-button setup (7.9), switch-off (7.6) or limit (7.16),
-confirmation, lateness, failure, customer override and reset (7.8, or a 7.16 at 100 %).
+"""One charger's curtailment: boost setup (7.9), switch-off (7.6) or limit (7.16), confirmation,
+lateness, failure, override and reset.
 
-A limit action (an APC) takes the same steps as a switch-off, only its command differs
-(:func:`command_srv`): its 7.16 holds the level until EndDateTime, as a 7.6 its Duration;
-a later 7.16 replaces it (a level change, :func:`action_limit_change`, or the lift).
-
-Every step is a compare-and-set on the action's status, and every DCC request is stored
-(``dcc.services``) before it is sent and looked up by (action, SRV) before
-a new one is made, so a step run twice — a Celery retry, a task queued again after a
-worker died — never sends a second request: a resend reuses the stored RequestID.
+Each step is a compare-and-set and each DCC request is stored before it is sent and found again by
+(action, SRV), so a step run twice never sends a second request.
 """
 
 from __future__ import annotations
@@ -40,8 +34,7 @@ SENT_REQUEST_STATES = (ServiceRequestState.ACKNOWLEDGED, ServiceRequestState.RES
 def _action(action_id: int, *, lock: bool = False) -> CurtailmentAction | None:
     query = (
         CurtailmentAction.objects.select_related("event__feeder", "hcalcs__meter")
-        # The event's decision record lists every candidate of the feeder: decoding it for
-        # each of an event's hundred dispatches was a tenth of a worker's CPU.
+        # The event's decision record lists every candidate of the feeder: costly to decode per dispatch.
         .defer("event__decision")
         .filter(pk=action_id)
         # No ORDER BY for one row: the model's default ordering cost a compile step and a sort.
@@ -53,7 +46,6 @@ def _action(action_id: int, *, lock: bool = False) -> CurtailmentAction | None:
 
 
 def _requests_by_srv(action: CurtailmentAction) -> dict[str, ServiceRequest]:
-    """The action's stored requests, the first of each SRV (one query for every step)."""
     found: dict[str, ServiceRequest] = {}
     for request in ServiceRequest.objects.filter(action=action).order_by("pk"):
         found.setdefault(request.srv, request)
@@ -69,8 +61,7 @@ def command_srv(action: CurtailmentAction) -> str:
 
 
 def _command_create(action: CurtailmentAction, *, now: dt.datetime, minutes: int, client=None) -> ServiceRequest:
-    """The action's curtailing command for ``minutes`` from ``now``: a 7.6 Duration, or a
-    7.16 at the action's level until EndDateTime (the device reverts by itself either way)."""
+    """The action's curtailing command for ``minutes`` from ``now``: a 7.6, or a 7.16 at its level."""
     if action.kind == ActionKind.LIMIT:
         return _request_create(
             action,
@@ -85,9 +76,7 @@ def _command_create(action: CurtailmentAction, *, now: dt.datetime, minutes: int
 
 
 def _request_create(action: CurtailmentAction, srv: str, *, client=None, **arguments) -> ServiceRequest:
-    """Store (state ``built``) the action's request for ``srv``; callers look for a stored
-    one first (:func:`_requests_by_srv`). DUIS addresses the command to the ESME (the
-    meter) with the HCALCS switch index."""
+    """Store (state ``built``) the action's request for ``srv`` to the ESME's HCALCS switch."""
     return service_request_create(
         srv=srv,
         target=action.hcalcs.meter.esme_eui64,
@@ -99,8 +88,7 @@ def _request_create(action: CurtailmentAction, srv: str, *, client=None, **argum
 
 
 def _send(service_request: ServiceRequest, action: CurtailmentAction, *, client=None) -> ServiceRequest:
-    """Send (or resend after a transport failure) a stored request. Raises the DCC client's
-    ``DccTransientError`` for the task to retry; the retry reuses the same RequestID."""
+    """Send (or resend) a stored request; a ``DccTransientError`` retry reuses its RequestID."""
     if service_request.state in ServiceRequestState.values and service_request.state not in (
         ServiceRequestState.BUILT,
         ServiceRequestState.SENT,
@@ -116,9 +104,7 @@ class ActionBusy(Exception):
 
 
 class RequestInFlight(ActionBusy):
-    """A request of the action is still claimed by another sender (the DCC integration's
-    in-flight lease, e.g. a worker that died mid-send): the next step must wait for it, so
-    a 7.6 never overtakes its 7.9 and a 7.8 never overtakes its 7.6."""
+    """Another sender still claims a request of the action: wait, so a 7.6 never overtakes its 7.9."""
 
 
 IN_FLIGHT_STATES = (ServiceRequestState.BUILT, ServiceRequestState.SENT)
@@ -131,14 +117,8 @@ def _sent_or_wait(service_request: ServiceRequest) -> ServiceRequest:
 
 
 def action_dispatch(*, action_id: int, client=None) -> str:
-    """Switch one charger off: 7.9 first when the customer may override and the load is not
-    yet on the boost button, and the 7.6 only once the device has put it there (see
-    :func:`_boost_first`), for the minutes left of the action (never past its planned end,
-    so the usage limits hold even when dispatch was delayed).
-
-    Runs under the action's lease: a second dispatch of the same action while one is
-    running returns "busy" at once and sends nothing.
-    """
+    """Curtail one charger (7.9 first when the customer may override) under the action's lease: a
+    concurrent run sends nothing."""
     with action_lease(action_id) as acquired:
         if not acquired:
             return "busy"
@@ -147,9 +127,7 @@ def action_dispatch(*, action_id: int, client=None) -> str:
 
 def _dispatch(*, action_id: int, client=None) -> str:
     # Under the action's lease no other task sends for this action, so one read is enough:
-    # every status change below is a compare-and-set, and a cancel or late check that moves
-    # the action meanwhile makes the move fail (or, for a 7.6 already stored, waits for the
-    # lease and then resets or counts it).
+    # a cancel or late check moving it meanwhile makes the compare-and-sets below fail.
     action = _action(action_id)
     if action is None:
         return "gone"
@@ -239,15 +217,8 @@ def _first_send(action: CurtailmentAction, *, client=None) -> str:
 
 
 def _boost_first(action: CurtailmentAction, stored: dict[str, ServiceRequest], *, client=None) -> str | None:
-    """The customer may override with the boost button, so the charger goes on it (7.9)
-    before it is switched off: None once the device has confirmed the 7.9 (go on with the
-    7.6), otherwise what happened instead. The device's answer to the 7.9 queues this
-    dispatch again (:func:`service_request_outcome`); the minute re-check does too.
-
-    A 7.9 that fails leaves a customer who was promised an override without one, so the
-    charger is not curtailed and another is picked, unless ``CURTAIL_WITHOUT_BOOST`` allows
-    it (then its notice says the boost button will not work). Audited either way.
-    """
+    """Put the charger on its boost button (7.9) before the 7.6; a failed 7.9 gives it up unless
+    ``CURTAIL_WITHOUT_BOOST``."""
     # One conditional UPDATE (autocommit): its push goes out once it has committed.
     if action.status == ActionStatus.PLANNED and not action_move(
         action, from_states=[ActionStatus.PLANNED], to_state=ActionStatus.BOOST_SETUP
@@ -285,9 +256,7 @@ def _boost_first(action: CurtailmentAction, stored: dict[str, ServiceRequest], *
 
 
 def boost_available(*, action: CurtailmentAction, boost_state: str | None = None) -> bool:
-    """Can the customer override this action with the boost button? Only when their consent
-    allows it and the charger is on the button (already, or by the action's own 7.9, whose
-    state the caller may pass as ``boost_state`` to save the query)."""
+    """Can the customer override this action with the boost button?"""
     if not action.selection.get("override_allowed"):
         return False
     if boost_state is None:
@@ -311,9 +280,7 @@ CONFIRMABLE_STATES = [ActionStatus.SENT, ActionStatus.ACKNOWLEDGED, ActionStatus
 
 
 def action_confirmed(*, action_id: int, at: dt.datetime | None = None) -> bool:
-    """The device confirmed the 7.6: the charger is off from ``at``, and the device switches
-    it back on by itself ``commanded_minutes`` later (its own end, which the ledger uses).
-    A 7.16 (limit) ends at its EndDateTime whenever it was confirmed: the end stays."""
+    """The device confirmed: the charger is curtailed from ``at`` to the device's own end."""
     action = _action(action_id)
     if action is None:
         return False
@@ -329,8 +296,7 @@ def action_confirmed(*, action_id: int, at: dt.datetime | None = None) -> bool:
 
 
 def _extended_action_end(*, action: CurtailmentAction, at: dt.datetime) -> None:
-    """A follow-on 7.6 took effect: the device now runs the new Duration, so the action it
-    extends ends here (the ledger counts the charger once, not twice over the overlap)."""
+    """A follow-on 7.6 took effect: end the action it extends, so the ledger counts the overlap once."""
     previous = _action(action.extends_id)
     if previous is not None and action_end(
         previous,
@@ -342,9 +308,8 @@ def _extended_action_end(*, action: CurtailmentAction, at: dt.datetime) -> None:
 
 
 def action_late(*, action_id: int, now: dt.datetime | None = None) -> bool:
-    """No device confirmation within ``CONFIRMATION_TIMEOUT_S``: mark the action late and
-    pick a replacement. The late action stays live (the device may still act on it, and
-    its minutes count); a confirmation arriving later still moves it to confirmed."""
+    """Unconfirmed within ``CONFIRMATION_TIMEOUT_S``: mark late and replace; it stays live, as the
+    device may still act."""
     action = _action(action_id)
     now = now or timezone.now()
     if action is None or not action_mark_late(action=action, now=now):
@@ -359,8 +324,7 @@ CURTAILING_SRVS = ("7.6", "7.16")
 
 
 def command_sent_at() -> Subquery:
-    """When an action's curtailing command was first sent, to annotate a queryset of
-    actions with (one query for a whole event's unconfirmed actions, not one each)."""
+    """Annotation: when an action's curtailing command was first sent."""
     return Subquery(
         ServiceRequest.objects.filter(action=OuterRef("pk"), srv__in=CURTAILING_SRVS, sent_at__isnull=False)
         .order_by("sent_at")
@@ -369,11 +333,7 @@ def command_sent_at() -> Subquery:
 
 
 def _confirmation_clock_start(action: CurtailmentAction) -> dt.datetime:
-    """When the device could first have answered: the command's sending, not the action's
-    planning. In an area-wide burst thousands of dispatches wait in the queue; timing them
-    from planning marked them late before their command went out, and each then cost a
-    read and a replacement (``bench/bench_burst.py``). Read from the ``command_sent_at``
-    annotation when the caller made it."""
+    """Time confirmation from the command's sending, not planning, so a queued burst is not marked late."""
     if hasattr(action, "command_sent_at"):
         sent_at = action.command_sent_at
     else:
@@ -387,8 +347,7 @@ def _confirmation_clock_start(action: CurtailmentAction) -> dt.datetime:
 
 
 def action_mark_late(*, action: CurtailmentAction, now: dt.datetime) -> bool:
-    """Move an unconfirmed action to late and audit it (compare-and-set); the caller pushes
-    the event and picks replacements, once for however many actions it marked."""
+    """Move an unconfirmed action to late and audit it (compare-and-set)."""
     timeout = dt.timedelta(seconds=int(knob("CONFIRMATION_TIMEOUT_S")))
     if action.status == ActionStatus.PLANNED or now - _confirmation_clock_start(action) < timeout:
         return False  # a planned action has sent nothing: the re-check resumes a lost dispatch
@@ -424,9 +383,7 @@ def _switch_read_queue(action_id: int) -> None:
 
 
 def action_switch_read(*, action_id: int, client=None) -> str:
-    """Ask the device (7.7 Read Auxiliary Load Switch Data) whether a late action's charger
-    is off, when the DCC accepted its 7.6 but no confirmation came. Idempotent: the stored
-    7.7 is reused, and only a live, unconfirmed action with an accepted 7.6 is asked about."""
+    """Ask the device (7.7) whether a late action's charger is off; the stored 7.7 is reused."""
     with action_lease(action_id) as acquired:
         if not acquired:
             raise ActionBusy(f"action {action_id} is being dispatched")
@@ -444,13 +401,8 @@ def action_switch_read(*, action_id: int, client=None) -> str:
 
 
 def _late_limit_lift(action: CurtailmentAction, command: ServiceRequest | None) -> str:
-    """A late limit whose 7.16 the DCC accepted: whether the APC holds it is unknown, and no
-    read answers that here (7.7 reports switches, not an APC's level; 7.15's GBCS has no
-    reference vector to check ours against). So make the state known instead: lift it (a
-    7.16 at 100 %; the device drops the late command if it comes after, its counter being
-    lower) and count the limit from the DCC's acceptance to the lift, so the customer's
-    allowance is never under-counted. Not accepted: it never reached the device, and it
-    ends unconfirmed at its planned end, counting nothing, as a late 7.6 does."""
+    """A late accepted limit cannot be read back (7.7 reads switches only): lift it and count it to the
+    lift, never under-counting."""
     if command is None or command.state not in SENT_REQUEST_STATES or command.acknowledged_at is None:
         return "no accepted 7.16"
     with transaction.atomic():
@@ -488,9 +440,7 @@ def _release_queue(action_id: int) -> None:
 
 
 def action_switch_reported(*, action_id: int, switch_on: bool | None, reported_at: dt.datetime) -> str:
-    """The device answered the 7.7 about a late action: off means the 7.6 acted (confirmed,
-    counted from when the DCC accepted it); on means it did not (the action ends, counting
-    nothing). Audited either way; ``None`` (no answer for the switch) changes nothing."""
+    """The 7.7 answer: off means the 7.6 acted (confirmed), on means it did not (ended, counting nothing)."""
     action = _action(action_id)
     if action is None or action.status not in CONFIRMABLE_STATES or switch_on is None:
         return "nothing to do"
@@ -524,8 +474,7 @@ def action_switch_reported(*, action_id: int, switch_on: bool | None, reported_a
 
 
 def action_failed(*, action_id: int, reason: str) -> bool:
-    """The DCC or the device refused the 7.6: end the action (no minutes beyond now) and
-    pick a replacement."""
+    """The DCC or the device refused the command: end the action and pick a replacement."""
     action = _action(action_id)
     if action is None:
         return False
@@ -553,13 +502,7 @@ def action_failed(*, action_id: int, reason: str) -> bool:
 
 
 def action_release(*, action_id: int, client=None) -> str:
-    """Send the 7.8 reset of a releasing action (cancel or early release). The action ends
-    when the device confirms; if the DCC refuses the reset, the device still reverts at the
-    end of the 7.6 duration, so the action ends then, counting every minute.
-
-    Raises :class:`ActionBusy` while a dispatch of the same action is still running (the
-    task retries shortly): the reset must follow the switch-off, not race it.
-    """
+    """Send the reset of a releasing action; :class:`ActionBusy` while a dispatch runs, so the reset never races it."""
     with action_lease(action_id) as acquired:
         if not acquired:
             raise ActionBusy(f"action {action_id} is being dispatched")
@@ -610,9 +553,7 @@ def _release(*, action_id: int, client=None) -> str:
 
 
 def _reset_request(action: CurtailmentAction, stored: dict[str, ServiceRequest], *, client=None) -> ServiceRequest:
-    """The stored reset of a releasing action, or a new one: a 7.8 for a switch-off; for a
-    limit a 7.16 at 100 % up to the limit's own end (a later 7.16 replaces the limit),
-    kept as the action's ``lift_request`` so its answer ends the action."""
+    """The stored reset of a releasing action, or a new one: a 7.8, or for a limit a 7.16 at 100 %."""
     if action.kind != ActionKind.LIMIT:
         return stored.get("7.8") or _request_create(action, "7.8", index=action.hcalcs.switch_index, client=client)
     if action.lift_request_id is not None:
@@ -632,9 +573,7 @@ def _reset_request(action: CurtailmentAction, stored: dict[str, ServiceRequest],
 
 
 def action_limit_change(*, action_id: int, client=None) -> str:
-    """Send the 7.16 that moves a confirmed limit to the level now on the action (the
-    closed loop lowered or raised it, ``event_top_up``), up to the limit's own end; the
-    device replaces the earlier limit. A change still unsent is resent, not made twice."""
+    """Send the 7.16 moving a confirmed limit to the action's level; an unsent change is resent, not remade."""
     with action_lease(action_id) as acquired:
         if not acquired:
             raise ActionBusy(f"action {action_id} is being dispatched")
@@ -689,11 +628,7 @@ def hcalcs_boost_pressed(
     source: str,
     now: dt.datetime | None = None,
 ) -> list[int]:
-    """The customer pressed boost (device alert, or a press found by 7.11): the live actions
-    of those switches (``None``: every switch on the meter's boost button) end with reason
-    ``override`` at the press time, their actual minutes count, and each event picks a
-    replacement if it still needs the kW. Idempotent: a second report of the same press
-    finds no live action."""
+    """The customer pressed boost: live actions on those switches end as ``override``. Idempotent."""
     actions = CurtailmentAction.objects.select_related("event__feeder", "hcalcs__meter").filter(
         hcalcs__meter__esme_eui64=esme_eui64,
         status__in=[s for s in LIVE_ACTION_STATES if s != ActionStatus.RELEASING],
@@ -727,9 +662,7 @@ def hcalcs_boost_pressed(
 
 
 def _answered_at(service_request: ServiceRequest, result: dict, action: CurtailmentAction) -> dt.datetime:
-    """When the device answered: the DCC's timestamp on its response (when it left the
-    meter), not when it reached us (a delivery held up by an outage would shift the ledger),
-    kept within the action's dispatch and the response's arrival."""
+    """The DCC's timestamp of the answer (a delayed delivery must not shift the ledger), clamped."""
     arrived = service_request.responded_at or timezone.now()
     try:
         stamped = dt.datetime.fromisoformat(str(result.get("answered_at")).replace("Z", "+00:00"))
@@ -788,9 +721,7 @@ def service_request_outcome(*, service_request: ServiceRequest, result: dict) ->
 def _limit_change_answered(
     action: CurtailmentAction, service_request: ServiceRequest, *, succeeded: bool, result: dict
 ) -> None:
-    """The device answered a level change (closed loop). A refused change leaves the
-    earlier limit in force until its own end: audited, so the operator sees the level
-    recorded on the action was not applied."""
+    """A refused level change is audited: the earlier limit stays in force."""
     audit_record(
         action="action.limit_change_applied" if succeeded else "action.limit_change_failed",
         rule=AUTO_RULE,

@@ -1,22 +1,8 @@
-"""ASP call-offs over OpenADR 3 (NF14): what the engine asks of a provider, what the
-provider reports, and how many kW the event may count on. docs/asp-openadr.md is the guide.
+"""ASP call-offs over OpenADR 3 (NF14); docs/asp-openadr.md is the guide.
 
-A call-off is an OpenADR 3 event for the provider's VEN, served by our VTN
-(``curtailment.openadr``). Its kW count for the event (``AspCallOff.counted_kw``, summed
-into ``CurtailmentEvent.asp_calloff_kw``) as an unconfirmed 7.6 counts for a charger:
-
-* until ``confirm_by`` (``OPENADR["CONFIRM_S"]`` after the call, or the engine's own
-  deadline), the kW asked for, so no customer is curtailed for what the provider is about
-  to deliver;
-* after it, only what the provider's latest report confirms, and only while that report is
-  fresh (``OPENADR["REPORT_FRESH_S"]``).
-
-When the counted kW drop (no report by the deadline, a report of less, reports that stop),
-the fallback is audited and the event is topped up with chargers (``event_top_up``).
-
-The engine's interface: :func:`asp_call_off` (ask for kW), :func:`asp_relief_kw` (kW
-confirmed now), :func:`asp_pending_kw` (kW asked for, unconfirmed, still within their
-deadline), :func:`asp_calloffs_release`.
+A call-off counts like an unconfirmed 7.6: as asked until ``confirm_by`` (no customer is curtailed
+for what the provider is about to deliver), then as freshly reported. A drop is audited and topped
+up with chargers.
 """
 
 from __future__ import annotations
@@ -64,8 +50,7 @@ def secret_sha256(secret: str) -> str:
 
 
 def asp_ven_register(*, ven_name: str, provider: str, client_id: str | None = None) -> tuple[AspVen, str]:
-    """Create a provider's VEN and return it with its client secret, shown once: only the
-    secret's SHA-256 is stored."""
+    """Create a VEN and return its secret, shown once (only its SHA-256 is stored)."""
     secret = secrets.token_urlsafe(32)
     ven = AspVen(
         ven_name=ven_name,
@@ -125,7 +110,6 @@ def asp_pending_kw(*, event, at: dt.datetime | None = None) -> float:
 
 
 def _event_counted_refresh(event_id: int) -> float:
-    """Store the sum of the event's call-offs' counted kW as ``event.asp_calloff_kw``."""
     total = (
         AspCallOff.objects.filter(event_id=event_id, status=AspCallOffStatus.CALLED).aggregate(kw=Sum("counted_kw"))[
             "kw"
@@ -137,13 +121,11 @@ def _event_counted_refresh(event_id: int) -> float:
 
 
 def _contract_in_use_kw(contract: AspContract) -> float:
-    """kW of the contract called off and not released."""
     return contract.calloffs.filter(status=AspCallOffStatus.CALLED).aggregate(kw=Sum("kw"))["kw"] or 0.0
 
 
 def asp_kw_available(*, feeder_id: int, at: dt.datetime) -> float:
-    """kW still uncalled on the active contracts covering the feeder whose provider has an
-    active VEN to be called through (what the operator's alarm says is left of the ASP)."""
+    """kW still uncalled on active contracts of the feeder with an active VEN."""
     total = 0.0
     contracts = AspContract.objects.filter(
         active=True, starts_at__lte=at, ends_at__gt=at, feeders=feeder_id, ven__active=True
@@ -160,11 +142,7 @@ def asp_kw_available(*, feeder_id: int, at: dt.datetime) -> float:
 def asp_call_off(
     *, event: CurtailmentEvent, kw: float, at: dt.datetime, confirm_by: dt.datetime | None = None
 ) -> float:
-    """NF14: ask the active ASP contracts covering the event's feeder for up to ``kw`` more,
-    and return the kW asked for. Each call-off is an OpenADR 3 event the provider's VEN
-    fetches from our VTN; until ``confirm_by`` (default ``CONFIRM_S`` from ``at``) the
-    event counts on it, then only on what the provider reports. A second call for the same
-    event and contract adds to its call-off. Every call-off is audited."""
+    """NF14: ask the feeder's ASP contracts for up to ``kw`` more; audited. Returns the kW asked for."""
     if kw <= KW_EPSILON:
         return 0.0
     confirm_by = confirm_by or at + dt.timedelta(seconds=option("CONFIRM_S"))
@@ -253,8 +231,7 @@ def _calloff_add(
 
 
 def _check_at(when: dt.datetime) -> None:
-    """Look at the call-offs again just after their deadline (beat looks every ``CHECK_S``
-    too: this only makes the fallback prompt)."""
+    """Look again just after the deadline, so the fallback is prompt (beat also checks)."""
     from curtailment.openadr import tasks
 
     delay = max(0.0, (when - timezone.now()).total_seconds()) + 1.0
@@ -262,7 +239,6 @@ def _check_at(when: dt.datetime) -> None:
 
 
 def asp_calloffs_audit(*, event: CurtailmentEvent) -> list[dict]:
-    """The event's call-offs for its opening decision."""
     return [
         {
             "contract": calloff.contract.reference,
@@ -274,8 +250,7 @@ def asp_calloffs_audit(*, event: CurtailmentEvent) -> list[dict]:
 
 
 def asp_calloffs_release(*, event_id: int, at: dt.datetime) -> list[int]:
-    """The event is over or released: its live call-offs end (the provider's VEN sees the
-    event's interval end at ``at``). The event keeps its last counted kW as history."""
+    """The event is over: its live call-offs end; the event keeps its last counted kW as history."""
     ids = list(
         AspCallOff.objects.filter(event_id=event_id, status=AspCallOffStatus.CALLED).values_list("pk", flat=True)
     )
@@ -295,8 +270,7 @@ def asp_calloffs_release(*, event_id: int, at: dt.datetime) -> list[int]:
 
 
 def asp_calloffs_seen(*, ven: AspVen, calloff_ids: list[int], at: dt.datetime) -> int:
-    """The VEN fetched these call-offs: the first fetch of each is when the provider got it
-    (audited once, compare-and-set)."""
+    """The VEN fetched these call-offs: record (once, compare-and-set) when the provider got each."""
     seen = 0
     for calloff in AspCallOff.objects.filter(pk__in=calloff_ids, seen_at__isnull=True).select_related("contract"):
         if AspCallOff.objects.filter(pk=calloff.pk, seen_at__isnull=True).update(seen_at=at):
@@ -315,10 +289,8 @@ def asp_calloffs_seen(*, ven: AspVen, calloff_ids: list[int], at: dt.datetime) -
 
 
 def asp_report_record(*, ven: AspVen, report: ReportIn, body: dict, at: dt.datetime | None = None) -> AspReport:
-    """Take a provider's report on a call-off: keep it, credit what it confirms (at most the
-    kW asked for; nothing once released) and, if that is less than the event counted on,
-    fall back to chargers. Raises :class:`ReportRefused` naming the problem; nothing is
-    stored then."""
+    """Credit what a report confirms (at most as asked), falling back to chargers if short;
+    :class:`ReportRefused` stores nothing."""
     at = at or timezone.now()
     if report.clientName != ven.ven_name:
         raise ReportRefused(403, f"clientName must be this VEN's name, {ven.ven_name}")
@@ -366,8 +338,7 @@ def asp_report_record(*, ven: AspVen, report: ReportIn, body: dict, at: dt.datet
 
 
 def calloff_recount(*, calloff_id: int, at: dt.datetime | None = None) -> float:
-    """Bring the call-off's counted kW (and the event's sum) up to date at ``at``. When they
-    drop, audit the fallback and top the event up with chargers. Returns the drop in kW."""
+    """Update a call-off's counted kW; a drop is audited and topped up. Returns the drop."""
     from curtailment.services.event import event_top_up
 
     at = at or timezone.now()
@@ -435,8 +406,7 @@ def _shortfall_reason(calloff: AspCallOff, at: dt.datetime, confirmed: float) ->
 
 
 def asp_calloffs_check(*, at: dt.datetime | None = None) -> int:
-    """Recount every live call-off (deadlines passed, reports gone stale) and release those
-    whose event has ended. Idempotent. Returns how many call-offs fell short."""
+    """Recount live call-offs and release ended events'. Idempotent; returns how many fell short."""
     at = at or timezone.now()
     short = 0
     for calloff in AspCallOff.objects.filter(status=AspCallOffStatus.CALLED).select_related("event"):

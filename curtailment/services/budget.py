@@ -1,6 +1,4 @@
-"""Alarms on the DCC command budget (ADT): before the anomaly detection thresholds are
-reached, the operators are told (audited, pushed to the overview) so they can act (ask the
-DCC to raise the thresholds, hold back non-urgent commands) while there is room left."""
+"""Alarms on the DCC command budget (ADT), so operators can act while there is room left."""
 
 from __future__ import annotations
 
@@ -17,9 +15,7 @@ BUDGET_RULE = "dcc-budget"
 
 
 def dcc_budget_check(*, now: dt.datetime | None = None) -> list[BudgetLine]:
-    """Audit each SRV and period whose use passed the alarm level (``reached`` at the limit),
-    once per level per period, and push the budget to the overview while any is alarming.
-    Returns the alarming lines."""
+    """Audit each SRV and period past the alarm level (once per level and period) and push the budget while alarming."""
     now = now or timezone.now()
     budget = command_budget(at=now)
     alarming = [line for line in budget.lines if line.alarming]

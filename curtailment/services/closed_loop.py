@@ -1,18 +1,6 @@
-"""The closed loop of an event that limits APC chargers: follow the load down as well as up.
-
-A limited charger costs its customer a curtailed minute for every minute below 100 %, and a
-limit is a level, not a switch, so it can follow the load. Each minute's re-check estimates
-what the feeder would carry without the event (the latest reading plus the kW the event's
-confirmed actions and ASP call-offs withhold) and re-derives the reduction that estimate
-needs. When the load has fallen, the event's required reduction comes down with it and the
-top-up raises or lifts the limits (``event_top_up`` -> ``selection_plan`` with the chargers
-limited now); when it has risen above the at-risk level, the re-check's top-up lowers them.
-
-Only events with a confirmed limit follow the load down: switched-off HCALCS run to their
-duration as before, and an event without limits keeps the required reduction it started with.
-The early release waits while the estimate is above the clear level: the limits are what
-keeps the metered load below it, and lifting them all would bring the overload straight back.
-"""
+"""The closed loop of an event limiting APC chargers: a limit is a level, and each limited minute costs
+the customer, so the required reduction follows the load down as well as up. Early release waits
+while only the limits keep the load below the clear level."""
 
 from __future__ import annotations
 
@@ -40,8 +28,7 @@ _UNANSWERED = (ServiceRequestState.BUILT, ServiceRequestState.SENT, ServiceReque
 
 @dataclass(frozen=True)
 class LoadWithout:
-    """The feeder as it would be without the event: ``kw`` and ``load_percent`` (worst
-    phase) estimated from a reading taken after every change the event made had settled."""
+    """The feeder as it would be without the event, estimated from a settled reading."""
 
     measured_kw: float
     measured_percent: float
@@ -56,10 +43,7 @@ def event_has_confirmed_limit(event: CurtailmentEvent) -> bool:
 
 
 def settled_load(*, event: CurtailmentEvent, now: dt.datetime) -> tuple[LoadSnapshot, dt.datetime] | None:
-    """The feeder's latest fresh reading taken after the devices last answered the event's
-    commands (confirmations and limit changes), with when they did; None while an action is
-    unconfirmed, a limit's 7.16 unanswered, or no such reading has come yet. Only such a
-    reading shows what the event's commands did to the load."""
+    """The latest fresh reading after the devices last answered the event, the only one showing what they did."""
     if event.actions.filter(status__in=UNCONFIRMED_ACTION_STATES).exists():
         return None
     limit_requests = ServiceRequest.objects.filter(action__event=event, srv__in=_LIMIT_SRVS)
@@ -96,10 +80,7 @@ def load_without_event(*, event: CurtailmentEvent, now: dt.datetime) -> LoadWith
 
 
 def event_need_follow(*, event: CurtailmentEvent, now: dt.datetime) -> float | None:
-    """Bring the event's required reduction to what the load without it needs now, when
-    that differs by more than the deadband; audited. Returns the new need, or None when it
-    stays. Only below the at-risk level (above it the re-check adds what is missing) and
-    only for an event holding a confirmed limit."""
+    """Move the required reduction to what the load without the event needs (beyond a deadband; audited)."""
     if event.status != EventStatus.ACTIVE or not event_has_confirmed_limit(event):
         return None
     without = load_without_event(event=event, now=now)
@@ -139,9 +120,7 @@ def event_need_follow(*, event: CurtailmentEvent, now: dt.datetime) -> float | N
 
 
 def release_would_bring_overload_back(*, event: CurtailmentEvent, now: dt.datetime) -> bool:
-    """True while an event holding limits keeps a load below the clear level that would be
-    above it without them (so the early release waits; the closed loop lifts the limits as
-    the load really falls)."""
+    """True while the event's limits alone keep the load below the clear level."""
     if not event_has_confirmed_limit(event):
         return False
     without = load_without_event(event=event, now=now)

@@ -54,12 +54,8 @@ def action_move(action: CurtailmentAction, *, from_states, to_state: str, **fiel
 
 
 def action_end(action: CurtailmentAction, *, reason: str, ended_at=None, from_states=None) -> bool:
-    """End a live action (compare-and-set).
-
-    ``ended_at`` is clamped to the action's interval: the device reverts by itself at the
-    end of the 7.6 duration, so a press or reset reported after that changes nothing and
-    the action ended by its duration.
-    """
+    """End a live action (compare-and-set), ``ended_at`` clamped to its interval: the device reverts by
+    itself at the command's end."""
     ended_at = clamp_end(action, ended_at or timezone.now())
     if ended_at >= action.expected_end_at:
         # Ended by its duration on the device, if the device ever took the command: one

@@ -1,12 +1,6 @@
-"""A charger's consent ended mid-event (withdrawn, or a change of tenancy): release it now.
-
-Invariant 1 holds at the moment of dispatch, but a consent can end while its charger is
-off: the occupant withdraws it, or moves out and a new occupant (who never consented) moves
-in. Such a charger must not stay curtailed until its slot ends. :func:`hcalcs_consent_ended`
-is installed as the consent app's ``consent_ended`` hook (``CurtailmentConfig.ready()``) and
-runs in the transaction that ends the consent; :func:`actions_without_consent_release` is
-the minute sweep that catches any the hook missed (a handler that failed).
-"""
+"""A charger's consent ended mid-event (withdrawn, or a change of tenancy): release it now, since
+invariant 1 must not lapse for the rest of the slot. The consent hook runs in the ending
+transaction; a minute sweep catches any it missed."""
 
 from __future__ import annotations
 
@@ -29,8 +23,7 @@ HOLDING_STATES = [s for s in LIVE_ACTION_STATES if s != ActionStatus.RELEASING]
 
 
 def hcalcs_consent_ended(ended) -> list[int]:
-    """The consent hook (``consent.hooks.ConsentEnded``): release every live action of the
-    premise's chargers at once and pick replacements. Returns the released action ids."""
+    """The consent hook: release every live action of the premise's chargers and pick replacements."""
     actions = CurtailmentAction.objects.select_related("event__feeder", "hcalcs").filter(
         hcalcs_id__in=list(ended.hcalcs_ids), status__in=HOLDING_STATES, event__status=EventStatus.ACTIVE
     )
@@ -42,10 +35,7 @@ def hcalcs_consent_ended(ended) -> list[int]:
 
 
 def actions_release_for_consent(*, actions: list[CurtailmentAction], why: str, inputs: dict) -> list[int]:
-    """End (not yet commanded) or reset with 7.8 (commanded) each action, audited, then top
-    up each event with other chargers. Compare-and-set per action: one already moved on is
-    left alone. The 7.8s and dispatches are queued on commit (the minute re-check resumes
-    them after a broker outage)."""
+    """End or reset each action (compare-and-set, audited), then top up each event; commands queued on commit."""
     from curtailment import tasks
 
     now = timezone.now()
@@ -93,8 +83,7 @@ def actions_release_for_consent(*, actions: list[CurtailmentAction], why: str, i
 
 
 def actions_without_consent(*, at: dt.datetime) -> list[CurtailmentAction]:
-    """Live actions of active events whose charger's current tenancy no longer has the
-    granted consent of the customer it was picked under (``selection["customer_id"]``)."""
+    """Live actions whose charger's tenancy no longer has the consent it was picked under."""
 
     actions = list(
         CurtailmentAction.objects.select_related("event__feeder", "hcalcs__meter").filter(

@@ -1,10 +1,4 @@
-"""Opening, topping up, re-checking, releasing and closing curtailment events.
-
-One service opens every event, whatever triggered it (a feeder alert, an operator, an
-external system): :func:`curtailment_event_start`. Two workers reacting to the same alert
-cannot both open one: the database allows one open event per feeder and the loser gets
-:class:`EventAlreadyOpen`.
-"""
+"""Opening, topping up, releasing and closing curtailment events (one open event per feeder, by constraint)."""
 
 from __future__ import annotations
 
@@ -57,12 +51,7 @@ def knob(name: str):
 
 
 def required_reduction_kw(*, feeder, kw: float, load_percent: float) -> float:
-    """kW above the feeder's clear level, plus ``REDUCTION_MARGIN`` of it.
-
-    Load is judged on the worst phase, so the clear level in kW is scaled from the same
-    reading: at ``load_percent`` the feeder carries ``kw``, at the clear level
-    ``kw * clear / load_percent``.
-    """
+    """kW above the feeder's clear level plus ``REDUCTION_MARGIN``, from the worst phase."""
     if kw is None or load_percent is None or load_percent <= feeder.clear_percent or load_percent <= 0:
         return 0.0
     excess = kw * (load_percent - feeder.clear_percent) / load_percent
@@ -89,17 +78,11 @@ def curtailment_event_start(
     at: dt.datetime | None = None,
     while_at_risk: bool = False,
 ) -> CurtailmentEvent:
-    """Open a curtailment event on ``feeder`` for ``reduction_kw`` over ``duration_minutes``.
+    """Open an event on ``feeder``: ASP call-offs first (NF14), then chargers; audited, tasks queued on
+    commit. Raises :class:`EventAlreadyOpen` or ``ValidationError``.
 
-    Calls off any ASP contract covering the feeder first (NF14), then picks chargers for the
-    remainder (see ``curtailment.selection``), records the decision in the audit trail,
-    marks the feeder curtailing, queues one dispatch task per charger and the customers'
-    notices, all on commit. Raises :class:`EventAlreadyOpen` if the feeder already has an
-    open event and ``ValidationError`` naming the bad argument otherwise.
-
-    ``while_at_risk`` (automatic events): the event lasts while the feeder is at risk, its
-    planned end moved on by the re-check, and it stays open (the operator told) even when
-    no charger can be switched off yet, instead of ending at once.
+    ``while_at_risk`` events last while the feeder is at risk, open even when nothing can be picked
+    yet.
     """
     if trigger not in EventTrigger.values:
         raise ValidationError({"trigger": f"must be one of {', '.join(EventTrigger.values)}"})
@@ -171,16 +154,13 @@ def curtailment_event_start(
 
 
 def _protection_check_on_commit(feeder_id: int) -> None:
-    """Work out the feeder's time-to-failure clock at once (the beat does it every few
-    seconds too): the dashboard shows it as soon as the event is."""
     from curtailment import tasks
 
     task_send_on_commit(tasks.feeder_protection_check, (feeder_id,))
 
 
 def _asp_call_off(*, event: CurtailmentEvent, at: dt.datetime) -> tuple[float, list[dict]]:
-    """NF14: call off the ASP contracts covering the feeder first, up to the need, over
-    OpenADR 3 (``curtailment.services.asp``): the kW asked for, and the call-offs."""
+    """NF14: call off the ASP contracts covering the feeder first, up to the need."""
     kw = asp_call_off(event=event, kw=event.required_reduction_kw, at=at)
     return kw, asp_calloffs_audit(event=event)
 
@@ -205,8 +185,7 @@ def _plan(
 def _actions_create(
     *, event: CurtailmentEvent, plan: Plan, at: dt.datetime, follows: dict[int, int] | None = None
 ) -> list[CurtailmentAction]:
-    """One planned action per pick; ``follows`` maps a charger to its live action in the
-    event that ends within the rotation lead (the new one is its follow-on)."""
+    """One planned action per pick; ``follows`` maps a charger to the live action it continues."""
     follows = follows or {}
     actions = [
         CurtailmentAction(
@@ -239,7 +218,6 @@ def _actions_create(
 
 
 def _actions_launch(*, event: CurtailmentEvent, actions: list[CurtailmentAction]) -> None:
-    """Queue one dispatch task per action and the customers' notices, on commit."""
     if not actions:
         return
     from curtailment import tasks
@@ -258,8 +236,7 @@ def _actions_launch(*, event: CurtailmentEvent, actions: list[CurtailmentAction]
 
 
 def feeder_managed_mark(*, feeder, at: dt.datetime) -> None:
-    """NF10: keep ``managed_since`` as the first month of the current run of consecutive
-    managed months (months in UTC; an event on 31 Oct and 1 Dec breaks the run)."""
+    """NF10: ``managed_since`` is the first of the current run of consecutive managed months."""
     month = at.date().replace(day=1)
     previous = CurtailmentEvent.objects.filter(
         feeder_id=feeder.pk, started_at__lt=at.replace(day=1, hour=0, minute=0)
@@ -288,17 +265,8 @@ def event_top_up(
     at: dt.datetime | None = None,
     confirmed_only: bool = False,
 ) -> list[int]:
-    """Add chargers when the event's live kW fall short of what it needs: after a late,
-    failed or overridden action, before actions end by rotation, or (``extra_kw``) when the
-    feeder is still above its at-risk level. Serialised per event by a row lock; returns the
-    new action ids.
-
-    Make before break: an action ending within ``ROTATION_LEAD_S`` (while the event goes on)
-    no longer counts, so its replacement is dispatched and confirmed before it ends; its
-    charger may be picked again (a follow-on 7.6 that extends it, within its allowance) when
-    no fresher charger is left. ``confirmed_only`` (escalation): count only what devices
-    confirmed, so chargers are added for relief that has not come in time.
-    """
+    """Add chargers when live kW fall short (row-locked per event). Make before break: actions ending
+    within ``ROTATION_LEAD_S`` no longer count."""
     now = at or timezone.now()
     with transaction.atomic():
         event = CurtailmentEvent.objects.select_for_update().select_related("feeder").get(pk=event_id)
@@ -359,9 +327,7 @@ def _limits_relax(
     reason: str,
     at: dt.datetime,
 ) -> list[int]:
-    """The event holds more than it needs (the closed loop lowered the need as the load
-    fell): re-allocate only what the limits must still give, so they rise or lift. No new
-    charger is asked; switched-off chargers run to their duration. Returns the actions moved."""
+    """The event holds more than it needs: raise or lift limits; switched-off chargers run their course."""
     if not limited or needed >= -0.01:
         return []
     plan = selection_plan(
@@ -383,9 +349,7 @@ def _limits_relax(
 
 
 def _limited_now(*, live: list[CurtailmentAction], ending: dict[int, int], confirmed_only: bool) -> list[Limited]:
-    """The event's APC chargers held to a level now and staying so (confirmed, not ending
-    within the rotation lead): the allocation lowers these before it adds chargers. With
-    ``confirmed_only`` (escalation) none: relief that has not come is not re-planned."""
+    """The event's APC chargers held to a level now and staying so (none with ``confirmed_only``)."""
     if confirmed_only:
         return []
     # One per charger: a device holds only its latest 7.16, so a charger with two confirmed
@@ -408,9 +372,7 @@ def _limited_now(*, live: list[CurtailmentAction], ending: dict[int, int], confi
 def _limits_change(
     *, event: CurtailmentEvent, plan: Plan, live: list[CurtailmentAction], reason: str, at: dt.datetime
 ) -> list[int]:
-    """Move the chargers limited now to the plan's levels (closed loop): each change is a
-    new 7.16 that replaces the last on the device, the level kept on the action and audited.
-    A lift is the limit's release (7.16 at 100 %). Queued on commit; returns the action ids."""
+    """Move the limited chargers to the plan's levels (a 7.16 each, audited)."""
     from curtailment import tasks
 
     by_id = {a.pk: a for a in live}
@@ -465,8 +427,7 @@ def rotation_lead() -> dt.timedelta:
 
 
 def _ending_within_lead(*, event: CurtailmentEvent, live: list[CurtailmentAction], at: dt.datetime) -> dict[int, int]:
-    """Charger -> its counting action that ends within the rotation lead while the event goes
-    on past it (an action ending with the event itself needs no successor)."""
+    """Charger -> its action ending within the rotation lead while the event goes on."""
     horizon = at + rotation_lead()
     if event.planned_end_at <= horizon:
         return {}
@@ -496,8 +457,7 @@ def chargers_not_asked_again(event: CurtailmentEvent) -> set[int]:
 
 
 def curtailment_event_cancel(*, event: CurtailmentEvent, reason: str, cancelled_by=None) -> CurtailmentEvent:
-    """Cancel an open event (an operator's decision): every live charger gets a 7.8 reset.
-    Idempotent: cancelling an event that is already releasing or ended changes nothing."""
+    """Cancel an open event: every live charger gets a reset. Idempotent."""
     if not (reason or "").strip():
         raise ValidationError({"reason": "say why the event is cancelled"})
     event_release(
@@ -522,9 +482,7 @@ def event_release(
     inputs: dict | None = None,
     at: dt.datetime | None = None,
 ) -> bool:
-    """Move an active event to releasing: chargers not yet commanded end at once, the rest
-    get a 7.8 (queued on commit), ASP call-offs are released. Compare-and-set on the event:
-    False when it was no longer active."""
+    """Move an active event to releasing (compare-and-set), resetting its chargers and ASP call-offs."""
     from curtailment import tasks
 
     now = at or timezone.now()
@@ -562,11 +520,7 @@ def event_release(
 
 
 def event_close_if_done(*, event: CurtailmentEvent, at: dt.datetime | None = None) -> bool:
-    """End the event once no charger is live: a releasing event at once, an active one once
-    its planned end has passed, unless it lives while its feeder is at risk (only the
-    re-check ends that one, by the early-release rule). Compare-and-set; the feeder's status
-    follows, and the feeder's protection is checked again at once (an alert still open
-    gets its next event without waiting for the beat)."""
+    """End the event once no charger is live (compare-and-set), then re-check protection at once."""
     from curtailment.services.lifetime import event_lives_while_at_risk
 
     at = at or timezone.now()
@@ -608,9 +562,7 @@ def event_close_if_done(*, event: CurtailmentEvent, at: dt.datetime | None = Non
 
 
 def event_released_by(event: CurtailmentEvent) -> dict:
-    """Who moved the event to releasing, from its ``event.release`` audit entry (written in
-    the same transaction): ``{"actor_user": user}`` or ``{"rule": name}``, ready for
-    :func:`audit_record`. The rule's name when there is no such entry."""
+    """Who released the event, from its ``event.release`` audit entry, as :func:`audit_record` kwargs."""
     entry = (
         AuditEntry.objects.filter(
             target_type=CurtailmentEvent._meta.label_lower, target_id=str(event.pk), action="event.release"

@@ -1,17 +1,5 @@
-"""The engine's side of the alert hand-over, and the sweep that never loses an alert.
-
-Detection announces each alert when it commits (``feeders.hooks``); the engine's handler,
-:func:`alert_engine_queue`, queues ``event_open_for_alert``. If the broker is down at that
-moment the message is lost and a high-risk feeder with automatic curtailment on would
-stay overloaded with nobody curtailing it. This sweep finds such alerts and queues the
-hand-over again. Re-sending is safe: the engine's service finds an open event on the
-feeder and changes nothing (one open event per feeder is a database constraint).
-
-An alert whose event has ended is handed over again too: the feeder may still be at risk
-(its load between the clear and at-risk levels raises no new alert), and the engine decides
-whether it needs another event. The engine's own protection check (beat, every 15 s) does
-the same; this sweep covers a hand-over lost on the way.
-"""
+"""The engine's side of the alert hand-over and the sweep re-sending hand-overs lost while the broker
+was down (safe: one open event per feeder is a constraint)."""
 
 from __future__ import annotations
 
@@ -43,9 +31,7 @@ RESEND_EVERY = timedelta(minutes=2)
 
 
 def alerts_lost_handover(*, now: datetime) -> list[FeederAlert]:
-    """Open alerts on high-risk feeders with automatic curtailment on, raised more than
-    ``HANDOVER_GRACE`` ago, with no open event on the feeder, no decision of the engine on
-    the alert and no re-send within ``RESEND_EVERY``."""
+    """Open automatic-feeder alerts past ``HANDOVER_GRACE`` with no event, no decision and no recent re-send."""
     alert_key = Cast(OuterRef("pk"), output_field=CharField())
     audits_of_alert = AuditEntry.objects.filter(target_type=FeederAlert._meta.label_lower, target_id=alert_key)
     return list(
@@ -64,12 +50,7 @@ def alerts_lost_handover(*, now: datetime) -> list[FeederAlert]:
 
 
 def alerts_handover_sweep(*, now: datetime | None = None) -> list[int]:
-    """Re-send the engine hand-over of every alert that lost it (see
-    :func:`alerts_lost_handover`), auditing each re-send. Returns the alert ids re-sent.
-
-    Stops at the first send that fails (the broker is still down): the next sweep tries
-    again, and nothing is audited for a send that did not happen.
-    """
+    """Re-send each lost hand-over (audited); stop at the first failed send."""
     now = now or timezone.now()
     resent: list[int] = []
     for alert in alerts_lost_handover(now=now):

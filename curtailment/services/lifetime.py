@@ -1,19 +1,9 @@
 """How long an event lives: as long as its feeder is at risk.
 
-* An alert opens an automatic event that lives while the feeder is at risk
-  (``while_at_risk``): the minute re-check moves its planned end on (:func:`event_lifetime_review`)
-  and it closes only when the load has stayed below the clear level for the hold time, or
-  an operator ends it. Actions rotate and follow on inside it (``event_top_up``).
-* A manual event open when an alert is raised covers the alert; if the alert is still open
-  as its planned end comes (within the rotation lead, on a high-risk feeder with automatic
-  curtailment on), the automatic rule takes it over rather than end it and open another,
-  in time for the replacements to be confirmed before its chargers come back on: no gap.
-* An open alert with no open event gets one (:func:`event_open_for_alert`), also when an
-  earlier event of the same alert ended; after an operator's cancel only once the load is
-  at the at-risk level again ``CANCEL_HOLD_OFF_MINUTES`` later, so the engine does not
-  undo the operator's decision at once but does not leave the feeder for good either.
-
-Every decision is audited; a decision repeated by a periodic check is recorded once.
+A manual event still covering an open alert is taken over by the automatic rule before its end, so
+replacements are confirmed with no gap. After an operator's cancel a new event opens only if the
+load is still at risk ``CANCEL_HOLD_OFF_MINUTES`` later: neither undoing the operator nor abandoning
+the feeder.
 """
 
 from __future__ import annotations
@@ -52,17 +42,12 @@ def event_lives_while_at_risk(event: CurtailmentEvent, feeder) -> bool:
 
 
 def event_horizon() -> dt.timedelta:
-    """How far ahead an event living while at risk keeps its planned end: long enough for a
-    whole rotation slot to be planned inside it."""
+    """How far ahead a while-at-risk event keeps its planned end: a whole rotation slot."""
     return dt.timedelta(minutes=max(int(knob("DEFAULT_EVENT_MINUTES")), 2 * rotation_minutes()))
 
 
 def event_lifetime_review(*, event: CurtailmentEvent, feeder, now: dt.datetime) -> bool:
-    """Keep the event going while its feeder is at risk (the re-check, after the early-release
-    rule): a manual event coming to its planned end (within the rotation lead) with an
-    alert open is taken over by the automatic rule, and the planned end of an event living while at risk is moved on before
-    fewer than a rotation slot's minutes are left. Returns whether the event goes on past
-    its planned end; False leaves it to end by its duration."""
+    """Keep the event going while its feeder is at risk; returns whether it goes on past its planned end."""
     if not feeder_automatic(feeder):
         return False
     if not event.while_at_risk:
@@ -125,10 +110,7 @@ def _extend(*, event: CurtailmentEvent, now: dt.datetime) -> None:
 
 
 def event_open_for_alert(*, alert_id: int, at: dt.datetime | None = None) -> CurtailmentEvent | None:
-    """An open alert on a feeder with no open event: open an automatic event if the feeder is
-    high-risk with automatic curtailment on and its load needs a reduction, also when an
-    earlier event of the same alert has ended (see the module docstring). Every outcome is
-    audited (once per decision); a second call finds the open event and changes nothing."""
+    """Open an automatic event for an alert without one if called for; audited once per decision."""
 
     now = at or timezone.now()
     alert = FeederAlert.objects.select_related("feeder").filter(pk=alert_id).first()

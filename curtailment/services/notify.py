@@ -1,10 +1,6 @@
-"""Adapter to the consent app's customer notifications (NF2/NF4).
-
-Kept small so the engine does not depend on how notifications are sent: the consent app
-chooses the channel and frequency per customer; the engine says whose charger is paused,
-or limited to which level (an APC), for which window (the charger's own action, not the
-whole event) and whether the boost button overrides it.
-"""
+"""Adapter to the consent app's customer notifications (NF2/NF4): the consent app picks channel and
+frequency; the engine says whose charger is paused or limited, for which window, and whether boost
+overrides it."""
 
 from __future__ import annotations
 
@@ -31,14 +27,9 @@ NOTIFY_RETRY_S = 10
 
 
 def customers_notify(*, event, hcalcs_ids: list[int]) -> list[int]:
-    """Queue the load-limiting notice for the customers whose chargers were curtailed,
-    each naming their charger's own window; returns the HCALCS still undecided, whose
-    notice is queued again in ``NOTIFY_RETRY_S`` (so a charger whose 7.9 fails is never
-    told it was paused, nor one whose boost button will not work told to press it).
-
-    Idempotent per (event, customer) in the consent app. A failure to queue a notice never
-    stops curtailment: the feeder comes first, and the missing notice is logged.
-    """
+    """Queue the notices of the event's curtailed chargers; returns the still undecided HCALCS, retried
+    after ``NOTIFY_RETRY_S`` so nobody is told of a pause that may not happen. Idempotent per
+    (event, customer); a failure never stops curtailment."""
     if not hcalcs_ids:
         return []
 
@@ -58,8 +49,7 @@ def customers_notify(*, event, hcalcs_ids: list[int]) -> list[int]:
 
 
 def _pauses(*, event, hcalcs_ids: list[int], now: dt.datetime) -> tuple[list, list[int]]:
-    """The ``ChargerPause`` of each action that switched (or is switching) its charger off
-    or limited it (with its level), and the HCALCS whose action is still undecided."""
+    """The ``ChargerPause`` of each decided action, and the HCALCS still undecided."""
     from curtailment.services.action import boost_available
     from curtailment.services.event import knob
 
@@ -95,8 +85,7 @@ def _pauses(*, event, hcalcs_ids: list[int], now: dt.datetime) -> tuple[list, li
 
 
 def _limit_told(action: CurtailmentAction) -> dict:
-    """A limited charger's level and the kW it may still draw (the customer is told it is
-    slowed, not paused); nothing for a switch-off."""
+    """A limited charger's level and the kW it may still draw; nothing for a switch-off."""
     if action.kind != ActionKind.LIMIT or action.level_percent is None:
         return {}
     return {

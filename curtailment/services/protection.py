@@ -1,21 +1,6 @@
-"""The protection of at-risk feeders, checked every few seconds (beat): the time-to-failure
-clock, the escalation when relief is late, and invariant 8.
-
-For each feeder with an open alert or an open event, :func:`feeder_protection_check`:
-
-1. makes sure an open alert on a high-risk feeder with automatic curtailment on has an open
-   event (``lifetime.event_open_for_alert``), or says why not: the operator is told;
-2. works out the clock (``curtailment.clock``) from the latest reading and the trend;
-3. judges whether relief is confirmed: the devices' confirmed kW (and the ASP's delivered
-   kW) cover what the event needs, or the telemetry shows the load back below the at-risk
-   level and not heading for the rating;
-4. if not, escalates once the current stage's deadline (drawn from the clock) passes:
-   more chargers (counting only confirmed relief), then the ASP, then an operator alarm
-   naming what is left; and, whenever the need is not covered and no eligible charger has
-   allowance left, prompts the operator (mobile generation, load transfer);
-5. stores the clock (``FailureClock``), audits every change of stage or alarm, and pushes
-   it to the dashboard (``protection.clock``).
-"""
+"""Protection of at-risk feeders, every few seconds: the time-to-failure clock, invariant 8, and
+escalation (more chargers, then the ASP, then an operator alarm) when relief is not confirmed by the
+stage's deadline."""
 
 from __future__ import annotations
 
@@ -65,9 +50,7 @@ def feeders_at_risk_ids() -> list[int]:
 
 
 def feeder_protection_check(*, feeder_id: int, now: dt.datetime | None = None) -> str:
-    """One look at one feeder's protection (see the module docstring). Idempotent: every
-    escalation step is taken once per stage, under the clock's row lock. Returns the stage
-    (or "clear" when the risk is over)."""
+    """One look at a feeder's protection. Idempotent: each step once per stage, under the clock's row lock."""
 
     now = now or timezone.now()
     feeder = Feeder.objects.filter(pk=feeder_id).first()
@@ -131,8 +114,7 @@ def _clock_locked(*, feeder_id: int, now: dt.datetime) -> FailureClock:
 
 
 def _clock_clear(*, feeder_id: int) -> None:
-    """The risk is over (no open alert, no open event): the clock goes, and an alarm still
-    shown is resolved in the audit trail."""
+    """The risk is over: delete the clock and resolve any alarm in the audit trail."""
     with transaction.atomic():
         row = FailureClock.objects.select_for_update().filter(feeder_id=feeder_id).first()
         if row is None:
@@ -280,7 +262,6 @@ def _stage_wait(clock: Clock, stage: str) -> dt.timedelta:
 def _escalation_step(
     *, stage: str, feeder, event: CurtailmentEvent, clock: Clock, relief: Relief, due: dt.datetime, now: dt.datetime
 ) -> bool:
-    """Take the step of ``stage``; False when there was nothing it could do."""
     inputs = {**_inputs(feeder=feeder, clock=clock, relief=relief, stage=stage), "due_at": due.isoformat()}
     if stage == EscalationStage.CHARGERS:
         added = event_top_up(
@@ -331,8 +312,7 @@ class WhatIsLeft:
 
 
 def _what_is_left(*, feeder, event: CurtailmentEvent, now: dt.datetime) -> WhatIsLeft:
-    """What the event still lacks and what could still be called on: eligible chargers not in
-    it with allowance to be useful, uncalled ASP kW, chargers deferred by the DCC budget."""
+    """What could still be called on: chargers with allowance, uncalled ASP kW, budget-deferred chargers."""
     counting = list(event.actions.filter(status__in=COUNTING_ACTION_STATES).values_list("hcalcs_id", "expected_kw"))
     shortfall = max(0.0, event.required_reduction_kw - event.asp_calloff_kw - sum(kw for _, kw in counting))
     live = set(event.actions.filter(ended_at__isnull=True).values_list("hcalcs_id", flat=True))
@@ -360,8 +340,7 @@ def _what_is_left(*, feeder, event: CurtailmentEvent, now: dt.datetime) -> WhatI
 
 
 def _unprotected(*, row: FailureClock, feeder, alert, now: dt.datetime) -> dict:
-    """An open alert with no open event. On a feeder the automatic rule acts on, that breaks
-    invariant 8 unless the operator is told why: the engine's latest decision on the alert."""
+    """An open alert with no open event breaks invariant 8 unless the operator is told why."""
     if not feeder_automatic(feeder):
         return {"stage": EscalationStage.WAITING, "stage_started_at": now, "relief_due_at": None, **_no_alarm()}
     decision = (

@@ -1,9 +1,5 @@
-"""The minute-by-minute re-check of open events (beat): reconcile, resume, top up, release.
-
-Everything is re-derived from the database on each run, so a re-check after a worker died
-finishes what that worker left: actions that ended by their duration are recorded, lost
-dispatches and resets are queued again, events close.
-"""
+"""The minute-by-minute re-check of open events (beat). Everything is re-derived from the database, so
+a re-check finishes what a dead worker left."""
 
 from __future__ import annotations
 
@@ -32,7 +28,7 @@ from dcc.models import ServiceRequest
 from dnoctl.queueing import task_send_on_commit
 
 # Seconds after the latest confirmation before a feeder still above its at-risk level gets
-# more chargers (issue 4: "still above threshold a minute after confirmation").
+# more chargers ("still above threshold a minute after confirmation").
 TOP_UP_AFTER_CONFIRMATION_S = 60
 # An action stuck before acknowledgement this long had its task lost (a worker died):
 # the re-check queues it again; the stored RequestID makes the resend safe.
@@ -40,25 +36,7 @@ STUCK_AFTER_S = 15
 
 
 def event_recheck(*, event_id: int, now: dt.datetime | None = None) -> str:
-    """One look at an open event (beat, every minute). Idempotent, and safe after a worker
-    died: everything is re-derived from the database.
-
-    1. Actions whose duration has elapsed ended on the device by themselves: record it.
-    2. Actions stuck before the DCC acknowledged them lost their task: queue it again;
-       actions unconfirmed after ``CONFIRMATION_TIMEOUT_S`` are marked late (replaced).
-    3. A releasing event closes once no charger is live.
-    4. An automatic event (or one the automatic rule took over) below the clear level for
-       ``CLEAR_HOLD_MINUTES`` releases early: the risk is over.
-       Not while an event's limits are all that keeps it there (``closed_loop``).
-    5. An event living while its feeder is at risk goes on past its planned end
-       (``lifetime.event_lifetime_review``); any other closes at its planned end.
-    6. An event holding limits moves its need with the load (``closed_loop``): the top-up
-       below raises or lifts them as the load falls.
-    7. Still above the at-risk level a minute after the latest confirmation: more chargers;
-       otherwise top up to the required kW, replacing before they end the actions that end
-       within the rotation lead (rotation: an action lasts at most the rotation slot, so
-       long events move on to other homes, or follow on within a charger's allowance).
-    """
+    """One look at an open event: reconcile, resume, mark late, release early, close, top up. Idempotent."""
     from curtailment.services.lifetime import event_lifetime_review
 
     now = now or timezone.now()
@@ -106,8 +84,7 @@ def event_recheck(*, event_id: int, now: dt.datetime | None = None) -> str:
 
 
 def _release_waits_for_limits(*, event: CurtailmentEvent, now: dt.datetime) -> bool:
-    """The early release waits while the event's limits are all that keeps the load below
-    the clear level (audited once); the closed loop lifts them as the load really falls."""
+    """Early release waits while the event's limits alone keep the load below the clear level (audited once)."""
     if not release_would_bring_overload_back(event=event, now=now):
         return False
     audit_record_once(
@@ -120,9 +97,7 @@ def _release_waits_for_limits(*, event: CurtailmentEvent, now: dt.datetime) -> b
 
 
 def event_confirmations_check(*, event_id: int, now: dt.datetime | None = None) -> int:
-    """Mark late every action of the event still unconfirmed after
-    ``CONFIRMATION_TIMEOUT_S``, then push the event and pick replacements once for all of
-    them (one selection, one audited top-up). Idempotent: only unconfirmed actions move, once."""
+    """Mark late the actions unconfirmed after ``CONFIRMATION_TIMEOUT_S`` and replace them in one top-up."""
     from curtailment.services.action import action_mark_late, command_sent_at
 
     now = now or timezone.now()
@@ -160,8 +135,7 @@ def _extra_needed(*, event: CurtailmentEvent, now: dt.datetime) -> tuple[float, 
 
 
 def actions_reconcile(*, event: CurtailmentEvent, now: dt.datetime) -> int:
-    """Actions whose planned end has passed ended on the device (the 7.6 duration): record
-    it with ``ended_at`` = the planned end, so the usage limits count the real interval."""
+    """Record actions past their planned end as ended then, so the limits count the real interval."""
     ended = 0
     for action in event.actions.select_related("hcalcs", "event").filter(
         status__in=LIVE_ACTION_STATES, expected_end_at__lte=now

@@ -1,5 +1,4 @@
-"""The open event's chargers on the feeder page: each limited one with its level (never
-"off"), each switched-off one as off, and the mix with the kW each kind withholds."""
+"""The open event's chargers on the feeder page: limited ones with their level, switched-off ones as off."""
 
 from __future__ import annotations
 
@@ -15,8 +14,7 @@ EVENT_CHARGERS_SHOWN = 25  # a big event's full list is on its own page
 
 @register.inclusion_tag("curtailment/_event_chargers.html")
 def event_chargers_panel(feeder, event) -> dict:
-    """The list (``#event-chargers``), refreshed by the page when the event or an action
-    is pushed, since levels move with the load."""
+    """The ``#event-chargers`` list, refreshed on pushes since levels move with the load."""
     actions = event_chargers_now(event_id=event.pk) if event is not None else []
     limited = [a for a in actions if a.kind == ActionKind.LIMIT]
     off = [a for a in actions if a.kind == ActionKind.SWITCH_OFF]

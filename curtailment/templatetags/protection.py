@@ -1,5 +1,4 @@
-"""Template tags for the protection of at-risk feeders: the time-to-failure clock and its
-escalation, shown on the feeder page without the feeders app knowing the engine's models."""
+"""The time-to-failure clock panel on the feeder page, without the feeders app knowing the engine's models."""
 
 from __future__ import annotations
 

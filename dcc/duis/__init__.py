@@ -1,12 +1,4 @@
-"""DUIS client for the DCC, free of Django so it (and the simulator) can be lifted out.
-
-Public API:
-- :class:`~dcc.duis.client.DccClient` sends SRV 7.6/7.7/7.8/7.9/7.10/7.11/7.13/7.16 (and 8.13).
-- :class:`~dcc.duis.signing.DuisSigner` / :class:`~dcc.duis.signing.DuisVerifier`.
-- :class:`~dcc.duis.identifiers.RequestId`, :func:`~dcc.duis.identifiers.parse_eui64`.
-- :class:`~dcc.duis.counters.CounterSource` (implemented on PostgreSQL by the Django side).
-- Errors in :mod:`dcc.duis.errors`; the simulator in :mod:`dcc.simulator`.
-"""
+"""DUIS client for the DCC, free of Django so it (and the simulator) can be lifted out."""
 
 from .client import DccClient, LocalDeliveryInterface, SendOutcome
 from .counters import CounterSource, InMemoryCounterSource

@@ -1,22 +1,9 @@
 """The DUIS client: signs requests, talks to the DCC's web services, verifies answers.
 
-Flows (DUIS command variants):
-- Critical (7.6, 7.8, 7.13, 7.16): CV 4 to the Transform service -> signed acknowledgement carrying
-  the pre-command -> we check it says what we asked, sign it (GBCS signature) -> send it
-  with CV 5 (WAN), 6 (returned for local delivery) or 7 (both), same RequestID.
-- Non-critical (7.7, 7.9, 7.10, 7.11): CV 1 (WAN), 2 (local) or 3 (both).
-- Local delivery (CV 2/3/6/7): the acknowledgement carries the command; a
-  :class:`LocalDeliveryInterface` (PPMID/HHT) delivers it and returns the device's
-  response, which goes back to the DCC with SRV 8.13 (CV 8).
-
-The client owns no state that must survive: RequestID counters come from a
-:class:`~dcc.duis.counters.CounterSource` and callers may pass an existing
-``request_id`` to retry a logical request. Transport failures (connection errors,
-timeouts, HTTP 5xx) are retried with the *same* document, with backoff and jitter; once the
-DCC has acknowledged a document it is never sent again by this client.
-
-The device's own response arrives later, asynchronously, at our endpoint; read it with
-:meth:`DccClient.read_document`.
+Critical SRVs (7.6, 7.8, 7.13, 7.16) go CV 4 to the Transform service, whose pre-command we check
+and GBCS-sign before sending it as CV 5/6/7 with the same RequestID; non-critical ones go CV 1/2/3.
+Transport failures are retried with the same document; once the DCC acknowledged a document it is
+never sent again (that would be a replay).
 """
 
 from __future__ import annotations
@@ -74,9 +61,7 @@ def service_for_command_variant(command_variant: int) -> str:
 
 
 def pre_command_expectation(request: documents.DuisRequest, body: dict | None = None) -> gbcs.Ecs47Request:
-    """What the pre-command for a critical ``request`` must say: its RequestID's parties and
-    counter, and the switch, duration, level and period its body (or ``body``, the same
-    parameters as :func:`documents.request_parameters` reads them) asks for."""
+    """What the pre-command for a critical ``request`` must say: its RequestID and the parameters its body asks for."""
     rid = request.request_id
     body = documents.request_parameters(request.srv, request.body) if body is None else body
     return gbcs.Ecs47Request(
@@ -94,23 +79,14 @@ def pre_command_expectation(request: documents.DuisRequest, body: dict | None = 
 
 
 class LocalDeliveryInterface(Protocol):
-    """A PPMID or HHT path to the device's HAN (seed 004, SECMP0038).
-
-    ``deliver`` hands the device the GBCS command the DCC returned for local delivery and
-    returns the device's GBCS response, or raises if the device cannot be reached.
-    """
+    """A PPMID or HHT path to the device's HAN (seed 004, SECMP0038): ``deliver`` returns the device's GBCS response."""
 
     def deliver(self, *, target: str, command: bytes) -> bytes: ...
 
 
 @dataclass(frozen=True)
 class SendOutcome:
-    """What happened to one logical request.
-
-    ``acknowledgement`` is the DCC's synchronous answer to the final document (CV 5/6/7
-    for critical requests). For local delivery, ``local_response_ack`` is the answer to
-    the 8.13 we sent with the device's response (``local_error`` says why there is none).
-    """
+    """What happened to one logical request; ``local_response_ack`` answers the 8.13 of a local delivery."""
 
     request_id: RequestId
     srv: str
@@ -123,15 +99,7 @@ class SendOutcome:
 
 
 class DccClient:
-    """Sends signed DUIS requests to one DCC endpoint.
-
-    ``signer`` is our XML-signing key and certificate; ``gbcs_signer`` our GBCS
-    digital-signing key, which signs the pre-commands of critical requests (a DCC user has
-    the two as different keys); ``dcc_verifier`` holds the DCC certificates we trust and
-    checks every document the DCC sends before it is read. ``client_cert`` is passed
-    to ``requests`` for mutual TLS (a path or (cert, key) pair); ``verify_tls`` may be a
-    CA bundle path. Plain ``http://`` is for the simulator on loopback only.
-    """
+    """Sends signed DUIS requests to one DCC endpoint and verifies every DCC document before reading it."""
 
     def __init__(
         self,
@@ -169,7 +137,6 @@ class DccClient:
     # ------------------------------------------------------------------ identifiers
 
     def new_request_id(self, target: str) -> RequestId:
-        """Allocate the next RequestID for ``target`` from the counter source."""
         target = parse_eui64(target, argument="target")
         return RequestId.build(
             originator=self.originator, target=target, counter=self.counters.next_counter(self.originator)
@@ -237,8 +204,7 @@ class DccClient:
         request_id: RequestId | None = None,
         recorder: DocumentRecorder | None = None,
     ) -> SendOutcome:
-        """SRV 7.13: auxiliary controller ``index`` at ``level`` % from ``start`` to ``end``
-        (the device reverts at ``end`` by itself)."""
+        """SRV 7.13: auxiliary controller ``index`` at ``level`` % from ``start`` to ``end``, then it reverts."""
         return self._send_level(
             documents.set_auxiliary_controller_state,
             target=target,
@@ -265,8 +231,7 @@ class DccClient:
         request_id: RequestId | None = None,
         recorder: DocumentRecorder | None = None,
     ) -> SendOutcome:
-        """SRV 7.16: cap APC ``index`` at ``level`` % of its maximum from ``start`` to ``end``
-        (the device reverts at ``end``; a later 7.16 replaces the limit, level 100 lifts it)."""
+        """SRV 7.16: cap APC ``index`` at ``level`` % until ``end``; a later 7.16 replaces it, level 100 lifts it."""
         return self._send_level(
             documents.limit_apc_level,
             target=target,
@@ -290,8 +255,7 @@ class DccClient:
         recorder: DocumentRecorder | None,
         **arguments: object,
     ) -> SendOutcome:
-        """Build a 7.13 / 7.16 (checked before a counter is spent) and send it critically; the
-        pre-command must carry the level and period the document carries."""
+        """Build a 7.13 / 7.16 (checked before a counter is spent) and send it critically."""
         self._check_critical_cv(command_variant)
         build(request_id=_PROBE_ID, **arguments)
         request = build(request_id=self._request_id(target, request_id), **arguments)
@@ -382,8 +346,6 @@ class DccClient:
         recorder: DocumentRecorder | None,
         **arguments: object,
     ) -> SendOutcome:
-        """Build a non-critical request with ``build(request_id=..., command_variant=...,
-        **arguments)`` and send it."""
         self._check_non_critical_cv(command_variant)
         # Validate the arguments (a throwaway build) before a counter is spent on them.
         build(request_id=_PROBE_ID, **arguments)
@@ -465,8 +427,7 @@ class DccClient:
         return self._deliver_locally(outcome, recorder=recorder)
 
     def _signed_pre_command(self, pre_command: bytes, parsed: documents.DuisRequest, expected_body: dict) -> bytes:
-        """Sign the DCC's pre-command only if it is the command we asked for: DUIS makes the user
-        responsible for what it signs. A mismatch names the field, and nothing is signed."""
+        """Sign the pre-command only if it is what we asked: DUIS makes the user responsible for it."""
         rid = parsed.request_id
         expected = pre_command_expectation(parsed, expected_body)
         try:
@@ -540,12 +501,7 @@ class DccClient:
         return ack
 
     def submit(self, document: bytes, *, command_variant: int, request_id: str) -> DuisResponse:
-        """POST a signed document; retry transport failures only; return the verified answer.
-
-        The same bytes are resent on connection errors, timeouts and HTTP 5xx (the DCC did
-        not acknowledge them). An answer that verifies is returned at once, whatever its
-        response code: this method never sends a document again after an acknowledgement.
-        """
+        """POST a signed document, resending the same bytes only on transport failures."""
         url = self.base_url + SERVICE_PATHS[service_for_command_variant(command_variant)]
         last_error: Exception | None = None
         for attempt in range(1, self.max_attempts + 1):

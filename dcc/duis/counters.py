@@ -1,10 +1,5 @@
-"""Where RequestID counters come from.
-
-The client never owns counters: a counter that lives in one worker's memory goes back
-after a restart and collides between workers, and the DCC rejects both as replays. The
-Django side implements :class:`CounterSource` on PostgreSQL; the in-memory source here
-is for tests of the pure parts and for the benchmark only.
-"""
+"""Where RequestID counters come from: never worker memory, which goes back on restart and collides
+between workers (replays to the DCC). The in-memory source is for tests and the benchmark only."""
 
 from __future__ import annotations
 
@@ -21,7 +16,7 @@ class CounterSource(Protocol):
 
 
 class InMemoryCounterSource:
-    """Thread-safe, process-local counters. Not for production (see module docstring)."""
+    """Thread-safe, process-local counters, not for production."""
 
     def __init__(self, start: int = 1000) -> None:
         self._start = start

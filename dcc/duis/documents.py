@@ -1,22 +1,4 @@
-"""Build DUIS ``sr:Request`` documents and read ``sr:Response`` documents.
-
-Element names, namespaces and attributes follow the DCC's reference documents and the
-DUIS 5.4 schema exactly. Every builder validates its arguments *before* building, with
-errors naming the argument, and returns an unsigned lxml element; signing is
-:mod:`dcc.duis.signing`'s job.
-
-SRVs built here (body element in brackets):
-- 7.6 Deactivate Auxiliary Load [DeactivateAuxiliaryLoad/DeactivateALCSHCALCS@index/Duration]
-- 7.7 Read Auxiliary Load Switch Data [ReadALCSData]
-- 7.8 Reset Auxiliary Load [ResetAuxiliaryLoad/ResetALCSHCALCS@index]
-- 7.13 Set Auxiliary Controller State [SetAuxiliaryControllerState@auxiliaryControllerN/
-  StartDateTime, EndDateTime, CommandedStateLevel, InputFromControlledLoad?]
-- 7.16 Limit APC Level [LimitAPCLevel@auxiliaryControllerN/ same four]
-- 7.9 / 7.10 Add / Remove Auxiliary Load to / from Boost Button [five AddToBoostButton@index]
-- 7.11 Read Boost Button Details [ReadBoostButtonDetails/ReadLogPeriod]
-- 8.13 Return Local Command Response [ReturnLocalCommandResponse]
-- CV 5/6/7 Signed Pre-Command [SignedPreCommand/GBCSPayload]
-"""
+"""Build DUIS ``sr:Request`` and read ``sr:Response`` documents (DUIS 5.4); builders check arguments before building."""
 
 from __future__ import annotations
 
@@ -63,7 +45,6 @@ def _sub(parent: etree._Element, tag: str, text: str | None = None, **attrs: str
 
 
 def _envelope(*, request_id: RequestId, command_variant: int, srv: str) -> tuple[etree._Element, etree._Element]:
-    """The ``sr:Request`` root with its Header; returns (root, body)."""
     root = etree.Element(_sr("Request"), nsmap=NSMAP, schemaVersion=SCHEMA_VERSION)
     header = _sub(root, "Header")
     _sub(header, "RequestID", str(request_id))
@@ -109,8 +90,7 @@ def reset_auxiliary_load(*, request_id: RequestId, index: int) -> etree._Element
 
 
 def _controller_window(start: object, end: object) -> tuple[dt.datetime, dt.datetime]:
-    """A 7.13 / 7.16 period: aware datetimes, end after start, as the document carries them
-    (to the 1/100 s, GBCS's resolution, rounded down)."""
+    """A 7.13 / 7.16 period: aware datetimes, end after start, rounded down to GBCS's 1/100 s."""
     for name, value in (("start", start), ("end", end)):
         if not isinstance(value, dt.datetime) or value.tzinfo is None:
             raise DccArgumentError(name, f"must be a timezone-aware datetime, got {value!r}")
@@ -159,9 +139,7 @@ def set_auxiliary_controller_state(
     end: dt.datetime,
     input_from_controlled_load: bool = False,
 ) -> etree._Element:
-    """SRV 7.13 (critical, CV 4): auxiliary controller ``index`` at ``level`` % from ``start``
-    to ``end``, when the device reverts by itself. An APC applies the level as a percentage of
-    its maximum flow; an ALCS or HCALCS switches off below 100."""
+    """SRV 7.13 (critical, CV 4): controller ``index`` at ``level`` % from ``start`` to ``end``, then it reverts."""
     return _auxiliary_controller_level(
         srv="7.13",
         request_id=request_id,
@@ -182,8 +160,7 @@ def limit_apc_level(
     end: dt.datetime,
     input_from_controlled_load: bool = False,
 ) -> etree._Element:
-    """SRV 7.16 (critical, CV 4): cap APC ``index`` at ``level`` % of its maximum flow from
-    ``start`` to ``end``; a later 7.16 replaces the limit (level 100 lifts it early)."""
+    """SRV 7.16 (critical, CV 4): cap APC ``index`` at ``level`` % until ``end``; level 100 lifts it early."""
     return _auxiliary_controller_level(
         srv="7.16",
         request_id=request_id,
@@ -196,7 +173,6 @@ def limit_apc_level(
 
 
 def read_auxiliary_load_switch_data(*, request_id: RequestId, command_variant: int = 1) -> etree._Element:
-    """SRV 7.7 Read Auxiliary Load Switch Data (body ``ReadALCSData``)."""
     request_id = _check_request_id(request_id)
     command_variant = _check_cv(command_variant, NON_CRITICAL_CVS, "7.7")
     root, body = _envelope(request_id=request_id, command_variant=command_variant, srv="7.7")
@@ -308,12 +284,7 @@ def _parse_datetime(text: str | None) -> float:
 
 
 def request_parameters(srv: str, body: etree._Element) -> dict:
-    """The parameters of a request body as plain data (what a device needs to act).
-
-    7.6 -> {index, duration_minutes}; 7.8 -> {index}; 7.9/7.10 -> {indexes}; 7.11 -> {start,
-    end} as POSIX seconds; 7.13/7.16 -> {index, level, start, end (aware UTC datetimes),
-    input_from_controlled_load}; others -> {}.
-    """
+    """The parameters of a request body as plain data (what a device needs to act)."""
     try:
         if srv == "7.6":
             switch = body.find(_sr("DeactivateALCSHCALCS"))
@@ -370,12 +341,7 @@ def parse_request(root: etree._Element) -> DuisRequest:
 
 @dataclass(frozen=True)
 class DuisResponse:
-    """A verified ``sr:Response``: acknowledgement, device response or alert.
-
-    ``kind`` is ``"response"`` (ResponseMessage), ``"device_alert"`` or ``"dcc_alert"``.
-    Exactly one of ``gbcs_payload`` / ``pre_command`` / ``local_command`` is set for a
-    ResponseMessage that carries a payload.
-    """
+    """A verified ``sr:Response``: a response, a device alert or a DCC alert."""
 
     kind: str
     request_id: str | None
@@ -485,11 +451,7 @@ def build_response(
     alert_code: str | None = None,
     when: dt.datetime | None = None,
 ) -> etree._Element:
-    """An unsigned ``sr:Response`` (used by the simulator; the DCC builds the real ones).
-
-    With ``alert_code`` the body is a DeviceAlertMessage, otherwise a ResponseMessage for
-    ``srv`` carrying at most one of the payloads.
-    """
+    """An unsigned ``sr:Response`` for the simulator: a device alert or a response message."""
     root = etree.Element(_sr("Response"), nsmap={"sr": SR_NS, "ds": DS_NS}, schemaVersion=SCHEMA_VERSION)
     header = _sub(root, "Header")
     if request_id:

@@ -1,10 +1,5 @@
-"""Typed errors raised by the DUIS client, its document helpers and the simulator.
-
-Callers (Celery tasks, services) retry only on :class:`DccTransientError`; everything
-else is final for that RequestID. Unknown DUIS response codes are *permanent* failures:
-treating an unexpected code as success could leave a charger running on an overloaded
-feeder while the dashboard says it is curtailed.
-"""
+"""Typed DUIS errors. Only :class:`DccTransientError` is retried; unknown response codes are permanent,
+since treating one as success could leave a charger running on an overloaded feeder."""
 
 from __future__ import annotations
 
@@ -40,11 +35,8 @@ class DccResponseError(DccError):
 
 
 class DccTransientError(DccResponseError):
-    """Worth retrying later: HTTP 5xx, timeouts, connection errors, transient codes.
-
-    ``acknowledged`` tells whether the DCC already acknowledged this RequestID. When it
-    did, resending the same document would be a replay: a retry needs a new RequestID.
-    """
+    """Worth retrying: HTTP 5xx, timeouts, connection errors, transient codes. If ``acknowledged``,
+    resending would be a replay."""
 
     def __init__(
         self,

@@ -1,9 +1,6 @@
-"""EUI-64 identifiers, DUIS RequestIDs and argument validation.
-
-A RequestID is ``originator EUI-64 : target EUI-64 : counter``. The counter must strictly
-increase per originator (the DCC's anti-replay check), which is why counters come from a
-:class:`~dcc.duis.counters.CounterSource` persisted in the database, not from here.
-"""
+"""EUI-64 identifiers, DUIS RequestIDs (``originator:target:counter``) and argument validation.
+Counters must strictly increase per originator (DCC anti-replay), so they come from the database,
+not from here."""
 
 from __future__ import annotations
 
@@ -26,10 +23,7 @@ DCC_EUI64 = "90-B3-D5-1F-30-00-00-02"
 
 
 def parse_eui64(value: object, *, argument: str = "eui64") -> str:
-    """Return ``value`` as eight upper-case hyphen-separated hex pairs.
-
-    Accepts the DUIS form (``00-db-12-...``) and the compact 16-hex form.
-    """
+    """``value`` (DUIS hyphenated or 16 hex digits) as eight upper-case hyphen-separated hex pairs."""
     if not isinstance(value, str):
         raise DccArgumentError(argument, f"must be an EUI-64 string, got {type(value).__name__}")
     text = value.strip()
@@ -62,7 +56,6 @@ def validate_level(level: object, *, argument: str = "level") -> int:
 
 
 def validate_counter(counter: object, *, argument: str = "counter") -> int:
-    """RequestID counter 0..2**64-1."""
     if isinstance(counter, bool) or not isinstance(counter, int) or not 0 <= counter <= MAX_COUNTER:
         raise DccArgumentError(argument, f"must be an integer 0..2**64-1, got {counter!r}")
     return counter
@@ -87,7 +80,6 @@ class RequestId:
 
     @classmethod
     def parse(cls, text: object, *, argument: str = "request_id") -> RequestId:
-        """Parse ``originator:target:counter``."""
         if not isinstance(text, str):
             raise DccArgumentError(argument, f"must be a string, got {type(text).__name__}")
         parts = text.strip().split(":")

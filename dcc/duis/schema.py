@@ -1,9 +1,4 @@
-"""Optional validation against the DCC's DUIS XML schema.
-
-The XSD is the DCC's and is not shipped in this repository; its path is configuration
-(``settings.DCC["SCHEMA_PATH"]``, from ``DCC_SCHEMA_PATH``). Compiling the schema takes
-about a second, so compiled schemas are cached per path.
-"""
+"""Optional validation against the DCC's DUIS XSD (not shipped; ``DCC_SCHEMA_PATH``), compiled once per path."""
 
 from __future__ import annotations
 

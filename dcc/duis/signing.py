@@ -1,15 +1,9 @@
 """Enveloped XML signatures as DUIS wants them, plus the GBCS pre-command signature.
 
-XML: ECDSA P-256 / SHA-256, ``SignedInfo`` in exclusive c14n, ``Reference URI=""`` with only
-the enveloped-signature transform, signer named by ``X509IssuerSerial`` (no certificate in
-the document). The reference lists no c14n transform, so XMLDSig digests the document with
-its default, inclusive C14N 1.0 (which keeps namespace declarations nothing uses, as on the
-DCC's own responses): the DCC's signing tool does exactly this. Because KeyInfo names the
-signer only by issuer and serial, the verifier holds the certificates it trusts and picks
-the one the document names.
-
-Pre-commands (CV 4 -> 5/6/7) carry a GBCS signature made with a *different* key, the user's
-GBCS digital-signing key (:class:`GbcsSigner`, which checks and signs with :mod:`dcc.gbcs`).
+ECDSA P-256 / SHA-256, exclusive c14n ``SignedInfo``, ``Reference URI=""`` with only the enveloped-
+signature transform, so the document is digested with inclusive C14N 1.0 exactly as the DCC's
+signing tool does. KeyInfo names the signer by issuer and serial only, so the verifier picks from
+the certificates it trusts. Pre-commands carry a GBCS signature made with a different key.
 """
 
 from __future__ import annotations
@@ -55,9 +49,7 @@ _EXPECTED = SignatureConfiguration(
 
 
 class _WholeDocumentSigner(XMLSigner):
-    """An enveloped signer whose one reference (``URI=""``, the whole document) has its own
-    canonicalisation. signxml 5.2 rewrites an explicit ``URI=""`` to ``"#"``, which resolves to
-    nothing, so the whole-document reference is resolved here as XMLDSig defines it."""
+    """Signs the whole document: signxml 5.2 rewrites ``URI=""`` to ``"#"``, which resolves to nothing."""
 
     def _get_c14n_inputs_from_references(self, doc_root, references):
         if [reference.URI for reference in references] == [""]:
@@ -80,7 +72,6 @@ def load_private_key(data: bytes) -> ec.EllipticCurvePrivateKey:
 
 
 def load_certificate(data: bytes) -> x509.Certificate:
-    """Load a certificate, PEM or DER."""
     try:
         if data.lstrip().startswith(b"-----"):
             return x509.load_pem_x509_certificate(data)
@@ -166,9 +157,7 @@ class DuisSigner:
 
 @dataclass(frozen=True)
 class DuisVerifier:
-    """Verifies documents signed by any of a set of trusted certificates (the DCC's, which
-    roll over, for us; the users' for the simulator). The document names its signer by
-    issuer and serial; a signer not in the set is refused."""
+    """Verifies documents signed by any trusted certificate (the DCC's roll over)."""
 
     certs: tuple[x509.Certificate, ...]
 
@@ -196,18 +185,12 @@ class DuisVerifier:
         raise DccSignatureError(f"document is signed by {issuer} #{serial}, which is not trusted (trusted: {trusted})")
 
     def verify(self, document: bytes) -> etree._Element:
-        """Return the root of the *signed* content of ``document`` or raise (see
-        :meth:`verify_with_signer`)."""
+        """The root of the *signed* content of ``document`` (see :meth:`verify_with_signer`)."""
         return self.verify_with_signer(document)[0]
 
     def verify_with_signer(self, document: bytes) -> tuple[etree._Element, x509.Certificate]:
-        """Return the root of the *signed* content of ``document`` and the certificate that
-        signed it, or raise.
-
-        Raises :class:`DccDocumentError` for unsafe/malformed XML and
-        :class:`DccSignatureError` for missing, foreign or broken signatures. Callers read
-        only the returned element, never the raw bytes, so unsigned additions are ignored.
-        """
+        """The root of the *signed* content and its signer; callers read only that, so unsigned
+        additions are ignored."""
         root = parse_xml(document)
         signature = root.find(_DS + "Signature")
         if signature is None:
@@ -230,8 +213,7 @@ class DuisVerifier:
 
 @dataclass(frozen=True)
 class GbcsSigner:
-    """Signs pre-commands with a user's GBCS digital-signing key (not its XML-signing key),
-    and only after checking that the pre-command says what was asked (:mod:`dcc.gbcs`)."""
+    """Signs pre-commands with a user's GBCS digital-signing key, only after checking they say what was asked."""
 
     key: ec.EllipticCurvePrivateKey
     cert: x509.Certificate
@@ -246,6 +228,5 @@ class GbcsSigner:
         return cls.from_pem(Path(key_path).read_bytes(), Path(cert_path).read_bytes())
 
     def sign_pre_command(self, pre_command: bytes, expected: gbcs.Ecs47Request) -> bytes:
-        """The signed pre-command, or :class:`dcc.gbcs.PreCommandMismatch` naming the field that
-        differs from ``expected`` (nothing is signed then)."""
+        """The signed pre-command, or :class:`dcc.gbcs.PreCommandMismatch` naming the differing field."""
         return gbcs.sign_pre_command(pre_command, expected=expected, private_key=self.key)

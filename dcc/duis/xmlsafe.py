@@ -1,9 +1,5 @@
-"""Safe XML parsing for every document that crosses the DCC boundary.
-
-Entity expansion, DTD loading and network access are off, and any document carrying a
-DOCTYPE is refused outright: DUIS documents never need one, and refusing it closes XXE
-and "billion laughs" whatever the parser would have done with the declarations.
-"""
+"""Safe XML parsing at the DCC boundary: no entities, DTDs or network, and any DOCTYPE is refused (DUIS
+never needs one), closing XXE and "billion laughs"."""
 
 from __future__ import annotations
 

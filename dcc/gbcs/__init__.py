@@ -1,8 +1,4 @@
-"""A GBCS codec for what dnoctl sends and receives through the DCC (Django-free).
-
-Parses, checks, signs, authenticates and builds the GBCS messages of SRV 7.5-7.16 and the
-device alerts dnoctl acts on. See README.md for the layout and what was checked against what.
-"""
+"""A Django-free GBCS codec for what dnoctl exchanges through the DCC; README.md says what was checked against what."""
 
 from .alerts import DeviceAlert, FirmwareTransferAlert, boost_alert_build, firmware_transfer_alert_build
 from .authentication import authenticate_alert, authenticate_response, verify_mac, verify_signed

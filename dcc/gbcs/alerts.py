@@ -1,19 +1,10 @@
-"""Device alerts: the ESME's DLMS alerts (a Data-Notification), among them the boost-button
-press, and the CCS08 firmware transfer alert (ASN.1 DER).
+"""Device alerts: the ESME's DLMS alerts (among them the boost-button press) and the CCS08 firmware
+transfer alert.
 
-A boost-button press on the ESME is a user-interface command, so it raises alert 0x8161
-"User Interface Command Input and Successfully Actioned" (0x8162 when not actioned) with
-the command: 0x0001 Activate Boost Period, 0x000A Cancel, 0x000F Extend. In GBCS's ZigBee
-alerts the command follows the timestamp as 2 bytes; for the ESME's DLMS Data-Notification
-this codec reads it from the third element of the alert structure (2-byte octet-string, as
-GBCS carries the ESME's use-case-specific alert content, or an integer) and builds the
-octet-string form. No RTDS vector has this alert: the layout is inferred, see the README.
-
-DLMS alert layout: ``0F`` long-invoke-id(4) ``00`` then a structure of the alert code
-(long-unsigned), the timestamp (12-byte date-time octet-string) and any use-case content.
-Non-critical alerts (0x81xx) come MAC'd (General Ciphering, CRA 3); critical ones (0x8Fxx)
-signed. The grouping header's message code is the use case's, or 0x1000 / 0x1001 (generic
-critical / non-critical alert).
+A boost press raises 0x8161 (0x8162 when not actioned) with the command (0x0001 Activate, 0x000A
+Cancel, 0x000F Extend) as the third element of the alert structure. No RTDS vector has this alert:
+the layout is inferred, see the README. Non-critical alerts (0x81xx) come MAC'd, critical ones
+(0x8Fxx) signed.
 """
 
 from __future__ import annotations

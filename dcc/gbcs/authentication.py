@@ -42,16 +42,14 @@ def _mac_check(frame: Frame, private_key: ec.EllipticCurvePrivateKey | None, pee
 
 
 def verify_signed(message: bytes, public_key: crypto.PublicKeyLike) -> None:
-    """Raise :class:`GbcsAuthenticationError` unless ``message`` carries a GBCS signature
-    that verifies with ``public_key`` (a key, or the originator's DS certificate)."""
+    """Raise :class:`GbcsAuthenticationError` unless ``message``'s GBCS signature verifies with ``public_key``."""
     _signature_check(frame_parse(message), public_key)
 
 
 def verify_mac(
     message: bytes, *, private_key: ec.EllipticCurvePrivateKey, peer_public_key: crypto.PublicKeyLike
 ) -> None:
-    """Raise :class:`GbcsAuthenticationError` unless the General Ciphering MAC verifies with
-    the key agreed from one party's KA private key and the other party's KA public key."""
+    """Raise :class:`GbcsAuthenticationError` unless the General Ciphering MAC verifies with the agreed KA key."""
     _mac_check(frame_parse(message), private_key, peer_public_key)
 
 
@@ -62,9 +60,7 @@ def authenticate_response(
     device_ka_key: crypto.PublicKeyLike | None = None,
     recipient_ka_private_key: ec.EllipticCurvePrivateKey | None = None,
 ) -> DeviceResponse:
-    """Parse a device response and authenticate it the way its use case requires: ECS47
-    responses by the ESME's DS signature, ECS61 / ECS62 by the MAC (our KA private key with
-    the device's KA certificate). Returns the parsed response."""
+    """Parse a device response and authenticate it: ECS47 by DS signature, ECS61/62 by MAC."""
     response = parse_response(message)
     if isinstance(response, Ecs47Response):
         _signature_check(response.frame, device_ds_key)
@@ -81,8 +77,7 @@ def authenticate_alert(
     device_ka_key: crypto.PublicKeyLike | None = None,
     recipient_ka_private_key: ec.EllipticCurvePrivateKey | None = None,
 ) -> Alert:
-    """Parse a device alert and check every protection it carries; critical alerts
-    (0x8Fxx) must be signed, others signed or MAC'd."""
+    """Parse a device alert and check its protection; critical alerts (0x8Fxx) must be signed."""
     alert = parse_alert(message)
     frame = alert.frame
     if alert.alert_code in CRITICAL_ALERTS and frame.signature is None:

@@ -1,12 +1,6 @@
-"""Certificates shaped like SMKI's, for development identities and the simulator's devices.
-
-SMKI names the party a GBCS key belongs to inside its certificate: an organisation by its
-EUI-64 in the subject's x500UniqueIdentifier, a device by its EUI-64 as the subjectAltName's
-hardwareModuleName. Key usage says what the key is for (digital signing or key agreement).
-:func:`dcc.gbcs.crypto.public_key` checks both, so a keystore mix-up fails authentication;
-certificates made here pass that check. They are self-signed: dnoctl trusts the certificates
-it is given (SMKI's repository in production), not a chain.
-"""
+"""Self-signed certificates shaped like SMKI's (EUI-64 in x500UniqueIdentifier or hardwareModuleName,
+key usage DS or KA), so they pass :func:`dcc.gbcs.crypto.public_key`'s checks. dnoctl trusts the
+certificates it is given, not a chain."""
 
 from __future__ import annotations
 
@@ -56,8 +50,7 @@ def certificate_make(
     device: bool,
     valid_days: int = 3650,
 ) -> x509.Certificate:
-    """A self-signed certificate for ``key``, naming ``eui64`` as SMKI does for a device
-    (``device=True``) or an organisation, for ``usage`` (``"DS"`` or ``"KA"``)."""
+    """A self-signed certificate for ``key`` naming ``eui64`` as SMKI does, for ``usage`` (``"DS"`` or ``"KA"``)."""
     now = dt.datetime.now(dt.UTC)
     if device:
         subject = x509.Name([x509.NameAttribute(NameOID.ORGANIZATIONAL_UNIT_NAME, "08")])

@@ -1,9 +1,4 @@
-"""Before signing: the pre-command must say what was asked. Then sign it the GBCS way.
-
-The user is responsible for what it signs (DUIS), so :func:`sign_pre_command` cannot be
-called without the request it checks against; any difference raises
-:class:`PreCommandMismatch` naming the field, and nothing is signed.
-"""
+"""Before signing, the pre-command must say what was asked (DUIS makes the user responsible for what it signs)."""
 
 from __future__ import annotations
 
@@ -19,8 +14,7 @@ from .protect import ciphering_wrap
 
 
 def check_pre_command(pre_command: bytes | Ecs47Command, expected: Ecs47Request) -> Ecs47Command:
-    """The parsed pre-command if it is exactly what ``expected`` asks for; else raise
-    :class:`PreCommandMismatch` (or :class:`GbcsError` if it is not a pre-command at all)."""
+    """The parsed pre-command if exactly what ``expected`` asks; else :class:`PreCommandMismatch`."""
     command = pre_command if isinstance(pre_command, Ecs47Command) else parse_pre_command(pre_command)
     comparisons = (
         ("CRA flag", Cra.COMMAND, command.cra),
@@ -46,10 +40,9 @@ def check_pre_command(pre_command: bytes | Ecs47Command, expected: Ecs47Request)
 
 
 def sign_pre_command(pre_command: bytes, *, expected: Ecs47Request, private_key: ec.EllipticCurvePrivateKey) -> bytes:
-    """Check the DCC's pre-command against ``expected``, then sign it with the user's GBCS
-    DS key: ECDSA P-256/SHA-256 over everything after the leading ``DF``, appended as ``40``
-    and r||s. A trailing zero signature length (current DCC Boxed) is dropped first; the
-    RTDS pre-commands have none. Deterministic, so signing again gives the same bytes."""
+    """Check the pre-command, then sign it with the user's GBCS DS key (ECDSA over everything after
+    ``DF``, appended as ``40`` r||s). DCC Boxed's trailing zero signature length is dropped first.
+    """
     command = check_pre_command(pre_command, expected)
     unsigned = pre_command[:-1] if command.frame.empty_signature else pre_command
     return unsigned + bytes([SIGNATURE_LENGTH]) + crypto.sign(unsigned[1:], private_key)
@@ -61,8 +54,7 @@ def signed_command_wrap(
     acb_ka_private_key: ec.EllipticCurvePrivateKey,
     device_ka_public_key: crypto.PublicKeyLike,
 ) -> bytes:
-    """What the DCC sends the device for CV 5: the user's signed command in General
-    Ciphering, MAC'd with the DCC's access-control-broker KA key (the simulator's job)."""
+    """The CV 5 command for the device: the signed command in General Ciphering with the DCC's ACB MAC."""
     frame = frame_parse(signed_command)
     if frame.mac is not None or frame.signature is None:
         raise GbcsError("only a signed General Signing command can be wrapped for the device")

@@ -1,9 +1,4 @@
-"""The numbers GBCS uses for the messages dnoctl handles, each with a readable name.
-
-Message codes go in the grouping header's other-information; DLMS result codes are the
-Green Book's data-access-result and action-result; alert codes and user-interface command
-codes are GBCS's. Only the values dnoctl meets are named; others print as their number.
-"""
+"""The GBCS and DLMS numbers dnoctl meets, with readable names; others print as numbers."""
 
 from __future__ import annotations
 

@@ -1,13 +1,6 @@
-"""GBCS cryptography: ECDSA P-256 signatures (raw r||s), and the MAC on General Ciphering
-messages (AES-128-GCM over no plaintext, 12-byte tag) with its key agreed by ECDH.
-
-MAC key derivation (GBCS section 4, as the DCC's parser does it; checked on every RTDS MAC):
-``Z`` = ECDH(one party's KA private key, the other's KA public key), then
-``key = SHA-256(00000001 || Z || OtherInfo)[:16]`` with ``OtherInfo`` = AlgorithmID
-``60 85 74 06 08 03 00`` || originator system title || ``09`` (transaction-id length) ||
-CRA flag (01 command, 02 response, 03 alert) || originator counter (8) || recipient system
-title. The GCM IV is the originator system title || 00000000 (the invocation counter).
-"""
+"""GBCS cryptography: ECDSA P-256 signatures (raw r||s) and the General Ciphering MAC (AES-128-GCM over
+no plaintext, 12-byte tag), its key agreed by ECDH and derived as GBCS section 4 and the DCC's
+parser do (README.md; checked on every RTDS MAC)."""
 
 from __future__ import annotations
 
@@ -34,8 +27,7 @@ _UNIQUE_IDENTIFIER = x509.ObjectIdentifier("2.5.4.45")  # organisation certifica
 
 
 def certificate_entity_id(certificate: x509.Certificate) -> str | None:
-    """The EUI-64 a GBCS certificate is for: a device's in its subjectAltName
-    (hardwareModuleName), an organisation's in its subject's x500UniqueIdentifier."""
+    """The EUI-64 a GBCS certificate is for (a device's subjectAltName, an organisation's x500UniqueIdentifier)."""
     for attribute in certificate.subject.get_attributes_for_oid(_UNIQUE_IDENTIFIER):
         value = attribute.value
         if isinstance(value, bytes) and len(value) == 9 and value[0] == 0:  # BIT STRING, 0 unused bits
@@ -54,9 +46,8 @@ def certificate_entity_id(certificate: x509.Certificate) -> str | None:
 def public_key(
     key: PublicKeyLike, *, entity: str | None = None, usage: KeyUsage | None = None
 ) -> ec.EllipticCurvePublicKey:
-    """A P-256 public key from a key or a certificate. With a certificate, check that it is
-    ``entity``'s and made for ``usage`` (DS signs, KA agrees keys): a keystore mix-up must
-    fail here, not verify the wrong party."""
+    """A P-256 public key; from a certificate, checked to be ``entity``'s for ``usage`` so a keystore
+    mix-up fails here."""
     if isinstance(key, x509.Certificate):
         if entity is not None and certificate_entity_id(key) != entity:
             raise GbcsAuthenticationError(f"certificate is for {certificate_entity_id(key)}, not {entity}")
@@ -77,8 +68,7 @@ def _check_private(key: ec.EllipticCurvePrivateKey) -> None:
 
 
 def sign(data: bytes, private_key: ec.EllipticCurvePrivateKey) -> bytes:
-    """ECDSA P-256 / SHA-256 as raw r||s. Deterministic (RFC 6979): re-signing the same
-    bytes after a crash gives the same signature, so a retry sends identical bytes."""
+    """ECDSA P-256 / SHA-256 as raw r||s, deterministic (RFC 6979) so a retry after a crash sends identical bytes."""
     _check_private(private_key)
     der = private_key.sign(data, ec.ECDSA(hashes.SHA256(), deterministic_signing=True))
     r, s = decode_dss_signature(der)
@@ -100,8 +90,7 @@ def signature_verify(data: bytes, signature: bytes, key: ec.EllipticCurvePublicK
 def mac_key(
     *, private_key: ec.EllipticCurvePrivateKey, peer_public_key: ec.EllipticCurvePublicKey, header: GroupingHeader
 ) -> bytes:
-    """The AES-128 key for one message's MAC. ECDH is symmetric, so either party's KA
-    private key with the other's KA public key gives the same key."""
+    """The AES-128 key for one message's MAC (ECDH is symmetric: either party derives it)."""
     _check_private(private_key)
     shared = private_key.exchange(ec.ECDH(), peer_public_key)
     other_info = (

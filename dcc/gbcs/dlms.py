@@ -1,9 +1,5 @@
-"""The DLMS/COSEM pieces GBCS carries for an ESME: data values, Access-Request (``D9``),
-Access-Response (``DA``) and Data-Notification (``0F``), encoded A-XDR as the Green Book says.
-
-Only what the ESME use cases here need: no block transfer, no ciphered APDUs, no
-with-selection set or action.
-"""
+"""The DLMS/COSEM pieces GBCS carries for an ESME (data values, Access-Request/Response, Data-
+Notification), A-XDR encoded per the Green Book; only what these use cases need."""
 
 from __future__ import annotations
 
@@ -79,8 +75,7 @@ class BitString:
 
 @dataclass(frozen=True)
 class TypeDescription:
-    """A compact array's element type: a simple tag, an array of ``count`` ``elements[0]``,
-    or a structure of ``elements``."""
+    """A compact array's element type: a simple tag, an array, or a structure."""
 
     tag: DataTag
     elements: tuple[TypeDescription, ...] = ()
@@ -95,9 +90,7 @@ class CompactArray:
 
 @dataclass(frozen=True)
 class Data:
-    """One DLMS value. ``value`` is None, bool, int, bytes (octet-string and fixed raw
-    types), str (visible and UTF-8 strings), a tuple of Data (array, structure),
-    a :class:`BitString` or a :class:`CompactArray`."""
+    """One DLMS value: None, bool, int, bytes, str, a tuple of Data, a :class:`BitString` or a :class:`CompactArray`."""
 
     tag: DataTag
     value: object = None
@@ -152,7 +145,6 @@ def _tag(reader: Reader, field: str) -> DataTag:
 
 
 def data_decode(reader: Reader, field: str, depth: int = 0) -> Data:
-    """One tagged DLMS value."""
     tag = _tag(reader, f"{field} type")
     return _value_decode(reader, field, tag, depth)
 
@@ -316,7 +308,6 @@ class CosemReference:
 
 
 def obis(text: str) -> bytes:
-    """``"0-0:94.44.119.2"`` as its 6 bytes."""
     a_b, rest = text.split(":")
     a, b = a_b.split("-")
     return bytes(int(part) for part in (a, b, *rest.split(".")))

@@ -1,23 +1,10 @@
-"""ECS47 family: switch an auxiliary controller (HCALCS, ALCS or APC) through the ESME.
+"""ECS47 family: switch an auxiliary controller (HCALCS, ALCS or APC) through the ESME: SRV 7.5/7.6/7.8
+ECS47 (0x0055), 7.13 ECS47a (0x011E), 7.16 ECS47e (0x011F).
 
-SRV 7.5 / 7.6 / 7.8 use ECS47 (message code 0x0055), 7.13 ECS47a (0x011E), 7.16 ECS47e
-(0x011F). All are critical: the DCC returns the unsigned command (the pre-command), the
-user signs it, and the ESME answers with a signed response. The DLMS Access-Request, as
-the RTDS vectors and the DUIS requests they came from show (switch ``n`` is 1..5; its
-objects are ``0-0:94.44.(116+n).F``, class 1 Data, attribute 2; the switching itself is
-method 1 (execute) of a script table with a long-unsigned script selector: table
-``0-0:10.0.103.255`` for 7.5-7.13, ``0-0:10.0.107.255`` for 7.16):
-
-- 7.5 activate:   set ``.1`` = duration, then execute script ``n << 8 | 0x11``
-- 7.6 deactivate: set ``.2`` = duration, then execute script ``n << 8 | 0x12``
-- 7.8 reset:      execute script ``n << 8 | 0x20``
-- 7.13 set state: set ``.1`` = start, ``.2`` = end (12-byte date-time octet-strings),
-  then execute script ``(io << 12) | (n << 8) | level``; ``io`` is 1 for the controlled
-  output, 2 for DUIS ``InputFromControlledLoad``; level 0-100 (%)
-- 7.16 limit APC: as 7.13 with ``.3`` and ``.4`` for start and end.
-
-The duration is carried as DUIS sends it (long-unsigned, 0-65535): the RTDS maps DUIS
-Duration 30 and 60 to 0x001E and 0x003C. dnoctl, like DUIS, reads it as minutes.
+All are critical: the DCC returns the pre-command, the user signs it, the ESME answers signed. The
+objects and script selectors are in README.md ("Byte layout in brief"). The duration is carried as
+DUIS sends it (long-unsigned; the RTDS maps Duration 30 to 0x001E), so dnoctl, like DUIS, reads it
+as minutes.
 """
 
 from __future__ import annotations
@@ -179,7 +166,6 @@ def _date_time(frame: Frame, data: Data, field: str) -> datetime:
 
 
 def _switch_of(frame: Frame, request: AccessRequest, position: int) -> tuple[int, int]:
-    """(switch index, object field number) of a set on a switch object."""
     target = request.target
     a, b, c, d, e, f = target.instance
     index = e - _SWITCH_OBJECT_BASE
@@ -352,11 +338,7 @@ def response_build(
     device_ds_private_key: ec.EllipticCurvePrivateKey,
     results: Sequence[int] | None = None,
 ) -> bytes:
-    """The ESME's signed response to an ECS47-family command from ``originator``.
-
-    ``results`` are the DLMS result codes per request (all success by default): two for
-    7.5 / 7.6 (set, action), one for 7.8, three for 7.13 / 7.16.
-    """
+    """The ESME's signed response to an ECS47-family command; ``results`` are the DLMS result codes per request."""
     kinds = _RESPONSE_KINDS[service]
     header = GroupingHeader(
         cra=Cra.RESPONSE,

@@ -1,21 +1,8 @@
-"""ECS61a (SRV 7.7 read switch data), ECS61c (7.11 read boost button data) and ECS62
-(7.9 / 7.10 add / remove loads to / from the boost button).
+"""ECS61a (SRV 7.7 read switch data), ECS61c (7.11 read boost button data) and ECS62 (7.9/7.10 boost
+button loads).
 
-Non-critical: the DCC builds the command and MACs it with its access-control-broker KA
-key; the ESME answers with a MAC'd response. Objects (class 1 Data, attribute 2 unless
-said), as the RTDS vectors and their DUIS requests show:
-
-- ``0-0:94.44.6.n``: switch n is controlled by the boost button (boolean; 7.9 sets it
-  true, 7.10 false, 7.11 reads it)
-- ``0-0:94.44.7.255``: boost function available (boolean)
-- ``0-0:99.98.20.255``: boost event log (class 7 buffer, attribute 2), read with a range
-  descriptor on ``0-0:94.44.100.255``; entries are (start, end) as double-long-unsigned
-  seconds since 2000-01-01T00:00Z (the RTDS read period 2014-12-25T23:00Z .. 2015-01-01Z
-  is 0x1C2F5370 .. 0x1C374A80)
-- ``0-0:94.44.0.(10+n)``: switch n's label (visible-string);
-  ``0-0:94.44.0.(20+n)``: its HCALCS EUI-64 (octet-string, zeros for a wired ALCS);
-  ``0-0:11.0.3.255`` (class 11) special days and ``0-0:12.0.2.255`` (class 10) schedule;
-  ``0-n:96.3.10.255`` (class 70 disconnect control, attribute 2): output state.
+Non-critical: the DCC builds and MACs the command with its access-control-broker KA key and the ESME
+answers MAC'd. The objects read and set are in README.md.
 """
 
 from __future__ import annotations
@@ -408,8 +395,7 @@ def ecs61c_command_build(
     acb_ka_private_key: ec.EllipticCurvePrivateKey,
     device_ka_public_key: crypto.PublicKeyLike,
 ) -> bytes:
-    """SRV 7.11 as the DCC sends it: boost availability, the log from ``start`` to ``end``,
-    and the five boost associations."""
+    """SRV 7.11 as the DCC sends it: boost availability, the log from ``start`` to ``end``, the five associations."""
     requests = [
         AccessRequest(AccessKind.GET, BOOST_FUNCTION_AVAILABLE),
         AccessRequest(AccessKind.GET_WITH_SELECTION, BOOST_LOG, RANGE_DESCRIPTOR, _boost_log_selection(start, end)),

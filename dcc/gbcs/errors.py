@@ -1,9 +1,4 @@
-"""Errors the GBCS codec raises: one base class, split by what went wrong.
-
-Callers catch :class:`GbcsError` to refuse a message; the subclasses say whether it was
-malformed, failed authentication, was valid GBCS for a use case dnoctl does not handle, or
-(before signing) did not say what was asked.
-"""
+"""Errors the GBCS codec raises; callers catch :class:`GbcsError` to refuse a message."""
 
 from __future__ import annotations
 

@@ -1,17 +1,7 @@
-"""GBCS message framing: General Signing and General Ciphering, the grouping header,
-EUI-64 system titles and DLMS date-times.
-
-Byte layout (all lengths are definite lengths, see :func:`reader.encode_length`)::
-
-    General Signing   DF | 09 CRA counter(8) | 08 originator(8) | 08 recipient(8)
-                         | date-time: 00, or 0C + 12 bytes | len other-info: message code(2) [+ supplementary]
-                         | len content (the DLMS / ASN.1 APDU) | [signature: 00, or 40 + r||s (64)]
-    General Ciphering DD 00 00 00 00 00 00 | len | 11 00000000 (security header: authenticated,
-                         invocation counter 0) | General Signing | MAC (12)
-
-A signature covers the General Signing bytes after ``DF`` up to the end of the content; a
-MAC covers ``11 00 00 00 00 00`` followed by the whole General Signing structure.
-"""
+"""GBCS message framing: General Signing and General Ciphering, the grouping header, EUI-64 system
+titles and DLMS date-times; the byte layout is in README.md. A signature covers the General Signing
+bytes after ``DF`` to the end of the content; a MAC covers ``11 00 00 00 00 00`` and the whole
+General Signing structure."""
 
 from __future__ import annotations
 
@@ -115,11 +105,7 @@ class GroupingHeader:
 
 @dataclass(frozen=True)
 class Frame:
-    """One GBCS message taken apart: its header, where its APDU is, and its protection.
-
-    ``signed_data`` is what a GBCS signature covers (the General Signing bytes after ``DF``
-    up to the end of the content); ``mac_data`` what a MAC covers.
-    """
+    """One GBCS message taken apart; ``signed_data`` is what a signature covers, ``mac_data`` what a MAC covers."""
 
     raw: bytes
     header: GroupingHeader
@@ -191,7 +177,6 @@ def _general_ciphering_parse(message: bytes, reader: Reader) -> Frame:
 
 
 def _general_signing_parse(message: bytes, start: int, reader: Reader) -> Frame:
-    """Parse from just after the ``DF`` tag at ``start`` to the end of ``reader``."""
     header = _grouping_header_parse(reader)
     content_length = reader.length("content length")
     payload_start = reader.offset

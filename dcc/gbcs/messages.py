@@ -103,7 +103,6 @@ def results_check(frame: Frame, results: Sequence[AccessResult], kinds: Sequence
 
 
 def results_build(kinds: Sequence[AccessKind], codes: Sequence[int] | None) -> tuple[AccessResult, ...]:
-    """Results for a built response: all success unless ``codes`` says otherwise."""
     if codes is None:
         codes = [0] * len(kinds)
     if len(codes) != len(kinds):

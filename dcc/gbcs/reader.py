@@ -1,8 +1,5 @@
-"""A bounds-checked cursor over message bytes, and the GBCS/A-XDR length encoding.
-
-Every read names the field it reads, so a truncated or corrupt message fails with a
-:class:`GbcsFormatError` saying which field at which offset, never an ``IndexError``.
-"""
+"""A bounds-checked cursor over message bytes: a corrupt message fails naming the field and offset,
+never with an ``IndexError``."""
 
 from __future__ import annotations
 
@@ -51,9 +48,8 @@ class Reader:
             raise self.fail(field, f"is {found.hex().upper()}, expected {value.hex().upper()}", at)
 
     def length(self, field: str) -> int:
-        """A definite length: one byte below 0x80, else 0x81..0x83 then that many bytes, in
-        its shortest form only. A longer spelling of the same length would give a second
-        encoding of a message whose outer lengths its MAC does not cover."""
+        """A definite length in its shortest form only: a longer spelling would be a second encoding
+        the MAC does not cover."""
         at = self._pos
         first = self.byte(field)
         if first < 0x80:
@@ -67,7 +63,6 @@ class Reader:
         return value
 
     def sub(self, count: int, field: str) -> Reader:
-        """A reader over the next ``count`` bytes; this reader moves past them."""
         if count > self.remaining:
             raise self.fail(field, f"says {count} bytes, only {self.remaining} left")
         child = Reader(self._data, self._pos, self._pos + count)

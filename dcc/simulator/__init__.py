@@ -1,7 +1,4 @@
-"""A DCC simulator for development, the embedded demo and tests (no Django imports).
-
-See :mod:`dcc.simulator.server` for the endpoints and behaviour.
-"""
+"""A Django-free DCC simulator for development, the embedded demo and tests."""
 
 from dcc.duis.alert_codes import BOOST_ALERT_CODE
 

@@ -1,15 +1,7 @@
-"""The GBCS the simulated DCC and devices speak: real bytes, built and checked with
-:mod:`dcc.gbcs` (the codec checked against the DCC's RTDS vectors).
-
-- CV 4: the DCC transforms a 7.6/7.8/7.13/7.16 request into an ECS47/47a/47e pre-command
-  for the user to sign.
-- CV 5/6/7: the DCC checks the user's GBCS signature against the user's certificate and that
-  the signed command is the pre-command it issued, then wraps it for the device in General
-  Ciphering, MAC'd with its access-control-broker (ACB) key.
-- CV 1/2/3: the DCC builds the ECS61/62 command itself, MAC'd with its ACB key.
-- The device answers ECS47 signed with its DS key, ECS61/62 MAC'd with its KA key and the
-  user's KA certificate; its boost-button alert is MAC'd the same way.
-"""
+"""The GBCS the simulated DCC and devices speak: real bytes, built and checked with :mod:`dcc.gbcs`
+(checked against the DCC's RTDS vectors). Critical commands are user-signed pre-commands the DCC
+wraps with its ACB MAC; non-critical ones the DCC builds and MACs; devices answer signed (ECS47) or
+MAC'd (ECS61/62, alerts)."""
 
 from __future__ import annotations
 
@@ -40,9 +32,8 @@ def _moment(seconds: float) -> dt.datetime:
 
 
 def pre_command_for(request: DuisRequest, *, stretch: bool = False) -> bytes:
-    """The ECS47-family pre-command the DCC returns for a CV 4 7.6/7.8/7.13/7.16 (unsigned General Signing);
-    ``stretch`` makes a 7.6's duration, or a 7.13/7.16's period, a minute longer than asked
-    (the fault of that name)."""
+    """The ECS47-family pre-command for a CV 4 7.6/7.8/7.13/7.16; ``stretch`` is the fault lengthening
+    it by a minute."""
     params = request_parameters(request.srv, request.body)
     if stretch and params.get("duration_minutes") is not None:
         params = {**params, "duration_minutes": params["duration_minutes"] + 1}
@@ -66,8 +57,7 @@ def pre_command_for(request: DuisRequest, *, stretch: bool = False) -> bytes:
 
 
 def signed_command_check(signed: bytes, *, issued: bytes, user: SimulatedUser) -> None:
-    """What the DCC checks of a CV 5/6/7: it is the pre-command it issued, signed by the user's
-    GBCS DS key. Raises :class:`DccSignatureError` naming the problem."""
+    """What the DCC checks of a CV 5/6/7: its own pre-command, signed by the user's GBCS DS key."""
     if not signed.startswith(issued) or len(signed) != len(issued) + 1 + gbcs.frames.SIGNATURE_LENGTH:
         raise DccSignatureError("the signed command is not the pre-command issued for this request")
     try:
@@ -117,8 +107,7 @@ class DeviceCommand:
 def device_command_read(
     command: bytes, *, device: SimulatedDevice, acb_ka_public_key: ec.EllipticCurvePublicKey, users: dict
 ) -> DeviceCommand:
-    """What a device does with a command a PPMID/HHT hands it: check the DCC's MAC, and for a
-    critical command the user's signature, then read it. Raises :class:`DccSignatureError`."""
+    """A device checks the DCC's MAC (and the user's signature if critical), then reads the command."""
     try:
         gbcs.verify_mac(command, private_key=device.ka_key, peer_public_key=acb_ka_public_key)
         parsed = gbcs.parse(command)

@@ -1,19 +1,10 @@
 """Simulated auxiliary controllers (HCALCS, APC) behind a comms hub.
 
-Each device has up to five controllers. A 7.6 switches one off until a deadline and the
-device itself switches it back on when the deadline passes (modelled by computing state
-from the simulator clock: nothing has to "fire"). Devices execute each RequestID once,
-as GBCS anti-replay on a real device does, so the same command delivered over the WAN
-and locally (CV 7) acts once.
-
-Controllers listed in ``apc_indexes`` are Auxiliary Proportional Controllers: the
-charger behind one draws at most its level (% of ``apc_max_kw``). A 7.13 sets the
-controller's state level for a period and a 7.16 caps it for a period; each is one set
-of objects on the device, so a later command of the same kind replaces the earlier
-one (a 7.16 at 100 % lifts a limit early). The level in force is the lowest of the state
-level and the limit whose periods hold now, 0 while a 7.6 holds it off, and 100 once
-the periods end: the device reverts at EndDateTime by itself. On an HCALCS a 7.13 below
-100 % switches it off for its period; a 7.16 is refused (no APC there).
+State is computed from the simulator clock, so a device reverting at its deadline needs nothing to
+fire. Each RequestID runs once, as GBCS anti-replay on a real device, so a CV 7 delivered both ways
+acts once. On an APC the level in force is the lowest of the 7.13 state and 7.16 limit in their
+periods (a later command of the same kind replaces the earlier), 0 under a 7.6; an HCALCS refuses a
+7.16.
 """
 
 from __future__ import annotations
@@ -94,8 +85,6 @@ class SimulatedDevice:
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> SimulatedDevice:
-        """Build from the admin API's JSON ({eui64, eno_firmware, wan, switch_indexes,
-        apc_indexes, apc_max_kw})."""
         return cls(
             eui64=data["eui64"],
             eno_firmware=bool(data.get("eno_firmware", True)),
@@ -124,7 +113,6 @@ class SimulatedDevice:
         return self.alert_counter
 
     def level(self, index: int, now: float) -> int:
-        """The level in force on controller ``index`` now (% of its maximum flow)."""
         until = self.off_until.get(index)
         if until is not None and until > now:
             return 0
@@ -132,16 +120,14 @@ class SimulatedDevice:
         return min((c.level for c in commanded if c is not None and c.holds(now)), default=FULL_LEVEL)
 
     def switch_state(self, index: int, now: float) -> str:
-        """``off`` or ``on`` for an HCALCS (any level below 100 switches it off); for an APC
-        ``off`` at level 0, ``limited`` below 100, else ``on``."""
+        """``off``/``on`` for an HCALCS (below 100 is off); for an APC ``off`` at 0, ``limited`` below 100."""
         level = self.level(index, now)
         if index not in self.apc_indexes:
             return "on" if level == FULL_LEVEL else "off"
         return "on" if level == FULL_LEVEL else "off" if level == 0 else "limited"
 
     def charger_kw(self, index: int, now: float, *, demand_kw: float | None = None) -> float:
-        """What the charger behind APC ``index`` draws now: its demand (its maximum unless
-        given), but no more than its level of its maximum flow."""
+        """What the charger behind APC ``index`` draws now: its demand, capped by its level."""
         ceiling = self.apc_max_kw * self.level(index, now) / FULL_LEVEL
         return min(self.apc_max_kw if demand_kw is None else demand_kw, ceiling)
 
@@ -217,8 +203,7 @@ class SimulatedDevice:
         return {"status": "failure", "detail": {"reason": f"unsupported SRV {srv}"}}
 
     def _run_level(self, srv: str, index: int, body: dict[str, Any], now: float) -> dict[str, Any]:
-        """7.13 sets the controller's state for a period, 7.16 its limit (APC only); either
-        replaces the previous one of its kind."""
+        """7.13 sets a controller's state for a period, 7.16 its limit (APC only); each replaces its kind."""
         if srv == "7.16" and index not in self.apc_indexes:
             return {"status": "failure", "detail": {"reason": f"switch {index} is not an APC"}}
         commanded = ControllerLevel(
@@ -229,8 +214,7 @@ class SimulatedDevice:
         return {"status": "success", "detail": detail}
 
     def press_boost(self, now: float) -> list[int]:
-        """The customer presses boost: controllers on the boost button held below 100 % (off
-        or limited) come back to 100 %."""
+        """Boost brings controllers on the boost button held below 100 % back to 100 %."""
         self.boost_presses.append(now)
         restored = [i for i in sorted(self.boost_button) if self.level(i, now) < FULL_LEVEL]
         for index in restored:

@@ -1,7 +1,4 @@
-"""HTTP front of the DCC simulator: the three DUIS services and the JSON admin API.
-
-See :mod:`dcc.simulator.server` for what each endpoint does.
-"""
+"""HTTP front of the DCC simulator (see :mod:`dcc.simulator.server`)."""
 
 from __future__ import annotations
 

@@ -1,14 +1,9 @@
-"""Which DCC user roles may send which SRVs, under two switchable rule sets.
+"""Which DCC user roles may send which SRVs, under two rule sets.
 
-``today``: the DUIS request matrix as it stands: 7.6/7.8/7.9/7.10/7.13 are Import Supplier
-only, and no role is listed for 7.16. ``secmp0046`` (the default, the world dnoctl is built
-for): additionally the Electricity Distributor (ED, the seeds' ENO) may send 7.6, 7.8, 7.9,
-7.10 and 7.11, and 7.13 and 7.16 (option 2 of the modification report, the Proposer's
-preferred: vary the charging rate through an APC), but only to devices whose firmware
-carries the replacement GBCS use cases (ECS47/47a/47e, ECS62, ECS61c); other devices are
-rejected. 8.13 is also opened to ED under ``secmp0046``: an ED
-that may send a command for local delivery must be able to return the device's response
-(an assumption of this simulator; the modification text does not list 8.13).
+``today``: the current DUIS matrix (7.6, 7.8, 7.9, 7.10, 7.13 Import Supplier only; no role for
+7.16). ``secmp0046`` (default): the ED may also send 7.6, 7.8-7.11, 7.13 and 7.16, to devices whose
+firmware has the replacement GBCS use cases only. 8.13 is opened to the ED too: an assumption (the
+modification does not list it), since local delivery needs it.
 """
 
 from __future__ import annotations

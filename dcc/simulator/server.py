@@ -1,30 +1,13 @@
-"""The DCC simulator: DUIS web services, device models and asynchronous callbacks.
+"""The DCC simulator: DUIS web services (``serviceT``/``S``/``D``), device models and asynchronous
+callbacks, on loopback; ``/sim/...`` admin JSON drives it from tests and demos.
 
-Serves, on loopback:
-- ``POST /api/v1/serviceT`` (Transform, CV 4), ``/api/v1/serviceS`` (Send Command, CV 1/3/5/7),
-  ``/api/v1/serviceD`` (Non-Device, CV 2/6/8). Each request is verified against the user's
-  certificate, schema-checked (when a schema is configured), checked for replay and for
-  role eligibility, and answered synchronously with a signed acknowledgement (``I0`` or an
-  E-code). Device responses and alerts are POSTed later, signed, to the callback URL.
-- Admin JSON for tests and demos: ``GET/POST /sim/devices``, ``GET /sim/devices/<eui>``,
-  ``POST /sim/devices/<eui>/boost``, ``POST /sim/faults``, ``POST /sim/rules``,
-  ``POST /sim/clock`` ({"advance_s": n}), and ``POST /sim/local/<eui>`` which plays a
-  PPMID/HHT handing a command to the device and returns the device's response.
+Callbacks are kept (and spooled with ``spool_dir``) and retried with backoff until the user's
+endpoint accepts them, as the DCC does; a 4xx is final. A spool survives a restart, so a test can
+tell dnoctl's losses from the simulator's.
 
-Callbacks are delivered as the DCC delivers them: a device response or alert that the
-user's endpoint does not accept (no answer, or a 5xx) is kept and POSTed again with backoff
-until it is accepted; a 4xx is a refusal, final. With ``spool_dir`` each undelivered
-document is also kept on disk, so a simulator stopped and started again (even a new
-process on the same spool) still delivers it: a test can tell dnoctl's losses from the
-simulator's. ``stop()`` then ``start()`` serves again on the same port with the same state.
-
-Replays: the counter in each RequestID must exceed every counter seen from that
-originator for that target (the GBCS anti-replay check a device makes per remote party;
-requests from several workers to different devices may arrive in any order), except the
-CV 5/6/7 that carries the pre-command of an earlier CV 4 (same RequestID). A
-retransmission of a document already answered (same RequestID, CV and signed content, even
-if signed again) gets the same acknowledgement again and is not executed twice; anything
-else reusing a counter is refused with ``REPLAY_RESPONSE_CODE``.
+Anti-replay follows GBCS: a RequestID's counter must exceed every counter seen from that originator
+for that target, except the CV 5/6/7 carrying an earlier CV 4's pre-command. A retransmission of an
+answered document gets the same acknowledgement and is not executed twice.
 """
 
 from __future__ import annotations
@@ -96,7 +79,6 @@ MAX_REMEMBERED = 20_000  # answered requests / log entries kept (a long-running 
 
 
 def _trim(collection: list | dict) -> None:
-    """Forget the oldest half of ``collection`` once it passes ``MAX_REMEMBERED``."""
     if len(collection) <= MAX_REMEMBERED:
         return
     if isinstance(collection, dict):
@@ -107,17 +89,7 @@ def _trim(collection: list | dict) -> None:
 
 
 class DccSimulator:
-    """An in-process or standalone DCC. ``start()`` it, use ``url``, ``stop()`` it.
-
-    ``latency_s`` is the delay before a device response or alert is posted: a (min, max)
-    uniform range, or any function of a ``random.Random`` (e.g. ``lambda r:
-    r.lognormvariate(-1, 0.5)``). ``callback_url`` None keeps posted documents in
-    ``deliveries`` only. ``schema`` (a validator with a path) checks every document the
-    simulator receives and emits. ``tls`` serves HTTPS with that server context (set
-    ``verify_mode = CERT_REQUIRED`` and load a CA to require client certificates).
-    ``spool_dir`` keeps undelivered callbacks on disk (see the module docstring);
-    ``callback_retry_cap_s`` caps the backoff between two tries of one callback.
-    """
+    """An in-process or standalone DCC: ``start()`` it, use ``url``, ``stop()`` it."""
 
     def __init__(
         self,
@@ -209,8 +181,7 @@ class DccSimulator:
         return bool(self._threads)
 
     def start(self) -> DccSimulator:
-        """Serve and deliver callbacks; after :meth:`stop`, again on the same address, with
-        the devices, counters and undelivered callbacks it had (and those in the spool)."""
+        """Serve and deliver callbacks; after :meth:`stop`, on the same address with the same state."""
         if self._httpd is None:
             self._bind(*self._address)
         with self._outbox_cv:
@@ -256,8 +227,7 @@ class DccSimulator:
             self._offset += seconds
 
     def discard_pending_callbacks(self) -> int:
-        """Drop device responses and alerts not yet posted; returns how many were dropped
-        (a test harness quiescing before it empties the database)."""
+        """Drop responses and alerts not yet posted (a harness quiescing); returns how many."""
         with self._outbox_cv:
             dropped = len(self._outbox)
             self._outbox.clear()
@@ -267,9 +237,7 @@ class DccSimulator:
         return dropped + len(names)
 
     def reset(self) -> None:
-        """Forget devices, faults and the request/delivery logs, and put the clock back to
-        real time (a fresh DCC for the next test). Anti-replay counters are kept: a real DCC
-        never forgets them (and they come from the users' requests, not this clock)."""
+        """A fresh DCC for the next test; anti-replay counters are kept, as a real DCC never forgets them."""
         with self._lock:
             self._offset = 0.0
             self.devices = DeviceRegistry()
@@ -292,8 +260,7 @@ class DccSimulator:
         self.rules = rules
 
     def press_boost(self, eui64: str) -> list[int]:
-        """Inject a boost-button press: restores boosted switches and raises the meter's
-        alert 0x8161 (the real GBCS alert, MAC'd for the user)."""
+        """Inject a boost press: restore boosted switches and raise the meter's alert 0x8161."""
         device = self.devices.get(parse_eui64(eui64))
         if device is None:
             raise KeyError(eui64)
@@ -606,9 +573,7 @@ class DccSimulator:
         self._post(document)
 
     def _post(self, document: bytes) -> None:
-        """Deliver a signed document to the callback URL: kept (and spooled) until the
-        endpoint accepts it, tried again with backoff while it does not answer or answers
-        5xx. A 4xx is a refusal and final, as a DCC would not resend a refused document."""
+        """Deliver a signed document to the callback URL, retrying with backoff until accepted; a 4xx is final."""
         if not self.callback_url:
             self.deliveries.append((None, document))
             return
@@ -658,8 +623,6 @@ class DccSimulator:
             (self.spool_dir / f"{name}.xml").unlink(missing_ok=True)
 
     def _spool_load(self) -> None:
-        """Schedule every spooled document this simulator is not already delivering (those
-        a stopped simulator, or an earlier process on the same spool, left undelivered)."""
         if self.spool_dir is None:
             return
         for path in sorted(self.spool_dir.glob("*.xml")):

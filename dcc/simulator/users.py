@@ -13,10 +13,8 @@ from .rules import ELECTRICITY_DISTRIBUTOR
 
 @dataclass(frozen=True)
 class SimulatedUser:
-    """A DCC user: its EUI-64 (the originator in its RequestIDs), its DUIS role, the
-    XML-signing certificates it signs requests with, the GBCS digital-signing certificate its
-    pre-commands are signed with (a different key, as at the DCC) and the GBCS key-agreement
-    certificate devices MAC their answers to it with."""
+    """A DCC user: EUI-64, DUIS role, and its XML-signing, GBCS signing and key-agreement certificates
+    (separate keys, as at the DCC)."""
 
     eui64: str
     xml_certs: tuple[x509.Certificate, ...]

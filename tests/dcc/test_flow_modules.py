@@ -1,7 +1,8 @@
 """Following an alert to its 7.6 and the device's answer through the code (issue 18): the
 real services run (detection, the engine, the DCC integration against the DCC simulator,
 ``POST /dcc/responses/``) while a profiler records which project module each call enters.
-The path, app by app, visits each app as one stretch, apart from the leaf helpers in
+No module is called back by one it called (each is visited once, as one stretch on the
+stack); app by app the path is one stretch per app apart from the leaf helpers in
 ``SHARED`` and the returns in ``RETURNS``, each listed with why."""
 
 from __future__ import annotations
@@ -55,11 +56,24 @@ def _module(frame) -> str | None:
     return name if name.split(".")[0] in APPS else None
 
 
+def _project_stack(frame) -> list[str]:
+    """The project modules on the call stack from ``frame`` down, each run of one module once."""
+    stack: list[str] = []
+    while frame is not None:
+        module = _module(frame)
+        if module is not None and (not stack or stack[-1] != module):
+            stack.append(module)
+        frame = frame.f_back
+    return stack
+
+
 @contextmanager
-def modules_entered() -> Iterator[list[str]]:
+def modules_entered(callbacks: list[tuple[str, str, list[str]]] | None = None) -> Iterator[list[str]]:
     """The project modules the calls made in this thread enter, in order: a call counts
     when it comes from another module (or from outside the project), so a module's calls
-    to itself do not, and returning to a caller is not an entry."""
+    to itself do not, and returning to a caller is not an entry. ``callbacks`` collects
+    each call into a module that is still further down the stack below another project
+    module: a module called back by one it called (module, function, the stack between)."""
     path: list[str] = []
 
     def profile(frame, event, _arg):
@@ -68,6 +82,10 @@ def modules_entered() -> Iterator[list[str]]:
         module = _module(frame)
         if module is not None and module != _module(frame.f_back):
             path.append(module)
+            if callbacks is not None:
+                below = _project_stack(frame.f_back)
+                if module in below[1:]:
+                    callbacks.append((module, frame.f_code.co_name, below[: below.index(module, 1) + 1]))
 
     previous = sys.getprofile()
     sys.setprofile(profile)
@@ -103,6 +121,19 @@ def app_path(path: list[str]) -> list[str]:
     return stretches([module.split(".")[0] for module in path if not shared(module)])
 
 
+def test_a_module_called_back_is_found(monkeypatch):
+    # This test module and conftest stand in for two project modules: conftest's wait_until
+    # calls back the predicate this module handed it.
+    monkeypatch.setattr(sys.modules[__name__], "APPS", (*APPS, "tests"))
+    callbacks: list[tuple[str, str, list[str]]] = []
+
+    with modules_entered(callbacks):
+        wait_until(lambda: True)
+
+    assert [(module, function) for module, function, _ in callbacks] == [(__name__, "<lambda>")]
+    assert callbacks[0][2] == ["tests.dcc.conftest", __name__]
+
+
 def test_stretches_and_reentries_are_found():
     path = ["a", "a", "b", "c", "b", "z", "d"]
 
@@ -121,7 +152,8 @@ def test_an_alert_to_its_7_6_and_the_device_answer(
     reading(feeder, percent=97, at=timezone.now())
     get_resolver().url_patterns  # noqa: B018 - the URLconf's imports (on the first request) are no step
 
-    with modules_entered() as path:
+    callbacks: list[tuple[str, str, list[str]]] = []
+    with modules_entered(callbacks) as path:
         with django_capture_on_commit_callbacks(execute=True):
             result = feeder_alert_raise_external(
                 feeder=feeder, raised_at=timezone.now(), reason="SCADA overload", source="scada", load_percent=97
@@ -139,6 +171,7 @@ def test_an_alert_to_its_7_6_and_the_device_answer(
     assert reply.content == b"applied\n"
     action.refresh_from_db()
     assert action.status == "confirmed"
+    assert callbacks == []  # e.g. the DUIS client calling dcc.services' counter or recorder
     apps = app_path(path)
     assert apps == ["feeders", "curtailment", "dcc", "curtailment", "dcc", "curtailment"], apps
     reentries = reentered([module.split(".")[0] for module in path if not shared(module)], shared=set())

@@ -19,6 +19,7 @@ from django.utils import timezone
 
 from dcc import config as dcc_config
 from dcc.choices import ServiceRequestState as State
+from dcc.counters import DbCounterSource
 from dcc.duis import DccArgumentError, DccTransientError, RequestId, documents
 from dcc.duis.alert_codes import BOOST_ALERT_CODE
 from dcc.models import (
@@ -29,7 +30,6 @@ from dcc.models import (
     ServiceRequestTransition,
 )
 from dcc.services import (
-    DbCounterSource,
     _default_command_variant,
     device_certificates_store,
     handlers_replaced,
@@ -108,7 +108,7 @@ def test_counters_from_many_processes_never_repeat_or_go_back():
     assert connection.vendor == "postgresql", "run through make test (PostgreSQL)"
     script = (
         "import django; django.setup()\n"
-        "from dcc.services import DbCounterSource\n"
+        "from dcc.counters import DbCounterSource\n"
         f"print(' '.join(str(DbCounterSource().next_counter({ORIGINATOR!r})) for _ in range(30)))\n"
     )
     env = {

@@ -1,11 +1,5 @@
-"""``manage.py dcc_device_certificates DIR``: load devices' GBCS certificates.
-
-dnoctl authenticates every device answer with the device's own certificates: the signing
-(DS) one for answers to 7.6/7.8, the key-agreement (KA) one for the MAC on the rest and on
-alerts. In production they come from the SMKI repository; this loads a folder of them named
-as the DCC's tools name them, ``<eui64>-ds.pem`` and ``<eui64>-ka.pem`` (``00db1234567890a0-ds.pem``),
-PEM or DER. Each is checked to name its device and usage; one bad file stores nothing.
-"""
+"""``manage.py dcc_device_certificates DIR``: load devices' GBCS certificates (``<eui64>-ds.pem``,
+``<eui64>-ka.pem``), as SMKI would supply them in production. One bad file stores nothing."""
 
 from __future__ import annotations
 

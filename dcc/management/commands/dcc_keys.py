@@ -1,10 +1,5 @@
-"""``manage.py dcc_keys [--dir DIR]``: development key pairs and self-signed certificates.
-
-Writes, into ``settings.DCC["KEY_DIR"]`` (default ``var/keys/``), the identities whose paths
-are not configured: ``user-xml.*`` (dnoctl's DUIS XML-signing key), ``user-gbcs.*`` (its GBCS
-pre-command key) and ``dcc.*`` (the simulated DCC). Idempotent: existing pairs are kept, and
-a configured key or certificate is never written.
-"""
+"""``manage.py dcc_keys``: development key pairs and certificates for unconfigured paths. Idempotent; a
+configured path is never written."""
 
 from __future__ import annotations
 

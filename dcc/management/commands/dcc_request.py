@@ -1,12 +1,6 @@
-"""``manage.py dcc_request --srv 7.6 --target EUI64 --index N --duration MIN [--cv 4] --print``
-(7.13 / 7.16: ``--index N --level PERCENT --start ISO --end ISO``)
-
-With ``--print``: build and sign the request and print it; nothing is stored or sent.
-For the critical 7.6/7.8/7.13/7.16 that is the CV 4 transform request (the DCC makes the pre-command). The
-RequestID takes the next database counter, so the printed document is one the DCC would
-accept, unless ``--counter`` is given. Without ``--print``: store and send it through the
-configured DCC and print the outcome.
-"""
+"""``manage.py dcc_request --srv 7.6 --target EUI64 ...``: build, store and send one request. With
+``--print`` only build, sign and print it (for critical SRVs the CV 4 request), with the next
+database counter so the DCC would accept it."""
 
 from __future__ import annotations
 
