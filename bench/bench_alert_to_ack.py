@@ -185,8 +185,8 @@ def timeline(event, t0: float) -> None:
 
 
 def wait_quiet(event_id: int, chargers: int, timeout: float = 90.0) -> None:
-    """Let the previous run's tail work finish (its customers' notices, queued 10 s after the
-    event and sent one task each), so every run measures an alert on a quiet worker."""
+    """Let the run's tail work finish (its customers' notices, queued 10 s after the event),
+    so every run measures an alert on a quiet worker."""
     from consent.models import Notification
 
     deadline = time.monotonic() + timeout
@@ -292,8 +292,10 @@ def main() -> None:
     try:
         for run in range(args.runs + 1):
             latency, opened, acked, event_id = one_run(feeder, args.chargers, workers)
-            reset(feeder)
+            # The notices first: queued 10 s after the event, they tell of live actions, and
+            # the reset ends them (then nothing is told and the wait only times out).
             wait_quiet(event_id, args.chargers)
+            reset(feeder)
             if run == 0:
                 print(f"warm-up: {latency:.3f} s ({acked} x 7.6 acknowledged)")
                 continue

@@ -324,6 +324,7 @@ def wait_acknowledged(feeder_ids: list[int], since: dt.datetime, chargers: int, 
         if opened == len(feeder_ids) and actions and acked >= actions:
             return {
                 "late": CurtailmentAction.objects.filter(event__in=events, status="late").count(),
+                "late_too_soon": late_before_timeout(since),
                 "reads": ServiceRequest.objects.filter(srv="7.7", created_at__gte=since).count(),
                 "events": opened,
                 "actions": actions,
@@ -339,6 +340,24 @@ def wait_acknowledged(feeder_ids: list[int], since: dt.datetime, chargers: int, 
         if time.monotonic() > deadline or time.monotonic() - last_progress > 60:
             raise RuntimeError(f"run did not finish: {opened} events, {actions} actions, {acked} acknowledged 7.6")
         time.sleep(0.5)
+
+
+def late_before_timeout(since: dt.datetime) -> int:
+    """Actions marked late (their audit entry) before ``CONFIRMATION_TIMEOUT_S`` had passed
+    since their 7.6 was sent, or with no 7.6 sent at all: must be none."""
+    from django.conf import settings
+
+    from core.models import AuditEntry
+    from dcc.models import ServiceRequest
+
+    timeout = dt.timedelta(seconds=int(settings.DNOCTL["CONFIRMATION_TIMEOUT_S"]))
+    marked = dict(AuditEntry.objects.filter(action="action.late", at__gte=since).values_list("target_id", "at"))
+    sent = dict(
+        ServiceRequest.objects.filter(action_id__in=[int(pk) for pk in marked], srv="7.6", sent_at__isnull=False)
+        .order_by("-sent_at")
+        .values_list("action_id", "sent_at")
+    )
+    return sum(1 for pk, at in marked.items() if int(pk) not in sent or at - sent[int(pk)] < timeout)
 
 
 def reset() -> None:
@@ -478,7 +497,8 @@ def main() -> None:
                 f"{count} worker(s): {done['acked']} x 7.6 acknowledged, last {done['to_last']:.1f} s after the first"
                 f" alert ({done['after_last_alert']:.1f} s after the last), {done['rate']:.1f} acks/s;"
                 f" ({done['rate'] / bare_rate:.2f} of the bare client); deferred {done['deferred']};"
-                f" {done['late']} actions marked late, {done['reads']} x 7.7 switch reads;"
+                f" {done['late']} actions marked late ({done['late_too_soon']} before the timeout after their 7.6),"
+                f" {done['reads']} x 7.7 switch reads;"
                 f" {done['xacts_per_charger']:.1f} transactions per charger; load {done['load']:.1f}; CPU: {cpu}",
                 flush=True,
             )

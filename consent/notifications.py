@@ -34,6 +34,9 @@ from dnoctl.queueing import task_send_on_commit
 logger = logging.getLogger(__name__)
 
 DIGEST_SEND_HOUR = 7  # local time: digests and statements go out at 07:00 Europe/London
+# An area-wide event notifies thousands at once: one send task per this many notices rather
+# than one per customer (each notice still has its own attempt, row lock and retries).
+NOTICES_PER_TASK = 100
 
 
 class NotificationSendError(Exception):
@@ -178,10 +181,10 @@ def notification_consent_request_resend(*, consent: Consent, by) -> Notification
 def notification_event_queue(*, event, pauses: list[ChargerPause]) -> list[Notification]:
     """Queue the notice of ``event`` for each customer with a charger among ``pauses``, each at
     their consent's frequency (now, daily digest, monthly statement). Idempotent per (event,
-    customer)."""
+    customer). Written in one statement; one send task per ``NOTICES_PER_TASK`` due now."""
     now = timezone.now()
     by_hcalcs = {pause.hcalcs_id: pause for pause in pauses}
-    chargers = (
+    chargers = list(
         HCALCS.objects.filter(
             pk__in=list(by_hcalcs),
             meter__premise__tenancies__end__isnull=True,
@@ -190,26 +193,45 @@ def notification_event_queue(*, event, pauses: list[ChargerPause]) -> list[Notif
         .select_related("meter__premise")
         .order_by("pk")
     )
+    consents = {
+        consent.tenancy.premise_id: consent
+        for consent in Consent.objects.select_related("tenancy__customer").filter(
+            tenancy__premise_id__in={hcalcs.meter.premise_id for hcalcs in chargers}, tenancy__end__isnull=True
+        )
+    }
     # One notice per customer: their chargers' pauses, from the earliest start to the latest end.
     per_customer: dict[int, tuple[Premise, Consent, list[ChargerPause]]] = {}
     for hcalcs in chargers:
         premise = hcalcs.meter.premise
-        consent = Consent.objects.select_related("tenancy__customer").get(
-            tenancy__premise=premise, tenancy__end__isnull=True
-        )
+        consent = consents[premise.pk]
         if by_hcalcs[hcalcs.pk].customer_id not in (None, consent.tenancy.customer_id):
             continue
         entry = per_customer.setdefault(consent.tenancy.customer_id, (premise, consent, []))
         entry[2].append(by_hcalcs[hcalcs.pk])
-    created: list[Notification] = []
+    told = set(
+        Notification.objects.filter(
+            event=event, customer_id__in=list(per_customer), kind=NotificationKind.EVENT
+        ).values_list("customer_id", flat=True)
+    )
+    due_now: list[Notification] = []
+    batched: list[Notification] = []
     with transaction.atomic():
         for customer_id, (premise, consent, customer_pauses) in per_customer.items():
-            if Notification.objects.filter(event=event, customer_id=customer_id, kind=NotificationKind.EVENT).exists():
+            if customer_id in told:
                 continue
-            created.append(
-                _event_notice(event=event, premise=premise, consent=consent, pauses=customer_pauses, now=now)
-            )
-    return created
+            notice = _event_notice(event=event, premise=premise, consent=consent, pauses=customer_pauses, now=now)
+            (due_now if notice.status == NotificationStatus.PENDING else batched).append(notice)
+        Notification.objects.bulk_create(due_now + batched)
+        _send_batch_on_commit([notice.pk for notice in due_now])
+    return due_now + batched
+
+
+def _send_batch_on_commit(notification_ids: list[int]) -> None:
+    from consent import tasks
+
+    # A broker outage is logged, not raised: notifications_send_due (beat) sends them later.
+    for start in range(0, len(notification_ids), NOTICES_PER_TASK):
+        task_send_on_commit(tasks.notifications_send, (notification_ids[start : start + NOTICES_PER_TASK],))
 
 
 def window_labels(*, starts_at: dt.datetime, ends_at: dt.datetime) -> dict[str, str]:
@@ -253,6 +275,7 @@ def _controls_said(pauses: list[ChargerPause]) -> dict:
 
 
 def _event_notice(*, event, premise: Premise, consent: Consent, pauses: list[ChargerPause], now: dt.datetime):
+    """The unsaved notice of one customer: due now, or an item of their pending digest."""
     customer = consent.tenancy.customer
     starts_at = min(pause.starts_at for pause in pauses)
     ends_at = max(pause.ends_at for pause in pauses)
@@ -284,11 +307,9 @@ def _event_notice(*, event, premise: Premise, consent: Consent, pauses: list[Cha
         "controls": {"paused": said["paused"], "limits": said["limits"]},
     }
     if consent.notification_frequency == NotificationFrequency.EACH_EVENT:
-        notice = Notification.objects.create(**fields, due_at=now)
-        _send_on_commit(notice.pk)
-        return notice
+        return Notification(**fields, due_at=now)
     digest = _digest_for(customer=customer, premise=premise, consent=consent, at=starts_at)
-    return Notification.objects.create(**fields, due_at=digest.due_at, status=NotificationStatus.BATCHED, digest=digest)
+    return Notification(**fields, due_at=digest.due_at, status=NotificationStatus.BATCHED, digest=digest)
 
 
 def _digest_for(*, customer: Customer, premise: Premise, consent: Consent, at: dt.datetime) -> Notification:
@@ -358,6 +379,7 @@ def _digest_render(digest: Notification) -> tuple[str, str]:
 # --- sending -----------------------------------------------------------------------------
 
 SENDABLE = (NotificationStatus.PENDING, NotificationStatus.FAILED)
+DIGEST_KINDS = (NotificationKind.DAILY_DIGEST, NotificationKind.MONTHLY_STATEMENT)
 MAX_ATTEMPTS = 6  # the first try and five retries
 RETRY_BASE_S = 60  # next try after 1, 2, 4, 8, 16 minutes
 
@@ -390,7 +412,7 @@ def notification_send(*, notification_id: int) -> str:
         )
         if notice is None:
             return "skipped"
-        if notice.kind in (NotificationKind.DAILY_DIGEST, NotificationKind.MONTHLY_STATEMENT):
+        if notice.kind in DIGEST_KINDS:
             notice.subject, notice.body = _digest_render(notice)
         notice.attempts += 1
         failure: NotificationRetry | None = None
@@ -413,7 +435,7 @@ def notification_send(*, notification_id: int) -> str:
         else:
             notice.status, notice.sent_at, notice.last_error = NotificationStatus.SENT, timezone.now(), ""
         notice.save(update_fields=["status", "last_error", "attempts", "subject", "body", "sent_at", "due_at"])
-        if notice.status == NotificationStatus.SENT:
+        if notice.status == NotificationStatus.SENT and notice.kind in DIGEST_KINDS:
             notice.digest_items.update(sent_at=notice.sent_at)
     if failure is not None:
         raise failure

@@ -31,6 +31,31 @@ def notification_send(self, notification_id: int) -> str:
         raise self.retry(exc=exc, countdown=exc.delay_s + random.randint(0, 30)) from exc
 
 
+@shared_task(bind=True, acks_late=True)
+def notifications_send(self, notification_ids: list[int]) -> dict[str, int]:
+    """Deliver a batch of notices (an event's customers), one attempt each. Idempotent as
+    :func:`notification_send`. A notice whose send fails transiently gets its own
+    ``notification_send`` retry after the recorded delay; one that cannot be queued, or
+    fails unexpectedly, stays pending or failed in its row, where the beat task
+    (``notifications_send_due``) finds it: no notice of the batch is lost."""
+    from consent.notifications import NotificationRetry
+    from consent.notifications import notification_send as send
+    from dnoctl.queueing import task_send
+
+    outcome: dict[str, int] = {}
+    for notification_id in notification_ids:
+        try:
+            status = send(notification_id=notification_id)
+        except NotificationRetry as exc:
+            status = "retrying"
+            task_send(notification_send, (notification_id,), countdown=exc.delay_s + random.randint(0, 30))
+        except Exception:
+            status = "error"
+            logger.exception("notice %s could not be sent; the beat task tries it again", notification_id)
+        outcome[status] = outcome.get(status, 0) + 1
+    return outcome
+
+
 @shared_task(expires=240)
 def notifications_send_due() -> int:
     """Beat: queue notices whose time has come. Idempotent: ``notification_send`` skips sent rows."""

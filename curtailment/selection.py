@@ -147,6 +147,8 @@ def selection_plan(
         usable.pop(x.hcalcs_id, None)  # a charger limited now is re-allocated as such, not picked anew
     held_kw = sum(x.reduction_kw for x in limited)
     need_kw = max(0.0, required_kw + held_kw)
+    if budget is not None and not limited and need_kw > 0:
+        decisions += _defer_all_spent(usable, budget)
     while True:
         allocation = _allocate(usable=usable, limited=limited, need_kw=need_kw)
         picks = _picks(usable=usable, allocation=allocation)
@@ -168,6 +170,31 @@ def selection_plan(
         required_kw=required_kw,
         held_kw=held_kw,
     )
+
+
+def _defer_all_spent(usable: dict[int, tuple[Candidate, int]], budget: CommandBudget) -> list[Decision]:
+    """When the budget refuses every usable charger's commands outright (a spent budget), the
+    refuse-and-reallocate loop would defer, one allocation at a time, every charger any
+    allocation can pick: defer them in one pass instead (one allocation asking for all they
+    give), leaving in ``usable`` only the chargers no allocation picks. Nothing otherwise."""
+    by_kind: dict[tuple[bool, bool, bool], str | None] = {}  # what a charger sends depends on these
+    refusals: dict[int, str] = {}
+    for hcalcs_id, (candidate, _m) in usable.items():
+        kind = (candidate.override_allowed, candidate.on_boost_button, candidate.is_apc)
+        if kind not in by_kind:
+            by_kind[kind] = budget.refusal(_commands(candidate))
+        if by_kind[kind] is None:
+            return []
+        refusals[hcalcs_id] = by_kind[kind]
+    if not usable:
+        return []
+    everything_kw = sum(max(c.rated_kw, c.expected_kw) for c, _m in usable.values()) + 1.0
+    allocation = _allocate(usable=usable, limited=[], need_kw=everything_kw)
+    deferred = []
+    for candidate, _minutes, _kw in _picks(usable=usable, allocation=allocation):
+        usable.pop(candidate.hcalcs_id)
+        deferred.append(Decision(candidate.hcalcs_id, False, refusals[candidate.hcalcs_id], deferred=True))
+    return deferred
 
 
 def _allocate(*, usable: dict[int, tuple[Candidate, int]], limited: list[Limited], need_kw: float) -> Allocation:

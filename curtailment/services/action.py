@@ -37,10 +37,11 @@ def _action(action_id: int, *, lock: bool = False) -> CurtailmentAction | None:
         # The event's decision record lists every candidate of the feeder: costly to decode per dispatch.
         .defer("event__decision")
         .filter(pk=action_id)
+        # No ORDER BY for one row: the model's default ordering cost a compile step and a sort.
+        .order_by()
     )
     if lock:
         query = query.select_for_update(of=("self",))
-    # Not .first(): its ORDER BY costs a compile step a primary-key lookup does not need.
     return next(iter(query), None)
 
 
@@ -130,7 +131,9 @@ def _dispatch(*, action_id: int, client=None) -> str:
     action = _action(action_id)
     if action is None:
         return "gone"
-    stored = _requests_by_srv(action)
+    # Nothing moves an action back to planned and every request is stored after its move
+    # out of it, so a planned action has none: no query for the usual first dispatch.
+    stored = {} if action.status == ActionStatus.PLANNED else _requests_by_srv(action)
     if action.status == ActionStatus.LATE and command_srv(action) not in stored:
         # Replaced while its dispatch waited (a backlog, a dead worker): it never switched
         # the charger off, so end it now rather than count minutes the customer never lost.
@@ -151,6 +154,8 @@ def _dispatch(*, action_id: int, client=None) -> str:
         waiting = _boost_first(action, stored, client=client)
         if waiting is not None:
             return waiting
+    if action.status in (ActionStatus.PLANNED, ActionStatus.BOOST_SETUP) and command_srv(action) not in stored:
+        return _first_send(action, client=client)
     if action.status in (ActionStatus.PLANNED, ActionStatus.BOOST_SETUP) and not action_move(
         action, from_states=[action.status], to_state=ActionStatus.SENT
     ):
@@ -182,6 +187,33 @@ def _dispatch(*, action_id: int, client=None) -> str:
         request = _command_create(action, now=now, minutes=minutes, client=client)
     sent = _sent_or_wait(_send(request, action, client=client))
     return _after_send(action, sent)
+
+
+def _first_send(action: CurtailmentAction, *, client=None) -> str:
+    """The usual dispatch: nothing sent yet. The move to sent and the minutes the command
+    will ask for are one compare-and-set (one statement per charger fewer than the path of a
+    rerun, which must find out first whether a command was stored)."""
+    now = timezone.now()
+    minutes = math.floor((action.expected_end_at - now).total_seconds() / 60)
+    if minutes < 1:
+        if not action_move(action, from_states=[action.status], to_state=ActionStatus.SENT):
+            return "moved on"
+        with transaction.atomic():
+            if action_end(action, reason=ActionEndReason.LATE, from_states=[ActionStatus.SENT]):
+                push_event(action.event)
+        return "too late to send"
+    # The device is asked for whole minutes (DUIS Duration), so the plan becomes exactly
+    # that: the charger is back on Duration after the device acts, not at the slot's end.
+    if not action_move(
+        action,
+        from_states=[action.status],
+        to_state=ActionStatus.SENT,
+        commanded_minutes=minutes,
+        expected_end_at=now + dt.timedelta(minutes=minutes),
+    ):
+        return "moved on"  # cancelled, released or marked late meanwhile: nothing to send
+    request = _command_create(action, now=now, minutes=minutes, client=client)
+    return _after_send(action, _sent_or_wait(_send(request, action, client=client)))
 
 
 def _boost_first(action: CurtailmentAction, stored: dict[str, ServiceRequest], *, client=None) -> str | None:

@@ -425,3 +425,86 @@ def test_a_switched_off_customers_digest_still_says_paused(celery_eager):
     assert subject.endswith(": 1 pause")
     assert "we paused your EV charger 1 time" in " ".join(body.split())
     assert "limited" not in body
+
+
+# --- an area-wide event notifies many customers at once --------------------------------------
+
+
+def _area_event(count):
+    """``count`` customers' chargers on one feeder, every third on a daily digest."""
+    first = _charger(NotificationFrequency.EACH_EVENT)
+    feeder = first.meter.premise.feeder
+    chargers = [first] + [eligible_charger(feeder=feeder) for _ in range(count - 1)]
+    digest_premises = [charger.meter.premise for charger in chargers[2::3]]
+    Consent.objects.filter(tenancy__premise__in=digest_premises).update(
+        notification_frequency=NotificationFrequency.DAILY_DIGEST
+    )
+    return _event(feeder, timezone.now()), chargers
+
+
+def test_a_batch_of_notices_goes_out_in_one_task(queued_tasks, django_capture_on_commit_callbacks):
+    """GIVEN seven customers curtailed in one event, two of them on a daily digest WHEN the
+    engine queues their notices THEN each customer has exactly one notice and the five due
+    now are handed to a single send task (not one task per customer)."""
+    event, chargers = _area_event(7)
+    with django_capture_on_commit_callbacks(execute=True):
+        created = notifications.notification_event_queue(event=event, pauses=_pauses(event, *chargers))
+
+    notices = Notification.objects.filter(event=event, kind=NotificationKind.EVENT)
+    customers = Consent.objects.filter(tenancy__premise__in=[c.meter.premise for c in chargers]).values_list(
+        "tenancy__customer_id", flat=True
+    )
+    assert sorted(notices.values_list("customer_id", flat=True)) == sorted(customers)
+    assert len(set(customers)) == 7
+    assert {n.pk for n in created} == set(notices.values_list("pk", flat=True))
+    due_now = set(notices.filter(status=NotificationStatus.PENDING).values_list("pk", flat=True))
+    assert len(due_now) == 5
+    assert notices.filter(status=NotificationStatus.BATCHED).count() == 2
+    sends = [(name, args) for name, args in queued_tasks() if name.startswith("consent.tasks.notification")]
+    assert [name for name, _ in sends] == ["consent.tasks.notifications_send"]
+
+
+@override_settings(EMAIL_BACKEND="tests.consent.mailbackends.FlakyBackend")
+def test_a_failed_send_in_a_batch_is_retried_and_the_others_go_out(celery_eager, django_capture_on_commit_callbacks):
+    """GIVEN four customers due a notice now WHEN the first send of the batch fails
+    transiently THEN every customer gets exactly one message: the failed notice is retried
+    on its own, the rest of the batch is not held up."""
+    FlakyBackend.failures_left = 1
+    event, chargers = _area_event(4)
+    Consent.objects.filter(tenancy__premise__in=[c.meter.premise for c in chargers]).update(
+        notification_frequency=NotificationFrequency.EACH_EVENT
+    )
+    with django_capture_on_commit_callbacks(execute=True):
+        notifications.notification_event_queue(event=event, pauses=_pauses(event, *chargers))
+
+    notices = Notification.objects.filter(event=event)
+    assert sorted(notices.values_list("status", "attempts")) == sorted(
+        [(NotificationStatus.SENT, 2)] + [(NotificationStatus.SENT, 1)] * 3
+    )
+    assert sorted(message.to[0] for message in mail.outbox) == sorted(notices.values_list("customer__email", flat=True))
+
+
+def test_a_notice_whose_batch_breaks_is_left_for_the_beat_task(celery_eager, monkeypatch):
+    """GIVEN a batch of three notices WHEN delivering one raises an unexpected error THEN the
+    others are sent and that one stays pending, to be found by the beat task: none is lost."""
+    event, chargers = _area_event(3)
+    Consent.objects.filter(tenancy__premise__in=[c.meter.premise for c in chargers]).update(
+        notification_frequency=NotificationFrequency.EACH_EVENT
+    )
+    created = notifications.notification_event_queue(event=event, pauses=_pauses(event, *chargers))
+    broken = created[1]
+    real_address_for = notifications.address_for
+
+    def address_for(*, customer, channel, premise):
+        if customer.pk == broken.customer_id:
+            raise RuntimeError("template store unavailable")
+        return real_address_for(customer=customer, channel=channel, premise=premise)
+
+    monkeypatch.setattr(notifications, "address_for", address_for)
+    outcome = tasks.notifications_send.delay([notice.pk for notice in created]).get()
+
+    assert outcome == {NotificationStatus.SENT: 2, "error": 1}
+    broken.refresh_from_db()
+    assert (broken.status, broken.sent_at) == (NotificationStatus.PENDING, None)
+    later = timezone.now() + dt.timedelta(minutes=3)
+    assert notifications.notification_due_ids(now=later) == [broken.pk]

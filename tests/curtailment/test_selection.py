@@ -1,6 +1,7 @@
 """Selection policy: invariant 1 filters, fairness order, usage limits."""
 
 import datetime as dt
+from dataclasses import replace
 
 import pytest
 from django.utils import timezone
@@ -219,3 +220,49 @@ def test_a_charger_the_budget_refuses_is_deferred_and_the_allocation_made_again_
     assert set(plan.limits) == {1}
     assert plan.covered_kw >= 9.0
     assert budget.taken == {"7.16": 1, "7.6": 1}
+
+
+def _spent_budget() -> CommandBudget:
+    return CommandBudget(
+        lines=[
+            BudgetLine(srv="7.6", period="hour", limit=10, sent=10, reserved=0),
+            BudgetLine(srv="7.16", period="day", limit=30, sent=28, reserved=2),
+        ]
+    )
+
+
+def _mixed_feeder(count: int, seed: int) -> list[Candidate]:
+    """HCALCS of 0.5-7 kW and APCs of 7-11 kW, some drawing no more than the guaranteed
+    minimum (throttling them gives nothing)."""
+    import random
+
+    rng = random.Random(seed)
+    return [
+        replace(
+            _candidate(i, kw=rng.choice([11.0, 7.4]), used_30d=rng.randrange(60), apc=True),
+            expected_kw=rng.choice([2.0, 4.2, 6.5, 11.0]),
+        )
+        if rng.random() < 0.4
+        else _candidate(i, kw=rng.choice([0.5, 3.5, 7.0]), used_30d=rng.randrange(60))
+        for i in range(1, count + 1)
+    ]
+
+
+@pytest.mark.parametrize("seed", range(12))
+def test_a_spent_budget_defers_in_one_pass_what_the_refuse_and_reallocate_loop_defers(monkeypatch, seed):
+    """GIVEN a budget with no 7.6 or 7.16 left WHEN a feeder needs part of what its chargers
+    give THEN the plan is the one the allocation-by-allocation loop makes (the same chargers
+    deferred, for the same reasons, the same left undeferred), made in one pass."""
+    import curtailment.selection as selection
+
+    candidates = _mixed_feeder(60, seed)
+    required = [5.0, 40.0, 400.0][seed % 3]
+
+    one_pass = selection_plan(candidates=candidates, required_kw=required, event_minutes=30, budget=_spent_budget())
+    monkeypatch.setattr(selection, "_defer_all_spent", lambda usable, budget: [])
+    loop = selection_plan(candidates=candidates, required_kw=required, event_minutes=30, budget=_spent_budget())
+
+    assert one_pass.picks == loop.picks == []
+    assert sorted(one_pass.decisions, key=lambda d: d.hcalcs_id) == sorted(loop.decisions, key=lambda d: d.hcalcs_id)
+    assert one_pass.deferred == loop.deferred > 0
+    assert (one_pass.covered_kw, one_pass.limits, one_pass.changes) == (loop.covered_kw, loop.limits, loop.changes)
