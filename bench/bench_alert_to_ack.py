@@ -200,11 +200,14 @@ def wait_quiet(event_id: int, chargers: int, timeout: float = 90.0) -> None:
 
 
 def reset(feeder) -> None:
-    """Close the event and move its actions a month back so the next run starts afresh."""
+    """Close the event and move its actions and requests a month back so the next run starts
+    afresh: a full allowance and an empty DCC budget window (21 runs of 100 would pass the
+    default 2,000 7.6s an hour)."""
     from django.db.models import F
     from django.utils import timezone
 
     from curtailment.models import CurtailmentAction, CurtailmentEvent
+    from dcc.models import ServiceRequest
     from feeders.models import FeederAlert
 
     month = dt.timedelta(days=31)
@@ -217,6 +220,7 @@ def reset(feeder) -> None:
         expected_end_at=F("expected_end_at") - month,
         ended_at=F("expected_end_at") - month,
     )
+    ServiceRequest.objects.filter(action__event__feeder=feeder).update(created_at=F("created_at") - month)
     FeederAlert.objects.filter(feeder=feeder, cleared_at__isnull=True).update(cleared_at=timezone.now())
 
 
