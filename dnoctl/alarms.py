@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from enum import IntEnum
 from typing import Any
 
+from django.conf import settings
 from django.db.models import Count, Q
 
 from core.times import london_label
@@ -163,19 +164,36 @@ def alarm_counts(alarms: list[Alarm]) -> dict[str, Any]:
     }
 
 
-def network_read() -> list[dict[str, Any]]:
-    by_substation: dict[int, list[dict[str, Any]]] = {}
+def network_read() -> dict[str, Any]:
+    """Every substation with its worst status and counts, and a cell per feeder; above
+    ``NETWORK_CELLS_MAX`` feeders (compact) a cell per feeder that is not normal, with how
+    many normal ones are not drawn (the page fetches the view again when one of those moves)."""
+    total = Feeder.objects.count()
+    compact = total > settings.DNOCTL["NETWORK_CELLS_MAX"]
     feeders = Feeder.objects.order_by("code").values("id", "code", "substation_id", "status", "last_load_percent")
+    if compact:
+        feeders = feeders.exclude(status=FeederStatus.NORMAL)
+    counts: dict[int, dict[str, int]] = {}
+    for row in Feeder.objects.values("substation_id", "status").annotate(n=Count("id")).order_by():
+        counts.setdefault(row["substation_id"], {})[row["status"]] = row["n"]
+    by_substation: dict[int, list[dict[str, Any]]] = {}
     for feeder in feeders:
         by_substation.setdefault(feeder["substation_id"], []).append(feeder)
-    network = []
+    substations = []
     for sub in Substation.objects.order_by("code").values("id", "code", "name"):
         members = by_substation.get(sub["id"], [])
         for feeder in members:
             feeder["short"] = feeder["code"].removeprefix(sub["code"]).lstrip("-_ ") or feeder["code"]
             feeder["status_label"] = FeederStatus(feeder["status"]).label
-        statuses = {f["status"] for f in members}
-        worst = next((s for s in STATUS_SEVERITY if s in statuses), FeederStatus.NORMAL.value)
-        counts = {s: sum(1 for f in members if f["status"] == s) for s in STATUS_SEVERITY}
-        network.append({**sub, "status": worst, "feeders": members, "counts": counts})
-    return network
+        by_status = counts.get(sub["id"], {})
+        worst = next((s for s in STATUS_SEVERITY if by_status.get(s)), FeederStatus.NORMAL.value)
+        substations.append(
+            {
+                **sub,
+                "status": worst,
+                "feeders": members,
+                "counts": {s: by_status.get(s, 0) for s in STATUS_SEVERITY},
+                "normal_not_drawn": by_status.get(FeederStatus.NORMAL, 0) if compact else 0,
+            }
+        )
+    return {"substations": substations, "compact": compact, "feeder_count": total}

@@ -387,6 +387,9 @@ DNOCTL = {
     "OFFLINE_AFTER_MINUTES": env_int("DNOCTL_OFFLINE_AFTER_MINUTES", 5),
     # Feeder readings are kept this many days (whole UTC days; feeders/services/retention.py).
     "READINGS_RETENTION_DAYS": env_int("DNOCTL_READINGS_RETENTION_DAYS", 92),
+    # Above this many feeders the overview's network view draws a cell only for feeders that
+    # are not normal and counts the rest (a cell each made a 5,000-feeder overview 1 MiB).
+    "NETWORK_CELLS_MAX": env_int("DNOCTL_NETWORK_CELLS_MAX", 1000),
     # Readings older than this do not raise new alerts (backfill).
     "BACKFILL_AFTER_MINUTES": env_int("DNOCTL_BACKFILL_AFTER_MINUTES", 5),
     # Hysteresis: how long a feeder must stay below its clear level before the alert clears.

@@ -104,6 +104,8 @@ async function refreshNetwork() {
   }
 }
 
+const refreshNetworkSoon = debounce(refreshNetwork, 400);
+
 // The network view holds every feeder's last status, on this page or not: a reading whose
 // status differs from it is a status change, and only then are the rows fetched again
 // (readings arrive every few seconds for every feeder).
@@ -115,6 +117,13 @@ function applyStatus(feederId, status, loadPercent) {
   if (cell) setCellStatus(cell, status, loadPercent);
   if (tr) setRowStatus(tr, status);
   if (previous !== status) refreshRows();
+  // A compact view draws no cell for a normal feeder: one that leaves normal needs the
+  // view fetched again (its cell and its substation's counts and colour).
+  const compact = network() && network().dataset.compact === "1";
+  if (compact && !cell && status !== "normal") {
+    refreshNetworkSoon();
+    refreshRows();
+  }
 }
 
 function applyReading(p) {

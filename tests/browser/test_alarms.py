@@ -14,6 +14,7 @@ import datetime as dt
 import re
 
 import pytest
+from django.conf import settings
 from django.utils import timezone
 from playwright.sync_api import expect
 
@@ -248,3 +249,44 @@ def test_the_feeder_chart_opens_on_the_last_hour_with_the_live_edge_in_view(live
     assert latest < shown_to <= latest + dt.timedelta(minutes=15)  # the live edge, with room for the forecast
     expect(page.locator(".ranges a.active")).to_have_text("1 h")
     screenshot(page, "alarms-7-feeder-chart-last-hour")
+
+
+def test_a_large_network_draws_a_feeder_that_leaves_normal(live_stack_without_beat, browser_as, viewer):
+    """Above NETWORK_CELLS_MAX feeders a normal feeder has no cell: when it goes at risk the
+    page fetches the network view again and its cell and substation colour appear."""
+    stack = live_stack_without_beat
+    now = timezone.now()
+    quiet = SubstationFactory(code="QUIET")
+    count = settings.DNOCTL["NETWORK_CELLS_MAX"] + 1
+    Feeder.objects.bulk_create(
+        [
+            FeederFactory.build(
+                code=f"QUIET-F{n:04d}",
+                substation=quiet,
+                monitor_device_id=None,
+                last_load_percent=40.0,
+                last_reading_at=now,
+                automatic_curtailment=False,
+            )
+            for n in range(count)
+        ]
+    )
+    mover = FeederFactory(code="MOVER-F01", substation=SubstationFactory(code="MOVER"), last_load_percent=5.0)
+
+    page = browser_as(viewer)
+    page.goto(f"{stack.web_url}/")
+    _live(page)
+    expect(page.locator("#network")).to_have_attribute("data-compact", "1")
+    expect(page.locator("#network .cell")).to_have_count(0)
+    expect(page.locator('#network .substation[data-substation="MOVER"] .normal-not-drawn')).to_have_text("1 normal")
+    page.evaluate("window.__notReloaded = true")
+
+    feeder_status_set(feeder=mover, status=FeederStatus.AT_RISK)
+
+    cell = page.locator(f'#network .cell[data-feeder-id="{mover.pk}"]')
+    expect(cell).to_have_class("cell status-at_risk")
+    expect(page.locator('#network .substation[data-substation="MOVER"]')).to_have_attribute("data-status", "at_risk")
+    expect(page.locator('#network .substation[data-substation="QUIET"]')).to_have_attribute("data-status", "normal")
+    expect(page.locator("#feeder-rows tr").first).to_have_attribute("data-feeder-id", str(mover.pk))
+    assert page.evaluate("window.__notReloaded") is True
+    screenshot(page, "alarms-6-large-network-feeder-at-risk")

@@ -109,3 +109,46 @@ def test_the_feeder_chart_opens_on_the_last_hour(viewer_client):
     assert start <= dt.datetime.fromisoformat(london_wallclock(now - dt.timedelta(hours=1))) + dt.timedelta(minutes=1)
     assert end > dt.datetime.fromisoformat(london_wallclock(now))  # the live edge is inside, not at the border
     assert 'data-hours="1"' in response.content.decode()
+
+
+def _quiet_feeders(substation, count: int) -> None:
+    """``count`` normal feeders in one statement (a network large enough to be compact)."""
+    Feeder.objects.bulk_create(
+        [
+            FeederFactory.build(code=f"{substation.code}-F{n:04d}", substation=substation, monitor_device_id=None)
+            for n in range(count)
+        ]
+    )
+
+
+def test_a_large_network_draws_a_cell_only_for_each_feeder_not_normal(viewer_client, settings):
+    settings.DNOCTL = {**settings.DNOCTL, "NETWORK_CELLS_MAX": 10}
+    calm = SubstationFactory(code="CALM")
+    busy = SubstationFactory(code="BUSY")
+    _quiet_feeders(calm, 8)
+    _quiet_feeders(busy, 3)
+    risky = FeederFactory(code="BUSY-R1", substation=busy)
+    Feeder.objects.filter(pk=risky.pk).update(status=FeederStatus.AT_RISK)
+
+    html = viewer_client.get(reverse("overview_network")).content.decode()
+    page = viewer_client.get("/").content.decode()
+
+    assert 'data-compact="1"' in html
+    assert html.count('class="cell ') == 1  # only the feeder at risk
+    assert f'class="cell status-at_risk" data-feeder-id="{risky.pk}"' in html
+    assert '<li class="substation status-at_risk" data-substation="BUSY"' in html
+    assert '<li class="substation status-normal" data-substation="CALM"' in html
+    assert '<li class="normal-not-drawn muted">+3 normal</li>' in html  # beside BUSY's one cell
+    assert '<li class="normal-not-drawn muted">8 normal</li>' in html
+    assert "every substation, and each feeder not normal, live" in page
+
+
+def test_a_network_at_the_limit_draws_every_feeder(viewer_client, settings):
+    settings.DNOCTL = {**settings.DNOCTL, "NETWORK_CELLS_MAX": 10}
+    _quiet_feeders(SubstationFactory(code="CALM"), 10)
+
+    html = viewer_client.get(reverse("overview_network")).content.decode()
+
+    assert "data-compact" not in html
+    assert html.count('class="cell status-normal"') == 10
+    assert "normal-not-drawn" not in html
