@@ -44,7 +44,13 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "dnoctl.settings")
 
-from bench.common import cpu_difference, cpu_seconds_by_role, dcc_simulator_start, machine  # noqa: E402 - needs ROOT on sys.path
+from bench.common import (  # noqa: E402 - needs ROOT on sys.path
+    bare_dcc_client,
+    cpu_difference,
+    cpu_seconds_by_role,
+    dcc_simulator_start,
+    machine,
+)
 
 NF13_SECONDS = 30.0
 DCC_TARGET_SECONDS = 5.0
@@ -227,20 +233,7 @@ def reset(feeder) -> None:
 def baseline(simulator, paths: dict[str, str], hcalcs: list, *, boost: bool = True) -> float:
     """The same requests per charger (7.9 unless ``boost`` is off, then 7.6) through one
     bare DccClient, no database."""
-    from django.conf import settings
-
-    from dcc.config import get_schema
-    from dcc.duis import DccClient, DuisSigner, DuisVerifier, GbcsSigner, InMemoryCounterSource
-
-    client = DccClient(
-        simulator.url,
-        DuisSigner.from_files(paths["XML_KEY_PATH"], paths["XML_CERT_PATH"]),
-        DuisVerifier.from_files(paths["SIMULATOR_CERT_PATH"]),
-        gbcs_signer=GbcsSigner.from_files(paths["GBCS_KEY_PATH"], paths["GBCS_CERT_PATH"]),
-        originator=settings.DCC["ORIGINATOR_EUI64"],
-        counters=InMemoryCounterSource(start=int(time.time() * 1000) + 10**9),
-        schema=get_schema(),
-    )
+    client = bare_dcc_client(simulator, paths)
     start = time.perf_counter()
     for charger in hcalcs:
         if boost:

@@ -48,7 +48,13 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "dnoctl.settings")
 
-from bench.common import cpu_difference, cpu_seconds_by_role, dcc_simulator_start, machine  # noqa: E402 - needs ROOT on sys.path
+from bench.common import (  # noqa: E402 - needs ROOT on sys.path
+    bare_dcc_client,
+    cpu_difference,
+    cpu_seconds_by_role,
+    dcc_simulator_start,
+    machine,
+)
 
 AIM_SECONDS = 60.0
 RATING_AMPS = 2900.0  # a reading of 2900 A per phase (2,000 kW) is 100 % and needs every charger
@@ -387,20 +393,7 @@ def reset() -> None:
 
 def baseline(simulator, paths: dict[str, str], chargers: list[tuple[int, str, int]]) -> float:
     """The same 7.6 per charger through one bare DccClient, no database: seconds."""
-    from django.conf import settings
-
-    from dcc.config import get_schema
-    from dcc.duis import DccClient, DuisSigner, DuisVerifier, GbcsSigner, InMemoryCounterSource
-
-    client = DccClient(
-        simulator.url,
-        DuisSigner.from_files(paths["XML_KEY_PATH"], paths["XML_CERT_PATH"]),
-        DuisVerifier.from_files(paths["SIMULATOR_CERT_PATH"]),
-        gbcs_signer=GbcsSigner.from_files(paths["GBCS_KEY_PATH"], paths["GBCS_CERT_PATH"]),
-        originator=settings.DCC["ORIGINATOR_EUI64"],
-        counters=InMemoryCounterSource(start=int(time.time() * 1000) + 10**9),
-        schema=get_schema(),
-    )
+    client = bare_dcc_client(simulator, paths)
     start = time.perf_counter()
     for _, eui64, index in chargers:
         client.deactivate_auxiliary_load(target=eui64, index=index, duration_minutes=30)

@@ -84,3 +84,24 @@ def dcc_simulator_start(workdir: Path):
         latency_s=(0.0, 0.0),
     ).start()
     return paths, simulator
+
+
+def bare_dcc_client(simulator, paths: dict[str, str]):
+    """A DccClient with the development identities and no database (an in-memory counter far
+    ahead of the engine's): the same-run baseline the engine benches compare against."""
+    import time
+
+    from django.conf import settings
+
+    from dcc.config import get_schema
+    from dcc.duis import DccClient, DuisSigner, DuisVerifier, GbcsSigner, InMemoryCounterSource
+
+    return DccClient(
+        simulator.url,
+        DuisSigner.from_files(paths["XML_KEY_PATH"], paths["XML_CERT_PATH"]),
+        DuisVerifier.from_files(paths["SIMULATOR_CERT_PATH"]),
+        gbcs_signer=GbcsSigner.from_files(paths["GBCS_KEY_PATH"], paths["GBCS_CERT_PATH"]),
+        originator=settings.DCC["ORIGINATOR_EUI64"],
+        counters=InMemoryCounterSource(start=int(time.time() * 1000) + 10**9),
+        schema=get_schema(),
+    )
