@@ -168,14 +168,14 @@ def network_read() -> dict[str, Any]:
     """Every substation with its worst status and counts, and a cell per feeder; above
     ``NETWORK_CELLS_MAX`` feeders (compact) a cell per feeder that is not normal, with how
     many normal ones are not drawn (the page fetches the view again when one of those moves)."""
-    total = Feeder.objects.count()
+    counts: dict[int, dict[str, int]] = {}
+    for row in Feeder.objects.values("substation_id", "status").annotate(n=Count("id")).order_by():
+        counts.setdefault(row["substation_id"], {})[row["status"]] = row["n"]
+    total = sum(n for by_status in counts.values() for n in by_status.values())
     compact = total > settings.DNOCTL["NETWORK_CELLS_MAX"]
     feeders = Feeder.objects.order_by("code").values("id", "code", "substation_id", "status", "last_load_percent")
     if compact:
         feeders = feeders.exclude(status=FeederStatus.NORMAL)
-    counts: dict[int, dict[str, int]] = {}
-    for row in Feeder.objects.values("substation_id", "status").annotate(n=Count("id")).order_by():
-        counts.setdefault(row["substation_id"], {})[row["status"]] = row["n"]
     by_substation: dict[int, list[dict[str, Any]]] = {}
     for feeder in feeders:
         by_substation.setdefault(feeder["substation_id"], []).append(feeder)
@@ -196,4 +196,4 @@ def network_read() -> dict[str, Any]:
                 "normal_not_drawn": by_status.get(FeederStatus.NORMAL, 0) if compact else 0,
             }
         )
-    return {"substations": substations, "compact": compact, "feeder_count": total}
+    return {"substations": substations, "compact": compact}
