@@ -29,7 +29,7 @@ from consent.models import HCALCS, Consent, Customer, Notification, Premise
 from core.audit import audit_record
 from core.backoff import backoff_seconds
 from core.times import LONDON
-from dnoctl.queueing import task_send_on_commit
+from dnoctl.queueing import task_send, task_send_on_commit
 
 logger = logging.getLogger(__name__)
 
@@ -222,16 +222,19 @@ def notification_event_queue(*, event, pauses: list[ChargerPause]) -> list[Notif
             notice = _event_notice(event=event, premise=premise, consent=consent, pauses=customer_pauses, now=now)
             (due_now if notice.status == NotificationStatus.PENDING else batched).append(notice)
         Notification.objects.bulk_create(due_now + batched)
-        _send_batch_on_commit([notice.pk for notice in due_now])
+        notices_send_batched([notice.pk for notice in due_now])
     return due_now + batched
 
 
-def _send_batch_on_commit(notification_ids: list[int]) -> None:
+def notices_send_batched(notification_ids: list[int], *, on_commit: bool = True) -> None:
+    """Queue the sends of these notices, ``NOTICES_PER_TASK`` to a task: when the transaction
+    commits, or at once (the beat sweep, whose rows are already committed)."""
     from consent import tasks
 
+    send = task_send_on_commit if on_commit else task_send
     # A broker outage is logged, not raised: notifications_send_due (beat) sends them later.
     for start in range(0, len(notification_ids), NOTICES_PER_TASK):
-        task_send_on_commit(tasks.notifications_send, (notification_ids[start : start + NOTICES_PER_TASK],))
+        send(tasks.notifications_send, (notification_ids[start : start + NOTICES_PER_TASK],))
 
 
 def window_labels(*, starts_at: dt.datetime, ends_at: dt.datetime) -> dict[str, str]:

@@ -59,11 +59,10 @@ def notifications_send(self, notification_ids: list[int]) -> dict[str, int]:
 @shared_task(expires=240)
 def notifications_send_due() -> int:
     """Beat: queue notices whose time has come. Idempotent: ``notification_send`` skips sent rows."""
-    from consent.notifications import notification_due_ids
+    from consent.notifications import notices_send_batched, notification_due_ids
 
     due = notification_due_ids(now=timezone.now())
-    for notification_id in due:
-        notification_send.delay(notification_id)
+    notices_send_batched(due, on_commit=False)
     return len(due)
 
 
