@@ -171,12 +171,9 @@ def _dispatch(*, action_id: int, client=None) -> str:
         return "moved on"
     if request is None:
         now = timezone.now()
-        minutes = math.floor((action.expected_end_at - now).total_seconds() / 60)
+        minutes = _minutes_left(action, now)
         if minutes < 1:
-            with transaction.atomic():
-                if action_end(action, reason=ActionEndReason.LATE, from_states=[ActionStatus.SENT]):
-                    push_event(action.event)
-            return "too late to send"
+            return _end_unsent(action)
         # The device is asked for whole minutes (DUIS Duration), so the plan becomes exactly
         # that: the charger is back on Duration after the device acts, not at the slot's end.
         if not CurtailmentAction.objects.filter(pk=action.pk, status=ActionStatus.SENT).update(
@@ -194,14 +191,11 @@ def _first_send(action: CurtailmentAction, *, client=None) -> str:
     will ask for are one compare-and-set (one statement per charger fewer than the path of a
     rerun, which must find out first whether a command was stored)."""
     now = timezone.now()
-    minutes = math.floor((action.expected_end_at - now).total_seconds() / 60)
+    minutes = _minutes_left(action, now)
     if minutes < 1:
         if not action_move(action, from_states=[action.status], to_state=ActionStatus.SENT):
             return "moved on"
-        with transaction.atomic():
-            if action_end(action, reason=ActionEndReason.LATE, from_states=[ActionStatus.SENT]):
-                push_event(action.event)
-        return "too late to send"
+        return _end_unsent(action)
     # The device is asked for whole minutes (DUIS Duration), so the plan becomes exactly
     # that: the charger is back on Duration after the device acts, not at the slot's end.
     if not action_move(
@@ -214,6 +208,19 @@ def _first_send(action: CurtailmentAction, *, client=None) -> str:
         return "moved on"  # cancelled, released or marked late meanwhile: nothing to send
     request = _command_create(action, now=now, minutes=minutes, client=client)
     return _after_send(action, _sent_or_wait(_send(request, action, client=client)))
+
+
+def _minutes_left(action: CurtailmentAction, now: dt.datetime) -> int:
+    """Whole minutes (DUIS Duration) from ``now`` to the action's planned end."""
+    return math.floor((action.expected_end_at - now).total_seconds() / 60)
+
+
+def _end_unsent(action: CurtailmentAction) -> str:
+    """A sent-state action with no time left to ask for: ended late, its command never made."""
+    with transaction.atomic():
+        if action_end(action, reason=ActionEndReason.LATE, from_states=[ActionStatus.SENT]):
+            push_event(action.event)
+    return "too late to send"
 
 
 def _boost_first(action: CurtailmentAction, stored: dict[str, ServiceRequest], *, client=None) -> str | None:

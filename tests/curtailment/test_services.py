@@ -9,7 +9,7 @@ from django.db import connections
 from django.utils import timezone
 
 from core.models import AuditEntry
-from curtailment.choices import ActionStatus, AspCallOffStatus, EventStatus, EventTrigger
+from curtailment.choices import ActionEndReason, ActionStatus, AspCallOffStatus, EventStatus, EventTrigger
 from curtailment.dialect import action_lease
 from curtailment.models import AspCallOff, AspContract, CurtailmentAction, CurtailmentEvent
 from curtailment.services import (
@@ -439,3 +439,26 @@ def test_feeder_managed_since_runs_over_consecutive_months_and_restarts_after_a_
     assert event_at(dt.datetime(2026, 2, 25, 18, tzinfo=dt.UTC)) == dt.date(2026, 1, 1)
     assert event_at(dt.datetime(2026, 3, 2, 18, tzinfo=dt.UTC)) == dt.date(2026, 1, 1)
     assert event_at(dt.datetime(2026, 5, 2, 18, tzinfo=dt.UTC)) == dt.date(2026, 5, 1)  # April missed
+
+
+@pytest.mark.parametrize("status", [ActionStatus.PLANNED, ActionStatus.SENT])
+def test_a_dispatch_with_under_a_minute_left_sends_nothing_and_ends_the_action_late(operator, status):
+    # A first dispatch (planned) and a rerun whose worker died before storing its 7.6 (sent):
+    # DUIS asks for whole minutes, so with less than one left nothing is made or sent.
+    feeder = FeederFactory()
+    charger = eligible_charger(feeder=feeder)
+    charger.on_boost_button = True  # no 7.9 first: the 7.6 is the next command
+    charger.save()
+    event = curtailment_event_start(
+        feeder=feeder, reduction_kw=5, duration_minutes=30, reason="t", requested_by=operator
+    )
+    action = event.actions.get()
+    CurtailmentAction.objects.filter(pk=action.pk).update(
+        status=status, expected_end_at=timezone.now() + dt.timedelta(seconds=40)
+    )
+
+    assert action_dispatch(action_id=action.pk) == "too late to send"
+
+    action.refresh_from_db()
+    assert (action.status, action.end_reason) == (ActionStatus.ENDED, ActionEndReason.LATE)
+    assert not ServiceRequest.objects.filter(action=action).exists()
